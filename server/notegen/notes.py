@@ -1,0 +1,202 @@
+"""Sonic Pi's note grammar: symbol ⇄ MIDI number, and spelling a pitch in a document's style.
+
+The rules mirror Sonic Pi's ``note.rb`` exactly (3.x and 4.x share it), so that every symbol
+Sonic Pi accepts maps to the same MIDI number here and every symbol it rejects is rejected:
+
+* ``\\A:?(([a-gA-G])([sSbBfF]?))([-]?[0-9]*)\\Z`` — a letter in any case, an optional modifier
+  ``s`` (sharp), ``b``/``f`` (flat) in any case, an optional octave that may be negative;
+* default octave 4; ``midi = 12 * octave + pitch_class + 12`` (``:C4`` = 60, ``:Cb4`` = 59,
+  ``:Bs4`` = 72); a lone ``-`` as octave reads as 0 because Ruby's ``"-".to_i`` is 0;
+* Ruby's ``\\Z`` also matches before one trailing newline, so ``"c4\\n"`` is accepted;
+* ``:r`` and ``:rest`` (lower case only, as Sonic Pi compares symbols) and ``nil`` are rests;
+* numbers (ints and floats) are MIDI notes as they are.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass
+from typing import Literal
+
+__all__ = [
+    "DEFAULT_STYLE",
+    "REST_SYMBOLS",
+    "NoteError",
+    "NoteStyle",
+    "infer_style",
+    "is_rest",
+    "midi_to_hz",
+    "note_to_midi",
+    "parse_note",
+    "spell",
+]
+
+NOTE_RE = re.compile(r"\A:?(([a-gA-G])([sSbBfF]?))(-?[0-9]*)\n?\Z")
+"""Sonic Pi's ``MIDI_NOTE_RE``; the optional ``\\n`` stands in for Ruby's ``\\Z``."""
+
+REST_SYMBOLS = frozenset({"r", "rest"})
+"""Rest names as Sonic Pi's ``note()`` compares them: exact, lower-case symbols."""
+
+_LETTER_TO_CLASS = {"c": 0, "d": 2, "e": 4, "f": 5, "g": 7, "a": 9, "b": 11}
+_MODIFIER = {"": 0, "s": 1, "b": -1, "f": -1}
+DEFAULT_OCTAVE = 4
+
+
+class NoteError(ValueError):
+    """A note Sonic Pi would reject, with the message it would give."""
+
+
+def is_rest(text: str) -> bool:
+    """Whether a symbol (with or without its colon) is one of Sonic Pi's rests."""
+    return text.removeprefix(":") in REST_SYMBOLS
+
+
+def note_to_midi(note: str | int | float | None) -> int | float | None:
+    """Resolve a Sonic Pi note to its MIDI number, or ``None`` for a rest.
+
+    Accepts symbols with or without the colon (``":Ef5"``, ``"ef5"``), ``"r"``/``"rest"`` and
+    numbers (``60``, ``61.5``), which are returned unchanged as Sonic Pi plays them unchanged.
+    Text is always a note name, as in Sonic Pi: ``"60"`` is rejected, ``60`` is not. Raises :class:`NoteError` for anything Sonic Pi rejects.
+    """
+    if note is None:
+        return None
+    if isinstance(note, bool):
+        raise NoteError(f"Invalid note: {note!r} (expected a note symbol or a number)")
+    if isinstance(note, (int, float)):
+        if isinstance(note, float) and not math.isfinite(note):
+            raise NoteError(f"Invalid note: {note!r} (not a finite number)")
+        return note
+    if not isinstance(note, str):
+        raise NoteError(f"Invalid note: {note!r} (expected a note symbol or a number)")
+    if note.removeprefix(":") in REST_SYMBOLS:
+        return None
+    match = NOTE_RE.match(note)
+    if match is None:
+        raise NoteError(_explain_invalid(note))
+    letter, modifier, octave_text = match.group(2), match.group(3), match.group(4)
+    octave = _ruby_to_i(octave_text) if octave_text else DEFAULT_OCTAVE
+    pitch_class = _LETTER_TO_CLASS[letter.lower()] + _MODIFIER[modifier.lower()]
+    return octave * 12 + pitch_class + 12
+
+
+def parse_note(note: str | int | float | None) -> int | float | None:
+    """Alias of :func:`note_to_midi`, kept for readers who think of it as parsing."""
+    return note_to_midi(note)
+
+
+def _ruby_to_i(text: str) -> int:
+    """Ruby's ``String#to_i`` for ``-?[0-9]*``: a lone ``-`` is 0."""
+    digits = text.lstrip("-")
+    value = int(digits) if digits else 0
+    return -value if text.startswith("-") else value
+
+
+def _explain_invalid(note: str) -> str:
+    """Sonic Pi's message (``Invalid note: :x``) plus the rule it broke, for diagnostics."""
+    body = note.removeprefix(":")
+    shown = ":" + body if body else repr(note)
+    if not body:
+        why = "empty note name"
+    elif body[0].lower() not in "abcdefg":
+        if body.lower() in REST_SYMBOLS:
+            why = "rests are written in lower case, :r or :rest"
+        else:
+            why = f"a note starts with a letter a–g, not {body[0]!r}"
+    else:
+        rest = body[1:]
+        mod = rest[:1] if rest[:1].lower() in ("s", "b", "f") else ""
+        octave = rest[len(mod) :]
+        if octave and not re.fullmatch(r"-?[0-9]*", octave):
+            why = (
+                f"after {body[: 1 + len(mod)]!r} only an octave number may follow, "
+                f"not {octave!r} (modifiers are s, b or f)"
+            )
+        else:
+            why = "not a note name"
+    return f"Invalid note: {shown} ({why})"
+
+
+def midi_to_hz(midi: float) -> float:
+    """Frequency in Hz with A4 (MIDI 69) at 440 Hz, as Sonic Pi's ``midi_to_hz``."""
+    return 440.0 * 2.0 ** ((midi - 69.0) / 12.0)
+
+
+@dataclass(frozen=True)
+class NoteStyle:
+    """How a document spells its notes, so suggestions read like the user's own code.
+
+    ``accidental`` chooses sharps (``Cs``) or flats (``Db``) for black keys; ``flat_letter`` is
+    ``f`` (``:Ef5``, Robin Newman's habit) or ``b`` (``:Eb5``); ``case`` is ``upper``
+    (``:C4``, ``:Fs3``) or ``lower`` (``:c4``, ``:fs3``); ``rest`` is ``:r`` or ``:rest``.
+    """
+
+    accidental: Literal["sharp", "flat"] = "sharp"
+    flat_letter: Literal["f", "b"] = "b"
+    case: Literal["upper", "lower"] = "upper"
+    rest: Literal[":r", ":rest"] = ":r"
+
+
+DEFAULT_STYLE = NoteStyle()
+
+_SHARP_NAMES = ("C", "Cs", "D", "Ds", "E", "F", "Fs", "G", "Gs", "A", "As", "B")
+_FLAT_NAMES = ("C", "Db", "D", "Eb", "E", "F", "Gb", "G", "Ab", "A", "Bb", "B")
+
+
+def spell(midi: int | float | None, style: NoteStyle = DEFAULT_STYLE) -> str:
+    """Spell a MIDI number (``None`` = rest) as a Sonic Pi symbol in ``style``.
+
+    Integral numbers become symbols that :func:`note_to_midi` maps back to the same number;
+    fractional (microtonal) numbers have no symbol and are written as numbers.
+    """
+    if midi is None:
+        return style.rest
+    if isinstance(midi, float) and not midi.is_integer():
+        return repr(midi)
+    value = int(midi)
+    octave, pitch_class = divmod(value - 12, 12)
+    names = _SHARP_NAMES if style.accidental == "sharp" else _FLAT_NAMES
+    name = names[pitch_class]
+    if style.accidental == "flat" and style.flat_letter == "f":
+        name = name.replace("b", "f")
+    if style.case == "lower":
+        name = name.lower()
+    return f":{name}{octave}"
+
+
+_SYMBOL_IN_TEXT = re.compile(r"(?<![\w:]):([a-gA-G][sSbBfF]?-?[0-9]*|rest|r)\b")
+
+
+def infer_style(text: str) -> NoteStyle:
+    """Infer the spelling habits of a document from the note symbols it already holds.
+
+    Majority votes, each falling back to :data:`DEFAULT_STYLE` when the document has no
+    evidence (for instance no accidentals at all keeps sharps).
+    """
+    case: Counter[str] = Counter()
+    accidental: Counter[str] = Counter()
+    flat_letter: Counter[str] = Counter()
+    rest: Counter[str] = Counter()
+    for match in _SYMBOL_IN_TEXT.finditer(text):
+        body = match.group(1)
+        if body in REST_SYMBOLS:
+            rest[":" + body] += 1
+            continue
+        case["upper" if body[0].isupper() else "lower"] += 1
+        modifier = body[1:2].lower()
+        if modifier == "s":
+            accidental["sharp"] += 1
+        elif modifier in ("b", "f"):
+            accidental["flat"] += 1
+            flat_letter[modifier] += 1
+
+    def vote(counter: Counter[str], default: str) -> str:
+        return counter.most_common(1)[0][0] if counter else default
+
+    return NoteStyle(
+        accidental=vote(accidental, DEFAULT_STYLE.accidental),  # type: ignore[arg-type]
+        flat_letter=vote(flat_letter, DEFAULT_STYLE.flat_letter),  # type: ignore[arg-type]
+        case=vote(case, DEFAULT_STYLE.case),  # type: ignore[arg-type]
+        rest=vote(rest, DEFAULT_STYLE.rest),  # type: ignore[arg-type]
+    )

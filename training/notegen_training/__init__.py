@@ -1,0 +1,1 @@
+"""notegen training: corpus readers, Keras models, ONNX export and evaluation (extra `train`)."""
