@@ -1,0 +1,404 @@
+"""Load a notegen model (ONNX graph + JSON card) and run it one event at a time.
+
+The server, the evaluation and the benchmarks all go through this module, so what is measured is
+what is served. The stateful graph (``models/FORMAT.md``) is stepped with its LSTM state carried
+between calls: generating N notes costs N batch-1 steps, and continuing a context costs only the
+new notes. ``onnxruntime`` is imported lazily so that importing this module is cheap.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import math
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from notegen.melody import Event
+
+__all__ = [
+    "BOS",
+    "REST",
+    "MelodyModel",
+    "ModelError",
+    "State",
+    "default_model_path",
+]
+
+BOS = 0
+"""Index of ``<bos>`` in both vocabularies (start of melody; also padding)."""
+REST = 1
+"""Index of ``rest`` in the pitch vocabulary."""
+
+State = tuple[np.ndarray, np.ndarray]
+"""``(h, c)`` of the stateful graph, each float32 ``[layers, batch, units]``.
+
+For the seed-architecture (stateless) graph the state is ``(window, unused)``: the padded token
+history that graph re-reads on every step.
+"""
+
+_NEG = np.float32(-1e9)
+
+
+class ModelError(Exception):
+    """A model that cannot be used; the message names the file and why."""
+
+
+def default_model_path() -> Path:
+    """Where the shipped model lives: ``$NOTEGEN_MODEL``, the package, or the repository.
+
+    The first existing candidate wins; when none exists the repository path is returned so that
+    the error message names the place a user would expect.
+    """
+    env = os.environ.get("NOTEGEN_MODEL")
+    if env:
+        return Path(env).expanduser()
+    here = Path(__file__).resolve().parent
+    candidates = [here / "models" / "notegen.json", here.parent.parent / "models" / "notegen.json"]
+    for candidate in candidates:
+        if candidate.exists():
+            return candidate
+    return candidates[-1]
+
+
+def _card_and_onnx_paths(path: Path) -> tuple[Path, Path | None]:
+    """Resolve ``path`` (the .onnx or the .json) to the card path and, if known, the graph."""
+    if path.suffix == ".json":
+        return path, None
+    if path.suffix == ".onnx":
+        return path.with_suffix(".json"), path
+    raise ModelError(f"{path}: expected a .onnx model or its .json card")
+
+
+def _read_card(card_path: Path) -> dict[str, Any]:
+    try:
+        text = card_path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ModelError(f"{card_path}: model card not found") from None
+    except OSError as exc:
+        raise ModelError(f"{card_path}: cannot read model card ({exc.strerror or exc})") from None
+    try:
+        card = json.loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ModelError(f"{card_path}: model card is not valid JSON ({exc})") from None
+    if not isinstance(card, dict):
+        raise ModelError(f"{card_path}: model card must be a JSON object")
+    return card
+
+
+def _validate_card(card: dict[str, Any], card_path: Path) -> None:
+    """Check the fields the server relies on, so a bad card fails at load, not mid-request."""
+
+    def bad(why: str) -> ModelError:
+        return ModelError(f"{card_path}: {why}")
+
+    vocab = card.get("pitch_vocab")
+    if not isinstance(vocab, list) or len(vocab) < 3 or vocab[0] != "<bos>" or vocab[1] != "rest":
+        raise bad('pitch_vocab must start with "<bos>", "rest" and hold MIDI numbers')
+    pitches = vocab[2:]
+    if not all(isinstance(p, int) and not isinstance(p, bool) for p in pitches):
+        raise bad("pitch_vocab entries after rest must be integer MIDI numbers")
+    if any(b <= a for a, b in itertools.pairwise(pitches)):
+        raise bad("pitch_vocab MIDI numbers must be strictly ascending")
+    stateful = card.get("stateful", True)
+    if stateful:
+        dvocab = card.get("duration_vocab")
+        if not isinstance(dvocab, list) or len(dvocab) < 2 or dvocab[0] != "<bos>":
+            raise bad('duration_vocab must start with "<bos>" and hold durations in beats')
+        durs = dvocab[1:]
+        if not all(isinstance(d, (int, float)) and not isinstance(d, bool) and d > 0 for d in durs):
+            raise bad("duration_vocab entries after <bos> must be positive numbers")
+        if any(b <= a for a, b in itertools.pairwise(durs)):
+            raise bad("duration_vocab durations must be strictly ascending")
+        state = card.get("state")
+        if (
+            not isinstance(state, dict)
+            or not isinstance(state.get("layers"), int)
+            or not isinstance(state.get("units"), int)
+            or state["layers"] < 1
+            or state["units"] < 1
+        ):
+            raise bad('state must be {"layers": L, "units": H} with positive integers')
+    else:
+        window = card.get("window")
+        if not isinstance(window, int) or window < 1:
+            raise bad("a stateless (seed-architecture) card needs a positive integer window")
+    default = card.get("default_duration", 1.0)
+    if not isinstance(default, (int, float)) or isinstance(default, bool) or default <= 0:
+        raise bad("default_duration must be a positive number")
+
+
+class MelodyModel:
+    """A loaded model: vocabularies from the card and one ONNX Runtime session.
+
+    Create it with :meth:`load`. Methods are safe to call from several threads (ONNX Runtime
+    sessions are thread-safe for ``run``); state arrays are never mutated in place.
+    """
+
+    card: dict[str, Any]
+    pitch_vocab: list[Any]
+    duration_vocab: list[float | str]
+
+    def __init__(self, card: dict[str, Any], session: Any, path: Path) -> None:
+        self.card = card
+        self.path = path
+        self.session = session
+        self.pitch_vocab = list(card["pitch_vocab"])
+        self.stateful = bool(card.get("stateful", True))
+        self.duration_vocab = list(
+            card.get("duration_vocab") or ["<bos>", card.get("default_duration", 1.0)]
+        )
+        self.default_duration = float(card.get("default_duration", 1.0))
+        self.pitches = np.asarray(self.pitch_vocab[2:], dtype=np.int64)
+        self.lo, self.hi = int(self.pitches[0]), int(self.pitches[-1])
+        self.durations = np.asarray(self.duration_vocab[1:], dtype=np.float64)
+        self._log_durations = np.log(self.durations)
+        self._pitch_table = self._build_pitch_table()
+        if self.stateful:
+            state = card["state"]
+            self.layers, self.units = int(state["layers"]), int(state["units"])
+            inputs = card.get("inputs") or ["pitch", "duration", "h_in", "c_in"]
+            outputs = card.get("outputs") or ["pitch_logits", "duration_logits", "h_out", "c_out"]
+            self._in = tuple(inputs)
+            self._out = list(outputs)
+        else:
+            self.window = int(card["window"])
+            self._in = tuple(card.get("inputs") or ["tokens"])
+            self._out = list(card.get("outputs") or ["probs"])
+        self._default_dur_id = self.duration_id(self.default_duration)
+
+    # -- loading -------------------------------------------------------------------------------
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> MelodyModel:
+        """Load the model from its ``.onnx`` graph or its ``.json`` card (the other beside it).
+
+        Raises :class:`ModelError` naming the file and the reason for any missing, unreadable,
+        corrupt or non-conforming file.
+        """
+        card_path, onnx_path = _card_and_onnx_paths(Path(path))
+        card = _read_card(card_path)
+        _validate_card(card, card_path)
+        if onnx_path is None:
+            name = card.get("onnx") or card_path.with_suffix(".onnx").name
+            onnx_path = card_path.parent / str(name)
+        try:
+            data = onnx_path.read_bytes()
+        except FileNotFoundError:
+            raise ModelError(f"{onnx_path}: model graph not found") from None
+        except OSError as exc:
+            raise ModelError(f"{onnx_path}: cannot read model ({exc.strerror or exc})") from None
+        expected = card.get("sha256")
+        if isinstance(expected, str) and expected:
+            actual = hashlib.sha256(data).hexdigest()
+            if actual != expected.lower():
+                raise ModelError(
+                    f"{onnx_path}: sha256 {actual[:12]}… does not match the card's "
+                    f"{expected[:12]}… (file corrupt or card from another export)"
+                )
+        session = _make_session(data, onnx_path)
+        model = cls(card, session, onnx_path)
+        model._check_io(onnx_path)
+        return model
+
+    def _check_io(self, onnx_path: Path) -> None:
+        names_in = {i.name for i in self.session.get_inputs()}
+        names_out = {o.name for o in self.session.get_outputs()}
+        missing = [n for n in self._in if n not in names_in] + [
+            n for n in self._out if n not in names_out
+        ]
+        if missing:
+            raise ModelError(
+                f"{onnx_path}: graph lacks {', '.join(missing)} required by models/FORMAT.md"
+            )
+        # One real step proves the graph runs and its vocabulary sizes agree with the card.
+        try:
+            pl, dl, _ = self.step(np.array([BOS]), np.array([BOS]), self.initial_state())
+        except Exception as exc:
+            raise ModelError(f"{onnx_path}: graph does not run ({exc})") from None
+        if pl.shape[-1] != len(self.pitch_vocab):
+            raise ModelError(
+                f"{onnx_path}: graph predicts {pl.shape[-1]} pitches but the card lists "
+                f"{len(self.pitch_vocab)}"
+            )
+        if self.stateful and dl.shape[-1] != len(self.duration_vocab):
+            raise ModelError(
+                f"{onnx_path}: graph predicts {dl.shape[-1]} durations but the card lists "
+                f"{len(self.duration_vocab)}"
+            )
+
+    # -- vocabulary ----------------------------------------------------------------------------
+
+    def _build_pitch_table(self) -> np.ndarray:
+        """Map every MIDI number in ``[lo, hi]`` (index ``midi - lo``) to the nearest pitch id."""
+        span = np.arange(self.lo, self.hi + 1)
+        nearest = np.abs(span[:, None] - self.pitches[None, :]).argmin(axis=1)
+        return (nearest + 2).astype(np.int64)
+
+    def pitch_id(self, pitch: int | float | None) -> int:
+        """Token id of a MIDI pitch (rounded, folded into range by octaves) or ``None`` (rest)."""
+        if pitch is None:
+            return REST
+        try:
+            value = float(pitch)
+        except (TypeError, ValueError):
+            return REST
+        if not math.isfinite(value):
+            return REST
+        midi = math.floor(value + 0.5)
+        if midi > self.hi:
+            midi -= 12 * math.ceil((midi - self.hi) / 12)
+        if midi < self.lo:
+            midi += 12 * math.ceil((self.lo - midi) / 12)
+        midi = min(max(midi, self.lo), self.hi)  # a range narrower than an octave
+        return int(self._pitch_table[midi - self.lo])
+
+    def duration_id(self, duration: float | None) -> int:
+        """Token id of the vocabulary duration nearest in log space (capped at both ends)."""
+        if duration is None:
+            duration = self.default_duration
+        try:
+            value = float(duration)
+        except (TypeError, ValueError):
+            value = self.default_duration
+        if not math.isfinite(value) or value <= 0:
+            value = self.default_duration
+        idx = int(np.argmin(np.abs(self._log_durations - math.log(value))))
+        return idx + 1
+
+    def pitch_of(self, pid: int) -> int | None:
+        """MIDI number of a pitch id (``None`` for rest); ``<bos>`` is not a pitch."""
+        if pid == REST:
+            return None
+        if pid <= BOS or pid >= len(self.pitch_vocab):
+            raise ValueError(f"pitch id {pid} is not a note or rest")
+        return int(self.pitch_vocab[pid])
+
+    def duration_of(self, did: int) -> float:
+        """Duration in beats of a duration id."""
+        if did <= BOS or did >= len(self.duration_vocab):
+            raise ValueError(f"duration id {did} is not a duration")
+        return float(self.duration_vocab[did])
+
+    def encode(self, events: Iterable[Event]) -> tuple[np.ndarray, np.ndarray]:
+        """Token ids (int64) for ``events``, without ``<bos>``."""
+        pids: list[int] = []
+        dids: list[int] = []
+        for ev in events:
+            pids.append(self.pitch_id(ev.pitch))
+            dids.append(self.duration_id(ev.duration))
+        return np.asarray(pids, dtype=np.int64), np.asarray(dids, dtype=np.int64)
+
+    # -- inference -----------------------------------------------------------------------------
+
+    def initial_state(self, batch: int = 1) -> State:
+        """Zero state (stateful graph) or an all-padding window (seed architecture)."""
+        if self.stateful:
+            zeros = np.zeros((self.layers, batch, self.units), dtype=np.float32)
+            return zeros, zeros.copy()
+        return np.zeros((batch, self.window), dtype=np.int64), np.zeros((batch, 0), np.float32)
+
+    def step(
+        self,
+        pitch_ids: np.ndarray | Sequence[int],
+        dur_ids: np.ndarray | Sequence[int],
+        state: State,
+    ) -> tuple[np.ndarray, np.ndarray, State]:
+        """Feed one event per batch row; return next-event logits ``[B,Vp]``, ``[B,Vd]``, state.
+
+        ``pitch_ids``/``dur_ids`` are shape ``[B]`` (or ``[B, T]`` to feed T events at once, in
+        which case the logits are those after the last one).
+        """
+        p = np.asarray(pitch_ids, dtype=np.int64)
+        d = np.asarray(dur_ids, dtype=np.int64)
+        if p.ndim == 1:
+            p = p[:, None]
+            d = d[:, None]
+        pl, dl, new_state = self._forward(p, d, state)
+        return pl[:, -1, :], dl[:, -1, :], new_state
+
+    def run(
+        self, events: Sequence[Event], state: State | None = None, *, bos: bool | None = None
+    ) -> tuple[np.ndarray, np.ndarray, State]:
+        """Score a melody: logits for every position, and the state after its last event.
+
+        From scratch (``state is None``) it feeds ``<bos>`` + events and returns ``T+1`` rows:
+        row t is the distribution of event t given ``events[:t]``, the last row predicts what
+        follows. Given a ``state`` it continues from there without ``<bos>`` (``T`` rows, row t
+        predicting event t+1), which is how the server extends a cached context.
+        """
+        if bos is None:
+            bos = state is None
+        if state is None:
+            state = self.initial_state(1)
+        pids, dids = self.encode(events)
+        if bos:
+            pids = np.concatenate([[BOS], pids]).astype(np.int64)
+            dids = np.concatenate([[BOS], dids]).astype(np.int64)
+        if pids.size == 0:
+            return (
+                np.zeros((0, len(self.pitch_vocab)), np.float32),
+                np.zeros((0, len(self.duration_vocab)), np.float32),
+                state,
+            )
+        pl, dl, new_state = self._forward(pids[None, :], dids[None, :], state)
+        return pl[0], dl[0], new_state
+
+    def _forward(
+        self, p: np.ndarray, d: np.ndarray, state: State
+    ) -> tuple[np.ndarray, np.ndarray, State]:
+        """One graph call over ``[B, T]`` ids; returns ``[B,T,V]`` logits with ``<bos>`` masked."""
+        if self.stateful:
+            h, c = state
+            out = self.session.run(
+                self._out, {self._in[0]: p, self._in[1]: d, self._in[2]: h, self._in[3]: c}
+            )
+            pl, dl, h2, c2 = out[0], out[1], out[2], out[3]
+            pl[..., BOS] = _NEG
+            dl[..., BOS] = _NEG
+            return pl, dl, (h2, c2)
+        return self._forward_window(p, state)
+
+    def _forward_window(self, p: np.ndarray, state: State) -> tuple[np.ndarray, np.ndarray, State]:
+        """Seed architecture: re-read the whole padded window for every event (its way)."""
+        window, unused = state
+        batch, steps = p.shape
+        vp, vd = len(self.pitch_vocab), len(self.duration_vocab)
+        pls = np.empty((batch, steps, vp), dtype=np.float32)
+        for t in range(steps):
+            tok = p[:, t]
+            if np.all(tok == BOS):
+                window = np.zeros_like(window)  # <bos> starts a melody: empty padded history
+            else:
+                window = np.concatenate([window[:, 1:], tok[:, None]], axis=1)
+            (probs,) = self.session.run(self._out[:1], {self._in[0]: window})
+            pls[:, t, :] = np.log(np.maximum(probs, 1e-12))
+        pls[..., BOS] = _NEG
+        # Pitch-only graph: the duration "distribution" is certain of the default duration.
+        dls = np.full((batch, steps, vd), _NEG, dtype=np.float32)
+        dls[..., self._default_dur_id] = 0.0
+        return pls, dls, (window, unused)
+
+
+def _make_session(data: bytes, onnx_path: Path) -> Any:
+    """One CPU session tuned for batch-1 stepping: a single thread avoids pool wake-up costs."""
+    try:
+        import onnxruntime as ort
+    except ImportError as exc:  # pragma: no cover - a broken install
+        raise ModelError(f"{onnx_path}: onnxruntime is not installed ({exc})") from None
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.log_severity_level = 3
+    try:
+        return ort.InferenceSession(data, sess_options=options, providers=["CPUExecutionProvider"])
+    except Exception as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelError(f"{onnx_path}: not a valid ONNX model ({first_line})") from None
