@@ -1,0 +1,334 @@
+"""A minimal JSON-RPC 2.0 client over a child process's stdio, in pure Python.
+
+Why not pygls/pytest-lsp here: the benchmarks measure the *server*, so the client must add as
+little as possible to every round trip (no cattrs (de)serialisation, no asyncio scheduling).
+Responses are time-stamped in the reader thread the moment they are parsed, so a latency is
+"bytes written" → "response parsed", not "response parsed + when the caller woke up".
+
+Server → client requests get sensible editor answers: ``workspace/applyEdit`` is recorded and
+acknowledged (``applied: true``), ``workspace/configuration`` answers with the settings given to
+the client, capability registration and progress creation answer ``null``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import os
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+__all__ = ["Pending", "RpcClient", "RpcError", "ServerDied", "vm_status"]
+
+
+class RpcError(Exception):
+    """The server answered a request with a JSON-RPC error."""
+
+    def __init__(self, method: str, error: dict[str, Any]) -> None:
+        super().__init__(f"{method}: {error.get('code')} {error.get('message')}")
+        self.method = method
+        self.code = error.get("code")
+        self.error = error
+
+
+class ServerDied(Exception):
+    """The server process ended (or closed stdout) while a request was outstanding."""
+
+
+@dataclass
+class Pending:
+    """One outstanding request; ``wait()`` returns its result or raises :class:`RpcError`."""
+
+    method: str
+    sent_at: float
+    done: threading.Event = field(default_factory=threading.Event)
+    received_at: float = 0.0
+    message: dict[str, Any] | None = None
+    died: bool = False
+
+    def wait(self, timeout: float = 30.0) -> Any:
+        if not self.done.wait(timeout):
+            raise TimeoutError(f"{self.method}: no answer within {timeout} s")
+        if self.died or self.message is None:
+            raise ServerDied(f"{self.method}: server exited before answering")
+        if "error" in self.message:
+            raise RpcError(self.method, self.message["error"])
+        return self.message.get("result")
+
+    @property
+    def latency_s(self) -> float:
+        """Seconds from the request's last byte written to its response parsed."""
+        return self.received_at - self.sent_at
+
+
+def _read_message(stream: BinaryIO) -> dict[str, Any] | None:
+    """One LSP base-protocol message, or ``None`` at end of stream."""
+    length = -1
+    while True:
+        line = stream.readline()
+        if not line:
+            return None
+        line = line.strip()
+        if not line:
+            if length >= 0:
+                break
+            continue
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value.strip())
+    body = stream.read(length)
+    if len(body) < length:
+        return None
+    return json.loads(body)
+
+
+class RpcClient:
+    """Drive a language server over stdio; thread-safe for sending from one thread."""
+
+    def __init__(
+        self,
+        command: Sequence[str],
+        *,
+        env: dict[str, str] | None = None,
+        cwd: str | Path | None = None,
+        stderr_path: str | Path | None = None,
+        settings: dict[str, Any] | None = None,
+    ) -> None:
+        self.command = list(command)
+        self.settings = settings or {}
+        self._ids = itertools.count(1)
+        self._pending: dict[int, Pending] = {}
+        self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
+        self.notifications: list[tuple[float, str, Any]] = []
+        self._notified = threading.Condition()
+        self.applied_edits: list[tuple[float, dict[str, Any]]] = []
+        self.server_requests: list[str] = []
+        self.handlers: dict[str, Callable[[Any], Any]] = {
+            "workspace/applyEdit": self._on_apply_edit,
+            "workspace/configuration": self._on_configuration,
+            "client/registerCapability": lambda _p: None,
+            "client/unregisterCapability": lambda _p: None,
+            "window/workDoneProgress/create": lambda _p: None,
+            "window/showMessageRequest": lambda _p: None,
+            "workspace/codeLens/refresh": lambda _p: None,
+            "workspace/inlayHint/refresh": lambda _p: None,
+            "workspace/diagnostic/refresh": lambda _p: None,
+            "workspace/semanticTokens/refresh": lambda _p: None,
+        }
+        self._stderr = open(stderr_path or os.devnull, "wb")  # noqa: SIM115 - closed in close()
+        self.spawned_at = time.perf_counter()
+        self.process = subprocess.Popen(
+            self.command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            env=env,
+            cwd=cwd,
+            bufsize=0,
+        )
+        self._reader = threading.Thread(target=self._read_loop, name="rpc-reader", daemon=True)
+        self._reader.start()
+
+    # -- sending ---------------------------------------------------------------------------
+    def _write(self, message: dict[str, Any]) -> float:
+        body = json.dumps(message, separators=(",", ":")).encode("utf-8")
+        data = b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+        assert self.process.stdin is not None
+        with self._write_lock:
+            self.process.stdin.write(data)
+            self.process.stdin.flush()
+            return time.perf_counter()
+
+    def send(self, method: str, params: Any = None) -> Pending:
+        """Send a request without waiting; the answer lands in the returned :class:`Pending`."""
+        request_id = next(self._ids)
+        pending = Pending(method, 0.0)
+        with self._lock:
+            self._pending[request_id] = pending
+        message: dict[str, Any] = {"jsonrpc": "2.0", "id": request_id, "method": method}
+        if params is not None:
+            message["params"] = params
+        pending.sent_at = self._write(message)
+        if self.process.poll() is not None and not pending.done.is_set():
+            pending.died = True
+            pending.done.set()
+        return pending
+
+    def request(self, method: str, params: Any = None, timeout: float = 30.0) -> Any:
+        """Send a request and wait for its result."""
+        return self.send(method, params).wait(timeout)
+
+    def cancel(self, pending: Pending) -> None:
+        """``$/cancelRequest`` for an outstanding request."""
+        with self._lock:
+            ids = [i for i, p in self._pending.items() if p is pending]
+        for request_id in ids:
+            self.notify("$/cancelRequest", {"id": request_id})
+
+    def notify(self, method: str, params: Any = None) -> None:
+        message: dict[str, Any] = {"jsonrpc": "2.0", "method": method}
+        if params is not None:
+            message["params"] = params
+        self._write(message)
+
+    # -- receiving -------------------------------------------------------------------------
+    def _read_loop(self) -> None:
+        assert self.process.stdout is not None
+        stream = self.process.stdout
+        while True:
+            try:
+                message = _read_message(stream)
+            except (ValueError, OSError):
+                message = None
+            now = time.perf_counter()
+            if message is None:
+                break
+            if "method" in message and "id" in message:
+                self._answer(message)
+            elif "method" in message:
+                with self._notified:
+                    self.notifications.append((now, message["method"], message.get("params")))
+                    self._notified.notify_all()
+            else:
+                with self._lock:
+                    pending = self._pending.pop(message.get("id"), None)  # type: ignore[arg-type]
+                if pending is not None:
+                    pending.received_at = now
+                    pending.message = message
+                    pending.done.set()
+        with self._lock:
+            left = list(self._pending.values())
+            self._pending.clear()
+        for pending in left:
+            pending.died = True
+            pending.done.set()
+        with self._notified:
+            self._notified.notify_all()
+
+    def _answer(self, message: dict[str, Any]) -> None:
+        method = message["method"]
+        self.server_requests.append(method)
+        handler = self.handlers.get(method)
+        reply: dict[str, Any] = {"jsonrpc": "2.0", "id": message["id"]}
+        if handler is None:
+            reply["error"] = {"code": -32601, "message": f"client does not handle {method}"}
+        else:
+            reply["result"] = handler(message.get("params"))
+        with contextlib.suppress(BrokenPipeError, OSError):
+            self._write(reply)
+
+    def _on_apply_edit(self, params: Any) -> dict[str, Any]:
+        self.applied_edits.append((time.perf_counter(), params))
+        return {"applied": True}
+
+    def _on_configuration(self, params: Any) -> list[Any]:
+        items = (params or {}).get("items", [])
+        return [self.settings.get(item.get("section", ""), None) for item in items]
+
+    def wait_notification(
+        self,
+        method: str,
+        predicate: Callable[[Any], bool] = lambda _p: True,
+        timeout: float = 10.0,
+        since: int = 0,
+    ) -> Any:
+        """Params of the first notification ``method`` (index ≥ ``since``) that matches."""
+        deadline = time.monotonic() + timeout
+        with self._notified:
+            while True:
+                for _, name, params in self.notifications[since:]:
+                    if name == method and predicate(params):
+                        return params
+                left = deadline - time.monotonic()
+                if left <= 0 or not self._reader.is_alive():
+                    raise TimeoutError(f"no {method} notification within {timeout} s")
+                self._notified.wait(left)
+
+    # -- LSP conveniences --------------------------------------------------------------------
+    def initialize(
+        self,
+        root: Path,
+        initialization_options: Any = None,
+        capabilities: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """``initialize`` + ``initialized``; returns the server's InitializeResult."""
+        caps = capabilities or {
+            "textDocument": {
+                "synchronization": {"dynamicRegistration": False, "didSave": True},
+                "completion": {
+                    "completionItem": {"snippetSupport": False, "documentationFormat": []},
+                    "contextSupport": True,
+                },
+                "hover": {"contentFormat": ["markdown", "plaintext"]},
+                "publishDiagnostics": {"relatedInformation": False},
+                "inlineCompletion": {"dynamicRegistration": False},
+            },
+            "workspace": {
+                "applyEdit": True,
+                "workspaceEdit": {"documentChanges": True},
+                "configuration": True,
+                "didChangeConfiguration": {"dynamicRegistration": False},
+            },
+            "general": {"positionEncodings": ["utf-16"]},
+        }
+        result = self.request(
+            "initialize",
+            {
+                "processId": os.getpid(),
+                "rootUri": root.resolve().as_uri(),
+                "capabilities": caps,
+                "initializationOptions": initialization_options,
+                "clientInfo": {"name": "notegen-benchmark-client"},
+            },
+        )
+        self.notify("initialized", {})
+        return result
+
+    def did_open(self, uri: str, text: str, version: int = 1, language_id: str = "ruby") -> None:
+        self.notify(
+            "textDocument/didOpen",
+            {"textDocument": {"uri": uri, "languageId": language_id, "version": version,
+                              "text": text}},
+        )
+
+    def did_change(self, uri: str, version: int, changes: list[dict[str, Any]]) -> None:
+        self.notify(
+            "textDocument/didChange",
+            {"textDocument": {"uri": uri, "version": version}, "contentChanges": changes},
+        )
+
+    def close(self, timeout: float = 5.0) -> int | None:
+        """Polite ``shutdown``/``exit``, then terminate if needed; returns the exit code."""
+        try:
+            if self.process.poll() is None:
+                self.request("shutdown", None, timeout=timeout)
+                self.notify("exit")
+        except (RpcError, ServerDied, TimeoutError, BrokenPipeError, OSError):
+            pass
+        try:
+            code = self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.terminate()
+            code = self.process.wait(timeout)
+        for stream in (self.process.stdin, self.process.stdout):
+            if stream is not None:
+                stream.close()
+        self._stderr.close()
+        return code
+
+
+def vm_status(pid: int) -> dict[str, int]:
+    """Memory lines of ``/proc/<pid>/status`` (VmRSS, VmHWM, ...) in kB."""
+    values: dict[str, int] = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("Vm") and line.endswith("kB"):
+            name, _, rest = line.partition(":")
+            values[name] = int(rest.split()[0])
+    return values
