@@ -1,0 +1,407 @@
+"""Turn next-event logits into choices: temperature, top-k / top-p, seeded RNG, key/scale masks.
+
+Scales are Sonic Pi's own (``scale.rb``), by the names a Sonic Pi user already types
+(``:major``, ``:minor_pentatonic``, ``:dorian``...), so a key given to ``generateMelody`` means
+what ``scale(:e3, :dorian)`` means in Sonic Pi. Turkish makams use fractions of a semitone; as the
+model's vocabulary is whole MIDI numbers, their degrees are rounded to the nearest semitone.
+
+Key detection is Krumhansl–Schmuckler: the duration-weighted pitch-class profile of a melody is
+correlated with the 24 rotated major/minor key profiles and the best correlation wins.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from notegen.melody import Event
+from notegen.notes import NoteError, note_to_midi
+
+__all__ = [
+    "SCALES",
+    "Sampler",
+    "ScaleError",
+    "detect_key",
+    "parse_key",
+    "parse_scale",
+    "pitch_class_mask",
+    "scale_pitch_classes",
+    "softmax",
+]
+
+_IONIAN = (2, 2, 1, 2, 2, 2, 1)
+_HEX = (2, 2, 1, 2, 2, 3)
+_PENTA = (3, 2, 2, 3, 2)
+
+
+def _rot(seq: Sequence[float], n: int) -> tuple[float, ...]:
+    return tuple(seq[n:]) + tuple(seq[:n])
+
+
+# Turkish makam building blocks, in komas of 12/53 semitone (as Sonic Pi defines them).
+_K = 12.0 / 53
+_BAK, _KUC, _BUY, _TAN, _ART = 4 * _K, 5 * _K, 8 * _K, 9 * _K, 12 * _K
+_CARGAH_D = (_TAN, _TAN, _BAK)
+_BUSELIK_D = (_TAN, _BAK, _TAN)
+_KURDI_D = (_BAK, _TAN, _TAN)
+_RAST_D = (_TAN, _BUY, _KUC)
+_USSAK_D = (_BUY, _KUC, _TAN)
+_HICAZ_D = (_KUC, _ART, _KUC)
+_CARGAH_B = (*_CARGAH_D, _TAN)
+_BUSELIK_B = (*_BUSELIK_D, _TAN)
+_KURDI_B = (*_KURDI_D, _TAN)
+_RAST_B = (*_RAST_D, _TAN)
+_HUSEYNI_B = (_BUY, _KUC, _TAN, _TAN)
+_HICAZ_B = (*_HICAZ_D, _TAN)
+_SEGAH_D = (_KUC, _TAN, _BUY)
+_TAM_SEGAH_B = (*_SEGAH_D, _TAN)
+_EKSIK_SEGAH_B = (*_SEGAH_D, _KUC)
+_MUSTEAR_D = (_TAN, _KUC, _BUY)
+_HUZZAM_B = (_KUC, _TAN, _KUC, _ART)
+_NIKRIZ_B = (_TAN, _KUC, _ART, _KUC)
+_TAM_FERAHNAK_B = (_KUC, _TAN, _TAN, _BUY)
+_EKSIK_FERAHNAK_B = (_KUC, _TAN, _TAN, _BAK)
+
+SCALES: dict[str, tuple[float, ...]] = {
+    "diatonic": _IONIAN,
+    "ionian": _IONIAN,
+    "major": _IONIAN,
+    "dorian": _rot(_IONIAN, 1),
+    "phrygian": _rot(_IONIAN, 2),
+    "lydian": _rot(_IONIAN, 3),
+    "mixolydian": _rot(_IONIAN, 4),
+    "aeolian": _rot(_IONIAN, 5),
+    "minor": _rot(_IONIAN, 5),
+    "locrian": _rot(_IONIAN, 6),
+    "hex_major6": _HEX,
+    "hex_dorian": _rot(_HEX, 1),
+    "hex_phrygian": _rot(_HEX, 2),
+    "hex_major7": _rot(_HEX, 3),
+    "hex_sus": _rot(_HEX, 4),
+    "hex_aeolian": _rot(_HEX, 5),
+    "minor_pentatonic": _PENTA,
+    "yu": _PENTA,
+    "major_pentatonic": _rot(_PENTA, 1),
+    "gong": _rot(_PENTA, 1),
+    "egyptian": _rot(_PENTA, 2),
+    "shang": _rot(_PENTA, 2),
+    "jiao": _rot(_PENTA, 3),
+    "zhi": _rot(_PENTA, 4),
+    "ritusen": _rot(_PENTA, 4),
+    "whole_tone": (2, 2, 2, 2, 2, 2),
+    "whole": (2, 2, 2, 2, 2, 2),
+    "chromatic": (1,) * 12,
+    "harmonic_minor": (2, 1, 2, 2, 1, 3, 1),
+    "melodic_minor_asc": (2, 1, 2, 2, 2, 2, 1),
+    "hungarian_minor": (2, 1, 3, 1, 1, 3, 1),
+    "octatonic": (2, 1, 2, 1, 2, 1, 2, 1),
+    "messiaen1": (2, 2, 2, 2, 2, 2),
+    "messiaen2": (1, 2, 1, 2, 1, 2, 1, 2),
+    "messiaen3": (2, 1, 1, 2, 1, 1, 2, 1, 1),
+    "messiaen4": (1, 1, 3, 1, 1, 1, 3, 1),
+    "messiaen5": (1, 4, 1, 1, 4, 1),
+    "messiaen6": (2, 2, 1, 1, 2, 2, 1, 1),
+    "messiaen7": (1, 1, 1, 2, 1, 1, 1, 1, 2, 1),
+    "super_locrian": (1, 2, 1, 2, 2, 2, 2),
+    "hirajoshi": (2, 1, 4, 1, 4),
+    "kumoi": (2, 1, 4, 2, 3),
+    "neapolitan_major": (1, 2, 2, 2, 2, 2, 1),
+    "bartok": (2, 2, 1, 2, 1, 2, 2),
+    "bhairav": (1, 3, 1, 2, 1, 3, 1),
+    "locrian_major": (2, 2, 1, 1, 2, 2, 2),
+    "ahirbhairav": (1, 3, 1, 2, 2, 1, 2),
+    "enigmatic": (1, 3, 2, 2, 2, 1, 1),
+    "neapolitan_minor": (1, 2, 2, 2, 1, 3, 1),
+    "pelog": (1, 2, 4, 1, 4),
+    "augmented2": (1, 3, 1, 3, 1, 3),
+    "scriabin": (1, 3, 3, 2, 3),
+    "harmonic_major": (2, 2, 1, 2, 1, 3, 1),
+    "melodic_minor_desc": (2, 1, 2, 2, 1, 2, 2),
+    "romanian_minor": (2, 1, 3, 1, 2, 1, 2),
+    "hindu": (2, 2, 1, 2, 1, 2, 2),
+    "iwato": (1, 4, 1, 4, 2),
+    "melodic_minor": (2, 1, 2, 2, 2, 2, 1),
+    "diminished2": (2, 1, 2, 1, 2, 1, 2, 1),
+    "marva": (1, 3, 2, 1, 2, 2, 1),
+    "melodic_major": (2, 2, 1, 2, 1, 2, 2),
+    "indian": (4, 1, 2, 3, 2),
+    "spanish": (1, 3, 1, 2, 1, 2, 2),
+    "prometheus": (2, 2, 2, 5, 1),
+    "diminished": (1, 2, 1, 2, 1, 2, 1, 2),
+    "todi": (1, 2, 3, 1, 1, 3, 1),
+    "leading_whole": (2, 2, 2, 2, 2, 1, 1),
+    "augmented": (3, 1, 3, 1, 3, 1),
+    "purvi": (1, 3, 2, 1, 1, 3, 1),
+    "chinese": (4, 2, 1, 4, 1),
+    "lydian_minor": (2, 2, 2, 1, 1, 2, 2),
+    "blues_major": (2, 1, 1, 3, 2, 3),
+    "blues_minor": (3, 2, 1, 1, 3, 2),
+    # Basic makams
+    "cargah": (*_CARGAH_B, *_CARGAH_D),
+    "buselik": (*_BUSELIK_B, *_KURDI_D),
+    "buselik_2": (*_BUSELIK_B, *_HICAZ_D),
+    "kurdi": (*_KURDI_D, *_BUSELIK_B),
+    "rast": (*_RAST_B, *_RAST_D),
+    "acemli_rast": (*_RAST_B, *_BUSELIK_D),
+    "ussak": (*_USSAK_D, *_BUSELIK_B),
+    "bayati": (*_USSAK_D, *_BUSELIK_B),
+    "bayati_2": (*_USSAK_D, *_BUSELIK_B, *_KURDI_D),
+    "isfahan": (*_USSAK_D, *_BUSELIK_B),
+    "isfahan_2": (*_USSAK_D, *_BUSELIK_B, *_KURDI_D),
+    "hicaz_humayun": (*_HICAZ_D, *_BUSELIK_B),
+    "hicaz_humayun_2": (*_HICAZ_D, *_BUSELIK_B, *_KURDI_D),
+    "hicaz": (*_HICAZ_D, *_RAST_B),
+    "hicaz_2": (*_HICAZ_D, *_RAST_B, *_BUSELIK_D),
+    "uzzal": (*_HICAZ_B, *_USSAK_D),
+    "uzzal_2": (*_HICAZ_B, *_USSAK_D, *_BUSELIK_B),
+    "zirguleli_hicaz": (*_HICAZ_B, *_HICAZ_D),
+    "zirguleli_hicaz_2": (*_HICAZ_B, *_HICAZ_D, *_BUSELIK_B),
+    "huseyni": (*_HUSEYNI_B, *_USSAK_D),
+    "huseyni_2": (*_HUSEYNI_B, *_USSAK_D, *_BUSELIK_B),
+    "muhayyer": (*_HUSEYNI_B, *_USSAK_D),
+    "gulizar": (*_HUSEYNI_B, *_USSAK_D),
+    "neva": (*_USSAK_D, *_RAST_B),
+    "neva_2": (*_USSAK_D, *_RAST_B, *_BUSELIK_D),
+    "tahir": (*_USSAK_D, *_RAST_B),
+    "tahir_2": (*_USSAK_D, *_RAST_B, *_BUSELIK_D),
+    "karcigar": (*_USSAK_D, *_HICAZ_B),
+    "suznak": (*_RAST_B, *_HICAZ_D),
+    "suznak_2": (*_RAST_B, *_HICAZ_D, *_BUSELIK_B),
+    # Sedd makams
+    "mahur": (*_CARGAH_B, *_CARGAH_D),
+    "acem_asiran": (*_CARGAH_B, *_CARGAH_D),
+    "nihavend": (*_BUSELIK_B, *_KURDI_D),
+    "nihavend_2": (*_BUSELIK_B, *_HICAZ_D),
+    "sultani_yegah": (*_BUSELIK_B, *_KURDI_D),
+    "sultani_yegah_2": (*_BUSELIK_B, *_HICAZ_D),
+    "kurdili_hicazkar": (*_KURDI_D, *_BUSELIK_B),
+    "kurdili_hicazkar_2": (*_KURDI_D, *_HICAZ_D, *_BUSELIK_B),
+    "kurdili_hicazkar_3": (*_KURDI_D, *_HICAZ_D, *_HICAZ_B),
+    "kurdili_hicazkar_4": (*_KURDI_D, *_USSAK_D, *_BUSELIK_B),
+    "kurdili_hicazkar_5": (*_KURDI_D, *_USSAK_D, *_USSAK_D),
+    "zirguleli_suznak": (*_HICAZ_B, *_HICAZ_D),
+    "zirguleli_suznak_2": (*_HICAZ_B, *_HICAZ_D, *_BUSELIK_B),
+    "zirguleli_suznak_3": (*_HICAZ_B, *_HICAZ_D, *_HICAZ_B),
+    "hicazkar": (*_HICAZ_B, *_HICAZ_D),
+    "hicazkar_2": (*_HICAZ_B, *_HICAZ_D, *_BUSELIK_B),
+    "evcara": (*_HICAZ_B, *_HICAZ_D),
+    "evcara_2": (*_HICAZ_B, *_HICAZ_D, *_MUSTEAR_D),
+    "evcara_3": (*_HICAZ_B, *_HICAZ_D, *_EKSIK_FERAHNAK_B),
+    "evcara_4": (*_HICAZ_B, *_HICAZ_D, *_EKSIK_SEGAH_B),
+    "suzidil": (*_HICAZ_B, *_HICAZ_D),
+    "suzidil_2": (*_HICAZ_B, *_HICAZ_D, *_HICAZ_B, *_KURDI_D),
+    "sedaraban": (*_HICAZ_B, *_HICAZ_D),
+    "sedaraban_2": (*_HICAZ_B, *_HICAZ_D, *_HICAZ_D, *_BUSELIK_B),
+    "segah": (*_TAM_SEGAH_B, *_HICAZ_D),
+    "segah_2": (_KUC, _TAN, *_USSAK_D, *_BUSELIK_B),
+    "huzzam": (*_HUZZAM_B, *_HICAZ_D),
+    "huzzam_2": (_KUC, _TAN, *_HICAZ_D, *_BUSELIK_B),
+    "bayati_araban": (*_USSAK_D, *_HICAZ_B, *_KURDI_D),
+    "acem_kurdi": (*_KURDI_D, *_CARGAH_B),
+    "sehnaz": (*_HICAZ_D, *_BUSELIK_B),
+    "sehnaz_2": (*_HICAZ_D, *_RAST_B),
+    "sehnaz_3": (*_HICAZ_B, *_USSAK_D),
+    "sehnaz_4": (*_HICAZ_B, *_HICAZ_D),
+    "saba": (_BUY, _KUC, *_HICAZ_B, *_HICAZ_D),
+    "dugah": (_BUY, _KUC, *_HICAZ_B, *_HICAZ_D),
+    "dugah_2": (*_HICAZ_B, *_HICAZ_D),
+    "evic": _SEGAH_D,
+    "evic_2": _EKSIK_SEGAH_B,
+    "bestenigar": (*_SEGAH_D, _KUC, *_HICAZ_B, *_HICAZ_D),
+    "ferahnak": (*_TAM_FERAHNAK_B, *_HICAZ_D),
+    "sevkefza": (*_CARGAH_B, *_CARGAH_D),
+    "sevkefza_2": (*_CARGAH_B, *_HICAZ_B, *_HICAZ_D),
+    "sevkefza_3": (*_NIKRIZ_B, *_HICAZ_B, *_HICAZ_D),
+    "ferahfeza": (*_BUSELIK_B, *_HICAZ_D),
+    "ferahfeza_2": (*_BUSELIK_B, *_USSAK_D),
+    "yegah": (*_RAST_B, *_BUSELIK_D),
+    "yegah_2": (*_RAST_B, *_USSAK_D, *_RAST_B),
+}
+"""Sonic Pi's scale table: name → successive intervals in semitones (one octave)."""
+
+
+class ScaleError(ValueError):
+    """A key or scale name that cannot be used; the message says which and why."""
+
+
+def parse_scale(name: str) -> str:
+    """Normalise ``":minor_pentatonic"``/``"Minor_Pentatonic"`` to a :data:`SCALES` key."""
+    if not isinstance(name, str):
+        raise ScaleError(f"scale must be a Sonic Pi scale name such as :major, not {name!r}")
+    key = name.strip().removeprefix(":").lower()
+    if key not in SCALES:
+        close = [n for n in SCALES if n.startswith(key[:3])][:5] if key else []
+        hint = f" (did you mean {', '.join(':' + c for c in close)}?)" if close else ""
+        raise ScaleError(f"unknown Sonic Pi scale :{key}{hint}")
+    return key
+
+
+def parse_key(key: str | int) -> int:
+    """Pitch class 0–11 of a tonic given as ``:C``, ``"eb"``, ``"Fs3"`` or a MIDI number."""
+    if isinstance(key, bool):
+        raise ScaleError(f"key must be a note name such as :c or :eb, not {key!r}")
+    if isinstance(key, (int, float)):
+        if not math.isfinite(key):
+            raise ScaleError(f"key {key!r} is not a finite MIDI number")
+        return round(key) % 12
+    if not isinstance(key, str):
+        raise ScaleError(f"key must be a note name such as :c or :eb, not {key!r}")
+    try:
+        midi = note_to_midi(key.strip())
+    except NoteError as exc:
+        raise ScaleError(f"key {key!r} is not a note name ({exc})") from None
+    if midi is None:
+        raise ScaleError(f"key {key!r} is a rest, not a note")
+    return round(midi) % 12
+
+
+@lru_cache(maxsize=512)
+def scale_pitch_classes(tonic: int, scale: str) -> frozenset[int]:
+    """Pitch classes of ``scale`` on ``tonic``; makam degrees rounded to the nearest semitone."""
+    intervals = SCALES[parse_scale(scale)]
+    classes = {tonic % 12}
+    position = 0.0
+    for step in intervals:
+        position += step
+        classes.add((tonic + round(position)) % 12)
+    return frozenset(classes)
+
+
+def pitch_class_mask(pitches: Sequence[int | None], tonic: int, scale: str) -> np.ndarray:
+    """Boolean mask over a vocabulary (``None`` = rest or ``<bos>``-like entries, kept allowed).
+
+    ``pitches`` lists, for every vocabulary index, its MIDI number or ``None`` for entries that a
+    key does not constrain (the rest). Callers mask ``<bos>`` separately.
+    """
+    classes = scale_pitch_classes(tonic, scale)
+    return np.array([p is None or (p % 12) in classes for p in pitches], dtype=bool)
+
+
+# Krumhansl–Kessler probe-tone profiles (C major, C minor).
+_KK_MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
+_KK_MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
+_NAMES = ("c", "cs", "d", "eb", "e", "f", "fs", "g", "ab", "a", "bb", "b")
+
+
+@dataclass(frozen=True)
+class DetectedKey:
+    """A key found by :func:`detect_key`: tonic pitch class, ``major``/``minor``, correlation."""
+
+    tonic: int
+    scale: str
+    score: float
+
+    @property
+    def name(self) -> str:
+        """Sonic Pi spelling, e.g. ``:e, :minor``."""
+        return f":{_NAMES[self.tonic]}, :{self.scale}"
+
+
+def detect_key(events: Iterable[Event], default_duration: float = 1.0) -> DetectedKey | None:
+    """Krumhansl–Schmuckler key of a melody, or ``None`` when it has no pitched notes.
+
+    Each note adds its duration to its pitch class; the profile is correlated with every rotation
+    of the major and minor key profiles. Ties resolve to the first (C major before C minor...).
+    """
+    profile = np.zeros(12)
+    for ev in events:
+        if ev.pitch is None:
+            continue
+        weight = ev.duration if ev.duration and ev.duration > 0 else default_duration
+        try:
+            pc = round(float(ev.pitch)) % 12
+        except (TypeError, ValueError, OverflowError):
+            continue
+        profile[pc] += min(float(weight), 64.0)
+    if not profile.any():
+        return None
+    best: DetectedKey | None = None
+    for tonic in range(12):
+        for scale, ref in (("major", _KK_MAJOR), ("minor", _KK_MINOR)):
+            rotated = np.roll(ref, tonic)
+            score = 0.0 if profile.std() == 0 else float(np.corrcoef(profile, rotated)[0, 1])
+            if best is None or score > best.score + 1e-12:
+                best = DetectedKey(tonic, scale, score)
+    return best
+
+
+def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    """Probabilities from logits at ``temperature`` (0 puts all mass on the maximum)."""
+    x = np.asarray(logits, dtype=np.float64)
+    if temperature <= 0:
+        out = np.zeros_like(x)
+        out[..., int(np.argmax(x))] = 1.0
+        return out
+    z = x / temperature
+    z = z - z.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+class Sampler:
+    """Draws vocabulary indices from logits; reproducible for a given ``seed``.
+
+    ``temperature`` 0 means greedy. ``top_k`` 0 turns top-k off; ``top_p`` 1.0 turns nucleus
+    sampling off. ``mask`` (boolean over the vocabulary) removes choices before anything else;
+    if it would remove every choice it is ignored rather than failing.
+    """
+
+    def __init__(
+        self,
+        *,
+        temperature: float = 1.0,
+        top_k: int = 0,
+        top_p: float = 1.0,
+        seed: int | None = None,
+    ) -> None:
+        if not (temperature >= 0 and math.isfinite(temperature)):
+            raise ValueError(f"temperature must be a finite number ≥ 0, not {temperature!r}")
+        if not (0 < top_p <= 1):
+            raise ValueError(f"top_p must be in (0, 1], not {top_p!r}")
+        if top_k < 0:
+            raise ValueError(f"top_k must be ≥ 0 (0 = off), not {top_k!r}")
+        self.temperature = float(temperature)
+        self.top_k = int(top_k)
+        self.top_p = float(top_p)
+        self.rng = np.random.default_rng(seed)
+
+    def distribution(self, logits: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+        """The probabilities this sampler draws from, after mask, temperature, top-k, top-p."""
+        x = np.array(logits, dtype=np.float64)
+        if mask is not None and mask.any() and np.isfinite(x[mask]).any():
+            x[~mask] = -np.inf
+        if self.temperature == 0:
+            p = np.zeros_like(x)
+            p[int(np.argmax(x))] = 1.0
+            return p
+        x /= self.temperature
+        x -= x.max()
+        p = np.exp(x)
+        if self.top_k and self.top_k < p.size:
+            kth = np.partition(p, -self.top_k)[-self.top_k]
+            p[p < kth] = 0.0
+        total = p.sum()
+        p /= total
+        if self.top_p < 1.0:
+            order = np.argsort(-p, kind="stable")
+            cumulative = np.cumsum(p[order])
+            # Keep the smallest prefix whose mass reaches top_p (always at least one item).
+            cut = int(np.searchsorted(cumulative, self.top_p - 1e-12)) + 1
+            keep = order[:cut]
+            q = np.zeros_like(p)
+            q[keep] = p[keep]
+            p = q / q.sum()
+        return p
+
+    def sample(self, logits: np.ndarray, mask: np.ndarray | None = None) -> int:
+        """One index drawn from :meth:`distribution` with this sampler's generator."""
+        p = self.distribution(logits, mask)
+        if self.temperature == 0:
+            return int(np.argmax(p))
+        cdf = np.cumsum(p)
+        u = self.rng.random() * cdf[-1]
+        return int(min(np.searchsorted(cdf, u, side="right"), p.size - 1))
