@@ -1,0 +1,157 @@
+"""The client's ``notegen`` settings: typed, validated, with defaults.
+
+Settings arrive as ``initializationOptions`` (the ``notegen`` object itself) and with
+``workspace/didChangeConfiguration`` (``{"notegen": {...}}``). A bad value never stops the
+server: it is reported (the caller shows the warnings) and replaced by its default, and the
+other values still apply.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+__all__ = ["SECTION", "Settings", "SonicPiSettings", "parse_settings"]
+
+SECTION = "notegen"
+_CLIENT_ONLY = {"server"}  # VS Code's server.command / server.pythonPath: not ours to check
+
+
+@dataclass(frozen=True)
+class SonicPiSettings:
+    """Where a running Sonic Pi listens (``port`` ``None`` = find it automatically)."""
+
+    host: str = "127.0.0.1"
+    port: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every server setting, with the defaults the documentation promises."""
+
+    modelPath: str | None = None  # camelCase: the client's key names, kept verbatim
+    temperature: float = 1.0
+    topK: int = 0
+    topP: float = 0.95
+    maxItems: int = 12
+    phraseLength: int = 8
+    maxContext: int = 256
+    inlineSuggestions: bool = True
+    sonicPi: SonicPiSettings = field(default_factory=SonicPiSettings)
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def _integer(value: Any) -> int | None:
+    number = _number(value)
+    if number is None or not number.is_integer():
+        return None
+    return int(number)
+
+
+# key → (checker returning the clean value or None, description of what is accepted)
+_RULES: dict[str, tuple[Any, str]] = {
+    "modelPath": (
+        lambda v: v if v is None or (isinstance(v, str) and v.strip()) else None,
+        "a path to a .onnx model or its .json card, or null for the shipped model",
+    ),
+    "temperature": (
+        lambda v: n if (n := _number(v)) is not None and 0 <= n <= 10 else None,
+        "a number from 0 to 10",
+    ),
+    "topK": (
+        lambda v: n if (n := _integer(v)) is not None and 0 <= n <= 1000 else None,
+        "an integer from 0 (off) to 1000",
+    ),
+    "topP": (
+        lambda v: n if (n := _number(v)) is not None and 0 < n <= 1 else None,
+        "a number greater than 0 and at most 1",
+    ),
+    "maxItems": (
+        lambda v: n if (n := _integer(v)) is not None and 1 <= n <= 200 else None,
+        "an integer from 1 to 200",
+    ),
+    "phraseLength": (
+        lambda v: n if (n := _integer(v)) is not None and 1 <= n <= 64 else None,
+        "an integer from 1 to 64",
+    ),
+    "maxContext": (
+        lambda v: n if (n := _integer(v)) is not None and 1 <= n <= 4096 else None,
+        "an integer from 1 to 4096",
+    ),
+    "inlineSuggestions": (
+        lambda v: v if isinstance(v, bool) else None,
+        "true or false",
+    ),
+}
+
+
+def _sonic_pi(value: Any, warnings: list[str]) -> SonicPiSettings:
+    default = SonicPiSettings()
+    if value is None:
+        return default
+    if not isinstance(value, dict):
+        warnings.append(f"notegen.sonicPi must be an object, not {value!r}; using defaults")
+        return default
+    host = value.get("host", default.host)
+    if not isinstance(host, str) or not host.strip():
+        warnings.append(
+            f"notegen.sonicPi.host must be a host name, not {host!r}; using {default.host}"
+        )
+        host = default.host
+    port = value.get("port", default.port)
+    if port is not None and ((p := _integer(port)) is None or not 1 <= p <= 65535):
+        warnings.append(
+            f"notegen.sonicPi.port must be a port number 1-65535 or null, not {port!r}; "
+            "finding it automatically"
+        )
+        port = None
+    elif port is not None:
+        port = _integer(port)
+    extra = {k: v for k, v in value.items() if k not in ("host", "port")}
+    return SonicPiSettings(host=host, port=port, extra=extra)
+
+
+def parse_settings(raw: Any, base: Settings | None = None) -> tuple[Settings, list[str]]:
+    """Validate ``raw`` (the ``notegen`` object, or ``{"notegen": {...}}``) into settings.
+
+    Keys absent from ``raw`` keep their value from ``base`` (defaults when ``None``); present
+    but invalid values fall back to the default and add a warning naming key, value and rule.
+    """
+    warnings: list[str] = []
+    current = base or Settings()
+    if raw is None:
+        return current, warnings
+    if isinstance(raw, dict) and isinstance(raw.get(SECTION), dict):
+        raw = raw[SECTION]
+    if not isinstance(raw, dict):
+        warnings.append(f"notegen settings must be an object, not {raw!r}; using defaults")
+        return current, warnings
+    defaults = Settings()
+    changes: dict[str, Any] = {}
+    known = {f.name for f in fields(Settings)}
+    for key, value in raw.items():
+        if key == "sonicPi":
+            changes["sonicPi"] = _sonic_pi(value, warnings)
+            continue
+        if key in _CLIENT_ONLY:
+            continue
+        if key not in known:
+            warnings.append(f"notegen.{key} is not a notegen setting; ignored")
+            continue
+        check, accepted = _RULES[key]
+        clean = check(value)
+        if clean is None and not (key == "modelPath" and value is None):
+            default = getattr(defaults, key)
+            warnings.append(
+                f"notegen.{key} must be {accepted}, not {value!r}; using the default {default!r}"
+            )
+            clean = default
+        changes[key] = clean
+    return replace(current, **changes), warnings
