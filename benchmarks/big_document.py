@@ -102,8 +102,9 @@ def make_document(
             durations = [rng.choice(_DURATIONS) for _ in melody]
             lines.append(f"b{voice}[{section}]=[" + ",".join(durations) + "]")
             notes += count
-        lines.append(f"c{voice}=[" + ",".join(str(rng.choice((60, 70, 80)))
-                                             for _ in range(sections)) + "]")
+        lines.append(
+            f"c{voice}=[" + ",".join(str(rng.choice((60, 70, 80))) for _ in range(sections)) + "]"
+        )
         lines += _loop(voice)
     return BigDocument("\n".join(lines) + "\n", len(lines), notes, tuple(spans))
 

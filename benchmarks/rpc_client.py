@@ -294,8 +294,14 @@ class RpcClient:
     def did_open(self, uri: str, text: str, version: int = 1, language_id: str = "ruby") -> None:
         self.notify(
             "textDocument/didOpen",
-            {"textDocument": {"uri": uri, "languageId": language_id, "version": version,
-                              "text": text}},
+            {
+                "textDocument": {
+                    "uri": uri,
+                    "languageId": language_id,
+                    "version": version,
+                    "text": text,
+                }
+            },
         )
 
     def did_change(self, uri: str, version: int, changes: list[dict[str, Any]]) -> None:

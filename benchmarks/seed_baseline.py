@@ -67,8 +67,7 @@ def build_untrained_seed(path: Path, vocab: int = SEED_VOCAB, window: int = SEED
         return {"probs": model(tokens, training=False)}
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    tf2onnx.convert.from_function(forward, input_signature=spec, opset=17,
-                                  output_path=str(path))
+    tf2onnx.convert.from_function(forward, input_signature=spec, opset=17, output_path=str(path))
     return path
 
 
@@ -81,8 +80,7 @@ def _session(path: Path) -> object:
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.log_severity_level = 3
-    return ort.InferenceSession(str(path), sess_options=options,
-                                providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
 
 
 def load_seed(path: Path | None = None, *, allow_build: bool = True) -> SeedModel:
@@ -125,10 +123,10 @@ def seed_generate(
     run = model.session.run  # type: ignore[attr-defined]
     start = time.perf_counter()
     for _ in range(count):
-        tail = history[-model.window:]
+        tail = history[-model.window :]
         window[:] = 0
         if tail:
-            window[0, -len(tail):] = tail
+            window[0, -len(tail) :] = tail
         (probs,) = run([model.output_name], {model.input_name: window})
         probs = np.array(probs[0], copy=True)
         probs[0] = -1.0  # padding / <bos> is never a prediction
@@ -141,5 +139,7 @@ def seed_generate(
 if __name__ == "__main__":
     seed = load_seed()
     tokens, seconds = seed_generate(seed, 20, prime=[10, 12, 14])
-    print(f"{seed.path} trained={seed.trained} window={seed.window} vocab={seed.vocab}: "
-          f"20 notes in {seconds:.3f} s")
+    print(
+        f"{seed.path} trained={seed.trained} window={seed.window} vocab={seed.vocab}: "
+        f"20 notes in {seconds:.3f} s"
+    )
