@@ -1,0 +1,337 @@
+"""Training loop for :class:`MelodyLSTM`: whole melodies, bucketed, resumable, bits/note logged.
+
+Why not windows of concatenated melodies: evaluation (and the server) always starts a melody
+from ``<bos>`` with zero state, so training does the same — each row is one melody from its
+start (melodies longer than ``max_len`` continue in further rows without ``<bos>``). Rows of
+similar length are batched together and padding carries zero loss weight, which keeps the
+graph free of ``mask_zero``. Every epoch a checkpoint (weights, optimizer slots, RNG state,
+history) is written; ``fit`` on the same run directory resumes from it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .corpus import Melody
+from .metrics import Scores, log_softmax_without_bos
+from .tokens import Vocab, shift_bounds, transpose_ids
+
+Example = tuple[np.ndarray, np.ndarray]
+Batch = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+@dataclass
+class FitConfig:
+    """Everything that decides the result of a fit; stored in the checkpoint and the card."""
+
+    epochs: int = 40
+    batch_size: int = 64
+    max_len: int = 256
+    learning_rate: float = 2e-3
+    min_learning_rate: float = 5e-5
+    warmup_epochs: int = 1
+    clipnorm: float = 1.0
+    transpose: int = 5
+    seed: int = 0
+    max_steps: int | None = None  # per epoch; for smoke tests
+    threads: int = 2
+    units: int = 384
+    layers: int = 2
+    dropout: float = 0.3
+    pitch_embedding: int = 64
+    duration_embedding: int = 16
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass
+class FitState:
+    epoch: int = 0
+    history: list[dict[str, object]] = field(default_factory=list)
+    best_valid: float | None = None
+    best_epoch: int | None = None
+    train_seconds: float = 0.0
+    rng_state: dict[str, object] | None = None
+
+
+def encode_melodies(melodies: Sequence[Melody], vocab: Vocab) -> list[Example]:
+    """(pitch ids, duration ids) per melody, without ``<bos>``; empty melodies dropped."""
+    return [vocab.encode(m.events) for m in melodies if len(m.events) > 0]
+
+
+def rows_of(pitch: np.ndarray, duration: np.ndarray, max_len: int) -> list[Batch]:
+    """Split one melody into (input, target) rows of at most ``max_len`` steps.
+
+    Inputs are the targets shifted right with ``<bos>`` (0) in front, so row 0 starts the
+    melody from ``<bos>``; later rows start from the previous event.
+    """
+    x_p = np.concatenate([[0], pitch[:-1]])
+    x_d = np.concatenate([[0], duration[:-1]])
+    out = []
+    for start in range(0, len(pitch), max_len):
+        end = start + max_len
+        out.append(
+            (
+                x_p[start:end],
+                x_d[start:end],
+                pitch[start:end],
+                duration[start:end],
+                np.ones(min(end, len(pitch)) - start, np.float32),
+            )
+        )
+    return out
+
+
+def pad_rows(rows: Sequence[Batch]) -> Batch:
+    """Post-pad rows to the longest; padded steps get weight 0 (a unidirectional LSTM's
+    outputs at real steps never see the padding after them)."""
+    length = max(len(r[0]) for r in rows)
+    arrays = []
+    for k in range(5):
+        dtype = np.float32 if k == 4 else np.int64
+        block = np.zeros((len(rows), length), dtype=dtype)
+        for i, row in enumerate(rows):
+            block[i, : len(row[k])] = row[k]
+        arrays.append(block)
+    return tuple(arrays)  # type: ignore[return-value]
+
+
+def training_batches(
+    examples: Sequence[Example], config: FitConfig, vocab: Vocab, rng: np.random.Generator
+) -> Iterator[Batch]:
+    """One epoch: each melody transposed by a random shift that keeps it in range, cut into
+    rows, rows bucketed by length (sorted inside shuffled pools of 50 batches)."""
+    rows: list[Batch] = []
+    for pitch, duration in examples:
+        if config.transpose:
+            lo, hi = shift_bounds(pitch, vocab)
+            lo, hi = max(lo, -config.transpose), min(hi, config.transpose)
+            shift = int(rng.integers(lo, hi + 1)) if hi >= lo else 0
+            pitch = transpose_ids(pitch, shift)
+        rows.extend(rows_of(pitch, duration, config.max_len))
+    order = rng.permutation(len(rows))
+    pool = config.batch_size * 50
+    batches = []
+    for start in range(0, len(order), pool):
+        chunk = sorted(order[start : start + pool], key=lambda i: len(rows[i][0]))
+        for b in range(0, len(chunk), config.batch_size):
+            batches.append([rows[i] for i in chunk[b : b + config.batch_size]])
+    for index in rng.permutation(len(batches)):
+        yield pad_rows(batches[index])
+
+
+def evaluation_batches(examples: Sequence[Example], batch_size: int = 64) -> Iterator[Batch]:
+    """Whole melodies (no cut, so every event keeps its full left context), sorted by length."""
+    order = sorted(range(len(examples)), key=lambda i: len(examples[i][0]))
+    for b in range(0, len(order), batch_size):
+        rows = [rows_of(*examples[i], max_len=10**9)[0] for i in order[b : b + batch_size]]
+        yield pad_rows(rows)
+
+
+def score_keras(model, examples: Sequence[Example]) -> Scores:  # type: ignore[no-untyped-def]
+    """Bits/note of a Keras :class:`MelodyLSTM` on whole melodies (valid during fit)."""
+    scores = Scores()
+    for x_p, x_d, y_p, y_d, w in evaluation_batches(examples):
+        h, c = model.zero_state(x_p.shape[0])
+        p_logits, d_logits, _, _ = model([x_p, x_d, h, c], training=False)
+        p_lp = log_softmax_without_bos(np.asarray(p_logits))
+        d_lp = log_softmax_without_bos(np.asarray(d_logits))
+        for i in range(x_p.shape[0]):
+            n = int(w[i].sum())
+            scores.add_pitch(p_lp[i, :n], y_p[i, :n])
+            scores.add_duration(d_lp[i, :n], y_d[i, :n])
+    return scores
+
+
+def learning_rate_at(config: FitConfig, epoch: int) -> float:
+    """Linear warm-up, then cosine decay to ``min_learning_rate`` at the last epoch."""
+    if epoch < config.warmup_epochs:
+        return config.learning_rate * (epoch + 1) / (config.warmup_epochs + 1)
+    span = max(1, config.epochs - config.warmup_epochs - 1)
+    progress = min(1.0, (epoch - config.warmup_epochs) / span)
+    cosine = 0.5 * (1 + math.cos(math.pi * progress))
+    return config.min_learning_rate + (config.learning_rate - config.min_learning_rate) * cosine
+
+
+class Checkpoint:
+    """Files of a run directory: ``last.weights.h5`` + ``optimizer.npz`` + ``state.json``
+    (resume), ``best.weights.h5`` (lowest valid pitch bits), ``config.json``."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.dir = run_dir
+        self.state_path = run_dir / "state.json"
+        self.last = run_dir / "last.weights.h5"
+        self.best = run_dir / "best.weights.h5"
+        self.optimizer = run_dir / "optimizer.npz"
+        self.config_path = run_dir / "config.json"
+
+    def exists(self) -> bool:
+        return self.state_path.exists() and self.last.exists()
+
+    def save(self, model, optimizer, state: FitState) -> None:  # type: ignore[no-untyped-def]
+        model.save_weights(str(self.last) + ".tmp.weights.h5")
+        Path(str(self.last) + ".tmp.weights.h5").replace(self.last)
+        values = {f"v{i}": np.asarray(v) for i, v in enumerate(optimizer.variables)}
+        np.savez(self.dir / "optimizer.tmp.npz", **values)
+        (self.dir / "optimizer.tmp.npz").replace(self.optimizer)
+        tmp = self.dir / "state.json.tmp"
+        tmp.write_text(json.dumps(asdict(state), indent=1))
+        tmp.replace(self.state_path)
+
+    def load(self, model, optimizer) -> FitState:  # type: ignore[no-untyped-def]
+        model.load_weights(str(self.last))
+        with np.load(self.optimizer) as saved:
+            for i, variable in enumerate(optimizer.variables):
+                variable.assign(saved[f"v{i}"])
+        return FitState(**json.loads(self.state_path.read_text()))
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def fit(
+    train: Sequence[Melody],
+    valid: Sequence[Melody],
+    run_dir: str | Path,
+    config: FitConfig,
+    vocab: Vocab | None = None,
+    extra: dict[str, object] | None = None,
+) -> FitState:
+    """Train (or resume) a :class:`MelodyLSTM` in ``run_dir``; returns the final state.
+
+    ``extra`` (sources, command line) is stored in ``config.json`` for the model card.
+    """
+    from .runtime import setup_tensorflow
+
+    setup_tensorflow(config.threads, config.seed)
+    import keras
+    import tensorflow as tf
+    from tqdm import tqdm
+
+    from .model import ModelConfig, build_melody_lstm
+
+    vocab = vocab or Vocab()
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    ckpt = Checkpoint(run_dir)
+    model_config = ModelConfig(
+        vocab.n_pitch,
+        vocab.n_duration,
+        config.pitch_embedding,
+        config.duration_embedding,
+        config.units,
+        config.layers,
+        config.dropout,
+    )
+    meta = {
+        "fit": config.to_dict(),
+        "model": model_config.to_dict(),
+        "vocab": vocab.to_card(),
+        "train_melodies": len(train),
+        "valid_melodies": len(valid),
+        **(extra or {}),
+    }
+    if ckpt.exists():
+        previous = json.loads(ckpt.config_path.read_text())
+        if previous["fit"] != meta["fit"] or previous["vocab"] != meta["vocab"]:
+            raise ValueError(f"{run_dir} holds a fit with other settings; use another --out")
+    ckpt.config_path.write_text(json.dumps(meta, indent=1))
+
+    train_examples = encode_melodies(train, vocab)
+    valid_examples = encode_melodies(valid, vocab)
+    model = build_melody_lstm(model_config)
+    optimizer = keras.optimizers.Adam(config.learning_rate, clipnorm=config.clipnorm)
+    optimizer.build(model.trainable_variables)
+    state = FitState()
+    rng = np.random.default_rng(config.seed)
+    if ckpt.exists():
+        state = ckpt.load(model, optimizer)
+        if state.rng_state is not None:
+            rng.bit_generator.state = state.rng_state
+        log(f"resuming {run_dir} after epoch {state.epoch}")
+    ce = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction=None)
+
+    spec = tf.TensorSpec([None, None], tf.int64)
+
+    @tf.function(input_signature=[spec, spec, spec, spec, tf.TensorSpec([None, None], tf.float32)])
+    def train_step(x_p, x_d, y_p, y_d, w):  # type: ignore[no-untyped-def]
+        with tf.GradientTape() as tape:
+            h, c = model.zero_state(tf.shape(x_p)[0])
+            p_logits, d_logits, _, _ = model([x_p, x_d, h, c], training=True)
+            total = tf.reduce_sum(w)
+            pitch_loss = tf.reduce_sum(ce(y_p, p_logits) * w) / total
+            duration_loss = tf.reduce_sum(ce(y_d, d_logits) * w) / total
+            loss = pitch_loss + duration_loss
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+        return pitch_loss, duration_loss
+
+    interactive = sys.stderr.isatty()
+    while state.epoch < config.epochs:
+        epoch = state.epoch
+        lr = learning_rate_at(config, epoch)
+        optimizer.learning_rate.assign(lr)
+        started = time.time()
+        sums = np.zeros(2)
+        steps = 0
+        batches = training_batches(train_examples, config, vocab, rng)
+        total = (
+            None
+            if config.max_steps
+            else math.ceil(
+                sum(math.ceil(len(p) / config.max_len) for p, _ in train_examples)
+                / config.batch_size
+            )
+        )
+        progress = tqdm(
+            batches,
+            total=total,
+            desc=f"epoch {epoch + 1}/{config.epochs}",
+            unit="batch",
+            file=sys.stderr,
+            mininterval=0.5 if interactive else 60,
+            disable=None if interactive else False,
+        )
+        for batch in progress:
+            pitch_loss, duration_loss = train_step(*batch)
+            sums += (float(pitch_loss), float(duration_loss))
+            steps += 1
+            if steps % 20 == 0:
+                progress.set_postfix(
+                    pitch=f"{sums[0] / steps / math.log(2):.3f}b", refresh=interactive
+                )
+            if config.max_steps and steps >= config.max_steps:
+                break
+        progress.close()
+        train_time = time.time() - started
+        valid_scores = score_keras(model, valid_examples).summary() if valid_examples else {}
+        state.train_seconds += time.time() - started
+        state.epoch = epoch + 1
+        record = {
+            "epoch": state.epoch,
+            "lr": lr,
+            "train_pitch_and_rest_bits": round(sums[0] / max(1, steps) / math.log(2), 4),
+            "train_duration_bits": round(sums[1] / max(1, steps) / math.log(2), 4),
+            "epoch_seconds": round(train_time, 1),
+            "valid": valid_scores,
+        }
+        state.history.append(record)
+        key = valid_scores.get("pitch_bits") if valid_scores else None
+        if key is None or state.best_valid is None or key < state.best_valid:
+            state.best_valid = key  # type: ignore[assignment]
+            state.best_epoch = state.epoch
+            model.save_weights(str(ckpt.best))
+        state.rng_state = rng.bit_generator.state
+        ckpt.save(model, optimizer, state)
+        log(json.dumps(record))
+    return state
