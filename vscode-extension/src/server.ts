@@ -1,0 +1,350 @@
+/**
+ * The notegen language server's lifecycle: launch, settings sync, restart, failure messages.
+ *
+ * The process is spawned here (not by the language client) so that its stderr tail and spawn
+ * error are at hand when it fails: the user then gets one message that names the cause and the
+ * fix, instead of the client's generic "couldn't create connection to server".
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import * as os from "node:os";
+import * as vscode from "vscode";
+import {
+  CloseAction,
+  type CloseHandlerResult,
+  DidChangeConfigurationNotification,
+  type DocumentSelector,
+  ErrorAction,
+  type ErrorHandlerResult,
+  ExecuteCommandRequest,
+  LanguageClient,
+  type LanguageClientOptions,
+  type Message,
+  State,
+} from "vscode-languageclient/node";
+import { describeLaunch, type Launch, resolveLaunch } from "./launch";
+import { interpreterFromPythonExtension } from "./pythonExtension";
+import { changeKind, expandVariables, type PathContext, serverSettings } from "./settings";
+import { explainStartFailure, type Failure } from "./startupFailure";
+
+/** Ruby files, and the language ids of the Sonic Pi extensions on the marketplace. */
+export const LANGUAGE_IDS = ["ruby", "sonic-pi", "sonicpi"] as const;
+
+export const DOCUMENT_SELECTOR: DocumentSelector = [
+  ...LANGUAGE_IDS.flatMap((language) => [
+    { scheme: "file", language },
+    { scheme: "untitled", language },
+  ]),
+  { scheme: "file", pattern: "**/*.rb" },
+];
+
+const STDERR_TAIL_CHARS = 4000;
+const MAX_RESTARTS = 3;
+const RESTART_WINDOW_MS = 3 * 60 * 1000;
+
+/** The language client, quiet about start failures: NotegenServer explains them itself. */
+class NotegenClient extends LanguageClient {
+  quietStart = false;
+
+  override error(message: string, data?: unknown, showNotification: boolean | "force" = true): void {
+    super.error(message, data, this.quietStart ? false : showNotification);
+  }
+}
+
+/** A spawned server process and what it said on stderr. */
+class ServerProcess {
+  readonly child: ChildProcess;
+  stderrTail = "";
+  spawnErrorCode: string | undefined;
+  exitCode: number | null | undefined;
+  readonly closed: Promise<void>;
+  readonly spawned: Promise<void>;
+
+  constructor(launch: Launch, cwd: string | undefined) {
+    this.child = spawn(launch.command, launch.args, {
+      cwd,
+      env: { ...process.env, PYTHONUNBUFFERED: "1" },
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    this.child.stderr?.on("data", (chunk: Buffer) => {
+      this.stderrTail = (this.stderrTail + chunk.toString("utf8")).slice(-STDERR_TAIL_CHARS);
+    });
+    this.spawned = new Promise((resolve, reject) => {
+      this.child.once("spawn", () => resolve());
+      this.child.once("error", (error: NodeJS.ErrnoException) => {
+        this.spawnErrorCode = error.code;
+        reject(error);
+      });
+    });
+    this.spawned.catch(() => undefined);
+    this.closed = new Promise((resolve) => {
+      this.child.once("close", (code) => {
+        this.exitCode = code;
+        resolve();
+      });
+      this.child.once("error", () => resolve());
+    });
+  }
+
+  failure(errorMessage?: string): Failure {
+    return {
+      spawnErrorCode: this.spawnErrorCode,
+      exitCode: this.exitCode,
+      stderrTail: this.stderrTail,
+      errorMessage,
+    };
+  }
+}
+
+export interface ServerHooks {
+  /** Called with every server command that ran and its result (palette or code action). */
+  onCommandResult(command: string, result: unknown): void;
+}
+
+export class NotegenServer implements vscode.Disposable {
+  readonly output: vscode.OutputChannel;
+  private client: NotegenClient | undefined;
+  private process: ServerProcess | undefined;
+  private launch: Launch | undefined;
+  private restarts: number[] = [];
+  private starting: Promise<void> | undefined;
+  private readonly disposables: vscode.Disposable[] = [];
+
+  constructor(private readonly hooks: ServerHooks) {
+    this.output = vscode.window.createOutputChannel("notegen");
+    this.disposables.push(
+      this.output,
+      vscode.workspace.onDidChangeConfiguration((event) => this.onConfigurationChanged(event)),
+    );
+  }
+
+  get isRunning(): boolean {
+    return this.client?.state === State.Running;
+  }
+
+  log(line: string): void {
+    this.output.appendLine(`[notegen ${new Date().toLocaleTimeString()}] ${line}`);
+  }
+
+  /** Start the server; resolves when it is running or when the failure has been explained. */
+  start(): Promise<void> {
+    this.starting ??= this.doStart().finally(() => {
+      this.starting = undefined;
+    });
+    return this.starting;
+  }
+
+  async stop(): Promise<void> {
+    const client = this.client;
+    this.client = undefined;
+    if (client !== undefined) {
+      try {
+        if (client.state !== State.Stopped) {
+          await client.stop(5000);
+        }
+      } catch (error) {
+        this.log(`stopping the server: ${String(error)}`);
+      }
+    }
+    const proc = this.process;
+    this.process = undefined;
+    if (proc !== undefined && proc.exitCode === undefined) {
+      proc.child.kill();
+    }
+  }
+
+  async restart(): Promise<void> {
+    this.log("restarting the server");
+    await this.starting;
+    await this.stop();
+    this.restarts = [];
+    await this.start();
+  }
+
+  /**
+   * Run one of the server's commands with its ONE argument object. `ran` is false when the
+   * server is not running (the user has been told and offered a restart).
+   */
+  async executeCommand(command: string, args: object): Promise<{ ran: boolean; result?: unknown }> {
+    if (this.starting !== undefined) {
+      await this.starting;
+    }
+    const client = this.client;
+    if (client === undefined || client.state !== State.Running) {
+      const action = await vscode.window.showErrorMessage(
+        "notegen: the language server is not running, so this command cannot run.",
+        "Restart server",
+        "Show log",
+      );
+      if (action === "Restart server") {
+        await this.restart();
+      } else if (action === "Show log") {
+        this.output.show(true);
+      }
+      return { ran: false };
+    }
+    this.log(`${command} ${JSON.stringify(args)}`);
+    const result: unknown = await client.sendRequest(ExecuteCommandRequest.type, {
+      command,
+      arguments: [args],
+    });
+    this.log(`${command} -> ${JSON.stringify(result) ?? "null"}`);
+    this.hooks.onCommandResult(command, result);
+    return { ran: true, result };
+  }
+
+  private settingsForServer(): ReturnType<typeof serverSettings> {
+    const config = vscode.workspace.getConfiguration("notegen");
+    return serverSettings((key) => config.get(key), pathContext());
+  }
+
+  private async resolve(): Promise<Launch> {
+    const config = vscode.workspace.getConfiguration("notegen");
+    const serverCommand = config.get<string | null>("server.command");
+    const pythonPath = config.get<string | null>("server.pythonPath");
+    const needsExtension = !nonBlank(serverCommand) && !nonBlank(pythonPath);
+    const resource = vscode.window.activeTextEditor?.document.uri ?? vscode.workspace.workspaceFolders?.[0]?.uri;
+    const pythonFromExtension = needsExtension
+      ? await interpreterFromPythonExtension(resource, (line) => this.log(line))
+      : undefined;
+    const ctx = pathContext();
+    return resolveLaunch({
+      serverCommand: expandVariables(serverCommand, ctx),
+      pythonPath: expandVariables(pythonPath, ctx),
+      pythonFromExtension,
+      defaultPython: process.platform === "win32" ? "python" : "python3",
+    });
+  }
+
+  private async doStart(): Promise<void> {
+    let launch: Launch;
+    try {
+      launch = await this.resolve();
+    } catch (error) {
+      this.report(`notegen: ${error instanceof Error ? error.message : String(error)}`);
+      return;
+    }
+    this.launch = launch;
+    this.log(`starting the server: ${describeLaunch(launch)} (source: ${launch.source})`);
+    const cwd = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? os.homedir();
+    const proc = new ServerProcess(launch, cwd);
+    this.process = proc;
+    const client = new NotegenClient(
+      "notegen",
+      "notegen",
+      async () => {
+        await proc.spawned;
+        return proc.child;
+      },
+      this.clientOptions(),
+    );
+    client.registerProposedFeatures();
+    this.client = client;
+    client.quietStart = true;
+    try {
+      await client.start();
+      this.log(`server running (pid ${proc.child.pid ?? "?"})`);
+    } catch (error) {
+      this.client = undefined;
+      await Promise.race([proc.closed, delay(1500)]);
+      if (proc.exitCode === undefined && proc.spawnErrorCode === undefined) {
+        proc.child.kill();
+      }
+      const explanation = explainStartFailure(launch, proc.failure(String(error)));
+      this.log(`start failed (${explanation.cause}): ${String(error)}`);
+      this.report(explanation.message);
+    } finally {
+      client.quietStart = false;
+    }
+  }
+
+  /** Show a failure with the buttons that fix it; never waits for the user's click. */
+  private report(message: string): void {
+    this.log(message);
+    void vscode.window.showErrorMessage(message, "Open settings", "Show log").then((action) => {
+      if (action === "Open settings") {
+        void vscode.commands.executeCommand("workbench.action.openSettings", "notegen.server");
+      } else if (action === "Show log") {
+        this.output.show(true);
+      }
+    });
+  }
+
+  private clientOptions(): LanguageClientOptions {
+    const settings = this.settingsForServer();
+    return {
+      documentSelector: DOCUMENT_SELECTOR,
+      outputChannel: this.output,
+      initializationOptions: settings,
+      errorHandler: {
+        error: (_error: Error, _message: Message | undefined, count: number | undefined): ErrorHandlerResult => ({
+          action: (count ?? 0) <= 3 ? ErrorAction.Continue : ErrorAction.Shutdown,
+          handled: true,
+        }),
+        closed: (): CloseHandlerResult => this.onClosed(),
+      },
+      middleware: {
+        executeCommand: async (command, args, next) => {
+          const result: unknown = await next(command, args);
+          this.hooks.onCommandResult(command, result);
+          return result;
+        },
+        workspace: {
+          configuration: (params, token, next) => {
+            const sections = params.items.map((item) => item.section);
+            if (sections.every((section) => section === "notegen")) {
+              return sections.map(() => this.settingsForServer());
+            }
+            return next(params, token);
+          },
+        },
+      },
+    };
+  }
+
+  private onClosed(): CloseHandlerResult {
+    const now = Date.now();
+    this.restarts = this.restarts.filter((t) => now - t < RESTART_WINDOW_MS);
+    const stderr = this.process?.stderrTail ?? "";
+    if (this.restarts.length < MAX_RESTARTS && this.client?.state === State.Running) {
+      this.restarts.push(now);
+      this.log("the server stopped; restarting it");
+      return { action: CloseAction.Restart, handled: true };
+    }
+    if (this.launch !== undefined && this.client?.state === State.Running) {
+      const explanation = explainStartFailure(this.launch, { stderrTail: stderr, exitCode: this.process?.exitCode });
+      this.report(`${explanation.message} It stopped ${MAX_RESTARTS} times in 3 minutes; run "notegen: Restart server" after fixing it.`);
+    }
+    return { action: CloseAction.DoNotRestart, handled: true };
+  }
+
+  private onConfigurationChanged(event: vscode.ConfigurationChangeEvent): void {
+    const kind = changeKind((section) => event.affectsConfiguration(section));
+    if (kind === "restart") {
+      this.log("server launch settings changed");
+      void this.restart();
+    } else if (kind === "push" && this.client !== undefined && this.isRunning) {
+      const settings = this.settingsForServer();
+      this.log(`settings changed: ${JSON.stringify(settings)}`);
+      void this.client.sendNotification(DidChangeConfigurationNotification.type, { settings: { notegen: settings } });
+    }
+  }
+
+  dispose(): void {
+    void this.stop();
+    for (const d of this.disposables) {
+      d.dispose();
+    }
+  }
+}
+
+function nonBlank(value: string | null | undefined): boolean {
+  return typeof value === "string" && value.trim() !== "";
+}
+
+function pathContext(): PathContext {
+  return { workspaceFolder: vscode.workspace.workspaceFolders?.[0]?.uri.fsPath, home: os.homedir() };
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,125 @@
+/**
+ * The `notegen` settings as the server sees them.
+ *
+ * Pure (no `vscode` import) so it is unit-tested: the same object goes out as
+ * `initializationOptions` at start and as `{notegen: ...}` in `workspace/didChangeConfiguration`,
+ * so the server has one code path for both. `server.*` keys only tell the client how to launch
+ * the server and are never sent.
+ */
+
+/** Reads one setting of the `notegen` section by its dotted key (`"sonicPi.port"`). */
+export type SettingReader = (key: string) => unknown;
+
+/** Where relative and `~` paths in settings are resolved from. */
+export interface PathContext {
+  /** First workspace folder, if any: relative `modelPath`s are relative to it. */
+  workspaceFolder?: string;
+  /** The user's home directory, for `~/...`. */
+  home?: string;
+}
+
+/** The keys of the `notegen` section that reach the server (the COMMON contract). */
+export const SERVER_KEYS = [
+  "modelPath",
+  "temperature",
+  "topK",
+  "topP",
+  "maxItems",
+  "phraseLength",
+  "maxContext",
+  "inlineSuggestions",
+] as const;
+
+/** Nested Sonic Pi keys, sent as `sonicPi: {host, port}`. */
+export const SONIC_PI_KEYS = ["host", "port"] as const;
+
+export interface ServerSettings {
+  modelPath: string | null;
+  temperature: unknown;
+  topK: unknown;
+  topP: unknown;
+  maxItems: unknown;
+  phraseLength: unknown;
+  maxContext: unknown;
+  inlineSuggestions: unknown;
+  sonicPi: { host: unknown; port: unknown };
+}
+
+/**
+ * Expand `~`, `${workspaceFolder}` and `${userHome}`, and make a relative path absolute against
+ * the workspace folder: the server runs in another working directory and cannot guess these.
+ * Blank strings become `null` ("use the default").
+ */
+/**
+ * Expand `~`, `${userHome}` and `${workspaceFolder}` as VS Code users write them in settings;
+ * blank or non-string values become `undefined` ("not set").
+ */
+export function expandVariables(value: unknown, ctx: PathContext): string | undefined {
+  if (typeof value !== "string" || value.trim() === "") {
+    return undefined;
+  }
+  let text = value.trim();
+  if (ctx.home !== undefined) {
+    text = text.replace(/\$\{userHome\}/g, ctx.home);
+    if (text === "~" || text.startsWith("~/")) {
+      text = ctx.home + text.slice(1);
+    }
+  }
+  if (ctx.workspaceFolder !== undefined) {
+    text = text.replace(/\$\{workspaceFolder\}/g, ctx.workspaceFolder);
+  }
+  return text;
+}
+
+/**
+ * A path setting as the server needs it: variables expanded and, since the server runs in
+ * another working directory, a relative path made absolute against the workspace folder.
+ * Blank strings become `null` ("use the default").
+ */
+export function expandPath(value: unknown, ctx: PathContext): string | null {
+  const path = expandVariables(value, ctx);
+  if (path === undefined) {
+    return null;
+  }
+  if (ctx.workspaceFolder !== undefined && !isAbsolute(path)) {
+    return joinPath(ctx.workspaceFolder, path);
+  }
+  return path;
+}
+
+function isAbsolute(path: string): boolean {
+  return path.startsWith("/") || /^[A-Za-z]:[\\/]/.test(path) || path.startsWith("\\\\");
+}
+
+function joinPath(dir: string, rel: string): string {
+  const sep = dir.includes("\\") && !dir.includes("/") ? "\\" : "/";
+  const trimmed = rel.replace(/^\.[\\/]/, "");
+  return dir.endsWith(sep) ? dir + trimmed : dir + sep + trimmed;
+}
+
+/**
+ * Build the object the server receives. Values other than paths are passed on as they are: the
+ * server validates them, reports bad ones and falls back to its defaults, so a typo in
+ * settings.json is explained by the server instead of silently fixed here.
+ */
+export function serverSettings(read: SettingReader, ctx: PathContext = {}): ServerSettings {
+  return {
+    modelPath: expandPath(read("modelPath"), ctx),
+    temperature: read("temperature"),
+    topK: read("topK"),
+    topP: read("topP"),
+    maxItems: read("maxItems"),
+    phraseLength: read("phraseLength"),
+    maxContext: read("maxContext"),
+    inlineSuggestions: read("inlineSuggestions"),
+    sonicPi: { host: read("sonicPi.host"), port: read("sonicPi.port") ?? null },
+  };
+}
+
+/** Whether a configuration change needs a server restart (launch settings) or only a push. */
+export function changeKind(affects: (section: string) => boolean): "restart" | "push" | "none" {
+  if (affects("notegen.server")) {
+    return "restart";
+  }
+  return affects("notegen") ? "push" : "none";
+}

@@ -1,0 +1,85 @@
+/**
+ * Turn "the server did not start" into a message that says what to do.
+ *
+ * Pure: given the launch and what the process left behind (spawn error code, exit code, the end
+ * of its stderr), pick the cause and the fix. The person reading it has never seen notegen, so
+ * each message names the command that was run, why it failed and the setting or the pip command
+ * that fixes it.
+ */
+import { describeLaunch, type Launch } from "./launch";
+
+export interface Failure {
+  /** `error.code` of a failed spawn (`ENOENT`, `EACCES`...). */
+  spawnErrorCode?: string;
+  /** Exit code of a process that ended before or during initialization. */
+  exitCode?: number | null;
+  /** The last lines the process wrote on stderr. */
+  stderrTail?: string;
+  /** The error the language client reported, when nothing better is known. */
+  errorMessage?: string;
+}
+
+export type Cause = "notFound" | "notExecutable" | "notInstalled" | "crashed";
+
+export interface Explanation {
+  cause: Cause;
+  message: string;
+}
+
+const SETTING_NAME: Record<Launch["source"], string> = {
+  serverCommand: "the setting notegen.server.command",
+  pythonPath: "the setting notegen.server.pythonPath",
+  pythonExtension: "the Python extension's selected interpreter",
+  default: "python3 on PATH (no interpreter configured)",
+};
+
+/** The last non-empty line of stderr, which is where Python puts the exception. */
+export function lastLine(text: string | undefined): string | undefined {
+  const lines = (text ?? "").split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== "");
+  return lines.length > 0 ? lines[lines.length - 1] : undefined;
+}
+
+export function explainStartFailure(launch: Launch, failure: Failure): Explanation {
+  const ran = `\`${describeLaunch(launch)}\` (from ${SETTING_NAME[launch.source]})`;
+  const fixSetting =
+    "set notegen.server.pythonPath to a Python that has notegen, or notegen.server.command to the notegen-lsp executable";
+  const stderr = failure.stderrTail ?? "";
+
+  if (failure.spawnErrorCode === "ENOENT") {
+    const what = launch.python !== undefined ? "Python interpreter" : "command";
+    return {
+      cause: "notFound",
+      message:
+        `notegen: the ${what} ${launch.command} was not found, so the language server could not start ` +
+        `(ran ${ran}). Install the server with \`pip install notegen\`, then ${fixSetting}.`,
+    };
+  }
+  if (failure.spawnErrorCode === "EACCES") {
+    return {
+      cause: "notExecutable",
+      message:
+        `notegen: ${launch.command} is not executable (ran ${ran}). ` +
+        `Point notegen.server.command or notegen.server.pythonPath at an executable file.`,
+    };
+  }
+  if (/No module named '?notegen/.test(stderr)) {
+    const python = launch.python ?? launch.command;
+    return {
+      cause: "notInstalled",
+      message:
+        `notegen: the Python at ${python} does not have the notegen package (ran ${ran}). ` +
+        `Install it there with \`${python} -m pip install notegen\`, or ${fixSetting}.`,
+    };
+  }
+  const detail =
+    lastLine(stderr) ??
+    (failure.exitCode !== undefined && failure.exitCode !== null
+      ? `it exited with code ${failure.exitCode}`
+      : failure.errorMessage ?? "no output");
+  return {
+    cause: "crashed",
+    message:
+      `notegen: the language server stopped while starting (ran ${ran}): ${detail}. ` +
+      `See "notegen: Show server log" for the whole output.`,
+  };
+}
