@@ -1,0 +1,36 @@
+"""Read and write Sonic Pi source: note arrays, cursor contexts and playable blocks.
+
+``read`` finds every note array (voice/section form, ``play_pattern_timed``, rings, plain
+assignments, the seed's bare lines); ``context_at`` says what the cursor sits in, for
+completion; ``render_block`` writes a playable voice in Robin Newman's ``aN``/``bN``/``cN`` form.
+"""
+
+from notegen.sonicpi.context import context_at
+from notegen.sonicpi.reader import read
+from notegen.sonicpi.types import (
+    ArrayKind,
+    CursorContext,
+    DurationArray,
+    LineIndex,
+    NoteArray,
+    NoteToken,
+    NumberToken,
+    Span,
+)
+from notegen.sonicpi.writer import format_duration, next_free_voice, render_block
+
+__all__ = [
+    "ArrayKind",
+    "CursorContext",
+    "DurationArray",
+    "LineIndex",
+    "NoteArray",
+    "NoteToken",
+    "NumberToken",
+    "Span",
+    "context_at",
+    "format_duration",
+    "next_free_voice",
+    "read",
+    "render_block",
+]

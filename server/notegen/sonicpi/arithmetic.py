@@ -1,0 +1,213 @@
+"""Evaluate the little arithmetic found in note and duration arrays, as Ruby would, never ``eval``.
+
+Robin Newman's duration arrays hold ``55*4``, ``1.0-0.0625`` or ``1/3.0``; live coders write
+``:d5+12``. Ruby's rules matter: ``1/3`` is integer division (0, and Sonic Pi then sleeps 0),
+``-7/2`` floors to -4, an integer divided by zero is an error while a float one is Infinity.
+Sonic Pi adds ``Symbol#+``/``Symbol#-`` (note arithmetic; a rest stays a rest).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from notegen.notes import NoteError, note_to_midi
+from notegen.sonicpi.lexer import Token
+
+Number = int | float
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """``value`` (``None`` = rest in note mode) or ``error`` saying why there is no value."""
+
+    value: Number | None
+    error: str | None = None
+
+
+class _Fail(Exception):
+    """Internal: the expression has no value; the message says why."""
+
+
+_REST = object()
+
+
+def evaluate(tokens: Sequence[Token], notes: bool = False) -> Result:
+    """Evaluate one array element. ``notes``: symbols and ``nil`` are notes/rests (note mode).
+
+    Never raises; anything that is not literal arithmetic gives a ``Result`` with an error.
+    """
+    toks = [t for t in tokens if t.kind not in ("nl", "comment")]
+    if not toks:
+        return Result(None, "empty element")
+    parser = _Parser(toks, notes)
+    try:
+        value = parser.expr()
+        if parser.pos != len(toks):
+            raise _Fail(f"not literal arithmetic: {_text(toks)}")
+    except _Fail as exc:
+        return Result(None, str(exc))
+    except (OverflowError, RecursionError, ValueError):
+        return Result(None, f"cannot evaluate: {_text(toks)}")
+    if value is _REST:
+        return Result(None)
+    assert isinstance(value, (int, float))
+    if isinstance(value, float) and not math.isfinite(value):
+        return Result(None, f"not a finite number: {_text(toks)}")
+    return Result(value)
+
+
+def _text(toks: Sequence[Token]) -> str:
+    return " ".join(t.value for t in toks)[:60]
+
+
+def parse_number(literal: str) -> Number:
+    """A Ruby numeric literal (``1_000``, ``0x1f``, ``2.5e-1``, ``3r``) as Python int/float."""
+    body = literal.replace("_", "")
+    if body.endswith("i"):
+        raise _Fail(f"complex numbers are not durations or notes: {literal}")
+    rational = body.endswith("r")
+    body = body.removesuffix("r")
+    low = body.lower()
+    if low.startswith("0x"):
+        value: Number = int(body[2:], 16)
+    elif low.startswith("0b"):
+        value = int(body[2:], 2)
+    elif any(c in low for c in ".e"):
+        value = float(body)
+    elif len(body) > 1 and body.startswith("0") and body.isdigit():
+        value = int(body, 8)  # Ruby reads 010 as octal
+    else:
+        value = int(body)
+    return float(value) if rational else value
+
+
+class _Parser:
+    """Recursive descent over Ruby's precedence: unary minus, ``**``, ``* / %``, ``+ -``."""
+
+    def __init__(self, toks: list[Token], notes: bool) -> None:
+        self.toks = toks
+        self.pos = 0
+        self.notes = notes
+        self.depth = 0
+
+    def peek(self) -> Token | None:
+        return self.toks[self.pos] if self.pos < len(self.toks) else None
+
+    def take_op(self, *ops: str) -> str | None:
+        tok = self.peek()
+        if tok is not None and tok.kind == "op" and tok.value in ops:
+            self.pos += 1
+            return tok.value
+        return None
+
+    def expr(self) -> object:
+        value = self.term()
+        while (op := self.take_op("+", "-")) is not None:
+            right = self.term()
+            value = _apply(op, value, right)
+        return value
+
+    def term(self) -> object:
+        value = self.unary()
+        while (op := self.take_op("*", "/", "%")) is not None:
+            right = self.unary()
+            value = _apply(op, value, right)
+        return value
+
+    def unary(self) -> object:
+        self.depth += 1
+        if self.depth > 200:
+            raise _Fail("expression nested too deeply")
+        try:
+            if (op := self.take_op("-", "+")) is not None:
+                tok = self.peek()
+                # Ruby folds `-2 ** 2` as -(2 ** 2) but `-x` binds tighter than `*`.
+                value = self.unary()
+                if op == "+":
+                    return value
+                if value is _REST or not isinstance(value, (int, float)):
+                    raise _Fail(f"cannot negate {tok.value if tok else 'nothing'}")
+                return -value
+            return self.power()
+        finally:
+            self.depth -= 1
+
+    def power(self) -> object:
+        base = self.atom()
+        if self.take_op("**") is not None:
+            exponent = self.unary()  # right-associative
+            return _apply("**", base, exponent)
+        return base
+
+    def atom(self) -> object:
+        tok = self.peek()
+        if tok is None:
+            raise _Fail("expression ends too early")
+        self.pos += 1
+        if tok.kind == "num":
+            return parse_number(tok.value)
+        if tok.kind == "op" and tok.value == "(":
+            value = self.expr()
+            if self.take_op(")") is None:
+                raise _Fail("unbalanced parenthesis")
+            return value
+        if self.notes and tok.kind == "sym":
+            if tok.value in ("r", "rest"):
+                return _REST
+            try:
+                midi = note_to_midi(tok.value)
+            except NoteError as exc:
+                raise _Fail(_invalid_symbol_message(tok, exc)) from None
+            assert midi is not None
+            return midi
+        if self.notes and tok.kind == "ident" and tok.value == "nil":
+            return _REST
+        raise _Fail(f"not literal arithmetic: {tok.value}")
+
+
+def _invalid_symbol_message(tok: Token, exc: NoteError) -> str:
+    """Sonic Pi's own wording (``Invalid note: :x``) for a symbol written in the source."""
+    msg = str(exc)
+    if tok.start + 1 < tok.end and tok.value == "":
+        return "Invalid note: quoted symbol with interpolation"
+    return msg
+
+
+def _apply(op: str, left: object, right: object) -> Number | object:
+    if left is _REST:
+        if op in ("+", "-"):
+            return _REST  # Sonic Pi: `:r + 12` is still :r
+        raise _Fail(f"a rest cannot take '{op}'")
+    if right is _REST:
+        raise _Fail("a rest cannot be used as a number")
+    assert isinstance(left, (int, float)) and isinstance(right, (int, float))
+    if op == "+":
+        return left + right
+    if op == "-":
+        return left - right
+    if op == "*":
+        return left * right
+    if op == "/":
+        if isinstance(left, int) and isinstance(right, int):
+            if right == 0:
+                raise _Fail("divided by 0")
+            return left // right  # Ruby: Integer#/ floors
+        if right == 0:
+            return math.copysign(math.inf, left) if left else math.nan
+        return left / right
+    if op == "%":
+        if right == 0:
+            if isinstance(left, int) and isinstance(right, int):
+                raise _Fail("divided by 0")
+            return math.nan
+        return left % right  # Ruby and Python both floor the modulo
+    if op == "**":
+        if abs(right) > 10_000 or (isinstance(left, float) and abs(left) > 1e100):
+            raise _Fail("exponent too large")
+        result = left**right
+        if isinstance(result, complex):
+            raise _Fail("complex result")
+        return result
+    raise _Fail(f"unknown operator {op}")

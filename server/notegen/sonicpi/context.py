@@ -1,0 +1,172 @@
+"""What the cursor sits in: which note array, the notes before it, the token being typed.
+
+Completion and continuation ask this on every keystroke, on code that is mid-edit, so it
+leans on the forgiving reader and never raises. Inside a comment or a string there is no note
+context, even when the text there looks like notes.
+"""
+
+from __future__ import annotations
+
+import re
+
+from notegen.melody import Event
+from notegen.sonicpi.reader import _Doc, parse, read_doc
+from notegen.sonicpi.types import CursorContext, LineIndex, NoteArray, NoteToken, Span
+
+_PARTIAL_RE = re.compile(r"(?::?[A-Za-z_][A-Za-z0-9_]*(?:-[0-9]*)?|:|[0-9][0-9_.]*)\Z")
+_WORD_AFTER_RE = re.compile(r"[A-Za-z0-9_]*")
+
+
+def context_at(text: str, line: int, character: int) -> CursorContext | None:
+    """The note-array context at an LSP-style position, or ``None`` outside note arrays."""
+    try:
+        offset = LineIndex(text).offset(line, character)
+        return context_at_offset(text, offset)
+    except RecursionError:  # pragma: no cover - pathological nesting
+        return None
+
+
+def context_at_offset(text: str, offset: int) -> CursorContext | None:
+    """As :func:`context_at`, for an absolute offset (code points)."""
+    doc = parse(text)
+    if _in_comment_or_string(doc, offset):
+        return None
+    arrays = read_doc(doc)
+    array = _array_at(arrays, offset)
+    if array is None:
+        return None
+    return _build(text, arrays, array, offset)
+
+
+def _in_comment_or_string(doc: _Doc, offset: int) -> bool:
+    for tok in doc.tokens:
+        if tok.start >= offset:
+            break
+        if tok.kind == "comment" and offset <= tok.end:
+            return True
+        if tok.kind == "str" and offset < tok.end:
+            return True
+        quoted_sym = tok.kind == "sym" and doc.text[tok.start + 1 : tok.start + 2] in ("'", '"')
+        if quoted_sym and offset < tok.end:
+            return True
+    return False
+
+
+def _array_at(arrays: list[NoteArray], offset: int) -> NoteArray | None:
+    """The innermost array whose elements region holds the offset (ends inclusive)."""
+    best: NoteArray | None = None
+    for arr in arrays:
+        if arr.content_start <= offset <= arr.content_end and (
+            best is None or arr.content_start >= best.content_start
+        ):
+            best = arr
+    return best
+
+
+def _build(text: str, arrays: list[NoteArray], array: NoteArray, offset: int) -> CursorContext:
+    in_chord = False
+    region_start = array.content_start
+    outer_tokens = array.notes
+    chord_token: NoteToken | None = None
+    for tok in array.notes:
+        if (
+            tok.chord is not None
+            and tok.span.start < offset
+            and (offset < tok.span.end or (offset == tok.span.end and not tok.text.endswith("]")))
+        ):
+            chord_token = tok
+            in_chord = True
+            region_start = tok.span.start + 1
+            break
+
+    head = text[region_start:offset]
+    m = _PARTIAL_RE.search(head)
+    partial = m.group(0) if m else ""
+    if (
+        partial
+        and not partial.startswith(":")
+        and not partial[0].isdigit()
+        and (_touches_word_before(text, offset - len(partial), region_start))
+    ):
+        partial = ""
+    partial_start = offset - len(partial)
+    after = _WORD_AFTER_RE.match(text, offset)
+    partial_end = after.end() if (partial and after) else offset
+    partial_span = Span(partial_start, partial_end)
+
+    partial_token: NoteToken | None = None
+    before: list[NoteToken] = []
+    for tok in outer_tokens:
+        if tok is chord_token:
+            break
+        if tok.span.start >= partial_start:
+            if partial and tok.span.start == partial_start and chord_token is None:
+                partial_token = tok if tok.error is None else None
+            break
+        if tok.span.end > partial_start:
+            break  # the partial is the tail of this element (``:c4+1``): not complete yet
+        before.append(tok)
+
+    prefix = text[region_start:partial_start]
+    stripped = _strip_comments(prefix).rstrip()
+    last = stripped[-1:] if stripped else ""
+    if partial:
+        needs_comma = partial_token is not None
+    else:
+        needs_comma = bool(stripped) and last not in ",[("
+        if array.kind == "ring" and array.open is not None and not stripped:
+            needs_comma = False
+
+    index = sum(1 for _ in before)
+    history = _history(arrays, array, before)
+    return CursorContext(
+        array=array,
+        index=index,
+        before=before,
+        history=history,
+        partial=partial,
+        partial_span=partial_span,
+        needs_comma=needs_comma,
+        durations=array.durations,
+        duration_index=index,
+        partial_token=partial_token,
+        in_chord=in_chord,
+    )
+
+
+def _touches_word_before(text: str, pos: int, floor: int) -> bool:
+    """``x.ab``: a bare word glued to something before is not a note being typed."""
+    return pos > floor and (text[pos - 1].isalnum() or text[pos - 1] in "._")
+
+
+def _strip_comments(prefix: str) -> str:
+    """Drop ``# ...`` comments from a slice of array content (strings inside are rare)."""
+    return re.sub(r"#[^\n]*", "", prefix)
+
+
+def _history(arrays: list[NoteArray], array: NoteArray, before: list[NoteToken]) -> list[Event]:
+    """Earlier sections of the same voice (by section number), then the notes before."""
+    events: list[Event] = []
+    if array.kind == "voice" and array.voice is not None and array.section is not None:
+        earlier = [
+            a
+            for a in arrays
+            if a.kind == "voice"
+            and a.voice == array.voice
+            and a.section is not None
+            and a.section < array.section
+            and a is not array
+        ]
+        earlier.sort(key=lambda a: (a.section, a.span.start))
+        seen: set[int] = set()
+        for a in earlier:
+            if a.section in seen:
+                continue  # a section assigned twice: the first one stands in for it
+            seen.add(a.section)  # type: ignore[arg-type]
+            events.extend(a.events())
+    for i, tok in enumerate(before):
+        if tok.error is not None:
+            continue
+        dur = array.durations.duration_for(i) if array.durations else None
+        events.append(Event(tok.midi, dur))
+    return events

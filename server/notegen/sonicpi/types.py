@@ -1,0 +1,192 @@
+"""The data the reader hands out: spans, note and number tokens, arrays and cursor contexts.
+
+Everything is a plain dataclass so the LSP layer, the training corpus and the tests can build,
+compare and print them without knowing how the reader found them. Offsets are Python ``str``
+indices (code points); the LSP layer converts to UTF-16 where a client needs it.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+from typing import Literal
+
+from notegen.melody import Event
+
+ArrayKind = Literal[
+    "voice", "play_pattern_timed", "play_pattern", "ring", "assign", "array", "bare"
+]
+"""Where a note array was found.
+
+``voice``: ``aN[k]=[...]``; ``play_pattern_timed``/``play_pattern``: the notes argument;
+``ring``: ``(ring ...)``, ``ring(...)``, ``[...].ring``; ``assign``: ``name = [...]``;
+``array``: any other array literal holding notes (``play [:c4, :e4]``, ``[...].choose``);
+``bare``: a line of comma-separated symbols outside any bracket (the seed's training file).
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """Half-open range ``[start, end)`` of absolute ``str`` offsets."""
+
+    start: int
+    end: int
+
+    def __contains__(self, offset: object) -> bool:
+        return isinstance(offset, int) and self.start <= offset < self.end
+
+    def text(self, source: str) -> str:
+        return source[self.start : self.end]
+
+
+class LineIndex:
+    """Converts between ``(line, character)`` positions and absolute offsets (code points).
+
+    Lines end at ``\\n``; a ``\\r`` before it belongs to the line's text, as editors that send
+    LSP positions count it. Out-of-range positions are clamped instead of raising, because
+    editors send positions for text that may just have changed.
+    """
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.starts = [0]
+        self.starts.extend(i + 1 for i, ch in enumerate(text) if ch == "\n")
+
+    def offset(self, line: int, character: int) -> int:
+        if line < 0:
+            return 0
+        if line >= len(self.starts):
+            return len(self.text)
+        start = self.starts[line]
+        end = self.starts[line + 1] - 1 if line + 1 < len(self.starts) else len(self.text)
+        return start + min(max(character, 0), end - start)
+
+    def position(self, offset: int) -> tuple[int, int]:
+        offset = min(max(offset, 0), len(self.text))
+        line = bisect.bisect_right(self.starts, offset) - 1
+        return line, offset - self.starts[line]
+
+
+@dataclass(frozen=True, slots=True)
+class NoteToken:
+    """One element of a note array, as Sonic Pi would play it.
+
+    ``midi`` is the MIDI number, ``None`` for a rest (``:r``, ``:rest``, ``nil``) and also
+    ``None`` when ``error`` says why Sonic Pi would reject the element. A chord (nested array)
+    keeps every pitch in ``chord`` and its top note in ``midi``, the note a melody model hears.
+    """
+
+    text: str
+    span: Span
+    midi: int | float | None
+    error: str | None = None
+    chord: tuple[int | float | None, ...] | None = None
+
+    @property
+    def is_rest(self) -> bool:
+        return self.midi is None and self.error is None
+
+
+@dataclass(frozen=True, slots=True)
+class NumberToken:
+    """A duration (beats) or bpm element: its source text and the value Ruby computes."""
+
+    text: str
+    span: Span
+    value: float | None
+    error: str | None = None
+
+
+@dataclass(slots=True)
+class DurationArray:
+    """Durations that belong to a note array: ``bN[k]=[...]`` or ``play_pattern_timed``'s 2nd arg.
+
+    ``scalar`` is true for ``play_pattern_timed notes, 0.5``: one value for every note.
+    ``open``/``close`` are the bracket offsets (``None`` for a scalar or an unclosed array).
+    """
+
+    name: str | None
+    span: Span
+    values: list[NumberToken]
+    open: int | None = None
+    close: int | None = None
+    scalar: bool = False
+
+    def duration_for(self, index: int) -> float | None:
+        """The duration of note ``index``; ``None`` where the array is too short or invalid."""
+        if self.scalar:
+            return self.values[0].value if self.values else None
+        if 0 <= index < len(self.values):
+            return self.values[index].value
+        return None
+
+
+@dataclass(slots=True)
+class NoteArray:
+    """A note array found in the source, with what belongs to it.
+
+    ``span`` runs from the opening bracket to just after the closing one (for an unclosed array,
+    to where the reader decided it must end). ``open``/``close`` are the offsets of the brackets
+    (``close`` is ``None`` when unclosed; both are ``None`` for ``bare`` lines, which have no
+    brackets). ``content_start``/``content_end`` bound the elements (after ``(ring``, inside
+    the brackets). ``durations`` are the matching ``bN[k]`` or ``play_pattern_timed`` durations;
+    ``bpm`` is ``cN[k]`` where the voice has one.
+    """
+
+    kind: ArrayKind
+    name: str | None
+    voice: int | None
+    section: int | None
+    span: Span
+    open: int | None
+    close: int | None
+    content_start: int
+    content_end: int
+    notes: list[NoteToken] = field(default_factory=list)
+    durations: DurationArray | None = None
+    bpm: float | None = None
+    name_span: Span | None = None
+
+    @property
+    def closed(self) -> bool:
+        return self.close is not None or self.kind == "bare"
+
+    def events(self) -> list[Event]:
+        """Notes paired with their durations (``None`` where there is none), rests included.
+
+        Elements Sonic Pi would reject (``error`` set) are left out: they carry no pitch.
+        """
+        return [
+            Event(tok.midi, self.durations.duration_for(i) if self.durations else None)
+            for i, tok in enumerate(self.notes)
+            if tok.error is None
+        ]
+
+
+@dataclass(slots=True)
+class CursorContext:
+    """What the cursor sits in, for completion and continuation.
+
+    ``before`` are the complete note tokens before the cursor (``index`` = their count);
+    ``partial`` is the token being typed, from its start up to the cursor (``""`` when none),
+    and ``partial_span`` the whole token under the cursor (what a completion replaces);
+    ``partial_token`` is that token when it already reads as a note (``:C3``), so a
+    continuation can treat it as played. ``needs_comma``: a new note inserted at the cursor
+    needs a leading comma (the cursor follows an element, e.g. right after ``:C3``).
+    ``history`` is the model's context: the notes of earlier sections of the same voice (by
+    section number), then ``before``, each with its duration where one is known.
+    ``in_chord`` is true inside a nested (chord) array; ``before`` then still counts the
+    outer array's elements.
+    """
+
+    array: NoteArray
+    index: int
+    before: list[NoteToken]
+    history: list[Event]
+    partial: str
+    partial_span: Span
+    needs_comma: bool
+    durations: DurationArray | None
+    duration_index: int
+    partial_token: NoteToken | None = None
+    in_chord: bool = False
