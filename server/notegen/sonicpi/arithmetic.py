@@ -24,10 +24,16 @@ class Result:
 
     value: Number | None
     error: str | None = None
+    dynamic: bool = False
+    """The element is code (a variable, ``chord(...)``) whose value only Sonic Pi knows."""
 
 
 class _Fail(Exception):
     """Internal: the expression has no value; the message says why."""
+
+
+class _Dynamic(Exception):
+    """Internal: the expression is code, not a literal; not an error."""
 
 
 _REST = object()
@@ -45,7 +51,12 @@ def evaluate(tokens: Sequence[Token], notes: bool = False) -> Result:
     try:
         value = parser.expr()
         if parser.pos != len(toks):
-            raise _Fail(f"not literal arithmetic: {_text(toks)}")
+            extra = toks[parser.pos]
+            if extra.kind in ("sym", "num", "str"):
+                raise _Fail(f"missing comma before {extra.value!r}")
+            raise _Dynamic
+    except _Dynamic:
+        return Result(None, None, dynamic=True)
     except _Fail as exc:
         return Result(None, str(exc))
     except (OverflowError, RecursionError, ValueError):
@@ -164,7 +175,9 @@ class _Parser:
             return midi
         if self.notes and tok.kind == "ident" and tok.value == "nil":
             return _REST
-        raise _Fail(f"not literal arithmetic: {tok.value}")
+        if tok.kind == "op" and tok.value not in ("(", "[", "{", "-", "->", "*", "&", "!"):
+            raise _Fail(f"expected a value, found {tok.value!r}")
+        raise _Dynamic
 
 
 def _invalid_symbol_message(tok: Token, exc: NoteError) -> str:

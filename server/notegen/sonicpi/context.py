@@ -101,7 +101,7 @@ def _build(text: str, arrays: list[NoteArray], array: NoteArray, offset: int) ->
             break
         if tok.span.start >= partial_start:
             if partial and tok.span.start == partial_start and chord_token is None:
-                partial_token = tok if tok.error is None else None
+                partial_token = tok if tok.error is None and not tok.dynamic else None
             break
         if tok.span.end > partial_start:
             break  # the partial is the tail of this element (``:c4+1``): not complete yet
@@ -165,7 +165,7 @@ def _history(arrays: list[NoteArray], array: NoteArray, before: list[NoteToken])
             seen.add(a.section)  # type: ignore[arg-type]
             events.extend(a.events())
     for i, tok in enumerate(before):
-        if tok.error is not None:
+        if tok.error is not None or tok.dynamic:
             continue
         dur = array.durations.duration_for(i) if array.durations else None
         events.append(Event(tok.midi, dur))

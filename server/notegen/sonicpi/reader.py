@@ -256,7 +256,7 @@ def _pattern_durations(doc: _Doc, notes: Group, claimed: set[int]) -> DurationAr
     if j == i or (doc.sig[j - 1].kind == "op" and doc.sig[j - 1].value == ":"):
         return None
     res = evaluate(doc.sig[i:j])
-    if res.error is not None and any(t.kind == "ident" for t in doc.sig[i:j]):
+    if res.dynamic:
         return None  # a variable: the durations are not in this file's text
     value = None if res.value is None else float(res.value)
     tok = NumberToken(doc.tok_text(i, j), doc.span(i, j), value, res.error)
@@ -285,9 +285,11 @@ def _duration_array(doc: _Doc, opener: int, name: str | None, claimed: set[int])
         res = evaluate(doc.sig[a:b])
         value = None if res.value is None else float(res.value)
         error = res.error
-        if error is None and value is None:
+        if error is None and value is None and not res.dynamic:
             error = "a rest is not a duration"
-        values.append(NumberToken(doc.tok_text(a, b), doc.span(a, b), value, error))
+        values.append(
+            NumberToken(doc.tok_text(a, b), doc.span(a, b), value, error, dynamic=res.dynamic)
+        )
     _claim_children(doc, opener, claimed)
     span = _group_span(doc, opener)
     return DurationArray(
@@ -352,7 +354,7 @@ def _note_token(doc: _Doc, a: int, b: int) -> NoteToken:
     if b - a == 1 and first.kind == "str":
         return _string_note(text, span, first.value)
     res = evaluate(doc.sig[a:b], notes=True)
-    return NoteToken(text, span, res.value, res.error)
+    return NoteToken(text, span, res.value, res.error, dynamic=res.dynamic)
 
 
 def _string_note(text: str, span: Span, value: str) -> NoteToken:

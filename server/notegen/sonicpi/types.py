@@ -81,10 +81,13 @@ class NoteToken:
     midi: int | float | None
     error: str | None = None
     chord: tuple[int | float | None, ...] | None = None
+    dynamic: bool = False
+    """Code whose value only Sonic Pi knows (``chord(:c4, :major)``, a variable): no pitch,
+    but no error either."""
 
     @property
     def is_rest(self) -> bool:
-        return self.midi is None and self.error is None
+        return self.midi is None and self.error is None and not self.dynamic
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +98,8 @@ class NumberToken:
     span: Span
     value: float | None
     error: str | None = None
+    dynamic: bool = False
+    """Code (a variable, a call) whose value only Sonic Pi knows: no value, no error."""
 
 
 @dataclass(slots=True)
@@ -154,12 +159,13 @@ class NoteArray:
     def events(self) -> list[Event]:
         """Notes paired with their durations (``None`` where there is none), rests included.
 
-        Elements Sonic Pi would reject (``error`` set) are left out: they carry no pitch.
+        Elements Sonic Pi would reject (``error`` set) and code the reader cannot evaluate
+        (``dynamic``) are left out: they carry no pitch.
         """
         return [
             Event(tok.midi, self.durations.duration_for(i) if self.durations else None)
             for i, tok in enumerate(self.notes)
-            if tok.error is None
+            if tok.error is None and not tok.dynamic
         ]
 
 
