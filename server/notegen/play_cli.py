@@ -1,0 +1,184 @@
+"""``notegen play FILE.rb`` and ``notegen render FILE.rb --wav out.wav --midi out.mid``.
+
+``play`` sends a file to a running Sonic Pi and prints what Sonic Pi reports, as
+``FILE:LINE: message``; Ctrl-C stops the music. ``render`` writes a standard MIDI file of the
+file's note arrays (no Sonic Pi needed) and/or a WAV recorded by Sonic Pi itself. The
+``notegen`` command adds these through :func:`add_subcommands`; ``python -m notegen.play_cli``
+runs them on their own.
+
+Exit codes: 0 done, 1 Sonic Pi reported errors or the file has none to render, 2 Sonic Pi is
+not reachable (the message says how to start it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from notegen.midi_file import Step, write_midi
+from notegen.snippets import DEFAULT_BPM, voices_seconds
+from notegen.sonic_pi_client import RunOutcome, SonicPiClient, SonicPiError
+from notegen.sonicpi import LineIndex, NoteArray, read
+
+__all__ = ["add_subcommands", "main", "melody_voices"]
+
+_MARGIN_S = 10.0
+
+
+def add_subcommands(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Register ``play`` and ``render`` on the ``notegen`` command's subparsers."""
+    play = subparsers.add_parser("play", help="play a Sonic Pi file in a running Sonic Pi",
+                                 description="Send FILE to a running Sonic Pi and report its "
+                                 "errors with their line. Ctrl-C stops the music.")
+    play.add_argument("file", type=Path, help="Sonic Pi source (.rb)")
+    play.add_argument("--no-wait", action="store_true",
+                      help="send and return at once instead of waiting for the music to end")
+    _connection_args(play)
+    play.set_defaults(func=_play)
+
+    render = subparsers.add_parser(
+        "render", help="render a Sonic Pi file to WAV (via Sonic Pi) and/or MIDI",
+        description="Write the note arrays of FILE as a standard MIDI file (--midi; no Sonic "
+        "Pi needed) and/or record Sonic Pi playing FILE to a WAV file (--wav).")
+    render.add_argument("file", type=Path, help="Sonic Pi source (.rb)")
+    render.add_argument("--wav", type=Path, help="WAV file to record (needs Sonic Pi)")
+    render.add_argument("--midi", type=Path, help="standard MIDI file to write")
+    render.add_argument("--max-seconds", type=float, default=None,
+                        help="stop recording after this long (default: length of the notes "
+                        "plus a margin)")
+    _connection_args(render)
+    render.set_defaults(func=_render)
+
+
+def _connection_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="Sonic Pi's host (127.0.0.1)")
+    parser.add_argument("--port", type=int, default=None,
+                        help="Sonic Pi's OSC port (default: found automatically; 4557 for 3.x)")
+    parser.add_argument("--token", type=int, default=None,
+                        help="Sonic Pi 4.x token (default: read from its log)")
+
+
+def _read_source(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SystemExit(f"notegen: cannot read {path}: {exc}") from exc
+
+
+def _connect(args: argparse.Namespace) -> SonicPiClient:
+    return SonicPiClient.connect(args.host, args.port, args.token)
+
+
+def _print_outcome(path: Path, outcome: RunOutcome) -> int:
+    for error in outcome.errors:
+        where = f"{path}:{error.line + 1}" if error.line is not None else str(path)
+        print(f"{where}: Sonic Pi {error.kind.replace('_', ' ')}: {error.text}", file=sys.stderr)
+    if not outcome.listening:
+        print("sent; Sonic Pi's GUI holds its reply port, so its errors show in its own log",
+              file=sys.stderr)
+    return 1 if outcome.errors else 0
+
+
+def _play(args: argparse.Namespace) -> int:
+    code = _read_source(args.file)
+    seconds = voices_seconds(read(code))
+    try:
+        with _connect(args) as client:
+            if args.no_wait:
+                client.run_code(code)
+                print(f"sent {args.file} to {client.endpoint.describe()}")
+                return 0
+            try:
+                outcome = client.run(code, timeout=seconds + _MARGIN_S)
+            except KeyboardInterrupt:
+                client.stop_all_jobs()
+                print("stopped", file=sys.stderr)
+                return 130
+            if outcome.timed_out and not outcome.errors:
+                client.stop_all_jobs()
+            status = _print_outcome(args.file, outcome)
+            if status == 0:
+                print(f"played {args.file} in {client.endpoint.describe()}")
+            return status
+    except SonicPiError as exc:
+        print(f"notegen: {exc}", file=sys.stderr)
+        return 2
+
+
+def melody_voices(text: str, path: Path | str = "<text>") -> dict[str, list[Step]]:
+    """The file's melodies as MIDI steps: one voice per ``aN`` (sections in order), then one
+    per ``play_pattern_timed``. Raises ``ValueError`` naming file and line for arrays Sonic Pi
+    could not play (invalid notes, missing or bad durations)."""
+    lines = LineIndex(text)
+    voices: dict[str, list[Step]] = {}
+    arrays = [a for a in read(text) if a.durations is not None and a.notes]
+    arrays.sort(key=lambda a: (a.voice is None, a.voice or 0, a.section or 0, a.span.start))
+    for array in arrays:
+        name = f"voice {array.voice}" if array.voice is not None else (
+            f"{array.name or array.kind} (line {lines.position(array.span.start)[0] + 1})")
+        voices.setdefault(name, []).extend(_steps(array, lines, path))
+    if not voices:
+        raise ValueError(f"{path}: no note arrays with durations (aN[k]=[...] with bN[k]=[...], "
+                         "or play_pattern_timed) to write")
+    return voices
+
+
+def _steps(array: NoteArray, lines: LineIndex, path: Path | str) -> list[Step]:
+    bpm = array.bpm if array.bpm and array.bpm > 0 else DEFAULT_BPM
+    steps = []
+    for index, token in enumerate(array.notes):
+        line = lines.position(token.span.start)[0] + 1
+        if token.error is not None:
+            raise ValueError(f"{path}:{line}: {token.error}")
+        beats = array.durations.duration_for(index) if array.durations else None
+        if beats is None or beats <= 0:
+            raise ValueError(f"{path}:{line}: note {token.text} has no positive duration "
+                             "(Sonic Pi would stop at `sleep nil`)")
+        pitches = token.chord if token.chord is not None else (token.midi,)
+        steps.append(Step(tuple(float(p) for p in pitches if p is not None), beats, bpm))
+    return steps
+
+
+def _render(args: argparse.Namespace) -> int:
+    if args.wav is None and args.midi is None:
+        print("notegen render: give --wav OUT.wav and/or --midi OUT.mid", file=sys.stderr)
+        return 2
+    code = _read_source(args.file)
+    if args.midi is not None:
+        try:
+            out = write_midi(args.midi, melody_voices(code, args.file))
+        except ValueError as exc:
+            print(f"notegen: {exc}", file=sys.stderr)
+            return 1
+        print(f"wrote {out}")
+    if args.wav is None:
+        return 0
+    from notegen.render import render_wav  # numpy only when recording
+
+    seconds = voices_seconds(read(code))
+    try:
+        with _connect(args) as client:
+            result = render_wav(client, code, args.wav, expected_seconds=seconds,
+                                max_seconds=args.max_seconds)
+    except (SonicPiError, ValueError) as exc:
+        print(f"notegen: {exc}", file=sys.stderr)
+        return 2
+    for error in result.errors:
+        where = f"{args.file}:{error.line + 1}" if error.line is not None else str(args.file)
+        print(f"{where}: Sonic Pi {error.kind.replace('_', ' ')}: {error.text}", file=sys.stderr)
+    print(f"wrote {result.path} ({result.stats.seconds:.2f} s of sound, "
+          f"rms {result.stats.rms:.3f})" + ("" if result.errors else ", no Sonic Pi error"))
+    return 1 if result.errors else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="notegen", description=__doc__.split("\n")[0])
+    add_subcommands(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
