@@ -1,0 +1,404 @@
+"""Play in Sonic Pi from the editor: ``notegen.playInSonicPi``, ``notegen.stopSonicPi`` and the
+"Play in Sonic Pi" code actions.
+
+``playInSonicPi`` takes ONE object: ``{uri, position}`` (the note array under the cursor, with
+its durations and bpm), ``{uri, range}`` (lines of the document as written, e.g. a generated
+block), ``{uri, position, voice: true}`` (the whole voice block around the cursor),
+``{code}`` (code to run as is) or ``{notes, durations, bpm}`` (a completion phrase before it
+is accepted). It returns as soon as the code is sent: ``{played, seconds, listening,
+endpoint}``; the editor may show "playing" for ``seconds``. Sonic Pi's errors arrive later
+and come back as a diagnostic on the document line they belong to (source "Sonic Pi") and a
+``window/showMessage``. No Sonic Pi: ``{played: false, message}`` plus a warning saying how to
+start it, within a second. Everything that touches the network runs off the event loop, so
+a slow or missing Sonic Pi never delays completions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from lsprotocol import types
+from notegen.snippets import Snippet, array_snippet, block_snippet, phrase_snippet
+from notegen.sonic_pi_client import Report, SonicPiClient, SonicPiError
+from notegen.sonicpi.types import NoteArray, Span
+from pygls.exceptions import JsonRpcInvalidParams
+
+from .documents import DocumentView
+
+if TYPE_CHECKING:
+    from pygls.lsp.server import LanguageServer
+
+log = logging.getLogger(__name__)
+
+PLAY = "notegen.playInSonicPi"
+STOP = "notegen.stopSonicPi"
+SOURCE = "Sonic Pi"
+KIND_PLAY = types.CodeActionKind.Empty + "notegen.play"
+_FOLLOW_MARGIN_S = 4.0  # Sonic Pi reports "Completed" about 2 s after the music (3.2.2)
+
+
+def _invalid(name: str, why: str) -> JsonRpcInvalidParams:
+    return JsonRpcInvalidParams(message=f"{name}: {why}")
+
+
+@dataclass
+class PlayState:
+    """One Sonic Pi connection per server, and the errors it reported per document."""
+
+    client: SonicPiClient | None = None
+    key: tuple[Any, ...] | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    following: threading.Lock = field(default_factory=threading.Lock)
+    diagnostics: dict[str, list[types.Diagnostic]] = field(default_factory=dict)
+
+    def connect(self, host: str, port: int | None, token: int | None) -> SonicPiClient:
+        """The cached client, or a new one (discovery takes at most about a second)."""
+        key = (host, port, token)
+        with self.lock:
+            if self.client is not None and self.key == key:
+                return self.client
+            if self.client is not None:
+                self.client.close()
+                self.client = None
+            self.client = SonicPiClient.connect(host, port, token)
+            self.key = key
+            return self.client
+
+    def forget(self) -> None:
+        with self.lock:
+            if self.client is not None:
+                self.client.close()
+            self.client = None
+
+
+def _state(server: Any) -> PlayState:
+    state = getattr(server, "_notegen_play", None)
+    if state is None:
+        state = PlayState()
+        server._notegen_play = state
+    return state
+
+
+def extra_diagnostics(server: Any, uri: str) -> list[types.Diagnostic]:
+    """Sonic Pi's errors for ``uri`` from the last play, for the server's own publisher."""
+    return list(_state(server).diagnostics.get(uri, []))
+
+
+# -- what to play -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Target:
+    snippet: Snippet
+    view: DocumentView | None
+    label: str
+
+
+def _position(args: dict[str, Any], name: str) -> tuple[int, int]:
+    value = args.get(name)
+    if not isinstance(value, dict):
+        raise _invalid(name, f"must be {{line, character}}, not {value!r}")
+    out = []
+    for key in ("line", "character"):
+        number = value.get(key)
+        if isinstance(number, bool) or not isinstance(number, int) or number < 0:
+            raise _invalid(f"{name}.{key}", f"must be an integer ≥ 0, not {number!r}")
+        out.append(number)
+    return out[0], out[1]
+
+
+def _view(server: Any, args: dict[str, Any]) -> DocumentView:
+    uri = args.get("uri")
+    if not isinstance(uri, str) or not uri:
+        raise _invalid("uri", f"must be the URI of an open document, not {uri!r}")
+    view = server.view(uri)
+    if view is None:
+        raise _invalid("uri", f"{uri} is not open in the editor")
+    return view
+
+
+_DECL = r"^[ \t]*[ab]{n}[ \t]*=[ \t]*\[\][ \t]*$"
+_LOOP = re.compile(r"^in_thread\b[^\n]*\n.*?^end\b[^\n]*$", re.MULTILINE | re.DOTALL)
+
+
+def voice_block_span(text: str, arrays: list[NoteArray], voice: int) -> Span | None:
+    """The lines of voice ``voice``'s block: its ``aN=[]``/``bN=[]`` declarations, arrays,
+    ``cN`` and the ``in_thread`` loop that plays ``aN`` (the form ``render_block`` writes)."""
+    mine = [a for a in arrays if a.voice == voice and a.kind == "voice"]
+    if not mine:
+        return None
+    start = min(a.span.start for a in mine)
+    end = max((a.durations.span.end if a.durations else a.span.end) for a in mine)
+    for decl in re.finditer(_DECL.format(n=voice), text, re.MULTILINE):
+        if decl.start() < start and not text[decl.end() : start].strip(" \t\n").startswith(
+                ("in_thread", "end")):
+            start = min(start, decl.start())
+    c_decl = re.compile(rf"^[ \t]*c{voice}[ \t]*=[ \t]*\[[^\]]*\][ \t]*$", re.MULTILINE)
+    for match in c_decl.finditer(text, end):
+        end = max(end, match.end())
+        break
+    for loop in _LOOP.finditer(text, end):
+        if re.search(rf"\ba{voice}\b", loop.group(0)):
+            end = loop.end()
+        break
+    line_start = text.rfind("\n", 0, start) + 1
+    line_end = text.find("\n", end)
+    return Span(line_start, len(text) if line_end == -1 else line_end)
+
+
+def resolve_target(server: Any, args: dict[str, Any]) -> Target:
+    """Turn the command's argument object into a snippet (raises InvalidParams saying why)."""
+    if "code" in args:
+        code = args["code"]
+        if not isinstance(code, str) or not code.strip():
+            raise _invalid("code", "must be non-empty Sonic Pi code")
+        seconds = args.get("seconds", 8.0)
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
+            raise _invalid("seconds", f"must be a number ≥ 0, not {seconds!r}")
+        lines = code.count("\n") + 1
+        return Target(Snippet(code, (None,) * lines, float(seconds), 60.0), None, "code")
+    if "notes" in args:
+        notes, durations, bpm = args["notes"], args.get("durations"), args.get("bpm")
+        if not isinstance(notes, list):
+            raise _invalid("notes", f"must be a list of notes, not {notes!r}")
+        if durations is not None and not isinstance(durations, list):
+            raise _invalid("durations", f"must be a list of beats, not {durations!r}")
+        if bpm is not None and (isinstance(bpm, bool) or not isinstance(bpm, (int, float))
+                                or not 0 < bpm <= 1000):
+            raise _invalid("bpm", f"must be a number in (0, 1000], not {bpm!r}")
+        try:
+            snippet = phrase_snippet(notes, durations, bpm=bpm)
+        except ValueError as exc:
+            raise _invalid("notes", str(exc)) from exc
+        return Target(snippet, None, "phrase")
+    view = _view(server, args)
+    if "range" in args:
+        value = args["range"]
+        if not isinstance(value, dict):
+            raise _invalid("range", f"must be {{start, end}}, not {value!r}")
+        start = view.offset_at(*_position(value, "start"))
+        end = view.offset_at(*_position(value, "end"))
+        if end <= start:
+            raise _invalid("range", "is empty")
+        try:
+            snippet = block_snippet(view.text, Span(start, end), view.arrays())
+        except ValueError as exc:
+            raise _invalid("range", str(exc)) from exc
+        return Target(snippet, view, "selection")
+    if "position" not in args:
+        raise _invalid("arguments", "give {uri, position}, {uri, range}, {code} or {notes}")
+    offset = view.offset_at(*_position(args, "position"))
+    array = view.array_at(offset)
+    if array is None:
+        raise _invalid("position", "is not inside a note array")
+    if args.get("voice") and array.voice is not None:
+        span = voice_block_span(view.text, view.arrays(), array.voice)
+        if span is not None:
+            return Target(block_snippet(view.text, span, view.arrays()), view,
+                          f"voice {array.voice}")
+    try:
+        snippet = array_snippet(array)
+    except ValueError as exc:
+        raise _invalid("position", str(exc)) from exc
+    return Target(snippet, view, "array")
+
+
+# -- errors back into the editor -----------------------------------------------------------------
+
+
+def error_diagnostics(target: Target, errors: list[Report]) -> list[types.Diagnostic]:
+    """Sonic Pi's errors as diagnostics on the document text they came from."""
+    view = target.view
+    if view is None:
+        return []
+    out = []
+    for error in errors:
+        span = target.snippet.origin(error.line)
+        if span is None:
+            continue
+        span = _refine(view, span, error.text)
+        sl, sc = view.position_at(span.start)
+        el, ec = view.position_at(span.end)
+        out.append(types.Diagnostic(
+            range=types.Range(types.Position(sl, sc), types.Position(el, ec)),
+            message=error.text, severity=types.DiagnosticSeverity.Error, source=SOURCE))
+    return out
+
+
+def _refine(view: DocumentView, span: Span, message: str) -> Span:
+    """Narrow a whole-line origin to the invalid note Sonic Pi names, when it is there."""
+    found = re.search(r"Invalid note: (:?[^\s,)\]]+)", message)
+    if found is None:
+        return span
+    name = found.group(1)
+    for array in view.arrays():
+        for token in array.notes:
+            if token.text.strip() in (name, name.lstrip(":")) and span.start <= token.span.start \
+                    and token.span.end <= span.end:
+                return token.span
+    return span
+
+
+# -- the commands ------------------------------------------------------------------------------
+
+
+def _settings(server: Any) -> tuple[str, int | None, int | None]:
+    sonic = getattr(getattr(server, "settings", None), "sonicPi", None)
+    host = getattr(sonic, "host", "127.0.0.1") or "127.0.0.1"
+    port = getattr(sonic, "port", None)
+    token = (getattr(sonic, "extra", {}) or {}).get("token")
+    return host, port, token if isinstance(token, int) and not isinstance(token, bool) else None
+
+
+def _show(server: Any, kind: types.MessageType, message: str) -> None:
+    try:
+        server.window_show_message(types.ShowMessageParams(type=kind, message=message))
+    except Exception:  # a closed client must not break the command
+        log.exception("could not show a message")
+
+
+def _publish(server: Any, view: DocumentView, ours: list[types.Diagnostic]) -> None:
+    state = _state(server)
+    state.diagnostics[view.uri] = ours
+    try:
+        from .diagnostics import diagnose
+
+        combined = diagnose(view) + ours
+        server.text_document_publish_diagnostics(types.PublishDiagnosticsParams(
+            uri=view.uri, version=view.version, diagnostics=combined))
+    except Exception:
+        log.exception("could not publish Sonic Pi diagnostics")
+
+
+async def play_in_sonic_pi(server: Any, *args: Any) -> dict[str, Any]:
+    if len(args) != 1 or not isinstance(args[0], dict):
+        raise _invalid("arguments", f"expected one JSON object, got {len(args)} argument(s)")
+    target = await asyncio.to_thread(resolve_target, server, args[0])
+    state = _state(server)
+    try:
+        client = await asyncio.to_thread(state.connect, *_settings(server))
+    except SonicPiError as exc:
+        _show(server, types.MessageType.Warning, str(exc))
+        return {"played": False, "message": str(exc)}
+    if target.view is not None:
+        _publish(server, target.view, [])  # clear the last play's errors
+    following = state.following.acquire(blocking=False)
+    try:
+        if not following:  # a play is being followed: send this one without its errors
+            await asyncio.to_thread(client.run_code, target.snippet.code)
+            listening = False
+        else:
+            listening = await asyncio.to_thread(_listen, client)
+            await asyncio.to_thread(client.drain)
+            await asyncio.to_thread(client.run_code, target.snippet.code)
+    except SonicPiError as exc:
+        if following:
+            state.following.release()
+        state.forget()
+        _show(server, types.MessageType.Warning, str(exc))
+        return {"played": False, "message": str(exc)}
+    if following and listening:
+        asyncio.get_running_loop().create_task(_follow(server, client, target))
+    elif following:
+        state.following.release()
+    return {"played": True, "seconds": target.snippet.seconds, "listening": listening,
+            "endpoint": client.endpoint.describe()}
+
+
+def _listen(client: SonicPiClient) -> bool:
+    try:
+        return client.listen()
+    except SonicPiError:
+        return False
+
+
+async def _follow(server: Any, client: SonicPiClient, target: Target) -> None:
+    """Collect the run's errors off the loop, then hand the reply port back."""
+    state = _state(server)
+    try:
+        errors = await asyncio.to_thread(_collect, client, target.snippet.seconds)
+    finally:
+        await asyncio.to_thread(client.release)
+        state.following.release()
+    if not errors:
+        return
+    lines = []
+    for error in errors:
+        span = target.snippet.origin(error.line)
+        where = ""
+        if target.view is not None and span is not None:
+            where = f"line {target.view.position_at(span.start)[0] + 1}: "
+        lines.append(where + error.text.replace("\n", " — "))
+    _show(server, types.MessageType.Error, f"Sonic Pi ({target.label}): " + "; ".join(lines))
+    if target.view is not None:
+        _publish(server, target.view, error_diagnostics(target, errors))
+
+
+def _collect(client: SonicPiClient, seconds: float) -> list[Report]:
+    started = client.wait_for(lambda r: r.kind == "started", 2.0)
+    if started is None:
+        return []
+    errors: list[Report] = []
+    done = client.wait_for(
+        lambda r: (r.kind in ("completed", "stopped") and r.job == started.job)
+        or (r.kind in ("error", "syntax_error") and r.job == started.job and
+            not errors.append(r)),
+        seconds + _FOLLOW_MARGIN_S,
+    )
+    del done
+    return errors
+
+
+async def stop_sonic_pi(server: Any, *args: Any) -> dict[str, Any]:
+    state = _state(server)
+    try:
+        client = await asyncio.to_thread(state.connect, *_settings(server))
+        await asyncio.to_thread(client.stop_all_jobs)
+    except SonicPiError as exc:
+        _show(server, types.MessageType.Warning, str(exc))
+        return {"stopped": False, "message": str(exc)}
+    return {"stopped": True}
+
+
+def play_actions(view: DocumentView, range_: types.Range) -> list[types.CodeAction]:
+    """"Play in Sonic Pi" where it applies: the array at the cursor, its voice block, and a
+    selection of several lines. For the server's code action handler to append."""
+    out: list[types.CodeAction] = []
+    where = {"line": range_.start.line, "character": range_.start.character}
+    array = view.array_at(view.offset_at(range_.start.line, range_.start.character))
+    if array is not None and array.notes:
+        args = {"uri": view.uri, "position": where}
+        out.append(types.CodeAction(
+            title="Play in Sonic Pi", kind=KIND_PLAY,
+            command=types.Command(title="Play in Sonic Pi", command=PLAY, arguments=[args])))
+        if array.voice is not None:
+            title = f"Play voice {array.voice} in Sonic Pi"
+            out.append(types.CodeAction(
+                title=title, kind=KIND_PLAY,
+                command=types.Command(title=title, command=PLAY,
+                                      arguments=[{**args, "voice": True}])))
+    if range_.end.line > range_.start.line:
+        args = {"uri": view.uri, "range": {
+            "start": where, "end": {"line": range_.end.line, "character": range_.end.character}}}
+        out.append(types.CodeAction(
+            title="Play selection in Sonic Pi", kind=KIND_PLAY,
+            command=types.Command(title="Play selection in Sonic Pi", command=PLAY,
+                                  arguments=[args])))
+    return out
+
+
+def register(server: LanguageServer) -> None:
+    """Register ``notegen.playInSonicPi`` and ``notegen.stopSonicPi`` on ``server``."""
+
+    @server.command(PLAY)
+    async def _play(ls: Any, *args: Any) -> dict[str, Any]:
+        return await play_in_sonic_pi(ls, *args)
+
+    @server.command(STOP)
+    async def _stop(ls: Any, *args: Any) -> dict[str, Any]:
+        return await stop_sonic_pi(ls, *args)
