@@ -174,7 +174,7 @@ class _Lexer:
                 continue
             if ch == ":" and self.read_symbol():
                 continue
-            if ch.isdigit():
+            if "0" <= ch <= "9":
                 m = _NUM_RE.match(text, start)
                 assert m is not None
                 self.pos = m.end()
@@ -291,7 +291,8 @@ class _Lexer:
         if m is None:
             # A lone ':' (being typed, or a ternary): a symbol with an empty name.
             self.pos = start + 1
-            if self.space or prev is None or prev.kind in ("op", "nl"):
+            ternary = nxt in (" ", "\t")  # `a ? b : c`; `[:c4, :` at a line end is being typed
+            if not ternary and (self.space or prev is None or prev.kind in ("op", "nl")):
                 self.emit("sym", start, self.pos, "")
             else:
                 self.emit("op", start, self.pos)

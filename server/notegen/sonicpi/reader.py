@@ -101,7 +101,8 @@ def _target_before(doc: _Doc, i: int) -> _Target | None:
             return None
         base = doc.sig[opener - 1].value
         inner = [t for t in doc.sig[opener + 1 : j] if t.kind != "nl"]
-        index = int(inner[0].value) if len(inner) == 1 and inner[0].value.isdigit() else None
+        plain_int = len(inner) == 1 and inner[0].kind == "num" and inner[0].value.isascii()
+        index = int(inner[0].value) if plain_int and inner[0].value.isdigit() else None
         return _Target(doc.tok_text(opener - 1, j + 1), doc.span(opener - 1, j + 1), base, index)
     if doc.is_ident(j):
         name = doc.sig[j].value
@@ -339,18 +340,22 @@ def _note_array(
     )
 
 
-def _note_token(doc: _Doc, a: int, b: int) -> NoteToken:
+def _note_token(doc: _Doc, a: int, b: int, depth: int = 0) -> NoteToken:
     """One element of a note array: a note, a rest, a chord, or an error saying why not."""
     text, span = doc.tok_text(a, b), doc.span(a, b)
     first = doc.sig[a]
     if first.kind == "op" and first.value == "[" and a in doc.groups:
         group = doc.groups[a]
+        if depth >= 2:  # an array of chords of chords is code, not a melody
+            return NoteToken(text, span, None, dynamic=True)
         if group.stop == b and (group.closer is None or group.closer == b - 1):
-            parts = [_note_token(doc, x, y) for x, y in elements(doc.sig, doc.groups, a)]
+            parts = [_note_token(doc, x, y, depth + 1) for x, y in elements(doc.sig, doc.groups, a)]
             chord = tuple(p.midi for p in parts)
             pitched = [m for m in chord if m is not None]
             error = next((p.error for p in parts if p.error), None)
-            return NoteToken(text, span, max(pitched) if pitched else None, error, chord)
+            dynamic = error is None and any(p.dynamic for p in parts)
+            top = max(pitched) if pitched and not dynamic else None
+            return NoteToken(text, span, top, error, chord, dynamic=dynamic)
     if b - a == 1 and first.kind == "str":
         return _string_note(text, span, first.value)
     res = evaluate(doc.sig[a:b], notes=True)

@@ -1,0 +1,93 @@
+"""Durations and notes written as arithmetic evaluate as Ruby (and Sonic Pi) would."""
+
+from __future__ import annotations
+
+import pytest
+from notegen.sonicpi.arithmetic import evaluate
+from notegen.sonicpi.lexer import tokenize
+
+
+def value(src: str, notes: bool = False) -> float | int | None:
+    res = evaluate(tokenize(src), notes=notes)
+    assert res.error is None and not res.dynamic, res
+    return res.value
+
+
+@pytest.mark.parametrize(
+    ("src", "expected"),
+    [
+        ("55*4", 220),
+        ("1.0-0.0625", 0.9375),
+        ("1/3.0", 1 / 3),
+        ("1/3", 0),  # Ruby integer division: Sonic Pi would sleep 0
+        ("7/2", 3),
+        ("-7/2", -4),  # Integer#/ floors
+        ("7.0/2", 3.5),
+        ("(1+1)*0.25", 0.5),
+        ("-0.5", -0.5),
+        ("2**3", 8),
+        ("-2**2", -4),  # Ruby: -(2**2)
+        ("2**-1", 0.5),
+        ("7 % 3", 1),
+        ("-7 % 3", 2),
+        ("1_000", 1000),
+        ("0x10", 16),
+        ("1e-2", 0.01),
+        ("3 - 2 - 1", 0),
+        ("2 * (3 + 4)", 14),
+    ],
+)
+def test_ruby_arithmetic(src: str, expected: float) -> None:
+    assert value(src) == pytest.approx(expected)
+    assert type(value(src)) is type(expected)
+
+
+@pytest.mark.parametrize(
+    ("src", "expected"),
+    [
+        (":c4", 60),
+        (":d5+12", 86),
+        (":d5 - 2", 72),
+        (":r + 12", None),
+        ("nil", None),
+        ("60", 60),
+        (":c4 + :e4", 124),
+        ("(:c4)", 60),
+    ],
+)
+def test_note_arithmetic_uses_sonic_pis_symbol_plus_and_minus(src: str, expected: int) -> None:
+    assert value(src, notes=True) == expected
+
+
+@pytest.mark.parametrize(
+    ("src", "message"),
+    [
+        ("1/0", "divided by 0"),
+        ("1.0/0", "not a finite number"),
+        ("(1+2", "unbalanced parenthesis"),
+        ("1 +", "expression ends too early"),
+        ("1 2", "missing comma"),
+        ("2**99999", "exponent too large"),
+        ("1 + )", "expected a value"),
+    ],
+)
+def test_errors_say_why(src: str, message: str) -> None:
+    res = evaluate(tokenize(src))
+    assert res.value is None and res.error is not None and message in res.error
+
+
+def test_invalid_note_symbol_has_sonic_pis_message() -> None:
+    res = evaluate(tokenize(":h4 + 1"), notes=True)
+    assert res.error is not None and res.error.startswith("Invalid note: :h4")
+
+
+@pytest.mark.parametrize(
+    "src", ["x", "rrand(0.5, 1)", "chord(:c4, :major)", "[1,2].choose", "bar * 2", ":c4.tick"]
+)
+def test_code_is_dynamic_not_an_error(src: str) -> None:
+    res = evaluate(tokenize(src), notes=True)
+    assert res.dynamic and res.error is None and res.value is None
+
+
+def test_symbols_are_not_numbers_outside_note_arrays() -> None:
+    assert evaluate(tokenize(":c4")).dynamic
