@@ -136,7 +136,8 @@ def next_note_candidates(model: MelodyModel, primed: Primed, limit: int) -> list
     """The ``limit`` most likely next events (notes and rest), most likely first."""
     probs = softmax(primed.pitch_logits)
     probs[BOS] = 0.0
-    order = np.argsort(-probs, kind="stable")[: max(0, limit)]
+    order = np.argsort(-probs, kind="stable")
+    order = order[order != BOS][: max(0, limit)]
     dur_probs = softmax(primed.dur_logits)
     dur_probs[BOS] = 0.0
     duration = model.duration_of(int(np.argmax(dur_probs)))
@@ -190,3 +191,201 @@ def generate(
 def _prime(model: MelodyModel, context: Sequence[Event]) -> Primed:
     pl, dl, state = model.run(context)
     return Primed(state, pl[-1], dl[-1], len(context))
+
+
+# -- options shared by the generateMelody command and `notegen generate` ---------------------
+
+
+class ArgumentError(ValueError):
+    """A bad argument: ``name`` says which one, the message says why."""
+
+    def __init__(self, name: str, why: str) -> None:
+        super().__init__(f"{name}: {why}")
+        self.name = name
+        self.why = why
+
+
+SECTION_NOTES = 16
+"""Notes per section (``aN[k]``) in a generated block: short enough to read, long enough to
+hold a phrase."""
+MAX_LENGTH = 100_000
+
+
+@dataclass(frozen=True)
+class GenerateOptions:
+    """Validated arguments of ``notegen.generateMelody`` / ``notegen generate``."""
+
+    length: int = 32
+    temperature: float = 1.0
+    top_k: int = 0
+    top_p: float = 0.95
+    seed: int | None = None
+    key: str | int | None = None
+    scale: str | None = None
+    bpm: float | None = None
+    seed_notes: tuple[int | float | None, ...] = ()
+
+
+def _number(args: dict, name: str, default: float, lo: float, hi: float, *, lo_open=False):
+    value = args.get(name)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+        raise ArgumentError(name, f"must be a number, not {value!r}")
+    if value < lo or value > hi or (lo_open and value == lo):
+        low = f"greater than {lo:g}" if lo_open else f"at least {lo:g}"
+        raise ArgumentError(name, f"must be {low} and at most {hi:g}, not {value!r}")
+    return float(value)
+
+
+def _integer(args: dict, name: str, default: int | None, lo: int, hi: int) -> int | None:
+    value = args.get(name)
+    if value is None:
+        return default
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ArgumentError(name, f"must be an integer, not {value!r}")
+    if not lo <= value <= hi:
+        raise ArgumentError(name, f"must be from {lo} to {hi}, not {value}")
+    return value
+
+
+def parse_seed_notes(value: object) -> tuple[int | float | None, ...]:
+    """Seed notes as a list (``[":c4", "e4", 67, ":r"]``) or text (``":c4, :e4 :g4"``)."""
+    from notegen.notes import NoteError, note_to_midi
+
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        items: list[object] = [t for t in value.replace(",", " ").split() if t]
+    elif isinstance(value, (list, tuple)):
+        items = list(value)
+    else:
+        raise ArgumentError("seed_notes", f"must be a list of notes, not {value!r}")
+    out: list[int | float | None] = []
+    for i, item in enumerate(items):
+        if isinstance(item, str):
+            item = item.strip().strip("[]")
+        try:
+            out.append(note_to_midi(item))  # type: ignore[arg-type]
+        except NoteError as exc:
+            raise ArgumentError(f"seed_notes[{i}]", str(exc)) from None
+    return tuple(out)
+
+
+def parse_generate_options(args: object, defaults: GenerateOptions) -> GenerateOptions:
+    """Validate a generateMelody argument object; :class:`ArgumentError` names the bad one."""
+    from notegen.sampling import ScaleError, parse_key, parse_scale
+
+    if not isinstance(args, dict):
+        raise ArgumentError("arguments", f"must be one JSON object, not {args!r}")
+    length = _integer(args, "length", defaults.length, 1, MAX_LENGTH)
+    key = args.get("key", defaults.key)
+    if isinstance(key, str) and key.strip().lower() in ("", "auto", ":auto"):
+        key = None
+    if key is not None:
+        try:
+            parse_key(key)
+        except ScaleError as exc:
+            raise ArgumentError("key", str(exc)) from None
+    scale = args.get("scale", defaults.scale)
+    if isinstance(scale, str) and scale.strip().lower() in ("", "auto", ":auto"):
+        scale = None
+    if scale is not None:
+        try:
+            scale = parse_scale(scale)
+        except ScaleError as exc:
+            raise ArgumentError("scale", str(exc)) from None
+    seed_notes = parse_seed_notes(args.get("seed_notes"))
+    assert length is not None
+    if len(seed_notes) > length:
+        raise ArgumentError("seed_notes", f"has {len(seed_notes)} notes, more than length {length}")
+    bpm = args.get("bpm")
+    if bpm is not None:
+        bpm = _number(args, "bpm", 60.0, 0, 10_000, lo_open=True)
+    return GenerateOptions(
+        length=length,
+        temperature=_number(args, "temperature", defaults.temperature, 0, 10),
+        top_k=_integer(args, "top_k", defaults.top_k, 0, 1000) or 0,
+        top_p=_number(args, "top_p", defaults.top_p, 0, 1, lo_open=True),
+        seed=_integer(args, "seed", defaults.seed, 0, 2**63 - 1),
+        key=key,
+        scale=scale,
+        bpm=bpm,
+        seed_notes=seed_notes,
+    )
+
+
+@dataclass(frozen=True)
+class Block:
+    """A generated, playable Sonic Pi block and what it was made with."""
+
+    text: str
+    voice: int
+    events: list[Event]
+    tonic: int | None
+    scale: str | None
+
+
+def resolve_key(
+    options: GenerateOptions, document_events: Sequence[Event]
+) -> tuple[int | None, str | None]:
+    """Tonic pitch class and scale: as given, else detected from the document and seed."""
+    from notegen.sampling import detect_key, parse_key
+
+    tonic = parse_key(options.key) if options.key is not None else None
+    scale = options.scale
+    if tonic is not None and scale is None:
+        scale = "major"
+    if tonic is None:
+        evidence = list(document_events) + [Event(p, None) for p in options.seed_notes]
+        found = detect_key(evidence)
+        if found is None:
+            return (0, scale) if scale is not None else (None, None)
+        tonic = found.tonic
+        if scale is None:
+            scale = found.scale
+    return tonic, scale
+
+
+def generate_block(
+    model: MelodyModel,
+    options: GenerateOptions,
+    *,
+    voice: int = 1,
+    document_events: Sequence[Event] = (),
+    document_bpm: float | None = None,
+    style=None,
+) -> Block:
+    """A complete voice (notes, durations, bpm, ``in_thread`` loop) of ``options.length`` notes.
+
+    Seed notes open the melody and the model continues them. Same options, same block.
+    """
+    from notegen.notes import DEFAULT_STYLE
+    from notegen.sonicpi import render_block
+
+    tonic, scale = resolve_key(options, document_events)
+    seed = [Event(p, model.default_duration) for p in options.seed_notes]
+    made = generate(
+        model,
+        seed,
+        options.length - len(seed),
+        temperature=options.temperature,
+        top_k=options.top_k,
+        top_p=options.top_p,
+        seed=options.seed,
+        tonic=tonic,
+        scale=scale,
+    )
+    events = seed + made
+    sections = [events[i : i + SECTION_NOTES] for i in range(0, len(events), SECTION_NOTES)]
+    bpm = options.bpm or document_bpm or 60.0
+    text = render_block(
+        voice,
+        sections,
+        bpm,
+        style or DEFAULT_STYLE,
+        default_duration=model.default_duration,
+    )
+    return Block(text=text, voice=voice, events=events, tonic=tonic, scale=scale)

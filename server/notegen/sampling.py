@@ -31,6 +31,7 @@ __all__ = [
     "pitch_class_mask",
     "scale_pitch_classes",
     "softmax",
+    "tonic_name",
 ]
 
 _IONIAN = (2, 2, 1, 2, 2, 2, 1)
@@ -285,6 +286,11 @@ def pitch_class_mask(pitches: Sequence[int | None], tonic: int, scale: str) -> n
 _KK_MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
 _KK_MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
 _NAMES = ("c", "cs", "d", "eb", "e", "f", "fs", "g", "ab", "a", "bb", "b")
+
+
+def tonic_name(tonic: int) -> str:
+    """Sonic Pi name of a pitch class, e.g. ``:eb`` for 3."""
+    return ":" + _NAMES[tonic % 12]
 
 
 @dataclass(frozen=True)

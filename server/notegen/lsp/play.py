@@ -136,7 +136,8 @@ def voice_block_span(text: str, arrays: list[NoteArray], voice: int) -> Span | N
     end = max((a.durations.span.end if a.durations else a.span.end) for a in mine)
     for decl in re.finditer(_DECL.format(n=voice), text, re.MULTILINE):
         if decl.start() < start and not text[decl.end() : start].strip(" \t\n").startswith(
-                ("in_thread", "end")):
+            ("in_thread", "end")
+        ):
             start = min(start, decl.start())
     c_decl = re.compile(rf"^[ \t]*c{voice}[ \t]*=[ \t]*\[[^\]]*\][ \t]*$", re.MULTILINE)
     for match in c_decl.finditer(text, end):
@@ -168,8 +169,9 @@ def resolve_target(server: Any, args: dict[str, Any]) -> Target:
             raise _invalid("notes", f"must be a list of notes, not {notes!r}")
         if durations is not None and not isinstance(durations, list):
             raise _invalid("durations", f"must be a list of beats, not {durations!r}")
-        if bpm is not None and (isinstance(bpm, bool) or not isinstance(bpm, (int, float))
-                                or not 0 < bpm <= 1000):
+        if bpm is not None and (
+            isinstance(bpm, bool) or not isinstance(bpm, (int, float)) or not 0 < bpm <= 1000
+        ):
             raise _invalid("bpm", f"must be a number in (0, 1000], not {bpm!r}")
         try:
             snippet = phrase_snippet(notes, durations, bpm=bpm)
@@ -199,8 +201,9 @@ def resolve_target(server: Any, args: dict[str, Any]) -> Target:
     if args.get("voice") and array.voice is not None:
         span = voice_block_span(view.text, view.arrays(), array.voice)
         if span is not None:
-            return Target(block_snippet(view.text, span, view.arrays()), view,
-                          f"voice {array.voice}")
+            return Target(
+                block_snippet(view.text, span, view.arrays()), view, f"voice {array.voice}"
+            )
     try:
         snippet = array_snippet(array)
     except ValueError as exc:
@@ -224,9 +227,14 @@ def error_diagnostics(target: Target, errors: list[Report]) -> list[types.Diagno
         span = _refine(view, span, error.text)
         sl, sc = view.position_at(span.start)
         el, ec = view.position_at(span.end)
-        out.append(types.Diagnostic(
-            range=types.Range(types.Position(sl, sc), types.Position(el, ec)),
-            message=error.text, severity=types.DiagnosticSeverity.Error, source=SOURCE))
+        out.append(
+            types.Diagnostic(
+                range=types.Range(types.Position(sl, sc), types.Position(el, ec)),
+                message=error.text,
+                severity=types.DiagnosticSeverity.Error,
+                source=SOURCE,
+            )
+        )
     return out
 
 
@@ -238,8 +246,11 @@ def _refine(view: DocumentView, span: Span, message: str) -> Span:
     name = found.group(1)
     for array in view.arrays():
         for token in array.notes:
-            if token.text.strip() in (name, name.lstrip(":")) and span.start <= token.span.start \
-                    and token.span.end <= span.end:
+            if (
+                token.text.strip() in (name, name.lstrip(":"))
+                and span.start <= token.span.start
+                and token.span.end <= span.end
+            ):
                 return token.span
     return span
 
@@ -269,8 +280,9 @@ def _publish(server: Any, view: DocumentView, ours: list[types.Diagnostic]) -> N
         from .diagnostics import diagnose
 
         combined = diagnose(view) + ours
-        server.text_document_publish_diagnostics(types.PublishDiagnosticsParams(
-            uri=view.uri, version=view.version, diagnostics=combined))
+        server.text_document_publish_diagnostics(
+            types.PublishDiagnosticsParams(uri=view.uri, version=view.version, diagnostics=combined)
+        )
     except Exception:
         log.exception("could not publish Sonic Pi diagnostics")
 
@@ -306,8 +318,12 @@ async def play_in_sonic_pi(server: Any, *args: Any) -> dict[str, Any]:
         asyncio.get_running_loop().create_task(_follow(server, client, target))
     elif following:
         state.following.release()
-    return {"played": True, "seconds": target.snippet.seconds, "listening": listening,
-            "endpoint": client.endpoint.describe()}
+    return {
+        "played": True,
+        "seconds": target.snippet.seconds,
+        "listening": listening,
+        "endpoint": client.endpoint.describe(),
+    }
 
 
 def _listen(client: SonicPiClient) -> bool:
@@ -345,9 +361,14 @@ def _collect(client: SonicPiClient, seconds: float) -> list[Report]:
         return []
     errors: list[Report] = []
     done = client.wait_for(
-        lambda r: (r.kind in ("completed", "stopped") and r.job == started.job)
-        or (r.kind in ("error", "syntax_error") and r.job == started.job and
-            not errors.append(r)),
+        lambda r: (
+            (r.kind in ("completed", "stopped") and r.job == started.job)
+            or (
+                r.kind in ("error", "syntax_error")
+                and r.job == started.job
+                and not errors.append(r)
+            )
+        ),
         seconds + _FOLLOW_MARGIN_S,
     )
     del done
@@ -366,29 +387,48 @@ async def stop_sonic_pi(server: Any, *args: Any) -> dict[str, Any]:
 
 
 def play_actions(view: DocumentView, range_: types.Range) -> list[types.CodeAction]:
-    """"Play in Sonic Pi" where it applies: the array at the cursor, its voice block, and a
+    """ "Play in Sonic Pi" where it applies: the array at the cursor, its voice block, and a
     selection of several lines. For the server's code action handler to append."""
     out: list[types.CodeAction] = []
     where = {"line": range_.start.line, "character": range_.start.character}
     array = view.array_at(view.offset_at(range_.start.line, range_.start.character))
     if array is not None and array.notes:
         args = {"uri": view.uri, "position": where}
-        out.append(types.CodeAction(
-            title="Play in Sonic Pi", kind=KIND_PLAY,
-            command=types.Command(title="Play in Sonic Pi", command=PLAY, arguments=[args])))
+        out.append(
+            types.CodeAction(
+                title="Play in Sonic Pi",
+                kind=KIND_PLAY,
+                command=types.Command(title="Play in Sonic Pi", command=PLAY, arguments=[args]),
+            )
+        )
         if array.voice is not None:
             title = f"Play voice {array.voice} in Sonic Pi"
-            out.append(types.CodeAction(
-                title=title, kind=KIND_PLAY,
-                command=types.Command(title=title, command=PLAY,
-                                      arguments=[{**args, "voice": True}])))
+            out.append(
+                types.CodeAction(
+                    title=title,
+                    kind=KIND_PLAY,
+                    command=types.Command(
+                        title=title, command=PLAY, arguments=[{**args, "voice": True}]
+                    ),
+                )
+            )
     if range_.end.line > range_.start.line:
-        args = {"uri": view.uri, "range": {
-            "start": where, "end": {"line": range_.end.line, "character": range_.end.character}}}
-        out.append(types.CodeAction(
-            title="Play selection in Sonic Pi", kind=KIND_PLAY,
-            command=types.Command(title="Play selection in Sonic Pi", command=PLAY,
-                                  arguments=[args])))
+        args = {
+            "uri": view.uri,
+            "range": {
+                "start": where,
+                "end": {"line": range_.end.line, "character": range_.end.character},
+            },
+        }
+        out.append(
+            types.CodeAction(
+                title="Play selection in Sonic Pi",
+                kind=KIND_PLAY,
+                command=types.Command(
+                    title="Play selection in Sonic Pi", command=PLAY, arguments=[args]
+                ),
+            )
+        )
     return out
 
 

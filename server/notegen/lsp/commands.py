@@ -1,0 +1,274 @@
+"""``notegen.generateMelody`` and ``notegen.continueMelody``: edits made by the model.
+
+Both take ONE JSON object (see the README). Arguments are checked before anything runs; a bad
+one is answered with JSON-RPC ``InvalidParams`` naming the argument and why, and nothing
+changes. The text is computed against one document version, off the event loop, and sent with
+``workspace/applyEdit`` naming that version; if the document changed meanwhile the result is
+dropped (``ContentModified``) instead of being applied at a stale place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from lsprotocol import types
+from notegen.generate import (
+    MAX_LENGTH,
+    ArgumentError,
+    Block,
+    GenerateOptions,
+    generate,
+    generate_block,
+    parse_generate_options,
+)
+from notegen.melody import Event
+from notegen.notes import infer_style
+from notegen.sampling import tonic_name
+from notegen.sonicpi import format_duration, next_free_voice
+from notegen.sonicpi.types import NoteArray
+from pygls.exceptions import JsonRpcContentModified, JsonRpcException, JsonRpcInvalidParams
+
+from .documents import DocumentView, voice_history
+from .edits import client_supports_document_changes, text_edit, workspace_edit
+from .spelling import spell_note
+
+if TYPE_CHECKING:
+    from .server import NotegenServer
+
+GENERATE = "notegen.generateMelody"
+CONTINUE = "notegen.continueMelody"
+
+
+class ModelUnavailable(JsonRpcException):
+    """The command needs the model and none is loaded (the message says which file, why)."""
+
+    CODE = -32001
+
+
+def invalid(name: str, why: str) -> JsonRpcInvalidParams:
+    return JsonRpcInvalidParams(message=f"{name}: {why}")
+
+
+def single_object(args: tuple[Any, ...]) -> dict[str, Any]:
+    """The one JSON object a notegen command takes."""
+    if len(args) != 1 or not isinstance(args[0], dict):
+        raise invalid("arguments", f"expected one JSON object, got {len(args)} argument(s)")
+    return args[0]
+
+
+def position_arg(args: dict[str, Any], required: bool) -> tuple[int, int] | None:
+    position = args.get("position")
+    if position is None:
+        if required:
+            raise invalid("position", "is required: {line, character} inside a note array")
+        return None
+    if not isinstance(position, dict):
+        raise invalid("position", f"must be {{line, character}}, not {position!r}")
+    out = []
+    for field in ("line", "character"):
+        value = position.get(field)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise invalid(f"position.{field}", f"must be an integer ≥ 0, not {value!r}")
+        out.append(value)
+    return out[0], out[1]
+
+
+def document_arg(server: NotegenServer, args: dict[str, Any]) -> DocumentView:
+    uri = args.get("uri")
+    if not isinstance(uri, str) or not uri:
+        raise invalid("uri", f"must be the URI of an open document, not {uri!r}")
+    view = server.view(uri)
+    if view is None:
+        raise invalid("uri", f"{uri} is not open in the editor")
+    return view
+
+
+async def model_or_error(server: NotegenServer):
+    model = await server.engine.ready()
+    if model is None:
+        raise ModelUnavailable(message=f"no model: {server.engine.error or 'not loaded'}")
+    return model
+
+
+async def apply(
+    server: NotegenServer, view: DocumentView, edits: list[types.TextEdit], label: str
+) -> types.ApplyWorkspaceEditResult:
+    """Send the edit pinned to ``view.version``, unless the document has moved on."""
+    if server.current_version(view.uri) != view.version:
+        raise JsonRpcContentModified(
+            message=f"{view.uri} changed while {label.lower()} was computed; nothing was changed"
+        )
+    edit = workspace_edit(
+        view, edits, client_supports_document_changes(server.client_capabilities_or_none())
+    )
+    return await server.workspace_apply_edit_async(
+        types.ApplyWorkspaceEditParams(edit=edit, label=label)
+    )
+
+
+# -- generateMelody ----------------------------------------------------------------------------
+
+
+def block_insertion(view: DocumentView, position: tuple[int, int] | None, block: str):
+    """Where and what to insert: the block on its own lines at (or after) the position line."""
+    text = view.text
+    if position is None or position[0] >= view.line_count:
+        offset = len(text)
+    else:
+        line, character = position
+        offset = view.starts[line] if character == 0 else view.offset_at(line + 1, 0)
+        if character and line + 1 >= view.line_count:
+            offset = len(text)
+    body = block.rstrip("\n") + "\n"
+    prefix = ""
+    if offset > 0 and text[offset - 1] != "\n":
+        prefix = "\n"
+    if offset > 0 and text[:offset].rstrip(" \t") and not text[:offset].endswith("\n\n"):
+        prefix += "\n"  # a blank line between the block and the code above
+    if offset < len(text) and text[offset : offset + 1] != "\n":
+        body += "\n"
+    return offset, prefix + body
+
+
+def _document_events(arrays: list[NoteArray]) -> list[Event]:
+    events: list[Event] = []
+    for array in arrays:
+        events.extend(array.events())
+    return events
+
+
+def _document_bpm(arrays: list[NoteArray]) -> float | None:
+    for array in arrays:
+        if array.bpm is not None and array.bpm > 0:
+            return array.bpm
+    return None
+
+
+async def generate_melody(server: NotegenServer, *args: Any) -> dict[str, Any]:
+    raw = single_object(args)
+    view = document_arg(server, raw)
+    position = position_arg(raw, required=False)
+    s = server.settings
+    defaults = GenerateOptions(temperature=s.temperature, top_k=s.topK, top_p=s.topP)
+    try:
+        options = parse_generate_options(raw, defaults)
+    except ArgumentError as exc:
+        raise invalid(exc.name, exc.why) from None
+    model = await model_or_error(server)
+    arrays, style = server.latest_reading(view.uri)
+
+    def compute() -> Block:
+        reading = arrays if arrays is not None else view.arrays()
+        return generate_block(
+            model,
+            options,
+            voice=next_free_voice(view.text),
+            document_events=_document_events(reading),
+            document_bpm=_document_bpm(reading),
+            style=style or infer_style(view.text),
+        )
+
+    block = await server.engine.run(compute)
+    offset, new_text = block_insertion(view, position, block.text)
+    result = await apply(
+        server, view, [text_edit(view, offset, offset, new_text)], "Generate melody"
+    )
+    return {
+        "applied": result.applied,
+        "failureReason": result.failure_reason,
+        "voice": block.voice,
+        "notes": len(block.events),
+        "key": None if block.tonic is None else tonic_name(block.tonic),
+        "scale": block.scale,
+    }
+
+
+# -- continueMelody ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Continuation:
+    edits: list[tuple[int, int, str]]
+    events: list[Event]
+
+
+def continuation_edits(
+    view: DocumentView, array: NoteArray, events: list[Event], style, numeric: bool
+) -> list[tuple[int, int, str]]:
+    """Insertions after the array's last element and after its durations' last value."""
+    notes = [spell_note(ev.pitch, style, numeric) for ev in events]
+    if array.notes:
+        at = array.notes[-1].span.end
+        note_text = ", " + ", ".join(notes)
+    else:
+        at = array.content_start
+        note_text = ", ".join(notes)
+    out = [(at, at, note_text)]
+    durations = array.durations
+    if durations is not None and not durations.scalar:
+        beats = [format_duration(ev.duration or 1.0) for ev in events]
+        if durations.values:
+            d_at = durations.values[-1].span.end
+            out.append((d_at, d_at, ", " + ", ".join(beats)))
+        elif durations.open is not None:
+            d_at = durations.open + 1
+            out.append((d_at, d_at, ", ".join(beats)))
+    return out
+
+
+async def continue_melody(server: NotegenServer, *args: Any) -> dict[str, Any]:
+    raw = single_object(args)
+    view = document_arg(server, raw)
+    position = position_arg(raw, required=True)
+    assert position is not None
+    s = server.settings
+    defaults = GenerateOptions(
+        length=s.phraseLength, temperature=s.temperature, top_k=s.topK, top_p=s.topP
+    )
+    try:
+        count = raw.get("count", s.phraseLength)
+        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_LENGTH:
+            raise ArgumentError(
+                "count", f"must be an integer from 1 to {MAX_LENGTH}, not {count!r}"
+            )
+        options = parse_generate_options({**raw, "length": count, "seed_notes": None}, defaults)
+    except ArgumentError as exc:
+        raise invalid(exc.name, exc.why) from None
+    model = await model_or_error(server)
+    cache = server.engine.cache
+
+    def compute() -> Continuation | None:
+        offset = view.offset_at(*position)
+        array = view.array_at(offset)
+        if array is None:
+            return None
+        arrays = view.arrays()
+        own = array.events()
+        history = voice_history(arrays, array, own)
+        made = generate(
+            model,
+            history,
+            count,
+            temperature=options.temperature,
+            top_k=options.top_k,
+            top_p=options.top_p,
+            seed=options.seed,
+            max_context=s.maxContext,
+            cache=cache,
+        )
+        numeric = sum(t.text.strip()[:1].isdigit() for t in array.notes) * 2 > len(array.notes)
+        style = infer_style(view.text)
+        return Continuation(continuation_edits(view, array, made, style, numeric), made)
+
+    result = await server.engine.run(compute)
+    if result is None:
+        line, character = position
+        raise invalid("position", f"line {line}, character {character} is not inside a note array")
+    edits = [text_edit(view, a, b, t) for a, b, t in result.edits]
+    applied = await apply(server, view, edits, "Continue melody")
+    return {
+        "applied": applied.applied,
+        "failureReason": applied.failure_reason,
+        "notes": len(result.events),
+    }

@@ -1,0 +1,154 @@
+"""``textDocument/completion`` inside note arrays: the likely next notes, then whole phrases.
+
+A cheap syntax check (the reader on the lines around the cursor) decides first; outside a note
+array nothing is offered and the model is never run. Inside, the model reads the context (the
+voice's earlier sections, then the notes before the cursor; cached, so the next keystroke only
+reads the new notes) and the items are the most likely next notes and rest, ranked by
+probability, filtered by the partial token and spelled like the document. Two phrase items
+offer whole continuations (4 notes and ``phraseLength`` notes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lsprotocol import types
+from notegen.config import Settings
+from notegen.generate import Candidate, generate, next_note_candidates
+from notegen.notes import midi_to_hz
+from notegen.sonicpi import format_duration
+
+from .context import NoteContext
+from .engine import Engine
+from .spelling import spell_matching, spell_note
+
+TRIGGER_CHARACTERS = ["[", ",", ":", " "]
+PHRASE_SEED = 0
+"""Phrases are sampled with a fixed seed: the same context always offers the same phrase."""
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """One ranked note suggestion, already spelled for the document."""
+
+    text: str
+    candidate: Candidate
+    rank: int
+
+
+def rank_notes(engine: Engine, nc: NoteContext, limit: int) -> list[Suggestion]:
+    """The ``limit`` most likely next notes that match the partial token, most likely first."""
+    model, cache = engine.model, engine.cache
+    if model is None or cache is None:
+        return []
+    primed = cache.prime(nc.history)
+    everything = next_note_candidates(model, primed, len(model.pitch_vocab))
+    partial = nc.partial
+    out: list[Suggestion] = []
+    for candidate in everything:
+        text = spell_matching(candidate.pitch, nc.style, partial, nc.numeric)
+        if text is None:
+            continue
+        out.append(Suggestion(text, candidate, len(out)))
+        if len(out) >= limit:
+            break
+    return out
+
+
+def phrase(engine: Engine, nc: NoteContext, settings: Settings, length: int) -> list:
+    """A sampled continuation of ``length`` events (seeded: stable for a given context)."""
+    model, cache = engine.model, engine.cache
+    if model is None or cache is None or length <= 0:
+        return []
+    key = (
+        "phrase",
+        cache.key(nc.history),
+        length,
+        settings.temperature,
+        settings.topK,
+        settings.topP,
+    )
+    return engine.remember(
+        key,
+        lambda: generate(
+            model,
+            nc.history,
+            length,
+            temperature=settings.temperature,
+            top_k=settings.topK,
+            top_p=settings.topP,
+            seed=PHRASE_SEED,
+            max_context=settings.maxContext,
+            cache=cache,
+        ),
+    )
+
+
+def _detail(candidate: Candidate) -> str:
+    midi = "rest" if candidate.pitch is None else f"MIDI {candidate.pitch}"
+    return f"{candidate.probability:.1%} · {midi} · {format_duration(candidate.duration)} beats"
+
+
+def _documentation(candidate: Candidate) -> str:
+    if candidate.pitch is None:
+        return f"A rest; the model gives it {candidate.probability:.1%} here."
+    hz = midi_to_hz(candidate.pitch)
+    return (
+        f"MIDI {candidate.pitch} ({hz:.2f} Hz). The model gives it {candidate.probability:.1%} "
+        f"here and suggests {format_duration(candidate.duration)} beats for it."
+    )
+
+
+def build_items(
+    nc: NoteContext,
+    notes: list[Suggestion],
+    phrases: list[list],
+    edit_range: types.Range,
+) -> list[types.CompletionItem]:
+    """Completion items: notes (sortText by rank) then phrases, each a text edit."""
+    lead = nc.lead
+    items: list[types.CompletionItem] = []
+    for s in notes:
+        items.append(
+            types.CompletionItem(
+                label=s.text,
+                kind=types.CompletionItemKind.Value,
+                detail=_detail(s.candidate),
+                documentation=_documentation(s.candidate),
+                sort_text=f"{s.rank:04d}",
+                filter_text=s.text,
+                text_edit=types.TextEdit(range=edit_range, new_text=lead + s.text),
+                preselect=s.rank == 0,
+            )
+        )
+    for events in phrases:
+        if not events:
+            continue
+        spelled = [spell_note(ev.pitch, nc.style, nc.numeric) for ev in events]
+        text = ", ".join(spelled)
+        beats = ", ".join(format_duration(ev.duration) for ev in events)
+        items.append(
+            types.CompletionItem(
+                label=text,
+                kind=types.CompletionItemKind.Snippet,
+                label_details=types.CompletionItemLabelDetails(
+                    description=f"phrase · {len(events)} notes"
+                ),
+                detail=f"{len(events)}-note continuation · durations {beats}",
+                sort_text=f"9{len(events):03d}",
+                filter_text=text,
+                text_edit=types.TextEdit(range=edit_range, new_text=lead + text),
+            )
+        )
+    return items
+
+
+def complete(engine: Engine, nc: NoteContext, settings: Settings, edit_range: types.Range) -> list:
+    """All items for a cursor (runs on the inference thread)."""
+    notes = rank_notes(engine, nc, settings.maxItems)
+    phrases: list[list] = []
+    if not nc.partial and not nc.local.ctx.in_chord:
+        longest = phrase(engine, nc, settings, max(settings.phraseLength, 4))
+        lengths = sorted({min(4, settings.phraseLength), settings.phraseLength})
+        phrases = [longest[:n] for n in lengths]
+    return build_items(nc, notes, phrases, edit_range)

@@ -1,0 +1,279 @@
+"""What the server knows about each open document, cached per version.
+
+pygls keeps the text (incremental sync). This module adds, per document version, the things
+every feature needs and that would be too slow to recompute per request in a large file:
+
+* positions: LSP ``(line, UTF-16 character)`` ⇄ Python ``str`` offsets, for that version;
+* a *local* cursor context: the reader runs on the few lines around the cursor (the array being
+  edited), not on the whole file, so a completion costs the same in a 20-line sketch and in a
+  2,000-line piece;
+* the whole-file reading (``notegen.sonicpi.read``), computed off the event loop and kept for
+  diagnostics, hover and commands; completions borrow from the latest one (even if a few edits
+  old) only what sits in *other* arrays: earlier sections of the voice and duration arrays.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import threading
+from dataclasses import dataclass
+
+from notegen import sonicpi
+from notegen.melody import Event
+from notegen.sonicpi.types import CursorContext, NoteArray, NoteToken, Span
+
+log = logging.getLogger(__name__)
+
+REGION_LINES = 40
+"""How many lines above/below the cursor a multi-line array may reach for the local reader."""
+
+
+def utf16_len(text: str) -> int:
+    """Length of ``text`` in UTF-16 code units (what LSP positions count by default)."""
+    if text.isascii():
+        return len(text)
+    return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)
+
+
+def utf16_to_index(line: str, character: int) -> int:
+    """``str`` index in ``line`` of a UTF-16 column (clamped to the line)."""
+    if character <= 0:
+        return 0
+    if line.isascii():
+        return min(character, len(line))
+    units = 0
+    for i, ch in enumerate(line):
+        if units >= character:
+            return i
+        units += 2 if ord(ch) > 0xFFFF else 1
+    return len(line)
+
+
+class DocumentView:
+    """One version of one document: text, line table, and the readings made of it."""
+
+    def __init__(self, uri: str, version: int | None, text: str) -> None:
+        self.uri = uri
+        self.version = version
+        self.text = text
+        self._starts: list[int] | None = None
+        self._arrays: list[NoteArray] | None = None
+        self._lock = threading.Lock()
+
+    # -- positions ---------------------------------------------------------------------------
+
+    @property
+    def starts(self) -> list[int]:
+        """Offset of the first character of every line (lines end at ``\\n``)."""
+        if self._starts is None:
+            starts = [0]
+            pos = self.text.find("\n")
+            while pos != -1:
+                starts.append(pos + 1)
+                pos = self.text.find("\n", pos + 1)
+            self._starts = starts
+        return self._starts
+
+    @property
+    def line_count(self) -> int:
+        return len(self.starts)
+
+    def line_text(self, line: int) -> str:
+        """Text of ``line`` without its ``\\n`` ('' past the end)."""
+        starts = self.starts
+        if line < 0 or line >= len(starts):
+            return ""
+        end = starts[line + 1] - 1 if line + 1 < len(starts) else len(self.text)
+        return self.text[starts[line] : end]
+
+    def offset_at(self, line: int, character: int) -> int:
+        """``str`` offset of an LSP position (UTF-16 column), clamped into the document."""
+        starts = self.starts
+        if line < 0:
+            return 0
+        if line >= len(starts):
+            return len(self.text)
+        return starts[line] + utf16_to_index(self.line_text(line), character)
+
+    def position_at(self, offset: int) -> tuple[int, int]:
+        """LSP ``(line, UTF-16 character)`` of a ``str`` offset."""
+        offset = min(max(offset, 0), len(self.text))
+        line = bisect.bisect_right(self.starts, offset) - 1
+        start = self.starts[line]
+        return line, utf16_len(self.text[start:offset])
+
+    # -- whole-file reading --------------------------------------------------------------------
+
+    @property
+    def arrays_ready(self) -> bool:
+        return self._arrays is not None
+
+    def arrays(self) -> list[NoteArray]:
+        """Every note array of this version (computed once; slow on big files: not on the loop)."""
+        with self._lock:
+            if self._arrays is None:
+                try:
+                    self._arrays = sonicpi.read(self.text)
+                except Exception:  # the reader should never raise; never let it kill a feature
+                    log.exception("reader failed on %s (version %s)", self.uri, self.version)
+                    self._arrays = []
+            return self._arrays
+
+    def array_at(self, offset: int) -> NoteArray | None:
+        """The note array whose span holds ``offset`` (whole-file reading)."""
+        found = None
+        for array in self.arrays():
+            inside = array.span.start <= offset <= array.span.end
+            if inside and (found is None or array.span.start >= found.span.start):
+                found = array  # innermost
+        return found
+
+    def token_at(self, offset: int) -> tuple[NoteArray, int, NoteToken] | None:
+        """The note element under ``offset`` with its array and index (whole-file reading)."""
+        for array in self.arrays():
+            if not (array.span.start <= offset <= array.span.end):
+                continue
+            for index, token in enumerate(array.notes):
+                if token.span.start <= offset <= token.span.end:
+                    return array, index, token
+        return None
+
+    # -- local cursor context -----------------------------------------------------------------
+
+    def region_around(self, line: int) -> tuple[int, int]:
+        """Lines ``[first, last]`` that hold the bracket the cursor line may be inside.
+
+        Walks up from the cursor line while the text from there to the end of the cursor line
+        has more ``]`` than ``[`` (the array opened earlier), and down while brackets opened
+        before stay open — at most :data:`REGION_LINES` each way. Single-line arrays, the common
+        case, give just the cursor line.
+        """
+        n = self.line_count
+        line = min(max(line, 0), n - 1)
+        first = line
+        depth = _depth(self.line_text(line))
+        while depth <= 0 and first > 0 and line - first < REGION_LINES:
+            above = self.line_text(first - 1)
+            if "[" not in above and "(" not in above and not above.rstrip().endswith(","):
+                break
+            first -= 1
+            depth += _depth(above)
+        if depth <= 0 and first != line:
+            first = line  # nothing open above: the cursor line stands alone
+            depth = _depth(self.line_text(line))
+        last = line
+        while depth > 0 and last + 1 < n and last - line < REGION_LINES:
+            last += 1
+            depth += _depth(self.line_text(last))
+        return first, last
+
+    def local_context(self, line: int, character: int) -> LocalContext | None:
+        """Cursor context from the reader run on :meth:`region_around` only.
+
+        Spans are moved back to document offsets. Returns ``None`` outside note arrays or on
+        any reader failure (logged): a completion is then simply not offered.
+        """
+        if line < 0 or line >= self.line_count:
+            return None
+        first, last = self.region_around(line)
+        base = self.starts[first]
+        end = self.starts[last + 1] - 1 if last + 1 < self.line_count else len(self.text)
+        region = self.text[base:end]
+        col = utf16_to_index(self.line_text(line), character)
+        try:
+            ctx = sonicpi.context_at(region, line - first, col)
+        except Exception:
+            log.exception("context_at failed in %s at %s:%s", self.uri, line, character)
+            return None
+        if ctx is None:
+            return None
+        return LocalContext(ctx=ctx, base=base, offset=self.starts[line] + col)
+
+
+def _depth(text: str) -> int:
+    """Open minus closed brackets in a line (comments after ``#`` ignored, roughly)."""
+    hash_at = text.find("#")
+    if hash_at != -1 and "#{" not in text:
+        text = text[:hash_at]
+    return text.count("[") + text.count("(") - text.count("]") - text.count(")")
+
+
+@dataclass
+class LocalContext:
+    """A reader context found in a region, and where that region starts in the document."""
+
+    ctx: CursorContext
+    base: int
+    offset: int
+
+    def doc_span(self, span: Span) -> Span:
+        return Span(span.start + self.base, span.end + self.base)
+
+    @property
+    def partial_span(self) -> Span:
+        return self.doc_span(self.ctx.partial_span)
+
+    @property
+    def array(self) -> NoteArray:
+        return self.ctx.array
+
+    def array_close(self) -> int | None:
+        close = self.ctx.array.close
+        return None if close is None else close + self.base
+
+    def content_end(self) -> int:
+        return self.ctx.array.content_end + self.base
+
+
+def voice_history(
+    arrays: list[NoteArray] | None, array: NoteArray, before: list[Event]
+) -> list[Event]:
+    """Model context for a cursor: earlier sections of the same voice, then ``before``.
+
+    ``arrays`` is a whole-file reading (possibly a few edits old); only arrays of the same voice
+    with a lower section number are taken from it, in section order.
+    """
+    if not arrays or array.kind != "voice" or array.voice is None or array.section is None:
+        return before
+    earlier: dict[int, NoteArray] = {}
+    for other in sorted(arrays, key=lambda a: a.span.start):
+        if (
+            other.kind == "voice"
+            and other.voice == array.voice
+            and other.section is not None
+            and other.section < array.section
+        ):
+            earlier.setdefault(other.section, other)  # a section assigned twice: first stands
+    history: list[Event] = []
+    for section in sorted(earlier):
+        history.extend(earlier[section].events())
+    history.extend(before)
+    return history
+
+
+def before_events(arrays: list[NoteArray] | None, ctx: CursorContext) -> list[Event]:
+    """The notes before the cursor as events, each with its duration where one is known.
+
+    Durations come from the context's own duration array when the region held it, otherwise
+    from the same array (kind, voice, section, name) in a whole-file reading, by index. Elements
+    Sonic Pi would reject are left out: they carry no pitch.
+    """
+    durations = ctx.durations
+    if durations is None and arrays:
+        array = ctx.array
+        for other in arrays:
+            if (
+                other.kind == array.kind
+                and other.voice == array.voice
+                and other.section == array.section
+                and other.name == array.name
+                and other.durations is not None
+            ):
+                durations = other.durations
+                break
+    return [
+        Event(tok.midi, durations.duration_for(i) if durations is not None else None)
+        for i, tok in enumerate(ctx.before)
+        if tok.error is None
+    ]

@@ -1,0 +1,59 @@
+"""``textDocument/inlineCompletion``: ghost text that continues the array at the cursor.
+
+The continuation is ``phraseLength`` sampled notes (seeded, so the ghost text does not flicker
+between keystrokes that leave the context unchanged). With a partial token typed, the ghost
+text completes it first with the most likely matching note, then continues from that note.
+"""
+
+from __future__ import annotations
+
+from lsprotocol import types
+from notegen.config import Settings
+from notegen.generate import generate
+from notegen.melody import Event
+
+from .completion import PHRASE_SEED, rank_notes
+from .context import NoteContext
+from .engine import Engine
+from .spelling import spell_note
+
+
+def ghost_text(engine: Engine, nc: NoteContext, settings: Settings) -> str | None:
+    """The text to show after (or replacing the partial before) the cursor; ``None``: nothing."""
+    model, cache = engine.model, engine.cache
+    if model is None or cache is None:
+        return None
+    history = list(nc.history)
+    parts: list[str] = []
+    if nc.partial:
+        best = rank_notes(engine, nc, 1)
+        if not best:
+            return None
+        parts.append(best[0].text)
+        history.append(Event(best[0].candidate.pitch, best[0].candidate.duration))
+    remaining = settings.phraseLength - len(parts)
+    key = ("inline", cache.key(history), remaining, settings.temperature, settings.topP)
+    events = engine.remember(
+        key,
+        lambda: generate(
+            model,
+            history,
+            remaining,
+            temperature=settings.temperature,
+            top_k=settings.topK,
+            top_p=settings.topP,
+            seed=PHRASE_SEED,
+            max_context=settings.maxContext,
+            cache=cache,
+        ),
+    )
+    parts.extend(spell_note(ev.pitch, nc.style, nc.numeric) for ev in events)
+    if not parts:
+        return None
+    return nc.lead + ", ".join(parts)
+
+
+def items(text: str, edit_range: types.Range) -> types.InlineCompletionList:
+    return types.InlineCompletionList(
+        items=[types.InlineCompletionItem(insert_text=text, range=edit_range)]
+    )

@@ -1,0 +1,359 @@
+"""notegen-lsp: every LSP feature is registered here, in one place; the work lives elsewhere.
+
+Each handler fetches what it needs (the document version, settings, the model), hands the work
+to its feature module, and guards it: an exception in one feature is logged and answered with
+"nothing" rather than taking the server down. Requests that run the model are ``async`` and
+await the inference thread, so the event loop stays free, a ``$/cancelRequest`` cancels them,
+and their result is dropped when the document changed meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+from urllib.parse import unquote
+
+from lsprotocol import types
+from notegen import __version__
+from notegen.config import SECTION, Settings, parse_settings
+from notegen.notes import NoteStyle, infer_style
+from notegen.sonicpi.types import NoteArray
+from pygls.exceptions import JsonRpcException
+from pygls.lsp.server import LanguageServer
+
+from . import code_actions, commands, completion, diagnostics, hover, inline
+from .context import NoteContext, note_context
+from .documents import DocumentView
+from .edits import lsp_range
+from .engine import Engine
+
+log = logging.getLogger(__name__)
+
+DIAGNOSTICS_DELAY_S = 0.4
+"""Quiet time after an edit before the whole file is re-read for diagnostics."""
+
+
+class NotegenServer(LanguageServer):
+    """The language server plus notegen's state: settings, model engine, document readings."""
+
+    def __init__(self, model_path: str | None = None) -> None:
+        super().__init__("notegen-lsp", __version__, max_workers=2)
+        self.settings = Settings()
+        self.cli_model_path = model_path
+        self.engine = Engine()
+        self.reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="notegen-read")
+        self.views: dict[str, DocumentView] = {}
+        self.readings: dict[str, tuple[int | None, list[NoteArray], NoteStyle]] = {}
+        self.timers: dict[str, asyncio.TimerHandle] = {}
+        self.model_message_sent: str | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.client_ready = False
+        self.load_model()  # start early: importing onnxruntime overlaps the handshake
+
+    # -- documents -----------------------------------------------------------------------------
+
+    def view(self, uri: str) -> DocumentView | None:
+        """The current version of an open document (``None`` if it is not open)."""
+        doc = self.workspace.text_documents.get(unquote(uri))
+        if doc is None:
+            return None
+        cached = self.views.get(uri)
+        source = doc.source
+        if cached is not None and cached.version == doc.version and cached.text is source:
+            return cached
+        view = DocumentView(uri, doc.version, source)
+        self.views[uri] = view
+        return view
+
+    def current_version(self, uri: str) -> int | None:
+        doc = self.workspace.text_documents.get(unquote(uri))
+        return None if doc is None else doc.version
+
+    def latest_reading(self, uri: str) -> tuple[list[NoteArray] | None, NoteStyle | None]:
+        """The latest whole-file reading of ``uri`` (maybe a few edits old) and its style."""
+        reading = self.readings.get(uri)
+        if reading is None:
+            return None, None
+        return reading[1], reading[2]
+
+    def client_capabilities_or_none(self) -> types.ClientCapabilities | None:
+        try:
+            return self.client_capabilities
+        except Exception:
+            return None
+
+    # -- settings and model --------------------------------------------------------------------
+
+    def apply_settings(self, raw: Any) -> None:
+        previous = self.settings
+        self.settings, warnings = parse_settings(raw, previous)
+        for warning in warnings:
+            self.warn(warning)
+        if self.settings.modelPath != previous.modelPath:
+            self.load_model()
+
+    def load_model(self) -> None:
+        path = self.settings.modelPath or self.cli_model_path
+        future = self.engine.load(path)
+        future.add_done_callback(lambda _f: self._report_model())
+
+    def _report_model(self) -> None:
+        """Tell the user once per distinct error (from any thread; only after ``initialized``)."""
+        error = self.engine.error
+        if not error or error == self.model_message_sent or not self.client_ready:
+            return
+        loop = self.loop
+        if loop is None or loop.is_closed():
+            return
+        self.model_message_sent = error
+        message = (
+            f"notegen: cannot load the model — {error}. Completions and generation are "
+            "off; diagnostics and hover keep working. Set notegen.modelPath or pass --model."
+        )
+        log.error("%s", message)
+        params = types.ShowMessageParams(type=types.MessageType.Error, message=message)
+        loop.call_soon_threadsafe(self.window_show_message, params)
+
+    def warn(self, message: str) -> None:
+        log.warning("%s", message)
+        self.window_show_message(
+            types.ShowMessageParams(type=types.MessageType.Warning, message=message)
+        )
+
+    # -- diagnostics ---------------------------------------------------------------------------
+
+    def schedule_reading(self, uri: str, delay: float) -> None:
+        """Re-read the whole file (diagnostics, history) after ``delay`` s without edits."""
+        timer = self.timers.pop(uri, None)
+        if timer is not None:
+            timer.cancel()
+        loop = asyncio.get_running_loop()
+        self.timers[uri] = loop.call_later(
+            delay, lambda: asyncio.ensure_future(self._read_and_publish(uri))
+        )
+
+    async def _read_and_publish(self, uri: str) -> None:
+        self.timers.pop(uri, None)
+        view = self.view(uri)
+        if view is None:
+            return
+        loop = asyncio.get_running_loop()
+        try:
+            found = await loop.run_in_executor(self.reader, _read_document, view)
+        except Exception:
+            log.exception("reading %s failed", uri)
+            return
+        arrays, style, diags = found
+        if uri not in self.views:
+            return  # closed meanwhile
+        self.readings[uri] = (view.version, arrays, style)
+        if self.current_version(uri) != view.version:
+            return  # stale: a newer reading is scheduled
+        self.text_document_publish_diagnostics(
+            types.PublishDiagnosticsParams(uri=uri, diagnostics=diags, version=view.version)
+        )
+
+    def forget(self, uri: str) -> None:
+        timer = self.timers.pop(uri, None)
+        if timer is not None:
+            timer.cancel()
+        self.views.pop(uri, None)
+        self.readings.pop(uri, None)
+
+    # -- shared request plumbing ---------------------------------------------------------------
+
+    async def context_for(
+        self, uri: str, position: types.Position
+    ) -> tuple[DocumentView, NoteContext] | None:
+        """The view and cursor context, computed on the inference thread; ``None`` outside."""
+        view = self.view(uri)
+        if view is None:
+            return None
+        arrays, style = self.latest_reading(uri)
+        max_context = self.settings.maxContext
+        nc = await self.engine.run(
+            note_context, view, position.line, position.character, arrays, style, max_context
+        )
+        return (view, nc) if nc is not None else None
+
+    def edit_range(self, view: DocumentView, nc: NoteContext) -> types.Range:
+        span = nc.local.partial_span
+        if not nc.partial:
+            return lsp_range(view, nc.local.offset, nc.local.offset)
+        return lsp_range(view, span.start, max(span.end, nc.local.offset))
+
+
+def _read_document(
+    view: DocumentView,
+) -> tuple[list[NoteArray], NoteStyle, list[types.Diagnostic]]:
+    arrays = view.arrays()
+    return arrays, infer_style(view.text), diagnostics.diagnose(view)
+
+
+def guarded(default: Any = None):
+    """Log and swallow a feature's unexpected exception (JSON-RPC errors still propagate)."""
+
+    def wrap(fn):
+        async def run(ls: NotegenServer, params: Any):
+            try:
+                return await fn(ls, params)
+            except (JsonRpcException, asyncio.CancelledError):
+                raise
+            except Exception:
+                log.exception("%s failed", fn.__name__)
+                return default
+
+        run.__name__ = fn.__name__
+        return run
+
+    return wrap
+
+
+def create_server(model_path: str | None = None) -> NotegenServer:
+    """A server with every notegen feature registered."""
+    server = NotegenServer(model_path)
+
+    @server.feature(types.INITIALIZE)
+    def on_initialize(ls: NotegenServer, params: types.InitializeParams) -> None:
+        ls.loop = asyncio.get_running_loop()
+        ls.apply_settings(params.initialization_options)
+
+    @server.feature(types.INITIALIZED)
+    async def on_initialized(ls: NotegenServer, params: types.InitializedParams) -> None:
+        ls.client_ready = True
+        await ls.engine.ready()
+        ls._report_model()  # a load that failed before the client could be told
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+    async def on_configuration(
+        ls: NotegenServer, params: types.DidChangeConfigurationParams
+    ) -> None:
+        settings = params.settings
+        if isinstance(settings, dict) and SECTION in settings:
+            ls.apply_settings(settings[SECTION])
+        elif settings is None or settings == {}:
+            await _pull_configuration(ls)
+        else:
+            ls.apply_settings(settings)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
+    def on_open(ls: NotegenServer, params: types.DidOpenTextDocumentParams) -> None:
+        ls.view(params.text_document.uri)
+        ls.schedule_reading(params.text_document.uri, 0.0)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
+    def on_change(ls: NotegenServer, params: types.DidChangeTextDocumentParams) -> None:
+        ls.schedule_reading(params.text_document.uri, DIAGNOSTICS_DELAY_S)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
+    def on_close(ls: NotegenServer, params: types.DidCloseTextDocumentParams) -> None:
+        uri = params.text_document.uri
+        ls.forget(uri)
+        ls.text_document_publish_diagnostics(
+            types.PublishDiagnosticsParams(uri=uri, diagnostics=[])
+        )
+
+    @server.feature(
+        types.TEXT_DOCUMENT_COMPLETION,
+        types.CompletionOptions(trigger_characters=completion.TRIGGER_CHARACTERS),
+    )
+    @guarded(None)
+    async def on_completion(
+        ls: NotegenServer, params: types.CompletionParams
+    ) -> types.CompletionList | None:
+        uri = params.text_document.uri
+        found = await ls.context_for(uri, params.position)
+        if found is None:
+            return None
+        view, nc = found
+        if await ls.engine.ready() is None:
+            return None
+        items = await ls.engine.run(
+            completion.complete, ls.engine, nc, ls.settings, ls.edit_range(view, nc)
+        )
+        if ls.current_version(uri) != view.version:
+            return types.CompletionList(is_incomplete=True, items=[])
+        return types.CompletionList(is_incomplete=True, items=items)
+
+    @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
+    @guarded(None)
+    async def on_inline(
+        ls: NotegenServer, params: types.InlineCompletionParams
+    ) -> types.InlineCompletionList | None:
+        if not ls.settings.inlineSuggestions:
+            return None
+        uri = params.text_document.uri
+        found = await ls.context_for(uri, params.position)
+        if found is None or await ls.engine.ready() is None:
+            return None
+        view, nc = found
+        text = await ls.engine.run(inline.ghost_text, ls.engine, nc, ls.settings)
+        if text is None or ls.current_version(uri) != view.version:
+            return None
+        return inline.items(text, ls.edit_range(view, nc))
+
+    @server.feature(types.TEXT_DOCUMENT_HOVER)
+    @guarded(None)
+    async def on_hover(ls: NotegenServer, params: types.HoverParams) -> types.Hover | None:
+        uri = params.text_document.uri
+        found = await ls.context_for(uri, params.position)
+        if found is None:
+            return None
+        view, nc = found
+        token = hover.token_under(nc)
+        if token is None:
+            return None
+        await ls.engine.ready()
+        text = await ls.engine.run(hover.describe, ls.engine, nc, token)
+        if ls.current_version(uri) != view.version:
+            return None
+        span = nc.local.doc_span(token.span)
+        return types.Hover(
+            contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=text),
+            range=lsp_range(view, span.start, span.end),
+        )
+
+    @server.feature(
+        types.TEXT_DOCUMENT_CODE_ACTION,
+        types.CodeActionOptions(code_action_kinds=code_actions.KINDS),
+    )
+    @guarded([])
+    async def on_code_action(
+        ls: NotegenServer, params: types.CodeActionParams
+    ) -> list[types.CodeAction]:
+        uri = params.text_document.uri
+        position = params.range.start
+        found = await ls.context_for(uri, position)
+        view = ls.view(uri)
+        if view is None:
+            return []
+        blank = not view.line_text(position.line).strip()
+        return code_actions.actions(uri, position, found is not None, blank, ls.settings)
+
+    @server.command(commands.GENERATE)
+    async def on_generate(ls: NotegenServer, *args: Any) -> dict[str, Any]:
+        return await commands.generate_melody(ls, *args)
+
+    @server.command(commands.CONTINUE)
+    async def on_continue(ls: NotegenServer, *args: Any) -> dict[str, Any]:
+        return await commands.continue_melody(ls, *args)
+
+    return server
+
+
+async def _pull_configuration(ls: NotegenServer) -> None:
+    """Clients that send empty settings expect the server to ask (``workspace/configuration``)."""
+    caps = ls.client_capabilities_or_none()
+    if not (caps and caps.workspace and caps.workspace.configuration):
+        return
+    try:
+        result = await ls.workspace_configuration_async(
+            types.ConfigurationParams(items=[types.ConfigurationItem(section=SECTION)])
+        )
+    except Exception:
+        log.exception("workspace/configuration failed")
+        return
+    if result:
+        ls.apply_settings(result[0])
