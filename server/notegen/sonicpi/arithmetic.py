@@ -47,6 +47,10 @@ def evaluate(tokens: Sequence[Token], notes: bool = False) -> Result:
     toks = [t for t in tokens if t.kind not in ("nl", "comment")]
     if not toks:
         return Result(None, "empty element")
+    if len(toks) == 1 and toks[0].kind == "num" and toks[0].value.replace(".", "", 1).isdigit():
+        # fast path for the common `0.5` (isdigit on ASCII-only lexer output)
+        value = toks[0].value
+        return Result(float(value) if "." in value else int(value))
     parser = _Parser(toks, notes)
     try:
         value = parser.expr()

@@ -75,6 +75,9 @@ _OPS = (
     "!~",
     "&.",
 )
+_OPS_BY_FIRST: dict[str, tuple[str, ...]] = {
+    c: tuple(op for op in _OPS if op[0] == c) for c in {op[0] for op in _OPS}
+}
 _PERCENT_RE = re.compile(r"%[wWiIqQrsx]?[\[({<|!/]")
 _HEREDOC_RE = re.compile(r"<<([~-]?)(['\"`]?)([A-Za-z_][A-Za-z0-9_]*)\2")
 _CLOSERS = {"[": "]", "(": ")", "{": "}", "<": ">"}
@@ -223,12 +226,11 @@ class _Lexer:
                 self.pos = end
                 self.emit("ident", start, end)
                 continue
-            for op in _OPS:
+            self.pos = start + 1
+            for op in _OPS_BY_FIRST.get(ch, ()):
                 if text.startswith(op, start):
                     self.pos = start + len(op)
                     break
-            else:
-                self.pos = start + 1
             self.emit("op", start, self.pos)
         if self.pending_heredocs:
             self.pending_heredocs.clear()
