@@ -14,8 +14,10 @@ Add ``--corpus my_pieces/`` to ``fit`` to train on your own Sonic Pi files as we
 from __future__ import annotations
 
 import argparse
+import json
 import shlex
 import sys
+from pathlib import Path
 
 from .corpus import CorpusError
 
@@ -60,7 +62,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     if not train:
         raise CorpusError("no training melodies (give --train and/or --corpus)")
     extra = {
-        "command": "notegen-train " + shlex.join(sys.argv[1:]),
+        "command": "notegen-train " + shlex.join(args.argv),
         "sources": [str(p) for p in [*args.train, *args.corpus]],
         "valid_sources": [str(p) for p in args.valid],
     }
@@ -98,6 +100,135 @@ def cmd_fit(args: argparse.Namespace) -> int:
     return 0
 
 
+def _extract_args(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("extract", help="extract melodies from the music21 corpus (cached)")
+    p.add_argument("--out", required=True, help="folder for train/valid/test .jsonl.gz")
+    p.add_argument("--cache", default=None, help="cache folder (default ~/.cache/notegen)")
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument(
+        "--folders",
+        nargs="*",
+        default=None,
+        help="corpus folders (default: essenFolksong oneills1850 ryansMammoth "
+        "airdsAirs miscFolk bach)",
+    )
+    p.add_argument("--limit", type=int, default=None, help="only the first N source files")
+    p.add_argument(
+        "--check",
+        default=None,
+        help="a melodies folder (train/valid .jsonl.gz) whose split must be reproduced",
+    )
+
+
+def cmd_extract(args: argparse.Namespace) -> int:
+    from . import music21_corpus as m21
+    from .corpus import read_jsonl, write_jsonl
+
+    sources = m21.list_sources(args.folders) if args.folders else m21.list_sources()
+    if args.limit:
+        sources = sources[: args.limit]
+    cache = Path(args.cache) if args.cache else None
+    melodies = m21.extract(sources, cache, workers=args.workers)
+    parts = m21.split(melodies)
+    out = Path(args.out)
+    report: dict[str, object] = {"sources": len(sources), "melodies": len(melodies)}
+    for name, items in parts.items():
+        write_jsonl(out / f"{name}.jsonl.gz", items)
+        report[name] = {"melodies": len(items), "events": sum(len(m) for m in items)}
+    if args.check:
+        check: dict[str, object] = {}
+        for name in ("train", "valid"):
+            path = Path(args.check) / f"{name}.jsonl.gz"
+            if not path.exists():
+                continue
+            theirs = {m.id: m for m in read_jsonl(path)}
+            ours = {m.id: m for m in parts[name]}
+            same_notes = sum(
+                1 for k in ours.keys() & theirs.keys() if ours[k].events == theirs[k].events
+            )
+            check[name] = {
+                "reference": len(theirs),
+                "ours": len(ours),
+                "common_ids": len(ours.keys() & theirs.keys()),
+                "only_ours": sorted(ours.keys() - theirs.keys())[:20],
+                "only_reference": sorted(theirs.keys() - ours.keys())[:20],
+                "only_ours_count": len(ours.keys() - theirs.keys()),
+                "only_reference_count": len(theirs.keys() - ours.keys()),
+                "identical_notes": same_notes,
+            }
+        report["check"] = check
+    print(json.dumps(report, indent=1))
+    return 0
+
+
+def _export_args(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("export", help="export a fit's best weights to ONNX + model card")
+    p.add_argument("run", help="run directory written by fit")
+    p.add_argument("--out", required=True, help="path of the .onnx (the card goes beside it)")
+    p.add_argument("--weights", choices=["best", "last"], default="best")
+    p.add_argument("--atol", type=float, default=1e-5)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .package import export_run
+
+    card = export_run(
+        Path(args.run),
+        Path(args.out),
+        weights=args.weights,
+        atol=args.atol,
+        command="notegen-train " + shlex.join(args.argv),
+    )
+    print(json.dumps({k: card[k] for k in ("onnx", "sha256", "parity", "size_bytes")}, indent=1))
+    return 0
+
+
+def _evaluate_args(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("evaluate", help="bits/note of a model on melodies (prints JSON)")
+    p.add_argument("model", help="a .onnx or .json model (stateful or seed architecture)")
+    p.add_argument("data", nargs="+", help="melodies .jsonl(.gz) or Sonic Pi files/folders")
+    p.add_argument(
+        "--ngram-train",
+        nargs="*",
+        default=None,
+        help="also score Kneser-Ney n-grams trained on these melodies",
+    )
+    p.add_argument("--ngram-orders", nargs="*", type=int, default=[3, 6, 9])
+    p.add_argument("--seed-model", default=None, help="also score this seed-architecture model")
+    p.add_argument(
+        "--record",
+        default=None,
+        metavar="NAME",
+        help="store the results under metrics.NAME in the model's card",
+    )
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .evaluate import score_model, score_ngram
+    from .sources import load_melodies
+
+    melodies = load_melodies(args.data)
+    if not melodies:
+        raise CorpusError("no melodies in " + ", ".join(args.data))
+    result: dict[str, object] = {
+        "data": [str(d) for d in args.data],
+        "melodies": len(melodies),
+        "model": score_model(args.model, melodies).summary(),
+    }
+    if args.seed_model:
+        result["seed_architecture"] = score_model(args.seed_model, melodies).summary()
+    if args.ngram_train:
+        train = load_melodies(args.ngram_train)
+        for name, scores in score_ngram(train, melodies, args.ngram_orders).items():
+            result[name] = scores.summary()
+    if args.record:
+        from .package import record_metrics
+
+        record_metrics(Path(args.model), args.record, result)
+    print(json.dumps(result, indent=1))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="notegen-train",
@@ -105,15 +236,20 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", required=True)
+    _extract_args(sub)
     _fit_args(sub)
+    _export_args(sub)
+    _evaluate_args(sub)
     return parser
 
 
-COMMANDS = {"fit": cmd_fit}
+COMMANDS = {"extract": cmd_extract, "fit": cmd_fit, "export": cmd_export, "evaluate": cmd_evaluate}
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
+    args.argv = argv
     try:
         return COMMANDS[args.command](args)
     except (CorpusError, ValueError, FileNotFoundError) as err:

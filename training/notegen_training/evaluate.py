@@ -1,0 +1,152 @@
+"""Score models on melodies in bits/note: the shipped ONNX model, the seed network, the n-gram.
+
+The stateful model is scored through :class:`notegen.model.MelodyModel` — the same ONNX Runtime
+path that serves completions — one melody at a time from ``<bos>`` with zero state, so every
+event is predicted from its full left context within its melody and nothing else. No end token
+exists, so none is counted; ``<bos>`` is masked out of every distribution.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from .corpus import Melody
+from .metrics import Scores, log_softmax_without_bos
+from .ngram import CacheConfig, KneserNey, cache_distributions
+from .tokens import Vocab
+
+DEFAULT_NGRAM_ORDERS = (3, 6, 9)
+DEFAULT_CACHE = CacheConfig()
+
+
+def load_card(path: str | Path) -> dict[str, object]:
+    path = Path(path)
+    card_path = path if path.suffix == ".json" else path.with_suffix(".json")
+    return json.loads(card_path.read_text())
+
+
+def score_stateful(model_path: str | Path, melodies: Sequence[Melody]) -> Scores:
+    """Bits/note of an exported stateful model, through the server's runtime loader."""
+    from notegen.model import MelodyModel
+
+    model = MelodyModel.load(model_path)
+    scores = Scores()
+    for melody in melodies:
+        if not melody.events:
+            continue
+        pitch, duration = model.encode(melody.events)
+        p_logits, d_logits, _ = model.run(melody.events)
+        n = len(pitch)
+        scores.add_pitch(log_softmax_without_bos(p_logits[:n]), pitch)
+        scores.add_duration(log_softmax_without_bos(d_logits[:n]), duration)
+    return scores
+
+
+def seed_contexts(pitch: np.ndarray, context: int) -> list[np.ndarray]:
+    """The left context of every event (at most ``context`` tokens), as the seed network reads
+    them; the first event's context is empty (an all-padding window)."""
+    return [pitch[max(0, t - context) : t] for t in range(len(pitch))]
+
+
+def pre_pad(rows: Sequence[np.ndarray], length: int) -> np.ndarray:
+    """Left-pad token rows with 0 (``<bos>``/padding) to ``length``, the original's layout."""
+    out = np.zeros((len(rows), length), dtype=np.int64)
+    for i, row in enumerate(rows):
+        if len(row):
+            out[i, length - len(row) :] = row
+    return out
+
+
+def score_seed(
+    model_path: str | Path, melodies: Sequence[Melody], context: int | None = None
+) -> Scores:
+    """Bits/note (pitch and rests only) of an exported seed network.
+
+    Each event is predicted from its left context (at most ``context`` tokens, default the
+    card's ``train_window``), pre-padded; contexts of similar length are batched.
+    """
+    import onnxruntime as ort
+
+    card = load_card(model_path)
+    vocab = Vocab.from_card(card)
+    context = context or int(card.get("train_window") or card["window"])  # type: ignore[arg-type]
+    onnx_path = Path(model_path).with_name(str(card["onnx"]))
+    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    requests: list[tuple[int, int, np.ndarray]] = []  # (melody index, position, context)
+    targets: list[np.ndarray] = []
+    for m_index, melody in enumerate(melodies):
+        pitch, _ = vocab.encode(melody.events)
+        targets.append(pitch)
+        for t, ctx in enumerate(seed_contexts(pitch, context)):
+            requests.append((m_index, t, ctx))
+    log_probs = [np.zeros((len(t), vocab.n_pitch)) for t in targets]
+    requests.sort(key=lambda r: len(r[2]))
+    batch = 256
+    for start in range(0, len(requests), batch):
+        chunk = requests[start : start + batch]
+        length = max(1, max(len(r[2]) for r in chunk))
+        (probs,) = session.run(["probs"], {"tokens": pre_pad([r[2] for r in chunk], length)})
+        with np.errstate(divide="ignore"):
+            lp = log_softmax_without_bos(np.log(np.maximum(probs, 1e-30)))
+        for (m_index, t, _), row in zip(chunk, lp, strict=True):
+            log_probs[m_index][t] = row
+    scores = Scores()
+    for lp, pitch in zip(log_probs, targets, strict=True):
+        if len(pitch):
+            scores.add_pitch(lp, pitch)
+    return scores
+
+
+def score_ngram(
+    train: Sequence[Melody],
+    melodies: Sequence[Melody],
+    orders: Sequence[int] = DEFAULT_NGRAM_ORDERS,
+    cache: CacheConfig | None = DEFAULT_CACHE,
+    vocab: Vocab | None = None,
+) -> dict[str, Scores]:
+    """Interpolated KN n-grams of each order (pitch and duration streams modelled separately),
+    plus the highest order with the within-melody cache."""
+    vocab = vocab or Vocab()
+    train_ids = [vocab.encode(m.events) for m in train if m.events]
+    eval_ids = [vocab.encode(m.events) for m in melodies if m.events]
+    results: dict[str, Scores] = {}
+    for order in orders:
+        pitch_model = KneserNey(order, vocab.n_pitch).fit([p for p, _ in train_ids])
+        duration_model = KneserNey(order, vocab.n_duration).fit([d for _, d in train_ids])
+        plain, cached = Scores(), Scores()
+        with_cache = cache is not None and order == max(orders)
+        for pitch, duration in eval_ids:
+            p_probs = pitch_model.distributions(pitch)
+            d_probs = duration_model.distributions(duration)
+            _add_probs(plain, p_probs, d_probs, pitch, duration)
+            if with_cache:
+                assert cache is not None
+                p_c = cache_distributions(pitch, p_probs, cache.order, cache.discount, cache.weight)
+                d_c = cache_distributions(
+                    duration, d_probs, cache.order, cache.discount, cache.weight
+                )
+                _add_probs(cached, p_c, d_c, pitch, duration)
+        results[f"ngram{order}"] = plain
+        if with_cache:
+            results[f"ngram{order}+cache"] = cached
+    return results
+
+
+def _add_probs(
+    scores: Scores, p: np.ndarray, d: np.ndarray, pitch: np.ndarray, duration: np.ndarray
+) -> None:
+    with np.errstate(divide="ignore"):
+        scores.add_pitch(np.log(p), pitch)
+        scores.add_duration(np.log(d), duration)
+
+
+def score_model(model_path: str | Path, melodies: Sequence[Melody]) -> Scores:
+    """Dispatch on the card: stateful step graph or seed network."""
+    card = load_card(model_path)
+    if card.get("stateful", True):
+        return score_stateful(model_path, melodies)
+    return score_seed(model_path, melodies)

@@ -1,0 +1,238 @@
+"""Melodies from the music21 corpus, with the ids and split of ``../shared/data/melodies``.
+
+Sources: essenFolksong, oneills1850, ryansMammoth, airdsAirs, miscFolk (ABC files, several
+tunes per file) and the soprano line (``parts[0]``) of the Bach chorales (music21's chorale
+iterator). A melody's id is ``<corpus path relative to music21's corpus>#<index of the tune in
+that file>`` (the chorale iterator names files without extension: ``bach/bwv10.7#0``), and its
+split is ``sha1(id) % 100`` (:func:`notegen_training.corpus.split_of`).
+
+Extraction rules: ties merged (``stripTies``), grace notes dropped, chords reduced to their
+top note, repeats not expanded (the notes as written), durations in quarter notes (= beats)
+rounded to 6 decimals, and exact transposition-invariant duplicates (same intervals, rests and
+durations) removed, keeping the first in id order.
+
+Parsing is slow (ABC through music21), so files are parsed in worker processes, one result
+file per source file under the cache folder; a second run only reads the cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+
+from notegen.melody import Event
+
+from .corpus import Melody, split_of
+
+COLLECTIONS = {
+    "essenFolksong": "essen",
+    "oneills1850": "oneills",
+    "ryansMammoth": "ryans",
+    "airdsAirs": "aird",
+    "miscFolk": "miscfolk",
+    "bach": "bach_soprano",
+}
+ABC_FOLDERS = ("essenFolksong", "oneills1850", "ryansMammoth", "airdsAirs", "miscFolk")
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "notegen" / "music21"
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """One unit of parsing work: a corpus path (as music21 names it) and its id prefix."""
+
+    corpus_path: str
+    id_prefix: str
+
+    @property
+    def collection(self) -> str:
+        return COLLECTIONS[self.id_prefix.split("/", 1)[0]]
+
+
+def list_sources(folders: Sequence[str] = (*ABC_FOLDERS, "bach")) -> list[SourceFile]:
+    """The corpus files to parse, in a fixed order."""
+    import music21
+
+    root = Path(music21.__file__).parent / "corpus"
+    sources: list[SourceFile] = []
+    for folder in folders:
+        if folder == "bach":
+            from music21 import corpus
+
+            for name in corpus.chorales.Iterator(returnType="filename"):
+                sources.append(SourceFile(str(name), str(name)))
+            continue
+        for path in sorted((root / folder).glob("*.abc")):
+            rel = path.relative_to(root).as_posix()
+            sources.append(SourceFile(rel, rel))
+    return sources
+
+
+def events_of(score) -> list[Event]:  # type: ignore[no-untyped-def]
+    """The melody of a music21 score: first part, ties merged, graces dropped, top notes."""
+    from music21 import chord, note
+
+    part = score.parts[0] if score.parts else score
+    part = part.stripTies()
+    events: list[Event] = []
+    for element in part.flatten().notesAndRests:
+        if element.duration.isGrace:
+            continue
+        beats = round(float(element.quarterLength), 6)
+        if beats <= 0:
+            continue
+        if isinstance(element, note.Rest):
+            events.append(Event(None, beats))
+        elif isinstance(element, chord.Chord):
+            events.append(Event(max(p.midi for p in element.pitches), beats))
+        else:
+            events.append(Event(element.pitch.midi, beats))
+    return events
+
+
+def _meta(score) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    from music21 import meter
+
+    meta: dict[str, object] = {"meter": None, "key_sig": None}
+    sigs = list(score.recurse().getElementsByClass(meter.TimeSignature))
+    if sigs:
+        meta["meter"] = sigs[0].ratioString
+    keys = list(score.recurse().getElementsByClass("KeySignature"))
+    if keys:
+        meta["key_sig"] = keys[0].sharps
+    return meta
+
+
+def parse_source(source: SourceFile) -> list[dict[str, object]]:
+    """All tunes of one corpus file as melody JSON objects (a tune that fails is skipped)."""
+    from music21 import corpus, stream
+
+    if source.id_prefix.startswith("bach/"):
+        scores = [corpus.parse(source.corpus_path)]
+    else:
+        parsed = corpus.parse(source.corpus_path, forceSource=True)
+        scores = list(parsed.scores) if isinstance(parsed, stream.Opus) else [parsed]
+    out = []
+    for index, score in enumerate(scores):
+        try:
+            events = events_of(score)
+            title = (score.metadata.title if score.metadata else None) or ""
+            meta = _meta(score)
+        except Exception as err:  # music21 raises many kinds on odd ABC
+            print(f"skipping {source.id_prefix}#{index}: {err}", file=sys.stderr)
+            continue
+        if not events:
+            continue
+        melody = Melody(f"{source.id_prefix}#{index}", events, source.collection, title, meta)
+        out.append(melody.to_json())
+    return out
+
+
+def _cache_file(cache_dir: Path, source: SourceFile) -> Path:
+    key = hashlib.sha1(source.id_prefix.encode()).hexdigest()[:16]
+    return cache_dir / f"{key}.json"
+
+
+def _parse_to_cache(args: tuple[SourceFile, Path]) -> tuple[SourceFile, int]:
+    source, cache_dir = args
+    tunes = parse_source(source)
+    target = _cache_file(cache_dir, source)
+    tmp = target.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"source": source.id_prefix, "tunes": tunes}))
+    tmp.replace(target)
+    return source, len(tunes)
+
+
+def extract(
+    sources: Sequence[SourceFile] | None = None,
+    cache_dir: Path | None = None,
+    workers: int = 2,
+    progress: bool = True,
+) -> list[Melody]:
+    """Parse (or read from cache) every source and return deduplicated melodies in id order."""
+    import music21
+    from tqdm import tqdm
+
+    sources = list(sources) if sources is not None else list_sources()
+    cache_dir = (cache_dir or default_cache_dir()) / f"music21-{music21.__version__}"
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    todo = [s for s in sources if not _cache_file(cache_dir, s).exists()]
+    if todo:
+        bar = tqdm(
+            total=len(todo),
+            desc="parsing music21 corpus",
+            unit="file",
+            disable=not progress,
+            file=sys.stderr,
+        )
+        # big files first so the pool does not end waiting on one essen book
+        todo.sort(key=lambda s: -_size_hint(s))
+        if workers > 1:
+            with get_context("spawn").Pool(workers) as pool:
+                for _ in pool.imap_unordered(_parse_to_cache, [(s, cache_dir) for s in todo]):
+                    bar.update()
+        else:
+            for source in todo:
+                _parse_to_cache((source, cache_dir))
+                bar.update()
+        bar.close()
+    melodies: list[Melody] = []
+    for source in sources:
+        data = json.loads(_cache_file(cache_dir, source).read_text())
+        melodies.extend(Melody.from_json(t) for t in data["tunes"])
+    return deduplicate(melodies)
+
+
+def _size_hint(source: SourceFile) -> int:
+    import music21
+
+    path = Path(music21.__file__).parent / "corpus" / source.corpus_path
+    return path.stat().st_size if path.exists() else 0
+
+
+def transposition_key(events: Iterable[Event]) -> tuple[object, ...]:
+    """Intervals from the first note, rests and durations: equal for transposed copies."""
+    items: list[object] = []
+    first: float | None = None
+    for event in events:
+        if event.pitch is None:
+            items.append((None, event.duration))
+            continue
+        if first is None:
+            first = event.pitch
+        items.append((event.pitch - first, event.duration))
+    return tuple(items)
+
+
+def deduplicate(melodies: Sequence[Melody]) -> list[Melody]:
+    """Melodies sorted by id, keeping the first of each transposition-invariant duplicate."""
+    seen: set[tuple[object, ...]] = set()
+    out = []
+    for melody in sorted(melodies, key=lambda m: _id_order(m.id)):
+        key = transposition_key(melody.events)
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(melody)
+    return out
+
+
+def _id_order(melody_id: str) -> tuple[str, int]:
+    path, _, index = melody_id.rpartition("#")
+    return path, int(index) if index.isdigit() else 0
+
+
+def split(melodies: Iterable[Melody]) -> dict[str, list[Melody]]:
+    out: dict[str, list[Melody]] = {"train": [], "valid": [], "test": []}
+    for melody in melodies:
+        out[split_of(melody.id)].append(melody)
+    return out
