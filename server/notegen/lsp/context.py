@@ -61,9 +61,10 @@ def note_context(
     before = before_events(arrays, ctx)
     partial = ctx.partial
     token = ctx.partial_token
-    if partial.startswith(":") and partial[-1:].isdigit() and token is not None:
-        # ``:G4|`` is a finished note (a digit ends it): suggest what follows it, not a
-        # replacement for it.
+    finished = partial[-1:].isdigit() or partial in (":r", ":rest")
+    if partial.startswith(":") and finished and token is not None:
+        # ``:G4|`` is a finished note (an octave ends it; or a rest): suggest what follows
+        # it, not a replacement for it.
         duration = None
         if ctx.durations is not None:
             duration = ctx.durations.duration_for(len(ctx.before))

@@ -23,7 +23,7 @@ from notegen.sonicpi.types import NoteArray
 from pygls.exceptions import JsonRpcException
 from pygls.lsp.server import LanguageServer
 
-from . import code_actions, commands, completion, diagnostics, hover, inline
+from . import code_actions, commands, completion, diagnostics, hover, inline, play
 from .context import NoteContext, note_context
 from .documents import DocumentView
 from .edits import lsp_range
@@ -151,6 +151,7 @@ class NotegenServer(LanguageServer):
         self.readings[uri] = (view.version, arrays, style)
         if self.current_version(uri) != view.version:
             return  # stale: a newer reading is scheduled
+        diags = diags + play.extra_diagnostics(self, uri)  # Sonic Pi's runtime errors
         self.text_document_publish_diagnostics(
             types.PublishDiagnosticsParams(uri=uri, diagnostics=diags, version=view.version)
         )
@@ -330,7 +331,10 @@ def create_server(model_path: str | None = None) -> NotegenServer:
         if view is None:
             return []
         blank = not view.line_text(position.line).strip()
-        return code_actions.actions(uri, position, found is not None, blank, ls.settings)
+        out = code_actions.actions(uri, position, found is not None, blank, ls.settings)
+        if view.arrays_ready:  # never a whole-file read per keystroke just for a menu
+            out += play.play_actions(view, params.range)
+        return out
 
     @server.command(commands.GENERATE)
     async def on_generate(ls: NotegenServer, *args: Any) -> dict[str, Any]:
@@ -339,6 +343,8 @@ def create_server(model_path: str | None = None) -> NotegenServer:
     @server.command(commands.CONTINUE)
     async def on_continue(ls: NotegenServer, *args: Any) -> dict[str, Any]:
         return await commands.continue_melody(ls, *args)
+
+    play.register(server)  # notegen.playInSonicPi / notegen.stopSonicPi
 
     return server
 
