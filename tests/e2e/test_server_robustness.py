@@ -43,7 +43,6 @@ def _load(name: str, path: Path) -> ModuleType:
 
 
 rpc = _load("notegen_bench_rpc_client", REPO / "benchmarks" / "rpc_client.py")
-tiny = _load("notegen_tiny_model", REPO / "tests" / "fixtures" / "tiny_model.py")
 
 VALID = """use_bpm 80
 a1=[]
@@ -218,17 +217,11 @@ def random_position(rng: random.Random, text: str) -> dict[str, int]:
     return {"line": line, "character": utf16_len(lines[line][:column])}
 
 
-# -- the server ------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def model_card(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    card, _weights = tiny.build_tiny_model(tmp_path_factory.mktemp("model"), seed=3)
-    return card
-
-
+# -- the server (``tiny_model``: tests/e2e/conftest.py, a small seeded real ONNX model) ---------
 @pytest.fixture
-def server(model_card: Path, tmp_path: Path) -> Iterator[tuple[Any, dict[str, Any]]]:
+def server(tiny_model: Path, tmp_path: Path) -> Iterator[tuple[Any, dict[str, Any]]]:
     client = rpc.RpcClient(
-        [str(SERVER), "--model", str(model_card)],
+        [str(SERVER), "--model", str(tiny_model)],
         cwd=tmp_path,
         stderr_path=tmp_path / "server.log",
     )
