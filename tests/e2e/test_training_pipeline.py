@@ -20,6 +20,7 @@ pytest.importorskip("tf2onnx")
 pytest.importorskip("music21")
 
 from notegen.melody import Event
+from notegen_training import fit as fit_module
 from notegen_training.cli import main
 from notegen_training.corpus import Melody, read_jsonl, write_jsonl
 from notegen_training.export import op_counts
@@ -64,7 +65,9 @@ def run(*args: str, capsys: pytest.CaptureFixture[str]) -> dict:  # type: ignore
     return json.loads(out) if out.strip() else {}
 
 
-def test_extract_fit_export_evaluate(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_extract_fit_export_evaluate(
+    workdir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     data = workdir / "melodies"
     cache = workdir / "cache"
     report = run(
@@ -116,16 +119,30 @@ def test_extract_fit_export_evaluate(workdir: Path, capsys: pytest.CaptureFixtur
         "--seed",
         "3",
     ]
+    # the fit is interrupted while scoring its second epoch (Ctrl-C) ...
+    real_score = fit_module.score_keras
+    calls = []
+
+    def interrupt_on_second_epoch(model, examples):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real_score(model, examples)
+
+    monkeypatch.setattr(fit_module, "score_keras", interrupt_on_second_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        main([*fit_args, "--epochs", "2"])
+    after_interrupt = json.loads((run_dir / "state.json").read_text())
+    assert after_interrupt["epoch"] == 1
+    monkeypatch.setattr(fit_module, "score_keras", real_score)
+    # ... and the same command resumes from the epoch-1 checkpoint instead of starting over
     run(*fit_args, "--epochs", "2", capsys=capsys)
     state = json.loads((run_dir / "state.json").read_text())
     assert state["epoch"] == 2
-    first_history = state["history"]
-    # the same fit with more epochs would change the schedule: it is refused, not mixed up
+    assert state["history"][0] == after_interrupt["history"][0]
+    assert state["history"][-1]["valid"]["pitch_bits"] > 0
+    # the same run directory with other settings is refused, not mixed up
     assert main([*fit_args, "--epochs", "3"]) == 2
-    # an interrupted fit (here: one that already ran its epochs) resumes, no epoch is redone
-    run(*fit_args, "--epochs", "2", capsys=capsys)
-    assert json.loads((run_dir / "state.json").read_text())["history"] == first_history
-    assert first_history[-1]["valid"]["pitch_bits"] > 0
 
     onnx_path = workdir / "models" / "mine.onnx"
     exported = run("export", str(run_dir), "--out", str(onnx_path), capsys=capsys)
