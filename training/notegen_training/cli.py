@@ -49,6 +49,9 @@ def _fit_args(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg
     p.add_argument("--max-steps", type=int, default=None, help="batches per epoch (smoke runs)")
     p.add_argument("--threads", type=int, default=d.threads)
     p.add_argument("--window", type=int, default=64, help="seed arch: context window in training")
+    p.add_argument(
+        "--samples-per-epoch", type=int, default=40_000, help="seed arch: notes sampled per epoch"
+    )
     p.add_argument("--limit", type=int, default=None, help="use only the first N train melodies")
 
 
@@ -78,6 +81,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
             max_steps=args.max_steps,
             threads=args.threads,
             transpose=args.transpose,
+            samples_per_epoch=args.samples_per_epoch,
         )
         fit_seed(train, valid, args.out, config, extra=extra)
         return 0
@@ -225,6 +229,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         from .package import record_metrics
 
         record_metrics(Path(args.model), args.record, result)
+        if args.seed_model:
+            seed_result = {**result, "model": result["seed_architecture"]}
+            seed_result.pop("seed_architecture")
+            record_metrics(Path(args.seed_model), args.record, seed_result)
     print(json.dumps(result, indent=1))
     return 0
 
