@@ -163,11 +163,35 @@ export function buildContinueArgs(uri: string, position: Position, c: ContinueCh
   };
 }
 
-/** Seconds of playback announced in a `notegen.playInSonicPi` result (`{duration}`), if any. */
+/**
+ * Seconds of playback announced in a `notegen.playInSonicPi` result (`{played, seconds}`), or
+ * `undefined` when nothing is playing (the server has already told the user why) or it is unknown.
+ */
 export function playbackSeconds(result: unknown): number | undefined {
-  if (typeof result !== "object" || result === null) {
+  if (typeof result !== "object" || result === null || (result as { played?: unknown }).played !== true) {
     return undefined;
   }
-  const duration = (result as { duration?: unknown }).duration;
-  return typeof duration === "number" && Number.isFinite(duration) && duration > 0 ? duration : undefined;
+  const seconds = (result as { seconds?: unknown }).seconds;
+  return typeof seconds === "number" && Number.isFinite(seconds) && seconds > 0 ? seconds : undefined;
+}
+
+/** Whether a `notegen.playInSonicPi` result says the code reached Sonic Pi. */
+export function played(result: unknown): boolean {
+  return typeof result === "object" && result !== null && (result as { played?: unknown }).played === true;
+}
+
+/** The user-facing line for a generate/continue result, or the reason its edit was refused. */
+export function describeEditResult(command: "generate" | "continue", result: unknown, seed: number): { ok: boolean; text: string } {
+  const r = (typeof result === "object" && result !== null ? result : {}) as Record<string, unknown>;
+  if (r.applied === false) {
+    const why = typeof r.failureReason === "string" && r.failureReason !== "" ? `: ${r.failureReason}` : "";
+    return { ok: false, text: `notegen: the editor did not apply the ${command === "generate" ? "generated melody" : "continuation"}${why}` };
+  }
+  const notes = typeof r.notes === "number" ? r.notes : undefined;
+  if (command === "continue") {
+    return { ok: true, text: `notegen: added ${notes ?? "the"} notes (seed ${seed})` };
+  }
+  const voice = typeof r.voice === "number" ? ` as voice ${r.voice}` : "";
+  const key = typeof r.key === "string" && r.key !== "" ? ` in ${r.key}${typeof r.scale === "string" ? ` ${r.scale}` : ""}` : "";
+  return { ok: true, text: `notegen: generated ${notes ?? "a"} notes${voice}${key} (seed ${seed})` };
 }

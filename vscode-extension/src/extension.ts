@@ -6,7 +6,7 @@
  * commands at the cursor. Nothing of the model lives in TypeScript.
  */
 import * as vscode from "vscode";
-import { buildContinueArgs, buildGenerateArgs, numberOr } from "./commandArgs";
+import { buildContinueArgs, buildGenerateArgs, describeEditResult, numberOr } from "./commandArgs";
 import { askContinueChoices, askGenerateChoices } from "./prompts";
 import { DOCUMENT_SELECTOR, NotegenServer } from "./server";
 import { PLAY_COMMAND, SonicPiStatus, STOP_COMMAND } from "./sonicPiStatus";
@@ -75,9 +75,9 @@ async function generateMelody(notegen: NotegenServer): Promise<void> {
     return;
   }
   const args = buildGenerateArgs(editor.document.uri.toString(), editor.selection.active, choices);
-  const done = await runReporting(notegen, "notegen.generateMelody", args, "generating a melody");
-  if (done) {
-    vscode.window.setStatusBarMessage(`notegen: generated ${choices.length} notes (seed ${choices.seed})`, 8000);
+  const outcome = await runReporting(notegen, "notegen.generateMelody", args, "generating a melody");
+  if (outcome.ran) {
+    report(describeEditResult("generate", outcome.result, choices.seed));
   }
 }
 
@@ -91,7 +91,10 @@ async function continueMelody(notegen: NotegenServer): Promise<void> {
     return;
   }
   const args = buildContinueArgs(editor.document.uri.toString(), editor.selection.active, choices);
-  await runReporting(notegen, "notegen.continueMelody", args, "continuing the melody");
+  const outcome = await runReporting(notegen, "notegen.continueMelody", args, "continuing the melody");
+  if (outcome.ran) {
+    report(describeEditResult("continue", outcome.result, choices.seed));
+  }
 }
 
 async function playInSonicPi(notegen: NotegenServer): Promise<void> {
@@ -103,19 +106,31 @@ async function playInSonicPi(notegen: NotegenServer): Promise<void> {
   await runReporting(notegen, PLAY_COMMAND, { uri: editor.document.uri.toString(), position: { line, character } });
 }
 
+/** A finished edit shows in the status bar; a refused one as an error. */
+function report(outcome: { ok: boolean; text: string }): void {
+  if (outcome.ok) {
+    vscode.window.setStatusBarMessage(outcome.text, 10000);
+  } else {
+    void vscode.window.showErrorMessage(outcome.text);
+  }
+}
+
 /** Run a server command with a progress note; a JSON-RPC error becomes an error message. */
-async function runReporting(notegen: NotegenServer, command: string, args: object, doing?: string): Promise<boolean> {
+async function runReporting(
+  notegen: NotegenServer,
+  command: string,
+  args: object,
+  doing?: string,
+): Promise<{ ran: boolean; result?: unknown }> {
   try {
-    const run = (): Promise<{ ran: boolean }> => notegen.executeCommand(command, args);
-    const { ran } =
-      doing === undefined
-        ? await run()
-        : await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: `notegen: ${doing}…` }, run);
-    return ran;
+    const run = (): Promise<{ ran: boolean; result?: unknown }> => notegen.executeCommand(command, args);
+    return doing === undefined
+      ? await run()
+      : await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: `notegen: ${doing}…` }, run);
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     notegen.log(`${command} failed: ${message}`);
     void vscode.window.showErrorMessage(`notegen: ${message}`);
-    return false;
+    return { ran: false };
   }
 }

@@ -12,7 +12,6 @@ import {
   CloseAction,
   type CloseHandlerResult,
   DidChangeConfigurationNotification,
-  type DocumentSelector,
   ErrorAction,
   type ErrorHandlerResult,
   ExecuteCommandRequest,
@@ -29,7 +28,8 @@ import { explainStartFailure, type Failure } from "./startupFailure";
 /** Ruby files, and the language ids of the Sonic Pi extensions on the marketplace. */
 export const LANGUAGE_IDS = ["ruby", "sonic-pi", "sonicpi"] as const;
 
-export const DOCUMENT_SELECTOR: DocumentSelector = [
+/** Plain filters, valid both as a VS Code selector and as the language client's. */
+export const DOCUMENT_SELECTOR: { scheme: string; language?: string; pattern?: string }[] = [
   ...LANGUAGE_IDS.flatMap((language) => [
     { scheme: "file", language },
     { scheme: "untitled", language },
@@ -101,7 +101,7 @@ export interface ServerHooks {
 }
 
 export class NotegenServer implements vscode.Disposable {
-  readonly output: vscode.OutputChannel;
+  readonly output: vscode.LogOutputChannel;
   private client: NotegenClient | undefined;
   private process: ServerProcess | undefined;
   private launch: Launch | undefined;
@@ -110,7 +110,7 @@ export class NotegenServer implements vscode.Disposable {
   private readonly disposables: vscode.Disposable[] = [];
 
   constructor(private readonly hooks: ServerHooks) {
-    this.output = vscode.window.createOutputChannel("notegen");
+    this.output = vscode.window.createOutputChannel("notegen", { log: true });
     this.disposables.push(
       this.output,
       vscode.workspace.onDidChangeConfiguration((event) => this.onConfigurationChanged(event)),
@@ -122,7 +122,7 @@ export class NotegenServer implements vscode.Disposable {
   }
 
   log(line: string): void {
-    this.output.appendLine(`[notegen ${new Date().toLocaleTimeString()}] ${line}`);
+    this.output.info(line);
   }
 
   /** Start the server; resolves when it is running or when the failure has been explained. */
@@ -237,11 +237,15 @@ export class NotegenServer implements vscode.Disposable {
       },
       this.clientOptions(),
     );
-    client.registerProposedFeatures();
     this.client = client;
     client.quietStart = true;
     try {
+      // start() can resolve although the server died during initialize (the client's close
+      // handler clears its start promise), so the state decides.
       await client.start();
+      if (client.state !== State.Running) {
+        throw new Error("the server closed the connection during initialization");
+      }
       this.log(`server running (pid ${proc.child.pid ?? "?"})`);
     } catch (error) {
       this.client = undefined;

@@ -1,11 +1,11 @@
 /**
  * Status bar item shown while Sonic Pi plays something notegen sent; clicking it stops playback.
  *
- * The server may say how long the snippet lasts (`{duration: seconds}` in the command's result);
- * then the item goes away by itself, otherwise it stays until "Stop Sonic Pi".
+ * The server says how long the snippet lasts (`{played: true, seconds}` in the command's result);
+ * the item then goes away by itself, or earlier on "Stop Sonic Pi".
  */
 import * as vscode from "vscode";
-import { playbackSeconds } from "./commandArgs";
+import { playbackSeconds, played } from "./commandArgs";
 
 export const PLAY_COMMAND = "notegen.playInSonicPi";
 export const STOP_COMMAND = "notegen.stopSonicPi";
@@ -24,7 +24,7 @@ export class SonicPiStatus implements vscode.Disposable {
 
   /** Observe a server command and its result (from the palette or a code action). */
   observe(command: string, result: unknown): void {
-    if (command === PLAY_COMMAND) {
+    if (command === PLAY_COMMAND && played(result)) {
       this.playing(playbackSeconds(result));
     } else if (command === STOP_COMMAND) {
       this.stopped();

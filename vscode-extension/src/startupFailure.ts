@@ -40,8 +40,8 @@ export function lastLine(text: string | undefined): string | undefined {
 }
 
 export function explainStartFailure(launch: Launch, failure: Failure): Explanation {
-  const ran = `\`${describeLaunch(launch)}\` (from ${SETTING_NAME[launch.source]})`;
-  const fixSetting =
+  const ran = ` (Ran \`${describeLaunch(launch)}\`, from ${SETTING_NAME[launch.source]}.)`;
+  const settings =
     "set notegen.server.pythonPath to a Python that has notegen, or notegen.server.command to the notegen-lsp executable";
   const stderr = failure.stderrTail ?? "";
 
@@ -50,16 +50,16 @@ export function explainStartFailure(launch: Launch, failure: Failure): Explanati
     return {
       cause: "notFound",
       message:
-        `notegen: the ${what} ${launch.command} was not found, so the language server could not start ` +
-        `(ran ${ran}). Install the server with \`pip install notegen\`, then ${fixSetting}.`,
+        `notegen: the language server cannot start: the ${what} ${launch.command} was not found. ` +
+        `Install the server with \`pip install notegen\`, then ${settings}.${ran}`,
     };
   }
   if (failure.spawnErrorCode === "EACCES") {
     return {
       cause: "notExecutable",
       message:
-        `notegen: ${launch.command} is not executable (ran ${ran}). ` +
-        `Point notegen.server.command or notegen.server.pythonPath at an executable file.`,
+        `notegen: the language server cannot start: ${launch.command} is not executable. ` +
+        `Point notegen.server.command or notegen.server.pythonPath at an executable file.${ran}`,
     };
   }
   if (/No module named '?notegen/.test(stderr)) {
@@ -67,8 +67,8 @@ export function explainStartFailure(launch: Launch, failure: Failure): Explanati
     return {
       cause: "notInstalled",
       message:
-        `notegen: the Python at ${python} does not have the notegen package (ran ${ran}). ` +
-        `Install it there with \`${python} -m pip install notegen\`, or ${fixSetting}.`,
+        `notegen: the language server cannot start: the Python at ${python} does not have the notegen package. ` +
+        `Install it with \`${python} -m pip install notegen\`, or ${settings}.${ran}`,
     };
   }
   const detail =
@@ -79,7 +79,7 @@ export function explainStartFailure(launch: Launch, failure: Failure): Explanati
   return {
     cause: "crashed",
     message:
-      `notegen: the language server stopped while starting (ran ${ran}): ${detail}. ` +
-      `See "notegen: Show server log" for the whole output.`,
+      `notegen: the language server stopped while starting: ${detail.replace(/\.$/, "")}. ` +
+      `"notegen: Show server log" has its whole output.${ran}`,
   };
 }

@@ -7,10 +7,12 @@ import {
   buildGenerateArgs,
   checkInteger,
   checkPositive,
+  describeEditResult,
   KEYS,
   LENGTHS,
   numberOr,
   playbackSeconds,
+  played,
   randomSeed,
   SCALES,
 } from "../../src/commandArgs";
@@ -126,13 +128,39 @@ describe("randomSeed and numberOr", () => {
 });
 
 describe("playbackSeconds", () => {
-  it("reads the duration the server announces for a played snippet", () => {
-    assert.equal(playbackSeconds({ duration: 12.5 }), 12.5);
+  it("reads how long the snippet Sonic Pi now plays lasts", () => {
+    assert.equal(playbackSeconds({ played: true, seconds: 12.5, listening: true }), 12.5);
   });
 
-  it("is undefined when the result says nothing usable", () => {
+  it("is undefined when nothing plays or the length is unknown", () => {
+    assert.equal(playbackSeconds({ played: false, message: "Sonic Pi is not running" }), undefined);
     assert.equal(playbackSeconds(null), undefined);
-    assert.equal(playbackSeconds({ duration: "long" }), undefined);
-    assert.equal(playbackSeconds({ duration: -1 }), undefined);
+    assert.equal(playbackSeconds({ played: true, seconds: "long" }), undefined);
+    assert.equal(playbackSeconds({ played: true, seconds: -1 }), undefined);
+  });
+
+  it("played() tells a snippet that reached Sonic Pi from one that did not", () => {
+    assert.equal(played({ played: true, seconds: 4 }), true);
+    assert.equal(played({ played: false }), false);
+    assert.equal(played(undefined), false);
+  });
+});
+
+describe("describeEditResult", () => {
+  it("says which voice, how many notes, the key and the seed of a generated melody", () => {
+    const r = describeEditResult("generate", { applied: true, voice: 2, notes: 16, key: "eb", scale: "major" }, 7);
+    assert.deepEqual(r, { ok: true, text: "notegen: generated 16 notes as voice 2 in eb major (seed 7)" });
+  });
+
+  it("reports an edit the editor refused, with the reason", () => {
+    const r = describeEditResult("generate", { applied: false, failureReason: "document changed" }, 7);
+    assert.deepEqual(r, { ok: false, text: "notegen: the editor did not apply the generated melody: document changed" });
+  });
+
+  it("counts the notes a continuation added", () => {
+    assert.deepEqual(describeEditResult("continue", { applied: true, notes: 8 }, 3), {
+      ok: true,
+      text: "notegen: added 8 notes (seed 3)",
+    });
   });
 });

@@ -16,10 +16,10 @@ describe("explainStartFailure", () => {
         "/usr/bin/python3.11: Error while finding module specification for 'notegen.cli' (ModuleNotFoundError: No module named 'notegen')\n",
     });
     assert.equal(e.cause, "notInstalled");
-    assert.match(e.message, /the Python at \/usr\/bin\/python3\.11 does not have the notegen package/);
+    assert.match(e.message, /^notegen: the language server cannot start: the Python at \/usr\/bin\/python3\.11 does not have the notegen package\./);
     assert.match(e.message, /\/usr\/bin\/python3\.11 -m pip install notegen/);
     assert.match(e.message, /notegen\.server\.pythonPath/);
-    assert.match(e.message, /from the setting notegen\.server\.pythonPath/);
+    assert.match(e.message, /\(Ran `\/usr\/bin\/python3\.11 -m notegen\.cli`, from the setting notegen\.server\.pythonPath\.\)$/);
   });
 
   it("explains the python3 fallback when nothing was configured", () => {
@@ -53,7 +53,7 @@ describe("explainStartFailure", () => {
       stderrTail: "Traceback (most recent call last):\n  ...\nnotegen.model.ModelError: /m.onnx: not an ONNX file\n\n",
     });
     assert.equal(e.cause, "crashed");
-    assert.match(e.message, /notegen\.model\.ModelError: \/m\.onnx: not an ONNX file\./);
+    assert.match(e.message, /stopped while starting: notegen\.model\.ModelError: \/m\.onnx: not an ONNX file\. /);
   });
 
   it("falls back to the exit code when the server said nothing", () => {
