@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-__all__ = ["Pending", "RpcClient", "RpcError", "ServerDied", "vm_status"]
+__all__ = ["Pending", "RpcClient", "RpcError", "ServerDied", "cpu_seconds", "vm_status"]
 
 
 class RpcError(Exception):
@@ -83,8 +83,11 @@ def _read_message(stream: BinaryIO) -> dict[str, Any] | None:
         if name.strip().lower() == b"content-length":
             length = int(value.strip())
     body = stream.read(length)
-    if len(body) < length:
-        return None
+    while len(body) < length:  # only a raw stream returns short reads; be safe anyway
+        more = stream.read(length - len(body))
+        if not more:
+            return None
+        body += more
     return json.loads(body)
 
 
@@ -131,7 +134,7 @@ class RpcClient:
             stderr=self._stderr,
             env=env,
             cwd=cwd,
-            bufsize=0,
+            bufsize=-1,  # buffered: read(n) returns all n bytes (a raw pipe may return fewer)
         )
         self._reader = threading.Thread(target=self._read_loop, name="rpc-reader", daemon=True)
         self._reader.start()
@@ -338,3 +341,13 @@ def vm_status(pid: int) -> dict[str, int]:
             name, _, rest = line.partition(":")
             values[name] = int(rest.split()[0])
     return values
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used (``/proc/<pid>/stat``), in seconds.
+
+    Unlike wall-clock latency this does not grow when other processes compete for the CPU.
+    """
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / ticks
