@@ -54,16 +54,20 @@ def trim_context(n: int, max_context: int) -> int:
 class ContextCache:
     """LRU of model states keyed by the token ids of a context (thread-safe).
 
-    ``prime(events)`` looks for the longest cached prefix among the last few lengths and steps
-    the model over the remaining events only.
+    Keys are the bytes of the combined ids (``pitch_id * |durations| + duration_id``), so a
+    prefix's key is a slice. :meth:`prime_ids` starts from the longest cached prefix among the
+    given checkpoints (for the server: where each section of the voice starts) and the last
+    few lengths, steps the model over the rest only, and stores the state at every checkpoint
+    it passes, so the next cursor in a later section starts from there.
     """
 
     LOOKBACK = 16
 
-    def __init__(self, model: MelodyModel, capacity: int = 128) -> None:
+    def __init__(self, model: MelodyModel, capacity: int = 2048) -> None:
         self.model = model
         self.capacity = capacity
-        self._entries: OrderedDict[tuple[int, ...], Primed] = OrderedDict()
+        self.vd = len(model.duration_vocab)
+        self._entries: OrderedDict[bytes, Primed] = OrderedDict()
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
@@ -71,20 +75,38 @@ class ContextCache:
         pl, dl, st = model.step(np.array([BOS]), np.array([BOS]), start)
         self._root = Primed(st, pl[0], dl[0], 0)
 
-    def key(self, events: Sequence[Event]) -> tuple[int, ...]:
+    def ids(self, events: Sequence[Event]) -> np.ndarray:
+        """Combined token ids of ``events`` (int64), the unit keys are made of."""
         pids, dids = self.model.encode(events)
-        return tuple((pids * len(self.model.duration_vocab) + dids).tolist())
+        return pids * self.vd + dids
 
-    def prime(self, events: Sequence[Event]) -> Primed:
+    def key(self, events: Sequence[Event]) -> bytes:
+        return self.ids(events).tobytes()
+
+    def prime(self, events: Sequence[Event], checkpoints: Sequence[int] = ()) -> Primed:
         """The model after ``<bos>`` + ``events``, reusing the longest cached prefix."""
-        key = self.key(events)
-        n = len(key)
-        base: Primed = self._root
+        return self.prime_ids(self.ids(events), checkpoints)
+
+    def cached(self, ids: np.ndarray) -> bool:
         with self._lock:
-            for length in range(n, max(0, n - self.LOOKBACK) - 1, -1):
-                hit = self._entries.get(key[:length]) if length else None
+            return ids.tobytes() in self._entries or len(ids) == 0
+
+    def prime_ids(self, ids: np.ndarray, checkpoints: Sequence[int] = ()) -> Primed:
+        """As :meth:`prime` for combined ids; states at ``checkpoints`` (lengths) are kept."""
+        ids = np.asarray(ids, dtype=np.int64)
+        raw = ids.tobytes()
+        width = ids.itemsize
+        n = len(ids)
+        marks = sorted({c for c in checkpoints if 0 < c < n}, reverse=True)
+        base = self._root
+        with self._lock:
+            lengths = [n, *marks, *range(n - 1, max(0, n - self.LOOKBACK) - 1, -1)]
+            for length in lengths:
+                if length <= 0:
+                    continue
+                hit = self._entries.get(raw[: length * width])
                 if hit is not None:
-                    self._entries.move_to_end(key[:length])
+                    self._entries.move_to_end(raw[: length * width])
                     base = hit
                     break
             if base.length == n:
@@ -92,15 +114,16 @@ class ContextCache:
                 return base
             self.misses += 1
         primed = base
-        if n > base.length:
-            rest = events[base.length :]
-            pids, dids = self.model.encode(rest)
-            pl, dl, st = self.model.step(pids[None, :], dids[None, :], base.state)
-            primed = Primed(st, pl[0], dl[0], n)
-            self._store(key, primed)
+        for point in [*sorted(c for c in marks if c > base.length), n]:
+            seg = ids[primed.length : point]
+            pl, dl, st = self.model.step(
+                (seg // self.vd)[None, :], (seg % self.vd)[None, :], primed.state
+            )
+            primed = Primed(st, pl[0], dl[0], point)
+            self._store(raw[: point * width], primed)
         return primed
 
-    def _store(self, key: tuple[int, ...], primed: Primed) -> None:
+    def _store(self, key: bytes, primed: Primed) -> None:
         with self._lock:
             self._entries[key] = primed
             self._entries.move_to_end(key)
@@ -157,16 +180,19 @@ def generate(
     scale: str | None = None,
     max_context: int = 256,
     cache: ContextCache | None = None,
+    primed: Primed | None = None,
 ) -> list[Event]:
     """Continue ``context`` with ``count`` sampled events (pitch and duration).
 
-    Reproducible: the same model, context and arguments give the same events. With ``tonic``
+    Reproducible: the same model, context and arguments give the same events. ``primed``
+    (the model already past the context) skips reading ``context``. With ``tonic``
     and ``scale`` every pitch is drawn from that Sonic Pi scale; rests stay possible.
     """
     if count <= 0:
         return []
-    context = list(context)[trim_context(len(context), max_context) :]
-    primed = cache.prime(context) if cache is not None else _prime(model, context)
+    if primed is None:
+        context = list(context)[trim_context(len(context), max_context) :]
+        primed = cache.prime(context) if cache is not None else _prime(model, context)
     sampler = Sampler(temperature=temperature, top_k=top_k, top_p=top_p, seed=seed)
     pmask = _pitch_mask(model, tonic, scale)
     dmask = np.ones(len(model.duration_vocab), dtype=bool)

@@ -286,13 +286,41 @@ class MelodyModel:
         return float(self.duration_vocab[did])
 
     def encode(self, events: Iterable[Event]) -> tuple[np.ndarray, np.ndarray]:
-        """Token ids (int64) for ``events``, without ``<bos>``."""
-        pids: list[int] = []
-        dids: list[int] = []
-        for ev in events:
-            pids.append(self.pitch_id(ev.pitch))
-            dids.append(self.duration_id(ev.duration))
-        return np.asarray(pids, dtype=np.int64), np.asarray(dids, dtype=np.int64)
+        """Token ids (int64) for ``events``, without ``<bos>`` (vectorised: the server encodes
+        whole voices per request)."""
+        events = list(events)
+        try:
+            pitches = np.array(
+                [np.nan if ev.pitch is None else float(ev.pitch) for ev in events], np.float64
+            )
+            durations = np.array(
+                [np.nan if ev.duration is None else float(ev.duration) for ev in events],
+                np.float64,
+            )
+        except (TypeError, ValueError, OverflowError):
+            pids = [self.pitch_id(ev.pitch) for ev in events]
+            dids = [self.duration_id(ev.duration) for ev in events]
+            return np.asarray(pids, dtype=np.int64), np.asarray(dids, dtype=np.int64)
+        return self.encode_values(pitches, durations)
+
+    def encode_values(
+        self, pitches: np.ndarray, durations: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """As :meth:`encode` for float arrays (NaN = rest / unknown duration)."""
+        with np.errstate(invalid="ignore", over="ignore"):
+            rest = ~np.isfinite(pitches)
+            midi = np.floor(np.where(rest, self.lo, pitches) + 0.5)
+            high = midi > self.hi
+            midi[high] -= 12 * np.ceil((midi[high] - self.hi) / 12)
+            low = midi < self.lo
+            midi[low] += 12 * np.ceil((self.lo - midi[low]) / 12)
+            midi = np.clip(midi, self.lo, self.hi).astype(np.int64)
+            pids = self._pitch_table[midi - self.lo]
+            pids[rest] = REST
+            bad = ~np.isfinite(durations) | (durations <= 0)
+            logs = np.log(np.where(bad, self.default_duration, durations))
+            dids = np.abs(logs[:, None] - self._log_durations[None, :]).argmin(axis=1) + 1
+        return pids.astype(np.int64), dids.astype(np.int64)
 
     # -- inference -----------------------------------------------------------------------------
 

@@ -156,7 +156,9 @@ async def generate_melody(server: NotegenServer, *args: Any) -> dict[str, Any]:
     except ArgumentError as exc:
         raise invalid(exc.name, exc.why) from None
     model = await model_or_error(server)
-    arrays, style = server.latest_reading(view.uri)
+    latest = server.latest_reading(view.uri)
+    arrays = latest.arrays if latest is not None else None
+    style = latest.style if latest is not None else None
 
     def compute() -> Block:
         reading = arrays if arrays is not None else view.arrays()

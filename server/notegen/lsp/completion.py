@@ -41,7 +41,7 @@ def rank_notes(engine: Engine, nc: NoteContext, limit: int) -> list[Suggestion]:
     model, cache = engine.model, engine.cache
     if model is None or cache is None:
         return []
-    primed = cache.prime(nc.history)
+    primed = nc.prime(cache)
     everything = next_note_candidates(model, primed, len(model.pitch_vocab))
     partial = nc.partial
     out: list[Suggestion] = []
@@ -60,26 +60,19 @@ def phrase(engine: Engine, nc: NoteContext, settings: Settings, length: int) -> 
     model, cache = engine.model, engine.cache
     if model is None or cache is None or length <= 0:
         return []
-    key = (
-        "phrase",
-        cache.key(nc.history),
-        length,
-        settings.temperature,
-        settings.topK,
-        settings.topP,
-    )
+    ids, marks = nc.context_ids(cache)
+    key = ("phrase", ids.tobytes(), length, settings.temperature, settings.topK, settings.topP)
     return engine.remember(
         key,
         lambda: generate(
             model,
-            nc.history,
+            [],
             length,
             temperature=settings.temperature,
             top_k=settings.topK,
             top_p=settings.topP,
             seed=PHRASE_SEED,
-            max_context=settings.maxContext,
-            cache=cache,
+            primed=cache.prime_ids(ids, marks),
         ),
     )
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from notegen.generate import trim_context
+import numpy as np
+from notegen.generate import ContextCache, Primed, trim_context
 from notegen.melody import Event
 from notegen.notes import NoteStyle, infer_style
 from notegen.sonicpi.types import NoteArray, NoteToken
 
-from .documents import DocumentView, LocalContext, before_events, voice_history
+from .documents import DocumentView, LocalContext, Reading, before_events
 
 
 @dataclass
@@ -22,7 +23,11 @@ class NoteContext:
     """A cursor inside a note array, ready for the model."""
 
     local: LocalContext
-    history: list[Event]
+    earlier: list[NoteArray]
+    """The voice's earlier sections (from the latest whole-file reading), in order."""
+    before: list[Event]
+    """The notes before the cursor in this array (and a finished partial note)."""
+    reading: Reading | None
     style: NoteStyle
     numeric: bool
     """The array writes notes as MIDI numbers (``[60, 62]``), so suggestions should too."""
@@ -30,10 +35,47 @@ class NoteContext:
     """What the suggestions must match and replace; ``""`` when suggesting the next note."""
     lead: str = ""
     """Text a new note needs before it at the cursor (``", "`` right after an element)."""
+    max_context: int = 256
 
     @property
     def array(self) -> NoteArray:
         return self.local.array
+
+    @property
+    def history(self) -> list[Event]:
+        """The model's context as events (untrimmed; for tests and simple callers)."""
+        out: list[Event] = []
+        for section in self.earlier:
+            out.extend(section.events())
+        return out + self.before
+
+    def context_ids(
+        self, cache: ContextCache, extra: list[Event] = ()
+    ) -> tuple[np.ndarray, list[int]]:
+        """Token ids of the trimmed context (+ ``extra`` events) and the section checkpoints.
+
+        The context keeps at most ``max_context`` events and starts at a section boundary
+        that only moves every half window, so the state at each section start can be cached
+        and reused by every cursor in the following sections.
+        """
+        parts = [
+            self.reading.ids(a, cache) if self.reading is not None else cache.ids(a.events())
+            for a in self.earlier
+        ]
+        tail = cache.ids([*self.before, *extra])
+        bounds = np.cumsum([0, *(len(p) for p in parts)])
+        prefix = int(bounds[-1])
+        n = prefix + len(tail)
+        cut = trim_context(n, self.max_context)
+        later = bounds[bounds >= cut]
+        start = int(later[0]) if len(later) else cut
+        ids = np.concatenate([*parts, tail]) if parts else tail
+        marks = [int(b) - start for b in bounds if start < b <= prefix]
+        return ids[start:], marks
+
+    def prime(self, cache: ContextCache, extra: list[Event] = ()) -> Primed:
+        ids, marks = self.context_ids(cache, extra)
+        return cache.prime_ids(ids, marks)
 
 
 def is_numeric_array(tokens: list[NoteToken]) -> bool:
@@ -49,8 +91,7 @@ def note_context(
     view: DocumentView,
     line: int,
     character: int,
-    arrays: list[NoteArray] | None,
-    style: NoteStyle | None,
+    reading: Reading | None,
     max_context: int,
 ) -> NoteContext | None:
     """The cursor's note context, or ``None`` outside note arrays (the cheap check)."""
@@ -58,7 +99,7 @@ def note_context(
     if local is None:
         return None
     ctx = local.ctx
-    before = before_events(arrays, ctx)
+    before = before_events(reading, ctx)
     partial = ctx.partial
     token = ctx.partial_token
     finished = partial[-1:].isdigit() or partial in (":r", ":rest")
@@ -70,16 +111,19 @@ def note_context(
             duration = ctx.durations.duration_for(len(ctx.before))
         before = [*before, Event(token.midi, duration)]
         partial = ""
-    history = voice_history(arrays, ctx.array, before)
-    history = history[trim_context(len(history), max_context) :]
-    if style is None:
-        start = local.base
-        style = infer_style(view.text[max(0, start - 2000) : local.offset + 2000])
+    earlier = reading.earlier_sections(ctx.array) if reading is not None else []
+    if reading is not None:
+        style = reading.style
+    else:
+        style = infer_style(view.text[max(0, local.base - 2000) : local.offset + 2000])
     return NoteContext(
         local=local,
-        history=history,
+        earlier=earlier,
+        before=before,
+        reading=reading,
         style=style,
         numeric=is_numeric_array(ctx.array.notes) or ctx.partial[:1].isdigit(),
         partial=partial,
         lead=", " if (ctx.needs_comma and not partial) else "",
+        max_context=max_context,
     )

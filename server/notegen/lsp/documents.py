@@ -19,8 +19,11 @@ import logging
 import threading
 from dataclasses import dataclass
 
+import numpy as np
 from notegen import sonicpi
+from notegen.generate import ContextCache
 from notegen.melody import Event
+from notegen.notes import NoteStyle
 from notegen.sonicpi.types import CursorContext, NoteArray, NoteToken, Span
 
 log = logging.getLogger(__name__)
@@ -226,54 +229,77 @@ class LocalContext:
         return self.ctx.array.content_end + self.base
 
 
-def voice_history(
-    arrays: list[NoteArray] | None, array: NoteArray, before: list[Event]
-) -> list[Event]:
-    """Model context for a cursor: earlier sections of the same voice, then ``before``.
+class Reading:
+    """A whole-file reading of one version, indexed for per-keystroke use.
 
-    ``arrays`` is a whole-file reading (possibly a few edits old); only arrays of the same voice
-    with a lower section number are taken from it, in section order.
+    ``voices`` lists each voice's sections in order (the first assignment of a section
+    stands, as in the reader's own history); ``by_identity`` finds an array's twin (for its
+    durations) without scanning; ``ids`` memoises each array's token ids for the model.
     """
-    if not arrays or array.kind != "voice" or array.voice is None or array.section is None:
-        return before
-    earlier: dict[int, NoteArray] = {}
-    for other in sorted(arrays, key=lambda a: a.span.start):
-        if (
-            other.kind == "voice"
-            and other.voice == array.voice
-            and other.section is not None
-            and other.section < array.section
-        ):
-            earlier.setdefault(other.section, other)  # a section assigned twice: first stands
-    history: list[Event] = []
-    for section in sorted(earlier):
-        history.extend(earlier[section].events())
-    history.extend(before)
-    return history
+
+    def __init__(self, version: int | None, arrays: list[NoteArray], style: NoteStyle) -> None:
+        self.version = version
+        self.arrays = arrays
+        self.style = style
+        self.voices: dict[int, dict[int, NoteArray]] = {}
+        self.by_identity: dict[tuple, NoteArray] = {}
+        for array in sorted(arrays, key=lambda a: a.span.start):
+            ident = (array.kind, array.voice, array.section, array.name)
+            self.by_identity.setdefault(ident, array)
+            if array.kind == "voice" and array.voice is not None and array.section is not None:
+                self.voices.setdefault(array.voice, {}).setdefault(array.section, array)
+        self.sections = {v: sorted(secs) for v, secs in self.voices.items()}
+        self._ids: dict[int, tuple[object, np.ndarray]] = {}
+
+    def earlier_sections(self, array: NoteArray) -> list[NoteArray]:
+        """The same voice's sections before ``array``'s, in section order."""
+        if array.kind != "voice" or array.voice is None or array.section is None:
+            return []
+        sections = self.voices.get(array.voice)
+        if not sections:
+            return []
+        numbers = self.sections[array.voice]
+        stop = bisect.bisect_left(numbers, array.section)
+        return [sections[k] for k in numbers[:stop]]
+
+    def ids(self, array: NoteArray, cache: ContextCache) -> np.ndarray:
+        """Token ids of ``array``'s events for ``cache``'s model (memoised per array)."""
+        memo = self._ids.get(id(array))
+        if memo is not None and memo[0] is cache:
+            return memo[1]
+        ids = cache.ids(array.events())
+        self._ids[id(array)] = (cache, ids)
+        return ids
 
 
-def before_events(arrays: list[NoteArray] | None, ctx: CursorContext) -> list[Event]:
+def before_events(reading: Reading | None, ctx: CursorContext) -> list[Event]:
     """The notes before the cursor as events, each with its duration where one is known.
 
     Durations come from the context's own duration array when the region held it, otherwise
-    from the same array (kind, voice, section, name) in a whole-file reading, by index. Elements
-    Sonic Pi would reject are left out: they carry no pitch.
+    from the same array (kind, voice, section, name) in the whole-file reading, by index.
+    Elements Sonic Pi would reject are left out: they carry no pitch.
     """
     durations = ctx.durations
-    if durations is None and arrays:
+    if durations is None and reading is not None:
         array = ctx.array
-        for other in arrays:
-            if (
-                other.kind == array.kind
-                and other.voice == array.voice
-                and other.section == array.section
-                and other.name == array.name
-                and other.durations is not None
-            ):
-                durations = other.durations
-                break
+        twin = reading.by_identity.get((array.kind, array.voice, array.section, array.name))
+        if twin is not None:
+            durations = twin.durations
     return [
         Event(tok.midi, durations.duration_for(i) if durations is not None else None)
         for i, tok in enumerate(ctx.before)
         if tok.error is None
     ]
+
+
+def voice_history(
+    arrays: list[NoteArray] | None, array: NoteArray, before: list[Event]
+) -> list[Event]:
+    """Model context as events: earlier sections of the same voice, then ``before``."""
+    if not arrays:
+        return before
+    history: list[Event] = []
+    for section in Reading(None, arrays, NoteStyle()).earlier_sections(array):
+        history.extend(section.events())
+    history.extend(before)
+    return history

@@ -30,7 +30,7 @@ def likelihood(engine: Engine, nc: NoteContext, token: NoteToken) -> tuple[float
     model, cache = engine.model, engine.cache
     if model is None or cache is None or token.error is not None:
         return None
-    primed = cache.prime(nc.history)
+    primed = nc.prime(cache)
     probs = softmax(primed.pitch_logits)
     probs[0] = 0.0
     pid = model.pitch_id(token.midi)

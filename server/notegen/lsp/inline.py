@@ -23,28 +23,28 @@ def ghost_text(engine: Engine, nc: NoteContext, settings: Settings) -> str | Non
     model, cache = engine.model, engine.cache
     if model is None or cache is None:
         return None
-    history = list(nc.history)
+    extra: list[Event] = []
     parts: list[str] = []
     if nc.partial:
         best = rank_notes(engine, nc, 1)
         if not best:
             return None
         parts.append(best[0].text)
-        history.append(Event(best[0].candidate.pitch, best[0].candidate.duration))
+        extra.append(Event(best[0].candidate.pitch, best[0].candidate.duration))
     remaining = settings.phraseLength - len(parts)
-    key = ("inline", cache.key(history), remaining, settings.temperature, settings.topP)
+    ids, marks = nc.context_ids(cache, extra)
+    key = ("inline", ids.tobytes(), remaining, settings.temperature, settings.topK, settings.topP)
     events = engine.remember(
         key,
         lambda: generate(
             model,
-            history,
+            [],
             remaining,
             temperature=settings.temperature,
             top_k=settings.topK,
             top_p=settings.topP,
             seed=PHRASE_SEED,
-            max_context=settings.maxContext,
-            cache=cache,
+            primed=cache.prime_ids(ids, marks),
         ),
     )
     parts.extend(spell_note(ev.pitch, nc.style, nc.numeric) for ev in events)

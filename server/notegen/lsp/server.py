@@ -18,14 +18,14 @@ from urllib.parse import unquote
 from lsprotocol import types
 from notegen import __version__
 from notegen.config import SECTION, Settings, parse_settings
-from notegen.notes import NoteStyle, infer_style
+from notegen.notes import infer_style
 from notegen.sonicpi.types import NoteArray
 from pygls.exceptions import JsonRpcException
 from pygls.lsp.server import LanguageServer
 
 from . import code_actions, commands, completion, diagnostics, hover, inline, play
 from .context import NoteContext, note_context
-from .documents import DocumentView
+from .documents import DocumentView, Reading
 from .edits import lsp_range
 from .engine import Engine
 
@@ -45,8 +45,9 @@ class NotegenServer(LanguageServer):
         self.engine = Engine()
         self.reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="notegen-read")
         self.views: dict[str, DocumentView] = {}
-        self.readings: dict[str, tuple[int | None, list[NoteArray], NoteStyle]] = {}
+        self.readings: dict[str, Reading] = {}
         self.timers: dict[str, asyncio.TimerHandle] = {}
+        self.warmers: dict[str, asyncio.Future[None]] = {}
         self.model_message_sent: str | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self.client_ready = False
@@ -71,12 +72,9 @@ class NotegenServer(LanguageServer):
         doc = self.workspace.text_documents.get(unquote(uri))
         return None if doc is None else doc.version
 
-    def latest_reading(self, uri: str) -> tuple[list[NoteArray] | None, NoteStyle | None]:
-        """The latest whole-file reading of ``uri`` (maybe a few edits old) and its style."""
-        reading = self.readings.get(uri)
-        if reading is None:
-            return None, None
-        return reading[1], reading[2]
+    def latest_reading(self, uri: str) -> Reading | None:
+        """The latest whole-file reading of ``uri`` (maybe a few edits old)."""
+        return self.readings.get(uri)
 
     def client_capabilities_or_none(self) -> types.ClientCapabilities | None:
         try:
@@ -145,10 +143,11 @@ class NotegenServer(LanguageServer):
         except Exception:
             log.exception("reading %s failed", uri)
             return
-        arrays, style, diags = found
+        reading, diags = found
         if uri not in self.views:
             return  # closed meanwhile
-        self.readings[uri] = (view.version, arrays, style)
+        self.readings[uri] = reading
+        self.warm_up(uri, reading)
         if self.current_version(uri) != view.version:
             return  # stale: a newer reading is scheduled
         diags = diags + play.extra_diagnostics(self, uri)  # Sonic Pi's runtime errors
@@ -156,7 +155,34 @@ class NotegenServer(LanguageServer):
             types.PublishDiagnosticsParams(uri=uri, diagnostics=diags, version=view.version)
         )
 
+    def warm_up(self, uri: str, reading: Reading) -> None:
+        """Compute the model state at every section start, a section per worker task.
+
+        Afterwards a completion anywhere in the file only reads the notes before the cursor in
+        its own array. Runs after a reading (edits have paused); a newer reading, a closed
+        document or a model change stops it.
+        """
+        task = self.warmers.pop(uri, None)
+        if task is not None:
+            task.cancel()
+        if self.engine.cache is None:
+            return
+        self.warmers[uri] = asyncio.ensure_future(self._warm(uri, reading))
+
+    async def _warm(self, uri: str, reading: Reading) -> None:
+        cache = self.engine.cache
+        max_context = self.settings.maxContext
+        for voice, numbers in reading.sections.items():
+            sections = reading.voices[voice]
+            for number in numbers:
+                if self.readings.get(uri) is not reading or self.engine.cache is not cache:
+                    return
+                await self.engine.run(warm_section, reading, sections[number], cache, max_context)
+
     def forget(self, uri: str) -> None:
+        task = self.warmers.pop(uri, None)
+        if task is not None:
+            task.cancel()
         timer = self.timers.pop(uri, None)
         if timer is not None:
             timer.cancel()
@@ -172,10 +198,10 @@ class NotegenServer(LanguageServer):
         view = self.view(uri)
         if view is None:
             return None
-        arrays, style = self.latest_reading(uri)
+        reading = self.latest_reading(uri)
         max_context = self.settings.maxContext
         nc = await self.engine.run(
-            note_context, view, position.line, position.character, arrays, style, max_context
+            note_context, view, position.line, position.character, reading, max_context
         )
         return (view, nc) if nc is not None else None
 
@@ -186,11 +212,27 @@ class NotegenServer(LanguageServer):
         return lsp_range(view, span.start, max(span.end, nc.local.offset))
 
 
-def _read_document(
-    view: DocumentView,
-) -> tuple[list[NoteArray], NoteStyle, list[types.Diagnostic]]:
-    arrays = view.arrays()
-    return arrays, infer_style(view.text), diagnostics.diagnose(view)
+def _read_document(view: DocumentView) -> tuple[Reading, list[types.Diagnostic]]:
+    reading = Reading(view.version, view.arrays(), infer_style(view.text))
+    return reading, diagnostics.diagnose(view)
+
+
+def warm_section(reading: Reading, array: NoteArray, cache: Any, max_context: int) -> None:
+    """Prime the context at the start of ``array`` (its earlier sections), caching each start."""
+    from .context import NoteContext
+
+    nc = NoteContext(
+        local=None,  # type: ignore[arg-type]
+        earlier=reading.earlier_sections(array),
+        before=[],
+        reading=reading,
+        style=reading.style,
+        numeric=False,
+        max_context=max_context,
+    )
+    ids, marks = nc.context_ids(cache)
+    if not cache.cached(ids):
+        cache.prime_ids(ids, marks)
 
 
 def guarded(default: Any = None):

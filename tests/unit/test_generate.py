@@ -1,0 +1,100 @@
+"""notegen.generate: N notes = N steps, reproducible, keyed, cached contexts, options."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from notegen.generate import (
+    ArgumentError,
+    ContextCache,
+    GenerateOptions,
+    generate,
+    generate_block,
+    next_note_candidates,
+    parse_generate_options,
+    trim_context,
+)
+from notegen.melody import Event
+from notegen.sampling import scale_pitch_classes
+from notegen.sonicpi import read
+
+CONTEXT = [Event(60, 0.5), Event(62, 0.5), Event(64, 1.0), Event(None, 1.0), Event(67, 2.0)]
+
+
+def test_same_seed_same_melody(model):
+    a = generate(model, CONTEXT, 30, seed=4, top_p=0.9)
+    assert a == generate(model, CONTEXT, 30, seed=4, top_p=0.9)
+    assert a != generate(model, CONTEXT, 30, seed=5, top_p=0.9)
+    assert len(a) == 30 and all(ev.duration in model.duration_vocab[1:] for ev in a)
+
+
+def test_n_notes_cost_n_steps(model, monkeypatch):
+    calls = []
+    original = model.step
+    monkeypatch.setattr(model, "step", lambda *a: calls.append(1) or original(*a))
+    generate(model, CONTEXT, 25, seed=1)
+    assert len(calls) == 24  # the context is read in one call (run), then one step per note
+
+
+def test_key_mask_keeps_every_note_in_the_scale(model):
+    made = generate(model, CONTEXT, 200, seed=2, temperature=1.5, tonic=2, scale="dorian")
+    allowed = scale_pitch_classes(2, "dorian")
+    assert all(ev.pitch is None or ev.pitch % 12 in allowed for ev in made)
+
+
+def test_cache_reuses_prefixes_and_matches_a_fresh_run(model):
+    cache = ContextCache(model)
+    fresh_p, _, _ = model.run(CONTEXT)
+    primed = cache.prime(CONTEXT[:3])
+    assert cache.misses == 1
+    primed = cache.prime(CONTEXT)
+    np.testing.assert_allclose(primed.pitch_logits, fresh_p[-1], atol=1e-5)
+    cache.prime(CONTEXT)
+    assert cache.hits == 1
+
+
+def test_checkpoints_are_stored_on_the_way(model):
+    cache = ContextCache(model)
+    ids = cache.ids(CONTEXT)
+    cache.prime_ids(ids, checkpoints=[2])
+    assert cache.cached(ids[:2]) and cache.cached(ids)
+
+
+def test_candidates_are_ranked_by_probability(model):
+    cache = ContextCache(model)
+    candidates = next_note_candidates(model, cache.prime(CONTEXT), 10)
+    probs = [c.probability for c in candidates]
+    assert probs == sorted(probs, reverse=True) and len(candidates) == 10
+    logits = model.run(CONTEXT)[0][-1]
+    assert candidates[0].pitch == model.pitch_of(int(np.argmax(logits)))
+
+
+@pytest.mark.parametrize(("n", "start"), [(10, 0), (256, 0), (257, 128), (383, 128), (384, 256)])
+def test_context_trims_in_half_windows(n, start):
+    assert trim_context(n, 256) == start
+
+
+def test_options_name_the_bad_argument():
+    defaults = GenerateOptions()
+    with pytest.raises(ArgumentError, match=r"^length: must be from 1"):
+        parse_generate_options({"length": 0}, defaults)
+    with pytest.raises(ArgumentError, match=r"^seed_notes\[1\]: Invalid note"):
+        parse_generate_options({"seed_notes": [":c4", ":q"]}, defaults)
+    with pytest.raises(ArgumentError, match=r"^scale: unknown Sonic Pi scale"):
+        parse_generate_options({"scale": "nope"}, defaults)
+    with pytest.raises(ArgumentError, match=r"^arguments:"):
+        parse_generate_options([1, 2], defaults)
+    assert parse_generate_options({"key": "auto"}, defaults).key is None
+
+
+def test_block_reads_back_with_the_generated_notes(model):
+    options = parse_generate_options(
+        {"length": 37, "seed": 3, "key": ":e", "scale": ":minor", "bpm": 80}, GenerateOptions()
+    )
+    block = generate_block(model, options, voice=3)
+    arrays = [a for a in read(block.text) if a.kind == "voice"]
+    assert {a.voice for a in arrays} == {3}
+    notes = [t.midi for a in arrays for t in a.notes]
+    assert notes == [ev.pitch for ev in block.events]
+    assert all(a.durations and len(a.durations.values) == len(a.notes) for a in arrays)
+    assert block.tonic == 4 and block.scale == "minor"

@@ -1,0 +1,96 @@
+"""notegen.model: the ONNX graph is really stepped, state carries, bad files are named."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from fixtures.tiny_model import build_tiny_seed_model, numpy_reference
+from notegen.melody import Event
+from notegen.model import BOS, REST, MelodyModel, ModelError
+
+MELODY = [Event(60, 1.0), Event(None, 0.5), Event(67, 2.0), Event(64, 0.25)]
+
+
+def test_run_is_the_lstm_of_the_card(tiny, model):
+    _, weights = tiny
+    pitch_logits, dur_logits, _ = model.run(MELODY)
+    pids, dids = model.encode(MELODY)
+    ref_p, ref_d = numpy_reference(weights, [BOS, *pids], [BOS, *dids])
+    assert pitch_logits.shape == (len(MELODY) + 1, len(model.pitch_vocab))
+    np.testing.assert_allclose(pitch_logits[:, 1:], ref_p[:, 1:], atol=1e-4)
+    np.testing.assert_allclose(dur_logits[:, 1:], ref_d[:, 1:], atol=1e-4)
+    assert (pitch_logits[:, BOS] < -1e8).all()  # <bos> is never a prediction
+
+
+def test_stepping_one_event_at_a_time_equals_one_run(model):
+    full, _, _ = model.run(MELODY)
+    state = model.initial_state()
+    pids, dids = model.encode(MELODY)
+    rows = []
+    for p, d in zip([BOS, *pids], [BOS, *dids], strict=True):
+        logits, _, state = model.step(np.array([p]), np.array([d]), state)
+        rows.append(logits[0])
+    np.testing.assert_allclose(np.array(rows), full, atol=1e-5)
+
+
+def test_continuing_from_a_state_reads_only_new_events(model):
+    whole, _, _ = model.run(MELODY)
+    _, _, state = model.run(MELODY[:2])
+    rest, _, _ = model.run(MELODY[2:], state)  # no <bos>: continues
+    np.testing.assert_allclose(rest, whole[3:], atol=1e-5)
+
+
+def test_out_of_range_and_odd_notes_are_folded_not_rejected(model):
+    pids, dids = model.encode(
+        [Event(130, 0.3), Event(-5, None), Event(61.6, 100.0), Event(float("inf"), -1.0)]
+    )
+    assert [model.pitch_of(int(p)) for p in pids] == [94, 43, 62, None]
+    assert pids[3] == REST
+    assert [model.duration_of(int(d)) for d in dids] == [0.25, 1.0, 4.0, 1.0]
+
+
+def test_missing_card_names_the_file(tmp_path):
+    with pytest.raises(ModelError, match=r"nothere\.json: model card not found"):
+        MelodyModel.load(tmp_path / "nothere.onnx")
+
+
+def test_corrupt_graph_names_the_file(tiny, tmp_path):
+    card = json.loads(tiny[0].read_text())
+    card.pop("sha256")
+    (tmp_path / "bad.json").write_text(json.dumps({**card, "onnx": "bad.onnx"}))
+    (tmp_path / "bad.onnx").write_bytes(b"\x08\x01garbage")
+    with pytest.raises(ModelError, match=r"bad\.onnx: not a valid ONNX model"):
+        MelodyModel.load(tmp_path / "bad.json")
+
+
+def test_checksum_mismatch_is_reported(tiny, tmp_path):
+    card = json.loads(tiny[0].read_text())
+    (tmp_path / "m.json").write_text(json.dumps({**card, "onnx": "m.onnx", "sha256": "0" * 64}))
+    (tmp_path / "m.onnx").write_bytes(tiny[0].with_suffix(".onnx").read_bytes())
+    with pytest.raises(ModelError, match="does not match the card"):
+        MelodyModel.load(tmp_path / "m.onnx")
+
+
+def test_card_vocabulary_must_match_the_graph(tiny, tmp_path):
+    card = json.loads(tiny[0].read_text())
+    card["pitch_vocab"] = card["pitch_vocab"][:-1]
+    card.pop("sha256")
+    (tmp_path / "v.json").write_text(json.dumps({**card, "onnx": "v.onnx"}))
+    (tmp_path / "v.onnx").write_bytes(tiny[0].with_suffix(".onnx").read_bytes())
+    with pytest.raises(ModelError, match=r"predicts .* pitches but the card lists"):
+        MelodyModel.load(tmp_path / "v.json")
+
+
+def test_seed_architecture_graph_rereads_its_window(tmp_path):
+    seed = MelodyModel.load(build_tiny_seed_model(tmp_path))
+    logits, durs, _ = seed.run([Event(60), Event(62), Event(64)])
+    assert logits.shape == (4, len(seed.pitch_vocab))
+    assert (np.exp(logits[:, 1:]).sum(axis=1) <= 1 + 1e-5).all()  # log of a softmax
+    state = seed.initial_state()
+    for row, note in zip(logits[1:], (60, 62, 64), strict=True):
+        stepped, _, state = seed.step(np.array([seed.pitch_id(note)]), np.array([1]), state)
+        np.testing.assert_allclose(stepped[0], row, atol=1e-5)
+    assert state[0][0, -3:].tolist() == [seed.pitch_id(n) for n in (60, 62, 64)]
+    assert (durs.argmax(axis=1) == seed.duration_id(0.5)).all()
