@@ -58,7 +58,8 @@ def note_to_midi(note: str | int | float | None) -> int | float | None:
 
     Accepts symbols with or without the colon (``":Ef5"``, ``"ef5"``), ``"r"``/``"rest"`` and
     numbers (``60``, ``61.5``), which are returned unchanged as Sonic Pi plays them unchanged.
-    Text is always a note name, as in Sonic Pi: ``"60"`` is rejected, ``60`` is not. Raises :class:`NoteError` for anything Sonic Pi rejects.
+    Text is always a note name, as in Sonic Pi: ``"60"`` is rejected, ``60`` is not.
+    Raises :class:`NoteError` for anything Sonic Pi rejects.
     """
     if note is None:
         return None
