@@ -125,6 +125,7 @@ class RpcClient:
             "workspace/diagnostic/refresh": lambda _p: None,
             "workspace/semanticTokens/refresh": lambda _p: None,
         }
+        self.stderr_path = Path(stderr_path) if stderr_path else None
         self._stderr = open(stderr_path or os.devnull, "wb")  # noqa: SIM115 - closed in close()
         self.spawned_at = time.perf_counter()
         self.process = subprocess.Popen(
