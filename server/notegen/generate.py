@@ -10,10 +10,11 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from notegen.copying import CopyIndex, mix_indexed
 from notegen.melody import Event
 from notegen.model import BOS, MelodyModel, State
 from notegen.sampling import Sampler, pitch_class_mask, softmax
@@ -30,12 +31,18 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Primed:
-    """The model after reading a context: its state and the next event's logits."""
+    """The model after reading a context: its state and the served next-event distribution.
+
+    ``pitch_logits``/``dur_logits`` are log-probabilities (valid logits for the sampler) of the
+    network mixed with the within-melody copy model; ``history`` holds the context's joint ids,
+    which that copy model reads.
+    """
 
     state: State
     pitch_logits: np.ndarray  # [Vp]
     dur_logits: np.ndarray  # [Vd]
     length: int
+    history: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
 
 def trim_context(n: int, max_context: int) -> int:
@@ -73,7 +80,8 @@ class ContextCache:
         self.misses = 0
         start = model.initial_state(1)
         pl, dl, st = model.step(np.array([BOS]), np.array([BOS]), start)
-        self._root = Primed(st, pl[0], dl[0], 0)
+        empty = np.zeros(0, np.int64)
+        self._root = Primed(st, *model.next_log_probs(pl[0], dl[0], empty), 0, empty)
 
     def ids(self, events: Sequence[Event]) -> np.ndarray:
         """Combined token ids of ``events`` (int64), the unit keys are made of."""
@@ -119,7 +127,10 @@ class ContextCache:
             pl, dl, st = self.model.step(
                 (seg // self.vd)[None, :], (seg % self.vd)[None, :], primed.state
             )
-            primed = Primed(st, pl[0], dl[0], point)
+            history = ids[:point]
+            primed = Primed(
+                st, *self.model.next_log_probs(pl[0], dl[0], history), point, history
+            )
             self._store(raw[: point * width], primed)
         return primed
 
@@ -199,6 +210,8 @@ def generate(
     dmask[BOS] = False
     state = primed.state
     pl, dl = primed.pitch_logits, primed.dur_logits
+    copies = CopyIndex(model.mixture.max_order, primed.history) if model.mixture else None
+    vd = len(model.duration_vocab)
     p_in = np.empty((1, 1), dtype=np.int64)
     d_in = np.empty((1, 1), dtype=np.int64)
     out: list[Event] = []
@@ -210,13 +223,18 @@ def generate(
             p_in[0, 0] = pid
             d_in[0, 0] = did
             pls, dls, state = model.step(p_in, d_in, state)
-            pl, dl = pls[0], dls[0]
+            if copies is not None and model.mixture is not None:
+                copies.append(pid * vd + did)
+                pl, dl = mix_indexed(model.mixture, pls[0], dls[0], copies)
+            else:
+                pl, dl = pls[0], dls[0]
     return out
 
 
 def _prime(model: MelodyModel, context: Sequence[Event]) -> Primed:
     pl, dl, state = model.run(context)
-    return Primed(state, pl[-1], dl[-1], len(context))
+    history = model.joint_ids(*model.encode(context))
+    return Primed(state, *model.next_log_probs(pl[-1], dl[-1], history), len(context), history)
 
 
 # -- options shared by the generateMelody command and `notegen generate` ---------------------

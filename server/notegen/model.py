@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from notegen.copying import CopyMixture, log_softmax, mix_sequence, mix_step
 from notegen.melody import Event
 
 __all__ = [
@@ -171,6 +172,7 @@ class MelodyModel:
             self._in = tuple(card.get("inputs") or ["tokens"])
             self._out = list(card.get("outputs") or ["probs"])
         self._default_dur_id = self.duration_id(self.default_duration)
+        self.mixture = CopyMixture.from_card(card) if self.stateful else None
 
     # -- loading -------------------------------------------------------------------------------
 
@@ -322,7 +324,41 @@ class MelodyModel:
             dids = np.abs(logs[:, None] - self._log_durations[None, :]).argmin(axis=1) + 1
         return pids.astype(np.int64), dids.astype(np.int64)
 
+    def joint_ids(self, pitch_ids: np.ndarray, dur_ids: np.ndarray) -> np.ndarray:
+        """One id per event (``pitch_id * |durations| + duration_id``): the copy model's and
+        the server's context-cache unit."""
+        return np.asarray(pitch_ids, np.int64) * len(self.duration_vocab) + np.asarray(
+            dur_ids, np.int64
+        )
+
     # -- inference -----------------------------------------------------------------------------
+
+    def next_log_probs(
+        self, pitch_logits: np.ndarray, dur_logits: np.ndarray, history: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The served next-event distribution (log-probabilities, ``<bos>`` at ~-1e9).
+
+        The network's logits after the joint-id ``history`` (see :meth:`joint_ids`), mixed
+        with the card's within-melody copy model (:mod:`notegen.copying`) when it has one.
+        """
+        if self.mixture is None:
+            return log_softmax(pitch_logits), log_softmax(dur_logits)
+        return mix_step(self.mixture, pitch_logits, dur_logits, history)
+
+    def log_probs(self, events: Sequence[Event]) -> tuple[np.ndarray, np.ndarray]:
+        """Log-probabilities ``[T+1, Vp]``, ``[T+1, Vd]`` of a melody read from ``<bos>``.
+
+        Row t is the served distribution of event t given ``events[:t]`` (the last row, what
+        follows): exactly what completions rank and generation samples from, so evaluation
+        scores what is served.
+        """
+        pl, dl, _ = self.run(events)
+        lp, ld = log_softmax(pl), log_softmax(dl)
+        if self.mixture is None:
+            return lp, ld
+        ids = self.joint_ids(*self.encode(events))
+        return mix_sequence(self.mixture, lp, ld, ids)
+
 
     def initial_state(self, batch: int = 1) -> State:
         """Zero state (stateful graph) or an all-padding window (seed architecture)."""
