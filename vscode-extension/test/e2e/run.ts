@@ -401,8 +401,28 @@ async function main(): Promise<void> {
     await page.keyboard.press("Control+Z");
     step("ghostText");
 
-    // A settings change reaches the running server: fewer note items, no reload.
-    writeSettings(userDir, { ...baseSettings, "notegen.maxItems": config.maxItemsAfterChange });
+    // A settings change, made in the Settings editor as a user would, reaches the running server:
+    // fewer note items, no reload.
+    await page.keyboard.press("Control+Comma");
+    await page.locator(".settings-editor").waitFor({ state: "visible" });
+    await sleep(500);
+    await page.keyboard.type("notegen.maxItems");
+    await sleep(1500);
+    log(`DEBUG inputs: ${JSON.stringify(await page.locator(".settings-editor input").evaluateAll((els) => els.map((e) => [e.className, e.getAttribute("aria-label"), (e as HTMLInputElement).value, e.getAttribute("type"), e.getBoundingClientRect().width, e.closest(".setting-item")?.className])))}`);
+    const maxItemsBox = page.locator(".settings-editor .setting-item-number input:visible").first();
+    await maxItemsBox.waitFor({ state: "visible" });
+    await maxItemsBox.click();
+    await page.keyboard.press("Control+A");
+    await page.keyboard.type(String(config.maxItemsAfterChange));
+    await page.keyboard.press("Tab");
+    await until("the setting to be saved", 10000, async () =>
+      (await maxItemsBox.inputValue()) === String(config.maxItemsAfterChange) ? true : undefined,
+    );
+    await sleep(1000);
+    await screenshot(page, "settings.png");
+    await page.keyboard.press("Control+W");
+    await page.locator(".tab.active", { hasText: "tune.rb" }).waitFor({ state: "visible" });
+    await page.locator(".monaco-editor .view-lines").first().click();
     await goTo(page, config.cursor[0], config.cursor[1]);
     await page.keyboard.type(config.typeAtCursor);
     let lastLabels: string[] = [];

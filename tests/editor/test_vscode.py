@@ -1,0 +1,301 @@
+"""notegen through VS Code: the extension's own checks, then a real VS Code driven end to end.
+
+The extension (``vscode-extension/``, TypeScript) is built here exactly as it ships: ``npm ci``,
+``tsc --noEmit``, eslint, its node:test unit tests, and ``vsce package`` (offline) into a .vsix.
+Then code-server 4.139 (VS Code 1.139 in a browser, installed once into a cache by
+``.ci/install-vscode-deps.sh``) installs that .vsix and headless Chromium drives it
+(``vscode-extension/test/e2e/run.ts``): it opens a Sonic Pi file, types in a note array, runs
+"notegen: Generate melody" from the command palette, asks for ghost text, changes a setting and
+finally points the extension at a Python without notegen. The driver records what the editor
+showed; the tests below check it with the project's own Sonic Pi reader.
+
+Screenshots land in ``vscode-extension/.cache/e2e/``; with ``NOTEGEN_UPDATE_SCREENSHOTS=1`` they
+are also copied into ``vscode-extension/media/`` for the extension's README.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from notegen.notes import infer_style, note_to_midi, spell
+from notegen.sonicpi import read
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[2]
+EXT = REPO / "vscode-extension"
+SERVER = Path(sys.executable).parent / "notegen-lsp"
+ARTIFACTS = EXT / ".cache" / "e2e"
+CHROMIUM = Path("/usr/bin/chromium")
+
+DOCUMENT = """use_bpm 100
+a1=[]
+b1=[]
+a1[0]=[:ef4,:f4,:g4,:af4,:bf4,:c5,:bf4,:af4,:g4,:f4]
+b1[0]=[0.5,0.5,0.5,0.5,1,0.5,0.5,0.5,0.5,1]
+c1=[100]
+in_thread do
+  a1.length.times do |s|
+    use_bpm c1[s]
+    a1[s].length.times do |i|
+      play a1[s][i]
+      sleep b1[s][i]
+    end
+  end
+end
+"""
+NOTE_LINE = 3
+CURSOR = (NOTE_LINE, len("a1[0]=[:ef4,:f4,:g4,"))  # inside the note array, after a comma
+GHOST_CURSOR = (NOTE_LINE, len("a1[0]=[:ef4,:f4,:g4,:af4,:bf4,:c5,:bf4,:af4,:g4,:f4"))
+SEED = 7
+LENGTH = 16  # the default the palette offers first
+MAX_ITEMS_AFTER_CHANGE = 3
+
+
+def _run(cmd: list[str], timeout: float, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    """Run a build step; a failure shows the step's own output, which says what broke."""
+    try:
+        done = subprocess.run(
+            cmd,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+            **kwargs,
+        )
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(f"{' '.join(cmd)} ran over {timeout}s\n{exc.stdout}\n{exc.stderr}")
+    if done.returncode != 0:
+        pytest.fail(
+            f"{' '.join(cmd)} exited {done.returncode}\n{done.stdout[-6000:]}\n{done.stderr[-6000:]}"
+        )
+    return done
+
+
+def _bin(name: str) -> str:
+    return str(EXT / "node_modules" / ".bin" / name)
+
+
+@pytest.fixture(scope="module")
+def built() -> Path:
+    """Install the extension's npm dependencies (when the lock file changed) and build it."""
+    for tool in ("node", "npm"):
+        if shutil.which(tool) is None:
+            pytest.fail(f"{tool} is not installed: the VS Code extension needs Node.js 20+ and npm")
+    lock = hashlib.sha256((EXT / "package-lock.json").read_bytes()).hexdigest()
+    stamp = EXT / "node_modules" / ".notegen-lock-sha256"
+    if not stamp.exists() or stamp.read_text() != lock:
+        _run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], 600, cwd=EXT)
+        stamp.write_text(lock)
+    _run(["npm", "run", "--silent", "package"], 300, cwd=EXT)
+    _run([_bin("tsc"), "-p", "tsconfig.test.json"], 300, cwd=EXT)
+    vsix = EXT / "dist" / "notegen.vsix"
+    assert vsix.is_file(), "vsce package wrote no .vsix"
+    return vsix
+
+
+def test_typescript_typechecks_without_errors(built: Path):
+    _run([_bin("tsc"), "--noEmit", "-p", "tsconfig.json"], 300, cwd=EXT)
+    _run([_bin("tsc"), "--noEmit", "-p", "tsconfig.test.json"], 300, cwd=EXT)
+
+
+def test_eslint_reports_nothing(built: Path):
+    done = _run([_bin("eslint"), "--max-warnings", "0", "."], 300, cwd=EXT)
+    assert done.stdout.strip() == ""
+
+
+def test_unit_tests_of_the_typescript_helpers_pass(built: Path):
+    done = _run(["node", "--test", "out/test/unit/"], 300, cwd=EXT)
+    passed = re.search(r"^# pass (\d+)$", done.stdout, re.MULTILINE)
+    failed = re.search(r"^# fail (\d+)$", done.stdout, re.MULTILINE)
+    assert passed and failed, done.stdout[-3000:]
+    assert int(failed.group(1)) == 0
+    assert int(passed.group(1)) >= 40, "the unit tests were not all found"
+
+
+def test_vsix_ships_the_bundle_readme_and_screenshots_only(built: Path):
+    names = set(zipfile.ZipFile(built).namelist())
+    assert "extension/dist/extension.js" in names
+    assert "extension/package.json" in names
+    assert "extension/readme.md" in {n.lower() for n in names}
+    for shot in ("completion.png", "generate-melody.png"):
+        assert f"extension/media/{shot}" in names
+    assert not any("node_modules" in n or n.endswith(".ts") for n in names), sorted(names)
+    manifest = json.loads(zipfile.ZipFile(built).read("extension/package.json"))
+    commands = {c["command"]: c["title"] for c in manifest["contributes"]["commands"]}
+    assert commands["notegen.palette.generateMelody"] == "Generate melody"
+    assert commands["notegen.restartServer"] == "Restart server"
+    settings = manifest["contributes"]["configuration"]["properties"]
+    for key in (
+        "modelPath", "temperature", "topK", "topP", "maxItems", "phraseLength", "maxContext",
+        "inlineSuggestions", "sonicPi.host", "sonicPi.port", "server.command", "server.pythonPath",
+    ):
+        prop = settings[f"notegen.{key}"]
+        assert "default" in prop and (prop.get("description") or prop.get("markdownDescription"))
+
+
+# -- the real editor -------------------------------------------------------------------------
+
+
+def _tiny_model() -> ModuleType:
+    path = REPO / "tests" / "fixtures" / "tiny_model.py"
+    spec = importlib.util.spec_from_file_location("notegen_tiny_model_vscode", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while being defined
+    spec.loader.exec_module(module)
+    return module
+
+
+def _install_code_server() -> dict[str, str]:
+    done = _run(["bash", str(REPO / ".ci" / "install-vscode-deps.sh")], 1500)
+    paths = dict(line.split("=", 1) for line in done.stdout.splitlines() if "=" in line)
+    for key in ("NOTEGEN_NODE24", "NOTEGEN_CODE_SERVER"):
+        assert Path(paths[key]).is_file(), f"{key} missing after install: {paths}"
+    return paths
+
+
+def _python_without_notegen(tmp: Path) -> str:
+    """A real interpreter on which `import notegen` fails: a bare venv of the system Python."""
+    venv = tmp / "bare-venv"
+    _run([sys.executable, "-m", "venv", "--without-pip", str(venv)], 120)
+    python = venv / "bin" / "python"
+    probe = subprocess.run([str(python), "-c", "import notegen"], capture_output=True)
+    assert probe.returncode != 0, "the bare venv can import notegen"
+    return str(python)
+
+
+@pytest.fixture(scope="module")
+def vscode(built: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Run the whole editor session once; every test reads its recorded outcome."""
+    if not CHROMIUM.exists():
+        pytest.fail("chromium is not installed: `apt-get install chromium` (.ci/apt-packages.txt)")
+    paths = _install_code_server()
+    tmp = tmp_path_factory.mktemp("vscode")
+    card, _weights = _tiny_model().build_tiny_model(tmp / "model", seed=5)
+    if ARTIFACTS.exists():
+        shutil.rmtree(ARTIFACTS)
+    ARTIFACTS.mkdir(parents=True)
+    config = {
+        "node": paths["NOTEGEN_NODE24"],
+        "codeServer": paths["NOTEGEN_CODE_SERVER"],
+        "vsix": str(built),
+        "chromium": str(CHROMIUM),
+        "workDir": str(tmp / "work"),
+        "outDir": str(ARTIFACTS),
+        "serverCommand": str(SERVER),
+        "modelPath": str(card),
+        "pythonWithoutNotegen": _python_without_notegen(tmp),
+        "document": DOCUMENT,
+        "cursor": list(CURSOR),
+        "ghostCursor": list(GHOST_CURSOR),
+        "typeAtCursor": ":",
+        "seed": SEED,
+        "maxItemsAfterChange": MAX_ITEMS_AFTER_CHANGE,
+        "timeoutSeconds": 300,
+    }
+    config_path = tmp / "e2e.json"
+    config_path.write_text(json.dumps(config))
+    done = subprocess.run(
+        ["node", "out/test/e2e/run.js", str(config_path)],
+        cwd=EXT,
+        capture_output=True,
+        text=True,
+        timeout=420,
+        stdin=subprocess.DEVNULL,
+    )
+    result_path = ARTIFACTS / "result.json"
+    assert result_path.exists(), f"the driver wrote no result\n{done.stdout}\n{done.stderr[-6000:]}"
+    result = json.loads(result_path.read_text())
+    if result.get("error"):
+        logs = sorted(ARTIFACTS.glob("*notegen.log"))
+        log_tail = logs[0].read_text()[-5000:] if logs else "(no notegen log)"
+        pytest.fail(
+            f"{result['error']}\nsteps: {result['steps']}\ndriver:\n{done.stderr[-4000:]}\n"
+            f"notegen output channel:\n{log_tail}\nscreenshots: {ARTIFACTS}"
+        )
+    if os.environ.get("NOTEGEN_UPDATE_SCREENSHOTS") == "1":
+        for shot in result["screenshots"]:
+            shutil.copy(shot, EXT / "media" / Path(shot).name)
+    return result
+
+
+def test_the_vsix_installs_and_the_server_starts_in_vs_code(vscode: dict[str, Any]):
+    assert vscode["steps"] == [
+        "installed", "code-server", "workbench", "opened", "completed", "generated",
+        "ghostText", "settingsPushed", "missingServerExplained",
+    ]
+    errors = [t for t in vscode["notificationsBeforeFailure"] if "error" in t.lower()]
+    assert errors == [], "VS Code showed errors while notegen was working"
+
+
+def test_typing_in_a_note_array_offers_notegen_notes_in_the_documents_spelling(
+    vscode: dict[str, Any],
+):
+    style = infer_style(DOCUMENT)
+    notes = [label for label in vscode["completionLabels"] if "," not in label]
+    assert len(notes) >= 5, vscode["completionLabels"]
+    for label in notes:
+        assert spell(note_to_midi(label), style) == label, f"{label} is not in the doc's spelling"
+    # The focused item's detail is notegen's: probability, MIDI number, suggested duration.
+    assert re.search(r"%.*MIDI \d+.*beat", vscode["completionDetail"]), vscode["completionDetail"]
+
+
+def test_generate_melody_from_the_palette_asks_then_inserts_a_playable_block(
+    vscode: dict[str, Any], tmp_path: Path
+):
+    prompts = vscode["generatePrompts"]
+    assert [p.split(" | ")[-1][:20] for p in prompts[:2]] == [
+        "How many notes shoul",
+        "Key of the melody",
+    ]
+    assert "Temperature" in prompts[2] and "Random seed" in prompts[3]
+    text = vscode["documentAfterGenerate"]
+    assert text.startswith(DOCUMENT.rstrip("\n")), "the user's own lines were changed"
+    new = [a for a in read(text) if a.voice == 2]
+    assert new, f"no voice 2 block in the saved file:\n{text}"
+    melody = max(new, key=lambda a: len(a.notes))
+    assert len(melody.notes) == LENGTH
+    assert all(note.error is None for note in melody.notes)
+    assert melody.durations is not None and len(melody.durations.values) == LENGTH
+    assert "in_thread" in text[len(DOCUMENT) :]
+    ruby = shutil.which("ruby")
+    if ruby is not None:  # .ci/apt-packages.txt installs it; the check is Ruby's own parser
+        song = tmp_path / "song.rb"
+        song.write_text(text)
+        check = subprocess.run([ruby, "-c", str(song)], capture_output=True, text=True)
+        assert check.returncode == 0, check.stderr
+
+
+def test_ghost_text_continues_the_array_after_a_comma(vscode: dict[str, Any]):
+    ghost = vscode["ghostText"].replace("\u00a0", " ").strip().strip(",")
+    first = ghost.split(",")[0].strip()
+    assert note_to_midi(first) is not None or first in (":r", ":rest"), ghost
+
+
+def test_a_settings_change_reaches_the_running_server_without_reload(vscode: dict[str, Any]):
+    before = [label for label in vscode["completionLabels"] if "," not in label]
+    after = [label for label in vscode["completionLabelsAfterSettingChange"] if "," not in label]
+    assert len(before) > MAX_ITEMS_AFTER_CHANGE
+    assert 0 < len(after) <= MAX_ITEMS_AFTER_CHANGE
+
+
+def test_a_python_without_notegen_gets_a_message_that_says_how_to_fix_it(
+    vscode: dict[str, Any],
+):
+    message = vscode["missingServerMessage"]
+    assert "does not have the notegen package" in message
+    assert "-m pip install notegen" in message
+    assert "notegen.server.pythonPath" in message and "notegen.server.command" in message
