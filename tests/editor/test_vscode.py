@@ -78,9 +78,8 @@ def _run(cmd: list[str], timeout: float, **kwargs: Any) -> subprocess.CompletedP
     except subprocess.TimeoutExpired as exc:
         pytest.fail(f"{' '.join(cmd)} ran over {timeout}s\n{exc.stdout}\n{exc.stderr}")
     if done.returncode != 0:
-        pytest.fail(
-            f"{' '.join(cmd)} exited {done.returncode}\n{done.stdout[-6000:]}\n{done.stderr[-6000:]}"
-        )
+        output = f"{done.stdout[-6000:]}\n{done.stderr[-6000:]}"
+        pytest.fail(f"{' '.join(cmd)} exited {done.returncode}\n{output}")
     return done
 
 
@@ -139,8 +138,18 @@ def test_vsix_ships_the_bundle_readme_and_screenshots_only(built: Path):
     assert commands["notegen.restartServer"] == "Restart server"
     settings = manifest["contributes"]["configuration"]["properties"]
     for key in (
-        "modelPath", "temperature", "topK", "topP", "maxItems", "phraseLength", "maxContext",
-        "inlineSuggestions", "sonicPi.host", "sonicPi.port", "server.command", "server.pythonPath",
+        "modelPath",
+        "temperature",
+        "topK",
+        "topP",
+        "maxItems",
+        "phraseLength",
+        "maxContext",
+        "inlineSuggestions",
+        "sonicPi.host",
+        "sonicPi.port",
+        "server.command",
+        "server.pythonPath",
     ):
         prop = settings[f"notegen.{key}"]
         assert "default" in prop and (prop.get("description") or prop.get("markdownDescription"))
@@ -234,8 +243,15 @@ def vscode(built: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, A
 
 def test_the_vsix_installs_and_the_server_starts_in_vs_code(vscode: dict[str, Any]):
     assert vscode["steps"] == [
-        "installed", "code-server", "workbench", "opened", "completed", "generated",
-        "ghostText", "settingsPushed", "missingServerExplained",
+        "installed",
+        "code-server",
+        "workbench",
+        "opened",
+        "completed",
+        "generated",
+        "ghostText",
+        "settingsPushed",
+        "missingServerExplained",
     ]
     errors = [t for t in vscode["notificationsBeforeFailure"] if "error" in t.lower()]
     assert errors == [], "VS Code showed errors while notegen was working"
