@@ -109,6 +109,7 @@ def cold_start(args: argparse.Namespace, root: Path, runs: int) -> list[dict[str
         items = completion_items(pending.wait(30))
         first = pending.received_at
         rss = vm_status(client.process.pid)["VmRSS"]
+        cpu = cpu_seconds(client.process.pid)
         client.close()
         out.append(
             {
@@ -116,6 +117,7 @@ def cold_start(args: argparse.Namespace, root: Path, runs: int) -> list[dict[str
                 "first_completion_s": first - spawn,
                 "items": len(items),
                 "rss_mb": rss / 1024,
+                "cpu_s": cpu,
             }
         )
     return out
@@ -318,8 +320,9 @@ def _measure(args: argparse.Namespace, root: Path) -> int:
         for r in runs:
             print(
                 f"  initialize {r['initialize_s'] * 1000:7.1f} ms   first completion "
-                f"{r['first_completion_s'] * 1000:7.1f} ms   ({r['items']} items; "
-                f"VmRSS then {r['rss_mb']:.1f} MB)"
+                f"{r['first_completion_s'] * 1000:7.1f} ms   "
+                f"(server CPU {r['cpu_s'] * 1000:.0f} ms; "
+                f"{r['items']} items; VmRSS then {r['rss_mb']:.1f} MB)"
             )
         print(
             f"  median {statistics.median(firsts) * 1000:.1f} ms, worst "
