@@ -250,6 +250,8 @@ def test_the_vsix_installs_and_the_server_starts_in_vs_code(vscode: dict[str, An
         "completed",
         "generated",
         "ghostText",
+        "continued",
+        "played",
         "settingsPushed",
         "missingServerExplained",
     ]
@@ -301,6 +303,22 @@ def test_ghost_text_continues_the_array_after_a_comma(vscode: dict[str, Any]):
     assert note_to_midi(first) is not None or first in (":r", ":rest"), ghost
 
 
+def test_continue_melody_appends_notes_and_matching_durations(vscode: dict[str, Any]):
+    assert "How many notes" in vscode["continuePrompt"]
+    before = next(a for a in read(vscode["documentAfterGenerate"]) if a.voice == 1)
+    after = next(a for a in read(vscode["documentAfterContinue"]) if a.voice == 1)
+    added = len(after.notes) - len(before.notes)
+    assert added == 8, "the default is notegen.phraseLength (8) notes"
+    assert all(note.error is None for note in after.notes)
+    assert after.durations is not None and len(after.durations.values) == len(after.notes)
+    assert [n.text for n in after.notes[: len(before.notes)]] == [n.text for n in before.notes]
+
+
+def test_play_in_sonic_pi_plays_or_says_how_to_start_sonic_pi(vscode: dict[str, Any]):
+    outcome = vscode["playOutcome"]
+    assert outcome == "status bar: Sonic Pi playing" or "Start Sonic Pi" in outcome, outcome
+
+
 def test_a_settings_change_reaches_the_running_server_without_reload(vscode: dict[str, Any]):
     before = [label for label in vscode["completionLabels"] if "," not in label]
     after = [label for label in vscode["completionLabelsAfterSettingChange"] if "," not in label]
@@ -312,6 +330,7 @@ def test_a_python_without_notegen_gets_a_message_that_says_how_to_fix_it(
     vscode: dict[str, Any],
 ):
     message = vscode["missingServerMessage"]
+    assert vscode["notificationsAtFailure"] == [message], "one clear message, no raw errors"
     assert "does not have the notegen package" in message
     assert "-m pip install notegen" in message
     assert "notegen.server.pythonPath" in message and "notegen.server.command" in message

@@ -279,6 +279,12 @@ export class NotegenServer implements vscode.Disposable {
       documentSelector: DOCUMENT_SELECTOR,
       outputChannel: this.output,
       initializationOptions: settings,
+      // A server that dies during initialize is explained by doStart(); without this handler
+      // the client would also pop up the raw JSON-RPC error.
+      initializationFailedHandler: (error: unknown) => {
+        this.log(`initialize failed: ${String(error)}`);
+        return false;
+      },
       errorHandler: {
         error: (_error: Error, _message: Message | undefined, count: number | undefined): ErrorHandlerResult => ({
           action: (count ?? 0) <= 3 ? ErrorAction.Continue : ErrorAction.Shutdown,

@@ -57,6 +57,12 @@ interface Result {
   documentAfterGenerate?: string;
   completionLabelsAfterSettingChange?: string[];
   ghostText?: string;
+  continuePrompt?: string;
+  documentAfterContinue?: string;
+  /** "status bar: Sonic Pi playing", or the message saying why nothing plays. */
+  playOutcome?: string;
+  /** Every notification showing once the missing-server message is up: that one alone. */
+  notificationsAtFailure?: string[];
   /** Every notification shown before the missing-server step: must hold no error. */
   notificationsBeforeFailure?: string[];
   missingServerMessage?: string;
@@ -401,15 +407,49 @@ async function main(): Promise<void> {
     await page.keyboard.press("Control+Z");
     step("ghostText");
 
+    // Continue melody: the palette appends notes (and durations) to the array under the cursor.
+    await page.keyboard.press("Control+S");
+    const beforeContinue = fs.readFileSync(docPath, "utf8");
+    await goTo(page, config.cursor[0], config.cursor[1]);
+    await runFromPalette(page, "notegen: Continue melody");
+    result.continuePrompt = await waitForPrompt(page, /How many notes/);
+    await page.keyboard.press("Enter");
+    result.documentAfterContinue = await until("the continued array in the saved file", 30000, async () => {
+      await page.keyboard.press("Control+S");
+      await sleep(400);
+      const text = fs.readFileSync(docPath, "utf8");
+      return text !== beforeContinue ? text : undefined;
+    });
+    step("continued");
+
+    result.notificationsBeforeFailure = await notifications(page);
+
+    // Play in Sonic Pi: either Sonic Pi plays (status bar item) or the server says it is not running.
+    await goTo(page, config.cursor[0], config.cursor[1]);
+    await runFromPalette(page, "notegen: Play in Sonic Pi");
+    result.playOutcome = await until("Sonic Pi playing or a message about Sonic Pi", 15000, async () => {
+      const playing = page.locator(".part.statusbar", { hasText: "Sonic Pi playing" });
+      if ((await playing.count()) > 0) {
+        return "status bar: Sonic Pi playing";
+      }
+      return (await notifications(page)).find((text) => /Sonic Pi/i.test(text));
+    });
+    log(`play: ${result.playOutcome}`);
+    await screenshot(page, "play-in-sonic-pi.png");
+    await runFromPalette(page, "notegen: Stop Sonic Pi");
+    await sleep(500);
+    await page.keyboard.press("Escape");
+    await runFromPalette(page, "Notifications: Clear All Notifications");
+    step("played");
+
     // A settings change, made in the Settings editor as a user would, reaches the running server:
     // fewer note items, no reload.
     await page.keyboard.press("Control+Comma");
     await page.locator(".settings-editor").waitFor({ state: "visible" });
     await sleep(500);
     await page.keyboard.type("notegen.maxItems");
-    await sleep(1500);
-    log(`DEBUG inputs: ${JSON.stringify(await page.locator(".settings-editor input").evaluateAll((els) => els.map((e) => [e.className, e.getAttribute("aria-label"), (e as HTMLInputElement).value, e.getAttribute("type"), e.getBoundingClientRect().width, e.closest(".setting-item")?.className])))}`);
-    const maxItemsBox = page.locator(".settings-editor .setting-item-number input:visible").first();
+    // The search filters the list asynchronously: wait for notegen's own row, not the first input.
+    const maxItemsBox = page.locator('.settings-editor input[aria-label="notegen.maxItems"]');
     await maxItemsBox.waitFor({ state: "visible" });
     await maxItemsBox.click();
     await page.keyboard.press("Control+A");
@@ -447,7 +487,7 @@ async function main(): Promise<void> {
     }
     await page.keyboard.press("Control+S");
     step("settingsPushed");
-    result.notificationsBeforeFailure = await notifications(page);
+    result.notificationsBeforeFailure.push(...(await notifications(page)));
 
     // The server cannot start: a Python without notegen. The user must be told what to do.
     const { "notegen.server.command": _unused, ...withoutCommand } = baseSettings;
@@ -457,7 +497,8 @@ async function main(): Promise<void> {
       (await notifications(page)).find((text) => text.includes("cannot start")),
     );
     log(`missing-server message: ${result.missingServerMessage}`);
-    await sleep(500);
+    await sleep(1000);
+    result.notificationsAtFailure = await notifications(page);
     await screenshot(page, "server-missing.png");
     step("missingServerExplained");
   } catch (error) {
