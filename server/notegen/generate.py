@@ -134,9 +134,7 @@ class ContextCache:
                 (seg // self.vd)[None, :], (seg % self.vd)[None, :], primed.state
             )
             history = ids[:point]
-            primed = Primed(
-                st, *self.model.next_log_probs(pl[0], dl[0], history), point, history
-            )
+            primed = Primed(st, *self.model.next_log_probs(pl[0], dl[0], history), point, history)
             self._store(raw[: point * width], primed)
         return primed
 
@@ -279,8 +277,16 @@ def generate_rows(
         return [[] for _ in sizes]
     if len(sizes) == 1:
         one = generate(
-            model, context, sizes[0], temperature=temperature, top_k=top_k, top_p=top_p,
-            seed=seed, tonic=tonic, scale=scale, max_context=max_context,
+            model,
+            context,
+            sizes[0],
+            temperature=temperature,
+            top_k=top_k,
+            top_p=top_p,
+            seed=seed,
+            tonic=tonic,
+            scale=scale,
+            max_context=max_context,
         )
         return [one]
     context = list(context)[trim_context(len(context), max_context) :]
@@ -318,10 +324,11 @@ def generate_rows(
             lp, ld = pl, dl
     pitches = [None, None, *(int(p) for p in model.pitch_vocab[2:])]  # <bos> is never drawn
     beats = [0.0, *(float(d) for d in model.duration_vocab[1:])]
-    return [
-        [Event(pitches[p], beats[d]) for p, d in zip(pids[r, :n].tolist(), dids[r, :n].tolist())]
-        for r, n in enumerate(sizes)
-    ]
+    out: list[list[Event]] = []
+    for r, n in enumerate(sizes):
+        pairs = zip(pids[r, :n].tolist(), dids[r, :n].tolist(), strict=True)
+        out.append([Event(pitches[p], beats[d]) for p, d in pairs])
+    return out
 
 
 def _copy_index(source: CopyIndex) -> CopyIndex:
