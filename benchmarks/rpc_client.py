@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import IO, Any
 
 __all__ = ["Pending", "RpcClient", "RpcError", "ServerDied", "cpu_seconds", "vm_status"]
 
@@ -67,7 +67,7 @@ class Pending:
         return self.received_at - self.sent_at
 
 
-def _read_message(stream: BinaryIO) -> dict[str, Any] | None:
+def _read_message(stream: IO[bytes]) -> dict[str, Any] | None:
     """One LSP base-protocol message, or ``None`` at end of stream."""
     length = -1
     while True:
