@@ -47,10 +47,16 @@ def evaluate(tokens: Sequence[Token], notes: bool = False) -> Result:
     toks = [t for t in tokens if t.kind not in ("nl", "comment")]
     if not toks:
         return Result(None, "empty element")
-    if len(toks) == 1 and toks[0].kind == "num" and toks[0].value.replace(".", "", 1).isdigit():
-        # fast path for the common `0.5` (isdigit on ASCII-only lexer output)
-        value = toks[0].value
-        return Result(float(value) if "." in value else int(value))
+    if len(toks) == 1:
+        tok = toks[0]
+        if tok.kind == "num" and tok.value.replace(".", "", 1).isdigit():
+            # fast path for the common `0.5` (isdigit on ASCII-only lexer output)
+            value = tok.value
+            return Result(float(value) if "." in value else int(value))
+        if notes and tok.kind == "sym" and tok.value:
+            found = _symbol_note(tok)
+            if found is not None:
+                return found
     parser = _Parser(toks, notes)
     try:
         value = parser.expr()
@@ -71,6 +77,33 @@ def evaluate(tokens: Sequence[Token], notes: bool = False) -> Result:
     if isinstance(value, float) and not math.isfinite(value):
         return Result(None, f"not a finite number: {_text(toks)}")
     return Result(value)
+
+
+_SYMBOL_NOTES: dict[str, Result] = {}
+"""A note symbol's result by its name: a 20,000-note file holds a few dozen distinct ones."""
+
+
+def _symbol_note(tok: Token) -> Result | None:
+    """A lone note symbol (``:C4``, ``:r``) as the parser reads it, memoised by name;
+    ``None`` when only the parser can say."""
+    found = _SYMBOL_NOTES.get(tok.value)
+    if found is not None:
+        return found
+    if tok.value in ("r", "rest"):
+        result = Result(None)
+    else:
+        try:
+            midi = note_to_midi(tok.value)
+        except NoteError as exc:
+            result = Result(None, _invalid_symbol_message(tok, exc))
+        else:
+            if not isinstance(midi, int):
+                return None
+            result = Result(midi)
+    if len(_SYMBOL_NOTES) > 4096:
+        _SYMBOL_NOTES.clear()
+    _SYMBOL_NOTES[tok.value] = result
+    return result
 
 
 def _text(toks: Sequence[Token]) -> str:
