@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import unquote
@@ -33,6 +35,16 @@ log = logging.getLogger(__name__)
 
 DIAGNOSTICS_DELAY_S = 0.4
 """Quiet time after an edit before the whole file is re-read for diagnostics."""
+READ_DELAY_FACTOR = 3.0
+"""A file whose last whole reading took t seconds of CPU waits ``3 t`` (at least
+:data:`DIAGNOSTICS_DELAY_S`, at most :data:`MAX_READ_DELAY_S`): a big file is re-read only
+when typing has really paused, so the reading rarely runs while completions are wanted."""
+MAX_READ_DELAY_S = 2.0
+SWITCH_INTERVAL_S = 0.0005
+"""How long a thread holding the GIL keeps it while another waits (Python's default 5 ms).
+
+A completion hands the GIL back and forth a dozen times (each ONNX Runtime call releases
+it); behind a whole-file reading each hand-back cost up to 5 ms, which was most of the p99."""
 
 
 class NotegenServer(LanguageServer):
@@ -40,6 +52,7 @@ class NotegenServer(LanguageServer):
 
     def __init__(self, model_path: str | None = None) -> None:
         super().__init__("notegen-lsp", __version__, max_workers=2)
+        sys.setswitchinterval(SWITCH_INTERVAL_S)
         self.settings = Settings()
         self.cli_model_path = model_path
         self.engine = Engine()
@@ -47,6 +60,7 @@ class NotegenServer(LanguageServer):
         self.views: dict[str, DocumentView] = {}
         self.readings: dict[str, Reading] = {}
         self.timers: dict[str, asyncio.TimerHandle] = {}
+        self.read_cost: dict[str, float] = {}  # CPU seconds of the last whole reading
         self.warmers: dict[str, asyncio.Future[None]] = {}
         self.model_message_sent: str | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -122,6 +136,11 @@ class NotegenServer(LanguageServer):
 
     # -- diagnostics ---------------------------------------------------------------------------
 
+    def reading_delay(self, uri: str) -> float:
+        """Quiet time before re-reading ``uri``, scaled by what its last reading cost."""
+        cost = self.read_cost.get(uri, 0.0)
+        return min(MAX_READ_DELAY_S, max(DIAGNOSTICS_DELAY_S, READ_DELAY_FACTOR * cost))
+
     def schedule_reading(self, uri: str, delay: float) -> None:
         """Re-read the whole file (diagnostics, history) after ``delay`` s without edits."""
         timer = self.timers.pop(uri, None)
@@ -143,9 +162,10 @@ class NotegenServer(LanguageServer):
         except Exception:
             log.exception("reading %s failed", uri)
             return
-        reading, diags = found
+        reading, diags, cost = found
         if uri not in self.views:
             return  # closed meanwhile
+        self.read_cost[uri] = cost
         self.readings[uri] = reading
         self.warm_up(uri, reading)
         if self.current_version(uri) != view.version:
@@ -188,6 +208,7 @@ class NotegenServer(LanguageServer):
             timer.cancel()
         self.views.pop(uri, None)
         self.readings.pop(uri, None)
+        self.read_cost.pop(uri, None)
 
     # -- shared request plumbing ---------------------------------------------------------------
 
@@ -212,9 +233,12 @@ class NotegenServer(LanguageServer):
         return lsp_range(view, span.start, max(span.end, nc.local.offset))
 
 
-def _read_document(view: DocumentView) -> tuple[Reading, list[types.Diagnostic]]:
+def _read_document(view: DocumentView) -> tuple[Reading, list[types.Diagnostic], float]:
+    """The whole-file reading, its diagnostics, and the thread CPU time they took."""
+    start = time.thread_time()
     reading = Reading(view.version, view.arrays(), infer_style(view.text))
-    return reading, diagnostics.diagnose(view)
+    diags = diagnostics.diagnose(view)
+    return reading, diags, time.thread_time() - start
 
 
 def warm_section(reading: Reading, array: NoteArray, cache: Any, max_context: int) -> None:
@@ -288,7 +312,8 @@ def create_server(model_path: str | None = None) -> NotegenServer:
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def on_change(ls: NotegenServer, params: types.DidChangeTextDocumentParams) -> None:
-        ls.schedule_reading(params.text_document.uri, DIAGNOSTICS_DELAY_S)
+        uri = params.text_document.uri
+        ls.schedule_reading(uri, ls.reading_delay(uri))
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def on_close(ls: NotegenServer, params: types.DidCloseTextDocumentParams) -> None:
