@@ -384,7 +384,8 @@ class MelodyModel:
             p = p[:, None]
             d = d[:, None]
         pl, dl, new_state = self._forward(p, d, state)
-        return pl[:, -1, :], dl[:, -1, :], new_state
+        # Copies, not views: a cached state must not keep the whole [B, T, V] logits alive.
+        return pl[:, -1, :].copy(), dl[:, -1, :].copy(), new_state
 
     def run(
         self, events: Sequence[Event], state: State | None = None, *, bos: bool | None = None
