@@ -157,18 +157,20 @@ async def generate_melody(server: NotegenServer, *args: Any) -> dict[str, Any]:
         raise invalid(exc.name, exc.why) from None
     model = await model_or_error(server)
     latest = server.latest_reading(view.uri)
-    arrays = latest.arrays if latest is not None else None
-    style = latest.style if latest is not None else None
 
     def compute() -> Block:
-        reading = arrays if arrays is not None else view.arrays()
+        if latest is not None:
+            events, bpm = latest.document_events(), latest.document_bpm()
+        else:
+            arrays = view.arrays()
+            events, bpm = _document_events(arrays), _document_bpm(arrays)
         return generate_block(
             model,
             options,
             voice=next_free_voice(view.text),
-            document_events=_document_events(reading),
-            document_bpm=_document_bpm(reading),
-            style=style or infer_style(view.text),
+            document_events=events,
+            document_bpm=bpm,
+            style=latest.style if latest is not None else infer_style(view.text),
         )
 
     block = await server.engine.run(compute)

@@ -15,7 +15,7 @@ from notegen.melody import Event
 from notegen.notes import NoteStyle, infer_style
 from notegen.sonicpi.types import NoteArray, NoteToken
 
-from .documents import DocumentView, LocalContext, Reading, before_events
+from .documents import ArraySummary, DocumentView, LocalContext, Reading, before_events
 
 
 @dataclass
@@ -23,7 +23,7 @@ class NoteContext:
     """A cursor inside a note array, ready for the model."""
 
     local: LocalContext
-    earlier: list[NoteArray]
+    earlier: list[ArraySummary]
     """The voice's earlier sections (from the latest whole-file reading), in order."""
     before: list[Event]
     """The notes before the cursor in this array (and a finished partial note)."""

@@ -24,7 +24,7 @@ from notegen import sonicpi
 from notegen.generate import ContextCache
 from notegen.melody import Event
 from notegen.notes import NoteStyle
-from notegen.sonicpi.types import CursorContext, NoteArray, NoteToken, Span
+from notegen.sonicpi.types import CursorContext, DurationArray, NoteArray, NoteToken, Span
 
 log = logging.getLogger(__name__)
 
@@ -229,29 +229,104 @@ class LocalContext:
         return self.ctx.array.content_end + self.base
 
 
+class Beats:
+    """A duration array's values by note index (``NaN`` where a value is missing or bad)."""
+
+    __slots__ = ("scalar", "values")
+
+    def __init__(self, values: np.ndarray, scalar: bool) -> None:
+        self.values = values
+        self.scalar = scalar
+
+    @classmethod
+    def of(cls, durations: DurationArray) -> Beats:
+        values = np.array(
+            [np.nan if v.value is None else v.value for v in durations.values], np.float64
+        )
+        return cls(values, durations.scalar)
+
+    def duration_for(self, index: int) -> float | None:
+        """As :meth:`notegen.sonicpi.types.DurationArray.duration_for`."""
+        if self.scalar:
+            index = 0
+        if 0 <= index < len(self.values):
+            value = float(self.values[index])
+            return None if value != value else value
+        return None
+
+
+class ArraySummary:
+    """What completions and generation need of one note array: who it is and its events.
+
+    A whole-file reading keeps these instead of the reader's token objects (a 20,000-note
+    file: ~0.3 MB of float arrays instead of ~10 MB of objects), so the server's memory does
+    not grow with the readings it keeps.
+    """
+
+    __slots__ = (
+        "bpm",
+        "durations",
+        "event_beats",
+        "kind",
+        "name",
+        "pitches",
+        "section",
+        "start",
+        "voice",
+    )
+
+    def __init__(self, array: NoteArray) -> None:
+        self.kind = array.kind
+        self.voice = array.voice
+        self.section = array.section
+        self.name = array.name
+        self.start = array.span.start
+        self.bpm = array.bpm
+        self.durations = Beats.of(array.durations) if array.durations is not None else None
+        events = array.events()
+        self.pitches = np.array(
+            [np.nan if ev.pitch is None else float(ev.pitch) for ev in events], np.float64
+        )
+        self.event_beats = np.array(
+            [np.nan if ev.duration is None else float(ev.duration) for ev in events], np.float64
+        )
+
+    def events(self) -> list[Event]:
+        """The array's events, as :meth:`NoteArray.events` gives them."""
+        out: list[Event] = []
+        beats = self.event_beats
+        for pitch, beat in zip(self.pitches.tolist(), beats.tolist(), strict=True):
+            p = None if pitch != pitch else (int(pitch) if pitch.is_integer() else pitch)
+            out.append(Event(p, None if beat != beat else beat))
+        return out
+
+
 class Reading:
     """A whole-file reading of one version, indexed for per-keystroke use.
 
     ``voices`` lists each voice's sections in order (the first assignment of a section
     stands, as in the reader's own history); ``by_identity`` finds an array's twin (for its
     durations) without scanning; ``ids`` memoises each array's token ids for the model.
+    Arrays are kept as :class:`ArraySummary`, never as the reader's token objects.
     """
 
     def __init__(self, version: int | None, arrays: list[NoteArray], style: NoteStyle) -> None:
         self.version = version
-        self.arrays = arrays
         self.style = style
-        self.voices: dict[int, dict[int, NoteArray]] = {}
-        self.by_identity: dict[tuple, NoteArray] = {}
+        self.summaries: list[ArraySummary] = []
+        self.voices: dict[int, dict[int, ArraySummary]] = {}
+        self.by_identity: dict[tuple, ArraySummary] = {}
         for array in sorted(arrays, key=lambda a: a.span.start):
+            summary = ArraySummary(array)
+            self.summaries.append(summary)
             ident = (array.kind, array.voice, array.section, array.name)
-            self.by_identity.setdefault(ident, array)
+            self.by_identity.setdefault(ident, summary)
             if array.kind == "voice" and array.voice is not None and array.section is not None:
-                self.voices.setdefault(array.voice, {}).setdefault(array.section, array)
+                self.voices.setdefault(array.voice, {}).setdefault(array.section, summary)
         self.sections = {v: sorted(secs) for v, secs in self.voices.items()}
         self._ids: dict[int, tuple[object, np.ndarray]] = {}
 
-    def earlier_sections(self, array: NoteArray) -> list[NoteArray]:
+    def earlier_sections(self, array: NoteArray | ArraySummary) -> list[ArraySummary]:
         """The same voice's sections before ``array``'s, in section order."""
         if array.kind != "voice" or array.voice is None or array.section is None:
             return []
@@ -262,14 +337,26 @@ class Reading:
         stop = bisect.bisect_left(numbers, array.section)
         return [sections[k] for k in numbers[:stop]]
 
-    def ids(self, array: NoteArray, cache: ContextCache) -> np.ndarray:
-        """Token ids of ``array``'s events for ``cache``'s model (memoised per array)."""
-        memo = self._ids.get(id(array))
+    def ids(self, summary: ArraySummary, cache: ContextCache) -> np.ndarray:
+        """Token ids of ``summary``'s events for ``cache``'s model (memoised per array)."""
+        memo = self._ids.get(id(summary))
         if memo is not None and memo[0] is cache:
             return memo[1]
-        ids = cache.ids(array.events())
-        self._ids[id(array)] = (cache, ids)
+        pids, dids = cache.model.encode_values(summary.pitches, summary.event_beats)
+        ids = pids * cache.vd + dids
+        self._ids[id(summary)] = (cache, ids)
         return ids
+
+    def document_events(self) -> list[Event]:
+        """Every array's events in document order (key detection for generateMelody)."""
+        return [ev for summary in self.summaries for ev in summary.events()]
+
+    def document_bpm(self) -> float | None:
+        """The first positive tempo any voice gives."""
+        for summary in self.summaries:
+            if summary.bpm is not None and summary.bpm > 0:
+                return summary.bpm
+        return None
 
 
 def before_events(reading: Reading | None, ctx: CursorContext) -> list[Event]:
@@ -279,7 +366,7 @@ def before_events(reading: Reading | None, ctx: CursorContext) -> list[Event]:
     from the same array (kind, voice, section, name) in the whole-file reading, by index.
     Elements Sonic Pi would reject are left out: they carry no pitch.
     """
-    durations = ctx.durations
+    durations: DurationArray | Beats | None = ctx.durations
     if durations is None and reading is not None:
         array = ctx.array
         twin = reading.by_identity.get((array.kind, array.voice, array.section, array.name))
@@ -299,7 +386,8 @@ def voice_history(
     if not arrays:
         return before
     history: list[Event] = []
-    for section in Reading(None, arrays, NoteStyle()).earlier_sections(array):
+    voice = [a for a in arrays if a.kind == "voice" and a.voice == array.voice]
+    for section in Reading(None, voice, NoteStyle()).earlier_sections(array):
         history.extend(section.events())
     history.extend(before)
     return history

@@ -10,6 +10,7 @@ and their result is dropped when the document changed meanwhile.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import sys
 import time
@@ -21,13 +22,12 @@ from lsprotocol import types
 from notegen import __version__
 from notegen.config import SECTION, Settings, parse_settings
 from notegen.notes import infer_style
-from notegen.sonicpi.types import NoteArray
 from pygls.exceptions import JsonRpcException
 from pygls.lsp.server import LanguageServer
 
 from . import code_actions, commands, completion, diagnostics, hover, inline, play
 from .context import NoteContext, note_context
-from .documents import DocumentView, Reading
+from .documents import ArraySummary, DocumentView, Reading
 from .edits import lsp_range
 from .engine import Engine
 
@@ -166,8 +166,9 @@ class NotegenServer(LanguageServer):
         if uri not in self.views:
             return  # closed meanwhile
         self.read_cost[uri] = cost
-        self.readings[uri] = reading
+        self.readings[uri] = reading  # the previous reading and its text go now
         self.warm_up(uri, reading)
+        loop.run_in_executor(self.reader, release_memory)
         if self.current_version(uri) != view.version:
             return  # stale: a newer reading is scheduled
         diags = diags + play.extra_diagnostics(self, uri)  # Sonic Pi's runtime errors
@@ -241,7 +242,28 @@ def _read_document(view: DocumentView) -> tuple[Reading, list[types.Diagnostic],
     return reading, diags, time.thread_time() - start
 
 
-def warm_section(reading: Reading, array: NoteArray, cache: Any, max_context: int) -> None:
+def release_memory() -> None:
+    """Give the heap freed by a whole-file reading back to the system (glibc ``malloc_trim``).
+
+    A reading of a big file allocates ~2x what it keeps (lexer tokens, the previous reading);
+    without this the freed arenas stay in the resident set for good.
+    """
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+@functools.cache
+def _malloc_trim() -> Any:
+    try:
+        import ctypes
+
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc: nothing to do
+        return None
+
+
+def warm_section(reading: Reading, array: ArraySummary, cache: Any, max_context: int) -> None:
     """Prime the context at the start of ``array`` (its earlier sections), caching each start."""
     from .context import NoteContext
 
