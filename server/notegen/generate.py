@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from notegen.copying import CopyIndex, CopyMixture, log_softmax, mix_indexed
+from notegen.copying import CopyIndex, CopyMixture, log_softmax, mix_indexed, mix_step
 from notegen.melody import Event
 from notegen.model import BOS, MelodyModel, State
 from notegen.sampling import Sampler, pitch_class_mask, softmax
@@ -182,6 +182,10 @@ def next_note_candidates(model: MelodyModel, primed: Primed, limit: int) -> list
     return [Candidate(model.pitch_of(int(i)), float(probs[i]), duration) for i in order]
 
 
+SHORT_GENERATION = 32
+"""Up to this many events (phrases, ghost text) the copy model is queried without an index."""
+
+
 def generate(
     model: MelodyModel,
     context: Sequence[Event],
@@ -214,7 +218,15 @@ def generate(
     dmask[BOS] = False
     state = primed.state
     pl, dl = primed.pitch_logits, primed.dur_logits
-    copies = CopyIndex(model.mixture.max_order, primed.history) if model.mixture else None
+    mixture = model.mixture
+    # The copy model's matches: a phrase of a few notes asks one vectorised query per step of
+    # the history; a long generation keeps an incremental index (its build costs ~4 µs per
+    # context event, more than a phrase's queries). Both give the same matches.
+    short = count <= SHORT_GENERATION
+    copies = CopyIndex(mixture.max_order, primed.history) if mixture and not short else None
+    history = np.empty(len(primed.history) + count, dtype=np.int64)
+    history[: len(primed.history)] = primed.history
+    known = len(primed.history)
     vd = len(model.duration_vocab)
     p_in = np.empty((1, 1), dtype=np.int64)
     d_in = np.empty((1, 1), dtype=np.int64)
@@ -227,11 +239,15 @@ def generate(
             p_in[0, 0] = pid
             d_in[0, 0] = did
             pls, dls, state = model.step(p_in, d_in, state)
-            if copies is not None and model.mixture is not None:
-                copies.append(pid * vd + did)
-                pl, dl = mix_indexed(model.mixture, pls[0], dls[0], copies)
-            else:
+            if mixture is None:
                 pl, dl = pls[0], dls[0]
+            elif copies is not None:
+                copies.append(pid * vd + did)
+                pl, dl = mix_indexed(mixture, pls[0], dls[0], copies)
+            else:
+                history[known] = pid * vd + did
+                known += 1
+                pl, dl = mix_step(mixture, pls[0], dls[0], history[:known])
     return out
 
 

@@ -19,6 +19,7 @@ from notegen.generate import (
     GenerateOptions,
     _mix_rows,
     block_row_sizes,
+    generate,
     generate_block,
     generate_rows,
     parallel_rows,
@@ -109,3 +110,11 @@ def test_a_long_block_reads_back_with_every_generated_note(mixed_model):
     arrays = [a for a in read(block.text) if a.kind == "voice"]
     assert [t.midi for a in arrays for t in a.notes] == [ev.pitch for ev in block.events]
     assert len(block.events) == 1500
+
+
+def test_a_phrase_is_the_start_of_the_long_generation_with_the_same_seed(mixed_model):
+    # Phrases query the copy model without an index, long runs keep one: same matches, so
+    # the same seed draws the same events.
+    melody = CONTEXT * 3
+    long = generate(mixed_model, melody, 80, seed=11, top_p=0.9)
+    assert generate(mixed_model, melody, 20, seed=11, top_p=0.9) == long[:20]
