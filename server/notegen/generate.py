@@ -138,6 +138,68 @@ class ContextCache:
             self._store(raw[: point * width], primed)
         return primed
 
+    def prime_many(self, requests: Sequence[tuple[np.ndarray, Sequence[int]]]) -> list[Primed]:
+        """:meth:`prime_ids` for several independent contexts, read as batch rows.
+
+        Each context starts from its longest cached prefix; the uncached stretches of all of
+        them go through the model together, one call per stretch of common length, which
+        costs a fraction of reading them one after another (a batch-8 step of the shipped
+        model ~2x a batch-1 step). States at every checkpoint are stored as ``prime_ids``
+        stores them. Contexts that share an uncached prefix should be primed in turn, not
+        together: each would read that prefix itself.
+        """
+        rows: list[_Row] = []
+        out: list[Primed | None] = []
+        for ids, checkpoints in requests:
+            ids = np.asarray(ids, dtype=np.int64)
+            n = len(ids)
+            marks = sorted({c for c in checkpoints if 0 < c < n}, reverse=True)
+            base = self._lookup(ids, marks)
+            if base.length == n:
+                out.append(base)
+                continue
+            points = [*sorted(c for c in marks if c > base.length), n]
+            rows.append(_Row(len(out), ids, points, base.state, base.length))
+            out.append(None)
+        while rows:
+            span = min(row.points[0] - row.done for row in rows)
+            pids = np.stack([row.ids[row.done : row.done + span] // self.vd for row in rows])
+            dids = np.stack([row.ids[row.done : row.done + span] % self.vd for row in rows])
+            h = np.concatenate([row.state[0] for row in rows], axis=1)
+            c = np.concatenate([row.state[1] for row in rows], axis=1)
+            pl, dl, (h2, c2) = self.model.step(pids, dids, (h, c))
+            still: list[_Row] = []
+            for r, row in enumerate(rows):
+                row.done += span
+                row.state = (h2[:, r : r + 1, :].copy(), c2[:, r : r + 1, :].copy())
+                if row.done == row.points[0]:
+                    history = row.ids[: row.done]
+                    log_p, log_d = self.model.next_log_probs(pl[r], dl[r], history)
+                    primed = Primed(row.state, log_p, log_d, row.done, history)
+                    self._store(row.ids[: row.done].tobytes(), primed)
+                    row.points.pop(0)
+                    if not row.points:
+                        out[row.slot] = primed
+                        continue
+                still.append(row)
+            rows = still
+        return [p for p in out if p is not None]
+
+    def _lookup(self, ids: np.ndarray, marks: Sequence[int]) -> Primed:
+        """The longest cached prefix of ``ids`` among ``marks`` and the last few lengths."""
+        raw = ids.tobytes()
+        width = ids.itemsize
+        n = len(ids)
+        with self._lock:
+            for length in [n, *marks, *range(n - 1, max(0, n - self.LOOKBACK) - 1, -1)]:
+                if length <= 0:
+                    continue
+                hit = self._entries.get(raw[: length * width])
+                if hit is not None:
+                    self._entries.move_to_end(raw[: length * width])
+                    return hit
+        return self._root
+
     def _store(self, key: bytes, primed: Primed) -> None:
         with self._lock:
             self._entries[key] = primed
@@ -148,6 +210,17 @@ class ContextCache:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+
+
+@dataclass
+class _Row:
+    """One context being read by :meth:`ContextCache.prime_many`."""
+
+    slot: int
+    ids: np.ndarray
+    points: list[int]  # checkpoints still to reach, ascending; the last is len(ids)
+    state: State
+    done: int  # events read so far
 
 
 @dataclass(frozen=True)

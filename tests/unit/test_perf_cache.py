@@ -1,0 +1,106 @@
+"""How much model work a completion costs once the server has read the file.
+
+After a whole-file reading the server primes the state at the start of every section
+(batching independent voices as rows of one model call). A completion then reads only the
+notes before the cursor in its own array; asked again in the same place it reads nothing,
+and the phrase items are only sampled once per context. Counted in model calls, not time.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from lsprotocol import types
+from notegen.config import Settings
+from notegen.generate import ContextCache
+from notegen.lsp import completion
+from notegen.lsp.context import note_context
+from notegen.lsp.documents import DocumentView, Reading
+from notegen.lsp.engine import Engine
+from notegen.lsp.server import warm_sections
+from notegen.melody import Event
+from notegen.notes import infer_style
+
+
+def melody(n: int, shift: int) -> list[Event]:
+    return [Event(55 + (i * 5 + shift) % 17, (0.5, 1.0, 0.25)[i % 3]) for i in range(n)]
+
+
+def test_batched_priming_matches_priming_one_context_at_a_time(model, monkeypatch):
+    contexts = [melody(30, 0), melody(7, 3), melody(41, 9), melody(30, 1)]
+    one = ContextCache(model)
+    expected = [one.prime(ctx, checkpoints=[5]) for ctx in contexts]
+
+    many = ContextCache(model)
+    calls: list[tuple[int, ...]] = []
+    original = model.step
+    monkeypatch.setattr(model, "step", lambda *a: calls.append(np.shape(a[0])) or original(*a))
+    got = many.prime_many([(many.ids(ctx), [5]) for ctx in contexts])
+
+    assert [p.length for p in got] == [len(ctx) for ctx in contexts]
+    for want, have in zip(expected, got, strict=True):
+        np.testing.assert_allclose(have.pitch_logits, want.pitch_logits, atol=1e-5)
+        np.testing.assert_allclose(have.dur_logits, want.dur_logits, atol=1e-5)
+        np.testing.assert_allclose(have.state[0], want.state[0], atol=1e-5)
+    # Every context's checkpoint and end are cached, read in a few calls with all rows.
+    assert all(many.cached(many.ids(ctx)) and many.cached(many.ids(ctx[:5])) for ctx in contexts)
+    # Stretches of common length: 0-5 (all four), 5-7, 7-30 (three left), 30-41 (one).
+    assert calls == [(4, 5), (4, 2), (3, 23), (1, 11)]
+
+
+def test_batched_priming_starts_from_the_cached_prefix(model, monkeypatch):
+    cache = ContextCache(model)
+    ctx = melody(40, 2)
+    cache.prime(ctx[:30])
+    calls: list[tuple[int, ...]] = []
+    original = model.step
+    monkeypatch.setattr(model, "step", lambda *a: calls.append(np.shape(a[0])) or original(*a))
+    (primed,) = cache.prime_many([(cache.ids(ctx), [])])
+    assert calls == [(1, 10)] and primed.length == 40
+
+
+DOC = "\n".join(
+    [f"a{v}=[]" for v in (1, 2, 3)]
+    + [
+        f"a{v}[{k}]=[" + ",".join([":C4", ":E4", ":G4", ":A4", ":F4", ":D4"][(v + k) % 3 :]) + "]"
+        for v in (1, 2, 3)
+        for k in range(4)
+    ]
+)
+
+
+@pytest.fixture
+def engine(tiny):
+    e = Engine()
+    e.load(tiny[0]).result()
+    assert e.model is not None, e.error
+    return e
+
+
+def test_a_completion_in_a_warmed_file_reads_only_its_own_array(engine, monkeypatch):
+    view = DocumentView("file:///w.rb", 1, DOC)
+    reading = Reading(1, view.arrays(), infer_style(DOC))
+    sections = [reading.voices[v][k] for v in (1, 2, 3) for k in range(4)]
+    for k in range(4):  # what the server's warm-up does: one section of every voice per round
+        warm_sections(reading, sections[k::4], engine.cache, 256)
+
+    calls: list[tuple[int, ...]] = []
+    original = engine.model.step
+    monkeypatch.setattr(
+        engine.model, "step", lambda *a: calls.append(np.shape(a[0])) or original(*a)
+    )
+    line = DOC.splitlines().index(next(t for t in DOC.splitlines() if t.startswith("a2[3]=")))
+    character = DOC.splitlines()[line].index(",")  # after the first note of the last section
+    settings = Settings(phraseLength=8)
+    where = types.Range(types.Position(line, character), types.Position(line, character))
+
+    nc = note_context(view, line, character, reading, settings.maxContext)
+    items = completion.complete(engine, nc, settings, where)
+    assert any(item.kind == types.CompletionItemKind.Snippet for item in items)
+    # The three earlier sections are cached: one call reads this array's note, then the
+    # phrase costs one step per note after its first.
+    assert calls[0] == (1, 1) and len(calls) == 1 + (8 - 1)
+
+    calls.clear()
+    again = completion.complete(engine, nc, settings, where)
+    assert calls == [] and [i.label for i in again] == [i.label for i in items]
