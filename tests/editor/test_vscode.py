@@ -253,6 +253,7 @@ def test_the_vsix_installs_and_the_server_starts_in_vs_code(vscode: dict[str, An
         "continued",
         "played",
         "settingsPushed",
+        "restartedAfterCrash",
         "missingServerExplained",
     ]
     errors = [t for t in vscode["notificationsBeforeFailure"] if "error" in t.lower()]
@@ -324,6 +325,13 @@ def test_a_settings_change_reaches_the_running_server_without_reload(vscode: dic
     after = [label for label in vscode["completionLabelsAfterSettingChange"] if "," not in label]
     assert len(before) > MAX_ITEMS_AFTER_CHANGE
     assert 0 < len(after) <= MAX_ITEMS_AFTER_CHANGE
+
+
+def test_a_crashed_server_is_restarted_and_completion_comes_back(vscode: dict[str, Any]):
+    pids = vscode["serverPids"]
+    assert len(pids) >= 2 and pids[-1] != pids[-2], pids
+    notes = [label for label in vscode["completionLabelsAfterCrash"] if "," not in label]
+    assert notes and all(note_to_midi(label) is not None for label in notes)
 
 
 def test_a_python_without_notegen_gets_a_message_that_says_how_to_fix_it(

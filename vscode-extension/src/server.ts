@@ -23,7 +23,7 @@ import {
 import { describeLaunch, type Launch, resolveLaunch } from "./launch";
 import { interpreterFromPythonExtension } from "./pythonExtension";
 import { changeKind, expandVariables, type PathContext, serverSettings } from "./settings";
-import { explainStartFailure, type Failure } from "./startupFailure";
+import { explainStartFailure, type Failure, lastLine } from "./startupFailure";
 
 /** Ruby files, and the language ids of the Sonic Pi extensions on the marketplace. */
 export const LANGUAGE_IDS = ["ruby", "sonic-pi", "sonicpi"] as const;
@@ -104,9 +104,11 @@ export class NotegenServer implements vscode.Disposable {
   readonly output: vscode.LogOutputChannel;
   private client: NotegenClient | undefined;
   private process: ServerProcess | undefined;
-  private launch: Launch | undefined;
   private restarts: number[] = [];
   private starting: Promise<void> | undefined;
+  private restarting: Promise<void> = Promise.resolve();
+  /** Why the server is not running, to repeat when a command needs it. */
+  private lastFailure: string | undefined;
   private readonly disposables: vscode.Disposable[] = [];
 
   constructor(private readonly hooks: ServerHooks) {
@@ -152,12 +154,17 @@ export class NotegenServer implements vscode.Disposable {
     }
   }
 
-  async restart(): Promise<void> {
-    this.log("restarting the server");
-    await this.starting;
-    await this.stop();
-    this.restarts = [];
-    await this.start();
+  /** Restart; restarts asked for while one runs (several settings saved at once) queue up. */
+  restart(): Promise<void> {
+    const run = async (): Promise<void> => {
+      this.log("restarting the server");
+      await this.starting;
+      await this.stop();
+      this.restarts = [];
+      await this.start();
+    };
+    this.restarting = this.restarting.then(run, run);
+    return this.restarting;
   }
 
   /**
@@ -170,16 +177,14 @@ export class NotegenServer implements vscode.Disposable {
     }
     const client = this.client;
     if (client === undefined || client.state !== State.Running) {
-      const action = await vscode.window.showErrorMessage(
-        "notegen: the language server is not running, so this command cannot run.",
-        "Restart server",
-        "Show log",
-      );
-      if (action === "Restart server") {
-        await this.restart();
-      } else if (action === "Show log") {
-        this.output.show(true);
-      }
+      const why = this.lastFailure ?? "notegen: the language server is not running.";
+      void vscode.window.showErrorMessage(why, "Restart server", "Show log").then((action) => {
+        if (action === "Restart server") {
+          void this.restart();
+        } else if (action === "Show log") {
+          this.output.show(true);
+        }
+      });
       return { ran: false };
     }
     this.log(`${command} ${JSON.stringify(args)}`);
@@ -223,21 +228,23 @@ export class NotegenServer implements vscode.Disposable {
       this.report(`notegen: ${error instanceof Error ? error.message : String(error)}`);
       return;
     }
-    this.launch = launch;
     this.log(`starting the server: ${describeLaunch(launch)} (source: ${launch.source})`);
     const cwd = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? os.homedir();
-    const proc = new ServerProcess(launch, cwd);
-    this.process = proc;
+    // A new process for every (re)start: the client calls this again after a crash.
     const client = new NotegenClient(
       "notegen",
       "notegen",
       async () => {
+        const proc = new ServerProcess(launch, cwd);
+        this.process = proc;
         await proc.spawned;
+        this.log(`server process started (pid ${proc.child.pid ?? "?"})`);
         return proc.child;
       },
       this.clientOptions(),
     );
     this.client = client;
+    this.lastFailure = undefined;
     client.quietStart = true;
     try {
       // start() can resolve although the server died during initialize (the client's close
@@ -246,14 +253,18 @@ export class NotegenServer implements vscode.Disposable {
       if (client.state !== State.Running) {
         throw new Error("the server closed the connection during initialization");
       }
-      this.log(`server running (pid ${proc.child.pid ?? "?"})`);
+      this.log("server running");
     } catch (error) {
       this.client = undefined;
-      await Promise.race([proc.closed, delay(1500)]);
-      if (proc.exitCode === undefined && proc.spawnErrorCode === undefined) {
-        proc.child.kill();
+      const proc = this.process;
+      if (proc !== undefined) {
+        await Promise.race([proc.closed, delay(1500)]);
+        if (proc.exitCode === undefined && proc.spawnErrorCode === undefined) {
+          proc.child.kill();
+        }
       }
-      const explanation = explainStartFailure(launch, proc.failure(String(error)));
+      const failure = proc?.failure(String(error)) ?? { errorMessage: String(error) };
+      const explanation = explainStartFailure(launch, failure);
       this.log(`start failed (${explanation.cause}): ${String(error)}`);
       this.report(explanation.message);
     } finally {
@@ -263,6 +274,7 @@ export class NotegenServer implements vscode.Disposable {
 
   /** Show a failure with the buttons that fix it; never waits for the user's click. */
   private report(message: string): void {
+    this.lastFailure = message;
     this.log(message);
     void vscode.window.showErrorMessage(message, "Open settings", "Show log").then((action) => {
       if (action === "Open settings") {
@@ -314,16 +326,19 @@ export class NotegenServer implements vscode.Disposable {
   private onClosed(): CloseHandlerResult {
     const now = Date.now();
     this.restarts = this.restarts.filter((t) => now - t < RESTART_WINDOW_MS);
-    const stderr = this.process?.stderrTail ?? "";
-    if (this.restarts.length < MAX_RESTARTS && this.client?.state === State.Running) {
+    if (this.client?.state !== State.Running) {
+      return { action: CloseAction.DoNotRestart, handled: true }; // doStart() explains it
+    }
+    if (this.restarts.length < MAX_RESTARTS) {
       this.restarts.push(now);
       this.log("the server stopped; restarting it");
       return { action: CloseAction.Restart, handled: true };
     }
-    if (this.launch !== undefined && this.client?.state === State.Running) {
-      const explanation = explainStartFailure(this.launch, { stderrTail: stderr, exitCode: this.process?.exitCode });
-      this.report(`${explanation.message} It stopped ${MAX_RESTARTS} times in 3 minutes; run "notegen: Restart server" after fixing it.`);
-    }
+    const last = lastLine(this.process?.stderrTail) ?? `exit code ${this.process?.exitCode ?? "unknown"}`;
+    this.report(
+      `notegen: the language server stopped ${MAX_RESTARTS + 1} times in 3 minutes (${last}). ` +
+        `See "notegen: Show server log", then run "notegen: Restart server".`,
+    );
     return { action: CloseAction.DoNotRestart, handled: true };
   }
 

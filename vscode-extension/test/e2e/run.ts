@@ -57,6 +57,9 @@ interface Result {
   documentAfterGenerate?: string;
   completionLabelsAfterSettingChange?: string[];
   ghostText?: string;
+  completionLabelsAfterCrash?: string[];
+  /** Server pids in start order: a new one after the crash. */
+  serverPids?: number[];
   continuePrompt?: string;
   documentAfterContinue?: string;
   /** "status bar: Sonic Pi playing", or the message saying why nothing plays. */
@@ -217,25 +220,37 @@ async function waitForPrompt(page: Page, pattern: RegExp): Promise<string> {
   });
 }
 
-/** Copy the extension host's notegen output channel next to the result, for failures. */
-function copyExtensionLogs(userDir: string): void {
+/** Every file under `dir` whose name matches `pattern`. */
+function findFiles(dir: string, pattern: RegExp): string[] {
   const found: string[] = [];
-  const walk = (dir: string): void => {
-    for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
-      const full = path.join(dir, entry.name);
+  const walk = (d: string): void => {
+    for (const entry of fs.readdirSync(d, { withFileTypes: true })) {
+      const full = path.join(d, entry.name);
       if (entry.isDirectory()) {
         walk(full);
-      } else if (/notegen\.log$|exthost\.log$|remoteexthost\.log$/.test(entry.name)) {
+      } else if (pattern.test(entry.name)) {
         found.push(full);
       }
     }
   };
   try {
-    walk(path.join(userDir, "logs"));
+    walk(dir);
   } catch {
-    return;
+    // no logs yet
   }
-  for (const file of found) {
+  return found;
+}
+
+/** The pids of the server processes the extension started, from its output channel's log. */
+function serverPids(userDir: string): number[] {
+  return findFiles(path.join(userDir, "logs"), /notegen\.log$/).flatMap((file) =>
+    [...fs.readFileSync(file, "utf8").matchAll(/server process started \(pid (\d+)\)/g)].map((m) => Number(m[1])),
+  );
+}
+
+/** Copy the extension host's notegen output channel next to the result, for failures. */
+function copyExtensionLogs(userDir: string): void {
+  for (const file of findFiles(path.join(userDir, "logs"), /notegen\.log$|exthost\.log$|remoteexthost\.log$/)) {
     fs.copyFileSync(file, path.join(config.outDir, path.basename(file)));
   }
 }
@@ -487,6 +502,25 @@ async function main(): Promise<void> {
     }
     await page.keyboard.press("Control+S");
     step("settingsPushed");
+    // The server crashes: the extension starts a new one and completion comes back by itself.
+    const crashedPid = await until("the server's pid in the notegen log", 10000, () => Promise.resolve(serverPids(userDir).at(-1)));
+    process.kill(crashedPid, "SIGKILL");
+    log(`killed the server (pid ${crashedPid})`);
+    await sleep(1500);
+    await goTo(page, config.cursor[0], config.cursor[1]);
+    await page.keyboard.type(config.typeAtCursor);
+    result.completionLabelsAfterCrash = await until("completion after the server crashed", 60000, async () => {
+      await page.keyboard.press("Escape");
+      await page.keyboard.press("Control+Space");
+      await sleep(1000);
+      return suggestLabels(page);
+    });
+    result.serverPids = serverPids(userDir);
+    await page.keyboard.press("Escape");
+    if (config.typeAtCursor !== "") {
+      await page.keyboard.press("Control+Z");
+    }
+    step("restartedAfterCrash");
     result.notificationsBeforeFailure.push(...(await notifications(page)));
 
     // The server cannot start: a Python without notegen. The user must be told what to do.
