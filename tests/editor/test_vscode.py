@@ -10,7 +10,8 @@ finally points the extension at a Python without notegen. The driver records wha
 showed; the tests below check it with the project's own Sonic Pi reader.
 
 Screenshots land in ``vscode-extension/.cache/e2e/``; with ``NOTEGEN_UPDATE_SCREENSHOTS=1`` they
-are also copied into ``vscode-extension/media/`` for the extension's README.
+are also copied into ``vscode-extension/media/`` for the extension's README (take them with the
+shipped model: ``NOTEGEN_E2E_MODEL=models/notegen.json``; CI uses a tiny model built here).
 """
 
 from __future__ import annotations
@@ -193,7 +194,10 @@ def vscode(built: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, A
         pytest.fail("chromium is not installed: `apt-get install chromium` (.ci/apt-packages.txt)")
     paths = _install_code_server()
     tmp = tmp_path_factory.mktemp("vscode")
-    card, _weights = _tiny_model().build_tiny_model(tmp / "model", seed=5)
+    # NOTEGEN_E2E_MODEL=models/notegen.json takes the README screenshots with the shipped model.
+    model = os.environ.get("NOTEGEN_E2E_MODEL") or str(
+        _tiny_model().build_tiny_model(tmp / "model", seed=5)[0]
+    )
     if ARTIFACTS.exists():
         shutil.rmtree(ARTIFACTS)
     ARTIFACTS.mkdir(parents=True)
@@ -205,7 +209,7 @@ def vscode(built: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, A
         "workDir": str(tmp / "work"),
         "outDir": str(ARTIFACTS),
         "serverCommand": str(SERVER),
-        "modelPath": str(card),
+        "modelPath": str(Path(model).resolve()),
         "pythonWithoutNotegen": _python_without_notegen(tmp),
         "document": DOCUMENT,
         "cursor": list(CURSOR),
