@@ -7,9 +7,11 @@ that file>`` (the chorale iterator names files without extension: ``bach/bwv10.7
 split is ``sha1(id) % 100`` (:func:`notegen_training.corpus.split_of`).
 
 Extraction rules: ties merged (``stripTies``), grace notes dropped, chords reduced to their
-top note, repeats not expanded (the notes as written), durations in quarter notes (= beats)
-rounded to 6 decimals, and exact transposition-invariant duplicates (same intervals, rests and
-durations) removed, keeping the first in id order.
+top note, repeats not expanded (the notes as written), leading and trailing rests removed (a
+tune starts and ends on a note), consecutive rests merged into one, durations in quarter notes
+(= beats) rounded to 6 decimals, and exact transposition-invariant duplicates (same intervals,
+rests and durations) removed, keeping the first in (string) id order. These choices reproduce
+the reference extract (checked with ``notegen-train extract --check``).
 
 Parsing is slow (ABC through music21), so files are parsed in worker processes, one result
 file per source file under the cache folder; a second run only reads the cache.
@@ -72,6 +74,8 @@ def list_sources(folders: Sequence[str] = (*ABC_FOLDERS, "bach")) -> list[Source
                 sources.append(SourceFile(str(name), str(name)))
             continue
         for path in sorted((root / folder).glob("*.abc")):
+            if path.name.startswith("test"):
+                continue  # music21's own test fixtures (essenFolksong/test0.abc), not tunes
             rel = path.relative_to(root).as_posix()
             sources.append(SourceFile(rel, rel))
     return sources
@@ -189,7 +193,32 @@ def extract(
     for source in sources:
         data = json.loads(_cache_file(cache_dir, source).read_text())
         melodies.extend(Melody.from_json(t) for t in data["tunes"])
-    return deduplicate(melodies)
+    trimmed = [m for m in (trim_rests(merge_rests(m)) for m in melodies) if m.events]
+    return deduplicate(trimmed)
+
+
+def merge_rests(melody: Melody) -> Melody:
+    """Consecutive rests as one rest lasting their total (silence has no inner structure)."""
+    events: list[Event] = []
+    for event in melody.events:
+        if event.pitch is None and events and events[-1].pitch is None:
+            total = round((events[-1].duration or 0.0) + (event.duration or 0.0), 6)
+            events[-1] = Event(None, total)
+        else:
+            events.append(event)
+    if len(events) == len(melody.events):
+        return melody
+    return Melody(melody.id, events, melody.collection, melody.title, melody.meta)
+
+
+def trim_rests(melody: Melody) -> Melody:
+    """The melody without rests before its first note and after its last."""
+    events = melody.events
+    start = next((i for i, e in enumerate(events) if e.pitch is not None), len(events))
+    end = next((i for i in range(len(events), 0, -1) if events[i - 1].pitch is not None), 0)
+    if start == 0 and end == len(events):
+        return melody
+    return Melody(melody.id, events[start:end], melody.collection, melody.title, melody.meta)
 
 
 def _size_hint(source: SourceFile) -> int:
@@ -214,21 +243,17 @@ def transposition_key(events: Iterable[Event]) -> tuple[object, ...]:
 
 
 def deduplicate(melodies: Sequence[Melody]) -> list[Melody]:
-    """Melodies sorted by id, keeping the first of each transposition-invariant duplicate."""
+    """Melodies sorted by id (as strings: ``f.abc#10`` before ``f.abc#2``), keeping the first
+    of each transposition-invariant duplicate."""
     seen: set[tuple[object, ...]] = set()
     out = []
-    for melody in sorted(melodies, key=lambda m: _id_order(m.id)):
+    for melody in sorted(melodies, key=lambda m: m.id):
         key = transposition_key(melody.events)
         if key in seen:
             continue
         seen.add(key)
         out.append(melody)
     return out
-
-
-def _id_order(melody_id: str) -> tuple[str, int]:
-    path, _, index = melody_id.rpartition("#")
-    return path, int(index) if index.isdigit() else 0
 
 
 def split(melodies: Iterable[Melody]) -> dict[str, list[Melody]]:
