@@ -256,6 +256,17 @@ def _read_document(view: DocumentView) -> tuple[Reading, list[types.Diagnostic],
     return reading, diags, time.thread_time() - start
 
 
+def complete_at(
+    ls: NotegenServer, view: DocumentView, line: int, character: int, reading: Reading | None
+) -> list[types.CompletionItem] | None:
+    """Completion items at a cursor (inference thread); ``None`` outside note arrays."""
+    settings = ls.settings
+    nc = note_context(view, line, character, reading, settings.maxContext)
+    if nc is None:
+        return None
+    return completion.complete(ls.engine, nc, settings, ls.edit_range(view, nc))
+
+
 def release_memory() -> None:
     """Give the heap freed by a whole-file reading back to the system (glibc ``malloc_trim``).
 
@@ -374,15 +385,17 @@ def create_server(model_path: str | None = None) -> NotegenServer:
         ls: NotegenServer, params: types.CompletionParams
     ) -> types.CompletionList | None:
         uri = params.text_document.uri
-        found = await ls.context_for(uri, params.position)
-        if found is None:
+        view = ls.view(uri)
+        if view is None or await ls.engine.ready() is None:
             return None
-        view, nc = found
-        if await ls.engine.ready() is None:
-            return None
+        # One trip to the inference thread for the context and the items: on a busy machine
+        # every thread hand-off can cost a scheduler slice.
+        position = params.position
         items = await ls.engine.run(
-            completion.complete, ls.engine, nc, ls.settings, ls.edit_range(view, nc)
+            complete_at, ls, view, position.line, position.character, ls.latest_reading(uri)
         )
+        if items is None:
+            return None
         if ls.current_version(uri) != view.version:
             return types.CompletionList(is_incomplete=True, items=[])
         return types.CompletionList(is_incomplete=True, items=items)
