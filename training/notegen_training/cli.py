@@ -200,6 +200,12 @@ def _evaluate_args(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     p.add_argument("--ngram-orders", nargs="*", type=int, default=[3, 6, 9])
     p.add_argument("--seed-model", default=None, help="also score this seed-architecture model")
     p.add_argument(
+        "--cache-weight",
+        type=float,
+        default=None,
+        help="also report the model mixed with a within-melody cache of this weight",
+    )
+    p.add_argument(
         "--record",
         default=None,
         metavar="NAME",
@@ -217,10 +223,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     result: dict[str, object] = {
         "data": [str(d) for d in args.data],
         "melodies": len(melodies),
-        "model": score_model(args.model, melodies).summary(),
     }
+    cache = None
+    if args.cache_weight:
+        from .ngram import CacheConfig
+
+        cache = CacheConfig(weight=args.cache_weight)
+    for name, scores in score_model(args.model, melodies, cache).items():
+        result[name] = scores.summary()
     if args.seed_model:
-        result["seed_architecture"] = score_model(args.seed_model, melodies).summary()
+        result["seed_architecture"] = score_model(args.seed_model, melodies)["model"].summary()
     if args.ngram_train:
         train = load_melodies(args.ngram_train)
         for name, scores in score_ngram(train, melodies, args.ngram_orders).items():
@@ -232,6 +244,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         if args.seed_model:
             seed_result = {**result, "model": result["seed_architecture"]}
             seed_result.pop("seed_architecture")
+            seed_result.pop("model+cache", None)
             record_metrics(Path(args.seed_model), args.record, seed_result)
     print(json.dumps(result, indent=1))
     return 0

@@ -29,21 +29,38 @@ def load_card(path: str | Path) -> dict[str, object]:
     return json.loads(card_path.read_text())
 
 
-def score_stateful(model_path: str | Path, melodies: Sequence[Melody]) -> Scores:
-    """Bits/note of an exported stateful model, through the server's runtime loader."""
+def score_stateful(
+    model_path: str | Path, melodies: Sequence[Melody], cache: CacheConfig | None = None
+) -> dict[str, Scores]:
+    """Bits/note of an exported stateful model, through the server's runtime loader.
+
+    ``{"model": ...}``; with ``cache``, also ``"model+cache"``: the model's distributions mixed
+    with the within-melody cache of :mod:`notegen_training.ngram` (an option for the sampler,
+    reported apart from the model's own figures).
+    """
     from notegen.model import MelodyModel
 
     model = MelodyModel.load(model_path)
-    scores = Scores()
+    plain, cached = Scores(), Scores()
     for melody in melodies:
         if not melody.events:
             continue
         pitch, duration = model.encode(melody.events)
         p_logits, d_logits, _ = model.run(melody.events)
         n = len(pitch)
-        scores.add_pitch(log_softmax_without_bos(p_logits[:n]), pitch)
-        scores.add_duration(log_softmax_without_bos(d_logits[:n]), duration)
-    return scores
+        p_lp = log_softmax_without_bos(p_logits[:n])
+        d_lp = log_softmax_without_bos(d_logits[:n])
+        plain.add_pitch(p_lp, pitch)
+        plain.add_duration(d_lp, duration)
+        if cache is not None:
+            p_c = cache_distributions(
+                pitch, np.exp(p_lp), cache.order, cache.discount, cache.weight
+            )
+            d_c = cache_distributions(
+                duration, np.exp(d_lp), cache.order, cache.discount, cache.weight
+            )
+            _add_probs(cached, p_c, d_c, pitch, duration)
+    return {"model": plain, "model+cache": cached} if cache is not None else {"model": plain}
 
 
 def seed_contexts(pitch: np.ndarray, context: int) -> list[np.ndarray]:
@@ -144,9 +161,11 @@ def _add_probs(
         scores.add_duration(np.log(d), duration)
 
 
-def score_model(model_path: str | Path, melodies: Sequence[Melody]) -> Scores:
-    """Dispatch on the card: stateful step graph or seed network."""
+def score_model(
+    model_path: str | Path, melodies: Sequence[Melody], cache: CacheConfig | None = None
+) -> dict[str, Scores]:
+    """Dispatch on the card: stateful step graph (optionally with cache) or seed network."""
     card = load_card(model_path)
     if card.get("stateful", True):
-        return score_stateful(model_path, melodies)
-    return score_seed(model_path, melodies)
+        return score_stateful(model_path, melodies, cache)
+    return {"model": score_seed(model_path, melodies)}
