@@ -11,7 +11,7 @@ import hashlib
 import itertools
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -141,6 +141,19 @@ class ContextCache:
         stores them. Contexts that share an uncached prefix should be primed in turn, not
         together: each would read that prefix itself.
         """
+        steps = self.prime_steps(requests)
+        while True:
+            try:
+                next(steps)
+            except StopIteration as done:
+                return list(done.value)
+
+    def prime_steps(
+        self, requests: Sequence[tuple[np.ndarray, Sequence[int]]], max_span: int = 0
+    ) -> Generator[None, None, list[Primed]]:
+        """:meth:`prime_many` one model call at a time: yields after each call (of at most
+        ``max_span`` events when given) and returns the primed contexts, so a background
+        caller can let other work run between calls."""
         rows: list[_Row] = []
         out: list[Primed | None] = []
         for ids, checkpoints in requests:
@@ -156,6 +169,8 @@ class ContextCache:
             out.append(None)
         while rows:
             span = min(row.points[0] - row.done for row in rows)
+            if max_span > 0:
+                span = min(span, max_span)
             pids = np.stack([row.ids[row.done : row.done + span] // self.vd for row in rows])
             dids = np.stack([row.ids[row.done : row.done + span] % self.vd for row in rows])
             h = np.concatenate([row.state[0] for row in rows], axis=1)
@@ -176,6 +191,7 @@ class ContextCache:
                         continue
                 still.append(row)
             rows = still
+            yield
         return [p for p in out if p is not None]
 
     def _lookup(self, ids: np.ndarray, marks: Sequence[int]) -> Primed:

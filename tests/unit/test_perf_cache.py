@@ -59,6 +59,19 @@ def test_batched_priming_starts_from_the_cached_prefix(model, monkeypatch):
     assert calls == [(1, 10)] and primed.length == 40
 
 
+def test_background_priming_stops_after_every_short_call(model, monkeypatch):
+    cache = ContextCache(model)
+    contexts = [melody(70, 0), melody(45, 4)]
+    calls: list[tuple[int, ...]] = []
+    original = model.step
+    monkeypatch.setattr(model, "step", lambda *a: calls.append(np.shape(a[0])) or original(*a))
+    steps = cache.prime_steps([(cache.ids(ctx), []) for ctx in contexts], max_span=16)
+    for yielded, _call in enumerate(steps, start=1):
+        assert len(calls) == yielded  # one model call per step, never more
+    assert all(shape[1] <= 16 for shape in calls)
+    assert [cache.cached(cache.ids(ctx)) for ctx in contexts] == [True, True]
+
+
 DOC = "\n".join(
     [f"a{v}=[]" for v in (1, 2, 3)]
     + [
@@ -82,7 +95,8 @@ def test_a_completion_in_a_warmed_file_reads_only_its_own_array(engine, monkeypa
     reading = Reading(1, view.arrays(), infer_style(DOC))
     sections = [reading.voices[v][k] for v in (1, 2, 3) for k in range(4)]
     for k in range(4):  # what the server's warm-up does: one section of every voice per round
-        warm_sections(reading, sections[k::4], engine.cache, 256)
+        for _call in warm_sections(reading, sections[k::4], engine.cache, 256):
+            pass  # the server lets other requests run here, between model calls
 
     calls: list[tuple[int, ...]] = []
     original = engine.model.step

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 import logging
 import sys
 import time
+from collections.abc import Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import unquote
 
+import numpy as np
 from lsprotocol import types
 from notegen import __version__
 from notegen.config import SECTION, Settings, parse_settings
@@ -42,6 +45,8 @@ when typing has really paused, so the reading rarely runs while completions are 
 MAX_READ_DELAY_S = 2.0
 WARM_ROWS = 8
 """Voices warmed together: a batch-8 round of one section each takes ~5 ms of CPU."""
+WARM_SPAN = 32
+"""Events per warm-up model call: a call (~4 ms at batch 8) is what a completion may wait for."""
 SWITCH_INTERVAL_S = 0.0005
 """How long a thread holding the GIL keeps it while another waits (Python's default 5 ms).
 
@@ -212,7 +217,10 @@ class NotegenServer(LanguageServer):
                     continue
                 if self.readings.get(uri) is not reading or self.engine.cache is not cache:
                     return
-                await self.engine.run(warm_sections, reading, group, cache, max_context)
+                steps = warm_sections(reading, group, cache, max_context)
+                while await self.engine.run(_advance, steps):
+                    if self.readings.get(uri) is not reading:
+                        return
 
     def forget(self, uri: str) -> None:
         task = self.warmers.pop(uri, None)
@@ -267,12 +275,33 @@ def complete_at(
     return completion.complete(ls.engine, nc, settings, ls.edit_range(view, nc))
 
 
+def _advance(steps: Iterator[None]) -> bool:
+    """Run a background generator to its next yield; ``False`` once it is finished."""
+    return next(steps, StopIteration) is not StopIteration
+
+
+GC_THRESHOLDS = (20_000, 20, 1_000)
+"""Python's collector, tuned for a server that reads 100,000-token files: with the default
+(700, 10, 10) a reading triggered full collections of ~25-60 ms each, and any completion
+waiting then waited for them. Young collections now come every 20,000 allocations, and full
+ones only from :func:`release_memory`, after a reading, when typing has paused."""
+
+
+def tune_gc() -> None:
+    """Move everything alive at start-up (modules, lsprotocol's types, the model) out of the
+    collector's sight (``gc.freeze``) and set :data:`GC_THRESHOLDS`."""
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
 def release_memory() -> None:
-    """Give the heap freed by a whole-file reading back to the system (glibc ``malloc_trim``).
+    """After a whole-file reading: collect cycles, then give the freed heap back (glibc
+    ``malloc_trim``).
 
     A reading of a big file allocates ~2x what it keeps (lexer tokens, the previous reading);
     without this the freed arenas stay in the resident set for good.
     """
+    gc.collect()
     trim = _malloc_trim()
     if trim is not None:
         trim(0)
@@ -290,26 +319,39 @@ def _malloc_trim() -> Any:
 
 def warm_sections(
     reading: Reading, arrays: list[ArraySummary], cache: Any, max_context: int
-) -> None:
-    """Prime the context at the start of each array (one per voice), caching every start."""
+) -> Generator[None, None, None]:
+    """Prime the context at the start of each array (one per voice), caching every start;
+    a generator that yields after each model call (:meth:`ContextCache.prime_steps`).
+
+    The context of a cursor starts at a section boundary that moves with the cursor every
+    half window (:func:`notegen.generate.trim_context`), so a cursor late in a long array
+    may need the array's start read from a later boundary than a cursor at its start: both
+    are primed, and no cursor in the array reads more than the array's own notes.
+    """
     from .context import NoteContext
 
-    requests = []
+    requests: list[tuple[np.ndarray, list[int]]] = []
     for array in arrays:
-        nc = NoteContext(
-            local=None,  # type: ignore[arg-type]
-            earlier=reading.earlier_sections(array),
-            before=[],
-            reading=reading,
-            style=reading.style,
-            numeric=False,
-            max_context=max_context,
-        )
-        ids, marks = nc.context_ids(cache)
-        if not cache.cached(ids):
+        own = array.events()
+        for before in ([], own):
+            nc = NoteContext(
+                local=None,  # type: ignore[arg-type]
+                earlier=reading.earlier_sections(array),
+                before=before,
+                reading=reading,
+                style=reading.style,
+                numeric=False,
+                max_context=max_context,
+            )
+            ids, marks = nc.context_ids(cache)
+            if len(before) >= len(ids):
+                continue  # the window starts inside the array: nothing before it to prime
+            ids = ids[: len(ids) - len(before)]  # up to the array's start
+            marks = [m for m in marks if m < len(ids)]
+            if cache.cached(ids) or any(np.array_equal(ids, r[0]) for r in requests):
+                continue
             requests.append((ids, marks))
-    if requests:
-        cache.prime_many(requests)
+    yield from cache.prime_steps(requests, WARM_SPAN)
 
 
 def guarded(default: Any = None):
@@ -344,6 +386,7 @@ def create_server(model_path: str | None = None) -> NotegenServer:
     async def on_initialized(ls: NotegenServer, params: types.InitializedParams) -> None:
         ls.client_ready = True
         await ls.engine.ready()
+        tune_gc()  # the model and every module are loaded by now
         ls._report_model()  # a load that failed before the client could be told
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
