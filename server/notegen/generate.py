@@ -7,6 +7,7 @@ a completion asked again in the same array (or one note further on) reads only t
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 import threading
@@ -118,7 +119,7 @@ class ContextCache:
         with self._lock:
             if base.length == n:
                 self.hits += 1
-                return base
+                return dataclasses.replace(base, history=ids)
             self.misses += 1
         primed = base
         for point in [*sorted(c for c in marks if c > base.length), n]:
@@ -162,7 +163,7 @@ class ContextCache:
             marks = sorted({c for c in checkpoints if 0 < c < n}, reverse=True)
             base = self._lookup(ids, marks)
             if base.length == n:
-                out.append(base)
+                out.append(dataclasses.replace(base, history=ids))
                 continue
             points = [*sorted(c for c in marks if c > base.length), n]
             rows.append(_Row(len(out), ids, points, base.state, base.length))
@@ -208,6 +209,9 @@ class ContextCache:
         return self._root
 
     def _store(self, key: bytes, primed: Primed) -> None:
+        # Without its history: that is the caller's ids, given back on a hit. Kept, it would
+        # pin a copy of every context's ids (~2 KB each) for as long as the entry lives.
+        primed = dataclasses.replace(primed, history=_EMPTY)
         with self._lock:
             self._entries[key] = primed
             self._entries.move_to_end(key)
@@ -217,6 +221,9 @@ class ContextCache:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+
+
+_EMPTY = np.zeros(0, np.int64)
 
 
 def _digest(ids: np.ndarray) -> bytes:

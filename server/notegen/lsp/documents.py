@@ -123,6 +123,11 @@ class DocumentView:
                     self._arrays = []
             return self._arrays
 
+    def forget_arrays(self) -> None:
+        """Drop the whole-file reading's token objects (the next :meth:`arrays` re-reads)."""
+        with self._lock:
+            self._arrays = None
+
     def array_at(self, offset: int) -> NoteArray | None:
         """The note array whose span holds ``offset`` (whole-file reading)."""
         found = None

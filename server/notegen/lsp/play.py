@@ -391,7 +391,11 @@ def play_actions(view: DocumentView, range_: types.Range) -> list[types.CodeActi
     selection of several lines. For the server's code action handler to append."""
     out: list[types.CodeAction] = []
     where = {"line": range_.start.line, "character": range_.start.character}
-    array = view.array_at(view.offset_at(range_.start.line, range_.start.character))
+    if view.arrays_ready:
+        array = view.array_at(view.offset_at(range_.start.line, range_.start.character))
+    else:  # never a whole-file read per keystroke just for a menu: the lines around will do
+        local = view.local_context(range_.start.line, range_.start.character)
+        array = local.array if local is not None else None
     if array is not None and array.notes:
         args = {"uri": view.uri, "position": where}
         out.append(

@@ -261,6 +261,7 @@ def _read_document(view: DocumentView) -> tuple[Reading, list[types.Diagnostic],
     start = time.thread_time()
     reading = Reading(view.version, view.arrays(), infer_style(view.text))
     diags = diagnostics.diagnose(view)
+    view.forget_arrays()  # ~10 MB for a 20,000-note file; commands that need them re-read
     return reading, diags, time.thread_time() - start
 
 
@@ -497,8 +498,7 @@ def create_server(model_path: str | None = None) -> NotegenServer:
             return []
         blank = not view.line_text(position.line).strip()
         out = code_actions.actions(uri, position, found is not None, blank, ls.settings)
-        if view.arrays_ready:  # never a whole-file read per keystroke just for a menu
-            out += play.play_actions(view, params.range)
+        out += play.play_actions(view, params.range)
         return out
 
     @server.command(commands.GENERATE)
