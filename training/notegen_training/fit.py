@@ -45,7 +45,7 @@ class FitConfig:
     threads: int = 2
     units: int = 384
     layers: int = 2
-    dropout: float = 0.3
+    dropout: float = 0.4
     pitch_embedding: int = 64
     duration_embedding: int = 16
 
