@@ -295,6 +295,17 @@ def tune_gc() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
+def ghost_at(
+    ls: NotegenServer, view: DocumentView, line: int, character: int, reading: Reading | None
+) -> tuple[str, types.Range] | None:
+    """Ghost text and the range it replaces (inference thread); ``None``: nothing to show."""
+    nc = note_context(view, line, character, reading, ls.settings.maxContext)
+    if nc is None:
+        return None
+    text = inline.ghost_text(ls.engine, nc, ls.settings)
+    return None if text is None else (text, ls.edit_range(view, nc))
+
+
 def release_memory() -> None:
     """After a whole-file reading: collect cycles, then give the freed heap back (glibc
     ``malloc_trim``).
@@ -452,14 +463,16 @@ def create_server(model_path: str | None = None) -> NotegenServer:
         if not ls.settings.inlineSuggestions:
             return None
         uri = params.text_document.uri
-        found = await ls.context_for(uri, params.position)
-        if found is None or await ls.engine.ready() is None:
+        view = ls.view(uri)
+        if view is None or await ls.engine.ready() is None:
             return None
-        view, nc = found
-        text = await ls.engine.run(inline.ghost_text, ls.engine, nc, ls.settings)
-        if text is None or ls.current_version(uri) != view.version:
+        position = params.position
+        found = await ls.engine.run(
+            ghost_at, ls, view, position.line, position.character, ls.latest_reading(uri)
+        )
+        if found is None or ls.current_version(uri) != view.version:
             return None
-        return inline.items(text, ls.edit_range(view, nc))
+        return inline.items(*found)
 
     @server.feature(types.TEXT_DOCUMENT_HOVER)
     @guarded(None)
