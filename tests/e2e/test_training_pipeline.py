@@ -156,6 +156,11 @@ def test_extract_fit_export_evaluate(
     assert card["data"]["train_melodies"] == 24 + len(extracted) + 3
     assert "notegen-train fit" in card["command"][0]
 
+    mixture = run("tune-copy", str(onnx_path), str(valid), "--max-order", "6", capsys=capsys)
+    assert mixture["pitch_lambdas"][0] == 0 and len(mixture["pitch_lambdas"]) == 9
+    card = json.loads(onnx_path.with_suffix(".json").read_text())
+    assert card["copy_mixture"]["max_order"] == 6
+
     scores = run(
         "evaluate",
         str(onnx_path),
@@ -165,8 +170,6 @@ def test_extract_fit_export_evaluate(
         "--ngram-orders",
         "2",
         "3",
-        "--cache-weight",
-        "0.3",
         "--record",
         "valid",
         capsys=capsys,
@@ -174,7 +177,7 @@ def test_extract_fit_export_evaluate(
     notes = sum(1 for m in read_jsonl(valid) for e in m.events if e.pitch is not None)
     assert scores["model"]["notes"] == notes and scores["model"]["rests"] == 6
     assert scores["model"]["durations"] == 6 * 12
-    for name in ("model", "model+cache", "ngram2", "ngram3", "ngram3+cache"):
+    for name in ("model", "network", "ngram2", "ngram3", "ngram3+cache"):
         assert 0 < scores[name]["pitch_bits"] < 8
         assert 0 <= scores[name]["pitch_top1"] <= scores[name]["pitch_top3"] <= 1
     card = json.loads(onnx_path.with_suffix(".json").read_text())

@@ -203,12 +203,6 @@ def _evaluate_args(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     p.add_argument("--ngram-orders", nargs="*", type=int, default=[3, 6, 9])
     p.add_argument("--seed-model", default=None, help="also score this seed-architecture model")
     p.add_argument(
-        "--cache-weight",
-        type=float,
-        default=None,
-        help="also report the model mixed with a within-melody cache of this weight",
-    )
-    p.add_argument(
         "--record",
         default=None,
         metavar="NAME",
@@ -227,12 +221,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         "data": [str(d) for d in args.data],
         "melodies": len(melodies),
     }
-    cache = None
-    if args.cache_weight:
-        from .ngram import CacheConfig
-
-        cache = CacheConfig(weight=args.cache_weight)
-    for name, scores in score_model(args.model, melodies, cache).items():
+    for name, scores in score_model(args.model, melodies).items():
         result[name] = scores.summary()
     if args.seed_model:
         result["seed_architecture"] = score_model(args.seed_model, melodies)["model"].summary()
@@ -247,9 +236,38 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         if args.seed_model:
             seed_result = {**result, "model": result["seed_architecture"]}
             seed_result.pop("seed_architecture")
-            seed_result.pop("model+cache", None)
+            seed_result.pop("network", None)
             record_metrics(Path(args.seed_model), args.record, seed_result)
     print(json.dumps(result, indent=1))
+    return 0
+
+
+def _tune_copy_args(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "tune-copy",
+        help="fit the within-melody copy model's weights on VALIDATION melodies into the card",
+    )
+    p.add_argument("model", help="an exported stateful model (.onnx or .json)")
+    p.add_argument("data", nargs="+", help="validation melodies (.jsonl(.gz)) or Sonic Pi files")
+    p.add_argument("--max-order", type=int, default=12, help="longest suffix matched (12)")
+
+
+def cmd_tune_copy(args: argparse.Namespace) -> int:
+    from .copy_fit import fit_copy_mixture
+    from .package import update_card
+    from .sources import load_melodies
+
+    melodies = load_melodies(args.data)
+    if not melodies:
+        raise CorpusError("no melodies in " + ", ".join(args.data))
+    mixture = fit_copy_mixture(args.model, melodies, max_order=args.max_order)
+    spec = {
+        **mixture.to_card(),
+        "fitted_on": [str(d) for d in args.data],
+        "command": "notegen-train " + shlex.join(args.argv),
+    }
+    update_card(Path(args.model), "copy_mixture", spec)
+    print(json.dumps(spec, indent=1))
     return 0
 
 
@@ -264,10 +282,17 @@ def build_parser() -> argparse.ArgumentParser:
     _fit_args(sub)
     _export_args(sub)
     _evaluate_args(sub)
+    _tune_copy_args(sub)
     return parser
 
 
-COMMANDS = {"extract": cmd_extract, "fit": cmd_fit, "export": cmd_export, "evaluate": cmd_evaluate}
+COMMANDS = {
+    "extract": cmd_extract,
+    "fit": cmd_fit,
+    "export": cmd_export,
+    "evaluate": cmd_evaluate,
+    "tune-copy": cmd_tune_copy,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .corpus import Melody
-from .metrics import Scores, log_softmax_without_bos
+from .metrics import Scores, log_softmax_without_bos, renormalize_without_bos
 from .ngram import CacheConfig, KneserNey, cache_distributions
 from .tokens import Vocab
 
@@ -29,38 +29,34 @@ def load_card(path: str | Path) -> dict[str, object]:
     return json.loads(card_path.read_text())
 
 
-def score_stateful(
-    model_path: str | Path, melodies: Sequence[Melody], cache: CacheConfig | None = None
-) -> dict[str, Scores]:
+def score_stateful(model_path: str | Path, melodies: Sequence[Melody]) -> dict[str, Scores]:
     """Bits/note of an exported stateful model, through the server's runtime loader.
 
-    ``{"model": ...}``; with ``cache``, also ``"model+cache"``: the model's distributions mixed
-    with the within-melody cache of :mod:`notegen_training.ngram` (an option for the sampler,
-    reported apart from the model's own figures).
+    ``"model"`` scores exactly the distribution the server serves (:meth:`MelodyModel.log_probs`:
+    the network mixed with the card's within-melody copy model, when the card has one);
+    ``"network"`` scores the ONNX network alone, reported when the two differ.
     """
     from notegen.model import MelodyModel
 
     model = MelodyModel.load(model_path)
-    plain, cached = Scores(), Scores()
+    mixture = model.mixture
+    served, network = Scores(), Scores()
     for melody in melodies:
         if not melody.events:
             continue
         pitch, duration = model.encode(melody.events)
-        p_logits, d_logits, _ = model.run(melody.events)
         n = len(pitch)
-        p_lp = log_softmax_without_bos(p_logits[:n])
-        d_lp = log_softmax_without_bos(d_logits[:n])
-        plain.add_pitch(p_lp, pitch)
-        plain.add_duration(d_lp, duration)
-        if cache is not None:
-            p_c = cache_distributions(
-                pitch, np.exp(p_lp), cache.order, cache.discount, cache.weight
-            )
-            d_c = cache_distributions(
-                duration, np.exp(d_lp), cache.order, cache.discount, cache.weight
-            )
-            _add_probs(cached, p_c, d_c, pitch, duration)
-    return {"model": plain, "model+cache": cached} if cache is not None else {"model": plain}
+        model.mixture = mixture
+        p_lp, d_lp = model.log_probs(melody.events)
+        served.add_pitch(renormalize_without_bos(p_lp[:n]), pitch)
+        served.add_duration(renormalize_without_bos(d_lp[:n]), duration)
+        if mixture is not None:
+            model.mixture = None
+            p_lp, d_lp = model.log_probs(melody.events)
+            network.add_pitch(renormalize_without_bos(p_lp[:n]), pitch)
+            network.add_duration(renormalize_without_bos(d_lp[:n]), duration)
+    model.mixture = mixture
+    return {"model": served, "network": network} if mixture is not None else {"model": served}
 
 
 def seed_contexts(pitch: np.ndarray, context: int) -> list[np.ndarray]:
@@ -161,11 +157,9 @@ def _add_probs(
         scores.add_duration(np.log(d), duration)
 
 
-def score_model(
-    model_path: str | Path, melodies: Sequence[Melody], cache: CacheConfig | None = None
-) -> dict[str, Scores]:
-    """Dispatch on the card: stateful step graph (optionally with cache) or seed network."""
+def score_model(model_path: str | Path, melodies: Sequence[Melody]) -> dict[str, Scores]:
+    """Dispatch on the card: stateful step graph (as served) or seed network."""
     card = load_card(model_path)
     if card.get("stateful", True):
-        return score_stateful(model_path, melodies, cache)
+        return score_stateful(model_path, melodies)
     return {"model": score_seed(model_path, melodies)}

@@ -136,3 +136,11 @@ def record_metrics(model_path: Path, name: str, result: dict) -> None:  # type: 
     card = _read_json(card_path)
     card.setdefault("metrics", {})[name] = result
     write_card(card_path, card)
+
+
+def update_card(model_path: Path, key: str, value: object) -> None:
+    """Set one top-level field of the model's card (e.g. the fitted ``copy_mixture``)."""
+    card_path = model_path if model_path.suffix == ".json" else model_path.with_suffix(".json")
+    card = _read_json(card_path)
+    card[key] = value
+    write_card(card_path, card)
