@@ -296,7 +296,10 @@ def generate(
 ) -> list[Event]:
     """Continue ``context`` with ``count`` sampled events (pitch and duration).
 
-    Reproducible: the same model, context and arguments give the same events. ``primed``
+    The first event is drawn from the served next-event distribution (what completion
+    ranks); later ones from the model's ``sampling_mixture``, whose copy weights are damped so
+    the melody cannot feed on its own output. Reproducible: the same model, context and
+    arguments give the same events. ``primed``
     (the model already past the context) skips reading ``context``. With ``tonic``
     and ``scale`` every pitch is drawn from that Sonic Pi scale; rests stay possible.
     """
@@ -311,7 +314,7 @@ def generate(
     dmask[BOS] = False
     state = primed.state
     pl, dl = primed.pitch_logits, primed.dur_logits
-    mixture = model.mixture
+    mixture = model.sampling_mixture
     # The copy model's matches: a phrase of a few notes asks one vectorised query per step of
     # the history; a long generation keeps an incremental index (its build costs ~4 µs per
     # context event, more than a phrase's queries). Both give the same matches.
@@ -410,7 +413,7 @@ def generate_rows(
     state: State = (np.repeat(h, rows, axis=1), np.repeat(c, rows, axis=1))
     lp = np.repeat(primed.pitch_logits[None, :], rows, axis=0)
     ld = np.repeat(primed.dur_logits[None, :], rows, axis=0)
-    mixture = model.mixture
+    mixture = model.sampling_mixture
     copies = [CopyIndex(mixture.max_order, primed.history)] if mixture else []
     for _ in range(1, rows if mixture else 0):
         copies.append(_copy_index(copies[0]))

@@ -172,7 +172,10 @@ class MelodyModel:
             self._in = tuple(card.get("inputs") or ["tokens"])
             self._out = list(card.get("outputs") or ["probs"])
         self._default_dur_id = self.duration_id(self.default_duration)
+        # What completions rank, hover reports and evaluation scores ...
         self.mixture = CopyMixture.from_card(card) if self.stateful else None
+        # ... and what generation samples from after its first note (CopyMixture.for_sampling).
+        self.sampling_mixture = self.mixture.for_sampling() if self.mixture else None
 
     # -- loading -------------------------------------------------------------------------------
 

@@ -112,3 +112,27 @@ def test_generation_with_a_mixture_is_reproducible(mixed_model):
     context = [Event(60, 0.5), Event(62, 0.5), Event(64, 1.0)]
     a = generate(mixed_model, context, 200, seed=3)
     assert a == generate(mixed_model, context, 200, seed=3)
+
+
+def test_sampling_uses_damped_weights_and_keeps_the_fitted_ones_for_ranking():
+    sampling = MIXTURE.for_sampling()
+    assert sampling.pitch == tuple(x * MIXTURE.sampling_scale for x in MIXTURE.pitch)
+    assert CopyMixture.from_card({"copy_mixture": MIXTURE.to_card()}) == MIXTURE
+
+
+def test_generated_melodies_with_the_shipped_model_do_not_collapse_into_one_note():
+    """At full copy weight one seed repeated a single pitch for all 200 notes; real tunes'
+    longest run of one pitch is at most 13 (validation tunes of 100+ notes)."""
+    import itertools
+    from pathlib import Path
+
+    from notegen.model import MelodyModel
+
+    shipped = Path(__file__).resolve().parents[2] / "models" / "notegen.json"
+    model = MelodyModel.load(shipped)
+    assert model.mixture is not None
+    context = [Event(p, 0.5) for p in (64, 62, 60, 62, 64, 64, 64)]
+    for seed in range(6):
+        pitches = [e.pitch for e in generate(model, context, 200, seed=seed, top_p=0.95)]
+        longest = max(len(list(run)) for _, run in itertools.groupby(pitches))
+        assert longest <= 16, (seed, longest)
