@@ -94,6 +94,14 @@ def test_phrase_items_of_4_and_phrase_length(engine):
     assert not phrases[0].text_edit.new_text.startswith(",")  # a space after the comma
 
 
+def test_phrases_are_still_offered_right_after_the_colon_that_starts_a_symbol(engine):
+    text = "a1[0]=[:C4, :D4, :"
+    _, items = items_at(engine, text, 0, len(text), Settings(phraseLength=8), reading=False)
+    phrases = [i for i in items if i.kind == types.CompletionItemKind.Snippet]
+    assert [len(p.label.split(", ")) for p in phrases] == [4, 8]
+    assert all(p.filter_text.startswith(":") for p in phrases)  # VS Code keeps them after ":"
+
+
 def test_numeric_arrays_get_numbers(engine):
     text = "play_pattern_timed [60, 62, 64, ], [0.5]"
     _, items = items_at(engine, text, 0, text.index("]"), reading=False)

@@ -140,7 +140,9 @@ def complete(engine: Engine, nc: NoteContext, settings: Settings, edit_range: ty
     """All items for a cursor (runs on the inference thread)."""
     notes = rank_notes(engine, nc, settings.maxItems)
     phrases: list[list] = []
-    if not nc.partial and not nc.local.ctx.in_chord:
+    # Phrases when nothing is typed yet, or only the ``:`` that starts every symbol (a trigger
+    # character: VS Code asks right after it and filters by it).
+    if nc.partial in ("", ":") and not nc.local.ctx.in_chord:
         longest = phrase(engine, nc, settings, max(settings.phraseLength, 4))
         lengths = sorted({min(4, settings.phraseLength), settings.phraseLength})
         phrases = [longest[:n] for n in lengths]
