@@ -497,7 +497,7 @@ def create_server(model_path: str | None = None) -> NotegenServer:
 
     @server.feature(
         types.TEXT_DOCUMENT_CODE_ACTION,
-        types.CodeActionOptions(code_action_kinds=code_actions.KINDS),
+        types.CodeActionOptions(code_action_kinds=[*code_actions.KINDS, play.KIND_PLAY]),
     )
     @guarded([])
     async def on_code_action(
