@@ -58,19 +58,25 @@ def single_object(args: tuple[Any, ...]) -> dict[str, Any]:
 
 
 def position_arg(args: dict[str, Any], required: bool) -> tuple[int, int] | None:
-    position = args.get("position")
-    if position is None:
+    """``args["position"]`` as (line, character); ``None`` when absent and not required."""
+    if args.get("position") is None:
         if required:
             raise invalid("position", "is required: {line, character} inside a note array")
         return None
-    if not isinstance(position, dict):
-        raise invalid("position", f"must be {{line, character}}, not {position!r}")
+    return position_field(args, "position")
+
+
+def position_field(args: dict[str, Any], name: str) -> tuple[int, int]:
+    """``args[name]`` as (line, character), or an InvalidParams error naming the field."""
+    value = args.get(name)
+    if not isinstance(value, dict):
+        raise invalid(name, f"must be {{line, character}}, not {value!r}")
     out = []
-    for field in ("line", "character"):
-        value = position.get(field)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise invalid(f"position.{field}", f"must be an integer ≥ 0, not {value!r}")
-        out.append(value)
+    for key in ("line", "character"):
+        number = value.get(key)
+        if isinstance(number, bool) or not isinstance(number, int) or number < 0:
+            raise invalid(f"{name}.{key}", f"must be an integer ≥ 0, not {number!r}")
+        out.append(number)
     return out[0], out[1]
 
 

@@ -26,8 +26,8 @@ from lsprotocol import types
 from notegen.snippets import Snippet, array_snippet, block_snippet, phrase_snippet
 from notegen.sonic_pi_client import Report, SonicPiClient, SonicPiError
 from notegen.sonicpi.types import NoteArray, Span
-from pygls.exceptions import JsonRpcInvalidParams
 
+from .commands import document_arg, invalid, position_field
 from .documents import DocumentView
 
 if TYPE_CHECKING:
@@ -40,10 +40,6 @@ STOP = "notegen.stopSonicPi"
 SOURCE = "Sonic Pi"
 KIND_PLAY = types.CodeActionKind.Empty + "notegen.play"
 _FOLLOW_MARGIN_S = 4.0  # Sonic Pi reports "Completed" about 2 s after the music (3.2.2)
-
-
-def _invalid(name: str, why: str) -> JsonRpcInvalidParams:
-    return JsonRpcInvalidParams(message=f"{name}: {why}")
 
 
 @dataclass
@@ -99,29 +95,6 @@ class Target:
     label: str
 
 
-def _position(args: dict[str, Any], name: str) -> tuple[int, int]:
-    value = args.get(name)
-    if not isinstance(value, dict):
-        raise _invalid(name, f"must be {{line, character}}, not {value!r}")
-    out = []
-    for key in ("line", "character"):
-        number = value.get(key)
-        if isinstance(number, bool) or not isinstance(number, int) or number < 0:
-            raise _invalid(f"{name}.{key}", f"must be an integer ≥ 0, not {number!r}")
-        out.append(number)
-    return out[0], out[1]
-
-
-def _view(server: Any, args: dict[str, Any]) -> DocumentView:
-    uri = args.get("uri")
-    if not isinstance(uri, str) or not uri:
-        raise _invalid("uri", f"must be the URI of an open document, not {uri!r}")
-    view = server.view(uri)
-    if view is None:
-        raise _invalid("uri", f"{uri} is not open in the editor")
-    return view
-
-
 _DECL = r"^[ \t]*[ab]{n}[ \t]*=[ \t]*\[\][ \t]*$"
 _LOOP = re.compile(r"^in_thread\b[^\n]*\n.*?^end\b[^\n]*$", re.MULTILINE | re.DOTALL)
 
@@ -157,47 +130,47 @@ def resolve_target(server: Any, args: dict[str, Any]) -> Target:
     if "code" in args:
         code = args["code"]
         if not isinstance(code, str) or not code.strip():
-            raise _invalid("code", "must be non-empty Sonic Pi code")
+            raise invalid("code", "must be non-empty Sonic Pi code")
         seconds = args.get("seconds", 8.0)
         if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
-            raise _invalid("seconds", f"must be a number ≥ 0, not {seconds!r}")
+            raise invalid("seconds", f"must be a number ≥ 0, not {seconds!r}")
         lines = code.count("\n") + 1
         return Target(Snippet(code, (None,) * lines, float(seconds), 60.0), None, "code")
     if "notes" in args:
         notes, durations, bpm = args["notes"], args.get("durations"), args.get("bpm")
         if not isinstance(notes, list):
-            raise _invalid("notes", f"must be a list of notes, not {notes!r}")
+            raise invalid("notes", f"must be a list of notes, not {notes!r}")
         if durations is not None and not isinstance(durations, list):
-            raise _invalid("durations", f"must be a list of beats, not {durations!r}")
+            raise invalid("durations", f"must be a list of beats, not {durations!r}")
         if bpm is not None and (
             isinstance(bpm, bool) or not isinstance(bpm, (int, float)) or not 0 < bpm <= 1000
         ):
-            raise _invalid("bpm", f"must be a number in (0, 1000], not {bpm!r}")
+            raise invalid("bpm", f"must be a number in (0, 1000], not {bpm!r}")
         try:
             snippet = phrase_snippet(notes, durations, bpm=bpm)
         except ValueError as exc:
-            raise _invalid("notes", str(exc)) from exc
+            raise invalid("notes", str(exc)) from exc
         return Target(snippet, None, "phrase")
-    view = _view(server, args)
+    view = document_arg(server, args)
     if "range" in args:
         value = args["range"]
         if not isinstance(value, dict):
-            raise _invalid("range", f"must be {{start, end}}, not {value!r}")
-        start = view.offset_at(*_position(value, "start"))
-        end = view.offset_at(*_position(value, "end"))
+            raise invalid("range", f"must be {{start, end}}, not {value!r}")
+        start = view.offset_at(*position_field(value, "start"))
+        end = view.offset_at(*position_field(value, "end"))
         if end <= start:
-            raise _invalid("range", "is empty")
+            raise invalid("range", "is empty")
         try:
             snippet = block_snippet(view.text, Span(start, end), view.arrays())
         except ValueError as exc:
-            raise _invalid("range", str(exc)) from exc
+            raise invalid("range", str(exc)) from exc
         return Target(snippet, view, "selection")
     if "position" not in args:
-        raise _invalid("arguments", "give {uri, position}, {uri, range}, {code} or {notes}")
-    offset = view.offset_at(*_position(args, "position"))
+        raise invalid("arguments", "give {uri, position}, {uri, range}, {code} or {notes}")
+    offset = view.offset_at(*position_field(args, "position"))
     array = view.array_at(offset)
     if array is None:
-        raise _invalid("position", "is not inside a note array")
+        raise invalid("position", "is not inside a note array")
     if args.get("voice") and array.voice is not None:
         span = voice_block_span(view.text, view.arrays(), array.voice)
         if span is not None:
@@ -207,7 +180,7 @@ def resolve_target(server: Any, args: dict[str, Any]) -> Target:
     try:
         snippet = array_snippet(array)
     except ValueError as exc:
-        raise _invalid("position", str(exc)) from exc
+        raise invalid("position", str(exc)) from exc
     return Target(snippet, view, "array")
 
 
@@ -289,7 +262,7 @@ def _publish(server: Any, view: DocumentView, ours: list[types.Diagnostic]) -> N
 
 async def play_in_sonic_pi(server: Any, *args: Any) -> dict[str, Any]:
     if len(args) != 1 or not isinstance(args[0], dict):
-        raise _invalid("arguments", f"expected one JSON object, got {len(args)} argument(s)")
+        raise invalid("arguments", f"expected one JSON object, got {len(args)} argument(s)")
     target = await asyncio.to_thread(resolve_target, server, args[0])
     state = _state(server)
     try:
