@@ -194,6 +194,42 @@ class Checkpoint:
                 variable.assign(saved[f"v{i}"])
         return FitState(**json.loads(self.state_path.read_text()))
 
+    def claim(self, meta: dict[str, object]) -> None:
+        """Write ``config.json``, refusing a directory that holds a fit with other settings."""
+        if self.exists():
+            previous = json.loads(self.config_path.read_text())
+            if previous["fit"] != meta["fit"] or previous["vocab"] != meta["vocab"]:
+                raise ValueError(f"{self.dir} holds a fit with other settings; use another --out")
+        self.config_path.write_text(json.dumps(meta, indent=1))
+
+    def resume(self, model, optimizer, rng: np.random.Generator) -> FitState:  # type: ignore[no-untyped-def]
+        """The saved state with weights, optimizer slots and RNG restored, or a fresh one."""
+        if not self.exists():
+            return FitState()
+        state = self.load(model, optimizer)
+        if state.rng_state is not None:
+            rng.bit_generator.state = state.rng_state
+        log(f"resuming {self.dir} after epoch {state.epoch}")
+        return state
+
+    def finish_epoch(  # type: ignore[no-untyped-def]
+        self,
+        model,
+        optimizer,
+        state: FitState,
+        rng: np.random.Generator,
+        record: dict[str, object],
+        valid_bits: float | None,
+    ) -> None:
+        """Keep the best weights (lowest valid pitch bits), checkpoint everything, log."""
+        if valid_bits is None or state.best_valid is None or valid_bits < state.best_valid:
+            state.best_valid = valid_bits
+            state.best_epoch = state.epoch
+            model.save_weights(str(self.best))
+        state.rng_state = rng.bit_generator.state
+        self.save(model, optimizer, state)
+        log(json.dumps(record))
+
 
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
@@ -241,24 +277,15 @@ def fit(
         "valid_melodies": len(valid),
         **(extra or {}),
     }
-    if ckpt.exists():
-        previous = json.loads(ckpt.config_path.read_text())
-        if previous["fit"] != meta["fit"] or previous["vocab"] != meta["vocab"]:
-            raise ValueError(f"{run_dir} holds a fit with other settings; use another --out")
-    ckpt.config_path.write_text(json.dumps(meta, indent=1))
+    ckpt.claim(meta)
 
     train_examples = encode_melodies(train, vocab)
     valid_examples = encode_melodies(valid, vocab)
     model = build_melody_lstm(model_config)
     optimizer = keras.optimizers.Adam(config.learning_rate, clipnorm=config.clipnorm)
     optimizer.build(model.trainable_variables)
-    state = FitState()
     rng = np.random.default_rng(config.seed)
-    if ckpt.exists():
-        state = ckpt.load(model, optimizer)
-        if state.rng_state is not None:
-            rng.bit_generator.state = state.rng_state
-        log(f"resuming {run_dir} after epoch {state.epoch}")
+    state = ckpt.resume(model, optimizer, rng)
     ce = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction=None)
 
     spec = tf.TensorSpec([None, None], tf.int64)
@@ -326,12 +353,6 @@ def fit(
             "valid": valid_scores,
         }
         state.history.append(record)
-        key = valid_scores.get("pitch_bits") if valid_scores else None
-        if key is None or state.best_valid is None or key < state.best_valid:
-            state.best_valid = key  # type: ignore[assignment]
-            state.best_epoch = state.epoch
-            model.save_weights(str(ckpt.best))
-        state.rng_state = rng.bit_generator.state
-        ckpt.save(model, optimizer, state)
-        log(json.dumps(record))
+        valid_bits = valid_scores.get("pitch_bits") if valid_scores else None
+        ckpt.finish_epoch(model, optimizer, state, rng, record, valid_bits)  # type: ignore[arg-type]
     return state

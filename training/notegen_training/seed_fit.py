@@ -12,7 +12,6 @@ vocabulary and transposition augmentation as the main model. The export keeps th
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 import time
@@ -24,7 +23,7 @@ import numpy as np
 
 from .corpus import Melody
 from .evaluate import pre_pad
-from .fit import Checkpoint, FitState, log
+from .fit import Checkpoint, FitState
 from .metrics import Scores, log_softmax_without_bos
 from .tokens import Vocab, shift_bounds, transpose_ids
 
@@ -125,24 +124,15 @@ def fit_seed(
         "valid_melodies": len(valid),
         **(extra or {}),
     }
-    if ckpt.exists():
-        previous = json.loads(ckpt.config_path.read_text())
-        if previous["fit"] != meta["fit"] or previous["vocab"] != meta["vocab"]:
-            raise ValueError(f"{run_dir} holds a fit with other settings; use another --out")
-    ckpt.config_path.write_text(json.dumps(meta, indent=1))
+    ckpt.claim(meta)
     pitches = [vocab.encode(m.events)[0] for m in train if m.events]
     valid_pitches = [vocab.encode(m.events)[0] for m in valid if m.events][:: config.valid_every]
     cumulative = np.cumsum([len(p) for p in pitches])
     model = build_seed_network(vocab.n_pitch, config.export_window)
     optimizer = keras.optimizers.Adam(config.learning_rate)
     optimizer.build(model.trainable_variables)
-    state = FitState()
     rng = np.random.default_rng(config.seed)
-    if ckpt.exists():
-        state = ckpt.load(model, optimizer)
-        if state.rng_state is not None:
-            rng.bit_generator.state = state.rng_state
-        log(f"resuming {run_dir} after epoch {state.epoch}")
+    state = ckpt.resume(model, optimizer, rng)
     ce = keras.losses.SparseCategoricalCrossentropy()
 
     @tf.function(
@@ -185,12 +175,6 @@ def fit_seed(
             "valid_subset": valid_scores,
         }
         state.history.append({**record, "valid": valid_scores})
-        key = valid_scores.get("pitch_bits") if valid_scores else None
-        if key is None or state.best_valid is None or key < state.best_valid:
-            state.best_valid = key  # type: ignore[assignment]
-            state.best_epoch = state.epoch
-            model.save_weights(str(ckpt.best))
-        state.rng_state = rng.bit_generator.state
-        ckpt.save(model, optimizer, state)
-        log(json.dumps(record))
+        valid_bits = valid_scores.get("pitch_bits") if valid_scores else None
+        ckpt.finish_epoch(model, optimizer, state, rng, record, valid_bits)  # type: ignore[arg-type]
     return state
