@@ -10,11 +10,13 @@ offer whole continuations (4 notes and ``phraseLength`` notes).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from lsprotocol import types
 from notegen.config import Settings
 from notegen.generate import Candidate, generate, next_note_candidates
+from notegen.melody import Event
 from notegen.notes import midi_to_hz
 from notegen.sonicpi import format_duration
 
@@ -55,12 +57,20 @@ def rank_notes(engine: Engine, nc: NoteContext, limit: int) -> list[Suggestion]:
     return out
 
 
-def phrase(engine: Engine, nc: NoteContext, settings: Settings, length: int) -> list:
-    """A sampled continuation of ``length`` events (seeded: stable for a given context)."""
+def phrase(
+    engine: Engine,
+    nc: NoteContext,
+    settings: Settings,
+    length: int,
+    extra: Sequence[Event] = (),
+) -> list:
+    """A sampled continuation of ``length`` events after the context (and ``extra`` events
+    not typed yet); seeded, so it is stable for a given context. Phrase items and ghost text
+    share it, and its cached result."""
     model, cache = engine.model, engine.cache
     if model is None or cache is None or length <= 0:
         return []
-    ids, marks = nc.context_ids(cache)
+    ids, marks = nc.context_ids(cache, list(extra))
     key = ("phrase", ids.tobytes(), length, settings.temperature, settings.topK, settings.topP)
     return engine.remember(
         key,

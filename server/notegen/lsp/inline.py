@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from lsprotocol import types
 from notegen.config import Settings
-from notegen.generate import generate
 from notegen.melody import Event
 
-from .completion import PHRASE_SEED, rank_notes
+from .completion import phrase, rank_notes
 from .context import NoteContext
 from .engine import Engine
 from .spelling import spell_note
@@ -32,21 +31,7 @@ def ghost_text(engine: Engine, nc: NoteContext, settings: Settings) -> str | Non
         parts.append(best[0].text)
         extra.append(Event(best[0].candidate.pitch, best[0].candidate.duration))
     remaining = settings.phraseLength - len(parts)
-    ids, marks = nc.context_ids(cache, extra)
-    key = ("inline", ids.tobytes(), remaining, settings.temperature, settings.topK, settings.topP)
-    events = engine.remember(
-        key,
-        lambda: generate(
-            model,
-            [],
-            remaining,
-            temperature=settings.temperature,
-            top_k=settings.topK,
-            top_p=settings.topP,
-            seed=PHRASE_SEED,
-            primed=cache.prime_ids(ids, marks),
-        ),
-    )
+    events = phrase(engine, nc, settings, remaining, extra)
     parts.extend(spell_note(ev.pitch, nc.style, nc.numeric) for ev in events)
     if not parts:
         return None
