@@ -23,4 +23,5 @@ fi
 
 # 3. Lint, then every test (Python unit + end-to-end + editor; extension tests run from pytest).
 .venv/bin/ruff check .
+.venv/bin/ruff format --check .
 .venv/bin/python -m pytest -q -ra "$@"

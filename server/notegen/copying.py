@@ -14,7 +14,7 @@ in the model card are those of the distribution the user gets.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -131,7 +131,7 @@ class CopyIndex:
     query and an append each cost O(max_order): generating 5,000 notes stays linear.
     """
 
-    def __init__(self, max_order: int, history: Sequence[int] = ()) -> None:
+    def __init__(self, max_order: int, history: Iterable[int] | np.ndarray = ()) -> None:
         self.max_order = max_order
         self.history: list[int] = []
         self._table: dict[tuple[int, ...], dict[int, int]] = {}
@@ -155,9 +155,7 @@ class CopyIndex:
         return 0, None
 
 
-def _marginals(
-    nexts: np.ndarray, n_pitch: int, n_duration: int
-) -> tuple[np.ndarray, np.ndarray]:
+def _marginals(nexts: np.ndarray, n_pitch: int, n_duration: int) -> tuple[np.ndarray, np.ndarray]:
     qp = np.bincount(nexts // n_duration, minlength=n_pitch).astype(np.float64)
     qd = np.bincount(nexts % n_duration, minlength=n_duration).astype(np.float64)
     return qp / qp.sum(), qd / qd.sum()

@@ -53,8 +53,10 @@ def steps_from_arrays(
     _check_bpm(bpm)
     steps = []
     for i, (note, beats) in enumerate(zip(notes, durations, strict=True)):
-        if isinstance(beats, bool) or not isinstance(beats, (int, float)) or not (
-            math.isfinite(beats) and beats > 0
+        if (
+            isinstance(beats, bool)
+            or not isinstance(beats, (int, float))
+            or not (math.isfinite(beats) and beats > 0)
         ):
             raise ValueError(f"duration {i + 1} is {beats!r}; durations are positive beats")
         if note is None:
@@ -107,12 +109,16 @@ def build_midi(
                 continue
             for n, key in enumerate(keys):
                 delta = start - last_tick if n == 0 else 0
-                track.append(mido.Message("note_on", channel=channel, note=key,
-                                          velocity=velocity, time=delta))
+                track.append(
+                    mido.Message(
+                        "note_on", channel=channel, note=key, velocity=velocity, time=delta
+                    )
+                )
             for n, key in enumerate(keys):
                 delta = end - start if n == 0 else 0
-                track.append(mido.Message("note_off", channel=channel, note=key, velocity=0,
-                                          time=delta))
+                track.append(
+                    mido.Message("note_off", channel=channel, note=key, velocity=0, time=delta)
+                )
             last_tick = end
         final = round(elapsed * ticks_per_second)
         track.append(mido.MetaMessage("end_of_track", time=max(0, final - last_tick)))
@@ -178,8 +184,9 @@ def read_midi(path: str | Path) -> tuple[dict[str, list[Step]], float]:
             elif message.type in ("note_off", "note_on") and message.note in sounding:
                 del sounding[message.note]
                 if not sounding and chord_start is not None:
-                    steps.append(Step(tuple(float(n) for n in chord), (tick - chord_start) / tpb,
-                                      bpm))
+                    steps.append(
+                        Step(tuple(float(n) for n in chord), (tick - chord_start) / tpb, bpm)
+                    )
                     cursor = tick
                     chord_start = None
                     chord = []

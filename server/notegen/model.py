@@ -362,7 +362,6 @@ class MelodyModel:
         ids = self.joint_ids(*self.encode(events))
         return mix_sequence(self.mixture, lp, ld, ids)
 
-
     def initial_state(self, batch: int = 1) -> State:
         """Zero state (stateful graph) or an all-padding window (seed architecture)."""
         if self.stateful:

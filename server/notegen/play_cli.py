@@ -29,35 +29,51 @@ _MARGIN_S = 10.0
 
 def add_subcommands(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Register ``play`` and ``render`` on the ``notegen`` command's subparsers."""
-    play = subparsers.add_parser("play", help="play a Sonic Pi file in a running Sonic Pi",
-                                 description="Send FILE to a running Sonic Pi and report its "
-                                 "errors with their line. Ctrl-C stops the music.")
+    play = subparsers.add_parser(
+        "play",
+        help="play a Sonic Pi file in a running Sonic Pi",
+        description="Send FILE to a running Sonic Pi and report its "
+        "errors with their line. Ctrl-C stops the music.",
+    )
     play.add_argument("file", type=Path, help="Sonic Pi source (.rb)")
-    play.add_argument("--no-wait", action="store_true",
-                      help="send and return at once instead of waiting for the music to end")
+    play.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="send and return at once instead of waiting for the music to end",
+    )
     _connection_args(play)
     play.set_defaults(func=_play)
 
     render = subparsers.add_parser(
-        "render", help="render a Sonic Pi file to WAV (via Sonic Pi) and/or MIDI",
+        "render",
+        help="render a Sonic Pi file to WAV (via Sonic Pi) and/or MIDI",
         description="Write the note arrays of FILE as a standard MIDI file (--midi; no Sonic "
-        "Pi needed) and/or record Sonic Pi playing FILE to a WAV file (--wav).")
+        "Pi needed) and/or record Sonic Pi playing FILE to a WAV file (--wav).",
+    )
     render.add_argument("file", type=Path, help="Sonic Pi source (.rb)")
     render.add_argument("--wav", type=Path, help="WAV file to record (needs Sonic Pi)")
     render.add_argument("--midi", type=Path, help="standard MIDI file to write")
-    render.add_argument("--max-seconds", type=float, default=None,
-                        help="stop recording after this long (default: length of the notes "
-                        "plus a margin)")
+    render.add_argument(
+        "--max-seconds",
+        type=float,
+        default=None,
+        help="stop recording after this long (default: length of the notes plus a margin)",
+    )
     _connection_args(render)
     render.set_defaults(func=_render)
 
 
 def _connection_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="Sonic Pi's host (127.0.0.1)")
-    parser.add_argument("--port", type=int, default=None,
-                        help="Sonic Pi's OSC port (default: found automatically; 4557 for 3.x)")
-    parser.add_argument("--token", type=int, default=None,
-                        help="Sonic Pi 4.x token (default: read from its log)")
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        help="Sonic Pi's OSC port (default: found automatically; 4557 for 3.x)",
+    )
+    parser.add_argument(
+        "--token", type=int, default=None, help="Sonic Pi 4.x token (default: read from its log)"
+    )
 
 
 def _read_source(path: Path) -> str:
@@ -76,8 +92,10 @@ def _print_outcome(path: Path, outcome: RunOutcome) -> int:
         where = f"{path}:{error.line + 1}" if error.line is not None else str(path)
         print(f"{where}: Sonic Pi {error.kind.replace('_', ' ')}: {error.text}", file=sys.stderr)
     if not outcome.listening:
-        print("sent; Sonic Pi's GUI holds its reply port, so its errors show in its own log",
-              file=sys.stderr)
+        print(
+            "sent; Sonic Pi's GUI holds its reply port, so its errors show in its own log",
+            file=sys.stderr,
+        )
     return 1 if outcome.errors else 0
 
 
@@ -116,12 +134,17 @@ def melody_voices(text: str, path: Path | str = "<text>") -> dict[str, list[Step
     arrays = [a for a in read(text) if a.durations is not None and a.notes]
     arrays.sort(key=lambda a: (a.voice is None, a.voice or 0, a.section or 0, a.span.start))
     for array in arrays:
-        name = f"voice {array.voice}" if array.voice is not None else (
-            f"{array.name or array.kind} (line {lines.position(array.span.start)[0] + 1})")
+        name = (
+            f"voice {array.voice}"
+            if array.voice is not None
+            else (f"{array.name or array.kind} (line {lines.position(array.span.start)[0] + 1})")
+        )
         voices.setdefault(name, []).extend(_steps(array, lines, path))
     if not voices:
-        raise ValueError(f"{path}: no note arrays with durations (aN[k]=[...] with bN[k]=[...], "
-                         "or play_pattern_timed) to write")
+        raise ValueError(
+            f"{path}: no note arrays with durations (aN[k]=[...] with bN[k]=[...], "
+            "or play_pattern_timed) to write"
+        )
     return voices
 
 
@@ -134,8 +157,10 @@ def _steps(array: NoteArray, lines: LineIndex, path: Path | str) -> list[Step]:
             raise ValueError(f"{path}:{line}: {token.error}")
         beats = array.durations.duration_for(index) if array.durations else None
         if beats is None or beats <= 0:
-            raise ValueError(f"{path}:{line}: note {token.text} has no positive duration "
-                             "(Sonic Pi would stop at `sleep nil`)")
+            raise ValueError(
+                f"{path}:{line}: note {token.text} has no positive duration "
+                "(Sonic Pi would stop at `sleep nil`)"
+            )
         pitches = token.chord if token.chord is not None else (token.midi,)
         steps.append(Step(tuple(float(p) for p in pitches if p is not None), beats, bpm))
     return steps
@@ -160,16 +185,19 @@ def _render(args: argparse.Namespace) -> int:
     seconds = voices_seconds(read(code))
     try:
         with _connect(args) as client:
-            result = render_wav(client, code, args.wav, expected_seconds=seconds,
-                                max_seconds=args.max_seconds)
+            result = render_wav(
+                client, code, args.wav, expected_seconds=seconds, max_seconds=args.max_seconds
+            )
     except (SonicPiError, ValueError) as exc:
         print(f"notegen: {exc}", file=sys.stderr)
         return 2
     for error in result.errors:
         where = f"{args.file}:{error.line + 1}" if error.line is not None else str(args.file)
         print(f"{where}: Sonic Pi {error.kind.replace('_', ' ')}: {error.text}", file=sys.stderr)
-    print(f"wrote {result.path} ({result.stats.seconds:.2f} s of sound, "
-          f"rms {result.stats.rms:.3f})" + ("" if result.errors else ", no Sonic Pi error"))
+    print(
+        f"wrote {result.path} ({result.stats.seconds:.2f} s of sound, "
+        f"rms {result.stats.rms:.3f})" + ("" if result.errors else ", no Sonic Pi error")
+    )
     return 1 if result.errors else 0
 
 

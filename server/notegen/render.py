@@ -71,8 +71,13 @@ def analyse_wav(path: str | Path) -> WavStats:
     data, channels, _, rate = _read(Path(path))
     if data.size == 0:
         return WavStats(0.0, 0.0, 0.0, channels, rate)
-    return WavStats(len(data) / rate, float(np.sqrt(np.mean(data**2))),
-                    float(np.max(np.abs(data))), channels, rate)
+    return WavStats(
+        len(data) / rate,
+        float(np.sqrt(np.mean(data**2))),
+        float(np.max(np.abs(data))),
+        channels,
+        rate,
+    )
 
 
 def trim_silence(path: str | Path, threshold_dbfs: float = SILENCE_DBFS) -> WavStats:
@@ -114,8 +119,10 @@ def render_wav(
     if path.suffix.lower() != ".wav":
         raise ValueError(f"{out}: the recording is a WAV file; name it *.wav")
     if client.endpoint.host not in ("127.0.0.1", "localhost", "::1"):
-        raise SonicPiError("Sonic Pi writes recordings on its own machine; rendering needs a "
-                           "Sonic Pi on this one (host 127.0.0.1)")
+        raise SonicPiError(
+            "Sonic Pi writes recordings on its own machine; rendering needs a "
+            "Sonic Pi on this one (host 127.0.0.1)"
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.unlink(missing_ok=True)
     limit = max_seconds if max_seconds is not None else expected_seconds * 1.5 + 10.0
@@ -136,8 +143,8 @@ def render_wav(
     deadline = time.monotonic() + _SAVE_TIMEOUT_S
     while time.monotonic() < deadline:
         if listening and client.wait_for(
-            lambda r: r.kind == "info" and r.text.startswith(("Saving recording",
-                                                              "No recording")), 0.2
+            lambda r: r.kind == "info" and r.text.startswith(("Saving recording", "No recording")),
+            0.2,
         ):
             break
         if not listening and path.exists():

@@ -88,8 +88,12 @@ class _Builder:
         self.beats += beats
 
     def build(self) -> Snippet:
-        return Snippet("\n".join(self.lines) + "\n", tuple(self.origins),
-                       self.beats * 60.0 / self.bpm, self.bpm)
+        return Snippet(
+            "\n".join(self.lines) + "\n",
+            tuple(self.origins),
+            self.beats * 60.0 / self.bpm,
+            self.bpm,
+        )
 
 
 def array_snippet(array: NoteArray, *, bpm: float | None = None) -> Snippet:
@@ -142,7 +146,9 @@ def phrase_snippet(
     for index, note in enumerate(notes):
         beats = durations[index] if durations else None
         if beats is not None and (
-            isinstance(beats, bool) or not isinstance(beats, (int, float)) or beats <= 0
+            isinstance(beats, bool)
+            or not isinstance(beats, (int, float))
+            or beats <= 0
             or not math.isfinite(beats)
         ):
             raise ValueError(f"duration {index + 1} is {beats!r}; durations are positive beats")

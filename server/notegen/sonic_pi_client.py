@@ -24,6 +24,7 @@ answered by the ICMP port-unreachable a local UDP send provokes (milliseconds), 
 from __future__ import annotations
 
 import contextlib
+import functools
 import html
 import ipaddress
 import os
@@ -152,8 +153,9 @@ def parse_spider_log(text: str, host: str = DEFAULT_HOST) -> Endpoint | None:
     reply_port = _hash_value(body, "gui_port")
     if send_port is None or reply_port is None:
         return None
-    return Endpoint(host, send_port, reply_port, int(tokens[-1]), 4,
-                    "ports and token from spider.log")
+    return Endpoint(
+        host, send_port, reply_port, int(tokens[-1]), 4, "ports and token from spider.log"
+    )
 
 
 def _is_port(value: int) -> bool:
@@ -235,8 +237,14 @@ def discover(
     """
     if port is not None:
         major = 4 if token is not None else 3
-        endpoint = Endpoint(host, port, reply_port or (V3_REPLY_PORT if major == 3 else port + 1),
-                            token, major, "configured port")
+        endpoint = Endpoint(
+            host,
+            port,
+            reply_port or (V3_REPLY_PORT if major == 3 else port + 1),
+            token,
+            major,
+            "configured port",
+        )
         if not probe(host, port, probe_timeout):
             raise SonicPiNotRunning(
                 f"Sonic Pi is not running: nothing listens on UDP {host}:{port} (the configured "
@@ -286,6 +294,11 @@ class Report:
     args: tuple[Any, ...] = field(default=(), repr=False)
 
 
+def _is_ack(report: Report, ping_id: str) -> bool:
+    """Sonic Pi's answer to our ``/ping`` with this id."""
+    return report.kind == "ack" and report.text == ping_id
+
+
 def decode_report(address: str, args: Iterable[Any], line_base: int = 0) -> Report:
     """Turn an OSC message from Sonic Pi into a :class:`Report` (never raises)."""
     args = tuple(args)
@@ -306,8 +319,12 @@ def decode_report(address: str, args: Iterable[Any], line_base: int = 0) -> Repo
         text = str(arg(1, ""))
         state = _RUN_STATE.match(text)
         if state:
-            kinds = {"Starting": "started", "Completed": "completed", "Stopping": "stopped",
-                     "Aborted": "stopped"}
+            kinds = {
+                "Starting": "started",
+                "Completed": "completed",
+                "Stopping": "stopped",
+                "Aborted": "stopped",
+            }
             return Report(kinds[state.group(1)], text, int(state.group(2)), None, address, args)
         if text == "All runs completed":
             return Report("all_completed", text, None, None, address, args)
@@ -400,8 +417,14 @@ class SonicPiClient:
         timeout: float = 1.0,
     ) -> SonicPiClient:
         """Find Sonic Pi (see :func:`discover`) and return a client for it."""
-        endpoint = discover(host, port, token, reply_port=reply_port, log_dir=log_dir,
-                            probe_timeout=min(0.25, timeout / 3))
+        endpoint = discover(
+            host,
+            port,
+            token,
+            reply_port=reply_port,
+            log_dir=log_dir,
+            probe_timeout=min(0.25, timeout / 3),
+        )
         return cls(endpoint, timeout=timeout)
 
     # sending
@@ -452,16 +475,21 @@ class SonicPiClient:
             return False
         sock = socket.socket(_family(self.endpoint.host), socket.SOCK_DGRAM)
         try:
-            sock.bind((self.endpoint.host if self.endpoint.host != "localhost" else DEFAULT_HOST,
-                       self.endpoint.reply_port))
+            sock.bind(
+                (
+                    self.endpoint.host if self.endpoint.host != "localhost" else DEFAULT_HOST,
+                    self.endpoint.reply_port,
+                )
+            )
         except OSError:
             sock.close()
             return False
         sock.settimeout(0.05)
         self._reply_sock = sock
         self._stop.clear()
-        self._reader = threading.Thread(target=self._read_loop, name="sonic-pi-replies",
-                                        daemon=True)
+        self._reader = threading.Thread(
+            target=self._read_loop, name="sonic-pi-replies", daemon=True
+        )
         self._reader.start()
         self._handshake()
         return True
@@ -473,15 +501,20 @@ class SonicPiClient:
             attempt += 1
             ping_id = f"notegen-{os.getpid()}-{attempt}"
             self.send("/ping", ping_id)
-            found = self.wait_for(lambda r, p=ping_id: r.kind == "ack" and r.text == p,
-                                  timeout=min(0.2, max(0.0, deadline - time.monotonic())))
+            found = self.wait_for(
+                functools.partial(_is_ack, ping_id=ping_id),
+                timeout=min(0.2, max(0.0, deadline - time.monotonic())),
+            )
             if found is not None:
                 return
         self.release()
         raise SonicPiError(
             f"{self.endpoint.describe()} does not answer /ping within {self.timeout:g} s"
-            + (" (is the token from its logs current? restart Sonic Pi)"
-               if self.endpoint.token is not None else "")
+            + (
+                " (is the token from its logs current? restart Sonic Pi)"
+                if self.endpoint.token is not None
+                else ""
+            )
             + f". {HOW_TO_START}"
         )
 
@@ -530,8 +563,9 @@ class SonicPiClient:
             except queue.Empty:
                 return out
 
-    def wait_for(self, predicate: Callable[[Report], bool], timeout: float,
-                 seen: list[Report] | None = None) -> Report | None:
+    def wait_for(
+        self, predicate: Callable[[Report], bool], timeout: float, seen: list[Report] | None = None
+    ) -> Report | None:
         """The first report matching ``predicate`` within ``timeout`` seconds (others go to
         ``seen`` when given)."""
         deadline = time.monotonic() + timeout

@@ -34,8 +34,13 @@ def sonic_pi(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SonicPiClient
     state = tmp_path_factory.mktemp("sonic-pi")
     started = False
     if not probe("127.0.0.1", V3_SERVER_PORT):
-        boot = subprocess.run(["bash", str(START), str(state)], capture_output=True, text=True,
-                              timeout=150, check=False)
+        boot = subprocess.run(
+            ["bash", str(START), str(state)],
+            capture_output=True,
+            text=True,
+            timeout=150,
+            check=False,
+        )
         if boot.returncode != 0:
             pytest.fail(f"Sonic Pi did not start ({START}):\n{boot.stdout}\n{boot.stderr}")
         started = True
@@ -73,8 +78,9 @@ def test_generated_block_plays_without_error_and_sounds_as_long_as_its_notes(
     snippet = block_snippet(block, Span(0, len(block)), read(block))
     assert snippet.seconds == pytest.approx(EXPECTED_S)
 
-    result = render_wav(sonic_pi, snippet.code, tmp_path / "block.wav",
-                        expected_seconds=snippet.seconds)
+    result = render_wav(
+        sonic_pi, snippet.code, tmp_path / "block.wav", expected_seconds=snippet.seconds
+    )
 
     assert result.errors == []
     assert result.completed
@@ -127,7 +133,10 @@ def test_a_phrase_plays_exactly_its_notes(sonic_pi: SonicPiClient) -> None:
     assert outcome.completed and outcome.errors == []
     played = " ".join(r.text for r in outcome.logs)
     assert [n for n in ("note: 60.0", "note: 63.0", "note: 67.0") if n in played] == [
-        "note: 60.0", "note: 63.0", "note: 67.0"]
+        "note: 60.0",
+        "note: 63.0",
+        "note: 67.0",
+    ]
 
 
 def test_stop_all_jobs_stops_a_piece_that_loops_forever(sonic_pi: SonicPiClient) -> None:
@@ -138,26 +147,50 @@ def test_stop_all_jobs_stops_a_piece_that_loops_forever(sonic_pi: SonicPiClient)
     assert started is not None
     sonic_pi.stop_all_jobs()
     stopped = sonic_pi.wait_for(
-        lambda r: r.kind in ("stopped", "completed") and r.job == started.job, 5)
+        lambda r: r.kind in ("stopped", "completed") and r.job == started.job, 5
+    )
     assert stopped is not None
 
 
-def test_render_command_writes_wav_and_midi_of_a_file(sonic_pi: SonicPiClient,
-                                                      tmp_path: Path) -> None:
+def test_render_command_writes_wav_and_midi_of_a_file(
+    sonic_pi: SonicPiClient, tmp_path: Path
+) -> None:
     source = tmp_path / "tune.rb"
     source.write_text(render_block(1, MELODY, BPM))
     wav, mid = tmp_path / "tune.wav", tmp_path / "tune.mid"
 
     done = subprocess.run(
-        [sys.executable, "-m", "notegen.play_cli", "render", str(source), "--wav", str(wav),
-         "--midi", str(mid)], capture_output=True, text=True, timeout=60, check=False)
+        [
+            sys.executable,
+            "-m",
+            "notegen.play_cli",
+            "render",
+            str(source),
+            "--wav",
+            str(wav),
+            "--midi",
+            str(mid),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
     assert done.returncode == 0, done.stderr
     assert wav.exists() and mid.exists()
     voices, bpm = read_midi(mid)
     (steps,) = voices.values()
-    assert [s.pitches for s in steps] == [(60.0,), (64.0,), (67.0,), (), (72.0,), (71.0,),
-                                          (67.0,), (64.0,)]
+    assert [s.pitches for s in steps] == [
+        (60.0,),
+        (64.0,),
+        (67.0,),
+        (),
+        (72.0,),
+        (71.0,),
+        (67.0,),
+        (64.0,),
+    ]
     seconds = sum(s.beats for s in steps) * 60 / bpm
     assert seconds == pytest.approx(EXPECTED_S, abs=1e-3)
     assert mido.MidiFile(str(mid)).length == pytest.approx(EXPECTED_S, abs=1e-3)

@@ -18,8 +18,11 @@ from pygls.exceptions import JsonRpcInvalidParams
 from test_sonic_pi_client import FakeSonicPi, free_udp_port
 
 URI = "file:///tune.rb"
-DOC = "use_synth :pluck\n" + render_block(1, [[Event(60, 0.5), Event(64, 0.5)]], 120) + (
-    "a2=[]\nb2=[]\na2[0]=[:C4,:Cx4]\nb2[0]=[1,1]\n")
+DOC = (
+    "use_synth :pluck\n"
+    + render_block(1, [[Event(60, 0.5), Event(64, 0.5)]], 120)
+    + ("a2=[]\nb2=[]\na2[0]=[:C4,:Cx4]\nb2[0]=[1,1]\n")
+)
 
 
 class FakeServer:
@@ -40,25 +43,30 @@ class FakeServer:
 
 
 def test_position_plays_the_array_under_the_cursor() -> None:
-    target = play.resolve_target(FakeServer(), {"uri": URI, "position": {"line": 3,
-                                                                          "character": 8}})
+    target = play.resolve_target(
+        FakeServer(), {"uri": URI, "position": {"line": 3, "character": 8}}
+    )
     assert target.label == "array"
     assert target.snippet.code.splitlines()[1] == "play :C4, release: 0.5"
 
 
 def test_voice_true_plays_the_whole_generated_block() -> None:
-    target = play.resolve_target(FakeServer(), {"uri": URI, "position": {"line": 3,
-                                                                          "character": 8},
-                                                "voice": True})
+    target = play.resolve_target(
+        FakeServer(), {"uri": URI, "position": {"line": 3, "character": 8}, "voice": True}
+    )
     assert target.snippet.code == render_block(1, [[Event(60, 0.5), Event(64, 0.5)]], 120)
     assert target.snippet.seconds == pytest.approx(0.5)
 
 
 def test_bad_arguments_say_which_and_why() -> None:
     server = FakeServer()
-    for args, name in [({"uri": URI}, "arguments"), ({"uri": "file:///x"}, "uri"),
-                       ({"uri": URI, "position": {"line": 0, "character": 0}}, "position"),
-                       ({"notes": [":C4", "exit"]}, "notes"), ({"code": ""}, "code")]:
+    for args, name in [
+        ({"uri": URI}, "arguments"),
+        ({"uri": "file:///x"}, "uri"),
+        ({"uri": URI, "position": {"line": 0, "character": 0}}, "position"),
+        ({"notes": [":C4", "exit"]}, "notes"),
+        ({"code": ""}, "code"),
+    ]:
         with pytest.raises(JsonRpcInvalidParams, match=f"^{name}"):
             play.resolve_target(server, args)
 
@@ -69,8 +77,10 @@ def test_code_actions_offer_play_on_arrays_and_selections() -> None:
     at = types.Position(3, 8)
     titles = [a.title for a in play.play_actions(view, types.Range(at, at))]
     assert titles == ["Play in Sonic Pi", "Play voice 1 in Sonic Pi"]
-    titles = [a.title for a in play.play_actions(view, types.Range(types.Position(0, 0),
-                                                                   types.Position(5, 0)))]
+    titles = [
+        a.title
+        for a in play.play_actions(view, types.Range(types.Position(0, 0), types.Position(5, 0)))
+    ]
     assert titles == ["Play selection in Sonic Pi"]
 
 
@@ -83,19 +93,24 @@ async def test_no_sonic_pi_answers_with_a_message_not_an_error() -> None:
 
 async def test_an_invalid_note_comes_back_as_a_diagnostic_on_its_line() -> None:
     fake = FakeSonicPi(free_udp_port())
-    fake.error_for_run = ("[buffer eval, line 3] - Invalid note: :Cx4",
-                          "eval:3:in `block in __spider_eval'", 3)
+    fake.error_for_run = (
+        "[buffer eval, line 3] - Invalid note: :Cx4",
+        "eval:3:in `block in __spider_eval'",
+        3,
+    )
     server = FakeServer()
-    server.settings = SimpleNamespace(sonicPi=SimpleNamespace(host="127.0.0.1", port=fake.port,
-                                                              extra={}))
+    server.settings = SimpleNamespace(
+        sonicPi=SimpleNamespace(host="127.0.0.1", port=fake.port, extra={})
+    )
     try:
         play._state(server).key = None
         client = SonicPiClient(Endpoint("127.0.0.1", fake.port, fake.reply_port))
         play._state(server).client = client
         play._state(server).key = ("127.0.0.1", fake.port, None)
         line = DOC.splitlines().index("a2[0]=[:C4,:Cx4]")
-        result = await play.play_in_sonic_pi(server, {"uri": URI, "position": {
-            "line": line, "character": 8}})
+        result = await play.play_in_sonic_pi(
+            server, {"uri": URI, "position": {"line": line, "character": 8}}
+        )
         assert result["played"] is True and result["listening"] is True
         for _ in range(100):
             if len(server.published) > 1:

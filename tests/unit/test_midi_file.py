@@ -17,9 +17,13 @@ def test_notes_and_durations_read_back_the_same(tmp_path: Path) -> None:
     out = write_midi(tmp_path / "m.mid", {"voice 1": steps})
     voices, bpm = read_midi(out)
     assert bpm == pytest.approx(70)
-    assert voices["voice 1"] == [Step((60.0,), 0.5, bpm), Step((62.0,), 0.25, bpm),
-                                 Step((), 1.0, bpm), Step((67.0,), 1.5, bpm),
-                                 Step((60.0, 64.0, 67.0), 2.0, bpm)]
+    assert voices["voice 1"] == [
+        Step((60.0,), 0.5, bpm),
+        Step((62.0,), 0.25, bpm),
+        Step((), 1.0, bpm),
+        Step((67.0,), 1.5, bpm),
+        Step((60.0, 64.0, 67.0), 2.0, bpm),
+    ]
     assert mido.MidiFile(str(out)).length == pytest.approx(5.25 * 60 / 70)
 
 
@@ -38,8 +42,11 @@ def test_a_trailing_rest_keeps_the_file_long_enough(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("notes", "durations", "message"),
-    [([60, 62], [1], "2 notes but 1 durations"), ([60], [0], "positive"),
-     ([60], [float("nan")], "positive")],
+    [
+        ([60, 62], [1], "2 notes but 1 durations"),
+        ([60], [0], "positive"),
+        ([60], [float("nan")], "positive"),
+    ],
 )
 def test_arrays_sonic_pi_could_not_play_are_refused(notes, durations, message) -> None:
     with pytest.raises(ValueError, match=message):
@@ -55,15 +62,20 @@ def test_out_of_range_and_empty_melodies_are_refused() -> None:
 
 def test_a_sonic_pi_file_renders_to_midi_without_sonic_pi(tmp_path: Path, capsys) -> None:
     source = tmp_path / "tune.rb"
-    source.write_text(render_block(1, [[Event(60, 0.5), Event(None, 0.5)], [Event(64, 1)]],
-                                   [120, 60]) + render_block(2, [[Event(48, 2)]], 60))
+    source.write_text(
+        render_block(1, [[Event(60, 0.5), Event(None, 0.5)], [Event(64, 1)]], [120, 60])
+        + render_block(2, [[Event(48, 2)]], 60)
+    )
     out = tmp_path / "tune.mid"
     assert main(["render", str(source), "--midi", str(out)]) == 0
     voices, bpm = read_midi(out)
     assert bpm == pytest.approx(120)
     # voice 1: 0.5 + 0.5 beats at 120, then 1 beat at 60 = 2 beats at 120; voice 2: 4 beats
-    assert voices["voice 1"] == [Step((60.0,), 0.5, bpm), Step((), 0.5, bpm),
-                                 Step((64.0,), 2.0, bpm)]
+    assert voices["voice 1"] == [
+        Step((60.0,), 0.5, bpm),
+        Step((), 0.5, bpm),
+        Step((64.0,), 2.0, bpm),
+    ]
     assert voices["voice 2"] == [Step((48.0,), 4.0, bpm)]
     assert "wrote" in capsys.readouterr().out
 

@@ -49,11 +49,16 @@ def test_an_array_without_durations_plays_half_beats_at_60_bpm() -> None:
 
 
 def test_a_phrase_before_acceptance_is_checked_and_canonical() -> None:
-    snippet = phrase_snippet([":Cs4", "r", 67, [":C4", ":E4"], None], [0.25, 0.25, 0.5, 1, 1],
-                             bpm=90)
+    snippet = phrase_snippet(
+        [":Cs4", "r", 67, [":C4", ":E4"], None], [0.25, 0.25, 0.5, 1, 1], bpm=90
+    )
     assert snippet.code.splitlines()[1::2] == [
-        "play :Cs4, release: 0.25", "play :r, release: 0.25", "play 67, release: 0.5",
-        "play [:C4, :E4], release: 1", "play :r, release: 1"]
+        "play :Cs4, release: 0.25",
+        "play :r, release: 0.25",
+        "play 67, release: 0.5",
+        "play [:C4, :E4], release: 1",
+        "play :r, release: 1",
+    ]
     assert snippet.seconds == pytest.approx(3 * 60 / 90)
 
 

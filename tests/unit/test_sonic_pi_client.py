@@ -79,8 +79,9 @@ class FakeSonicPi:
                 if self.error_for_run is not None:
                     desc, trace, line = self.error_for_run
                     self.reply("/error", job, desc, trace, line)
-                self.reply("/log/multi_message", job, '""', "0.0", 1, 0,
-                           "synth :beep, {note: 60.0}")
+                self.reply(
+                    "/log/multi_message", job, '""', "0.0", 1, 0, "synth :beep, {note: 60.0}"
+                )
                 self.reply("/log/info", 0, f"Completed run {job}")
 
     def close(self) -> None:
@@ -117,8 +118,9 @@ DAEMON_LOG_4_1 = """\
 def test_daemon_log_gives_the_spider_ports_and_token_of_the_last_boot() -> None:
     older = "[2024-01-04 09:00:00] 40001 40003 40002 40004 4560 40006 40007 99\n"
     endpoint = parse_daemon_log(older + DAEMON_LOG_4_1)
-    assert endpoint == Endpoint("127.0.0.1", 51236, 51237, -1234567, 4,
-                                "ports and token from daemon.log")
+    assert endpoint == Endpoint(
+        "127.0.0.1", 51236, 51237, -1234567, 4, "ports and token from daemon.log"
+    )
     assert endpoint.line_base == 1
     assert endpoint.first_arg() == -1234567
 
@@ -154,7 +156,11 @@ def test_spider_log_gives_ports_and_token(ports: str) -> None:
     endpoint = parse_spider_log(text)
     assert endpoint is not None
     assert (endpoint.port, endpoint.reply_port, endpoint.token, endpoint.major) == (
-        51236, 51237, -77, 4)
+        51236,
+        51237,
+        -77,
+        4,
+    )
 
 
 def test_log_dir_follows_sonic_pi_home() -> None:
@@ -164,10 +170,14 @@ def test_log_dir_follows_sonic_pi_home() -> None:
 
 def test_discover_uses_a_running_4x_from_its_daemon_log(fake4: FakeSonicPi, tmp_path: Path) -> None:
     (tmp_path / "daemon.log").write_text(
-        f"[t] 1 {fake4.reply_port} {fake4.port} 2 4560 3 {fake4.token}\n")
+        f"[t] 1 {fake4.reply_port} {fake4.port} 2 4560 3 {fake4.token}\n"
+    )
     endpoint = discover(log_dir=tmp_path)
     assert (endpoint.port, endpoint.reply_port, endpoint.token) == (
-        fake4.port, fake4.reply_port, fake4.token)
+        fake4.port,
+        fake4.reply_port,
+        fake4.token,
+    )
 
 
 def test_no_sonic_pi_gives_a_clear_message_within_a_second(
@@ -278,9 +288,13 @@ def test_the_reply_port_is_given_back(fake3: FakeSonicPi) -> None:
 def test_3x_syntax_error_line_comes_from_the_description_not_the_bogus_argument() -> None:
     report = decode_report(
         "/error",
-        [2, "[buffer eval, line 781] - SyntaxError\nThread death!\n eval:2: syntax error, "
+        [
+            2,
+            "[buffer eval, line 781] - SyntaxError\nThread death!\n eval:2: syntax error, "
             "unexpected local variable or method, expecting &#39;]&#39;\nsleep 1\n^~~~~\n",
-         "/usr/lib/sonic-pi/app/server/ruby/lib/sonicpi/runtime.rb:781:in `eval&#39;", 781],
+            "/usr/lib/sonic-pi/app/server/ruby/lib/sonicpi/runtime.rb:781:in `eval&#39;",
+            781,
+        ],
         line_base=0,
     )
     assert report.kind == "syntax_error"
@@ -293,7 +307,8 @@ def test_run_states_and_played_notes_are_decoded() -> None:
     assert decode_report("/log/info", [0, "Starting run 7"]).job == 7
     assert decode_report("/log/info", [0, "Completed run 7"]).kind == "completed"
     assert decode_report("/log/info", [0, "Stopping Run 7"]).kind == "stopped"
-    played = decode_report("/log/multi_message",
-                           [7, '""', "0.0", 2, 0, "synth :beep, {note: 60.0}", 0, "sleep"])
+    played = decode_report(
+        "/log/multi_message", [7, '""', "0.0", 2, 0, "synth :beep, {note: 60.0}", 0, "sleep"]
+    )
     assert (played.kind, played.job, played.text) == ("log", 7, "synth :beep, {note: 60.0}\nsleep")
     assert decode_report("/weird", []).kind == "other"

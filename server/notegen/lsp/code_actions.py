@@ -26,12 +26,14 @@ def actions(
     where = {"line": position.line, "character": position.character}
     out: list[types.CodeAction] = []
     if in_array:
-        args = {"uri": uri, "position": where, "count": settings.phraseLength}
+        continue_args = {"uri": uri, "position": where, "count": settings.phraseLength}
         out.append(
             types.CodeAction(
                 title=f"Continue melody ({settings.phraseLength} notes)",
                 kind=KIND_CONTINUE,
-                command=types.Command(title="Continue melody", command=CONTINUE, arguments=[args]),
+                command=types.Command(
+                    title="Continue melody", command=CONTINUE, arguments=[continue_args]
+                ),
             )
         )
     args: dict = {"uri": uri, "length": GENERATE_LENGTH}

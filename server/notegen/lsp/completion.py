@@ -70,7 +70,7 @@ def phrase(
     model, cache = engine.model, engine.cache
     if model is None or cache is None or length <= 0:
         return []
-    ids, marks = nc.context_ids(cache, list(extra))
+    ids, marks = nc.context_ids(cache, extra)
     key = ("phrase", ids.tobytes(), length, settings.temperature, settings.topK, settings.topP)
     return engine.remember(
         key,

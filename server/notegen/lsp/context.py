@@ -7,6 +7,7 @@ the latest whole-file reading, trimmed to ``maxContext`` events.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -50,7 +51,7 @@ class NoteContext:
         return out + self.before
 
     def context_ids(
-        self, cache: ContextCache, extra: list[Event] = ()
+        self, cache: ContextCache, extra: Sequence[Event] = ()
     ) -> tuple[np.ndarray, list[int]]:
         """Token ids of the trimmed context (+ ``extra`` events) and the section checkpoints.
 
@@ -73,7 +74,7 @@ class NoteContext:
         marks = [int(b) - start for b in bounds if start < b <= prefix]
         return ids[start:], marks
 
-    def prime(self, cache: ContextCache, extra: list[Event] = ()) -> Primed:
+    def prime(self, cache: ContextCache, extra: Sequence[Event] = ()) -> Primed:
         ids, marks = self.context_ids(cache, extra)
         return cache.prime_ids(ids, marks)
 

@@ -58,9 +58,9 @@ def describe(engine: Engine, nc: NoteContext, token: NoteToken) -> str:
         p, rank, size = scored
         folded = ""
         if token.midi is not None and engine.model is not None:
-            heard = engine.model.pitch_of(engine.model.pitch_id(token.midi))
-            if heard is not None and heard != round(token.midi):
-                folded = f" (read as MIDI {heard}, inside the model's range)"
+            read_as = engine.model.pitch_of(engine.model.pitch_id(token.midi))
+            if read_as is not None and read_as != round(token.midi):
+                folded = f" (read as MIDI {read_as}, inside the model's range)"
         lines.append(f"Model: {p:.1%} likely here — rank {rank} of {size}{folded}")
     elif engine.error:
         lines.append(f"Model unavailable: {engine.error}")

@@ -333,18 +333,17 @@ def _collect(client: SonicPiClient, seconds: float) -> list[Report]:
     if started is None:
         return []
     errors: list[Report] = []
-    done = client.wait_for(
-        lambda r: (
-            (r.kind in ("completed", "stopped") and r.job == started.job)
-            or (
-                r.kind in ("error", "syntax_error")
-                and r.job == started.job
-                and not errors.append(r)
-            )
-        ),
-        seconds + _FOLLOW_MARGIN_S,
-    )
-    del done
+
+    def finished(r: Report) -> bool:
+        """The job's end, or its first error (recorded): Sonic Pi stops a run there."""
+        if r.job != started.job:
+            return False
+        if r.kind in ("error", "syntax_error"):
+            errors.append(r)
+            return True
+        return r.kind in ("completed", "stopped")
+
+    client.wait_for(finished, seconds + _FOLLOW_MARGIN_S)
     return errors
 
 

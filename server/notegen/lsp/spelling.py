@@ -8,6 +8,7 @@ the document's style, except for the accidental the user chose (typing ``:Eb`` k
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Literal
 
 from notegen.notes import NoteStyle, spell
 
@@ -15,14 +16,19 @@ from notegen.notes import NoteStyle, spell
 def _variants(style: NoteStyle) -> list[NoteStyle]:
     """The document's style first, then the other accidental spellings in its case."""
     out = [style]
-    for accidental, letter in (("sharp", "b"), ("flat", "b"), ("flat", "f")):
+    choices: tuple[tuple[Literal["sharp", "flat"], Literal["f", "b"]], ...] = (
+        ("sharp", "b"),
+        ("flat", "b"),
+        ("flat", "f"),
+    )
+    for accidental, letter in choices:
         variant = replace(style, accidental=accidental, flat_letter=letter)
         if variant not in out:
             out.append(variant)
     return out
 
 
-def spell_note(midi: int | None, style: NoteStyle, numeric: bool = False) -> str:
+def spell_note(midi: int | float | None, style: NoteStyle, numeric: bool = False) -> str:
     """A note (``None`` = rest) as the document writes notes: symbol, or number when numeric."""
     if numeric and midi is not None:
         return str(midi)

@@ -51,8 +51,8 @@ def evaluate(tokens: Sequence[Token], notes: bool = False) -> Result:
         tok = toks[0]
         if tok.kind == "num" and tok.value.replace(".", "", 1).isdigit():
             # fast path for the common `0.5` (isdigit on ASCII-only lexer output)
-            value = tok.value
-            return Result(float(value) if "." in value else int(value))
+            digits = tok.value
+            return Result(float(digits) if "." in digits else int(digits))
         if notes and tok.kind == "sym" and tok.value:
             found = _symbol_note(tok)
             if found is not None:

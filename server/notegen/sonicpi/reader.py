@@ -219,14 +219,18 @@ def _single_bpm(doc: _Doc, out: dict[tuple[int, int], float | None]) -> None:
         out[(int(m.group(1)), target.index)] = evaluate(doc.sig[i + 1 : j]).value
 
 
-def _pattern_command(doc: _Doc, opener: int) -> str | None:
+def _pattern_command(doc: _Doc, opener: int) -> ArrayKind | None:
     """``play_pattern_timed [..]`` or ``play_pattern_timed([..], ..)``: the command's name."""
     prev = opener - 1
     if doc.is_ident(prev, *_PATTERN_CMDS):
-        return doc.sig[prev].value
+        return _pattern_kind(doc.sig[prev].value)
     if doc.is_op(prev, "(") and doc.is_ident(prev - 1, *_PATTERN_CMDS):
-        return doc.sig[prev - 1].value
+        return _pattern_kind(doc.sig[prev - 1].value)
     return None
+
+
+def _pattern_kind(name: str) -> ArrayKind:
+    return "play_pattern_timed" if name == "play_pattern_timed" else "play_pattern"
 
 
 def _ring_call(doc: _Doc, opener: int) -> int | None:
