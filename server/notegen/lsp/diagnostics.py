@@ -90,7 +90,9 @@ def _array_diagnostics(view: DocumentView, array: NoteArray) -> list[types.Diagn
                     code="zero-duration",
                 )
             )
-    if durations.scalar:
+    if durations.scalar or array.kind != "voice":
+        # play_pattern_timed cycles its times (Sonic Pi reads them as a ring): only the
+        # voice form, indexing bN[i][j], runs out of durations.
         return out
     notes, beats = len(array.notes), len(durations.values)
     if notes == beats:

@@ -19,6 +19,7 @@ from notegen.notes import REST_SYMBOLS, NoteError, note_to_midi
 from notegen.sonicpi.arithmetic import evaluate
 from notegen.sonicpi.brackets import Group, elements, match_groups
 from notegen.sonicpi.lexer import Token, tokenize
+from notegen.sonicpi.names import is_music_name
 from notegen.sonicpi.types import ArrayKind, DurationArray, NoteArray, NoteToken, NumberToken, Span
 
 _VOICE_RE = re.compile(r"a([0-9]+)")
@@ -323,7 +324,12 @@ def _note_array(
     tentative: bool = False,
 ) -> NoteArray:
     group = doc.groups[opener]
-    notes = [_note_token(doc, a, b) for a, b in elements(doc.sig, doc.groups, opener, skip)]
+    # Only arrays that Sonic Pi plays note by note reject chord and scale names.
+    names_ok = kind in ("assign", "array", "ring")
+    notes = [
+        _note_token(doc, a, b, names_ok=names_ok)
+        for a, b in elements(doc.sig, doc.groups, opener, skip)
+    ]
     if not tentative:
         _claim_children(doc, opener, claimed)
     span = _group_span(doc, opener)
@@ -344,8 +350,14 @@ def _note_array(
     )
 
 
-def _note_token(doc: _Doc, a: int, b: int, depth: int = 0) -> NoteToken:
-    """One element of a note array: a note, a rest, a chord, or an error saying why not."""
+def _note_token(
+    doc: _Doc, a: int, b: int, depth: int = 0, *, names_ok: bool = False
+) -> NoteToken:
+    """One element of a note array: a note, a rest, a chord, or an error saying why not.
+
+    With ``names_ok``, Sonic Pi's chord and scale names (``:M``, ``:sus2``, ``:dorian``) are
+    dynamic elements rather than invalid notes.
+    """
     text, span = doc.tok_text(a, b), doc.span(a, b)
     first = doc.sig[a]
     if first.kind == "op" and first.value == "[" and a in doc.groups:
@@ -353,7 +365,10 @@ def _note_token(doc: _Doc, a: int, b: int, depth: int = 0) -> NoteToken:
         if depth >= 2:  # an array of chords of chords is code, not a melody
             return NoteToken(text, span, None, dynamic=True)
         if group.stop == b and (group.closer is None or group.closer == b - 1):
-            parts = [_note_token(doc, x, y, depth + 1) for x, y in elements(doc.sig, doc.groups, a)]
+            parts = [
+                _note_token(doc, x, y, depth + 1, names_ok=names_ok)
+                for x, y in elements(doc.sig, doc.groups, a)
+            ]
             chord = tuple(p.midi for p in parts)
             pitched = [m for m in chord if m is not None]
             error = next((p.error for p in parts if p.error), None)
@@ -363,6 +378,8 @@ def _note_token(doc: _Doc, a: int, b: int, depth: int = 0) -> NoteToken:
     if b - a == 1 and first.kind == "str":
         return _string_note(text, span, first.value)
     res = evaluate(doc.sig[a:b], notes=True)
+    if res.error and names_ok and b - a == 1 and first.kind == "sym" and is_music_name(text):
+        return NoteToken(text, span, None, dynamic=True)
     return NoteToken(text, span, res.value, res.error, dynamic=res.dynamic)
 
 
