@@ -99,15 +99,17 @@ def _array_diagnostics(view: DocumentView, array: NoteArray) -> list[types.Diagn
         return out
     note_name = array.name or "the note array"
     dur_name = durations.name or "its durations"
+    counted = f"{notes} note{'s' if notes != 1 else ''}"
+    durations_counted = f"{beats} duration{'s' if beats != 1 else ''}"
     if beats < notes:
         message = (
-            f"{note_name} has {notes} notes but {dur_name} has {beats} durations: "
+            f"{note_name} has {counted} but {dur_name} has {durations_counted}: "
             f"Sonic Pi would fail at `sleep nil` after the {_ordinal(beats + 1)} note"
         )
         severity = error
     else:
         message = (
-            f"{note_name} has {notes} notes but {dur_name} has {beats} durations: "
+            f"{note_name} has {counted} but {dur_name} has {durations_counted}: "
             f"the last {beats - notes} duration(s) are never played"
         )
         severity = warning
