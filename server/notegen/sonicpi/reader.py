@@ -350,9 +350,7 @@ def _note_array(
     )
 
 
-def _note_token(
-    doc: _Doc, a: int, b: int, depth: int = 0, *, names_ok: bool = False
-) -> NoteToken:
+def _note_token(doc: _Doc, a: int, b: int, depth: int = 0, *, names_ok: bool = False) -> NoteToken:
     """One element of a note array: a note, a rest, a chord, or an error saying why not.
 
     With ``names_ok``, Sonic Pi's chord and scale names (``:M``, ``:sus2``, ``:dorian``) are
