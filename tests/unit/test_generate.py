@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from notegen.generate import (
@@ -10,6 +12,7 @@ from notegen.generate import (
     GenerateOptions,
     generate,
     generate_block,
+    key_prelude,
     next_note_candidates,
     parse_generate_options,
     trim_context,
@@ -100,3 +103,25 @@ def test_block_reads_back_with_the_generated_notes(model):
     assert notes == [ev.pitch for ev in block.events]
     assert all(a.durations and len(a.durations.values) == len(a.notes) for a in arrays)
     assert block.tonic == 4 and block.scale == "minor"
+
+
+def test_a_key_prelude_spells_the_tonic_triad_of_the_scale():
+    assert [e.pitch for e in key_prelude(0, "major")] == [60, 64, 67, 72, 67, 64, 60]
+    assert [e.pitch for e in key_prelude(9, ":minor")] == [57, 60, 64, 69, 64, 60, 57]
+    assert [e.pitch for e in key_prelude(2, "minor_pentatonic")][:3] == [62, 65, 69]
+
+
+def test_a_melody_in_a_key_without_seed_notes_does_not_pile_up_repeated_notes():
+    """Real tunes repeat the previous pitch 16.4 % of the time (validation split); the
+    shipped model in C major from nothing did 24.7 %, with a key prelude 16.0 %."""
+    from pathlib import Path
+
+    from notegen.model import MelodyModel
+
+    shipped = MelodyModel.load(Path(__file__).resolve().parents[2] / "models" / "notegen.json")
+    repeated = []
+    for seed in range(8):
+        options = GenerateOptions(length=200, seed=seed, key="c", scale="major", top_p=1.0)
+        pitches = [e.pitch for e in generate_block(shipped, options).events]
+        repeated.append(np.mean([a == b for a, b in itertools.pairwise(pitches)]))
+    assert np.mean(repeated) < 0.2
