@@ -307,11 +307,21 @@ class DetectedKey:
         return f":{_NAMES[self.tonic]}, :{self.scale}"
 
 
-def detect_key(events: Iterable[Event], default_duration: float = 1.0) -> DetectedKey | None:
-    """Krumhansl–Schmuckler key of a melody, or ``None`` when it has no pitched notes.
+_KEY_SCALES = {
+    "major": frozenset({0, 2, 4, 5, 7, 9, 11}),
+    "minor": frozenset({0, 2, 3, 5, 7, 8, 10, 11}),  # natural minor and its raised 7th
+}
+_COVERAGE_SLACK = 0.02
 
-    Each note adds its duration to its pitch class; the profile is correlated with every rotation
-    of the major and minor key profiles. Ties resolve to the first (C major before C minor...).
+
+def detect_key(events: Iterable[Event], default_duration: float = 1.0) -> DetectedKey | None:
+    """The key of a melody, or ``None`` when it has no pitched notes.
+
+    Each note adds its duration to its pitch class. Keys whose scale holds (within 2 %) the
+    most of that weight are the candidates; among them the Krumhansl–Schmuckler correlation
+    decides (C major before C minor... on ties). Correlation alone is noisy on a few notes: on
+    ``:ef4,:f4,:g4,:af4,:bf4,:c5,...`` it chose B♭ major, whose scale has no A♭, and the key
+    mask then forbade a note the user wrote.
     """
     profile = np.zeros(12)
     for ev in events:
@@ -325,13 +335,19 @@ def detect_key(events: Iterable[Event], default_duration: float = 1.0) -> Detect
         profile[pc] += min(float(weight), 64.0)
     if not profile.any():
         return None
-    best: DetectedKey | None = None
+    total = profile.sum()
+    scored = []
     for tonic in range(12):
         for scale, ref in (("major", _KK_MAJOR), ("minor", _KK_MINOR)):
+            inside = sum(profile[(tonic + pc) % 12] for pc in _KEY_SCALES[scale]) / total
             rotated = np.roll(ref, tonic)
             score = 0.0 if profile.std() == 0 else float(np.corrcoef(profile, rotated)[0, 1])
-            if best is None or score > best.score + 1e-12:
-                best = DetectedKey(tonic, scale, score)
+            scored.append((inside, score, DetectedKey(tonic, scale, score)))
+    best_inside = max(inside for inside, _, _ in scored)
+    best: DetectedKey | None = None
+    for inside, score, key in scored:
+        if inside >= best_inside - _COVERAGE_SLACK and (best is None or score > best.score + 1e-12):
+            best = key
     return best
 
 

@@ -64,6 +64,15 @@ def test_krumhansl_schmuckler_finds_the_key():
     assert detect_key([Event(None, 1.0)]) is None
 
 
+def test_the_detected_key_never_excludes_notes_the_user_wrote():
+    # E♭ F G A♭ B♭ C: correlation alone picked B♭ major (no A♭), so the mask forbade A♭.
+    tune = [(63, 0.5), (65, 0.5), (67, 0.5), (68, 0.5), (70, 1), (72, 0.5), (70, 0.5)]
+    tune += [(68, 0.5), (67, 0.5), (65, 1)]
+    key = detect_key([Event(m, d) for m, d in tune])
+    assert key is not None
+    assert {m % 12 for m, _ in tune} <= scale_pitch_classes(key.tonic, key.scale)
+
+
 LOGITS = np.log(np.array([0.0001, 0.5, 0.3, 0.15, 0.0499]))
 
 
