@@ -16,6 +16,7 @@ import argparse
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -43,30 +44,29 @@ def notegen_greedy(model: Any, count: int) -> tuple[list[int], float]:
     return out, time.perf_counter() - start
 
 
-def pure_generation(model: Any, count: int, seed: int) -> tuple[int, float]:
+def timed(run: Callable[[], int]) -> tuple[int, float, float]:
+    """(events made, wall seconds, CPU seconds) of one call of ``run``."""
+    start, cpu = time.perf_counter(), time.process_time()
+    made = run()
+    return made, time.perf_counter() - start, time.process_time() - cpu
+
+
+def pure_generation(model: Any, count: int, seed: int) -> int:
     """``notegen.generate.generate``, one continuous row: C major mask, T=1, top-p 0.95."""
     from notegen.generate import generate
 
-    start = time.perf_counter()
-    cpu = time.process_time()
-    events = generate(
-        model, [], count, temperature=1.0, top_p=0.95, seed=seed, tonic=60, scale="major"
+    return len(
+        generate(model, [], count, temperature=1.0, top_p=0.95, seed=seed, tonic=60, scale="major")
     )
-    CPU["last"] = time.process_time() - cpu
-    return len(events), time.perf_counter() - start
 
 
-def block_generation(model: Any, count: int, seed: int) -> tuple[int, float]:
+def block_generation(model: Any, count: int, seed: int) -> int:
     """``notegen.generate.generate_block``: what ``notegen.generateMelody`` runs (long blocks
     are sampled as parallel rows, one model call per step for all of them), C major."""
     from notegen.generate import GenerateOptions, generate_block
 
-    start = time.perf_counter()
-    cpu = time.process_time()
     options = GenerateOptions(length=count, seed=seed, key="c", scale="major")
-    block = generate_block(model, options)
-    CPU["last"] = time.process_time() - cpu
-    return len(block.events), time.perf_counter() - start
+    return len(generate_block(model, options).events)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -99,8 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     pure_generation(model, 20, seed=1)
-    made, gen_s = pure_generation(model, args.length, seed=7)
-    gen_cpu = CPU["last"]
+    made, gen_s, gen_cpu = timed(lambda: pure_generation(model, args.length, seed=7))
     print(
         f"[notegen.generate.generate, T=1.0 top_p=0.95 C major] {made} events in {gen_s:.3f} s "
         f"wall, {gen_cpu:.3f} s CPU ({gen_cpu / max(made, 1) * 1e6:.0f} µs CPU/note; one "
@@ -108,8 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     block_generation(model, 40, seed=1)
-    made_b, block_s = block_generation(model, args.length, seed=7)
-    block_cpu = CPU["last"]
+    made_b, block_s, block_cpu = timed(lambda: block_generation(model, args.length, seed=7))
     print(
         f"[notegen.generate.generate_block, the command's path] {made_b} events in "
         f"{block_s:.3f} s wall, {block_cpu:.3f} s CPU; target ≤ 0.5 s: "
