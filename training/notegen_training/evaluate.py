@@ -34,29 +34,33 @@ def score_stateful(model_path: str | Path, melodies: Sequence[Melody]) -> dict[s
 
     ``"model"`` scores exactly the distribution the server serves (:meth:`MelodyModel.log_probs`:
     the network mixed with the card's within-melody copy model, when the card has one);
-    ``"network"`` scores the ONNX network alone, reported when the two differ.
+    ``"network"`` scores the ONNX network alone, reported when the two differ. Both come
+    from one run of the network (``log_probs`` is that run followed by ``mix_sequence``).
     """
+    from notegen.copying import log_softmax, mix_sequence
     from notegen.model import MelodyModel
 
     model = MelodyModel.load(model_path)
-    mixture = model.mixture
     served, network = Scores(), Scores()
     for melody in melodies:
         if not melody.events:
             continue
         pitch, duration = model.encode(melody.events)
         n = len(pitch)
-        model.mixture = mixture
-        p_lp, d_lp = model.log_probs(melody.events)
+        p_logits, d_logits, _ = model.run(melody.events)  # the network, once per melody
+        p_net, d_net = log_softmax(p_logits), log_softmax(d_logits)
+        if model.mixture is None:
+            p_lp, d_lp = p_net, d_net
+        else:
+            ids = model.joint_ids(pitch, duration)
+            p_lp, d_lp = mix_sequence(model.mixture, p_net, d_net, ids)
+            network.add_pitch(renormalize_without_bos(p_net[:n]), pitch)
+            network.add_duration(renormalize_without_bos(d_net[:n]), duration)
         served.add_pitch(renormalize_without_bos(p_lp[:n]), pitch)
         served.add_duration(renormalize_without_bos(d_lp[:n]), duration)
-        if mixture is not None:
-            model.mixture = None
-            p_lp, d_lp = model.log_probs(melody.events)
-            network.add_pitch(renormalize_without_bos(p_lp[:n]), pitch)
-            network.add_duration(renormalize_without_bos(d_lp[:n]), duration)
-    model.mixture = mixture
-    return {"model": served, "network": network} if mixture is not None else {"model": served}
+    if model.mixture is None:
+        return {"model": served}
+    return {"model": served, "network": network}
 
 
 def seed_contexts(pitch: np.ndarray, context: int) -> list[np.ndarray]:
