@@ -343,6 +343,8 @@ def test_a_python_without_notegen_gets_a_message_that_says_how_to_fix_it(
 ):
     message = vscode["missingServerMessage"]
     assert vscode["notificationsAtFailure"] == [message], "one clear message, no raw errors"
-    assert "does not have the notegen package" in message
-    assert "-m pip install notegen" in message
+    assert "does not have the notegen server (Python package sonic-pi-notegen)" in message
+    assert "-m pip install ./notegen" in message
+    assert "pip install notegen" not in message, "PyPI's notegen is an unrelated project"
+    assert "`" not in message, "notifications show backticks raw"
     assert "notegen.server.pythonPath" in message and "notegen.server.command" in message
