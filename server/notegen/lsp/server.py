@@ -1,5 +1,8 @@
 """notegen-lsp: every LSP feature is registered here, in one place; the work lives elsewhere.
 
+This is the only module that knows pygls: feature modules never import it, they are handed a
+:class:`~notegen.lsp.host.Host` (which :class:`NotegenServer` implements).
+
 Each handler fetches what it needs (the document version, settings, the model), hands the work
 to its feature module, and guards it: an exception in one feature is logged and answered with
 "nothing" rather than taking the server down. Requests that run the model are ``async`` and
@@ -522,7 +525,13 @@ def create_server(model_path: str | None = None) -> NotegenServer:
     async def on_continue(ls: NotegenServer, *args: Any) -> dict[str, Any]:
         return await commands.continue_melody(ls, *args)
 
-    play.register(server)  # notegen.playInSonicPi / notegen.stopSonicPi
+    @server.command(play.PLAY)
+    async def on_play(ls: NotegenServer, *args: Any) -> dict[str, Any]:
+        return await play.play_in_sonic_pi(ls, *args)
+
+    @server.command(play.STOP)
+    async def on_stop(ls: NotegenServer, *args: Any) -> dict[str, Any]:
+        return await play.stop_sonic_pi(ls, *args)
 
     return server
 
