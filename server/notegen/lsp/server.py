@@ -32,6 +32,7 @@ from pygls.exceptions import JsonRpcException
 from pygls.lsp.server import LanguageServer
 
 from . import code_actions, commands, completion, diagnostics, hover, inline, play
+from .coexistence import Coexistence
 from .context import NoteContext, note_context
 from .documents import ArraySummary, DocumentView, Reading
 from .edits import lsp_range
@@ -74,6 +75,7 @@ class NotegenServer(LanguageServer):
         self.warmers: dict[str, asyncio.Future[None]] = {}
         self.model_message_sent: str | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
+        self.coexistence = Coexistence()
         self.client_ready = False
         self.load_model()  # start early: importing onnxruntime overlaps the handshake
 
@@ -100,6 +102,15 @@ class NotegenServer(LanguageServer):
         """The latest whole-file reading of ``uri`` (maybe a few edits old)."""
         return self.readings.get(uri)
 
+    def serves(self, uri: str) -> bool:
+        """Whether notegen answers for ``uri``: it looks like Sonic Pi, or the user enabled it."""
+        doc = self.workspace.text_documents.get(unquote(uri))
+        if doc is None:
+            return False
+        return self.coexistence.serves(
+            self.settings, uri, doc.version, doc.source, doc.language_id
+        )
+
     def client_capabilities_or_none(self) -> types.ClientCapabilities | None:
         try:
             return self.client_capabilities
@@ -115,6 +126,9 @@ class NotegenServer(LanguageServer):
             self.warn(warning)
         if self.settings.modelPath != previous.modelPath:
             self.load_model()
+        if (self.settings.enable, self.settings.include) != (previous.enable, previous.include):
+            for uri in list(self.views):  # diagnostics appear or go with the new answer
+                self.schedule_reading(uri, 0.0)
 
     def load_model(self) -> None:
         path = self.settings.modelPath or self.cli_model_path
@@ -165,6 +179,11 @@ class NotegenServer(LanguageServer):
         self.timers.pop(uri, None)
         view = self.view(uri)
         if view is None:
+            return
+        if not self.serves(uri):  # other Ruby: no reading, no diagnostics
+            self.text_document_publish_diagnostics(
+                types.PublishDiagnosticsParams(uri=uri, diagnostics=[], version=view.version)
+            )
             return
         loop = asyncio.get_running_loop()
         try:
@@ -233,6 +252,7 @@ class NotegenServer(LanguageServer):
         if timer is not None:
             timer.cancel()
         self.views.pop(uri, None)
+        self.coexistence.forget(uri)
         self.readings.pop(uri, None)
         self.read_cost.pop(uri, None)
 
@@ -444,7 +464,7 @@ def create_server(model_path: str | None = None) -> NotegenServer:
     ) -> types.CompletionList | None:
         uri = params.text_document.uri
         view = ls.view(uri)
-        if view is None or await ls.engine.ready() is None:
+        if view is None or not ls.serves(uri) or await ls.engine.ready() is None:
             return None
         # One trip to the inference thread for the context and the items: on a busy machine
         # every thread hand-off can cost a scheduler slice.
@@ -467,7 +487,7 @@ def create_server(model_path: str | None = None) -> NotegenServer:
             return None
         uri = params.text_document.uri
         view = ls.view(uri)
-        if view is None or await ls.engine.ready() is None:
+        if view is None or not ls.serves(uri) or await ls.engine.ready() is None:
             return None
         position = params.position
         found = await ls.engine.run(
@@ -481,6 +501,8 @@ def create_server(model_path: str | None = None) -> NotegenServer:
     @guarded(None)
     async def on_hover(ls: NotegenServer, params: types.HoverParams) -> types.Hover | None:
         uri = params.text_document.uri
+        if not ls.serves(uri):
+            return None
         found = await ls.context_for(uri, params.position)
         if found is None:
             return None
@@ -507,6 +529,8 @@ def create_server(model_path: str | None = None) -> NotegenServer:
         ls: NotegenServer, params: types.CodeActionParams
     ) -> list[types.CodeAction]:
         uri = params.text_document.uri
+        if not ls.serves(uri):
+            return []
         position = params.range.start
         found = await ls.context_for(uri, position)
         view = ls.view(uri)
