@@ -6,7 +6,8 @@ melody" on every line. A file counts as Sonic Pi when a line *starts* with somet
 Sonic Pi code writes: a voice array (``a1[0]=[...]``), ``play`` of a note, chord or array,
 ``live_loop``, ``use_synth``/``with_synth``, ``use_bpm``, ``play_pattern(_timed)``,
 ``sample :name``, ``with_fx``, ``in_thread``. ``sleep`` alone does not count: Ruby's
-``Kernel#sleep`` is everywhere in ordinary code. Comments never count (a line starting with ``#`` matches nothing).
+``Kernel#sleep`` is everywhere in ordinary code. Comments never count (a line starting with
+``#`` matches nothing).
 """
 
 from __future__ import annotations
