@@ -107,9 +107,7 @@ class NotegenServer(LanguageServer):
         doc = self.workspace.text_documents.get(unquote(uri))
         if doc is None:
             return False
-        return self.coexistence.serves(
-            self.settings, uri, doc.version, doc.source, doc.language_id
-        )
+        return self.coexistence.serves(self.settings, uri, doc.version, doc.source, doc.language_id)
 
     def client_capabilities_or_none(self) -> types.ClientCapabilities | None:
         try:
