@@ -61,7 +61,7 @@ NOTE_LINE = 3
 CURSOR = (NOTE_LINE, len("a1[0]=[:ef4,:f4,:g4,"))  # inside the note array, after a comma
 GHOST_CURSOR = (NOTE_LINE, len("a1[0]=[:ef4,:f4,:g4,:af4,:bf4,:c5,:bf4,:af4,:g4,:f4"))
 SEED = 7
-LENGTH = 16  # the default the palette offers first
+LENGTH = 32  # the default the palette offers first (as the code action and the CLI)
 MAX_ITEMS_AFTER_CHANGE = 3
 
 

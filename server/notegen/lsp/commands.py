@@ -124,6 +124,8 @@ def block_insertion(view: DocumentView, position: tuple[int, int] | None, block:
         offset = view.starts[line] if character == 0 else view.offset_at(line + 1, 0)
         if character and line + 1 >= view.line_count:
             offset = len(text)
+    if not text[:offset].strip():
+        offset = 0  # only blank lines above (an empty buffer is "\n" in Neovim): start the file
     body = block.rstrip("\n") + "\n"
     prefix = ""
     if offset > 0 and text[offset - 1] != "\n":
