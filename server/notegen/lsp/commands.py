@@ -10,7 +10,7 @@ dropped (``ContentModified``) instead of being applied at a stale place.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lsprotocol import types
 from notegen.generate import (
@@ -31,10 +31,8 @@ from pygls.exceptions import JsonRpcContentModified, JsonRpcException, JsonRpcIn
 
 from .documents import DocumentView, voice_history
 from .edits import client_supports_document_changes, text_edit, workspace_edit
+from .host import Host
 from .spelling import spell_note
-
-if TYPE_CHECKING:
-    from .server import NotegenServer
 
 GENERATE = "notegen.generateMelody"
 CONTINUE = "notegen.continueMelody"
@@ -80,7 +78,7 @@ def position_field(args: dict[str, Any], name: str) -> tuple[int, int]:
     return out[0], out[1]
 
 
-def document_arg(server: NotegenServer, args: dict[str, Any]) -> DocumentView:
+def document_arg(server: Host, args: dict[str, Any]) -> DocumentView:
     uri = args.get("uri")
     if not isinstance(uri, str) or not uri:
         raise invalid("uri", f"must be the URI of an open document, not {uri!r}")
@@ -90,7 +88,7 @@ def document_arg(server: NotegenServer, args: dict[str, Any]) -> DocumentView:
     return view
 
 
-async def model_or_error(server: NotegenServer):
+async def model_or_error(server: Host):
     model = await server.engine.ready()
     if model is None:
         raise ModelUnavailable(message=f"no model: {server.engine.error or 'not loaded'}")
@@ -98,7 +96,7 @@ async def model_or_error(server: NotegenServer):
 
 
 async def apply(
-    server: NotegenServer, view: DocumentView, edits: list[types.TextEdit], label: str
+    server: Host, view: DocumentView, edits: list[types.TextEdit], label: str
 ) -> types.ApplyWorkspaceEditResult:
     """Send the edit pinned to ``view.version``, unless the document has moved on."""
     if server.current_version(view.uri) != view.version:
@@ -126,6 +124,8 @@ def block_insertion(view: DocumentView, position: tuple[int, int] | None, block:
         offset = view.starts[line] if character == 0 else view.offset_at(line + 1, 0)
         if character and line + 1 >= view.line_count:
             offset = len(text)
+    if not text[:offset].strip():
+        offset = 0  # only blank lines above (an empty buffer is "\n" in Neovim): start the file
     body = block.rstrip("\n") + "\n"
     prefix = ""
     if offset > 0 and text[offset - 1] != "\n":
@@ -151,7 +151,7 @@ def _document_bpm(arrays: list[NoteArray]) -> float | None:
     return None
 
 
-async def generate_melody(server: NotegenServer, *args: Any) -> dict[str, Any]:
+async def generate_melody(server: Host, *args: Any) -> dict[str, Any]:
     raw = single_object(args)
     view = document_arg(server, raw)
     position = position_arg(raw, required=False)
@@ -227,7 +227,7 @@ def continuation_edits(
     return out
 
 
-async def continue_melody(server: NotegenServer, *args: Any) -> dict[str, Any]:
+async def continue_melody(server: Host, *args: Any) -> dict[str, Any]:
     raw = single_object(args)
     view = document_arg(server, raw)
     position = position_arg(raw, required=True)

@@ -1,5 +1,8 @@
 """notegen-lsp: every LSP feature is registered here, in one place; the work lives elsewhere.
 
+This is the only module that knows pygls: feature modules never import it, they are handed a
+:class:`~notegen.lsp.host.Host` (which :class:`NotegenServer` implements).
+
 Each handler fetches what it needs (the document version, settings, the model), hands the work
 to its feature module, and guards it: an exception in one feature is logged and answered with
 "nothing" rather than taking the server down. Requests that run the model are ``async`` and
@@ -29,6 +32,7 @@ from pygls.exceptions import JsonRpcException
 from pygls.lsp.server import LanguageServer
 
 from . import code_actions, commands, completion, diagnostics, hover, inline, play
+from .coexistence import Coexistence
 from .context import NoteContext, note_context
 from .documents import ArraySummary, DocumentView, Reading
 from .edits import lsp_range
@@ -71,6 +75,7 @@ class NotegenServer(LanguageServer):
         self.warmers: dict[str, asyncio.Future[None]] = {}
         self.model_message_sent: str | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
+        self.coexistence = Coexistence()
         self.client_ready = False
         self.load_model()  # start early: importing onnxruntime overlaps the handshake
 
@@ -97,6 +102,13 @@ class NotegenServer(LanguageServer):
         """The latest whole-file reading of ``uri`` (maybe a few edits old)."""
         return self.readings.get(uri)
 
+    def serves(self, uri: str) -> bool:
+        """Whether notegen answers for ``uri``: it looks like Sonic Pi, or the user enabled it."""
+        doc = self.workspace.text_documents.get(unquote(uri))
+        if doc is None:
+            return False
+        return self.coexistence.serves(self.settings, uri, doc.version, doc.source, doc.language_id)
+
     def client_capabilities_or_none(self) -> types.ClientCapabilities | None:
         try:
             return self.client_capabilities
@@ -112,6 +124,9 @@ class NotegenServer(LanguageServer):
             self.warn(warning)
         if self.settings.modelPath != previous.modelPath:
             self.load_model()
+        if (self.settings.enable, self.settings.include) != (previous.enable, previous.include):
+            for uri in list(self.views):  # diagnostics appear or go with the new answer
+                self.schedule_reading(uri, 0.0)
 
     def load_model(self) -> None:
         path = self.settings.modelPath or self.cli_model_path
@@ -162,6 +177,11 @@ class NotegenServer(LanguageServer):
         self.timers.pop(uri, None)
         view = self.view(uri)
         if view is None:
+            return
+        if not self.serves(uri):  # other Ruby: no reading, no diagnostics
+            self.text_document_publish_diagnostics(
+                types.PublishDiagnosticsParams(uri=uri, diagnostics=[], version=view.version)
+            )
             return
         loop = asyncio.get_running_loop()
         try:
@@ -230,6 +250,7 @@ class NotegenServer(LanguageServer):
         if timer is not None:
             timer.cancel()
         self.views.pop(uri, None)
+        self.coexistence.forget(uri)
         self.readings.pop(uri, None)
         self.read_cost.pop(uri, None)
 
@@ -441,7 +462,7 @@ def create_server(model_path: str | None = None) -> NotegenServer:
     ) -> types.CompletionList | None:
         uri = params.text_document.uri
         view = ls.view(uri)
-        if view is None or await ls.engine.ready() is None:
+        if view is None or not ls.serves(uri) or await ls.engine.ready() is None:
             return None
         # One trip to the inference thread for the context and the items: on a busy machine
         # every thread hand-off can cost a scheduler slice.
@@ -464,7 +485,7 @@ def create_server(model_path: str | None = None) -> NotegenServer:
             return None
         uri = params.text_document.uri
         view = ls.view(uri)
-        if view is None or await ls.engine.ready() is None:
+        if view is None or not ls.serves(uri) or await ls.engine.ready() is None:
             return None
         position = params.position
         found = await ls.engine.run(
@@ -478,6 +499,8 @@ def create_server(model_path: str | None = None) -> NotegenServer:
     @guarded(None)
     async def on_hover(ls: NotegenServer, params: types.HoverParams) -> types.Hover | None:
         uri = params.text_document.uri
+        if not ls.serves(uri):
+            return None
         found = await ls.context_for(uri, params.position)
         if found is None:
             return None
@@ -504,6 +527,8 @@ def create_server(model_path: str | None = None) -> NotegenServer:
         ls: NotegenServer, params: types.CodeActionParams
     ) -> list[types.CodeAction]:
         uri = params.text_document.uri
+        if not ls.serves(uri):
+            return []
         position = params.range.start
         found = await ls.context_for(uri, position)
         view = ls.view(uri)
@@ -522,7 +547,13 @@ def create_server(model_path: str | None = None) -> NotegenServer:
     async def on_continue(ls: NotegenServer, *args: Any) -> dict[str, Any]:
         return await commands.continue_melody(ls, *args)
 
-    play.register(server)  # notegen.playInSonicPi / notegen.stopSonicPi
+    @server.command(play.PLAY)
+    async def on_play(ls: NotegenServer, *args: Any) -> dict[str, Any]:
+        return await play.play_in_sonic_pi(ls, *args)
+
+    @server.command(play.STOP)
+    async def on_stop(ls: NotegenServer, *args: Any) -> dict[str, Any]:
+        return await play.stop_sonic_pi(ls, *args)
 
     return server
 
