@@ -9,11 +9,12 @@ has (``release: 0.5``) and the head they share (``synth :pluck, note:``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from lsprotocol import types
 from notegen.config import Settings
+from notegen.generate import Candidate
 from notegen.melody import Event
 from notegen.sampling import softmax
 from notegen.sonicpi import format_duration
@@ -23,6 +24,7 @@ from notegen.sonicpi.statements import PlayRun
 from .completion import Suggestion, build_items, phrase, rank_notes
 from .context import NoteContext
 from .engine import Engine
+from .spelling import spell_matching
 
 GHOST_LINES_NOTES = 4
 """Notes the ghost text writes after the one being completed (each a play and a sleep line)."""
@@ -52,11 +54,55 @@ def run_style(run: PlayRun, numeric: bool) -> RunStyle:
     return RunStyle(run.indent, head, options, numeric)
 
 
+def register_shift(events: list[Event], lo: int, hi: int) -> int:
+    """Octaves (in semitones) that move a melody to the middle of the model's range.
+
+    Bass lines (``:e1``, ``:g1``) and high leads sit far from the melodies the model learned
+    (folk tunes and chorale sopranos, around the middle of ``[lo, hi]``); read there, they are
+    the same tune, and the suggestions move back by as many octaves.
+    """
+    pitched = sorted(float(e.pitch) for e in events if e.pitch is not None)
+    if not pitched:
+        return 0
+    median = pitched[len(pitched) // 2]
+    shift = 12 * round(((lo + hi) / 2 - median) / 12)
+    while pitched[0] + shift < lo and pitched[-1] + shift + 12 <= hi:
+        shift += 12
+    while pitched[-1] + shift > hi and pitched[0] + shift - 12 >= lo:
+        shift -= 12
+    return shift
+
+
 def notes_only(engine: Engine, nc: NoteContext, limit: int) -> list[Suggestion]:
-    """Ranked next notes without the rest (``play :r`` is silence: a sleep says it better)."""
-    ranked = rank_notes(engine, nc, limit + 1)
-    kept = [s for s in ranked if s.candidate.pitch is not None][:limit]
-    return [Suggestion(s.text, s.candidate, k) for k, s in enumerate(kept)]
+    """Ranked next notes without the rest (``play :r`` is silence: a sleep says it better),
+    read in the model's register (see :func:`register_shift`)."""
+    model = engine.model
+    if model is None:
+        return []
+    lo, hi = int(model.pitches.min()), int(model.pitches.max())
+    shift = register_shift(nc.before, lo, hi)
+    if shift == 0 and not nc.earlier:
+        ranked = rank_notes(engine, nc, limit + 1)
+        kept = [s for s in ranked if s.candidate.pitch is not None][:limit]
+        return [Suggestion(s.text, s.candidate, k) for k, s in enumerate(kept)]
+    moved: list[Event] = []
+    for part in [*(a.events() for a in nc.earlier), nc.before]:
+        own = shift if part is nc.before else register_shift(part, lo, hi)
+        moved.extend(Event(None if e.pitch is None else e.pitch + own, e.duration) for e in part)
+    shifted = replace(nc, earlier=[], before=moved, partial="")
+    out: list[Suggestion] = []
+    for s in rank_notes(engine, shifted, len(model.pitch_vocab)):
+        if s.candidate.pitch is None:
+            continue
+        pitch = s.candidate.pitch - shift
+        text = spell_matching(pitch, nc.style, nc.partial, nc.numeric)
+        if text is None:
+            continue
+        candidate = Candidate(pitch, s.candidate.probability, s.candidate.duration)
+        out.append(Suggestion(text, candidate, len(out)))
+        if len(out) >= limit:
+            break
+    return out
 
 
 def ranked_beats(engine: Engine, nc: NoteContext, limit: int) -> list[tuple[float, float]]:
