@@ -31,7 +31,7 @@ from notegen.notes import infer_style
 from pygls.exceptions import JsonRpcException
 from pygls.lsp.server import LanguageServer
 
-from . import code_actions, commands, completion, diagnostics, hover, inline, play
+from . import code_actions, commands, completion, diagnostics, hover, inline, picture, play
 from .coexistence import Coexistence
 from .context import NoteContext, note_context
 from .documents import ArraySummary, DocumentView, Reading
@@ -506,16 +506,21 @@ def create_server(model_path: str | None = None) -> NotegenServer:
             return None
         view, nc = found
         token = hover.token_under(nc)
-        if token is None:
+        if token is None and not ls.settings.pianoRoll:
             return None
-        await ls.engine.ready()
-        text = await ls.engine.run(hover.describe, ls.engine, nc, token)
+        text = ""
+        if token is not None:
+            await ls.engine.ready()
+            text = await ls.engine.run(hover.describe, ls.engine, nc, token)
+        if ls.settings.pianoRoll:  # the melody's picture, under the note's facts
+            roll = await ls.engine.run(picture.roll_for, view, nc, token)
+            text = "\n\n".join(t for t in (text, picture.markdown_image(roll)) if t)
         if ls.current_version(uri) != view.version:
             return None
-        span = nc.local.doc_span(token.span)
+        span = nc.local.doc_span(token.span) if token is not None else None
         return types.Hover(
             contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=text),
-            range=lsp_range(view, span.start, span.end),
+            range=lsp_range(view, span.start, span.end) if span is not None else None,
         )
 
     @server.feature(
