@@ -48,7 +48,7 @@ def piece_of(score: Any, piece_id: str) -> Piece:
                 continue  # unpitched percussion
             notes.append((float(element.offset), float(element.duration.quarterLength), int(midi)))
         for ts in flat.getElementsByClass(meter.TimeSignature):
-            signatures.setdefault(snap(float(ts.offset)), (ts.numerator, ts.denominator))
+            signatures[snap(float(ts.offset))] = (ts.numerator, ts.denominator)  # last wins
         for mark in flat.getElementsByClass(tempo.MetronomeMark):
             bpm = mark.getQuarterBPM()
             if bpm:
@@ -76,6 +76,18 @@ def split_abc(text: str) -> tuple[str, list[str]]:
     return header, ["\n".join(lines[a:b]) for a, b in itertools.pairwise(bounds)]
 
 
+def with_header(tune: str, header: str) -> str:
+    """The tune with the file header's fields right after its ``X:`` line, before its own
+    fields, so that the tune's own ``M:``/``L:``/``K:`` override the file's (ABC 2.1 §2.2.2)."""
+    header = "\n".join(
+        line for line in header.splitlines() if line.strip() and not line.startswith("%")
+    )
+    if not header:
+        return tune
+    first, _, rest = tune.partition("\n")
+    return f"{first}\n{header}\n{rest}"
+
+
 def read_abc(path: Path, piece_id: str) -> tuple[list[Piece], dict[str, int]]:
     """Every tune of an ABC file; a tune music21 cannot read is counted in ``bad_tunes``
     and the others are kept (a tune book with one typo still gives its other tunes)."""
@@ -90,7 +102,7 @@ def read_abc(path: Path, piece_id: str) -> tuple[list[Piece], dict[str, int]]:
     bad: list[str] = []
     for index, tune in enumerate(tunes):
         try:
-            score = converter.parse(f"{header}\n{tune}" if header else tune, format="abc")
+            score = converter.parse(with_header(tune, header), format="abc")
             if hasattr(score, "scores") and len(score.scores):
                 score = score.scores[0]
             pieces.append(piece_of(score, f"{piece_id}#{index}"))

@@ -192,4 +192,5 @@ def bits(logits: np.ndarray, targets: np.ndarray, weights: np.ndarray) -> tuple[
 
     lp = log_softmax_without_bos(logits)
     picked = np.take_along_axis(lp, targets[..., None], axis=-1)[..., 0]
+    picked = np.where(weights > 0, picked, 0.0)  # padding targets <bos>: log p = -inf
     return float(-(picked * weights).sum() / math.log(2)), float(weights.sum())

@@ -278,9 +278,14 @@ def _fit(
                 bar.update(1)
                 if state.step % 20 == 0:
                     bar.set_postfix(pitch=f"{state.sums[0] / state.step / math.log(2):.3f}b")
-        except KeyboardInterrupt:
             bar.close()
             state.train_seconds += time.time() - started
+            started_valid = time.time()
+            valid = score(model, valid_files, vocab, options.valid_limit) if valid_files else {}
+        except KeyboardInterrupt:
+            bar.close()
+            if state.step < steps:
+                state.train_seconds += time.time() - started
             if cluster.is_chief:
                 files.save(model, optimizer, state)
                 log(
@@ -288,16 +293,14 @@ def _fit(
                     "same command again to resume"
                 )
             raise
-        bar.close()
-        state.train_seconds += time.time() - started
         record: dict[str, Any] = {
             "epoch": epoch + 1,
             "lr": lr,
             "steps": steps,
             "train_pitch_and_rest_bits": round(state.sums[0] / steps / math.log(2), 4),
             "train_duration_bits": round(state.sums[1] / steps / math.log(2), 4),
-            "epoch_seconds": round(time.time() - started, 1),
-            "valid": score(model, valid_files, vocab, options.valid_limit) if valid_files else {},
+            "epoch_seconds": round(started_valid - started, 1),
+            "valid": valid,
         }
         state.history.append(record)
         state.epoch, state.step, state.sums = epoch + 1, 0, [0.0, 0.0]
