@@ -20,7 +20,7 @@ import logging
 import re
 import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lsprotocol import types
 from notegen.snippets import Snippet, array_snippet, block_snippet, phrase_snippet
@@ -29,9 +29,6 @@ from notegen.sonicpi.types import NoteArray, Span
 
 from .commands import document_arg, invalid, position_field
 from .documents import DocumentView
-
-if TYPE_CHECKING:
-    from pygls.lsp.server import LanguageServer
 
 log = logging.getLogger(__name__)
 
@@ -406,15 +403,3 @@ def play_actions(view: DocumentView, range_: types.Range) -> list[types.CodeActi
             )
         )
     return out
-
-
-def register(server: LanguageServer) -> None:
-    """Register ``notegen.playInSonicPi`` and ``notegen.stopSonicPi`` on ``server``."""
-
-    @server.command(PLAY)
-    async def _play(ls: Any, *args: Any) -> dict[str, Any]:
-        return await play_in_sonic_pi(ls, *args)
-
-    @server.command(STOP)
-    async def _stop(ls: Any, *args: Any) -> dict[str, Any]:
-        return await stop_sonic_pi(ls, *args)
