@@ -44,6 +44,9 @@ class Settings:
     # Sonic Pi or match an ``include`` glob; "always"; "never".
     enable: str = "auto"
     include: tuple[str, ...] = ()
+    # Hovers on note arrays carry a piano-roll picture (a data: URI image): for clients that
+    # render Markdown images (VS Code turns it on); text-only hovers would show base64.
+    pianoRoll: bool = False
 
 
 def _number(value: Any) -> float | None:
@@ -90,6 +93,10 @@ _RULES: dict[str, tuple[Any, str]] = {
         "an integer from 1 to 4096",
     ),
     "inlineSuggestions": (
+        lambda v: v if isinstance(v, bool) else None,
+        "true or false",
+    ),
+    "pianoRoll": (
         lambda v: v if isinstance(v, bool) else None,
         "true or false",
     ),

@@ -24,6 +24,7 @@ from notegen.generate import (
 )
 from notegen.melody import Event
 from notegen.notes import infer_style
+from notegen.pianoroll import Roll
 from notegen.sampling import tonic_name
 from notegen.sonicpi import format_duration, next_free_voice
 from notegen.sonicpi.statement_writer import next_loop_name, render_live_loop
@@ -32,9 +33,10 @@ from pygls.exceptions import JsonRpcContentModified, JsonRpcException, JsonRpcIn
 
 from . import play_lines
 from .context import is_numeric_array
-from .documents import DocumentView, voice_history
+from .documents import DocumentView, Reading, voice_history
 from .edits import client_supports_document_changes, text_edit, workspace_edit
 from .host import Host
+from .picture import block_roll, render_roll
 from .spelling import spell_note
 
 GENERATE = "notegen.generateMelody"
@@ -51,6 +53,21 @@ class ModelUnavailable(JsonRpcException):
 
 def invalid(name: str, why: str) -> JsonRpcInvalidParams:
     return JsonRpcInvalidParams(message=f"{name}: {why}")
+
+
+def preview_arg(args: dict[str, Any]) -> bool:
+    """``preview: true`` computes the notes and their picture and changes nothing."""
+    value = args.get("preview", False)
+    if not isinstance(value, bool):
+        raise invalid("preview", f"must be true or false, not {value!r}")
+    return value
+
+
+def lines_of(view: DocumentView, offset: int, new_text: str) -> dict[str, int]:
+    """The lines an insertion will occupy once applied (for the client to reveal)."""
+    line, _ = view.position_at(offset)
+    skipped = len(new_text) - len(new_text.lstrip("\n"))
+    return {"startLine": line + skipped, "endLine": line + new_text.rstrip("\n").count("\n")}
 
 
 def single_object(args: tuple[Any, ...]) -> dict[str, Any]:
@@ -162,8 +179,9 @@ async def generate_melody(server: Host, *args: Any) -> dict[str, Any]:
     position = position_arg(raw, required=False)
     s = server.settings
     defaults = GenerateOptions(temperature=s.temperature, top_k=s.topK, top_p=s.topP)
+    preview = preview_arg(raw)
     try:
-        options = parse_generate_options(raw, defaults)
+        options = parse_generate_options({k: v for k, v in raw.items() if k != "preview"}, defaults)
     except ArgumentError as exc:
         raise invalid(exc.name, exc.why) from None
     form = raw.get("form", "voice")
@@ -200,18 +218,24 @@ async def generate_melody(server: Host, *args: Any) -> dict[str, Any]:
 
     block = await server.engine.run(compute)
     offset, new_text = block_insertion(view, position, block.text)
-    result = await apply(
-        server, view, [text_edit(view, offset, offset, new_text)], "Generate melody"
-    )
-    return {
-        "applied": result.applied,
-        "failureReason": result.failure_reason,
+    about = {
         "form": form,
         "voice": block.voice,
         "notes": len(block.events),
         "key": None if block.tonic is None else tonic_name(block.tonic),
         "scale": block.scale,
+        **lines_of(view, offset, new_text),
     }
+    if preview:
+        reading = latest or await server.engine.run(
+            lambda: Reading(view.version, view.arrays(), infer_style(view.text))
+        )
+        roll = block_roll(block.events, reading, block.voice)
+        return {"preview": True, "text": block.text, **render_roll(roll), **about}
+    result = await apply(
+        server, view, [text_edit(view, offset, offset, new_text)], "Generate melody"
+    )
+    return {"applied": result.applied, "failureReason": result.failure_reason, **about}
 
 
 # -- continueMelody ----------------------------------------------------------------------------
@@ -221,6 +245,8 @@ async def generate_melody(server: Host, *args: Any) -> dict[str, Any]:
 class Continuation:
     edits: list[tuple[int, int, str]]
     events: list[Event]
+    own: list[Event]
+    name: str
 
 
 def continuation_edits(
@@ -252,6 +278,7 @@ async def continue_melody(server: Host, *args: Any) -> dict[str, Any]:
     view = document_arg(server, raw)
     position = position_arg(raw, required=True)
     assert position is not None
+    preview = preview_arg(raw)
     s = server.settings
     defaults = GenerateOptions(
         length=s.phraseLength, temperature=s.temperature, top_k=s.topK, top_p=s.topP
@@ -262,7 +289,8 @@ async def continue_melody(server: Host, *args: Any) -> dict[str, Any]:
             raise ArgumentError(
                 "count", f"must be an integer from 1 to {MAX_LENGTH}, not {count!r}"
             )
-        options = parse_generate_options({**raw, "length": count, "seed_notes": None}, defaults)
+        given = {k: v for k, v in raw.items() if k != "preview"}
+        options = parse_generate_options({**given, "length": count, "seed_notes": None}, defaults)
     except ArgumentError as exc:
         raise invalid(exc.name, exc.why) from None
     model = await model_or_error(server)
@@ -288,7 +316,7 @@ async def continue_melody(server: Host, *args: Any) -> dict[str, Any]:
             at, new_text = play_lines.continuation_lines(
                 view.text, run, made, infer_style(view.text), numeric
             )
-            return Continuation([(at, at, new_text)], made)
+            return Continuation([(at, at, new_text)], made, run.events(), run.name or "play")
         array = view.array_at(offset)
         if array is None:
             return None
@@ -308,7 +336,9 @@ async def continue_melody(server: Host, *args: Any) -> dict[str, Any]:
         )
         numeric = sum(t.text.strip()[:1].isdigit() for t in array.notes) * 2 > len(array.notes)
         style = infer_style(view.text)
-        return Continuation(continuation_edits(view, array, made, style, numeric), made)
+        name = array.name or (f"a{array.voice}[{array.section}]" if array.voice else "notes")
+        edits = continuation_edits(view, array, made, style, numeric)
+        return Continuation(edits, made, own, name)
 
     result = await server.engine.run(compute)
     if result is None:
@@ -317,6 +347,17 @@ async def continue_melody(server: Host, *args: Any) -> dict[str, Any]:
             "position",
             f"line {line}, character {character} is not inside a note array or play/sleep lines",
         )
+    if preview:
+        events = [*result.own, *result.events]
+        beats = sum(ev.duration or 1.0 for ev in events)
+        roll = Roll(
+            focus=events,
+            title=f"{result.name} · {len(result.own)} + {len(result.events)} new notes "
+            f"(green) · {beats:g} beats",
+            added_from=len(result.own),
+        )
+        text = ", ".join(t for _a, _b, t in result.edits[:1]).lstrip(", ")
+        return {"preview": True, "text": text, "notes": len(result.events), **render_roll(roll)}
     edits = [text_edit(view, a, b, t) for a, b, t in result.edits]
     applied = await apply(server, view, edits, "Continue melody")
     return {

@@ -31,11 +31,21 @@ from notegen.notes import infer_style
 from pygls.exceptions import JsonRpcException
 from pygls.lsp.server import LanguageServer
 
-from . import code_actions, commands, completion, diagnostics, hover, inline, play
+from . import (
+    code_actions,
+    commands,
+    completion,
+    diagnostics,
+    hover,
+    inline,
+    picture,
+    play,
+    quick_fixes,
+)
 from .coexistence import Coexistence
 from .context import NoteContext, note_context
 from .documents import ArraySummary, DocumentView, Reading
-from .edits import lsp_range
+from .edits import client_supports_document_changes, lsp_range
 from .engine import Engine
 
 log = logging.getLogger(__name__)
@@ -506,21 +516,28 @@ def create_server(model_path: str | None = None) -> NotegenServer:
             return None
         view, nc = found
         token = hover.token_under(nc)
-        if token is None:
+        if token is None and not ls.settings.pianoRoll:
             return None
-        await ls.engine.ready()
-        text = await ls.engine.run(hover.describe, ls.engine, nc, token)
+        text = ""
+        if token is not None:
+            await ls.engine.ready()
+            text = await ls.engine.run(hover.describe, ls.engine, nc, token)
+        if ls.settings.pianoRoll:  # the melody's picture, under the note's facts
+            roll = await ls.engine.run(picture.roll_for, view, nc, token)
+            text = "\n\n".join(t for t in (text, picture.markdown_image(roll)) if t)
         if ls.current_version(uri) != view.version:
             return None
-        span = nc.local.doc_span(token.span)
+        span = nc.local.doc_span(token.span) if token is not None else None
         return types.Hover(
             contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=text),
-            range=lsp_range(view, span.start, span.end),
+            range=lsp_range(view, span.start, span.end) if span is not None else None,
         )
 
     @server.feature(
         types.TEXT_DOCUMENT_CODE_ACTION,
-        types.CodeActionOptions(code_action_kinds=[*code_actions.KINDS, play.KIND_PLAY]),
+        types.CodeActionOptions(
+            code_action_kinds=[*code_actions.KINDS, play.KIND_PLAY, quick_fixes.KIND]
+        ),
     )
     @guarded([])
     async def on_code_action(
@@ -537,6 +554,10 @@ def create_server(model_path: str | None = None) -> NotegenServer:
         blank = not view.line_text(position.line).strip()
         out = code_actions.actions(uri, position, found is not None, blank, ls.settings)
         out += play.play_actions(view, params.range)
+        if any(d.code == quick_fixes.CODE for d in params.context.diagnostics):
+            changes = client_supports_document_changes(ls.client_capabilities_or_none())
+            fixes = quick_fixes.add_missing_durations
+            out = await ls.engine.run(fixes, view, params.context.diagnostics, changes) + out
         return out
 
     @server.command(commands.GENERATE)
