@@ -237,7 +237,7 @@ async def test_generated_voice_plays_with_the_piece_in_its_form_tempo_and_key(ed
     assert block.splitlines()[1].startswith("a4=[")  # the piece's plain form
     assert "use_bpm 200" in block
     assert after.index("# notegen: voice 4") < after.index("sleep 12")  # plays with the piece
-    assert reply["line"] == after[: after.index("# notegen")].count("\n")
+    assert reply["startLine"] == after[: after.index("# notegen")].count("\n")
     assert "sleep 12" in reply["where"]
     assert reply["bpm"] == 200
     assert reply["key"] == ":c" and reply["scale"] in ("major", "mixolydian")

@@ -9,7 +9,7 @@ dropped (``ContentModified``) instead of being applied at a stale place.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from lsprotocol import types
@@ -24,20 +24,27 @@ from notegen.generate import (
 )
 from notegen.melody import Event
 from notegen.notes import infer_style
+from notegen.pianoroll import Roll
 from notegen.sampling import tonic_name
 from notegen.sonicpi import format_duration, next_free_voice
 from notegen.sonicpi.piece import piece_bpm, piece_of
 from notegen.sonicpi.placement import Placement, new_voice_placement
 from notegen.sonicpi.reader import parse
-from notegen.sonicpi.types import NoteArray
+from notegen.sonicpi.statement_writer import next_loop_name, render_live_loop
+from notegen.sonicpi.types import LINE_BREAK, NoteArray
 from pygls.exceptions import JsonRpcContentModified, JsonRpcException, JsonRpcInvalidParams
 
-from .documents import DocumentView, voice_history
+from . import play_lines
+from .context import is_numeric_array
+from .documents import DocumentView, Reading, voice_history
 from .edits import client_supports_document_changes, text_edit, workspace_edit
 from .host import Host
+from .picture import block_roll, render_roll
 from .spelling import spell_note
 
 GENERATE = "notegen.generateMelody"
+FORMS = ("voice", "live_loop")
+"""generateMelody's ``form``: ``aN``/``bN`` arrays and their loop, or play/sleep lines."""
 CONTINUE = "notegen.continueMelody"
 
 
@@ -49,6 +56,25 @@ class ModelUnavailable(JsonRpcException):
 
 def invalid(name: str, why: str) -> JsonRpcInvalidParams:
     return JsonRpcInvalidParams(message=f"{name}: {why}")
+
+
+def preview_arg(args: dict[str, Any]) -> bool:
+    """``preview: true`` computes the notes and their picture and changes nothing."""
+    value = args.get("preview", False)
+    if not isinstance(value, bool):
+        raise invalid("preview", f"must be true or false, not {value!r}")
+    return value
+
+
+def lines_of(view: DocumentView, offset: int, new_text: str) -> dict[str, int]:
+    """The lines an insertion will occupy once applied (for the client to reveal)."""
+    line, _ = view.position_at(offset)
+    body = new_text.lstrip("\r\n")
+    skipped = len(LINE_BREAK.findall(new_text[: len(new_text) - len(body)]))
+    return {
+        "startLine": line + skipped,
+        "endLine": line + len(LINE_BREAK.findall(new_text.rstrip("\r\n"))),
+    }
 
 
 def single_object(args: tuple[Any, ...]) -> dict[str, Any]:
@@ -91,10 +117,11 @@ def document_arg(server: Host, args: dict[str, Any]) -> DocumentView:
     return view
 
 
-async def model_or_error(server: Host):
-    model = await server.engine.ready()
+async def model_or_error(server: Host, uri: str):
+    engine = server.engine_for(uri)  # the model this document chose (model_choice)
+    model = await engine.ready()
     if model is None:
-        raise ModelUnavailable(message=f"no model: {server.engine.error or 'not loaded'}")
+        raise ModelUnavailable(message=f"no model: {engine.error or 'not loaded'}")
     return model
 
 
@@ -159,13 +186,20 @@ async def generate_melody(server: Host, *args: Any) -> dict[str, Any]:
     position = position_arg(raw, required=False)
     s = server.settings
     defaults = GenerateOptions(temperature=s.temperature, top_k=s.topK, top_p=s.topP)
+    preview = preview_arg(raw)
     try:
-        options = parse_generate_options(raw, defaults)
+        options = parse_generate_options({k: v for k, v in raw.items() if k != "preview"}, defaults)
     except ArgumentError as exc:
         raise invalid(exc.name, exc.why) from None
-    model = await model_or_error(server)
+    form = raw.get("form", "voice")
+    if form not in FORMS:
+        raise invalid("form", f"must be one of {', '.join(FORMS)}, not {form!r}")
+    model = await model_or_error(server, view.uri)
+    latest = server.latest_reading(view.uri)
 
     def compute() -> tuple[Block, Placement]:
+        # The piece: its voices' key, tempo (cN, else the use_bpm where they play, else the one
+        # in force where the block goes), spelling, form and the register they leave free.
         doc = parse(view.text)
         piece = piece_of(doc, view.arrays())
         if position is not None:
@@ -177,36 +211,51 @@ async def generate_melody(server: Host, *args: Any) -> dict[str, Any]:
             where = new_voice_placement(doc)
             register = piece.new_voice_register()
         voices = [ev for v in piece.voices for ev in v.melody()]
+        bpm = piece_bpm(doc, piece, where.offset)
         block = generate_block(
             model,
             options,
             voice=next_free_voice(view.text),
             document_events=voices or [ev for a in piece.arrays for ev in a.events()],
-            document_bpm=piece_bpm(doc, piece, where.offset),
+            document_bpm=bpm,
             style=piece.style,
             form=piece.form,
             register=register,
         )
+        if form == "live_loop":  # the same melody as play/sleep lines in a live_loop
+            loop = render_live_loop(
+                next_loop_name(view.text),
+                block.events,
+                options.bpm or bpm,
+                piece.style,
+                default_duration=model.default_duration,
+            )
+            block = replace(block, text=loop)
         return block, where
 
-    block, where = await server.engine.run(compute)
+    block, where = await server.engine_for(view.uri).run(compute)
     offset, new_text = block_insertion(view, position, block.text, where.offset)
-    result = await apply(
-        server, view, [text_edit(view, offset, offset, new_text)], "Generate melody"
-    )
-    line = view.position_at(offset)[0] + (1 if new_text[:1] in "\r\n" else 0)
-    return {
-        "applied": result.applied,
-        "failureReason": result.failure_reason,
+    about = {
+        "form": form,
         "voice": block.voice,
         "notes": len(block.events),
         "key": None if block.tonic is None else tonic_name(block.tonic),
         "scale": block.scale,
         "keyText": block.key_text,
         "bpm": block.bpm,
-        "line": line,
         "where": where.why,
+        **lines_of(view, offset, new_text),
     }
+    if preview:
+        reading = latest or await server.engine_for(view.uri).run(
+            lambda: Reading(view.version, view.arrays(), infer_style(view.text))
+        )
+        roll = block_roll(block.events, reading, block.voice)
+        return {"preview": True, "text": block.text, **render_roll(roll), **about}
+    result = await apply(
+        server, view, [text_edit(view, offset, offset, new_text)], "Generate melody"
+    )
+    return {"applied": result.applied, "failureReason": result.failure_reason, **about}
 
 
 # -- continueMelody ----------------------------------------------------------------------------
@@ -216,6 +265,8 @@ async def generate_melody(server: Host, *args: Any) -> dict[str, Any]:
 class Continuation:
     edits: list[tuple[int, int, str]]
     events: list[Event]
+    own: list[Event]
+    name: str
 
 
 def continuation_edits(
@@ -248,6 +299,7 @@ async def continue_melody(server: Host, *args: Any) -> dict[str, Any]:
     view = document_arg(server, raw)
     position = position_arg(raw, required=True)
     assert position is not None
+    preview = preview_arg(raw)
     s = server.settings
     defaults = GenerateOptions(
         length=s.phraseLength, temperature=s.temperature, top_k=s.topK, top_p=s.topP
@@ -258,14 +310,34 @@ async def continue_melody(server: Host, *args: Any) -> dict[str, Any]:
             raise ArgumentError(
                 "count", f"must be an integer from 1 to {MAX_LENGTH}, not {count!r}"
             )
-        options = parse_generate_options({**raw, "length": count, "seed_notes": None}, defaults)
+        given = {k: v for k, v in raw.items() if k != "preview"}
+        options = parse_generate_options({**given, "length": count, "seed_notes": None}, defaults)
     except ArgumentError as exc:
         raise invalid(exc.name, exc.why) from None
-    model = await model_or_error(server)
-    cache = server.engine.cache
+    model = await model_or_error(server, view.uri)
+    cache = server.engine_for(view.uri).cache
 
     def compute() -> Continuation | None:
         offset = view.offset_at(*position)
+        run = play_lines.run_at(view, *position)
+        if run is not None:  # play/sleep lines: new lines after the run
+            arrays = view.arrays()
+            made = play_lines.shifted_generate(
+                model,
+                play_lines.continue_history(arrays, run),
+                count,
+                temperature=options.temperature,
+                top_k=options.top_k,
+                top_p=options.top_p,
+                seed=options.seed,
+                max_context=s.maxContext,
+                cache=cache,
+            )
+            numeric = is_numeric_array(run.notes)
+            at, new_text = play_lines.continuation_lines(
+                view.text, run, made, infer_style(view.text), numeric
+            )
+            return Continuation([(at, at, new_text)], made, run.events(), run.name or "play")
         array = view.array_at(offset)
         if array is None:
             return None
@@ -285,12 +357,28 @@ async def continue_melody(server: Host, *args: Any) -> dict[str, Any]:
         )
         numeric = sum(t.text.strip()[:1].isdigit() for t in array.notes) * 2 > len(array.notes)
         style = infer_style(view.text)
-        return Continuation(continuation_edits(view, array, made, style, numeric), made)
+        name = array.name or (f"a{array.voice}[{array.section}]" if array.voice else "notes")
+        edits = continuation_edits(view, array, made, style, numeric)
+        return Continuation(edits, made, own, name)
 
-    result = await server.engine.run(compute)
+    result = await server.engine_for(view.uri).run(compute)
     if result is None:
         line, character = position
-        raise invalid("position", f"line {line}, character {character} is not inside a note array")
+        raise invalid(
+            "position",
+            f"line {line}, character {character} is not inside a note array or play/sleep lines",
+        )
+    if preview:
+        events = [*result.own, *result.events]
+        beats = sum(ev.duration or 1.0 for ev in events)
+        roll = Roll(
+            focus=events,
+            title=f"{result.name} · {len(result.own)} + {len(result.events)} new notes "
+            f"(green) · {beats:g} beats",
+            added_from=len(result.own),
+        )
+        text = ", ".join(t for _a, _b, t in result.edits[:1]).lstrip(", ")
+        return {"preview": True, "text": text, "notes": len(result.events), **render_roll(roll)}
     edits = [text_edit(view, a, b, t) for a, b, t in result.edits]
     applied = await apply(server, view, edits, "Continue melody")
     return {

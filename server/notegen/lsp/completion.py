@@ -186,6 +186,10 @@ def build_items(
 
 def complete(engine: Engine, nc: NoteContext, settings: Settings, edit_range: types.Range) -> list:
     """All items for a cursor (runs on the inference thread)."""
+    if nc.local.ctx.slot != "array":
+        from . import play_lines  # play/sleep statements
+
+        return play_lines.complete(engine, nc, settings, edit_range)
     notes = rank_notes(engine, nc, settings.maxItems)
     phrases: list[list] = []
     # Phrases when nothing is typed yet, or only the ``:`` that starts every symbol (a trigger

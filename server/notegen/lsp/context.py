@@ -39,6 +39,8 @@ class NoteContext:
     lead: str = ""
     """Text a new note needs before it at the cursor (``", "`` right after an element)."""
     max_context: int = 256
+    document: str = ""
+    """The document's text (for statement ghost text, which looks at the cursor's line)."""
     closes: bool = False
     """The array is not closed and nothing of it follows the cursor: an insertion that
     continues it should close it."""
@@ -131,7 +133,7 @@ def note_context(
     partial = ctx.partial
     token = ctx.partial_token
     finished = partial[-1:].isdigit() or partial in (":r", ":rest")
-    if partial.startswith(":") and finished and token is not None:
+    if ctx.slot == "array" and partial.startswith(":") and finished and token is not None:
         # ``:G4|`` is a finished note (an octave ends it; or a rest): suggest what follows
         # it, not a replacement for it.
         duration = None
@@ -140,6 +142,10 @@ def note_context(
         before = [*before, Event(token.midi, duration)]
         partial = ""
     earlier = reading.earlier_sections(ctx.array) if reading is not None else []
+    if ctx.slot != "array":
+        before = list(ctx.history)  # play/sleep: the run's notes, code left out
+        if reading is not None:
+            earlier = reading.earlier_runs(local.base + ctx.array.span.start)
     if reading is not None:
         style = reading.style
     else:
@@ -155,6 +161,7 @@ def note_context(
         partial=partial,
         lead=style.joiner(", ") if (ctx.needs_comma and not partial) else "",
         max_context=max_context,
+        document=view.text,
         closes=_ends_at_cursor(view, local),
         kept=len(ctx.before) + (1 if ctx.partial and not partial else 0),
         durations_name=names,
@@ -165,7 +172,7 @@ def note_context(
 def _ends_at_cursor(view: DocumentView, local: LocalContext) -> bool:
     """An unclosed array (not a chord, not a bare line) with nothing after the cursor."""
     ctx = local.ctx
-    if ctx.array.closed or ctx.in_chord:
+    if ctx.slot != "array" or ctx.array.closed or ctx.in_chord:
         return False
     after = view.text[max(local.offset, local.partial_span.end) : local.content_end()]
     return not re.sub(r"#[^\n]*", "", after).strip()

@@ -26,6 +26,10 @@ def ghost_text(engine: Engine, nc: NoteContext, settings: Settings) -> str | Non
     model, cache = engine.model, engine.cache
     if model is None or cache is None:
         return None
+    if nc.local.ctx.slot != "array":
+        from . import play_lines  # play/sleep statements
+
+        return play_lines.ghost_text(engine, nc, settings)
     if nc.local.ctx.in_chord:
         return None  # a melody does not go on inside a chord; completion offers chord tones
     extra: list[Event] = []

@@ -27,6 +27,7 @@ from notegen.snippets import Snippet, array_snippet, block_snippet, phrase_snipp
 from notegen.sonic_pi_client import Report, SonicPiClient, SonicPiError
 from notegen.sonicpi.types import NoteArray, Span
 
+from . import play_lines
 from .commands import document_arg, invalid, position_field
 from .documents import DocumentView
 
@@ -164,8 +165,12 @@ def resolve_target(server: Any, args: dict[str, Any]) -> Target:
         return Target(snippet, view, "selection")
     if "position" not in args:
         raise invalid("arguments", "give {uri, position}, {uri, range}, {code} or {notes}")
-    offset = view.offset_at(*position_field(args, "position"))
+    where = position_field(args, "position")
+    offset = view.offset_at(*where)
     array = view.array_at(offset)
+    run = play_lines.run_at(view, *where) if array is None or array.kind == "play" else None
+    if run is not None:  # play/sleep lines: the run under the cursor, once, as written
+        return Target(play_lines.run_snippet(view.text, run), view, "play lines")
     if array is None:
         raise invalid("position", "is not inside a note array")
     if args.get("voice") and array.voice is not None:

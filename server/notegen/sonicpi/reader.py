@@ -26,6 +26,7 @@ from notegen.sonicpi.arithmetic import Number, evaluate
 from notegen.sonicpi.brackets import Group, elements, match_groups
 from notegen.sonicpi.lexer import Token, tokenize
 from notegen.sonicpi.names import is_music_name
+from notegen.sonicpi.statements import read_runs
 from notegen.sonicpi.types import ArrayKind, DurationArray, NoteArray, NoteToken, NumberToken, Span
 
 _VOICE_RE = re.compile(r"a([0-9]+)")
@@ -275,6 +276,7 @@ def _read(doc: _Doc) -> list[NoteArray]:
                 arrays.append(arr)
     _single_bpm(doc, bpm_single)
     arrays.extend(_bare_lines(doc))
+    arrays.extend(read_runs(doc))  # play/sleep statements (statements.py)
     arrays.sort(key=lambda a: a.span.start)
     arrays = _without_declarations(arrays)
     _attach_voice_data(arrays, durations, bpm_lists, bpm_single)

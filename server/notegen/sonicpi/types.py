@@ -15,14 +15,15 @@ from typing import Literal
 from notegen.melody import Event
 
 ArrayKind = Literal[
-    "voice", "play_pattern_timed", "play_pattern", "ring", "assign", "array", "bare"
+    "voice", "play_pattern_timed", "play_pattern", "ring", "assign", "array", "bare", "play"
 ]
 """Where a note array was found.
 
 ``voice``: ``aN[k]=[...]``; ``play_pattern_timed``/``play_pattern``: the notes argument;
 ``ring``: ``(ring ...)``, ``ring(...)``, ``[...].ring``; ``assign``: ``name = [...]``;
 ``array``: any other array literal holding notes (``play [:c4, :e4]``, ``[...].choose``);
-``bare``: a line of comma-separated symbols outside any bracket (the seed's training file).
+``bare``: a line of comma-separated symbols outside any bracket (the seed's training file);
+``play``: a run of ``play``/``sleep`` statements in one block (:mod:`notegen.sonicpi.statements`).
 """
 
 
@@ -224,3 +225,7 @@ class CursorContext:
     in_chord: bool = False
     chord: tuple[int | float | None, ...] = ()
     """Inside a chord: the pitches it already holds (what a chord tone must fit)."""
+    slot: Literal["array", "note", "sleep", "line"] = "array"
+    """Where the cursor is: inside a note array, or in a run of ``play``/``sleep`` statements
+    (:mod:`notegen.sonicpi.statements`): the note of a ``play``, the beats of a ``sleep``, or
+    a blank line where the next statement goes."""
