@@ -40,6 +40,13 @@ class Settings:
     maxContext: int = 256
     inlineSuggestions: bool = True
     sonicPi: SonicPiSettings = field(default_factory=SonicPiSettings)
+    # Which documents are served (notegen.lsp.coexistence): "auto" = those that look like
+    # Sonic Pi or match an ``include`` glob; "always"; "never".
+    enable: str = "auto"
+    include: tuple[str, ...] = ()
+    # Hovers on note arrays carry a piano-roll picture (a data: URI image): for clients that
+    # render Markdown images (VS Code turns it on); text-only hovers would show base64.
+    pianoRoll: bool = False
 
 
 def _number(value: Any) -> float | None:
@@ -88,6 +95,24 @@ _RULES: dict[str, tuple[Any, str]] = {
     "inlineSuggestions": (
         lambda v: v if isinstance(v, bool) else None,
         "true or false",
+    ),
+    "pianoRoll": (
+        lambda v: v if isinstance(v, bool) else None,
+        "true or false",
+    ),
+    "enable": (
+        lambda v: v if v in ("auto", "always", "never") else None,
+        '"auto", "always" or "never"',
+    ),
+    "include": (
+        lambda v: (
+            (v,)
+            if isinstance(v, str)
+            else tuple(v)
+            if isinstance(v, list) and all(isinstance(g, str) for g in v)
+            else None
+        ),
+        "a glob or a list of globs",
     ),
 }
 

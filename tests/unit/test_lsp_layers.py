@@ -19,6 +19,7 @@ FEATURES = [
     "hover",
     "inline",
     "play",
+    "play_lines",
     "spelling",
 ]
 

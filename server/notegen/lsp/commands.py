@@ -24,14 +24,16 @@ from notegen.generate import (
 )
 from notegen.melody import Event
 from notegen.notes import infer_style
+from notegen.pianoroll import Roll
 from notegen.sampling import tonic_name
 from notegen.sonicpi import format_duration, next_free_voice
 from notegen.sonicpi.types import NoteArray
 from pygls.exceptions import JsonRpcContentModified, JsonRpcException, JsonRpcInvalidParams
 
-from .documents import DocumentView, voice_history
+from .documents import DocumentView, Reading, voice_history
 from .edits import client_supports_document_changes, text_edit, workspace_edit
 from .host import Host
+from .picture import block_roll, render_roll
 from .spelling import spell_note
 
 GENERATE = "notegen.generateMelody"
@@ -46,6 +48,21 @@ class ModelUnavailable(JsonRpcException):
 
 def invalid(name: str, why: str) -> JsonRpcInvalidParams:
     return JsonRpcInvalidParams(message=f"{name}: {why}")
+
+
+def preview_arg(args: dict[str, Any]) -> bool:
+    """``preview: true`` computes the notes and their picture and changes nothing."""
+    value = args.get("preview", False)
+    if not isinstance(value, bool):
+        raise invalid("preview", f"must be true or false, not {value!r}")
+    return value
+
+
+def lines_of(view: DocumentView, offset: int, new_text: str) -> dict[str, int]:
+    """The lines an insertion will occupy once applied (for the client to reveal)."""
+    line, _ = view.position_at(offset)
+    skipped = len(new_text) - len(new_text.lstrip("\n"))
+    return {"startLine": line + skipped, "endLine": line + new_text.rstrip("\n").count("\n")}
 
 
 def single_object(args: tuple[Any, ...]) -> dict[str, Any]:
@@ -124,6 +141,8 @@ def block_insertion(view: DocumentView, position: tuple[int, int] | None, block:
         offset = view.starts[line] if character == 0 else view.offset_at(line + 1, 0)
         if character and line + 1 >= view.line_count:
             offset = len(text)
+    if not text[:offset].strip():
+        offset = 0  # only blank lines above (an empty buffer is "\n" in Neovim): start the file
     body = block.rstrip("\n") + "\n"
     prefix = ""
     if offset > 0 and text[offset - 1] != "\n":
@@ -155,8 +174,9 @@ async def generate_melody(server: Host, *args: Any) -> dict[str, Any]:
     position = position_arg(raw, required=False)
     s = server.settings
     defaults = GenerateOptions(temperature=s.temperature, top_k=s.topK, top_p=s.topP)
+    preview = preview_arg(raw)
     try:
-        options = parse_generate_options(raw, defaults)
+        options = parse_generate_options({k: v for k, v in raw.items() if k != "preview"}, defaults)
     except ArgumentError as exc:
         raise invalid(exc.name, exc.why) from None
     model = await model_or_error(server)
@@ -179,17 +199,23 @@ async def generate_melody(server: Host, *args: Any) -> dict[str, Any]:
 
     block = await server.engine.run(compute)
     offset, new_text = block_insertion(view, position, block.text)
-    result = await apply(
-        server, view, [text_edit(view, offset, offset, new_text)], "Generate melody"
-    )
-    return {
-        "applied": result.applied,
-        "failureReason": result.failure_reason,
+    about = {
         "voice": block.voice,
         "notes": len(block.events),
         "key": None if block.tonic is None else tonic_name(block.tonic),
         "scale": block.scale,
+        **lines_of(view, offset, new_text),
     }
+    if preview:
+        reading = latest or await server.engine.run(
+            lambda: Reading(view.version, view.arrays(), infer_style(view.text))
+        )
+        roll = block_roll(block.events, reading, block.voice)
+        return {"preview": True, "text": block.text, **render_roll(roll), **about}
+    result = await apply(
+        server, view, [text_edit(view, offset, offset, new_text)], "Generate melody"
+    )
+    return {"applied": result.applied, "failureReason": result.failure_reason, **about}
 
 
 # -- continueMelody ----------------------------------------------------------------------------
@@ -199,6 +225,8 @@ async def generate_melody(server: Host, *args: Any) -> dict[str, Any]:
 class Continuation:
     edits: list[tuple[int, int, str]]
     events: list[Event]
+    own: list[Event]
+    name: str
 
 
 def continuation_edits(
@@ -230,6 +258,7 @@ async def continue_melody(server: Host, *args: Any) -> dict[str, Any]:
     view = document_arg(server, raw)
     position = position_arg(raw, required=True)
     assert position is not None
+    preview = preview_arg(raw)
     s = server.settings
     defaults = GenerateOptions(
         length=s.phraseLength, temperature=s.temperature, top_k=s.topK, top_p=s.topP
@@ -240,7 +269,8 @@ async def continue_melody(server: Host, *args: Any) -> dict[str, Any]:
             raise ArgumentError(
                 "count", f"must be an integer from 1 to {MAX_LENGTH}, not {count!r}"
             )
-        options = parse_generate_options({**raw, "length": count, "seed_notes": None}, defaults)
+        given = {k: v for k, v in raw.items() if k != "preview"}
+        options = parse_generate_options({**given, "length": count, "seed_notes": None}, defaults)
     except ArgumentError as exc:
         raise invalid(exc.name, exc.why) from None
     model = await model_or_error(server)
@@ -267,12 +297,25 @@ async def continue_melody(server: Host, *args: Any) -> dict[str, Any]:
         )
         numeric = sum(t.text.strip()[:1].isdigit() for t in array.notes) * 2 > len(array.notes)
         style = infer_style(view.text)
-        return Continuation(continuation_edits(view, array, made, style, numeric), made)
+        name = array.name or (f"a{array.voice}[{array.section}]" if array.voice else "notes")
+        edits = continuation_edits(view, array, made, style, numeric)
+        return Continuation(edits, made, own, name)
 
     result = await server.engine.run(compute)
     if result is None:
         line, character = position
         raise invalid("position", f"line {line}, character {character} is not inside a note array")
+    if preview:
+        events = [*result.own, *result.events]
+        beats = sum(ev.duration or 1.0 for ev in events)
+        roll = Roll(
+            focus=events,
+            title=f"{result.name} · {len(result.own)} + {len(result.events)} new notes "
+            f"(green) · {beats:g} beats",
+            added_from=len(result.own),
+        )
+        text = ", ".join(t for _a, _b, t in result.edits[:1]).lstrip(", ")
+        return {"preview": True, "text": text, "notes": len(result.events), **render_roll(roll)}
     edits = [text_edit(view, a, b, t) for a, b, t in result.edits]
     applied = await apply(server, view, edits, "Continue melody")
     return {

@@ -31,10 +31,21 @@ from notegen.notes import infer_style
 from pygls.exceptions import JsonRpcException
 from pygls.lsp.server import LanguageServer
 
-from . import code_actions, commands, completion, diagnostics, hover, inline, play
+from . import (
+    code_actions,
+    commands,
+    completion,
+    diagnostics,
+    hover,
+    inline,
+    picture,
+    play,
+    quick_fixes,
+)
+from .coexistence import Coexistence
 from .context import NoteContext, note_context
 from .documents import ArraySummary, DocumentView, Reading
-from .edits import lsp_range
+from .edits import client_supports_document_changes, lsp_range
 from .engine import Engine
 from .protocol import NotegenProtocol
 
@@ -75,6 +86,7 @@ class NotegenServer(LanguageServer):
         self.warmers: dict[str, asyncio.Future[None]] = {}
         self.model_message_sent: str | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
+        self.coexistence = Coexistence()
         self.client_ready = False
         self.load_model()  # start early: importing onnxruntime overlaps the handshake
 
@@ -151,6 +163,13 @@ class NotegenServer(LanguageServer):
         """The latest whole-file reading of ``uri`` (maybe a few edits old)."""
         return self.readings.get(uri)
 
+    def serves(self, uri: str) -> bool:
+        """Whether notegen answers for ``uri``: it looks like Sonic Pi, or the user enabled it."""
+        doc = self.workspace.text_documents.get(unquote(uri))
+        if doc is None:
+            return False
+        return self.coexistence.serves(self.settings, uri, doc.version, doc.source, doc.language_id)
+
     def client_capabilities_or_none(self) -> types.ClientCapabilities | None:
         try:
             return self.client_capabilities
@@ -166,6 +185,9 @@ class NotegenServer(LanguageServer):
             self.warn(warning)
         if self.settings.modelPath != previous.modelPath:
             self.load_model()
+        if (self.settings.enable, self.settings.include) != (previous.enable, previous.include):
+            for uri in list(self.views):  # diagnostics appear or go with the new answer
+                self.schedule_reading(uri, 0.0)
 
     def load_model(self) -> None:
         path = self.settings.modelPath or self.cli_model_path
@@ -216,6 +238,11 @@ class NotegenServer(LanguageServer):
         self.timers.pop(uri, None)
         view = self.view(uri)
         if view is None:
+            return
+        if not self.serves(uri):  # other Ruby: no reading, no diagnostics
+            self.text_document_publish_diagnostics(
+                types.PublishDiagnosticsParams(uri=uri, diagnostics=[], version=view.version)
+            )
             return
         loop = asyncio.get_running_loop()
         try:
@@ -284,6 +311,7 @@ class NotegenServer(LanguageServer):
         if timer is not None:
             timer.cancel()
         self.views.pop(uri, None)
+        self.coexistence.forget(uri)
         self.readings.pop(uri, None)
         self.read_cost.pop(uri, None)
 
@@ -495,7 +523,7 @@ def create_server(model_path: str | None = None) -> NotegenServer:
     ) -> types.CompletionList | None:
         uri = params.text_document.uri
         view = ls.view(uri)
-        if view is None or await ls.engine.ready() is None:
+        if view is None or not ls.serves(uri) or await ls.engine.ready() is None:
             return None
         # One trip to the inference thread for the context and the items: on a busy machine
         # every thread hand-off can cost a scheduler slice.
@@ -518,7 +546,7 @@ def create_server(model_path: str | None = None) -> NotegenServer:
             return None
         uri = params.text_document.uri
         view = ls.view(uri)
-        if view is None or await ls.engine.ready() is None:
+        if view is None or not ls.serves(uri) or await ls.engine.ready() is None:
             return None
         position = params.position
         found = await ls.engine.run(
@@ -532,32 +560,43 @@ def create_server(model_path: str | None = None) -> NotegenServer:
     @guarded(None)
     async def on_hover(ls: NotegenServer, params: types.HoverParams) -> types.Hover | None:
         uri = params.text_document.uri
+        if not ls.serves(uri):
+            return None
         found = await ls.context_for(uri, params.position)
         if found is None:
             return None
         view, nc = found
         token = hover.token_under(nc)
-        if token is None:
+        if token is None and not ls.settings.pianoRoll:
             return None
-        await ls.engine.ready()
-        text = await ls.engine.run(hover.describe, ls.engine, nc, token)
+        text = ""
+        if token is not None:
+            await ls.engine.ready()
+            text = await ls.engine.run(hover.describe, ls.engine, nc, token)
+        if ls.settings.pianoRoll:  # the melody's picture, under the note's facts
+            roll = await ls.engine.run(picture.roll_for, view, nc, token)
+            text = "\n\n".join(t for t in (text, picture.markdown_image(roll)) if t)
         if ls.current_version(uri) != view.version:
             return None
-        span = nc.local.doc_span(token.span)
+        span = nc.local.doc_span(token.span) if token is not None else None
         return types.Hover(
             contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=text),
-            range=lsp_range(view, span.start, span.end),
+            range=lsp_range(view, span.start, span.end) if span is not None else None,
         )
 
     @server.feature(
         types.TEXT_DOCUMENT_CODE_ACTION,
-        types.CodeActionOptions(code_action_kinds=[*code_actions.KINDS, play.KIND_PLAY]),
+        types.CodeActionOptions(
+            code_action_kinds=[*code_actions.KINDS, play.KIND_PLAY, quick_fixes.KIND]
+        ),
     )
     @guarded([])
     async def on_code_action(
         ls: NotegenServer, params: types.CodeActionParams
     ) -> list[types.CodeAction]:
         uri = params.text_document.uri
+        if not ls.serves(uri):
+            return []
         position = params.range.start
         found = await ls.context_for(uri, position)
         view = ls.view(uri)
@@ -566,6 +605,10 @@ def create_server(model_path: str | None = None) -> NotegenServer:
         blank = not view.line_text(position.line).strip()
         out = code_actions.actions(uri, position, found is not None, blank, ls.settings)
         out += play.play_actions(view, params.range)
+        if any(d.code == quick_fixes.CODE for d in params.context.diagnostics):
+            changes = client_supports_document_changes(ls.client_capabilities_or_none())
+            fixes = quick_fixes.add_missing_durations
+            out = await ls.engine.run(fixes, view, params.context.diagnostics, changes) + out
         return out
 
     @server.command(commands.GENERATE)
