@@ -166,6 +166,9 @@ def main_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_generate(subparsers)
+    from notegen import model_library
+
+    model_library.add_subcommand(subparsers)
     if importlib.util.find_spec("notegen.play_cli") is not None:
         from notegen import play_cli
 

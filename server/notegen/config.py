@@ -47,6 +47,10 @@ class Settings:
     # Hovers on note arrays carry a piano-roll picture (a data: URI image): for clients that
     # render Markdown images (VS Code turns it on); text-only hovers would show base64.
     pianoRoll: bool = False
+    # Models side by side (notegen.lsp.model_choice): the folder of user models (None: the
+    # default, ~/.local/share/notegen/models) and folder → model name for documents in it.
+    modelsDir: str | None = None
+    folderModels: tuple[tuple[str, str], ...] = ()
 
 
 def _number(value: Any) -> float | None:
@@ -99,6 +103,19 @@ _RULES: dict[str, tuple[Any, str]] = {
     "pianoRoll": (
         lambda v: v if isinstance(v, bool) else None,
         "true or false",
+    ),
+    "modelsDir": (
+        lambda v: v if v is None or (isinstance(v, str) and v.strip()) else None,
+        "a folder of model cards, or null for ~/.local/share/notegen/models",
+    ),
+    "folderModels": (
+        lambda v: (
+            tuple(sorted(v.items()))
+            if isinstance(v, dict)
+            and all(isinstance(k, str) and k and isinstance(n, str) and n for k, n in v.items())
+            else None
+        ),
+        'an object from folder to model name, e.g. {"/home/me/baroque": "baroque"}',
     ),
     "enable": (
         lambda v: v if v in ("auto", "always", "never") else None,
@@ -172,7 +189,7 @@ def parse_settings(raw: Any, base: Settings | None = None) -> tuple[Settings, li
             continue
         check, accepted = _RULES[key]
         clean = check(value)
-        if clean is None and not (key == "modelPath" and value is None):
+        if clean is None and not (key in ("modelPath", "modelsDir") and value is None):
             default = getattr(defaults, key)
             warnings.append(
                 f"notegen.{key} must be {accepted}, not {value!r}; using the default {default!r}"

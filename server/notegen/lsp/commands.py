@@ -105,10 +105,11 @@ def document_arg(server: Host, args: dict[str, Any]) -> DocumentView:
     return view
 
 
-async def model_or_error(server: Host):
-    model = await server.engine.ready()
+async def model_or_error(server: Host, uri: str):
+    engine = server.engine_for(uri)  # the model this document chose (model_choice)
+    model = await engine.ready()
     if model is None:
-        raise ModelUnavailable(message=f"no model: {server.engine.error or 'not loaded'}")
+        raise ModelUnavailable(message=f"no model: {engine.error or 'not loaded'}")
     return model
 
 
@@ -179,7 +180,7 @@ async def generate_melody(server: Host, *args: Any) -> dict[str, Any]:
         options = parse_generate_options({k: v for k, v in raw.items() if k != "preview"}, defaults)
     except ArgumentError as exc:
         raise invalid(exc.name, exc.why) from None
-    model = await model_or_error(server)
+    model = await model_or_error(server, view.uri)
     latest = server.latest_reading(view.uri)
 
     def compute() -> Block:
@@ -197,7 +198,7 @@ async def generate_melody(server: Host, *args: Any) -> dict[str, Any]:
             style=latest.style if latest is not None else infer_style(view.text),
         )
 
-    block = await server.engine.run(compute)
+    block = await server.engine_for(view.uri).run(compute)
     offset, new_text = block_insertion(view, position, block.text)
     about = {
         "voice": block.voice,
@@ -207,7 +208,7 @@ async def generate_melody(server: Host, *args: Any) -> dict[str, Any]:
         **lines_of(view, offset, new_text),
     }
     if preview:
-        reading = latest or await server.engine.run(
+        reading = latest or await server.engine_for(view.uri).run(
             lambda: Reading(view.version, view.arrays(), infer_style(view.text))
         )
         roll = block_roll(block.events, reading, block.voice)
@@ -273,8 +274,8 @@ async def continue_melody(server: Host, *args: Any) -> dict[str, Any]:
         options = parse_generate_options({**given, "length": count, "seed_notes": None}, defaults)
     except ArgumentError as exc:
         raise invalid(exc.name, exc.why) from None
-    model = await model_or_error(server)
-    cache = server.engine.cache
+    model = await model_or_error(server, view.uri)
+    cache = server.engine_for(view.uri).cache
 
     def compute() -> Continuation | None:
         offset = view.offset_at(*position)
@@ -301,7 +302,7 @@ async def continue_melody(server: Host, *args: Any) -> dict[str, Any]:
         edits = continuation_edits(view, array, made, style, numeric)
         return Continuation(edits, made, own, name)
 
-    result = await server.engine.run(compute)
+    result = await server.engine_for(view.uri).run(compute)
     if result is None:
         line, character = position
         raise invalid("position", f"line {line}, character {character} is not inside a note array")
