@@ -59,6 +59,8 @@ class PlayState:
     lock: threading.Lock = field(default_factory=threading.Lock)
     following: threading.Lock = field(default_factory=threading.Lock)
     diagnostics: dict[str, list[types.Diagnostic]] = field(default_factory=dict)
+    discovery: dict[str, Any] = field(default_factory=dict)
+    """Extra :func:`~notegen.sonic_pi_client.discover` arguments (``log_dir``, ``processes``)."""
 
     def connect(
         self, host: str, port: int | None, token: int | None, reply_port: int | None = None
@@ -71,7 +73,9 @@ class PlayState:
             if self.client is not None:
                 self.client.close()
                 self.client = None
-            self.client = SonicPiClient.connect(host, port, token, reply_port=reply_port)
+            self.client = SonicPiClient.connect(
+                host, port, token, reply_port=reply_port, **self.discovery
+            )
             self.key = key
             return self.client
 
