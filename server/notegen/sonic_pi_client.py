@@ -89,7 +89,7 @@ HOW_TO_START = (
     "again. Without the app, on Debian/Ubuntu: `apt-get install sonic-pi-server "
     "supercollider-server jackd2`, then `jackd -d dummy -r 44100 &` (or your sound card) and "
     "`ruby /usr/lib/sonic-pi/app/server/ruby/bin/sonic-pi-server.rb -u`. "
-    "A MIDI file needs no Sonic Pi: `notegen render FILE.rb --midi out.mid`."
+    "A MIDI file needs no Sonic Pi: `notegen-melody render FILE.rb --midi out.mid`."
 )
 
 
@@ -800,7 +800,7 @@ def _not_found(
             f"No Sonic Pi answers, and the process table could not be read ({table.error}), "
             f"so a running Sonic Pi 4.x/5 cannot be found from its server's command line. "
             f"Tried: {tried}. If Sonic Pi runs, set notegen.sonicPi.port and its token "
-            f"(notegen play --port/--token); otherwise: {HOW_TO_START}"
+            f"(notegen-melody play --port/--token); otherwise: {HOW_TO_START}"
         )
     hidden = (
         f" ({table.skipped} processes' command lines could not be read)" if table.skipped else ""
