@@ -79,7 +79,9 @@ def measured(args: list[str]) -> tuple[float, float, int]:
     command = [sys.executable, "-c", MEASURE, sys.executable, "-m", "notegen_training.cli"]
     print("$ notegen-train " + shlex.join(args), file=sys.stderr, flush=True)
     started = time.time()
-    done = subprocess.run([*command, *args], env=env, stderr=subprocess.PIPE, text=True)
+    done = subprocess.run(
+        [*command, *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
     wall = time.time() - started
     last = done.stderr.strip().splitlines()[-1].split()
     if done.returncode or last[1] != "0":
