@@ -128,6 +128,7 @@ def _one_shard(folder: Path, melodies: list[list[int]]) -> Path:
                         "id": f"m{i}",
                         "pitch": pitches,
                         "beats": [0.5] * len(pitches),
+                        "onset": [0.5 * k for k in range(len(pitches))],
                         "bar_position": [0.0] * len(pitches),
                         "context_pitch": [],
                         "context_count": [0] * len(pitches),

@@ -37,7 +37,7 @@ from .read import read_file
 
 MANIFEST = "manifest.jsonl"
 SUMMARY = "corpus.json"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 SPLITS = ("train", "valid", "test")
 
 
@@ -97,9 +97,9 @@ def convert_one(job: tuple[str, str | None, str]) -> FileResult:
 
 
 def to_example(example: dict[str, Any]) -> bytes:
-    """A voice as a serialized ``tf.train.Example``: pitch (MIDI, -1 = rest), beats,
-    bar_position, context_pitch + context_count (the other voices at each onset), bpm,
-    time_signature, id."""
+    """A voice as a serialized ``tf.train.Example``: pitch (MIDI, -1 = rest), beats, onset
+    (beats from the piece's start), bar_position, context_pitch + context_count (the other
+    voices at each onset), bpm, time_signature, id."""
     import tensorflow as tf
 
     def ints(values: Iterable[int]) -> tf.train.Feature:
@@ -111,6 +111,7 @@ def to_example(example: dict[str, Any]) -> bytes:
     features = {
         "pitch": ints(example["pitch"]),
         "beats": floats(example["beats"]),
+        "onset": floats(example["onset"]),
         "bar_position": floats(example["bar_position"]),
         "context_pitch": ints(example["context_pitch"]),
         "context_count": ints(example["context_count"]),
@@ -288,6 +289,7 @@ def convert(
 
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
+    check_format(out)
     done = read_manifest(out)
     sources = list(expand(paths))
     tally: Counter[str] = Counter()
@@ -334,6 +336,18 @@ def convert(
     return report
 
 
+def check_format(folder: Path) -> None:
+    """Refuse to add to shards of another format (their examples would not parse alike)."""
+    summary = folder / SUMMARY
+    if summary.exists():
+        version = json.loads(summary.read_text()).get("format_version")
+        if version != FORMAT_VERSION:
+            raise ValueError(
+                f"{folder} holds shards of format {version}, this notegen writes format "
+                f"{FORMAT_VERSION}: convert into a new folder"
+            )
+
+
 def summarize(folder: Path, tally: Counter[str], shas: set[str]) -> ConvertReport:
     """Totals over the manifest entries of this run's files (cached or converted now)."""
     skipped: Counter[str] = Counter()
@@ -371,4 +385,5 @@ def load_summary(folder: str | Path) -> dict[str, Any]:
     path = Path(folder) / SUMMARY
     if not path.exists():
         raise FileNotFoundError(f"{path}: no converted corpus here (run notegen-train convert)")
+    check_format(Path(folder))
     return json.loads(path.read_text())  # type: ignore[no-any-return]
