@@ -130,3 +130,26 @@ def test_ghost_after_play_completes_the_note_then_sleeps_and_plays(engine):
     # with the sleep already written below, only the note
     nc = context(DOC, 6, 7)
     assert "\n" not in inline.ghost_text(engine, nc, Settings())
+
+
+def test_a_bass_line_is_read_in_the_models_register_and_answered_in_its_own(engine):
+    from notegen.lsp.play_lines import register_shift
+    from notegen.melody import Event
+    from notegen.notes import NoteStyle, spell
+
+    assert register_shift([Event(31), Event(33), Event(31)], 36, 96) == 36  # g1 -> g4
+    assert register_shift([Event(67), Event(69)], 36, 96) == 0
+    text = (
+        "in_thread do\n  play :g1\n  sleep 1\n  play :a1\n  sleep 1\n"
+        "  play :g1\n  sleep 1\n  play \nend\n"
+    )
+    items = items_at(engine, text, 7, 7)
+    model = engine.model
+    lo, hi = int(model.pitches.min()), int(model.pitches.max())
+    shift = register_shift([Event(31), Event(33), Event(31)], lo, hi)
+    probs = softmax(
+        model.run([Event(31 + shift, 1.0), Event(33 + shift, 1.0), Event(31 + shift, 1.0)])[0][-1]
+    )
+    probs[:2] = 0.0
+    best = [model.pitch_of(int(i)) - shift for i in np.argsort(-probs, kind="stable")[:3]]
+    assert [i.label for i in items[:3]] == [spell(p, NoteStyle(case="lower")) for p in best]

@@ -176,3 +176,13 @@ def test_generated_code_passes_ruby_syntax_check(tmp_path):
     check = subprocess.run([ruby, "-c", str(path)], capture_output=True, text=True, timeout=60)
     assert check.returncode == 0, check.stderr
     assert [e.pitch for e in runs(path.read_text())[0].events()] == [64, -3, 67]
+
+
+def test_in_a_loop_the_notes_after_the_cursor_were_heard_before_it():
+    body = (
+        "  play :c4\n  sleep 1\n  play :d4\n  sleep 1\n  play \n  sleep 1\n  play :f4\n  sleep 1\n"
+    )
+    looped = context_at("live_loop :a do\n" + body + "end\n", 5, 7)
+    once = context_at("in_thread do\n" + body + "end\n", 5, 7)
+    assert [e.pitch for e in looped.history] == [65, 60, 62]  # the previous pass ends on f4
+    assert [e.pitch for e in once.history] == [60, 62]

@@ -9,7 +9,7 @@ dropped (``ContentModified``) instead of being applied at a stale place.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from lsprotocol import types
@@ -27,9 +27,12 @@ from notegen.notes import infer_style
 from notegen.pianoroll import Roll
 from notegen.sampling import tonic_name
 from notegen.sonicpi import format_duration, next_free_voice
+from notegen.sonicpi.statement_writer import next_loop_name, render_live_loop
 from notegen.sonicpi.types import NoteArray
 from pygls.exceptions import JsonRpcContentModified, JsonRpcException, JsonRpcInvalidParams
 
+from . import play_lines
+from .context import is_numeric_array
 from .documents import DocumentView, Reading, voice_history
 from .edits import client_supports_document_changes, text_edit, workspace_edit
 from .host import Host
@@ -37,6 +40,8 @@ from .picture import block_roll, render_roll
 from .spelling import spell_note
 
 GENERATE = "notegen.generateMelody"
+FORMS = ("voice", "live_loop")
+"""generateMelody's ``form``: ``aN``/``bN`` arrays and their loop, or play/sleep lines."""
 CONTINUE = "notegen.continueMelody"
 
 
@@ -180,6 +185,9 @@ async def generate_melody(server: Host, *args: Any) -> dict[str, Any]:
         options = parse_generate_options({k: v for k, v in raw.items() if k != "preview"}, defaults)
     except ArgumentError as exc:
         raise invalid(exc.name, exc.why) from None
+    form = raw.get("form", "voice")
+    if form not in FORMS:
+        raise invalid("form", f"must be one of {', '.join(FORMS)}, not {form!r}")
     model = await model_or_error(server, view.uri)
     latest = server.latest_reading(view.uri)
 
@@ -189,18 +197,30 @@ async def generate_melody(server: Host, *args: Any) -> dict[str, Any]:
         else:
             arrays = view.arrays()
             events, bpm = _document_events(arrays), _document_bpm(arrays)
-        return generate_block(
+        style = latest.style if latest is not None else infer_style(view.text)
+        block = generate_block(
             model,
             options,
             voice=next_free_voice(view.text),
             document_events=events,
             document_bpm=bpm,
-            style=latest.style if latest is not None else infer_style(view.text),
+            style=style,
         )
+        if form == "live_loop":  # the same melody as play/sleep lines in a live_loop
+            loop = render_live_loop(
+                next_loop_name(view.text),
+                block.events,
+                options.bpm or bpm or 60.0,
+                style,
+                default_duration=model.default_duration,
+            )
+            block = replace(block, text=loop)
+        return block
 
     block = await server.engine_for(view.uri).run(compute)
     offset, new_text = block_insertion(view, position, block.text)
     about = {
+        "form": form,
         "voice": block.voice,
         "notes": len(block.events),
         "key": None if block.tonic is None else tonic_name(block.tonic),
@@ -279,6 +299,25 @@ async def continue_melody(server: Host, *args: Any) -> dict[str, Any]:
 
     def compute() -> Continuation | None:
         offset = view.offset_at(*position)
+        run = play_lines.run_at(view, *position)
+        if run is not None:  # play/sleep lines: new lines after the run
+            arrays = view.arrays()
+            made = play_lines.shifted_generate(
+                model,
+                play_lines.continue_history(arrays, run),
+                count,
+                temperature=options.temperature,
+                top_k=options.top_k,
+                top_p=options.top_p,
+                seed=options.seed,
+                max_context=s.maxContext,
+                cache=cache,
+            )
+            numeric = is_numeric_array(run.notes)
+            at, new_text = play_lines.continuation_lines(
+                view.text, run, made, infer_style(view.text), numeric
+            )
+            return Continuation([(at, at, new_text)], made, run.events(), run.name or "play")
         array = view.array_at(offset)
         if array is None:
             return None
@@ -305,7 +344,10 @@ async def continue_melody(server: Host, *args: Any) -> dict[str, Any]:
     result = await server.engine_for(view.uri).run(compute)
     if result is None:
         line, character = position
-        raise invalid("position", f"line {line}, character {character} is not inside a note array")
+        raise invalid(
+            "position",
+            f"line {line}, character {character} is not inside a note array or play/sleep lines",
+        )
     if preview:
         events = [*result.own, *result.events]
         beats = sum(ev.duration or 1.0 for ev in events)

@@ -115,6 +115,10 @@ def note_context(
         before = [*before, Event(token.midi, duration)]
         partial = ""
     earlier = reading.earlier_sections(ctx.array) if reading is not None else []
+    if ctx.slot != "array":
+        before = list(ctx.history)  # play/sleep: the run's notes, code left out
+        if reading is not None:
+            earlier = reading.earlier_runs(local.base + ctx.array.span.start)
     if reading is not None:
         style = reading.style
     else:

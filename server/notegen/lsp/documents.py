@@ -373,6 +373,11 @@ class Reading:
         stop = bisect.bisect_left(numbers, array.section)
         return [sections[k] for k in numbers[:stop]]
 
+    def earlier_runs(self, start: int) -> list[ArraySummary]:
+        """The ``play``/``sleep`` runs before offset ``start``, in document order: the
+        piece so far (live coders repeat and vary their phrases from loop to loop)."""
+        return [s for s in self.summaries if s.kind == "play" and s.start < start]
+
     def ids(self, summary: ArraySummary, cache: ContextCache) -> np.ndarray:
         """Token ids of ``summary``'s events for ``cache``'s model (memoised per array)."""
         memo = self._ids.get(id(summary))

@@ -9,20 +9,27 @@ has (``release: 0.5``) and the head they share (``synth :pluck, note:``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from lsprotocol import types
+from notegen import sonicpi
 from notegen.config import Settings
+from notegen.generate import Candidate, generate
 from notegen.melody import Event
+from notegen.notes import NoteStyle
 from notegen.sampling import softmax
+from notegen.snippets import DEFAULT_BPM, Snippet
 from notegen.sonicpi import format_duration
 from notegen.sonicpi.statement_writer import indent_lines, melody_lines
 from notegen.sonicpi.statements import PlayRun
+from notegen.sonicpi.types import NoteArray, Span
 
 from .completion import Suggestion, build_items, phrase, rank_notes
 from .context import NoteContext
+from .documents import DocumentView
 from .engine import Engine
+from .spelling import spell_matching
 
 GHOST_LINES_NOTES = 4
 """Notes the ghost text writes after the one being completed (each a play and a sleep line)."""
@@ -52,11 +59,55 @@ def run_style(run: PlayRun, numeric: bool) -> RunStyle:
     return RunStyle(run.indent, head, options, numeric)
 
 
+def register_shift(events: list[Event], lo: int, hi: int) -> int:
+    """Octaves (in semitones) that move a melody to the middle of the model's range.
+
+    Bass lines (``:e1``, ``:g1``) and high leads sit far from the melodies the model learned
+    (folk tunes and chorale sopranos, around the middle of ``[lo, hi]``); read there, they are
+    the same tune, and the suggestions move back by as many octaves.
+    """
+    pitched = sorted(float(e.pitch) for e in events if e.pitch is not None)
+    if not pitched:
+        return 0
+    median = pitched[len(pitched) // 2]
+    shift = 12 * round(((lo + hi) / 2 - median) / 12)
+    while pitched[0] + shift < lo and pitched[-1] + shift + 12 <= hi:
+        shift += 12
+    while pitched[-1] + shift > hi and pitched[0] + shift - 12 >= lo:
+        shift -= 12
+    return shift
+
+
 def notes_only(engine: Engine, nc: NoteContext, limit: int) -> list[Suggestion]:
-    """Ranked next notes without the rest (``play :r`` is silence: a sleep says it better)."""
-    ranked = rank_notes(engine, nc, limit + 1)
-    kept = [s for s in ranked if s.candidate.pitch is not None][:limit]
-    return [Suggestion(s.text, s.candidate, k) for k, s in enumerate(kept)]
+    """Ranked next notes without the rest (``play :r`` is silence: a sleep says it better),
+    read in the model's register (see :func:`register_shift`)."""
+    model = engine.model
+    if model is None:
+        return []
+    lo, hi = int(model.pitches.min()), int(model.pitches.max())
+    shift = register_shift(nc.before, lo, hi)
+    if shift == 0 and not nc.earlier:
+        ranked = rank_notes(engine, nc, limit + 1)
+        kept = [s for s in ranked if s.candidate.pitch is not None][:limit]
+        return [Suggestion(s.text, s.candidate, k) for k, s in enumerate(kept)]
+    moved: list[Event] = []
+    for part in [*(a.events() for a in nc.earlier), nc.before]:
+        own = shift if part is nc.before else register_shift(part, lo, hi)
+        moved.extend(Event(None if e.pitch is None else e.pitch + own, e.duration) for e in part)
+    shifted = replace(nc, earlier=[], before=moved, partial="")
+    out: list[Suggestion] = []
+    for s in rank_notes(engine, shifted, len(model.pitch_vocab)):
+        if s.candidate.pitch is None:
+            continue
+        pitch = s.candidate.pitch - shift
+        text = spell_matching(pitch, nc.style, nc.partial, nc.numeric)
+        if text is None:
+            continue
+        candidate = Candidate(pitch, s.candidate.probability, s.candidate.duration)
+        out.append(Suggestion(text, candidate, len(out)))
+        if len(out) >= limit:
+            break
+    return out
 
 
 def ranked_beats(engine: Engine, nc: NoteContext, limit: int) -> list[tuple[float, float]]:
@@ -197,3 +248,68 @@ def _missing_indent(text: str, offset: int, indent: str) -> str:
     """What the cursor's blank line lacks of the run's indentation."""
     typed = text[text.rfind("\n", 0, offset) + 1 : offset]
     return indent[len(typed) :] if indent.startswith(typed) else ""
+
+
+# -- continueMelody, Play in Sonic Pi ------------------------------------------------------------
+
+
+def run_at(view: DocumentView, line: int, character: int) -> PlayRun | None:
+    """The run of ``play``/``sleep`` lines at a position (on one of its lines, or on a blank
+    line right after it), read from the whole document."""
+    ctx = sonicpi.context_at(view.text, line, character)
+    if ctx is not None and isinstance(ctx.array, PlayRun):
+        return ctx.array
+    array = view.array_at(view.offset_at(line, character))
+    return array if isinstance(array, PlayRun) else None
+
+
+def continue_history(arrays: list[NoteArray], run: PlayRun) -> list[Event]:
+    """What a continuation follows: the earlier runs, then the whole run."""
+    events: list[Event] = []
+    for other in arrays:
+        if isinstance(other, PlayRun) and other.span.start < run.span.start:
+            events.extend(other.events())
+    return events + run.events()
+
+
+def continuation_lines(
+    text: str, run: PlayRun, made: list[Event], style: NoteStyle, numeric: bool
+) -> tuple[int, str]:
+    """Where and what to insert: the new lines after the run's last line (its comment kept
+    on it), a ``sleep`` first when the run ends on a ``play``."""
+    rs = run_style(run, numeric)
+    lines = melody_lines(made, style, numeric=rs.numeric, head=rs.head, options=rs.options)
+    if run.lines and run.lines[-1].kind == "play":
+        known = [v.value for v in (run.durations.values if run.durations else []) if v.value]
+        beats = max(set(known), key=known.count) if known else 1.0
+        lines.insert(0, f"sleep {format_duration(beats)}")
+    end = text.find("\n", run.lines[-1].end)
+    end = len(text) if end == -1 else end
+    return end, "\n" + indent_lines(lines, rs.indent)
+
+
+def shifted_generate(model, history: list[Event], count: int, **kwargs) -> list[Event]:
+    """:func:`notegen.generate.generate` in the model's register, moved back (bass lines)."""
+    lo, hi = int(model.pitches.min()), int(model.pitches.max())
+    shift = register_shift(history, lo, hi)
+    moved = [Event(None if e.pitch is None else e.pitch + shift, e.duration) for e in history]
+    made = generate(model, moved, count, **kwargs)
+    return [Event(None if e.pitch is None else e.pitch - shift, e.duration) for e in made]
+
+
+def run_snippet(text: str, run: PlayRun) -> Snippet:
+    """Play a run once, as written (its lines, their options), at the run's tempo: each line
+    maps back to the document, so Sonic Pi's errors land on the right line."""
+    start = text.rfind("\n", 0, run.span.start) + 1
+    end = text.find("\n", run.span.end)
+    end = len(text) if end == -1 else end
+    bpm = run.bpm or DEFAULT_BPM
+    code_lines = [f"use_bpm {format_duration(bpm)}"]
+    origins: list[Span | None] = [None]
+    offset = start
+    for line in text[start:end].split("\n"):
+        code_lines.append(line)
+        origins.append(Span(offset, offset + len(line)))
+        offset += len(line) + 1
+    beats = sum(v.value for v in (run.durations.values if run.durations else []) if v.value)
+    return Snippet("\n".join(code_lines) + "\n", tuple(origins), beats * 60.0 / bpm, bpm)

@@ -47,6 +47,7 @@ _CONTINUE_AFTER = frozenset(
 )
 _MODIFIERS = frozenset(["if", "unless", "while", "until"])
 _INDENT_RE = re.compile(r"[ \t]*")
+_LOOP_KINDS = frozenset(["live_loop", "loop", "times", "each", "while", "until"])
 
 
 @dataclass(slots=True)
@@ -84,6 +85,8 @@ class PlayBlock:
     bpm: float | None = None
     plays: bool = False
     """The block (or one inside it) plays or sleeps: it ends a run of the block around it."""
+    looped: bool = False
+    """The block repeats (``live_loop``, ``loop``, ``N.times``…, or sits in one that does)."""
 
 
 @dataclass(slots=True)
@@ -448,6 +451,7 @@ def read_runs(doc: _Doc) -> list[PlayRun]:
             if _is_do_line(doc, a, b) or (first.kind == "ident" and first.value in _BLOCK_WORDS):
                 block = _block_of(doc, a, b, line_start)
                 block.bpm = frame.block.bpm
+                block.looped = frame.block.looped or block.kind in _LOOP_KINDS
                 stack.append(_Frame(block))
                 continue
             if doc.is_ident(a, "use_bpm"):
