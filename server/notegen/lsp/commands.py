@@ -35,6 +35,7 @@ from . import play_lines
 from .context import is_numeric_array
 from .documents import DocumentView, Reading, voice_history
 from .edits import client_supports_document_changes, text_edit, workspace_edit
+from .engine import Job
 from .host import Host
 from .picture import block_roll, render_roll
 from .spelling import spell_note
@@ -188,7 +189,8 @@ async def generate_melody(server: Host, *args: Any) -> dict[str, Any]:
     form = raw.get("form", "voice")
     if form not in FORMS:
         raise invalid("form", f"must be one of {', '.join(FORMS)}, not {form!r}")
-    model = await model_or_error(server, view.uri)
+    job = Job(await model_or_error(server, view.uri))  # stops when the request is cancelled
+    model = job.model
     latest = server.latest_reading(view.uri)
 
     def compute() -> Block:
@@ -217,7 +219,7 @@ async def generate_melody(server: Host, *args: Any) -> dict[str, Any]:
             block = replace(block, text=loop)
         return block
 
-    block = await server.engine_for(view.uri).run(compute)
+    block = await server.engine_for(view.uri).run_long(job, compute)
     offset, new_text = block_insertion(view, position, block.text)
     about = {
         "form": form,
@@ -294,7 +296,8 @@ async def continue_melody(server: Host, *args: Any) -> dict[str, Any]:
         options = parse_generate_options({**given, "length": count, "seed_notes": None}, defaults)
     except ArgumentError as exc:
         raise invalid(exc.name, exc.why) from None
-    model = await model_or_error(server, view.uri)
+    job = Job(await model_or_error(server, view.uri))  # stops when the request is cancelled
+    model = job.model
     cache = server.engine_for(view.uri).cache
 
     def compute() -> Continuation | None:
@@ -341,7 +344,7 @@ async def continue_melody(server: Host, *args: Any) -> dict[str, Any]:
         edits = continuation_edits(view, array, made, style, numeric)
         return Continuation(edits, made, own, name)
 
-    result = await server.engine_for(view.uri).run(compute)
+    result = await server.engine_for(view.uri).run_long(job, compute)
     if result is None:
         line, character = position
         raise invalid(
