@@ -88,3 +88,17 @@ def test_a_cancelled_generation_stops_and_edits_nothing(client: Any, tmp_path: P
     (only,) = client.applied_edits
     text = only[1]["edit"]["documentChanges"][0]["edits"][0]["newText"]
     assert text.count(":") < 100  # the 8-note block, not 100,000 notes
+
+
+def test_a_5_mb_one_line_array_is_answered_from_a_window(client: Any, tmp_path: Path) -> None:
+    uri = (tmp_path / "huge.rb").as_uri()
+    line = "a1[0]=[" + ":C4," * 1_250_000 + ":D4]"
+    client.did_open(uri, "a1=[]\n" + line + "\n")
+    told = client.wait_notification(
+        "window/showMessage", lambda p: "huge.rb" in p["message"], timeout=60
+    )
+    assert "only the lines around the cursor" in told["message"]
+    middle = len(line) // 2
+    assert completion(client, uri, 1, middle).wait(60)["items"]
+    hover = {"textDocument": {"uri": uri}, "position": {"line": 1, "character": middle - 2}}
+    assert "MIDI 60" in client.request("textDocument/hover", hover, timeout=60)["contents"]["value"]

@@ -60,6 +60,10 @@ READ_DELAY_FACTOR = 3.0
 :data:`DIAGNOSTICS_DELAY_S`, at most :data:`MAX_READ_DELAY_S`): a big file is re-read only
 when typing has really paused, so the reading rarely runs while completions are wanted."""
 MAX_READ_DELAY_S = 2.0
+MAX_READING_CHARS = 4_000_000
+"""Above this a document is never read whole: a 5 MB file took ~40 s of CPU (holding the
+GIL most of it, so every completion waited) and ~800 MB per reading. Completion and hover
+only need the cursor's lines; 200,000 notes with durations are ~2.5 M characters."""
 WARM_ROWS = 8
 """Voices warmed together: a batch-8 round of one section each takes ~5 ms of CPU."""
 WARM_SPAN = 32
@@ -88,6 +92,7 @@ class NotegenServer(LanguageServer):
         self.timers: dict[str, asyncio.TimerHandle] = {}
         self.read_cost: dict[str, float] = {}  # CPU seconds of the last whole reading
         self.warmers: dict[str, asyncio.Future[None]] = {}
+        self.too_big_told: set[str] = set()
         self.model_message_sent: str | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self.coexistence = Coexistence()
@@ -257,6 +262,9 @@ class NotegenServer(LanguageServer):
                 types.PublishDiagnosticsParams(uri=uri, diagnostics=[], version=view.version)
             )
             return
+        if len(view.text) > MAX_READING_CHARS:
+            self._too_big(uri, view)
+            return
         loop = asyncio.get_running_loop()
         try:
             found = await loop.run_in_executor(self.reader, _read_document, view)
@@ -283,6 +291,22 @@ class NotegenServer(LanguageServer):
             self.protocol.notify(NOTIFICATION, choice.to_json(uri))
         self.text_document_publish_diagnostics(
             types.PublishDiagnosticsParams(uri=uri, diagnostics=diags, version=view.version)
+        )
+
+    def _too_big(self, uri: str, view: DocumentView) -> None:
+        """No whole-file reading above :data:`MAX_READING_CHARS`: say so once per document."""
+        self.readings.pop(uri, None)
+        self.text_document_publish_diagnostics(
+            types.PublishDiagnosticsParams(uri=uri, diagnostics=[], version=view.version)
+        )
+        if uri in self.too_big_told:
+            return
+        self.too_big_told.add(uri)
+        name = unquote(uri.rsplit("/", 1)[-1])
+        self.warn(
+            f"notegen: {name} has {len(view.text):,} characters; above "
+            f"{MAX_READING_CHARS:,} notegen reads only the lines around the cursor "
+            "(completion and hover work; no diagnostics, no earlier sections as context)"
         )
 
     def warm_up(self, uri: str, reading: Reading) -> None:
