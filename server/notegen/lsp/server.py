@@ -81,6 +81,7 @@ class NotegenServer(LanguageServer):
     def __init__(self, model_path: str | None = None) -> None:
         super().__init__("notegen-lsp", __version__, protocol_cls=NotegenProtocol, max_workers=2)
         sys.setswitchinterval(SWITCH_INTERVAL_S)
+        limit_malloc_arenas()
         self.settings = Settings()
         self.cli_model_path = model_path
         self.engine = Engine()
@@ -446,6 +447,22 @@ def release_memory() -> None:
     trim = _malloc_trim()
     if trim is not None:
         trim(0)
+
+
+MALLOC_ARENAS = 2
+"""glibc gives each thread that allocates its own heap arena (up to 8 per core); freed memory
+in one arena is not reused by another thread. The server's threads (event loop, inference,
+reading, generation, stdin) share two: measured on the soak benchmark, see its README."""
+
+
+def limit_malloc_arenas() -> None:
+    """``mallopt(M_ARENA_MAX, MALLOC_ARENAS)`` before the server starts its threads (glibc)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").mallopt(-8, MALLOC_ARENAS)  # M_ARENA_MAX
+    except (OSError, AttributeError):  # not glibc: nothing to do
+        pass
 
 
 @functools.cache
