@@ -671,7 +671,11 @@ def create_server(model_path: str | None = None) -> NotegenServer:
         if view is None:
             return []
         blank = not view.line_text(position.line).strip()
-        out = code_actions.actions(uri, position, found is not None, blank, ls.settings)
+        reading = ls.latest_reading(uri)
+        live = reading is not None and any(a.kind == "play" for a in reading.summaries)
+        out = code_actions.actions(
+            uri, position, found is not None, blank, ls.settings, live_coding=live
+        )
         out += play.play_actions(view, params.range)
         if any(d.code == quick_fixes.CODE for d in params.context.diagnostics):
             changes = client_supports_document_changes(ls.client_capabilities_or_none())
