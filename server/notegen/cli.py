@@ -49,9 +49,14 @@ def lsp_parser() -> argparse.ArgumentParser:
     transport = parser.add_mutually_exclusive_group()
     transport.add_argument("--stdio", action="store_true", help="speak LSP on stdio (default)")
     transport.add_argument("--tcp", action="store_true", help="listen for one client over TCP")
-    transport.add_argument("--ws", action="store_true", help="listen over WebSocket")
+    transport.add_argument("--ws", action="store_true", help="listen for one client over WebSocket")
     parser.add_argument("--host", default="127.0.0.1", help="address for --tcp/--ws (127.0.0.1)")
-    parser.add_argument("--port", type=int, default=2087, help="port for --tcp/--ws (2087)")
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=2087,
+        help="port for --tcp/--ws (2087; 0: any free port, printed on stderr)",
+    )
     parser.add_argument(
         "--model", help="model .onnx or its .json card (default: $NOTEGEN_MODEL or shipped)"
     )
@@ -64,20 +69,15 @@ def lsp_parser() -> argparse.ArgumentParser:
 def lsp_main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``notegen-lsp``."""
     args = lsp_parser().parse_args(argv)
-    if not 0 < args.port < 65536:
-        print(f"notegen-lsp: --port must be 1-65535, not {args.port}", file=sys.stderr)
+    if not 0 <= args.port < 65536:
+        print(f"notegen-lsp: --port must be 0-65535, not {args.port}", file=sys.stderr)
         return 2
     _setup_logging(args.log_file, args.verbose)
     from notegen.lsp.server import create_server
 
     server = create_server(args.model)
-    if args.tcp:
-        server.start_tcp(args.host, args.port)
-    elif args.ws:
-        server.start_ws(args.host, args.port)
-    else:
-        server.start_io()
-    return 0
+    transport = "tcp" if args.tcp else "ws" if args.ws else "stdio"
+    return server.serve(transport, args.host, args.port)
 
 
 # -- notegen -----------------------------------------------------------------------------------

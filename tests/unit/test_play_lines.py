@@ -153,3 +153,11 @@ def test_a_bass_line_is_read_in_the_models_register_and_answered_in_its_own(engi
     probs[:2] = 0.0
     best = [model.pitch_of(int(i)) - shift for i in np.argsort(-probs, kind="stable")[:3]]
     assert [i.label for i in items[:3]] == [spell(p, NoteStyle(case="lower")) for p in best]
+
+
+def test_the_local_reader_reads_the_block_around_the_cursor_only():
+    text = "use_bpm 90\nlive_loop :a do\n  play 60\n  sleep 1\nend\n\nlive_loop :b do\nend\n"
+    view = DocumentView("file:///t.rb", 1, text)
+    assert view.statement_region(2) == (1, 4)  # `live_loop :a do` … `end`
+    top = "play 60\nsleep 1\nplay 62\nsleep 1\nlive_loop :b do\nend\n"
+    assert DocumentView("file:///t.rb", 1, top).statement_region(2) == (0, 4)

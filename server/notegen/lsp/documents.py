@@ -202,14 +202,20 @@ class DocumentView:
 
     def statement_region(self, line: int) -> tuple[int, int]:
         """Lines ``[first, last]`` around a ``play``/``sleep`` line: from the top-level line
-        that opens its block (at most :data:`STATEMENT_LINES` above) to as far below."""
+        that opens its block to the one that closes it (at most :data:`STATEMENT_LINES` away)."""
         first = max(0, line - STATEMENT_LINES)
         for k in range(line, first - 1, -1):
             text = self.line_text(k)
             if k < line and text[:1].strip() and not text.startswith(_RUN_WORDS):
                 first = k  # the top-level line that opens the block (or ends the one above)
                 break
-        return first, min(self.line_count - 1, line + STATEMENT_LINES)
+        last = min(self.line_count - 1, line + STATEMENT_LINES)
+        for k in range(line + 1, last + 1):
+            text = self.line_text(k)
+            if text[:1].strip() and not text.startswith(_RUN_WORDS):
+                last = k  # the top-level line that ends the block (or starts the next one)
+                break
+        return first, last
 
     def _statement_context(self, line: int, col: int) -> LocalContext | None:
         """A cursor in a run of ``play``/``sleep`` statements, read on its block's lines."""
