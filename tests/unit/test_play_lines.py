@@ -161,3 +161,52 @@ def test_the_local_reader_reads_the_block_around_the_cursor_only():
     assert view.statement_region(2) == (1, 4)  # `live_loop :a do` … `end`
     top = "play 60\nsleep 1\nplay 62\nsleep 1\nlive_loop :b do\nend\n"
     assert DocumentView("file:///t.rb", 1, top).statement_region(2) == (0, 4)
+
+
+PIECE = """\
+key = :e3
+use_bpm 120
+live_loop :lead, sync: :met do
+  use_synth :pluck
+  sync :beat
+  play key + 7, release: 0.2
+  sleep 0.25
+  4.times do
+    play :e4
+    sleep 0.5
+  end
+end
+"""
+
+
+def test_play_in_sonic_pi_plays_the_block_under_the_cursor_once():
+    from notegen.lsp.play_lines import run_snippet
+
+    arrays = read(PIECE)
+    loop_run, times_run = [a for a in arrays if a.kind == "play"]
+    body = run_snippet(PIECE, loop_run, arrays)
+    # the loop's body once (a live_loop would never end), after the assignment it uses;
+    # `sync` would wait for a cue that never comes: left blank
+    assert body.code.split("\n") == [
+        "use_bpm 120",
+        "key = :e3",
+        "  use_synth :pluck",
+        "",
+        "  play key + 7, release: 0.2",
+        "  sleep 0.25",
+        "  4.times do",
+        "    play :e4",
+        "    sleep 0.5",
+        "  end",
+        "",
+    ]
+    lines = PIECE.split("\n")
+    assert [PIECE[o.start : o.end] if o else None for o in body.origins] == [
+        None,
+        *lines[0:1],
+        *lines[3:11],
+    ]
+    assert body.seconds == (0.25 + 4 * 0.5) * 60 / 120
+    times = run_snippet(PIECE, times_run, arrays)  # an N.times block: as written, N times
+    assert times.code.split("\n")[2:6] == lines[7:11]
+    assert times.seconds == 4 * 0.5 * 60 / 120

@@ -9,6 +9,8 @@ has (``release: 0.5``) and the head they share (``synth :pluck, note:``).
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -297,19 +299,59 @@ def shifted_generate(model, history: list[Event], count: int, **kwargs) -> list[
     return [Event(None if e.pitch is None else e.pitch - shift, e.duration) for e in made]
 
 
-def run_snippet(text: str, run: PlayRun) -> Snippet:
-    """Play a run once, as written (its lines, their options), at the run's tempo: each line
-    maps back to the document, so Sonic Pi's errors land on the right line."""
-    start = text.rfind("\n", 0, run.span.start) + 1
-    end = text.find("\n", run.span.end)
-    end = len(text) if end == -1 else end
+PLAYED_WHOLE = frozenset(
+    ["times", "in_thread", "with_fx", "with_synth", "with_bpm", "with_transpose", "density"]
+)
+"""Blocks played as written (once, or N times); others (``live_loop``, ``loop``, ``define``,
+``if``…) are played as their body, once: a loop would not end, a ``define`` plays nothing."""
+_ASSIGNMENT_RE = re.compile(r"[a-z_][A-Za-z0-9_]*\s*=[^=~]")
+
+
+def run_snippet(text: str, run: PlayRun, arrays: Sequence[NoteArray] = ()) -> Snippet:
+    """Play the block under the cursor once, as written, at the run's tempo.
+
+    The block's lines (its body for a loop or a ``define``; the run's lines at the top level)
+    follow ``use_bpm`` and the document's one-line top-level assignments above it
+    (``key = :e3``, which the block may use); ``sync`` lines are left blank, since nothing
+    would cue them. Each line maps back to the document, so Sonic Pi's errors land on it.
+    ``arrays`` (the document's reading) give how long it plays: every run inside, each as
+    often as its ``N.times`` says.
+    """
+    block = run.block
+    if block.kind == "top" or block.end is None:
+        start, end = _line_start(text, run.span.start), _line_end(text, run.span.end)
+    elif block.kind in PLAYED_WHOLE:
+        start, end = block.start, _line_end(text, block.end)
+    else:
+        start = _line_end(text, block.start) + 1
+        end = max(start, _line_start(text, block.end) - 1)
     bpm = run.bpm or DEFAULT_BPM
     code_lines = [f"use_bpm {format_duration(bpm)}"]
     origins: list[Span | None] = [None]
+    offset = 0
+    for line in text[: _line_start(text, start)].split("\n"):
+        if _ASSIGNMENT_RE.match(line) and _balanced(line):
+            code_lines.append(line)
+            origins.append(Span(offset, offset + len(line)))
+        offset += len(line) + 1
     offset = start
     for line in text[start:end].split("\n"):
-        code_lines.append(line)
+        code_lines.append("" if line.strip().split(" ")[0] == "sync" else line)
         origins.append(Span(offset, offset + len(line)))
         offset += len(line) + 1
-    beats = sum(v.value for v in (run.durations.values if run.durations else []) if v.value)
+    inside = [a for a in arrays if isinstance(a, PlayRun) and start <= a.span.start < end]
+    beats = sum(_beats_of(r) for r in inside or [run])
     return Snippet("\n".join(code_lines) + "\n", tuple(origins), beats * 60.0 / bpm, bpm)
+
+
+def _beats_of(run: PlayRun) -> float:
+    beats = sum(v.value for v in (run.durations.values if run.durations else []) if v.value)
+    return beats * (run.block.repeat or 1 if run.block.kind == "times" else 1)
+
+
+def _line_start(text: str, offset: int) -> int:
+    return text.rfind("\n", 0, offset) + 1
+
+
+def _balanced(line: str) -> bool:
+    return sum(line.count(c) for c in "([{") == sum(line.count(c) for c in ")]}")
