@@ -44,7 +44,7 @@ _SHARPS = ("C", "C♯", "D", "D♯", "E", "F", "F♯", "G", "G♯", "A", "A♯",
 
 def pitch_class_name(midi: float, flats: bool | None = None) -> str:
     """A pitch class for messages: ``E♭``, ``F♯`` (sharps/flats as asked, else the usual)."""
-    pc = int(round(midi)) % 12
+    pc = round(midi) % 12
     if flats is None:
         return _SHARP_CLASS[pc]
     return (_FLAT_CLASS if flats else _SHARPS)[pc]
@@ -178,8 +178,9 @@ class IntervalStats:
     """A section's harmony as the slip checker weighs it (log-probabilities, natural log).
 
     ``interval[strong][attack][ic]``: how likely interval class ``ic`` is between a note and a
-    note sounding with it (``strong``: on a whole beat; ``attack``: both start together); ``pitch_class[pc]``: how likely each
-    pitch class is in the section. Counts of the section itself over the consonance prior.
+    note sounding with it (``strong``: on a whole beat; ``attack``: both start together);
+    ``pitch_class[pc]``: how likely each pitch class is in the section. Counts of the section
+    itself over the consonance prior.
     """
 
     def __init__(self, parts: Sequence[Part]) -> None:
@@ -193,9 +194,9 @@ class IntervalStats:
             for t, here in enumerate(sounding(part, others)):
                 strong = int(on_beat(part.onsets[t]))
                 for midi in part.chords[t]:
-                    pcs[int(round(midi)) % 12] += 1
+                    pcs[round(midi) % 12] += 1
                     for other, att in zip(here.pitches, here.attack, strict=True):
-                        ic = int(round(midi - other)) % 12
+                        ic = round(midi - other) % 12
                         # a pair attacked together is counted from both of its notes
                         counts[strong, int(att), ic] += 0.5 if att else 1.0
         self.interval = np.log(counts / counts.sum(axis=2, keepdims=True))
@@ -209,7 +210,6 @@ class IntervalStats:
         attack = np.asarray(here.attack, dtype=np.int64)
         ics = np.rint(candidates[:, None] - others[None, :]).astype(np.int64) % 12
         return self.interval[int(strong), attack[None, :], ics].sum(axis=1)
-
 
     def held_score(self, candidates: np.ndarray, entering: list[tuple[float, bool]]) -> np.ndarray:
         """Sum of interval log-probabilities of the notes entering against each candidate held."""

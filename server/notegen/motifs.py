@@ -29,13 +29,18 @@ def _pitched(part: Part) -> tuple[np.ndarray, np.ndarray]:
 
 
 class MotifTable:
-    """Counts of interval shapes (``2·SPAN`` intervals, and the 2 around a note) in a piece."""
+    """Counts, over a piece, of the passages (``2·SPAN + 1`` pitches as written), the interval
+    shapes (``2·SPAN`` intervals) and the short shapes (the 2 intervals around a note)."""
 
     def __init__(self, parts: Iterable[Part]) -> None:
+        self.exact: Counter[tuple[int, ...]] = Counter()
         self.long: Counter[tuple[int, ...]] = Counter()
         self.short: Counter[tuple[int, ...]] = Counter()
         for part in parts:
             pitches, _ = _pitched(part)
+            notes = pitches.tolist()
+            for i in range(len(notes) - 2 * SPAN):
+                self.exact[tuple(notes[i : i + 2 * SPAN + 1])] += 1
             steps = np.diff(pitches).tolist()
             for i in range(len(steps) - 2 * SPAN + 1):
                 self.long[tuple(steps[i : i + 2 * SPAN])] += 1
@@ -43,13 +48,14 @@ class MotifTable:
                 self.short[tuple(steps[i : i + 2])] += 1
 
     def support(self, part: Part, t: int, candidates: np.ndarray) -> np.ndarray:
-        """``[2, len(candidates)]``: log(1 + occurrences elsewhere) of the long and the short
-        shape around event ``t`` with each candidate in place of the written pitch.
+        """``[3, len(candidates)]``: log(1 + occurrences elsewhere) of the long and the short
+        shape and of the exact passage around event ``t``, each candidate in place of the
+        written pitch.
 
         The written shape's own occurrence is not counted. Zeros where the note has too few
         pitched neighbours in its part.
         """
-        out = np.zeros((2, len(candidates)))
+        out = np.zeros((3, len(candidates)))
         pitches, keep = _pitched(part)
         where = np.searchsorted(keep, t)
         if where >= len(keep) or keep[where] != t:
@@ -69,4 +75,9 @@ class MotifTable:
                 key = (*before, c - prev, nxt - c, *after)
                 n = self.long[key] - (c == written)
                 out[0, j] = np.log1p(max(n, 0))
+            around = pitches[where - SPAN : where + SPAN + 1].tolist()
+            for j, c in enumerate(cands.tolist()):
+                around[SPAN] = c
+                n = self.exact[tuple(around)] - (c == written)
+                out[2, j] = np.log1p(max(n, 0))
         return out
