@@ -542,7 +542,7 @@ def _prime(model: MelodyModel, context: Sequence[Event], hidden: int = 0) -> Pri
     return Primed(state, *model.next_log_probs(pl[-1], dl[-1], history), len(context), history)
 
 
-# -- options shared by the generateMelody command and `notegen generate` ---------------------
+# -- options shared by the generateMelody command and `notegen-melody generate` -----------------
 
 
 class ArgumentError(ValueError):
@@ -562,7 +562,7 @@ MAX_LENGTH = 100_000
 
 @dataclass(frozen=True)
 class GenerateOptions:
-    """Validated arguments of ``notegen.generateMelody`` / ``notegen generate``."""
+    """Validated arguments of ``notegen.generateMelody`` / ``notegen-melody generate``."""
 
     length: int = 32
     temperature: float = 1.0

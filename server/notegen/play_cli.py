@@ -1,10 +1,10 @@
-"""``notegen play FILE.rb`` and ``notegen render FILE.rb --wav out.wav --midi out.mid``.
+"""``notegen-melody play FILE.rb`` and ``notegen-melody render FILE.rb --wav W.wav --midi M.mid``.
 
 ``play`` sends a file to a running Sonic Pi and prints what Sonic Pi reports, as
 ``FILE:LINE: message``; Ctrl-C stops the music. ``render`` writes a standard MIDI file of the
 file's note arrays (no Sonic Pi needed) and/or a WAV recorded by Sonic Pi itself. The
-``notegen`` command adds these through :func:`add_subcommands`; ``python -m notegen.play_cli``
-runs them on their own.
+``notegen-melody`` command adds these through :func:`add_subcommands`;
+``python -m notegen.play_cli`` runs them on their own.
 
 Exit codes: 0 done, 1 Sonic Pi reported errors or the file has none to render, 2 Sonic Pi is
 not reachable (the message says how to start it).
@@ -28,7 +28,7 @@ _MARGIN_S = 10.0
 
 
 def add_subcommands(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """Register ``play`` and ``render`` on the ``notegen`` command's subparsers."""
+    """Register ``play`` and ``render`` on the ``notegen-melody`` command's subparsers."""
     play = subparsers.add_parser(
         "play",
         help="play a Sonic Pi file in a running Sonic Pi",
@@ -168,7 +168,7 @@ def _steps(array: NoteArray, lines: LineIndex, path: Path | str) -> list[Step]:
 
 def _render(args: argparse.Namespace) -> int:
     if args.wav is None and args.midi is None:
-        print("notegen render: give --wav OUT.wav and/or --midi OUT.mid", file=sys.stderr)
+        print("notegen-melody render: give --wav OUT.wav and/or --midi OUT.mid", file=sys.stderr)
         return 2
     code = _read_source(args.file)
     if args.midi is not None:
@@ -202,7 +202,7 @@ def _render(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="notegen", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="notegen-melody", description=__doc__.split("\n")[0])
     add_subcommands(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
     return int(args.func(args))

@@ -69,7 +69,7 @@ HOW_TO_START = (
     "again. Without the app, on Debian/Ubuntu: `apt-get install sonic-pi-server "
     "supercollider-server jackd2`, then `jackd -d dummy -r 44100 &` (or your sound card) and "
     "`ruby /usr/lib/sonic-pi/app/server/ruby/bin/sonic-pi-server.rb -u`. "
-    "A MIDI file needs no Sonic Pi: `notegen render FILE.rb --midi out.mid`."
+    "A MIDI file needs no Sonic Pi: `notegen-melody render FILE.rb --midi out.mid`."
 )
 
 

@@ -22,6 +22,13 @@ import shlex
 import sys
 from pathlib import Path
 
+from .corpora.commands import (
+    add_convert_args,
+    add_stream_fit_args,
+    cmd_convert,
+    cmd_stream_fit,
+    wants_stream,
+)
 from .corpus import CorpusError
 
 
@@ -32,7 +39,12 @@ def _fit_args(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg
     p = sub.add_parser("fit", help="train a model (resumes from the checkpoint in --out)")
     p.add_argument("--train", nargs="+", default=[], help="melody .jsonl(.gz) or Sonic Pi files")
     p.add_argument("--valid", nargs="*", default=[], help="validation melodies")
-    p.add_argument("--corpus", nargs="*", default=[], help="your own Sonic Pi .rb files/folders")
+    p.add_argument(
+        "--corpus",
+        nargs="*",
+        default=[],
+        help="your own music: MIDI, MusicXML, ABC, Sonic Pi files, folders or globs",
+    )
     p.add_argument("--out", required=True, help="run directory (checkpoints, logs)")
     p.add_argument("--arch", choices=["notegen", "seed"], default="notegen")
     p.add_argument("--seed", type=int, default=d.seed)
@@ -56,10 +68,14 @@ def _fit_args(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg
         "--samples-per-epoch", type=int, default=40_000, help="seed arch: notes sampled per epoch"
     )
     p.add_argument("--limit", type=int, default=None, help="use only the first N train melodies")
+    add_stream_fit_args(p)
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
     from .sources import load_melodies
+
+    if wants_stream(args):
+        return cmd_stream_fit(args, _fit_config(args))
 
     train = load_melodies([*args.train, *args.corpus])
     if args.limit:
@@ -88,9 +104,16 @@ def cmd_fit(args: argparse.Namespace) -> int:
         )
         fit_seed(train, valid, args.out, config, extra=extra)
         return 0
-    from .fit import FitConfig, fit
+    from .fit import fit
 
-    config = FitConfig(
+    fit(train, valid, args.out, _fit_config(args), extra=extra)
+    return 0
+
+
+def _fit_config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from .fit import FitConfig
+
+    return FitConfig(
         epochs=args.epochs,
         batch_size=args.batch_size,
         max_len=args.max_len,
@@ -103,8 +126,6 @@ def cmd_fit(args: argparse.Namespace) -> int:
         layers=args.layers,
         dropout=args.dropout,
     )
-    fit(train, valid, args.out, config, extra=extra)
-    return 0
 
 
 def _extract_args(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -280,6 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     _extract_args(sub)
     _fit_args(sub)
+    add_convert_args(sub)
     _export_args(sub)
     _evaluate_args(sub)
     _tune_copy_args(sub)
@@ -289,6 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
 COMMANDS = {
     "extract": cmd_extract,
     "fit": cmd_fit,
+    "convert": cmd_convert,
     "export": cmd_export,
     "evaluate": cmd_evaluate,
     "tune-copy": cmd_tune_copy,

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from lsprotocol import types
 from notegen.config import Settings
+from notegen.generate import GenerateOptions
 
 from .commands import CONTINUE, GENERATE
 
-GENERATE_LENGTH = 32
+GENERATE_LENGTH = GenerateOptions().length  # one default everywhere: palette, CLI, README
 KIND_GENERATE = types.CodeActionKind.Refactor + ".notegen.generate"
 KIND_CONTINUE = types.CodeActionKind.Refactor + ".notegen.continue"
 KINDS = [types.CodeActionKind.Refactor, KIND_GENERATE, KIND_CONTINUE]

@@ -37,6 +37,8 @@ class NoteContext:
     lead: str = ""
     """Text a new note needs before it at the cursor (``", "`` right after an element)."""
     max_context: int = 256
+    document: str = ""
+    """The document's text (for statement ghost text, which looks at the cursor's line)."""
 
     @property
     def array(self) -> NoteArray:
@@ -104,7 +106,7 @@ def note_context(
     partial = ctx.partial
     token = ctx.partial_token
     finished = partial[-1:].isdigit() or partial in (":r", ":rest")
-    if partial.startswith(":") and finished and token is not None:
+    if ctx.slot == "array" and partial.startswith(":") and finished and token is not None:
         # ``:G4|`` is a finished note (an octave ends it; or a rest): suggest what follows
         # it, not a replacement for it.
         duration = None
@@ -113,6 +115,10 @@ def note_context(
         before = [*before, Event(token.midi, duration)]
         partial = ""
     earlier = reading.earlier_sections(ctx.array) if reading is not None else []
+    if ctx.slot != "array":
+        before = list(ctx.history)  # play/sleep: the run's notes, code left out
+        if reading is not None:
+            earlier = reading.earlier_runs(local.base + ctx.array.span.start)
     if reading is not None:
         style = reading.style
     else:
@@ -127,4 +133,5 @@ def note_context(
         partial=partial,
         lead=", " if (ctx.needs_comma and not partial) else "",
         max_context=max_context,
+        document=view.text,
     )

@@ -20,18 +20,16 @@ import logging
 import re
 import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lsprotocol import types
 from notegen.snippets import Snippet, array_snippet, block_snippet, phrase_snippet
 from notegen.sonic_pi_client import Report, SonicPiClient, SonicPiError
 from notegen.sonicpi.types import NoteArray, Span
 
+from . import play_lines
 from .commands import document_arg, invalid, position_field
 from .documents import DocumentView
-
-if TYPE_CHECKING:
-    from pygls.lsp.server import LanguageServer
 
 log = logging.getLogger(__name__)
 
@@ -167,8 +165,12 @@ def resolve_target(server: Any, args: dict[str, Any]) -> Target:
         return Target(snippet, view, "selection")
     if "position" not in args:
         raise invalid("arguments", "give {uri, position}, {uri, range}, {code} or {notes}")
-    offset = view.offset_at(*position_field(args, "position"))
+    where = position_field(args, "position")
+    offset = view.offset_at(*where)
     array = view.array_at(offset)
+    run = play_lines.run_at(view, *where) if array is None or array.kind == "play" else None
+    if run is not None:  # play/sleep lines: the run under the cursor, once, as written
+        return Target(play_lines.run_snippet(view.text, run), view, "play lines")
     if array is None:
         raise invalid("position", "is not inside a note array")
     if args.get("voice") and array.voice is not None:
@@ -406,15 +408,3 @@ def play_actions(view: DocumentView, range_: types.Range) -> list[types.CodeActi
             )
         )
     return out
-
-
-def register(server: LanguageServer) -> None:
-    """Register ``notegen.playInSonicPi`` and ``notegen.stopSonicPi`` on ``server``."""
-
-    @server.command(PLAY)
-    async def _play(ls: Any, *args: Any) -> dict[str, Any]:
-        return await play_in_sonic_pi(ls, *args)
-
-    @server.command(STOP)
-    async def _stop(ls: Any, *args: Any) -> dict[str, Any]:
-        return await stop_sonic_pi(ls, *args)
