@@ -20,8 +20,9 @@ text and the tail of each voice's previous section, so a result can be cached pe
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+import re
+from collections.abc import Generator, MutableMapping, Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -32,13 +33,16 @@ from notegen.harmony import (
     Sounding,
     entering,
     on_beat,
+    parts_by_section,
     pitch_class_name,
     sounding,
 )
 from notegen.model import BOS, MelodyModel
 from notegen.motifs import MotifTable
-from notegen.notes import DEFAULT_STYLE, NoteStyle, spell
-from notegen.sonicpi.types import Span
+from notegen.notes import DEFAULT_STYLE, NoteStyle, infer_style, spell
+from notegen.sonicpi.lexer import tokenize
+from notegen.sonicpi.reader import read
+from notegen.sonicpi.types import NoteArray, Span
 
 __all__ = [
     "DELTAS",
@@ -60,6 +64,8 @@ MIN_VOICES = 2
 harmony to weigh, and the melody alone flags too many real notes."""
 MIN_EVENTS = 8
 """Events a voice's section needs before its notes are checked (thin evidence below)."""
+YIELD_STEPS = 8
+"""Model steps between two points where the background check lets other work run."""
 ALT_BATCH = 4096
 """Rows per model call when scoring what follows each alternative."""
 
@@ -186,11 +192,28 @@ def section_features(
     min_events: int = MIN_EVENTS,
     motifs: MotifTable | None = None,
 ) -> Features:
-    """The evidence for every pitched, non-chord note of one section's ``parts``.
+    """:func:`section_steps` run to the end."""
+    steps = section_steps(model, parts, previous, min_events, motifs)
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+
+
+def section_steps(
+    model: MelodyModel,
+    parts: Sequence[Part],
+    previous: dict[int, Part] | None = None,
+    min_events: int = MIN_EVENTS,
+    motifs: MotifTable | None = None,
+) -> Generator[None, None, Features]:
+    """The evidence for every pitched, non-chord note of one section's ``parts``; a generator
+    that yields every :data:`YIELD_STEPS` model steps and returns the :class:`Features`.
 
     ``previous`` maps a voice to its previous section, whose last :data:`CONTEXT_EVENTS`
     events the model reads first. Parts with fewer than ``min_events`` events are heard (as
-    harmony) but not checked.
+    harmony) but not checked. ``motifs`` is the whole piece's table (default: the section's).
     """
     parts = list(parts)
     if not parts:
@@ -209,7 +232,7 @@ def section_features(
     index: list[int] = []
     sounds: list[Sounding] = []
     melodies = [_melody(part, (previous or {}).get(part.voice)) for part in parts]
-    left_all, right_all = _model_scores(model, melodies)
+    left_all, right_all = yield from _model_scores(model, melodies)
     for p, part in enumerate(parts):
         if len(part) < min_events:
             continue
@@ -265,7 +288,7 @@ def _melody(part: Part, previous: Part | None) -> tuple[np.ndarray, np.ndarray]:
 
 def _model_scores(
     model: MelodyModel, melodies: list[tuple[np.ndarray, np.ndarray]]
-) -> tuple[list[np.ndarray], list[np.ndarray]]:
+) -> Generator[None, None, tuple[list[np.ndarray], list[np.ndarray]]]:
     """Per melody, per event ``t``: the served log-probability of each candidate at ``t``
     (``[T, 1 + |DELTAS|]``) and the network's log-probability of event ``t+1``'s pitch after
     each candidate (zeros for the last event: nothing follows).
@@ -308,6 +331,8 @@ def _model_scores(
         if len(pending) * len(offsets) >= ALT_BATCH or (j == steps and pending):
             _feed_alternatives(model, pending, cand_ids, encoded, did, right, offsets)
             pending = []
+        if j % YIELD_STEPS == YIELD_STEPS - 1:
+            yield  # a completion waiting for the inference thread goes first
     left: list[np.ndarray] = []
     for r, (pids, dids) in enumerate(encoded):
         length = lengths[r]
@@ -427,7 +452,7 @@ def _message(features: Features, row: int, fix: Fix, style: NoteStyle) -> str:
     written = int(features.written[row])
     flats = style.accidental == "flat"
     here = features.sounding[row]
-    col = 1 + int(np.nonzero(fix.midi - written == DELTAS)[0][0])
+    col = 1 + DELTAS.tolist().index(fix.midi - written)
     harmony_gain = features.harmony[row, col] - features.harmony[row, 0]
     name, alt = _note_name(written, style), _note_name(fix.midi, style)
     tail = f"{alt} is {_times(fix.ratio)} more likely here"
@@ -449,6 +474,33 @@ def spelled_fix(fix: Fix, style: NoteStyle) -> str:
     return spell(fix.midi, style)
 
 
+def section_key(parts: Sequence[Part], previous: dict[int, Part]) -> tuple:
+    """What a section's evidence depends on besides the piece's motif table: its parts'
+    pitches, chords and durations, and the context tail of each voice's previous section."""
+    key: list[object] = []
+    for part in parts:
+        before = previous.get(part.voice)
+        tail = (
+            (
+                before.pitches[-CONTEXT_EVENTS:].tobytes(),
+                before.durations[-CONTEXT_EVENTS:].tobytes(),
+            )
+            if before is not None
+            else None
+        )
+        key.append(
+            (part.voice, part.pitches.tobytes(), part.durations.tobytes(), tuple(part.chords), tail)
+        )
+    return tuple(key)
+
+
+def with_parts(features: Features, parts: Sequence[Part]) -> Features:
+    """Cached evidence re-attached to the same section read from a newer text (same content,
+    new offsets), so its hints land where the notes are now."""
+    by_voice = {p.voice: p for p in parts}
+    return replace(features, parts=[by_voice[p.voice] for p in features.parts])
+
+
 def checked_sections(
     parts: dict[int, dict[int, Part]], every_piece: bool = False
 ) -> list[tuple[int, list[Part], dict[int, Part]]]:
@@ -467,3 +519,96 @@ def checked_sections(
         for voice, part in section.items():
             last[voice] = part
     return out
+
+
+IGNORE_RE = re.compile(r"notegen:\s*ignore\b([\s0-9,]*)")
+"""``# notegen: ignore`` (every note of the line) or ``# notegen: ignore 12, 37`` (those
+elements, by their Ruby index in their array) in a comment on a note's line."""
+
+
+def ignored_lines(text: str) -> dict[int, set[int] | None]:
+    """Line number → element indices to leave alone there (``None``: all of them)."""
+    out: dict[int, set[int] | None] = {}
+    for tok in tokenize(text):
+        if tok.kind != "comment":
+            continue
+        match = IGNORE_RE.search(tok.value)
+        if match is None:
+            continue
+        line = text.count("\n", 0, tok.start)
+        numbers = {int(n) for n in re.findall(r"[0-9]+", match.group(1))}
+        if not numbers:
+            out[line] = None
+        elif line not in out or out[line] is not None:
+            out[line] = (out.get(line) or set()) | numbers
+    return out
+
+
+def is_ignored(slip: Slip, text: str, ignored: dict[int, set[int] | None]) -> bool:
+    """Whether an ignore comment on the slip's line covers it."""
+    line = text.count("\n", 0, slip.span.start)
+    if line not in ignored:
+        return False
+    indices = ignored[line]
+    return indices is None or slip.index in indices
+
+
+def document_steps(
+    model: MelodyModel,
+    text: str,
+    arrays: Sequence[NoteArray],
+    *,
+    threshold: float | None = None,
+    every_piece: bool = False,
+    cache: MutableMapping[tuple, Features] | None = None,
+    style: NoteStyle = DEFAULT_STYLE,
+) -> Generator[None, None, list[Slip]]:
+    """Every slip of a document, section by section; a generator (see :func:`section_steps`).
+
+    ``cache`` maps :func:`section_key` to a section's evidence: an edit recomputes only the
+    sections whose notes (or previous section's tail) it changed. The motif table is the whole
+    piece's at the time a section is computed.
+    """
+    parts = parts_by_section(arrays)
+    motifs: MotifTable | None = None
+    ignored = ignored_lines(text)
+    out: list[Slip] = []
+    for _, section, previous in checked_sections(parts, every_piece):
+        key = section_key(section, previous)
+        features = cache.get(key) if cache is not None else None
+        if features is None:
+            if motifs is None:
+                motifs = MotifTable(p for s in parts.values() for p in s.values())
+            min_events = 1 if every_piece else MIN_EVENTS
+            features = yield from section_steps(model, section, previous, min_events, motifs)
+            if cache is not None:
+                cache[key] = features
+        else:
+            features = with_parts(features, section)
+        found = decide(features, threshold=threshold, style=style)
+        out.extend(s for s in found if not is_ignored(s, text, ignored))
+    return out
+
+
+def find_slips(
+    model: MelodyModel,
+    text: str,
+    *,
+    threshold: float | None = None,
+    every_piece: bool = False,
+    style: NoteStyle | None = None,
+) -> list[Slip]:
+    """Every slip of a Sonic Pi text (:func:`document_steps` run to the end, no cache)."""
+    steps = document_steps(
+        model,
+        text,
+        read(text),
+        threshold=threshold,
+        every_piece=every_piece,
+        style=style or infer_style(text),
+    )
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
