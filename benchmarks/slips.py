@@ -30,6 +30,7 @@ from notegen.notes import infer_style, spell
 from notegen.sampling import detect_key
 from notegen.slips import (
     DELTAS,
+    EVIDENCE,
     WEIGHTS,
     Features,
     Weights,
@@ -220,14 +221,109 @@ def sweep(runs: list[Run], clean: dict[str, list[Features]]) -> list[dict]:
     return out
 
 
+def _design(features: list[Features], planted: list[Planted] | None):
+    """Per checked note: ``[|DELTAS|, len(EVIDENCE) + |DELTAS|]`` (evidence, one-hot bias), the
+    usable alternatives, and the planted original's column (-1: not a planted pitch slip)."""
+    places = {(p.voice, p.section, p.index): p for p in planted or [] if p.kind in PITCH_KINDS}
+    xs, usable, target = [], [], []
+    for f in features:
+        if not len(f):
+            continue
+        ev = f.evidence()
+        onehot = np.broadcast_to(np.eye(len(DELTAS)), (len(f), len(DELTAS), len(DELTAS)))
+        xs.append(np.concatenate([ev, onehot], axis=2))
+        usable.append(f.usable())
+        for r, (p, t) in enumerate(zip(f.part_of.tolist(), f.index.tolist(), strict=True)):
+            part = f.parts[p]
+            slip = places.get((part.voice, part.section, t))
+            col = -1
+            if slip is not None:
+                col = int(np.flatnonzero(f.written[r] + DELTAS == slip.original)[0])
+            target.append(col)
+    if not xs:
+        width = len(EVIDENCE) + len(DELTAS)
+        return np.zeros((0, len(DELTAS), width)), np.zeros((0, len(DELTAS)), bool), np.zeros(0)
+    return np.concatenate(xs), np.concatenate(usable), np.array(target)
+
+
+def fit(runs: list[Run], clean: dict[str, list[Features]], pieces: set[str]) -> Weights:
+    """Logistic regression, candidate by candidate: the planted slips' originals against every
+    alternative of every note of the clean pieces (how the shipped weights were found)."""
+    pos, neg = [], []
+    for run in runs:
+        if run.piece in pieces:
+            x, ok, target = _design(run.slipped, run.planted)
+            rows = np.flatnonzero(target >= 0)
+            pos.append(x[rows, target[rows]])
+    for name, features in clean.items():
+        if name in pieces:
+            x, ok, _ = _design(features, None)
+            neg.append(x[ok])
+    xp, xn = np.concatenate(pos), np.concatenate(neg)
+    x = np.concatenate([xp, xn])
+    y = np.concatenate([np.ones(len(xp)), np.zeros(len(xn))])
+    weight = np.concatenate([np.full(len(xp), 0.05 * len(xn) / len(xp)), np.ones(len(xn))])
+    w = np.zeros(x.shape[1])
+    for _ in range(30):  # Newton steps, a little L2
+        p = 1.0 / (1.0 + np.exp(-(x @ w)))
+        grad = x.T @ ((p - y) * weight) + 1e-2 * w
+        hess = (x * (p * (1 - p) * weight)[:, None]).T @ x + 1e-2 * np.eye(len(w))
+        w -= np.linalg.solve(hess, grad)
+    named = {name: round(float(v), 2) for name, v in zip(EVIDENCE, w, strict=False)}
+    bias = tuple(round(float(v), 2) for v in w[len(EVIDENCE) :])
+    return Weights(**named, bias=bias, threshold=WEIGHTS.threshold)
+
+
+def leave_one_piece_out(runs: list[Run], clean: dict[str, list[Features]], rate: float) -> dict:
+    """Fit on all pieces but one, set the threshold for one hint per ``1/rate`` clean notes
+    there, and score the piece left out: how the checker does on a piece it never saw."""
+    totals = {"clean_notes": 0, "clean_hints": 0, "planted": 0, "hits": 0, "fixed": 0}
+    per_piece = {}
+    names = sorted({r.piece for r in runs})
+    for name in names:
+        others = set(names) - {name}
+        w = fit(runs, clean, others)
+        train = np.concatenate([rows(clean[n], w)[0] for n in others])
+        w = dataclasses.replace(w, threshold=float(np.quantile(train, 1 - rate)))
+        res = score([r for r in runs if r.piece == name], {name: clean[name]}, w)
+        per_piece[name] = {
+            "recall": round(res["pitch_recall"], 3),
+            "clean_notes_per_hint": round(res["clean_notes_per_hint"]),
+        }
+        totals["clean_notes"] += res["clean_checked_notes"]
+        totals["clean_hints"] += res["clean_hints"]
+        totals["planted"] += res["planted_pitch"]
+        totals["hits"] += res["hits"]
+        totals["fixed"] += round(res["fix_restores"] * res["hits"])
+    recall = totals["hits"] / max(1, totals["planted"])
+    hint_rate = totals["clean_hints"] / max(1, totals["clean_notes"])
+    return {
+        "pitch_recall": recall,
+        "clean_notes_per_hint": 1 / max(hint_rate, 1e-9),
+        "fix_restores": totals["fixed"] / max(1, totals["hits"]),
+        # at one slip per 100 notes: hits per note over (hits + false alarms) per note
+        "pitch_precision_at_1_per_100": 0.01 * recall / (0.01 * recall + hint_rate),
+        "per_piece": per_piece,
+        **totals,
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("paths", nargs="+", type=Path, help="Sonic Pi files or folders of them")
     ap.add_argument("--model", default=None, help="model .json/.onnx (default: shipped)")
     ap.add_argument("--seeds", type=int, default=3, help="slipped copies per piece")
+    ap.add_argument("--first-seed", type=int, default=0, help="seed of the first copy")
     ap.add_argument("--rate", type=float, default=0.01, help="slips per checkable note")
     ap.add_argument("--kinds", choices=("pitch", "duration", "all"), default="pitch")
     ap.add_argument("--sweep", action="store_true", help="also other thresholds")
+    ap.add_argument("--fit", action="store_true", help="fit the weights on all the pieces")
+    ap.add_argument(
+        "--leave-one-piece-out",
+        type=float,
+        metavar="NOTES",
+        help="held-out figures, threshold set for one clean hint per NOTES notes",
+    )
     ap.add_argument("--json", type=Path, help="write the figures here")
     args = ap.parse_args(argv)
     files = sorted(f for p in args.paths for f in ([p] if p.is_file() else sorted(p.glob("*.rb"))))
@@ -245,7 +341,7 @@ def main(argv: list[str] | None = None) -> int:
         if not n:
             print(f"{f.name}: no checked notes (fewer than two voices?)", file=sys.stderr)
             continue
-        for seed in range(args.seeds):
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
             rng = random.Random(f"{f.name}:{seed}")
             slipped, planted = plant(text, rng, args.rate, kinds)
             runs.append(Run(f.name, seed, planted, features_of(model, slipped), n))
@@ -255,6 +351,12 @@ def main(argv: list[str] | None = None) -> int:
     result["seconds"] = round(elapsed, 1)
     if args.sweep:
         result["sweep"] = sweep(runs, clean)
+    if args.fit:
+        result["fitted"] = dataclasses.asdict(fit(runs, clean, {r.piece for r in runs}))
+    if args.leave_one_piece_out:
+        result["leave_one_piece_out"] = leave_one_piece_out(
+            runs, clean, 1 / args.leave_one_piece_out
+        )
     text_out = json.dumps(result, indent=2, ensure_ascii=False)
     print(text_out)
     if args.json:

@@ -104,11 +104,24 @@ WEIGHTS = Weights(
     motif_exact=1.27,
     written_repeated=-1.56,
     bias=(-1.93, -2.75, -2.18, -2.25, -2.66, -3.64),
-    threshold=4.65,
+    threshold=4.4,
 )
 """The shipped default: weights fitted (logistic regression) on slips planted in the nine
-multi-voice pieces of the project's data; the threshold gives about one hint per 1,200 notes
+multi-voice pieces of the project's data; the threshold gives about one hint per 900 notes
 on those pieces unmodified. ``benchmarks/slips.py`` measures it (figures in the README)."""
+
+EVIDENCE = (
+    "left",
+    "right",
+    "harmony",
+    "key",
+    "motif_long",
+    "motif_short",
+    "held",
+    "motif_exact",
+    "written_repeated",
+)
+"""The weighed pieces of evidence, in the order of :meth:`Features.evidence`."""
 
 SENSITIVITY_SHIFT = {"low": 1.0, "default": 0.0, "high": -1.0}
 """Threshold offsets of the ``notegen.slips.sensitivity`` setting."""
@@ -145,24 +158,38 @@ class Features:
     def __len__(self) -> int:
         return len(self.written)
 
+    def evidence(self) -> np.ndarray:
+        """``[N, |DELTAS|, len(EVIDENCE)]``: each piece of evidence, alternative − written."""
+
+        def diff(x: np.ndarray) -> np.ndarray:
+            d = np.nan_to_num(x[:, 1:] - x[:, :1], neginf=-30.0, posinf=30.0)
+            return np.clip(d, -30.0, 30.0)
+
+        voices = np.array([max(1, len(s.pitches)) for s in self.sounding], np.float64)
+        repeated = np.broadcast_to(self.motif_exact[:, :1] > 0, (len(self), len(DELTAS)))
+        columns = {
+            "left": diff(self.left),
+            "right": diff(self.right),
+            "harmony": diff(self.harmony) / np.sqrt(voices)[:, None],
+            "key": diff(self.key),
+            "motif_long": diff(self.motif_long),
+            "motif_short": diff(self.motif_short),
+            "held": diff(self.held),
+            "motif_exact": diff(self.motif_exact),
+            "written_repeated": repeated.astype(np.float64),
+        }
+        return np.stack([columns[name] for name in EVIDENCE], axis=2)
+
+    def usable(self) -> np.ndarray:
+        """``[N, |DELTAS|]``: alternatives within the model's range (written note too)."""
+        return self.valid[:, 1:] & self.valid[:, :1]
+
     def margins(self, weights: Weights = WEIGHTS) -> np.ndarray:
         """``[N, |DELTAS|]`` log-odds that each alternative, not the written note, was meant
         (``-inf`` where the alternative is out of range)."""
-
-        def diff(x: np.ndarray) -> np.ndarray:
-            return np.clip(np.nan_to_num(x[:, 1:] - x[:, :1], neginf=-30.0, posinf=30.0), -30, 30)
-
-        voices = np.array([max(1, len(s.pitches)) for s in self.sounding], np.float64)
-        m = weights.left * diff(self.left) + weights.right * diff(self.right)
-        m += weights.harmony * diff(self.harmony) / np.sqrt(voices)[:, None]
-        m += weights.key * diff(self.key) + weights.held * diff(self.held)
-        m += weights.motif_long * diff(self.motif_long)
-        m += weights.motif_short * diff(self.motif_short)
-        m += weights.motif_exact * diff(self.motif_exact)
-        m += weights.written_repeated * (self.motif_exact[:, :1] > 0)
-        m += np.asarray(weights.bias)[None, :]
-        ok = self.valid[:, 1:] & self.valid[:, :1]
-        return np.where(ok, m, -np.inf)
+        coef = np.array([getattr(weights, name) for name in EVIDENCE])
+        m = self.evidence() @ coef + np.asarray(weights.bias)[None, :]
+        return np.where(self.usable(), m, -np.inf)
 
 
 def _empty_features(parts: list[Part]) -> Features:
