@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from notegen.duration_slips import DurationSlip
 from notegen.harmony import parts_by_section
 from notegen.model import MelodyModel, default_model_path
 from notegen.motifs import MotifTable
@@ -124,14 +125,23 @@ def plant(
     return text, planted
 
 
-def features_of(model: MelodyModel, text: str) -> list[Features]:
-    """The checker's evidence for every checked section of ``text`` (as the server reads it)."""
+@dataclasses.dataclass
+class Checked:
+    """The checker's evidence for every checked section of a text, and its duration slips."""
+
+    features: list[Features]
+    durations: list[DurationSlip]
+
+
+def check(model: MelodyModel, text: str) -> Checked:
+    """What the server computes for ``text`` (no ignore comments in these pieces)."""
     parts = parts_by_section(read(text))
     motifs = MotifTable(p for section in parts.values() for p in section.values())
-    return [
-        section_features(model, section, previous, motifs=motifs)
-        for _, section, previous in checked_sections(parts)
-    ]
+    sections = checked_sections(parts)
+    return Checked(
+        [section_features(model, c.parts, c.previous, motifs=motifs) for c in sections],
+        [d for c in sections for d in c.durations],
+    )
 
 
 @dataclasses.dataclass
@@ -139,7 +149,7 @@ class Run:
     piece: str
     seed: int
     planted: list[Planted]
-    slipped: list[Features]
+    slipped: Checked
     notes: int
 
 
@@ -160,13 +170,23 @@ def rows(features: list[Features], weights: Weights) -> tuple[np.ndarray, np.nda
     return np.concatenate(margins), np.concatenate(best_alt), where
 
 
-def score(runs: list[Run], clean: dict[str, list[Features]], weights: Weights) -> dict:
+def score(runs: list[Run], clean: dict[str, Checked], weights: Weights) -> dict:
     """Precision, recall and fix accuracy on planted pitch slips; hints per note on clean text."""
     tp = fp = fixed = planted_pitch = hits_duration = 0
+    d_planted = d_hits = d_fixed = d_false = 0
     per_kind: dict[str, list[int]] = {}
     notes = 0
     for run in runs:
-        margins, best, where = rows(run.slipped, weights)
+        planted_d = {
+            (p.voice, p.section, p.index): p for p in run.planted if p.kind in DURATION_KINDS
+        }
+        d_planted += len(planted_d)
+        for d in run.slipped.durations:
+            p = planted_d.get((d.voice, d.section, d.index))
+            d_hits += p is not None
+            d_fixed += p is not None and abs(d.fix - p.original) < 1e-6
+            d_false += p is None
+        margins, best, where = rows(run.slipped.features, weights)
         flagged = {
             w: b for w, b, m in zip(where, best, margins, strict=True) if m > weights.threshold
         }
@@ -188,11 +208,12 @@ def score(runs: list[Run], clean: dict[str, list[Features]], weights: Weights) -
                 fixed += int(alt == p.original)
             else:
                 hits_duration += 1
-    clean_hints = clean_notes = 0
-    for features in clean.values():
-        margins, _, _ = rows(features, weights)
-        clean_hints += int((margins > weights.threshold).sum())
-        clean_notes += sum(len(f) for f in features)
+    clean_hints = clean_notes = clean_duration_hints = 0
+    for checked in clean.values():
+        margins, _, _ = rows(checked.features, weights)
+        clean_hints += int((margins > weights.threshold).sum()) + len(checked.durations)
+        clean_duration_hints += len(checked.durations)
+        clean_notes += sum(len(f) for f in checked.features)
     flagged_total = tp + fp + hits_duration
     return {
         "pitch_precision": tp / max(1, tp + fp),
@@ -204,14 +225,19 @@ def score(runs: list[Run], clean: dict[str, list[Features]], weights: Weights) -
         "hints_on_duration_slips": hits_duration,
         "hints": flagged_total,
         "recall_by_kind": {k: f"{v[0]}/{v[1]}" for k, v in sorted(per_kind.items())},
+        "duration_planted": d_planted,
+        "duration_recall": d_hits / max(1, d_planted),
+        "duration_precision": d_hits / max(1, d_hits + d_false),
+        "duration_fix_restores": d_fixed / max(1, d_hits),
         "clean_hints": clean_hints,
+        "clean_duration_hints": clean_duration_hints,
         "clean_checked_notes": clean_notes,
         "clean_notes_per_hint": clean_notes / max(1, clean_hints),
         "checked_notes_slipped": notes,
     }
 
 
-def sweep(runs: list[Run], clean: dict[str, list[Features]]) -> list[dict]:
+def sweep(runs: list[Run], clean: dict[str, Checked]) -> list[dict]:
     """The figures at thresholds around the default (what the sensitivity setting moves)."""
     out = []
     for shift in (-1.5, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5):
@@ -246,18 +272,18 @@ def _design(features: list[Features], planted: list[Planted] | None):
     return np.concatenate(xs), np.concatenate(usable), np.array(target)
 
 
-def fit(runs: list[Run], clean: dict[str, list[Features]], pieces: set[str]) -> Weights:
+def fit(runs: list[Run], clean: dict[str, Checked], pieces: set[str]) -> Weights:
     """Logistic regression, candidate by candidate: the planted slips' originals against every
     alternative of every note of the clean pieces (how the shipped weights were found)."""
     pos, neg = [], []
     for run in runs:
         if run.piece in pieces:
-            x, ok, target = _design(run.slipped, run.planted)
+            x, ok, target = _design(run.slipped.features, run.planted)
             rows = np.flatnonzero(target >= 0)
             pos.append(x[rows, target[rows]])
-    for name, features in clean.items():
+    for name, checked in clean.items():
         if name in pieces:
-            x, ok, _ = _design(features, None)
+            x, ok, _ = _design(checked.features, None)
             neg.append(x[ok])
     xp, xn = np.concatenate(pos), np.concatenate(neg)
     x = np.concatenate([xp, xn])
@@ -274,7 +300,7 @@ def fit(runs: list[Run], clean: dict[str, list[Features]], pieces: set[str]) -> 
     return Weights(**named, bias=bias, threshold=WEIGHTS.threshold)
 
 
-def leave_one_piece_out(runs: list[Run], clean: dict[str, list[Features]], rate: float) -> dict:
+def leave_one_piece_out(runs: list[Run], clean: dict[str, Checked], rate: float) -> dict:
     """Fit on all pieces but one, set the threshold for one hint per ``1/rate`` clean notes
     there, and score the piece left out: how the checker does on a piece it never saw."""
     totals = {"clean_notes": 0, "clean_hints": 0, "planted": 0, "hits": 0, "fixed": 0}
@@ -283,7 +309,7 @@ def leave_one_piece_out(runs: list[Run], clean: dict[str, list[Features]], rate:
     for name in names:
         others = set(names) - {name}
         w = fit(runs, clean, others)
-        train = np.concatenate([rows(clean[n], w)[0] for n in others])
+        train = np.concatenate([rows(clean[n].features, w)[0] for n in others])
         w = dataclasses.replace(w, threshold=float(np.quantile(train, 1 - rate)))
         res = score([r for r in runs if r.piece == name], {name: clean[name]}, w)
         per_piece[name] = {
@@ -332,19 +358,19 @@ def main(argv: list[str] | None = None) -> int:
         args.kinds, PITCH_KINDS + DURATION_KINDS
     )
     runs: list[Run] = []
-    clean: dict[str, list[Features]] = {}
+    clean: dict[str, Checked] = {}
     start = time.perf_counter()
     for f in files:
         text = f.read_text(encoding="utf-8", errors="replace")
-        clean[f.name] = features_of(model, text)
-        n = sum(len(x) for x in clean[f.name])
+        clean[f.name] = check(model, text)
+        n = sum(len(x) for x in clean[f.name].features)
         if not n:
             print(f"{f.name}: no checked notes (fewer than two voices?)", file=sys.stderr)
             continue
         for seed in range(args.first_seed, args.first_seed + args.seeds):
             rng = random.Random(f"{f.name}:{seed}")
             slipped, planted = plant(text, rng, args.rate, kinds)
-            runs.append(Run(f.name, seed, planted, features_of(model, slipped), n))
+            runs.append(Run(f.name, seed, planted, check(model, slipped), n))
         print(f"{f.name}: {n} checked notes", file=sys.stderr)
     elapsed = time.perf_counter() - start
     result = {"default": score(runs, clean, WEIGHTS), "weights": dataclasses.asdict(WEIGHTS)}

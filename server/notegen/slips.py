@@ -27,6 +27,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from notegen.copying import log_softmax, mix_sequence
+from notegen.duration_slips import DurationSlip, duration_slips, odd_voice
 from notegen.harmony import (
     IntervalStats,
     Part,
@@ -528,23 +529,41 @@ def with_parts(features: Features, parts: Sequence[Part]) -> Features:
     return replace(features, parts=[by_voice[p.voice] for p in features.parts])
 
 
+@dataclass(frozen=True)
+class CheckedSection:
+    """One section as the checker sees it: the parts whose pitches are weighed, the previous
+    part of each voice (model context), and the section's duration slips.
+
+    A voice whose length disagrees with all the others' is left out of the pitch check (its
+    notes after the slip sound against the wrong notes of the other voices) and instead has its
+    slipped duration looked for (:mod:`notegen.duration_slips`).
+    """
+
+    number: int
+    parts: list[Part]
+    previous: dict[int, Part]
+    durations: list[DurationSlip]
+
+
 def checked_sections(
     parts: dict[int, dict[int, Part]], every_piece: bool = False
-) -> list[tuple[int, list[Part], dict[int, Part]]]:
-    """``(section, parts to check, previous part of each voice)`` in section order.
+) -> list[CheckedSection]:
+    """The sections to check, in section order.
 
     Off for sections with fewer than :data:`MIN_VOICES` voices unless ``every_piece`` (the
     setting that turns the check on for every piece).
     """
-    out: list[tuple[int, list[Part], dict[int, Part]]] = []
+    out: list[CheckedSection] = []
     last: dict[int, Part] = {}
     for number in sorted(parts):
-        section = parts[number]
+        section = list(parts[number].values())
         previous = dict(last)
         if every_piece or len(section) >= MIN_VOICES:
-            out.append((number, list(section.values()), previous))
-        for voice, part in section.items():
-            last[voice] = part
+            odd = odd_voice(section)
+            pitched = [p for p in section if odd is None or p is not odd[0]]
+            out.append(CheckedSection(number, pitched, previous, duration_slips(section)))
+        for part in section:
+            last[part.voice] = part
     return out
 
 
@@ -571,7 +590,7 @@ def ignored_lines(text: str) -> dict[int, set[int] | None]:
     return out
 
 
-def is_ignored(slip: Slip, text: str, ignored: dict[int, set[int] | None]) -> bool:
+def is_ignored(slip: Slip | DurationSlip, text: str, ignored: dict[int, set[int] | None]) -> bool:
     """Whether an ignore comment on the slip's line covers it."""
     line = text.count("\n", 0, slip.span.start)
     if line not in ignored:
@@ -589,7 +608,7 @@ def document_steps(
     every_piece: bool = False,
     cache: MutableMapping[tuple, Features] | None = None,
     style: NoteStyle = DEFAULT_STYLE,
-) -> Generator[None, None, list[Slip]]:
+) -> Generator[None, None, list[Slip | DurationSlip]]:
     """Every slip of a document, section by section; a generator (see :func:`section_steps`).
 
     ``cache`` maps :func:`section_key` to a section's evidence: an edit recomputes only the
@@ -599,8 +618,9 @@ def document_steps(
     parts = parts_by_section(arrays)
     motifs: MotifTable | None = None
     ignored = ignored_lines(text)
-    out: list[Slip] = []
-    for _, section, previous in checked_sections(parts, every_piece):
+    out: list[Slip | DurationSlip] = []
+    for checked in checked_sections(parts, every_piece):
+        section, previous = checked.parts, checked.previous
         key = section_key(section, previous)
         features = cache.get(key) if cache is not None else None
         if features is None:
@@ -612,7 +632,8 @@ def document_steps(
                 cache[key] = features
         else:
             features = with_parts(features, section)
-        found = decide(features, threshold=threshold, style=style)
+        found: list[Slip | DurationSlip] = [*decide(features, threshold=threshold, style=style)]
+        found += checked.durations
         out.extend(s for s in found if not is_ignored(s, text, ignored))
     return out
 
@@ -624,7 +645,7 @@ def find_slips(
     threshold: float | None = None,
     every_piece: bool = False,
     style: NoteStyle | None = None,
-) -> list[Slip]:
+) -> list[Slip | DurationSlip]:
     """Every slip of a Sonic Pi text (:func:`document_steps` run to the end, no cache)."""
     steps = document_steps(
         model,

@@ -1,4 +1,5 @@
-"""Slip hints in the editor: hint-level diagnostics on implausible notes, with quick fixes.
+"""Slip hints in the editor: hint-level diagnostics on implausible notes and on durations that
+put a voice out of step, with quick fixes.
 
 After each whole-file reading has published its diagnostics, the slip check
 (:mod:`notegen.slips`) runs in the background: the text is read on the reader thread, then each
@@ -22,9 +23,10 @@ from concurrent.futures import Executor
 from typing import Any
 
 from lsprotocol import types
+from notegen.duration_slips import DurationSlip
 from notegen.notes import NoteStyle, infer_style
 from notegen.slips import Features, Slip, document_steps, spelled_fix, threshold_for
-from notegen.sonicpi import read
+from notegen.sonicpi import format_duration, read
 from notegen.sonicpi.lexer import tokenize
 from notegen.sonicpi.types import NoteArray
 
@@ -122,7 +124,7 @@ class SlipHints:
 
     async def _slips(
         self, host: Host, uri: str, view: DocumentView, reader: Executor
-    ) -> tuple[list[Slip], NoteStyle] | None:
+    ) -> tuple[list[Slip | DurationSlip], NoteStyle] | None:
         engine = host.engine_for(uri)
         model = await engine.ready()
         if model is None:
@@ -161,18 +163,23 @@ def _advance(steps: Any) -> tuple[bool, Any]:
     return False, None
 
 
-def _diagnostic(view: DocumentView, slip: Slip, style: NoteStyle) -> types.Diagnostic:
-    """A hint on the note, its alternatives spelled in ``style`` kept in ``data``."""
+def _diagnostic(
+    view: DocumentView, slip: Slip | DurationSlip, style: NoteStyle
+) -> types.Diagnostic:
+    """A hint on the note (or duration), its alternatives spelled in ``style`` in ``data``."""
     sl, sc = view.position_at(slip.span.start)
     el, ec = view.position_at(slip.span.end)
-    fixes = [{"text": spelled_fix(fix, style), "midi": fix.midi} for fix in slip.fixes]
+    if isinstance(slip, DurationSlip):
+        fixes: list[dict[str, Any]] = [{"text": format_duration(slip.fix)}]
+    else:
+        fixes = [{"text": spelled_fix(fix, style), "midi": fix.midi} for fix in slip.fixes]
     return types.Diagnostic(
         range=types.Range(types.Position(sl, sc), types.Position(el, ec)),
         message=slip.message,
         severity=types.DiagnosticSeverity.Hint,
         source=SOURCE,
         code=CODE,
-        data={"fixes": fixes, "index": slip.index, "written": slip.written},
+        data={"fixes": fixes, "index": slip.index},
     )
 
 
