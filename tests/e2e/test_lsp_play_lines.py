@@ -159,3 +159,29 @@ async def test_generate_melody_rejects_an_unknown_form(editor):
     else:  # pragma: no cover - the assertion below reports it
         raise AssertionError("an unknown form was accepted")
     assert editor.texts[uri] == LOOP
+
+
+async def test_code_actions_on_play_lines(editor):
+    uri = editor.open(LOOP)
+    await editor.diagnostics(uri)  # the whole-file reading is done
+    actions = await editor.client.text_document_code_action_async(
+        types.CodeActionParams(
+            text_document=types.TextDocumentIdentifier(uri),
+            range=types.Range(types.Position(5, 8), types.Position(5, 8)),
+            context=types.CodeActionContext(diagnostics=[]),
+        )
+    )
+    titles = [a.title for a in actions]
+    assert "Continue melody (8 notes)" in titles  # the cursor is on a play note
+    assert any(t.endswith("live_loop)") for t in titles)  # a file of play/sleep lines
+    assert "Play in Sonic Pi" in titles
+    plain = editor.open("a1=[]\na1[0]=[:C4,:D4]\n", "arrays.rb")
+    await editor.diagnostics(plain)
+    actions = await editor.client.text_document_code_action_async(
+        types.CodeActionParams(
+            text_document=types.TextDocumentIdentifier(plain),
+            range=types.Range(types.Position(0, 0), types.Position(0, 0)),
+            context=types.CodeActionContext(diagnostics=[]),
+        )
+    )
+    assert not any(a.title.endswith("live_loop)") for a in actions)

@@ -50,6 +50,7 @@ from .edits import client_supports_document_changes, lsp_range
 from .engine import Engine
 from .model_choice import NOTIFICATION, Choice, ModelChoice, hover_line
 from .model_choice import diagnostics as model_diagnostics
+from .protocol import NotegenProtocol
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,7 @@ class NotegenServer(LanguageServer):
     """The language server plus notegen's state: settings, model engine, document readings."""
 
     def __init__(self, model_path: str | None = None) -> None:
-        super().__init__("notegen-lsp", __version__, max_workers=2)
+        super().__init__("notegen-lsp", __version__, protocol_cls=NotegenProtocol, max_workers=2)
         sys.setswitchinterval(SWITCH_INTERVAL_S)
         self.settings = Settings()
         self.cli_model_path = model_path
@@ -94,6 +95,56 @@ class NotegenServer(LanguageServer):
         self.coexistence = Coexistence()
         self.client_ready = False
         self.load_model()  # start early: importing onnxruntime overlaps the handshake
+
+    # -- transports ----------------------------------------------------------------------------
+
+    protocol: NotegenProtocol
+
+    def serve(self, transport: str = "stdio", host: str = "127.0.0.1", port: int = 2087) -> int:
+        """Serve one client over ``stdio``, ``tcp`` or ``ws``; the process's exit code.
+
+        0 after ``shutdown`` + ``exit``; 1 for ``exit`` without ``shutdown`` or a client that
+        went away without either (the LSP specification's rule).
+        """
+        from . import transport as io
+
+        if transport == "tcp":
+            session = io.serve_tcp(self.protocol, host, port)
+        elif transport == "ws":
+            session = io.serve_ws(self.protocol, host, port)
+        else:
+            session = io.serve_stdio(self.protocol)
+        try:
+            asyncio.run(session)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.stop()
+        code = self.protocol.exit_code
+        if code is None:
+            code = 0 if self.protocol._shutdown else 1
+        return code
+
+    def start_io(self, stdin: Any = None, stdout: Any = None) -> None:
+        """pygls' entry point, served by :mod:`notegen.lsp.transport` (hostile-input safe)."""
+        from . import transport as io
+
+        try:
+            asyncio.run(io.serve_stdio(self.protocol, stdin, stdout))
+        finally:
+            self.stop()
+
+    def start_tcp(self, host: str, port: int) -> None:
+        self.serve("tcp", host, port)
+
+    def start_ws(self, host: str, port: int) -> None:
+        self.serve("ws", host, port)
+
+    def stop(self) -> None:
+        """Stop the worker threads without waiting for work nobody will read any more."""
+        self.engine.shutdown()
+        self.reader.shutdown(wait=False, cancel_futures=True)
+        self.shutdown()
 
     # -- documents -----------------------------------------------------------------------------
 
@@ -583,7 +634,11 @@ def create_server(model_path: str | None = None) -> NotegenServer:
         if view is None:
             return []
         blank = not view.line_text(position.line).strip()
-        out = code_actions.actions(uri, position, found is not None, blank, ls.settings)
+        reading = ls.latest_reading(uri)
+        live = reading is not None and any(a.kind == "play" for a in reading.summaries)
+        out = code_actions.actions(
+            uri, position, found is not None, blank, ls.settings, live_coding=live
+        )
         out += play.play_actions(view, params.range)
         changes = client_supports_document_changes(ls.client_capabilities_or_none())
         if any(d.code == quick_fixes.CODE for d in params.context.diagnostics):
