@@ -41,6 +41,7 @@ from . import (
     picture,
     play,
     quick_fixes,
+    slip_hints,
 )
 from .coexistence import Coexistence
 from .context import NoteContext, note_context
@@ -94,6 +95,7 @@ class NotegenServer(LanguageServer):
         self.read_cost: dict[str, float] = {}  # CPU seconds of the last whole reading
         self.warmers: dict[str, asyncio.Future[None]] = {}
         self.too_big_told: set[str] = set()
+        self.slip_hints = slip_hints.SlipHints()
         self.model_message_sent: str | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self.coexistence = Coexistence()
@@ -293,6 +295,7 @@ class NotegenServer(LanguageServer):
         self.text_document_publish_diagnostics(
             types.PublishDiagnosticsParams(uri=uri, diagnostics=diags, version=view.version)
         )
+        self.slip_hints.schedule(self, uri, view, diags, self.reader)  # hints come later
 
     def _too_big(self, uri: str, view: DocumentView) -> None:
         """No whole-file reading above :data:`MAX_READING_CHARS`: say so once per document."""
@@ -362,6 +365,7 @@ class NotegenServer(LanguageServer):
         self.readings.pop(uri, None)
         self.read_cost.pop(uri, None)
         self.model_sent.pop(uri, None)
+        self.slip_hints.forget(uri)
 
     # -- shared request plumbing ---------------------------------------------------------------
 
@@ -677,10 +681,11 @@ def create_server(model_path: str | None = None) -> NotegenServer:
             uri, position, found is not None, blank, ls.settings, live_coding=live
         )
         out += play.play_actions(view, params.range)
+        changes = client_supports_document_changes(ls.client_capabilities_or_none())
         if any(d.code == quick_fixes.CODE for d in params.context.diagnostics):
-            changes = client_supports_document_changes(ls.client_capabilities_or_none())
             fixes = quick_fixes.add_missing_durations
             out = await ls.engine.run(fixes, view, params.context.diagnostics, changes) + out
+        out = slip_hints.actions(view, params.context.diagnostics, changes) + out
         return out
 
     @server.command(commands.GENERATE)
