@@ -56,6 +56,17 @@ def _fit_args(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg
         "--samples-per-epoch", type=int, default=40_000, help="seed arch: notes sampled per epoch"
     )
     p.add_argument("--limit", type=int, default=None, help="use only the first N train melodies")
+    p.add_argument(
+        "--voices", nargs="*", default=[], help="multi-voice pieces (extract-voices .jsonl.gz)"
+    )
+    p.add_argument("--valid-voices", nargs="*", default=[], help="validation pieces")
+    p.add_argument(
+        "--conditioning",
+        action="store_true",
+        help="add the conditioning input (other voices, metre, distance to the end)",
+    )
+    p.add_argument("--voices-repeat", type=int, default=d.voices_repeat)
+    p.add_argument("--init-from", default=None, help="start from this model's .onnx weights")
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
@@ -88,6 +99,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
         )
         fit_seed(train, valid, args.out, config, extra=extra)
         return 0
+    from notegen.conditioning import COND_DIM
+
     from .fit import FitConfig, fit
 
     config = FitConfig(
@@ -102,8 +115,25 @@ def cmd_fit(args: argparse.Namespace) -> int:
         units=args.units,
         layers=args.layers,
         dropout=args.dropout,
+        conditioning=COND_DIM if args.conditioning else 0,
+        voices_repeat=args.voices_repeat,
+        init_from=args.init_from,
     )
-    fit(train, valid, args.out, config, extra=extra)
+    from .voices_corpus import read_pieces
+
+    train_pieces = [p for path in args.voices for p in read_pieces(path)]
+    valid_pieces = [p for path in args.valid_voices for p in read_pieces(path)]
+    extra["voices"] = list(args.voices)
+    extra["valid_voices"] = list(args.valid_voices)
+    fit(
+        train,
+        valid,
+        args.out,
+        config,
+        extra=extra,
+        train_pieces=train_pieces,
+        valid_pieces=valid_pieces,
+    )
     return 0
 
 
@@ -164,6 +194,38 @@ def cmd_extract(args: argparse.Namespace) -> int:
                 "identical_notes": same_notes,
             }
         report["check"] = check
+    print(json.dumps(report, indent=1))
+    return 0
+
+
+def _extract_voices_args(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "extract-voices", help="extract multi-voice pieces (aligned voices) from music21"
+    )
+    p.add_argument("--out", required=True, help="folder for train/valid/test .jsonl.gz")
+    p.add_argument("--cache", default=None, help="cache folder (default ~/.cache/notegen)")
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument(
+        "--collections", nargs="*", default=None, help="corpus folders (default: bach chorales)"
+    )
+
+
+def cmd_extract_voices(args: argparse.Namespace) -> int:
+    from . import voices_corpus as vc
+
+    sources = (
+        vc.list_piece_sources(args.collections) if args.collections else vc.list_piece_sources()
+    )
+    cache = Path(args.cache) if args.cache else None
+    pieces = vc.extract_pieces(sources, cache, workers=args.workers)
+    report: dict[str, object] = {"sources": len(sources), "pieces": len(pieces)}
+    for name, items in vc.split_pieces(pieces).items():
+        vc.write_pieces(Path(args.out) / f"{name}.jsonl.gz", items)
+        report[name] = {
+            "pieces": len(items),
+            "voices": sum(len(p.voices) for p in items),
+            "notes": sum(e.pitch is not None for p in items for v in p.voices for e in v.events),
+        }
     print(json.dumps(report, indent=1))
     return 0
 
@@ -279,6 +341,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     _extract_args(sub)
+    _extract_voices_args(sub)
     _fit_args(sub)
     _export_args(sub)
     _evaluate_args(sub)
@@ -288,6 +351,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 COMMANDS = {
     "extract": cmd_extract,
+    "extract-voices": cmd_extract_voices,
     "fit": cmd_fit,
     "export": cmd_export,
     "evaluate": cmd_evaluate,
