@@ -42,7 +42,7 @@ _NOTES_EDGES = np.array([1, 2, 3, 4, 8, 16])
 _BEATS_EDGES = np.array([1, 2, 3, 4, 6, 8, 12, 16]) + _EPS
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class VoiceTimes:
     """A voice on the piece's time line: onsets, ends (beats) and MIDI pitches (NaN = rest)."""
 
@@ -196,3 +196,57 @@ def alone(rows: np.ndarray) -> np.ndarray:
     out[..., OTHERS.start : ALONE + 1] = 0.0
     out[..., ALONE] = 1.0
     return out
+
+
+@dataclass(frozen=True, eq=False)
+class Setting:
+    """Where a melody sits: its other voices, metre, start time and (if known) its end.
+
+    ``rows`` gives the conditioning of any stretch of model steps from the melody's durations,
+    so the server, the cache and generation can continue a melody from a saved state with the
+    same rows a full read would have used. ``total_notes``/``end`` are known when generating a
+    block of a given size (or up to a piece's end), unknown while completing.
+    """
+
+    others: tuple[VoiceTimes, ...] = ()
+    metre: Metre | None = None
+    start: float = 0.0
+    total_notes: int | None = None
+    end: float | None = None
+
+    def rows(self, durations: np.ndarray, first_step: int, steps: int) -> np.ndarray:
+        """Rows for model steps ``first_step .. first_step + steps - 1``.
+
+        Step ``s`` predicts event ``s`` of the melody (step 0 reads ``<bos>``), whose onset is
+        ``start`` plus the first ``s`` ``durations`` (beats of the events read so far).
+        """
+        durations = np.asarray(durations, np.float64)[: max(0, first_step + steps - 1)]
+        cumulative = np.concatenate([[0.0], np.cumsum(durations)])
+        return self.rows_at(cumulative[first_step : first_step + steps], first_step)
+
+    def rows_at(self, times: np.ndarray, first_step: int, notes_left: bool = True) -> np.ndarray:
+        """Rows for consecutive steps from ``first_step`` whose events start ``times`` beats
+        after the melody's first onset."""
+        times = np.asarray(times, np.float64)
+        left = None
+        if self.total_notes is not None and notes_left:
+            left = self.total_notes - np.arange(first_step, first_step + len(times))
+        return condition_rows(self.start + times, self.others, self.metre, left, self.end)
+
+    def with_end(self, total_notes: int | None, end: float | None = None) -> Setting:
+        return Setting(self.others, self.metre, self.start, total_notes, end)
+
+    def key(self) -> bytes:
+        """A digest of everything that changes the rows (the context cache's salt)."""
+        import hashlib
+
+        digest = hashlib.blake2b(digest_size=8)
+        digest.update(repr((self.metre, self.start, self.total_notes, self.end)).encode())
+        for voice in self.others:
+            for array in (voice.onsets, voice.ends, voice.pitches):
+                digest.update(np.ascontiguousarray(array, np.float64).tobytes())
+        return digest.digest()
+
+
+ALONE_SETTING = Setting()
+"""A melody with nothing around it, from beat 0, its end unknown."""
