@@ -265,6 +265,12 @@ def _evaluate_args(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     p.add_argument("--ngram-orders", nargs="*", type=int, default=[3, 6, 9])
     p.add_argument("--seed-model", default=None, help="also score this seed-architecture model")
     p.add_argument(
+        "--voices",
+        action="store_true",
+        help="data are multi-voice pieces (extract-voices .jsonl.gz, or Sonic Pi files read as "
+        "the server reads them): score each voice with the other voices as context and alone",
+    )
+    p.add_argument(
         "--record",
         default=None,
         metavar="NAME",
@@ -272,9 +278,44 @@ def _evaluate_args(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     )
 
 
+def cmd_evaluate_voices(args: argparse.Namespace) -> int:
+    from .evaluate import piece_voices, score_stateful, sonicpi_voices
+    from .sources import is_jsonl
+    from .voices_corpus import read_pieces
+
+    jsonl = [d for d in args.data if is_jsonl(Path(d))]
+    rb = [d for d in args.data if not is_jsonl(Path(d))]
+    pieces = [p for path in jsonl for p in read_pieces(path)]
+    sets = [piece_voices(pieces)] if pieces else []
+    if rb:
+        sets.append(sonicpi_voices(rb))
+    melodies = [m for s in sets for m in s.melodies]
+    if not melodies:
+        raise CorpusError("no voices in " + ", ".join(args.data))
+    together = [x for s in sets for x in s.together]
+    alone = [x for s in sets for x in s.alone]
+    result: dict[str, object] = {
+        "data": [str(d) for d in args.data],
+        "voices": len(melodies),
+        "pieces": len(pieces) + len(rb),
+    }
+    for label, settings in (("with_voices", together), ("alone", alone)):
+        for name, scores in score_stateful(args.model, melodies, settings).items():
+            result[f"{label}_{name}" if name != "model" else label] = scores.summary()
+    if args.record:
+        from .package import record_metrics
+
+        record_metrics(Path(args.model), args.record, result)
+    print(json.dumps(result, indent=1))
+    return 0
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from .evaluate import score_model, score_ngram
     from .sources import load_melodies
+
+    if args.voices:
+        return cmd_evaluate_voices(args)
 
     melodies = load_melodies(args.data)
     if not melodies:
