@@ -107,6 +107,7 @@ def _add_generate(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _generate(args: argparse.Namespace) -> int:
+    from notegen.ensemble import document_bpm, setting_for, voice_lines
     from notegen.generate import (
         ArgumentError,
         GenerateOptions,
@@ -145,6 +146,8 @@ def _generate(args: argparse.Namespace) -> int:
     arrays = read(text) if text else []
     events = [ev for array in arrays for ev in array.events()]
     bpm = next((a.bpm for a in arrays if a.bpm), None)
+    # the new voice hears the piece's voices (a conditioned model; others ignore it)
+    setting = setting_for(voice_lines(arrays, document_bpm(text) or bpm), args.voice)
     block = generate_block(
         model,
         options,
@@ -152,6 +155,7 @@ def _generate(args: argparse.Namespace) -> int:
         document_events=events,
         document_bpm=bpm,
         style=infer_style(text),
+        setting=setting,
     )
     sys.stdout.write(block.text.rstrip("\n") + "\n")
     return 0

@@ -234,18 +234,56 @@ class Setting:
         return condition_rows(self.start + times, self.others, self.metre, left, self.end)
 
     def with_end(self, total_notes: int | None, end: float | None = None) -> Setting:
+        """The same place with the melody's length (events) and end (beats) known."""
         return Setting(self.others, self.metre, self.start, total_notes, end)
+
+    def later(self, beats: float) -> Setting:
+        """The setting of a melody that starts ``beats`` later (a context cut at its start)."""
+        if beats == 0:
+            return self
+        return Setting(self.others, self.metre, self.start + beats, self.total_notes, self.end)
 
     def key(self) -> bytes:
         """A digest of everything that changes the rows (the context cache's salt)."""
-        import hashlib
+        return (
+            _voices_key(self.others)
+            + repr((self.metre, self.start, self.total_notes, self.end)).encode()
+        )
 
-        digest = hashlib.blake2b(digest_size=8)
-        digest.update(repr((self.metre, self.start, self.total_notes, self.end)).encode())
-        for voice in self.others:
-            for array in (voice.onsets, voice.ends, voice.pitches):
-                digest.update(np.ascontiguousarray(array, np.float64).tobytes())
-        return digest.digest()
+    @property
+    def plain(self) -> bool:
+        """Alone, from beat 0, nothing known: what a model reads without a setting."""
+        return (
+            not self.others
+            and self.metre is None
+            and self.start == 0
+            and self.total_notes is None
+            and self.end is None
+        )
+
+
+def _voices_key(others: tuple[VoiceTimes, ...]) -> bytes:
+    """Digest of the other voices, memoised on the tuple's identity (the same voices are
+    reused for every keystroke of a document version)."""
+    if not others:
+        return b""
+    cached = _KEYS.get(id(others))
+    if cached is not None and cached[0] is others:
+        return cached[1]
+    import hashlib
+
+    digest = hashlib.blake2b(digest_size=8)
+    for voice in others:
+        for array in (voice.onsets, voice.ends, voice.pitches):
+            digest.update(np.ascontiguousarray(array, np.float64).tobytes())
+    key = digest.digest()
+    if len(_KEYS) > 64:
+        _KEYS.clear()
+    _KEYS[id(others)] = (others, key)
+    return key
+
+
+_KEYS: dict[int, tuple[tuple[VoiceTimes, ...], bytes]] = {}
 
 
 ALONE_SETTING = Setting()

@@ -14,6 +14,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -172,7 +173,7 @@ class ContextCache:
 
     def prime_many(
         self,
-        requests: Sequence[tuple[np.ndarray, Sequence[int]]],
+        requests: Sequence[tuple[Any, ...]],
         setting: Setting | None = None,
     ) -> list[Primed]:
         """:meth:`prime_ids` for several independent contexts, read as batch rows.
@@ -193,26 +194,28 @@ class ContextCache:
 
     def prime_steps(
         self,
-        requests: Sequence[tuple[np.ndarray, Sequence[int]]],
+        requests: Sequence[tuple[Any, ...]],
         max_span: int = 0,
         setting: Setting | None = None,
     ) -> Generator[None, None, list[Primed]]:
         """:meth:`prime_many` one model call at a time: yields after each call (of at most
         ``max_span`` events when given) and returns the primed contexts, so a background
-        caller can let other work run between calls."""
+        caller can let other work run between calls. A request may carry its own setting as
+        a third item (else ``setting``)."""
         rows: list[_Row] = []
         out: list[Primed | None] = []
-        salt = _salt(setting)
-        for ids, checkpoints in requests:
+        for ids, checkpoints, *own in requests:
             ids = np.asarray(ids, dtype=np.int64)
             n = len(ids)
+            place: Setting | None = own[0] if own else setting
+            salt = _salt(place)
             marks = sorted({c for c in checkpoints if 0 < c < n}, reverse=True)
-            base = self._lookup(ids, marks, salt, setting)
+            base = self._lookup(ids, marks, salt, place)
             if base.length == n:
                 out.append(dataclasses.replace(base, history=ids))
                 continue
             points = [*sorted(c for c in marks if c > base.length), n]
-            rows.append(_Row(len(out), ids, points, base.state, base.length))
+            rows.append(_Row(len(out), ids, points, base.state, base.length, place, salt))
             out.append(None)
         while rows:
             span = min(row.points[0] - row.done for row in rows)
@@ -225,7 +228,7 @@ class ContextCache:
             cond = None
             if self.model.cond_dim:
                 cond = np.concatenate(
-                    [self._cond(row.ids, row.done, span, setting) for row in rows]
+                    [self._cond(row.ids, row.done, span, row.setting) for row in rows]
                 )
             pl, dl, (h2, c2) = self.model.step(pids, dids, (h, c), cond)
             still: list[_Row] = []
@@ -237,7 +240,7 @@ class ContextCache:
                     log_p, log_d = self.model.next_log_probs(pl[r], dl[r], history)
                     time = self.model.beats_of(history % self.vd)
                     primed = Primed(row.state, log_p, log_d, row.done, history, time)
-                    self._store(_digest(history, salt), primed)
+                    self._store(_digest(history, row.salt), primed)
                     row.points.pop(0)
                     if not row.points:
                         out[row.slot] = primed
@@ -300,13 +303,7 @@ def _digest(ids: np.ndarray, salt: bytes = b"") -> bytes:
 
 def _salt(setting: Setting | None) -> bytes:
     """What makes a setting's cache entries its own (empty for a lone melody)."""
-    if setting is None or (
-        not setting.others
-        and setting.metre is None
-        and setting.start == 0
-        and setting.total_notes is None
-        and setting.end is None
-    ):
+    if setting is None or setting.plain:
         return b""
     return setting.key()
 
@@ -320,6 +317,8 @@ class _Row:
     points: list[int]  # checkpoints still to reach, ascending; the last is len(ids)
     state: State
     done: int  # events read so far
+    setting: Setting | None = None
+    salt: bytes = b""
 
 
 @dataclass(frozen=True)
@@ -373,6 +372,7 @@ def generate(
     cache: ContextCache | None = None,
     primed: Primed | None = None,
     setting: Setting | None = None,
+    ending: bool = False,
 ) -> list[Event]:
     """Continue ``context`` with ``count`` sampled events (pitch and duration).
 
@@ -383,13 +383,16 @@ def generate(
     (the model already past the context) skips reading ``context``. With ``tonic``
     and ``scale`` every pitch is drawn from that Sonic Pi scale (the mass of notes outside it
     moves to the nearest scale note in the same direction: :func:`notegen.sampling.fold_masked`);
-    rests stay possible. A conditioned model hears ``setting`` (other voices, metre) and is
-    told how many notes are left, so the block ends as melodies end.
+    rests stay possible. A conditioned model hears ``setting`` (other voices, metre); with
+    ``ending`` it is told how many notes are left, so the last of them ends the melody.
     """
     if count <= 0:
         return []
     if primed is None:
-        context = list(context)[trim_context(len(context), max_context) :]
+        cut = trim_context(len(context), max_context)
+        if setting is not None and cut:
+            setting = setting.later(model.beats_of(model.encode(list(context)[:cut])[1]))
+        context = list(context)[cut:]
         primed = (
             cache.prime(context, setting=setting)
             if cache is not None
@@ -398,7 +401,7 @@ def generate(
     sampler = Sampler(temperature=temperature, top_k=top_k, top_p=top_p, seed=seed)
     pmask = _pitch_mask(model, tonic, scale)
     chooser = _PitchChooser(model, pmask, primed.history)
-    ahead = _Ahead(model, primed, count, setting)
+    ahead = _Ahead(model, primed, count if ending else 0, setting)
     dmask = np.ones(len(model.duration_vocab), dtype=bool)
     dmask[BOS] = False
     state = primed.state
@@ -466,6 +469,7 @@ def generate_rows(
     max_context: int = 256,
     primed: Primed | None = None,
     setting: Setting | None = None,
+    ending: bool = False,
 ) -> list[list[Event]]:
     """Several continuations of ``context`` at once, row ``r`` of ``sizes[r]`` events.
 
@@ -495,6 +499,7 @@ def generate_rows(
             max_context=max_context,
             primed=primed,
             setting=setting,
+            ending=ending,
         )
         return [one]
     if primed is None:
@@ -506,7 +511,7 @@ def generate_rows(
     pmask = _pitch_mask(model, tonic, scale)
     choosers = [_PitchChooser(model, pmask, primed.history) for _ in range(rows)]
     # Only the last row ends the block; the others are continued by the next row.
-    ahead = _Ahead(model, primed, sizes[-1], setting, rows=rows)
+    ahead = _Ahead(model, primed, sizes[-1] if ending else 0, setting, rows=rows)
     dmask = np.ones(len(model.duration_vocab), dtype=bool)
     dmask[BOS] = False
     h, c = primed.state
@@ -530,8 +535,8 @@ def generate_rows(
         pids[:, t], dids[:, t] = pid, did
         if t + 1 == steps:
             break
-        beats = np.array([model.duration_of(int(d)) for d in did])
-        pl, dl, state = model.step(pid, did, state, ahead.rows(beats))
+        played = np.array([model.duration_of(int(d)) for d in did])
+        pl, dl, state = model.step(pid, did, state, ahead.rows(played))
         if mixture is not None:
             joint = (pid * vd + did).tolist()
             for r, index in enumerate(copies):
@@ -984,11 +989,13 @@ def generate_block(
     document_events: Sequence[Event] = (),
     document_bpm: float | None = None,
     style=None,
+    setting: Setting | None = None,
 ) -> Block:
     """A complete voice (notes, durations, bpm, ``in_thread`` loop) of ``options.length`` notes.
 
     Seed notes open the melody and the model continues them; without seed notes, a melody in
-    a key starts after a silent :func:`key_prelude`. Same options, same block.
+    a key starts after a silent :func:`key_prelude`. Same options, same block. ``setting``:
+    the other voices of the piece the block joins (:func:`notegen.ensemble.setting_for`).
     """
     from notegen.notes import DEFAULT_STYLE
     from notegen.sonicpi import render_block
@@ -998,7 +1005,13 @@ def generate_block(
     prelude = key_prelude(tonic, scale) if tonic is not None and scale and not seed else []
     # The melody the model reads is the prelude, the seed notes and the block: it knows how
     # many notes are left, so the block ends the way melodies end.
-    setting = Setting(total_notes=len(prelude) + options.length) if model.cond_dim else None
+    if model.cond_dim:
+        setting = (setting or Setting()).with_end(len(prelude) + options.length)
+        if prelude:
+            # the prelude is heard before the block's first onset
+            setting = setting.later(-sum(e.duration or 0.0 for e in prelude))
+    else:
+        setting = None
     primed = _prime(model, prelude, hidden=len(prelude), setting=setting) if prelude else None
     rows = generate_rows(
         model,
@@ -1012,6 +1025,7 @@ def generate_block(
         scale=scale,
         primed=primed,
         setting=setting,
+        ending=True,
     )
     events = seed + [ev for row in rows for ev in row]
     sections = phrase_sections(events)

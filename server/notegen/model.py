@@ -471,7 +471,8 @@ class MelodyModel:
             feeds = {self._in[0]: p, self._in[1]: d, self._in[2]: h, self._in[3]: c}
             if self.cond_dim:
                 if cond is None:
-                    cond = np.stack([self.condition(row[1:], 0, len(row), None) for row in d])
+                    rows = [self.condition(row[1:], 0, len(row), None) for row in d]
+                    cond = np.stack([r for r in rows if r is not None])
                 feeds[self._cond_name] = np.asarray(cond, np.float32)
             out = self.session.run(self._out, feeds)
             pl, dl, h2, c2 = out[0], out[1], out[2], out[3]

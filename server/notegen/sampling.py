@@ -425,9 +425,9 @@ class Sampler:
             cumulative = np.cumsum(p[order])
             # Keep the smallest prefix whose mass reaches top_p (always at least one item).
             cut = int(np.searchsorted(cumulative, self.top_p - 1e-12)) + 1
-            keep = order[:cut]
+            kept = order[:cut]
             q = np.zeros_like(p)
-            q[keep] = p[keep]
+            q[kept] = p[kept]
             p = q / q.sum()
         return p
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
+from notegen.ensemble import setting_for, voice_lines
 from notegen.generate import (
     MAX_LENGTH,
     ArgumentError,
@@ -167,9 +168,11 @@ async def generate_melody(server: NotegenServer, *args: Any) -> dict[str, Any]:
     def compute() -> Block:
         if latest is not None:
             events, bpm = latest.document_events(), latest.document_bpm()
+            setting = latest.setting(None)
         else:
             arrays = view.arrays()
             events, bpm = _document_events(arrays), _document_bpm(arrays)
+            setting = setting_for(voice_lines(arrays, bpm), None)
         return generate_block(
             model,
             options,
@@ -177,6 +180,7 @@ async def generate_melody(server: NotegenServer, *args: Any) -> dict[str, Any]:
             document_events=events,
             document_bpm=bpm,
             style=latest.style if latest is not None else infer_style(view.text),
+            setting=setting,
         )
 
     block = await server.engine.run(compute)
@@ -256,6 +260,9 @@ async def continue_melody(server: NotegenServer, *args: Any) -> dict[str, Any]:
         arrays = view.arrays()
         own = array.events()
         history = voice_history(arrays, array, own)
+        setting = None
+        if array.kind == "voice" and array.voice is not None:
+            setting = setting_for(voice_lines(arrays, _document_bpm(arrays)), array.voice)
         made = generate(
             model,
             history,
@@ -266,6 +273,7 @@ async def continue_melody(server: NotegenServer, *args: Any) -> dict[str, Any]:
             seed=options.seed,
             max_context=s.maxContext,
             cache=cache,
+            setting=setting,
         )
         numeric = sum(t.text.strip()[:1].isdigit() for t in array.notes) * 2 > len(array.notes)
         style = infer_style(view.text)
