@@ -21,6 +21,7 @@ temperature 0.3, ≥ 60 % of blocks ending on a long tonic. Real tunes: 16.6 % r
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import sys
@@ -44,7 +45,7 @@ TEMPERATURES = (0.0, 0.3, 0.5, 0.7, 1.0, 1.2, 1.5)
 def repeats(events: Sequence[Event]) -> tuple[float, int]:
     """(share of consecutive pitched pairs with the same pitch, longest run of one pitch)."""
     pitches = [e.pitch for e in events if e.pitch is not None]
-    pairs = list(zip(pitches, pitches[1:], strict=False))
+    pairs = list(itertools.pairwise(pitches))
     same = sum(a == b for a, b in pairs)
     run = longest = 1 if pitches else 0
     for a, b in pairs:

@@ -1,11 +1,11 @@
-"""Command lines: ``notegen-lsp`` (the language server) and ``notegen`` (tools without an editor).
+"""Command lines: ``notegen-lsp`` (the language server) and ``notegen-melody`` (no editor).
 
 ``notegen-lsp`` speaks LSP on stdio by default, or listens with ``--tcp``/``--ws`` on ``--host``
 (127.0.0.1) and ``--port``. Logs go to stderr or ``--log-file``, never to stdout: stdout is the
 protocol. Heavy imports (pygls, numpy, onnxruntime) happen after argument parsing, so
 ``--version`` and ``--help`` are instant.
 
-``notegen generate`` prints a playable block to stdout, with the options of the
+``notegen-melody generate`` prints a playable block to stdout, with the options of the
 ``notegen.generateMelody`` command. Other subcommands (``play``, ``render``) plug in through
 ``notegen.play_cli.add_subcommands(subparsers)`` when that module is installed.
 """
@@ -49,9 +49,14 @@ def lsp_parser() -> argparse.ArgumentParser:
     transport = parser.add_mutually_exclusive_group()
     transport.add_argument("--stdio", action="store_true", help="speak LSP on stdio (default)")
     transport.add_argument("--tcp", action="store_true", help="listen for one client over TCP")
-    transport.add_argument("--ws", action="store_true", help="listen over WebSocket")
+    transport.add_argument("--ws", action="store_true", help="listen for one client over WebSocket")
     parser.add_argument("--host", default="127.0.0.1", help="address for --tcp/--ws (127.0.0.1)")
-    parser.add_argument("--port", type=int, default=2087, help="port for --tcp/--ws (2087)")
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=2087,
+        help="port for --tcp/--ws (2087; 0: any free port, printed on stderr)",
+    )
     parser.add_argument(
         "--model", help="model .onnx or its .json card (default: $NOTEGEN_MODEL or shipped)"
     )
@@ -64,20 +69,15 @@ def lsp_parser() -> argparse.ArgumentParser:
 def lsp_main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``notegen-lsp``."""
     args = lsp_parser().parse_args(argv)
-    if not 0 < args.port < 65536:
-        print(f"notegen-lsp: --port must be 1-65535, not {args.port}", file=sys.stderr)
+    if not 0 <= args.port < 65536:
+        print(f"notegen-lsp: --port must be 0-65535, not {args.port}", file=sys.stderr)
         return 2
     _setup_logging(args.log_file, args.verbose)
     from notegen.lsp.server import create_server
 
     server = create_server(args.model)
-    if args.tcp:
-        server.start_tcp(args.host, args.port)
-    elif args.ws:
-        server.start_ws(args.host, args.port)
-    else:
-        server.start_io()
-    return 0
+    transport = "tcp" if args.tcp else "ws" if args.ws else "stdio"
+    return server.serve(transport, args.host, args.port)
 
 
 # -- notegen -----------------------------------------------------------------------------------
@@ -126,22 +126,23 @@ def _generate(args: argparse.Namespace) -> int:
     try:
         options = parse_generate_options(raw, GenerateOptions())
     except ArgumentError as exc:
-        print(f"notegen generate: --{exc.name.replace('_', '-')}: {exc.why}", file=sys.stderr)
+        option = exc.name.replace("_", "-")
+        print(f"notegen-melody generate: --{option}: {exc.why}", file=sys.stderr)
         return 2
     text = ""
     if args.context is not None:
         try:
             text = args.context.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            print(f"notegen generate: --context {args.context}: {exc}", file=sys.stderr)
+            print(f"notegen-melody generate: --context {args.context}: {exc}", file=sys.stderr)
             return 2
     if args.voice is not None and args.voice < 1:
-        print(f"notegen generate: --voice must be ≥ 1, not {args.voice}", file=sys.stderr)
+        print(f"notegen-melody generate: --voice must be ≥ 1, not {args.voice}", file=sys.stderr)
         return 2
     try:
         model = MelodyModel.load(args.model or default_model_path())
     except ModelError as exc:
-        print(f"notegen generate: {exc}", file=sys.stderr)
+        print(f"notegen-melody generate: {exc}", file=sys.stderr)
         return 1
     arrays = read(text) if text else []
     events = [ev for array in arrays for ev in array.events()]
@@ -162,11 +163,16 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def main_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="notegen", description="notegen: melodies for Sonic Pi")
-    parser.add_argument("--version", action="version", version=f"notegen {__version__}")
+    parser = argparse.ArgumentParser(
+        prog="notegen-melody", description="notegen: melodies for Sonic Pi"
+    )
+    parser.add_argument("--version", action="version", version=f"notegen-melody {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_generate(subparsers)
+    from notegen import model_library
+
+    model_library.add_subcommand(subparsers)
     if importlib.util.find_spec("notegen.play_cli") is not None:
         from notegen import play_cli
 
@@ -175,7 +181,7 @@ def main_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``notegen``."""
+    """Entry point of ``notegen-melody``."""
     args = main_parser().parse_args(argv)
     _setup_logging(None, args.verbose)
     return int(args.func(args) or 0)

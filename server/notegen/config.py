@@ -40,6 +40,17 @@ class Settings:
     maxContext: int = 256
     inlineSuggestions: bool = True
     sonicPi: SonicPiSettings = field(default_factory=SonicPiSettings)
+    # Which documents are served (notegen.lsp.coexistence): "auto" = those that look like
+    # Sonic Pi or match an ``include`` glob; "always"; "never".
+    enable: str = "auto"
+    include: tuple[str, ...] = ()
+    # Hovers on note arrays carry a piano-roll picture (a data: URI image): for clients that
+    # render Markdown images (VS Code turns it on); text-only hovers would show base64.
+    pianoRoll: bool = False
+    # Models side by side (notegen.lsp.model_choice): the folder of user models (None: the
+    # default, ~/.local/share/notegen/models) and folder → model name for documents in it.
+    modelsDir: str | None = None
+    folderModels: tuple[tuple[str, str], ...] = ()
 
 
 def _number(value: Any) -> float | None:
@@ -88,6 +99,37 @@ _RULES: dict[str, tuple[Any, str]] = {
     "inlineSuggestions": (
         lambda v: v if isinstance(v, bool) else None,
         "true or false",
+    ),
+    "pianoRoll": (
+        lambda v: v if isinstance(v, bool) else None,
+        "true or false",
+    ),
+    "modelsDir": (
+        lambda v: v if v is None or (isinstance(v, str) and v.strip()) else None,
+        "a folder of model cards, or null for ~/.local/share/notegen/models",
+    ),
+    "folderModels": (
+        lambda v: (
+            tuple(sorted(v.items()))
+            if isinstance(v, dict)
+            and all(isinstance(k, str) and k and isinstance(n, str) and n for k, n in v.items())
+            else None
+        ),
+        'an object from folder to model name, e.g. {"/home/me/baroque": "baroque"}',
+    ),
+    "enable": (
+        lambda v: v if v in ("auto", "always", "never") else None,
+        '"auto", "always" or "never"',
+    ),
+    "include": (
+        lambda v: (
+            (v,)
+            if isinstance(v, str)
+            else tuple(v)
+            if isinstance(v, list) and all(isinstance(g, str) for g in v)
+            else None
+        ),
+        "a glob or a list of globs",
     ),
 }
 
@@ -147,7 +189,7 @@ def parse_settings(raw: Any, base: Settings | None = None) -> tuple[Settings, li
             continue
         check, accepted = _RULES[key]
         clean = check(value)
-        if clean is None and not (key == "modelPath" and value is None):
+        if clean is None and not (key in ("modelPath", "modelsDir") and value is None):
             default = getattr(defaults, key)
             warnings.append(
                 f"notegen.{key} must be {accepted}, not {value!r}; using the default {default!r}"

@@ -750,7 +750,7 @@ class _Ahead:
         return rows[:, None, :]
 
 
-# -- options shared by the generateMelody command and `notegen generate` ---------------------
+# -- options shared by the generateMelody command and `notegen-melody generate` -----------------
 
 
 class ArgumentError(ValueError):
@@ -770,7 +770,7 @@ MAX_LENGTH = 100_000
 
 @dataclass(frozen=True)
 class GenerateOptions:
-    """Validated arguments of ``notegen.generateMelody`` / ``notegen generate``."""
+    """Validated arguments of ``notegen.generateMelody`` / ``notegen-melody generate``."""
 
     length: int = 32
     temperature: float = 1.0

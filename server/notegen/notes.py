@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 __all__ = [
@@ -126,17 +126,30 @@ def midi_to_hz(midi: float) -> float:
 
 @dataclass(frozen=True)
 class NoteStyle:
-    """How a document spells its notes, so suggestions read like the user's own code.
+    """How a document spells its notes and lays out its lists, so insertions read like it.
 
     ``accidental`` chooses sharps (``Cs``) or flats (``Db``) for black keys; ``flat_letter`` is
     ``f`` (``:Ef5``, Robin Newman's habit) or ``b`` (``:Eb5``); ``case`` is ``upper``
     (``:C4``, ``:Fs3``) or ``lower`` (``:c4``, ``:fs3``); ``rest`` is ``:r`` or ``:rest``.
+    ``pitch_names`` (12 entries or none) is, per pitch class, the name the document writes
+    for it (``"Bf"`` for 10 in a file that writes ``:Bf4`` 40 times; ``""`` where it writes
+    none): it wins over ``accidental``, which only decides pitch classes the file never spells.
+    ``separator`` is what the document puts between list elements (``","`` or ``", "``;
+    ``None``: the writer's own default) and ``whole_float`` whether it writes whole beats as
+    ``1.0`` rather than ``1``.
     """
 
     accidental: Literal["sharp", "flat"] = "sharp"
     flat_letter: Literal["f", "b"] = "b"
     case: Literal["upper", "lower"] = "upper"
     rest: Literal[":r", ":rest"] = ":r"
+    pitch_names: tuple[str, ...] = ()
+    separator: str | None = None
+    whole_float: bool = False
+
+    def joiner(self, default: str = ", ") -> str:
+        """The list separator to write: the document's, else ``default``."""
+        return self.separator if self.separator is not None else default
 
 
 DEFAULT_STYLE = NoteStyle()
@@ -157,6 +170,11 @@ def spell(midi: int | float | None, style: NoteStyle = DEFAULT_STYLE) -> str:
         return repr(midi)
     value = int(midi)
     octave, pitch_class = divmod(value - 12, 12)
+    own = style.pitch_names[pitch_class] if len(style.pitch_names) == 12 else ""
+    if own:
+        # the document's own name for this pitch class; ``Bs``/``Cb`` cross an octave line
+        offset = _LETTER_TO_CLASS[own[0].lower()] + _MODIFIER[own[1:].lower()]
+        return f":{own}{(value - 12 - offset) // 12}"
     names = _SHARP_NAMES if style.accidental == "sharp" else _FLAT_NAMES
     name = names[pitch_class]
     if style.accidental == "flat" and style.flat_letter == "f":
@@ -166,19 +184,63 @@ def spell(midi: int | float | None, style: NoteStyle = DEFAULT_STYLE) -> str:
     return f":{name}{octave}"
 
 
+_FLAT_MAJOR_TONICS = frozenset({5, 10, 3, 8, 1, 6})
+_SHARP_MAJOR_TONICS = frozenset({7, 2, 9, 4, 11})
+_MODE_TO_MAJOR = {
+    "major": 0,
+    "ionian": 0,
+    "minor": 3,
+    "aeolian": 3,
+    "harmonic_minor": 3,
+    "melodic_minor": 3,
+    "minor_pentatonic": 3,
+    "major_pentatonic": 0,
+    "dorian": -2,
+    "phrygian": -4,
+    "lydian": -5,
+    "mixolydian": 5,
+    "locrian": 1,
+}
+
+
+def style_for_key(style: NoteStyle, tonic: int | None, scale: str | None) -> NoteStyle:
+    """``style`` with sharps or flats chosen by the key's signature (E♭ major: flats).
+
+    Pitch classes the document spells itself keep its names (``pitch_names``); C major and
+    keys whose signature is unknown keep the document's overall choice.
+    """
+    if tonic is None:
+        return style
+    shift = _MODE_TO_MAJOR.get(scale or "major")
+    if shift is None:
+        return style
+    major = (tonic + shift) % 12
+    if major in _FLAT_MAJOR_TONICS:
+        return replace(style, accidental="flat")
+    if major in _SHARP_MAJOR_TONICS:
+        return replace(style, accidental="sharp")
+    return style
+
+
 _SYMBOL_IN_TEXT = re.compile(r"(?<![\w:]):([a-gA-G][sSbBfF]?-?[0-9]*|rest|r)\b")
 
 
+_LIST_COMMA = re.compile(r"(?<=[\w\]]),( *)(?=[:\[0-9-])")
+_NUMBER_IN_LIST = re.compile(r"(?<=[\[,])\s*([0-9]+(?:\.[0-9]+)?)\s*(?=[,\]])")
+
+
 def infer_style(text: str) -> NoteStyle:
-    """Infer the spelling habits of a document from the note symbols it already holds.
+    """Infer the spelling and layout habits of a document from the code it already holds.
 
     Majority votes, each falling back to :data:`DEFAULT_STYLE` when the document has no
-    evidence (for instance no accidentals at all keeps sharps).
+    evidence (for instance no accidentals at all keeps sharps). Each pitch class keeps the
+    name the document writes most for it (``:Bf4`` → ``Bf``), in the document's case.
     """
     case: Counter[str] = Counter()
     accidental: Counter[str] = Counter()
     flat_letter: Counter[str] = Counter()
     rest: Counter[str] = Counter()
+    names: list[Counter[str]] = [Counter() for _ in range(12)]
     for match in _SYMBOL_IN_TEXT.finditer(text):
         body = match.group(1)
         if body in REST_SYMBOLS:
@@ -191,13 +253,39 @@ def infer_style(text: str) -> NoteStyle:
         elif modifier in ("b", "f"):
             accidental["flat"] += 1
             flat_letter[modifier] += 1
+        if modifier not in ("s", "b", "f"):
+            modifier = ""
+        pc = (_LETTER_TO_CLASS[body[0].lower()] + _MODIFIER[modifier]) % 12
+        names[pc][body[0].lower() + modifier] += 1
 
     def vote(counter: Counter[str], default: str) -> str:
         return counter.most_common(1)[0][0] if counter else default
 
+    chosen_case = vote(case, DEFAULT_STYLE.case)
+    pitch_names: tuple[str, ...] = ()
+    if any(names):
+        pitch_names = tuple(
+            _in_case(max(counter.items(), key=lambda kv: (kv[1], -len(kv[0])))[0], chosen_case)
+            if counter
+            else ""
+            for counter in names
+        )
+    spaced = Counter(len(m.group(1)) > 0 for m in _LIST_COMMA.finditer(text))
+    whole = Counter(
+        m.group(1).endswith(".0")
+        for m in _NUMBER_IN_LIST.finditer(text)
+        if m.group(1).endswith(".0") or "." not in m.group(1)
+    )
     return NoteStyle(
         accidental=vote(accidental, DEFAULT_STYLE.accidental),  # type: ignore[arg-type]
         flat_letter=vote(flat_letter, DEFAULT_STYLE.flat_letter),  # type: ignore[arg-type]
-        case=vote(case, DEFAULT_STYLE.case),  # type: ignore[arg-type]
+        case=chosen_case,  # type: ignore[arg-type]
         rest=vote(rest, DEFAULT_STYLE.rest),  # type: ignore[arg-type]
+        pitch_names=pitch_names,
+        separator=None if not spaced else (", " if spaced[True] >= spaced[False] else ","),
+        whole_float=whole[True] > whole[False],
     )
+
+
+def _in_case(name: str, case: str) -> str:
+    return name[:1].upper() + name[1:] if case == "upper" else name.lower()

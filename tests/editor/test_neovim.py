@@ -1,14 +1,14 @@
-"""notegen through a real editor: Neovim's built-in LSP client, headless.
+"""notegen through a real editor: Neovim, configured with the README's OWN snippet.
 
-Neovim (Debian's package; CI installs it from .ci/apt-packages.txt) opens a Sonic Pi file,
-attaches ``notegen-lsp``, asks for completions with the cursor inside a note array, then runs
-``notegen.generateMelody`` and lets its own ``workspace/applyEdit`` handler change the buffer.
-``nvim/init.lua`` records everything in a JSON file; here we check it:
-
-* the completion items are notes spelled the way this document spells them (lower case, flats
-  written with ``f``), so the user's style survives;
-* the buffer afterwards holds a new, readable voice block: its note array has the requested
-  length, every note is valid, and its duration array matches it — and Ruby accepts the file.
+The README has one Lua snippet per Neovim range (0.7–0.9, 0.10, 0.11+, nvim-lspconfig), each
+after a ``<!-- nvim-snippet: NAME -->`` marker, and a common part they share. This test asks the
+installed Neovim its version (Debian's 0.7.2 here and on CI), takes the README's common snippet
+and the one for that version *verbatim*, and runs them as ``init.lua`` — followed only by
+``nvim/drive.lua``, which plays the user: opens a Rails controller (no server may start), then a
+Sonic Pi file (the snippet starts ``notegen-lsp``), asks for completions inside a note array,
+presses the README's ``\\mg`` to generate a melody, and presses it again in a new empty file.
+``notegen-lsp`` comes from ``PATH`` as the README says; the test model from ``$NOTEGEN_MODEL``.
+So the documentation cannot drift from what works.
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ from notegen.sonicpi import read
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
-SERVER = Path(sys.executable).parent / "notegen-lsp"
+README = REPO / "README.md"
+SERVER_DIR = Path(sys.executable).parent  # holds notegen-lsp
 
 DOCUMENT = """use_bpm 100
 a1=[]
@@ -48,8 +49,43 @@ in_thread do
   end
 end
 """
+RAILS = """class PostsController < ApplicationController
+  SCALE = [:c, :d, :e, :f]
+
+  def index
+    sleep 1
+    @posts = Post.all
+  end
+end
+"""
 CURSOR = (3, len("a1[0]=[:ef4,:f4,:g4,"))  # inside the note array, after a comma
-GENERATE = {"length": 16, "temperature": 0.9, "top_p": 0.95, "seed": 7, "bpm": 96}
+README_LENGTH = 32  # what the README's <leader>mg asks for
+
+
+def readme_snippets() -> dict[str, str]:
+    """Every ``<!-- nvim-snippet: NAME -->`` Lua block of the README, by name."""
+    found = re.findall(
+        r"<!-- nvim-snippet: ([\w.]+) -->\s*```lua\n(.*?)```", README.read_text(), re.DOTALL
+    )
+    return dict(found)
+
+
+def snippet_for(version: tuple[int, int]) -> str:
+    """The README section a Neovim of ``version`` should use."""
+    if version >= (0, 11):
+        return "0.11"
+    if version >= (0, 10):
+        return "0.10"
+    if version >= (0, 7):
+        return "0.7"
+    raise AssertionError(f"Neovim {version} is older than any the README supports (0.7)")
+
+
+def nvim_version(nvim: str) -> tuple[int, int]:
+    out = subprocess.run([nvim, "--version"], capture_output=True, text=True, timeout=30).stdout
+    found = re.search(r"NVIM v(\d+)\.(\d+)", out)
+    assert found, out
+    return int(found.group(1)), int(found.group(2))
 
 
 def _tiny_model() -> ModuleType:
@@ -72,35 +108,41 @@ def neovim_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         )
     tmp = tmp_path_factory.mktemp("neovim")
     card, _weights = _tiny_model().build_tiny_model(tmp / "model", seed=5)
-    doc = tmp / "song.rb"
-    doc.write_text(DOCUMENT)
+    work = tmp / "project"
+    work.mkdir()
+    (work / "song.rb").write_text(DOCUMENT)
+    (work / "posts_controller.rb").write_text(RAILS)
+    snippets = readme_snippets()
+    section = snippet_for(nvim_version(nvim))
+    init = tmp / "init.lua"
+    init.write_text(
+        f"-- README.md, common part\n{snippets['common']}\n"
+        f"-- README.md, Neovim {section}\n{snippets[section]}\n"
+        f"dofile({json.dumps(str(HERE / 'nvim' / 'drive.lua'))})\n"
+    )
     result_path = tmp / "result.json"
     config = {
-        "cmd": [str(SERVER), "--model", str(card)],
-        "doc": str(doc),
+        "rails": str(work / "posts_controller.rb"),
+        "doc": str(work / "song.rb"),
+        "empty": str(work / "new_piece.rb"),
         "cursor": list(CURSOR),
-        "init_options": {"maxItems": 12},
-        "generate": GENERATE,
         "result": str(result_path),
     }
-    env = dict(os.environ, NOTEGEN_E2E=json.dumps(config))
+    env = dict(
+        os.environ,
+        NOTEGEN_E2E=json.dumps(config),
+        NOTEGEN_MODEL=str(card),
+        PATH=f"{SERVER_DIR}{os.pathsep}{os.environ.get('PATH', '')}",
+    )
     for var in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"):
         env[var] = str(tmp / var.lower())
     completed = subprocess.run(
-        [
-            nvim,
-            "--headless",
-            "--noplugin",
-            "-n",
-            "-i",
-            "NONE",
-            "-u",
-            str(HERE / "nvim" / "init.lua"),
-        ],
+        [nvim, "--headless", "--noplugin", "-n", "-i", "NONE", "-u", str(init)],
+        cwd=work,
         env=env,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=180,
         stdin=subprocess.DEVNULL,
     )
     assert result_path.exists(), (
@@ -112,13 +154,41 @@ def neovim_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     assert not result.get("error"), f"{result['error']}\nsteps: {result['steps']}\n" + (
         log.read_text()[-4000:] if log.is_file() else ""
     )
+    result["section"] = section
     return result
 
 
-def test_neovim_client_is_the_one_debian_ships(neovim_run: dict[str, Any]):
-    assert neovim_run["steps"] == ["initialized", "completed", "generated"]
+def test_the_readme_has_a_snippet_for_every_supported_neovim():
+    snippets = readme_snippets()
+    assert set(snippets) == {"common", "0.7", "0.10", "0.11", "lspconfig"}
+    assert "vim.lsp.start_client" in snippets["0.7"] and "omnifunc" in snippets["0.7"]
+    assert "vim.lsp.start(" in snippets["0.10"] and "start_client" not in snippets["0.10"]
+    assert "vim.lsp.config(" in snippets["0.11"] and "vim.lsp.enable(" in snippets["0.11"]
+    assert "vim.lsp.completion.enable" in snippets["0.11"]
+    assert "lspconfig" in snippets["lspconfig"]
+    for name, code in snippets.items():
+        assert "pip install notegen" not in code, name
+
+
+def test_a_rails_controller_starts_no_server(neovim_run: dict[str, Any]):
+    assert neovim_run["filetype_rails"] == "ruby"
+    assert neovim_run["clients_after_rails"] == 0
+
+
+def test_the_readme_snippet_for_this_neovim_starts_notegen(neovim_run: dict[str, Any]):
+    assert neovim_run["steps"] == [
+        "rails",
+        "initialized",
+        "completed",
+        "generated",
+        "generatedInEmpty",
+    ]
+    assert neovim_run["client_name"] == "notegen" and neovim_run["attached"]
+    assert neovim_run["clients_at_end"] == 1, "one server for every Sonic Pi buffer"
     assert neovim_run["server_alive"]
     assert neovim_run["server_capabilities"]["completionProvider"]
+    if neovim_run["section"] in ("0.7", "0.10"):
+        assert neovim_run["omnifunc"] == "v:lua.vim.lsp.omnifunc"
 
 
 def test_completion_in_a_note_array_offers_notes_in_the_documents_spelling(
@@ -150,12 +220,13 @@ def test_generate_command_inserts_a_playable_block_in_the_buffer(
     arrays = read(text)
     new = [a for a in arrays if a.voice == 2]
     assert new, f"no voice 2 block in the buffer:\n{text}"
-    melody = max(new, key=lambda a: len(a.notes))
-    assert len(melody.notes) == GENERATE["length"]
-    assert all(note.error is None for note in melody.notes)
-    assert melody.durations is not None
-    assert len(melody.durations.values) == GENERATE["length"]
-    assert all(v.value is not None and v.value > 0 for v in melody.durations.values)
+    notes = [n for a in new for n in a.notes]
+    assert len(notes) == README_LENGTH  # in sections of a2[0], a2[1]...
+    assert all(note.error is None for note in notes)
+    for section in new:
+        assert section.durations is not None
+        assert len(section.durations.values) == len(section.notes)
+        assert all(v.value is not None and v.value > 0 for v in section.durations.values)
     assert "in_thread" in text[len(DOCUMENT) :]
     ruby = shutil.which("ruby")
     assert ruby is not None, "ruby is not installed (listed in .ci/apt-packages.txt)"
@@ -163,3 +234,11 @@ def test_generate_command_inserts_a_playable_block_in_the_buffer(
     song.write_text(text)
     check = subprocess.run([ruby, "-c", str(song)], capture_output=True, text=True)
     assert check.returncode == 0, check.stderr
+
+
+def test_in_a_new_empty_file_the_melody_starts_on_the_first_line(neovim_run: dict[str, Any]):
+    lines = neovim_run["empty_lines"]
+    assert lines[0].strip(), f"the block starts with a blank line: {lines[:3]}"
+    voices = [a for a in read("\n".join(lines) + "\n") if a.kind == "voice"]
+    assert {a.voice for a in voices} == {1}
+    assert sum(len(a.notes) for a in voices) == README_LENGTH

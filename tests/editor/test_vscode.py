@@ -61,7 +61,7 @@ NOTE_LINE = 3
 CURSOR = (NOTE_LINE, len("a1[0]=[:ef4,:f4,:g4,"))  # inside the note array, after a comma
 GHOST_CURSOR = (NOTE_LINE, len("a1[0]=[:ef4,:f4,:g4,:af4,:bf4,:c5,:bf4,:af4,:g4,:f4"))
 SEED = 7
-LENGTH = 16  # the default the palette offers first
+LENGTH = 32  # the default the palette offers first (as the code action and the CLI)
 MAX_ITEMS_AFTER_CHANGE = 3
 
 
@@ -343,6 +343,8 @@ def test_a_python_without_notegen_gets_a_message_that_says_how_to_fix_it(
 ):
     message = vscode["missingServerMessage"]
     assert vscode["notificationsAtFailure"] == [message], "one clear message, no raw errors"
-    assert "does not have the notegen package" in message
-    assert "-m pip install notegen" in message
+    assert "does not have the notegen server (Python package sonic-pi-notegen)" in message
+    assert "-m pip install ./notegen" in message
+    assert "pip install notegen" not in message, "PyPI's notegen is an unrelated project"
+    assert "`" not in message, "notifications show backticks raw"
     assert "notegen.server.pythonPath" in message and "notegen.server.command" in message

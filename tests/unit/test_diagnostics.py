@@ -31,3 +31,18 @@ def test_invalid_notes_are_flagged_where_sonic_pi_would_play_them():
 def test_chord_and_scale_names_beside_notes_are_not_invalid_notes():
     text = "chords = [[:a5, :M], [:gb5, :sus2], [:d4, :minor7]]\nmodes = [:c4, :dorian]\n"
     assert codes(text) == []
+
+
+def test_plain_voices_are_checked_like_indexed_ones():
+    assert codes("a1=[:c4,:d4,:e4]\nb1=[1,1]\n") == [("length-mismatch", 1)]
+    assert codes("a3=[:r,:r,:r,:G3]\nb3=[1,1,1,1]\na5=[]\nb5=[]\n") == []
+
+
+def test_names_of_the_piece_and_code_are_never_flagged():
+    text = "Last = 4\na1[0]=[:c4,:d4,:e4]\nb1[0]=[1,1+Last,bar * 2]\n"
+    assert codes(text) == []
+
+
+def test_data_arrays_with_names_in_strings_are_not_notes():
+    text = 'voices=[["Grand Piano","Grand Piano","piano-p-",0,:c1,:c8]]\n'
+    assert codes(text) == []

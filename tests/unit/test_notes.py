@@ -12,6 +12,7 @@ from notegen.notes import (
     midi_to_hz,
     note_to_midi,
     spell,
+    style_for_key,
 )
 
 
@@ -120,13 +121,40 @@ def test_spelling_follows_the_style() -> None:
 
 def test_infer_style_reads_robin_newmans_habits() -> None:
     doc = "a1[0]=[:C3,:Bf2,:Ef3,:r,:G3]\nb1[0]=[1,1,1,1,1]\n"
-    assert infer_style(doc) == NoteStyle(accidental="flat", flat_letter="f", case="upper")
+    style = infer_style(doc)
+    assert (style.accidental, style.flat_letter, style.case) == ("flat", "f", "upper")
+    assert (style.separator, style.whole_float) == (",", False)
+    assert style.pitch_names == ("C", "", "", "Ef", "", "", "", "G", "", "", "Bf", "")
 
 
 def test_infer_style_reads_live_coders_habits() -> None:
     doc = "live_loop :x do\n  play (ring :cs4, :fs4, :e4, :rest).tick\n  sleep 0.5\nend\n"
     style = infer_style(doc)
-    assert style == NoteStyle(accidental="sharp", case="lower", rest=":rest")
+    assert (style.accidental, style.case, style.rest) == ("sharp", "lower", ":rest")
+    assert style.separator == ", "
+
+
+def test_each_pitch_class_is_spelled_as_the_document_spells_it() -> None:
+    # mostly sharps, but B-flat is always written :Bf: a suggested B-flat must be :Bf too
+    doc = "a1[0]=[:Cs4,:Fs4,:Gs4,:Bf4,:Bf4,:Bf3]\nb1[0]=[1.0,1.0,0.5,0.5,2.0,1.0]\n"
+    style = infer_style(doc)
+    assert style.accidental == "sharp"
+    assert [spell(m, style) for m in (70, 58, 61, 63)] == [":Bf4", ":Bf3", ":Cs4", ":Ds4"]
+    assert style.whole_float
+
+
+def test_enharmonic_names_keep_their_octave_right() -> None:
+    style = infer_style("x=[:Bs3,:Bs4,:Cb5,:Cb5]")
+    assert spell(72, style) == ":Bs4"  # B-sharp 4 is MIDI 72
+    assert spell(71, style) == ":Cb5"
+    assert note_to_midi(spell(48, style)) == 48
+
+
+def test_the_key_decides_sharps_or_flats_the_document_never_spelled() -> None:
+    flats = style_for_key(NoteStyle(flat_letter="f"), 3, "major")  # E-flat major
+    assert [spell(m, flats) for m in (63, 70, 68)] == [":Ef4", ":Bf4", ":Af4"]
+    assert spell(66, style_for_key(NoteStyle(), 7, "major")) == ":Fs4"  # G major
+    assert spell(70, style_for_key(NoteStyle(), 7, "mixolydian")) == ":As4"  # C major's set
 
 
 def test_infer_style_defaults_without_evidence() -> None:

@@ -73,6 +73,25 @@ def test_the_detected_key_never_excludes_notes_the_user_wrote():
     assert {m % 12 for m, _ in tune} <= scale_pitch_classes(key.tonic, key.scale)
 
 
+def _weighted(counts: dict[int, int], final: int) -> list[Event]:
+    """A tune with ``counts`` quarter notes of each MIDI pitch, ending on ``final``."""
+    events = [Event(m, 1.0) for m, n in counts.items() for _ in range(n)]
+    return [*events, Event(final, 2.0)]
+
+
+def test_a_major_tune_with_some_flat_sevenths_is_still_major():
+    # a film theme in C: C 345, B-flat 45, B 16 (scale coverage alone chose F major)
+    tune = {60: 345, 62: 120, 64: 150, 65: 90, 67: 200, 69: 80, 70: 45, 71: 16}
+    assert detect_key(_weighted(tune, 60)).name == ":c, :major"
+
+
+def test_a_mixolydian_pipe_tune_keeps_its_tonic():
+    # G A B C D E F, no F-sharp: the chanter's scale; C major was chosen before
+    tune = {67: 200, 69: 120, 71: 150, 72: 80, 74: 160, 76: 90, 77: 60, 79: 70}
+    key = detect_key(_weighted(tune, 67))
+    assert (key.tonic, key.scale) in ((7, "mixolydian"), (7, "major"))
+
+
 LOGITS = np.log(np.array([0.0001, 0.5, 0.3, 0.15, 0.0499]))
 
 

@@ -90,4 +90,13 @@ def test_code_is_dynamic_not_an_error(src: str) -> None:
 
 
 def test_symbols_are_not_numbers_outside_note_arrays() -> None:
-    assert evaluate(tokenize(":c4")).dynamic
+    # a literal, not code: `sleep :c4` fails in Sonic Pi, so it is an error, not "unknown"
+    assert evaluate(tokenize(":c4")).error == "'c4' is not a number"
+
+
+def test_names_of_the_piece_have_their_values_and_other_names_are_code() -> None:
+    assert evaluate(tokenize("1+Last"), names={"Last": 4}).value == 5
+    assert evaluate(tokenize("q*2"), names={"q": 0.5}).value == 1.0
+    unknown = evaluate(tokenize("1+bar"), names={"Last": 4})
+    assert (unknown.value, unknown.error, unknown.dynamic) == (None, None, True)
+    assert evaluate(tokenize("Last(2)"), names={"Last": 4}).dynamic

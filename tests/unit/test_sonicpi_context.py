@@ -136,7 +136,7 @@ def test_inside_a_chord() -> None:
 
 def test_no_context_outside_note_arrays_comments_and_strings() -> None:
     for doc in (
-        "play 60|\n",
+        "sample :bd|\n",  # `play 60|` is a play statement's note: test_sonicpi_statements
         "a1[0]=[:C4]|\n",
         "|a1[0]=[:C4]\n",
         "b1[0]=[1,|]\n",

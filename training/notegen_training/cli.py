@@ -22,6 +22,13 @@ import shlex
 import sys
 from pathlib import Path
 
+from .corpora.commands import (
+    add_convert_args,
+    add_stream_fit_args,
+    cmd_convert,
+    cmd_stream_fit,
+    wants_stream,
+)
 from .corpus import CorpusError
 
 
@@ -32,7 +39,12 @@ def _fit_args(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg
     p = sub.add_parser("fit", help="train a model (resumes from the checkpoint in --out)")
     p.add_argument("--train", nargs="+", default=[], help="melody .jsonl(.gz) or Sonic Pi files")
     p.add_argument("--valid", nargs="*", default=[], help="validation melodies")
-    p.add_argument("--corpus", nargs="*", default=[], help="your own Sonic Pi .rb files/folders")
+    p.add_argument(
+        "--corpus",
+        nargs="*",
+        default=[],
+        help="your own music: MIDI, MusicXML, ABC, Sonic Pi files, folders or globs",
+    )
     p.add_argument("--out", required=True, help="run directory (checkpoints, logs)")
     p.add_argument("--arch", choices=["notegen", "seed"], default="notegen")
     p.add_argument("--seed", type=int, default=d.seed)
@@ -67,10 +79,14 @@ def _fit_args(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg
     )
     p.add_argument("--voices-repeat", type=int, default=d.voices_repeat)
     p.add_argument("--init-from", default=None, help="start from this model's .onnx weights")
+    add_stream_fit_args(p)
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
     from .sources import load_melodies
+
+    if wants_stream(args):
+        return cmd_stream_fit(args, _fit_config(args))
 
     train = load_melodies([*args.train, *args.corpus])
     if args.limit:
@@ -99,11 +115,31 @@ def cmd_fit(args: argparse.Namespace) -> int:
         )
         fit_seed(train, valid, args.out, config, extra=extra)
         return 0
+    from .fit import fit
+    from .voices_corpus import read_pieces
+
+    train_pieces = [p for path in args.voices for p in read_pieces(path)]
+    valid_pieces = [p for path in args.valid_voices for p in read_pieces(path)]
+    extra["voices"] = list(args.voices)
+    extra["valid_voices"] = list(args.valid_voices)
+    fit(
+        train,
+        valid,
+        args.out,
+        _fit_config(args),
+        extra=extra,
+        train_pieces=train_pieces,
+        valid_pieces=valid_pieces,
+    )
+    return 0
+
+
+def _fit_config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from notegen.conditioning import COND_DIM
 
-    from .fit import FitConfig, fit
+    from .fit import FitConfig
 
-    config = FitConfig(
+    return FitConfig(
         epochs=args.epochs,
         batch_size=args.batch_size,
         max_len=args.max_len,
@@ -119,22 +155,6 @@ def cmd_fit(args: argparse.Namespace) -> int:
         voices_repeat=args.voices_repeat,
         init_from=args.init_from,
     )
-    from .voices_corpus import read_pieces
-
-    train_pieces = [p for path in args.voices for p in read_pieces(path)]
-    valid_pieces = [p for path in args.valid_voices for p in read_pieces(path)]
-    extra["voices"] = list(args.voices)
-    extra["valid_voices"] = list(args.valid_voices)
-    fit(
-        train,
-        valid,
-        args.out,
-        config,
-        extra=extra,
-        train_pieces=train_pieces,
-        valid_pieces=valid_pieces,
-    )
-    return 0
 
 
 def _extract_args(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -384,6 +404,7 @@ def build_parser() -> argparse.ArgumentParser:
     _extract_args(sub)
     _extract_voices_args(sub)
     _fit_args(sub)
+    add_convert_args(sub)
     _export_args(sub)
     _evaluate_args(sub)
     _tune_copy_args(sub)
@@ -394,6 +415,7 @@ COMMANDS = {
     "extract": cmd_extract,
     "extract-voices": cmd_extract_voices,
     "fit": cmd_fit,
+    "convert": cmd_convert,
     "export": cmd_export,
     "evaluate": cmd_evaluate,
     "tune-copy": cmd_tune_copy,

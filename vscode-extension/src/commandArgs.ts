@@ -65,8 +65,9 @@ export const SCALES: readonly { name: string; description: string }[] = [
   { name: "chromatic", description: "all twelve notes" },
 ];
 
-/** Phrase lengths offered for Generate melody; the first is the default. */
-export const LENGTHS: readonly number[] = [16, 8, 32, 64];
+/** Phrase lengths offered for Generate melody; the first is the default, the same 32 as the
+ * server's code action and `notegen-melody generate`. */
+export const LENGTHS: readonly number[] = [32, 16, 8, 64];
 
 /** Temperatures offered, with what they sound like. The setting's value is offered first. */
 export const TEMPERATURES: readonly { value: number; description: string }[] = [

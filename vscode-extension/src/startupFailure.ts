@@ -4,7 +4,9 @@
  * Pure: given the launch and what the process left behind (spawn error code, exit code, the end
  * of its stderr), pick the cause and the fix. The person reading it has never seen notegen, so
  * each message names the command that was run, why it failed and the setting or the pip command
- * that fixes it.
+ * that fixes it. Notifications show text as it is (no Markdown), so commands are quoted with
+ * plain quotes, never backticks. The server's Python distribution is `sonic-pi-notegen`: the
+ * PyPI name `notegen` is an unrelated project, so no message ever suggests it.
  */
 import { describeLaunch, type Launch } from "./launch";
 
@@ -39,10 +41,22 @@ export function lastLine(text: string | undefined): string | undefined {
   return lines.length > 0 ? lines[lines.length - 1] : undefined;
 }
 
+/** The Python distribution that provides the server (not yet on PyPI). */
+export const DISTRIBUTION = "sonic-pi-notegen";
+
+/** How to install the server into `python`: from a clone of the repository or a built wheel. */
+export function installAdvice(python: string): string {
+  return (
+    `Install ${DISTRIBUTION} into it from a clone of the notegen repository ` +
+    `("${python} -m pip install ./notegen") or from a wheel built there ` +
+    `("${python} -m pip install sonic_pi_notegen-0.1.0-py3-none-any.whl")`
+  );
+}
+
 export function explainStartFailure(launch: Launch, failure: Failure): Explanation {
-  const ran = ` (Ran \`${describeLaunch(launch)}\`, from ${SETTING_NAME[launch.source]}.)`;
+  const ran = ` (Ran "${describeLaunch(launch)}", from ${SETTING_NAME[launch.source]}.)`;
   const settings =
-    "set notegen.server.pythonPath to a Python that has notegen, or notegen.server.command to the notegen-lsp executable";
+    'choose a Python that has it ("Choose interpreter"), or set notegen.server.command to the notegen-lsp executable';
   const stderr = failure.stderrTail ?? "";
 
   if (failure.spawnErrorCode === "ENOENT") {
@@ -51,7 +65,7 @@ export function explainStartFailure(launch: Launch, failure: Failure): Explanati
       cause: "notFound",
       message:
         `notegen: the language server cannot start: the ${what} ${launch.command} was not found. ` +
-        `Install the server with \`pip install notegen\`, then ${settings}.${ran}`,
+        `The server is the Python package ${DISTRIBUTION}: install it from a clone of the notegen repository (pip install ./notegen), then ${settings}.${ran}`,
     };
   }
   if (failure.spawnErrorCode === "EACCES") {
@@ -67,8 +81,8 @@ export function explainStartFailure(launch: Launch, failure: Failure): Explanati
     return {
       cause: "notInstalled",
       message:
-        `notegen: the language server cannot start: the Python at ${python} does not have the notegen package. ` +
-        `Install it with \`${python} -m pip install notegen\`, or ${settings}.${ran}`,
+        `notegen: the language server cannot start: the Python at ${python} does not have the notegen server (Python package ${DISTRIBUTION}). ` +
+        `${installAdvice(python)}, or ${settings}.${ran}`,
     };
   }
   const detail =

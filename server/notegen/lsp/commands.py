@@ -9,8 +9,8 @@ dropped (``ContentModified``) instead of being applied at a stale place.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, replace
+from typing import Any
 
 from lsprotocol import types
 from notegen.ensemble import setting_for, voice_lines
@@ -25,19 +25,24 @@ from notegen.generate import (
 )
 from notegen.melody import Event
 from notegen.notes import infer_style
+from notegen.pianoroll import Roll
 from notegen.sampling import tonic_name
 from notegen.sonicpi import format_duration, next_free_voice
+from notegen.sonicpi.statement_writer import next_loop_name, render_live_loop
 from notegen.sonicpi.types import NoteArray
 from pygls.exceptions import JsonRpcContentModified, JsonRpcException, JsonRpcInvalidParams
 
-from .documents import DocumentView, voice_history
+from . import play_lines
+from .context import is_numeric_array
+from .documents import DocumentView, Reading, voice_history
 from .edits import client_supports_document_changes, text_edit, workspace_edit
+from .host import Host
+from .picture import block_roll, render_roll
 from .spelling import spell_note
 
-if TYPE_CHECKING:
-    from .server import NotegenServer
-
 GENERATE = "notegen.generateMelody"
+FORMS = ("voice", "live_loop")
+"""generateMelody's ``form``: ``aN``/``bN`` arrays and their loop, or play/sleep lines."""
 CONTINUE = "notegen.continueMelody"
 
 
@@ -49,6 +54,21 @@ class ModelUnavailable(JsonRpcException):
 
 def invalid(name: str, why: str) -> JsonRpcInvalidParams:
     return JsonRpcInvalidParams(message=f"{name}: {why}")
+
+
+def preview_arg(args: dict[str, Any]) -> bool:
+    """``preview: true`` computes the notes and their picture and changes nothing."""
+    value = args.get("preview", False)
+    if not isinstance(value, bool):
+        raise invalid("preview", f"must be true or false, not {value!r}")
+    return value
+
+
+def lines_of(view: DocumentView, offset: int, new_text: str) -> dict[str, int]:
+    """The lines an insertion will occupy once applied (for the client to reveal)."""
+    line, _ = view.position_at(offset)
+    skipped = len(new_text) - len(new_text.lstrip("\n"))
+    return {"startLine": line + skipped, "endLine": line + new_text.rstrip("\n").count("\n")}
 
 
 def single_object(args: tuple[Any, ...]) -> dict[str, Any]:
@@ -81,7 +101,7 @@ def position_field(args: dict[str, Any], name: str) -> tuple[int, int]:
     return out[0], out[1]
 
 
-def document_arg(server: NotegenServer, args: dict[str, Any]) -> DocumentView:
+def document_arg(server: Host, args: dict[str, Any]) -> DocumentView:
     uri = args.get("uri")
     if not isinstance(uri, str) or not uri:
         raise invalid("uri", f"must be the URI of an open document, not {uri!r}")
@@ -91,15 +111,16 @@ def document_arg(server: NotegenServer, args: dict[str, Any]) -> DocumentView:
     return view
 
 
-async def model_or_error(server: NotegenServer):
-    model = await server.engine.ready()
+async def model_or_error(server: Host, uri: str):
+    engine = server.engine_for(uri)  # the model this document chose (model_choice)
+    model = await engine.ready()
     if model is None:
-        raise ModelUnavailable(message=f"no model: {server.engine.error or 'not loaded'}")
+        raise ModelUnavailable(message=f"no model: {engine.error or 'not loaded'}")
     return model
 
 
 async def apply(
-    server: NotegenServer, view: DocumentView, edits: list[types.TextEdit], label: str
+    server: Host, view: DocumentView, edits: list[types.TextEdit], label: str
 ) -> types.ApplyWorkspaceEditResult:
     """Send the edit pinned to ``view.version``, unless the document has moved on."""
     if server.current_version(view.uri) != view.version:
@@ -127,6 +148,8 @@ def block_insertion(view: DocumentView, position: tuple[int, int] | None, block:
         offset = view.starts[line] if character == 0 else view.offset_at(line + 1, 0)
         if character and line + 1 >= view.line_count:
             offset = len(text)
+    if not text[:offset].strip():
+        offset = 0  # only blank lines above (an empty buffer is "\n" in Neovim): start the file
     body = block.rstrip("\n") + "\n"
     prefix = ""
     if offset > 0 and text[offset - 1] != "\n":
@@ -152,17 +175,21 @@ def _document_bpm(arrays: list[NoteArray]) -> float | None:
     return None
 
 
-async def generate_melody(server: NotegenServer, *args: Any) -> dict[str, Any]:
+async def generate_melody(server: Host, *args: Any) -> dict[str, Any]:
     raw = single_object(args)
     view = document_arg(server, raw)
     position = position_arg(raw, required=False)
     s = server.settings
     defaults = GenerateOptions(temperature=s.temperature, top_k=s.topK, top_p=s.topP)
+    preview = preview_arg(raw)
     try:
-        options = parse_generate_options(raw, defaults)
+        options = parse_generate_options({k: v for k, v in raw.items() if k != "preview"}, defaults)
     except ArgumentError as exc:
         raise invalid(exc.name, exc.why) from None
-    model = await model_or_error(server)
+    form = raw.get("form", "voice")
+    if form not in FORMS:
+        raise invalid("form", f"must be one of {', '.join(FORMS)}, not {form!r}")
+    model = await model_or_error(server, view.uri)
     latest = server.latest_reading(view.uri)
 
     def compute() -> Block:
@@ -173,29 +200,47 @@ async def generate_melody(server: NotegenServer, *args: Any) -> dict[str, Any]:
             arrays = view.arrays()
             events, bpm = _document_events(arrays), _document_bpm(arrays)
             setting = setting_for(voice_lines(arrays, bpm), None)
-        return generate_block(
+        style = latest.style if latest is not None else infer_style(view.text)
+        block = generate_block(
             model,
             options,
             voice=next_free_voice(view.text),
             document_events=events,
             document_bpm=bpm,
-            style=latest.style if latest is not None else infer_style(view.text),
+            style=style,
             setting=setting,
         )
+        if form == "live_loop":  # the same melody as play/sleep lines in a live_loop
+            loop = render_live_loop(
+                next_loop_name(view.text),
+                block.events,
+                options.bpm or bpm or 60.0,
+                style,
+                default_duration=model.default_duration,
+            )
+            block = replace(block, text=loop)
+        return block
 
-    block = await server.engine.run(compute)
+    block = await server.engine_for(view.uri).run(compute)
     offset, new_text = block_insertion(view, position, block.text)
-    result = await apply(
-        server, view, [text_edit(view, offset, offset, new_text)], "Generate melody"
-    )
-    return {
-        "applied": result.applied,
-        "failureReason": result.failure_reason,
+    about = {
+        "form": form,
         "voice": block.voice,
         "notes": len(block.events),
         "key": None if block.tonic is None else tonic_name(block.tonic),
         "scale": block.scale,
+        **lines_of(view, offset, new_text),
     }
+    if preview:
+        reading = latest or await server.engine_for(view.uri).run(
+            lambda: Reading(view.version, view.arrays(), infer_style(view.text))
+        )
+        roll = block_roll(block.events, reading, block.voice)
+        return {"preview": True, "text": block.text, **render_roll(roll), **about}
+    result = await apply(
+        server, view, [text_edit(view, offset, offset, new_text)], "Generate melody"
+    )
+    return {"applied": result.applied, "failureReason": result.failure_reason, **about}
 
 
 # -- continueMelody ----------------------------------------------------------------------------
@@ -205,6 +250,8 @@ async def generate_melody(server: NotegenServer, *args: Any) -> dict[str, Any]:
 class Continuation:
     edits: list[tuple[int, int, str]]
     events: list[Event]
+    own: list[Event]
+    name: str
 
 
 def continuation_edits(
@@ -231,11 +278,12 @@ def continuation_edits(
     return out
 
 
-async def continue_melody(server: NotegenServer, *args: Any) -> dict[str, Any]:
+async def continue_melody(server: Host, *args: Any) -> dict[str, Any]:
     raw = single_object(args)
     view = document_arg(server, raw)
     position = position_arg(raw, required=True)
     assert position is not None
+    preview = preview_arg(raw)
     s = server.settings
     defaults = GenerateOptions(
         length=s.phraseLength, temperature=s.temperature, top_k=s.topK, top_p=s.topP
@@ -246,14 +294,34 @@ async def continue_melody(server: NotegenServer, *args: Any) -> dict[str, Any]:
             raise ArgumentError(
                 "count", f"must be an integer from 1 to {MAX_LENGTH}, not {count!r}"
             )
-        options = parse_generate_options({**raw, "length": count, "seed_notes": None}, defaults)
+        given = {k: v for k, v in raw.items() if k != "preview"}
+        options = parse_generate_options({**given, "length": count, "seed_notes": None}, defaults)
     except ArgumentError as exc:
         raise invalid(exc.name, exc.why) from None
-    model = await model_or_error(server)
-    cache = server.engine.cache
+    model = await model_or_error(server, view.uri)
+    cache = server.engine_for(view.uri).cache
 
     def compute() -> Continuation | None:
         offset = view.offset_at(*position)
+        run = play_lines.run_at(view, *position)
+        if run is not None:  # play/sleep lines: new lines after the run
+            arrays = view.arrays()
+            made = play_lines.shifted_generate(
+                model,
+                play_lines.continue_history(arrays, run),
+                count,
+                temperature=options.temperature,
+                top_k=options.top_k,
+                top_p=options.top_p,
+                seed=options.seed,
+                max_context=s.maxContext,
+                cache=cache,
+            )
+            numeric = is_numeric_array(run.notes)
+            at, new_text = play_lines.continuation_lines(
+                view.text, run, made, infer_style(view.text), numeric
+            )
+            return Continuation([(at, at, new_text)], made, run.events(), run.name or "play")
         array = view.array_at(offset)
         if array is None:
             return None
@@ -277,12 +345,28 @@ async def continue_melody(server: NotegenServer, *args: Any) -> dict[str, Any]:
         )
         numeric = sum(t.text.strip()[:1].isdigit() for t in array.notes) * 2 > len(array.notes)
         style = infer_style(view.text)
-        return Continuation(continuation_edits(view, array, made, style, numeric), made)
+        name = array.name or (f"a{array.voice}[{array.section}]" if array.voice else "notes")
+        edits = continuation_edits(view, array, made, style, numeric)
+        return Continuation(edits, made, own, name)
 
-    result = await server.engine.run(compute)
+    result = await server.engine_for(view.uri).run(compute)
     if result is None:
         line, character = position
-        raise invalid("position", f"line {line}, character {character} is not inside a note array")
+        raise invalid(
+            "position",
+            f"line {line}, character {character} is not inside a note array or play/sleep lines",
+        )
+    if preview:
+        events = [*result.own, *result.events]
+        beats = sum(ev.duration or 1.0 for ev in events)
+        roll = Roll(
+            focus=events,
+            title=f"{result.name} · {len(result.own)} + {len(result.events)} new notes "
+            f"(green) · {beats:g} beats",
+            added_from=len(result.own),
+        )
+        text = ", ".join(t for _a, _b, t in result.edits[:1]).lstrip(", ")
+        return {"preview": True, "text": text, "notes": len(result.events), **render_roll(roll)}
     edits = [text_edit(view, a, b, t) for a, b, t in result.edits]
     applied = await apply(server, view, edits, "Continue melody")
     return {

@@ -96,9 +96,15 @@ def phrase(
     )
 
 
+def beats(duration: float) -> str:
+    """``1 beat``, ``0.5 beats``, ``2 beats``: a duration as the details read it."""
+    text = format_duration(duration)
+    return f"{text} beat" if text == "1" else f"{text} beats"
+
+
 def _detail(candidate: Candidate) -> str:
     midi = "rest" if candidate.pitch is None else f"MIDI {candidate.pitch}"
-    return f"{candidate.probability:.1%} · {midi} · {format_duration(candidate.duration)} beats"
+    return f"{candidate.probability:.1%} · {midi} · {beats(candidate.duration)}"
 
 
 def _documentation(candidate: Candidate) -> str:
@@ -107,7 +113,7 @@ def _documentation(candidate: Candidate) -> str:
     hz = midi_to_hz(candidate.pitch)
     return (
         f"MIDI {candidate.pitch} ({hz:.2f} Hz). The model gives it {candidate.probability:.1%} "
-        f"here and suggests {format_duration(candidate.duration)} beats for it."
+        f"here and suggests {beats(candidate.duration)} for it."
     )
 
 
@@ -157,6 +163,10 @@ def build_items(
 
 def complete(engine: Engine, nc: NoteContext, settings: Settings, edit_range: types.Range) -> list:
     """All items for a cursor (runs on the inference thread)."""
+    if nc.local.ctx.slot != "array":
+        from . import play_lines  # play/sleep statements
+
+        return play_lines.complete(engine, nc, settings, edit_range)
     notes = rank_notes(engine, nc, settings.maxItems)
     phrases: list[list] = []
     # Phrases when nothing is typed yet, or only the ``:`` that starts every symbol (a trigger

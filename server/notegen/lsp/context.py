@@ -40,6 +40,8 @@ class NoteContext:
     max_context: int = 256
     setting: Setting | None = None
     """What this voice hears of the piece's other voices (``notegen.ensemble``), from its start."""
+    document: str = ""
+    """The document's text (for statement ghost text, which looks at the cursor's line)."""
 
     @property
     def array(self) -> NoteArray:
@@ -116,7 +118,7 @@ def note_context(
     partial = ctx.partial
     token = ctx.partial_token
     finished = partial[-1:].isdigit() or partial in (":r", ":rest")
-    if partial.startswith(":") and finished and token is not None:
+    if ctx.slot == "array" and partial.startswith(":") and finished and token is not None:
         # ``:G4|`` is a finished note (an octave ends it; or a rest): suggest what follows
         # it, not a replacement for it.
         duration = None
@@ -128,6 +130,10 @@ def note_context(
     setting = None
     if reading is not None and ctx.array.kind == "voice" and ctx.array.voice is not None:
         setting = reading.setting(ctx.array.voice)
+    if ctx.slot != "array":
+        before = list(ctx.history)  # play/sleep: the run's notes, code left out
+        if reading is not None:
+            earlier = reading.earlier_runs(local.base + ctx.array.span.start)
     if reading is not None:
         style = reading.style
     else:
@@ -143,4 +149,5 @@ def note_context(
         lead=", " if (ctx.needs_comma and not partial) else "",
         max_context=max_context,
         setting=setting,
+        document=view.text,
     )

@@ -55,6 +55,8 @@ def _array_diagnostics(view: DocumentView, array: NoteArray) -> list[types.Diagn
     if durations is None:
         return out
     for value in durations.values:
+        if value.dynamic:
+            continue  # code only Sonic Pi can evaluate (``1+bar``): never an error here
         where = _range(view, value.span.start, value.span.end)
         if value.error or value.value is None:
             why = f" ({value.error})" if value.error else ""

@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 
 REGION_LINES = 40
 """How many lines above/below the cursor a multi-line array may reach for the local reader."""
+STATEMENT_LINES = 120
+"""How far above/below the cursor the local reader looks for a run of play/sleep lines."""
 
 
 def utf16_len(text: str) -> int:
@@ -196,9 +198,44 @@ class DocumentView:
         except Exception:
             log.exception("context_at failed in %s at %s:%s", self.uri, line, character)
             return None
-        if ctx is None:
+        if ctx is None or ctx.slot != "array":
+            return self._statement_context(line, col)
+        return LocalContext(ctx=ctx, base=base, offset=self.starts[line] + col)
+
+    def statement_region(self, line: int) -> tuple[int, int]:
+        """Lines ``[first, last]`` around a ``play``/``sleep`` line: from the top-level line
+        that opens its block to the one that closes it (at most :data:`STATEMENT_LINES` away)."""
+        first = max(0, line - STATEMENT_LINES)
+        for k in range(line, first - 1, -1):
+            text = self.line_text(k)
+            if k < line and text[:1].strip() and not text.startswith(_RUN_WORDS):
+                first = k  # the top-level line that opens the block (or ends the one above)
+                break
+        last = min(self.line_count - 1, line + STATEMENT_LINES)
+        for k in range(line + 1, last + 1):
+            text = self.line_text(k)
+            if text[:1].strip() and not text.startswith(_RUN_WORDS):
+                last = k  # the top-level line that ends the block (or starts the next one)
+                break
+        return first, last
+
+    def _statement_context(self, line: int, col: int) -> LocalContext | None:
+        """A cursor in a run of ``play``/``sleep`` statements, read on its block's lines."""
+        first, last = self.statement_region(line)
+        base = self.starts[first]
+        end = self.starts[last + 1] - 1 if last + 1 < self.line_count else len(self.text)
+        try:
+            ctx = sonicpi.context_at(self.text[base:end], line - first, col)
+        except Exception:
+            log.exception("context_at failed in %s at %s:%s", self.uri, line, col)
+            return None
+        if ctx is None or ctx.slot == "array":
             return None
         return LocalContext(ctx=ctx, base=base, offset=self.starts[line] + col)
+
+
+_RUN_WORDS = ("#", "play", "sleep", "synth", "sample", "use_")
+"""Top-level lines that may belong to a top-level run (the region reaches above them)."""
 
 
 def _depth(text: str) -> int:
@@ -346,6 +383,11 @@ class Reading:
         numbers = self.sections[array.voice]
         stop = bisect.bisect_left(numbers, array.section)
         return [sections[k] for k in numbers[:stop]]
+
+    def earlier_runs(self, start: int) -> list[ArraySummary]:
+        """The ``play``/``sleep`` runs before offset ``start``, in document order: the
+        piece so far (live coders repeat and vary their phrases from loop to loop)."""
+        return [s for s in self.summaries if s.kind == "play" and s.start < start]
 
     def ids(self, summary: ArraySummary, cache: ContextCache) -> np.ndarray:
         """Token ids of ``summary``'s events for ``cache``'s model (memoised per array)."""

@@ -22,6 +22,10 @@ def ghost_text(engine: Engine, nc: NoteContext, settings: Settings) -> str | Non
     model, cache = engine.model, engine.cache
     if model is None or cache is None:
         return None
+    if nc.local.ctx.slot != "array":
+        from . import play_lines  # play/sleep statements
+
+        return play_lines.ghost_text(engine, nc, settings)
     extra: list[Event] = []
     parts: list[str] = []
     if nc.partial:

@@ -1,5 +1,8 @@
 """notegen-lsp: every LSP feature is registered here, in one place; the work lives elsewhere.
 
+This is the only module that knows pygls: feature modules never import it, they are handed a
+:class:`~notegen.lsp.host.Host` (which :class:`NotegenServer` implements).
+
 Each handler fetches what it needs (the document version, settings, the model), hands the work
 to its feature module, and guards it: an exception in one feature is logged and answered with
 "nothing" rather than taking the server down. Requests that run the model are ``async`` and
@@ -28,11 +31,25 @@ from notegen.notes import infer_style
 from pygls.exceptions import JsonRpcException
 from pygls.lsp.server import LanguageServer
 
-from . import code_actions, commands, completion, diagnostics, hover, inline, play
+from . import (
+    code_actions,
+    commands,
+    completion,
+    diagnostics,
+    hover,
+    inline,
+    picture,
+    play,
+    quick_fixes,
+)
+from .coexistence import Coexistence
 from .context import NoteContext, note_context
 from .documents import ArraySummary, DocumentView, Reading
-from .edits import lsp_range
+from .edits import client_supports_document_changes, lsp_range
 from .engine import Engine
+from .model_choice import NOTIFICATION, Choice, ModelChoice, hover_line
+from .model_choice import diagnostics as model_diagnostics
+from .protocol import NotegenProtocol
 
 log = logging.getLogger(__name__)
 
@@ -58,11 +75,13 @@ class NotegenServer(LanguageServer):
     """The language server plus notegen's state: settings, model engine, document readings."""
 
     def __init__(self, model_path: str | None = None) -> None:
-        super().__init__("notegen-lsp", __version__, max_workers=2)
+        super().__init__("notegen-lsp", __version__, protocol_cls=NotegenProtocol, max_workers=2)
         sys.setswitchinterval(SWITCH_INTERVAL_S)
         self.settings = Settings()
         self.cli_model_path = model_path
         self.engine = Engine()
+        self.models = ModelChoice(self.engine)  # other models, per document
+        self.model_sent: dict[str, Choice] = {}
         self.reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="notegen-read")
         self.views: dict[str, DocumentView] = {}
         self.readings: dict[str, Reading] = {}
@@ -71,8 +90,59 @@ class NotegenServer(LanguageServer):
         self.warmers: dict[str, asyncio.Future[None]] = {}
         self.model_message_sent: str | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
+        self.coexistence = Coexistence()
         self.client_ready = False
         self.load_model()  # start early: importing onnxruntime overlaps the handshake
+
+    # -- transports ----------------------------------------------------------------------------
+
+    protocol: NotegenProtocol
+
+    def serve(self, transport: str = "stdio", host: str = "127.0.0.1", port: int = 2087) -> int:
+        """Serve one client over ``stdio``, ``tcp`` or ``ws``; the process's exit code.
+
+        0 after ``shutdown`` + ``exit``; 1 for ``exit`` without ``shutdown`` or a client that
+        went away without either (the LSP specification's rule).
+        """
+        from . import transport as io
+
+        if transport == "tcp":
+            session = io.serve_tcp(self.protocol, host, port)
+        elif transport == "ws":
+            session = io.serve_ws(self.protocol, host, port)
+        else:
+            session = io.serve_stdio(self.protocol)
+        try:
+            asyncio.run(session)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.stop()
+        code = self.protocol.exit_code
+        if code is None:
+            code = 0 if self.protocol._shutdown else 1
+        return code
+
+    def start_io(self, stdin: Any = None, stdout: Any = None) -> None:
+        """pygls' entry point, served by :mod:`notegen.lsp.transport` (hostile-input safe)."""
+        from . import transport as io
+
+        try:
+            asyncio.run(io.serve_stdio(self.protocol, stdin, stdout))
+        finally:
+            self.stop()
+
+    def start_tcp(self, host: str, port: int) -> None:
+        self.serve("tcp", host, port)
+
+    def start_ws(self, host: str, port: int) -> None:
+        self.serve("ws", host, port)
+
+    def stop(self) -> None:
+        """Stop the worker threads without waiting for work nobody will read any more."""
+        self.engine.shutdown()
+        self.reader.shutdown(wait=False, cancel_futures=True)
+        self.shutdown()
 
     # -- documents -----------------------------------------------------------------------------
 
@@ -97,6 +167,22 @@ class NotegenServer(LanguageServer):
         """The latest whole-file reading of ``uri`` (maybe a few edits old)."""
         return self.readings.get(uri)
 
+    def model_choice(self, uri: str) -> Choice:
+        """Which model serves ``uri`` (its magic comment, a folder setting, or the default)."""
+        view = self.view(uri)
+        return self.models.choose(self.settings, uri, view.text if view is not None else "")
+
+    def engine_for(self, uri: str) -> Engine:
+        """The engine of the model that serves ``uri``."""
+        return self.models.engine(self.settings, self.model_choice(uri))
+
+    def serves(self, uri: str) -> bool:
+        """Whether notegen answers for ``uri``: it looks like Sonic Pi, or the user enabled it."""
+        doc = self.workspace.text_documents.get(unquote(uri))
+        if doc is None:
+            return False
+        return self.coexistence.serves(self.settings, uri, doc.version, doc.source, doc.language_id)
+
     def client_capabilities_or_none(self) -> types.ClientCapabilities | None:
         try:
             return self.client_capabilities
@@ -112,6 +198,9 @@ class NotegenServer(LanguageServer):
             self.warn(warning)
         if self.settings.modelPath != previous.modelPath:
             self.load_model()
+        if (self.settings.enable, self.settings.include) != (previous.enable, previous.include):
+            for uri in list(self.views):  # diagnostics appear or go with the new answer
+                self.schedule_reading(uri, 0.0)
 
     def load_model(self) -> None:
         path = self.settings.modelPath or self.cli_model_path
@@ -163,6 +252,11 @@ class NotegenServer(LanguageServer):
         view = self.view(uri)
         if view is None:
             return
+        if not self.serves(uri):  # other Ruby: no reading, no diagnostics
+            self.text_document_publish_diagnostics(
+                types.PublishDiagnosticsParams(uri=uri, diagnostics=[], version=view.version)
+            )
+            return
         loop = asyncio.get_running_loop()
         try:
             found = await loop.run_in_executor(self.reader, _read_document, view)
@@ -179,6 +273,14 @@ class NotegenServer(LanguageServer):
         if self.current_version(uri) != view.version:
             return  # stale: a newer reading is scheduled
         diags = diags + play.extra_diagnostics(self, uri)  # Sonic Pi's runtime errors
+        choice = self.model_choice(uri)
+        engine = self.engine_for(uri)
+        if engine is not self.engine:
+            await engine.ready()  # a load error of the chosen model is a diagnostic too
+        diags = diags + model_diagnostics(choice, engine)
+        if self.model_sent.get(uri) != choice:
+            self.model_sent[uri] = choice
+            self.protocol.notify(NOTIFICATION, choice.to_json(uri))
         self.text_document_publish_diagnostics(
             types.PublishDiagnosticsParams(uri=uri, diagnostics=diags, version=view.version)
         )
@@ -193,7 +295,7 @@ class NotegenServer(LanguageServer):
         task = self.warmers.pop(uri, None)
         if task is not None:
             task.cancel()
-        if self.engine.cache is None:
+        if self.engine_for(uri).cache is None:
             return
         self.warmers[uri] = asyncio.ensure_future(self._warm(uri, reading))
 
@@ -204,7 +306,8 @@ class NotegenServer(LanguageServer):
         follow one another (each starts from the previous one's state). One round is one
         task on the inference thread: a completion waits behind one round at most.
         """
-        cache = self.engine.cache
+        engine = self.engine_for(uri)
+        cache = engine.cache
         max_context = self.settings.maxContext
         queues = [
             [reading.voices[voice][number] for number in numbers]
@@ -215,10 +318,10 @@ class NotegenServer(LanguageServer):
                 group = [q.pop(0) for q in queues[first : first + WARM_ROWS] if q]
                 if not group:
                     continue
-                if self.readings.get(uri) is not reading or self.engine.cache is not cache:
+                if self.readings.get(uri) is not reading or engine.cache is not cache:
                     return
                 steps = warm_sections(reading, group, cache, max_context)
-                while await self.engine.run(_advance, steps):
+                while await engine.run(_advance, steps):
                     if self.readings.get(uri) is not reading:
                         return
 
@@ -230,8 +333,10 @@ class NotegenServer(LanguageServer):
         if timer is not None:
             timer.cancel()
         self.views.pop(uri, None)
+        self.coexistence.forget(uri)
         self.readings.pop(uri, None)
         self.read_cost.pop(uri, None)
+        self.model_sent.pop(uri, None)
 
     # -- shared request plumbing ---------------------------------------------------------------
 
@@ -273,7 +378,7 @@ def complete_at(
     nc = note_context(view, line, character, reading, settings.maxContext)
     if nc is None:
         return None
-    return completion.complete(ls.engine, nc, settings, ls.edit_range(view, nc))
+    return completion.complete(ls.engine_for(view.uri), nc, settings, ls.edit_range(view, nc))
 
 
 def _advance(steps: Iterator[None]) -> bool:
@@ -302,7 +407,7 @@ def ghost_at(
     nc = note_context(view, line, character, reading, ls.settings.maxContext)
     if nc is None:
         return None
-    text = inline.ghost_text(ls.engine, nc, ls.settings)
+    text = inline.ghost_text(ls.engine_for(view.uri), nc, ls.settings)
     return None if text is None else (text, ls.edit_range(view, nc))
 
 
@@ -444,12 +549,13 @@ def create_server(model_path: str | None = None) -> NotegenServer:
     ) -> types.CompletionList | None:
         uri = params.text_document.uri
         view = ls.view(uri)
-        if view is None or await ls.engine.ready() is None:
+        engine = ls.engine_for(uri)
+        if view is None or not ls.serves(uri) or await engine.ready() is None:
             return None
         # One trip to the inference thread for the context and the items: on a busy machine
         # every thread hand-off can cost a scheduler slice.
         position = params.position
-        items = await ls.engine.run(
+        items = await engine.run(
             complete_at, ls, view, position.line, position.character, ls.latest_reading(uri)
         )
         if items is None:
@@ -467,10 +573,11 @@ def create_server(model_path: str | None = None) -> NotegenServer:
             return None
         uri = params.text_document.uri
         view = ls.view(uri)
-        if view is None or await ls.engine.ready() is None:
+        engine = ls.engine_for(uri)
+        if view is None or not ls.serves(uri) or await engine.ready() is None:
             return None
         position = params.position
-        found = await ls.engine.run(
+        found = await engine.run(
             ghost_at, ls, view, position.line, position.character, ls.latest_reading(uri)
         )
         if found is None or ls.current_version(uri) != view.version:
@@ -481,40 +588,61 @@ def create_server(model_path: str | None = None) -> NotegenServer:
     @guarded(None)
     async def on_hover(ls: NotegenServer, params: types.HoverParams) -> types.Hover | None:
         uri = params.text_document.uri
+        if not ls.serves(uri):
+            return None
         found = await ls.context_for(uri, params.position)
         if found is None:
             return None
         view, nc = found
         token = hover.token_under(nc)
-        if token is None:
+        if token is None and not ls.settings.pianoRoll:
             return None
-        await ls.engine.ready()
-        text = await ls.engine.run(hover.describe, ls.engine, nc, token)
+        text = ""
+        if token is not None:
+            engine = ls.engine_for(uri)
+            await engine.ready()
+            text = await engine.run(hover.describe, engine, nc, token)
+            text += "\n\n" + hover_line(ls.model_choice(uri))
+        if ls.settings.pianoRoll:  # the melody's picture, under the note's facts
+            roll = await ls.engine.run(picture.roll_for, view, nc, token)
+            text = "\n\n".join(t for t in (text, picture.markdown_image(roll)) if t)
         if ls.current_version(uri) != view.version:
             return None
-        span = nc.local.doc_span(token.span)
+        span = nc.local.doc_span(token.span) if token is not None else None
         return types.Hover(
             contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=text),
-            range=lsp_range(view, span.start, span.end),
+            range=lsp_range(view, span.start, span.end) if span is not None else None,
         )
 
     @server.feature(
         types.TEXT_DOCUMENT_CODE_ACTION,
-        types.CodeActionOptions(code_action_kinds=[*code_actions.KINDS, play.KIND_PLAY]),
+        types.CodeActionOptions(
+            code_action_kinds=[*code_actions.KINDS, play.KIND_PLAY, quick_fixes.KIND]
+        ),
     )
     @guarded([])
     async def on_code_action(
         ls: NotegenServer, params: types.CodeActionParams
     ) -> list[types.CodeAction]:
         uri = params.text_document.uri
+        if not ls.serves(uri):
+            return []
         position = params.range.start
         found = await ls.context_for(uri, position)
         view = ls.view(uri)
         if view is None:
             return []
         blank = not view.line_text(position.line).strip()
-        out = code_actions.actions(uri, position, found is not None, blank, ls.settings)
+        reading = ls.latest_reading(uri)
+        live = reading is not None and any(a.kind == "play" for a in reading.summaries)
+        out = code_actions.actions(
+            uri, position, found is not None, blank, ls.settings, live_coding=live
+        )
         out += play.play_actions(view, params.range)
+        if any(d.code == quick_fixes.CODE for d in params.context.diagnostics):
+            changes = client_supports_document_changes(ls.client_capabilities_or_none())
+            fixes = quick_fixes.add_missing_durations
+            out = await ls.engine.run(fixes, view, params.context.diagnostics, changes) + out
         return out
 
     @server.command(commands.GENERATE)
@@ -525,7 +653,13 @@ def create_server(model_path: str | None = None) -> NotegenServer:
     async def on_continue(ls: NotegenServer, *args: Any) -> dict[str, Any]:
         return await commands.continue_melody(ls, *args)
 
-    play.register(server)  # notegen.playInSonicPi / notegen.stopSonicPi
+    @server.command(play.PLAY)
+    async def on_play(ls: NotegenServer, *args: Any) -> dict[str, Any]:
+        return await play.play_in_sonic_pi(ls, *args)
+
+    @server.command(play.STOP)
+    async def on_stop(ls: NotegenServer, *args: Any) -> dict[str, Any]:
+        return await play.stop_sonic_pi(ls, *args)
 
     return server
 

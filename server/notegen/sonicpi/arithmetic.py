@@ -9,7 +9,7 @@ Sonic Pi adds ``Symbol#+``/``Symbol#-`` (note arithmetic; a rest stays a rest).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from notegen.notes import NoteError, note_to_midi
@@ -39,10 +39,14 @@ class _Dynamic(Exception):
 _REST = object()
 
 
-def evaluate(tokens: Sequence[Token], notes: bool = False) -> Result:
+def evaluate(
+    tokens: Sequence[Token], notes: bool = False, names: Mapping[str, Number] | None = None
+) -> Result:
     """Evaluate one array element. ``notes``: symbols and ``nil`` are notes/rests (note mode).
 
-    Never raises; anything that is not literal arithmetic gives a ``Result`` with an error.
+    ``names`` are the piece's own constants (``Last = 4``, ``q = 0.5``): a name found there
+    has its value, any other name is code only Sonic Pi can evaluate (``dynamic``, never an
+    error). Never raises; malformed literal arithmetic gives a ``Result`` with an error.
     """
     toks = [t for t in tokens if t.kind not in ("nl", "comment")]
     if not toks:
@@ -57,7 +61,7 @@ def evaluate(tokens: Sequence[Token], notes: bool = False) -> Result:
             found = _symbol_note(tok)
             if found is not None:
                 return found
-    parser = _Parser(toks, notes)
+    parser = _Parser(toks, notes, names or {})
     try:
         value = parser.expr()
         if parser.pos != len(toks):
@@ -134,10 +138,11 @@ def parse_number(literal: str) -> Number:
 class _Parser:
     """Recursive descent over Ruby's precedence: unary minus, ``**``, ``* / %``, ``+ -``."""
 
-    def __init__(self, toks: list[Token], notes: bool) -> None:
+    def __init__(self, toks: list[Token], notes: bool, names: Mapping[str, Number]) -> None:
         self.toks = toks
         self.pos = 0
         self.notes = notes
+        self.names = names
         self.depth = 0
 
     def peek(self) -> Token | None:
@@ -212,9 +217,18 @@ class _Parser:
             return midi
         if self.notes and tok.kind == "ident" and tok.value == "nil":
             return _REST
+        if not self.notes and tok.kind in ("sym", "str"):
+            raise _Fail(f"{tok.value!r} is not a number")
+        if tok.kind == "ident" and tok.value in self.names and not self._called(tok):
+            return self.names[tok.value]
         if tok.kind == "op" and tok.value not in ("(", "[", "{", "-", "->", "*", "&", "!"):
             raise _Fail(f"expected a value, found {tok.value!r}")
         raise _Dynamic
+
+    def _called(self, tok: Token) -> bool:
+        """``name(...)`` or ``name.x`` is a call, not the constant's value."""
+        nxt = self.peek()
+        return nxt is not None and nxt.kind == "op" and nxt.value in ("(", ".", "&.", "[")
 
 
 def _invalid_symbol_message(tok: Token, exc: NoteError) -> str:

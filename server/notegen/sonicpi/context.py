@@ -11,6 +11,7 @@ import re
 
 from notegen.melody import Event
 from notegen.sonicpi.reader import _Doc, parse, read_doc
+from notegen.sonicpi.statement_context import statement_context
 from notegen.sonicpi.types import CursorContext, LineIndex, NoteArray, NoteToken, Span
 
 _PARTIAL_RE = re.compile(r"(?::?[A-Za-z_][A-Za-z0-9_]*(?:-[0-9]*)?|:|[0-9][0-9_.]*)\Z")
@@ -32,9 +33,9 @@ def context_at_offset(text: str, offset: int) -> CursorContext | None:
     if _in_comment_or_string(doc, offset):
         return None
     arrays = read_doc(doc)
-    array = _array_at(arrays, offset)
+    array = _array_at([a for a in arrays if a.kind != "play"], offset)
     if array is None:
-        return None
+        return statement_context(doc, arrays, offset)  # play/sleep runs
     return _build(text, arrays, array, offset)
 
 

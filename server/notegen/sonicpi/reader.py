@@ -3,23 +3,30 @@
 The reader works on tokens (so comments and strings never look like notes) and on bracket
 groups that survive half-typed code (see :mod:`notegen.sonicpi.brackets`). It recognises:
 
-* the voice/section form ``a1[0]=[...]`` with ``b1[0]=[...]`` durations and ``c1=[...]`` bpm;
+* the voice/section form ``a1[0]=[...]`` with ``b1[0]=[...]`` durations and ``c1=[...]`` bpm,
+  and the plain voice form ``a1=[...]`` with ``b1=[...]`` (and ``c1=[70]`` or ``c1=70``): read
+  whatever their share of rests, empty or not (``section`` is ``None``);
 * ``play_pattern_timed [notes], [durations]`` (or a single duration), ``play_pattern [notes]``;
 * ``(ring :c4, :e4)``, ``ring(...)``, ``[...].ring``; ``notes = [:c4, :e4]``; any other array
   literal holding note symbols (``play [:c4, :e4]``);
 * the seed's bare lines of comma-separated symbols ``:C3,:B2,:r,...``.
+
+Names the piece assigns a number once (``Last = 4``, ``q = 0.5``) are evaluated in durations
+and notes; any other name is code only Sonic Pi can evaluate (``dynamic``), never an error.
+Arrays holding strings (``[["Grand Piano", 0, :c1]]``) are data, not note arrays.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from notegen.notes import REST_SYMBOLS, NoteError, note_to_midi
-from notegen.sonicpi.arithmetic import evaluate
+from notegen.sonicpi.arithmetic import Number, evaluate
 from notegen.sonicpi.brackets import Group, elements, match_groups
 from notegen.sonicpi.lexer import Token, tokenize
 from notegen.sonicpi.names import is_music_name
+from notegen.sonicpi.statements import read_runs
 from notegen.sonicpi.types import ArrayKind, DurationArray, NoteArray, NoteToken, NumberToken, Span
 
 _VOICE_RE = re.compile(r"a([0-9]+)")
@@ -37,6 +44,8 @@ class _Doc:
     sig: list[Token]
     groups: dict[int, Group]
     closers: dict[int, int]
+    names: dict[str, Number] = field(default_factory=dict)
+    """Names the piece assigns one number (``Last = 4``): what :func:`evaluate` may use."""
 
     def tok_text(self, a: int, b: int) -> str:
         if a >= b:
@@ -60,12 +69,62 @@ class _Doc:
         )
 
 
+def lone_cr_as_lf(text: str) -> str:
+    """``text`` with every lone ``\\r`` line ending made ``\\n``: same length, same offsets.
+
+    Editors (and LSP) end lines at ``\\n``, ``\\r\\n`` or a lone ``\\r``; the lexer only
+    needs to know where lines end, and this keeps every offset valid in the original text.
+    """
+    if "\r" not in text:
+        return text
+    return _LONE_CR.sub("\n", text)
+
+
+_LONE_CR = re.compile(r"\r(?!\n)")
+
+
 def parse(text: str) -> _Doc:
+    text = lone_cr_as_lf(text)
     tokens = tokenize(text)
     sig = [t for t in tokens if t.kind != "comment"]
     groups = match_groups(sig)
     closers = {g.closer: o for o, g in groups.items() if g.closer is not None}
-    return _Doc(text, tokens, sig, groups, closers)
+    doc = _Doc(text, tokens, sig, groups, closers)
+    doc.names = _constants(doc)
+    return doc
+
+
+def _constants(doc: _Doc) -> dict[str, Number]:
+    """``name = <arithmetic>`` statements whose name only ever gets that one value.
+
+    A name assigned two different values, updated (``x += 1``) or assigned something the
+    evaluator cannot read is left out: its value depends on where Sonic Pi is in the piece.
+    """
+    found: dict[str, Number] = {}
+    varying: set[str] = set()
+    sig = doc.sig
+    for i, tok in enumerate(sig):
+        if tok.kind != "ident" or not (i == 0 or sig[i - 1].kind == "nl"):
+            continue
+        if not doc.is_op(i + 1, "=", "+=", "-=", "*=", "/=", "||=", "&&=", "**=", "%="):
+            continue
+        name = tok.value
+        j = i + 2
+        while j < len(sig) and sig[j].kind != "nl":
+            j += 1
+        value = None
+        if sig[i + 1].value == "=" and all(
+            t.kind in ("num", "op") or (t.kind == "ident" and t.value in found)
+            for t in sig[i + 2 : j]
+        ):
+            res = evaluate(sig[i + 2 : j], names=found)
+            value = res.value if res.error is None and not res.dynamic else None
+        if value is None or (name in found and found[name] != value):
+            varying.add(name)
+            found.pop(name, None)
+        elif name not in varying:
+            found[name] = value
+    return found
 
 
 def read(text: str) -> list[NoteArray]:
@@ -137,9 +196,9 @@ def _followed_by_ring(doc: _Doc, group: Group) -> bool:
 
 def _read(doc: _Doc) -> list[NoteArray]:
     arrays: list[NoteArray] = []
-    durations: dict[tuple[int, int], list[DurationArray]] = {}
+    durations: dict[tuple[int, int | None], list[DurationArray]] = {}
     bpm_lists: dict[int, list[float | None]] = {}
-    bpm_single: dict[tuple[int, int], float | None] = {}
+    bpm_single: dict[tuple[int, int | None], float | None] = {}
     claimed: set[int] = set()  # openers already used (chords, durations)
 
     for opener in sorted(doc.groups):
@@ -149,6 +208,19 @@ def _read(doc: _Doc) -> list[NoteArray]:
         tok = doc.sig[opener]
         if tok.value == "[" and not _is_index(doc, opener):
             target = _target_before(doc, opener)
+            if target is not None and _is_plain(target) and not _is_data(doc, opener):
+                if (m := _VOICE_RE.fullmatch(target.base)) is not None:
+                    arr = _note_array(doc, opener, "voice", target, claimed)
+                    arr.voice = int(m.group(1))
+                    arrays.append(arr)
+                    continue
+                if (m := _DUR_RE.fullmatch(target.base)) is not None and not _has_note_symbols(
+                    doc, opener
+                ):
+                    durations.setdefault((int(m.group(1)), None), []).append(
+                        _duration_array(doc, opener, target.name, claimed)
+                    )
+                    continue
             if target is not None and target.index is not None:
                 if (m := _VOICE_RE.fullmatch(target.base)) is not None:
                     arr = _note_array(doc, opener, "voice", target, claimed)
@@ -182,6 +254,9 @@ def _read(doc: _Doc) -> list[NoteArray]:
                 if _followed_by_ring(doc, group)
                 else ("assign" if target is not None else "array")
             )
+            if _is_data(doc, opener):
+                _claim_children(doc, opener, claimed)  # its inner arrays are data too
+                continue
             arr = _note_array(doc, opener, kind, target, claimed, tentative=True)
             if _has_note_symbols(doc, opener):
                 _claim_children(doc, opener, claimed)
@@ -194,30 +269,73 @@ def _read(doc: _Doc) -> list[NoteArray]:
             # `x = (ring ...)` starts at '(', `x = ring(...)` at `ring`
             target = _target_before(doc, opener if ring_skip else opener - 1)
             arr = _note_array(doc, opener, "ring", target, claimed, skip=ring_skip, tentative=True)
-            if _has_note_symbols(doc, opener, skip=ring_skip):
+            if _has_note_symbols(doc, opener, skip=ring_skip) and not _is_data(
+                doc, opener, skip=ring_skip
+            ):
                 _claim_children(doc, opener, claimed)
                 arrays.append(arr)
     _single_bpm(doc, bpm_single)
     arrays.extend(_bare_lines(doc))
+    arrays.extend(read_runs(doc))  # play/sleep statements (statements.py)
     arrays.sort(key=lambda a: a.span.start)
+    arrays = _without_declarations(arrays)
     _attach_voice_data(arrays, durations, bpm_lists, bpm_single)
     return arrays
 
 
-def _single_bpm(doc: _Doc, out: dict[tuple[int, int], float | None]) -> None:
-    """``c1[0]=70``: tempo given per section instead of as a list."""
+def _without_declarations(arrays: list[NoteArray]) -> list[NoteArray]:
+    """Drop ``a1=[]`` where ``a1[k]=[...]`` follows: it declares the sections' container."""
+    indexed = {a.voice for a in arrays if a.kind == "voice" and a.section is not None}
+    return [
+        a
+        for a in arrays
+        if not (a.kind == "voice" and a.section is None and not a.notes and a.voice in indexed)
+    ]
+
+
+def _single_bpm(doc: _Doc, out: dict[tuple[int, int | None], float | None]) -> None:
+    """``c1[0]=70``: tempo given per section instead of as a list; ``c1=70`` for the voice."""
     for i, tok in enumerate(doc.sig):
         if tok.kind != "op" or tok.value != "=":
             continue
         target = _target_before(doc, i + 1)
-        if target is None or target.index is None or not _BPM_RE.fullmatch(target.base):
+        if target is None or not _BPM_RE.fullmatch(target.base):
+            continue
+        if target.index is None and not (_is_plain(target) and not doc.is_op(i + 1, "[")):
             continue
         j = i + 1
         while j < len(doc.sig) and doc.sig[j].kind != "nl" and not doc.is_op(j, ";"):
             j += 1
         m = _BPM_RE.fullmatch(target.base)
         assert m is not None
-        out[(int(m.group(1)), target.index)] = evaluate(doc.sig[i + 1 : j]).value
+        value = evaluate(doc.sig[i + 1 : j], names=doc.names).value
+        out[(int(m.group(1)), target.index)] = None if value is None else float(value)
+
+
+def _is_plain(target: _Target) -> bool:
+    """``a1 = [...]``: a plain name, not ``a1[0]`` nor ``a1[i]``."""
+    return target.index is None and target.name == target.base
+
+
+def _is_data(doc: _Doc, opener: int, skip: int = 0) -> bool:
+    """Strings, or inner arrays mixing symbols and numbers: data (``[["Piano", 0, :c1]]``).
+
+    Sonic Pi plays symbols and numbers; a string in an array means the array holds names,
+    settings or labels, and its symbols are not a melody.
+    """
+    group = doc.groups[opener]
+    if any(t.kind == "str" for t in doc.sig[opener + 1 + skip : group.inner_end]):
+        return True
+    for a, _ in elements(doc.sig, doc.groups, opener, skip):
+        if doc.is_op(a, "[") and a in doc.groups:
+            inner = {
+                doc.sig[x].kind
+                for x, y in elements(doc.sig, doc.groups, a)
+                if y - x == 1 and doc.sig[x].kind in ("sym", "num")
+            }
+            if inner == {"sym", "num"}:
+                return True
+    return False
 
 
 def _pattern_command(doc: _Doc, opener: int) -> ArrayKind | None:
@@ -261,7 +379,7 @@ def _pattern_durations(doc: _Doc, notes: Group, claimed: set[int]) -> DurationAr
         j += 1
     if j == i or (doc.sig[j - 1].kind == "op" and doc.sig[j - 1].value == ":"):
         return None
-    res = evaluate(doc.sig[i:j])
+    res = evaluate(doc.sig[i:j], names=doc.names)
     if res.dynamic:
         return None  # a variable: the durations are not in this file's text
     value = None if res.value is None else float(res.value)
@@ -288,7 +406,7 @@ def _duration_array(doc: _Doc, opener: int, name: str | None, claimed: set[int])
     group = doc.groups[opener]
     values: list[NumberToken] = []
     for a, b in elements(doc.sig, doc.groups, opener):
-        res = evaluate(doc.sig[a:b])
+        res = evaluate(doc.sig[a:b], names=doc.names)
         value = None if res.value is None else float(res.value)
         error = res.error
         if error is None and value is None and not res.dynamic:
@@ -375,7 +493,7 @@ def _note_token(doc: _Doc, a: int, b: int, depth: int = 0, *, names_ok: bool = F
             return NoteToken(text, span, top, error, chord, dynamic=dynamic)
     if b - a == 1 and first.kind == "str":
         return _string_note(text, span, first.value)
-    res = evaluate(doc.sig[a:b], notes=True)
+    res = evaluate(doc.sig[a:b], notes=True, names=doc.names)
     if res.error and names_ok and b - a == 1 and first.kind == "sym" and is_music_name(text):
         return NoteToken(text, span, None, dynamic=True)
     return NoteToken(text, span, res.value, res.error, dynamic=res.dynamic)
@@ -478,19 +596,26 @@ def _bare_line(doc: _Doc, line: list[int], depth_zero: list[bool]) -> NoteArray 
 
 def _attach_voice_data(
     arrays: list[NoteArray],
-    durations: dict[tuple[int, int], list[DurationArray]],
+    durations: dict[tuple[int, int | None], list[DurationArray]],
     bpm_lists: dict[int, list[float | None]],
-    bpm_single: dict[tuple[int, int], float | None],
+    bpm_single: dict[tuple[int, int | None], float | None],
 ) -> None:
-    """Give each aN[k] its bN[k] (the nearest one in the text) and its tempo cN[k]."""
+    """Give each aN[k] (or plain aN) its bN[k] (bN), the nearest in the text, and its tempo.
+
+    The tempo is ``cN[k]``, else ``cN[k]`` of the list ``cN=[...]`` (its first value for a
+    plain voice), else a plain ``cN=70``.
+    """
     for arr in arrays:
-        if arr.kind != "voice" or arr.voice is None or arr.section is None:
+        if arr.kind != "voice" or arr.voice is None:
             continue
         key = (arr.voice, arr.section)
         candidates = durations.get(key, [])
         if candidates:
             arr.durations = min(candidates, key=lambda d: abs(d.span.start - arr.span.start))
+        section = arr.section if arr.section is not None else 0
         if key in bpm_single:
             arr.bpm = bpm_single[key]
-        elif arr.voice in bpm_lists and arr.section < len(bpm_lists[arr.voice]):
-            arr.bpm = bpm_lists[arr.voice][arr.section]
+        elif arr.voice in bpm_lists and section < len(bpm_lists[arr.voice]):
+            arr.bpm = bpm_lists[arr.voice][section]
+        elif (arr.voice, None) in bpm_single:
+            arr.bpm = bpm_single[(arr.voice, None)]

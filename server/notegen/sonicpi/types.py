@@ -14,14 +14,15 @@ from typing import Literal
 from notegen.melody import Event
 
 ArrayKind = Literal[
-    "voice", "play_pattern_timed", "play_pattern", "ring", "assign", "array", "bare"
+    "voice", "play_pattern_timed", "play_pattern", "ring", "assign", "array", "bare", "play"
 ]
 """Where a note array was found.
 
 ``voice``: ``aN[k]=[...]``; ``play_pattern_timed``/``play_pattern``: the notes argument;
 ``ring``: ``(ring ...)``, ``ring(...)``, ``[...].ring``; ``assign``: ``name = [...]``;
 ``array``: any other array literal holding notes (``play [:c4, :e4]``, ``[...].choose``);
-``bare``: a line of comma-separated symbols outside any bracket (the seed's training file).
+``bare``: a line of comma-separated symbols outside any bracket (the seed's training file);
+``play``: a run of ``play``/``sleep`` statements in one block (:mod:`notegen.sonicpi.statements`).
 """
 
 
@@ -196,3 +197,7 @@ class CursorContext:
     duration_index: int
     partial_token: NoteToken | None = None
     in_chord: bool = False
+    slot: Literal["array", "note", "sleep", "line"] = "array"
+    """Where the cursor is: inside a note array, or in a run of ``play``/``sleep`` statements
+    (:mod:`notegen.sonicpi.statements`): the note of a ``play``, the beats of a ``sleep``, or
+    a blank line where the next statement goes."""

@@ -89,8 +89,8 @@ describe("pickers", () => {
     assert.ok(SCALES.every((s) => /^[a-z_0-9]+$/.test(s.name)));
   });
 
-  it("offer 16 notes as the default length", () => {
-    assert.equal(LENGTHS[0], 16);
+  it("offer 32 notes as the default length, as the code action and the CLI do", () => {
+    assert.equal(LENGTHS[0], 32);
   });
 });
 

@@ -9,17 +9,18 @@ const configuredPython: Launch = resolveLaunch({ pythonPath: "/usr/bin/python3.1
 const serverCommand: Launch = resolveLaunch({ serverCommand: "/opt/venv/bin/notegen-lsp" });
 
 describe("explainStartFailure", () => {
-  it("says to pip install notegen into that interpreter when the module is missing", () => {
+  it("says how to install sonic-pi-notegen into that interpreter when the module is missing", () => {
     const e = explainStartFailure(configuredPython, {
       exitCode: 1,
       stderrTail:
         "/usr/bin/python3.11: Error while finding module specification for 'notegen.cli' (ModuleNotFoundError: No module named 'notegen')\n",
     });
     assert.equal(e.cause, "notInstalled");
-    assert.match(e.message, /^notegen: the language server cannot start: the Python at \/usr\/bin\/python3\.11 does not have the notegen package\./);
-    assert.match(e.message, /\/usr\/bin\/python3\.11 -m pip install notegen/);
+    assert.match(e.message, /^notegen: the language server cannot start: the Python at \/usr\/bin\/python3\.11 does not have the notegen server \(Python package sonic-pi-notegen\)\./);
+    assert.match(e.message, /"\/usr\/bin\/python3\.11 -m pip install \.\/notegen"/);
+    assert.match(e.message, /"\/usr\/bin\/python3\.11 -m pip install sonic_pi_notegen-0\.1\.0-py3-none-any\.whl"/);
     assert.match(e.message, /notegen\.server\.pythonPath/);
-    assert.match(e.message, /\(Ran `\/usr\/bin\/python3\.11 -m notegen\.cli`, from the setting notegen\.server\.pythonPath\.\)$/);
+    assert.match(e.message, /\(Ran "\/usr\/bin\/python3\.11 -m notegen\.cli", from the setting notegen\.server\.pythonPath\.\)$/);
   });
 
   it("explains the python3 fallback when nothing was configured", () => {
@@ -32,7 +33,7 @@ describe("explainStartFailure", () => {
     const e = explainStartFailure(serverCommand, { spawnErrorCode: "ENOENT" });
     assert.equal(e.cause, "notFound");
     assert.match(e.message, /the command \/opt\/venv\/bin\/notegen-lsp was not found/);
-    assert.match(e.message, /pip install notegen/);
+    assert.match(e.message, /sonic-pi-notegen/);
     assert.match(e.message, /notegen\.server\.command/);
   });
 
@@ -60,6 +61,24 @@ describe("explainStartFailure", () => {
     const e = explainStartFailure(serverCommand, { exitCode: 3, stderrTail: "" });
     assert.match(e.message, /it exited with code 3/);
   });
+});
+
+describe("every start-failure message", () => {
+  const failures = [
+    { spawnErrorCode: "ENOENT" },
+    { spawnErrorCode: "EACCES" },
+    { stderrTail: "ModuleNotFoundError: No module named 'notegen'" },
+    { exitCode: 1, stderrTail: "boom" },
+  ];
+  for (const launch of [systemPython, configuredPython, serverCommand]) {
+    for (const failure of failures) {
+      const e = explainStartFailure(launch, failure);
+      it(`is plain text without the wrong package (${e.cause}, ${launch.source})`, () => {
+        assert.doesNotMatch(e.message, /`/, "notifications show backticks raw");
+        assert.doesNotMatch(e.message, /pip install notegen\b/, "PyPI's notegen is another project");
+      });
+    }
+  }
 });
 
 describe("lastLine", () => {

@@ -1,0 +1,315 @@
+"""Completion and ghost text in runs of ``play``/``sleep`` statements.
+
+After ``play `` (or ``note: ``) the items are the likely next notes, as in arrays (no rest:
+a rest is a longer ``sleep``); after ``sleep `` the likely durations, the model's suggestion
+first. Ghost text writes the next few statements in the run's indentation and style: notes
+spelled like the file (``play :e4`` or ``play 64``), the options every ``play`` of the run
+has (``release: 0.5``) and the head they share (``synth :pluck, note:``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+from lsprotocol import types
+from notegen import sonicpi
+from notegen.config import Settings
+from notegen.generate import Candidate, generate
+from notegen.melody import Event
+from notegen.notes import NoteStyle
+from notegen.sampling import softmax
+from notegen.snippets import DEFAULT_BPM, Snippet
+from notegen.sonicpi import format_duration
+from notegen.sonicpi.statement_writer import indent_lines, melody_lines
+from notegen.sonicpi.statements import PlayRun
+from notegen.sonicpi.types import NoteArray, Span
+
+from .completion import Suggestion, build_items, phrase, rank_notes
+from .context import NoteContext
+from .documents import DocumentView
+from .engine import Engine
+from .spelling import spell_matching
+
+GHOST_LINES_NOTES = 4
+"""Notes the ghost text writes after the one being completed (each a play and a sleep line)."""
+
+
+@dataclass(frozen=True)
+class RunStyle:
+    """How a run writes its statements: indentation, ``play`` head, shared options."""
+
+    indent: str
+    head: str
+    options: str
+    numeric: bool
+
+
+def run_style(run: PlayRun, numeric: bool) -> RunStyle:
+    """The head every play shares (else ``play``) and the options every play has, with the
+    values of the last one (``, release: 0.5``)."""
+    plays = [line for line in run.plays if line.note is not None and line.note.text]
+    heads = {line.head for line in plays}
+    head = heads.pop() if len(heads) == 1 else "play"
+    options = ""
+    if plays:
+        common = set.intersection(*(set(k for k, _ in line.options) for line in plays))
+        last = plays[-1].options
+        options = "".join(f", {k}: {v}" for k, v in last if k in common)
+    return RunStyle(run.indent, head, options, numeric)
+
+
+def register_shift(events: list[Event], lo: int, hi: int) -> int:
+    """Octaves (in semitones) that move a melody to the middle of the model's range.
+
+    Bass lines (``:e1``, ``:g1``) and high leads sit far from the melodies the model learned
+    (folk tunes and chorale sopranos, around the middle of ``[lo, hi]``); read there, they are
+    the same tune, and the suggestions move back by as many octaves.
+    """
+    pitched = sorted(float(e.pitch) for e in events if e.pitch is not None)
+    if not pitched:
+        return 0
+    median = pitched[len(pitched) // 2]
+    shift = 12 * round(((lo + hi) / 2 - median) / 12)
+    while pitched[0] + shift < lo and pitched[-1] + shift + 12 <= hi:
+        shift += 12
+    while pitched[-1] + shift > hi and pitched[0] + shift - 12 >= lo:
+        shift -= 12
+    return shift
+
+
+def notes_only(engine: Engine, nc: NoteContext, limit: int) -> list[Suggestion]:
+    """Ranked next notes without the rest (``play :r`` is silence: a sleep says it better),
+    read in the model's register (see :func:`register_shift`)."""
+    model = engine.model
+    if model is None:
+        return []
+    lo, hi = int(model.pitches.min()), int(model.pitches.max())
+    shift = register_shift(nc.before, lo, hi)
+    if shift == 0 and not nc.earlier:
+        ranked = rank_notes(engine, nc, limit + 1)
+        kept = [s for s in ranked if s.candidate.pitch is not None][:limit]
+        return [Suggestion(s.text, s.candidate, k) for k, s in enumerate(kept)]
+    moved: list[Event] = []
+    for part in [*(a.events() for a in nc.earlier), nc.before]:
+        own = shift if part is nc.before else register_shift(part, lo, hi)
+        moved.extend(Event(None if e.pitch is None else e.pitch + own, e.duration) for e in part)
+    shifted = replace(nc, earlier=[], before=moved, partial="")
+    out: list[Suggestion] = []
+    for s in rank_notes(engine, shifted, len(model.pitch_vocab)):
+        if s.candidate.pitch is None:
+            continue
+        pitch = s.candidate.pitch - shift
+        text = spell_matching(pitch, nc.style, nc.partial, nc.numeric)
+        if text is None:
+            continue
+        candidate = Candidate(pitch, s.candidate.probability, s.candidate.duration)
+        out.append(Suggestion(text, candidate, len(out)))
+        if len(out) >= limit:
+            break
+    return out
+
+
+def ranked_beats(engine: Engine, nc: NoteContext, limit: int) -> list[tuple[float, float]]:
+    """(beats, probability) of the next duration, most likely first, matching the partial."""
+    model, cache = engine.model, engine.cache
+    if model is None or cache is None:
+        return []
+    primed = nc.prime(cache)
+    probs = softmax(primed.dur_logits)
+    probs[0] = 0.0
+    out: list[tuple[float, float]] = []
+    for did in np.argsort(-probs, kind="stable"):
+        if probs[did] <= 0:
+            break
+        beats = model.duration_of(int(did))
+        if format_duration(beats).startswith(nc.partial):
+            out.append((beats, float(probs[did])))
+        if len(out) >= limit:
+            break
+    return out
+
+
+def complete(
+    engine: Engine, nc: NoteContext, settings: Settings, edit_range: types.Range
+) -> list[types.CompletionItem]:
+    """Items for the note of a ``play`` or the beats of a ``sleep``."""
+    slot = nc.local.ctx.slot
+    if slot == "note":
+        return build_items(nc, notes_only(engine, nc, settings.maxItems), [], edit_range)
+    if slot != "sleep":
+        return []
+    items = []
+    for rank, (beats, p) in enumerate(ranked_beats(engine, nc, settings.maxItems)):
+        text = format_duration(beats)
+        items.append(
+            types.CompletionItem(
+                label=text,
+                kind=types.CompletionItemKind.Value,
+                detail=f"{p:.1%} · {text} beats",
+                documentation=f"The model gives {text} beats {p:.1%} here.",
+                sort_text=f"{rank:04d}",
+                filter_text=text,
+                text_edit=types.TextEdit(range=edit_range, new_text=text),
+                preselect=rank == 0,
+            )
+        )
+    return items
+
+
+def ghost_text(engine: Engine, nc: NoteContext, settings: Settings) -> str | None:
+    """The rest of the statement at the cursor and the next few ``play``/``sleep`` lines."""
+    if engine.model is None or engine.cache is None:
+        return None
+    ctx = nc.local.ctx
+    run = ctx.array
+    if not isinstance(run, PlayRun):
+        return None
+    style = run_style(run, nc.numeric)
+    text = nc.document
+    rest_of_line = text[nc.local.offset : _line_end(text, nc.local.offset)].strip()
+    count = max(1, min(GHOST_LINES_NOTES, settings.phraseLength))
+    if ctx.slot == "note":
+        best = notes_only(engine, nc, 1)
+        if not best:
+            return None
+        first = best[0].text
+        if rest_of_line or _next_line_starts(text, nc.local.offset, "sleep"):
+            return first  # options follow, or the sleep is written: complete the note only
+        plays_options = style.options if not _has_options(text, nc) else ""
+        extra = [Event(best[0].candidate.pitch, best[0].candidate.duration)]
+        lead = first + plays_options + "\n" + style.indent + f"sleep {_beats(extra[0])}"
+        events = phrase(engine, nc, settings, count, extra)
+        return lead + _continue(events, nc, style)
+    if ctx.slot == "sleep":
+        ranked = ranked_beats(engine, nc, 1)
+        if not ranked:
+            return None
+        first = format_duration(ranked[0][0])
+        if rest_of_line or _next_line_starts(text, nc.local.offset, "play"):
+            return first
+        pending = ctx.array.notes[ctx.index] if ctx.index < len(ctx.array.notes) else None
+        extra = []
+        if pending is not None and pending.midi is not None:
+            extra = [Event(pending.midi, ranked[0][0])]
+        events = phrase(engine, nc, settings, count, extra)
+        return first + _continue(events, nc, style)
+    if ctx.slot == "line":
+        pad = _missing_indent(text, nc.local.offset, style.indent)
+        pending = ctx.partial_token
+        if pending is not None:
+            ranked = ranked_beats(engine, nc, 1)
+            if not ranked:
+                return None
+            extra = [Event(pending.midi, ranked[0][0])] if pending.midi is not None else []
+            events = phrase(engine, nc, settings, count, extra)
+            return pad + f"sleep {format_duration(ranked[0][0])}" + _continue(events, nc, style)
+        events = phrase(engine, nc, settings, count)
+        body = _lines(events, nc, style)
+        return pad + body.lstrip(" \t") if body else None
+    return None
+
+
+def _beats(event: Event) -> str:
+    return format_duration(1.0 if event.duration is None else float(event.duration))
+
+
+def _lines(events: list[Event], nc: NoteContext, style: RunStyle) -> str:
+    lines = melody_lines(
+        events, nc.style, numeric=style.numeric, head=style.head, options=style.options
+    )
+    return indent_lines(lines, style.indent)
+
+
+def _continue(events: list[Event], nc: NoteContext, style: RunStyle) -> str:
+    body = _lines(events, nc, style)
+    return "\n" + body if body else ""
+
+
+def _line_end(text: str, offset: int) -> int:
+    end = text.find("\n", offset)
+    return len(text) if end == -1 else end
+
+
+def _next_line_starts(text: str, offset: int, word: str) -> bool:
+    """The line after the cursor's line is already a ``word`` statement."""
+    end = _line_end(text, offset)
+    following = text[end + 1 : _line_end(text, end + 1)].strip()
+    return following == word or following.startswith(word + " ")
+
+
+def _has_options(text: str, nc: NoteContext) -> bool:
+    """The line being typed already has options (``play |, release: 2``)."""
+    line_start = text.rfind("\n", 0, nc.local.offset) + 1
+    return "," in text[line_start : nc.local.offset].split("note:")[-1]
+
+
+def _missing_indent(text: str, offset: int, indent: str) -> str:
+    """What the cursor's blank line lacks of the run's indentation."""
+    typed = text[text.rfind("\n", 0, offset) + 1 : offset]
+    return indent[len(typed) :] if indent.startswith(typed) else ""
+
+
+# -- continueMelody, Play in Sonic Pi ------------------------------------------------------------
+
+
+def run_at(view: DocumentView, line: int, character: int) -> PlayRun | None:
+    """The run of ``play``/``sleep`` lines at a position (on one of its lines, or on a blank
+    line right after it), read from the whole document."""
+    ctx = sonicpi.context_at(view.text, line, character)
+    if ctx is not None and isinstance(ctx.array, PlayRun):
+        return ctx.array
+    array = view.array_at(view.offset_at(line, character))
+    return array if isinstance(array, PlayRun) else None
+
+
+def continue_history(arrays: list[NoteArray], run: PlayRun) -> list[Event]:
+    """What a continuation follows: the earlier runs, then the whole run."""
+    events: list[Event] = []
+    for other in arrays:
+        if isinstance(other, PlayRun) and other.span.start < run.span.start:
+            events.extend(other.events())
+    return events + run.events()
+
+
+def continuation_lines(
+    text: str, run: PlayRun, made: list[Event], style: NoteStyle, numeric: bool
+) -> tuple[int, str]:
+    """Where and what to insert: the new lines after the run's last line (its comment kept
+    on it), a ``sleep`` first when the run ends on a ``play``."""
+    rs = run_style(run, numeric)
+    lines = melody_lines(made, style, numeric=rs.numeric, head=rs.head, options=rs.options)
+    if run.lines and run.lines[-1].kind == "play":
+        known = [v.value for v in (run.durations.values if run.durations else []) if v.value]
+        beats = max(set(known), key=known.count) if known else 1.0
+        lines.insert(0, f"sleep {format_duration(beats)}")
+    end = text.find("\n", run.lines[-1].end)
+    end = len(text) if end == -1 else end
+    return end, "\n" + indent_lines(lines, rs.indent)
+
+
+def shifted_generate(model, history: list[Event], count: int, **kwargs) -> list[Event]:
+    """:func:`notegen.generate.generate` in the model's register, moved back (bass lines)."""
+    lo, hi = int(model.pitches.min()), int(model.pitches.max())
+    shift = register_shift(history, lo, hi)
+    moved = [Event(None if e.pitch is None else e.pitch + shift, e.duration) for e in history]
+    made = generate(model, moved, count, **kwargs)
+    return [Event(None if e.pitch is None else e.pitch - shift, e.duration) for e in made]
+
+
+def run_snippet(text: str, run: PlayRun) -> Snippet:
+    """Play a run once, as written (its lines, their options), at the run's tempo: each line
+    maps back to the document, so Sonic Pi's errors land on the right line."""
+    start = text.rfind("\n", 0, run.span.start) + 1
+    end = text.find("\n", run.span.end)
+    end = len(text) if end == -1 else end
+    bpm = run.bpm or DEFAULT_BPM
+    code_lines = [f"use_bpm {format_duration(bpm)}"]
+    origins: list[Span | None] = [None]
+    offset = start
+    for line in text[start:end].split("\n"):
+        code_lines.append(line)
+        origins.append(Span(offset, offset + len(line)))
+        offset += len(line) + 1
+    beats = sum(v.value for v in (run.durations.values if run.durations else []) if v.value)
+    return Snippet("\n".join(code_lines) + "\n", tuple(origins), beats * 60.0 / bpm, bpm)

@@ -1,0 +1,38 @@
+"""Does this text look like a Sonic Pi program, or like other Ruby?
+
+Sonic Pi files are Ruby files, so a Ruby workspace (a Rails app, a gem) is full of ``.rb`` files
+notegen must leave alone: no note suggestions in ``[:c, :d, :e]`` symbol arrays, no "Generate
+melody" on every line. A file counts as Sonic Pi when a line *starts* with something only
+Sonic Pi code writes: a voice array (``a1[0]=[...]``), ``play`` of a note, chord or array,
+``live_loop``, ``use_synth``/``with_synth``, ``use_bpm``, ``play_pattern(_timed)``,
+``sample :name``, ``with_fx``, ``in_thread``. ``sleep`` alone does not count: Ruby's
+``Kernel#sleep`` is everywhere in ordinary code. Comments never count (a line starting with
+``#`` matches nothing).
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["SONIC_PI_LANGUAGE_IDS", "looks_like_sonic_pi"]
+
+SONIC_PI_LANGUAGE_IDS = frozenset({"sonic-pi", "sonicpi"})
+
+_SIGNS = re.compile(
+    r"""^[ \t]*(?:
+        a\d+[ \t]*\[[ \t]*\d+[ \t]*\][ \t]*=[ \t]*\[          # voice array a1[0]=[
+      | play[ \t]+(?::[A-Ga-g]|\d|\[|chord\b|scale\b|\(|ring\b|note\b)   # play :c4 / 60 / [...]
+      | play_pattern(?:_timed)?\b
+      | play_chord\b
+      | (?:live_loop|in_thread|with_fx|use_synth|with_synth|use_bpm|with_bpm|use_random_seed)\b
+      | sample[ \t]+:
+    )""",
+    re.MULTILINE | re.VERBOSE,
+)
+
+
+def looks_like_sonic_pi(text: str, language_id: str | None = None) -> bool:
+    """``True`` for a Sonic Pi language id, or text with a line only Sonic Pi code writes."""
+    if language_id in SONIC_PI_LANGUAGE_IDS:
+        return True
+    return _SIGNS.search(text) is not None

@@ -1,0 +1,560 @@
+"""Melodies written as statements: runs of ``play :e4`` / ``sleep 0.5`` in one block.
+
+Live coders rarely write note arrays; they write ``play`` and ``sleep`` one after another
+inside ``live_loop``, ``in_thread``, ``define`` or ``N.times do … end``. A *run* of such
+statements in one block is read as a melody, with the same types as a note array (a
+:class:`PlayRun` is a :class:`~notegen.sonicpi.types.NoteArray` of kind ``"play"``), so the
+model, diagnostics, hover and the training corpus see it like any other array:
+
+* ``play NOTE[, opts]`` then ``sleep D``: one note lasting D beats (the time until the next
+  note: several ``sleep`` in a row add up, as Sonic Pi waits for all of them);
+* several ``play`` before a ``sleep``: one chord, its top note the melody (as in arrays);
+* ``synth :x, note: NOTE``, ``play_chord [...]``, ``play [...]``, ``play chord(:e3, :minor)``
+  (a chord Sonic Pi's chord table resolves; any other code is *dynamic*: no pitch, no error);
+* ``sample`` and other statements are ignored; a ``use_bpm`` starts a new run (its tempo is the
+  run's ``bpm``); a nested block that plays or sleeps ends the run, and is a run of its own;
+* ``N.times do … end`` is read once, with ``repeat = N``;
+* a run whose every note is code (``play a1[i][j]``, ``play notes.tick``) is no melody, but a
+  ``play`` being typed (no note yet) makes one, so the cursor there has a context.
+
+Works on the reader's token list (comments and strings never look like statements) and never
+raises on half-typed code.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+from notegen.sonicpi.arithmetic import evaluate
+from notegen.sonicpi.brackets import elements
+from notegen.sonicpi.chords import chord_notes
+from notegen.sonicpi.lexer import Token
+from notegen.sonicpi.types import DurationArray, NoteArray, NoteToken, NumberToken, Span
+
+if TYPE_CHECKING:
+    from notegen.sonicpi.reader import _Doc
+
+LineKind = Literal["play", "sleep"]
+
+_BLOCK_WORDS = frozenset(
+    ["if", "unless", "while", "until", "case", "begin", "def", "class", "module", "for"]
+)
+_BREAK_WORDS = frozenset(["else", "elsif", "when", "rescue", "ensure", "in"])
+_CONTINUE_AFTER = frozenset(
+    [",", "+", "-", "*", "/", "%", "=", "(", "[", "{", "|", "&&", "||", "=>", "\\", ".", "&."]
+)
+_MODIFIERS = frozenset(["if", "unless", "while", "until"])
+_INDENT_RE = re.compile(r"[ \t]*")
+_LOOP_KINDS = frozenset(["live_loop", "loop", "times", "each", "while", "until"])
+
+
+@dataclass(slots=True)
+class PlayLine:
+    """One melody statement of a run.
+
+    ``slot`` is where its argument goes (the note of ``play``/``note:``, the beats of
+    ``sleep``): from just after ``play `` to the end of the argument (empty while it is being
+    typed). ``options`` are its ``key: value`` options as written, in order.
+    """
+
+    kind: LineKind
+    start: int
+    end: int
+    slot: Span
+    head: str
+    note: NoteToken | None = None
+    beats: NumberToken | None = None
+    options: tuple[tuple[str, str], ...] = ()
+    step: int = -1
+    """Index of the note (step) this line belongs to; ``-1`` for a sleep before any note."""
+
+
+@dataclass(slots=True)
+class PlayBlock:
+    """The block a run sits in: ``live_loop :name``, ``in_thread``, ``4.times``, top level…"""
+
+    kind: str
+    name: str | None = None
+    repeat: int | None = None
+    start: int = 0
+    """Offset of the start of the block's first line (its ``do`` line; 0 at top level)."""
+    end: int | None = None
+    """Offset just past its ``end`` (``None`` at top level or when unclosed)."""
+    bpm: float | None = None
+    plays: bool = False
+    """The block (or one inside it) plays or sleeps: it ends a run of the block around it."""
+    looped: bool = False
+    """The block repeats (``live_loop``, ``loop``, ``N.times``…, or sits in one that does)."""
+
+
+@dataclass(slots=True)
+class PlayRun(NoteArray):
+    """A run of melody statements, read as a note array of kind ``"play"``.
+
+    ``notes[i]`` is step ``i`` (a note, a chord or a rest); ``durations`` holds the beats of
+    each step (its sleeps); ``lines`` are the statements themselves and ``block`` where they sit.
+    """
+
+    lines: list[PlayLine] = field(default_factory=list)
+    block: PlayBlock = field(default_factory=lambda: PlayBlock("top"))
+    indent: str = ""
+
+    @property
+    def plays(self) -> list[PlayLine]:
+        return [line for line in self.lines if line.kind == "play"]
+
+
+# -- statements ---------------------------------------------------------------------------------
+
+
+def _statements(doc: _Doc) -> list[tuple[int, int]]:
+    """Token ranges ``[a, b)`` of the statements (newlines and ``;`` end them, except inside
+    brackets and after a token that continues the line)."""
+    sig = doc.sig
+    out: list[tuple[int, int]] = []
+    start = 0
+    i = 0
+    n = len(sig)
+    while i < n:
+        tok = sig[i]
+        if tok.kind == "op" and i in doc.groups:
+            i = max(doc.groups[i].stop, i + 1)
+            continue
+        if tok.kind == "nl":
+            prev = sig[i - 1] if i > start else None
+            nxt = i + 1
+            while nxt < n and sig[nxt].kind == "nl":
+                nxt += 1
+            chained = nxt < n and sig[nxt].kind == "op" and sig[nxt].value in (".", "&.")
+            continued = prev is not None and prev.kind == "op" and prev.value in _CONTINUE_AFTER
+            if tok.value == ";" or not (continued or chained):
+                if i > start:
+                    out.append((start, i))
+                start = i + 1
+        i += 1
+    if start < n:
+        out.append((start, n))
+    return out
+
+
+def _split_do(doc: _Doc, a: int, b: int) -> list[tuple[int, int]]:
+    """Split ``2.times do play 60`` after ``do |x|`` and ``… sleep 1 end`` before ``end``."""
+    parts: list[tuple[int, int]] = []
+    i = a
+    while i < b:
+        if doc.is_op(i, "(", "[", "{") and i in doc.groups:
+            i = max(doc.groups[i].stop, i + 1)
+            continue
+        if doc.is_ident(i, "do") and i > a:
+            j = i + 1
+            if doc.is_op(j, "|"):
+                j += 1
+                while j < b and not doc.is_op(j, "|"):
+                    j += 1
+                j = min(j + 1, b)
+            parts.append((a, j))
+            a = i = j
+            continue
+        i += 1
+    if a < b:
+        if b - a > 1 and doc.is_ident(b - 1, "end"):
+            parts.extend([(a, b - 1), (b - 1, b)])
+        else:
+            parts.append((a, b))
+    return parts
+
+
+def _is_do_line(doc: _Doc, a: int, b: int) -> bool:
+    if doc.is_ident(b - 1, "do"):
+        return True
+    if doc.is_op(b - 1, "|"):
+        j = b - 2
+        while j > a and not doc.is_op(j, "|"):
+            j -= 1
+        return doc.is_ident(j - 1, "do")
+    return False
+
+
+def _block_of(doc: _Doc, a: int, b: int, line_start: int) -> PlayBlock:
+    """What a ``… do`` line opens: ``live_loop :x``, ``4.times``, ``in_thread``…"""
+    first = doc.sig[a]
+    block = PlayBlock(first.value if first.kind == "ident" else "block", start=line_start)
+    if first.kind == "num" and doc.is_op(a + 1, ".") and doc.is_ident(a + 2, "times"):
+        block.kind = "times"
+        res = evaluate([first])
+        if isinstance(res.value, int):
+            block.repeat = res.value
+    elif first.kind == "ident" and doc.sig[a + 1 : a + 2] and doc.sig[a + 1].kind == "sym":
+        block.name = doc.sig[a + 1].value
+    return block
+
+
+# -- one statement --------------------------------------------------------------------------------
+
+
+def _top_level_commas(doc: _Doc, a: int, b: int) -> list[tuple[int, int]]:
+    """``[a, b)`` split at commas outside brackets."""
+    parts: list[tuple[int, int]] = []
+    start = i = a
+    while i < b:
+        if doc.is_op(i, "(", "[", "{") and i in doc.groups:
+            i = max(doc.groups[i].stop, i + 1)
+            continue
+        if doc.is_op(i, ","):
+            parts.append((start, i))
+            start = i + 1
+        i += 1
+    parts.append((start, b))
+    return parts
+
+
+def _cut_modifier(doc: _Doc, a: int, b: int) -> int:
+    """The end of a statement before a trailing ``if``/``unless`` modifier."""
+    i = a
+    while i < b:
+        if doc.is_op(i, "(", "[", "{") and i in doc.groups:
+            i = max(doc.groups[i].stop, i + 1)
+            continue
+        if doc.is_ident(i, *_MODIFIERS) and i > a:
+            return i
+        i += 1
+    return b
+
+
+def _label(doc: _Doc, a: int, b: int) -> str | None:
+    """``release: 2`` → ``"release"`` (a Ruby keyword argument)."""
+    if b - a >= 2 and doc.sig[a].kind == "ident" and doc.is_op(a + 1, ":"):
+        return doc.sig[a].value
+    return None
+
+
+def _options(doc: _Doc, parts: list[tuple[int, int]]) -> tuple[tuple[str, str], ...]:
+    out: list[tuple[str, str]] = []
+    for a, b in parts:
+        key = _label(doc, a, b)
+        if key is not None and key != "note":
+            out.append((key, doc.tok_text(a + 2, b)))
+    return tuple(out)
+
+
+def _line(doc: _Doc, a: int, b: int, constants: dict[str, Token]) -> PlayLine | None:
+    """A ``play``/``sleep`` statement (``None`` for anything else)."""
+    if b - a >= 3 and doc.sig[a].kind == "ident" and doc.is_op(a + 1, "="):
+        a += 2  # s = play 60 / s = synth :x, note: 60
+    head = doc.sig[a]
+    if head.kind != "ident" or head.value not in ("play", "play_chord", "synth", "sleep"):
+        return None
+    b = _cut_modifier(doc, a, b)
+    start, end = head.start, doc.sig[b - 1].end
+    arg = a + 1
+    if arg < b and doc.is_op(arg, "(") and arg in doc.groups and not doc.sig[arg].space_before:
+        group = doc.groups[arg]  # play(:c4, release: 1)
+        parts = _top_level_commas(doc, arg + 1, group.inner_end)
+    else:
+        parts = _top_level_commas(doc, arg, b)
+    slot_at = head.end + 1 if head.end < len(doc.text) and doc.text[head.end] == " " else head.end
+    if head.value == "synth":
+        found = next(((x, y) for x, y in parts if _label(doc, x, y) == "note"), None)
+        if found is None:
+            return None  # synth without note: plays its default note, not a melody
+        x, y = found
+        slot_at = doc.sig[x + 1].end + 1 if x + 2 >= y else doc.sig[x + 2].start
+        note = _note(doc, x + 2, y, slot_at, constants)
+        head_text = doc.text[head.start : slot_at].rstrip()
+        return PlayLine(
+            "play", start, end, note.span, head_text, note=note, options=_options(doc, parts)
+        )
+    first = parts[0]
+    if _label(doc, *first) is not None:
+        # `play note: :e4` names its note; any other label first means no note
+        key = _label(doc, *first)
+        if key != "note" or head.value == "sleep":
+            return None
+        x, y = first
+        slot_at = doc.sig[x + 2].start if x + 2 < y else doc.sig[x + 1].end + 1
+        first = (x + 2, y)
+    x, y = first
+    if head.value == "sleep":
+        beats = _beats(doc, x, y, slot_at)
+        return PlayLine("sleep", start, end, beats.span, "sleep", beats=beats)
+    note = _note(doc, x, y, slot_at, constants, chord_call=head.value == "play_chord")
+    return PlayLine(
+        "play", start, end, note.span, head.value, note=note, options=_options(doc, parts[1:])
+    )
+
+
+def _beats(doc: _Doc, a: int, b: int, slot_at: int) -> NumberToken:
+    if a >= b:
+        return NumberToken("", Span(slot_at, slot_at), None, dynamic=True)
+    res = evaluate(doc.sig[a:b])
+    value = None if res.value is None else float(res.value)
+    error = res.error
+    if error is None and value is None and not res.dynamic:
+        error = "a rest is not a duration"
+    return NumberToken(doc.tok_text(a, b), doc.span(a, b), value, error, dynamic=res.dynamic)
+
+
+def _note(
+    doc: _Doc,
+    a: int,
+    b: int,
+    slot_at: int,
+    constants: dict[str, Token],
+    chord_call: bool = False,
+) -> NoteToken:
+    """The note a ``play`` plays: a note, a chord (top note on ``midi``), a rest, or code."""
+    if a >= b:
+        return NoteToken("", Span(slot_at, slot_at), None, dynamic=True)
+    text, span = doc.tok_text(a, b), doc.span(a, b)
+    first = doc.sig[a]
+    if first.kind == "op" and first.value == "[" and a in doc.groups and doc.groups[a].stop == b:
+        pitches: list[int | float | None] = []
+        for x, y in elements(doc.sig, doc.groups, a):
+            res = evaluate(doc.sig[x:y], notes=True)
+            if res.dynamic or res.error:
+                # the array reader reports its invalid notes; here it is just not a melody note
+                return NoteToken(text, span, None, dynamic=True)
+            pitches.append(res.value)
+        return _chord_token(text, span, tuple(pitches))
+    chord = _chord_call(doc, a, b, constants)
+    if chord is not None:
+        if not chord:
+            return NoteToken(text, span, None, dynamic=True)
+        return _chord_token(text, span, chord)
+    if chord_call:
+        return NoteToken(text, span, None, dynamic=True)
+    res = evaluate(doc.sig[a:b], notes=True)
+    if res.dynamic and constants:
+        # `play key + 7` with `key = :e3` assigned once: Sonic Pi plays 59
+        toks = [_constant(t, constants) for t in doc.sig[a:b]]
+        res = evaluate(toks, notes=True)
+        if res.error:
+            return NoteToken(text, span, None, dynamic=True)
+    return NoteToken(text, span, res.value, res.error, dynamic=res.dynamic)
+
+
+def _constant(tok: Token, constants: dict[str, Token]) -> Token:
+    if tok.kind == "ident" and tok.value in constants:
+        value = constants[tok.value]
+        return Token("num", tok.start, tok.end, value.value, tok.space_before)
+    return tok
+
+
+def _chord_token(text: str, span: Span, pitches: tuple[int | float | None, ...]) -> NoteToken:
+    pitched = [p for p in pitches if p is not None]
+    return NoteToken(text, span, max(pitched) if pitched else None, chord=pitches)
+
+
+def _chord_call(
+    doc: _Doc, a: int, b: int, constants: dict[str, Token]
+) -> tuple[int | float, ...] | None:
+    """``chord(:e3, :minor)`` / ``(chord :e3, :minor)``: its notes; ``()`` when it is a chord
+    whose notes only Sonic Pi knows; ``None`` when it is not a chord call at all."""
+    sig = doc.sig
+    if doc.is_ident(a, "chord") and doc.is_op(a + 1, "(") and a + 1 in doc.groups:
+        group = doc.groups[a + 1]
+        if group.stop != b or group.closer is None:
+            return () if group.stop < b else None
+        args = _top_level_commas(doc, a + 2, group.closer)
+    elif doc.is_op(a, "(") and a in doc.groups and doc.is_ident(a + 1, "chord"):
+        group = doc.groups[a]
+        if group.stop != b or group.closer is None:
+            return ()
+        args = _top_level_commas(doc, a + 2, group.closer)
+    elif doc.is_ident(a, "chord"):
+        args = _top_level_commas(doc, a + 1, b)
+    else:
+        return None
+    if len(args) < 2:
+        return ()
+    root = evaluate([_constant(t, constants) for t in sig[args[0][0] : args[0][1]]], notes=True)
+    name_toks = sig[args[1][0] : args[1][1]]
+    if root.value is None or len(name_toks) != 1 or name_toks[0].kind not in ("sym", "str"):
+        return ()
+    octaves = 1
+    for x, y in args[2:]:
+        if _label(doc, x, y) == "num_octaves":
+            res = evaluate(sig[x + 2 : y])
+            if not isinstance(res.value, int):
+                return ()
+            octaves = res.value
+        elif _label(doc, x, y) is not None:
+            return ()  # invert:, etc.: Sonic Pi's arithmetic, not reproduced here
+    return chord_notes(root.value, name_toks[0].value, octaves) or ()
+
+
+# -- runs -----------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Frame:
+    block: PlayBlock
+    lines: list[PlayLine] = field(default_factory=list)
+
+
+def _constants(doc: _Doc, statements: list[tuple[int, int]]) -> dict[str, Token]:
+    """Names assigned exactly once, to a literal note or number (``key = :e3``): ``play key+7``
+    then has a pitch. Names assigned again, by ``+=`` or as block parameters are variables."""
+    seen: dict[str, int] = {}
+    values: dict[str, Token] = {}
+    for i, tok in enumerate(doc.sig):
+        if tok.kind == "op" and tok.value in ("|", "+=", "-=", "*=", "/=", "||=", "<<"):
+            if doc.is_ident(i - 1):
+                seen[doc.sig[i - 1].value] = 2
+            if tok.value == "|" and doc.is_ident(i + 1):
+                seen[doc.sig[i + 1].value] = 2
+            if tok.value == "|" and doc.is_op(i - 1, ","):
+                seen[doc.sig[i - 2].value if i >= 2 else ""] = 2
+    for a, b in statements:
+        if b - a >= 3 and doc.sig[a].kind == "ident" and doc.is_op(a + 1, "="):
+            name = doc.sig[a].value
+            seen[name] = seen.get(name, 0) + 1
+            res = evaluate(doc.sig[a + 2 : b], notes=True)
+            if res.value is not None and not res.error and not res.dynamic:
+                values[name] = Token("num", doc.sig[a].start, doc.sig[a].end, repr(res.value))
+    return {k: v for k, v in values.items() if seen.get(k) == 1}
+
+
+def read_runs(doc: _Doc) -> list[PlayRun]:
+    """Every run of melody statements of a parsed document, in document order."""
+    runs: list[PlayRun] = []
+    statements = _statements(doc)
+    constants = _constants(doc, statements)
+    top = _Frame(PlayBlock("top"))
+    stack = [top]
+
+    def flush(frame: _Frame) -> None:
+        run = _run(doc, frame.lines, frame.block)
+        if run is not None:
+            runs.append(run)
+        frame.lines = []
+
+    for a0, b0 in statements:
+        for a, b in _split_do(doc, a0, b0):
+            frame = stack[-1]
+            first = doc.sig[a]
+            line_start = doc.text.rfind("\n", 0, first.start) + 1
+            if first.kind == "ident" and first.value == "end" and b - a >= 1:
+                flush(frame)
+                if len(stack) > 1:
+                    stack.pop()
+                    frame.block.end = doc.sig[a].end
+                    if frame.block.plays:
+                        stack[-1].block.plays = True
+                        flush(stack[-1])
+                continue
+            if first.kind == "ident" and first.value in _BREAK_WORDS:
+                flush(frame)
+                continue
+            if _is_do_line(doc, a, b) or (first.kind == "ident" and first.value in _BLOCK_WORDS):
+                block = _block_of(doc, a, b, line_start)
+                block.bpm = frame.block.bpm
+                block.looped = frame.block.looped or block.kind in _LOOP_KINDS
+                stack.append(_Frame(block))
+                continue
+            if doc.is_ident(a, "use_bpm"):
+                flush(frame)
+                res = evaluate(doc.sig[a + 1 : _cut_modifier(doc, a, b)])
+                if isinstance(res.value, (int, float)) and res.value > 0:
+                    frame.block.bpm = float(res.value)
+                continue
+            line = _line(doc, a, b, constants)
+            if line is not None:
+                frame.lines.append(line)
+                frame.block.plays = True
+    while stack:
+        frame = stack.pop()
+        flush(frame)
+        if frame.block.plays and stack:
+            stack[-1].block.plays = True
+    runs.sort(key=lambda r: r.span.start)
+    return runs
+
+
+def _run(doc: _Doc, lines: list[PlayLine], block: PlayBlock) -> PlayRun | None:
+    """Steps of a run: a note (or chord) per group of plays, lasting until the next play."""
+    first_play = next((k for k, line in enumerate(lines) if line.kind == "play"), None)
+    if first_play is None:
+        return None
+    lines = lines[first_play:]
+    notes: list[NoteToken] = []
+    beats: list[NumberToken | None] = []
+    pending: list[PlayLine] = []
+    for line in lines:
+        if line.kind == "play":
+            pending.append(line)
+            line.step = len(notes)
+            continue
+        assert line.beats is not None
+        if pending:
+            notes.append(_step_note(pending))
+            beats.append(line.beats)
+            pending = []
+            line.step = len(notes) - 1
+        else:
+            beats[-1] = _add_beats(beats[-1], line.beats)
+            line.step = len(notes) - 1
+    if pending:
+        notes.append(_step_note(pending))
+        beats.append(None)
+    if all(n.dynamic and n.text for n in notes):
+        return None  # only code (`play a1[i][j]`, `play notes.tick`): no melody in the text
+    values = [b for b in beats if b is not None]  # only the last step can lack a sleep
+    start, end = lines[0].start, lines[-1].end
+    line_start = doc.text.rfind("\n", 0, start) + 1
+    indent = _INDENT_RE.match(doc.text, line_start, start).group(0)  # type: ignore[union-attr]
+    span = Span(start, end)
+    return PlayRun(
+        kind="play",
+        name=block.name,
+        voice=None,
+        section=None,
+        span=span,
+        open=None,
+        close=None,
+        content_start=start,
+        content_end=end,
+        notes=notes,
+        durations=DurationArray("sleep", span, values),
+        bpm=block.bpm,
+        lines=lines,
+        block=block,
+        indent=indent,
+    )
+
+
+def _step_note(plays: list[PlayLine]) -> NoteToken:
+    """One play is its note; several plays before a sleep are one chord (top note heard)."""
+    tokens = [p.note for p in plays if p.note is not None]
+    if len(tokens) == 1:
+        return tokens[0]
+    first, last = tokens[0], tokens[-1]
+    span = Span(first.span.start, last.span.end)
+    text = " ".join(t.text for t in tokens)
+    error = next((t.error for t in tokens if t.error), None)
+    if error is not None:
+        bad = next(t for t in tokens if t.error)
+        return NoteToken(bad.text, bad.span, None, error)
+    if any(t.dynamic for t in tokens):
+        return NoteToken(text, span, None, dynamic=True)
+    pitches: list[int | float | None] = []
+    for t in tokens:
+        pitches.extend(t.chord if t.chord is not None else (t.midi,))
+    pitched = [p for p in pitches if p is not None]
+    return NoteToken(text, span, max(pitched) if pitched else None, chord=tuple(pitches))
+
+
+def _add_beats(total: NumberToken | None, more: NumberToken) -> NumberToken:
+    """``sleep 0.5`` then ``sleep 0.5``: the note lasts 1 beat until the next one."""
+    if total is None:
+        return more
+    span = Span(total.span.start, more.span.end)
+    text = f"{total.text} + {more.text}"
+    error = total.error or more.error
+    dynamic = total.dynamic or more.dynamic
+    value = None
+    if error is None and not dynamic and total.value is not None and more.value is not None:
+        value = total.value + more.value
+    return NumberToken(text, span, value, error, dynamic=dynamic)

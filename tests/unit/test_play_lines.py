@@ -1,0 +1,163 @@
+"""Completion and ghost text in play/sleep runs: a document, a cursor, the expected items."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+from lsprotocol import types
+from notegen.config import Settings
+from notegen.lsp import completion, inline
+from notegen.lsp.context import note_context
+from notegen.lsp.documents import DocumentView, Reading
+from notegen.lsp.engine import Engine
+from notegen.notes import infer_style
+from notegen.sampling import softmax
+from notegen.sonicpi import read
+
+DOC = "\n".join(
+    [
+        "live_loop :melody do",
+        "  use_synth :pluck",
+        "  play :e4, release: 0.3",
+        "  sleep 0.5",
+        "  play :g4, release: 0.3",
+        "  sleep 0.5",
+        "  play ",  # the cursor after `play `
+        "  sleep ",
+        "",
+        "end",
+        "",
+    ]
+)
+
+
+@pytest.fixture(scope="module")
+def engine(tiny):
+    e = Engine()
+    e.load(tiny[0]).result()
+    assert e.model is not None, e.error
+    return e
+
+
+def context(text: str, line: int, character: int):
+    view = DocumentView("file:///t.rb", 1, text)
+    reading = Reading(1, view.arrays(), infer_style(text))
+    return note_context(view, line, character, reading, Settings().maxContext)
+
+
+def items_at(engine, text, line, character):
+    nc = context(text, line, character)
+    if nc is None:
+        return None
+    where = types.Range(types.Position(line, character), types.Position(line, character))
+    return completion.complete(engine, nc, Settings(), where)
+
+
+def test_after_play_the_items_are_the_models_notes_without_the_rest(engine):
+    items = items_at(engine, DOC, 6, 7)
+    nc = context(DOC, 6, 7)
+    assert [(ev.pitch, ev.duration) for ev in nc.history] == [(64, 0.5), (67, 0.5)]
+    probs = softmax(engine.model.run(nc.history)[0][-1])
+    probs[:2] = 0.0  # <bos> and the rest
+    best = [engine.model.pitch_of(int(i)) for i in np.argsort(-probs, kind="stable")[:3]]
+    from notegen.notes import NoteStyle, spell
+
+    assert [i.label for i in items[:3]] == [spell(p, NoteStyle(case="lower")) for p in best]
+    assert all(i.label != ":r" for i in items)
+    assert all(i.text_edit.new_text == i.label for i in items)  # no comma, just the note
+
+
+def test_numbers_when_the_run_writes_numbers(engine):
+    text = "live_loop :a do\n  play 64\n  sleep 1\n  play 67\n  sleep 1\n  play \nend\n"
+    items = items_at(engine, text, 5, 7)
+    assert items and all(i.label.isdigit() for i in items)
+
+
+def test_after_sleep_the_items_are_durations_most_likely_first(engine):
+    items = items_at(engine, DOC, 7, 8)
+    nc = context(DOC, 7, 8)
+    probs = softmax(nc.prime(engine.cache).dur_logits)
+    probs[0] = 0.0
+    best = engine.model.duration_of(int(np.argmax(probs)))
+    from notegen.sonicpi import format_duration
+
+    assert items[0].label == format_duration(best) and items[0].preselect
+
+
+@pytest.mark.parametrize(
+    "text,line,character",
+    [
+        ("live_loop :a do\n  sample :bd\n  sleep 1\nend\n", 1, 12),
+        ("live_loop :a do\n  use_synth :\n  play 60\n  sleep 1\nend\n", 1, 13),
+        ("live_loop :a do\n  play 60 # play \n  sleep 1\nend\n", 1, 17),
+        ('live_loop :a do\n  puts "play "\n  play 60\n  sleep 1\nend\n', 1, 13),
+    ],
+    ids=["sample", "use_synth", "comment", "string"],
+)
+def test_no_items_where_a_note_cannot_go(engine, text, line, character):
+    assert items_at(engine, text, line, character) is None
+
+
+def test_ghost_text_writes_the_next_lines_in_the_runs_style(engine, tmp_path):
+    nc = context(DOC, 8, 0)  # the blank line after `sleep `
+    assert nc is not None and nc.local.ctx.slot == "line"
+    ghost = inline.ghost_text(engine, nc, Settings(phraseLength=3))
+    lines = ghost.split("\n")
+    assert lines[0].startswith("  play :") and lines[0].endswith(", release: 0.3")
+    assert all(line.startswith("  play :") or line.startswith("  sleep ") for line in lines)
+    # accepted, the document still parses and reads back to the suggested notes
+    accepted = DOC.replace("\n\nend", "\n" + ghost + "\nend")
+    (run,) = [a for a in read(accepted) if a.kind == "play"]
+    written = [ln.split()[1].rstrip(",") for ln in lines if ln.strip().startswith("play")]
+    assert [n.text for n in run.notes[-len(written) :]] == written
+    ruby = shutil.which("ruby")
+    assert ruby is not None, "ruby is not installed (listed in .ci/apt-packages.txt)"
+    path = tmp_path / "song.rb"
+    path.write_text(accepted.replace("  play \n  sleep \n", ""))
+    check = subprocess.run([ruby, "-c", str(path)], capture_output=True, text=True, timeout=60)
+    assert check.returncode == 0, check.stderr
+
+
+def test_ghost_after_play_completes_the_note_then_sleeps_and_plays(engine):
+    text = "live_loop :a do\n  play :e4\n  sleep 0.5\n  play \nend\n"
+    nc = context(text, 3, 7)
+    ghost = inline.ghost_text(engine, nc, Settings(phraseLength=2))
+    first, *rest = ghost.split("\n")
+    assert first.startswith(":") and rest[0].startswith("  sleep ")
+    # with the sleep already written below, only the note
+    nc = context(DOC, 6, 7)
+    assert "\n" not in inline.ghost_text(engine, nc, Settings())
+
+
+def test_a_bass_line_is_read_in_the_models_register_and_answered_in_its_own(engine):
+    from notegen.lsp.play_lines import register_shift
+    from notegen.melody import Event
+    from notegen.notes import NoteStyle, spell
+
+    assert register_shift([Event(31), Event(33), Event(31)], 36, 96) == 36  # g1 -> g4
+    assert register_shift([Event(67), Event(69)], 36, 96) == 0
+    text = (
+        "in_thread do\n  play :g1\n  sleep 1\n  play :a1\n  sleep 1\n"
+        "  play :g1\n  sleep 1\n  play \nend\n"
+    )
+    items = items_at(engine, text, 7, 7)
+    model = engine.model
+    lo, hi = int(model.pitches.min()), int(model.pitches.max())
+    shift = register_shift([Event(31), Event(33), Event(31)], lo, hi)
+    probs = softmax(
+        model.run([Event(31 + shift, 1.0), Event(33 + shift, 1.0), Event(31 + shift, 1.0)])[0][-1]
+    )
+    probs[:2] = 0.0
+    best = [model.pitch_of(int(i)) - shift for i in np.argsort(-probs, kind="stable")[:3]]
+    assert [i.label for i in items[:3]] == [spell(p, NoteStyle(case="lower")) for p in best]
+
+
+def test_the_local_reader_reads_the_block_around_the_cursor_only():
+    text = "use_bpm 90\nlive_loop :a do\n  play 60\n  sleep 1\nend\n\nlive_loop :b do\nend\n"
+    view = DocumentView("file:///t.rb", 1, text)
+    assert view.statement_region(2) == (1, 4)  # `live_loop :a do` … `end`
+    top = "play 60\nsleep 1\nplay 62\nsleep 1\nlive_loop :b do\nend\n"
+    assert DocumentView("file:///t.rb", 1, top).statement_region(2) == (0, 4)
