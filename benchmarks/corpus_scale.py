@@ -39,12 +39,12 @@ def write_collection(folder: Path, count: int, seed: int) -> None:
     import mido
 
     folder.mkdir(parents=True, exist_ok=True)
-    rng = random.Random(seed)
     scale = [0, 2, 4, 5, 7, 9, 11]
     for index in range(count):
         path = folder / f"piece{index:06d}.mid"
         if path.exists():
             continue
+        rng = random.Random(seed * 1_000_003 + index)  # per file: a resumed write stays distinct
         midi = mido.MidiFile(ticks_per_beat=480)
         meta = mido.MidiTrack()
         meta.append(mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(rng.randint(60, 160))))

@@ -1,9 +1,10 @@
 """The voices of a Sonic Pi document on one time line, and what one of them hears of the others.
 
 A piece in the voice form plays every voice from the start in its own thread: voice N is its
-sections ``aN[0]``, ``aN[1]``... one after another, each at its tempo (``cN[k]``, else the
-document's ``use_bpm``, else 60), durations from ``bN[k]`` (a missing duration lasts the
-model's default). :func:`voice_lines` lays them out in seconds; :func:`setting_for` gives the
+sections ``aN[0]``, ``aN[1]``... one after another, each at its tempo (as
+:mod:`notegen.sonicpi.piece` reads it: ``cN[k]``, else the ``use_bpm`` where the voice plays,
+else 60), durations from ``bN[k]`` (a missing duration lasts the model's default).
+:func:`piece_lines` lays them out in seconds; :func:`setting_for` gives the
 :class:`~notegen.conditioning.Setting` of one voice — the other voices moved onto that voice's
 own beats — which the server, ``notegen generate --context`` and ``notegen-train evaluate``
 all use, so what is measured on a file is what the editor serves in it.
@@ -11,14 +12,17 @@ all use, so what is measured on a file is what the editor serves in it.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from notegen.conditioning import Setting, VoiceTimes
 from notegen.melody import Event
+
+if TYPE_CHECKING:
+    from notegen.sonicpi.piece import Piece
 
 DEFAULT_BPM = 60.0
 
@@ -117,20 +121,31 @@ def setting_for(lines: Sequence[VoiceLine], number: int | None, default: float =
     return Setting(others=tuple(times))
 
 
-_USE_BPM = re.compile(r"^\s*use_bpm\s*\(?\s*(\d+(?:\.\d+)?)", re.MULTILINE)
-
-
-def document_bpm(text: str) -> float | None:
-    """The first top-level ``use_bpm N`` of a document (the tempo of sections without cN)."""
-    found = _USE_BPM.search(text)
-    return float(found.group(1)) if found and float(found.group(1)) > 0 else None
+def piece_lines(piece: Piece) -> list[VoiceLine]:
+    """The voices of a :class:`notegen.sonicpi.piece.Piece` (tempo per section as it reads
+    them: ``cN``, else the ``use_bpm`` where the voice plays, else 60)."""
+    lines = []
+    for voice in piece.voices:
+        line = VoiceLine(voice.number)
+        for section in voice.sections:
+            events = [
+                Event(ev.pitch, ev.duration) for ev in voice.events if ev.section == section.index
+            ]
+            if not events:
+                continue
+            line.section_starts.append(len(line.events))
+            line.bpms.append(section.bpm)
+            line.events.extend(events)
+        if line.events:
+            lines.append(line)
+    return lines
 
 
 def document_lines(text: str) -> list[VoiceLine]:
-    """:func:`voice_lines` straight from a document's text."""
-    from notegen.sonicpi import read
+    """:func:`piece_lines` straight from a document's text."""
+    from notegen.sonicpi.piece import read_piece
 
-    return voice_lines(read(text), document_bpm(text))
+    return piece_lines(read_piece(text))
 
 
 def document_setting(text: str, number: int | None, default: float = 1.0) -> Setting:

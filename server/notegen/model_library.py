@@ -4,8 +4,9 @@ A model is a card (``NAME.json``) with its graph beside it, as ``notegen-train e
 writes them. The library is the shipped model (named by its card, ``notegen``) plus every
 card in the models folder: ``notegen.modelsDir`` in the editor, else ``$NOTEGEN_MODELS_DIR``,
 else ``$XDG_DATA_HOME/notegen/models`` (``~/.local/share/notegen/models``) — the place for
-user data that XDG prescribes, so models survive reinstalling the package. A user model with
-the shipped model's name replaces it in the library (the user asked for it by that name).
+user data that XDG prescribes, so models survive reinstalling the package. A card in the
+folder named like the shipped one replaces it in the listing; in the editor, the name of the
+server's default model (``--model``/``modelPath``) always means that model.
 
 ``notegen models`` lists them with what their cards say about data and metrics.
 """

@@ -1,6 +1,7 @@
 """play/sleep lines against a real Sonic Pi (Debian's sonic-pi-server 3.2.2, see
 test_sonic_pi_real.py, whose session fixture boots it): a generated ``live_loop`` and a run
-played by "Play in Sonic Pi" run without error and play exactly their notes."""
+played by "Play in Sonic Pi" (the block under the cursor, once) run without error and play
+exactly their notes."""
 
 from __future__ import annotations
 
@@ -48,16 +49,17 @@ def test_a_generated_live_loop_plays_its_notes_without_error(
         sonic_pi.stop_all_jobs()
 
 
-def test_play_in_sonic_pi_plays_the_run_once_as_written(
+def test_play_in_sonic_pi_plays_the_block_once_as_written(
     sonic_pi: SonicPiClient,  # noqa: F811
 ) -> None:
     doc = (
-        "use_bpm 240\nlive_loop :lead do\n  use_synth :pluck\n"
-        "  play :e4, release: 0.2\n  sleep 0.25\n  play chord(:c4, :major), release: 0.2\n"
-        "  sleep 0.5\nend\n"
+        "key = :e3\nuse_bpm 240\nlive_loop :lead, sync: :met do\n  use_synth :pluck\n"
+        "  sync :beat\n  play key + 12, release: 0.2\n  sleep 0.25\n  2.times do\n"
+        "    play chord(:c4, :major), release: 0.2\n    sleep 0.5\n  end\nend\n"
     )
-    (run,) = [a for a in read(doc) if isinstance(a, PlayRun)]
-    snippet = run_snippet(doc, run)
+    arrays = read(doc)
+    run = next(a for a in arrays if isinstance(a, PlayRun))
+    snippet = run_snippet(doc, run, arrays)
     outcome = sonic_pi.run(snippet.code, timeout=10)
     assert outcome.completed and outcome.errors == []
-    assert sorted(played_notes(outcome)) == [60.0, 64.0, 64.0, 67.0]
+    assert sorted(played_notes(outcome)) == [60.0, 60.0, 64.0, 64.0, 64.0, 67.0, 67.0]

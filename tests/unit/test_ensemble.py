@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 from notegen.conditioning import OTHERS, condition_rows
-from notegen.ensemble import document_bpm, document_lines, document_setting
+from notegen.ensemble import document_lines, document_setting
 
 PIECE = """\
-use_bpm 120
+c1=[120, 120]
 a1[0]=[:c4, :d4, :e4, :f4]
 b1[0]=[1, 1, 1, 1]
 a1[1]=[:g4, :a4]
@@ -22,8 +22,7 @@ def test_voices_join_their_sections_in_order_with_their_tempos() -> None:
     one, two = document_lines(PIECE)
     assert [e.pitch for e in one.events] == [60, 62, 64, 65, 67, 69]
     assert one.section_starts == [0, 4] and one.bpms == [120.0, 120.0]
-    assert two.bpms == [60.0]  # c2 overrides use_bpm
-    assert document_bpm(PIECE) == 120.0
+    assert two.bpms == [60.0]
 
 
 def test_other_voices_are_placed_on_this_voice_s_beats() -> None:

@@ -102,10 +102,12 @@ class ModelChoice:
         default = self.default_name()
         if name is None:
             return Choice(default, "default")
+        if name == default:  # the model the server was started with, wherever it lives
+            return Choice(default, source, name, line)
         library = self.library(settings)
         entry = library.find(name) if re.fullmatch(NAME_PATTERN, name) else None
         if entry is None:
-            known = ", ".join(sorted(library.entries())) or "none"
+            known = ", ".join(sorted({*library.entries(), default}))
             error = (
                 f"no model named {name!r} (models: {known}; folder {library.dir}); "
                 f"this document uses the default model {default!r}"
@@ -115,7 +117,7 @@ class ModelChoice:
 
     def engine(self, settings: Settings, choice: Choice) -> Engine:
         """The engine of a choice (loading it on first use); the default for errors."""
-        if choice.error or choice.source == "default":
+        if choice.error or choice.source == "default" or choice.model == self.default_name():
             return self.default
         entry = self.library(settings).find(choice.model)
         if entry is None:

@@ -153,8 +153,9 @@ def resolve_target(server: Any, args: dict[str, Any]) -> Target:
     offset = view.offset_at(*where)
     array = view.array_at(offset)
     run = play_lines.run_at(view, *where) if array is None or array.kind == "play" else None
-    if run is not None:  # play/sleep lines: the run under the cursor, once, as written
-        return Target(play_lines.run_snippet(view.text, run), view, "play lines")
+    if run is not None:  # play/sleep lines: the block under the cursor, once, as written
+        snippet = play_lines.run_snippet(view.text, run, view.arrays())
+        return Target(snippet, view, f"{run.block.kind} {run.name or ''}".strip())
     if array is None:
         raise invalid("position", "is not inside a note array")
     if args.get("voice") and array.voice is not None:
