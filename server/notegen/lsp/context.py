@@ -157,7 +157,8 @@ def note_context(
         before=before,
         reading=reading,
         style=style,
-        numeric=is_numeric_array(ctx.array.notes) or ctx.partial[:1].isdigit(),
+        numeric=is_numeric_array(ctx.array.notes)
+        or (ctx.slot != "sleep" and ctx.partial[:1].isdigit()),
         partial=partial,
         lead=style.joiner(", ") if (ctx.needs_comma and not partial) else "",
         max_context=max_context,
