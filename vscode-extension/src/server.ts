@@ -216,7 +216,9 @@ export class NotegenServer implements vscode.Disposable {
       command,
       arguments: [args],
     });
-    this.log(`${command} -> ${JSON.stringify(result) ?? "null"}`);
+    // Previews carry their picture (kilobytes of base64): the log keeps the rest.
+    const logged = JSON.stringify(result, (key, value: unknown) => (key === "svg" || key === "picture" ? "…" : value));
+    this.log(`${command} -> ${logged ?? "null"}`);
     this.hooks.onCommandResult(command, result);
     return { ran: true, result };
   }
