@@ -288,9 +288,17 @@ function copyExtensionLogs(userDir: string): void {
   }
 }
 
+/** notegen's server status item (not a passing "notegen: ..." status message). */
+function statusItem(page: Page): ReturnType<Page["locator"]> {
+  return page
+    .locator(".part.statusbar .statusbar-item", { hasText: /notegen/ })
+    .filter({ has: page.locator(".codicon-pass, .codicon-error, .codicon-loading, .codicon-circle-outline") })
+    .first();
+}
+
 /** The notegen status item: its state (from its icon) and text. */
 async function serverStatus(page: Page): Promise<string | undefined> {
-  const item = page.locator(".part.statusbar .statusbar-item", { hasText: /notegen/ }).first();
+  const item = statusItem(page);
   if ((await item.count()) === 0) {
     return undefined;
   }
@@ -321,10 +329,15 @@ async function clickNotificationButton(page: Page, label: string): Promise<void>
 }
 
 async function openWithQuickOpen(page: Page, name: string): Promise<void> {
+  await page.keyboard.press("Escape");
   await page.keyboard.press("Control+P");
-  await page.locator(".quick-input-widget input").waitFor({ state: "visible" });
-  await page.keyboard.type(name);
-  await page.locator(".quick-input-widget .monaco-list-row", { hasText: name }).first().waitFor({ state: "visible" });
+  const input = page.locator(".quick-input-widget input");
+  await input.waitFor({ state: "visible" });
+  await input.fill(name);
+  await until(`Quick Open to pick ${name}`, 15000, async () => {
+    const focused = page.locator(".quick-input-widget .monaco-list-row.focused", { hasText: name });
+    return (await input.inputValue()) === name && (await focused.count()) > 0 ? true : undefined;
+  });
   await page.keyboard.press("Enter");
   await page.locator(".tab.active", { hasText: name }).waitFor({ state: "visible" });
   await page.locator(".monaco-editor .view-lines").first().waitFor({ state: "visible" });
@@ -594,13 +607,19 @@ async function main(): Promise<void> {
     await sleep(1500);
     // The durations line: a mismatch shows a quick fix there.
     await goTo(page, config.ghostCursor[0] + 1, 8);
-    await page.keyboard.press("Control+.");
-    const fixRow = page.locator(".action-widget .monaco-list-row", { hasText: /missing duration/ }).first();
-    const fixed = await until("the code action menu", 15000, async () => {
-      if ((await fixRow.count()) > 0) {
+    const actionRows = page.locator(".action-widget .monaco-list-row");
+    const fixRow = actionRows.filter({ hasText: /missing duration/ }).first();
+    const fixed = await until("the code action menu", 20000, async () => {
+      if ((await fixRow.count()) > 0 && (await fixRow.isVisible())) {
         return "fix";
       }
-      return (await page.locator(".action-widget").count()) > 0 ? "none" : undefined;
+      if ((await actionRows.count()) === 0 || !(await actionRows.first().isVisible())) {
+        await page.keyboard.press("Escape");
+        await goTo(page, config.ghostCursor[0] + 1, 8);
+        await page.keyboard.press("Control+.");
+        await sleep(1000);
+      }
+      return undefined;
     }).catch(() => "none");
     if (fixed === "fix") {
       result.ghostQuickFix = ((await fixRow.textContent()) ?? "").trim();
@@ -653,11 +672,11 @@ async function main(): Promise<void> {
 
     // 10. Settings, opened from the status item as a user would: the Workspace tab, where the
     //     server's path settings are text boxes; a change reaches the running server.
-    await page.locator(".part.statusbar .statusbar-item", { hasText: /notegen/ }).first().click();
+    await statusItem(page).click();
     await page.locator(".quick-input-widget .monaco-list-row", { hasText: "Open notegen settings" }).first().click();
     await page.locator(".settings-editor").waitFor({ state: "visible" });
     await sleep(1000);
-    result.settingsTab = ((await page.locator(".settings-editor .settings-tabs-widget .action-item.checked").first().textContent().catch(() => "")) ?? "").trim();
+    result.settingsTab = ((await page.locator(".settings-editor .settings-tabs-widget .action-label.checked").first().textContent().catch(() => "")) ?? "").trim();
     // The search box has the focus (its query selected): search each path setting in turn.
     const boxes: string[] = [];
     for (const key of ["notegen.modelPath", "notegen.server.command", "notegen.server.pythonPath"]) {
@@ -742,13 +761,14 @@ async function main(): Promise<void> {
     result.railsCompletion = await completionAt(page);
     await page.keyboard.press("Escape");
     await page.keyboard.press("Control+.");
-    result.railsCodeActions = await until("the code action menu in the controller", 10000, async () => {
-      if ((await page.locator(".action-widget").count()) > 0) {
-        return (await page.locator(".action-widget .monaco-list-row").allTextContents()).map((t) => t.trim());
+    result.railsCodeActions = await until("the code action menu in the controller", 15000, async () => {
+      const rows = page.locator(".action-widget .monaco-list-row");
+      if ((await rows.count()) > 0 && (await rows.first().isVisible())) {
+        return (await rows.allTextContents()).map((t) => t.trim());
       }
-      const none = page.locator(".monaco-editor .message, .monaco-hover", { hasText: /No code actions/ });
-      return (await none.count()) > 0 ? [] : undefined;
-    }).catch(() => []);
+      const none = page.locator(".monaco-editor", { hasText: /No code actions/ });
+      return (await none.count()) > 0 ? ["(No code actions available)"] : undefined;
+    }).catch(() => ["(no code action menu)"]);
     await page.keyboard.press("Escape");
     step("railsSilent");
   } catch (error) {
