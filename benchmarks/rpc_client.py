@@ -112,6 +112,7 @@ class RpcClient:
         self.notifications: list[tuple[float, str, Any]] = []
         self._notified = threading.Condition()
         self.applied_edits: list[tuple[float, dict[str, Any]]] = []
+        self.orphans: list[dict[str, Any]] = []  # responses to no request of ours (id null...)
         self.server_requests: list[str] = []
         self.handlers: dict[str, Callable[[Any], Any]] = {
             "workspace/applyEdit": self._on_apply_edit,
@@ -176,6 +177,32 @@ class RpcClient:
         for request_id in ids:
             self.notify("$/cancelRequest", {"id": request_id})
 
+    def send_raw(self, data: bytes, request_id: int | str | None = None) -> Pending | None:
+        """Write ``data`` as is (no framing added); with ``request_id``, await that answer."""
+        pending = None
+        if request_id is not None:
+            pending = Pending("raw", 0.0)
+            with self._lock:
+                self._pending[request_id] = pending
+        assert self.process.stdin is not None
+        with self._write_lock:
+            self.process.stdin.write(data)
+            self.process.stdin.flush()
+            if pending is not None:
+                pending.sent_at = time.perf_counter()
+        return pending
+
+    def wait_orphan(self, since: int = 0, timeout: float = 10.0) -> dict[str, Any]:
+        """The first response (index ≥ ``since``) that answered no request of ours."""
+        deadline = time.monotonic() + timeout
+        with self._notified:
+            while len(self.orphans) <= since:
+                left = deadline - time.monotonic()
+                if left <= 0 or not self._reader.is_alive():
+                    raise TimeoutError(f"no unmatched response within {timeout} s")
+                self._notified.wait(left)
+            return self.orphans[since]
+
     def notify(self, method: str, params: Any = None) -> None:
         message: dict[str, Any] = {"jsonrpc": "2.0", "method": method}
         if params is not None:
@@ -207,6 +234,10 @@ class RpcClient:
                     pending.received_at = now
                     pending.message = message
                     pending.done.set()
+                else:
+                    with self._notified:
+                        self.orphans.append(message)
+                        self._notified.notify_all()
         with self._lock:
             left = list(self._pending.values())
             self._pending.clear()

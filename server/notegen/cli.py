@@ -49,9 +49,14 @@ def lsp_parser() -> argparse.ArgumentParser:
     transport = parser.add_mutually_exclusive_group()
     transport.add_argument("--stdio", action="store_true", help="speak LSP on stdio (default)")
     transport.add_argument("--tcp", action="store_true", help="listen for one client over TCP")
-    transport.add_argument("--ws", action="store_true", help="listen over WebSocket")
+    transport.add_argument("--ws", action="store_true", help="listen for one client over WebSocket")
     parser.add_argument("--host", default="127.0.0.1", help="address for --tcp/--ws (127.0.0.1)")
-    parser.add_argument("--port", type=int, default=2087, help="port for --tcp/--ws (2087)")
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=2087,
+        help="port for --tcp/--ws (2087; 0: any free port, printed on stderr)",
+    )
     parser.add_argument(
         "--model", help="model .onnx or its .json card (default: $NOTEGEN_MODEL or shipped)"
     )
@@ -64,20 +69,15 @@ def lsp_parser() -> argparse.ArgumentParser:
 def lsp_main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``notegen-lsp``."""
     args = lsp_parser().parse_args(argv)
-    if not 0 < args.port < 65536:
-        print(f"notegen-lsp: --port must be 1-65535, not {args.port}", file=sys.stderr)
+    if not 0 <= args.port < 65536:
+        print(f"notegen-lsp: --port must be 0-65535, not {args.port}", file=sys.stderr)
         return 2
     _setup_logging(args.log_file, args.verbose)
     from notegen.lsp.server import create_server
 
     server = create_server(args.model)
-    if args.tcp:
-        server.start_tcp(args.host, args.port)
-    elif args.ws:
-        server.start_ws(args.host, args.port)
-    else:
-        server.start_io()
-    return 0
+    transport = "tcp" if args.tcp else "ws" if args.ws else "stdio"
+    return server.serve(transport, args.host, args.port)
 
 
 # -- notegen -----------------------------------------------------------------------------------
@@ -114,8 +114,10 @@ def _generate(args: argparse.Namespace) -> int:
         parse_generate_options,
     )
     from notegen.model import MelodyModel, ModelError, default_model_path
-    from notegen.notes import infer_style
-    from notegen.sonicpi import next_free_voice, read
+    from notegen.sonicpi import next_free_voice
+    from notegen.sonicpi.piece import piece_bpm, piece_of
+    from notegen.sonicpi.placement import new_voice_placement
+    from notegen.sonicpi.reader import parse, read_doc
 
     raw = {
         k: getattr(args, k)
@@ -143,16 +145,20 @@ def _generate(args: argparse.Namespace) -> int:
     except ModelError as exc:
         print(f"notegen-melody generate: {exc}", file=sys.stderr)
         return 1
-    arrays = read(text) if text else []
-    events = [ev for array in arrays for ev in array.events()]
-    bpm = next((a.bpm for a in arrays if a.bpm), None)
+    # The piece: its voices' key, tempo (cN, else the use_bpm where they play, else the one in
+    # force where the block would go), spelling, form and the register they leave free.
+    doc = parse(text)
+    piece = piece_of(doc, read_doc(doc))
+    voices = [ev for v in piece.voices for ev in v.melody()]
     block = generate_block(
         model,
         options,
         voice=args.voice or next_free_voice(text),
-        document_events=events,
-        document_bpm=bpm,
-        style=infer_style(text),
+        document_events=voices or [ev for a in piece.arrays for ev in a.events()],
+        document_bpm=piece_bpm(doc, piece, new_voice_placement(doc).offset) if text else None,
+        style=piece.style,
+        form=piece.form,
+        register=piece.new_voice_register(),
     )
     sys.stdout.write(block.text.rstrip("\n") + "\n")
     return 0
@@ -166,6 +172,9 @@ def main_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_generate(subparsers)
+    from notegen import model_library
+
+    model_library.add_subcommand(subparsers)
     if importlib.util.find_spec("notegen.play_cli") is not None:
         from notegen import play_cli
 

@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-__all__ = ["SECTION", "Settings", "SonicPiSettings", "parse_settings"]
+__all__ = ["SECTION", "Settings", "SlipSettings", "SonicPiSettings", "parse_settings"]
 
 SECTION = "notegen"
 _CLIENT_ONLY = {"server"}  # VS Code's server.command / server.pythonPath: not ours to check
@@ -25,6 +25,21 @@ class SonicPiSettings:
     host: str = "127.0.0.1"
     port: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SlipSettings:
+    """Slip hints (``notegen.lsp.slip_hints``): how eager, and whether every piece is checked.
+
+    ``sensitivity``: ``"off"``, ``"low"``, ``"default"`` or ``"high"``. ``allPieces``: also check
+    pieces with a single voice (off by default: no harmony to weigh, thin evidence).
+    """
+
+    sensitivity: str = "default"
+    allPieces: bool = False
+
+
+SLIP_SENSITIVITIES = ("off", "low", "default", "high")
 
 
 @dataclass(frozen=True)
@@ -47,6 +62,11 @@ class Settings:
     # Hovers on note arrays carry a piano-roll picture (a data: URI image): for clients that
     # render Markdown images (VS Code turns it on); text-only hovers would show base64.
     pianoRoll: bool = False
+    # Models side by side (notegen.lsp.model_choice): the folder of user models (None: the
+    # default, ~/.local/share/notegen/models) and folder → model name for documents in it.
+    modelsDir: str | None = None
+    folderModels: tuple[tuple[str, str], ...] = ()
+    slips: SlipSettings = field(default_factory=SlipSettings)
 
 
 def _number(value: Any) -> float | None:
@@ -100,6 +120,19 @@ _RULES: dict[str, tuple[Any, str]] = {
         lambda v: v if isinstance(v, bool) else None,
         "true or false",
     ),
+    "modelsDir": (
+        lambda v: v if v is None or (isinstance(v, str) and v.strip()) else None,
+        "a folder of model cards, or null for ~/.local/share/notegen/models",
+    ),
+    "folderModels": (
+        lambda v: (
+            tuple(sorted(v.items()))
+            if isinstance(v, dict)
+            and all(isinstance(k, str) and k and isinstance(n, str) and n for k, n in v.items())
+            else None
+        ),
+        'an object from folder to model name, e.g. {"/home/me/baroque": "baroque"}',
+    ),
     "enable": (
         lambda v: v if v in ("auto", "always", "never") else None,
         '"auto", "always" or "never"',
@@ -143,6 +176,35 @@ def _sonic_pi(value: Any, warnings: list[str]) -> SonicPiSettings:
     return SonicPiSettings(host=host, port=port, extra=extra)
 
 
+def _slips(value: Any, base: SlipSettings, warnings: list[str]) -> SlipSettings:
+    if not isinstance(value, dict):
+        warnings.append(f"notegen.slips must be an object, not {value!r}; using defaults")
+        return SlipSettings()
+    out = base
+    for key, item in value.items():
+        if key == "sensitivity":
+            if item in SLIP_SENSITIVITIES:
+                out = replace(out, sensitivity=item)
+            else:
+                warnings.append(
+                    f"notegen.slips.sensitivity must be one of {', '.join(SLIP_SENSITIVITIES)}, "
+                    f"not {item!r}; using the default 'default'"
+                )
+                out = replace(out, sensitivity="default")
+        elif key == "allPieces":
+            if isinstance(item, bool):
+                out = replace(out, allPieces=item)
+            else:
+                warnings.append(
+                    f"notegen.slips.allPieces must be true or false, not {item!r}; "
+                    "using the default False"
+                )
+                out = replace(out, allPieces=False)
+        else:
+            warnings.append(f"notegen.slips.{key} is not a notegen setting; ignored")
+    return out
+
+
 def parse_settings(raw: Any, base: Settings | None = None) -> tuple[Settings, list[str]]:
     """Validate ``raw`` (the ``notegen`` object, or ``{"notegen": {...}}``) into settings.
 
@@ -165,6 +227,9 @@ def parse_settings(raw: Any, base: Settings | None = None) -> tuple[Settings, li
         if key == "sonicPi":
             changes["sonicPi"] = _sonic_pi(value, warnings)
             continue
+        if key == "slips":
+            changes["slips"] = _slips(value, current.slips, warnings)
+            continue
         if key in _CLIENT_ONLY:
             continue
         if key not in known:
@@ -172,7 +237,7 @@ def parse_settings(raw: Any, base: Settings | None = None) -> tuple[Settings, li
             continue
         check, accepted = _RULES[key]
         clean = check(value)
-        if clean is None and not (key == "modelPath" and value is None):
+        if clean is None and not (key in ("modelPath", "modelsDir") and value is None):
             default = getattr(defaults, key)
             warnings.append(
                 f"notegen.{key} must be {accepted}, not {value!r}; using the default {default!r}"

@@ -675,6 +675,19 @@ class Block:
     events: list[Event]
     tonic: int | None
     scale: str | None
+    bpm: float = 60.0
+    key_detected: bool = False
+    """The key came from the piece (``False``: given, or none)."""
+
+    @property
+    def key_text(self) -> str | None:
+        """``:g, :mixolydian (detected from the piece)``; ``None`` without a key."""
+        if self.tonic is None or self.scale is None:
+            return None
+        from notegen.sampling import tonic_name
+
+        why = "detected from the piece" if self.key_detected else "as asked"
+        return f"{tonic_name(self.tonic)}, :{self.scale} ({why})"
 
 
 def resolve_key(
@@ -752,13 +765,18 @@ def generate_block(
     document_events: Sequence[Event] = (),
     document_bpm: float | None = None,
     style=None,
+    form: str = "indexed",
+    register: float | None = None,
 ) -> Block:
     """A complete voice (notes, durations, bpm, ``in_thread`` loop) of ``options.length`` notes.
 
     Seed notes open the melody and the model continues them; without seed notes, a melody in
-    a key starts after a silent :func:`key_prelude`. Same options, same block.
+    a key starts after a silent :func:`key_prelude`. Same options, same block. The block is
+    written in the piece's ``form`` and ``style`` (spelled by the key where the piece spells
+    nothing), moved by octaves to ``register`` (a median MIDI pitch) when given, and opens
+    with a comment naming its key and tempo.
     """
-    from notegen.notes import DEFAULT_STYLE
+    from notegen.notes import DEFAULT_STYLE, style_for_key
     from notegen.sonicpi import render_block
 
     tonic, scale = resolve_key(options, document_events)
@@ -778,13 +796,34 @@ def generate_block(
         primed=primed,
     )
     events = seed + [ev for row in rows for ev in row]
+    if register is not None and not seed:
+        events = in_register(events, register)
     sections = [events[i : i + SECTION_NOTES] for i in range(0, len(events), SECTION_NOTES)]
     bpm = options.bpm or document_bpm or 60.0
+    block = Block("", voice, events, tonic, scale, bpm, options.key is None and tonic is not None)
+    comment = f"notegen: voice {voice}"
+    if block.key_text is not None:
+        comment += f" in {block.key_text}"
+    comment += f", {bpm:g} bpm"
     text = render_block(
         voice,
         sections,
         bpm,
-        style or DEFAULT_STYLE,
+        style_for_key(style or DEFAULT_STYLE, tonic, scale),
         default_duration=model.default_duration,
+        form="plain" if form == "plain" else "indexed",
+        comment=comment,
     )
-    return Block(text=text, voice=voice, events=events, tonic=tonic, scale=scale)
+    return dataclasses.replace(block, text=text)
+
+
+def in_register(events: list[Event], median: float) -> list[Event]:
+    """``events`` moved by whole octaves so their median pitch is nearest ``median``."""
+    pitches = sorted(float(ev.pitch) for ev in events if ev.pitch is not None)
+    if not pitches:
+        return events
+    shift = 12 * round((median - pitches[len(pitches) // 2]) / 12)
+    shift = max(-(int(pitches[0]) // 12) * 12, min(shift, (127 - int(pitches[-1])) // 12 * 12))
+    if shift == 0:
+        return events
+    return [ev if ev.pitch is None else Event(ev.pitch + shift, ev.duration) for ev in events]

@@ -1,13 +1,15 @@
 """``notegen-melody play FILE.rb`` and ``notegen-melody render FILE.rb --wav W.wav --midi M.mid``.
 
-``play`` sends a file to a running Sonic Pi and prints what Sonic Pi reports, as
-``FILE:LINE: message``; Ctrl-C stops the music. ``render`` writes a standard MIDI file of the
-file's note arrays (no Sonic Pi needed) and/or a WAV recorded by Sonic Pi itself. The
-``notegen-melody`` command adds these through :func:`add_subcommands`;
-``python -m notegen.play_cli`` runs them on their own.
+``play`` sends a file (or one voice of it: ``--voice N``) to a running Sonic Pi, says which
+Sonic Pi it found and how, and prints what Sonic Pi reports as ``FILE:LINE: message`` (an
+invalid note at the note's own line); Ctrl-C stops the music. ``render`` writes a standard MIDI
+file of the file's note arrays (no Sonic Pi needed) and/or a WAV recorded by Sonic Pi itself;
+neither ever replaces an existing file without ``--force``, and each is written under a
+temporary name and renamed only when complete. The ``notegen-melody`` command adds these
+through :func:`add_subcommands`; ``python -m notegen.play_cli`` runs them on their own.
 
 Exit codes: 0 done, 1 Sonic Pi reported errors or the file has none to render, 2 Sonic Pi is
-not reachable (the message says how to start it).
+not reachable (the message says exactly why) or an output file exists.
 """
 
 from __future__ import annotations
@@ -18,9 +20,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from notegen.midi_file import Step, write_midi
-from notegen.snippets import DEFAULT_BPM, voices_seconds
-from notegen.sonic_pi_client import RunOutcome, SonicPiClient, SonicPiError
-from notegen.sonicpi import LineIndex, NoteArray, read
+from notegen.output_files import check_target, install, temp_beside
+from notegen.snippets import DEFAULT_BPM, Snippet, block_snippet, voice_snippet
+from notegen.sonic_pi_client import Report, RunOutcome, SonicPiClient, SonicPiError
+from notegen.sonicpi import LineIndex, NoteArray, Span, read
 
 __all__ = ["add_subcommands", "main", "melody_voices"]
 
@@ -36,6 +39,13 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:  # type: ig
         "errors with their line. Ctrl-C stops the music.",
     )
     play.add_argument("file", type=Path, help="Sonic Pi source (.rb)")
+    play.add_argument(
+        "--voice",
+        type=int,
+        default=None,
+        metavar="N",
+        help="play only voice N (its aN/bN arrays and its own loop), not the whole file",
+    )
     play.add_argument(
         "--no-wait",
         action="store_true",
@@ -59,6 +69,9 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:  # type: ig
         default=None,
         help="stop recording after this long (default: length of the notes plus a margin)",
     )
+    render.add_argument(
+        "--force", action="store_true", help="overwrite --wav/--midi files that already exist"
+    )
     _connection_args(render)
     render.set_defaults(func=_render)
 
@@ -72,7 +85,16 @@ def _connection_args(parser: argparse.ArgumentParser) -> None:
         help="Sonic Pi's OSC port (default: found automatically; 4557 for 3.x)",
     )
     parser.add_argument(
-        "--token", type=int, default=None, help="Sonic Pi 4.x token (default: read from its log)"
+        "--token",
+        type=int,
+        default=None,
+        help="Sonic Pi 4.x/5 token (default: from its running server's command line)",
+    )
+    parser.add_argument(
+        "--reply-port",
+        type=int,
+        default=None,
+        help="port Sonic Pi sends its replies to (default: found with --port, 4558 for 3.x)",
     )
 
 
@@ -84,13 +106,22 @@ def _read_source(path: Path) -> str:
 
 
 def _connect(args: argparse.Namespace) -> SonicPiClient:
-    return SonicPiClient.connect(args.host, args.port, args.token)
+    client = SonicPiClient.connect(args.host, args.port, args.token, reply_port=args.reply_port)
+    print(client.endpoint.describe(), file=sys.stderr)
+    return client
 
 
-def _print_outcome(path: Path, outcome: RunOutcome) -> int:
-    for error in outcome.errors:
-        where = f"{path}:{error.line + 1}" if error.line is not None else str(path)
+def _print_errors(path: Path, text: str, snippet: Snippet, errors: list[Report]) -> None:
+    """Sonic Pi's errors as ``FILE:LINE: ...``, at the document line each belongs to."""
+    lines = LineIndex(text)
+    for error in errors:
+        span = snippet.locate(error.line, error.text)
+        where = f"{path}:{lines.position(span.start)[0] + 1}" if span is not None else str(path)
         print(f"{where}: Sonic Pi {error.kind.replace('_', ' ')}: {error.text}", file=sys.stderr)
+
+
+def _print_outcome(path: Path, text: str, snippet: Snippet, outcome: RunOutcome) -> int:
+    _print_errors(path, text, snippet, outcome.errors)
     if not outcome.listening:
         print(
             "sent; Sonic Pi's GUI holds its reply port, so its errors show in its own log",
@@ -99,26 +130,38 @@ def _print_outcome(path: Path, outcome: RunOutcome) -> int:
     return 1 if outcome.errors else 0
 
 
+def _snippet(args: argparse.Namespace, text: str) -> tuple[Snippet, str]:
+    arrays = read(text)
+    if args.voice is not None:
+        try:
+            return voice_snippet(text, arrays, args.voice), f"voice {args.voice} of {args.file}"
+        except ValueError as exc:
+            raise SystemExit(f"notegen: {args.file}: {exc}") from exc
+    if not text.strip():
+        raise SystemExit(f"notegen: {args.file} is empty: nothing to play")
+    return block_snippet(text, Span(0, len(text)), arrays), str(args.file)
+
+
 def _play(args: argparse.Namespace) -> int:
-    code = _read_source(args.file)
-    seconds = voices_seconds(read(code))
+    text = _read_source(args.file)
+    snippet, what = _snippet(args, text)
     try:
         with _connect(args) as client:
             if args.no_wait:
-                client.run_code(code)
-                print(f"sent {args.file} to {client.endpoint.describe()}")
+                client.run_code(snippet.code)
+                print(f"sent {what} to {client.endpoint.describe()}")
                 return 0
             try:
-                outcome = client.run(code, timeout=seconds + _MARGIN_S)
+                outcome = client.run(snippet.code, timeout=snippet.seconds + _MARGIN_S)
             except KeyboardInterrupt:
                 client.stop_all_jobs()
                 print("stopped", file=sys.stderr)
                 return 130
             if outcome.timed_out and not outcome.errors:
                 client.stop_all_jobs()
-            status = _print_outcome(args.file, outcome)
+            status = _print_outcome(args.file, text, snippet, outcome)
             if status == 0:
-                print(f"played {args.file} in {client.endpoint.describe()}")
+                print(f"played {what} in {client.endpoint.describe()}")
             return status
     except SonicPiError as exc:
         print(f"notegen: {exc}", file=sys.stderr)
@@ -171,29 +214,48 @@ def _render(args: argparse.Namespace) -> int:
         print("notegen-melody render: give --wav OUT.wav and/or --midi OUT.mid", file=sys.stderr)
         return 2
     code = _read_source(args.file)
+    try:  # before anything is played or written
+        for target in (args.midi, args.wav):
+            if target is not None:
+                check_target(target.resolve(), args.force)
+    except FileExistsError as exc:
+        print(f"notegen: {exc}", file=sys.stderr)
+        return 2
     if args.midi is not None:
+        out = args.midi.resolve()
+        out.parent.mkdir(parents=True, exist_ok=True)
+        temp = temp_beside(out)
         try:
-            out = write_midi(args.midi, melody_voices(code, args.file))
+            write_midi(temp, melody_voices(code, args.file))
+            install(temp, out, args.force)
         except ValueError as exc:
             print(f"notegen: {exc}", file=sys.stderr)
             return 1
-        print(f"wrote {out}")
+        except FileExistsError as exc:
+            print(f"notegen: {exc}", file=sys.stderr)
+            return 2
+        finally:
+            temp.unlink(missing_ok=True)
+        print(f"wrote {args.midi}")
     if args.wav is None:
         return 0
     from notegen.render import render_wav  # numpy only when recording
 
-    seconds = voices_seconds(read(code))
+    snippet = block_snippet(code, Span(0, len(code)), read(code))
     try:
         with _connect(args) as client:
             result = render_wav(
-                client, code, args.wav, expected_seconds=seconds, max_seconds=args.max_seconds
+                client,
+                snippet.code,
+                args.wav,
+                expected_seconds=snippet.seconds,
+                max_seconds=args.max_seconds,
+                force=args.force,
             )
-    except (SonicPiError, ValueError) as exc:
+    except (SonicPiError, ValueError, FileExistsError) as exc:
         print(f"notegen: {exc}", file=sys.stderr)
         return 2
-    for error in result.errors:
-        where = f"{args.file}:{error.line + 1}" if error.line is not None else str(args.file)
-        print(f"{where}: Sonic Pi {error.kind.replace('_', ' ')}: {error.text}", file=sys.stderr)
+    _print_errors(args.file, code, snippet, result.errors)
     print(
         f"wrote {result.path} ({result.stats.seconds:.2f} s of sound, "
         f"rms {result.stats.rms:.3f})" + ("" if result.errors else ", no Sonic Pi error")

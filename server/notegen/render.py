@@ -7,6 +7,10 @@ of Sonic Pi's scheduling lead (about 1.5 s measured with 3.2.2) and ends with th
 synths to finish, so the saved file is trimmed to the sound itself: from the first to the last
 sample above -60 dBFS. Its length is then the length of the music, which is what a listener
 (and the end-to-end test) checks against notes × durations × bpm.
+
+Sonic Pi saves the recording to a temporary name beside the target; only a complete, trimmed
+file takes the target's name (:func:`notegen.output_files.install`), and an existing file is
+never replaced unless asked (``force``).
 """
 
 from __future__ import annotations
@@ -18,9 +22,16 @@ from pathlib import Path
 
 import numpy as np
 
+from notegen.output_files import check_target, install, temp_beside
 from notegen.sonic_pi_client import Report, SonicPiClient, SonicPiError
 
-__all__ = ["RenderResult", "WavStats", "analyse_wav", "render_wav", "trim_silence"]
+__all__ = [
+    "RenderResult",
+    "WavStats",
+    "analyse_wav",
+    "render_wav",
+    "trim_silence",
+]
 
 SILENCE_DBFS = -60.0
 _SETTLE_S = 3.0  # Sonic Pi's scheduling lead plus its wait for the last synths
@@ -107,13 +118,15 @@ def render_wav(
     expected_seconds: float,
     max_seconds: float | None = None,
     trim: bool = True,
+    force: bool = False,
 ) -> RenderResult:
     """Record ``code`` played by ``client``'s Sonic Pi into ``out`` (a WAV file).
 
     Waits for the run to complete (at most ``max_seconds``, default ``expected_seconds`` plus
     a margin; a piece that loops forever is stopped there). Sonic Pi writes the file itself,
     so it must run on this machine. Errors Sonic Pi reported come back in the result; raises
-    :class:`SonicPiError` when no file appears.
+    :class:`SonicPiError` when no file appears and ``FileExistsError`` when ``out`` exists
+    (unless ``force``), before anything is played.
     """
     path = Path(out).resolve()
     if path.suffix.lower() != ".wav":
@@ -123,8 +136,26 @@ def render_wav(
             "Sonic Pi writes recordings on its own machine; rendering needs a "
             "Sonic Pi on this one (host 127.0.0.1)"
         )
+    check_target(path, force)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.unlink(missing_ok=True)
+    temp = temp_beside(path)
+    try:
+        result = _record(client, code, temp, expected_seconds, max_seconds, trim)
+        install(temp, path, force)
+    finally:
+        temp.unlink(missing_ok=True)
+    result.path = path
+    return result
+
+
+def _record(
+    client: SonicPiClient,
+    code: str,
+    path: Path,
+    expected_seconds: float,
+    max_seconds: float | None,
+    trim: bool,
+) -> RenderResult:
     limit = max_seconds if max_seconds is not None else expected_seconds * 1.5 + 10.0
     listening = client.listen()
     client.start_recording()

@@ -4,8 +4,10 @@ A note array is played *unrolled*: one ``play`` line per note, then its ``sleep`
 reports an error with the line it happened on, so when a note is invalid the error names the
 line of that very note, and :attr:`Snippet.origins` turns it into the note's place in the
 document. A whole block is sent as written (it is the user's own, playable code) and maps line
-for line. Every snippet knows how long it should sound, so playback and recordings can be
-checked and bounded.
+for line; a voice is sent as its own lines only (its arrays and the loop that plays them).
+When Sonic Pi names an invalid note from a loop's ``play aN[i][j]`` line, :meth:`Snippet.locate`
+finds that note in the arrays the snippet plays. Every snippet knows how long it should sound,
+so playback and recordings can be checked and bounded.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from notegen.notes import NOTE_RE, REST_SYMBOLS, NoteError, note_to_midi
 from notegen.sonicpi.types import NoteArray, Span
@@ -25,6 +27,7 @@ __all__ = [
     "array_snippet",
     "block_snippet",
     "phrase_snippet",
+    "voice_snippet",
     "voices_seconds",
 ]
 
@@ -48,12 +51,76 @@ class Snippet:
     origins: tuple[Span | None, ...]
     seconds: float
     bpm: float
+    played: tuple[NoteArray, ...] = ()
+    """The document's arrays this snippet plays, in the order it plays them."""
 
     def origin(self, line: int | None) -> Span | None:
         """The document span behind snippet line ``line`` (0-based), if any."""
         if line is None or not 0 <= line < len(self.origins):
             return None
         return self.origins[line]
+
+    def locate(self, line: int | None, message: str) -> Span | None:
+        """Where in the document an error Sonic Pi reported on snippet line ``line`` belongs.
+
+        An invalid note (``Invalid note: :H4``) is pointed at the note itself: on the error's
+        own line when it is written there, else (a loop's ``play aN[i][j]``) its first
+        occurrence in the arrays that line plays, in playing order. Otherwise the line.
+        """
+        origin = self.origin(line)
+        name = invalid_note_name(message)
+        if name is None:
+            return origin
+        if origin is not None:
+            for array in self.played:
+                for token in array.notes:
+                    if (
+                        _same_note(token.text, name)
+                        and origin.start <= token.span.start < origin.end
+                    ):
+                        return token.span
+        code_lines = self.code.split("\n")
+        text = code_lines[line] if line is not None and 0 <= line < len(code_lines) else ""
+        named = {int(n) for n in re.findall(r"\ba(\d+)\s*\[", text)}
+        for pool in (
+            [a for a in self.played if a.voice in named and a.kind == "voice"],
+            list(self.played),
+        ):
+            for array in pool:
+                for token in array.notes:
+                    if _same_note(token.text, name):
+                        return token.span
+        return origin
+
+
+_INVALID_NOTE = re.compile(r"Invalid note: (:?[^\s,)\]]+)")
+
+
+def invalid_note_name(message: str) -> str | None:
+    """The note Sonic Pi's ``Invalid note: :H4`` error names (its ``inspect``), if any."""
+    found = _INVALID_NOTE.search(message)
+    return found.group(1) if found else None
+
+
+def _same_note(text: str, name: str) -> bool:
+    """Whether a document element is the note Sonic Pi names (``:H4`` / ``"H4"`` / ``H4``)."""
+    return text.strip().strip("\"'").lstrip(":") == name.strip("\"'").lstrip(":")
+
+
+def play_order(arrays: Sequence[NoteArray]) -> tuple[NoteArray, ...]:
+    """Arrays in the order their loops play them: per voice, sections in turn; others as
+    they stand in the document."""
+    return tuple(
+        sorted(
+            arrays,
+            key=lambda a: (
+                a.voice is None,
+                a.voice or 0,
+                a.section or 0,
+                a.span.start,
+            ),
+        )
+    )
 
 
 def _beats(value: float | None) -> float:
@@ -78,6 +145,16 @@ class _Builder:
         self.lines: list[str] = [f"use_bpm {_fmt(bpm)}"]
         self.origins: list[Span | None] = [None]
         self.beats = 0.0
+        self.seconds = 0.0
+
+    def tempo(self, bpm: float) -> None:
+        """Change tempo for what follows (a voice's next section), keeping ``seconds`` exact."""
+        if bpm != self.bpm:
+            self.seconds += self.beats * 60.0 / self.bpm
+            self.beats = 0.0
+            self.bpm = bpm
+            self.lines.append(f"use_bpm {_fmt(bpm)}")
+            self.origins.append(None)
 
     def note(self, text: str, beats: float, origin: Span | None) -> None:
         # release = the note's own length, so the phrase ends when its last duration does.
@@ -91,7 +168,7 @@ class _Builder:
         return Snippet(
             "\n".join(self.lines) + "\n",
             tuple(self.origins),
-            self.beats * 60.0 / self.bpm,
+            self.seconds + self.beats * 60.0 / self.bpm,
             self.bpm,
         )
 
@@ -110,7 +187,7 @@ def array_snippet(array: NoteArray, *, bpm: float | None = None) -> Snippet:
     for index, token in enumerate(notes):
         beats = array.durations.duration_for(index) if array.durations else None
         builder.note(_one_line(token.text), _beats(beats), token.span)
-    return builder.build()
+    return replace(builder.build(), played=(array,))
 
 
 def _one_line(text: str) -> str:
@@ -204,7 +281,7 @@ def block_snippet(text: str, span: Span, arrays: Sequence[NoteArray] = ()) -> Sn
     inside = [a for a in arrays if span.start <= a.span.start and a.span.end <= span.end]
     seconds = voices_seconds(inside)
     bpm = next((a.bpm for a in inside if a.bpm), None) or DEFAULT_BPM
-    return Snippet(code, tuple(origins), seconds, bpm)
+    return Snippet(code, tuple(origins), seconds, bpm, play_order(inside))
 
 
 def voices_seconds(arrays: Sequence[NoteArray]) -> float:
@@ -225,3 +302,114 @@ def voices_seconds(arrays: Sequence[NoteArray]) -> float:
         key = array.voice if array.voice is not None else id(array)
         per_voice[key] = per_voice.get(key, 0.0) + beats * 60.0 / _bpm(array.bpm)
     return max(per_voice.values(), default=0.0)
+
+
+# --- one voice ------------------------------------------------------------------------------
+
+_OPENER_AT_START = re.compile(r"^\s*(?:for|while|until|if|unless|case|begin|def)\b")
+_DO = re.compile(r"\bdo\b")
+_END = re.compile(r"\bend\b")
+
+
+def _depth_change(line: str) -> int:
+    """Blocks a line opens minus those it closes (line-level Ruby, comments and strings
+    ignored roughly: enough for the loops people write around note arrays)."""
+    code = re.sub(r"\"[^\"]*\"|'[^']*'", '""', line).split("#", 1)[0]
+    opens = 1 if _OPENER_AT_START.match(code) else len(_DO.findall(code))
+    return opens - len(_END.findall(code))
+
+
+def _block_lines(lines: list[str], first: int) -> int | None:
+    """The last line of the ``do ... end`` block opened on line ``first``."""
+    depth = 0
+    for number in range(first, len(lines)):
+        depth += _depth_change(lines[number])
+        if depth <= 0:
+            return number
+    return None
+
+
+def _line_of(text: str, offset: int) -> int:
+    return text.count("\n", 0, offset)
+
+
+def voice_snippet(text: str, arrays: Sequence[NoteArray], voice: int) -> Snippet:
+    """Play voice ``voice`` alone: only its own lines, nothing between them.
+
+    Its ``aN=[]``/``bN=[]`` declarations, its ``aN[k]``/``bN[k]`` arrays, its ``cN`` tempo line
+    and the ``in_thread`` loop that plays ``aN`` (the form notegen writes and Robin Newman's
+    pieces use), each line mapped back to the document. A voice without such a loop of its own
+    (or whose loop also plays other voices) is played unrolled, section by section at its
+    ``cN`` tempo, one line per note. Raises ``ValueError`` when the voice has no notes.
+    """
+    mine = play_order([a for a in arrays if a.voice == voice and a.kind == "voice" and a.notes])
+    if not mine:
+        raise ValueError(f"voice {voice} has no notes to play")
+    lines = text.split("\n")
+    wanted: set[int] = set()
+    for array in mine:
+        end = array.durations.span.end if array.durations else array.span.end
+        first = _line_of(text, array.span.start)
+        wanted.update(range(first, _line_of(text, max(array.span.start, end - 1)) + 1))
+        if array.durations is not None:
+            start = _line_of(text, array.durations.span.start)
+            wanted.update(range(start, _line_of(text, array.durations.span.end - 1) + 1))
+    first_line = min(wanted)
+    declared: set[str] = set()
+    for number, line in enumerate(lines[:first_line]):
+        found = re.match(rf"^\s*([abc]){voice}\s*=\s*\[", line)
+        if found is not None:
+            declared.add(found.group(1))
+            wanted.add(number)
+    tempo = re.compile(rf"^\s*c{voice}\s*=\s*\[")
+    last = max(wanted)
+    for number in range(last + 1, len(lines)):
+        if tempo.match(lines[number]):
+            wanted.add(number)
+            declared.add("c")
+            break
+    loop = _own_loop(lines, max(wanted) + 1, voice)
+    complete = {"a", "b"} <= declared and all(a.durations is not None for a in mine)
+    if loop is None or not complete or ("c" not in declared and f"c{voice}" in loop[2]):
+        return _unrolled_voice(mine)
+    wanted.update(range(loop[0], loop[1] + 1))
+    chosen = sorted(wanted)
+    offsets = [0]
+    for line in lines:
+        offsets.append(offsets[-1] + len(line) + 1)
+    code = "\n".join(lines[n] for n in chosen) + "\n"
+    origins = tuple(Span(offsets[n], offsets[n] + len(lines[n])) for n in chosen)
+    bpm = next((a.bpm for a in mine if a.bpm), None) or DEFAULT_BPM
+    return Snippet(code, origins, voices_seconds(mine), bpm, mine)
+
+
+def _own_loop(lines: list[str], start: int, voice: int) -> tuple[int, int, str] | None:
+    """First ``in_thread``/``live_loop`` block after ``start`` that ``play``s ``aN`` and no
+    other voice: (first line, last line, its text). A loop that hands the notes to the piece's
+    own functions (``bosc 0,a1[i],...``) needs code outside the voice: not its own."""
+    for number in range(start, len(lines)):
+        if not re.match(r"^\s*(?:in_thread|live_loop)\b.*\bdo\b", lines[number]):
+            continue
+        last = _block_lines(lines, number)
+        if last is None:
+            return None
+        body = "\n".join(lines[number : last + 1])
+        voices = {int(v) for v in re.findall(r"\ba(\d+)\s*\[", body)}
+        plays = re.search(rf"\bplay[\s(]+a{voice}\s*\[", body) is not None
+        if voices == {voice} and plays:
+            return number, last, body
+        if voice in voices:
+            return None
+    return None
+
+
+def _unrolled_voice(arrays: tuple[NoteArray, ...]) -> Snippet:
+    builder = _Builder(_bpm(arrays[0].bpm))
+    for array in arrays:
+        builder.tempo(_bpm(array.bpm))
+        for index, token in enumerate(array.notes):
+            if not token.text.strip():
+                continue
+            beats = array.durations.duration_for(index) if array.durations else None
+            builder.note(_one_line(token.text), _beats(beats), token.span)
+    return replace(builder.build(), played=arrays)

@@ -1,17 +1,16 @@
 """notegen against a real Sonic Pi: Debian's sonic-pi-server 3.2.2 on a dummy JACK device.
 
-One Sonic Pi boots for the whole session (``.ci/start-sonic-pi.sh``, about 4 s here) and is
-stopped afterwards; a Sonic Pi already listening on 4557 is used as it is. CI installs the
-packages (.ci/apt-packages.txt), so a Sonic Pi that cannot start FAILS these tests rather
-than skipping them.
+One Sonic Pi boots for the whole session (the ``sonic_pi`` fixture of conftest.py, shared by
+every module: two clients would fight over the reply port; ``.ci/start-sonic-pi.sh``, about 4 s
+here) and is stopped afterwards; a Sonic Pi already listening on 4557 is used as it is. CI
+installs the packages (.ci/apt-packages.txt), so a Sonic Pi that cannot start FAILS these tests
+rather than skipping them.
 """
 
 from __future__ import annotations
 
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import mido
@@ -19,49 +18,11 @@ import pytest
 from notegen.melody import Event
 from notegen.midi_file import read_midi
 from notegen.render import render_wav
-from notegen.snippets import array_snippet, block_snippet, phrase_snippet
-from notegen.sonic_pi_client import V3_SERVER_PORT, SonicPiClient, probe
+from notegen.snippets import array_snippet, block_snippet, phrase_snippet, voice_snippet
+from notegen.sonic_pi_client import MAX_MESSAGE_BYTES, SonicPiClient
 from notegen.sonicpi import LineIndex, Span, read, render_block
 
 pytestmark = pytest.mark.slow
-
-ROOT = Path(__file__).resolve().parents[2]
-START = ROOT / ".ci" / "start-sonic-pi.sh"
-
-
-@pytest.fixture(scope="session")
-def sonic_pi(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SonicPiClient]:
-    state = tmp_path_factory.mktemp("sonic-pi")
-    started = False
-    if not probe("127.0.0.1", V3_SERVER_PORT):
-        boot = subprocess.run(
-            ["bash", str(START), str(state)],
-            capture_output=True,
-            text=True,
-            timeout=150,
-            check=False,
-        )
-        if boot.returncode != 0:
-            pytest.fail(f"Sonic Pi did not start ({START}):\n{boot.stdout}\n{boot.stderr}")
-        started = True
-        print(f"sonic-pi: {boot.stdout.strip()}", file=sys.stderr)
-    try:
-        client = SonicPiClient.connect(timeout=1.0)
-        deadline = time.monotonic() + 30
-        while True:  # booted; wait until it answers /ping
-            try:
-                client.listen()
-                break
-            except Exception:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.5)
-        yield client
-        client.close()
-    finally:
-        if started:
-            subprocess.run(["bash", str(START), "--stop", str(state)], check=False, timeout=30)
-
 
 MELODY = [
     [Event(60, 0.5), Event(64, 0.5), Event(67, 0.5), Event(None, 0.5), Event(72, 1.0)],
@@ -195,3 +156,30 @@ def test_render_command_writes_wav_and_midi_of_a_file(
     assert seconds == pytest.approx(EXPECTED_S, abs=1e-3)
     assert mido.MidiFile(str(mid)).length == pytest.approx(EXPECTED_S, abs=1e-3)
     assert "no Sonic Pi error" in done.stdout or "wrote" in done.stdout
+
+
+def test_play_command_finds_the_running_server_and_names_the_notes_line(
+    sonic_pi: SonicPiClient, tmp_path: Path
+) -> None:
+    """A voice bigger than one datagram (run through ``run_file``), with an invalid note: the
+    error comes back at the note's line, and the found Sonic Pi is named."""
+    sections = [[Event(60 + (i * 7 + k) % 12, 0.125) for k in range(400)] for i in range(5)]
+    piece = render_block(1, sections, [960] * 5)
+    piece = "live_loop :other do\n  sleep 1\nend\n" + piece.replace(":G4,", ":H4,", 1)
+    source = tmp_path / "big.rb"
+    source.write_text(piece)
+    line = next(n for n, text in enumerate(piece.splitlines(), 1) if ":H4" in text)
+    assert len(voice_snippet(piece, read(piece), 1).code.encode()) > MAX_MESSAGE_BYTES
+    sonic_pi.release()  # the reply port is the command's now
+
+    done = subprocess.run(
+        [sys.executable, "-m", "notegen.play_cli", "play", str(source), "--voice", "1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert done.returncode == 1, done.stderr
+    assert "Sonic Pi 3.2.2 at 127.0.0.1:4557, found from its running server" in done.stderr
+    assert f"{source}:{line}: Sonic Pi error: SonicPi::Note::InvalidNoteError" in done.stderr

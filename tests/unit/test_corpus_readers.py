@@ -46,6 +46,7 @@ def test_a_voice_example_carries_the_other_voices_and_the_bar_position(tmp_path:
     # the bass sounds 48 under beats 0-2, 43 under 2-4, 48 under 4-6
     assert melody["context_count"] == [1, 1, 1, 1, 1, 1]
     assert melody["context_pitch"] == [48, 48, 48, 43, 43, 48]
+    assert melody["onset"] == [0, 1, 1.5, 2, 3, 5]
     assert melody["bar_position"] == [0, 1, 1.5, 2, 0, 2]  # 3/4: bars of 3 beats
     assert bass["context_pitch"] == [72, 77, 79]
     assert melody["bpm"] == 90 and melody["time_signature"] == [3, 4]

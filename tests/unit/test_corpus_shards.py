@@ -93,7 +93,7 @@ def test_ctrl_c_while_converting_keeps_finished_shards_and_resumes(
     with pytest.raises(KeyboardInterrupt):
         shards.convert([collection], out, shard_examples=1, progress=False)
     assert not list(out.glob(".*.tmp")) and not (out / "corpus.json").exists()
-    kept = shards.read_manifest(out)
+    kept = shards.read_manifest(out)  # the hashes of the files already converted
     assert 0 < len(kept) < 7
     monkeypatch.setattr(shards, "convert_one", real)
     resumed = shards.convert([collection], out, shard_examples=1, progress=False).to_dict()
@@ -128,6 +128,7 @@ def _one_shard(folder: Path, melodies: list[list[int]]) -> Path:
                         "id": f"m{i}",
                         "pitch": pitches,
                         "beats": [0.5] * len(pitches),
+                        "onset": [0.5 * k for k in range(len(pitches))],
                         "bar_position": [0.0] * len(pitches),
                         "context_pitch": [],
                         "context_count": [0] * len(pitches),

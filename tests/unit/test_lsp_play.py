@@ -1,27 +1,46 @@
 """notegen.playInSonicPi / notegen.stopSonicPi: what each argument plays, and errors coming
-back onto the document line, against the in-process fake Sonic Pi of test_sonic_pi_client."""
+back onto the document line, against the fake spider server of tests/fixtures/fake_sonic_pi.py
+found through a fake process table (as a real Sonic Pi 5 is found)."""
 
 from __future__ import annotations
 
 import asyncio
 from types import SimpleNamespace
 
+import notegen.sonic_pi_client as spc
 import pytest
+from fixtures.fake_sonic_pi import FakeSpider, free_udp_port
 from lsprotocol import types
 from notegen.config import SonicPiSettings
 from notegen.lsp import play
 from notegen.lsp.documents import DocumentView
 from notegen.melody import Event
-from notegen.sonic_pi_client import Endpoint, SonicPiClient
+from notegen.sonic_pi_discovery import ProcessTable
 from notegen.sonicpi import render_block
 from pygls.exceptions import JsonRpcInvalidParams
-from test_sonic_pi_client import FakeSonicPi, free_udp_port
 
 URI = "file:///tune.rb"
 DOC = (
     "use_synth :pluck\n"
     + render_block(1, [[Event(60, 0.5), Event(64, 0.5)]], 120)
     + ("a2=[]\nb2=[]\na2[0]=[:C4,:Cx4]\nb2[0]=[1,1]\n")
+)
+# A piece whose voice 1 has an unrelated live_loop between its arrays and its loop.
+PIECE = (
+    "a1=[]\nb1=[]\n"
+    "a1[0]=[:C4,:E4,:G4]\nb1[0]=[0.5,0.5,1]\n"
+    "live_loop :drums do\n  sample :bd_haus\n  sleep 0.5\nend\n"
+    "a1[1]=[:A4,:H4]\nb1[1]=[1,1]\n"
+    "c1=[120,90]\n"
+    "in_thread do\n"
+    "  for i in 0..a1.length-1\n"
+    "    use_bpm c1[i]\n"
+    "    for j in 0..a1[i].length-1\n"
+    "      play a1[i][j], release: b1[i][j]\n"
+    "      sleep b1[i][j]\n"
+    "    end\n"
+    "  end\n"
+    "end\n"
 )
 
 
@@ -58,6 +77,18 @@ def test_voice_true_plays_the_whole_generated_block() -> None:
     assert target.snippet.seconds == pytest.approx(0.5)
 
 
+def test_voice_true_sends_its_arrays_and_its_loop_but_not_the_code_between() -> None:
+    server = FakeServer(text=PIECE)
+    target = play.resolve_target(
+        server, {"uri": URI, "position": {"line": 2, "character": 8}, "voice": True}
+    )
+    assert "live_loop" not in target.snippet.code and "sample" not in target.snippet.code
+    assert target.snippet.code == PIECE.replace(
+        "live_loop :drums do\n  sample :bd_haus\n  sleep 0.5\nend\n", ""
+    )
+    assert target.snippet.seconds == pytest.approx(2.0 * 60 / 120 + 2.0 * 60 / 90)
+
+
 def test_bad_arguments_say_which_and_why() -> None:
     server = FakeServer()
     for args, name in [
@@ -84,38 +115,72 @@ def test_code_actions_offer_play_on_arrays_and_selections() -> None:
     assert titles == ["Play selection in Sonic Pi"]
 
 
-async def test_no_sonic_pi_answers_with_a_message_not_an_error() -> None:
-    server = FakeServer(port=free_udp_port())
+@pytest.fixture(autouse=True)
+def no_real_sonic_pi_3(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(spc, "V3_SERVER_PORT", free_udp_port())
+
+
+def attach(server: FakeServer, tmp_path, *running: FakeSpider) -> None:
+    """Discovery for this server sees ``running`` in the process table, logs in tmp_path."""
+    entries = tuple((4242 + i, f.command_line()) for i, f in enumerate(running))
+    play._state(server).discovery = {
+        "log_dir": tmp_path,
+        "processes": lambda: ProcessTable(entries),
+    }
+
+
+async def idle(server: FakeServer) -> None:
+    """Until the last play has been followed to its end (Sonic Pi reported it completed)."""
+    for _ in range(250):
+        if not play._state(server).following.locked():
+            return
+        await asyncio.sleep(0.02)
+
+
+async def wait_for_published(server: FakeServer, count: int) -> None:
+    for _ in range(250):
+        if len(server.published) >= count:
+            return
+        await asyncio.sleep(0.02)
+
+
+async def test_no_sonic_pi_answers_with_a_message_not_an_error(tmp_path) -> None:
+    server = FakeServer()
+    attach(server, tmp_path)
     result = await play.play_in_sonic_pi(server, {"notes": [":C4"]})
     assert result["played"] is False and "Start Sonic Pi" in result["message"]
     assert server.messages[0].type == types.MessageType.Warning
 
 
-async def test_an_invalid_note_comes_back_as_a_diagnostic_on_its_line() -> None:
-    fake = FakeSonicPi(free_udp_port())
-    fake.error_for_run = (
-        "[buffer eval, line 3] - Invalid note: :Cx4",
-        "eval:3:in `block in __spider_eval'",
-        3,
-    )
-    server = FakeServer()
-    server.settings = SimpleNamespace(
-        sonicPi=SimpleNamespace(host="127.0.0.1", port=fake.port, extra={})
-    )
+async def test_play_says_which_sonic_pi_it_found(tmp_path) -> None:
+    spider = FakeSpider()
+    server = FakeServer(text=PIECE)
+    attach(server, tmp_path, spider)
     try:
-        play._state(server).key = None
-        client = SonicPiClient(Endpoint("127.0.0.1", fake.port, fake.reply_port))
-        play._state(server).client = client
-        play._state(server).key = ("127.0.0.1", fake.port, None)
+        result = await play.play_in_sonic_pi(server, {"notes": [":C4"]})
+        assert result["played"] is True and result["listening"] is True
+        assert result["endpoint"] == (
+            f"Sonic Pi 5.0.0-beta-1 at 127.0.0.1:{spider.port}, found from its running server "
+            "(pid 4242)"
+        )
+        await idle(server)
+    finally:
+        play._state(server).forget()
+        spider.close()
+
+
+async def test_an_invalid_note_comes_back_as_a_diagnostic_on_its_line(tmp_path) -> None:
+    spider = FakeSpider()
+    spider.invalid = {":Cx4"}
+    server = FakeServer()
+    attach(server, tmp_path, spider)
+    try:
         line = DOC.splitlines().index("a2[0]=[:C4,:Cx4]")
         result = await play.play_in_sonic_pi(
             server, {"uri": URI, "position": {"line": line, "character": 8}}
         )
         assert result["played"] is True and result["listening"] is True
-        for _ in range(100):
-            if len(server.published) > 1:
-                break
-            await asyncio.sleep(0.02)
+        await wait_for_published(server, 2)
         diagnostics = [d for d in server.published[-1].diagnostics if d.source == "Sonic Pi"]
         (diag,) = diagnostics
         assert (diag.range.start.line, diag.range.start.character) == (line, 11)
@@ -124,4 +189,49 @@ async def test_an_invalid_note_comes_back_as_a_diagnostic_on_its_line() -> None:
         assert server.messages[-1].type == types.MessageType.Error
     finally:
         play._state(server).forget()
-        fake.close()
+        spider.close()
+
+
+async def test_a_voices_invalid_note_points_at_the_note_not_at_the_loops_play(tmp_path) -> None:
+    spider = FakeSpider()
+    spider.invalid = {":H4"}
+    server = FakeServer(text=PIECE)
+    attach(server, tmp_path, spider)
+    try:
+        result = await play.play_in_sonic_pi(
+            server, {"uri": URI, "position": {"line": 2, "character": 8}, "voice": True}
+        )
+        assert result["played"] is True
+        await wait_for_published(server, 2)
+        (diag,) = [d for d in server.published[-1].diagnostics if d.source == "Sonic Pi"]
+        line = PIECE.splitlines().index("a1[1]=[:A4,:H4]")
+        assert (diag.range.start.line, diag.range.start.character) == (line, 11)
+        assert (diag.range.end.line, diag.range.end.character) == (line, 14)
+        assert f"line {line + 1}: " in server.messages[-1].message
+        assert "live_loop" not in spider.runs[0]
+    finally:
+        play._state(server).forget()
+        spider.close()
+
+
+async def test_after_sonic_pi_restarts_the_new_instance_is_found(tmp_path) -> None:
+    first = FakeSpider()
+    server = FakeServer(text=PIECE)
+    attach(server, tmp_path, first)
+    try:
+        assert (await play.play_in_sonic_pi(server, {"notes": [":C4"]}))["played"] is True
+        await idle(server)
+        first.close()  # Sonic Pi quits; a new one starts with new ports and a new token
+        (tmp_path / "daemon.log").write_text(
+            f"[t] Selected ports:\n[t] Token: {first.token}\n[t] Daemon Booter is now exiting.\n"
+        )
+        second = FakeSpider(token=424242)
+        attach(server, tmp_path, second)
+        result = await play.play_in_sonic_pi(server, {"notes": [":E4"]})
+        assert result["played"] is True, result
+        assert f":{second.port}," in result["endpoint"]
+        await idle(server)
+        assert any(r[0] == "/run-code" and r[1][0] == 424242 for r in second.received)
+    finally:
+        play._state(server).forget()
+        second.close()

@@ -56,6 +56,11 @@ def items_at(engine, text, line, character):
     return completion.complete(engine, nc, Settings(), where)
 
 
+def first_three(best: list[int], played: int) -> list[int]:
+    """The model's three best, the note just played among them (third if it was lower)."""
+    return best[:3] if played in best[:3] else [*best[:2], played]
+
+
 def test_after_play_the_items_are_the_models_notes_without_the_rest(engine):
     items = items_at(engine, DOC, 6, 7)
     nc = context(DOC, 6, 7)
@@ -65,7 +70,8 @@ def test_after_play_the_items_are_the_models_notes_without_the_rest(engine):
     best = [engine.model.pitch_of(int(i)) for i in np.argsort(-probs, kind="stable")[:3]]
     from notegen.notes import NoteStyle, spell
 
-    assert [i.label for i in items[:3]] == [spell(p, NoteStyle(case="lower")) for p in best]
+    expected = [spell(p, NoteStyle(case="lower")) for p in first_three(best, 67)]
+    assert [i.label for i in items[:3]] == expected
     assert all(i.label != ":r" for i in items)
     assert all(i.text_edit.new_text == i.label for i in items)  # no comma, just the note
 
@@ -130,3 +136,85 @@ def test_ghost_after_play_completes_the_note_then_sleeps_and_plays(engine):
     # with the sleep already written below, only the note
     nc = context(DOC, 6, 7)
     assert "\n" not in inline.ghost_text(engine, nc, Settings())
+
+
+def test_a_bass_line_is_read_in_the_models_register_and_answered_in_its_own(engine):
+    from notegen.lsp.play_lines import register_shift
+    from notegen.melody import Event
+    from notegen.notes import NoteStyle, spell
+
+    assert register_shift([Event(31), Event(33), Event(31)], 36, 96) == 36  # g1 -> g4
+    assert register_shift([Event(67), Event(69)], 36, 96) == 0
+    text = (
+        "in_thread do\n  play :g1\n  sleep 1\n  play :a1\n  sleep 1\n"
+        "  play :g1\n  sleep 1\n  play \nend\n"
+    )
+    items = items_at(engine, text, 7, 7)
+    model = engine.model
+    lo, hi = int(model.pitches.min()), int(model.pitches.max())
+    shift = register_shift([Event(31), Event(33), Event(31)], lo, hi)
+    probs = softmax(
+        model.run([Event(31 + shift, 1.0), Event(33 + shift, 1.0), Event(31 + shift, 1.0)])[0][-1]
+    )
+    probs[:2] = 0.0
+    best = [model.pitch_of(int(i)) - shift for i in np.argsort(-probs, kind="stable")[:3]]
+    expected = [spell(p, NoteStyle(case="lower")) for p in first_three(best, 31)]
+    assert [i.label for i in items[:3]] == expected
+    assert items[2].label == ":g1"  # the note just played, below the model's top 3 here
+
+
+def test_the_local_reader_reads_the_block_around_the_cursor_only():
+    text = "use_bpm 90\nlive_loop :a do\n  play 60\n  sleep 1\nend\n\nlive_loop :b do\nend\n"
+    view = DocumentView("file:///t.rb", 1, text)
+    assert view.statement_region(2) == (1, 4)  # `live_loop :a do` … `end`
+    top = "play 60\nsleep 1\nplay 62\nsleep 1\nlive_loop :b do\nend\n"
+    assert DocumentView("file:///t.rb", 1, top).statement_region(2) == (0, 4)
+
+
+PIECE = """\
+key = :e3
+use_bpm 120
+live_loop :lead, sync: :met do
+  use_synth :pluck
+  sync :beat
+  play key + 7, release: 0.2
+  sleep 0.25
+  4.times do
+    play :e4
+    sleep 0.5
+  end
+end
+"""
+
+
+def test_play_in_sonic_pi_plays_the_block_under_the_cursor_once():
+    from notegen.lsp.play_lines import run_snippet
+
+    arrays = read(PIECE)
+    loop_run, times_run = [a for a in arrays if a.kind == "play"]
+    body = run_snippet(PIECE, loop_run, arrays)
+    # the loop's body once (a live_loop would never end), after the assignment it uses;
+    # `sync` would wait for a cue that never comes: left blank
+    assert body.code.split("\n") == [
+        "use_bpm 120",
+        "key = :e3",
+        "  use_synth :pluck",
+        "",
+        "  play key + 7, release: 0.2",
+        "  sleep 0.25",
+        "  4.times do",
+        "    play :e4",
+        "    sleep 0.5",
+        "  end",
+        "",
+    ]
+    lines = PIECE.split("\n")
+    assert [PIECE[o.start : o.end] if o else None for o in body.origins] == [
+        None,
+        *lines[0:1],
+        *lines[3:11],
+    ]
+    assert body.seconds == (0.25 + 4 * 0.5) * 60 / 120
+    times = run_snippet(PIECE, times_run, arrays)  # an N.times block: as written, N times
+    assert times.code.split("\n")[2:6] == lines[7:11]
+    assert times.seconds == 4 * 0.5 * 60 / 120

@@ -82,6 +82,14 @@ def test_play_chord_arrays_and_names_assigned_once():
     assert [e.pitch for e in run.events()] == [67, 65, 59]
 
 
+def test_control_moves_a_synth_to_a_new_note():
+    text = "s = synth :hollow, note: :e2, sustain: 8\nsleep 4\ncontrol s, note: :g2\nsleep 4\n"
+    (run,) = runs(text)
+    assert run.events() == [Event(40, 4.0), Event(43, 4.0)]
+    ctx = context_at("control s, note: \n", 0, 17)
+    assert ctx is not None and ctx.slot == "note"
+
+
 def test_invalid_notes_carry_sonic_pis_error():
     (run,) = runs("live_loop :x do\n  play :h4\n  sleep 1\nend\n")
     assert run.notes[0].error is not None and "Invalid note" in run.notes[0].error
@@ -176,3 +184,13 @@ def test_generated_code_passes_ruby_syntax_check(tmp_path):
     check = subprocess.run([ruby, "-c", str(path)], capture_output=True, text=True, timeout=60)
     assert check.returncode == 0, check.stderr
     assert [e.pitch for e in runs(path.read_text())[0].events()] == [64, -3, 67]
+
+
+def test_in_a_loop_the_notes_after_the_cursor_were_heard_before_it():
+    body = (
+        "  play :c4\n  sleep 1\n  play :d4\n  sleep 1\n  play \n  sleep 1\n  play :f4\n  sleep 1\n"
+    )
+    looped = context_at("live_loop :a do\n" + body + "end\n", 5, 7)
+    once = context_at("in_thread do\n" + body + "end\n", 5, 7)
+    assert [e.pitch for e in looped.history] == [65, 60, 62]  # the previous pass ends on f4
+    assert [e.pitch for e in once.history] == [60, 62]

@@ -91,6 +91,17 @@ def test_sonic_pi_voices_join_sections_and_keep_their_durations() -> None:
     assert [e.duration for e in plain.events] == [None, None, None]  # → default duration
 
 
+def test_play_and_sleep_lines_are_melodies_too() -> None:
+    text = (
+        "live_loop :lead do\n  play :e4\n  sleep 0.5\n  play :g4\n  play :b4\n  sleep 1\n"
+        "  sample :bd_haus\n  play 69\n  sleep 0.5\nend\n"
+        "live_loop :drums do\n  sample :bd_haus\n  sleep 1\nend\n"
+    )
+    (melody,) = melodies_from_text(text, "live.rb")
+    assert melody.id == "live.rb#lead@0"
+    assert melody.events == [Event(64, 0.5), Event(71, 1.0), Event(69, 0.5)]
+
+
 def test_bare_note_lines_of_the_seed_have_no_durations(tmp_path: Path) -> None:
     folder = tmp_path / "pieces"
     folder.mkdir()

@@ -9,6 +9,8 @@ What counts as a melody, and why:
   event gets ``None`` and the tokenizer uses the card's ``default_duration`` (1 beat);
 * chords (nested arrays) count as their top note, the line a listener hears as the melody
   (the reader already puts it in ``NoteToken.midi``); rests stay rests;
+* runs of ``play``/``sleep`` statements (``live_loop``, ``in_thread``, ``N.times`` …): a note
+  per ``play`` (a chord: its top note) lasting until the next one (notegen.sonicpi.statements);
 * rings, ``.choose`` pools and other arrays are left out: they are note sets, not sequences.
 Elements Sonic Pi would reject are skipped. Melodies shorter than two events are dropped.
 """
@@ -22,7 +24,7 @@ from notegen.melody import Event
 
 from .corpus import CorpusError, Melody
 
-MELODY_KINDS = ("voice", "play_pattern_timed", "play_pattern", "bare")
+MELODY_KINDS = ("voice", "play_pattern_timed", "play_pattern", "bare", "play")
 MIN_EVENTS = 2
 
 
@@ -41,6 +43,8 @@ def melodies_from_text(text: str, source: str) -> list[Melody]:
             continue
         if len(events) >= MIN_EVENTS:
             name = array.name or f"{array.kind}{index}"
+            if array.kind == "play":  # a loop may hold several runs: one id each
+                name = f"{array.name or 'play'}@{index}"
             melodies.append(Melody(f"{source}#{name}", events, collection="sonicpi"))
     for voice in sorted(voices):
         sections = sorted(voices[voice], key=lambda s: s[0])

@@ -2,7 +2,8 @@
 
 * inside a note array: "Continue melody" (``notegen.continueMelody``, ``phraseLength`` notes);
 * anywhere: "Generate melody" (``notegen.generateMelody``: a new voice on the cursor's line
-  when it is blank, else at the end of the document, where it cannot split other code).
+  when it is blank, else at the end of the document, where it cannot split other code); in a
+  document with play/sleep lines also as a ``live_loop``.
 
 Each action carries its command with the same single argument object a user would pass.
 """
@@ -22,8 +23,15 @@ KINDS = [types.CodeActionKind.Refactor, KIND_GENERATE, KIND_CONTINUE]
 
 
 def actions(
-    uri: str, position: types.Position, in_array: bool, line_blank: bool, settings: Settings
+    uri: str,
+    position: types.Position,
+    in_array: bool,
+    line_blank: bool,
+    settings: Settings,
+    live_coding: bool = False,
 ) -> list[types.CodeAction]:
+    """``live_coding``: the document writes melodies as play/sleep lines, so a generated
+    ``live_loop`` is offered too."""
     where = {"line": position.line, "character": position.character}
     out: list[types.CodeAction] = []
     if in_array:
@@ -47,4 +55,15 @@ def actions(
             command=types.Command(title="Generate melody", command=GENERATE, arguments=[args]),
         )
     )
+    if live_coding:
+        loop_args = {**args, "form": "live_loop"}
+        out.append(
+            types.CodeAction(
+                title=f"Generate melody ({GENERATE_LENGTH} notes, live_loop)",
+                kind=KIND_GENERATE,
+                command=types.Command(
+                    title="Generate melody", command=GENERATE, arguments=[loop_args]
+                ),
+            )
+        )
     return out

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import bisect
 import logging
+import re
 import threading
 from dataclasses import dataclass
 
@@ -24,7 +25,16 @@ from notegen import sonicpi
 from notegen.generate import ContextCache
 from notegen.melody import Event
 from notegen.notes import NoteStyle
-from notegen.sonicpi.types import CursorContext, DurationArray, NoteArray, NoteToken, Span
+from notegen.sonicpi.reader import lone_cr_as_lf
+from notegen.sonicpi.types import (
+    CursorContext,
+    DurationArray,
+    NoteArray,
+    NoteToken,
+    Span,
+    line_end,
+    line_starts,
+)
 
 log = logging.getLogger(__name__)
 
@@ -70,14 +80,9 @@ class DocumentView:
 
     @property
     def starts(self) -> list[int]:
-        """Offset of the first character of every line (lines end at ``\\n``)."""
+        """Offset of the first character of every line (``\\n``, ``\\r\\n`` or lone ``\\r``)."""
         if self._starts is None:
-            starts = [0]
-            pos = self.text.find("\n")
-            while pos != -1:
-                starts.append(pos + 1)
-                pos = self.text.find("\n", pos + 1)
-            self._starts = starts
+            self._starts = line_starts(self.text)
         return self._starts
 
     @property
@@ -89,8 +94,7 @@ class DocumentView:
         starts = self.starts
         if line < 0 or line >= len(starts):
             return ""
-        end = starts[line + 1] - 1 if line + 1 < len(starts) else len(self.text)
-        return self.text[starts[line] : end]
+        return self.text[starts[line] : line_end(self.text, starts, line)]
 
     def offset_at(self, line: int, character: int) -> int:
         """``str`` offset of an LSP position (UTF-16 column), clamped into the document."""
@@ -186,6 +190,8 @@ class DocumentView:
         """
         if line < 0 or line >= self.line_count:
             return None
+        if hidden_above(self.text, self.starts[line]):
+            return None  # in a =begin block or a heredoc that starts above
         first, last = self.region_around(line)
         base = self.starts[first]
         end = self.starts[last + 1] - 1 if last + 1 < self.line_count else len(self.text)
@@ -202,14 +208,20 @@ class DocumentView:
 
     def statement_region(self, line: int) -> tuple[int, int]:
         """Lines ``[first, last]`` around a ``play``/``sleep`` line: from the top-level line
-        that opens its block (at most :data:`STATEMENT_LINES` above) to as far below."""
+        that opens its block to the one that closes it (at most :data:`STATEMENT_LINES` away)."""
         first = max(0, line - STATEMENT_LINES)
         for k in range(line, first - 1, -1):
             text = self.line_text(k)
             if k < line and text[:1].strip() and not text.startswith(_RUN_WORDS):
                 first = k  # the top-level line that opens the block (or ends the one above)
                 break
-        return first, min(self.line_count - 1, line + STATEMENT_LINES)
+        last = min(self.line_count - 1, line + STATEMENT_LINES)
+        for k in range(line + 1, last + 1):
+            text = self.line_text(k)
+            if text[:1].strip() and not text.startswith(_RUN_WORDS):
+                last = k  # the top-level line that ends the block (or starts the next one)
+                break
+        return first, last
 
     def _statement_context(self, line: int, col: int) -> LocalContext | None:
         """A cursor in a run of ``play``/``sleep`` statements, read on its block's lines."""
@@ -224,6 +236,40 @@ class DocumentView:
         if ctx is None or ctx.slot == "array":
             return None
         return LocalContext(ctx=ctx, base=base, offset=self.starts[line] + col)
+
+
+_BEGIN = re.compile(r"^=begin(?=[ \t\n]|$)", re.MULTILINE)
+_END = re.compile(r"^=end(?=[ \t\n]|$)", re.MULTILINE)
+_HEREDOC = re.compile(r"<<([~-]?)(['\"`]?)([A-Za-z_][A-Za-z0-9_]*)\2")
+
+
+def hidden_above(text: str, offset: int) -> bool:
+    """Whether ``offset`` (a line start) lies in a ``=begin`` block or a heredoc body that
+    starts on an earlier line: the local reader, which sees only the lines around the cursor,
+    would take that text for code."""
+    text = lone_cr_as_lf(text)
+    begin = None
+    for m in _BEGIN.finditer(text, 0, offset):
+        begin = m
+    if begin is not None and _END.search(text, begin.end(), offset) is None:
+        return True
+    for m in _HEREDOC.finditer(text, 0, offset):
+        dash, quote, ident = m.groups()
+        if not (dash or quote or ident.isupper()):
+            continue  # `x <<y` is more often a shift than a heredoc
+        head_start = text.rfind("\n", 0, m.start()) + 1
+        if "#" in text[head_start : m.start()]:
+            continue  # in a comment
+        body = text.find("\n", m.end())
+        if body == -1 or body + 1 > offset:
+            continue
+        terminator = re.compile(
+            rf"^[ \t]*{re.escape(ident)}[ \t]*$" if dash else rf"^{re.escape(ident)}$",
+            re.MULTILINE,
+        )
+        if terminator.search(text, body + 1, offset) is None:
+            return True
+    return False
 
 
 _RUN_WORDS = ("#", "play", "sleep", "synth", "sample", "use_")
@@ -372,6 +418,11 @@ class Reading:
         numbers = self.sections[array.voice]
         stop = bisect.bisect_left(numbers, array.section)
         return [sections[k] for k in numbers[:stop]]
+
+    def earlier_runs(self, start: int) -> list[ArraySummary]:
+        """The ``play``/``sleep`` runs before offset ``start``, in document order: the
+        piece so far (live coders repeat and vary their phrases from loop to loop)."""
+        return [s for s in self.summaries if s.kind == "play" and s.start < start]
 
     def ids(self, summary: ArraySummary, cache: ContextCache) -> np.ndarray:
         """Token ids of ``summary``'s events for ``cache``'s model (memoised per array)."""

@@ -24,6 +24,9 @@ class Host(Protocol):
     settings: Settings
     engine: Engine
 
+    def engine_for(self, uri: str) -> Engine:
+        """The engine of the model that serves ``uri`` (``model_choice``)."""
+
     def view(self, uri: str) -> DocumentView | None:
         """The current version of an open document (``None`` if it is not open)."""
 

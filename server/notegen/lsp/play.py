@@ -3,30 +3,39 @@
 
 ``playInSonicPi`` takes ONE object: ``{uri, position}`` (the note array under the cursor, with
 its durations and bpm), ``{uri, range}`` (lines of the document as written, e.g. a generated
-block), ``{uri, position, voice: true}`` (the whole voice block around the cursor),
-``{code}`` (code to run as is) or ``{notes, durations, bpm}`` (a completion phrase before it
-is accepted). It returns as soon as the code is sent: ``{played, seconds, listening,
-endpoint}``; the editor may show "playing" for ``seconds``. Sonic Pi's errors arrive later
-and come back as a diagnostic on the document line they belong to (source "Sonic Pi") and a
-``window/showMessage``. No Sonic Pi: ``{played: false, message}`` plus a warning saying how to
-start it, within a second. Everything that touches the network runs off the event loop, so
-a slow or missing Sonic Pi never delays completions.
+block), ``{uri, position, voice: true}`` (the voice under the cursor: its own arrays and the
+loop that plays them, nothing between), ``{code}`` (code to run as is) or ``{notes,
+durations, bpm}`` (a completion phrase before it is accepted). It returns as soon as the code
+is sent: ``{played, seconds, listening, endpoint}``; the editor may show "playing" for
+``seconds``. Sonic Pi's errors arrive later
+and come back as a diagnostic on the document line they belong to (an invalid note: on the
+note; source "Sonic Pi") and a ``window/showMessage``. No Sonic Pi, or one that cannot be
+reached: ``{played: false, message}`` plus a warning saying exactly why. A cached connection
+that stops answering (Sonic Pi restarted, with new ports and token) is rediscovered once.
+Everything that touches the network runs off the event loop, so a slow or missing Sonic Pi
+never delays completions.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import threading
 from dataclasses import dataclass, field
 from typing import Any
 
 from lsprotocol import types
-from notegen.snippets import Snippet, array_snippet, block_snippet, phrase_snippet
-from notegen.sonic_pi_client import Report, SonicPiClient, SonicPiError
-from notegen.sonicpi.types import NoteArray, Span
+from notegen.snippets import (
+    Snippet,
+    array_snippet,
+    block_snippet,
+    phrase_snippet,
+    voice_snippet,
+)
+from notegen.sonic_pi_client import Report, SentCode, SonicPiClient, SonicPiError
+from notegen.sonicpi.types import Span
 
+from . import play_lines
 from .commands import document_arg, invalid, position_field
 from .documents import DocumentView
 
@@ -48,17 +57,23 @@ class PlayState:
     lock: threading.Lock = field(default_factory=threading.Lock)
     following: threading.Lock = field(default_factory=threading.Lock)
     diagnostics: dict[str, list[types.Diagnostic]] = field(default_factory=dict)
+    discovery: dict[str, Any] = field(default_factory=dict)
+    """Extra :func:`~notegen.sonic_pi_client.discover` arguments (``log_dir``, ``processes``)."""
 
-    def connect(self, host: str, port: int | None, token: int | None) -> SonicPiClient:
-        """The cached client, or a new one (discovery takes at most about a second)."""
-        key = (host, port, token)
+    def connect(
+        self, host: str, port: int | None, token: int | None, reply_port: int | None = None
+    ) -> SonicPiClient:
+        """The cached client, or a new one (discovery confirms it with ``/ping``)."""
+        key = (host, port, token, reply_port)
         with self.lock:
             if self.client is not None and self.key == key:
                 return self.client
             if self.client is not None:
                 self.client.close()
                 self.client = None
-            self.client = SonicPiClient.connect(host, port, token)
+            self.client = SonicPiClient.connect(
+                host, port, token, reply_port=reply_port, **self.discovery
+            )
             self.key = key
             return self.client
 
@@ -90,36 +105,6 @@ class Target:
     snippet: Snippet
     view: DocumentView | None
     label: str
-
-
-_DECL = r"^[ \t]*[ab]{n}[ \t]*=[ \t]*\[\][ \t]*$"
-_LOOP = re.compile(r"^in_thread\b[^\n]*\n.*?^end\b[^\n]*$", re.MULTILINE | re.DOTALL)
-
-
-def voice_block_span(text: str, arrays: list[NoteArray], voice: int) -> Span | None:
-    """The lines of voice ``voice``'s block: its ``aN=[]``/``bN=[]`` declarations, arrays,
-    ``cN`` and the ``in_thread`` loop that plays ``aN`` (the form ``render_block`` writes)."""
-    mine = [a for a in arrays if a.voice == voice and a.kind == "voice"]
-    if not mine:
-        return None
-    start = min(a.span.start for a in mine)
-    end = max((a.durations.span.end if a.durations else a.span.end) for a in mine)
-    for decl in re.finditer(_DECL.format(n=voice), text, re.MULTILINE):
-        if decl.start() < start and not text[decl.end() : start].strip(" \t\n").startswith(
-            ("in_thread", "end")
-        ):
-            start = min(start, decl.start())
-    c_decl = re.compile(rf"^[ \t]*c{voice}[ \t]*=[ \t]*\[[^\]]*\][ \t]*$", re.MULTILINE)
-    for match in c_decl.finditer(text, end):
-        end = max(end, match.end())
-        break
-    for loop in _LOOP.finditer(text, end):
-        if re.search(rf"\ba{voice}\b", loop.group(0)):
-            end = loop.end()
-        break
-    line_start = text.rfind("\n", 0, start) + 1
-    line_end = text.find("\n", end)
-    return Span(line_start, len(text) if line_end == -1 else line_end)
 
 
 def resolve_target(server: Any, args: dict[str, Any]) -> Target:
@@ -164,16 +149,21 @@ def resolve_target(server: Any, args: dict[str, Any]) -> Target:
         return Target(snippet, view, "selection")
     if "position" not in args:
         raise invalid("arguments", "give {uri, position}, {uri, range}, {code} or {notes}")
-    offset = view.offset_at(*position_field(args, "position"))
+    where = position_field(args, "position")
+    offset = view.offset_at(*where)
     array = view.array_at(offset)
+    run = play_lines.run_at(view, *where) if array is None or array.kind == "play" else None
+    if run is not None:  # play/sleep lines: the block under the cursor, once, as written
+        snippet = play_lines.run_snippet(view.text, run, view.arrays())
+        return Target(snippet, view, f"{run.block.kind} {run.name or ''}".strip())
     if array is None:
         raise invalid("position", "is not inside a note array")
     if args.get("voice") and array.voice is not None:
-        span = voice_block_span(view.text, view.arrays(), array.voice)
-        if span is not None:
-            return Target(
-                block_snippet(view.text, span, view.arrays()), view, f"voice {array.voice}"
-            )
+        try:
+            snippet = voice_snippet(view.text, view.arrays(), array.voice)
+        except ValueError as exc:
+            raise invalid("position", str(exc)) from exc
+        return Target(snippet, view, f"voice {array.voice}")
     try:
         snippet = array_snippet(array)
     except ValueError as exc:
@@ -185,16 +175,16 @@ def resolve_target(server: Any, args: dict[str, Any]) -> Target:
 
 
 def error_diagnostics(target: Target, errors: list[Report]) -> list[types.Diagnostic]:
-    """Sonic Pi's errors as diagnostics on the document text they came from."""
+    """Sonic Pi's errors as diagnostics on the document text they came from (an invalid
+    note: on the note, even when Sonic Pi reports the loop's ``play`` line)."""
     view = target.view
     if view is None:
         return []
     out = []
     for error in errors:
-        span = target.snippet.origin(error.line)
+        span = target.snippet.locate(error.line, error.text)
         if span is None:
             continue
-        span = _refine(view, span, error.text)
         sl, sc = view.position_at(span.start)
         el, ec = view.position_at(span.end)
         out.append(
@@ -208,32 +198,23 @@ def error_diagnostics(target: Target, errors: list[Report]) -> list[types.Diagno
     return out
 
 
-def _refine(view: DocumentView, span: Span, message: str) -> Span:
-    """Narrow a whole-line origin to the invalid note Sonic Pi names, when it is there."""
-    found = re.search(r"Invalid note: (:?[^\s,)\]]+)", message)
-    if found is None:
-        return span
-    name = found.group(1)
-    for array in view.arrays():
-        for token in array.notes:
-            if (
-                token.text.strip() in (name, name.lstrip(":"))
-                and span.start <= token.span.start
-                and token.span.end <= span.end
-            ):
-                return token.span
-    return span
-
-
 # -- the commands ------------------------------------------------------------------------------
 
 
-def _settings(server: Any) -> tuple[str, int | None, int | None]:
+Settings = tuple[str, int | None, int | None, int | None]
+
+
+def _int_or_none(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _settings(server: Any) -> Settings:
+    """host, port, token and replyPort from ``notegen.sonicPi`` (token/replyPort: extras)."""
     sonic = getattr(getattr(server, "settings", None), "sonicPi", None)
     host = getattr(sonic, "host", "127.0.0.1") or "127.0.0.1"
     port = getattr(sonic, "port", None)
-    token = (getattr(sonic, "extra", {}) or {}).get("token")
-    return host, port, token if isinstance(token, int) and not isinstance(token, bool) else None
+    extra = getattr(sonic, "extra", {}) or {}
+    return host, port, _int_or_none(extra.get("token")), _int_or_none(extra.get("replyPort"))
 
 
 def _show(server: Any, kind: types.MessageType, message: str) -> None:
@@ -272,12 +253,12 @@ async def play_in_sonic_pi(server: Any, *args: Any) -> dict[str, Any]:
     following = state.following.acquire(blocking=False)
     try:
         if not following:  # a play is being followed: send this one without its errors
-            await asyncio.to_thread(client.run_code, target.snippet.code)
+            sent = await asyncio.to_thread(client.run_code, target.snippet.code)
             listening = False
         else:
-            listening = await asyncio.to_thread(_listen, client)
+            client, listening = await asyncio.to_thread(_listen, state, client, _settings(server))
             await asyncio.to_thread(client.drain)
-            await asyncio.to_thread(client.run_code, target.snippet.code)
+            sent = await asyncio.to_thread(client.run_code, target.snippet.code)
     except SonicPiError as exc:
         if following:
             state.following.release()
@@ -285,7 +266,7 @@ async def play_in_sonic_pi(server: Any, *args: Any) -> dict[str, Any]:
         _show(server, types.MessageType.Warning, str(exc))
         return {"played": False, "message": str(exc)}
     if following and listening:
-        asyncio.get_running_loop().create_task(_follow(server, client, target))
+        asyncio.get_running_loop().create_task(_follow(server, client, target, sent))
     elif following:
         state.following.release()
     return {
@@ -296,18 +277,26 @@ async def play_in_sonic_pi(server: Any, *args: Any) -> dict[str, Any]:
     }
 
 
-def _listen(client: SonicPiClient) -> bool:
+def _listen(
+    state: PlayState,
+    client: SonicPiClient,
+    settings: tuple[str, int | None, int | None, int | None],
+) -> tuple[SonicPiClient, bool]:
+    """Hold the reply port and confirm with ``/ping``. A cached client whose Sonic Pi stopped
+    answering (restarted: new ports, new token) is replaced by a fresh discovery, once."""
     try:
-        return client.listen()
+        return client, client.listen()
     except SonicPiError:
-        return False
+        state.forget()
+    fresh = state.connect(*settings)
+    return fresh, fresh.listen()
 
 
-async def _follow(server: Any, client: SonicPiClient, target: Target) -> None:
+async def _follow(server: Any, client: SonicPiClient, target: Target, sent: SentCode) -> None:
     """Collect the run's errors off the loop, then hand the reply port back."""
     state = _state(server)
     try:
-        errors = await asyncio.to_thread(_collect, client, target.snippet.seconds)
+        errors = await asyncio.to_thread(_collect, client, sent, target.snippet.seconds)
     finally:
         await asyncio.to_thread(client.release)
         state.following.release()
@@ -315,7 +304,7 @@ async def _follow(server: Any, client: SonicPiClient, target: Target) -> None:
         return
     lines = []
     for error in errors:
-        span = target.snippet.origin(error.line)
+        span = target.snippet.locate(error.line, error.text)
         where = ""
         if target.view is not None and span is not None:
             where = f"line {target.view.position_at(span.start)[0] + 1}: "
@@ -325,23 +314,8 @@ async def _follow(server: Any, client: SonicPiClient, target: Target) -> None:
         _publish(server, target.view, error_diagnostics(target, errors))
 
 
-def _collect(client: SonicPiClient, seconds: float) -> list[Report]:
-    started = client.wait_for(lambda r: r.kind == "started", 2.0)
-    if started is None:
-        return []
-    errors: list[Report] = []
-
-    def finished(r: Report) -> bool:
-        """The job's end, or its first error (recorded): Sonic Pi stops a run there."""
-        if r.job != started.job:
-            return False
-        if r.kind in ("error", "syntax_error"):
-            errors.append(r)
-            return True
-        return r.kind in ("completed", "stopped")
-
-    client.wait_for(finished, seconds + _FOLLOW_MARGIN_S)
-    return errors
+def _collect(client: SonicPiClient, sent: SentCode, seconds: float) -> list[Report]:
+    return client.follow(sent, timeout=seconds + _FOLLOW_MARGIN_S).errors
 
 
 async def stop_sonic_pi(server: Any, *args: Any) -> dict[str, Any]:

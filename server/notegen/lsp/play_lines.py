@@ -9,21 +9,34 @@ has (``release: 0.5``) and the head they share (``synth :pluck, note:``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 from lsprotocol import types
+from notegen import sonicpi
 from notegen.config import Settings
+from notegen.generate import Candidate, generate
 from notegen.melody import Event
+from notegen.notes import NoteStyle
 from notegen.sampling import softmax
+from notegen.snippets import DEFAULT_BPM, Snippet
 from notegen.sonicpi import format_duration
 from notegen.sonicpi.statement_writer import indent_lines, melody_lines
 from notegen.sonicpi.statements import PlayRun
+from notegen.sonicpi.types import NoteArray, Span
 
 from .completion import Suggestion, build_items, phrase, rank_notes
 from .context import NoteContext
+from .documents import DocumentView
 from .engine import Engine
+from .spelling import spell_matching
 
+REPEAT_RANK = 2
+"""The note just played is offered at least third: live-coded lines (bass lines above all)
+repeat notes far more than the tunes the model learned from (on the live-coding files here,
+28 % of notes repeat the one before; a quarter of those were below the model's top 3)."""
 GHOST_LINES_NOTES = 4
 """Notes the ghost text writes after the one being completed (each a play and a sleep line)."""
 
@@ -52,11 +65,57 @@ def run_style(run: PlayRun, numeric: bool) -> RunStyle:
     return RunStyle(run.indent, head, options, numeric)
 
 
+def register_shift(events: list[Event], lo: int, hi: int) -> int:
+    """Octaves (in semitones) that move a melody to the middle of the model's range.
+
+    Bass lines (``:e1``, ``:g1``) and high leads sit far from the melodies the model learned
+    (folk tunes and chorale sopranos, around the middle of ``[lo, hi]``); read there, they are
+    the same tune, and the suggestions move back by as many octaves.
+    """
+    pitched = sorted(float(e.pitch) for e in events if e.pitch is not None)
+    if not pitched:
+        return 0
+    median = pitched[len(pitched) // 2]
+    shift = 12 * round(((lo + hi) / 2 - median) / 12)
+    while pitched[0] + shift < lo and pitched[-1] + shift + 12 <= hi:
+        shift += 12
+    while pitched[-1] + shift > hi and pitched[0] + shift - 12 >= lo:
+        shift -= 12
+    return shift
+
+
 def notes_only(engine: Engine, nc: NoteContext, limit: int) -> list[Suggestion]:
-    """Ranked next notes without the rest (``play :r`` is silence: a sleep says it better)."""
-    ranked = rank_notes(engine, nc, limit + 1)
-    kept = [s for s in ranked if s.candidate.pitch is not None][:limit]
-    return [Suggestion(s.text, s.candidate, k) for k, s in enumerate(kept)]
+    """Ranked next notes without the rest (``play :r`` is silence: a sleep says it better),
+    read in the model's register (see :func:`register_shift`)."""
+    model = engine.model
+    if model is None:
+        return []
+    lo, hi = int(model.pitches.min()), int(model.pitches.max())
+    shift = register_shift(nc.before, lo, hi)
+    moved: list[Event] = []
+    for part in [*(a.events() for a in nc.earlier), nc.before]:
+        own = shift if part is nc.before else register_shift(part, lo, hi)
+        moved.extend(Event(None if e.pitch is None else e.pitch + own, e.duration) for e in part)
+    shifted = replace(nc, earlier=[], before=moved, partial="")
+    ranked = [
+        Candidate(c.pitch - shift, c.probability, c.duration)
+        for c in (s.candidate for s in rank_notes(engine, shifted, len(model.pitch_vocab)))
+        if c.pitch is not None
+    ]
+    played = [e.pitch for e in nc.before if e.pitch is not None]
+    if played:  # the note just played stays within reach (see REPEAT_RANK)
+        again = next((k for k, c in enumerate(ranked) if c.pitch == played[-1]), None)
+        if again is not None and again > REPEAT_RANK:
+            ranked.insert(REPEAT_RANK, ranked.pop(again))
+    out: list[Suggestion] = []
+    for candidate in ranked:
+        text = spell_matching(candidate.pitch, nc.style, nc.partial, nc.numeric)
+        if text is None:
+            continue
+        out.append(Suggestion(text, candidate, len(out)))
+        if len(out) >= limit:
+            break
+    return out
 
 
 def ranked_beats(engine: Engine, nc: NoteContext, limit: int) -> list[tuple[float, float]]:
@@ -197,3 +256,108 @@ def _missing_indent(text: str, offset: int, indent: str) -> str:
     """What the cursor's blank line lacks of the run's indentation."""
     typed = text[text.rfind("\n", 0, offset) + 1 : offset]
     return indent[len(typed) :] if indent.startswith(typed) else ""
+
+
+# -- continueMelody, Play in Sonic Pi ------------------------------------------------------------
+
+
+def run_at(view: DocumentView, line: int, character: int) -> PlayRun | None:
+    """The run of ``play``/``sleep`` lines at a position (on one of its lines, or on a blank
+    line right after it), read from the whole document."""
+    ctx = sonicpi.context_at(view.text, line, character)
+    if ctx is not None and isinstance(ctx.array, PlayRun):
+        return ctx.array
+    array = view.array_at(view.offset_at(line, character))
+    return array if isinstance(array, PlayRun) else None
+
+
+def continue_history(arrays: list[NoteArray], run: PlayRun) -> list[Event]:
+    """What a continuation follows: the earlier runs, then the whole run."""
+    events: list[Event] = []
+    for other in arrays:
+        if isinstance(other, PlayRun) and other.span.start < run.span.start:
+            events.extend(other.events())
+    return events + run.events()
+
+
+def continuation_lines(
+    text: str, run: PlayRun, made: list[Event], style: NoteStyle, numeric: bool
+) -> tuple[int, str]:
+    """Where and what to insert: the new lines after the run's last line (its comment kept
+    on it), a ``sleep`` first when the run ends on a ``play``."""
+    rs = run_style(run, numeric)
+    lines = melody_lines(made, style, numeric=rs.numeric, head=rs.head, options=rs.options)
+    if run.lines and run.lines[-1].kind == "play":
+        known = [v.value for v in (run.durations.values if run.durations else []) if v.value]
+        beats = max(set(known), key=known.count) if known else 1.0
+        lines.insert(0, f"sleep {format_duration(beats)}")
+    end = text.find("\n", run.lines[-1].end)
+    end = len(text) if end == -1 else end
+    return end, "\n" + indent_lines(lines, rs.indent)
+
+
+def shifted_generate(model, history: list[Event], count: int, **kwargs) -> list[Event]:
+    """:func:`notegen.generate.generate` in the model's register, moved back (bass lines)."""
+    lo, hi = int(model.pitches.min()), int(model.pitches.max())
+    shift = register_shift(history, lo, hi)
+    moved = [Event(None if e.pitch is None else e.pitch + shift, e.duration) for e in history]
+    made = generate(model, moved, count, **kwargs)
+    return [Event(None if e.pitch is None else e.pitch - shift, e.duration) for e in made]
+
+
+PLAYED_WHOLE = frozenset(
+    ["times", "in_thread", "with_fx", "with_synth", "with_bpm", "with_transpose", "density"]
+)
+"""Blocks played as written (once, or N times); others (``live_loop``, ``loop``, ``define``,
+``if``…) are played as their body, once: a loop would not end, a ``define`` plays nothing."""
+_ASSIGNMENT_RE = re.compile(r"[a-z_][A-Za-z0-9_]*\s*=[^=~]")
+
+
+def run_snippet(text: str, run: PlayRun, arrays: Sequence[NoteArray] = ()) -> Snippet:
+    """Play the block under the cursor once, as written, at the run's tempo.
+
+    The block's lines (its body for a loop or a ``define``; the run's lines at the top level)
+    follow ``use_bpm`` and the document's one-line top-level assignments above it
+    (``key = :e3``, which the block may use); ``sync`` lines are left blank, since nothing
+    would cue them. Each line maps back to the document, so Sonic Pi's errors land on it.
+    ``arrays`` (the document's reading) give how long it plays: every run inside, each as
+    often as its ``N.times`` says.
+    """
+    block = run.block
+    if block.kind == "top" or block.end is None:
+        start, end = _line_start(text, run.span.start), _line_end(text, run.span.end)
+    elif block.kind in PLAYED_WHOLE:
+        start, end = block.start, _line_end(text, block.end)
+    else:
+        start = _line_end(text, block.start) + 1
+        end = max(start, _line_start(text, block.end) - 1)
+    bpm = run.bpm or DEFAULT_BPM
+    code_lines = [f"use_bpm {format_duration(bpm)}"]
+    origins: list[Span | None] = [None]
+    offset = 0
+    for line in text[: _line_start(text, start)].split("\n"):
+        if _ASSIGNMENT_RE.match(line) and _balanced(line):
+            code_lines.append(line)
+            origins.append(Span(offset, offset + len(line)))
+        offset += len(line) + 1
+    offset = start
+    for line in text[start:end].split("\n"):
+        code_lines.append("" if line.strip().split(" ")[0] == "sync" else line)
+        origins.append(Span(offset, offset + len(line)))
+        offset += len(line) + 1
+    inside = [a for a in arrays if isinstance(a, PlayRun) and start <= a.span.start < end]
+    beats = sum(_beats_of(r) for r in inside or [run])
+    return Snippet("\n".join(code_lines) + "\n", tuple(origins), beats * 60.0 / bpm, bpm)
+
+
+def _beats_of(run: PlayRun) -> float:
+    beats = sum(v.value for v in (run.durations.values if run.durations else []) if v.value)
+    return beats * (run.block.repeat or 1 if run.block.kind == "times" else 1)
+
+
+def _line_start(text: str, offset: int) -> int:
+    return text.rfind("\n", 0, offset) + 1
+
+
+def _balanced(line: str) -> bool:
+    return sum(line.count(c) for c in "([{") == sum(line.count(c) for c in ")]}")

@@ -41,12 +41,16 @@ from . import (
     picture,
     play,
     quick_fixes,
+    slip_hints,
 )
 from .coexistence import Coexistence
 from .context import NoteContext, note_context
 from .documents import ArraySummary, DocumentView, Reading
 from .edits import client_supports_document_changes, lsp_range
 from .engine import Engine
+from .model_choice import NOTIFICATION, Choice, ModelChoice, hover_line
+from .model_choice import diagnostics as model_diagnostics
+from .protocol import NotegenProtocol
 
 log = logging.getLogger(__name__)
 
@@ -72,22 +76,75 @@ class NotegenServer(LanguageServer):
     """The language server plus notegen's state: settings, model engine, document readings."""
 
     def __init__(self, model_path: str | None = None) -> None:
-        super().__init__("notegen-lsp", __version__, max_workers=2)
+        super().__init__("notegen-lsp", __version__, protocol_cls=NotegenProtocol, max_workers=2)
         sys.setswitchinterval(SWITCH_INTERVAL_S)
         self.settings = Settings()
         self.cli_model_path = model_path
         self.engine = Engine()
+        self.models = ModelChoice(self.engine)  # other models, per document
+        self.model_sent: dict[str, Choice] = {}
         self.reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="notegen-read")
         self.views: dict[str, DocumentView] = {}
         self.readings: dict[str, Reading] = {}
         self.timers: dict[str, asyncio.TimerHandle] = {}
         self.read_cost: dict[str, float] = {}  # CPU seconds of the last whole reading
         self.warmers: dict[str, asyncio.Future[None]] = {}
+        self.slip_hints = slip_hints.SlipHints()
         self.model_message_sent: str | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self.coexistence = Coexistence()
         self.client_ready = False
         self.load_model()  # start early: importing onnxruntime overlaps the handshake
+
+    # -- transports ----------------------------------------------------------------------------
+
+    protocol: NotegenProtocol
+
+    def serve(self, transport: str = "stdio", host: str = "127.0.0.1", port: int = 2087) -> int:
+        """Serve one client over ``stdio``, ``tcp`` or ``ws``; the process's exit code.
+
+        0 after ``shutdown`` + ``exit``; 1 for ``exit`` without ``shutdown`` or a client that
+        went away without either (the LSP specification's rule).
+        """
+        from . import transport as io
+
+        if transport == "tcp":
+            session = io.serve_tcp(self.protocol, host, port)
+        elif transport == "ws":
+            session = io.serve_ws(self.protocol, host, port)
+        else:
+            session = io.serve_stdio(self.protocol)
+        try:
+            asyncio.run(session)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.stop()
+        code = self.protocol.exit_code
+        if code is None:
+            code = 0 if self.protocol._shutdown else 1
+        return code
+
+    def start_io(self, stdin: Any = None, stdout: Any = None) -> None:
+        """pygls' entry point, served by :mod:`notegen.lsp.transport` (hostile-input safe)."""
+        from . import transport as io
+
+        try:
+            asyncio.run(io.serve_stdio(self.protocol, stdin, stdout))
+        finally:
+            self.stop()
+
+    def start_tcp(self, host: str, port: int) -> None:
+        self.serve("tcp", host, port)
+
+    def start_ws(self, host: str, port: int) -> None:
+        self.serve("ws", host, port)
+
+    def stop(self) -> None:
+        """Stop the worker threads without waiting for work nobody will read any more."""
+        self.engine.shutdown()
+        self.reader.shutdown(wait=False, cancel_futures=True)
+        self.shutdown()
 
     # -- documents -----------------------------------------------------------------------------
 
@@ -111,6 +168,15 @@ class NotegenServer(LanguageServer):
     def latest_reading(self, uri: str) -> Reading | None:
         """The latest whole-file reading of ``uri`` (maybe a few edits old)."""
         return self.readings.get(uri)
+
+    def model_choice(self, uri: str) -> Choice:
+        """Which model serves ``uri`` (its magic comment, a folder setting, or the default)."""
+        view = self.view(uri)
+        return self.models.choose(self.settings, uri, view.text if view is not None else "")
+
+    def engine_for(self, uri: str) -> Engine:
+        """The engine of the model that serves ``uri``."""
+        return self.models.engine(self.settings, self.model_choice(uri))
 
     def serves(self, uri: str) -> bool:
         """Whether notegen answers for ``uri``: it looks like Sonic Pi, or the user enabled it."""
@@ -209,9 +275,18 @@ class NotegenServer(LanguageServer):
         if self.current_version(uri) != view.version:
             return  # stale: a newer reading is scheduled
         diags = diags + play.extra_diagnostics(self, uri)  # Sonic Pi's runtime errors
+        choice = self.model_choice(uri)
+        engine = self.engine_for(uri)
+        if engine is not self.engine:
+            await engine.ready()  # a load error of the chosen model is a diagnostic too
+        diags = diags + model_diagnostics(choice, engine)
+        if self.model_sent.get(uri) != choice:
+            self.model_sent[uri] = choice
+            self.protocol.notify(NOTIFICATION, choice.to_json(uri))
         self.text_document_publish_diagnostics(
             types.PublishDiagnosticsParams(uri=uri, diagnostics=diags, version=view.version)
         )
+        self.slip_hints.schedule(self, uri, view, diags, self.reader)  # hints come later
 
     def warm_up(self, uri: str, reading: Reading) -> None:
         """Compute the model state at every section start, a section per worker task.
@@ -223,7 +298,7 @@ class NotegenServer(LanguageServer):
         task = self.warmers.pop(uri, None)
         if task is not None:
             task.cancel()
-        if self.engine.cache is None:
+        if self.engine_for(uri).cache is None:
             return
         self.warmers[uri] = asyncio.ensure_future(self._warm(uri, reading))
 
@@ -234,7 +309,8 @@ class NotegenServer(LanguageServer):
         follow one another (each starts from the previous one's state). One round is one
         task on the inference thread: a completion waits behind one round at most.
         """
-        cache = self.engine.cache
+        engine = self.engine_for(uri)
+        cache = engine.cache
         max_context = self.settings.maxContext
         queues = [
             [reading.voices[voice][number] for number in numbers]
@@ -245,10 +321,10 @@ class NotegenServer(LanguageServer):
                 group = [q.pop(0) for q in queues[first : first + WARM_ROWS] if q]
                 if not group:
                     continue
-                if self.readings.get(uri) is not reading or self.engine.cache is not cache:
+                if self.readings.get(uri) is not reading or engine.cache is not cache:
                     return
                 steps = warm_sections(reading, group, cache, max_context)
-                while await self.engine.run(_advance, steps):
+                while await engine.run(_advance, steps):
                     if self.readings.get(uri) is not reading:
                         return
 
@@ -263,6 +339,8 @@ class NotegenServer(LanguageServer):
         self.coexistence.forget(uri)
         self.readings.pop(uri, None)
         self.read_cost.pop(uri, None)
+        self.model_sent.pop(uri, None)
+        self.slip_hints.forget(uri)
 
     # -- shared request plumbing ---------------------------------------------------------------
 
@@ -304,7 +382,7 @@ def complete_at(
     nc = note_context(view, line, character, reading, settings.maxContext)
     if nc is None:
         return None
-    return completion.complete(ls.engine, nc, settings, ls.edit_range(view, nc))
+    return completion.complete(ls.engine_for(view.uri), nc, settings, ls.edit_range(view, nc))
 
 
 def _advance(steps: Iterator[None]) -> bool:
@@ -333,7 +411,7 @@ def ghost_at(
     nc = note_context(view, line, character, reading, ls.settings.maxContext)
     if nc is None:
         return None
-    text = inline.ghost_text(ls.engine, nc, ls.settings)
+    text = inline.ghost_text(ls.engine_for(view.uri), nc, ls.settings)
     return None if text is None else (text, ls.edit_range(view, nc))
 
 
@@ -472,12 +550,13 @@ def create_server(model_path: str | None = None) -> NotegenServer:
     ) -> types.CompletionList | None:
         uri = params.text_document.uri
         view = ls.view(uri)
-        if view is None or not ls.serves(uri) or await ls.engine.ready() is None:
+        engine = ls.engine_for(uri)
+        if view is None or not ls.serves(uri) or await engine.ready() is None:
             return None
         # One trip to the inference thread for the context and the items: on a busy machine
         # every thread hand-off can cost a scheduler slice.
         position = params.position
-        items = await ls.engine.run(
+        items = await engine.run(
             complete_at, ls, view, position.line, position.character, ls.latest_reading(uri)
         )
         if items is None:
@@ -495,10 +574,11 @@ def create_server(model_path: str | None = None) -> NotegenServer:
             return None
         uri = params.text_document.uri
         view = ls.view(uri)
-        if view is None or not ls.serves(uri) or await ls.engine.ready() is None:
+        engine = ls.engine_for(uri)
+        if view is None or not ls.serves(uri) or await engine.ready() is None:
             return None
         position = params.position
-        found = await ls.engine.run(
+        found = await engine.run(
             ghost_at, ls, view, position.line, position.character, ls.latest_reading(uri)
         )
         if found is None or ls.current_version(uri) != view.version:
@@ -520,8 +600,10 @@ def create_server(model_path: str | None = None) -> NotegenServer:
             return None
         text = ""
         if token is not None:
-            await ls.engine.ready()
-            text = await ls.engine.run(hover.describe, ls.engine, nc, token)
+            engine = ls.engine_for(uri)
+            await engine.ready()
+            text = await engine.run(hover.describe, engine, nc, token)
+            text += "\n\n" + hover_line(ls.model_choice(uri))
         if ls.settings.pianoRoll:  # the melody's picture, under the note's facts
             roll = await ls.engine.run(picture.roll_for, view, nc, token)
             text = "\n\n".join(t for t in (text, picture.markdown_image(roll)) if t)
@@ -552,12 +634,17 @@ def create_server(model_path: str | None = None) -> NotegenServer:
         if view is None:
             return []
         blank = not view.line_text(position.line).strip()
-        out = code_actions.actions(uri, position, found is not None, blank, ls.settings)
+        reading = ls.latest_reading(uri)
+        live = reading is not None and any(a.kind == "play" for a in reading.summaries)
+        out = code_actions.actions(
+            uri, position, found is not None, blank, ls.settings, live_coding=live
+        )
         out += play.play_actions(view, params.range)
+        changes = client_supports_document_changes(ls.client_capabilities_or_none())
         if any(d.code == quick_fixes.CODE for d in params.context.diagnostics):
-            changes = client_supports_document_changes(ls.client_capabilities_or_none())
             fixes = quick_fixes.add_missing_durations
             out = await ls.engine.run(fixes, view, params.context.diagnostics, changes) + out
+        out = slip_hints.actions(view, params.context.diagnostics, changes) + out
         return out
 
     @server.command(commands.GENERATE)

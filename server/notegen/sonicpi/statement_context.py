@@ -50,7 +50,7 @@ def _slot_context(text: str, run: PlayRun, line: PlayLine, offset: int) -> Curso
         array=run,
         index=step,
         before=before,
-        history=_events(run, before),
+        history=_history(run, step),
         partial=head,
         partial_span=Span(line.slot.start, end),
         needs_comma=False,
@@ -84,7 +84,7 @@ def _line_context(text: str, runs: list[PlayRun], offset: int) -> CursorContext 
             array=run,
             index=count,
             before=before,
-            history=_events(run, before),
+            history=_history(run, count),
             partial="",
             partial_span=Span(offset, offset),
             needs_comma=False,
@@ -96,9 +96,15 @@ def _line_context(text: str, runs: list[PlayRun], offset: int) -> CursorContext 
     return None
 
 
-def _events(run: PlayRun, before: list[NoteToken]) -> list[Event]:
-    return [
-        Event(tok.midi, run.durations.duration_for(i) if run.durations else None)
-        for i, tok in enumerate(before)
-        if tok.error is None and not tok.dynamic
-    ]
+def _history(run: PlayRun, step: int) -> list[Event]:
+    """The notes heard before step ``step``: the run's steps before it and, in a block that
+    repeats (``live_loop``, ``4.times``), first the steps after it: the previous pass."""
+    order = list(range(step))
+    if run.block.looped:
+        order = list(range(step + 1, len(run.notes))) + order
+    out: list[Event] = []
+    for i in order:
+        tok = run.notes[i]
+        if tok.error is None and not tok.dynamic:
+            out.append(Event(tok.midi, run.durations.duration_for(i) if run.durations else None))
+    return out

@@ -82,6 +82,7 @@ class Piece:
                     "id": f"{self.id}#{voice.name}",
                     "pitch": [-1 if p is None else int(p) for p in voice.pitches],
                     "beats": [float(d) for d in voice.durations],
+                    "onset": [float(o) for o in voice.onsets],
                     "bar_position": [self.bar_position(o) for o in voice.onsets],
                     "context_pitch": context,
                     "context_count": counts,

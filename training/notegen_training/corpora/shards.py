@@ -37,7 +37,7 @@ from .read import read_file
 
 MANIFEST = "manifest.jsonl"
 SUMMARY = "corpus.json"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 SPLITS = ("train", "valid", "test")
 
 
@@ -97,9 +97,9 @@ def convert_one(job: tuple[str, str | None, str]) -> FileResult:
 
 
 def to_example(example: dict[str, Any]) -> bytes:
-    """A voice as a serialized ``tf.train.Example``: pitch (MIDI, -1 = rest), beats,
-    bar_position, context_pitch + context_count (the other voices at each onset), bpm,
-    time_signature, id."""
+    """A voice as a serialized ``tf.train.Example``: pitch (MIDI, -1 = rest), beats, onset
+    (beats from the piece's start), bar_position, context_pitch + context_count (the other
+    voices at each onset), bpm, time_signature, id."""
     import tensorflow as tf
 
     def ints(values: Iterable[int]) -> tf.train.Feature:
@@ -111,6 +111,7 @@ def to_example(example: dict[str, Any]) -> bytes:
     features = {
         "pitch": ints(example["pitch"]),
         "beats": floats(example["beats"]),
+        "onset": floats(example["onset"]),
         "bar_position": floats(example["bar_position"]),
         "context_pitch": ints(example["context_pitch"]),
         "context_count": ints(example["context_count"]),
@@ -121,20 +122,24 @@ def to_example(example: dict[str, Any]) -> bytes:
     return tf.train.Example(features=tf.train.Features(feature=features)).SerializeToString()
 
 
-def read_manifest(folder: Path) -> dict[str, dict[str, Any]]:
-    """Manifest entries by sha256 (a line cut short by a crash is ignored)."""
-    entries: dict[str, dict[str, Any]] = {}
+def manifest_entries(folder: Path) -> Iterator[dict[str, Any]]:
+    """The manifest's entries, streamed (a line cut short by a crash is ignored)."""
     path = folder / MANIFEST
     if not path.exists():
-        return entries
+        return
     with path.open(encoding="utf-8") as handle:
         for line in handle:
             try:
-                entry = json.loads(line)
+                yield json.loads(line)
             except json.JSONDecodeError:
                 continue
-            entries[entry["sha256"]] = entry
-    return entries
+
+
+def read_manifest(folder: Path) -> set[str]:
+    """The sha256 of every file content already converted (read or skipped).
+
+    Only the hashes stay in memory while converting (~110 bytes a file), not the entries."""
+    return {entry["sha256"] for entry in manifest_entries(folder)}
 
 
 class ShardWriter:
@@ -234,9 +239,9 @@ def reason_kind(reason: str) -> str:
 
 def _jobs(
     sources: Iterable[tuple[Path, str | None]],
-    done: dict[str, dict[str, Any]],
+    done: set[str],
     tally: Counter[str],
-    seen: dict[str, str],
+    seen: set[str],
     on_duplicate: Any,
 ) -> Iterator[tuple[str, str | None, str]]:
     """Hash each file; yield the ones whose content is neither cached nor seen this run."""
@@ -251,9 +256,9 @@ def _jobs(
             continue
         if sha in seen:
             tally["duplicates"] += 1
-            on_duplicate(path, seen[sha])
+            on_duplicate(path)
             continue
-        seen[sha] = str(path)
+        seen.add(sha)
         if sha in done:
             tally["cached"] += 1
             continue
@@ -284,16 +289,17 @@ def convert(
 
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
+    check_format(out)
     done = read_manifest(out)
     sources = list(expand(paths))
     tally: Counter[str] = Counter()
-    seen: dict[str, str] = {}
+    seen: set[str] = set()
     writer = ShardWriter(out, next_shard(out))
     bar = tqdm(
         total=len(sources), desc="converting", unit="file", file=sys.stderr, disable=not progress
     )
 
-    def note_duplicate(path: Path, first: str) -> None:
+    def note_duplicate(path: Path) -> None:
         bar.update(1)
 
     jobs = _jobs(sources, done, tally, seen, note_duplicate)
@@ -325,23 +331,43 @@ def convert(
         if pool is not None:
             pool.terminate()
             pool.join()
-    report = summarize(out, tally, set(seen))
+    report = summarize(out, tally, seen)
     (out / SUMMARY).write_text(json.dumps(report.to_dict(), indent=1))
     return report
 
 
+def check_format(folder: Path) -> None:
+    """Refuse to add to shards of another format (their examples would not parse alike)."""
+    summary = folder / SUMMARY
+    if summary.exists():
+        version = json.loads(summary.read_text()).get("format_version")
+        if version != FORMAT_VERSION:
+            raise ValueError(
+                f"{folder} holds shards of format {version}, this notegen writes format "
+                f"{FORMAT_VERSION}: convert into a new folder"
+            )
+
+
 def summarize(folder: Path, tally: Counter[str], shas: set[str]) -> ConvertReport:
     """Totals over the manifest entries of this run's files (cached or converted now)."""
-    entries = [e for sha, e in read_manifest(folder).items() if sha in shas]
-    skipped = Counter(reason_kind(e.get("reason", "")) for e in entries if e["status"] != "read")
+    skipped: Counter[str] = Counter()
     splits = {s: {"examples": 0, "events": 0} for s in SPLITS}
-    for entry in entries:
+    read = 0
+    counted: set[str] = set()
+    for entry in manifest_entries(folder):
+        if entry["sha256"] not in shas or entry["sha256"] in counted:
+            continue
+        counted.add(entry["sha256"])
+        if entry["status"] != "read":
+            skipped[reason_kind(entry.get("reason", ""))] += 1
+            continue
+        read += 1
         for split, counts in entry.get("splits", {}).items():
             splits[split]["examples"] += counts["examples"]
             splits[split]["events"] += counts["events"]
     return ConvertReport(
         files=tally["files"],
-        read=sum(1 for e in entries if e["status"] == "read"),
+        read=read,
         skipped=dict(skipped),
         duplicates=tally["duplicates"],
         cached=tally["cached"],
@@ -359,4 +385,5 @@ def load_summary(folder: str | Path) -> dict[str, Any]:
     path = Path(folder) / SUMMARY
     if not path.exists():
         raise FileNotFoundError(f"{path}: no converted corpus here (run notegen-train convert)")
+    check_format(Path(folder))
     return json.loads(path.read_text())  # type: ignore[no-any-return]

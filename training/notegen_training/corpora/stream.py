@@ -29,6 +29,7 @@ def feature_spec() -> dict[str, Any]:
     return {
         "pitch": tf.io.RaggedFeature(tf.int64),
         "beats": tf.io.RaggedFeature(tf.float32),
+        "onset": tf.io.RaggedFeature(tf.float32),
         "bar_position": tf.io.RaggedFeature(tf.float32),
         "context_pitch": tf.io.RaggedFeature(tf.int64),
         "context_count": tf.io.RaggedFeature(tf.int64),

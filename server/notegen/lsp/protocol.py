@@ -1,0 +1,281 @@
+"""JSON-RPC as a hostile client may speak it: every request is answered, nothing is kept.
+
+pygls 2.1's :class:`LanguageServerProtocol` trusts its peer. This subclass, which the server
+hands every message body the transport cuts out (:mod:`notegen.lsp.transport`), changes that:
+
+* a body that is not JSON (or not UTF-8) gets ``ParseError`` (-32700); one that is not a
+  JSON-RPC 2.0 message object gets ``InvalidRequest`` (-32600), with its id when it has one;
+* params that do not fit the method's type get ``InvalidParams`` (-32602) naming the field
+  (pygls logged these and never answered);
+* the lifecycle is enforced: ``ServerNotInitialized`` (-32002) before ``initialize``, a second
+  ``initialize`` refused, ``InvalidRequest`` after ``shutdown`` (pygls dropped these silently);
+  notifications are dropped then, except ``exit``, whose exit code (0 after ``shutdown``,
+  else 1) is kept for the process (pygls' ``sys.exit`` in a handler was swallowed: always 0);
+* no future outlives its message: pygls keeps the future of every notification handled by a
+  built-in generator handler (``didOpen``/``didChange``/``didClose``...) in
+  ``_request_futures`` under a fresh uuid and never removes it — one Future + uuid per edit,
+  for the life of the process (upstream, pygls 2.1.1 ``JsonRPCProtocol._execute_handler``);
+* ``$/cancelRequest`` reaches the work: for a request served by a generator handler
+  (``workspace/executeCommand``) pygls cancelled only the outer future, so the reply was
+  dropped but the command kept running; the running step is now cancelled too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from collections.abc import Generator
+from concurrent.futures import Future
+from functools import partial
+from typing import Any
+
+from cattrs import transform_error
+from cattrs.errors import ClassValidationError
+from lsprotocol import types
+from pygls.exceptions import (
+    JsonRpcException,
+    JsonRpcInvalidParams,
+    JsonRpcInvalidRequest,
+    JsonRpcParseError,
+    JsonRpcServerNotInitialized,
+)
+from pygls.protocol import LanguageServerProtocol
+from pygls.protocol.json_rpc import (
+    JsonRPCNotification,
+    JsonRPCRequestMessage,
+    JsonRPCResponseMessage,
+)
+from pygls.protocol.language_server import lsp_method
+
+log = logging.getLogger(__name__)
+
+MAX_ERROR_DETAIL = 300
+"""Characters of a peer's bad value quoted back in an error message (the rest is cut)."""
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= MAX_ERROR_DETAIL else text[:MAX_ERROR_DETAIL] + "…"
+
+
+def _valid_id(value: Any) -> bool:
+    return isinstance(value, (int, str)) and not isinstance(value, bool)
+
+
+class NotegenProtocol(LanguageServerProtocol):
+    """pygls' LSP protocol, answering every request and keeping nothing per message."""
+
+    def __init__(self, server: Any, converter: Any) -> None:
+        super().__init__(server, converter)
+        self.initialize_seen = False
+        self.exit_code: int | None = None
+        """Set by ``exit``: 0 after ``shutdown``, 1 without (the LSP specification's rule)."""
+        self.exited: asyncio.Event | None = None
+        """Set when ``exit`` arrives; the transport then ends the session."""
+
+    # -- bodies in ------------------------------------------------------------------------------
+
+    def receive_body(self, body: bytes) -> None:
+        """One message body as the transport cut it out: parse, check, dispatch or answer."""
+        bad_utf8 = False
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            bad_utf8 = True
+            text = body.decode("utf-8", "replace")  # still find the id to answer
+        try:
+            data = json.loads(text)
+        except (ValueError, RecursionError) as exc:
+            self.send_error(None, JsonRpcParseError(f"Parse error: not JSON ({_short(str(exc))})"))
+            return
+        if bad_utf8:
+            msg_id = data.get("id") if isinstance(data, dict) else None
+            error = JsonRpcParseError("Parse error: the message is not valid UTF-8")
+            self.send_error(msg_id if _valid_id(msg_id) else None, error)
+            return
+        self.receive(data)
+
+    def receive(self, data: Any) -> None:
+        """A parsed JSON value: check the JSON-RPC envelope, then dispatch by kind."""
+        if not isinstance(data, dict):
+            what = "a batch (LSP has none)" if isinstance(data, list) else type(data).__name__
+            self.send_error(None, JsonRpcInvalidRequest(f"expected a JSON-RPC object, got {what}"))
+            return
+        has_id, msg_id, method = "id" in data, data.get("id"), data.get("method")
+        if has_id and not _valid_id(msg_id):
+            if msg_id is None and "error" in data and "method" not in data:
+                log.warning("error from the client without an id: %s", _short(str(data)))
+                return
+            self.send_error(None, JsonRpcInvalidRequest("id must be an integer or a string"))
+            return
+        reply_id = msg_id if has_id and "method" in data else None
+        if data.get("jsonrpc") != "2.0":
+            why = f'"jsonrpc" must be "2.0", not {_short(repr(data.get("jsonrpc")))}'
+            self._refuse(reply_id, method, JsonRpcInvalidRequest(why))
+            return
+        if "method" in data and not isinstance(method, str):
+            self._refuse(reply_id, None, JsonRpcInvalidRequest("method must be a string"))
+            return
+        if "method" not in data:
+            if not has_id:
+                self.send_error(None, JsonRpcInvalidRequest("neither a request nor a response"))
+                return
+            self._receive_response(data)
+        elif has_id:
+            self._receive_request(msg_id, str(method), data)
+        else:
+            self._receive_notification(str(method), data)
+
+    def _refuse(self, msg_id: Any, method: Any, error: JsonRpcException) -> None:
+        if msg_id is not None:
+            self.send_error(msg_id, error)
+        else:
+            log.warning("dropped notification %r: %s", method, error.message)
+
+    def _receive_request(self, msg_id: Any, method: str, data: dict[str, Any]) -> None:
+        if self._shutdown:
+            self.send_error(
+                msg_id,
+                JsonRpcInvalidRequest(f"{method}: the server is shut down; only exit is accepted"),
+            )
+            return
+        if method == types.INITIALIZE and self.initialize_seen:
+            self.send_error(msg_id, JsonRpcInvalidRequest("initialize may only be sent once"))
+            return
+        if method != types.INITIALIZE and not self.initialize_seen:
+            error = JsonRpcServerNotInitialized(f"{method}: send initialize first")
+            self.send_error(msg_id, error)
+            return
+        try:
+            message = self.structure_message(data)
+        except JsonRpcException as exc:
+            self.send_error(msg_id, exc)
+            return
+        if method == types.INITIALIZE:
+            self.initialize_seen = True
+        self.handle_message(message)
+
+    def _receive_notification(self, method: str, data: dict[str, Any]) -> None:
+        if method != types.EXIT and (self._shutdown or not self.initialize_seen):
+            why = "after shutdown" if self._shutdown else "before initialize"
+            log.warning("dropped notification %r %s", method, why)
+            return
+        try:
+            message = self.structure_message(data)
+        except JsonRpcException as exc:
+            log.warning("dropped notification %r: %s", method, exc.message)
+            return
+        self.handle_message(message)
+
+    def _receive_response(self, data: dict[str, Any]) -> None:
+        """A reply to one of our requests; a malformed one fails that request (never hangs)."""
+        try:
+            message = self.structure_message(data)
+        except JsonRpcException as exc:
+            log.warning("malformed response from the client: %s", exc.message)
+            future = self._request_futures.pop(data["id"], None)
+            if future is not None and not future.done():
+                future.set_exception(exc)
+            return
+        self.handle_message(message)
+
+    def structure_message(self, data: dict[str, Any]) -> Any:
+        """pygls' structuring, with a short error naming the bad fields (no traceback log)."""
+        method = data.get("method")
+        if "id" in data and "error" in data:
+            cls: Any = types.ResponseErrorMessage
+        elif "id" in data and method is not None:
+            cls = self.get_message_type(method) or JsonRPCRequestMessage
+        elif "id" in data:
+            cls = self._result_types.pop(data["id"], None) or JsonRPCResponseMessage
+        else:
+            cls = self.get_message_type(method or "") or JsonRPCNotification
+        try:
+            return self._converter.structure(data, cls)
+        except ClassValidationError as exc:
+            fields = "; ".join(transform_error(exc))
+            raise JsonRpcInvalidParams(f"{method}: invalid params: {_short(fields)}") from None
+        except Exception as exc:  # cattrs raises plain TypeError/ValueError for some shapes
+            raise JsonRpcInvalidParams(f"{method}: invalid params: {_short(str(exc))}") from None
+
+    # -- answers out ----------------------------------------------------------------------------
+
+    def send_error(self, msg_id: int | str | None, error: JsonRpcException) -> None:
+        """An error response; ``msg_id=None`` is JSON-RPC's ``"id": null`` (unknown request)."""
+        if msg_id is None:
+            log.warning("answered an unreadable message: %s", error.message)
+        body: dict[str, Any] = {"code": error.code, "message": error.message}
+        if error.data is not None:
+            body["data"] = error.data
+        self._send_data({"jsonrpc": "2.0", "id": msg_id, "error": body})
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    @lsp_method(types.SHUTDOWN)
+    def lsp_shutdown(self, *args: Any) -> Generator[Any, Any, None]:
+        """pygls' shutdown, cancelling a copy of the in-flight futures (a cancelled future's
+        callback removes it from the dict being iterated: pygls raised RuntimeError here)."""
+        if (user_handler := self.fm.features.get(types.SHUTDOWN)) is not None:
+            yield user_handler, args, None
+        current_id = self.msg_id
+        for msg_id, future in list(self._request_futures.items()):
+            if msg_id != current_id and not future.done():
+                future.cancel()
+        self._shutdown = True
+
+    @lsp_method(types.EXIT)
+    def lsp_exit(self, *args: Any) -> Generator[Any, Any, None]:
+        """Record the exit code and let the transport end the session (no ``sys.exit`` here)."""
+        if (user_handler := self.fm.features.get(types.EXIT)) is not None:
+            yield user_handler, args, None
+        self.exit_code = 0 if self._shutdown else 1
+        if self.exited is not None:
+            self.exited.set()
+
+    # -- no future outlives its message ---------------------------------------------------------
+
+    def _execute_handler(
+        self,
+        msg_id: Any,
+        handler: Any,
+        callback: Any,
+        args: tuple[Any, ...] | None = None,
+        kwargs: dict[str, Any] | None = None,
+    ) -> None:
+        super()._execute_handler(msg_id, handler, callback, args, kwargs)
+        future = self._request_futures.get(msg_id)
+        if future is not None:
+            future.add_done_callback(partial(self._forget_future, msg_id))
+
+    def _forget_future(self, msg_id: Any, future: Any) -> None:
+        if self._request_futures.get(msg_id) is future:
+            del self._request_futures[msg_id]
+
+    def _run_generator(self, future: Any, *, gen: Any, result_future: Future[Any]) -> None:
+        """pygls' generator stepping, plus: cancelling the request cancels the running step."""
+        if result_future.cancelled():
+            return
+        try:
+            value = future.result() if future is not None else None
+            handler, args, kwargs = gen.send(value)
+            step_id = str(uuid.uuid4())
+            self._execute_handler(
+                step_id,
+                handler,
+                args=args,
+                kwargs=kwargs,
+                callback=partial(self._run_generator, gen=gen, result_future=result_future),
+            )
+            step = self._request_futures.get(step_id)
+            if step is not None and not step.done():
+                result_future.add_done_callback(partial(_cancel_with, step))
+        except StopIteration as result:
+            result_future.set_result(result.value)
+        except Exception as exc:
+            result_future.set_exception(exc)
+
+
+def _cancel_with(step: Any, outer: Future[Any]) -> None:
+    if outer.cancelled() and not step.done():
+        step.cancel()

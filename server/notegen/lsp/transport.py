@@ -1,0 +1,293 @@
+"""The LSP base protocol on stdio, TCP and WebSocket, cut into messages without trusting the peer.
+
+pygls 2.1's reader loop (``pygls.io_.run_async``) went deaf for good after one frame with a
+non-numeric, negative or missing ``Content-Length`` (its state machine never resynchronised)
+and allocated whatever length a frame claimed (``Content-Length: 10^12`` → ``MemoryError``,
+exit 1). :class:`FrameParser` is a small sans-I/O replacement: it accepts a frame of at most
+:data:`MAX_MESSAGE_BYTES`, answers a bad header with a ``ParseError`` (``"id": null``) and a
+log line, and skips to the next ``Content-Length`` header, so the next good message is served.
+
+Network transports serve ONE client per process: while a client is connected, another
+connection gets a ``window/showMessage`` saying so, is closed, and the refusal is logged.
+The server's state (open documents, settings, the model and its inference thread, the Sonic Pi
+connection) is one editor's, so sharing it would let a second peer read and edit the first
+one's documents (the takeover of issue 12); editors start one server per workspace anyway.
+The process ends when its client's session ends, as before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import re
+import sys
+import threading
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+from pygls.io_ import StdoutWriter
+
+from .protocol import NotegenProtocol
+
+log = logging.getLogger(__name__)
+
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+"""The largest message body accepted: a 5 MB document JSON-escaped is well under it."""
+MAX_HEADER_BYTES = 8192
+"""A header block longer than this is not one (the base protocol has two short fields)."""
+READ_CHUNK = 1 << 16
+_CONTENT_LENGTH = re.compile(rb"content-length[ \t]*:", re.IGNORECASE)
+_HEADER_LINES = re.compile(rb"(?:[A-Za-z0-9-]+[ \t]*:[^\r\n]*\r\n)+")  # fields before ours
+_KEEP = len(b"content-length:") - 1  # bytes kept while looking for a header split over reads
+REFUSED = (
+    "notegen-lsp already serves a client on this port (one client per server process): "
+    "start another notegen-lsp for this editor"
+)
+
+
+@dataclass(frozen=True)
+class FrameError:
+    """A frame that could not be cut out of the stream (it was dropped; the reason)."""
+
+    message: str
+
+
+class FrameParser:
+    """Cut ``Content-Length`` frames out of a byte stream fed in arbitrary pieces."""
+
+    def __init__(self, max_message: int = MAX_MESSAGE_BYTES) -> None:
+        self.max_message = max_message
+        self.buffer = bytearray()
+        self.length: int | None = None  # of the body being read
+        self.in_junk = False  # inside a run of bytes that belong to no frame
+
+    def feed(self, data: bytes) -> Iterator[bytes | FrameError]:
+        """Bodies (and frame errors) completed by ``data``, in stream order."""
+        self.buffer += data
+        while True:
+            if self.length is not None:
+                if len(self.buffer) < self.length:
+                    return
+                body = bytes(self.buffer[: self.length])
+                del self.buffer[: self.length]
+                self.length = None
+                yield body
+                continue
+            found = _CONTENT_LENGTH.search(self.buffer)
+            start = found.start() if found else max(0, len(self.buffer) - _KEEP)
+            if start:
+                junk = self.buffer[:start]
+                del self.buffer[:start]
+                if junk.strip() and not self.in_junk and not _HEADER_LINES.fullmatch(junk):
+                    self.in_junk = True
+                    yield FrameError(
+                        f"bytes outside any message (no valid Content-Length header before "
+                        f"{bytes(junk[:40])!r}); dropped up to the next header"
+                    )
+            if found is None:
+                return
+            end = self.buffer.find(b"\r\n\r\n")
+            if end < 0:
+                if len(self.buffer) > MAX_HEADER_BYTES:
+                    del self.buffer[: len(b"content-length:")]
+                    self.in_junk = True
+                    yield FrameError(f"a header longer than {MAX_HEADER_BYTES} bytes; dropped")
+                return
+            header = bytes(self.buffer[:end])
+            del self.buffer[: end + 4]
+            self.in_junk = False
+            error = self._start_body(header)
+            if error is not None:
+                yield error
+
+    def _start_body(self, header: bytes) -> FrameError | None:
+        value = b""
+        for line in header.split(b"\r\n"):
+            name, _, rest = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                value = rest.strip()
+        shown = value[:40].decode("ascii", "replace")
+        if not value.isdigit():
+            self.in_junk = True  # the body that follows belongs to no frame
+            return FrameError(f"invalid Content-Length {shown!r}: frame dropped")
+        length = int(value)
+        if length > self.max_message:
+            self.in_junk = True
+            return FrameError(
+                f"Content-Length {length} is over the limit of {self.max_message} bytes: "
+                "frame dropped"
+            )
+        self.length = length
+        return None
+
+
+def frame(body: bytes) -> bytes:
+    return b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+
+
+def refusal(message: str = REFUSED) -> bytes:
+    """The ``window/showMessage`` a refused connection receives before it is closed."""
+    note = {
+        "jsonrpc": "2.0",
+        "method": "window/showMessage",
+        "params": {"type": 1, "message": message},
+    }
+    return json.dumps(note).encode("utf-8")
+
+
+# -- sessions --------------------------------------------------------------------------------
+
+
+async def _pump(read: Callable[[], Awaitable[bytes]], protocol: NotegenProtocol) -> None:
+    """Read until end of stream, handing each body to the protocol."""
+    parser = FrameParser()
+    while True:
+        data = await read()
+        if not data:
+            return
+        for item in parser.feed(data):
+            if isinstance(item, FrameError):
+                protocol.send_error(None, _parse_error(item.message))
+            else:
+                protocol.receive_body(item)
+            await asyncio.sleep(0)  # let the handlers just scheduled run between messages
+
+
+def _parse_error(message: str) -> Any:
+    from pygls.exceptions import JsonRpcParseError
+
+    return JsonRpcParseError(f"Parse error: {message}")
+
+
+async def run_session(protocol: NotegenProtocol, pump: Awaitable[None]) -> None:
+    """Serve one client until its stream ends or it sends ``exit``."""
+    protocol.exited = asyncio.Event()
+    reading = asyncio.ensure_future(pump)
+    exiting = asyncio.ensure_future(protocol.exited.wait())
+    try:
+        await asyncio.wait({reading, exiting}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (reading, exiting):
+            task.cancel()
+    if reading.done() and not reading.cancelled() and reading.exception() is not None:
+        log.error("the connection failed", exc_info=reading.exception())
+
+
+def _stdin_chunks(stdin: BinaryIO, loop: asyncio.AbstractEventLoop) -> asyncio.Queue[bytes]:
+    """Chunks of stdin, read by a daemon thread (a blocked read never holds up exit)."""
+    queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=16)
+    try:  # os.read on the descriptor: a thread blocked in BufferedReader.read holds its lock,
+        fd: int | None = stdin.fileno()  # and Python aborts at exit waiting for that lock
+    except (AttributeError, OSError, ValueError):
+        fd = None
+
+    def read() -> None:
+        while True:
+            try:
+                data = os.read(fd, READ_CHUNK) if fd is not None else stdin.read1(READ_CHUNK)  # type: ignore[attr-defined]
+            except (OSError, ValueError):
+                data = b""
+            try:
+                asyncio.run_coroutine_threadsafe(queue.put(data), loop).result()
+            except RuntimeError:  # the loop is gone
+                return
+            if not data:
+                return
+
+    threading.Thread(target=read, name="notegen-stdin", daemon=True).start()
+    return queue
+
+
+async def serve_stdio(
+    protocol: NotegenProtocol, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None
+) -> None:
+    protocol.set_writer(StdoutWriter(stdout or sys.stdout.buffer))
+    chunks = _stdin_chunks(stdin or sys.stdin.buffer, asyncio.get_running_loop())
+    await run_session(protocol, _pump(chunks.get, protocol))
+
+
+async def serve_tcp(protocol: NotegenProtocol, host: str, port: int) -> None:
+    """Listen on ``host:port``; serve the first client, refuse others while it is connected."""
+    busy = False
+    finished = asyncio.Event()
+
+    async def connected(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal busy
+        peer = writer.get_extra_info("peername")
+        if busy:
+            log.warning("refused a connection from %s: a client is already connected", peer)
+            writer.write(frame(refusal()))
+            await _close(writer)
+            return
+        busy = True
+        log.info("client connected from %s", peer)
+        protocol.set_writer(writer)  # type: ignore[arg-type]  # .write(bytes) is all it uses
+        try:
+            await run_session(protocol, _pump(lambda: reader.read(READ_CHUNK), protocol))
+        finally:
+            await _close(writer)
+            finished.set()
+
+    listener = await asyncio.start_server(connected, host, port)
+    _announce("tcp", listener.sockets)
+    async with listener:
+        await finished.wait()
+
+
+def _announce(kind: str, sockets: Any) -> None:
+    """Say where we listen on stderr (with ``--port 0`` the system chose the port)."""
+    where = ", ".join("{}:{}".format(*s.getsockname()[:2]) for s in sockets)
+    print(f"notegen-lsp: listening on {where} ({kind}, one client)", file=sys.stderr, flush=True)
+
+
+async def _close(writer: asyncio.StreamWriter) -> None:
+    try:
+        writer.close()
+        await asyncio.wait_for(writer.wait_closed(), 2.0)
+    except (OSError, asyncio.TimeoutError):
+        pass
+
+
+async def serve_ws(protocol: NotegenProtocol, host: str, port: int) -> None:
+    """The same over WebSocket: one JSON-RPC message per WebSocket message, no headers."""
+    from pygls.io_ import WebSocketWriter
+    from websockets.asyncio.server import ServerConnection, serve
+    from websockets.exceptions import ConnectionClosed
+
+    busy = False
+    finished = asyncio.Event()
+
+    async def connected(websocket: ServerConnection) -> None:
+        nonlocal busy
+        if busy:
+            log.warning(
+                "refused a WebSocket connection from %s: a client is already connected",
+                websocket.remote_address,
+            )
+            await websocket.send(refusal().decode("utf-8"))
+            await websocket.close(1013, "one client per notegen-lsp process")
+            return
+        busy = True
+        protocol.set_writer(WebSocketWriter(websocket), include_headers=False)
+
+        async def pump() -> None:
+            while True:
+                try:
+                    data = await websocket.recv(decode=False)
+                except ConnectionClosed:
+                    return
+                protocol.receive_body(data if isinstance(data, bytes) else data.encode())
+                await asyncio.sleep(0)
+
+        try:
+            await run_session(protocol, pump())
+        finally:
+            await websocket.close()
+            finished.set()
+
+    async with serve(connected, host, port, max_size=MAX_MESSAGE_BYTES) as listener:
+        _announce("ws", listener.sockets)
+        await finished.wait()

@@ -1,0 +1,231 @@
+"""notegen-lsp against a hostile JSON-RPC peer: every request answered, no frame makes it deaf.
+
+The real server process over stdio, driven byte by byte by the benchmarks' raw client (it
+sends whatever we give it). The cases are issue 12's reproducers: broken ``Content-Length``
+headers, a frame claiming a terabyte, params of the wrong shape, JSON-RPC 1.0, invalid UTF-8,
+requests out of the lifecycle's order. After each, a good request must still be answered.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+SERVER = Path(sys.executable).parent / "notegen-lsp"
+SONG = "a1=[]\nb1=[]\na1[0]=[:C4,:E4,:G4]\nb1[0]=[1,1,1]\n"
+
+
+def _load(name: str, path: Path) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+rpc = _load("notegen_bench_rpc_client", REPO / "benchmarks" / "rpc_client.py")
+
+
+def start(model: Path, tmp_path: Path) -> Any:
+    return rpc.RpcClient(
+        [str(SERVER), "--model", str(model)], cwd=tmp_path, stderr_path=tmp_path / "server.log"
+    )
+
+
+@pytest.fixture
+def client(tiny_model: Path, tmp_path: Path) -> Iterator[Any]:
+    c = start(tiny_model, tmp_path)
+    try:
+        c.initialize(tmp_path, initialization_options={})
+        c.did_open((tmp_path / "song.rb").as_uri(), SONG)
+        yield c
+    finally:
+        c.close()
+
+
+def error_of(pending: Any, timeout: float = 10.0) -> dict[str, Any]:
+    with pytest.raises(rpc.RpcError) as caught:
+        pending.wait(timeout)
+    return caught.value.error
+
+
+def frame(body: bytes) -> bytes:
+    return b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+
+
+def hover_params(uri: str, line: Any = 2, character: Any = 8) -> dict[str, Any]:
+    return {"textDocument": {"uri": uri}, "position": {"line": line, "character": character}}
+
+
+def still_serves(client: Any, tmp_path: Path) -> None:
+    """A good hover on the open song is answered with the note under the cursor."""
+    uri = (tmp_path / "song.rb").as_uri()
+    result = client.request("textDocument/hover", hover_params(uri), timeout=10)
+    assert "MIDI 60" in result["contents"]["value"]
+
+
+BAD_FRAMES = {
+    "non-numeric length": b"Content-Length: abc\r\n\r\n{}",
+    "negative length": b"Content-Length: -5\r\n\r\n{}",
+    "missing length": b"Content-Type: application/vscode-jsonrpc\r\n\r\n{}",
+    "a terabyte": b"Content-Length: 1000000000000\r\n\r\n{}",
+    "a 30-digit length": b"Content-Length: 999999999999999999999999999999\r\n\r\n{}",
+    "junk between frames": b"hello\r\n\r\n",
+}
+
+
+@pytest.mark.parametrize("name", list(BAD_FRAMES))
+def test_a_bad_frame_is_answered_and_the_next_request_is_served(
+    client: Any, tmp_path: Path, name: str
+) -> None:
+    since = len(client.orphans)
+    client.send_raw(BAD_FRAMES[name])
+    still_serves(client, tmp_path)
+    error = client.wait_orphan(since)["error"]
+    assert error["code"] == -32700 and "dropped" in error["message"]
+    assert client.process.poll() is None
+
+
+def test_a_frame_split_across_writes_is_one_message(client: Any, tmp_path: Path) -> None:
+    uri = (tmp_path / "song.rb").as_uri()
+    body = json.dumps(
+        {
+            "jsonrpc": "2.0",
+            "id": "split",
+            "method": "textDocument/hover",
+            "params": hover_params(uri),
+        }
+    ).encode()
+    whole = frame(body)
+    pending = client.send_raw(whole[:7], "split")
+    for at in range(7, len(whole), 9):
+        client.send_raw(whole[at : at + 9])
+    assert "MIDI 60" in pending.wait(10)["contents"]["value"]
+
+
+MALFORMED = {
+    # name: (method, params or a marker, expected code)
+    "line -1": ("textDocument/hover", {"line": -1}, -32602),
+    "line 2^53": ("textDocument/hover", {"line": 2**53}, -32602),
+    "position as a string": ("textDocument/hover", "position-string", -32602),
+    "params missing": ("textDocument/completion", "absent", -32602),
+    "params null": ("textDocument/completion", None, -32602),
+    "params a list": ("textDocument/hover", [1, 2], -32602),
+    "inline completion without context": ("textDocument/inlineCompletion", {}, -32602),
+    "unknown method": ("notegen/noSuchThing", {}, -32601),
+}
+
+
+@pytest.mark.parametrize("name", list(MALFORMED))
+def test_a_malformed_request_gets_an_error_reply(client: Any, tmp_path: Path, name: str) -> None:
+    method, shape, code = MALFORMED[name]
+    uri = (tmp_path / "song.rb").as_uri()
+    message: dict[str, Any] = {"jsonrpc": "2.0", "id": name, "method": method}
+    if isinstance(shape, dict):
+        message["params"] = hover_params(uri, **shape)
+    elif shape == "position-string":
+        message["params"] = {"textDocument": {"uri": uri}, "position": "2:8"}
+    elif shape != "absent":
+        message["params"] = shape
+    pending = client.send_raw(frame(json.dumps(message).encode()), name)
+    assert error_of(pending)["code"] == code
+    still_serves(client, tmp_path)
+
+
+def test_jsonrpc_1_0_is_an_invalid_request(client: Any, tmp_path: Path) -> None:
+    uri = (tmp_path / "song.rb").as_uri()
+    message = {
+        "jsonrpc": "1.0",
+        "id": 7,
+        "method": "textDocument/hover",
+        "params": hover_params(uri),
+    }
+    pending = client.send_raw(frame(json.dumps(message).encode()), 7)
+    assert error_of(pending)["code"] == -32600
+
+
+def test_invalid_utf8_is_a_parse_error_for_that_request(client: Any, tmp_path: Path) -> None:
+    uri = (tmp_path / "song.rb").as_uri()
+    body = json.dumps(
+        {
+            "jsonrpc": "2.0",
+            "id": "utf8",
+            "method": "textDocument/hover",
+            "params": hover_params(uri),
+        }
+    ).encode()
+    body = body.replace(b"song.rb", b"s\xff\xfeng.rb")
+    pending = client.send_raw(frame(body), "utf8")
+    error = error_of(pending)
+    assert error["code"] == -32700 and "UTF-8" in error["message"]
+    still_serves(client, tmp_path)
+
+
+@pytest.mark.parametrize(
+    "body, code",
+    [
+        (b"{not json", -32700),
+        (b"[" * 100_000, -32700),
+        (b'[{"jsonrpc": "2.0", "id": 1, "method": "shutdown"}]', -32600),
+        (b'{"jsonrpc": "2.0", "id": {"a": 1}, "method": "shutdown"}', -32600),
+        (b'"a string"', -32600),
+    ],
+)
+def test_an_unreadable_message_gets_an_error_without_id(
+    client: Any, tmp_path: Path, body: bytes, code: int
+) -> None:
+    since = len(client.orphans)
+    client.send_raw(frame(body))
+    reply = client.wait_orphan(since)
+    assert reply["id"] is None and reply["error"]["code"] == code
+    still_serves(client, tmp_path)
+
+
+def test_a_method_that_is_not_a_string_is_an_invalid_request(client: Any) -> None:
+    pending = client.send_raw(frame(b'{"jsonrpc": "2.0", "id": "m", "method": 42}'), "m")
+    assert error_of(pending)["code"] == -32600
+
+
+# -- the lifecycle ----------------------------------------------------------------------------
+
+
+def test_requests_before_initialize_are_refused_and_notifications_dropped(
+    tiny_model: Path, tmp_path: Path
+) -> None:
+    c = start(tiny_model, tmp_path)
+    try:
+        uri = (tmp_path / "early.rb").as_uri()
+        c.did_open(uri, SONG)  # dropped: the server is not initialized
+        assert error_of(c.send("textDocument/hover", hover_params(uri)))["code"] == -32002
+        c.initialize(tmp_path, initialization_options={})
+        assert c.request("textDocument/hover", hover_params(uri)) is None  # never opened
+    finally:
+        c.close()
+
+
+def test_a_second_initialize_is_refused_and_documents_are_kept(client: Any, tmp_path: Path) -> None:
+    params = {"processId": None, "rootUri": tmp_path.as_uri(), "capabilities": {}}
+    assert error_of(client.send("initialize", params))["code"] == -32600
+    still_serves(client, tmp_path)
+
+
+def test_after_shutdown_requests_are_invalid_and_exit_is_0(client: Any, tmp_path: Path) -> None:
+    uri = (tmp_path / "song.rb").as_uri()
+    assert client.request("shutdown") is None
+    assert error_of(client.send("textDocument/hover", hover_params(uri)))["code"] == -32600
+    client.notify("exit")
+    assert client.process.wait(20) == 0
+
+
+def test_exit_without_shutdown_exits_1(client: Any) -> None:
+    client.notify("exit")
+    assert client.process.wait(20) == 1

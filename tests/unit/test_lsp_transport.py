@@ -1,0 +1,54 @@
+"""Cutting LSP frames out of a byte stream that may lie: every good frame survives, every bad
+one is reported and skipped, and nothing is allocated for a length that was only claimed."""
+
+from __future__ import annotations
+
+from notegen.lsp.transport import MAX_HEADER_BYTES, FrameError, FrameParser, frame
+
+
+def cut(*pieces: bytes, max_message: int = 1024) -> list[bytes | FrameError]:
+    parser = FrameParser(max_message)
+    out: list[bytes | FrameError] = []
+    for piece in pieces:
+        out.extend(parser.feed(piece))
+    return out
+
+
+def test_frames_fed_byte_by_byte_come_out_whole() -> None:
+    stream = frame(b'{"a":1}') + frame(b"{}")
+    assert cut(*[stream[i : i + 1] for i in range(len(stream))]) == [b'{"a":1}', b"{}"]
+
+
+def test_header_fields_in_any_case_and_order() -> None:
+    stream = b"Content-Type: x\r\ncontent-length: 2\r\n\r\n{}"
+    assert cut(stream) == [b"{}"]
+
+
+def test_a_bad_length_is_reported_and_the_next_frame_is_read() -> None:
+    for bad in (b"abc", b"-5", b"", b"1e3", b"0x10"):
+        out = cut(b"Content-Length: " + bad + b"\r\n\r\n{}", frame(b'{"ok":1}'))
+        assert isinstance(out[0], FrameError) and "Content-Length" in out[0].message
+        assert out[1:] == [b'{"ok":1}']
+
+
+def test_a_claimed_terabyte_is_refused_without_reading_it() -> None:
+    parser = FrameParser(1024)
+    out = list(parser.feed(b"Content-Length: 1000000000000\r\n\r\n{}" + frame(b"[]")))
+    assert isinstance(out[0], FrameError) and "over the limit" in out[0].message
+    assert out[1:] == [b"[]"]
+    assert len(parser.buffer) == 0
+
+
+def test_junk_without_a_header_is_reported_once_and_not_kept() -> None:
+    parser = FrameParser(1024)
+    out = [item for _ in range(100) for item in parser.feed(b"x" * 1000)]
+    assert len(out) == 1 and isinstance(out[0], FrameError)
+    assert len(parser.buffer) < 20
+    assert list(parser.feed(frame(b"{}"))) == [b"{}"]
+
+
+def test_an_endless_header_is_dropped() -> None:
+    parser = FrameParser(1024)
+    out = list(parser.feed(b"Content-Length: 2\r\nX-Pad: " + b"p" * MAX_HEADER_BYTES))
+    assert len(out) == 1 and "header longer" in out[0].message  # type: ignore[union-attr]
+    assert list(parser.feed(b"\r\n\r\n" + frame(b"{}"))) == [b"{}"]
