@@ -11,6 +11,7 @@ started for this module and stopped after it; a Sonic Pi that cannot start FAILS
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fixtures.lsp_editor import server_command, start_editor
 from notegen.melody import Event
 from notegen.render import analyse_wav
 from notegen.snippets import voice_snippet
@@ -135,3 +137,52 @@ def test_render_records_the_block_as_long_as_its_notes(home: Path, tmp_path: Pat
     stats = analyse_wav(wav)
     assert stats.seconds == pytest.approx(EXPECTED_S, abs=0.15)
     assert stats.rms > 0.01
+
+
+PIECE = (
+    "a1=[]\nb1=[]\n"
+    "a1[0]=[:C4,:E4,:G4]\nb1[0]=[0.5,0.5,1]\n"
+    "live_loop :drums do\n  sample :bd_haus\n  sleep 0.5\nend\n"
+    "a1[1]=[:A4,:H4]\nb1[1]=[1,1]\n"
+    "c1=[240,240]\n"
+    "in_thread do\n"
+    "  for i in 0..a1.length-1\n"
+    "    use_bpm c1[i]\n"
+    "    for j in 0..a1[i].length-1\n"
+    "      play a1[i][j], release: b1[i][j]\n"
+    "      sleep b1[i][j]\n"
+    "    end\n"
+    "  end\n"
+    "end\n"
+)
+
+
+async def test_the_editor_plays_a_voice_and_marks_its_invalid_note(
+    home: Path, tiny_model: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real notegen-lsp process: "Play voice 1" finds Sonic Pi 5, sends only the voice, and
+    Sonic Pi's error from the loop's ``play`` line becomes a diagnostic on the ``:H4`` itself."""
+    monkeypatch.setenv("SONIC_PI_HOME", str(home))
+    client, editor = await start_editor(server_command(tiny_model))
+    try:
+        uri = editor.open(PIECE)
+        result = await editor.command(
+            "notegen.playInSonicPi",
+            {"uri": uri, "position": {"line": 2, "character": 8}, "voice": True},
+        )
+        assert result["played"] is True and result["listening"] is True, result
+        assert result["endpoint"].startswith("Sonic Pi 5.0.0-beta-1 at 127.0.0.1:")
+        found = []
+        for _ in range(400):  # Sonic Pi answers within seconds; the server publishes then
+            found = [d for d in client.diagnostics.get(uri, []) if d.source == "Sonic Pi"]
+            if found:
+                break
+            await asyncio.sleep(0.05)
+        (diagnostic,) = found
+        line = PIECE.splitlines().index("a1[1]=[:A4,:H4]")
+        assert (diagnostic.range.start.line, diagnostic.range.start.character) == (line, 11)
+        assert (diagnostic.range.end.line, diagnostic.range.end.character) == (line, 14)
+        assert "Invalid note: :H4" in diagnostic.message
+    finally:
+        await client.shutdown_session()
+        await client.stop()
