@@ -73,7 +73,8 @@ def test_voice_true_plays_the_whole_generated_block() -> None:
     target = play.resolve_target(
         FakeServer(), {"uri": URI, "position": {"line": 3, "character": 8}, "voice": True}
     )
-    assert target.snippet.code == render_block(1, [[Event(60, 0.5), Event(64, 0.5)]], 120)
+    block = render_block(1, [[Event(60, 0.5), Event(64, 0.5)]], 120)
+    assert target.snippet.code == "use_synth :pluck\n" + block  # the piece's synth, the block
     assert target.snippet.seconds == pytest.approx(0.5)
 
 
