@@ -100,7 +100,8 @@ def notes_only(engine: Engine, nc: NoteContext, limit: int) -> list[Suggestion]:
     ranked = [
         Candidate(c.pitch - shift, c.probability, c.duration)
         for c in (s.candidate for s in rank_notes(engine, shifted, len(model.pitch_vocab)))
-        if c.pitch is not None
+        if c.pitch is not None and 12 <= c.pitch - shift <= 127
+        # (below :c0 a symbol needs quotes, `:c-1` is `:c - 1` in Ruby; above 127: no MIDI)
     ]
     played = [e.pitch for e in nc.before if e.pitch is not None]
     if played:  # the note just played stays within reach (see REPEAT_RANK)
