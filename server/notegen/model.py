@@ -13,6 +13,7 @@ import itertools
 import json
 import math
 import os
+import stat
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -78,7 +79,38 @@ def _card_and_onnx_paths(path: Path) -> tuple[Path, Path | None]:
     raise ModelError(f"{path}: expected a .onnx model or its .json card")
 
 
+MAX_CARD_BYTES = 16 * 1024 * 1024
+MAX_GRAPH_BYTES = 2 * 1024 * 1024 * 1024  # protobuf's own limit for one ONNX file
+
+
+def _check_regular_file(path: Path, what: str, limit: int) -> None:
+    """Refuse, before opening it, a path that is not a regular file of a sane size.
+
+    Opening a FIFO blocks until someone writes to it, and ``/dev/zero`` reads until memory
+    runs out: a model path set by mistake must fail at once with a message naming it.
+    """
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise ModelError(f"{path}: {what} not found") from None
+    except OSError as exc:
+        raise ModelError(f"{path}: cannot read {what} ({exc.strerror or exc})") from None
+    if not stat.S_ISREG(info.st_mode):
+        kinds = [
+            (stat.S_ISDIR, "a directory"),
+            (stat.S_ISFIFO, "a FIFO"),
+            (stat.S_ISCHR, "a device"),
+            (stat.S_ISBLK, "a device"),
+            (stat.S_ISSOCK, "a socket"),
+        ]
+        kind = next((name for test, name in kinds if test(info.st_mode)), "special")
+        raise ModelError(f"{path}: {what} is {kind}, not a regular file")
+    if info.st_size > limit:
+        raise ModelError(f"{path}: {what} is {info.st_size} bytes, over the {limit}-byte limit")
+
+
 def _read_card(card_path: Path) -> dict[str, Any]:
+    _check_regular_file(card_path, "model card", MAX_CARD_BYTES)
     try:
         text = card_path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -198,6 +230,7 @@ class MelodyModel:
         if onnx_path is None:
             name = card.get("onnx") or card_path.with_suffix(".onnx").name
             onnx_path = card_path.parent / str(name)
+        _check_regular_file(onnx_path, "model graph", MAX_GRAPH_BYTES)
         try:
             data = onnx_path.read_bytes()
         except FileNotFoundError:

@@ -39,6 +39,7 @@ from . import play_lines
 from .context import is_numeric_array
 from .documents import DocumentView, Reading, voice_history
 from .edits import client_supports_document_changes, text_edit, workspace_edit
+from .engine import Job
 from .host import Host
 from .picture import block_roll, render_roll
 from .spelling import spell_note
@@ -195,7 +196,8 @@ async def generate_melody(server: Host, *args: Any) -> dict[str, Any]:
     form = raw.get("form", "voice")
     if form not in FORMS:
         raise invalid("form", f"must be one of {', '.join(FORMS)}, not {form!r}")
-    model = await model_or_error(server, view.uri)
+    job = Job(await model_or_error(server, view.uri))  # stops when the request is cancelled
+    model = job.model
     latest = server.latest_reading(view.uri)
 
     def compute() -> tuple[Block, Placement]:
@@ -236,7 +238,7 @@ async def generate_melody(server: Host, *args: Any) -> dict[str, Any]:
             block = replace(block, text=loop)
         return block, where
 
-    block, where = await server.engine_for(view.uri).run(compute)
+    block, where = await server.engine_for(view.uri).run_long(job, compute)
     offset, new_text = block_insertion(view, position, block.text, where.offset)
     about = {
         "form": form,
@@ -317,7 +319,8 @@ async def continue_melody(server: Host, *args: Any) -> dict[str, Any]:
         options = parse_generate_options({**given, "length": count, "seed_notes": None}, defaults)
     except ArgumentError as exc:
         raise invalid(exc.name, exc.why) from None
-    model = await model_or_error(server, view.uri)
+    job = Job(await model_or_error(server, view.uri))  # stops when the request is cancelled
+    model = job.model
     cache = server.engine_for(view.uri).cache
 
     def compute() -> Continuation | None:
@@ -368,7 +371,7 @@ async def continue_melody(server: Host, *args: Any) -> dict[str, Any]:
         edits = continuation_edits(view, array, made, style, numeric)
         return Continuation(edits, made, own, name)
 
-    result = await server.engine_for(view.uri).run(compute)
+    result = await server.engine_for(view.uri).run_long(job, compute)
     if result is None:
         line, character = position
         raise invalid(

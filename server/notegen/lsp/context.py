@@ -19,7 +19,14 @@ from notegen.notes import NoteStyle, infer_style
 from notegen.sonicpi.types import CursorContext, NoteArray, NoteToken
 from notegen.sonicpi.writer import format_duration
 
-from .documents import ArraySummary, DocumentView, LocalContext, Reading, before_events
+from .documents import (
+    WINDOW_CHARS,
+    ArraySummary,
+    DocumentView,
+    LocalContext,
+    Reading,
+    before_events,
+)
 
 
 @dataclass
@@ -137,11 +144,11 @@ def note_context(
     max_context: int,
 ) -> NoteContext | None:
     """The cursor's note context, or ``None`` outside note arrays (the cheap check)."""
-    local = view.local_context(line, character)
+    local = view.local_context(line, character, reach=max(WINDOW_CHARS, 8 * max_context))
     if local is None:
         return None
     ctx = local.ctx
-    before = before_events(reading, ctx)
+    before = before_events(reading, ctx, local.skipped)
     partial = ctx.partial
     token = ctx.partial_token
     finished = partial[-1:].isdigit() or partial in (":r", ":rest")
@@ -172,7 +179,8 @@ def note_context(
         before=before,
         reading=reading,
         style=style,
-        numeric=is_numeric_array(ctx.array.notes) or ctx.partial[:1].isdigit(),
+        numeric=is_numeric_array(ctx.array.notes)
+        or (ctx.slot != "sleep" and ctx.partial[:1].isdigit()),
         partial=partial,
         lead=style.joiner(", ") if (ctx.needs_comma and not partial) else "",
         max_context=max_context,
