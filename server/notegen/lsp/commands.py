@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from lsprotocol import types
+from notegen.ensemble import piece_lines, setting_for
 from notegen.generate import (
     MAX_LENGTH,
     ArgumentError,
@@ -214,6 +215,7 @@ async def generate_melody(server: Host, *args: Any) -> dict[str, Any]:
             register = piece.new_voice_register()
         voices = [ev for v in piece.voices for ev in v.melody()]
         bpm = piece_bpm(doc, piece, where.offset)
+        setting = setting_for(piece_lines(piece), None)
         block = generate_block(
             model,
             options,
@@ -223,6 +225,7 @@ async def generate_melody(server: Host, *args: Any) -> dict[str, Any]:
             style=piece.style,
             form=piece.form,
             register=register,
+            setting=setting,
         )
         if form == "live_loop":  # the same melody as play/sleep lines in a live_loop
             loop = render_live_loop(
@@ -347,6 +350,9 @@ async def continue_melody(server: Host, *args: Any) -> dict[str, Any]:
         arrays = view.arrays()
         own = array.events()
         history = voice_history(arrays, array, own)
+        setting = None
+        if array.kind == "voice" and array.voice is not None:
+            setting = setting_for(piece_lines(piece_of(view.text, arrays)), array.voice)
         made = generate(
             model,
             history,
@@ -357,6 +363,7 @@ async def continue_melody(server: Host, *args: Any) -> dict[str, Any]:
             seed=options.seed,
             max_context=s.maxContext,
             cache=cache,
+            setting=setting,
         )
         numeric = sum(t.text.strip()[:1].isdigit() for t in array.notes) * 2 > len(array.notes)
         style = infer_style(view.text)

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from notegen import sonicpi
+from notegen.conditioning import Setting
+from notegen.ensemble import VoiceLine
 from notegen.generate import ContextCache
 from notegen.melody import Event
 from notegen.notes import NoteStyle
@@ -465,6 +467,9 @@ class Reading:
                 self.voices.setdefault(array.voice, {}).setdefault(array.section, summary)
         self.sections = {v: sorted(secs) for v, secs in self.voices.items()}
         self._ids: dict[int, tuple[object, np.ndarray]] = {}
+        self._lines: list[VoiceLine] | None = None
+        self._settings: dict[int | None, Setting] = {}
+        self._settings_lock = threading.Lock()
 
     def earlier_sections(self, array: NoteArray | ArraySummary) -> list[ArraySummary]:
         """The same voice's sections before ``array``'s, in section order."""
@@ -495,6 +500,18 @@ class Reading:
     def document_events(self) -> list[Event]:
         """Every array's events in document order (key detection for generateMelody)."""
         return [ev for summary in self.summaries for ev in summary.events()]
+
+    def setting(self, voice: int | None) -> Setting:
+        """What voice ``voice`` hears of the others (``None``: a new voice), memoised."""
+        from notegen.ensemble import setting_for, voice_lines
+
+        with self._settings_lock:
+            if voice not in self._settings:
+                if self._lines is None:
+                    voices = [s for s in self.summaries if s.kind == "voice"]
+                    self._lines = voice_lines(voices, self.document_bpm())
+                self._settings[voice] = setting_for(self._lines, voice)
+            return self._settings[voice]
 
     def document_bpm(self) -> float | None:
         """The first positive tempo any voice gives."""

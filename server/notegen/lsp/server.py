@@ -492,7 +492,7 @@ def warm_sections(
     """
     from .context import NoteContext
 
-    requests: list[tuple[np.ndarray, list[int]]] = []
+    requests: list[tuple[np.ndarray, list[int], Any]] = []
     for array in arrays:
         own = array.events()
         for before in ([], own):
@@ -504,15 +504,18 @@ def warm_sections(
                 style=reading.style,
                 numeric=False,
                 max_context=max_context,
+                setting=reading.setting(array.voice) if array.kind == "voice" else None,
             )
-            ids, marks = nc.context_ids(cache)
+            ids, marks, setting = nc.context(cache)
             if len(before) >= len(ids):
                 continue  # the window starts inside the array: nothing before it to prime
             ids = ids[: len(ids) - len(before)]  # up to the array's start
             marks = [m for m in marks if m < len(ids)]
-            if cache.cached(ids) or any(np.array_equal(ids, r[0]) for r in requests):
+            if cache.cached(ids, setting) or any(
+                np.array_equal(ids, r[0]) and r[2] is setting for r in requests
+            ):
                 continue
-            requests.append((ids, marks))
+            requests.append((ids, marks, setting))
     yield from cache.prime_steps(requests, WARM_SPAN)
 
 
