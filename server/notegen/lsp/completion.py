@@ -143,8 +143,16 @@ def phrase(
     model, cache = engine.model, engine.cache
     if model is None or cache is None or length <= 0:
         return []
-    ids, marks = nc.context_ids(cache, extra)
-    key = ("phrase", ids.tobytes(), length, settings.temperature, settings.topK, settings.topP)
+    ids, marks, setting = nc.context(cache, extra)
+    salt = setting.key() if setting is not None else b""
+    key = (
+        "phrase",
+        ids.tobytes() + salt,
+        length,
+        settings.temperature,
+        settings.topK,
+        settings.topP,
+    )
     return engine.remember(
         key,
         lambda: generate(
@@ -155,7 +163,8 @@ def phrase(
             top_k=settings.topK,
             top_p=settings.topP,
             seed=PHRASE_SEED,
-            primed=cache.prime_ids(ids, marks),
+            primed=cache.prime_ids(ids, marks, setting),
+            setting=setting,
         ),
     )
 
