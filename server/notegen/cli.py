@@ -107,6 +107,7 @@ def _add_generate(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _generate(args: argparse.Namespace) -> int:
+    from notegen.ensemble import piece_lines, setting_for
     from notegen.generate import (
         ArgumentError,
         GenerateOptions,
@@ -114,8 +115,10 @@ def _generate(args: argparse.Namespace) -> int:
         parse_generate_options,
     )
     from notegen.model import MelodyModel, ModelError, default_model_path
-    from notegen.notes import infer_style
-    from notegen.sonicpi import next_free_voice, read
+    from notegen.sonicpi import next_free_voice
+    from notegen.sonicpi.piece import piece_bpm, piece_of
+    from notegen.sonicpi.placement import new_voice_placement
+    from notegen.sonicpi.reader import parse, read_doc
 
     raw = {
         k: getattr(args, k)
@@ -143,16 +146,23 @@ def _generate(args: argparse.Namespace) -> int:
     except ModelError as exc:
         print(f"notegen-melody generate: {exc}", file=sys.stderr)
         return 1
-    arrays = read(text) if text else []
-    events = [ev for array in arrays for ev in array.events()]
-    bpm = next((a.bpm for a in arrays if a.bpm), None)
+    # The piece: its voices' key, tempo (cN, else the use_bpm where they play, else the one in
+    # force where the block would go), spelling, form and the register they leave free.
+    doc = parse(text)
+    piece = piece_of(doc, read_doc(doc))
+    voices = [ev for v in piece.voices for ev in v.melody()]
+    # the new voice hears the piece's voices (a conditioned model; others ignore it)
+    setting = setting_for(piece_lines(piece), args.voice)
     block = generate_block(
         model,
         options,
         voice=args.voice or next_free_voice(text),
-        document_events=events,
-        document_bpm=bpm,
-        style=infer_style(text),
+        document_events=voices or [ev for a in piece.arrays for ev in a.events()],
+        document_bpm=piece_bpm(doc, piece, new_voice_placement(doc).offset) if text else None,
+        style=piece.style,
+        form=piece.form,
+        register=piece.new_voice_register(),
+        setting=setting,
     )
     sys.stdout.write(block.text.rstrip("\n") + "\n")
     return 0

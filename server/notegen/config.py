@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-__all__ = ["SECTION", "Settings", "SonicPiSettings", "parse_settings"]
+__all__ = ["SECTION", "Settings", "SlipSettings", "SonicPiSettings", "parse_settings"]
 
 SECTION = "notegen"
 _CLIENT_ONLY = {"server"}  # VS Code's server.command / server.pythonPath: not ours to check
@@ -25,6 +25,21 @@ class SonicPiSettings:
     host: str = "127.0.0.1"
     port: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SlipSettings:
+    """Slip hints (``notegen.lsp.slip_hints``): how eager, and whether every piece is checked.
+
+    ``sensitivity``: ``"off"``, ``"low"``, ``"default"`` or ``"high"``. ``allPieces``: also check
+    pieces with a single voice (off by default: no harmony to weigh, thin evidence).
+    """
+
+    sensitivity: str = "default"
+    allPieces: bool = False
+
+
+SLIP_SENSITIVITIES = ("off", "low", "default", "high")
 
 
 @dataclass(frozen=True)
@@ -51,6 +66,7 @@ class Settings:
     # default, ~/.local/share/notegen/models) and folder → model name for documents in it.
     modelsDir: str | None = None
     folderModels: tuple[tuple[str, str], ...] = ()
+    slips: SlipSettings = field(default_factory=SlipSettings)
 
 
 def _number(value: Any) -> float | None:
@@ -160,6 +176,35 @@ def _sonic_pi(value: Any, warnings: list[str]) -> SonicPiSettings:
     return SonicPiSettings(host=host, port=port, extra=extra)
 
 
+def _slips(value: Any, base: SlipSettings, warnings: list[str]) -> SlipSettings:
+    if not isinstance(value, dict):
+        warnings.append(f"notegen.slips must be an object, not {value!r}; using defaults")
+        return SlipSettings()
+    out = base
+    for key, item in value.items():
+        if key == "sensitivity":
+            if item in SLIP_SENSITIVITIES:
+                out = replace(out, sensitivity=item)
+            else:
+                warnings.append(
+                    f"notegen.slips.sensitivity must be one of {', '.join(SLIP_SENSITIVITIES)}, "
+                    f"not {item!r}; using the default 'default'"
+                )
+                out = replace(out, sensitivity="default")
+        elif key == "allPieces":
+            if isinstance(item, bool):
+                out = replace(out, allPieces=item)
+            else:
+                warnings.append(
+                    f"notegen.slips.allPieces must be true or false, not {item!r}; "
+                    "using the default False"
+                )
+                out = replace(out, allPieces=False)
+        else:
+            warnings.append(f"notegen.slips.{key} is not a notegen setting; ignored")
+    return out
+
+
 def parse_settings(raw: Any, base: Settings | None = None) -> tuple[Settings, list[str]]:
     """Validate ``raw`` (the ``notegen`` object, or ``{"notegen": {...}}``) into settings.
 
@@ -181,6 +226,9 @@ def parse_settings(raw: Any, base: Settings | None = None) -> tuple[Settings, li
     for key, value in raw.items():
         if key == "sonicPi":
             changes["sonicPi"] = _sonic_pi(value, warnings)
+            continue
+        if key == "slips":
+            changes["slips"] = _slips(value, current.slips, warnings)
             continue
         if key in _CLIENT_ONLY:
             continue

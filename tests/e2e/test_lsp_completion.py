@@ -30,8 +30,8 @@ async def test_note_items_inside_an_array(editor):
     probs = [float(i.detail.split("%")[0]) for i in notes]
     assert probs == sorted(probs, reverse=True)
     assert [i.sort_text for i in notes] == sorted(i.sort_text for i in notes)
-    # after :G4 a new note needs a leading comma
-    assert all(i.text_edit.new_text.startswith(", :") for i in notes)
+    # after :G4 a new note needs a leading comma, written as this file writes them
+    assert all(i.text_edit.new_text.startswith(",:") for i in notes)
 
 
 async def test_nothing_outside_note_arrays(editor):

@@ -32,8 +32,8 @@ async def test_inline_ghost_text_continues_the_array(editor):
     assert len(items) == 1
     text = items[0].insert_text
     assert isinstance(text, str)
-    notes = text.removeprefix(", ").split(", ")
-    assert text.startswith(", ")  # after :r a new note needs a comma
+    notes = text.removeprefix(",").split(",")
+    assert text.startswith(",")  # after :r a new note needs a comma (this file writes ",")
     assert len(notes) == 8  # phraseLength
     assert all(re.fullmatch(r":[A-G][sf]?-?\d+|:r", n) for n in notes), notes
 

@@ -65,7 +65,8 @@ def test_items_are_the_models_ranking_of_the_next_note(engine):
     got = [None if i.label == ":r" else i.detail.split("MIDI ")[1].split(" ")[0] for i in notes]
     assert got == [None if p is None else str(p) for p in expected]
     assert [i.sort_text for i in notes] == sorted(i.sort_text for i in notes)
-    assert all(i.text_edit.new_text == ", " + i.label for i in notes)  # after :Ef4 → comma
+    # after :Ef4 a comma, written as this file writes them (no space)
+    assert all(i.text_edit.new_text == "," + i.label for i in notes)
 
 
 def test_spelled_in_the_documents_style(engine):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 
 import numpy as np
 import pytest
@@ -125,3 +126,37 @@ def test_a_melody_in_a_key_without_seed_notes_does_not_pile_up_repeated_notes():
         pitches = [e.pitch for e in generate_block(shipped, options).events]
         repeated.append(np.mean([a == b for a, b in itertools.pairwise(pitches)]))
     assert np.mean(repeated) < 0.2
+
+
+def test_a_block_names_its_key_and_tempo_and_spells_by_the_key(model):
+    options = parse_generate_options({"length": 24, "seed": 2, "key": "eb"}, GenerateOptions())
+    block = generate_block(model, options, voice=2, document_bpm=200)
+    first = block.text.splitlines()[0]
+    assert first == "# notegen: voice 2 in :eb, :major (as asked), 200 bpm"
+    assert "c2=[200" in block.text
+    # E-flat major writes flats: no sharp may appear
+    assert not re.search(r":[A-G]s\d", block.text)
+
+
+def test_a_detected_key_says_so(model):
+    tune = [Event(p, 1.0) for p in (67, 69, 71, 72, 74, 76, 77, 79, 74, 71, 67)]
+    block = generate_block(
+        model, GenerateOptions(length=8, seed=1), document_events=tune, document_bpm=None
+    )
+    assert block.key_detected and "(detected from the piece)" in block.key_text
+    assert block.tonic == 7
+
+
+def test_a_block_takes_the_pieces_form_and_register(model):
+    options = GenerateOptions(length=10, seed=4, key="c")
+    plain = generate_block(model, options, voice=5, form="plain", register=43.0)
+    (arr,) = [a for a in read(plain.text) if a.kind == "voice"]
+    assert (arr.name, arr.section, len(arr.notes), len(arr.durations.values)) == (
+        "a5",
+        None,
+        10,
+        10,
+    )
+    pitches = sorted(p for p in (ev.pitch for ev in plain.events) if p is not None)
+    assert abs(pitches[len(pitches) // 2] - 43) <= 6
+    assert "  a5.length.times do |j|" in plain.text

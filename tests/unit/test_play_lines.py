@@ -56,6 +56,11 @@ def items_at(engine, text, line, character):
     return completion.complete(engine, nc, Settings(), where)
 
 
+def first_three(best: list[int], played: int) -> list[int]:
+    """The model's three best, the note just played among them (third if it was lower)."""
+    return best[:3] if played in best[:3] else [*best[:2], played]
+
+
 def test_after_play_the_items_are_the_models_notes_without_the_rest(engine):
     items = items_at(engine, DOC, 6, 7)
     nc = context(DOC, 6, 7)
@@ -65,7 +70,8 @@ def test_after_play_the_items_are_the_models_notes_without_the_rest(engine):
     best = [engine.model.pitch_of(int(i)) for i in np.argsort(-probs, kind="stable")[:3]]
     from notegen.notes import NoteStyle, spell
 
-    assert [i.label for i in items[:3]] == [spell(p, NoteStyle(case="lower")) for p in best]
+    expected = [spell(p, NoteStyle(case="lower")) for p in first_three(best, 67)]
+    assert [i.label for i in items[:3]] == expected
     assert all(i.label != ":r" for i in items)
     assert all(i.text_edit.new_text == i.label for i in items)  # no comma, just the note
 
@@ -152,7 +158,9 @@ def test_a_bass_line_is_read_in_the_models_register_and_answered_in_its_own(engi
     )
     probs[:2] = 0.0
     best = [model.pitch_of(int(i)) - shift for i in np.argsort(-probs, kind="stable")[:3]]
-    assert [i.label for i in items[:3]] == [spell(p, NoteStyle(case="lower")) for p in best]
+    expected = [spell(p, NoteStyle(case="lower")) for p in first_three(best, 31)]
+    assert [i.label for i in items[:3]] == expected
+    assert items[2].label == ":g1"  # the note just played, below the model's top 3 here
 
 
 def test_the_local_reader_reads_the_block_around_the_cursor_only():
@@ -210,3 +218,12 @@ def test_play_in_sonic_pi_plays_the_block_under_the_cursor_once():
     times = run_snippet(PIECE, times_run, arrays)  # an N.times block: as written, N times
     assert times.code.split("\n")[2:6] == lines[7:11]
     assert times.seconds == 4 * 0.5 * 60 / 120
+
+
+def test_ghost_after_a_typed_sleep_keeps_it_and_writes_the_next_lines(engine):
+    text = "live_loop :a do\n  play :e4\n  sleep 1\nend\n"
+    nc = context(text, 2, 9)  # `  sleep 1|`
+    ghost = inline.ghost_text(engine, nc, Settings(phraseLength=2))
+    first, *rest = ghost.split("\n")
+    assert first == "1"  # not replaced by a longer duration that starts with 1
+    assert rest[0].startswith("  play :")

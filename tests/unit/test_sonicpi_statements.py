@@ -82,6 +82,14 @@ def test_play_chord_arrays_and_names_assigned_once():
     assert [e.pitch for e in run.events()] == [67, 65, 59]
 
 
+def test_control_moves_a_synth_to_a_new_note():
+    text = "s = synth :hollow, note: :e2, sustain: 8\nsleep 4\ncontrol s, note: :g2\nsleep 4\n"
+    (run,) = runs(text)
+    assert run.events() == [Event(40, 4.0), Event(43, 4.0)]
+    ctx = context_at("control s, note: \n", 0, 17)
+    assert ctx is not None and ctx.slot == "note"
+
+
 def test_invalid_notes_carry_sonic_pis_error():
     (run,) = runs("live_loop :x do\n  play :h4\n  sleep 1\nend\n")
     assert run.notes[0].error is not None and "Invalid note" in run.notes[0].error

@@ -187,3 +187,18 @@ def test_reading_a_written_block_gives_the_same_melody(
             assert g.duration is not None and w.duration is not None
             assert math.isclose(g.duration, w.duration, rel_tol=1e-9)
     assert next_free_voice(text) == max(voice, 1 if prefix.startswith("a1") else 0) + 1
+
+
+def test_a_plain_block_in_the_pieces_layout_reads_back():
+    style = NoteStyle(separator=", ", whole_float=True)
+    events = [Event(60, 1.0), Event(None, 0.5), Event(70, 2.0)]
+    text = render_block(4, [events], 120, style, form="plain", comment="notegen: voice 4")
+    assert text.splitlines()[:3] == [
+        "# notegen: voice 4",
+        "a4=[:C4, :r, :As4]",
+        "b4=[1.0, 0.5, 2.0]",
+    ]
+    (arr,) = [a for a in read(text) if a.kind == "voice"]
+    assert [t.midi for t in arr.notes] == [60, None, 70]
+    assert [v.value for v in arr.durations.values] == [1.0, 0.5, 2.0]
+    assert "use_bpm 120" in text

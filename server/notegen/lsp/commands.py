@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from lsprotocol import types
+from notegen.ensemble import piece_lines, setting_for
 from notegen.generate import (
     MAX_LENGTH,
     ArgumentError,
@@ -27,14 +28,18 @@ from notegen.notes import infer_style
 from notegen.pianoroll import Roll
 from notegen.sampling import tonic_name
 from notegen.sonicpi import format_duration, next_free_voice
+from notegen.sonicpi.piece import piece_bpm, piece_of
+from notegen.sonicpi.placement import Placement, new_voice_placement
+from notegen.sonicpi.reader import parse
 from notegen.sonicpi.statement_writer import next_loop_name, render_live_loop
-from notegen.sonicpi.types import NoteArray
+from notegen.sonicpi.types import LINE_BREAK, NoteArray
 from pygls.exceptions import JsonRpcContentModified, JsonRpcException, JsonRpcInvalidParams
 
 from . import play_lines
 from .context import is_numeric_array
 from .documents import DocumentView, Reading, voice_history
 from .edits import client_supports_document_changes, text_edit, workspace_edit
+from .engine import Job
 from .host import Host
 from .picture import block_roll, render_roll
 from .spelling import spell_note
@@ -66,8 +71,12 @@ def preview_arg(args: dict[str, Any]) -> bool:
 def lines_of(view: DocumentView, offset: int, new_text: str) -> dict[str, int]:
     """The lines an insertion will occupy once applied (for the client to reveal)."""
     line, _ = view.position_at(offset)
-    skipped = len(new_text) - len(new_text.lstrip("\n"))
-    return {"startLine": line + skipped, "endLine": line + new_text.rstrip("\n").count("\n")}
+    body = new_text.lstrip("\r\n")
+    skipped = len(LINE_BREAK.findall(new_text[: len(new_text) - len(body)]))
+    return {
+        "startLine": line + skipped,
+        "endLine": line + len(LINE_BREAK.findall(new_text.rstrip("\r\n"))),
+    }
 
 
 def single_object(args: tuple[Any, ...]) -> dict[str, Any]:
@@ -137,11 +146,24 @@ async def apply(
 # -- generateMelody ----------------------------------------------------------------------------
 
 
-def block_insertion(view: DocumentView, position: tuple[int, int] | None, block: str):
-    """Where and what to insert: the block on its own lines at (or after) the position line."""
+def newline_of(text: str) -> str:
+    """The document's line ending (``\\r\\n``, a lone ``\\r`` or ``\\n``), for text we add."""
+    if "\r\n" in text:
+        return "\r\n"
+    if "\r" in text and "\n" not in text:
+        return "\r"
+    return "\n"
+
+
+def block_insertion(
+    view: DocumentView, position: tuple[int, int] | None, block: str, at: int | None = None
+):
+    """Where and what to insert: the block on its own lines at (or after) the position line,
+    else at ``at`` (a line start, or the end), else at the end; in the document's line endings."""
     text = view.text
+    nl = newline_of(text)
     if position is None or position[0] >= view.line_count:
-        offset = len(text)
+        offset = len(text) if at is None else at
     else:
         line, character = position
         offset = view.starts[line] if character == 0 else view.offset_at(line + 1, 0)
@@ -149,29 +171,15 @@ def block_insertion(view: DocumentView, position: tuple[int, int] | None, block:
             offset = len(text)
     if not text[:offset].strip():
         offset = 0  # only blank lines above (an empty buffer is "\n" in Neovim): start the file
-    body = block.rstrip("\n") + "\n"
+    body = block.rstrip("\n").replace("\n", nl) + nl
     prefix = ""
-    if offset > 0 and text[offset - 1] != "\n":
-        prefix = "\n"
-    if offset > 0 and text[:offset].rstrip(" \t") and not text[:offset].endswith("\n\n"):
-        prefix += "\n"  # a blank line between the block and the code above
-    if offset < len(text) and text[offset : offset + 1] != "\n":
-        body += "\n"
+    if offset > 0 and text[offset - 1] not in "\r\n":
+        prefix = nl
+    if offset > 0 and text[:offset].rstrip(" \t") and not text[:offset].endswith(nl + nl):
+        prefix += nl  # a blank line between the block and the code above
+    if offset < len(text) and text[offset : offset + 1] not in "\r\n":
+        body += nl
     return offset, prefix + body
-
-
-def _document_events(arrays: list[NoteArray]) -> list[Event]:
-    events: list[Event] = []
-    for array in arrays:
-        events.extend(array.events())
-    return events
-
-
-def _document_bpm(arrays: list[NoteArray]) -> float | None:
-    for array in arrays:
-        if array.bpm is not None and array.bpm > 0:
-            return array.bpm
-    return None
 
 
 async def generate_melody(server: Host, *args: Any) -> dict[str, Any]:
@@ -188,43 +196,59 @@ async def generate_melody(server: Host, *args: Any) -> dict[str, Any]:
     form = raw.get("form", "voice")
     if form not in FORMS:
         raise invalid("form", f"must be one of {', '.join(FORMS)}, not {form!r}")
-    model = await model_or_error(server, view.uri)
+    job = Job(await model_or_error(server, view.uri))  # stops when the request is cancelled
+    model = job.model
     latest = server.latest_reading(view.uri)
 
-    def compute() -> Block:
-        if latest is not None:
-            events, bpm = latest.document_events(), latest.document_bpm()
+    def compute() -> tuple[Block, Placement]:
+        # The piece: its voices' key, tempo (cN, else the use_bpm where they play, else the one
+        # in force where the block goes), spelling, form and the register they leave free.
+        doc = parse(view.text)
+        piece = piece_of(doc, view.arrays())
+        if position is not None:
+            line = min(position[0], view.line_count - 1)
+            where = Placement(view.starts[line], f"at line {line + 1}, where it was asked for")
+            near = view.array_at(view.offset_at(*position))
+            register = piece.new_voice_register(near.voice if near is not None else None)
         else:
-            arrays = view.arrays()
-            events, bpm = _document_events(arrays), _document_bpm(arrays)
-        style = latest.style if latest is not None else infer_style(view.text)
+            where = new_voice_placement(doc)
+            register = piece.new_voice_register()
+        voices = [ev for v in piece.voices for ev in v.melody()]
+        bpm = piece_bpm(doc, piece, where.offset)
+        setting = setting_for(piece_lines(piece), None)
         block = generate_block(
             model,
             options,
             voice=next_free_voice(view.text),
-            document_events=events,
+            document_events=voices or [ev for a in piece.arrays for ev in a.events()],
             document_bpm=bpm,
-            style=style,
+            style=piece.style,
+            form=piece.form,
+            register=register,
+            setting=setting,
         )
         if form == "live_loop":  # the same melody as play/sleep lines in a live_loop
             loop = render_live_loop(
                 next_loop_name(view.text),
                 block.events,
-                options.bpm or bpm or 60.0,
-                style,
+                options.bpm or bpm,
+                piece.style,
                 default_duration=model.default_duration,
             )
             block = replace(block, text=loop)
-        return block
+        return block, where
 
-    block = await server.engine_for(view.uri).run(compute)
-    offset, new_text = block_insertion(view, position, block.text)
+    block, where = await server.engine_for(view.uri).run_long(job, compute)
+    offset, new_text = block_insertion(view, position, block.text, where.offset)
     about = {
         "form": form,
         "voice": block.voice,
         "notes": len(block.events),
         "key": None if block.tonic is None else tonic_name(block.tonic),
         "scale": block.scale,
+        "keyText": block.key_text,
+        "bpm": block.bpm,
+        "where": where.why,
         **lines_of(view, offset, new_text),
     }
     if preview:
@@ -255,22 +279,23 @@ def continuation_edits(
 ) -> list[tuple[int, int, str]]:
     """Insertions after the array's last element and after its durations' last value."""
     notes = [spell_note(ev.pitch, style, numeric) for ev in events]
+    sep = style.joiner(", ")
     if array.notes:
         at = array.notes[-1].span.end
-        note_text = ", " + ", ".join(notes)
+        note_text = sep + sep.join(notes)
     else:
         at = array.content_start
-        note_text = ", ".join(notes)
+        note_text = sep.join(notes)
     out = [(at, at, note_text)]
     durations = array.durations
     if durations is not None and not durations.scalar:
-        beats = [format_duration(ev.duration or 1.0) for ev in events]
+        beats = [format_duration(ev.duration or 1.0, style.whole_float) for ev in events]
         if durations.values:
             d_at = durations.values[-1].span.end
-            out.append((d_at, d_at, ", " + ", ".join(beats)))
+            out.append((d_at, d_at, sep + sep.join(beats)))
         elif durations.open is not None:
             d_at = durations.open + 1
-            out.append((d_at, d_at, ", ".join(beats)))
+            out.append((d_at, d_at, sep.join(beats)))
     return out
 
 
@@ -294,7 +319,8 @@ async def continue_melody(server: Host, *args: Any) -> dict[str, Any]:
         options = parse_generate_options({**given, "length": count, "seed_notes": None}, defaults)
     except ArgumentError as exc:
         raise invalid(exc.name, exc.why) from None
-    model = await model_or_error(server, view.uri)
+    job = Job(await model_or_error(server, view.uri))  # stops when the request is cancelled
+    model = job.model
     cache = server.engine_for(view.uri).cache
 
     def compute() -> Continuation | None:
@@ -324,6 +350,9 @@ async def continue_melody(server: Host, *args: Any) -> dict[str, Any]:
         arrays = view.arrays()
         own = array.events()
         history = voice_history(arrays, array, own)
+        setting = None
+        if array.kind == "voice" and array.voice is not None:
+            setting = setting_for(piece_lines(piece_of(view.text, arrays)), array.voice)
         made = generate(
             model,
             history,
@@ -334,6 +363,7 @@ async def continue_melody(server: Host, *args: Any) -> dict[str, Any]:
             seed=options.seed,
             max_context=s.maxContext,
             cache=cache,
+            setting=setting,
         )
         numeric = sum(t.text.strip()[:1].isdigit() for t in array.notes) * 2 > len(array.notes)
         style = infer_style(view.text)
@@ -341,7 +371,7 @@ async def continue_melody(server: Host, *args: Any) -> dict[str, Any]:
         edits = continuation_edits(view, array, made, style, numeric)
         return Continuation(edits, made, own, name)
 
-    result = await server.engine_for(view.uri).run(compute)
+    result = await server.engine_for(view.uri).run_long(job, compute)
     if result is None:
         line, character = position
         raise invalid(

@@ -38,16 +38,46 @@ class Suggestion:
     rank: int
 
 
+_TRIADS = tuple(
+    frozenset({(root + third) % 12, root % 12, (root + 7) % 12})
+    for root in range(12)
+    for third in (3, 4)
+)
+
+
+def chord_tones(chord: tuple[int | float | None, ...]) -> frozenset[int] | None:
+    """Pitch classes that complete a major or minor triad holding every note of ``chord``
+    (``None`` when the chord has no notes yet: anything may start it)."""
+    classes = {round(p) % 12 for p in chord if p is not None}
+    if not classes:
+        return None
+    return frozenset(pc for triad in _TRIADS if classes <= triad for pc in triad)
+
+
 def rank_notes(engine: Engine, nc: NoteContext, limit: int) -> list[Suggestion]:
-    """The ``limit`` most likely next notes that match the partial token, most likely first."""
+    """The ``limit`` most likely next notes that match the partial token, most likely first.
+
+    Inside a chord only chord tones are offered: notes that make a major or minor triad with
+    what the chord holds, above its lowest note (none when no triad fits).
+    """
     model, cache = engine.model, engine.cache
     if model is None or cache is None:
         return []
     primed = nc.prime(cache)
     everything = next_note_candidates(model, primed, len(model.pitch_vocab))
     partial = nc.partial
+    ctx = nc.local.ctx
+    tones = chord_tones(ctx.chord) if ctx.in_chord else None
+    floor = min((p for p in ctx.chord if p is not None), default=None)
     out: list[Suggestion] = []
     for candidate in everything:
+        if tones is not None and (
+            candidate.pitch is None
+            or candidate.pitch % 12 not in tones
+            or candidate.pitch in ctx.chord
+            or (floor is not None and candidate.pitch < floor)
+        ):
+            continue
         text = spell_matching(candidate.pitch, nc.style, partial, nc.numeric)
         if text is None:
             continue
@@ -70,8 +100,16 @@ def phrase(
     model, cache = engine.model, engine.cache
     if model is None or cache is None or length <= 0:
         return []
-    ids, marks = nc.context_ids(cache, extra)
-    key = ("phrase", ids.tobytes(), length, settings.temperature, settings.topK, settings.topP)
+    ids, marks, setting = nc.context(cache, extra)
+    salt = setting.key() if setting is not None else b""
+    key = (
+        "phrase",
+        ids.tobytes() + salt,
+        length,
+        settings.temperature,
+        settings.topK,
+        settings.topP,
+    )
     return engine.remember(
         key,
         lambda: generate(
@@ -82,7 +120,8 @@ def phrase(
             top_k=settings.topK,
             top_p=settings.topP,
             seed=PHRASE_SEED,
-            primed=cache.prime_ids(ids, marks),
+            primed=cache.prime_ids(ids, marks, setting),
+            setting=setting,
         ),
     )
 
@@ -134,7 +173,7 @@ def build_items(
         if not events:
             continue
         spelled = [spell_note(ev.pitch, nc.style, nc.numeric) for ev in events]
-        text = ", ".join(spelled)
+        text = nc.style.joiner(", ").join(spelled)
         beats = ", ".join(format_duration(ev.duration) for ev in events)
         items.append(
             types.CompletionItem(
@@ -146,7 +185,9 @@ def build_items(
                 detail=f"{len(events)}-note continuation · durations {beats}",
                 sort_text=f"9{len(events):03d}",
                 filter_text=text,
-                text_edit=types.TextEdit(range=edit_range, new_text=lead + text),
+                text_edit=types.TextEdit(
+                    range=edit_range, new_text=lead + text + nc.closing(events)
+                ),
             )
         )
     return items

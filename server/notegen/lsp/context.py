@@ -7,16 +7,26 @@ the latest whole-file reading, trimmed to ``maxContext`` events.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from notegen.conditioning import Setting
 from notegen.generate import ContextCache, Primed, trim_context
 from notegen.melody import Event
 from notegen.notes import NoteStyle, infer_style
-from notegen.sonicpi.types import NoteArray, NoteToken
+from notegen.sonicpi.types import CursorContext, NoteArray, NoteToken
+from notegen.sonicpi.writer import format_duration
 
-from .documents import ArraySummary, DocumentView, LocalContext, Reading, before_events
+from .documents import (
+    WINDOW_CHARS,
+    ArraySummary,
+    DocumentView,
+    LocalContext,
+    Reading,
+    before_events,
+)
 
 
 @dataclass
@@ -37,8 +47,35 @@ class NoteContext:
     lead: str = ""
     """Text a new note needs before it at the cursor (``", "`` right after an element)."""
     max_context: int = 256
+    setting: Setting | None = None
+    """What this voice hears of the piece's other voices (``notegen.ensemble``), from its start."""
     document: str = ""
     """The document's text (for statement ghost text, which looks at the cursor's line)."""
+    closes: bool = False
+    """The array is not closed and nothing of it follows the cursor: an insertion that
+    continues it should close it."""
+    kept: int = 0
+    """Notes of the array that stay before an insertion at the cursor."""
+    durations_name: str | None = None
+    durations_count: int | None = None
+    """The voice's duration array (``b1[0]``) and how many values it has, where known."""
+
+    def closing(self, events: Sequence[Event]) -> str:
+        """What must follow inserted ``events`` for the code to stay valid: ``]`` for an
+        unclosed array, and, where its duration array is now short, the durations the
+        insertion assumes, as a comment (``continueMelody`` writes them itself)."""
+        if not self.closes:
+            return ""
+        out = "]"
+        if self.durations_name is not None and self.durations_count is not None and events:
+            missing = min(self.kept + len(events) - self.durations_count, len(events))
+            if missing > 0:
+                beats = self.style.joiner(",").join(
+                    format_duration(ev.duration or 1.0, self.style.whole_float)
+                    for ev in events[-missing:]
+                )
+                out += f"  # durations {beats} (add to {self.durations_name})"
+        return out
 
     @property
     def array(self) -> NoteArray:
@@ -55,6 +92,12 @@ class NoteContext:
     def context_ids(
         self, cache: ContextCache, extra: Sequence[Event] = ()
     ) -> tuple[np.ndarray, list[int]]:
+        ids, marks, _ = self.context(cache, extra)
+        return ids, marks
+
+    def context(
+        self, cache: ContextCache, extra: Sequence[Event] = ()
+    ) -> tuple[np.ndarray, list[int], Setting | None]:
         """Token ids of the trimmed context (+ ``extra`` events) and the section checkpoints.
 
         The context keeps at most ``max_context`` events and starts at a section boundary
@@ -74,11 +117,14 @@ class NoteContext:
         start = int(later[0]) if len(later) else cut
         ids = np.concatenate([*parts, tail]) if parts else tail
         marks = [int(b) - start for b in bounds if start < b <= prefix]
-        return ids[start:], marks
+        setting = None
+        if self.setting is not None and cache.model.cond_dim:
+            setting = self.setting.later(cache.model.beats_of(ids[:start] % cache.vd))
+        return ids[start:], marks, setting
 
     def prime(self, cache: ContextCache, extra: Sequence[Event] = ()) -> Primed:
-        ids, marks = self.context_ids(cache, extra)
-        return cache.prime_ids(ids, marks)
+        ids, marks, setting = self.context(cache, extra)
+        return cache.prime_ids(ids, marks, setting)
 
 
 def is_numeric_array(tokens: list[NoteToken]) -> bool:
@@ -98,11 +144,11 @@ def note_context(
     max_context: int,
 ) -> NoteContext | None:
     """The cursor's note context, or ``None`` outside note arrays (the cheap check)."""
-    local = view.local_context(line, character)
+    local = view.local_context(line, character, reach=max(WINDOW_CHARS, 8 * max_context))
     if local is None:
         return None
     ctx = local.ctx
-    before = before_events(reading, ctx)
+    before = before_events(reading, ctx, local.skipped)
     partial = ctx.partial
     token = ctx.partial_token
     finished = partial[-1:].isdigit() or partial in (":r", ":rest")
@@ -115,6 +161,9 @@ def note_context(
         before = [*before, Event(token.midi, duration)]
         partial = ""
     earlier = reading.earlier_sections(ctx.array) if reading is not None else []
+    setting = None
+    if reading is not None and ctx.array.kind == "voice" and ctx.array.voice is not None:
+        setting = reading.setting(ctx.array.voice)
     if ctx.slot != "array":
         before = list(ctx.history)  # play/sleep: the run's notes, code left out
         if reading is not None:
@@ -123,15 +172,46 @@ def note_context(
         style = reading.style
     else:
         style = infer_style(view.text[max(0, local.base - 2000) : local.offset + 2000])
+    names, count = _durations_of(ctx, reading)
     return NoteContext(
         local=local,
         earlier=earlier,
         before=before,
         reading=reading,
         style=style,
-        numeric=is_numeric_array(ctx.array.notes) or ctx.partial[:1].isdigit(),
+        numeric=is_numeric_array(ctx.array.notes)
+        or (ctx.slot != "sleep" and ctx.partial[:1].isdigit()),
         partial=partial,
-        lead=", " if (ctx.needs_comma and not partial) else "",
+        lead=style.joiner(", ") if (ctx.needs_comma and not partial) else "",
         max_context=max_context,
+        setting=setting,
         document=view.text,
+        closes=_ends_at_cursor(view, local),
+        kept=len(ctx.before) + (1 if ctx.partial and not partial else 0),
+        durations_name=names,
+        durations_count=count,
     )
+
+
+def _ends_at_cursor(view: DocumentView, local: LocalContext) -> bool:
+    """An unclosed array (not a chord, not a bare line) with nothing after the cursor."""
+    ctx = local.ctx
+    if ctx.slot != "array" or ctx.array.closed or ctx.in_chord:
+        return False
+    after = view.text[max(local.offset, local.partial_span.end) : local.content_end()]
+    return not re.sub(r"#[^\n]*", "", after).strip()
+
+
+def _durations_of(ctx: CursorContext, reading: Reading | None) -> tuple[str | None, int | None]:
+    """The voice's duration array name and length (from the region, else the last reading)."""
+    array = ctx.array
+    if array.kind != "voice" or array.voice is None:
+        return None, None
+    name = f"b{array.voice}" + ("" if array.section is None else f"[{array.section}]")
+    if ctx.durations is not None and not ctx.durations.scalar:
+        return name, len(ctx.durations.values)
+    if reading is not None:
+        twin = reading.by_identity.get((array.kind, array.voice, array.section, array.name))
+        if twin is not None and twin.durations is not None:
+            return name, len(twin.durations.values)
+    return None, None

@@ -1,5 +1,9 @@
 """``textDocument/inlineCompletion``: ghost text that continues the array at the cursor.
 
+The text is always valid code: in an array not closed yet it closes it (and names the
+durations it assumes when the voice's duration array is now short); inside a chord it
+offers nothing.
+
 The continuation is ``phraseLength`` sampled notes (seeded, so the ghost text does not flicker
 between keystrokes that leave the context unchanged). With a partial token typed, the ghost
 text completes it first with the most likely matching note, then continues from that note.
@@ -26,6 +30,8 @@ def ghost_text(engine: Engine, nc: NoteContext, settings: Settings) -> str | Non
         from . import play_lines  # play/sleep statements
 
         return play_lines.ghost_text(engine, nc, settings)
+    if nc.local.ctx.in_chord:
+        return None  # a melody does not go on inside a chord; completion offers chord tones
     extra: list[Event] = []
     parts: list[str] = []
     if nc.partial:
@@ -39,7 +45,7 @@ def ghost_text(engine: Engine, nc: NoteContext, settings: Settings) -> str | Non
     parts.extend(spell_note(ev.pitch, nc.style, nc.numeric) for ev in events)
     if not parts:
         return None
-    return nc.lead + ", ".join(parts)
+    return nc.lead + nc.style.joiner(", ").join(parts) + nc.closing([*extra, *events])
 
 
 def items(text: str, edit_range: types.Range) -> types.InlineCompletionList:

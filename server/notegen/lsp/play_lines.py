@@ -33,6 +33,10 @@ from .documents import DocumentView
 from .engine import Engine
 from .spelling import spell_matching
 
+REPEAT_RANK = 2
+"""The note just played is offered at least third: live-coded lines (bass lines above all)
+repeat notes far more than the tunes the model learned from (on the live-coding files here,
+28 % of notes repeat the one before; a quarter of those were below the model's top 3)."""
 GHOST_LINES_NOTES = 4
 """Notes the ghost text writes after the one being completed (each a play and a sleep line)."""
 
@@ -88,24 +92,27 @@ def notes_only(engine: Engine, nc: NoteContext, limit: int) -> list[Suggestion]:
         return []
     lo, hi = int(model.pitches.min()), int(model.pitches.max())
     shift = register_shift(nc.before, lo, hi)
-    if shift == 0 and not nc.earlier:
-        ranked = rank_notes(engine, nc, limit + 1)
-        kept = [s for s in ranked if s.candidate.pitch is not None][:limit]
-        return [Suggestion(s.text, s.candidate, k) for k, s in enumerate(kept)]
     moved: list[Event] = []
     for part in [*(a.events() for a in nc.earlier), nc.before]:
         own = shift if part is nc.before else register_shift(part, lo, hi)
         moved.extend(Event(None if e.pitch is None else e.pitch + own, e.duration) for e in part)
     shifted = replace(nc, earlier=[], before=moved, partial="")
+    ranked = [
+        Candidate(c.pitch - shift, c.probability, c.duration)
+        for c in (s.candidate for s in rank_notes(engine, shifted, len(model.pitch_vocab)))
+        if c.pitch is not None and 12 <= c.pitch - shift <= 127
+        # (below :c0 a symbol needs quotes, `:c-1` is `:c - 1` in Ruby; above 127: no MIDI)
+    ]
+    played = [e.pitch for e in nc.before if e.pitch is not None]
+    if played:  # the note just played stays within reach (see REPEAT_RANK)
+        again = next((k for k, c in enumerate(ranked) if c.pitch == played[-1]), None)
+        if again is not None and again > REPEAT_RANK:
+            ranked.insert(REPEAT_RANK, ranked.pop(again))
     out: list[Suggestion] = []
-    for s in rank_notes(engine, shifted, len(model.pitch_vocab)):
-        if s.candidate.pitch is None:
-            continue
-        pitch = s.candidate.pitch - shift
-        text = spell_matching(pitch, nc.style, nc.partial, nc.numeric)
+    for candidate in ranked:
+        text = spell_matching(candidate.pitch, nc.style, nc.partial, nc.numeric)
         if text is None:
             continue
-        candidate = Candidate(pitch, s.candidate.probability, s.candidate.duration)
         out.append(Suggestion(text, candidate, len(out)))
         if len(out) >= limit:
             break
@@ -184,10 +191,11 @@ def ghost_text(engine: Engine, nc: NoteContext, settings: Settings) -> str | Non
         events = phrase(engine, nc, settings, count, extra)
         return lead + _continue(events, nc, style)
     if ctx.slot == "sleep":
-        ranked = ranked_beats(engine, nc, 1)
+        typed = _number(nc.partial)
+        ranked = [(typed, 1.0)] if typed is not None else ranked_beats(engine, nc, 1)
         if not ranked:
             return None
-        first = format_duration(ranked[0][0])
+        first = nc.partial if typed is not None else format_duration(ranked[0][0])
         if rest_of_line or _next_line_starts(text, nc.local.offset, "play"):
             return first
         pending = ctx.array.notes[ctx.index] if ctx.index < len(ctx.array.notes) else None
@@ -210,6 +218,14 @@ def ghost_text(engine: Engine, nc: NoteContext, settings: Settings) -> str | Non
         body = _lines(events, nc, style)
         return pad + body.lstrip(" \t") if body else None
     return None
+
+
+def _number(text: str) -> float | None:
+    """``"1"``, ``"0.5"``: a duration already typed in full (``"1."`` is still being typed)."""
+    if not text or text.endswith(".") or not text.replace(".", "", 1).isdigit():
+        return None
+    value = float(text)
+    return value if value > 0 else None
 
 
 def _beats(event: Event) -> str:

@@ -132,6 +132,7 @@ def _build(text: str, arrays: list[NoteArray], array: NoteArray, offset: int) ->
         duration_index=index,
         partial_token=partial_token,
         in_chord=in_chord,
+        chord=chord_token.chord or () if chord_token is not None else (),
     )
 
 

@@ -20,7 +20,8 @@ built once here::
     piece.key                              # sampling.DetectedKey (tonic, scale) or None
     piece.style                            # notes.NoteStyle: spelling, separator, 1 vs 1.0
     piece.form                             # the form most voices use: "indexed" | "plain"
-    piece.bpm                              # the tempo a new voice would play at
+    piece.bpm                              # the tempo of the voices (else top-level use_bpm)
+    piece.new_voice_register(near=None)    # the median pitch a new voice should take
     piece.tempo                            # voice 1's sections: [TempoSection(time, beat, bpm)]
 
 Tempo per section: ``cN[k]`` (or ``cN=[...]``/``cN=70``), else the ``use_bpm`` in force where the
@@ -32,6 +33,7 @@ at time 0, as Robin Newman's ``in_thread`` players do.
 from __future__ import annotations
 
 import bisect
+import itertools
 import statistics
 from dataclasses import dataclass, field
 from typing import Literal
@@ -44,6 +46,8 @@ from notegen.sonicpi.tempo import voice_tempi
 from notegen.sonicpi.types import NoteArray
 
 DEFAULT_BPM = 60.0
+REGISTER_LOW, REGISTER_HIGH = 36.0, 84.0
+"""Where new voices may go: C2 to C6, the range most of Sonic Pi's synths sound well in."""
 VoiceForm = Literal["indexed", "plain"]
 
 
@@ -72,6 +76,8 @@ class Section:
     bpm: float
     start_beat: float = 0.0
     start_time: float = 0.0
+    bpm_given: bool = True
+    """The piece says this tempo (``cN`` or a ``use_bpm``); ``False``: Sonic Pi's default."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +135,20 @@ class Piece:
     def voice(self, number: int) -> Voice | None:
         return next((v for v in self.voices if v.number == number), None)
 
+    def new_voice_register(self, near: int | None = None) -> float | None:
+        """The median pitch for a new voice: voice ``near``'s own register when given, else
+        the middle of the widest gap the voices' medians leave in MIDI 36–84 (above the top
+        voice or below the bass when that is wider); ``None`` without voices."""
+        if near is not None and (voice := self.voice(near)) is not None and voice.register:
+            return voice.register[1]
+        medians = sorted(v.register[1] for v in self.voices if v.register is not None)
+        if not medians:
+            return None
+        points = [REGISTER_LOW, *(min(max(m, REGISTER_LOW), REGISTER_HIGH) for m in medians)]
+        points.append(REGISTER_HIGH)
+        low, high = max(itertools.pairwise(points), key=lambda gap: gap[1] - gap[0])
+        return (low + high) / 2
+
 
 def read_piece(text: str) -> Piece:
     """Read ``text`` as a piece; never raises on any input."""
@@ -150,10 +170,8 @@ def piece_of(doc: _Doc | str, arrays: list[NoteArray]) -> Piece:
     plain = forms.count("plain") > forms.count("indexed")
     form: VoiceForm = "plain" if plain else "indexed"
     first = voices[0] if voices else None
-    if first is not None and first.sections:
-        bpm = first.sections[0].bpm
-    else:
-        bpm = tempi.top_level or DEFAULT_BPM
+    given = [s.bpm for v in voices for s in v.sections[:1] if s.bpm_given]
+    bpm = given[0] if given else tempi.top_level or DEFAULT_BPM
     tempo = (
         [TempoSection(s.start_time, s.start_beat, s.bpm) for s in first.sections]
         if first is not None
@@ -170,6 +188,15 @@ def piece_of(doc: _Doc | str, arrays: list[NoteArray]) -> Piece:
     )
 
 
+def piece_bpm(doc: _Doc | str, piece: Piece, offset: int) -> float:
+    """The tempo for a voice inserted at ``offset``: the piece's voices' (``cN``, or the
+    ``use_bpm`` where they play), else the ``use_bpm`` in force there, else 60."""
+    given = [s.bpm for v in piece.voices for s in v.sections[:1] if s.bpm_given]
+    if given:
+        return given[0]
+    return voice_tempi(doc, stop=offset).top_level or DEFAULT_BPM
+
+
 def _voices(arrays: list[NoteArray], played_at: dict[int, float]) -> list[Voice]:
     by_number: dict[int, Voice] = {}
     seen: set[tuple[int, int | None]] = set()
@@ -183,7 +210,9 @@ def _voices(arrays: list[NoteArray], played_at: dict[int, float]) -> list[Voice]
         form: VoiceForm = "plain" if array.section is None else "indexed"
         voice = by_number.setdefault(array.voice, Voice(array.voice, form))
         bpm = array.bpm if array.bpm and array.bpm > 0 else played_at.get(array.voice)
-        voice.sections.append(Section(array.section, array, bpm or DEFAULT_BPM))
+        voice.sections.append(
+            Section(array.section, array, bpm or DEFAULT_BPM, bpm_given=bpm is not None)
+        )
     out = sorted(by_number.values(), key=lambda v: v.number)
     for voice in out:
         voice.sections.sort(key=lambda s: -1 if s.index is None else s.index)

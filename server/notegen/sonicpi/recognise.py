@@ -3,7 +3,8 @@
 Sonic Pi files are Ruby files, so a Ruby workspace (a Rails app, a gem) is full of ``.rb`` files
 notegen must leave alone: no note suggestions in ``[:c, :d, :e]`` symbol arrays, no "Generate
 melody" on every line. A file counts as Sonic Pi when a line *starts* with something only
-Sonic Pi code writes: a voice array (``a1[0]=[...]``), ``play`` of a note, chord or array,
+Sonic Pi code writes: a voice array (``a1[0]=[...]``, or plain ``a1=[:r,:G3,...]``),
+``play`` of a note, chord or array,
 ``live_loop``, ``use_synth``/``with_synth``, ``use_bpm``, ``play_pattern(_timed)``,
 ``sample :name``, ``with_fx``, ``in_thread``. ``sleep`` alone does not count: Ruby's
 ``Kernel#sleep`` is everywhere in ordinary code. Comments never count (a line starting with
@@ -21,6 +22,7 @@ SONIC_PI_LANGUAGE_IDS = frozenset({"sonic-pi", "sonicpi"})
 _SIGNS = re.compile(
     r"""^[ \t]*(?:
         a\d+[ \t]*\[[ \t]*\d+[ \t]*\][ \t]*=[ \t]*\[          # voice array a1[0]=[
+      | a\d+[ \t]*=[ \t]*\[[ \t]*(?::[A-Ga-g][sSbBfF]?-?\d|:r\b|:rest\b)  # plain a1=[:r,:G3
       | play[ \t]+(?::[A-Ga-g]|\d|\[|chord\b|scale\b|\(|ring\b|note\b)   # play :c4 / 60 / [...]
       | play_pattern(?:_timed)?\b
       | play_chord\b

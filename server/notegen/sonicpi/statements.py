@@ -9,7 +9,8 @@ model, diagnostics, hover and the training corpus see it like any other array:
 * ``play NOTE[, opts]`` then ``sleep D``: one note lasting D beats (the time until the next
   note: several ``sleep`` in a row add up, as Sonic Pi waits for all of them);
 * several ``play`` before a ``sleep``: one chord, its top note the melody (as in arrays);
-* ``synth :x, note: NOTE``, ``play_chord [...]``, ``play [...]``, ``play chord(:e3, :minor)``
+* ``synth :x, note: NOTE`` (and ``control s, note: NOTE``, which moves a sounding synth to a
+  new note), ``play_chord [...]``, ``play [...]``, ``play chord(:e3, :minor)``
   (a chord Sonic Pi's chord table resolves; any other code is *dynamic*: no pitch, no error);
 * ``sample`` and other statements are ignored; a ``use_bpm`` starts a new run (its tempo is the
   run's ``bpm``); a nested block that plays or sleeps ends the run, and is a run of its own;
@@ -244,7 +245,13 @@ def _line(doc: _Doc, a: int, b: int, constants: dict[str, Token]) -> PlayLine | 
     if b - a >= 3 and doc.sig[a].kind == "ident" and doc.is_op(a + 1, "="):
         a += 2  # s = play 60 / s = synth :x, note: 60
     head = doc.sig[a]
-    if head.kind != "ident" or head.value not in ("play", "play_chord", "synth", "sleep"):
+    if head.kind != "ident" or head.value not in (
+        "play",
+        "play_chord",
+        "synth",
+        "control",
+        "sleep",
+    ):
         return None
     b = _cut_modifier(doc, a, b)
     start, end = head.start, doc.sig[b - 1].end
@@ -255,7 +262,7 @@ def _line(doc: _Doc, a: int, b: int, constants: dict[str, Token]) -> PlayLine | 
     else:
         parts = _top_level_commas(doc, arg, b)
     slot_at = head.end + 1 if head.end < len(doc.text) and doc.text[head.end] == " " else head.end
-    if head.value == "synth":
+    if head.value in ("synth", "control"):
         found = next(((x, y) for x, y in parts if _label(doc, x, y) == "note"), None)
         if found is None:
             return None  # synth without note: plays its default note, not a melody

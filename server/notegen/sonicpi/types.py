@@ -8,6 +8,7 @@ indices (code points); the LSP layer converts to UTF-16 where a client needs it.
 from __future__ import annotations
 
 import bisect
+import re
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -40,18 +41,43 @@ class Span:
         return source[self.start : self.end]
 
 
+LINE_BREAK = re.compile(r"\r\n|\n|\r")
+"""Where lines end, as LSP counts them: ``\\r\\n``, ``\\n`` or a lone ``\\r``."""
+
+
+def line_starts(text: str) -> list[int]:
+    """Offset of the first character of every line of ``text``."""
+    if "\r" not in text:
+        starts = [0]
+        pos = text.find("\n")
+        while pos != -1:
+            starts.append(pos + 1)
+            pos = text.find("\n", pos + 1)
+        return starts
+    return [0, *(m.end() for m in LINE_BREAK.finditer(text))]
+
+
+def line_end(text: str, starts: list[int], line: int) -> int:
+    """Offset just past the last character of ``line`` (before its line break)."""
+    if line + 1 >= len(starts):
+        return len(text)
+    end = starts[line + 1] - 1
+    if text[end] == "\n" and end > starts[line] and text[end - 1] == "\r":
+        end -= 1
+    return end
+
+
 class LineIndex:
     """Converts between ``(line, character)`` positions and absolute offsets (code points).
 
-    Lines end at ``\\n``; a ``\\r`` before it belongs to the line's text, as editors that send
-    LSP positions count it. Out-of-range positions are clamped instead of raising, because
-    editors send positions for text that may just have changed.
+    Lines end at ``\\n``, ``\\r\\n`` or a lone ``\\r`` (LSP's rule). Out-of-range positions are
+    clamped instead of raising, because editors send positions for text that may just have
+    changed.
     """
 
     def __init__(self, text: str) -> None:
         self.text = text
-        self.starts = [0]
-        self.starts.extend(i + 1 for i, ch in enumerate(text) if ch == "\n")
+        self.starts = line_starts(text)
 
     def offset(self, line: int, character: int) -> int:
         if line < 0:
@@ -59,7 +85,7 @@ class LineIndex:
         if line >= len(self.starts):
             return len(self.text)
         start = self.starts[line]
-        end = self.starts[line + 1] - 1 if line + 1 < len(self.starts) else len(self.text)
+        end = line_end(self.text, self.starts, line)
         return start + min(max(character, 0), end - start)
 
     def position(self, offset: int) -> tuple[int, int]:
@@ -197,6 +223,8 @@ class CursorContext:
     duration_index: int
     partial_token: NoteToken | None = None
     in_chord: bool = False
+    chord: tuple[int | float | None, ...] = ()
+    """Inside a chord: the pitches it already holds (what a chord tone must fit)."""
     slot: Literal["array", "note", "sleep", "line"] = "array"
     """Where the cursor is: inside a note array, or in a run of ``play``/``sleep`` statements
     (:mod:`notegen.sonicpi.statements`): the note of a ``play``, the beats of a ``sleep``, or

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
+from typing import Literal
 
 from notegen.melody import Event
 from notegen.notes import DEFAULT_STYLE, NoteStyle, spell
@@ -29,15 +30,16 @@ def next_free_voice(text: str) -> int:
     return max(numbers, default=0) + 1
 
 
-def format_duration(value: float) -> str:
+def format_duration(value: float, whole_float: bool = False) -> str:
     """Compact Ruby number: ``1``, ``0.5``, ``0.25``, ``0.3`` (no float noise like ``0.30000004``).
 
-    Whole numbers are written as integers; Sonic Pi sleeps the same for ``1`` and ``1.0``.
+    Whole numbers are written as integers (``1.0`` with ``whole_float``, for pieces that write
+    them so); Sonic Pi sleeps the same for ``1`` and ``1.0``.
     """
     if not math.isfinite(value):
         raise ValueError(f"cannot write {value!r} as a Sonic Pi number")
     if float(value).is_integer():
-        return str(int(value))
+        return f"{int(value)}.0" if whole_float else str(int(value))
     text = format(float(value), ".10g")
     if "e" in text:
         mantissa, exp = text.split("e")
@@ -45,7 +47,7 @@ def format_duration(value: float) -> str:
     return text
 
 
-def _wrap(prefix: str, items: Sequence[str], suffix: str, width: int) -> list[str]:
+def _wrap(prefix: str, items: Sequence[str], suffix: str, width: int, sep: str = ",") -> list[str]:
     """``prefix`` + comma-joined items + ``suffix``, broken after commas to fit ``width``.
 
     Ruby continues a statement on the next line while a bracket is open, so a break after
@@ -58,8 +60,10 @@ def _wrap(prefix: str, items: Sequence[str], suffix: str, width: int) -> list[st
         piece = item + ("," if k < len(items) - 1 else suffix)
         fresh = current in (prefix, indent)
         if not fresh and len(current) + len(piece) > width:
-            lines.append(current)
+            lines.append(current.rstrip())
             current = indent
+        elif not fresh:
+            current += sep[1:]  # the space of ", " (none at a line break)
         current += piece
     if not items:
         current += suffix
@@ -76,11 +80,16 @@ def render_block(
     *,
     default_duration: float = 1.0,
     sustain: float = 0.9,
+    form: Literal["indexed", "plain"] = "indexed",
+    comment: str | None = None,
 ) -> str:
     """Render one playable voice; raises ``ValueError`` for input Sonic Pi could not play.
 
     ``bpm`` is one tempo per section (a single value applies to all). A ``None`` duration
-    (an event from a bare note list) is written as ``default_duration`` beats.
+    (an event from a bare note list) is written as ``default_duration`` beats. ``form``
+    ``plain`` writes one ``aN=[...]``/``bN=[...]`` pair played at the first tempo, as pieces
+    in that form do; ``style`` gives the spelling, the separator and ``1`` vs ``1.0``;
+    ``comment`` opens the block (one ``#`` line per line of it).
     """
     if voice < 1:
         raise ValueError(f"voice numbers start at 1, got {voice}")
@@ -97,17 +106,40 @@ def render_block(
     if not 0.0 <= sustain <= 1.0:
         raise ValueError(f"sustain is a fraction of the note, got {sustain!r}")
     a, b, c = f"a{voice}", f"b{voice}", f"c{voice}"
-    lines = [f"{a}=[]", f"{b}=[]"]
-    for i, events in enumerate(sections):
-        notes = [_note(ev.pitch, style) for ev in events]
-        beats = [
-            format_duration(default_duration if ev.duration is None else float(ev.duration))
+    sep = style.joiner(",")
+    lines = [f"# {line}".rstrip() for line in (comment or "").splitlines()]
+    release = format_duration(round(1.0 - sustain, 10))
+
+    def beats_of(events: Sequence[Event]) -> list[str]:
+        return [
+            format_duration(
+                default_duration if ev.duration is None else float(ev.duration),
+                style.whole_float,
+            )
             for ev in events
         ]
-        lines += _wrap(f"{a}[{i}]=[", notes, "]", width)
-        lines += _wrap(f"{b}[{i}]=[", beats, "]", width)
-    lines += _wrap(f"{c}=[", [format_duration(t) for t in tempi], "]", width)
-    release = format_duration(round(1.0 - sustain, 10))
+
+    if form == "plain":
+        melody = [ev for section in sections for ev in section]
+        lines += _wrap(f"{a}=[", [_note(ev.pitch, style) for ev in melody], "]", width, sep)
+        lines += _wrap(f"{b}=[", beats_of(melody), "]", width, sep)
+        lines += [
+            "in_thread do",
+            f"  use_bpm {format_duration(tempi[0]) if tempi else 60}",
+            f"  {a}.length.times do |j|",
+            f"    play {a}[j], sustain: {b}[j]*{format_duration(sustain)}, "
+            f"release: {b}[j]*{release}",
+            f"    sleep {b}[j]",
+            "  end",
+            "end",
+        ]
+        return "\n".join(lines) + "\n"
+    lines += [f"{a}=[]", f"{b}=[]"]
+    for i, events in enumerate(sections):
+        notes = [_note(ev.pitch, style) for ev in events]
+        lines += _wrap(f"{a}[{i}]=[", notes, "]", width, sep)
+        lines += _wrap(f"{b}[{i}]=[", beats_of(events), "]", width, sep)
+    lines += _wrap(f"{c}=[", [format_duration(t) for t in tempi], "]", width, sep)
     lines += [
         "in_thread do",
         f"  for i in 0..{a}.length-1",

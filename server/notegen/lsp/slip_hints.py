@@ -1,0 +1,235 @@
+"""Slip hints in the editor: hint-level diagnostics on implausible notes and on durations that
+put a voice out of step, with quick fixes.
+
+After each whole-file reading has published its diagnostics, the slip check
+(:mod:`notegen.slips`) runs in the background: the text is read on the reader thread, then each
+section is scored on the inference thread a few model steps at a time, so a completion waits
+behind one small step at most. Sections are cached by content, so an edit re-scores only the
+sections it touched. When the check is done (and the document has not changed meanwhile) the
+diagnostics are published again with the hints added.
+
+Each hint carries its alternatives (``data``), so the code actions need no model: one quick
+fix per alternative, spelled as the piece spells its notes, and "Ignore here", which adds a
+``# notegen: ignore N`` comment (``N``: the note's index in its array) to the note's line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict
+from collections.abc import Sequence
+from concurrent.futures import Executor
+from typing import Any
+
+from lsprotocol import types
+from notegen.duration_slips import DurationSlip
+from notegen.notes import NoteStyle, infer_style
+from notegen.slips import Features, Slip, document_steps, spelled_fix, threshold_for
+from notegen.sonicpi import format_duration, read
+from notegen.sonicpi.lexer import tokenize
+from notegen.sonicpi.types import NoteArray
+
+from .documents import DocumentView
+from .edits import text_edit, workspace_edit
+from .host import Host
+
+log = logging.getLogger(__name__)
+
+SOURCE = "notegen"
+CODE = "slip"
+KIND = types.CodeActionKind.QuickFix
+CACHE_SECTIONS = 512
+"""Sections whose evidence is kept (per server): a few big pieces' worth."""
+
+
+class _LRU(OrderedDict[tuple, Features]):
+    """The section cache: most recently used last, oldest dropped beyond the capacity."""
+
+    def __init__(self, capacity: int) -> None:
+        super().__init__()
+        self.capacity = capacity
+
+    def get(self, key: tuple, default: Any = None) -> Any:  # type: ignore[override]
+        if key in self:
+            self.move_to_end(key)
+            return self[key]
+        return default
+
+    def __setitem__(self, key: tuple, value: Features) -> None:
+        super().__setitem__(key, value)
+        while len(self) > self.capacity:
+            self.popitem(last=False)
+
+
+class SlipHints:
+    """The server's slip checker: one background task per document, a section cache per model."""
+
+    def __init__(self) -> None:
+        self.tasks: dict[str, asyncio.Future[None]] = {}
+        self.caches: dict[int, _LRU] = {}
+        self.hints: dict[str, list[types.Diagnostic]] = {}
+
+    def schedule(
+        self,
+        host: Host,
+        uri: str,
+        view: DocumentView,
+        diagnostics: list[types.Diagnostic],
+        reader: Executor,
+    ) -> None:
+        """Check ``view`` in the background; republish ``diagnostics`` plus the hints."""
+        self.cancel(uri)
+        if host.settings.slips.sensitivity == "off":
+            self.hints.pop(uri, None)
+            return
+        self.tasks[uri] = asyncio.ensure_future(self._check(host, uri, view, diagnostics, reader))
+
+    def cancel(self, uri: str) -> None:
+        task = self.tasks.pop(uri, None)
+        if task is not None:
+            task.cancel()
+
+    def forget(self, uri: str) -> None:
+        self.cancel(uri)
+        self.hints.pop(uri, None)
+
+    async def _check(
+        self,
+        host: Host,
+        uri: str,
+        view: DocumentView,
+        diagnostics: list[types.Diagnostic],
+        reader: Executor,
+    ) -> None:
+        try:
+            found = await self._slips(host, uri, view, reader)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("slip check of %s failed", uri)
+            return
+        if found is None or host.current_version(uri) != view.version:
+            return
+        slips, style = found
+        hints = [_diagnostic(view, slip, style) for slip in slips]
+        self.hints[uri] = hints
+        if not hints:
+            return  # what was published already stands
+        host.text_document_publish_diagnostics(
+            types.PublishDiagnosticsParams(
+                uri=uri, diagnostics=diagnostics + hints, version=view.version
+            )
+        )
+
+    async def _slips(
+        self, host: Host, uri: str, view: DocumentView, reader: Executor
+    ) -> tuple[list[Slip | DurationSlip], NoteStyle] | None:
+        engine = host.engine_for(uri)
+        model = await engine.ready()
+        if model is None:
+            return None
+        loop = asyncio.get_running_loop()
+        arrays, style = await loop.run_in_executor(reader, _read, view.text)
+        settings = host.settings.slips
+        cache = self.caches.setdefault(id(model), _LRU(CACHE_SECTIONS))
+        steps = document_steps(
+            model,
+            view.text,
+            arrays,
+            threshold=threshold_for(settings.sensitivity),
+            every_piece=settings.allPieces,
+            cache=cache,
+            style=style,
+        )
+        while True:
+            done, value = await engine.run(_advance, steps)
+            if done:
+                return value, style
+            if host.current_version(uri) != view.version:
+                return None  # edited meanwhile: the next reading starts a new check
+
+
+def _read(text: str) -> tuple[list[NoteArray], NoteStyle]:
+    return read(text), infer_style(text)
+
+
+def _advance(steps: Any) -> tuple[bool, Any]:
+    """One step of the check on the inference thread: ``(finished, slips)``."""
+    try:
+        next(steps)
+    except StopIteration as done:
+        return True, done.value
+    return False, None
+
+
+def _diagnostic(
+    view: DocumentView, slip: Slip | DurationSlip, style: NoteStyle
+) -> types.Diagnostic:
+    """A hint on the note (or duration), its alternatives spelled in ``style`` in ``data``."""
+    sl, sc = view.position_at(slip.span.start)
+    el, ec = view.position_at(slip.span.end)
+    if isinstance(slip, DurationSlip):
+        fixes: list[dict[str, Any]] = [{"text": format_duration(slip.fix)}]
+    else:
+        fixes = [{"text": spelled_fix(fix, style), "midi": fix.midi} for fix in slip.fixes]
+    return types.Diagnostic(
+        range=types.Range(types.Position(sl, sc), types.Position(el, ec)),
+        message=slip.message,
+        severity=types.DiagnosticSeverity.Hint,
+        source=SOURCE,
+        code=CODE,
+        data={"fixes": fixes, "index": slip.index},
+    )
+
+
+def actions(
+    view: DocumentView, diagnostics: Sequence[types.Diagnostic], document_changes: bool
+) -> list[types.CodeAction]:
+    """The quick fixes of the slip hints the client sent back: one per alternative (the most
+    likely first, preferred), then "Ignore here"."""
+    out: list[types.CodeAction] = []
+    for diag in diagnostics:
+        if diag.code != CODE or diag.source != SOURCE or not isinstance(diag.data, dict):
+            continue
+        start = view.offset_at(diag.range.start.line, diag.range.start.character)
+        end = view.offset_at(diag.range.end.line, diag.range.end.character)
+        written = view.text[start:end]
+        for i, fix in enumerate(diag.data.get("fixes") or []):
+            text = fix.get("text") if isinstance(fix, dict) else None
+            if not isinstance(text, str) or not text:
+                continue
+            edit = text_edit(view, start, end, text)
+            out.append(
+                types.CodeAction(
+                    title=f"Change {written} to {text}",
+                    kind=KIND,
+                    diagnostics=[diag],
+                    is_preferred=i == 0,
+                    edit=workspace_edit(view, [edit], document_changes),
+                )
+            )
+        index = diag.data.get("index")
+        if isinstance(index, int):
+            at, comment = _ignore_edit(view, diag.range.start.line, index)
+            out.append(
+                types.CodeAction(
+                    title=f"Ignore here (keep {written})",
+                    kind=KIND,
+                    diagnostics=[diag],
+                    edit=workspace_edit(view, [text_edit(view, at, at, comment)], document_changes),
+                )
+            )
+    return out
+
+
+def _ignore_edit(view: DocumentView, line: int, index: int) -> tuple[int, str]:
+    """Where and what to insert so the note ``index`` of ``line`` is left alone: a new trailing
+    comment, or the index added to the line's ``# notegen: ignore`` comment."""
+    line_text = view.line_text(line)
+    start = view.offset_at(line, 0)
+    for tok in tokenize(line_text):
+        if tok.kind == "comment" and "notegen: ignore" in tok.value:
+            return start + tok.end, f", {index}"
+    end = start + len(line_text.rstrip("\r\n"))
+    return end, f"  # notegen: ignore {index}"

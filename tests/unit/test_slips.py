@@ -1,0 +1,142 @@
+"""Slip hints: a four-voice chorale in C, played twice, with one wrong note in the second pass.
+
+The evidence is the shipped model's (``models/notegen.json``), the other voices sounding with
+the note, and the first pass, which the slip breaks. Spec: the planted slip is found with the
+fix that restores it and a message in musical terms; the clean piece gets no hint; an ignore
+comment on the line silences it; a single voice is not checked unless asked.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from notegen.config import SlipSettings, parse_settings
+from notegen.harmony import parts_by_section, sounding
+from notegen.model import MelodyModel
+from notegen.notes import infer_style
+from notegen.slips import (
+    WEIGHTS,
+    document_steps,
+    find_slips,
+    ignored_lines,
+    section_key,
+    spelled_fix,
+    threshold_for,
+)
+from notegen.sonicpi import read
+
+SHIPPED = Path(__file__).resolve().parents[2] / "models" / "notegen.json"
+
+# One beat per chord: C F G C | Am Dm G C | C F G C | F G C C
+SOPRANO = "E5 F5 D5 C5 C5 D5 B4 C5 E5 F5 D5 E5 F5 D5 E5 C5"
+ALTO = "G4 A4 G4 G4 A4 A4 G4 G4 G4 A4 G4 G4 A4 G4 G4 E4"
+TENOR = "E4 C4 B3 E4 E4 F4 D4 E4 C4 C4 B3 C4 C4 B3 E4 G3"
+BASS = "C3 F3 G3 C3 A2 D3 G2 C3 C3 F3 G3 C3 F3 G3 C3 C3"
+SLIP_INDEX = 16 + 14  # the second pass's E5 over C–E–G (tenor E4, alto G4, bass C3)
+
+
+def chorale(second_pass_note: str = "E5", voices: int = 4, comment: str = "") -> str:
+    """The chorale as Robin Newman writes pieces: one ``aN[0]``/``bN[0]`` pair per voice."""
+    soprano = SOPRANO.split()
+    second = list(soprano)
+    second[14] = second_pass_note
+    parts = [soprano + second, ALTO.split() * 2, TENOR.split() * 2, BASS.split() * 2]
+    lines = []
+    for number, notes in enumerate(parts[:voices], start=1):
+        symbols = ",".join(":" + n for n in notes)
+        tail = comment if number == 1 else ""
+        lines.append(f"a{number}[0]=[{symbols}]{tail}")
+        lines.append(f"b{number}[0]=[{','.join(['1'] * len(notes))}]")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture(scope="module")
+def shipped() -> MelodyModel:
+    return MelodyModel.load(SHIPPED)
+
+
+def test_a_flattened_note_against_the_chord_is_hinted_with_its_fix(shipped):
+    text = chorale("Ef5")
+    slips = find_slips(shipped, text)
+    assert [(s.voice, s.section, s.index) for s in slips] == [(1, 0, SLIP_INDEX)]
+    slip = slips[0]
+    assert text[slip.span.start : slip.span.end] == ":Ef5"
+    assert slip.fixes[0].midi == 76  # E5
+    assert spelled_fix(slip.fixes[0], infer_style(text)) == ":E5"
+    assert slip.message.startswith("E♭5 against C–E–G in the other voices; E5 is ")
+    assert slip.message.endswith("× more likely here")
+
+
+def test_a_note_a_step_too_high_is_hinted_and_fixed(shipped):
+    slips = find_slips(shipped, chorale("F5"))
+    assert [(s.index, s.fixes[0].midi) for s in slips] == [(SLIP_INDEX, 76)]
+
+
+def test_the_clean_chorale_gets_no_hint(shipped):
+    assert find_slips(shipped, chorale()) == []
+
+
+def test_higher_sensitivity_reports_more_than_lower(shipped):
+    text = chorale("D5")  # a scale step down: a weaker case
+    high = find_slips(shipped, text, threshold=threshold_for("high"))
+    low = find_slips(shipped, text, threshold=threshold_for("low"))
+    assert threshold_for("high") < WEIGHTS.threshold < threshold_for("low")
+    assert len(high) >= len(low)
+
+
+def test_an_ignore_comment_on_the_line_silences_the_hint(shipped):
+    assert find_slips(shipped, chorale("Ef5", comment=" # notegen: ignore")) == []
+    assert find_slips(shipped, chorale("Ef5", comment=f" # notegen: ignore {SLIP_INDEX}")) == []
+    other = find_slips(shipped, chorale("Ef5", comment=" # notegen: ignore 3"))
+    assert [s.index for s in other] == [SLIP_INDEX]
+
+
+def test_ignore_comments_are_read_from_comments_only():
+    text = 'a = "# notegen: ignore"\nb = 1 # notegen: ignore 4, 7\nc = 2 # notegen: ignore\n'
+    assert ignored_lines(text) == {1: {4, 7}, 2: None}
+
+
+def test_a_single_voice_is_not_checked_by_default(shipped):
+    text = chorale("Ef5", voices=1)
+    assert find_slips(shipped, text) == []
+    parts = parts_by_section(read(text))
+    assert list(parts[0]) == [1]  # the voice is read; only the check is off
+
+
+def test_sections_are_cached_by_content(shipped):
+    text = chorale("Ef5")
+    cache: dict = {}
+
+    def run(source: str) -> list:
+        steps = document_steps(shipped, source, read(source), cache=cache)
+        while True:
+            try:
+                next(steps)
+            except StopIteration as done:
+                return done.value
+
+    first = run(text)
+    assert len(cache) == 1
+    moved = "# a comment above moves every offset\n" + text
+    again = run(moved)
+    assert len(cache) == 1  # same notes: no new evidence computed
+    assert [moved[s.span.start : s.span.end] for s in again] == [":Ef5"]
+    assert [s.index for s in again] == [s.index for s in first]
+    key = section_key(list(parts_by_section(read(text))[0].values()), {})
+    assert key in cache
+
+
+def test_other_voices_sounding_at_an_onset():
+    parts = parts_by_section(read(chorale()))[0]
+    here = sounding(parts[1], [parts[2], parts[3], parts[4]])[14]
+    assert sorted(here.pitches) == [48.0, 64.0, 67.0]  # C3, E4, G4
+    assert all(here.attack)
+
+
+def test_the_sensitivity_setting_is_validated():
+    settings, warnings = parse_settings({"slips": {"sensitivity": "high", "allPieces": True}})
+    assert settings.slips == SlipSettings(sensitivity="high", allPieces=True)
+    settings, warnings = parse_settings({"slips": {"sensitivity": "very"}})
+    assert settings.slips.sensitivity == "default"
+    assert warnings and "notegen.slips.sensitivity" in warnings[0]
