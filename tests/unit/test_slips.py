@@ -92,6 +92,13 @@ def test_an_ignore_comment_on_the_line_silences_the_hint(shipped):
     assert [s.index for s in other] == [SLIP_INDEX]
 
 
+def test_plain_voices_are_checked_as_one_section(shipped):
+    text = chorale("Ef5").replace("[0]=", "=")  # a1=[...], b1=[...]: no sections
+    assert [(s.voice, s.section, s.index) for s in find_slips(shipped, text)] == [
+        (1, 0, SLIP_INDEX)
+    ]
+
+
 def test_ignore_comments_are_read_from_comments_only():
     text = 'a = "# notegen: ignore"\nb = 1 # notegen: ignore 4, 7\nc = 2 # notegen: ignore\n'
     assert ignored_lines(text) == {1: {4, 7}, 2: None}
