@@ -78,6 +78,17 @@ class Part:
     def __len__(self) -> int:
         return len(self.pitches)
 
+    def head(self, stop: int) -> Part:
+        """The part's first ``stop`` events (same array, same onsets)."""
+        return Part(
+            self.voice,
+            self.section,
+            self.array,
+            self.pitches[:stop],
+            self.chords[:stop],
+            self.durations[:stop],
+        )
+
 
 def _part(array: NoteArray) -> Part | None:
     """The part of an ``aN[k]`` (or plain ``aN``: section 0) array, or ``None`` when its beats
@@ -223,6 +234,17 @@ class IntervalStats:
         strong = np.asarray([e[1] for e in entering], dtype=np.int64)
         ics = np.rint(others[None, :] - candidates[:, None]).astype(np.int64) % 12
         return self.interval[strong[None, :], 0, ics].sum(axis=1)
+
+    def fit(self, part: Part, here: Sequence[Sounding]) -> np.ndarray:
+        """Per event of ``part``: the mean interval log-probability of the written note against
+        what sounds with it (``NaN`` for rests, chords and notes sounding alone)."""
+        out = np.full(len(part), np.nan)
+        for t, sound in enumerate(here):
+            if not sound.pitches or len(part.chords[t]) != 1:
+                continue
+            score = self.harmony_score(part.pitches[t : t + 1], sound, on_beat(part.onsets[t]))
+            out[t] = float(score[0]) / len(sound.pitches)
+        return out
 
 
 def on_beat(onset: float) -> bool:

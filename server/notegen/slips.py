@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from notegen.copying import log_softmax, mix_sequence
-from notegen.duration_slips import DurationSlip, duration_slips, odd_voice
+from notegen.duration_slips import DurationSlip, duration_slips, in_step
 from notegen.harmony import (
     IntervalStats,
     Part,
@@ -534,9 +534,9 @@ class CheckedSection:
     """One section as the checker sees it: the parts whose pitches are weighed, the previous
     part of each voice (model context), and the section's duration slips.
 
-    A voice whose length disagrees with all the others' is left out of the pitch check (its
-    notes after the slip sound against the wrong notes of the other voices) and instead has its
-    slipped duration looked for (:mod:`notegen.duration_slips`).
+    Voices out of step (their section's length is not the one most voices share) are left out
+    of the pitch check, as checked notes and as harmony (:func:`notegen.duration_slips.in_step`);
+    a single such voice has its slipped duration looked for instead.
     """
 
     number: int
@@ -559,8 +559,9 @@ def checked_sections(
         section = list(parts[number].values())
         previous = dict(last)
         if every_piece or len(section) >= MIN_VOICES:
-            odd = odd_voice(section)
-            pitched = [p for p in section if odd is None or p is not odd[0]]
+            pitched = in_step(section)
+            if len(pitched) < MIN_VOICES and not every_piece:
+                pitched = []
             out.append(CheckedSection(number, pitched, previous, duration_slips(section)))
         for part in section:
             last[part.voice] = part
