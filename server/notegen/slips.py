@@ -163,7 +163,8 @@ class Features:
         """``[N, |DELTAS|, len(EVIDENCE)]``: each piece of evidence, alternative − written."""
 
         def diff(x: np.ndarray) -> np.ndarray:
-            d = np.nan_to_num(x[:, 1:] - x[:, :1], neginf=-30.0, posinf=30.0)
+            with np.errstate(invalid="ignore"):  # -inf - -inf: out of range, masked anyway
+                d = np.nan_to_num(x[:, 1:] - x[:, :1], neginf=-30.0, posinf=30.0)
             return np.clip(d, -30.0, 30.0)
 
         voices = np.array([max(1, len(s.pitches)) for s in self.sounding], np.float64)
