@@ -136,6 +136,8 @@ class Editor:
     edits: int = 0
     latencies_after_edit: list[float] = field(default_factory=list)
     latencies_no_edit: list[float] = field(default_factory=list)
+    latencies_after_jump: list[float] = field(default_factory=list)
+    jumps: int = 0
     empty: int = 0
     labels_seen: set[str] = field(default_factory=set)
 
@@ -160,16 +162,32 @@ class Editor:
             change = {"text": "\n".join(self.lines)}
         self.client.did_change(self.uri, self.version, [change])
 
-    def complete(self, line: int, character: int, trigger: str | None, after_edit: bool) -> list:
+    def replace_all(self, line: int, old: str, new: str) -> None:
+        """A "jump": the whole document sent again (as after a paste, an undo of a big change,
+        a formatter or a git checkout), with one element of ``line`` changed."""
+        if self.pace_s:
+            time.sleep(self.pace_s)
+        self.lines[line] = self.lines[line].replace(old, new, 1)
+        self.version += 1
+        self.edits += 1
+        self.jumps += 1
+        self.client.did_change(self.uri, self.version, [{"text": "\n".join(self.lines)}])
+
+    def complete(
+        self, line: int, character: int, trigger: str | None, after_edit: bool, jump: bool = False
+    ) -> list:
         if self.pace_s and not after_edit:
             time.sleep(self.pace_s)
         pending: Pending = self.client.send(
             "textDocument/completion", completion_params(self.uri, line, character, trigger)
         )
         items = completion_items(pending.wait(30))
-        (self.latencies_after_edit if after_edit else self.latencies_no_edit).append(
-            pending.latency_s
-        )
+        if jump:
+            self.latencies_after_jump.append(pending.latency_s)
+        else:
+            (self.latencies_after_edit if after_edit else self.latencies_no_edit).append(
+                pending.latency_s
+            )
         if not items:
             self.empty += 1
         for item in items[:3]:
@@ -187,16 +205,32 @@ def array_spans(editor: Editor, doc: BigDocument) -> list[tuple[int, int, int]]:
 
 
 def latency_run(
-    editor: Editor, doc: BigDocument, requests: int, rng: random.Random, pace_s: float = 0.0
+    editor: Editor,
+    doc: BigDocument,
+    requests: int,
+    rng: random.Random,
+    pace_s: float = 0.0,
+    jumps: float = 0.0,
 ) -> None:
-    """Mix typing bursts (edit → completion, three times) with cursor jumps (completion only)."""
+    """Mix typing bursts (edit → completion, three times) with cursor jumps (completion only)
+    and, a ``jumps`` fraction of the time, whole-document replacements that change a note in
+    another array, followed by a completion at a random array."""
     done = 0
     editor.pace_s = pace_s
     while done < requests:
         line, open_col, close_col = rng.choice(array_spans(editor, doc))
         text = editor.lines[line]
         commas = [i for i in range(open_col + 1, close_col) if text[i] == ","]
-        if rng.random() < 0.5:
+        if rng.random() < jumps:
+            far, _o, _c = rng.choice(array_spans(editor, doc))
+            old = rng.choice(
+                [n for n in ("C", "D", "E", "F", "G", "A", "B") if n in editor.lines[far]] or ["["]
+            )
+            editor.replace_all(far, old, "D" if old != "D" else "E")
+            at = rng.choice(commas) + 1 if commas else close_col
+            editor.complete(line, at, "," if text[at - 1] == "," else None, False, jump=True)
+            done += 1
+        elif rng.random() < 0.5:
             # Typing a new note: at the end of the array or after a note in the middle.
             at = close_col if rng.random() < 0.5 or not commas else rng.choice(commas)
             editor.insert(line, at, ",")
@@ -247,6 +281,44 @@ def generate_run(client: RpcClient, uri: str, line: int, length: int, seed: int)
     }
 
 
+def cross_run(client: RpcClient, editor: Editor, doc: BigDocument, root: Path, length: int) -> None:
+    """generateMelody(length) in a new document while the big one asks for completions."""
+    other = root / "other.rb"
+    other.write_text("")
+    client.did_open(other.as_uri(), "")
+    span = doc.note_arrays[len(doc.note_arrays) // 2]
+    line, at = span.line, editor.lines[span.line].rindex("]")
+
+    def one() -> float:
+        pending = client.send(
+            "textDocument/completion", completion_params(editor.uri, line, at, None)
+        )
+        pending.wait(60)
+        return pending.latency_s
+
+    quiet = [one() for _ in range(50)]
+    args = {"uri": other.as_uri(), "length": length, "seed": 1}
+    started = time.perf_counter()
+    gen = client.send(
+        "workspace/executeCommand", {"command": "notegen.generateMelody", "arguments": [args]}
+    )
+    during = []
+    while not gen.done.is_set():
+        during.append(one())
+    gen.wait(600)
+    took = time.perf_counter() - started
+    print(f"\n[generateMelody({length}) in another document, completions meanwhile]")
+    print(f"  generation answered after {took:.1f} s; {len(during)} completions meanwhile")
+    print(f"  completions before : {describe(quiet)}")
+    print(f"  completions during : {describe(during)}")
+    delay = (max(during) - statistics.median(quiet)) * 1000 if during else 0.0
+    print(
+        f"  worst delay over the quiet median: {delay:.1f} ms "
+        f"(target ≤ 50 ms: {verdict(delay <= 50)})"
+    )
+    client.notify("textDocument/didClose", {"textDocument": {"uri": other.as_uri()}})
+
+
 def _edit_texts(edit: dict) -> list[str]:
     texts = []
     for change in edit.get("documentChanges") or []:
@@ -287,6 +359,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
         "--pace-ms", type=float, default=0.0, help="pause between keystrokes/jumps (human: ~150)"
+    )
+    parser.add_argument(
+        "--jumps",
+        type=float,
+        default=0.2,
+        help="fraction of steps that replace the whole document before a completion (0.2)",
+    )
+    parser.add_argument(
+        "--cross-length",
+        type=int,
+        default=100_000,
+        help="generateMelody length run in one document while another completes (0: skip)",
     )
     parser.add_argument("--profile", type=Path, help="directory for py-spy profiles")
     parser.add_argument("--skip-cold", action="store_true")
@@ -357,10 +441,10 @@ def _measure(args: argparse.Namespace, root: Path) -> int:
     with profiler:
         started = time.perf_counter()
         cpu_before = cpu_seconds(client.process.pid)
-        latency_run(editor, doc, args.requests, rng, args.pace_ms / 1000)
+        latency_run(editor, doc, args.requests, rng, args.pace_ms / 1000, args.jumps)
         cpu_used = cpu_seconds(client.process.pid) - cpu_before
         elapsed = time.perf_counter() - started
-    all_lat = editor.latencies_after_edit + editor.latencies_no_edit
+    all_lat = editor.latencies_after_edit + editor.latencies_no_edit + editor.latencies_after_jump
     print(
         f"  {len(all_lat)} requests, {editor.edits} didChange edits, {elapsed:.1f} s wall, "
         f"{editor.empty} empty results"
@@ -372,6 +456,13 @@ def _measure(args: argparse.Namespace, root: Path) -> int:
     )
     print(f"  after an edit : {describe(editor.latencies_after_edit)}")
     print(f"  cursor jumps  : {describe(editor.latencies_no_edit)}")
+    if editor.latencies_after_jump:
+        print(
+            f"  after a whole-document replacement ({editor.jumps}): "
+            f"{describe(editor.latencies_after_jump)}"
+        )
+        jump_p99 = percentile(editor.latencies_after_jump, 99) * 1000
+        print(f"  target p99 ≤ 10 ms after a replacement: {verdict(jump_p99 <= 10)}")
     print(f"  all           : {describe(all_lat)}")
     p50, p99 = percentile(all_lat, 50) * 1000, percentile(all_lat, 99) * 1000
     print(f"  target p50 ≤ 3 ms: {verdict(p50 <= 3)}; p99 ≤ 10 ms: {verdict(p99 <= 10)}")
@@ -408,6 +499,9 @@ def _measure(args: argparse.Namespace, root: Path) -> int:
     print(f"  median {best * 1000:.1f} ms (target ≤ 500 ms: {verdict(best <= 0.5)})")
     if args.profile:
         _print_profile(args.profile / "generate.txt")
+
+    if args.cross_length:
+        cross_run(client, editor, doc, root, args.cross_length)
 
     memory = vm_status(client.process.pid)
     rss_stages.append(("after generateMelody", memory["VmRSS"]))

@@ -107,6 +107,7 @@ def _add_generate(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _generate(args: argparse.Namespace) -> int:
+    from notegen.ensemble import piece_lines, setting_for
     from notegen.generate import (
         ArgumentError,
         GenerateOptions,
@@ -150,6 +151,8 @@ def _generate(args: argparse.Namespace) -> int:
     doc = parse(text)
     piece = piece_of(doc, read_doc(doc))
     voices = [ev for v in piece.voices for ev in v.melody()]
+    # the new voice hears the piece's voices (a conditioned model; others ignore it)
+    setting = setting_for(piece_lines(piece), args.voice)
     block = generate_block(
         model,
         options,
@@ -159,6 +162,7 @@ def _generate(args: argparse.Namespace) -> int:
         style=piece.style,
         form=piece.form,
         register=piece.new_voice_register(),
+        setting=setting,
     )
     sys.stdout.write(block.text.rstrip("\n") + "\n")
     return 0

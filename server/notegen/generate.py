@@ -14,13 +14,22 @@ import threading
 from collections import OrderedDict
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
+from notegen.conditioning import Setting
 from notegen.copying import CopyIndex, CopyMixture, log_softmax, mix_indexed, mix_step
 from notegen.melody import Event
 from notegen.model import BOS, MelodyModel, State
-from notegen.sampling import SCALES, Sampler, parse_scale, pitch_class_mask, softmax
+from notegen.sampling import (
+    SCALES,
+    Sampler,
+    fold_masked,
+    parse_scale,
+    pitch_class_mask,
+    softmax,
+)
 
 _TINY = 1e-30  # as notegen.copying: the floor of a mixed probability
 
@@ -51,6 +60,8 @@ class Primed:
     dur_logits: np.ndarray  # [Vd]
     length: int
     history: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    time: float = 0.0
+    """Beats from the melody's first onset to where the next event starts."""
 
 
 def trim_context(n: int, max_context: int) -> int:
@@ -86,10 +97,17 @@ class ContextCache:
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
-        start = model.initial_state(1)
-        pl, dl, st = model.step(np.array([BOS]), np.array([BOS]), start)
+        self._root = self.root(None)
+
+    def root(self, setting: Setting | None) -> Primed:
+        """The model after ``<bos>`` alone (in ``setting``: what sounds at the first onset)."""
+        start = self.model.initial_state(1)
         empty = np.zeros(0, np.int64)
-        self._root = Primed(st, *model.next_log_probs(pl[0], dl[0], empty), 0, empty)
+        cond = self.model.condition(empty, 0, 1, setting)
+        pl, dl, st = self.model.step(
+            np.array([BOS]), np.array([BOS]), start, None if cond is None else cond[None]
+        )
+        return Primed(st, *self.model.next_log_probs(pl[0], dl[0], empty), 0, empty)
 
     def ids(self, events: Sequence[Event]) -> np.ndarray:
         """Combined token ids of ``events`` (int64), the unit keys are made of."""
@@ -99,23 +117,39 @@ class ContextCache:
     def key(self, events: Sequence[Event]) -> bytes:
         return _digest(self.ids(events))
 
-    def prime(self, events: Sequence[Event], checkpoints: Sequence[int] = ()) -> Primed:
-        """The model after ``<bos>`` + ``events``, reusing the longest cached prefix."""
-        return self.prime_ids(self.ids(events), checkpoints)
+    def prime(
+        self,
+        events: Sequence[Event],
+        checkpoints: Sequence[int] = (),
+        setting: Setting | None = None,
+    ) -> Primed:
+        """The model after ``<bos>`` + ``events``, reusing the longest cached prefix.
 
-    def cached(self, ids: np.ndarray) -> bool:
+        ``setting`` (other voices, metre: :mod:`notegen.conditioning`) is part of the key: the
+        same notes against other voices are another context."""
+        return self.prime_ids(self.ids(events), checkpoints, setting)
+
+    def cached(self, ids: np.ndarray, setting: Setting | None = None) -> bool:
         if len(ids) == 0:
             return True
-        key = _digest(np.asarray(ids, dtype=np.int64))
+        key = _digest(np.asarray(ids, dtype=np.int64), _salt(setting))
         with self._lock:
             return key in self._entries
 
-    def prime_ids(self, ids: np.ndarray, checkpoints: Sequence[int] = ()) -> Primed:
+    def _cond(self, ids: np.ndarray, done: int, span: int, setting: Setting | None):  # type: ignore[no-untyped-def]
+        """Rows ``[1, span, C]`` for reading ``ids[done:done+span]`` (steps ``done+1..``)."""
+        cond = self.model.condition(ids[: done + span] % self.vd, done + 1, span, setting)
+        return None if cond is None else cond[None]
+
+    def prime_ids(
+        self, ids: np.ndarray, checkpoints: Sequence[int] = (), setting: Setting | None = None
+    ) -> Primed:
         """As :meth:`prime` for combined ids; states at ``checkpoints`` (lengths) are kept."""
         ids = np.asarray(ids, dtype=np.int64)
         n = len(ids)
+        salt = _salt(setting)
         marks = sorted({c for c in checkpoints if 0 < c < n}, reverse=True)
-        base = self._lookup(ids, marks)
+        base = self._lookup(ids, marks, salt, setting)
         with self._lock:
             if base.length == n:
                 self.hits += 1
@@ -125,14 +159,23 @@ class ContextCache:
         for point in [*sorted(c for c in marks if c > base.length), n]:
             seg = ids[primed.length : point]
             pl, dl, st = self.model.step(
-                (seg // self.vd)[None, :], (seg % self.vd)[None, :], primed.state
+                (seg // self.vd)[None, :],
+                (seg % self.vd)[None, :],
+                primed.state,
+                self._cond(ids, primed.length, point - primed.length, setting),
             )
             history = ids[:point]
-            primed = Primed(st, *self.model.next_log_probs(pl[0], dl[0], history), point, history)
-            self._store(_digest(history), primed)
+            time = self.model.beats_of(history % self.vd)
+            log_p, log_d = self.model.next_log_probs(pl[0], dl[0], history)
+            primed = Primed(st, log_p, log_d, point, history, time)
+            self._store(_digest(history, salt), primed)
         return primed
 
-    def prime_many(self, requests: Sequence[tuple[np.ndarray, Sequence[int]]]) -> list[Primed]:
+    def prime_many(
+        self,
+        requests: Sequence[tuple[Any, ...]],
+        setting: Setting | None = None,
+    ) -> list[Primed]:
         """:meth:`prime_ids` for several independent contexts, read as batch rows.
 
         Each context starts from its longest cached prefix; the uncached stretches of all of
@@ -142,7 +185,7 @@ class ContextCache:
         stores them. Contexts that share an uncached prefix should be primed in turn, not
         together: each would read that prefix itself.
         """
-        steps = self.prime_steps(requests)
+        steps = self.prime_steps(requests, setting=setting)
         while True:
             try:
                 next(steps)
@@ -150,23 +193,29 @@ class ContextCache:
                 return list(done.value)
 
     def prime_steps(
-        self, requests: Sequence[tuple[np.ndarray, Sequence[int]]], max_span: int = 0
+        self,
+        requests: Sequence[tuple[Any, ...]],
+        max_span: int = 0,
+        setting: Setting | None = None,
     ) -> Generator[None, None, list[Primed]]:
         """:meth:`prime_many` one model call at a time: yields after each call (of at most
         ``max_span`` events when given) and returns the primed contexts, so a background
-        caller can let other work run between calls."""
+        caller can let other work run between calls. A request may carry its own setting as
+        a third item (else ``setting``)."""
         rows: list[_Row] = []
         out: list[Primed | None] = []
-        for ids, checkpoints in requests:
+        for ids, checkpoints, *own in requests:
             ids = np.asarray(ids, dtype=np.int64)
             n = len(ids)
+            place: Setting | None = own[0] if own else setting
+            salt = _salt(place)
             marks = sorted({c for c in checkpoints if 0 < c < n}, reverse=True)
-            base = self._lookup(ids, marks)
+            base = self._lookup(ids, marks, salt, place)
             if base.length == n:
                 out.append(dataclasses.replace(base, history=ids))
                 continue
             points = [*sorted(c for c in marks if c > base.length), n]
-            rows.append(_Row(len(out), ids, points, base.state, base.length))
+            rows.append(_Row(len(out), ids, points, base.state, base.length, place, salt))
             out.append(None)
         while rows:
             span = min(row.points[0] - row.done for row in rows)
@@ -176,7 +225,12 @@ class ContextCache:
             dids = np.stack([row.ids[row.done : row.done + span] % self.vd for row in rows])
             h = np.concatenate([row.state[0] for row in rows], axis=1)
             c = np.concatenate([row.state[1] for row in rows], axis=1)
-            pl, dl, (h2, c2) = self.model.step(pids, dids, (h, c))
+            cond = None
+            if self.model.cond_dim:
+                cond = np.concatenate(
+                    [self._cond(row.ids, row.done, span, row.setting) for row in rows]
+                )
+            pl, dl, (h2, c2) = self.model.step(pids, dids, (h, c), cond)
             still: list[_Row] = []
             for r, row in enumerate(rows):
                 row.done += span
@@ -184,8 +238,9 @@ class ContextCache:
                 if row.done == row.points[0]:
                     history = row.ids[: row.done]
                     log_p, log_d = self.model.next_log_probs(pl[r], dl[r], history)
-                    primed = Primed(row.state, log_p, log_d, row.done, history)
-                    self._store(_digest(history), primed)
+                    time = self.model.beats_of(history % self.vd)
+                    primed = Primed(row.state, log_p, log_d, row.done, history, time)
+                    self._store(_digest(history, row.salt), primed)
                     row.points.pop(0)
                     if not row.points:
                         out[row.slot] = primed
@@ -195,18 +250,32 @@ class ContextCache:
             yield
         return [p for p in out if p is not None]
 
-    def _lookup(self, ids: np.ndarray, marks: Sequence[int]) -> Primed:
+    def _lookup(
+        self,
+        ids: np.ndarray,
+        marks: Sequence[int],
+        salt: bytes = b"",
+        setting: Setting | None = None,
+    ) -> Primed:
         """The longest cached prefix of ``ids`` among ``marks`` and the last few lengths."""
         n = len(ids)
         lengths = [n, *marks, *range(n - 1, max(0, n - self.LOOKBACK) - 1, -1)]
-        keys = [(_digest(ids[:length])) for length in lengths if length > 0]
+        keys = [(_digest(ids[:length], salt)) for length in lengths if length > 0]
         with self._lock:
             for key in keys:
                 hit = self._entries.get(key)
                 if hit is not None:
                     self._entries.move_to_end(key)
                     return hit
-        return self._root
+        if not salt:
+            return self._root
+        key = _digest(ids[:0], salt)
+        with self._lock:
+            hit = self._entries.get(key)
+        if hit is None:
+            hit = self.root(setting)
+            self._store(key, hit)
+        return hit
 
     def _store(self, key: bytes, primed: Primed) -> None:
         # Without its history: that is the caller's ids, given back on a hit. Kept, it would
@@ -226,10 +295,17 @@ class ContextCache:
 _EMPTY = np.zeros(0, np.int64)
 
 
-def _digest(ids: np.ndarray) -> bytes:
+def _digest(ids: np.ndarray, salt: bytes = b"") -> bytes:
     """A context's cache key: 16 bytes of BLAKE2b over its ids (a 256-event context's raw
-    bytes would be 2 KB per entry)."""
-    return hashlib.blake2b(ids.tobytes(), digest_size=16).digest()
+    bytes would be 2 KB per entry) and its setting's salt."""
+    return hashlib.blake2b(ids.tobytes() + salt, digest_size=16).digest()
+
+
+def _salt(setting: Setting | None) -> bytes:
+    """What makes a setting's cache entries its own (empty for a lone melody)."""
+    if setting is None or setting.plain:
+        return b""
+    return setting.key()
 
 
 @dataclass
@@ -241,6 +317,8 @@ class _Row:
     points: list[int]  # checkpoints still to reach, ascending; the last is len(ids)
     state: State
     done: int  # events read so far
+    setting: Setting | None = None
+    salt: bytes = b""
 
 
 @dataclass(frozen=True)
@@ -293,6 +371,8 @@ def generate(
     max_context: int = 256,
     cache: ContextCache | None = None,
     primed: Primed | None = None,
+    setting: Setting | None = None,
+    ending: bool = False,
 ) -> list[Event]:
     """Continue ``context`` with ``count`` sampled events (pitch and duration).
 
@@ -301,15 +381,27 @@ def generate(
     the melody cannot feed on its own output. Reproducible: the same model, context and
     arguments give the same events. ``primed``
     (the model already past the context) skips reading ``context``. With ``tonic``
-    and ``scale`` every pitch is drawn from that Sonic Pi scale; rests stay possible.
+    and ``scale`` every pitch is drawn from that Sonic Pi scale (the mass of notes outside it
+    moves to the nearest scale note in the same direction: :func:`notegen.sampling.fold_masked`);
+    rests stay possible. A conditioned model hears ``setting`` (other voices, metre); with
+    ``ending`` it is told how many notes are left, so the last of them ends the melody.
     """
     if count <= 0:
         return []
     if primed is None:
-        context = list(context)[trim_context(len(context), max_context) :]
-        primed = cache.prime(context) if cache is not None else _prime(model, context)
+        cut = trim_context(len(context), max_context)
+        if setting is not None and cut:
+            setting = setting.later(model.beats_of(model.encode(list(context)[:cut])[1]))
+        context = list(context)[cut:]
+        primed = (
+            cache.prime(context, setting=setting)
+            if cache is not None
+            else _prime(model, context, setting=setting)
+        )
     sampler = Sampler(temperature=temperature, top_k=top_k, top_p=top_p, seed=seed)
     pmask = _pitch_mask(model, tonic, scale)
+    chooser = _PitchChooser(model, pmask, primed.history)
+    ahead = _Ahead(model, primed, count if ending else 0, setting)
     dmask = np.ones(len(model.duration_vocab), dtype=bool)
     dmask[BOS] = False
     state = primed.state
@@ -328,13 +420,14 @@ def generate(
     d_in = np.empty((1, 1), dtype=np.int64)
     out: list[Event] = []
     for i in range(count):
-        pid = sampler.sample(pl, pmask)
+        pid = chooser.sample(sampler, pl)
         did = sampler.sample(dl, dmask)
         out.append(Event(model.pitch_of(pid), model.duration_of(did)))
         if i + 1 < count:
             p_in[0, 0] = pid
             d_in[0, 0] = did
-            pls, dls, state = model.step(p_in, d_in, state)
+            cond = ahead.rows(np.array([model.duration_of(did)]))
+            pls, dls, state = model.step(p_in, d_in, state, cond)
             if mixture is None:
                 pl, dl = pls[0], dls[0]
             elif copies is not None:
@@ -375,6 +468,8 @@ def generate_rows(
     scale: str | None = None,
     max_context: int = 256,
     primed: Primed | None = None,
+    setting: Setting | None = None,
+    ending: bool = False,
 ) -> list[list[Event]]:
     """Several continuations of ``context`` at once, row ``r`` of ``sizes[r]`` events.
 
@@ -403,15 +498,20 @@ def generate_rows(
             scale=scale,
             max_context=max_context,
             primed=primed,
+            setting=setting,
+            ending=ending,
         )
         return [one]
     if primed is None:
         context = list(context)[trim_context(len(context), max_context) :]
-        primed = _prime(model, context)
+        primed = _prime(model, context, setting=setting)
     rows = len(sizes)
     check = Sampler(temperature=temperature, top_k=top_k, top_p=top_p)  # validates arguments
     rng = np.random.default_rng(seed)
     pmask = _pitch_mask(model, tonic, scale)
+    choosers = [_PitchChooser(model, pmask, primed.history) for _ in range(rows)]
+    # Only the last row ends the block; the others are continued by the next row.
+    ahead = _Ahead(model, primed, sizes[-1] if ending else 0, setting, rows=rows)
     dmask = np.ones(len(model.duration_vocab), dtype=bool)
     dmask[BOS] = False
     h, c = primed.state
@@ -426,12 +526,17 @@ def generate_rows(
     pids = np.empty((rows, steps), dtype=np.int64)
     dids = np.empty((rows, steps), dtype=np.int64)
     for t in range(steps):
-        pid = _sample_rows(lp, pmask, check, rng)
+        folded = np.stack([ch.fold(row) for ch, row in zip(choosers, lp, strict=True)])
+        keep = np.array([ch.keep for ch in choosers])
+        pid = _sample_rows(folded, pmask, check, rng, keep)
         did = _sample_rows(ld, dmask, check, rng)
+        for ch, p_id in zip(choosers, pid.tolist(), strict=True):
+            ch.played(p_id)
         pids[:, t], dids[:, t] = pid, did
         if t + 1 == steps:
             break
-        pl, dl, state = model.step(pid, did, state)
+        played = np.array([model.duration_of(int(d)) for d in did])
+        pl, dl, state = model.step(pid, did, state, ahead.rows(played))
         if mixture is not None:
             joint = (pid * vd + did).tolist()
             for r, index in enumerate(copies):
@@ -457,10 +562,14 @@ def _copy_index(source: CopyIndex) -> CopyIndex:
 
 
 def _sample_rows(
-    logits: np.ndarray, mask: np.ndarray, sampler: Sampler, rng: np.random.Generator
+    logits: np.ndarray,
+    mask: np.ndarray,
+    sampler: Sampler,
+    rng: np.random.Generator,
+    keep: np.ndarray | None = None,
 ) -> np.ndarray:
     """One index per row, drawn from :func:`row_distributions`."""
-    p = row_distributions(logits, mask, sampler)
+    p = row_distributions(logits, mask, sampler, keep)
     if sampler.temperature == 0:
         return np.argmax(p, axis=1)
     cdf = np.cumsum(p, axis=1)
@@ -468,19 +577,45 @@ def _sample_rows(
     return np.minimum((cdf <= u[:, None]).sum(axis=1), p.shape[1] - 1)
 
 
-def row_distributions(logits: np.ndarray, mask: np.ndarray, sampler: Sampler) -> np.ndarray:
-    """:meth:`Sampler.distribution` of every row of ``logits`` ``[R, V]`` at once."""
+def row_distributions(
+    logits: np.ndarray, mask: np.ndarray, sampler: Sampler, keep: np.ndarray | None = None
+) -> np.ndarray:
+    """:meth:`Sampler.distribution` of every row of ``logits`` ``[R, V]`` at once (``keep``:
+    each row's index whose temperature-1 share is kept, -1 for none)."""
     x = np.array(logits, dtype=np.float64)
     if mask.any():
         usable = np.isfinite(x[:, mask]).any(axis=1)
         x[np.ix_(usable, ~mask)] = -np.inf
+    if keep is not None and sampler.temperature != 1.0 and (keep >= 0).any():
+        return _finish_rows(_keep_rows(x, keep, sampler.temperature), sampler)
     if sampler.temperature == 0:
         p = np.zeros_like(x)
         p[np.arange(len(x)), np.argmax(x, axis=1)] = 1.0
         return p
     x /= sampler.temperature
     x -= x.max(axis=1, keepdims=True)
-    p = np.exp(x)
+    return _finish_rows(np.exp(x), sampler)
+
+
+def _keep_rows(x: np.ndarray, keep: np.ndarray, temperature: float) -> np.ndarray:
+    """:func:`notegen.sampling._keep_share` row by row (rows with ``keep < 0``: plain)."""
+    from notegen.sampling import _keep_share
+
+    out = np.empty_like(x)
+    for r, k in enumerate(keep.tolist()):
+        if k >= 0:
+            out[r] = _keep_share(x[r], int(k), temperature)
+        elif temperature == 0:
+            out[r] = 0.0
+            out[r, int(np.argmax(x[r]))] = 1.0
+        else:
+            z = x[r] / temperature
+            out[r] = np.exp(z - z.max())
+    return out
+
+
+def _finish_rows(p: np.ndarray, sampler: Sampler) -> np.ndarray:
+    """Top-k and top-p of unnormalised row probabilities, normalised."""
     size = p.shape[1]
     if sampler.top_k and sampler.top_k < size:
         kth = np.partition(p, -sampler.top_k, axis=1)[:, -sampler.top_k]
@@ -534,12 +669,85 @@ def _mix_rows(
     return log_p, log_d
 
 
-def _prime(model: MelodyModel, context: Sequence[Event], hidden: int = 0) -> Primed:
+def _prime(
+    model: MelodyModel, context: Sequence[Event], hidden: int = 0, setting: Setting | None = None
+) -> Primed:
     """The model after ``context``; its first ``hidden`` events shape the network's state but
     are not in the copy model's history (nothing of them is meant to be repeated)."""
-    pl, dl, state = model.run(context)
-    history = model.joint_ids(*model.encode(context[hidden:]))
-    return Primed(state, *model.next_log_probs(pl[-1], dl[-1], history), len(context), history)
+    pl, dl, state = model.run(context, setting=setting)
+    pids, dids = model.encode(context)
+    history = model.joint_ids(pids[hidden:], dids[hidden:])
+    log_p, log_d = model.next_log_probs(pl[-1], dl[-1], history)
+    return Primed(state, log_p, log_d, len(context), history, model.beats_of(dids))
+
+
+class _PitchChooser:
+    """Draws the next pitch of one melody: scale mask by folding, the repeat's share kept.
+
+    Remembers the last note played (from the context, then its own choices), which both the
+    fold (:func:`notegen.sampling.fold_masked`) and the sampler's ``keep`` need."""
+
+    def __init__(self, model: MelodyModel, mask: np.ndarray, history: np.ndarray) -> None:
+        self.mask = mask
+        self.midi = np.array([np.nan, np.nan, *model.pitch_vocab[2:]], np.float64)
+        self.restricts = bool((~mask[2:]).any())
+        self.keep = -1
+        self.last: float | None = None
+        vd = len(model.duration_vocab)
+        pitched = [int(t) // vd for t in np.asarray(history)[::-1] if int(t) // vd >= 2]
+        if pitched:
+            self.played(pitched[0])
+
+    def played(self, pid: int) -> None:
+        if pid >= 2:
+            self.keep = pid if self.mask[pid] else -1
+            self.last = float(self.midi[pid])
+
+    def fold(self, logits: np.ndarray) -> np.ndarray:
+        """Log-probabilities with the masked notes' mass folded onto scale notes."""
+        if not self.restricts:
+            return logits
+        probs = np.exp(log_softmax(np.asarray(logits, np.float64)))
+        folded = fold_masked(probs, self.mask, self.midi, self.last)
+        with np.errstate(divide="ignore"):
+            return np.log(folded)
+
+    def sample(self, sampler: Sampler, logits: np.ndarray) -> int:
+        pid = sampler.sample(self.fold(logits), self.mask, self.keep if self.keep >= 0 else None)
+        self.played(pid)
+        return pid
+
+
+class _Ahead:
+    """Conditioning rows for generated steps: the time line goes on from the context and,
+    for the row that ends the block, the notes left count down to 1."""
+
+    def __init__(
+        self,
+        model: MelodyModel,
+        primed: Primed,
+        count: int,
+        setting: Setting | None,
+        rows: int = 1,
+    ) -> None:
+        self.on = bool(model.cond_dim)
+        self.setting = setting or Setting()
+        self.times = np.full(rows, primed.time)
+        self.left = np.zeros(rows, np.int64)
+        self.left[-1] = count  # what primed predicts: the first generated event
+        self.rows_n = rows
+
+    def rows(self, beats: np.ndarray) -> np.ndarray | None:
+        """Rows ``[R, 1, C]`` for the steps after events of ``beats`` were generated."""
+        self.times = self.times + beats
+        self.left = np.where(self.left > 0, self.left - 1, 0)
+        if not self.on:
+            return None
+        from notegen.conditioning import condition_rows
+
+        s = self.setting
+        rows = condition_rows(s.start + self.times, s.others, s.metre, self.left, s.end)
+        return rows[:, None, :]
 
 
 # -- options shared by the generateMelody command and `notegen-melody generate` -----------------
@@ -757,6 +965,35 @@ _PRELUDE_BEATS = (0.5, 0.5, 1.0, 0.5, 0.5, 1.0, 2.0)
 1-beat notes gave 76 % 1-beat notes, this phrase 32 %; real tunes have 19 %, 0.5 commonest)."""
 
 
+def phrase_sections(events: Sequence[Event], size: int = SECTION_NOTES) -> list[list[Event]]:
+    """Cut a melody into sections of about ``size`` notes, each ending where a phrase does.
+
+    A cut goes after the longest note (a rest counts as the end of what precedes it) among the
+    last quarter of each stretch of ``size`` notes up to a quarter past it, the later one on
+    ties, so sections read as phrases (``a1[0]`` ends on a held note, not mid-run).
+    """
+    out: list[list[Event]] = []
+    start, n = 0, len(events)
+    slack = max(1, size // 4)
+    while n - start > size + slack:
+        lo, hi = start + size - slack, min(n - 1, start + size + slack)
+        best = max(range(lo, hi + 1), key=lambda i: (_phrase_end_weight(events, i), i))
+        out.append(list(events[start : best + 1]))
+        start = best + 1
+    if start < n:
+        out.append(list(events[start:]))
+    return out
+
+
+def _phrase_end_weight(events: Sequence[Event], i: int) -> float:
+    """How strongly a phrase ends after event ``i``: its length, more before a rest."""
+    beats = events[i].duration or 0.0
+    following = events[i + 1] if i + 1 < len(events) else None
+    if following is not None and following.pitch is None:
+        beats += 1.0
+    return beats
+
+
 def generate_block(
     model: MelodyModel,
     options: GenerateOptions,
@@ -765,6 +1002,7 @@ def generate_block(
     document_events: Sequence[Event] = (),
     document_bpm: float | None = None,
     style=None,
+    setting: Setting | None = None,
     form: str = "indexed",
     register: float | None = None,
 ) -> Block:
@@ -774,7 +1012,8 @@ def generate_block(
     a key starts after a silent :func:`key_prelude`. Same options, same block. The block is
     written in the piece's ``form`` and ``style`` (spelled by the key where the piece spells
     nothing), moved by octaves to ``register`` (a median MIDI pitch) when given, and opens
-    with a comment naming its key and tempo.
+    with a comment naming its key and tempo. ``setting``: the other voices of the piece the
+    block joins (:func:`notegen.ensemble.setting_for`), which a conditioned model hears.
     """
     from notegen.notes import DEFAULT_STYLE, style_for_key
     from notegen.sonicpi import render_block
@@ -782,7 +1021,16 @@ def generate_block(
     tonic, scale = resolve_key(options, document_events)
     seed = [Event(p, model.default_duration) for p in options.seed_notes]
     prelude = key_prelude(tonic, scale) if tonic is not None and scale and not seed else []
-    primed = _prime(model, prelude, hidden=len(prelude)) if prelude else None
+    # The melody the model reads is the prelude, the seed notes and the block: it knows how
+    # many notes are left, so the block ends the way melodies end.
+    if model.cond_dim:
+        setting = (setting or Setting()).with_end(len(prelude) + options.length)
+        if prelude:
+            # the prelude is heard before the block's first onset
+            setting = setting.later(-sum(e.duration or 0.0 for e in prelude))
+    else:
+        setting = None
+    primed = _prime(model, prelude, hidden=len(prelude), setting=setting) if prelude else None
     rows = generate_rows(
         model,
         prelude + seed,
@@ -794,11 +1042,13 @@ def generate_block(
         tonic=tonic,
         scale=scale,
         primed=primed,
+        setting=setting,
+        ending=True,
     )
     events = seed + [ev for row in rows for ev in row]
     if register is not None and not seed:
         events = in_register(events, register)
-    sections = [events[i : i + SECTION_NOTES] for i in range(0, len(events), SECTION_NOTES)]
+    sections = phrase_sections(events)
     bpm = options.bpm or document_bpm or 60.0
     block = Block("", voice, events, tonic, scale, bpm, options.key is None and tonic is not None)
     comment = f"notegen: voice {voice}"

@@ -13,12 +13,14 @@ import itertools
 import json
 import math
 import os
+import stat
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from notegen.conditioning import COND_DIM, Setting
 from notegen.copying import CopyMixture, log_softmax, mix_sequence, mix_step
 from notegen.melody import Event
 
@@ -44,6 +46,7 @@ history that graph re-reads on every step.
 """
 
 _NEG = np.float32(-1e9)
+_ALONE = Setting()
 
 
 class ModelError(Exception):
@@ -76,7 +79,38 @@ def _card_and_onnx_paths(path: Path) -> tuple[Path, Path | None]:
     raise ModelError(f"{path}: expected a .onnx model or its .json card")
 
 
+MAX_CARD_BYTES = 16 * 1024 * 1024
+MAX_GRAPH_BYTES = 2 * 1024 * 1024 * 1024  # protobuf's own limit for one ONNX file
+
+
+def _check_regular_file(path: Path, what: str, limit: int) -> None:
+    """Refuse, before opening it, a path that is not a regular file of a sane size.
+
+    Opening a FIFO blocks until someone writes to it, and ``/dev/zero`` reads until memory
+    runs out: a model path set by mistake must fail at once with a message naming it.
+    """
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise ModelError(f"{path}: {what} not found") from None
+    except OSError as exc:
+        raise ModelError(f"{path}: cannot read {what} ({exc.strerror or exc})") from None
+    if not stat.S_ISREG(info.st_mode):
+        kinds = [
+            (stat.S_ISDIR, "a directory"),
+            (stat.S_ISFIFO, "a FIFO"),
+            (stat.S_ISCHR, "a device"),
+            (stat.S_ISBLK, "a device"),
+            (stat.S_ISSOCK, "a socket"),
+        ]
+        kind = next((name for test, name in kinds if test(info.st_mode)), "special")
+        raise ModelError(f"{path}: {what} is {kind}, not a regular file")
+    if info.st_size > limit:
+        raise ModelError(f"{path}: {what} is {info.st_size} bytes, over the {limit}-byte limit")
+
+
 def _read_card(card_path: Path) -> dict[str, Any]:
+    _check_regular_file(card_path, "model card", MAX_CARD_BYTES)
     try:
         text = card_path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -167,7 +201,11 @@ class MelodyModel:
             outputs = card.get("outputs") or ["pitch_logits", "duration_logits", "h_out", "c_out"]
             self._in = tuple(inputs)
             self._out = list(outputs)
+            cond = card.get("conditioning") or {}
+            self.cond_dim = int(cond.get("dim", 0))
+            self._cond_name = str(cond.get("input", "conditioning"))
         else:
+            self.cond_dim = 0
             self.window = int(card["window"])
             self._in = tuple(card.get("inputs") or ["tokens"])
             self._out = list(card.get("outputs") or ["probs"])
@@ -192,6 +230,7 @@ class MelodyModel:
         if onnx_path is None:
             name = card.get("onnx") or card_path.with_suffix(".onnx").name
             onnx_path = card_path.parent / str(name)
+        _check_regular_file(onnx_path, "model graph", MAX_GRAPH_BYTES)
         try:
             data = onnx_path.read_bytes()
         except FileNotFoundError:
@@ -213,6 +252,13 @@ class MelodyModel:
 
     def _check_io(self, onnx_path: Path) -> None:
         names_in = {i.name for i in self.session.get_inputs()}
+        if self.cond_dim and self._cond_name not in names_in:
+            raise ModelError(f"{onnx_path}: graph lacks the {self._cond_name} input of its card")
+        if self.cond_dim and self.cond_dim != COND_DIM:
+            raise ModelError(
+                f"{onnx_path}: conditioning of width {self.cond_dim}, this notegen computes "
+                f"{COND_DIM} (a model from another version)"
+            )
         names_out = {o.name for o in self.session.get_outputs()}
         missing = [n for n in self._in if n not in names_in] + [
             n for n in self._out if n not in names_out
@@ -348,14 +394,31 @@ class MelodyModel:
             return log_softmax(pitch_logits), log_softmax(dur_logits)
         return mix_step(self.mixture, pitch_logits, dur_logits, history)
 
-    def log_probs(self, events: Sequence[Event]) -> tuple[np.ndarray, np.ndarray]:
+    def condition(
+        self, dur_ids: np.ndarray, first_step: int, steps: int, setting: Setting | None
+    ) -> np.ndarray | None:
+        """Conditioning rows ``[steps, C]`` for steps ``first_step..`` of a melody whose events
+        have duration ids ``dur_ids`` (no ``<bos>``); ``None`` for a model without them."""
+        if not self.cond_dim:
+            return None
+        beats = self.durations[np.clip(np.asarray(dur_ids, np.int64) - 1, 0, None)]
+        return (setting or _ALONE).rows(beats, first_step, steps)
+
+    def beats_of(self, dur_ids: np.ndarray) -> float:
+        """Total beats of events with these duration ids (where the next event starts)."""
+        ids = np.asarray(dur_ids, np.int64)
+        return float(self.durations[np.clip(ids[ids > 0] - 1, 0, None)].sum())
+
+    def log_probs(
+        self, events: Sequence[Event], setting: Setting | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Log-probabilities ``[T+1, Vp]``, ``[T+1, Vd]`` of a melody read from ``<bos>``.
 
         Row t is the served distribution of event t given ``events[:t]`` (the last row, what
         follows): exactly what completions rank and generation samples from, so evaluation
         scores what is served.
         """
-        pl, dl, _ = self.run(events)
+        pl, dl, _ = self.run(events, setting=setting)
         lp, ld = log_softmax(pl), log_softmax(dl)
         if self.mixture is None:
             return lp, ld
@@ -374,30 +437,40 @@ class MelodyModel:
         pitch_ids: np.ndarray | Sequence[int],
         dur_ids: np.ndarray | Sequence[int],
         state: State,
+        cond: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray, State]:
         """Feed one event per batch row; return next-event logits ``[B,Vp]``, ``[B,Vd]``, state.
 
         ``pitch_ids``/``dur_ids`` are shape ``[B]`` (or ``[B, T]`` to feed T events at once, in
-        which case the logits are those after the last one).
+        which case the logits are those after the last one). ``cond``: conditioning rows
+        ``[B, C]`` (or ``[B, T, C]``) for a model that has them (see :meth:`condition`).
         """
         p = np.asarray(pitch_ids, dtype=np.int64)
         d = np.asarray(dur_ids, dtype=np.int64)
         if p.ndim == 1:
             p = p[:, None]
             d = d[:, None]
-        pl, dl, new_state = self._forward(p, d, state)
+            if cond is not None and np.ndim(cond) == 2:
+                cond = np.asarray(cond)[:, None, :]
+        pl, dl, new_state = self._forward(p, d, state, cond)
         # Copies, not views: a cached state must not keep the whole [B, T, V] logits alive.
         return pl[:, -1, :].copy(), dl[:, -1, :].copy(), new_state
 
     def run(
-        self, events: Sequence[Event], state: State | None = None, *, bos: bool | None = None
+        self,
+        events: Sequence[Event],
+        state: State | None = None,
+        *,
+        bos: bool | None = None,
+        setting: Setting | None = None,
     ) -> tuple[np.ndarray, np.ndarray, State]:
         """Score a melody: logits for every position, and the state after its last event.
 
         From scratch (``state is None``) it feeds ``<bos>`` + events and returns ``T+1`` rows:
         row t is the distribution of event t given ``events[:t]``, the last row predicts what
         follows. Given a ``state`` it continues from there without ``<bos>`` (``T`` rows, row t
-        predicting event t+1), which is how the server extends a cached context.
+        predicting event t+1), which is how the server extends a cached context. ``setting``
+        (other voices, metre...) gives a conditioned model its rows; read from ``<bos>``.
         """
         if bos is None:
             bos = state is None
@@ -413,18 +486,28 @@ class MelodyModel:
                 np.zeros((0, len(self.duration_vocab)), np.float32),
                 state,
             )
-        pl, dl, new_state = self._forward(pids[None, :], dids[None, :], state)
+        cond = None
+        if self.cond_dim and bos:
+            cond = self.condition(dids[1:], 0, len(dids), setting)[None]  # type: ignore[index]
+        pl, dl, new_state = self._forward(pids[None, :], dids[None, :], state, cond)
         return pl[0], dl[0], new_state
 
     def _forward(
-        self, p: np.ndarray, d: np.ndarray, state: State
+        self, p: np.ndarray, d: np.ndarray, state: State, cond: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray, State]:
-        """One graph call over ``[B, T]`` ids; returns ``[B,T,V]`` logits with ``<bos>`` masked."""
+        """One graph call over ``[B, T]`` ids; returns ``[B,T,V]`` logits with ``<bos>`` masked.
+
+        A conditioned graph given no rows reads each batch row as a lone melody whose first
+        step here is its ``<bos>`` (onsets from the durations fed, end unknown)."""
         if self.stateful:
             h, c = state
-            out = self.session.run(
-                self._out, {self._in[0]: p, self._in[1]: d, self._in[2]: h, self._in[3]: c}
-            )
+            feeds = {self._in[0]: p, self._in[1]: d, self._in[2]: h, self._in[3]: c}
+            if self.cond_dim:
+                if cond is None:
+                    rows = [self.condition(row[1:], 0, len(row), None) for row in d]
+                    cond = np.stack([r for r in rows if r is not None])
+                feeds[self._cond_name] = np.asarray(cond, np.float32)
+            out = self.session.run(self._out, feeds)
             pl, dl, h2, c2 = out[0], out[1], out[2], out[3]
             pl[..., BOS] = _NEG
             dl[..., BOS] = _NEG

@@ -20,7 +20,7 @@ from notegen.notes import NoteStyle, spell
 __all__ = ["Roll", "data_uri", "render_svg"]
 
 WIDTH = 480
-HEIGHT = 168
+HEIGHT = 136  # fits under a note's facts in VS Code's hover without scrolling
 LEFT = 34  # room for the pitch labels
 TOP = 18  # room for the title
 BOTTOM = 14  # room for the beat numbers
@@ -87,7 +87,8 @@ def render_svg(roll: Roll) -> str:
 
     focus = shown(focus)
     others = [shown(v) for v in others]
-    pitches = [n.pitch for n in focus] or [n.pitch for v in others for n in v] or [60.0]
+    # The range holds the other voices too: a faint voice out of the picture is no context.
+    pitches = [n.pitch for n in focus] + [n.pitch for v in others for n in v] or [60.0]
     low, high = math.floor(min(pitches)) - 1, math.ceil(max(pitches)) + 1
     if high - low < MIN_SEMITONES:
         pad = (MIN_SEMITONES - (high - low)) / 2

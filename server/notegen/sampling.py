@@ -418,18 +418,30 @@ class Sampler:
         self.top_p = float(top_p)
         self.rng = np.random.default_rng(seed)
 
-    def distribution(self, logits: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
-        """The probabilities this sampler draws from, after mask, temperature, top-k, top-p."""
+    def distribution(
+        self, logits: np.ndarray, mask: np.ndarray | None = None, keep: int | None = None
+    ) -> np.ndarray:
+        """The probabilities this sampler draws from, after mask, temperature, top-k, top-p.
+
+        ``keep`` (the previous note's index) keeps its temperature-1 probability at every
+        temperature: temperature sharpens *which* note follows, not *whether* the last one is
+        repeated. Sharpened as one, the repeat — often the single likeliest next note while
+        hardly ever likelier than all moves together — took 62-72 % of the notes at
+        temperature 0 to 0.3 and a 64-note block became one note.
+        """
         x = np.array(logits, dtype=np.float64)
         if mask is not None and mask.any() and np.isfinite(x[mask]).any():
             x[~mask] = -np.inf
-        if self.temperature == 0:
+        if keep is not None and 0 <= keep < x.size and self.temperature != 1.0:
+            p = _keep_share(x, keep, self.temperature)
+        elif self.temperature == 0:
             p = np.zeros_like(x)
             p[int(np.argmax(x))] = 1.0
             return p
-        x /= self.temperature
-        x -= x.max()
-        p = np.exp(x)
+        else:
+            x /= self.temperature
+            x -= x.max()
+            p = np.exp(x)
         if self.top_k and self.top_k < p.size:
             kth = np.partition(p, -self.top_k)[-self.top_k]
             p[p < kth] = 0.0
@@ -440,17 +452,82 @@ class Sampler:
             cumulative = np.cumsum(p[order])
             # Keep the smallest prefix whose mass reaches top_p (always at least one item).
             cut = int(np.searchsorted(cumulative, self.top_p - 1e-12)) + 1
-            keep = order[:cut]
+            kept = order[:cut]
             q = np.zeros_like(p)
-            q[keep] = p[keep]
+            q[kept] = p[kept]
             p = q / q.sum()
         return p
 
-    def sample(self, logits: np.ndarray, mask: np.ndarray | None = None) -> int:
+    def sample(
+        self, logits: np.ndarray, mask: np.ndarray | None = None, keep: int | None = None
+    ) -> int:
         """One index drawn from :meth:`distribution` with this sampler's generator."""
-        p = self.distribution(logits, mask)
+        p = self.distribution(logits, mask, keep)
         if self.temperature == 0:
             return int(np.argmax(p))
         cdf = np.cumsum(p)
         u = self.rng.random() * cdf[-1]
         return int(min(np.searchsorted(cdf, u, side="right"), p.size - 1))
+
+
+def _keep_share(x: np.ndarray, keep: int, temperature: float) -> np.ndarray:
+    """Probabilities: ``keep`` at its temperature-1 share, the others sharpened (or flattened)
+    by ``temperature`` among themselves. At 0 (greedy) ``keep`` is chosen only when its share
+    is above one half, else the likeliest other index."""
+    finite = np.isfinite(x)
+    if not finite.any():
+        return np.ones_like(x)
+    z = np.where(finite, x - x[finite].max(), -np.inf)
+    p1 = np.exp(z)
+    p1 /= p1.sum()
+    share = float(p1[keep])
+    rest = z.copy()
+    rest[keep] = -np.inf
+    out = np.zeros_like(x)
+    if not np.isfinite(rest).any():
+        out[keep] = 1.0
+        return out
+    if temperature == 0:
+        best = int(np.argmax(rest))
+        out[keep if share > 0.5 else best] = 1.0
+        return out
+    rest = rest / temperature
+    rest -= rest[np.isfinite(rest)].max()
+    q = np.exp(rest)
+    out = q / q.sum() * (1.0 - share)
+    out[keep] = share
+    return out
+
+
+def fold_masked(probs: np.ndarray, allowed: np.ndarray, midi: np.ndarray, previous: float | None):
+    """Probabilities with every masked-out note's mass moved to the nearest allowed note on the
+    same side of ``previous`` (the last note): a step up stays a step up.
+
+    Renormalising over the allowed notes instead scales up every kept note alike, the repeat
+    of the last one included: in a six-note scale half the network's mass is removed, and the
+    repeat's share doubled (blues_major: 59 % repeated notes, runs of 25). ``midi`` gives each
+    index's MIDI number (NaN for entries the mask does not touch, such as the rest).
+    """
+    target = _fold_targets(allowed.tobytes(), midi.tobytes(), previous, len(allowed))
+    return np.bincount(target, weights=probs, minlength=len(probs))
+
+
+@lru_cache(maxsize=4096)
+def _fold_targets(allowed_b: bytes, midi_b: bytes, previous: float | None, n: int) -> np.ndarray:
+    allowed = np.frombuffer(allowed_b, dtype=bool, count=n)
+    midi = np.frombuffer(midi_b, dtype=np.float64, count=n)
+    target = np.arange(n)
+    pitched = np.isfinite(midi)
+    keep = np.nonzero(allowed & pitched)[0]
+    if keep.size == 0:
+        return target
+    for i in np.nonzero(~allowed & pitched)[0]:
+        candidates = keep
+        if previous is not None and midi[i] > previous:
+            above = keep[midi[keep] > previous]
+            candidates = above if above.size else keep
+        elif previous is not None and midi[i] < previous:
+            below = keep[midi[keep] < previous]
+            candidates = below if below.size else keep
+        target[i] = candidates[int(np.argmin(np.abs(midi[candidates] - midi[i])))]
+    return target

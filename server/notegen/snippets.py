@@ -333,12 +333,16 @@ def _line_of(text: str, offset: int) -> int:
     return text.count("\n", 0, offset)
 
 
+_USE_SYNTH = re.compile(r"^\s*use_synth\s+:\w+\s*(?:#.*)?$")
+
+
 def voice_snippet(text: str, arrays: Sequence[NoteArray], voice: int) -> Snippet:
     """Play voice ``voice`` alone: only its own lines, nothing between them.
 
     Its ``aN=[]``/``bN=[]`` declarations, its ``aN[k]``/``bN[k]`` arrays, its ``cN`` tempo line
     and the ``in_thread`` loop that plays ``aN`` (the form notegen writes and Robin Newman's
-    pieces use), each line mapped back to the document. A voice without such a loop of its own
+    pieces use), plus the last plain ``use_synth :name`` before them, each line mapped back to
+    the document. A voice without such a loop of its own
     (or whose loop also plays other voices) is played unrolled, section by section at its
     ``cN`` tempo, one line per note. Raises ``ValueError`` when the voice has no notes.
     """
@@ -373,6 +377,9 @@ def voice_snippet(text: str, arrays: Sequence[NoteArray], voice: int) -> Snippet
     if loop is None or not complete or ("c" not in declared and f"c{voice}" in loop[2]):
         return _unrolled_voice(mine)
     wanted.update(range(loop[0], loop[1] + 1))
+    synth = [n for n in range(first_line) if _USE_SYNTH.match(lines[n])]
+    if synth:  # the piece's instrument, when it is named plainly before the voice
+        wanted.add(synth[-1])
     chosen = sorted(wanted)
     offsets = [0]
     for line in lines:

@@ -84,12 +84,12 @@ CLIENT_ID = "notegen"
 MAX_MESSAGE_BYTES = 16384
 """The most Sonic Pi reads of one UDP datagram (``recvfrom(16384)`` in its ``udp_server.rb``)."""
 
-HOW_TO_START = (
+HOW_TO_START = (  # plain quotes: editors show messages as plain text, backticks would show raw
     "Start Sonic Pi (open the Sonic Pi app and wait until it has finished booting), then try "
-    "again. Without the app, on Debian/Ubuntu: `apt-get install sonic-pi-server "
-    "supercollider-server jackd2`, then `jackd -d dummy -r 44100 &` (or your sound card) and "
-    "`ruby /usr/lib/sonic-pi/app/server/ruby/bin/sonic-pi-server.rb -u`. "
-    "A MIDI file needs no Sonic Pi: `notegen-melody render FILE.rb --midi out.mid`."
+    'again. Without the app, on Debian/Ubuntu: "apt-get install sonic-pi-server '
+    'supercollider-server jackd2", then "jackd -d dummy -r 44100 &" (or your sound card) and '
+    '"ruby /usr/lib/sonic-pi/app/server/ruby/bin/sonic-pi-server.rb -u". '
+    'A MIDI file needs no Sonic Pi: "notegen-melody render FILE.rb --midi out.mid".'
 )
 
 

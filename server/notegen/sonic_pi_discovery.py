@@ -100,7 +100,7 @@ _V3_SERVER = re.compile(
 
 
 def candidates_from_processes(table: ProcessTable) -> list[Candidate]:
-    """Candidates from running spider servers (4.x, 5) and 3.x ``sonic-pi-server.rb``."""
+    """Candidates from running spider servers (4.x, 5), then 3.x ``sonic-pi-server.rb``."""
     out: list[Candidate] = []
     for pid, command in table.entries:
         spider = _SPIDER.search(command)
@@ -136,7 +136,7 @@ def candidates_from_processes(table: ProcessTable) -> list[Candidate]:
                         protocol="tcp" if v3.group("proto") == "t" else "udp",
                     )
                 )
-    return out
+    return sorted(out, key=lambda c: c.token is None)
 
 
 def list_processes() -> ProcessTable:

@@ -7,8 +7,10 @@ path without depending on training.
 
 from __future__ import annotations
 
+import subprocess
 import sys
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -18,6 +20,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from fixtures.lsp_editor import Editor, server_command, start_editor
 from fixtures.tiny_model import build_tiny_model
+from notegen.sonic_pi_client import V3_SERVER_PORT, SonicPiClient, probe
+
+START_3 = Path(__file__).resolve().parents[2] / ".ci" / "start-sonic-pi.sh"
 
 
 @pytest.fixture(scope="session")
@@ -32,3 +37,38 @@ async def editor(tiny_model: Path) -> AsyncIterator[Editor]:
     yield ed
     await client.shutdown_session()
     await client.stop()
+
+
+@pytest.fixture(scope="session")
+def sonic_pi(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SonicPiClient]:
+    """Debian's Sonic Pi 3.2.2, one for the whole session (every module shares this client)."""
+    state = tmp_path_factory.mktemp("sonic-pi")
+    started = False
+    if not probe("127.0.0.1", V3_SERVER_PORT):
+        boot = subprocess.run(
+            ["bash", str(START_3), str(state)],
+            capture_output=True,
+            text=True,
+            timeout=150,
+            check=False,
+        )
+        if boot.returncode != 0:
+            pytest.fail(f"Sonic Pi did not start ({START_3}):\n{boot.stdout}\n{boot.stderr}")
+        started = True
+        print(f"sonic-pi: {boot.stdout.strip()}", file=sys.stderr)
+    try:
+        client = SonicPiClient.connect(timeout=1.0)
+        deadline = time.monotonic() + 30
+        while True:  # booted; wait until it answers /ping
+            try:
+                client.listen()
+                break
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+        yield client
+        client.close()
+    finally:
+        if started:
+            subprocess.run(["bash", str(START_3), "--stop", str(state)], check=False, timeout=30)

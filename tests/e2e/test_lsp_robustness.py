@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 
 import pytest
@@ -26,22 +27,37 @@ async def wait_for(predicate, timeout: float = 10.0) -> None:
         await asyncio.sleep(0.05)
 
 
-@pytest.mark.parametrize("kind", ["missing", "corrupt"])
+CARD = (
+    '{"pitch_vocab": ["<bos>", "rest", 60, 62], "duration_vocab": ["<bos>", 1.0],'
+    ' "state": {"layers": 1, "units": 4}}'
+)
+EXPECTED = {
+    "missing": "not found",
+    "corrupt": "not a valid ONNX model",
+    "fifo": "is a FIFO, not a regular file",  # opening it would block for ever
+    "device": "is a device, not a regular file",  # /dev/zero: read until memory runs out
+}
+
+
+@pytest.mark.parametrize("kind", list(EXPECTED))
 async def test_bad_model_is_reported_and_the_rest_keeps_working(tmp_path: Path, kind: str):
     model = tmp_path / "broken.onnx"
     if kind == "corrupt":
         model.write_bytes(b"this is not an onnx graph")
-        model.with_suffix(".json").write_text(
-            '{"pitch_vocab": ["<bos>", "rest", 60, 62], "duration_vocab": ["<bos>", 1.0],'
-            ' "state": {"layers": 1, "units": 4}}'
-        )
+        model.with_suffix(".json").write_text(CARD)
+    elif kind == "fifo":
+        os.mkfifo(model.with_suffix(".json"))
+    elif kind == "device":
+        model.symlink_to("/dev/zero")
+        model.with_suffix(".json").write_text(CARD)
     client, editor = await start_editor(server_command(model))
     try:
         await wait_for(lambda: client.messages)
         message = client.messages[0]
         assert message.type == types.MessageType.Error
-        assert str(model.with_suffix(".json") if kind == "missing" else model) in message.message
-        assert ("not found" if kind == "missing" else "not a valid ONNX model") in message.message
+        named = model.with_suffix(".json") if kind in ("missing", "fifo") else model
+        assert str(named) in message.message
+        assert EXPECTED[kind] in message.message
         uri = editor.open(SONG)
         diags = await editor.diagnostics(uri)
         assert [d.code for d in diags] == ["invalid-note"]

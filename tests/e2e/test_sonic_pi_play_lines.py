@@ -1,5 +1,5 @@
 """play/sleep lines against a real Sonic Pi (Debian's sonic-pi-server 3.2.2, see
-test_sonic_pi_real.py, whose session fixture boots it): a generated ``live_loop`` and a run
+the session fixture ``sonic_pi`` of conftest.py boots it): a generated ``live_loop`` and a run
 played by "Play in Sonic Pi" (the block under the cursor, once) run without error and play
 exactly their notes."""
 
@@ -15,7 +15,6 @@ from notegen.sonic_pi_client import SonicPiClient
 from notegen.sonicpi import read
 from notegen.sonicpi.statement_writer import render_live_loop
 from notegen.sonicpi.statements import PlayRun
-from test_sonic_pi_real import sonic_pi  # noqa: F401  (the session's Sonic Pi)
 
 pytestmark = pytest.mark.slow
 
@@ -31,7 +30,7 @@ def played_notes(outcome) -> list[float]:
 
 
 def test_a_generated_live_loop_plays_its_notes_without_error(
-    sonic_pi: SonicPiClient,  # noqa: F811
+    sonic_pi: SonicPiClient,
 ) -> None:
     loop = render_live_loop("notegen", MELODY, 240, NoteStyle(case="lower"))
     # One pass of the loop: its body, as Play in Sonic Pi plays a run.
@@ -50,7 +49,7 @@ def test_a_generated_live_loop_plays_its_notes_without_error(
 
 
 def test_play_in_sonic_pi_plays_the_block_once_as_written(
-    sonic_pi: SonicPiClient,  # noqa: F811
+    sonic_pi: SonicPiClient,
 ) -> None:
     doc = (
         "key = :e3\nuse_bpm 240\nlive_loop :lead, sync: :met do\n  use_synth :pluck\n"

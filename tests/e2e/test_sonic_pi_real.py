@@ -1,17 +1,16 @@
 """notegen against a real Sonic Pi: Debian's sonic-pi-server 3.2.2 on a dummy JACK device.
 
-One Sonic Pi boots for the whole session (``.ci/start-sonic-pi.sh``, about 4 s here) and is
-stopped afterwards; a Sonic Pi already listening on 4557 is used as it is. CI installs the
-packages (.ci/apt-packages.txt), so a Sonic Pi that cannot start FAILS these tests rather
-than skipping them.
+One Sonic Pi boots for the whole session (the ``sonic_pi`` fixture of conftest.py, shared by
+every module: two clients would fight over the reply port; ``.ci/start-sonic-pi.sh``, about 4 s
+here) and is stopped afterwards; a Sonic Pi already listening on 4557 is used as it is. CI
+installs the packages (.ci/apt-packages.txt), so a Sonic Pi that cannot start FAILS these tests
+rather than skipping them.
 """
 
 from __future__ import annotations
 
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import mido
@@ -20,48 +19,10 @@ from notegen.melody import Event
 from notegen.midi_file import read_midi
 from notegen.render import render_wav
 from notegen.snippets import array_snippet, block_snippet, phrase_snippet, voice_snippet
-from notegen.sonic_pi_client import MAX_MESSAGE_BYTES, V3_SERVER_PORT, SonicPiClient, probe
+from notegen.sonic_pi_client import MAX_MESSAGE_BYTES, SonicPiClient
 from notegen.sonicpi import LineIndex, Span, read, render_block
 
 pytestmark = pytest.mark.slow
-
-ROOT = Path(__file__).resolve().parents[2]
-START = ROOT / ".ci" / "start-sonic-pi.sh"
-
-
-@pytest.fixture(scope="session")
-def sonic_pi(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SonicPiClient]:
-    state = tmp_path_factory.mktemp("sonic-pi")
-    started = False
-    if not probe("127.0.0.1", V3_SERVER_PORT):
-        boot = subprocess.run(
-            ["bash", str(START), str(state)],
-            capture_output=True,
-            text=True,
-            timeout=150,
-            check=False,
-        )
-        if boot.returncode != 0:
-            pytest.fail(f"Sonic Pi did not start ({START}):\n{boot.stdout}\n{boot.stderr}")
-        started = True
-        print(f"sonic-pi: {boot.stdout.strip()}", file=sys.stderr)
-    try:
-        client = SonicPiClient.connect(timeout=1.0)
-        deadline = time.monotonic() + 30
-        while True:  # booted; wait until it answers /ping
-            try:
-                client.listen()
-                break
-            except Exception:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.5)
-        yield client
-        client.close()
-    finally:
-        if started:
-            subprocess.run(["bash", str(START), "--stop", str(state)], check=False, timeout=30)
-
 
 MELODY = [
     [Event(60, 0.5), Event(64, 0.5), Event(67, 0.5), Event(None, 0.5), Event(72, 1.0)],

@@ -4,10 +4,14 @@ The extension (``vscode-extension/``, TypeScript) is built here exactly as it sh
 ``tsc --noEmit``, eslint, its node:test unit tests, and ``vsce package`` (offline) into a .vsix.
 Then code-server 4.139 (VS Code 1.139 in a browser, installed once into a cache by
 ``.ci/install-vscode-deps.sh``) installs that .vsix and headless Chromium drives it
-(``vscode-extension/test/e2e/run.ts``): it opens a Sonic Pi file, types in a note array, runs
-"notegen: Generate melody" from the command palette, asks for ghost text, changes a setting and
-finally points the extension at a Python without notegen. The driver records what the editor
-showed; the tests below check it with the project's own Sonic Pi reader.
+(``vscode-extension/test/e2e/run.ts``) as a newcomer: a workspace with a Rails-like controller
+and a Sonic Pi file, ``python3`` without notegen, the project's ``.venv`` with it. The controller
+opens first (no server starts), the song next (one message, "Choose interpreter", the picker
+finds ``.venv``), then completion, the piano-roll hover, Generate melody with its preview and
+the revealed block, ghost text accepted with its durations, Continue melody, Play, the Settings
+editor from the status item, a crash, and silence back in the controller. The driver records
+what the editor showed; the tests below check it with the project's own Sonic Pi reader and
+read the pictures by what they show (their bars), not by pixels.
 
 Screenshots land in ``vscode-extension/.cache/e2e/``; with ``NOTEGEN_UPDATE_SCREENSHOTS=1`` they
 are also copied into ``vscode-extension/media/`` for the extension's README (take them with the
@@ -16,6 +20,7 @@ shipped model: ``NOTEGEN_E2E_MODEL=models/notegen.json``; CI uses a tiny model b
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import importlib.util
 import json
@@ -24,12 +29,15 @@ import re
 import shutil
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 import zipfile
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import notegen
 import pytest
+from notegen import pianoroll
 from notegen.notes import infer_style, note_to_midi, spell
 from notegen.sonicpi import read
 
@@ -37,7 +45,7 @@ pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
 EXT = REPO / "vscode-extension"
-SERVER = Path(sys.executable).parent / "notegen-lsp"
+SERVER_SOURCES = Path(notegen.__file__).resolve().parents[1]  # this checkout's server/
 ARTIFACTS = EXT / ".cache" / "e2e"
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -57,6 +65,16 @@ in_thread do
   end
 end
 """
+RAILS = """class PostsController < ApplicationController
+  before_action :set_post, only: [:show, :edit]
+  SCALE = [:c, :d, :e, :f]
+
+  def index
+    @posts = Post.all
+  end
+end
+"""
+RAILS_CURSOR = (2, len("  SCALE = [:c, :d, "))
 NOTE_LINE = 3
 CURSOR = (NOTE_LINE, len("a1[0]=[:ef4,:f4,:g4,"))  # inside the note array, after a comma
 GHOST_CURSOR = (NOTE_LINE, len("a1[0]=[:ef4,:f4,:g4,:af4,:bf4,:c5,:bf4,:af4,:g4,:f4"))
@@ -130,7 +148,7 @@ def test_vsix_ships_the_bundle_readme_and_screenshots_only(built: Path):
     assert "extension/dist/extension.js" in names
     assert "extension/package.json" in names
     assert "extension/readme.md" in {n.lower() for n in names}
-    for shot in ("completion.png", "generate-melody.png"):
+    for shot in ("completion.png", "generate-melody.png", "piano-roll-hover.png"):
         assert f"extension/media/{shot}" in names
     assert not any("node_modules" in n or n.endswith(".ts") for n in names), sorted(names)
     manifest = json.loads(zipfile.ZipFile(built).read("extension/package.json"))
@@ -154,6 +172,14 @@ def test_vsix_ships_the_bundle_readme_and_screenshots_only(built: Path):
     ):
         prop = settings[f"notegen.{key}"]
         assert "default" in prop and (prop.get("description") or prop.get("markdownDescription"))
+    # One type per setting: ["string", "null"] made the Settings editor show no text box.
+    assert all(isinstance(prop["type"], str) for prop in settings.values()), settings
+    assert settings["notegen.enable"]["enum"] == ["auto", "always", "never"]
+    assert settings["notegen.enable"]["scope"] == "resource"
+    # Activation on Ruby is cheap JavaScript; the server waits for a Sonic Pi file (see e2e).
+    assert "workspaceContains:**/*.rb" not in manifest["activationEvents"]
+    assert f"extension/{manifest['icon']}" in names
+    assert manifest["publisher"] != "notegen"
 
 
 # -- the real editor -------------------------------------------------------------------------
@@ -182,7 +208,8 @@ def _python_without_notegen(tmp: Path) -> str:
     venv = tmp / "bare-venv"
     _run([sys.executable, "-m", "venv", "--without-pip", str(venv)], 120)
     python = venv / "bin" / "python"
-    probe = subprocess.run([str(python), "-c", "import notegen"], capture_output=True)
+    clean = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # as code-server runs
+    probe = subprocess.run([str(python), "-c", "import notegen"], capture_output=True, env=clean)
     assert probe.returncode != 0, "the bare venv can import notegen"
     return str(python)
 
@@ -208,16 +235,19 @@ def vscode(built: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, A
         "chromium": str(CHROMIUM),
         "workDir": str(tmp / "work"),
         "outDir": str(ARTIFACTS),
-        "serverCommand": str(SERVER),
+        "serverPython": sys.executable,
+        "serverPythonPath": str(SERVER_SOURCES),
+        "railsDocument": RAILS,
+        "railsCursor": list(RAILS_CURSOR),
         "modelPath": str(Path(model).resolve()),
         "pythonWithoutNotegen": _python_without_notegen(tmp),
         "document": DOCUMENT,
         "cursor": list(CURSOR),
         "ghostCursor": list(GHOST_CURSOR),
-        "typeAtCursor": ":",
+        "typeAtCursor": "",
         "seed": SEED,
         "maxItemsAfterChange": MAX_ITEMS_AFTER_CHANGE,
-        "timeoutSeconds": 300,
+        "timeoutSeconds": 420,
     }
     config_path = tmp / "e2e.json"
     config_path.write_text(json.dumps(config))
@@ -226,7 +256,7 @@ def vscode(built: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, A
         cwd=EXT,
         capture_output=True,
         text=True,
-        timeout=420,
+        timeout=540,
         stdin=subprocess.DEVNULL,
     )
     result_path = ARTIFACTS / "result.json"
@@ -250,15 +280,18 @@ def test_the_vsix_installs_and_the_server_starts_in_vs_code(vscode: dict[str, An
         "installed",
         "code-server",
         "workbench",
-        "opened",
+        "railsQuiet",
+        "missingServerExplained",
+        "interpreterChosen",
         "completed",
+        "melodyPictured",
         "generated",
         "ghostText",
         "continued",
         "played",
         "settingsPushed",
         "restartedAfterCrash",
-        "missingServerExplained",
+        "railsSilent",
     ]
     errors = [t for t in vscode["notificationsBeforeFailure"] if "error" in t.lower()]
     assert errors == [], "VS Code showed errors while notegen was working"
@@ -280,6 +313,7 @@ def test_generate_melody_from_the_palette_asks_then_inserts_a_playable_block(
     vscode: dict[str, Any], tmp_path: Path
 ):
     prompts = vscode["generatePrompts"]
+    assert "cannot start" not in " ".join(prompts)
     assert [p.split(" | ")[-1][:20] for p in prompts[:2]] == [
         "How many notes shoul",
         "Key of the melody",
@@ -289,10 +323,12 @@ def test_generate_melody_from_the_palette_asks_then_inserts_a_playable_block(
     assert text.startswith(DOCUMENT.rstrip("\n")), "the user's own lines were changed"
     new = [a for a in read(text) if a.voice == 2]
     assert new, f"no voice 2 block in the saved file:\n{text}"
-    melody = max(new, key=lambda a: len(a.notes))
-    assert len(melody.notes) == LENGTH
-    assert all(note.error is None for note in melody.notes)
-    assert melody.durations is not None and len(melody.durations.values) == LENGTH
+    notes = [n for a in new for n in a.notes]
+    assert len(notes) == LENGTH  # in sections a2[0], a2[1]...
+    assert all(note.error is None for note in notes)
+    for section in new:
+        assert section.durations is not None
+        assert len(section.durations.values) == len(section.notes)
     assert "in_thread" in text[len(DOCUMENT) :]
     ruby = shutil.which("ruby")
     if ruby is not None:  # .ci/apt-packages.txt installs it; the check is Ruby's own parser
@@ -308,9 +344,20 @@ def test_ghost_text_continues_the_array_after_a_comma(vscode: dict[str, Any]):
     assert note_to_midi(first) is not None or first in (":r", ":rest"), ghost
 
 
+def test_accepted_ghost_text_keeps_every_note_with_a_duration(vscode: dict[str, Any]):
+    before = next(a for a in read(vscode["documentAfterGenerate"]) if a.name == "a1[0]")
+    after = next(a for a in read(vscode["documentAfterGhost"]) if a.name == "a1[0]")
+    assert len(after.notes) > len(before.notes), "Tab did not accept the ghost text"
+    assert after.durations is not None
+    assert len(after.durations.values) == len(after.notes), vscode.get("ghostQuickFix")
+    assert [v.text for v in after.durations.values[: len(before.notes)]] == [
+        v.text for v in before.durations.values
+    ]
+
+
 def test_continue_melody_appends_notes_and_matching_durations(vscode: dict[str, Any]):
     assert "How many notes" in vscode["continuePrompt"]
-    before = next(a for a in read(vscode["documentAfterGenerate"]) if a.voice == 1)
+    before = next(a for a in read(vscode["documentAfterGhost"]) if a.voice == 1)
     after = next(a for a in read(vscode["documentAfterContinue"]) if a.voice == 1)
     added = len(after.notes) - len(before.notes)
     assert added == 8, "the default is notegen.phraseLength (8) notes"
@@ -347,4 +394,64 @@ def test_a_python_without_notegen_gets_a_message_that_says_how_to_fix_it(
     assert "-m pip install ./notegen" in message
     assert "pip install notegen" not in message, "PyPI's notegen is an unrelated project"
     assert "`" not in message, "notifications show backticks raw"
-    assert "notegen.server.pythonPath" in message and "notegen.server.command" in message
+    assert "Choose interpreter" in message and "notegen.server.command" in message
+
+
+def test_a_ruby_only_workspace_starts_no_server(vscode: dict[str, Any]):
+    assert vscode["statusAfterRails"].startswith("waiting"), vscode["statusAfterRails"]
+    assert "starting the server" not in vscode["logAfterRails"]
+
+
+def test_the_picker_finds_the_projects_venv_and_the_server_then_runs(vscode: dict[str, Any]):
+    rows = vscode["interpreterRows"]
+    venv = [r for r in rows if ".venv/bin/python" in r]
+    assert venv and "has notegen" in venv[0], rows
+    assert any("no notegen" in r for r in rows), "python3 without notegen is listed as such"
+    assert vscode["pythonPathChosen"].endswith("/songs/.venv/bin/python")
+    states = vscode["statusStates"]
+    assert states[-1] == "ready" and "failed" in states, states
+    assert states.index("failed") < len(states) - 1
+    assert "starting" in states[states.index("failed") :], states
+
+
+def _bars(picture: str) -> list[str]:
+    svg = base64.b64decode(picture.split(",", 1)[1]).decode()
+    ns = "{http://www.w3.org/2000/svg}"
+    return [r.get("fill") for r in ET.fromstring(svg).iter(f"{ns}rect")]
+
+
+def test_the_hover_pictures_the_voice_with_the_cursor_note_marked(vscode: dict[str, Any]):
+    assert vscode["hoverPictureWidth"] > 0, "the browser did not render the picture"
+    bars = _bars(vscode["hoverPicture"])
+    voice = next(a for a in read(DOCUMENT) if a.name == "a1[0]")
+    assert bars.count(pianoroll.CURSOR) == 1
+    assert bars.count(pianoroll.CURSOR) + bars.count(pianoroll.FOCUS) == len(voice.notes)
+    assert bars.count(pianoroll.OTHER) == 0  # the only voice
+    assert "MIDI" in vscode["hoverText"]
+
+
+def test_generate_shows_a_preview_then_reveals_the_inserted_block(vscode: dict[str, Any]):
+    bars = _bars(vscode["generatePreviewPicture"])
+    new = [a for a in read(vscode["documentAfterGenerate"]) if a.voice == 2]
+    sounding = sum(1 for a in new for n in a.notes if n.midi is not None)
+    assert bars.count(pianoroll.ADDED) == sounding
+    assert bars.count(pianoroll.OTHER) == len(read(DOCUMENT)[0].notes)  # voice 1, faint
+    text = vscode["documentAfterGenerate"]
+    block_lines = [i + 1 for i, line in enumerate(text.split("\n")) if line.startswith("a2")]
+    visible = set(vscode["visibleLinesAfterGenerate"])
+    assert block_lines[0] in visible and block_lines[-1] in visible, (block_lines, visible)
+
+
+def test_settings_open_on_the_workspace_tab_with_text_boxes(vscode: dict[str, Any]):
+    assert vscode["settingsTab"].startswith("Workspace"), vscode["settingsTab"]
+    assert vscode["settingsTextBoxes"] == [
+        "notegen.modelPath",
+        "notegen.server.command",
+        "notegen.server.pythonPath",
+    ]
+
+
+def test_a_rails_controller_gets_no_notes_and_no_melody_actions(vscode: dict[str, Any]):
+    notes = [label for label in vscode["railsCompletion"] if note_to_midi(label) is not None]
+    assert notes == [], vscode["railsCompletion"]
+    assert not [t for t in vscode["railsCodeActions"] if "melody" in t.lower()]

@@ -73,7 +73,8 @@ def test_voice_true_plays_the_whole_generated_block() -> None:
     target = play.resolve_target(
         FakeServer(), {"uri": URI, "position": {"line": 3, "character": 8}, "voice": True}
     )
-    assert target.snippet.code == render_block(1, [[Event(60, 0.5), Event(64, 0.5)]], 120)
+    block = render_block(1, [[Event(60, 0.5), Event(64, 0.5)]], 120)
+    assert target.snippet.code == "use_synth :pluck\n" + block  # the piece's synth, the block
     assert target.snippet.seconds == pytest.approx(0.5)
 
 
@@ -215,6 +216,8 @@ async def test_a_voices_invalid_note_points_at_the_note_not_at_the_loops_play(tm
 
 
 async def test_after_sonic_pi_restarts_the_new_instance_is_found(tmp_path) -> None:
+    """Play, Sonic Pi restarts (new ports and token, a stale daemon.log), then Stop and play:
+    both reach the new instance."""
     first = FakeSpider()
     server = FakeServer(text=PIECE)
     attach(server, tmp_path, first)
@@ -227,10 +230,12 @@ async def test_after_sonic_pi_restarts_the_new_instance_is_found(tmp_path) -> No
         )
         second = FakeSpider(token=424242)
         attach(server, tmp_path, second)
+        assert (await play.stop_sonic_pi(server))["stopped"] is True  # Stop first: rediscovers
         result = await play.play_in_sonic_pi(server, {"notes": [":E4"]})
         assert result["played"] is True, result
         assert f":{second.port}," in result["endpoint"]
-        await idle(server)
+        await idle(server)  # the fake answers in order: the Stop arrived before the run
+        assert ("/stop-all-jobs", [424242], ",i") in second.received
         assert any(r[0] == "/run-code" and r[1][0] == 424242 for r in second.received)
     finally:
         play._state(server).forget()

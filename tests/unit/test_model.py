@@ -94,3 +94,26 @@ def test_seed_architecture_graph_rereads_its_window(tmp_path):
         np.testing.assert_allclose(stepped[0], row, atol=1e-5)
     assert state[0][0, -3:].tolist() == [seed.pitch_id(n) for n in (60, 62, 64)]
     assert (durs.argmax(axis=1) == seed.duration_id(0.5)).all()
+
+
+def test_a_card_with_conditioning_feeds_the_setting_to_the_graph(tmp_path) -> None:
+    """The same notes read alone and against another voice give other predictions; a card
+    without the input (the fixture above) keeps working without one."""
+    from fixtures.tiny_model import build_tiny_model
+    from notegen.conditioning import COND_DIM, Setting, VoiceTimes
+    from notegen.generate import ContextCache
+
+    card, _ = build_tiny_model(tmp_path, seed=3, conditioning=COND_DIM)
+    model = MelodyModel.load(card)
+    assert model.cond_dim == COND_DIM
+    melody = [Event(60, 1.0), Event(64, 1.0), Event(67, 2.0)]
+    bass = Setting(others=(VoiceTimes.of([Event(48, 4.0)]),))
+    alone_lp, _ = model.log_probs(melody)
+    with_bass, _ = model.log_probs(melody, bass)
+    assert not np.allclose(alone_lp, with_bass)
+    cache = ContextCache(model)
+    ids = cache.ids(melody)
+    for setting, expected in ((None, alone_lp), (bass, with_bass)):
+        cache.prime_ids(ids[:1], (), setting)  # then continue from the cached prefix
+        primed = cache.prime_ids(ids, (), setting)
+        assert np.allclose(primed.pitch_logits, expected[-1], atol=1e-5)

@@ -5,7 +5,19 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 from notegen.melody import Event
-from notegen.pianoroll import CURSOR, FOCUS, OTHER, WINDOW_BEATS, Roll, render_svg
+from notegen.pianoroll import (
+    BOTTOM,
+    CURSOR,
+    FOCUS,
+    HEIGHT,
+    LEFT,
+    OTHER,
+    TOP,
+    WIDTH,
+    WINDOW_BEATS,
+    Roll,
+    render_svg,
+)
 
 NS = "{http://www.w3.org/2000/svg}"
 
@@ -29,6 +41,17 @@ def test_each_note_is_a_bar_higher_notes_higher_later_notes_further_right():
     assert c["x"] < e["x"] < g["x"]
     assert g["x"] - e["x"] > 1.9 * (e["x"] - c["x"])  # the rest took a beat
     assert abs(g["width"] - 2 * c["width"]) < 2  # two beats are twice as wide
+
+
+def test_every_bar_lies_inside_the_picture_even_voices_far_apart():
+    low_voice = [Event(40 + i % 5, 1) for i in range(8)]
+    high_voice = [Event(84 - i % 7, 0.5) for i in range(16)]
+    svg = render_svg(Roll(low_voice, others=[high_voice]))
+    for fill in (FOCUS, OTHER):
+        for bar in bars(svg, fill):
+            assert bar["y"] >= TOP and bar["y"] + bar["height"] <= HEIGHT - BOTTOM + 1, bar
+            assert bar["x"] >= LEFT and bar["x"] + bar["width"] <= WIDTH, bar
+    assert len(bars(svg, OTHER)) == 16
 
 
 def test_the_cursor_note_is_marked_and_other_voices_are_faint():

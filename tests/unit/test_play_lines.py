@@ -218,3 +218,12 @@ def test_play_in_sonic_pi_plays_the_block_under_the_cursor_once():
     times = run_snippet(PIECE, times_run, arrays)  # an N.times block: as written, N times
     assert times.code.split("\n")[2:6] == lines[7:11]
     assert times.seconds == 4 * 0.5 * 60 / 120
+
+
+def test_ghost_after_a_typed_sleep_keeps_it_and_writes_the_next_lines(engine):
+    text = "live_loop :a do\n  play :e4\n  sleep 1\nend\n"
+    nc = context(text, 2, 9)  # `  sleep 1|`
+    ghost = inline.ghost_text(engine, nc, Settings(phraseLength=2))
+    first, *rest = ghost.split("\n")
+    assert first == "1"  # not replaced by a longer duration that starts with 1
+    assert rest[0].startswith("  play :")

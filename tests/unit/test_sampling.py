@@ -139,3 +139,33 @@ def test_sampling_follows_the_distribution():
 def test_bad_sampler_settings_are_refused(kwargs):
     with pytest.raises(ValueError):
         Sampler(**kwargs)
+
+
+def test_masked_notes_fold_onto_the_nearest_scale_note_on_the_same_side() -> None:
+    from notegen.sampling import fold_masked
+
+    # vocabulary: <bos>, rest, C4..E4 (60..64); C major allows C, D, E
+    midi = np.array([np.nan, np.nan, 60, 61, 62, 63, 64], np.float64)
+    allowed = np.array([False, True, True, False, True, False, True])
+    probs = np.array([0.0, 0.1, 0.2, 0.3, 0.1, 0.2, 0.1])
+    folded = fold_masked(probs, allowed, midi, previous=60.0)
+    # C#4 and D#4 are steps up from C4: their mass goes up (D#4, half-way, to the lower
+    # of D4 and E4), never onto the repeated C4
+    assert folded.tolist() == pytest.approx([0.0, 0.1, 0.2, 0.0, 0.6, 0.0, 0.1])
+    from_e = fold_masked(probs, allowed, midi, previous=64.0)
+    assert from_e.tolist() == pytest.approx([0.0, 0.1, 0.5, 0.0, 0.3, 0.0, 0.1])
+
+
+@pytest.mark.parametrize("temperature", [0.0, 0.3, 0.7, 1.5])
+def test_temperature_keeps_the_repeat_at_its_own_share(temperature: float) -> None:
+    logits = np.log(np.array([0.05, 0.35, 0.25, 0.2, 0.15]))  # index 1 is the last note
+    p = Sampler(temperature=temperature).distribution(logits, keep=1)
+    if temperature == 0:
+        assert p.tolist() == [0, 0, 1, 0, 0]  # the repeat is not above one half: best move
+    else:
+        assert p[1] == pytest.approx(0.35)
+        assert p.sum() == pytest.approx(1.0)
+        moves = p[[0, 2, 3, 4]]
+        assert np.argmax(moves) == 1  # the likeliest move stays the likeliest
+    dominant = np.log(np.array([0.1, 0.6, 0.1, 0.1, 0.1]))
+    assert Sampler(temperature=0).distribution(dominant, keep=1)[1] == 1.0

@@ -136,7 +136,7 @@ end
 def test_a_voice_is_its_arrays_and_its_own_loop_and_nothing_between() -> None:
     snippet = voice_snippet(PIECE, read(PIECE), 1)
     lines = PIECE.splitlines()
-    kept = [1, 2, 3, 4, 13, 14, 15, 16, *range(17, 26)]
+    kept = [0, 1, 2, 3, 4, 13, 14, 15, 16, *range(17, 26)]  # use_synth, then its own lines
     assert snippet.code == "\n".join(lines[n] for n in kept) + "\n"
     assert "live_loop" not in snippet.code and "a2" not in snippet.code
     assert snippet.seconds == pytest.approx(2.0 + 0.5)

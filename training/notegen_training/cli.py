@@ -68,6 +68,17 @@ def _fit_args(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg
         "--samples-per-epoch", type=int, default=40_000, help="seed arch: notes sampled per epoch"
     )
     p.add_argument("--limit", type=int, default=None, help="use only the first N train melodies")
+    p.add_argument(
+        "--voices", nargs="*", default=[], help="multi-voice pieces (extract-voices .jsonl.gz)"
+    )
+    p.add_argument("--valid-voices", nargs="*", default=[], help="validation pieces")
+    p.add_argument(
+        "--conditioning",
+        action="store_true",
+        help="add the conditioning input (other voices, metre, distance to the end)",
+    )
+    p.add_argument("--voices-repeat", type=int, default=d.voices_repeat)
+    p.add_argument("--init-from", default=None, help="start from this model's .onnx weights")
     add_stream_fit_args(p)
 
 
@@ -105,12 +116,27 @@ def cmd_fit(args: argparse.Namespace) -> int:
         fit_seed(train, valid, args.out, config, extra=extra)
         return 0
     from .fit import fit
+    from .voices_corpus import read_pieces
 
-    fit(train, valid, args.out, _fit_config(args), extra=extra)
+    train_pieces = [p for path in args.voices for p in read_pieces(path)]
+    valid_pieces = [p for path in args.valid_voices for p in read_pieces(path)]
+    extra["voices"] = list(args.voices)
+    extra["valid_voices"] = list(args.valid_voices)
+    fit(
+        train,
+        valid,
+        args.out,
+        _fit_config(args),
+        extra=extra,
+        train_pieces=train_pieces,
+        valid_pieces=valid_pieces,
+    )
     return 0
 
 
 def _fit_config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from notegen.conditioning import COND_DIM
+
     from .fit import FitConfig
 
     return FitConfig(
@@ -125,6 +151,9 @@ def _fit_config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         units=args.units,
         layers=args.layers,
         dropout=args.dropout,
+        conditioning=COND_DIM if args.conditioning else 0,
+        voices_repeat=args.voices_repeat,
+        init_from=args.init_from,
     )
 
 
@@ -189,6 +218,38 @@ def cmd_extract(args: argparse.Namespace) -> int:
     return 0
 
 
+def _extract_voices_args(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "extract-voices", help="extract multi-voice pieces (aligned voices) from music21"
+    )
+    p.add_argument("--out", required=True, help="folder for train/valid/test .jsonl.gz")
+    p.add_argument("--cache", default=None, help="cache folder (default ~/.cache/notegen)")
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument(
+        "--collections", nargs="*", default=None, help="corpus folders (default: bach chorales)"
+    )
+
+
+def cmd_extract_voices(args: argparse.Namespace) -> int:
+    from . import voices_corpus as vc
+
+    sources = (
+        vc.list_piece_sources(args.collections) if args.collections else vc.list_piece_sources()
+    )
+    cache = Path(args.cache) if args.cache else None
+    pieces = vc.extract_pieces(sources, cache, workers=args.workers)
+    report: dict[str, object] = {"sources": len(sources), "pieces": len(pieces)}
+    for name, items in vc.split_pieces(pieces).items():
+        vc.write_pieces(Path(args.out) / f"{name}.jsonl.gz", items)
+        report[name] = {
+            "pieces": len(items),
+            "voices": sum(len(p.voices) for p in items),
+            "notes": sum(e.pitch is not None for p in items for v in p.voices for e in v.events),
+        }
+    print(json.dumps(report, indent=1))
+    return 0
+
+
 def _export_args(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("export", help="export a fit's best weights to ONNX + model card")
     p.add_argument("run", help="run directory written by fit")
@@ -224,6 +285,12 @@ def _evaluate_args(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     p.add_argument("--ngram-orders", nargs="*", type=int, default=[3, 6, 9])
     p.add_argument("--seed-model", default=None, help="also score this seed-architecture model")
     p.add_argument(
+        "--voices",
+        action="store_true",
+        help="data are multi-voice pieces (extract-voices .jsonl.gz, or Sonic Pi files read as "
+        "the server reads them): score each voice with the other voices as context and alone",
+    )
+    p.add_argument(
         "--record",
         default=None,
         metavar="NAME",
@@ -231,9 +298,44 @@ def _evaluate_args(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     )
 
 
+def cmd_evaluate_voices(args: argparse.Namespace) -> int:
+    from .evaluate import piece_voices, score_stateful, sonicpi_voices
+    from .sources import is_jsonl
+    from .voices_corpus import read_pieces
+
+    jsonl = [d for d in args.data if is_jsonl(Path(d))]
+    rb = [d for d in args.data if not is_jsonl(Path(d))]
+    pieces = [p for path in jsonl for p in read_pieces(path)]
+    sets = [piece_voices(pieces)] if pieces else []
+    if rb:
+        sets.append(sonicpi_voices(rb))
+    melodies = [m for s in sets for m in s.melodies]
+    if not melodies:
+        raise CorpusError("no voices in " + ", ".join(args.data))
+    together = [x for s in sets for x in s.together]
+    alone = [x for s in sets for x in s.alone]
+    result: dict[str, object] = {
+        "data": [str(d) for d in args.data],
+        "voices": len(melodies),
+        "pieces": len(pieces) + len(rb),
+    }
+    for label, settings in (("with_voices", together), ("alone", alone)):
+        for name, scores in score_stateful(args.model, melodies, settings).items():
+            result[f"{label}_{name}" if name != "model" else label] = scores.summary()
+    if args.record:
+        from .package import record_metrics
+
+        record_metrics(Path(args.model), args.record, result)
+    print(json.dumps(result, indent=1))
+    return 0
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from .evaluate import score_model, score_ngram
     from .sources import load_melodies
+
+    if args.voices:
+        return cmd_evaluate_voices(args)
 
     melodies = load_melodies(args.data)
     if not melodies:
@@ -300,6 +402,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     _extract_args(sub)
+    _extract_voices_args(sub)
     _fit_args(sub)
     add_convert_args(sub)
     _export_args(sub)
@@ -310,6 +413,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 COMMANDS = {
     "extract": cmd_extract,
+    "extract-voices": cmd_extract_voices,
     "fit": cmd_fit,
     "convert": cmd_convert,
     "export": cmd_export,

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from notegen.conditioning import Metre, Setting, VoiceTimes
 
 from .corpus import Melody
 from .metrics import Scores, log_softmax_without_bos, renormalize_without_bos
@@ -29,7 +31,11 @@ def load_card(path: str | Path) -> dict[str, object]:
     return json.loads(card_path.read_text())
 
 
-def score_stateful(model_path: str | Path, melodies: Sequence[Melody]) -> dict[str, Scores]:
+def score_stateful(
+    model_path: str | Path,
+    melodies: Sequence[Melody],
+    settings: Sequence[Setting | None] | None = None,
+) -> dict[str, Scores]:
     """Bits/note of an exported stateful model, through the server's runtime loader.
 
     ``"model"`` scores exactly the distribution the server serves (:meth:`MelodyModel.log_probs`:
@@ -42,12 +48,14 @@ def score_stateful(model_path: str | Path, melodies: Sequence[Melody]) -> dict[s
 
     model = MelodyModel.load(model_path)
     served, network = Scores(), Scores()
-    for melody in melodies:
+    for index, melody in enumerate(melodies):
         if not melody.events:
             continue
         pitch, duration = model.encode(melody.events)
         n = len(pitch)
-        p_logits, d_logits, _ = model.run(melody.events)  # the network, once per melody
+        setting = settings[index] if settings is not None else None
+        # the network, once per melody
+        p_logits, d_logits, _ = model.run(melody.events, setting=setting)
         p_net, d_net = log_softmax(p_logits), log_softmax(d_logits)
         if model.mixture is None:
             p_lp, d_lp = p_net, d_net
@@ -167,3 +175,46 @@ def score_model(model_path: str | Path, melodies: Sequence[Melody]) -> dict[str,
     if card.get("stateful", True):
         return score_stateful(model_path, melodies)
     return {"model": score_seed(model_path, melodies)}
+
+
+def piece_voices(pieces: Sequence[object], default: float = 1.0) -> VoiceSet:
+    """Every voice of multi-voice pieces (``extract-voices``), with and without the others."""
+    melodies, together, alone = [], [], []
+    for piece in pieces:
+        voices = piece.voices  # type: ignore[attr-defined]
+        metre = Metre(piece.bar_beats, piece.bar_phase) if piece.bar_beats else None  # type: ignore[attr-defined]
+        times = [VoiceTimes.of(v.events, v.start, default) for v in voices]
+        for i, voice in enumerate(voices):
+            melodies.append(Melody(f"{piece.id}/{voice.name}", voice.events))  # type: ignore[attr-defined]
+            others = tuple(times[:i] + times[i + 1 :])
+            together.append(Setting(others, metre, voice.start))
+            alone.append(Setting((), metre, voice.start))
+    return VoiceSet(melodies, together, alone)
+
+
+def sonicpi_voices(paths: Sequence[str | Path], default: float = 1.0) -> VoiceSet:
+    """Every ``aN`` voice of Sonic Pi files, with the file's other voices as the server
+    computes them (:func:`notegen.ensemble.setting_for`), and alone."""
+    from notegen.ensemble import document_lines, setting_for
+
+    from .sonicpi_corpus import rb_files
+
+    melodies, together, alone = [], [], []
+    for file in rb_files(paths):
+        lines = document_lines(file.read_text(encoding="utf-8", errors="replace"))
+        for line in lines:
+            if len(line.events) < 2:
+                continue
+            melodies.append(Melody(f"{file}#a{line.number}", line.events, "sonicpi"))
+            together.append(setting_for(lines, line.number, default))
+            alone.append(Setting())
+    return VoiceSet(melodies, together, alone)
+
+
+@dataclass
+class VoiceSet:
+    """Voices to score, each with its setting among the other voices and its setting alone."""
+
+    melodies: list[Melody]
+    together: list[Setting | None]
+    alone: list[Setting | None]

@@ -93,10 +93,14 @@ def export_stateful(
         tf.TensorSpec([cfg.layers, None, cfg.units], tf.float32, name="h_in"),
         tf.TensorSpec([cfg.layers, None, cfg.units], tf.float32, name="c_in"),
     ]
+    if cfg.conditioning:
+        signature.append(
+            tf.TensorSpec([None, None, cfg.conditioning], tf.float32, name="conditioning")
+        )
 
     @tf.function(input_signature=signature)
-    def step(pitch, duration, h_in, c_in):  # type: ignore[no-untyped-def]
-        p, d, h, c = model([pitch, duration, h_in, c_in], training=False)
+    def step(pitch, duration, h_in, c_in, *conditioning):  # type: ignore[no-untyped-def]
+        p, d, h, c = model([pitch, duration, *conditioning, h_in, c_in], training=False)
         return {"pitch_logits": p, "duration_logits": d, "h_out": h, "c_out": c}
 
     onnx_path = Path(onnx_path)
@@ -114,7 +118,13 @@ def export_stateful(
         "h_in": rng.normal(0, 0.5, (cfg.layers, batch, cfg.units)).astype(np.float32),
         "c_in": rng.normal(0, 0.5, (cfg.layers, batch, cfg.units)).astype(np.float32),
     }
-    expected = [np.asarray(t) for t in model(list(feeds.values()), training=False)]
+    inputs = [feeds["pitch"], feeds["duration"], feeds["h_in"], feeds["c_in"]]
+    if cfg.conditioning:
+        feeds["conditioning"] = (rng.random((batch, time, cfg.conditioning)) < 0.2).astype(
+            np.float32
+        )
+        inputs.insert(2, feeds["conditioning"])
+    expected = [np.asarray(t) for t in model(inputs, training=False)]
     names = ["pitch_logits", "duration_logits", "h_out", "c_out"]
     got = _run_onnx(onnx_path, names, feeds)
     diff = max(float(np.abs(e - g).max()) for e, g in zip(expected, got, strict=True))

@@ -23,9 +23,12 @@ import numpy as np
 from .corpus import Melody
 from .metrics import Scores, log_softmax_without_bos
 from .tokens import Vocab, shift_bounds, transpose_ids
+from .voices_corpus import Piece
 
-Example = tuple[np.ndarray, np.ndarray]
-Batch = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+Example = tuple[np.ndarray, ...]
+"""(pitch ids, duration ids) or, for a conditioned model, (pitch, duration, rows ``[T, C]``)."""
+Batch = tuple[np.ndarray, ...]
+"""x_pitch, x_duration, y_pitch, y_duration, weights[, conditioning rows ``[B, T, C]``]."""
 
 
 @dataclass
@@ -48,6 +51,12 @@ class FitConfig:
     dropout: float = 0.4
     pitch_embedding: int = 64
     duration_embedding: int = 16
+    conditioning: int = 0
+    """Conditioning width (``notegen.conditioning.COND_DIM``); 0 = the unconditioned model."""
+    voices_repeat: int = 2
+    """How many times each voice of a multi-voice piece is seen per epoch."""
+    init_from: str | None = None
+    """A shipped ``.onnx`` whose weights start the fit (``warm_start``)."""
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -68,7 +77,9 @@ def encode_melodies(melodies: Sequence[Melody], vocab: Vocab) -> list[Example]:
     return [vocab.encode(m.events) for m in melodies if len(m.events) > 0]
 
 
-def rows_of(pitch: np.ndarray, duration: np.ndarray, max_len: int) -> list[Batch]:
+def rows_of(
+    pitch: np.ndarray, duration: np.ndarray, max_len: int, cond: np.ndarray | None = None
+) -> list[Batch]:
     """Split one melody into (input, target) rows of at most ``max_len`` steps.
 
     Inputs are the targets shifted right with ``<bos>`` (0) in front, so row 0 starts the
@@ -79,15 +90,14 @@ def rows_of(pitch: np.ndarray, duration: np.ndarray, max_len: int) -> list[Batch
     out = []
     for start in range(0, len(pitch), max_len):
         end = start + max_len
-        out.append(
-            (
-                x_p[start:end],
-                x_d[start:end],
-                pitch[start:end],
-                duration[start:end],
-                np.ones(min(end, len(pitch)) - start, np.float32),
-            )
+        row = (
+            x_p[start:end],
+            x_d[start:end],
+            pitch[start:end],
+            duration[start:end],
+            np.ones(min(end, len(pitch)) - start, np.float32),
         )
+        out.append(row if cond is None else (*row, cond[start:end]))
     return out
 
 
@@ -96,13 +106,13 @@ def pad_rows(rows: Sequence[Batch]) -> Batch:
     outputs at real steps never see the padding after them)."""
     length = max(len(r[0]) for r in rows)
     arrays = []
-    for k in range(5):
-        dtype = np.float32 if k == 4 else np.int64
-        block = np.zeros((len(rows), length), dtype=dtype)
+    for k in range(len(rows[0])):
+        dtype = np.int64 if k < 4 else np.float32
+        block = np.zeros((len(rows), length, *rows[0][k].shape[1:]), dtype=dtype)
         for i, row in enumerate(rows):
             block[i, : len(row[k])] = row[k]
         arrays.append(block)
-    return tuple(arrays)  # type: ignore[return-value]
+    return tuple(arrays)
 
 
 def training_batches(
@@ -110,14 +120,19 @@ def training_batches(
 ) -> Iterator[Batch]:
     """One epoch: each melody transposed by a random shift that keeps it in range, cut into
     rows, rows bucketed by length (sorted inside shuffled pools of 50 batches)."""
+    from .conditioned import Hiding, augment
+
+    hiding = Hiding()
     rows: list[Batch] = []
-    for pitch, duration in examples:
+    for pitch, duration, *cond in examples:
+        shift = 0
         if config.transpose:
             lo, hi = shift_bounds(pitch, vocab)
             lo, hi = max(lo, -config.transpose), min(hi, config.transpose)
             shift = int(rng.integers(lo, hi + 1)) if hi >= lo else 0
             pitch = transpose_ids(pitch, shift)
-        rows.extend(rows_of(pitch, duration, config.max_len))
+        rows_cond = augment(cond[0], shift, hiding, rng) if cond else None
+        rows.extend(rows_of(pitch, duration, config.max_len, rows_cond))
     order = rng.permutation(len(rows))
     pool = config.batch_size * 50
     batches = []
@@ -133,16 +148,18 @@ def evaluation_batches(examples: Sequence[Example], batch_size: int = 64) -> Ite
     """Whole melodies (no cut, so every event keeps its full left context), sorted by length."""
     order = sorted(range(len(examples)), key=lambda i: len(examples[i][0]))
     for b in range(0, len(order), batch_size):
-        rows = [rows_of(*examples[i], max_len=10**9)[0] for i in order[b : b + batch_size]]
+        rows = [
+            rows_of(*examples[i][:2], 10**9, *examples[i][2:])[0] for i in order[b : b + batch_size]
+        ]
         yield pad_rows(rows)
 
 
 def score_keras(model, examples: Sequence[Example]) -> Scores:  # type: ignore[no-untyped-def]
     """Bits/note of a Keras :class:`MelodyLSTM` on whole melodies (valid during fit)."""
     scores = Scores()
-    for x_p, x_d, y_p, y_d, w in evaluation_batches(examples):
+    for x_p, x_d, y_p, y_d, w, *cond in evaluation_batches(examples):
         h, c = model.zero_state(x_p.shape[0])
-        p_logits, d_logits, _, _ = model([x_p, x_d, h, c], training=False)
+        p_logits, d_logits, _, _ = model([x_p, x_d, *cond, h, c], training=False)
         p_lp = log_softmax_without_bos(np.asarray(p_logits))
         d_lp = log_softmax_without_bos(np.asarray(d_logits))
         for i in range(x_p.shape[0]):
@@ -242,10 +259,14 @@ def fit(
     config: FitConfig,
     vocab: Vocab | None = None,
     extra: dict[str, object] | None = None,
+    train_pieces: Sequence[Piece] = (),
+    valid_pieces: Sequence[Piece] = (),
 ) -> FitState:
     """Train (or resume) a :class:`MelodyLSTM` in ``run_dir``; returns the final state.
 
-    ``extra`` (sources, command line) is stored in ``config.json`` for the model card.
+    ``extra`` (sources, command line) is stored in ``config.json`` for the model card. With
+    ``config.conditioning`` the melodies train alone and every voice of ``train_pieces`` with
+    its piece's other voices (``conditioned``); the best epoch is still chosen on ``valid``.
     """
     from .runtime import setup_tensorflow
 
@@ -268,6 +289,7 @@ def fit(
         config.units,
         config.layers,
         config.dropout,
+        config.conditioning,
     )
     meta = {
         "fit": config.to_dict(),
@@ -279,9 +301,26 @@ def fit(
     }
     ckpt.claim(meta)
 
-    train_examples = encode_melodies(train, vocab)
-    valid_examples = encode_melodies(valid, vocab)
+    valid_voices: list[Example] = []
+    if config.conditioning:
+        from .conditioned import melody_example, piece_examples
+
+        train_examples = [melody_example(m, vocab) for m in train if m.events]
+        for _ in range(config.voices_repeat):
+            train_examples += [e for p in train_pieces for e in piece_examples(p, vocab)]
+        valid_examples = [melody_example(m, vocab) for m in valid if m.events]
+        valid_voices = [e for p in valid_pieces for e in piece_examples(p, vocab)]
+        log(f"{len(train_examples)} training sequences, {len(valid_voices)} valid voices")
+    else:
+        train_examples = encode_melodies(train, vocab)
+        valid_examples = encode_melodies(valid, vocab)
     model = build_melody_lstm(model_config)
+    if config.init_from and not ckpt.exists():
+        from .warm_start import load_into, max_difference
+
+        load_into(model, config.init_from)
+        diff = max_difference(model, config.init_from)
+        log(f"weights from {config.init_from}: max logit difference {diff:.2g}")
     optimizer = keras.optimizers.Adam(config.learning_rate, clipnorm=config.clipnorm)
     optimizer.build(model.trainable_variables)
     rng = np.random.default_rng(config.seed)
@@ -289,12 +328,15 @@ def fit(
     ce = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction=None)
 
     spec = tf.TensorSpec([None, None], tf.int64)
+    signature = [spec, spec, spec, spec, tf.TensorSpec([None, None], tf.float32)]
+    if config.conditioning:
+        signature.append(tf.TensorSpec([None, None, config.conditioning], tf.float32))
 
-    @tf.function(input_signature=[spec, spec, spec, spec, tf.TensorSpec([None, None], tf.float32)])
-    def train_step(x_p, x_d, y_p, y_d, w):  # type: ignore[no-untyped-def]
+    @tf.function(input_signature=signature)
+    def train_step(x_p, x_d, y_p, y_d, w, *cond):  # type: ignore[no-untyped-def]
         with tf.GradientTape() as tape:
             h, c = model.zero_state(tf.shape(x_p)[0])
-            p_logits, d_logits, _, _ = model([x_p, x_d, h, c], training=True)
+            p_logits, d_logits, _, _ = model([x_p, x_d, *cond, h, c], training=True)
             total = tf.reduce_sum(w)
             pitch_loss = tf.reduce_sum(ce(y_p, p_logits) * w) / total
             duration_loss = tf.reduce_sum(ce(y_d, d_logits) * w) / total
@@ -316,7 +358,7 @@ def fit(
             None
             if config.max_steps
             else math.ceil(
-                sum(math.ceil(len(p) / config.max_len) for p, _ in train_examples)
+                sum(math.ceil(len(e[0]) / config.max_len) for e in train_examples)
                 / config.batch_size
             )
         )
@@ -342,6 +384,7 @@ def fit(
         progress.close()
         train_time = time.time() - started
         valid_scores = score_keras(model, valid_examples).summary() if valid_examples else {}
+        voices_scores = score_keras(model, valid_voices).summary() if valid_voices else None
         state.train_seconds += time.time() - started
         state.epoch = epoch + 1
         record = {
@@ -352,6 +395,8 @@ def fit(
             "epoch_seconds": round(train_time, 1),
             "valid": valid_scores,
         }
+        if voices_scores is not None:
+            record["valid_voices"] = voices_scores
         state.history.append(record)
         valid_bits = valid_scores.get("pitch_bits") if valid_scores else None
         ckpt.finish_epoch(model, optimizer, state, rng, record, valid_bits)  # type: ignore[arg-type]

@@ -25,15 +25,19 @@ class ModelConfig:
     units: int = 384
     layers: int = 2
     dropout: float = 0.3
+    conditioning: int = 0
+    """Width of the per-event conditioning input (``notegen.conditioning``); 0 = none."""
 
     def to_dict(self) -> dict[str, int | float]:
         return asdict(self)
 
 
 class MelodyLSTM(keras.Model):
-    """(pitch, duration, h, c) → (pitch logits, duration logits, h', c').
+    """(pitch, duration[, conditioning], h, c) → (pitch logits, duration logits, h', c').
 
-    ``h``/``c`` are ``[layers, batch, units]``; step t's outputs predict event t+1.
+    ``h``/``c`` are ``[layers, batch, units]``; step t's outputs predict event t+1. With
+    ``config.conditioning`` the float rows ``[batch, time, conditioning]`` (what step t knows
+    about event t+1's onset) are concatenated to the embeddings before the first LSTM.
     """
 
     def __init__(self, config: ModelConfig, **kwargs: object) -> None:
@@ -54,10 +58,13 @@ class MelodyLSTM(keras.Model):
         self.duration_head = layers.Dense(config.n_duration, name="duration_head")
 
     def call(self, inputs, training=False):  # type: ignore[no-untyped-def]
-        pitch, duration, h_in, c_in = inputs
-        x = ops.concatenate(
-            [self.pitch_embedding(pitch), self.duration_embedding(duration)], axis=-1
-        )
+        if self.config.conditioning:
+            pitch, duration, cond, h_in, c_in = inputs
+            parts = [self.pitch_embedding(pitch), self.duration_embedding(duration), cond]
+        else:
+            pitch, duration, h_in, c_in = inputs
+            parts = [self.pitch_embedding(pitch), self.duration_embedding(duration)]
+        x = ops.concatenate(parts, axis=-1)
         hs, cs = [], []
         for i, (lstm, dropout) in enumerate(zip(self.lstms, self.dropouts, strict=True)):
             x, h, c = lstm(x, initial_state=[h_in[i], c_in[i]], training=training)
@@ -75,7 +82,10 @@ def build_melody_lstm(config: ModelConfig) -> MelodyLSTM:
     """A built model (weights created by one call on a dummy batch)."""
     model = MelodyLSTM(config)
     h, c = model.zero_state(1)
-    model([ops.zeros((1, 2), dtype="int64"), ops.zeros((1, 2), dtype="int64"), h, c])
+    ids = [ops.zeros((1, 2), dtype="int64"), ops.zeros((1, 2), dtype="int64")]
+    if config.conditioning:
+        ids.append(ops.zeros((1, 2, config.conditioning), dtype="float32"))
+    model([*ids, h, c])
     return model
 
 

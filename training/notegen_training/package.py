@@ -77,10 +77,23 @@ def export_run(
             outputs=["pitch_logits", "duration_logits", "h_out", "c_out"],
             state={"layers": config.layers, "units": config.units},
         )
+        inputs_text = (
+            f"Embedding(pitch, {config.pitch_embedding}) ++ "
+            f"Embedding(duration, {config.duration_embedding})"
+        )
+        if config.conditioning:
+            card["inputs"] = ["pitch", "duration", "h_in", "c_in", "conditioning"]
+            card["conditioning"] = {
+                "input": "conditioning",
+                "dim": config.conditioning,
+                "rows": "notegen.conditioning (one row per step: the other voices sounding at "
+                "the predicted event's onset, its beat and bar position, events and beats left "
+                "to the end, each with an unknown value)",
+            }
+            inputs_text += f" ++ conditioning[{config.conditioning}]"
         architecture = {
             "type": "stateful LSTM, two softmax heads (next pitch, next duration)",
-            "inputs": f"Embedding(pitch, {config.pitch_embedding}) ++ "
-            f"Embedding(duration, {config.duration_embedding})",
+            "inputs": inputs_text,
             "lstm_layers": config.layers,
             "units": config.units,
             "dropout_between_layers": config.dropout,
@@ -96,6 +109,8 @@ def export_run(
             "valid_sources": meta.get("valid_sources", []),
             "train_melodies": meta.get("train_melodies"),
             "valid_melodies": meta.get("valid_melodies"),
+            "voices": meta.get("voices", []),
+            "valid_voices": meta.get("valid_voices", []),
             "split_rule": SPLIT_RULE,
             "augmentation": f"random transposition per melody and epoch, up to ±"
             f"{meta['fit'].get('transpose', 0)} semitones, kept inside the pitch range",
@@ -110,6 +125,11 @@ def export_run(
                     "epoch": h["epoch"],
                     "pitch_bits": h["valid"].get("pitch_bits"),
                     "duration_bits": h["valid"].get("duration_bits"),
+                    **(
+                        {"voices_pitch_bits": h["valid_voices"].get("pitch_bits")}
+                        if h.get("valid_voices")
+                        else {}
+                    ),
                 }
                 for h in history
                 if h.get("valid")

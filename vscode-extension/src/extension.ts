@@ -6,10 +6,15 @@
  * commands at the cursor. Nothing of the model lives in TypeScript.
  */
 import * as vscode from "vscode";
-import { buildContinueArgs, buildGenerateArgs, describeEditResult, numberOr } from "./commandArgs";
+import { wantsNotegen } from "./coexistence";
+import { buildContinueArgs, buildGenerateArgs, describeEditResult, numberOr, randomSeed } from "./commandArgs";
+import { chooseInterpreter } from "./interpreter";
+import { openNotegenSettings } from "./openSettings";
+import { askWithPreview } from "./preview";
 import { askContinueChoices, askGenerateChoices } from "./prompts";
-import { DOCUMENT_SELECTOR, NotegenServer } from "./server";
+import { CHOOSE_INTERPRETER, DOCUMENT_SELECTOR, NotegenServer } from "./server";
 import { PLAY_COMMAND, SonicPiStatus, STOP_COMMAND } from "./sonicPiStatus";
+import { ServerStatusItem, STATUS_MENU } from "./status";
 
 /** Palette command ids. The server's own ids (notegen.generateMelody...) are registered by the
  * language client for code actions, so the palette entries use ids of their own. */
@@ -20,17 +25,26 @@ export const PALETTE = {
   stop: "notegen.palette.stopSonicPi",
   restart: "notegen.restartServer",
   showLog: "notegen.showLog",
+  showMelody: "notegen.showMelody",
 } as const;
 
 let server: NotegenServer | undefined;
 
-export async function activate(context: vscode.ExtensionContext): Promise<void> {
+export function activate(context: vscode.ExtensionContext): void {
   const status = new SonicPiStatus(PALETTE.stop);
-  const notegen = new NotegenServer({ onCommandResult: (command, result) => status.observe(command, result) });
+  const serverStatus = new ServerStatusItem();
+  const notegen = new NotegenServer({
+    onCommandResult: (command, result) => status.observe(command, result),
+    status: serverStatus,
+  });
   server = notegen;
   context.subscriptions.push(
     status,
+    serverStatus,
     notegen,
+    vscode.commands.registerCommand(CHOOSE_INTERPRETER, () => chooseInterpreter((line) => notegen.log(line))),
+    vscode.commands.registerCommand(STATUS_MENU, () => statusMenu(notegen)),
+    vscode.commands.registerCommand(PALETTE.showMelody, () => showMelody(notegen)),
     vscode.commands.registerCommand(PALETTE.generate, () => generateMelody(notegen)),
     vscode.commands.registerCommand(PALETTE.continue, () => continueMelody(notegen)),
     vscode.commands.registerCommand(PALETTE.play, () => playInSonicPi(notegen)),
@@ -38,7 +52,82 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     vscode.commands.registerCommand(PALETTE.restart, () => notegen.restart()),
     vscode.commands.registerCommand(PALETTE.showLog, () => notegen.output.show(true)),
   );
-  await notegen.start();
+  // The server (Python, the model) starts with the first Sonic Pi file, not with any Ruby file.
+  const consider = (document: vscode.TextDocument): void => {
+    if (!notegen.wanted && isForNotegen(document)) {
+      notegen.log(`starting for ${document.uri.toString()}`);
+      void notegen.start();
+    }
+  };
+  const pending = new Map<string, ReturnType<typeof setTimeout>>();
+  context.subscriptions.push(
+    vscode.workspace.onDidOpenTextDocument(consider),
+    vscode.workspace.onDidChangeTextDocument((event) => {
+      const key = event.document.uri.toString();
+      if (notegen.wanted || pending.has(key)) {
+        return;
+      }
+      pending.set(key, setTimeout(() => {
+        pending.delete(key);
+        consider(event.document);
+      }, 500));
+    }),
+    vscode.workspace.onDidChangeConfiguration((event) => {
+      if (event.affectsConfiguration("notegen.enable") || event.affectsConfiguration("notegen.include")) {
+        vscode.workspace.textDocuments.forEach(consider);
+      }
+    }),
+    { dispose: () => pending.forEach((timer) => clearTimeout(timer)) },
+  );
+  vscode.workspace.textDocuments.forEach(consider);
+}
+
+/** A document the server is for: Sonic Pi-looking, or enabled for its folder (notegen.enable). */
+function isForNotegen(document: vscode.TextDocument): boolean {
+  if (vscode.languages.match(DOCUMENT_SELECTOR, document) === 0) {
+    return false;
+  }
+  const config = vscode.workspace.getConfiguration("notegen", document.uri);
+  return wantsNotegen(
+    { path: document.uri.fsPath || document.uri.path, languageId: document.languageId, text: () => document.getText() },
+    config.get("enable"),
+    config.get("include"),
+  );
+}
+
+async function statusMenu(notegen: NotegenServer): Promise<void> {
+  const actions: { label: string; run: () => unknown }[] = [
+    { label: "$(debug-restart) Restart server", run: () => notegen.restart() },
+    { label: "$(output) Show server log", run: () => notegen.output.show(true) },
+    { label: "$(symbol-namespace) Choose Python interpreter", run: () => vscode.commands.executeCommand(CHOOSE_INTERPRETER) },
+    { label: "$(gear) Open notegen settings", run: () => openNotegenSettings() },
+  ];
+  const chosen = await vscode.window.showQuickPick(actions, { title: "notegen" });
+  await chosen?.run();
+}
+
+/** "Show melody": the hover at the cursor, which pictures the voice in a note array. */
+async function showMelody(notegen: NotegenServer): Promise<void> {
+  const editor = sonicPiEditor();
+  if (editor === undefined || !(await notegen.ensureRunning())) {
+    return;
+  }
+  await vscode.commands.executeCommand("editor.action.showHover");
+}
+
+/** Bring an inserted block into view, its first line selected. */
+function reveal(editor: vscode.TextEditor, result: unknown): void {
+  const r = (typeof result === "object" && result !== null ? result : {}) as Record<string, unknown>;
+  if (typeof r.startLine !== "number" || typeof r.endLine !== "number") {
+    return;
+  }
+  const start = new vscode.Position(r.startLine, 0);
+  editor.selection = new vscode.Selection(start, start);
+  editor.revealRange(new vscode.Range(start, new vscode.Position(r.endLine, 0)), vscode.TextEditorRevealType.InCenterIfOutsideViewport);
+}
+
+function previewWanted(): boolean {
+  return vscode.workspace.getConfiguration("notegen").get("previewBeforeInsert") !== false;
 }
 
 export async function deactivate(): Promise<void> {
@@ -67,30 +156,66 @@ function defaults(): { temperature: number; topP: number; phraseLength: number }
 
 async function generateMelody(notegen: NotegenServer): Promise<void> {
   const editor = sonicPiEditor();
-  if (editor === undefined) {
+  // The server first: no questions when it cannot answer them.
+  if (editor === undefined || !(await notegen.ensureRunning())) {
     return;
   }
   const choices = await askGenerateChoices(defaults());
   if (choices === undefined) {
     return;
   }
-  const args = buildGenerateArgs(editor.document.uri.toString(), editor.selection.active, choices);
-  const outcome = await runReporting(notegen, "notegen.generateMelody", args, "generating a melody");
-  if (outcome.ran) {
-    report(describeEditResult("generate", outcome.result, choices.seed));
+  const position = editor.selection.active;
+  for (;;) {
+    const args = buildGenerateArgs(editor.document.uri.toString(), position, choices);
+    if (previewWanted()) {
+      const seen = await runReporting(notegen, "notegen.generateMelody", { ...args, preview: true }, "generating a melody");
+      if (!seen.ran) {
+        return;
+      }
+      const answer = await askWithPreview("Generate melody", seen.result as object);
+      if (answer === "again") {
+        choices.seed = randomSeed();
+        continue;
+      }
+      if (answer !== "insert") {
+        return;
+      }
+    }
+    const outcome = await runReporting(notegen, "notegen.generateMelody", args, "generating a melody");
+    if (outcome.ran) {
+      report(describeEditResult("generate", outcome.result, choices.seed));
+      reveal(editor, outcome.result);
+    }
+    return;
   }
 }
 
 async function continueMelody(notegen: NotegenServer): Promise<void> {
   const editor = sonicPiEditor();
-  if (editor === undefined) {
+  if (editor === undefined || !(await notegen.ensureRunning())) {
     return;
   }
   const choices = await askContinueChoices(defaults());
   if (choices === undefined) {
     return;
   }
-  const args = buildContinueArgs(editor.document.uri.toString(), editor.selection.active, choices);
+  const position = editor.selection.active;
+  let args = buildContinueArgs(editor.document.uri.toString(), position, choices);
+  while (previewWanted()) {
+    const seen = await runReporting(notegen, "notegen.continueMelody", { ...args, preview: true }, "continuing the melody");
+    if (!seen.ran) {
+      return;
+    }
+    const answer = await askWithPreview("Continue melody", seen.result as object);
+    if (answer === "insert") {
+      break;
+    }
+    if (answer !== "again") {
+      return;
+    }
+    choices.seed = randomSeed();
+    args = buildContinueArgs(editor.document.uri.toString(), position, choices);
+  }
   const outcome = await runReporting(notegen, "notegen.continueMelody", args, "continuing the melody");
   if (outcome.ran) {
     report(describeEditResult("continue", outcome.result, choices.seed));

@@ -21,8 +21,10 @@ import {
   State,
 } from "vscode-languageclient/node";
 import { describeLaunch, type Launch, resolveLaunch } from "./launch";
+import { openNotegenSettings } from "./openSettings";
 import { interpreterFromPythonExtension } from "./pythonExtension";
 import { changeKind, expandVariables, type PathContext, serverSettings } from "./settings";
+import type { ServerStatusItem } from "./status";
 import { explainStartFailure, type Failure, lastLine } from "./startupFailure";
 
 /** Ruby files, and the language ids of the Sonic Pi extensions on the marketplace. */
@@ -98,7 +100,12 @@ class ServerProcess {
 export interface ServerHooks {
   /** Called with every server command that ran and its result (palette or code action). */
   onCommandResult(command: string, result: unknown): void;
+  /** The status bar item that shows starting / ready / failed. */
+  status: ServerStatusItem;
 }
+
+/** Commands the failure messages offer. */
+export const CHOOSE_INTERPRETER = "notegen.chooseInterpreter";
 
 export class NotegenServer implements vscode.Disposable {
   readonly output: vscode.LogOutputChannel;
@@ -127,8 +134,33 @@ export class NotegenServer implements vscode.Disposable {
     this.output.info(line);
   }
 
+  /** Whether start() was ever asked for (the server starts with the first Sonic Pi file). */
+  get wanted(): boolean {
+    return this.startedOnce;
+  }
+
+  private startedOnce = false;
+
+  /**
+   * Make sure the server runs before a command asks the user anything: start it if it never
+   * was, wait for a start under way. False (and the reason shown, with its fixes) if it cannot.
+   */
+  async ensureRunning(): Promise<boolean> {
+    if (!this.startedOnce) {
+      await this.start();
+    } else if (this.starting !== undefined) {
+      await this.starting;
+    }
+    if (this.isRunning) {
+      return true;
+    }
+    this.report(this.lastFailure ?? "notegen: the language server is not running.");
+    return false;
+  }
+
   /** Start the server; resolves when it is running or when the failure has been explained. */
   start(): Promise<void> {
+    this.startedOnce = true;
     this.starting ??= this.doStart().finally(() => {
       this.starting = undefined;
     });
@@ -172,19 +204,11 @@ export class NotegenServer implements vscode.Disposable {
    * server is not running (the user has been told and offered a restart).
    */
   async executeCommand(command: string, args: object): Promise<{ ran: boolean; result?: unknown }> {
-    if (this.starting !== undefined) {
-      await this.starting;
+    if (!(await this.ensureRunning())) {
+      return { ran: false };
     }
     const client = this.client;
     if (client === undefined || client.state !== State.Running) {
-      const why = this.lastFailure ?? "notegen: the language server is not running.";
-      void vscode.window.showErrorMessage(why, "Restart server", "Show log").then((action) => {
-        if (action === "Restart server") {
-          void this.restart();
-        } else if (action === "Show log") {
-          this.output.show(true);
-        }
-      });
       return { ran: false };
     }
     this.log(`${command} ${JSON.stringify(args)}`);
@@ -192,14 +216,20 @@ export class NotegenServer implements vscode.Disposable {
       command,
       arguments: [args],
     });
-    this.log(`${command} -> ${JSON.stringify(result) ?? "null"}`);
+    // Previews carry their picture (kilobytes of base64): the log keeps the rest.
+    const logged = JSON.stringify(result, (key, value: unknown) => (key === "svg" || key === "picture" ? "…" : value));
+    this.log(`${command} -> ${logged ?? "null"}`);
     this.hooks.onCommandResult(command, result);
     return { ran: true, result };
   }
 
   private settingsForServer(): ReturnType<typeof serverSettings> {
     const config = vscode.workspace.getConfiguration("notegen");
-    return serverSettings((key) => config.get(key), pathContext());
+    // notegen.enable is a folder setting: folders set to "always" travel as include globs.
+    const alwaysFolders = (vscode.workspace.workspaceFolders ?? [])
+      .filter((f) => vscode.workspace.getConfiguration("notegen", f.uri).get("enable") === "always")
+      .map((f) => f.uri.fsPath);
+    return serverSettings((key) => config.get(key), pathContext(), alwaysFolders);
   }
 
   private async resolve(): Promise<Launch> {
@@ -221,10 +251,13 @@ export class NotegenServer implements vscode.Disposable {
   }
 
   private async doStart(): Promise<void> {
+    const status = this.hooks.status;
+    status.set("starting");
     let launch: Launch;
     try {
       launch = await this.resolve();
     } catch (error) {
+      status.set("failed", error instanceof Error ? error.message : String(error));
       this.report(`notegen: ${error instanceof Error ? error.message : String(error)}`);
       return;
     }
@@ -245,6 +278,17 @@ export class NotegenServer implements vscode.Disposable {
     );
     this.client = client;
     this.lastFailure = undefined;
+    // After a crash the client restarts the server by itself: the status follows its state.
+    client.onDidChangeState((event) => {
+      if (this.client !== client || this.starting !== undefined) {
+        return; // doStart() reports the first start
+      }
+      if (event.newState === State.Running) {
+        status.set("ready", describeLaunch(launch));
+      } else if (event.newState === State.Starting) {
+        status.set("starting");
+      }
+    });
     client.quietStart = true;
     try {
       // start() can resolve although the server died during initialize (the client's close
@@ -254,6 +298,7 @@ export class NotegenServer implements vscode.Disposable {
         throw new Error("the server closed the connection during initialization");
       }
       this.log("server running");
+      status.set("ready", describeLaunch(launch));
     } catch (error) {
       this.client = undefined;
       const proc = this.process;
@@ -266,6 +311,7 @@ export class NotegenServer implements vscode.Disposable {
       const failure = proc?.failure(String(error)) ?? { errorMessage: String(error) };
       const explanation = explainStartFailure(launch, failure);
       this.log(`start failed (${explanation.cause}): ${String(error)}`);
+      status.set("failed", explanation.message);
       this.report(explanation.message);
     } finally {
       client.quietStart = false;
@@ -276,13 +322,17 @@ export class NotegenServer implements vscode.Disposable {
   private report(message: string): void {
     this.lastFailure = message;
     this.log(message);
-    void vscode.window.showErrorMessage(message, "Open settings", "Show log").then((action) => {
-      if (action === "Open settings") {
-        void vscode.commands.executeCommand("workbench.action.openSettings", "notegen.server");
-      } else if (action === "Show log") {
-        this.output.show(true);
-      }
-    });
+    void vscode.window
+      .showErrorMessage(message, "Choose interpreter", "Open settings", "Show log")
+      .then((action) => {
+        if (action === "Choose interpreter") {
+          void vscode.commands.executeCommand(CHOOSE_INTERPRETER);
+        } else if (action === "Open settings") {
+          void openNotegenSettings("notegen.server");
+        } else if (action === "Show log") {
+          this.output.show(true);
+        }
+      });
   }
 
   private clientOptions(): LanguageClientOptions {
@@ -305,6 +355,11 @@ export class NotegenServer implements vscode.Disposable {
         closed: (): CloseHandlerResult => this.onClosed(),
       },
       middleware: {
+        // A folder set to notegen.enable "never" is not sent at all: the server never sees it.
+        didOpen: (document, next) =>
+          vscode.workspace.getConfiguration("notegen", document.uri).get("enable") === "never"
+            ? Promise.resolve()
+            : next(document),
         executeCommand: async (command, args, next) => {
           const result: unknown = await next(command, args);
           this.hooks.onCommandResult(command, result);
@@ -335,6 +390,7 @@ export class NotegenServer implements vscode.Disposable {
       return { action: CloseAction.Restart, handled: true };
     }
     const last = lastLine(this.process?.stderrTail) ?? `exit code ${this.process?.exitCode ?? "unknown"}`;
+    this.hooks.status.set("failed", last);
     this.report(
       `notegen: the language server stopped ${MAX_RESTARTS + 1} times in 3 minutes (${last}). ` +
         `See "notegen: Show server log", then run "notegen: Restart server".`,
@@ -345,6 +401,9 @@ export class NotegenServer implements vscode.Disposable {
   private onConfigurationChanged(event: vscode.ConfigurationChangeEvent): void {
     const kind = changeKind((section) => event.affectsConfiguration(section));
     if (kind === "restart") {
+      if (!this.startedOnce) {
+        return; // not started yet: the next start reads the new settings
+      }
       this.log("server launch settings changed");
       void this.restart();
     } else if (kind === "push" && this.client !== undefined && this.isRunning) {

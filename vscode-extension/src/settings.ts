@@ -28,6 +28,9 @@ export const SERVER_KEYS = [
   "phraseLength",
   "maxContext",
   "inlineSuggestions",
+  "enable",
+  "include",
+  "pianoRoll",
 ] as const;
 
 /** Nested Sonic Pi keys, sent as `sonicPi: {host, port}`. */
@@ -43,6 +46,12 @@ export interface ServerSettings {
   maxContext: unknown;
   inlineSuggestions: unknown;
   sonicPi: { host: unknown; port: unknown };
+  /** "auto" | "always" | "never": which documents the server answers in. */
+  enable: unknown;
+  /** Globs of files served whatever they hold (plus `folder/**` of folders set to "always"). */
+  include: string[];
+  /** Hovers carry the piano-roll picture (VS Code renders Markdown images). */
+  pianoRoll: unknown;
 }
 
 /**
@@ -102,7 +111,14 @@ function joinPath(dir: string, rel: string): string {
  * server validates them, reports bad ones and falls back to its defaults, so a typo in
  * settings.json is explained by the server instead of silently fixed here.
  */
-export function serverSettings(read: SettingReader, ctx: PathContext = {}): ServerSettings {
+export function serverSettings(
+  read: SettingReader,
+  ctx: PathContext = {},
+  alwaysFolders: readonly string[] = [],
+): ServerSettings {
+  const include = read("include");
+  const globs = Array.isArray(include) ? include.filter((g): g is string => typeof g === "string") : [];
+  const port = read("sonicPi.port");
   return {
     modelPath: expandPath(read("modelPath"), ctx),
     temperature: read("temperature"),
@@ -112,7 +128,11 @@ export function serverSettings(read: SettingReader, ctx: PathContext = {}): Serv
     phraseLength: read("phraseLength"),
     maxContext: read("maxContext"),
     inlineSuggestions: read("inlineSuggestions"),
-    sonicPi: { host: read("sonicPi.host"), port: read("sonicPi.port") ?? null },
+    // 0 (the Settings UI's "find it") and empty mean: let the server find Sonic Pi.
+    sonicPi: { host: read("sonicPi.host"), port: port === 0 || port === "" || port === undefined ? null : port },
+    enable: read("enable") ?? "auto",
+    include: [...globs, ...alwaysFolders.map((folder) => `${folder.replace(/[\\/]+$/, "")}/**`)],
+    pianoRoll: read("pianoRoll") ?? true,
   };
 }
 

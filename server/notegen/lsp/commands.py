@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from lsprotocol import types
+from notegen.ensemble import piece_lines, setting_for
 from notegen.generate import (
     MAX_LENGTH,
     ArgumentError,
@@ -38,6 +39,7 @@ from . import play_lines
 from .context import is_numeric_array
 from .documents import DocumentView, Reading, voice_history
 from .edits import client_supports_document_changes, text_edit, workspace_edit
+from .engine import Job
 from .host import Host
 from .picture import block_roll, render_roll
 from .spelling import spell_note
@@ -194,7 +196,8 @@ async def generate_melody(server: Host, *args: Any) -> dict[str, Any]:
     form = raw.get("form", "voice")
     if form not in FORMS:
         raise invalid("form", f"must be one of {', '.join(FORMS)}, not {form!r}")
-    model = await model_or_error(server, view.uri)
+    job = Job(await model_or_error(server, view.uri))  # stops when the request is cancelled
+    model = job.model
     latest = server.latest_reading(view.uri)
 
     def compute() -> tuple[Block, Placement]:
@@ -212,6 +215,7 @@ async def generate_melody(server: Host, *args: Any) -> dict[str, Any]:
             register = piece.new_voice_register()
         voices = [ev for v in piece.voices for ev in v.melody()]
         bpm = piece_bpm(doc, piece, where.offset)
+        setting = setting_for(piece_lines(piece), None)
         block = generate_block(
             model,
             options,
@@ -221,6 +225,7 @@ async def generate_melody(server: Host, *args: Any) -> dict[str, Any]:
             style=piece.style,
             form=piece.form,
             register=register,
+            setting=setting,
         )
         if form == "live_loop":  # the same melody as play/sleep lines in a live_loop
             loop = render_live_loop(
@@ -233,7 +238,7 @@ async def generate_melody(server: Host, *args: Any) -> dict[str, Any]:
             block = replace(block, text=loop)
         return block, where
 
-    block, where = await server.engine_for(view.uri).run(compute)
+    block, where = await server.engine_for(view.uri).run_long(job, compute)
     offset, new_text = block_insertion(view, position, block.text, where.offset)
     about = {
         "form": form,
@@ -314,7 +319,8 @@ async def continue_melody(server: Host, *args: Any) -> dict[str, Any]:
         options = parse_generate_options({**given, "length": count, "seed_notes": None}, defaults)
     except ArgumentError as exc:
         raise invalid(exc.name, exc.why) from None
-    model = await model_or_error(server, view.uri)
+    job = Job(await model_or_error(server, view.uri))  # stops when the request is cancelled
+    model = job.model
     cache = server.engine_for(view.uri).cache
 
     def compute() -> Continuation | None:
@@ -344,6 +350,9 @@ async def continue_melody(server: Host, *args: Any) -> dict[str, Any]:
         arrays = view.arrays()
         own = array.events()
         history = voice_history(arrays, array, own)
+        setting = None
+        if array.kind == "voice" and array.voice is not None:
+            setting = setting_for(piece_lines(piece_of(view.text, arrays)), array.voice)
         made = generate(
             model,
             history,
@@ -354,6 +363,7 @@ async def continue_melody(server: Host, *args: Any) -> dict[str, Any]:
             seed=options.seed,
             max_context=s.maxContext,
             cache=cache,
+            setting=setting,
         )
         numeric = sum(t.text.strip()[:1].isdigit() for t in array.notes) * 2 > len(array.notes)
         style = infer_style(view.text)
@@ -361,7 +371,7 @@ async def continue_melody(server: Host, *args: Any) -> dict[str, Any]:
         edits = continuation_edits(view, array, made, style, numeric)
         return Continuation(edits, made, own, name)
 
-    result = await server.engine_for(view.uri).run(compute)
+    result = await server.engine_for(view.uri).run_long(job, compute)
     if result is None:
         line, character = position
         raise invalid(

@@ -12,13 +12,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from notegen.conditioning import Setting
 from notegen.generate import ContextCache, Primed, trim_context
 from notegen.melody import Event
 from notegen.notes import NoteStyle, infer_style
 from notegen.sonicpi.types import CursorContext, NoteArray, NoteToken
 from notegen.sonicpi.writer import format_duration
 
-from .documents import ArraySummary, DocumentView, LocalContext, Reading, before_events
+from .documents import (
+    WINDOW_CHARS,
+    ArraySummary,
+    DocumentView,
+    LocalContext,
+    Reading,
+    before_events,
+)
 
 
 @dataclass
@@ -39,6 +47,8 @@ class NoteContext:
     lead: str = ""
     """Text a new note needs before it at the cursor (``", "`` right after an element)."""
     max_context: int = 256
+    setting: Setting | None = None
+    """What this voice hears of the piece's other voices (``notegen.ensemble``), from its start."""
     document: str = ""
     """The document's text (for statement ghost text, which looks at the cursor's line)."""
     closes: bool = False
@@ -82,6 +92,12 @@ class NoteContext:
     def context_ids(
         self, cache: ContextCache, extra: Sequence[Event] = ()
     ) -> tuple[np.ndarray, list[int]]:
+        ids, marks, _ = self.context(cache, extra)
+        return ids, marks
+
+    def context(
+        self, cache: ContextCache, extra: Sequence[Event] = ()
+    ) -> tuple[np.ndarray, list[int], Setting | None]:
         """Token ids of the trimmed context (+ ``extra`` events) and the section checkpoints.
 
         The context keeps at most ``max_context`` events and starts at a section boundary
@@ -101,11 +117,14 @@ class NoteContext:
         start = int(later[0]) if len(later) else cut
         ids = np.concatenate([*parts, tail]) if parts else tail
         marks = [int(b) - start for b in bounds if start < b <= prefix]
-        return ids[start:], marks
+        setting = None
+        if self.setting is not None and cache.model.cond_dim:
+            setting = self.setting.later(cache.model.beats_of(ids[:start] % cache.vd))
+        return ids[start:], marks, setting
 
     def prime(self, cache: ContextCache, extra: Sequence[Event] = ()) -> Primed:
-        ids, marks = self.context_ids(cache, extra)
-        return cache.prime_ids(ids, marks)
+        ids, marks, setting = self.context(cache, extra)
+        return cache.prime_ids(ids, marks, setting)
 
 
 def is_numeric_array(tokens: list[NoteToken]) -> bool:
@@ -125,11 +144,11 @@ def note_context(
     max_context: int,
 ) -> NoteContext | None:
     """The cursor's note context, or ``None`` outside note arrays (the cheap check)."""
-    local = view.local_context(line, character)
+    local = view.local_context(line, character, reach=max(WINDOW_CHARS, 8 * max_context))
     if local is None:
         return None
     ctx = local.ctx
-    before = before_events(reading, ctx)
+    before = before_events(reading, ctx, local.skipped)
     partial = ctx.partial
     token = ctx.partial_token
     finished = partial[-1:].isdigit() or partial in (":r", ":rest")
@@ -142,6 +161,9 @@ def note_context(
         before = [*before, Event(token.midi, duration)]
         partial = ""
     earlier = reading.earlier_sections(ctx.array) if reading is not None else []
+    setting = None
+    if reading is not None and ctx.array.kind == "voice" and ctx.array.voice is not None:
+        setting = reading.setting(ctx.array.voice)
     if ctx.slot != "array":
         before = list(ctx.history)  # play/sleep: the run's notes, code left out
         if reading is not None:
@@ -157,10 +179,12 @@ def note_context(
         before=before,
         reading=reading,
         style=style,
-        numeric=is_numeric_array(ctx.array.notes) or ctx.partial[:1].isdigit(),
+        numeric=is_numeric_array(ctx.array.notes)
+        or (ctx.slot != "sleep" and ctx.partial[:1].isdigit()),
         partial=partial,
         lead=style.joiner(", ") if (ctx.needs_comma and not partial) else "",
         max_context=max_context,
+        setting=setting,
         document=view.text,
         closes=_ends_at_cursor(view, local),
         kept=len(ctx.before) + (1 if ctx.partial and not partial else 0),

@@ -106,7 +106,7 @@ def _array_diagnostics(view: DocumentView, array: NoteArray) -> list[types.Diagn
     if beats < notes:
         message = (
             f"{note_name} has {counted} but {dur_name} has {durations_counted}: "
-            f"Sonic Pi would fail at `sleep nil` after the {_ordinal(beats + 1)} note"
+            f"Sonic Pi would fail at sleep nil after the {_ordinal(beats + 1)} note"
         )
         severity = error
     else:

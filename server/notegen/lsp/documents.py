@@ -22,6 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from notegen import sonicpi
+from notegen.conditioning import Setting
+from notegen.ensemble import VoiceLine
 from notegen.generate import ContextCache
 from notegen.melody import Event
 from notegen.notes import NoteStyle
@@ -42,6 +44,14 @@ REGION_LINES = 40
 """How many lines above/below the cursor a multi-line array may reach for the local reader."""
 STATEMENT_LINES = 120
 """How far above/below the cursor the local reader looks for a run of play/sleep lines."""
+LONG_LINE_CHARS = 65_536
+"""A cursor line longer than this is read through a window, never whole (a 5 MB one-line
+array took the local reader ~40 s per completion)."""
+WINDOW_CHARS = 2_048
+"""The window's least reach before the cursor on a long line (≥ 256 notes as typically
+written, the default ``maxContext``; callers ask for more with ``reach``). The reader costs
+~4 µs per character, so this is what bounds a completion on a long line."""
+WINDOW_AFTER_CHARS = 512
 
 
 def utf16_len(text: str) -> int:
@@ -182,7 +192,9 @@ class DocumentView:
             depth += _depth(self.line_text(last))
         return first, last
 
-    def local_context(self, line: int, character: int) -> LocalContext | None:
+    def local_context(
+        self, line: int, character: int, reach: int = WINDOW_CHARS
+    ) -> LocalContext | None:
         """Cursor context from the reader run on :meth:`region_around` only.
 
         Spans are moved back to document offsets. Returns ``None`` outside note arrays or on
@@ -192,6 +204,8 @@ class DocumentView:
             return None
         if hidden_above(self.text, self.starts[line]):
             return None  # in a =begin block or a heredoc that starts above
+        if self._line_length(line) > LONG_LINE_CHARS:
+            return self._window_context(line, character, reach)
         first, last = self.region_around(line)
         base = self.starts[first]
         end = self.starts[last + 1] - 1 if last + 1 < self.line_count else len(self.text)
@@ -205,6 +219,48 @@ class DocumentView:
         if ctx is None or ctx.slot != "array":
             return self._statement_context(line, col)
         return LocalContext(ctx=ctx, base=base, offset=self.starts[line] + col)
+
+    def _line_length(self, line: int) -> int:
+        starts = self.starts
+        end = starts[line + 1] - 1 if line + 1 < len(starts) else len(self.text)
+        return end - starts[line]
+
+    def _window_context(self, line: int, character: int, reach: int) -> LocalContext | None:
+        """The local reader on a window of a long line: the array's head (``a1[0]=[``) plus
+        the elements from about ``reach`` characters before the cursor to a few after.
+
+        The head tells the reader which array this is; the cut falls after a comma, so the
+        window holds whole elements; ``skipped`` counts the elements left out before it (their
+        durations are looked up by index). Work and memory are bounded by the window, not the
+        line.
+        """
+        text, start = self.text, self.starts[line]
+        end = start + self._line_length(line)
+        cursor = start + utf16_to_index(text[start:end], character)
+        limit = min(end, start + 256)
+        equals = text.find("=", start, limit)
+        bracket = text.find("[", equals + 1 if equals != -1 else start, limit)
+        if bracket == -1 or bracket >= cursor:
+            return None  # no array opens early on this line: nothing to complete here
+        head_end = bracket + 1
+        cut = head_end
+        if cursor - reach > head_end:
+            comma = text.find(",", cursor - reach, cursor)
+            cut = comma + 1 if comma != -1 else head_end
+        stop = text.find(",", min(end, cursor + WINDOW_AFTER_CHARS), end)
+        stop = end if stop == -1 else stop
+        head = text[start:head_end]
+        window = head + text[cut:stop]
+        base = cut - len(head)  # window offsets past the head map to base + offset
+        try:
+            ctx = sonicpi.context_at(window, 0, cursor - base)
+        except Exception:
+            log.exception("context_at failed in %s at %s:%s", self.uri, line, character)
+            return None
+        if ctx is None or ctx.slot != "array":
+            return None
+        skipped = text.count(",", head_end, cut)
+        return LocalContext(ctx=ctx, base=base, offset=cursor, skipped=skipped)
 
     def statement_region(self, line: int) -> tuple[int, int]:
         """Lines ``[first, last]`` around a ``play``/``sleep`` line: from the top-level line
@@ -247,6 +303,8 @@ def hidden_above(text: str, offset: int) -> bool:
     """Whether ``offset`` (a line start) lies in a ``=begin`` block or a heredoc body that
     starts on an earlier line: the local reader, which sees only the lines around the cursor,
     would take that text for code."""
+    if text.find("=begin", 0, offset) == -1 and text.find("<<", 0, offset) == -1:
+        return False  # the common case, at C speed (the regexes below cost ~ms per MB)
     text = lone_cr_as_lf(text)
     begin = None
     for m in _BEGIN.finditer(text, 0, offset):
@@ -291,6 +349,8 @@ class LocalContext:
     ctx: CursorContext
     base: int
     offset: int
+    skipped: int = 0
+    """Elements of the array before the region (a long line's window starts mid-array)."""
 
     def doc_span(self, span: Span) -> Span:
         return Span(span.start + self.base, span.end + self.base)
@@ -407,6 +467,9 @@ class Reading:
                 self.voices.setdefault(array.voice, {}).setdefault(array.section, summary)
         self.sections = {v: sorted(secs) for v, secs in self.voices.items()}
         self._ids: dict[int, tuple[object, np.ndarray]] = {}
+        self._lines: list[VoiceLine] | None = None
+        self._settings: dict[int | None, Setting] = {}
+        self._settings_lock = threading.Lock()
 
     def earlier_sections(self, array: NoteArray | ArraySummary) -> list[ArraySummary]:
         """The same voice's sections before ``array``'s, in section order."""
@@ -438,6 +501,18 @@ class Reading:
         """Every array's events in document order (key detection for generateMelody)."""
         return [ev for summary in self.summaries for ev in summary.events()]
 
+    def setting(self, voice: int | None) -> Setting:
+        """What voice ``voice`` hears of the others (``None``: a new voice), memoised."""
+        from notegen.ensemble import setting_for, voice_lines
+
+        with self._settings_lock:
+            if voice not in self._settings:
+                if self._lines is None:
+                    voices = [s for s in self.summaries if s.kind == "voice"]
+                    self._lines = voice_lines(voices, self.document_bpm())
+                self._settings[voice] = setting_for(self._lines, voice)
+            return self._settings[voice]
+
     def document_bpm(self) -> float | None:
         """The first positive tempo any voice gives."""
         for summary in self.summaries:
@@ -446,7 +521,7 @@ class Reading:
         return None
 
 
-def before_events(reading: Reading | None, ctx: CursorContext) -> list[Event]:
+def before_events(reading: Reading | None, ctx: CursorContext, skipped: int = 0) -> list[Event]:
     """The notes before the cursor as events, each with its duration where one is known.
 
     Durations come from the context's own duration array when the region held it, otherwise
@@ -461,7 +536,7 @@ def before_events(reading: Reading | None, ctx: CursorContext) -> list[Event]:
             durations = twin.durations
     return [
         Event(tok.midi, durations.duration_for(i) if durations is not None else None)
-        for i, tok in enumerate(ctx.before)
+        for i, tok in enumerate(ctx.before, start=skipped)
         if tok.error is None
     ]
 

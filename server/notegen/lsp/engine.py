@@ -1,4 +1,5 @@
-"""The model as the server holds it: loaded once, in the background, used from one thread.
+"""The model as the server holds it: loaded once, in the background, used from one thread
+(plus one for long generations, :meth:`Engine.run_long`).
 
 Inference runs on a single worker thread, never on the event loop: ONNX Runtime is fastest
 single-threaded for batch-1 steps, and one worker keeps requests in order and makes the context
@@ -24,6 +25,38 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
+class Stopped(Exception):
+    """Long work was stopped: the request it served was cancelled."""
+
+
+class Job:
+    """One long piece of work (a generation): its model, which stops when :attr:`stop` is set.
+
+    Generation calls ``model.step`` once per note (or per batch of notes), so checking there
+    stops a cancelled generation within one step, with no change to the generation code.
+    """
+
+    def __init__(self, model: MelodyModel) -> None:
+        self.stop = threading.Event()
+        self.model: MelodyModel = _StoppableModel(model, self.stop)  # type: ignore[assignment]
+
+
+class _StoppableModel:
+    """``model`` with a ``step`` that raises :class:`Stopped` once ``stop`` is set."""
+
+    def __init__(self, model: MelodyModel, stop: threading.Event) -> None:
+        self._model = model
+        self._stop = stop
+
+    def step(self, *args: Any, **kwargs: Any) -> Any:
+        if self._stop.is_set():
+            raise Stopped
+        return self._model.step(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._model, name)
+
+
 class Engine:
     """Owns the model, its :class:`ContextCache`, a small result cache and the worker thread."""
 
@@ -36,6 +69,7 @@ class Engine:
         self._loading: Future[None] | None = None
         self._lock = threading.Lock()
         self.results: OrderedDict[Any, Any] = OrderedDict()
+        self._long: ThreadPoolExecutor | None = None
 
     # -- loading -------------------------------------------------------------------------------
 
@@ -90,5 +124,23 @@ class Engine:
             self.results.popitem(last=False)
         return value
 
+    async def run_long(self, job: Job, fn: Callable[[], T]) -> T:
+        """Run long work (a generation) on a thread of its own and await it.
+
+        Completions and hovers never queue behind it: they keep the inference thread (ONNX
+        Runtime sessions run concurrently, and each model call releases the GIL). Cancelling
+        the awaiting task stops the work at its next model step (:class:`Job`).
+        """
+        if self._long is None:
+            self._long = ThreadPoolExecutor(max_workers=1, thread_name_prefix="notegen-long")
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._long, fn)
+        except asyncio.CancelledError:
+            job.stop.set()
+            raise
+
     def shutdown(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)
+        if self._long is not None:
+            self._long.shutdown(wait=False, cancel_futures=True)

@@ -319,9 +319,20 @@ def _collect(client: SonicPiClient, sent: SentCode, seconds: float) -> list[Repo
 
 
 async def stop_sonic_pi(server: Any, *args: Any) -> dict[str, Any]:
+    """Stop everything Sonic Pi plays. Unless a play is being followed (its client is then
+    known to answer), the cached client is confirmed first: a Stop sent with a restarted Sonic
+    Pi's old token would be ignored without a word."""
     state = _state(server)
+    settings = _settings(server)
     try:
-        client = await asyncio.to_thread(state.connect, *_settings(server))
+        client = await asyncio.to_thread(state.connect, *settings)
+        if state.following.acquire(blocking=False):
+            try:
+                client, listening = await asyncio.to_thread(_listen, state, client, settings)
+                if listening:
+                    await asyncio.to_thread(client.release)
+            finally:
+                state.following.release()
         await asyncio.to_thread(client.stop_all_jobs)
     except SonicPiError as exc:
         _show(server, types.MessageType.Warning, str(exc))

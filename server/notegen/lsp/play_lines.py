@@ -100,7 +100,8 @@ def notes_only(engine: Engine, nc: NoteContext, limit: int) -> list[Suggestion]:
     ranked = [
         Candidate(c.pitch - shift, c.probability, c.duration)
         for c in (s.candidate for s in rank_notes(engine, shifted, len(model.pitch_vocab)))
-        if c.pitch is not None
+        if c.pitch is not None and 12 <= c.pitch - shift <= 127
+        # (below :c0 a symbol needs quotes, `:c-1` is `:c - 1` in Ruby; above 127: no MIDI)
     ]
     played = [e.pitch for e in nc.before if e.pitch is not None]
     if played:  # the note just played stays within reach (see REPEAT_RANK)
@@ -190,10 +191,11 @@ def ghost_text(engine: Engine, nc: NoteContext, settings: Settings) -> str | Non
         events = phrase(engine, nc, settings, count, extra)
         return lead + _continue(events, nc, style)
     if ctx.slot == "sleep":
-        ranked = ranked_beats(engine, nc, 1)
+        typed = _number(nc.partial)
+        ranked = [(typed, 1.0)] if typed is not None else ranked_beats(engine, nc, 1)
         if not ranked:
             return None
-        first = format_duration(ranked[0][0])
+        first = nc.partial if typed is not None else format_duration(ranked[0][0])
         if rest_of_line or _next_line_starts(text, nc.local.offset, "play"):
             return first
         pending = ctx.array.notes[ctx.index] if ctx.index < len(ctx.array.notes) else None
@@ -216,6 +218,14 @@ def ghost_text(engine: Engine, nc: NoteContext, settings: Settings) -> str | Non
         body = _lines(events, nc, style)
         return pad + body.lstrip(" \t") if body else None
     return None
+
+
+def _number(text: str) -> float | None:
+    """``"1"``, ``"0.5"``: a duration already typed in full (``"1."`` is still being typed)."""
+    if not text or text.endswith(".") or not text.replace(".", "", 1).isdigit():
+        return None
+    value = float(text)
+    return value if value > 0 else None
 
 
 def _beats(event: Event) -> str:

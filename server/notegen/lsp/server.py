@@ -61,6 +61,10 @@ READ_DELAY_FACTOR = 3.0
 :data:`DIAGNOSTICS_DELAY_S`, at most :data:`MAX_READ_DELAY_S`): a big file is re-read only
 when typing has really paused, so the reading rarely runs while completions are wanted."""
 MAX_READ_DELAY_S = 2.0
+MAX_READING_CHARS = 4_000_000
+"""Above this a document is never read whole: a 5 MB file took ~40 s of CPU (holding the
+GIL most of it, so every completion waited) and ~800 MB per reading. Completion and hover
+only need the cursor's lines; 200,000 notes with durations are ~2.5 M characters."""
 WARM_ROWS = 8
 """Voices warmed together: a batch-8 round of one section each takes ~5 ms of CPU."""
 WARM_SPAN = 32
@@ -78,6 +82,7 @@ class NotegenServer(LanguageServer):
     def __init__(self, model_path: str | None = None) -> None:
         super().__init__("notegen-lsp", __version__, protocol_cls=NotegenProtocol, max_workers=2)
         sys.setswitchinterval(SWITCH_INTERVAL_S)
+        limit_malloc_arenas()
         self.settings = Settings()
         self.cli_model_path = model_path
         self.engine = Engine()
@@ -89,6 +94,7 @@ class NotegenServer(LanguageServer):
         self.timers: dict[str, asyncio.TimerHandle] = {}
         self.read_cost: dict[str, float] = {}  # CPU seconds of the last whole reading
         self.warmers: dict[str, asyncio.Future[None]] = {}
+        self.too_big_told: set[str] = set()
         self.slip_hints = slip_hints.SlipHints()
         self.model_message_sent: str | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -260,6 +266,9 @@ class NotegenServer(LanguageServer):
                 types.PublishDiagnosticsParams(uri=uri, diagnostics=[], version=view.version)
             )
             return
+        if len(view.text) > MAX_READING_CHARS:
+            self._too_big(uri, view)
+            return
         loop = asyncio.get_running_loop()
         try:
             found = await loop.run_in_executor(self.reader, _read_document, view)
@@ -288,6 +297,27 @@ class NotegenServer(LanguageServer):
             types.PublishDiagnosticsParams(uri=uri, diagnostics=diags, version=view.version)
         )
         self.slip_hints.schedule(self, uri, view, diags, self.reader)  # hints come later
+
+    def after_long_work(self) -> None:
+        """Give the heap back after a generation (100,000 notes peak at ~+290 MB, measured;
+        without a trim ~100 MB of it stayed resident)."""
+        asyncio.get_running_loop().run_in_executor(self.reader, release_memory)
+
+    def _too_big(self, uri: str, view: DocumentView) -> None:
+        """No whole-file reading above :data:`MAX_READING_CHARS`: say so once per document."""
+        self.readings.pop(uri, None)
+        self.text_document_publish_diagnostics(
+            types.PublishDiagnosticsParams(uri=uri, diagnostics=[], version=view.version)
+        )
+        if uri in self.too_big_told:
+            return
+        self.too_big_told.add(uri)
+        name = unquote(uri.rsplit("/", 1)[-1])
+        self.warn(
+            f"notegen: {name} has {len(view.text):,} characters; above "
+            f"{MAX_READING_CHARS:,} notegen reads only the lines around the cursor "
+            "(completion and hover work; no diagnostics, no earlier sections as context)"
+        )
 
     def warm_up(self, uri: str, reading: Reading) -> None:
         """Compute the model state at every section start, a section per worker task.
@@ -429,6 +459,22 @@ def release_memory() -> None:
         trim(0)
 
 
+MALLOC_ARENAS = 2
+"""glibc gives each thread that allocates its own heap arena (up to 8 per core); freed memory
+in one arena is not reused by another thread. The server's threads (event loop, inference,
+reading, generation, stdin) share two: measured on the soak benchmark, see its README."""
+
+
+def limit_malloc_arenas() -> None:
+    """``mallopt(M_ARENA_MAX, MALLOC_ARENAS)`` before the server starts its threads (glibc)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").mallopt(-8, MALLOC_ARENAS)  # M_ARENA_MAX
+    except (OSError, AttributeError):  # not glibc: nothing to do
+        pass
+
+
 @functools.cache
 def _malloc_trim() -> Any:
     try:
@@ -452,7 +498,7 @@ def warm_sections(
     """
     from .context import NoteContext
 
-    requests: list[tuple[np.ndarray, list[int]]] = []
+    requests: list[tuple[np.ndarray, list[int], Any]] = []
     for array in arrays:
         own = array.events()
         for before in ([], own):
@@ -464,15 +510,18 @@ def warm_sections(
                 style=reading.style,
                 numeric=False,
                 max_context=max_context,
+                setting=reading.setting(array.voice) if array.kind == "voice" else None,
             )
-            ids, marks = nc.context_ids(cache)
+            ids, marks, setting = nc.context(cache)
             if len(before) >= len(ids):
                 continue  # the window starts inside the array: nothing before it to prime
             ids = ids[: len(ids) - len(before)]  # up to the array's start
             marks = [m for m in marks if m < len(ids)]
-            if cache.cached(ids) or any(np.array_equal(ids, r[0]) for r in requests):
+            if cache.cached(ids, setting) or any(
+                np.array_equal(ids, r[0]) and r[2] is setting for r in requests
+            ):
                 continue
-            requests.append((ids, marks))
+            requests.append((ids, marks, setting))
     yield from cache.prime_steps(requests, WARM_SPAN)
 
 
@@ -650,11 +699,17 @@ def create_server(model_path: str | None = None) -> NotegenServer:
 
     @server.command(commands.GENERATE)
     async def on_generate(ls: NotegenServer, *args: Any) -> dict[str, Any]:
-        return await commands.generate_melody(ls, *args)
+        try:
+            return await commands.generate_melody(ls, *args)
+        finally:
+            ls.after_long_work()
 
     @server.command(commands.CONTINUE)
     async def on_continue(ls: NotegenServer, *args: Any) -> dict[str, Any]:
-        return await commands.continue_melody(ls, *args)
+        try:
+            return await commands.continue_melody(ls, *args)
+        finally:
+            ls.after_long_work()
 
     @server.command(play.PLAY)
     async def on_play(ls: NotegenServer, *args: Any) -> dict[str, Any]:

@@ -2,12 +2,15 @@
  * End-to-end test in a real VS Code: code-server (VS Code 1.139 in the browser) driven by
  * headless Chromium through playwright-core.
  *
- * The driver installs the .vsix, opens a Sonic Pi file, types inside a note array and records
- * the completion items notegen offers, runs "notegen: Generate melody" from the command palette
- * and saves the document, changes a setting to check it reaches the running server, then points
- * the extension at a Python without notegen and records the message the user gets. Everything it
- * sees goes into a JSON result that `tests/editor/test_vscode.py` checks with the project's own
- * Sonic Pi reader; screenshots go next to it.
+ * The driver plays a newcomer: installs the .vsix into a workspace that holds a Rails-like
+ * controller and a Sonic Pi file, with no notegen setting but the model. The controller opens
+ * first (no server may start), then the song: `python3` has no notegen, so the message offers
+ * "Choose interpreter", whose picker finds the project's `.venv`. Then it records completion,
+ * the piano-roll hover ("notegen: Show melody"), Generate melody with its preview and the
+ * revealed block, ghost text accepted and its durations completed, Continue melody, Play, the
+ * Settings editor opened from the status item, a crash, and silence in the controller.
+ * Everything it sees goes into a JSON result that `tests/editor/test_vscode.py` checks with the
+ * project's own Sonic Pi reader; screenshots go next to it.
  *
  * Usage: node out/test/e2e/run.js CONFIG.json   (fields: see `Config`).
  */
@@ -29,8 +32,13 @@ interface Config {
   workDir: string;
   /** Where the result JSON and the screenshots go. */
   outDir: string;
-  /** The working server: the value for `notegen.server.command`. */
-  serverCommand: string;
+  /** The Python that has notegen (and its PYTHONPATH): the project's `.venv/bin/python` runs it. */
+  serverPython: string;
+  serverPythonPath: string;
+  /** A Rails-like controller: notegen must stay silent there. */
+  railsDocument: string;
+  /** A cursor inside its symbol array `[:c, :d, |`. */
+  railsCursor: [number, number];
   /** The model for `notegen.modelPath`. */
   modelPath: string;
   /** A Python interpreter that does not have notegen installed. */
@@ -51,6 +59,31 @@ interface Config {
 
 interface Result {
   steps: string[];
+  /** The notegen log once the controller was open (and the extension active). */
+  logAfterRails?: string;
+  statusAfterRails?: string;
+  /** Status item states seen, in order, from the first Sonic Pi file to the running server. */
+  statusStates?: string[];
+  /** The picker's rows (label · description). */
+  interpreterRows?: string[];
+  pythonPathChosen?: string;
+  /** The piano-roll hover: its image's data URI and whether the browser decoded it. */
+  hoverPicture?: string;
+  hoverPictureWidth?: number;
+  hoverText?: string;
+  /** The preview panel of Generate melody: its image data URI. */
+  generatePreviewPicture?: string;
+  /** Line numbers (1-based) visible in the editor right after Generate melody inserted. */
+  visibleLinesAfterGenerate?: number[];
+  /** The document after ghost text was accepted (and its durations completed). */
+  documentAfterGhost?: string;
+  ghostQuickFix?: string;
+  /** The Settings editor opened from the status item: tab and the text boxes found. */
+  settingsTab?: string;
+  settingsTextBoxes?: string[];
+  /** In the controller, with the server running: completion rows and code action titles. */
+  railsCompletion?: string[];
+  railsCodeActions?: string[];
   completionLabels?: string[];
   completionDetail?: string;
   generatePrompts?: string[];
@@ -255,20 +288,97 @@ function copyExtensionLogs(userDir: string): void {
   }
 }
 
+/** notegen's server status item (not a passing "notegen: ..." status message). */
+function statusItem(page: Page): ReturnType<Page["locator"]> {
+  return page
+    .locator(".part.statusbar .statusbar-item", { hasText: /notegen/ })
+    .filter({ has: page.locator(".codicon-pass, .codicon-error, .codicon-loading, .codicon-circle-outline") })
+    .first();
+}
+
+/** The notegen status item: its state (from its icon) and text. */
+async function serverStatus(page: Page): Promise<string | undefined> {
+  const item = statusItem(page);
+  if ((await item.count()) === 0) {
+    return undefined;
+  }
+  const html = (await item.innerHTML().catch(() => "")) ?? "";
+  const text = ((await item.textContent().catch(() => "")) ?? "").trim();
+  const state = /codicon-loading/.test(html)
+    ? "starting"
+    : /codicon-pass/.test(html)
+      ? "ready"
+      : /codicon-error/.test(html)
+        ? "failed"
+        : /codicon-circle-outline/.test(html)
+          ? "waiting"
+          : "unknown";
+  return `${state}: ${text}`;
+}
+
+/** 1-based line numbers the editor shows now. */
+async function visibleLineNumbers(page: Page): Promise<number[]> {
+  const texts = await page.locator(".monaco-editor .margin-view-overlays .line-numbers").allTextContents();
+  return texts.map((t) => Number(t.trim())).filter((n) => Number.isInteger(n) && n > 0);
+}
+
+async function clickNotificationButton(page: Page, label: string): Promise<void> {
+  const button = page.locator(".notifications-toasts .monaco-button", { hasText: label }).first();
+  await button.waitFor({ state: "visible", timeout: Math.min(30000, remaining()) });
+  await button.click();
+}
+
+async function openWithQuickOpen(page: Page, name: string): Promise<void> {
+  await page.keyboard.press("Escape");
+  await page.keyboard.press("Control+P");
+  const input = page.locator(".quick-input-widget input");
+  await input.waitFor({ state: "visible" });
+  await input.fill(name);
+  await until(`Quick Open to pick ${name}`, 15000, async () => {
+    const focused = page.locator(".quick-input-widget .monaco-list-row.focused", { hasText: name });
+    return (await input.inputValue()) === name && (await focused.count()) > 0 ? true : undefined;
+  });
+  await page.keyboard.press("Enter");
+  await page.locator(".tab.active", { hasText: name }).waitFor({ state: "visible" });
+  await page.locator(".monaco-editor .view-lines").first().waitFor({ state: "visible" });
+}
+
+/** Completion rows at the cursor after Ctrl+Space, or [] when the widget says there are none. */
+async function completionAt(page: Page): Promise<string[]> {
+  await page.keyboard.press("Control+Space");
+  return until("the suggest widget to answer", 15000, async () => {
+    const labels = await suggestLabels(page);
+    if (labels !== undefined) {
+      return labels;
+    }
+    const none = page.locator(".editor-widget.suggest-widget.visible .message", { hasText: /No suggestions/ });
+    return (await none.count()) > 0 ? [] : undefined;
+  });
+}
+
 async function main(): Promise<void> {
   fs.mkdirSync(config.outDir, { recursive: true });
   const userDir = path.join(config.workDir, "user-data");
   const extDir = path.join(config.workDir, "extensions");
   const workspace = path.join(config.workDir, "songs");
-  fs.mkdirSync(workspace, { recursive: true });
+  fs.mkdirSync(path.join(workspace, "app", "controllers"), { recursive: true });
   const docPath = path.join(workspace, "tune.rb");
   fs.writeFileSync(docPath, config.document);
+  const railsPath = path.join(workspace, "app", "controllers", "posts_controller.rb");
+  fs.writeFileSync(railsPath, config.railsDocument);
+  // The project's own virtualenv, as a newcomer would have made it: its python runs the one
+  // that has notegen (a wrapper, so the server is this checkout's, whatever PATH says).
+  const venvBin = path.join(workspace, ".venv", "bin");
+  fs.mkdirSync(venvBin, { recursive: true });
+  const projectPython = path.join(venvBin, "python");
+  const pythonPathLine = config.serverPythonPath === "" ? "" : `export PYTHONPATH=${JSON.stringify(config.serverPythonPath)}\n`;
+  fs.writeFileSync(projectPython, `#!/bin/sh\n${pythonPathLine}exec ${JSON.stringify(config.serverPython)} "$@"\n`, { mode: 0o755 });
 
   const baseSettings: Record<string, unknown> = {
-    "notegen.server.command": config.serverCommand,
     "notegen.modelPath": config.modelPath,
     "editor.wordBasedSuggestions": "off",
     "editor.quickSuggestions": { other: false, comments: false, strings: false },
+    "editor.inlineSuggest.enabled": false,
     "editor.minimap.enabled": false,
     "editor.fontSize": 15,
     "workbench.startupEditor": "none",
@@ -299,6 +409,10 @@ async function main(): Promise<void> {
   fs.writeFileSync(csConfig, `bind-addr: 127.0.0.1:${port}\nauth: none\ncert: false\n`);
   const codeServerLog = path.join(config.outDir, "code-server.log");
   const csOut = fs.openSync(codeServerLog, "w");
+  // A newcomer's machine: `python3` on PATH has no notegen, nothing points at the checkout.
+  const { PYTHONPATH: _pythonPath, ...cleanEnv } = process.env;
+  void _pythonPath;
+  const newcomerPath = [path.dirname(config.node), path.dirname(config.pythonWithoutNotegen), cleanEnv.PATH ?? ""].join(":");
   const cs: ChildProcess = spawn(
     config.node,
     [
@@ -314,7 +428,7 @@ async function main(): Promise<void> {
       ...csArgs,
       workspace,
     ],
-    { stdio: ["ignore", csOut, csOut], detached: true, env: { ...process.env, PATH: `${path.dirname(config.node)}:${process.env.PATH ?? ""}` } },
+    { stdio: ["ignore", csOut, csOut], detached: true, env: { ...cleanEnv, PATH: newcomerPath } },
   );
   const browser = await chromium.launch({
     executablePath: config.chromium,
@@ -332,19 +446,57 @@ async function main(): Promise<void> {
     await page.locator(".monaco-workbench").waitFor({ state: "visible", timeout: Math.min(90000, remaining()) });
     await page.locator(".part.statusbar").waitFor({ state: "visible" });
     step("workbench");
-
-    // Open the song with Quick Open.
     await sleep(1500);
-    await page.keyboard.press("Control+P");
-    await page.locator(".quick-input-widget input").waitFor({ state: "visible" });
-    await page.keyboard.type("tune.rb");
-    await page.locator(".quick-input-widget .monaco-list-row", { hasText: "tune.rb" }).first().waitFor({ state: "visible" });
-    await page.keyboard.press("Enter");
-    await page.locator(".monaco-editor .view-lines").first().waitFor({ state: "visible" });
-    await page.locator(".tab.active", { hasText: "tune.rb" }).waitFor({ state: "visible" });
-    step("opened");
 
-    // Completion: type the trigger inside the note array; retry until the server has started.
+    // 1. A Rails controller first: the extension activates (Ruby) but starts no server.
+    await openWithQuickOpen(page, "posts_controller.rb");
+    result.statusAfterRails = await until("the notegen status item", 60000, () => serverStatus(page));
+    result.logAfterRails = findFiles(path.join(userDir, "logs"), /notegen\.log$/).map((f) => fs.readFileSync(f, "utf8")).join("\n");
+    step("railsQuiet");
+
+    // 2. The song: the server starts with python3, which has no notegen: one clear message.
+    const states: string[] = [];
+    const watchStatus = async (): Promise<void> => {
+      const s = await serverStatus(page);
+      const state = s?.split(":")[0];
+      if (state !== undefined && states.at(-1) !== state) {
+        states.push(state);
+      }
+    };
+    await openWithQuickOpen(page, "tune.rb");
+    result.missingServerMessage = await until("the message about the missing server", 60000, async () => {
+      await watchStatus();
+      return (await notifications(page)).find((text) => text.includes("cannot start"));
+    });
+    await watchStatus();
+    await sleep(500);
+    result.notificationsAtFailure = await notifications(page);
+    await screenshot(page, "server-missing.png");
+    step("missingServerExplained");
+
+    // 3. "Choose interpreter": the picker finds the project's .venv and marks it.
+    await clickNotificationButton(page, "Choose interpreter");
+    const venvRow = page.locator(".quick-input-widget .monaco-list-row", { hasText: ".venv/bin/python" }).first();
+    await venvRow.waitFor({ state: "visible", timeout: Math.min(60000, remaining()) });
+    await until("the interpreters to be probed", 30000, async () =>
+      (await page.locator(".quick-input-widget .monaco-list-row", { hasText: /has notegen|no notegen/ }).count()) > 0 ? true : undefined,
+    );
+    result.interpreterRows = (await page.locator(".quick-input-widget .monaco-list-row").allTextContents()).map((t) => t.replace(/\s+/g, " ").trim());
+    await screenshot(page, "choose-interpreter.png");
+    await venvRow.click();
+    await until("the server to run after the pick", 90000, async () => {
+      await watchStatus();
+      return states.at(-1) === "ready" ? true : undefined;
+    });
+    result.statusStates = states;
+    const machine = JSON.parse(fs.readFileSync(path.join(userDir, "Machine", "settings.json"), "utf8") || "{}") as Record<string, unknown>;
+    const user = JSON.parse(fs.readFileSync(path.join(userDir, "User", "settings.json"), "utf8") || "{}") as Record<string, unknown>;
+    const chosen = machine["notegen.server.pythonPath"] ?? user["notegen.server.pythonPath"];
+    result.pythonPathChosen = typeof chosen === "string" ? chosen : JSON.stringify(chosen);
+    await runFromPalette(page, "Notifications: Clear All Notifications");
+    step("interpreterChosen");
+
+    // 4. Completion inside the note array (the README's lead picture: no ghost text, no squiggle).
     await page.locator(".monaco-editor .view-lines").first().click();
     await goTo(page, config.cursor[0], config.cursor[1]);
     await page.keyboard.type(config.typeAtCursor);
@@ -365,14 +517,33 @@ async function main(): Promise<void> {
     await screenshot(page, "completion.png");
     step("completed");
     await page.keyboard.press("Escape");
-    // Undo the typed trigger so the document is the user's again.
     if (config.typeAtCursor !== "") {
       await page.keyboard.press("Control+Z");
     }
 
-    // Generate melody from the palette, at the end of the document.
+    // 5. The picture of the melody: "notegen: Show melody" on a note shows the hover.
+    await goTo(page, config.cursor[0], config.cursor[1] - 3);
+    const hoverImage = page.locator(".monaco-hover img[src^='data:image/svg+xml']").first();
+    await until("the piano-roll hover", 30000, async () => {
+      if ((await hoverImage.count()) > 0 && (await hoverImage.isVisible())) {
+        return true;
+      }
+      await runFromPalette(page, "notegen: Show melody");
+      await sleep(1500);
+      return undefined;
+    });
+    result.hoverPicture = (await hoverImage.getAttribute("src")) ?? undefined;
+    result.hoverPictureWidth = await hoverImage.evaluate((img) => (img as HTMLImageElement).naturalWidth);
+    result.hoverText = ((await page.locator(".monaco-hover").first().textContent()) ?? "").trim();
+    await sleep(400);
+    await screenshot(page, "piano-roll-hover.png");
+    await page.keyboard.press("Escape");
+    step("melodyPictured");
+
+    // 6. Generate melody at the end: questions, the preview, Insert, the block revealed.
     await page.keyboard.press("Control+End");
     await page.keyboard.press("Enter");
+    await page.keyboard.press("Control+S");
     await runFromPalette(page, "notegen: Generate melody");
     const prompts: string[] = [];
     prompts.push(await waitForPrompt(page, /How many notes/));
@@ -388,19 +559,32 @@ async function main(): Promise<void> {
     await until("the seed in the input box", 5000, async () => ((await seedBox.inputValue()) === String(config.seed) ? true : undefined));
     await page.keyboard.press("Enter");
     result.generatePrompts = prompts;
+    const previewFrame = page.frameLocator("iframe.webview").frameLocator("iframe#active-frame");
+    const previewImage = previewFrame.locator("img[src^='data:image/svg+xml']").first();
+    await previewImage.waitFor({ state: "visible", timeout: Math.min(60000, remaining()) });
+    result.generatePreviewPicture = (await previewImage.getAttribute("src")) ?? undefined;
+    await sleep(500);
+    await screenshot(page, "generate-preview.png");
     const original = fs.readFileSync(docPath, "utf8");
-    result.documentAfterGenerate = await until("the generated block in the saved file", Math.min(60000, remaining()), async () => {
+    await clickNotificationButton(page, "Insert");
+    result.documentAfterGenerate = await until("the generated block in the editor", Math.min(60000, remaining()), async () => {
       await page.keyboard.press("Control+S");
       await sleep(500);
       const text = fs.readFileSync(docPath, "utf8");
       return text.replace(/\s+$/, "") !== original.replace(/\s+$/, "") && /in_thread/.test(text.slice(original.trimEnd().length)) ? text : undefined;
     });
     await sleep(800);
+    result.visibleLinesAfterGenerate = await visibleLineNumbers(page);
     await screenshot(page, "generate-melody.png");
     step("generated");
 
-    // Ghost text: after a comma at the end of the note array, the server's continuation shows
-    // inline (asked for explicitly, so the suggest widget does not hide it).
+    // 7. Ghost text after a comma at the end of the note array, accepted with Tab; its
+    //    durations come with it or from the quick fix the mismatch offers.
+    const userSettings = path.join(userDir, "User", "settings.json");
+    const current = JSON.parse(fs.readFileSync(userSettings, "utf8")) as Record<string, unknown>;
+    fs.writeFileSync(userSettings, JSON.stringify({ ...current, "editor.inlineSuggest.enabled": true }, null, 2));
+    await sleep(1000);
+    await page.locator(".monaco-editor .view-lines").first().click();
     await goTo(page, config.ghostCursor[0], config.ghostCursor[1]);
     await page.keyboard.type(",");
     await page.keyboard.press("Escape");
@@ -418,17 +602,46 @@ async function main(): Promise<void> {
     log(`ghost text: ${result.ghostText}`);
     await sleep(300);
     await screenshot(page, "ghost-text.png");
-    await page.keyboard.press("Escape");
-    await page.keyboard.press("Control+Z");
+    await page.keyboard.press("Tab");
+    await page.keyboard.press("Control+S");
+    await sleep(1500);
+    // The durations line: a mismatch shows a quick fix there.
+    await goTo(page, config.ghostCursor[0] + 1, 8);
+    const actionRows = page.locator(".action-widget .monaco-list-row");
+    const fixRow = actionRows.filter({ hasText: /missing duration/ }).first();
+    const fixed = await until("the code action menu", 20000, async () => {
+      if ((await fixRow.count()) > 0 && (await fixRow.isVisible())) {
+        return "fix";
+      }
+      if ((await actionRows.count()) === 0 || !(await actionRows.first().isVisible())) {
+        await page.keyboard.press("Escape");
+        await goTo(page, config.ghostCursor[0] + 1, 8);
+        await page.keyboard.press("Control+.");
+        await sleep(1000);
+      }
+      return undefined;
+    }).catch(() => "none");
+    if (fixed === "fix") {
+      result.ghostQuickFix = ((await fixRow.textContent()) ?? "").trim();
+      await fixRow.click();
+    } else {
+      await page.keyboard.press("Escape");
+    }
+    result.documentAfterGhost = await until("the document after ghost text", 15000, async () => {
+      await page.keyboard.press("Control+S");
+      await sleep(500);
+      return fs.readFileSync(docPath, "utf8");
+    });
     step("ghostText");
 
-    // Continue melody: the palette appends notes (and durations) to the array under the cursor.
-    await page.keyboard.press("Control+S");
+    // 8. Continue melody: the palette appends notes (and durations), after its preview.
     const beforeContinue = fs.readFileSync(docPath, "utf8");
     await goTo(page, config.cursor[0], config.cursor[1]);
     await runFromPalette(page, "notegen: Continue melody");
     result.continuePrompt = await waitForPrompt(page, /How many notes/);
     await page.keyboard.press("Enter");
+    await previewFrame.locator("img[src^='data:image/svg+xml']").first().waitFor({ state: "visible", timeout: Math.min(60000, remaining()) });
+    await clickNotificationButton(page, "Insert");
     result.documentAfterContinue = await until("the continued array in the saved file", 30000, async () => {
       await page.keyboard.press("Control+S");
       await sleep(400);
@@ -439,7 +652,7 @@ async function main(): Promise<void> {
 
     result.notificationsBeforeFailure = await notifications(page);
 
-    // Play in Sonic Pi: either Sonic Pi plays (status bar item) or the server says it is not running.
+    // 9. Play in Sonic Pi: either Sonic Pi plays (status bar item) or the server says it is not running.
     await goTo(page, config.cursor[0], config.cursor[1]);
     await runFromPalette(page, "notegen: Play in Sonic Pi");
     result.playOutcome = await until("Sonic Pi playing or a message about Sonic Pi", 15000, async () => {
@@ -457,13 +670,27 @@ async function main(): Promise<void> {
     await runFromPalette(page, "Notifications: Clear All Notifications");
     step("played");
 
-    // A settings change, made in the Settings editor as a user would, reaches the running server:
-    // fewer note items, no reload.
-    await page.keyboard.press("Control+Comma");
+    // 10. Settings, opened from the status item as a user would: the Workspace tab, where the
+    //     server's path settings are text boxes; a change reaches the running server.
+    await statusItem(page).click();
+    await page.locator(".quick-input-widget .monaco-list-row", { hasText: "Open notegen settings" }).first().click();
     await page.locator(".settings-editor").waitFor({ state: "visible" });
-    await sleep(500);
+    await sleep(1000);
+    result.settingsTab = ((await page.locator(".settings-editor .settings-tabs-widget .action-label.checked").first().textContent().catch(() => "")) ?? "").trim();
+    // The search box has the focus (its query selected): search each path setting in turn.
+    const boxes: string[] = [];
+    for (const key of ["notegen.modelPath", "notegen.server.command", "notegen.server.pythonPath"]) {
+      await page.keyboard.press("Control+A");
+      await page.keyboard.type(key);
+      const box = page.locator(`.settings-editor input[aria-label="${key}"]`);
+      if (await box.waitFor({ state: "visible", timeout: 10000 }).then(() => true, () => false)) {
+        boxes.push(key);
+      }
+    }
+    result.settingsTextBoxes = boxes;
+    await screenshot(page, "settings.png");
+    await page.keyboard.press("Control+A");
     await page.keyboard.type("notegen.maxItems");
-    // The search filters the list asynchronously: wait for notegen's own row, not the first input.
     const maxItemsBox = page.locator('.settings-editor input[aria-label="notegen.maxItems"]');
     await maxItemsBox.waitFor({ state: "visible" });
     await maxItemsBox.click();
@@ -474,8 +701,11 @@ async function main(): Promise<void> {
       (await maxItemsBox.inputValue()) === String(config.maxItemsAfterChange) ? true : undefined,
     );
     await sleep(1000);
-    await screenshot(page, "settings.png");
     await page.keyboard.press("Control+W");
+    if (await page.locator(".settings-editor").isVisible()) {
+      await page.keyboard.press("Escape");
+    }
+    await page.locator(".settings-editor").waitFor({ state: "hidden" });
     await page.locator(".tab.active", { hasText: "tune.rb" }).waitFor({ state: "visible" });
     await page.locator(".monaco-editor .view-lines").first().click();
     await goTo(page, config.cursor[0], config.cursor[1]);
@@ -495,14 +725,14 @@ async function main(): Promise<void> {
     ).catch((error: unknown) => {
       throw new Error(`${String(error)}; last items: ${JSON.stringify(lastLabels)}`);
     });
-    log(`completion items after maxItems=${config.maxItemsAfterChange}: ${JSON.stringify(result.completionLabelsAfterSettingChange)}`);
     await page.keyboard.press("Escape");
     if (config.typeAtCursor !== "") {
       await page.keyboard.press("Control+Z");
     }
     await page.keyboard.press("Control+S");
     step("settingsPushed");
-    // The server crashes: the extension starts a new one and completion comes back by itself.
+
+    // 11. The server crashes: the extension starts a new one and completion comes back by itself.
     const crashedPid = await until("the server's pid in the notegen log", 10000, () => Promise.resolve(serverPids(userDir).at(-1)));
     process.kill(crashedPid, "SIGKILL");
     log(`killed the server (pid ${crashedPid})`);
@@ -520,21 +750,27 @@ async function main(): Promise<void> {
     if (config.typeAtCursor !== "") {
       await page.keyboard.press("Control+Z");
     }
+    await page.keyboard.press("Control+S");
     step("restartedAfterCrash");
     result.notificationsBeforeFailure.push(...(await notifications(page)));
 
-    // The server cannot start: a Python without notegen. The user must be told what to do.
-    const { "notegen.server.command": _unused, ...withoutCommand } = baseSettings;
-    void _unused;
-    writeSettings(userDir, { ...withoutCommand, "notegen.server.pythonPath": config.pythonWithoutNotegen });
-    result.missingServerMessage = await until("the message about the missing server", 30000, async () =>
-      (await notifications(page)).find((text) => text.includes("cannot start")),
-    );
-    log(`missing-server message: ${result.missingServerMessage}`);
-    await sleep(1000);
-    result.notificationsAtFailure = await notifications(page);
-    await screenshot(page, "server-missing.png");
-    step("missingServerExplained");
+    // 12. Back in the controller with the server running: no notes, no "Generate melody".
+    await openWithQuickOpen(page, "posts_controller.rb");
+    await page.locator(".monaco-editor .view-lines").first().click();
+    await goTo(page, config.railsCursor[0], config.railsCursor[1]);
+    result.railsCompletion = await completionAt(page);
+    await page.keyboard.press("Escape");
+    await page.keyboard.press("Control+.");
+    result.railsCodeActions = await until("the code action menu in the controller", 15000, async () => {
+      const rows = page.locator(".action-widget .monaco-list-row");
+      if ((await rows.count()) > 0 && (await rows.first().isVisible())) {
+        return (await rows.allTextContents()).map((t) => t.trim());
+      }
+      const none = page.locator(".monaco-editor", { hasText: /No code actions/ });
+      return (await none.count()) > 0 ? ["(No code actions available)"] : undefined;
+    }).catch(() => ["(no code action menu)"]);
+    await page.keyboard.press("Escape");
+    step("railsSilent");
   } catch (error) {
     if (failurePage !== undefined) {
       await screenshot(failurePage, "failure.png").catch(() => undefined);

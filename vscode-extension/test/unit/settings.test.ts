@@ -7,7 +7,7 @@ import { changeKind, expandPath, expandVariables, serverSettings } from "../../s
 /** A settings.json as VS Code would merge it with the contributed defaults. */
 function reader(values: Record<string, unknown>): (key: string) => unknown {
   const defaults: Record<string, unknown> = {
-    modelPath: null,
+    modelPath: "",
     temperature: 1,
     topK: 0,
     topP: 0.95,
@@ -16,7 +16,10 @@ function reader(values: Record<string, unknown>): (key: string) => unknown {
     maxContext: 256,
     inlineSuggestions: true,
     "sonicPi.host": "127.0.0.1",
-    "sonicPi.port": null,
+    "sonicPi.port": 0,
+    enable: "auto",
+    include: [],
+    pianoRoll: true,
     "server.command": "/opt/venv/bin/notegen-lsp",
     "server.pythonPath": "/usr/bin/python3",
   };
@@ -35,7 +38,16 @@ describe("serverSettings", () => {
       maxContext: 256,
       inlineSuggestions: true,
       sonicPi: { host: "127.0.0.1", port: null },
+      enable: "auto",
+      include: [],
+      pianoRoll: true,
     });
+  });
+
+  it("sends include globs plus every folder set to always, and port 0 as 'find it'", () => {
+    const sent = serverSettings(reader({ include: ["**/music/*.rb", 7] }), {}, ["/w/songs/", "/w/etudes"]);
+    assert.deepEqual(sent.include, ["**/music/*.rb", "/w/songs/**", "/w/etudes/**"]);
+    assert.equal(sent.sonicPi.port, null);
   });
 
   it("never sends the client-only server.* settings", () => {

@@ -1,0 +1,237 @@
+"""notegen-lsp soak: edit storms, 500 documents opened and closed, mixed requests; RSS over time.
+
+Run by hand (figures, not a test)::
+
+    python benchmarks/lsp_soak.py --model models/notegen.json
+
+Stages, each printing the server's VmRSS as it goes:
+
+1. the big benchmark document (2,000 lines, 20,000 notes) opened;
+2. ``--storms`` storms of ``--edits`` incremental edits each (typing notes into arrays and
+   deleting them again, so the text returns to where it started), a completion every 50 edits;
+3. the big document closed;
+4. ``--documents`` small documents opened, asked for completion and hover, and closed;
+5. ``--mixed`` rounds of mixed requests (completion, hover, inline completion, code actions,
+   a short generateMelody) on one document.
+
+Targets (issue 12): ≤ 150 MB after three storms of 10,000 edits, and back within 5 MB of the
+first storm's level once the document is closed. Each storm ends with a barrier (a completion
+answered after the last edit) and waits for the server's re-reading (its diagnostics) before
+RSS is read, so a reading in flight is not mistaken for growth.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from big_document import make_document
+from rpc_client import RpcClient, vm_status
+
+SMALL = "use_bpm 90\na1=[]\nb1=[]\na1[0]=[:C4,:E4,:G4,:E4]\nb1[0]=[1,0.5,0.5,1]\n"
+
+
+class Soak:
+    def __init__(self, client: RpcClient) -> None:
+        self.client = client
+        self.started = time.perf_counter()
+        self.first_storm_mb: float | None = None
+
+    def rss_mb(self) -> float:
+        return vm_status(self.client.process.pid)["VmRSS"] / 1024
+
+    def report(self, what: str) -> float:
+        rss = self.rss_mb()
+        print(f"  t={time.perf_counter() - self.started:7.1f} s  VmRSS {rss:7.1f} MB  {what}")
+        sys.stdout.flush()
+        return rss
+
+    def diagnostics_settled(self, uri: str, version: int, timeout: float = 120.0) -> None:
+        """Wait until the server published diagnostics for ``version`` (its reading is done)."""
+        self.client.wait_notification(
+            "textDocument/publishDiagnostics",
+            lambda p: p.get("uri") == uri and p.get("version") == version,
+            timeout=timeout,
+        )
+
+    def completion(self, uri: str, line: int, character: int) -> Any:
+        return self.client.request(
+            "textDocument/completion",
+            {
+                "textDocument": {"uri": uri},
+                "position": {"line": line, "character": character},
+                "context": {"triggerKind": 1},
+            },
+            timeout=120,
+        )
+
+
+def storm(
+    soak: Soak,
+    uri: str,
+    lines: list[str],
+    arrays: list[int],
+    edits: int,
+    version: int,
+    rng: random.Random,
+) -> int:
+    """``edits`` incremental edits: type ``,:C4`` into an array, then delete it again."""
+    client = soak.client
+    done = 0
+    while done < edits:
+        line = rng.choice(arrays)
+        at = lines[line].rindex("]")
+        typed = ""
+        for char in ",:" + rng.choice("CDEFGAB") + rng.choice("345"):
+            version += 1
+            change = {
+                "range": {
+                    "start": {"line": line, "character": at + len(typed)},
+                    "end": {"line": line, "character": at + len(typed)},
+                },
+                "text": char,
+            }
+            client.did_change(uri, version, [change])
+            typed += char
+            done += 1
+        version += 1
+        change = {
+            "range": {
+                "start": {"line": line, "character": at},
+                "end": {"line": line, "character": at + len(typed)},
+            },
+            "text": "",
+        }
+        client.did_change(uri, version, [change])
+        done += 1
+        if done % 50 < 5:
+            soak.completion(uri, line, at)
+        if done % 2000 < 5:
+            soak.report(f"{done} edits")
+    return version
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, help="model .onnx/.json passed as --model")
+    parser.add_argument("--storms", type=int, default=3)
+    parser.add_argument("--edits", type=int, default=10_000)
+    parser.add_argument("--documents", type=int, default=500)
+    parser.add_argument("--mixed", type=int, default=300)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args(argv)
+    print("$ " + " ".join([Path(sys.executable).name, *sys.argv]))
+    load = os.getloadavg()
+    print(f"machine: {os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    server = Path(sys.executable).parent / "notegen-lsp"
+    command = [str(server)] + (["--model", str(args.model.resolve())] if args.model else [])
+    rng = random.Random(args.seed)
+    with tempfile.TemporaryDirectory(prefix="notegen-soak-") as tmp:
+        root = Path(tmp)
+        client = RpcClient(command, cwd=root, stderr_path=root / "server.log")
+        soak = Soak(client)
+        try:
+            client.initialize(root, initialization_options={})
+            soak.report("initialized")
+            doc = make_document(seed=args.seed)
+            uri = (root / "big.rb").as_uri()
+            lines = doc.text.split("\n")
+            client.did_open(uri, doc.text)
+            arrays = sorted({a.line for a in doc.note_arrays})
+            soak.completion(uri, arrays[0], lines[arrays[0]].rindex("]"))
+            soak.diagnostics_settled(uri, 1)
+            soak.report(f"big document open ({doc.lines} lines, {doc.notes} notes)")
+
+            print(f"\n[storms] {args.storms} x {args.edits} incremental edits")
+            version = 1
+            after: list[float] = []
+            for n in range(args.storms):
+                version = storm(soak, uri, lines, arrays, args.edits, version, rng)
+                soak.completion(uri, arrays[0], lines[arrays[0]].rindex("]"))
+                soak.diagnostics_settled(uri, version)
+                after.append(soak.report(f"after storm {n + 1} (reading settled)"))
+            client.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
+            client.request(
+                "textDocument/hover",
+                {"textDocument": {"uri": uri}, "position": {"line": 0, "character": 0}},
+            )
+            closed = soak.report("big document closed")
+
+            print(f"\n[documents] open, complete, hover, close x {args.documents}")
+            for k in range(args.documents):
+                small = (root / f"small{k}.rb").as_uri()
+                client.did_open(small, SMALL)
+                soak.completion(small, 3, 10)
+                client.request(
+                    "textDocument/hover",
+                    {"textDocument": {"uri": small}, "position": {"line": 3, "character": 8}},
+                )
+                client.notify("textDocument/didClose", {"textDocument": {"uri": small}})
+                if (k + 1) % 100 == 0:
+                    soak.report(f"{k + 1} documents opened and closed")
+
+            print(
+                f"\n[mixed] {args.mixed} rounds of completion, hover, inline, code action, "
+                "generateMelody(16) every 10th round"
+            )
+            mixed = (root / "mixed.rb").as_uri()
+            client.did_open(mixed, SMALL)
+            position = {"line": 3, "character": 10}
+            for k in range(args.mixed):
+                where = {"textDocument": {"uri": mixed}, "position": position}
+                client.request("textDocument/completion", where)
+                client.request("textDocument/hover", where)
+                client.request(
+                    "textDocument/inlineCompletion", {**where, "context": {"triggerKind": 1}}
+                )
+                client.request(
+                    "textDocument/codeAction",
+                    {
+                        "textDocument": {"uri": mixed},
+                        "range": {"start": position, "end": position},
+                        "context": {"diagnostics": []},
+                    },
+                )
+                if k % 10 == 0:
+                    client.request(
+                        "workspace/executeCommand",
+                        {
+                            "command": "notegen.generateMelody",
+                            "arguments": [{"uri": mixed, "length": 16, "seed": k, "preview": True}],
+                        },
+                        timeout=120,
+                    )
+                if (k + 1) % 100 == 0:
+                    soak.report(f"{k + 1} mixed rounds")
+            client.notify("textDocument/didClose", {"textDocument": {"uri": mixed}})
+            end = soak.report("end")
+
+            print("\n[verdict]")
+            worst = max(after)
+            print(
+                f"  after the storms: {', '.join(f'{a:.1f}' for a in after)} MB; "
+                f"target ≤ 150 MB: {'MET' if worst <= 150 else 'NOT MET'}"
+            )
+            print(
+                f"  closed {closed:.1f} MB vs first storm {after[0]:.1f} MB: "
+                f"{closed - after[0]:+.1f} MB (target within 5 MB: "
+                f"{'MET' if closed - after[0] <= 5 else 'NOT MET'})"
+            )
+            print(f"  end of the soak: {end:.1f} MB")
+            alive = client.process.poll() is None
+        finally:
+            code = client.close()
+        print(f"  server alive at the end: {alive}; exit code after shutdown/exit: {code}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,367 @@
+"""What the network hears besides the melody: other voices, metre and the distance to the end.
+
+One row of ``COND_DIM`` float32 values per model step, describing the *onset of the event that
+step predicts* (so the pitch of a note is chosen knowing the harmony it will sound against):
+
+* ``others`` (12): pitch classes sounding in the other voices at that onset;
+* ``bass`` (12): pitch class of the lowest of them (one-hot);
+* ``register`` (2): lowest and highest sounding other pitch, ``(midi - 60) / 12``;
+* ``alone`` (1): the voice has no other voices (single melodies, a lone voice in a file);
+* ``beat`` (5): onset mod 1 beat: on the beat, ¼, ½, ¾, elsewhere (triplets...);
+* ``bar`` (7): beat of the bar (0..5, later beats in 5) where the metre is known, else unknown;
+* ``notes_left`` (8): events left including this one: unknown, 1, 2, 3, 4, 5-8, 9-16, 17+;
+* ``beats_left`` (10): beats from this onset to the end: unknown, ≤1, ≤2, ≤3, ≤4, ≤6, ≤8,
+  ≤12, ≤16, more.
+
+Training (``notegen_training``) and the server both build rows with :func:`condition_rows`, so
+what evaluation measures is what the editor gets. numpy only: the runtime never imports
+TensorFlow.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from notegen.melody import Event
+
+OTHERS = slice(0, 12)
+BASS = slice(12, 24)
+REGISTER = slice(24, 26)
+ALONE = 26
+BEAT = slice(27, 32)
+BAR = slice(32, 39)
+NOTES_LEFT = slice(39, 47)
+BEATS_LEFT = slice(47, 57)
+COND_DIM = 57
+
+_EPS = 1e-6
+_NOTES_EDGES = np.array([1, 2, 3, 4, 8, 16])
+_BEATS_EDGES = np.array([1, 2, 3, 4, 6, 8, 12, 16]) + _EPS
+
+
+@dataclass(frozen=True, eq=False)
+class VoiceTimes:
+    """A voice on the piece's time line: onsets, ends (beats) and MIDI pitches (NaN = rest)."""
+
+    onsets: np.ndarray
+    ends: np.ndarray
+    pitches: np.ndarray
+
+    @classmethod
+    def of(cls, events: Sequence[Event], start: float = 0.0, default: float = 1.0) -> VoiceTimes:
+        """The voice whose first event starts at ``start``; unknown durations last ``default``."""
+        durations = np.array(
+            [default if e.duration is None or e.duration <= 0 else e.duration for e in events],
+            np.float64,
+        )
+        ends = start + np.cumsum(durations)
+        onsets = ends - durations
+        pitches = np.array([np.nan if e.pitch is None else float(e.pitch) for e in events])
+        return cls(onsets, ends, pitches)
+
+
+@dataclass(frozen=True)
+class Metre:
+    """Bar length in beats and where beat 0 of the voice's time line falls in the bar."""
+
+    bar_beats: float
+    phase: float = 0.0
+
+
+def onsets_of(events: Sequence[Event], start: float = 0.0, default: float = 1.0) -> np.ndarray:
+    """``T + 1`` onsets: of each event, then the end of the last (what follows it)."""
+    durations = [default if e.duration is None or e.duration <= 0 else e.duration for e in events]
+    return start + np.concatenate([[0.0], np.cumsum(durations, dtype=np.float64)])
+
+
+def sounding(others: Sequence[VoiceTimes], times: np.ndarray) -> np.ndarray:
+    """``[len(times), len(others)]`` MIDI pitch each other voice sounds at each time (NaN)."""
+    out = np.full((len(times), len(others)), np.nan)
+    for j, voice in enumerate(others):
+        if voice.onsets.size == 0:
+            continue
+        idx = np.searchsorted(voice.onsets, times + _EPS, side="right") - 1
+        ok = idx >= 0
+        safe = np.where(ok, idx, 0)
+        ok &= times < voice.ends[safe] - _EPS
+        out[ok, j] = voice.pitches[safe[ok]]
+    return out
+
+
+def harmony_rows(others: Sequence[VoiceTimes], times: np.ndarray) -> np.ndarray:
+    """The ``others``/``bass``/``register``/``alone`` columns for each time.
+
+    The other voices change only at their onsets and ends, so their rows are computed once per
+    change (per tuple of voices, memoised) and looked up: a served step costs one search
+    instead of one per voice.
+    """
+    if not others:
+        return _direct_harmony(others, times)
+    boundaries, table = _harmony_table(tuple(others))
+    index = np.searchsorted(boundaries, np.asarray(times, np.float64) + _EPS, side="right")
+    return table[index]
+
+
+def _harmony_table(others: tuple[VoiceTimes, ...]) -> tuple[np.ndarray, np.ndarray]:
+    cached = _TABLES.get(id(others))
+    if cached is not None and cached[0] is others:
+        return cached[1], cached[2]
+    edges = [v.onsets for v in others] + [v.ends for v in others]
+    boundaries = np.unique(np.concatenate(edges)) if edges else np.zeros(0)
+    table = np.concatenate(
+        [_direct_harmony(others, np.array([-1e9])), _direct_harmony(others, boundaries)]
+    )
+    if len(_TABLES) > 64:
+        _TABLES.clear()
+    _TABLES[id(others)] = (others, boundaries, table)
+    return boundaries, table
+
+
+_TABLES: dict[int, tuple[tuple[VoiceTimes, ...], np.ndarray, np.ndarray]] = {}
+
+
+def _direct_harmony(others: Sequence[VoiceTimes], times: np.ndarray) -> np.ndarray:
+    """:func:`harmony_rows` computed voice by voice at each time."""
+    rows = np.zeros((len(times), COND_DIM), np.float32)
+    if not others:
+        rows[:, ALONE] = 1.0
+        return rows
+    pitches = sounding(others, times)
+    has = np.isfinite(pitches)
+    pcs = np.where(has, np.mod(np.where(has, pitches, 0).round(), 12), 0).astype(int)
+    for j in range(pitches.shape[1]):
+        hit = has[:, j]
+        rows[np.nonzero(hit)[0], OTHERS.start + pcs[hit, j]] = 1.0
+    any_note = has.any(axis=1)
+    if any_note.any():
+        with np.errstate(all="ignore"):
+            low = np.nanmin(np.where(has, pitches, np.inf), axis=1)
+            high = np.nanmax(np.where(has, pitches, -np.inf), axis=1)
+        idx = np.nonzero(any_note)[0]
+        rows[idx, BASS.start + np.mod(low[idx].round(), 12).astype(int)] = 1.0
+        rows[idx, REGISTER.start] = (low[idx] - 60) / 12
+        rows[idx, REGISTER.start + 1] = (high[idx] - 60) / 12
+    return rows
+
+
+def _bucket(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """1-based bucket of each value (1 = at most the first edge), ``len(edges)+1`` above."""
+    return np.searchsorted(edges, values, side="left") + 1
+
+
+def condition_rows(
+    times: np.ndarray,
+    others: Sequence[VoiceTimes] = (),
+    metre: Metre | None = None,
+    notes_left: np.ndarray | None = None,
+    end: float | None = None,
+) -> np.ndarray:
+    """``[len(times), COND_DIM]`` rows for steps predicting events at onsets ``times``.
+
+    ``others``: the other voices (empty = alone); ``metre``: ``None`` when unknown;
+    ``notes_left``: events left including each one, or ``None``/values ``<= 0`` for unknown;
+    ``end``: the time the melody ends (beats left = ``end - time``), ``None`` if unknown.
+    """
+    times = np.asarray(times, np.float64)
+    if len(times) == 1:  # a served step: plain Python is several times faster than numpy
+        left_one = None if notes_left is None else int(np.asarray(notes_left).reshape(-1)[0])
+        return _one_row(float(times[0]), others, metre, left_one, end)[None, :]
+    rows = harmony_rows(others, times)
+    frac = np.mod(times, 1.0)
+    beat = np.full(len(times), 4)
+    for k, at in enumerate((0.0, 0.25, 0.5, 0.75)):
+        beat[np.abs(frac - at) < 1e-3] = k
+    beat[np.abs(frac - 1.0) < 1e-3] = 0
+    rows[np.arange(len(times)), BEAT.start + beat] = 1.0
+    if metre is None or metre.bar_beats <= 0:
+        rows[:, BAR.start + 6] = 1.0
+    else:
+        position = np.mod(times + metre.phase + 1e-3, metre.bar_beats)
+        rows[np.arange(len(times)), BAR.start + np.minimum(position.astype(int), 5)] = 1.0
+    left = np.zeros(len(times), int)
+    if notes_left is not None:
+        known = np.asarray(notes_left) > 0
+        left[known] = _bucket(np.asarray(notes_left)[known], _NOTES_EDGES)
+    rows[np.arange(len(times)), NOTES_LEFT.start + left] = 1.0
+    beats = np.zeros(len(times), int)
+    if end is not None:
+        remaining = np.maximum(end - times, 0.0)
+        beats = _bucket(remaining, _BEATS_EDGES)
+    rows[np.arange(len(times)), BEATS_LEFT.start + beats] = 1.0
+    return rows
+
+
+def _one_row(
+    time: float,
+    others: Sequence[VoiceTimes],
+    metre: Metre | None,
+    notes_left: int | None,
+    end: float | None,
+) -> np.ndarray:
+    """:func:`condition_rows` for one time, the same values."""
+    if others:
+        row = harmony_rows(others, np.array([time]))[0].copy()
+    else:
+        row = np.zeros(COND_DIM, np.float32)
+        row[ALONE] = 1.0
+    frac = time % 1.0
+    beat = 4
+    for k, at in enumerate((0.0, 0.25, 0.5, 0.75)):
+        if abs(frac - at) < 1e-3:
+            beat = k
+    if abs(frac - 1.0) < 1e-3:
+        beat = 0
+    row[BEAT.start + beat] = 1.0
+    if metre is None or metre.bar_beats <= 0:
+        row[BAR.start + 6] = 1.0
+    else:
+        position = (time + metre.phase + 1e-3) % metre.bar_beats
+        row[BAR.start + min(int(position), 5)] = 1.0
+    left = 0
+    if notes_left is not None and notes_left > 0:
+        left = bisect.bisect_left(_NOTES_LIST, notes_left) + 1
+    row[NOTES_LEFT.start + left] = 1.0
+    beats = 0
+    if end is not None:
+        beats = bisect.bisect_left(_BEATS_LIST, max(end - time, 0.0)) + 1
+    row[BEATS_LEFT.start + beats] = 1.0
+    return row
+
+
+_NOTES_LIST = _NOTES_EDGES.tolist()
+_BEATS_LIST = _BEATS_EDGES.tolist()
+
+
+def transpose_rows(rows: np.ndarray, shift: int) -> np.ndarray:
+    """Rows of the same music moved by ``shift`` semitones (pitch classes and register)."""
+    if shift == 0:
+        return rows
+    out = rows.copy()
+    out[..., OTHERS] = np.roll(rows[..., OTHERS], shift, axis=-1)
+    out[..., BASS] = np.roll(rows[..., BASS], shift, axis=-1)
+    has = rows[..., BASS].sum(axis=-1) > 0
+    out[..., REGISTER] = np.where(has[..., None], rows[..., REGISTER] + shift / 12, 0.0)
+    return out
+
+
+def unknown_end(rows: np.ndarray, notes: bool = True, beats: bool = True) -> np.ndarray:
+    """Rows with the distance to the end hidden (completion: the end is not known)."""
+    out = rows.copy()
+    if notes:
+        out[..., NOTES_LEFT] = 0.0
+        out[..., NOTES_LEFT.start] = 1.0
+    if beats:
+        out[..., BEATS_LEFT] = 0.0
+        out[..., BEATS_LEFT.start] = 1.0
+    return out
+
+
+def unknown_metre(rows: np.ndarray) -> np.ndarray:
+    out = rows.copy()
+    out[..., BAR] = 0.0
+    out[..., BAR.start + 6] = 1.0
+    return out
+
+
+def alone(rows: np.ndarray) -> np.ndarray:
+    """Rows with the other voices removed (as a single melody sees them)."""
+    out = rows.copy()
+    out[..., OTHERS.start : ALONE + 1] = 0.0
+    out[..., ALONE] = 1.0
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class Setting:
+    """Where a melody sits: its other voices, metre, start time and (if known) its end.
+
+    ``rows`` gives the conditioning of any stretch of model steps from the melody's durations,
+    so the server, the cache and generation can continue a melody from a saved state with the
+    same rows a full read would have used. ``total_notes``/``end`` are known when generating a
+    block of a given size (or up to a piece's end), unknown while completing.
+    """
+
+    others: tuple[VoiceTimes, ...] = ()
+    metre: Metre | None = None
+    start: float = 0.0
+    total_notes: int | None = None
+    end: float | None = None
+
+    def rows(self, durations: np.ndarray, first_step: int, steps: int) -> np.ndarray:
+        """Rows for model steps ``first_step .. first_step + steps - 1``.
+
+        Step ``s`` predicts event ``s`` of the melody (step 0 reads ``<bos>``), whose onset is
+        ``start`` plus the first ``s`` ``durations`` (beats of the events read so far).
+        """
+        durations = np.asarray(durations, np.float64)[: max(0, first_step + steps - 1)]
+        cumulative = np.concatenate([[0.0], np.cumsum(durations)])
+        return self.rows_at(cumulative[first_step : first_step + steps], first_step)
+
+    def rows_at(self, times: np.ndarray, first_step: int, notes_left: bool = True) -> np.ndarray:
+        """Rows for consecutive steps from ``first_step`` whose events start ``times`` beats
+        after the melody's first onset."""
+        times = np.asarray(times, np.float64)
+        left = None
+        if self.total_notes is not None and notes_left:
+            left = self.total_notes - np.arange(first_step, first_step + len(times))
+        return condition_rows(self.start + times, self.others, self.metre, left, self.end)
+
+    def with_end(self, total_notes: int | None, end: float | None = None) -> Setting:
+        """The same place with the melody's length (events) and end (beats) known."""
+        return Setting(self.others, self.metre, self.start, total_notes, end)
+
+    def later(self, beats: float) -> Setting:
+        """The setting of a melody that starts ``beats`` later (a context cut at its start)."""
+        if beats == 0:
+            return self
+        return Setting(self.others, self.metre, self.start + beats, self.total_notes, self.end)
+
+    def key(self) -> bytes:
+        """A digest of everything that changes the rows (the context cache's salt)."""
+        return (
+            _voices_key(self.others)
+            + repr((self.metre, self.start, self.total_notes, self.end)).encode()
+        )
+
+    @property
+    def plain(self) -> bool:
+        """Alone, from beat 0, nothing known: what a model reads without a setting."""
+        return (
+            not self.others
+            and self.metre is None
+            and self.start == 0
+            and self.total_notes is None
+            and self.end is None
+        )
+
+
+def _voices_key(others: tuple[VoiceTimes, ...]) -> bytes:
+    """Digest of the other voices, memoised on the tuple's identity (the same voices are
+    reused for every keystroke of a document version)."""
+    if not others:
+        return b""
+    cached = _KEYS.get(id(others))
+    if cached is not None and cached[0] is others:
+        return cached[1]
+    import hashlib
+
+    digest = hashlib.blake2b(digest_size=8)
+    for voice in others:
+        for array in (voice.onsets, voice.ends, voice.pitches):
+            digest.update(np.ascontiguousarray(array, np.float64).tobytes())
+    key = digest.digest()
+    if len(_KEYS) > 64:
+        _KEYS.clear()
+    _KEYS[id(others)] = (others, key)
+    return key
+
+
+_KEYS: dict[int, tuple[tuple[VoiceTimes, ...], bytes]] = {}
+
+
+ALONE_SETTING = Setting()
+"""A melody with nothing around it, from beat 0, its end unknown."""

@@ -1,0 +1,153 @@
+"""The voices of a Sonic Pi document on one time line, and what one of them hears of the others.
+
+A piece in the voice form plays every voice from the start in its own thread: voice N is its
+sections ``aN[0]``, ``aN[1]``... one after another, each at its tempo (as
+:mod:`notegen.sonicpi.piece` reads it: ``cN[k]``, else the ``use_bpm`` where the voice plays,
+else 60), durations from ``bN[k]`` (a missing duration lasts the model's default).
+:func:`piece_lines` lays them out in seconds; :func:`setting_for` gives the
+:class:`~notegen.conditioning.Setting` of one voice — the other voices moved onto that voice's
+own beats — which the server, ``notegen generate --context`` and ``notegen-train evaluate``
+all use, so what is measured on a file is what the editor serves in it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from notegen.conditioning import Setting, VoiceTimes
+from notegen.melody import Event
+
+if TYPE_CHECKING:
+    from notegen.sonicpi.piece import Piece
+
+DEFAULT_BPM = 60.0
+
+
+@dataclass
+class VoiceLine:
+    """One voice: its events in play order and where each of its sections starts."""
+
+    number: int
+    events: list[Event] = field(default_factory=list)
+    section_starts: list[int] = field(default_factory=list)
+    """Index in ``events`` of each section's first event."""
+    bpms: list[float] = field(default_factory=list)
+    """Tempo of each section."""
+
+    def beats(self, default: float = 1.0) -> np.ndarray:
+        return np.array(
+            [default if e.duration is None or e.duration <= 0 else e.duration for e in self.events],
+            np.float64,
+        )
+
+    def tempo_map(self, default: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+        """Breakpoints (seconds, beats) where this voice's tempo changes, from (0, 0)."""
+        beats = self.beats(default)
+        seconds, at_beats = [0.0], [0.0]
+        bounds = [*self.section_starts[1:], len(self.events)]
+        for k, (start, end) in enumerate(zip(self.section_starts, bounds, strict=True)):
+            length = float(beats[start:end].sum())
+            seconds.append(seconds[-1] + length * 60.0 / self.bpms[k])
+            at_beats.append(at_beats[-1] + length)
+        return np.array(seconds), np.array(at_beats)
+
+    def seconds(self, default: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+        """Onset and end of every event in seconds from the piece's start."""
+        beats = self.beats(default)
+        per_beat = np.empty(len(beats))
+        bounds = [*self.section_starts[1:], len(self.events)]
+        for k, (start, end) in enumerate(zip(self.section_starts, bounds, strict=True)):
+            per_beat[start:end] = 60.0 / self.bpms[k]
+        ends = np.cumsum(beats * per_beat)
+        return ends - beats * per_beat, ends
+
+
+def voice_lines(arrays: Iterable[object], document_bpm: float | None = None) -> list[VoiceLine]:
+    """The ``aN[k]`` voices of a document's note arrays (``notegen.sonicpi.read``), by number.
+
+    Sections are joined in section order; a section's tempo is its ``bpm`` (``cN[k]``), else
+    ``document_bpm``, else 60.
+    """
+    sections: dict[int, list[tuple[int, list[Event], float]]] = {}
+    for array in arrays:
+        if getattr(array, "kind", None) != "voice" or getattr(array, "voice", None) is None:
+            continue
+        bpm = getattr(array, "bpm", None) or document_bpm or DEFAULT_BPM
+        events = array.events()  # type: ignore[attr-defined]
+        sections.setdefault(array.voice, []).append(  # type: ignore[attr-defined]
+            (array.section or 0, events, float(bpm))  # type: ignore[attr-defined]
+        )
+    lines = []
+    for number in sorted(sections):
+        line = VoiceLine(number)
+        for _, events, bpm in sorted(sections[number], key=lambda s: s[0]):
+            if not events:
+                continue
+            line.section_starts.append(len(line.events))
+            line.bpms.append(bpm)
+            line.events.extend(events)
+        if line.events:
+            lines.append(line)
+    return lines
+
+
+def setting_for(lines: Sequence[VoiceLine], number: int | None, default: float = 1.0) -> Setting:
+    """What voice ``number`` hears: every other voice, on its own beats (metre unknown: Sonic
+    Pi code has none). A voice not in ``lines`` (a new one) is placed at the tempo of the
+    first voice."""
+    own = next((line for line in lines if line.number == number), None)
+    others = [line for line in lines if line.number != number]
+    if not others:
+        return Setting()
+    reference = own or others[0]
+    sec_points, beat_points = reference.tempo_map(default)
+    last_rate = reference.bpms[-1] / 60.0 if reference.bpms else 1.0
+
+    def to_beats(seconds: np.ndarray) -> np.ndarray:
+        inside = np.interp(seconds, sec_points, beat_points)
+        beyond = seconds > sec_points[-1]
+        inside[beyond] = beat_points[-1] + (seconds[beyond] - sec_points[-1]) * last_rate
+        return inside
+
+    times = []
+    for line in others:
+        onsets, ends = line.seconds(default)
+        pitches = np.array([np.nan if e.pitch is None else float(e.pitch) for e in line.events])
+        times.append(VoiceTimes(to_beats(onsets), to_beats(ends), pitches))
+    return Setting(others=tuple(times))
+
+
+def piece_lines(piece: Piece) -> list[VoiceLine]:
+    """The voices of a :class:`notegen.sonicpi.piece.Piece` (tempo per section as it reads
+    them: ``cN``, else the ``use_bpm`` where the voice plays, else 60)."""
+    lines = []
+    for voice in piece.voices:
+        line = VoiceLine(voice.number)
+        for section in voice.sections:
+            events = [
+                Event(ev.pitch, ev.duration) for ev in voice.events if ev.section == section.index
+            ]
+            if not events:
+                continue
+            line.section_starts.append(len(line.events))
+            line.bpms.append(section.bpm)
+            line.events.extend(events)
+        if line.events:
+            lines.append(line)
+    return lines
+
+
+def document_lines(text: str) -> list[VoiceLine]:
+    """:func:`piece_lines` straight from a document's text."""
+    from notegen.sonicpi.piece import read_piece
+
+    return piece_lines(read_piece(text))
+
+
+def document_setting(text: str, number: int | None, default: float = 1.0) -> Setting:
+    """:func:`setting_for` straight from a document's text."""
+    return setting_for(document_lines(text), number, default)

@@ -1,0 +1,104 @@
+"""notegen-lsp under load: a long generation never holds up another document, a cancelled one
+stops, and huge documents are answered. Ordering, never timing: "answered before" is what the
+replies' order shows; the figures (≤ 50 ms, ≤ 10 ms) are benchmarks/' job.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+SERVER = Path(sys.executable).parent / "notegen-lsp"
+SONG = "a1=[]\nb1=[]\na1[0]=[:C4,:E4,:G4]\nb1[0]=[1,1,1]\n"
+
+
+def _load(name: str, path: Path) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+rpc = _load("notegen_bench_rpc_client", REPO / "benchmarks" / "rpc_client.py")
+
+
+@pytest.fixture
+def client(tiny_model: Path, tmp_path: Path) -> Iterator[Any]:
+    c = rpc.RpcClient(
+        [str(SERVER), "--model", str(tiny_model)], cwd=tmp_path, stderr_path=tmp_path / "log"
+    )
+    try:
+        c.initialize(tmp_path, initialization_options={})
+        yield c
+    finally:
+        c.close()
+
+
+def generate(client: Any, uri: str, length: int) -> Any:
+    args = {"uri": uri, "length": length, "seed": 1}
+    return client.send(
+        "workspace/executeCommand", {"command": "notegen.generateMelody", "arguments": [args]}
+    )
+
+
+def completion(client: Any, uri: str, line: int, character: int) -> Any:
+    return client.send(
+        "textDocument/completion",
+        {
+            "textDocument": {"uri": uri},
+            "position": {"line": line, "character": character},
+            "context": {"triggerKind": 2, "triggerCharacter": ","},
+        },
+    )
+
+
+def test_a_long_generation_does_not_hold_up_another_document(client: Any, tmp_path: Path) -> None:
+    long_doc, other = (tmp_path / "long.rb").as_uri(), (tmp_path / "other.rb").as_uri()
+    client.did_open(long_doc, "")
+    client.did_open(other, SONG)
+    assert completion(client, other, 2, 10).wait(30)["items"]  # the model is loaded
+    long_run = generate(client, long_doc, 100_000)
+    quick = completion(client, other, 2, 10)
+    assert quick.wait(60)["items"]
+    assert not long_run.done.is_set(), "the completion waited for the whole generation"
+    assert long_run.wait(300)["notes"] == 100_000
+
+
+def test_a_cancelled_generation_stops_and_edits_nothing(client: Any, tmp_path: Path) -> None:
+    uri = (tmp_path / "long.rb").as_uri()
+    client.did_open(uri, "")
+    long_run = generate(client, uri, 100_000)
+    client.cancel(long_run)
+    with pytest.raises(rpc.RpcError) as caught:
+        long_run.wait(60)
+    assert caught.value.code == -32800  # RequestCancelled
+    # Long work runs on one thread in order: this one starts when the cancelled one is over
+    # (stopped, or finished and its edit sent before this reply).
+    assert generate(client, uri, 8).wait(120)["applied"] is True
+    assert [len(p["edit"]["documentChanges"]) for _t, p in client.applied_edits] == [1]
+    (only,) = client.applied_edits
+    text = only[1]["edit"]["documentChanges"][0]["edits"][0]["newText"]
+    assert text.count(":") < 100  # the 8-note block, not 100,000 notes
+
+
+def test_a_5_mb_one_line_array_is_answered_from_a_window(client: Any, tmp_path: Path) -> None:
+    uri = (tmp_path / "huge.rb").as_uri()
+    line = "a1[0]=[" + ":C4," * 1_250_000 + ":D4]"
+    client.did_open(uri, "a1=[]\n" + line + "\n")
+    told = client.wait_notification(
+        "window/showMessage", lambda p: "huge.rb" in p["message"], timeout=60
+    )
+    assert "only the lines around the cursor" in told["message"]
+    middle = len(line) // 2
+    assert completion(client, uri, 1, middle).wait(60)["items"]
+    hover = {"textDocument": {"uri": uri}, "position": {"line": 1, "character": middle - 2}}
+    assert "MIDI 60" in client.request("textDocument/hover", hover, timeout=60)["contents"]["value"]

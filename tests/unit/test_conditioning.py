@@ -1,0 +1,106 @@
+"""Conditioning rows: what a voice hears of the others, its beat and bar, and how far the end is.
+
+The same function builds the rows for training and for the server, so these tests pin down
+what the network is told about a melody's place in a piece.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from notegen.conditioning import (
+    ALONE,
+    BAR,
+    BASS,
+    BEAT,
+    BEATS_LEFT,
+    COND_DIM,
+    NOTES_LEFT,
+    OTHERS,
+    REGISTER,
+    Metre,
+    Setting,
+    VoiceTimes,
+    alone,
+    condition_rows,
+    onsets_of,
+    transpose_rows,
+    unknown_end,
+)
+from notegen.melody import Event
+
+C, E, G = 60, 64, 67
+
+
+def bass_and_alto() -> tuple[VoiceTimes, ...]:
+    """A bass holding C3 for 2 beats then G2; an alto E4 for 1 beat, a rest, then G4."""
+    bass = VoiceTimes.of([Event(48, 2.0), Event(43, 2.0)])
+    alto = VoiceTimes.of([Event(E, 1.0), Event(None, 1.0), Event(G, 2.0)])
+    return bass, alto
+
+
+def pitch_classes(row: np.ndarray) -> set[int]:
+    return {int(i) for i in np.nonzero(row[OTHERS])[0]}
+
+
+def test_other_voices_sounding_at_each_onset() -> None:
+    rows = condition_rows(np.array([0.0, 1.0, 1.5, 2.0, 3.5]), bass_and_alto())
+    assert rows.shape == (5, COND_DIM)
+    assert pitch_classes(rows[0]) == {0, 4}  # C3 and E4
+    assert pitch_classes(rows[1]) == {0}  # the alto rests, the bass still holds C3
+    assert pitch_classes(rows[2]) == {0}
+    assert pitch_classes(rows[3]) == {7}  # G2 and G4: one pitch class
+    assert int(np.argmax(rows[3][BASS])) == 7
+    assert rows[0][REGISTER].tolist() == [pytest.approx(-1.0), pytest.approx(4 / 12)]
+    assert not rows[:, ALONE].any()
+
+
+def test_after_the_piece_ends_nothing_sounds_and_alone_is_not_claimed() -> None:
+    (row,) = condition_rows(np.array([10.0]), bass_and_alto())
+    assert not row[OTHERS].any() and not row[BASS].any() and row[ALONE] == 0
+
+
+def test_a_melody_without_voices_is_alone() -> None:
+    rows = condition_rows(np.array([0.0, 0.5]))
+    assert rows[:, ALONE].tolist() == [1.0, 1.0]
+    assert not rows[:, OTHERS].any()
+
+
+def test_beat_and_bar_positions() -> None:
+    times = np.array([0.0, 0.5, 0.75, 1.0, 1 / 3, 3.0])
+    rows = condition_rows(times, metre=Metre(3.0, phase=2.0))  # a one-beat pickup in 3/4
+    assert [int(np.argmax(r[BEAT])) for r in rows] == [0, 2, 3, 0, 4, 0]
+    assert [int(np.argmax(r[BAR])) for r in rows] == [2, 2, 2, 0, 2, 2]
+    unknown = condition_rows(times)
+    assert unknown[:, BAR.start + 6].all()
+
+
+def test_distance_to_the_end_in_events_and_beats() -> None:
+    rows = condition_rows(np.array([0.0, 3.0, 7.5]), notes_left=np.array([20, 3, 1]), end=8.0)
+    assert [int(np.argmax(r[NOTES_LEFT])) for r in rows] == [7, 3, 1]  # 17+, three, last
+    # 8 beats left: "<= 8"; 5: "<= 6"; 0.5: "<= 1"
+    assert [int(np.argmax(r[BEATS_LEFT])) for r in rows] == [6, 5, 1]
+    hidden = unknown_end(rows)
+    assert hidden[:, NOTES_LEFT.start].all() and hidden[:, BEATS_LEFT.start].all()
+
+
+def test_transposing_rows_moves_the_harmony_with_the_notes() -> None:
+    rows = condition_rows(np.array([0.0]), bass_and_alto())
+    up = transpose_rows(rows, 2)
+    assert pitch_classes(up[0]) == {2, 6}
+    assert int(np.argmax(up[0][BASS])) == 2
+    assert up[0][REGISTER][0] == pytest.approx(rows[0][REGISTER][0] + 2 / 12)
+    assert alone(rows)[0][ALONE] == 1 and not alone(rows)[0][OTHERS].any()
+
+
+def test_setting_rows_follow_the_melody_from_any_step() -> None:
+    events = [Event(C, 1.0), Event(E, 0.5), Event(G, 0.5), Event(C, 2.0)]
+    setting = Setting(bass_and_alto(), total_notes=4)
+    beats = np.array([e.duration for e in events])
+    whole = setting.rows(beats, 0, 5)
+    assert np.array_equal(setting.rows(beats, 2, 3), whole[2:])
+    onsets = onsets_of(events)
+    assert np.array_equal(whole, condition_rows(onsets, setting.others, None, 4 - np.arange(5)))
+    open_end = Setting(bass_and_alto())
+    later = open_end.later(1.0).rows(beats[1:], 0, 1)[0]
+    assert later.tolist() == open_end.rows(beats, 1, 1)[0].tolist()
