@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from notegen.copying import log_softmax, mix_sequence
-from notegen.duration_slips import DurationSlip, duration_slips, odd_voice
+from notegen.duration_slips import DurationSlip, duration_slips, in_step
 from notegen.harmony import (
     IntervalStats,
     Part,
@@ -163,7 +163,8 @@ class Features:
         """``[N, |DELTAS|, len(EVIDENCE)]``: each piece of evidence, alternative − written."""
 
         def diff(x: np.ndarray) -> np.ndarray:
-            d = np.nan_to_num(x[:, 1:] - x[:, :1], neginf=-30.0, posinf=30.0)
+            with np.errstate(invalid="ignore"):  # -inf - -inf: out of range, masked anyway
+                d = np.nan_to_num(x[:, 1:] - x[:, :1], neginf=-30.0, posinf=30.0)
             return np.clip(d, -30.0, 30.0)
 
         voices = np.array([max(1, len(s.pitches)) for s in self.sounding], np.float64)
@@ -534,9 +535,9 @@ class CheckedSection:
     """One section as the checker sees it: the parts whose pitches are weighed, the previous
     part of each voice (model context), and the section's duration slips.
 
-    A voice whose length disagrees with all the others' is left out of the pitch check (its
-    notes after the slip sound against the wrong notes of the other voices) and instead has its
-    slipped duration looked for (:mod:`notegen.duration_slips`).
+    Voices out of step (their section's length is not the one most voices share) are left out
+    of the pitch check, as checked notes and as harmony (:func:`notegen.duration_slips.in_step`);
+    a single such voice has its slipped duration looked for instead.
     """
 
     number: int
@@ -559,8 +560,9 @@ def checked_sections(
         section = list(parts[number].values())
         previous = dict(last)
         if every_piece or len(section) >= MIN_VOICES:
-            odd = odd_voice(section)
-            pitched = [p for p in section if odd is None or p is not odd[0]]
+            pitched = in_step(section)
+            if len(pitched) < MIN_VOICES and not every_piece:
+                pitched = []
             out.append(CheckedSection(number, pitched, previous, duration_slips(section)))
         for part in section:
             last[part.voice] = part
