@@ -397,6 +397,10 @@ def test_a_python_without_notegen_gets_a_message_that_says_how_to_fix_it(
     assert "Choose interpreter" in message and "notegen.server.command" in message
 
 
+def test_generate_with_the_server_down_says_why_before_asking_anything(vscode: dict[str, Any]):
+    assert vscode["promptsWhileDown"] == []
+
+
 def test_a_ruby_only_workspace_starts_no_server(vscode: dict[str, Any]):
     assert vscode["statusAfterRails"].startswith("waiting"), vscode["statusAfterRails"]
     assert "starting the server" not in vscode["logAfterRails"]

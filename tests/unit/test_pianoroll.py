@@ -6,6 +6,7 @@ import xml.etree.ElementTree as ET
 
 from notegen.melody import Event
 from notegen.pianoroll import (
+    ADDED,
     BOTTOM,
     CURSOR,
     FOCUS,
@@ -76,3 +77,11 @@ def test_missing_durations_count_as_one_beat_and_titles_are_escaped():
     a, b = bars(svg, FOCUS)
     assert abs(a["width"] - b["width"]) < 0.01
     assert "a&lt;1&gt; &amp; b" in svg
+
+
+def test_a_preview_can_show_the_whole_melody_and_a_continuation_shows_its_new_notes():
+    melody = [Event(60 + i % 12, 1) for i in range(200)]
+    whole = render_svg(Roll(melody, added_from=0, window_beats=None))
+    assert len(bars(whole, ADDED)) == 200
+    continued = render_svg(Roll(melody, added_from=190))
+    assert len(bars(continued, ADDED)) == 10  # the window moved to the new notes

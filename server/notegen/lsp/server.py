@@ -206,8 +206,9 @@ class NotegenServer(LanguageServer):
             self.warn(warning)
         if self.settings.modelPath != previous.modelPath:
             self.load_model()
-        if (self.settings.enable, self.settings.include) != (previous.enable, previous.include):
-            for uri in list(self.views):  # diagnostics appear or go with the new answer
+        served = (self.settings.enable, self.settings.include, self.settings.slips)
+        if served != (previous.enable, previous.include, previous.slips):
+            for uri in list(self.views):  # diagnostics (and slip hints) with the new settings
                 self.schedule_reading(uri, 0.0)
 
     def load_model(self) -> None:
