@@ -279,7 +279,7 @@ def convert(
     folder: str | Path,
     *,
     workers: int = 1,
-    shard_examples: int = 2048,
+    shard_examples: int = 512,
     progress: bool = True,
 ) -> ConvertReport:
     """Convert every file of ``paths`` not yet in ``folder``'s manifest; write the summary.

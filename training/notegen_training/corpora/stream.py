@@ -23,10 +23,14 @@ from ..tokens import Vocab
 BUCKETS = (16, 32, 64, 128, 256)
 
 
-def feature_spec() -> dict[str, Any]:
+TRAINING_FEATURES = ("pitch", "beats")
+
+
+def feature_spec(names: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """How each feature of a shard's examples parses (``names``: only these)."""
     import tensorflow as tf
 
-    return {
+    spec = {
         "pitch": tf.io.RaggedFeature(tf.int64),
         "beats": tf.io.RaggedFeature(tf.float32),
         "onset": tf.io.RaggedFeature(tf.float32),
@@ -38,12 +42,16 @@ def feature_spec() -> dict[str, Any]:
         "time_signature": tf.io.FixedLenFeature([2], tf.int64),
         "id": tf.io.FixedLenFeature([], tf.string),
     }
+    return spec if names is None else {k: spec[k] for k in names}
 
 
-def parse(record: Any) -> dict[str, Any]:
+def parse(record: Any, conditioning: bool = False) -> dict[str, Any]:
+    """The features training reads (the conditioning rows only for a conditioned model: they
+    are most of a record's bytes)."""
     import tensorflow as tf
 
-    return tf.io.parse_single_example(record, feature_spec())
+    names = (*TRAINING_FEATURES, "conditioning") if conditioning else TRAINING_FEATURES
+    return tf.io.parse_single_example(record, feature_spec(names))
 
 
 def token_ids(pitch: Any, beats: Any, vocab: Vocab) -> tuple[Any, Any]:
@@ -158,7 +166,7 @@ def train_dataset(
     ds = ds.shuffle(shuffle_buffer, seed=seed + shard_index, reshuffle_each_iteration=True)
 
     def tokens(record: Any) -> tuple[Any, ...]:
-        example = parse(record)
+        example = parse(record, bool(conditioning))
         p, d = token_ids(example["pitch"], example["beats"], vocab)
         p, shift = transpose(p, transpose_limit, vocab)
         if not conditioning:
@@ -194,7 +202,7 @@ def valid_dataset(
         ds = ds.take(limit)
 
     def whole(record: Any) -> tuple[Any, ...]:
-        example = parse(record)
+        example = parse(record, bool(conditioning))
         p, d = token_ids(example["pitch"], example["beats"], vocab)
         zero = tf.zeros([1], tf.int64)
         w = tf.ones(tf.shape(p), tf.float32)
