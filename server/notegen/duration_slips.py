@@ -17,10 +17,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from notegen.harmony import Part
+from notegen.harmony import IntervalStats, Part, sounding
 from notegen.sonicpi.types import Span
 
-__all__ = ["DurationSlip", "duration_slips", "odd_voice"]
+__all__ = ["DurationSlip", "duration_slips", "in_step", "odd_voice"]
 
 _EPS = 1e-6
 
@@ -36,6 +36,36 @@ class DurationSlip:
     written: float
     fix: float
     message: str
+
+
+def in_step(parts: Sequence[Part]) -> list[Part]:
+    """The voices as far as they are in step with the others.
+
+    A voice whose section lasts longer or shorter than most voices' (more than half, at least
+    two) has a slipped duration somewhere, and from there on sounds against the wrong notes of
+    the others: its harmony is no evidence, for itself or for them. It is kept up to where its
+    notes stop fitting the in-step voices (the change point of its fit); without a clear
+    majority, every voice is kept.
+    """
+    lengths = [round(p.length, 6) for p in parts]
+    common, n = Counter(lengths).most_common(1)[0]
+    if n < 2 or 2 * n <= len(parts):
+        return list(parts)
+    steady = [p for p, length in zip(parts, lengths, strict=True) if length == common]
+    stats = IntervalStats(steady)
+    out = list(steady)
+    for part, length in zip(parts, lengths, strict=True):
+        if length == common:
+            continue
+        fits = stats.fit(part, sounding(part, steady))
+        ok = np.isfinite(fits)
+        if ok.sum() < 2:
+            continue
+        centred = np.where(ok, fits - fits[ok].mean(), 0.0)
+        stop = int(np.argmax(np.concatenate([[0.0], np.cumsum(centred)])))
+        if stop > 0:
+            out.append(part.head(stop))
+    return out
 
 
 def odd_voice(parts: Sequence[Part]) -> tuple[Part, float] | None:

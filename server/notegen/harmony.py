@@ -78,10 +78,22 @@ class Part:
     def __len__(self) -> int:
         return len(self.pitches)
 
+    def head(self, stop: int) -> Part:
+        """The part's first ``stop`` events (same array, same onsets)."""
+        return Part(
+            self.voice,
+            self.section,
+            self.array,
+            self.pitches[:stop],
+            self.chords[:stop],
+            self.durations[:stop],
+        )
+
 
 def _part(array: NoteArray) -> Part | None:
-    """The part of an ``aN[k]`` array, or ``None`` when its beats are not all known."""
-    if array.voice is None or array.section is None or array.durations is None:
+    """The part of an ``aN[k]`` (or plain ``aN``: section 0) array, or ``None`` when its beats
+    are not all known."""
+    if array.voice is None or array.durations is None:
         return None
     if not array.closed or not array.notes:
         return None
@@ -102,7 +114,7 @@ def _part(array: NoteArray) -> Part | None:
         beats.append(float(beat))
     return Part(
         array.voice,
-        array.section,
+        array.section if array.section is not None else 0,
         array,
         np.asarray(pitches, np.float64),
         chords,
@@ -111,23 +123,26 @@ def _part(array: NoteArray) -> Part | None:
 
 
 def parts_by_section(arrays: Iterable[NoteArray]) -> dict[int, dict[int, Part]]:
-    """``{section: {voice: part}}`` for every ``aN[k]`` whose beats are known.
+    """``{section: {voice: part}}`` for every ``aN[k]`` (and plain ``aN``, as section 0) whose
+    beats are known.
 
-    The first assignment of a voice's section stands (as in the reader's history); arrays
-    with invalid notes, code, or missing durations are left out of the alignment.
+    The first non-empty assignment of a voice's section stands (as in the reader's history;
+    ``a1=[]`` declarations are skipped); arrays with invalid notes, code, or missing durations
+    are left out of the alignment.
     """
     out: dict[int, dict[int, Part]] = {}
     seen: set[tuple[int, int]] = set()
     for array in arrays:
-        if array.kind != "voice" or array.voice is None or array.section is None:
+        if array.kind != "voice" or array.voice is None or not array.notes:
             continue
-        key = (array.voice, array.section)
+        section = array.section if array.section is not None else 0
+        key = (array.voice, section)
         if key in seen:
             continue
         seen.add(key)
         part = _part(array)
         if part is not None:
-            out.setdefault(array.section, {})[array.voice] = part
+            out.setdefault(section, {})[array.voice] = part
     return out
 
 
@@ -219,6 +234,17 @@ class IntervalStats:
         strong = np.asarray([e[1] for e in entering], dtype=np.int64)
         ics = np.rint(others[None, :] - candidates[:, None]).astype(np.int64) % 12
         return self.interval[strong[None, :], 0, ics].sum(axis=1)
+
+    def fit(self, part: Part, here: Sequence[Sounding]) -> np.ndarray:
+        """Per event of ``part``: the mean interval log-probability of the written note against
+        what sounds with it (``NaN`` for rests, chords and notes sounding alone)."""
+        out = np.full(len(part), np.nan)
+        for t, sound in enumerate(here):
+            if not sound.pitches or len(part.chords[t]) != 1:
+                continue
+            score = self.harmony_score(part.pitches[t : t + 1], sound, on_beat(part.onsets[t]))
+            out[t] = float(score[0]) / len(sound.pitches)
+        return out
 
 
 def on_beat(onset: float) -> bool:

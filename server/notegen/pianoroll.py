@@ -20,7 +20,7 @@ from notegen.notes import NoteStyle, spell
 __all__ = ["Roll", "data_uri", "render_svg"]
 
 WIDTH = 480
-HEIGHT = 168
+HEIGHT = 136  # fits under a note's facts in VS Code's hover without scrolling
 LEFT = 34  # room for the pitch labels
 TOP = 18  # room for the title
 BOTTOM = 14  # room for the beat numbers
@@ -42,6 +42,8 @@ class Roll:
     others: list[list[Event]] = field(default_factory=list)
     cursor: int | None = None
     added_from: int | None = None
+    window_beats: float | None = WINDOW_BEATS
+    """Show at most this many beats around the cursor (``None``: the whole melody)."""
 
 
 @dataclass(frozen=True)
@@ -64,13 +66,15 @@ def _timeline(events: Sequence[Event]) -> list[_Note]:
     return out
 
 
-def _window(focus: list[_Note], total: float, cursor: int | None) -> tuple[float, float]:
-    if total <= WINDOW_BEATS:
+def _window(
+    focus: list[_Note], total: float, cursor: int | None, beats: float | None
+) -> tuple[float, float]:
+    if beats is None or total <= beats:
         return 0.0, max(total, 1.0)
-    at = next((n.start for n in focus if n.index == cursor), 0.0) if cursor is not None else 0.0
-    start = max(0.0, min(at - WINDOW_BEATS / 3, total - WINDOW_BEATS))
+    at = next((n.start for n in focus if n.index >= cursor), 0.0) if cursor is not None else 0.0
+    start = max(0.0, min(at - beats / 3, total - beats))
     start = math.floor(start)
-    return start, start + WINDOW_BEATS
+    return start, start + beats
 
 
 def render_svg(roll: Roll) -> str:
@@ -80,14 +84,16 @@ def render_svg(roll: Roll) -> str:
     total = sum(
         ev.duration if ev.duration is not None and ev.duration > 0 else 1.0 for ev in roll.focus
     )
-    t0, t1 = _window(focus, total, roll.cursor)
+    around = roll.cursor if roll.cursor is not None else roll.added_from
+    t0, t1 = _window(focus, total, around, roll.window_beats)
 
     def shown(notes: list[_Note]) -> list[_Note]:
         return [n for n in notes if n.start < t1 and n.start + n.length > t0]
 
     focus = shown(focus)
     others = [shown(v) for v in others]
-    pitches = [n.pitch for n in focus] or [n.pitch for v in others for n in v] or [60.0]
+    # The range holds the other voices too: a faint voice out of the picture is no context.
+    pitches = [n.pitch for n in focus] + [n.pitch for v in others for n in v] or [60.0]
     low, high = math.floor(min(pitches)) - 1, math.ceil(max(pitches)) + 1
     if high - low < MIN_SEMITONES:
         pad = (MIN_SEMITONES - (high - low)) / 2

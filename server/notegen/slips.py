@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Generator, MutableMapping, Sequence
+from collections.abc import Generator, Iterator, MutableMapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from notegen.copying import log_softmax, mix_sequence
-from notegen.duration_slips import DurationSlip, duration_slips, odd_voice
+from notegen.duration_slips import DurationSlip, duration_slips, in_step
 from notegen.harmony import (
     IntervalStats,
     Part,
@@ -67,7 +67,7 @@ MIN_EVENTS = 8
 """Events a voice's section needs before its notes are checked (thin evidence below)."""
 YIELD_STEPS = 8
 """Model steps between two points where the background check lets other work run."""
-ALT_BATCH = 4096
+ALT_BATCH = 448
 """Rows per model call when scoring what follows each alternative."""
 
 
@@ -163,7 +163,8 @@ class Features:
         """``[N, |DELTAS|, len(EVIDENCE)]``: each piece of evidence, alternative − written."""
 
         def diff(x: np.ndarray) -> np.ndarray:
-            d = np.nan_to_num(x[:, 1:] - x[:, :1], neginf=-30.0, posinf=30.0)
+            with np.errstate(invalid="ignore"):  # -inf - -inf: out of range, masked anyway
+                d = np.nan_to_num(x[:, 1:] - x[:, :1], neginf=-30.0, posinf=30.0)
             return np.clip(d, -30.0, 30.0)
 
         voices = np.array([max(1, len(s.pitches)) for s in self.sounding], np.float64)
@@ -248,6 +249,7 @@ def section_steps(
         return _empty_features(parts)
     stats = IntervalStats(parts)
     motifs = motifs if motifs is not None else MotifTable(parts)
+    yield
     rows_left: list[np.ndarray] = []
     rows_right: list[np.ndarray] = []
     rows_harm: list[np.ndarray] = []
@@ -262,12 +264,15 @@ def section_steps(
     melodies = [_melody(part, (previous or {}).get(part.voice)) for part in parts]
     left_all, right_all = yield from _model_scores(model, melodies)
     for p, part in enumerate(parts):
+        yield  # one part's evidence at a time
         if len(part) < min_events:
             continue
         others = [q for q in parts if q is not part]
         here, enter = sounding(part, others), entering(part, others)
         ctx = len(melodies[p][0]) - len(part)
         for t in range(len(part)):
+            if t % 64 == 63:
+                yield
             midi = part.pitches[t]
             if not math.isfinite(midi) or len(part.chords[t]) != 1 or not float(midi).is_integer():
                 continue
@@ -359,8 +364,9 @@ def _model_scores(
         if len(pending) * len(offsets) >= ALT_BATCH or (j == steps and pending):
             _feed_alternatives(model, pending, cand_ids, encoded, did, right, offsets)
             pending = []
-        if j % YIELD_STEPS == YIELD_STEPS - 1:
             yield  # a completion waiting for the inference thread goes first
+        elif j % YIELD_STEPS == YIELD_STEPS - 1:
+            yield
     left: list[np.ndarray] = []
     for r, (pids, dids) in enumerate(encoded):
         length = lengths[r]
@@ -371,6 +377,7 @@ def _model_scores(
         ids = cand_ids[r]
         rows = np.take_along_axis(lp[:length], ids, axis=1)
         left.append(np.where(ids > 0, rows, -np.inf))
+        yield
     return left, right
 
 
@@ -534,9 +541,9 @@ class CheckedSection:
     """One section as the checker sees it: the parts whose pitches are weighed, the previous
     part of each voice (model context), and the section's duration slips.
 
-    A voice whose length disagrees with all the others' is left out of the pitch check (its
-    notes after the slip sound against the wrong notes of the other voices) and instead has its
-    slipped duration looked for (:mod:`notegen.duration_slips`).
+    Voices out of step (their section's length is not the one most voices share) are left out
+    of the pitch check, as checked notes and as harmony (:func:`notegen.duration_slips.in_step`);
+    a single such voice has its slipped duration looked for instead.
     """
 
     number: int
@@ -547,24 +554,23 @@ class CheckedSection:
 
 def checked_sections(
     parts: dict[int, dict[int, Part]], every_piece: bool = False
-) -> list[CheckedSection]:
-    """The sections to check, in section order.
+) -> Iterator[CheckedSection]:
+    """The sections to check, in section order (lazily: each costs a few milliseconds).
 
     Off for sections with fewer than :data:`MIN_VOICES` voices unless ``every_piece`` (the
     setting that turns the check on for every piece).
     """
-    out: list[CheckedSection] = []
     last: dict[int, Part] = {}
     for number in sorted(parts):
         section = list(parts[number].values())
         previous = dict(last)
         if every_piece or len(section) >= MIN_VOICES:
-            odd = odd_voice(section)
-            pitched = [p for p in section if odd is None or p is not odd[0]]
-            out.append(CheckedSection(number, pitched, previous, duration_slips(section)))
+            pitched = in_step(section)
+            if len(pitched) < MIN_VOICES and not every_piece:
+                pitched = []
+            yield CheckedSection(number, pitched, previous, duration_slips(section))
         for part in section:
             last[part.voice] = part
-    return out
 
 
 IGNORE_RE = re.compile(r"notegen:\s*ignore\b([\s0-9,]*)")
@@ -619,6 +625,7 @@ def document_steps(
     motifs: MotifTable | None = None
     ignored = ignored_lines(text)
     out: list[Slip | DurationSlip] = []
+    yield
     for checked in checked_sections(parts, every_piece):
         section, previous = checked.parts, checked.previous
         key = section_key(section, previous)
@@ -626,6 +633,7 @@ def document_steps(
         if features is None:
             if motifs is None:
                 motifs = MotifTable(p for s in parts.values() for p in s.values())
+                yield
             min_events = 1 if every_piece else MIN_EVENTS
             features = yield from section_steps(model, section, previous, min_events, motifs)
             if cache is not None:

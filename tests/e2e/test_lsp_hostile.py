@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import random
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -229,3 +230,46 @@ def test_after_shutdown_requests_are_invalid_and_exit_is_0(client: Any, tmp_path
 def test_exit_without_shutdown_exits_1(client: Any) -> None:
     client.notify("exit")
     assert client.process.wait(20) == 1
+
+
+def test_seeded_garbage_between_frames_never_loses_a_good_request(
+    client: Any, tmp_path: Path
+) -> None:
+    """200 pieces of seeded garbage (random bytes, broken headers, truncated JSON, lying
+    lengths that swallow nothing), each followed by a well-framed hover that must be answered."""
+    rng = random.Random(12)
+    uri = (tmp_path / "song.rb").as_uri()
+    pieces = [
+        lambda: bytes(rng.randrange(256) for _ in range(rng.randint(1, 300))).replace(b"C", b"c"),
+        lambda: (
+            b"Content-Length: "
+            + str(rng.choice([-1, "x", "", "1e9", "0x10"])).encode()
+            + b"\r\n\r\n"
+        ),
+        lambda: frame(b'{"jsonrpc": "2.0", "id": 1, "method": "textDocument/hov'),
+        lambda: frame(
+            json.dumps(
+                {
+                    "jsonrpc": "2.0",
+                    "method": rng.choice(["x", "", "$/y"]),
+                    "params": rng.choice([None, [], 3, "s"]),
+                }
+            ).encode()
+        ),
+        lambda: b"Content-Type: x\r\n\r\n{}",
+    ]
+    pendings = []
+    for k in range(200):
+        client.send_raw(rng.choice(pieces)())
+        body = json.dumps(
+            {
+                "jsonrpc": "2.0",
+                "id": f"g{k}",
+                "method": "textDocument/hover",
+                "params": hover_params(uri),
+            }
+        ).encode()
+        pendings.append(client.send_raw(frame(body), f"g{k}"))
+    for pending in pendings:
+        assert "MIDI 60" in pending.wait(30)["contents"]["value"]
+    assert client.process.poll() is None

@@ -148,7 +148,7 @@ def test_vsix_ships_the_bundle_readme_and_screenshots_only(built: Path):
     assert "extension/dist/extension.js" in names
     assert "extension/package.json" in names
     assert "extension/readme.md" in {n.lower() for n in names}
-    for shot in ("completion.png", "generate-melody.png"):
+    for shot in ("completion.png", "generate-melody.png", "piano-roll-hover.png"):
         assert f"extension/media/{shot}" in names
     assert not any("node_modules" in n or n.endswith(".ts") for n in names), sorted(names)
     manifest = json.loads(zipfile.ZipFile(built).read("extension/package.json"))
@@ -172,6 +172,14 @@ def test_vsix_ships_the_bundle_readme_and_screenshots_only(built: Path):
     ):
         prop = settings[f"notegen.{key}"]
         assert "default" in prop and (prop.get("description") or prop.get("markdownDescription"))
+    # One type per setting: ["string", "null"] made the Settings editor show no text box.
+    assert all(isinstance(prop["type"], str) for prop in settings.values()), settings
+    assert settings["notegen.enable"]["enum"] == ["auto", "always", "never"]
+    assert settings["notegen.enable"]["scope"] == "resource"
+    # Activation on Ruby is cheap JavaScript; the server waits for a Sonic Pi file (see e2e).
+    assert "workspaceContains:**/*.rb" not in manifest["activationEvents"]
+    assert f"extension/{manifest['icon']}" in names
+    assert manifest["publisher"] != "notegen"
 
 
 # -- the real editor -------------------------------------------------------------------------
@@ -387,6 +395,10 @@ def test_a_python_without_notegen_gets_a_message_that_says_how_to_fix_it(
     assert "pip install notegen" not in message, "PyPI's notegen is an unrelated project"
     assert "`" not in message, "notifications show backticks raw"
     assert "Choose interpreter" in message and "notegen.server.command" in message
+
+
+def test_generate_with_the_server_down_says_why_before_asking_anything(vscode: dict[str, Any]):
+    assert vscode["promptsWhileDown"] == []
 
 
 def test_a_ruby_only_workspace_starts_no_server(vscode: dict[str, Any]):

@@ -7,6 +7,7 @@ import pytest
 from lsprotocol import types
 from notegen.config import Settings
 from notegen.lsp import completion
+from notegen.lsp.completion import HABIT_WEIGHT
 from notegen.lsp.context import note_context
 from notegen.lsp.documents import DocumentView, Reading
 from notegen.lsp.engine import Engine
@@ -59,7 +60,12 @@ def test_items_are_the_models_ranking_of_the_next_note(engine):
     logits = model.run(nc.history)[0][-1]
     probs = softmax(logits)
     probs[0] = 0
-    expected = [model.pitch_of(int(i)) for i in np.argsort(-probs)[:12]]
+    # the model mixed with the voice's habits: how often each pitch came in its history
+    habits = np.zeros_like(probs)
+    for ev in nc.history:
+        habits[model.pitch_vocab.index("rest" if ev.pitch is None else ev.pitch)] += 1
+    probs = (1 - HABIT_WEIGHT) * probs + HABIT_WEIGHT * habits / len(nc.history)
+    expected = [model.pitch_of(int(i)) for i in np.argsort(-probs, kind="stable")[:12]]
     notes = [i for i in items if i.kind == types.CompletionItemKind.Value]
     assert len(notes) == 12
     got = [None if i.label == ":r" else i.detail.split("MIDI ")[1].split(" ")[0] for i in notes]
@@ -126,3 +132,12 @@ def test_numeric_arrays_get_numbers(engine):
 def test_spell_matching(midi, partial, expected):
     style = NoteStyle(accidental="flat", flat_letter="f")
     assert spell_matching(midi, style, partial) == expected
+
+
+def test_a_voice_that_rests_for_bars_is_offered_its_rest():
+    from notegen.generate import Candidate
+
+    model_only = [Candidate(60, 0.35, 1.0), Candidate(62, 0.35, 1.0), Candidate(None, 0.3, 4.0)]
+    ranked = completion.with_habits(model_only, [None] * 6 + [60, 62])
+    assert [c.pitch for c in ranked] == [None, 60, 62]
+    assert completion.with_habits(model_only, []) == model_only

@@ -129,6 +129,7 @@ def _one_shard(folder: Path, melodies: list[list[int]]) -> Path:
                         "pitch": pitches,
                         "beats": [0.5] * len(pitches),
                         "onset": [0.5 * k for k in range(len(pitches))],
+                        "conditioning": [],  # read only by a conditioned fit
                         "bar_position": [0.0] * len(pitches),
                         "context_pitch": [],
                         "context_count": [0] * len(pitches),
@@ -171,3 +172,11 @@ def test_each_worker_reads_its_own_part_of_the_data(tmp_path: Path) -> None:
         seen.append(firsts)
     assert seen[0].isdisjoint(seen[1])
     assert seen[0] | seen[1] == {vocab.pitch_id(m[0]) for m in melodies}
+
+
+@pytest.mark.slow  # starts reader processes (spawn: each imports music21)
+def test_reader_processes_give_the_same_shards(collection: Path, tmp_path: Path) -> None:
+    one = shards.convert([collection], tmp_path / "one", progress=False).to_dict()
+    two = shards.convert([collection], tmp_path / "two", workers=2, progress=False).to_dict()
+    assert two["splits"] == one["splits"] and two["skipped_by_reason"] == one["skipped_by_reason"]
+    assert voices_in(tmp_path / "two") == voices_in(tmp_path / "one") == 7

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from notegen.config import SlipSettings, parse_settings
+from notegen.duration_slips import duration_slips, in_step
 from notegen.harmony import parts_by_section, sounding
 from notegen.model import MelodyModel
 from notegen.notes import infer_style
@@ -92,6 +93,13 @@ def test_an_ignore_comment_on_the_line_silences_the_hint(shipped):
     assert [s.index for s in other] == [SLIP_INDEX]
 
 
+def test_plain_voices_are_checked_as_one_section(shipped):
+    text = chorale("Ef5").replace("[0]=", "=")  # a1=[...], b1=[...]: no sections
+    assert [(s.voice, s.section, s.index) for s in find_slips(shipped, text)] == [
+        (1, 0, SLIP_INDEX)
+    ]
+
+
 def test_ignore_comments_are_read_from_comments_only():
     text = 'a = "# notegen: ignore"\nb = 1 # notegen: ignore 4, 7\nc = 2 # notegen: ignore\n'
     assert ignored_lines(text) == {1: {4, 7}, 2: None}
@@ -140,3 +148,25 @@ def test_the_sensitivity_setting_is_validated():
     settings, warnings = parse_settings({"slips": {"sensitivity": "very"}})
     assert settings.slips.sensitivity == "default"
     assert warnings and "notegen.slips.sensitivity" in warnings[0]
+
+
+def test_a_duration_that_puts_one_voice_out_of_step_is_hinted():
+    text = chorale()
+    durations = ",".join(["1"] * 32)
+    slipped = durations.replace("1,1,1,1,1,1", "1,1,1,1,1,0.5", 1)  # the tenor's 6th note
+    text = text.replace(f"b3[0]=[{durations}]", f"b3[0]=[{slipped}]")
+    parts = list(parts_by_section(read(text))[0].values())
+    found = duration_slips(parts)
+    assert [(d.voice, d.written, d.fix) for d in found] == [(3, 0.5, 1.0)]
+    assert text[found[0].span.start : found[0].span.end] == "0.5"
+    assert found[0].message == (
+        "0.5 beats makes voice 3 0.5 beats shorter than the other voices in this section; "
+        "1 beat keeps it in step with them"
+    )
+    # the tenor is heard and checked up to where its notes stop fitting (just after the slip)
+    kept = {p.voice: len(p) for p in in_step(parts)}
+    assert kept[1] == kept[2] == kept[4] == 32 and 6 <= kept[3] < 32
+
+
+def test_a_clean_piece_has_no_duration_hint():
+    assert duration_slips(list(parts_by_section(read(chorale()))[0].values())) == []

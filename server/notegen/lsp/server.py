@@ -206,8 +206,9 @@ class NotegenServer(LanguageServer):
             self.warn(warning)
         if self.settings.modelPath != previous.modelPath:
             self.load_model()
-        if (self.settings.enable, self.settings.include) != (previous.enable, previous.include):
-            for uri in list(self.views):  # diagnostics appear or go with the new answer
+        served = (self.settings.enable, self.settings.include, self.settings.slips)
+        if served != (previous.enable, previous.include, previous.slips):
+            for uri in list(self.views):  # diagnostics (and slip hints) with the new settings
                 self.schedule_reading(uri, 0.0)
 
     def load_model(self) -> None:
@@ -296,6 +297,11 @@ class NotegenServer(LanguageServer):
             types.PublishDiagnosticsParams(uri=uri, diagnostics=diags, version=view.version)
         )
         self.slip_hints.schedule(self, uri, view, diags, self.reader)  # hints come later
+
+    def after_long_work(self) -> None:
+        """Give the heap back after a generation (100,000 notes peak at ~+290 MB, measured;
+        without a trim ~100 MB of it stayed resident)."""
+        asyncio.get_running_loop().run_in_executor(self.reader, release_memory)
 
     def _too_big(self, uri: str, view: DocumentView) -> None:
         """No whole-file reading above :data:`MAX_READING_CHARS`: say so once per document."""
@@ -693,11 +699,17 @@ def create_server(model_path: str | None = None) -> NotegenServer:
 
     @server.command(commands.GENERATE)
     async def on_generate(ls: NotegenServer, *args: Any) -> dict[str, Any]:
-        return await commands.generate_melody(ls, *args)
+        try:
+            return await commands.generate_melody(ls, *args)
+        finally:
+            ls.after_long_work()
 
     @server.command(commands.CONTINUE)
     async def on_continue(ls: NotegenServer, *args: Any) -> dict[str, Any]:
-        return await commands.continue_melody(ls, *args)
+        try:
+            return await commands.continue_melody(ls, *args)
+        finally:
+            ls.after_long_work()
 
     @server.command(play.PLAY)
     async def on_play(ls: NotegenServer, *args: Any) -> dict[str, Any]:

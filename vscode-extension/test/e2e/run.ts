@@ -102,6 +102,8 @@ interface Result {
   /** Every notification shown before the missing-server step: must hold no error. */
   notificationsBeforeFailure?: string[];
   missingServerMessage?: string;
+  /** Quick inputs showing once Generate, run with the server down, has answered: none. */
+  promptsWhileDown?: string[];
   screenshots: string[];
   error?: string;
   log?: string;
@@ -345,13 +347,14 @@ async function openWithQuickOpen(page: Page, name: string): Promise<void> {
 
 /** Completion rows at the cursor after Ctrl+Space, or [] when the widget says there are none. */
 async function completionAt(page: Page): Promise<string[]> {
-  await page.keyboard.press("Control+Space");
-  return until("the suggest widget to answer", 15000, async () => {
+  return until("the suggest widget to answer", 30000, async () => {
+    await page.keyboard.press("Control+Space");
+    await sleep(800);
     const labels = await suggestLabels(page);
     if (labels !== undefined) {
       return labels;
     }
-    const none = page.locator(".editor-widget.suggest-widget.visible .message", { hasText: /No suggestions/ });
+    const none = page.locator(".editor-widget.suggest-widget", { hasText: /No suggestions/ });
     return (await none.count()) > 0 ? [] : undefined;
   });
 }
@@ -472,6 +475,16 @@ async function main(): Promise<void> {
     await sleep(500);
     result.notificationsAtFailure = await notifications(page);
     await screenshot(page, "server-missing.png");
+    // Generate with the server down: the reason again (logged a second time), no questions.
+    await runFromPalette(page, "notegen: Generate melody");
+    result.promptsWhileDown = await until("Generate to repeat why the server is down", 30000, async () => {
+      const logged = findFiles(path.join(userDir, "logs"), /notegen\.log$/).map((f) => fs.readFileSync(f, "utf8")).join("\n");
+      if (logged.split("does not have the notegen server").length - 1 < 2) {
+        return undefined;
+      }
+      const widget = page.locator(".quick-input-widget");
+      return (await widget.isVisible()) ? [(await widget.textContent()) ?? ""] : [];
+    });
     step("missingServerExplained");
 
     // 3. "Choose interpreter": the picker finds the project's .venv and marks it.
