@@ -160,3 +160,31 @@ def test_a_block_takes_the_pieces_form_and_register(model):
     pitches = sorted(p for p in (ev.pitch for ev in plain.events) if p is not None)
     assert abs(pitches[len(pitches) // 2] - 43) <= 6
     assert "  a5.length.times do |j|" in plain.text
+
+
+FAST_PIECE = """\
+use_bpm 200
+a1=[:c4,:e4,:g4,:c5,:bf4,:g4,:c4,:d4,:e4,:c4,:bf3,:c4,:g4,:a4,:g4,:c5,:b4,:c5,:c4]
+b1=[1,1,1,1,1,1,2,1,1,1,1,2,1,1,1,1,1,1,4]
+in_thread do
+  play_pattern_timed a1, b1
+end
+sleep 30
+"""
+
+
+def test_generate_with_context_takes_the_pieces_tempo_key_and_form(tiny, tmp_path, capsys):
+    from notegen.cli import main
+
+    piece = tmp_path / "fast.rb"
+    piece.write_text(FAST_PIECE)
+    assert (
+        main(["generate", "--context", str(piece), "--length", "8", "--model", str(tiny[0])]) == 0
+    )
+    block = capsys.readouterr().out
+    assert (
+        block.splitlines()[0]
+        == "# notegen: voice 2 in :c, :major (detected from the piece), 200 bpm"
+    )
+    assert block.splitlines()[1].startswith("a2=[")  # the piece's plain form
+    assert "use_bpm 200" in block
