@@ -1,7 +1,7 @@
 """What generated blocks sound like, measured: repeats, runs, endings, at every temperature.
 
-Every block is made by ``notegen.generate.generate_block`` — what ``notegen generate`` and the
-``notegen.generateMelody`` command print — with the command's defaults (top-p 0.95) unless a
+Every block is made by ``notegen.generate.generate_block`` — what ``notegen-melody generate``
+and the ``notegen.generateMelody`` command print — with the command's defaults (top-p 0.95) unless a
 figure says otherwise:
 
 * per scale: repeated notes (consecutive pitched notes of the same pitch, over all consecutive

@@ -6,7 +6,7 @@ sections ``aN[0]``, ``aN[1]``... one after another, each at its tempo (as
 else 60), durations from ``bN[k]`` (a missing duration lasts the model's default).
 :func:`piece_lines` lays them out in seconds; :func:`setting_for` gives the
 :class:`~notegen.conditioning.Setting` of one voice — the other voices moved onto that voice's
-own beats — which the server, ``notegen generate --context`` and ``notegen-train evaluate``
+own beats — which the server, ``notegen-melody generate --context`` and ``notegen-train evaluate``
 all use, so what is measured on a file is what the editor serves in it.
 """
 

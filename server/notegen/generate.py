@@ -419,8 +419,9 @@ def generate(
     p_in = np.empty((1, 1), dtype=np.int64)
     d_in = np.empty((1, 1), dtype=np.int64)
     out: list[Event] = []
+    network: np.ndarray | None = None  # the first event comes from the served distribution
     for i in range(count):
-        pid = chooser.sample(sampler, pl)
+        pid = chooser.sample(sampler, pl, network)
         did = sampler.sample(dl, dmask)
         out.append(Event(model.pitch_of(pid), model.duration_of(did)))
         if i + 1 < count:
@@ -428,6 +429,7 @@ def generate(
             d_in[0, 0] = did
             cond = ahead.rows(np.array([model.duration_of(did)]))
             pls, dls, state = model.step(p_in, d_in, state, cond)
+            network = pls[0]
             if mixture is None:
                 pl, dl = pls[0], dls[0]
             elif copies is not None:
@@ -525,10 +527,14 @@ def generate_rows(
     vd = len(model.duration_vocab)
     pids = np.empty((rows, steps), dtype=np.int64)
     dids = np.empty((rows, steps), dtype=np.int64)
+    network: np.ndarray | None = None
     for t in range(steps):
         folded = np.stack([ch.fold(row) for ch, row in zip(choosers, lp, strict=True)])
         keep = np.array([ch.keep for ch in choosers])
-        pid = _sample_rows(folded, pmask, check, rng, keep)
+        shares = None
+        if network is not None:
+            shares = [ch.share(row) for ch, row in zip(choosers, network, strict=True)]
+        pid = _sample_rows(folded, pmask, check, rng, keep, shares)
         did = _sample_rows(ld, dmask, check, rng)
         for ch, p_id in zip(choosers, pid.tolist(), strict=True):
             ch.played(p_id)
@@ -537,6 +543,7 @@ def generate_rows(
             break
         played = np.array([model.duration_of(int(d)) for d in did])
         pl, dl, state = model.step(pid, did, state, ahead.rows(played))
+        network = pl
         if mixture is not None:
             joint = (pid * vd + did).tolist()
             for r, index in enumerate(copies):
@@ -578,9 +585,10 @@ def _sample_rows(
     sampler: Sampler,
     rng: np.random.Generator,
     keep: np.ndarray | None = None,
+    shares: Sequence[float | None] | None = None,
 ) -> np.ndarray:
     """One index per row, drawn from :func:`row_distributions`."""
-    p = row_distributions(logits, mask, sampler, keep)
+    p = row_distributions(logits, mask, sampler, keep, shares)
     if sampler.temperature == 0:
         return np.argmax(p, axis=1)
     cdf = np.cumsum(p, axis=1)
@@ -589,16 +597,21 @@ def _sample_rows(
 
 
 def row_distributions(
-    logits: np.ndarray, mask: np.ndarray, sampler: Sampler, keep: np.ndarray | None = None
+    logits: np.ndarray,
+    mask: np.ndarray,
+    sampler: Sampler,
+    keep: np.ndarray | None = None,
+    shares: Sequence[float | None] | None = None,
 ) -> np.ndarray:
     """:meth:`Sampler.distribution` of every row of ``logits`` ``[R, V]`` at once (``keep``:
-    each row's index whose temperature-1 share is kept, -1 for none)."""
+    each row's index whose temperature-1 share is kept, -1 for none; ``shares``: that
+    share given per row)."""
     x = np.array(logits, dtype=np.float64)
     if mask.any():
         usable = np.isfinite(x[:, mask]).any(axis=1)
         x[np.ix_(usable, ~mask)] = -np.inf
-    if keep is not None and sampler.temperature != 1.0 and (keep >= 0).any():
-        return _finish_rows(_keep_rows(x, keep, sampler.temperature), sampler)
+    if keep is not None and (sampler.temperature != 1.0 or shares) and (keep >= 0).any():
+        return _finish_rows(_keep_rows(x, keep, sampler.temperature, shares), sampler)
     if sampler.temperature == 0:
         p = np.zeros_like(x)
         p[np.arange(len(x)), np.argmax(x, axis=1)] = 1.0
@@ -608,14 +621,19 @@ def row_distributions(
     return _finish_rows(np.exp(x), sampler)
 
 
-def _keep_rows(x: np.ndarray, keep: np.ndarray, temperature: float) -> np.ndarray:
+def _keep_rows(
+    x: np.ndarray,
+    keep: np.ndarray,
+    temperature: float,
+    shares: Sequence[float | None] | None = None,
+) -> np.ndarray:
     """:func:`notegen.sampling._keep_share` row by row (rows with ``keep < 0``: plain)."""
     from notegen.sampling import _keep_share
 
     out = np.empty_like(x)
     for r, k in enumerate(keep.tolist()):
         if k >= 0:
-            out[r] = _keep_share(x[r], int(k), temperature)
+            out[r] = _keep_share(x[r], int(k), temperature, shares[r] if shares else None)
         elif temperature == 0:
             out[r] = 0.0
             out[r, int(np.argmax(x[r]))] = 1.0
@@ -723,8 +741,23 @@ class _PitchChooser:
         with np.errstate(divide="ignore"):
             return np.log(folded)
 
-    def sample(self, sampler: Sampler, logits: np.ndarray) -> int:
-        pid = sampler.sample(self.fold(logits), self.mask, self.keep if self.keep >= 0 else None)
+    def share(self, network_logits: np.ndarray | None) -> float | None:
+        """The repeat's probability by the network alone (after the fold), or ``None``.
+
+        The copy model, matching the melody's own output, would otherwise feed a repeated note
+        back to itself: sampled from the mixture, runs of 19-21 equal notes appeared."""
+        if network_logits is None or self.keep < 0:
+            return None
+        probs = np.exp(log_softmax(np.asarray(network_logits, np.float64)))
+        if self.restricts:
+            probs = fold_masked(probs, self.mask, self.midi, self.last)
+        return float(probs[self.keep])
+
+    def sample(
+        self, sampler: Sampler, logits: np.ndarray, network: np.ndarray | None = None
+    ) -> int:
+        keep = self.keep if self.keep >= 0 else None
+        pid = sampler.sample(self.fold(logits), self.mask, keep, self.share(network))
         self.played(pid)
         return pid
 

@@ -419,21 +419,26 @@ class Sampler:
         self.rng = np.random.default_rng(seed)
 
     def distribution(
-        self, logits: np.ndarray, mask: np.ndarray | None = None, keep: int | None = None
+        self,
+        logits: np.ndarray,
+        mask: np.ndarray | None = None,
+        keep: int | None = None,
+        share: float | None = None,
     ) -> np.ndarray:
         """The probabilities this sampler draws from, after mask, temperature, top-k, top-p.
 
-        ``keep`` (the previous note's index) keeps its temperature-1 probability at every
-        temperature: temperature sharpens *which* note follows, not *whether* the last one is
-        repeated. Sharpened as one, the repeat — often the single likeliest next note while
-        hardly ever likelier than all moves together — took 62-72 % of the notes at
-        temperature 0 to 0.3 and a 64-note block became one note.
+        ``keep`` (the previous note's index): temperature acts on two decisions apart — repeat
+        the last note or move, then which move (:func:`_keep_share`). Sharpened as one
+        distribution, the repeat — often the single likeliest next note while hardly ever
+        likelier than all moves together — took 62-72 % of the notes at temperature 0 to 0.3
+        and a 64-note block became one note. ``share`` sets the repeat's temperature-1
+        probability (generation passes the network's own, without the copy model).
         """
         x = np.array(logits, dtype=np.float64)
         if mask is not None and mask.any() and np.isfinite(x[mask]).any():
             x[~mask] = -np.inf
-        if keep is not None and 0 <= keep < x.size and self.temperature != 1.0:
-            p = _keep_share(x, keep, self.temperature)
+        if keep is not None and 0 <= keep < x.size and (share is not None or self.temperature != 1):
+            p = _keep_share(x, keep, self.temperature, share)
         elif self.temperature == 0:
             p = np.zeros_like(x)
             p[int(np.argmax(x))] = 1.0
@@ -459,10 +464,14 @@ class Sampler:
         return p
 
     def sample(
-        self, logits: np.ndarray, mask: np.ndarray | None = None, keep: int | None = None
+        self,
+        logits: np.ndarray,
+        mask: np.ndarray | None = None,
+        keep: int | None = None,
+        share: float | None = None,
     ) -> int:
         """One index drawn from :meth:`distribution` with this sampler's generator."""
-        p = self.distribution(logits, mask, keep)
+        p = self.distribution(logits, mask, keep, share)
         if self.temperature == 0:
             return int(np.argmax(p))
         cdf = np.cumsum(p)
@@ -470,17 +479,25 @@ class Sampler:
         return int(min(np.searchsorted(cdf, u, side="right"), p.size - 1))
 
 
-def _keep_share(x: np.ndarray, keep: int, temperature: float) -> np.ndarray:
-    """Probabilities: ``keep`` at its temperature-1 share, the others sharpened (or flattened)
-    by ``temperature`` among themselves. At 0 (greedy) ``keep`` is chosen only when its share
-    is above one half, else the likeliest other index."""
+def _keep_share(
+    x: np.ndarray, keep: int, temperature: float, given: float | None = None
+) -> np.ndarray:
+    """Probabilities in two levels: repeat ``keep`` or move, then which move.
+
+    Temperature sharpens (or flattens) each decision on its own: the two-way choice between
+    the repeat (temperature-1 share ``s``, or ``given``) and moving gets ``s^(1/T)`` against
+    ``(1-s)^(1/T)``; the moves share the rest, sharpened among themselves. At 0 (greedy) the
+    repeat wins only above one half, else the likeliest move."""
     finite = np.isfinite(x)
     if not finite.any():
         return np.ones_like(x)
     z = np.where(finite, x - x[finite].max(), -np.inf)
     p1 = np.exp(z)
     p1 /= p1.sum()
-    share = float(p1[keep])
+    share = min(max(float(p1[keep]) if given is None else float(given), 0.0), 1.0)
+    if 0 < temperature != 1 and 0 < share < 1:
+        a, b = share ** (1 / temperature), (1 - share) ** (1 / temperature)
+        share = a / (a + b)
     rest = z.copy()
     rest[keep] = -np.inf
     out = np.zeros_like(x)

@@ -92,6 +92,22 @@ def test_fit_from_a_folder_interrupted_resumed_and_exported(
     )
 
 
+def test_a_conditioned_model_trains_from_the_shards_and_exports(
+    converted: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--conditioning``: each voice hears its piece's other voices and metre (the rows of
+    ``notegen.conditioning`` written into the shards), and the export declares that input."""
+    run_dir = tmp_path / "run"
+    args = ["fit", "--shards", str(converted), "--out", str(run_dir), *TINY, "--max-steps", "4"]
+    assert main([*args, "--epochs", "1", "--conditioning"]) == 0
+    onnx = tmp_path / "cond.onnx"
+    capsys.readouterr()
+    assert main(["export", str(run_dir), "--out", str(onnx)]) == 0
+    card = json.loads(onnx.with_suffix(".json").read_text())
+    assert card["inputs"][-1] == "conditioning" and card["conditioning"]["dim"] == 57
+    assert card["parity"]["max_abs_diff"] <= 1e-5
+
+
 # -- two workers ---------------------------------------------------------------------------------
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 pytest.importorskip("mido")
@@ -50,6 +51,24 @@ def test_a_voice_example_carries_the_other_voices_and_the_bar_position(tmp_path:
     assert melody["bar_position"] == [0, 1, 1.5, 2, 0, 2]  # 3/4: bars of 3 beats
     assert bass["context_pitch"] == [72, 77, 79]
     assert melody["bpm"] == 90 and melody["time_signature"] == [3, 4]
+
+
+def test_a_voice_example_carries_the_models_conditioning_rows(tmp_path: Path) -> None:
+    from notegen import conditioning as cond
+
+    (piece,), _ = read_file(write_midi(tmp_path / "song.mid"), "midi", "song.mid")
+    melody = piece.examples()[0]
+    rows = np.asarray(melody["conditioning"]).reshape(-1, cond.COND_DIM)
+    assert rows.shape == (6, cond.COND_DIM)
+    bass_classes = [int(np.argmax(r[cond.BASS])) for r in rows]
+    assert bass_classes == [0, 0, 0, 7, 7, 0]  # C, C, C, G, G, C under the melody
+    assert rows[:, cond.ALONE].tolist() == [0] * 6
+    bars = [int(np.argmax(r[cond.BAR])) for r in rows]
+    assert bars == [0, 1, 1, 2, 0, 2]  # beat of the 3/4 bar at each onset
+    lone = read_file(write_midi(tmp_path / "solo.mid", {"x": (0, [(60, 1), (62, 1)])}), "midi", "x")
+    (solo,) = lone[0][0].examples()
+    solo_rows = np.asarray(solo["conditioning"]).reshape(-1, cond.COND_DIM)
+    assert solo_rows[:, cond.ALONE].tolist() == [1, 1]
 
 
 def test_midi_chords_give_their_top_note_and_gaps_give_rests(tmp_path: Path) -> None:

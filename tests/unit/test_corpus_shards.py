@@ -129,6 +129,7 @@ def _one_shard(folder: Path, melodies: list[list[int]]) -> Path:
                         "pitch": pitches,
                         "beats": [0.5] * len(pitches),
                         "onset": [0.5 * k for k in range(len(pitches))],
+                        "conditioning": [],  # read only by a conditioned fit
                         "bar_position": [0.0] * len(pitches),
                         "context_pitch": [],
                         "context_count": [0] * len(pitches),

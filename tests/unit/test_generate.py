@@ -188,3 +188,18 @@ def test_generate_with_context_takes_the_pieces_tempo_key_and_form(tiny, tmp_pat
     )
     assert block.splitlines()[1].startswith("a2=[")  # the piece's plain form
     assert "use_bpm 200" in block
+
+
+def test_sections_end_at_phrase_ends_near_every_sixteen_notes() -> None:
+    from notegen.generate import phrase_sections
+
+    # eighths with a held note at index 13 and 30: the cuts go after them, not at 16 and 32
+    events = [Event(60 + i % 5, 2.0 if i in (13, 30) else 0.5) for i in range(40)]
+    sections = phrase_sections(events)
+    assert [len(s) for s in sections] == [14, 17, 9]
+    assert [s[-1].duration for s in sections[:2]] == [2.0, 2.0]
+    assert [e for s in sections for e in s] == events
+    # before a rest counts as a phrase end too; short melodies stay one section
+    with_rest = [Event(60, 0.5)] * 15 + [Event(62, 0.5), Event(None, 1.0)] + [Event(64, 0.5)] * 10
+    assert len(phrase_sections(with_rest)[0]) == 16
+    assert phrase_sections(events[:18]) == [events[:18]]

@@ -157,15 +157,20 @@ def test_masked_notes_fold_onto_the_nearest_scale_note_on_the_same_side() -> Non
 
 
 @pytest.mark.parametrize("temperature", [0.0, 0.3, 0.7, 1.5])
-def test_temperature_keeps_the_repeat_at_its_own_share(temperature: float) -> None:
+def test_temperature_sharpens_repeat_or_move_apart_from_which_move(temperature: float) -> None:
     logits = np.log(np.array([0.05, 0.35, 0.25, 0.2, 0.15]))  # index 1 is the last note
     p = Sampler(temperature=temperature).distribution(logits, keep=1)
     if temperature == 0:
         assert p.tolist() == [0, 0, 1, 0, 0]  # the repeat is not above one half: best move
     else:
-        assert p[1] == pytest.approx(0.35)
+        # the two-way choice at temperature T: 0.35^(1/T) against 0.65^(1/T)
+        a, b = 0.35 ** (1 / temperature), 0.65 ** (1 / temperature)
+        assert p[1] == pytest.approx(a / (a + b))
         assert p.sum() == pytest.approx(1.0)
         moves = p[[0, 2, 3, 4]]
         assert np.argmax(moves) == 1  # the likeliest move stays the likeliest
     dominant = np.log(np.array([0.1, 0.6, 0.1, 0.1, 0.1]))
     assert Sampler(temperature=0).distribution(dominant, keep=1)[1] == 1.0
+    # the repeat's own share can be given (generation: the network's, without the copy model)
+    given = Sampler(temperature=1.0).distribution(logits, keep=1, share=0.1)
+    assert given[1] == pytest.approx(0.1)

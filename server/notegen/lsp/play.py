@@ -231,6 +231,9 @@ def _publish(server: Any, view: DocumentView, ours: list[types.Diagnostic]) -> N
         from .diagnostics import diagnose
 
         combined = diagnose(view) + ours
+        hints = getattr(server, "slip_hints", None)  # keep the slip hints of this version
+        if hints is not None:
+            combined += hints.for_version(view.uri, view.version)
         server.text_document_publish_diagnostics(
             types.PublishDiagnosticsParams(uri=view.uri, version=view.version, diagnostics=combined)
         )

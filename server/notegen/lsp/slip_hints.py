@@ -68,7 +68,7 @@ class SlipHints:
     def __init__(self) -> None:
         self.tasks: dict[str, asyncio.Future[None]] = {}
         self.caches: dict[int, _LRU] = {}
-        self.hints: dict[str, list[types.Diagnostic]] = {}
+        self.hints: dict[str, tuple[int | None, list[types.Diagnostic]]] = {}
 
     def schedule(
         self,
@@ -84,6 +84,12 @@ class SlipHints:
             self.hints.pop(uri, None)
             return
         self.tasks[uri] = asyncio.ensure_future(self._check(host, uri, view, diagnostics, reader))
+
+    def for_version(self, uri: str, version: int | None) -> list[types.Diagnostic]:
+        """The hints found for that version of ``uri`` (for other publishers of diagnostics,
+        which replace the whole set: Sonic Pi's runtime errors)."""
+        found = self.hints.get(uri)
+        return list(found[1]) if found is not None and found[0] == version else []
 
     def cancel(self, uri: str) -> None:
         task = self.tasks.pop(uri, None)
@@ -113,7 +119,7 @@ class SlipHints:
             return
         slips, style = found
         hints = [_diagnostic(view, slip, style) for slip in slips]
-        self.hints[uri] = hints
+        self.hints[uri] = (view.version, hints)
         if not hints:
             return  # what was published already stands
         host.text_document_publish_diagnostics(

@@ -25,7 +25,7 @@ def add_convert_args(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
         help="shards folder (a re-run converts only new content)",
     )
     p.add_argument("--workers", type=int, default=1, help="reader processes (default 1)")
-    p.add_argument("--shard-examples", type=int, default=2048, help="voices per shard file")
+    p.add_argument("--shard-examples", type=int, default=512, help="voices per shard file")
 
 
 def add_stream_fit_args(p: argparse.ArgumentParser) -> None:

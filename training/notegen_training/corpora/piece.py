@@ -12,6 +12,8 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass, field
 
+import numpy as np
+
 GRID = 1 / 48
 """Onsets and durations snap to 1/48 beat: exact for sixteenths, triplets and their halves."""
 MIN_EVENTS = 2
@@ -61,9 +63,29 @@ class Piece:
         bar = num * 4 / den
         return round((beat - start) % bar, 6) if bar > 0 else 0.0
 
+    def metre(self) -> tuple[float, float] | None:
+        """``(bar_beats, phase)`` of the first time signature (``None``: unknown)."""
+        if not self.time_signatures:
+            return None
+        at, (num, den) = self.time_signatures[0]
+        bar = num * 4 / den
+        return (bar, (-at) % bar) if bar > 0 else None
+
     def examples(self) -> list[dict[str, object]]:
-        """One training example per voice: its events, its bar positions, and the pitches the
-        other voices sound at each of its onsets (flattened with per-event counts)."""
+        """One training example per voice: its events, its bar positions, the pitches the
+        other voices sound at each of its onsets (flattened with per-event counts), and the
+        model's conditioning rows (:mod:`notegen.conditioning`, flattened) built from them."""
+        from notegen.conditioning import Metre, VoiceTimes, condition_rows
+
+        times = {
+            id(v): VoiceTimes(
+                np.asarray(v.onsets, np.float64),
+                np.asarray(v.onsets, np.float64) + np.asarray(v.durations, np.float64),
+                np.array([np.nan if p is None else float(p) for p in v.pitches]),
+            )
+            for v in self.voices
+        }
+        metre = self.metre()
         out: list[dict[str, object]] = []
         first_tempo = self.tempos[0][1] if self.tempos else 0.0
         sig = self.time_signatures[0][1] if self.time_signatures else (0, 0)
@@ -77,9 +99,18 @@ class Piece:
                 sounding = [p for v in others if (p := v.sounding_at(onset)) is not None]
                 context.extend(sounding)
                 counts.append(len(sounding))
+            count = len(voice)
+            rows = condition_rows(
+                np.asarray(voice.onsets, np.float64),
+                [times[id(v)] for v in others],
+                Metre(*metre) if metre else None,
+                notes_left=count - np.arange(count),
+                end=voice.onsets[-1] + voice.durations[-1],
+            )
             out.append(
                 {
                     "id": f"{self.id}#{voice.name}",
+                    "conditioning": rows.ravel().tolist(),
                     "pitch": [-1 if p is None else int(p) for p in voice.pitches],
                     "beats": [float(d) for d in voice.durations],
                     "onset": [float(o) for o in voice.onsets],

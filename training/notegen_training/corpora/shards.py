@@ -37,7 +37,7 @@ from .read import read_file
 
 MANIFEST = "manifest.jsonl"
 SUMMARY = "corpus.json"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 SPLITS = ("train", "valid", "test")
 
 
@@ -99,7 +99,8 @@ def convert_one(job: tuple[str, str | None, str]) -> FileResult:
 def to_example(example: dict[str, Any]) -> bytes:
     """A voice as a serialized ``tf.train.Example``: pitch (MIDI, -1 = rest), beats, onset
     (beats from the piece's start), bar_position, context_pitch + context_count (the other
-    voices at each onset), bpm, time_signature, id."""
+    voices at each onset), conditioning (``notegen.conditioning`` rows, flattened), bpm,
+    time_signature, id."""
     import tensorflow as tf
 
     def ints(values: Iterable[int]) -> tf.train.Feature:
@@ -112,6 +113,7 @@ def to_example(example: dict[str, Any]) -> bytes:
         "pitch": ints(example["pitch"]),
         "beats": floats(example["beats"]),
         "onset": floats(example["onset"]),
+        "conditioning": floats(example["conditioning"]),
         "bar_position": floats(example["bar_position"]),
         "context_pitch": ints(example["context_pitch"]),
         "context_count": ints(example["context_count"]),
@@ -277,7 +279,7 @@ def convert(
     folder: str | Path,
     *,
     workers: int = 1,
-    shard_examples: int = 2048,
+    shard_examples: int = 512,
     progress: bool = True,
 ) -> ConvertReport:
     """Convert every file of ``paths`` not yet in ``folder``'s manifest; write the summary.

@@ -23,13 +23,18 @@ from ..tokens import Vocab
 BUCKETS = (16, 32, 64, 128, 256)
 
 
-def feature_spec() -> dict[str, Any]:
+TRAINING_FEATURES = ("pitch", "beats")
+
+
+def feature_spec(names: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """How each feature of a shard's examples parses (``names``: only these)."""
     import tensorflow as tf
 
-    return {
+    spec = {
         "pitch": tf.io.RaggedFeature(tf.int64),
         "beats": tf.io.RaggedFeature(tf.float32),
         "onset": tf.io.RaggedFeature(tf.float32),
+        "conditioning": tf.io.RaggedFeature(tf.float32),
         "bar_position": tf.io.RaggedFeature(tf.float32),
         "context_pitch": tf.io.RaggedFeature(tf.int64),
         "context_count": tf.io.RaggedFeature(tf.int64),
@@ -37,12 +42,16 @@ def feature_spec() -> dict[str, Any]:
         "time_signature": tf.io.FixedLenFeature([2], tf.int64),
         "id": tf.io.FixedLenFeature([], tf.string),
     }
+    return spec if names is None else {k: spec[k] for k in names}
 
 
-def parse(record: Any) -> dict[str, Any]:
+def parse(record: Any, conditioning: bool = False) -> dict[str, Any]:
+    """The features training reads (the conditioning rows only for a conditioned model: they
+    are most of a record's bytes)."""
     import tensorflow as tf
 
-    return tf.io.parse_single_example(record, feature_spec())
+    names = (*TRAINING_FEATURES, "conditioning") if conditioning else TRAINING_FEATURES
+    return tf.io.parse_single_example(record, feature_spec(names))
 
 
 def token_ids(pitch: Any, beats: Any, vocab: Vocab) -> tuple[Any, Any]:
@@ -63,13 +72,13 @@ def token_ids(pitch: Any, beats: Any, vocab: Vocab) -> tuple[Any, Any]:
     return pitch_ids, tf.cast(duration_ids, tf.int64)
 
 
-def transpose(pitch_ids: Any, limit: int, vocab: Vocab) -> Any:
+def transpose(pitch_ids: Any, limit: int, vocab: Vocab) -> tuple[Any, Any]:
     """Shift the notes by a random number of semitones in ``[-limit, limit]`` that keeps
-    every note inside the vocabulary (0 when none does)."""
+    every note inside the vocabulary (0 when none does); returns the ids and the shift."""
     import tensorflow as tf
 
     if limit <= 0:
-        return pitch_ids
+        return pitch_ids, tf.constant(0, tf.int32)
     notes = tf.boolean_mask(pitch_ids, pitch_ids >= 2)
     top = tf.constant([vocab.n_pitch - 1], tf.int64)
     lowest = tf.reduce_min(tf.concat([notes, top], 0))  # no notes: any shift is harmless
@@ -81,11 +90,29 @@ def transpose(pitch_ids: Any, limit: int, vocab: Vocab) -> Any:
         lambda: tf.random.uniform([], low, high + 1, dtype=tf.int32),
         lambda: tf.constant(0, tf.int32),
     )
-    return tf.where(pitch_ids >= 2, pitch_ids + tf.cast(shift, tf.int64), pitch_ids)
+    return tf.where(pitch_ids >= 2, pitch_ids + tf.cast(shift, tf.int64), pitch_ids), shift
 
 
-def rows(pitch_ids: Any, duration_ids: Any, max_len: int) -> Any:
-    """A dataset of (input, target) rows of at most ``max_len`` steps for one voice."""
+def augment_rows(rows: Any, shift: Any, width: int) -> Any:
+    """The training rows of one voice for one pass: transposed with its notes and parts
+    hidden at random (``notegen_training.conditioned.augment``, the in-memory fit's rule)."""
+    import tensorflow as tf
+
+    from ..conditioned import Hiding, augment
+
+    hiding = Hiding()
+
+    def run(values: np.ndarray, by: np.ndarray) -> np.ndarray:
+        rng = np.random.default_rng()
+        return augment(values, int(by), hiding, rng).astype(np.float32)
+
+    out = tf.numpy_function(run, [rows, shift], tf.float32, stateful=True)
+    return tf.reshape(out, [-1, width])
+
+
+def rows(pitch_ids: Any, duration_ids: Any, max_len: int, cond: Any = None) -> Any:
+    """A dataset of (input, target[, conditioning]) rows of at most ``max_len`` steps for one
+    voice (the conditioning row of a step describes the event it predicts)."""
     import tensorflow as tf
 
     zero = tf.zeros([1], tf.int64)
@@ -97,13 +124,8 @@ def rows(pitch_ids: Any, duration_ids: Any, max_len: int) -> Any:
     def cut(start: Any) -> tuple[Any, ...]:
         end = tf.minimum(start + max_len, n)
         w = tf.ones([end - start], tf.float32)
-        return (
-            x_p[start:end],
-            x_d[start:end],
-            pitch_ids[start:end],
-            duration_ids[start:end],
-            w,
-        )
+        row = (x_p[start:end], x_d[start:end], pitch_ids[start:end], duration_ids[start:end], w)
+        return row if cond is None else (*row, cond[start:end])
 
     return tf.data.Dataset.from_tensor_slices(starts).map(cut)
 
@@ -119,6 +141,7 @@ def train_dataset(
     num_shards: int = 1,
     shard_index: int = 0,
     seed: int = 0,
+    conditioning: int = 0,
 ) -> Any:
     """Endless batches for training (an epoch is a number of steps, the same on every worker,
     so collective ops never wait for a worker that ran out of data)."""
@@ -142,14 +165,18 @@ def train_dataset(
         ds = ds.shard(num_shards, shard_index)  # fewer files than workers: split the records
     ds = ds.shuffle(shuffle_buffer, seed=seed + shard_index, reshuffle_each_iteration=True)
 
-    def tokens(record: Any) -> tuple[Any, Any]:
-        example = parse(record)
+    def tokens(record: Any) -> tuple[Any, ...]:
+        example = parse(record, bool(conditioning))
         p, d = token_ids(example["pitch"], example["beats"], vocab)
-        return transpose(p, transpose_limit, vocab), d
+        p, shift = transpose(p, transpose_limit, vocab)
+        if not conditioning:
+            return p, d
+        cond = tf.reshape(example["conditioning"], [-1, conditioning])
+        return p, d, augment_rows(cond, shift, conditioning)
 
     ds = ds.map(tokens, num_parallel_calls=tf.data.AUTOTUNE)
-    ds = ds.filter(lambda p, d: tf.size(p) > 0)
-    ds = ds.flat_map(lambda p, d: rows(p, d, max_len))
+    ds = ds.filter(lambda p, *_: tf.size(p) > 0)
+    ds = ds.flat_map(lambda p, d, *cond: rows(p, d, max_len, *cond))
     boundaries = [b + 1 for b in BUCKETS if b < max_len]
     ds = ds.bucket_by_sequence_length(
         lambda *row: tf.shape(row[0])[0],
@@ -160,7 +187,12 @@ def train_dataset(
 
 
 def valid_dataset(
-    files: Sequence[Path], *, vocab: Vocab, batch_size: int = 32, limit: int | None = None
+    files: Sequence[Path],
+    *,
+    vocab: Vocab,
+    batch_size: int = 32,
+    limit: int | None = None,
+    conditioning: int = 0,
 ) -> Any:
     """Whole voices (never cut: each event keeps its full left context), padded batches."""
     import tensorflow as tf
@@ -170,11 +202,14 @@ def valid_dataset(
         ds = ds.take(limit)
 
     def whole(record: Any) -> tuple[Any, ...]:
-        example = parse(record)
+        example = parse(record, bool(conditioning))
         p, d = token_ids(example["pitch"], example["beats"], vocab)
         zero = tf.zeros([1], tf.int64)
         w = tf.ones(tf.shape(p), tf.float32)
-        return tf.concat([zero, p[:-1]], 0), tf.concat([zero, d[:-1]], 0), p, d, w
+        row = (tf.concat([zero, p[:-1]], 0), tf.concat([zero, d[:-1]], 0), p, d, w)
+        if not conditioning:
+            return row
+        return (*row, tf.reshape(example["conditioning"], [-1, conditioning]))
 
     ds = ds.map(whole).filter(lambda *row: tf.size(row[2]) > 0)
     return ds.padded_batch(batch_size).prefetch(2)

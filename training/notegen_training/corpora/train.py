@@ -186,6 +186,7 @@ def _fit(
         config.units,
         config.layers,
         config.dropout,
+        config.conditioning,
     )
     files = RunFiles(run_dir)
     meta = {
@@ -232,16 +233,17 @@ def _fit(
             num_shards=ctx.num_input_pipelines,
             shard_index=ctx.input_pipeline_id,
             seed=config.seed + 1000 * len(state.resumed),
+            conditioning=config.conditioning,
         )
 
     batches = iter(strategy.distribute_datasets_from_function(dataset_fn))
     ce = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction=None)
 
     def replica_step(batch: Any) -> Any:
-        x_p, x_d, y_p, y_d, w = batch
+        x_p, x_d, y_p, y_d, w, *cond = batch
         with tf.GradientTape() as tape:
             h, c = model.zero_state(tf.shape(x_p)[0])
-            p_logits, d_logits, _, _ = model([x_p, x_d, h, c], training=True)
+            p_logits, d_logits, _, _ = model([x_p, x_d, *cond, h, c], training=True)
             ctx = tf.distribute.get_replica_context()
             total = ctx.all_reduce(tf.distribute.ReduceOp.SUM, tf.reduce_sum(w))
             pitch_loss = tf.reduce_sum(ce(y_p, p_logits) * w) / total
@@ -286,7 +288,11 @@ def _fit(
             bar.close()
             state.train_seconds += time.time() - started
             started_valid = time.time()
-            valid = score(model, valid_files, vocab, options.valid_limit) if valid_files else {}
+            valid = (
+                score(model, valid_files, vocab, options.valid_limit, config.conditioning)
+                if valid_files
+                else {}
+            )
         except KeyboardInterrupt:
             bar.close()
             if state.step < steps:
@@ -319,12 +325,16 @@ def _fit(
     return state
 
 
-def score(model: Any, files: list[Path], vocab: Vocab, limit: int | None) -> dict[str, Any]:
-    """Bits per event on whole validation voices (pitch-and-rest and duration heads)."""
+def score(
+    model: Any, files: list[Path], vocab: Vocab, limit: int | None, conditioning: int = 0
+) -> dict[str, Any]:
+    """Bits per event on whole validation voices (pitch-and-rest and duration heads); a
+    conditioned model reads each voice's rows as written (its piece, metre and end known)."""
     sums = np.zeros(3)
-    for x_p, x_d, y_p, y_d, w in stream.valid_dataset(files, vocab=vocab, limit=limit):
+    batches = stream.valid_dataset(files, vocab=vocab, limit=limit, conditioning=conditioning)
+    for x_p, x_d, y_p, y_d, w, *cond in batches:
         h, c = model.zero_state(x_p.shape[0])
-        p_logits, d_logits, _, _ = model([x_p, x_d, h, c], training=False)
+        p_logits, d_logits, _, _ = model([x_p, x_d, *cond, h, c], training=False)
         weights = w.numpy()
         pitch, n = stream.bits(np.asarray(p_logits), y_p.numpy(), weights)
         duration, _ = stream.bits(np.asarray(d_logits), y_d.numpy(), weights)

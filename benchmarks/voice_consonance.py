@@ -1,0 +1,130 @@
+"""Does a generated voice sound with the piece? Consonance of new voices against real pieces.
+
+For every voice of every given Sonic Pi file (read as the server reads it,
+``notegen.ensemble``): the share of that voice's note onsets that are consonant with every note
+the other voices sound there — unison/octave, thirds, fifths, sixths, and fourths when the lower
+note of the pair is not the lowest sounding note (not over the bass). Then the voice is taken
+out and a new one of as many notes (at most ``--max-notes``; the piece's voice is scored over
+its first as many notes) is generated in its place with
+``generate_block`` — once hearing the other voices (the setting ``generateMelody`` gives a new
+voice) and once alone — and scored the same way. Onsets where nothing else sounds are left out.
+
+Issue 10's target: generated voices within 5 points of the piece's own voices.
+
+    python benchmarks/voice_consonance.py ../shared/data/sonicpi/rbnpi-broadcast
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "server"))
+
+from notegen.conditioning import VoiceTimes, sounding  # noqa: E402
+from notegen.ensemble import VoiceLine, document_lines, setting_for  # noqa: E402
+from notegen.generate import GenerateOptions, generate_block  # noqa: E402
+from notegen.melody import Event  # noqa: E402
+from notegen.model import MelodyModel  # noqa: E402
+from notegen.sampling import detect_key, tonic_name  # noqa: E402
+
+CONSONANT = {0, 3, 4, 7, 8, 9}
+
+
+def consonance(events: Sequence[Event], others: Sequence[VoiceTimes]) -> tuple[int, int]:
+    """(consonant onsets, onsets with something else sounding) of a voice from beat 0."""
+    voice = VoiceTimes.of(events)
+    notes = np.isfinite(voice.pitches)
+    heard = sounding(others, voice.onsets[notes])
+    good = total = 0
+    for pitch, row in zip(voice.pitches[notes], heard, strict=True):
+        other = row[np.isfinite(row)]
+        if other.size == 0:
+            continue
+        total += 1
+        bass = min(float(other.min()), float(pitch))
+        ok = True
+        for q in other:
+            interval = round(abs(pitch - q)) % 12
+            lower = min(pitch, q)
+            if interval in CONSONANT or (interval == 5 and lower > bass):
+                continue
+            ok = False
+            break
+        good += ok
+    return good, total
+
+
+def others_of(lines: Sequence[VoiceLine], number: int) -> tuple[VoiceTimes, ...]:
+    return setting_for(lines, number).others
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("paths", nargs="+", help="Sonic Pi files or folders")
+    ap.add_argument("--model", default=str(REPO / "models" / "notegen.json"))
+    ap.add_argument("--max-notes", type=int, default=128)
+    ap.add_argument("--seed", type=int, default=1)
+    args = ap.parse_args()
+    model = MelodyModel.load(args.model)
+    print("command:", " ".join(sys.argv), f"| cpus {os.cpu_count()} load {os.getloadavg()[0]:.1f}")
+    files: list[Path] = []
+    for raw in args.paths:
+        path = Path(raw)
+        files.extend(sorted(path.rglob("*.rb")) if path.is_dir() else [path])
+    sums = {"piece": [0, 0], "with_voices": [0, 0], "alone": [0, 0]}
+    for file in files:
+        lines = document_lines(file.read_text(encoding="utf-8", errors="replace"))
+        if len(lines) < 2:
+            continue
+        row = {}
+        for line in lines:
+            others = others_of(lines, line.number)
+            rest = [ln for ln in lines if ln.number != line.number]
+            count = min(args.max_notes, sum(e.pitch is not None for e in line.events))
+            key = detect_key([e for ln in rest for e in ln.events])
+            options = GenerateOptions(
+                length=count,
+                top_p=0.95,
+                seed=args.seed + line.number,
+                key=None if key is None else tonic_name(key.tonic),
+                scale=None if key is None else key.scale,
+                bpm=line.bpms[0],
+            )
+            # the piece's own voice over the same span: its first ``count`` notes
+            pitched = np.cumsum([e.pitch is not None for e in line.events])
+            own = line.events[: int(np.searchsorted(pitched, count)) + 1]
+            made = {
+                "piece": own,
+                "with_voices": generate_block(
+                    model, options, setting=setting_for(rest, None)
+                ).events,
+                "alone": generate_block(model, options).events,
+            }
+            for name, events in made.items():
+                good, total = consonance(events, others)
+                sums[name][0] += good
+                sums[name][1] += total
+                row[name] = row.get(name, (0, 0))
+                row[name] = (row[name][0] + good, row[name][1] + total)
+        print(
+            f"{file.name[:44]:44s} "
+            + "  ".join(f"{n} {100 * g / max(1, t):5.1f} %" for n, (g, t) in row.items()),
+            flush=True,
+        )
+    print(
+        "\nall files: "
+        + "  ".join(f"{n} {100 * g / max(1, t):5.1f} % of {t} onsets" for n, (g, t) in sums.items())
+    )
+    print("target: generated voices within 5 points of the pieces' own voices")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
