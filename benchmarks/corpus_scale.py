@@ -98,6 +98,9 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=200, help="training steps at every scale")
     parser.add_argument("--units", type=int, default=32)
     parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument(
+        "--conditioning", action="store_true", help="train the conditioned model (fit flag)"
+    )
     opts = parser.parse_args()
     print("$ " + shlex.join([sys.argv[0], *sys.argv[1:]]))
     print(f"cpus: {os.cpu_count()}, load average at start: {os.getloadavg()}")
@@ -117,6 +120,10 @@ def main() -> int:
         fit_args = ["fit", "--shards", str(shards), "--out", str(run), "--epochs", "1"]
         fit_args += ["--max-steps", str(opts.steps), "--units", str(opts.units)]
         fit_args += ["--batch-size", str(opts.batch_size), "--threads", "1", "--seed", "0"]
+        fit_args += ["--conditioning"] if opts.conditioning else []
+        if opts.conditioning:
+            run = run.with_name(run.name + "-cond")
+            fit_args[fit_args.index("--out") + 1] = str(run)
         fit_mb, fit_s, _ = measured(fit_args)
         export_mb, export_s, _ = measured(["export", str(run), "--out", str(run / "m.onnx")])
         state = json.loads((run / "state.json").read_text())

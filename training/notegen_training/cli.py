@@ -10,9 +10,11 @@ music21 files once, cached in ~/.cache/notegen; the fit took 56 min on 2 shared 
     notegen-train evaluate models/notegen.json runs/melodies/valid.jsonl.gz \\
         --ngram-train runs/melodies/train.jsonl.gz --seed-model models/seed.json --record valid
 
-A small model of your own in a few minutes: add ``--corpus my_pieces/`` (Sonic Pi .rb files or
-folders) and shrink it, e.g. ``--units 128 --epochs 10``. An interrupted fit resumes when the
-same command is run again."""
+A small model of your own in a few minutes: ``fit --corpus my_pieces/ --out runs/mine`` (MIDI,
+MusicXML, ABC and Sonic Pi files, folders or globs; converted once into shards, then streamed)
+and shrink it, e.g. ``--units 128 --epochs 10``. ``convert`` does the conversion alone;
+``fit --shards DIR --distributed`` trains on several workers (``TF_CONFIG``). An interrupted
+convert or fit resumes when the same command is run again."""
 
 from __future__ import annotations
 

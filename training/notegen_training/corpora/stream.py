@@ -2,11 +2,12 @@
 the shuffle buffer, the interleave cycle and the prefetch depth, never by the corpus size.
 
 Training: shard files (split between workers when there are enough of them, else records
-are) → ``interleave`` of GZIP TFRecord readers → ``shuffle`` buffer of voices → tokens (the
-vocabulary of ``models/FORMAT.md``, computed here so the shards do not depend on it) → random
-transposition → rows of at most ``max_len`` events (the first starts from ``<bos>``) →
-batches bucketed by length → ``repeat`` → ``prefetch``. Elements are the 5-tuple the fit's step
-takes: ``(x_pitch, x_duration, y_pitch, y_duration, weight)``; padding has weight 0.
+are) → ``interleave`` of GZIP TFRecord readers → tokens (the vocabulary of
+``models/FORMAT.md``, computed here so the shards do not depend on it) → random
+transposition → ``shuffle`` buffer of voices → rows of at most ``max_len`` events (the first
+starts from ``<bos>``) → batches bucketed by length → ``repeat`` → ``prefetch``. Elements are
+the 5-tuple the fit's step takes: ``(x_pitch, x_duration, y_pitch, y_duration, weight)``
+(plus the conditioning rows for a conditioned model); padding has weight 0.
 """
 
 from __future__ import annotations
@@ -163,7 +164,6 @@ def train_dataset(
     )
     if num_shards > 1 and not by_file:
         ds = ds.shard(num_shards, shard_index)  # fewer files than workers: split the records
-    ds = ds.shuffle(shuffle_buffer, seed=seed + shard_index, reshuffle_each_iteration=True)
 
     def tokens(record: Any) -> tuple[Any, ...]:
         example = parse(record, bool(conditioning))
@@ -176,6 +176,9 @@ def train_dataset(
 
     ds = ds.map(tokens, num_parallel_calls=tf.data.AUTOTUNE)
     ds = ds.filter(lambda p, *_: tf.size(p) > 0)
+    # after parsing: the buffer holds token ids, not serialized records (whose conditioning
+    # rows an unconditioned fit never reads)
+    ds = ds.shuffle(shuffle_buffer, seed=seed + shard_index, reshuffle_each_iteration=True)
     ds = ds.flat_map(lambda p, d, *cond: rows(p, d, max_len, *cond))
     boundaries = [b + 1 for b in BUCKETS if b < max_len]
     ds = ds.bucket_by_sequence_length(
