@@ -101,6 +101,11 @@ class PlayRun(NoteArray):
     lines: list[PlayLine] = field(default_factory=list)
     block: PlayBlock = field(default_factory=lambda: PlayBlock("top"))
     indent: str = ""
+    outer: PlayBlock | None = None
+    """The top-level block the run sits in (its *voice*: a ``live_loop``, ``in_thread``,
+    ``define``…; the run's own block or one around it); ``None`` at top level."""
+    lead: float = 0.0
+    """Beats of the ``sleep``s before its first ``play`` (time the voice waits first)."""
 
     @property
     def plays(self) -> list[PlayLine]:
@@ -434,6 +439,8 @@ def read_runs(doc: _Doc) -> list[PlayRun]:
 
     def flush(frame: _Frame) -> None:
         run = _run(doc, frame.lines, frame.block)
+        if run is not None and len(stack) > 1:
+            run.outer = stack[1].block
         if run is not None:
             runs.append(run)
         frame.lines = []
@@ -472,8 +479,8 @@ def read_runs(doc: _Doc) -> list[PlayRun]:
                 frame.lines.append(line)
                 frame.block.plays = True
     while stack:
+        flush(stack[-1])
         frame = stack.pop()
-        flush(frame)
         if frame.block.plays and stack:
             stack[-1].block.plays = True
     runs.sort(key=lambda r: r.span.start)
@@ -485,6 +492,11 @@ def _run(doc: _Doc, lines: list[PlayLine], block: PlayBlock) -> PlayRun | None:
     first_play = next((k for k, line in enumerate(lines) if line.kind == "play"), None)
     if first_play is None:
         return None
+    lead = sum(
+        line.beats.value
+        for line in lines[:first_play]
+        if line.beats is not None and line.beats.value is not None
+    )
     lines = lines[first_play:]
     notes: list[NoteToken] = []
     beats: list[NumberToken | None] = []
@@ -529,6 +541,7 @@ def _run(doc: _Doc, lines: list[PlayLine], block: PlayBlock) -> PlayRun | None:
         lines=lines,
         block=block,
         indent=indent,
+        lead=float(lead),
     )
 
 
