@@ -27,6 +27,7 @@ from notegen.ensemble import VoiceLine
 from notegen.generate import ContextCache
 from notegen.melody import Event
 from notegen.notes import NoteStyle
+from notegen.sonicpi.play_order import play_voices
 from notegen.sonicpi.reader import lone_cr_as_lf
 from notegen.sonicpi.types import (
     CursorContext,
@@ -466,6 +467,7 @@ class Reading:
             if array.kind == "voice" and array.voice is not None and array.section is not None:
                 self.voices.setdefault(array.voice, {}).setdefault(array.section, summary)
         self.sections = {v: sorted(secs) for v, secs in self.voices.items()}
+        self.play_voices = play_voices(arrays)
         self._ids: dict[int, tuple[object, np.ndarray]] = {}
         self._lines: list[VoiceLine] | None = None
         self._settings: dict[int | None, Setting] = {}

@@ -27,7 +27,14 @@ from notegen.sonicpi.statement_writer import indent_lines, melody_lines
 from notegen.sonicpi.statements import PlayRun
 from notegen.sonicpi.types import NoteArray, Span
 
-from .completion import Suggestion, build_items, phrase, rank_notes
+from .completion import (
+    HABIT_WINDOW,
+    Suggestion,
+    build_items,
+    phrase,
+    rank_notes,
+    with_habits,
+)
 from .context import NoteContext
 from .documents import DocumentView
 from .engine import Engine
@@ -97,9 +104,12 @@ def notes_only(engine: Engine, nc: NoteContext, limit: int) -> list[Suggestion]:
         own = shift if part is nc.before else register_shift(part, lo, hi)
         moved.extend(Event(None if e.pitch is None else e.pitch + own, e.duration) for e in part)
     shifted = replace(nc, earlier=[], before=moved, partial="")
+    everything = [s.candidate for s in rank_notes(engine, shifted, len(model.pitch_vocab))]
+    # the voice's habits, as in arrays, counted in the register the model reads
+    everything = with_habits(everything, [e.pitch for e in moved[-HABIT_WINDOW:]])
     ranked = [
         Candidate(c.pitch - shift, c.probability, c.duration)
-        for c in (s.candidate for s in rank_notes(engine, shifted, len(model.pitch_vocab)))
+        for c in everything
         if c.pitch is not None and 12 <= c.pitch - shift <= 127
         # (below :c0 a symbol needs quotes, `:c-1` is `:c - 1` in Ruby; above 127: no MIDI)
     ]

@@ -36,6 +36,7 @@ from . import (
     commands,
     completion,
     diagnostics,
+    ghost_durations,
     hover,
     inline,
     picture,
@@ -451,13 +452,17 @@ def tune_gc() -> None:
 
 def ghost_at(
     ls: NotegenServer, view: DocumentView, line: int, character: int, reading: Reading | None
-) -> tuple[str, types.Range] | None:
-    """Ghost text and the range it replaces (inference thread); ``None``: nothing to show."""
+) -> tuple[str, types.Range, types.Command | None] | None:
+    """Ghost text, the range it replaces and the command that completes the voice once it is
+    accepted (inference thread); ``None``: nothing to show."""
     nc = note_context(view, line, character, reading, ls.settings.maxContext)
     if nc is None:
         return None
-    text = inline.ghost_text(ls.engine_for(view.uri), nc, ls.settings)
-    return None if text is None else (text, ls.edit_range(view, nc))
+    found = inline.ghost(ls.engine_for(view.uri), nc, ls.settings)
+    if found is None:
+        return None
+    edit_range = ls.edit_range(view, nc)
+    return found.text, edit_range, ghost_durations.command_for(view, nc, found, edit_range)
 
 
 def release_memory() -> None:
@@ -726,6 +731,10 @@ def create_server(model_path: str | None = None) -> NotegenServer:
             return await commands.continue_melody(ls, *args)
         finally:
             ls.after_long_work()
+
+    @server.command(ghost_durations.COMMAND)
+    async def on_ghost_durations(ls: NotegenServer, *args: Any) -> dict[str, Any]:
+        return await ghost_durations.add_ghost_durations(ls, *args)
 
     @server.command(play.PLAY)
     async def on_play(ls: NotegenServer, *args: Any) -> dict[str, Any]:
