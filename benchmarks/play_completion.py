@@ -12,7 +12,9 @@ the data folder) % 2``: 0 = ``dev`` (what changes are tried on), 1 = ``held-out`
 never tuned on). ``--as-array`` is a diagnosis: the same notes before the cursor written as a
 Sonic Pi array (``notes = [:e4, :g4, ``) and completed by the array path, to tell the melodies'
 difficulty from the way play/sleep code is read. ``--left-only`` ends the document right
-after ``play `` (no later lines: no wrap-around of a loop's previous pass).
+after ``play `` (no later lines: no wrap-around of a loop's previous pass). ``--server`` asks a
+real ``notegen-lsp`` process over stdio instead (each place opened as a document, its
+diagnostics awaited so the whole-file reading is there, then ``textDocument/completion``).
 
     PYTHONPATH=server python benchmarks/play_completion.py --data ../shared/data/sonicpi
 """
@@ -85,6 +87,44 @@ def ask(engine: Engine, settings: Settings, text: str, offset: int) -> list[int 
     return top_midis(items)
 
 
+class ServerAsker:
+    """The same question through a real ``notegen-lsp`` over stdio (``rpc_client``)."""
+
+    def __init__(self, model: str | None) -> None:
+        from rpc_client import RpcClient
+
+        command = [str(Path(sys.executable).parent / "notegen-lsp")]
+        if model:
+            command += ["--model", str(Path(model).resolve())]
+        self.client = RpcClient(command, env=dict(os.environ))
+        self.client.initialize(Path.cwd())
+        self.count = 0
+
+    def ask(self, text: str, offset: int) -> list[int | None] | None:
+        from notegen.sonicpi.types import LineIndex
+
+        self.count += 1
+        uri = f"file:///bench/place{self.count}.rb"
+        since = len(self.client.notifications)
+        self.client.did_open(uri, text)
+        self.client.wait_notification(
+            "textDocument/publishDiagnostics", lambda p: p["uri"] == uri, 60, since
+        )
+        line, character = LineIndex(text).position(offset)
+        result = self.client.request(
+            "textDocument/completion",
+            {
+                "textDocument": {"uri": uri},
+                "position": {"line": line, "character": character},
+                "context": {"triggerKind": 2, "triggerCharacter": " "},
+            },
+        )
+        self.client.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
+        raw = (result or {}).get("items", []) if isinstance(result, dict) else (result or [])
+        raw = sorted(raw, key=lambda i: i.get("sortText") or i["label"])
+        return top_midis([types.CompletionItem(label=i["label"]) for i in raw])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=Path("../shared/data/sonicpi"))
@@ -94,6 +134,7 @@ def main() -> None:
     parser.add_argument("--as-array", action="store_true")
     parser.add_argument("--left-only", action="store_true")
     parser.add_argument("--misses", action="store_true", help="print every miss")
+    parser.add_argument("--server", action="store_true", help="through a real notegen-lsp")
     args = parser.parse_args()
     print("$", " ".join([Path(sys.executable).name, *sys.argv]))
     print(f"cpus {os.cpu_count()}, load {os.getloadavg()[0]:.1f}")
@@ -102,6 +143,7 @@ def main() -> None:
     if engine.model is None:
         sys.exit(f"no model: {engine.error}")
     settings = Settings()
+    server = ServerAsker(args.model) if args.server else None
     root = args.data.resolve()
     files = sorted(
         Path(f) for d in FOLDERS for f in glob.glob(str(root / d / "**/*.rb"), recursive=True)
@@ -124,7 +166,10 @@ def main() -> None:
                 rest = "\n" if args.left_only else text[tok.span.end :]
                 cut = text[: tok.span.start] + rest
                 offset = tok.span.start
-            top = ask(engine, settings, cut, offset)
+            if server is not None:
+                top = server.ask(cut, offset)
+            else:
+                top = ask(engine, settings, cut, offset)
             counts["places"] += 1
             measured.add(path)
             if top is None:
@@ -135,6 +180,8 @@ def main() -> None:
             if args.misses and tok.midi not in top:
                 line = text.count("\n", 0, tok.span.start) + 1
                 print(f"miss {path.relative_to(root)}:{line} true {tok.midi} got {top}")
+    if server is not None:
+        server.client.close()
     n = max(1, counts["places"])
     print(
         f"split {args.split}: files {counts['files']}, with places {len(measured)}, "

@@ -7,6 +7,7 @@ and hears the loops that play along with it.
 
 from __future__ import annotations
 
+import numpy as np
 from notegen.config import Settings
 from notegen.lsp.context import note_context
 from notegen.lsp.documents import DocumentView, Reading
@@ -103,3 +104,34 @@ def test_top_level_runs_are_one_voice_read_once():
     assert nc is not None
     assert heard(nc) == [(60, 1.0), (62, 1.0), (64, 1.0)]
     assert [s.pitches.tolist() for s in nc.earlier] == [[36.0]]  # the thread: piece so far
+
+
+def test_a_chord_loop_is_heard_with_every_tone():
+    chords = (
+        "live_loop :chords do\n  play [:c3, :e3, :g3]\n  sleep 2\n"
+        "  play_chord [:f3, :a3]\n  sleep 2\nend\n"
+    )
+    tune = "live_loop :tune do\n  play :e4\n  sleep 2\n  play \n  sleep 2\nend\n"
+    text = chords + tune
+    line = text.count("\n", 0, text.index("  play \n"))
+    nc = context(text, line, 7)
+    assert nc is not None and nc.setting is not None
+
+    def sounding_at(time: float) -> list[float]:
+        found = [v.pitches[v.onsets == time] for v in nc.setting.others]
+        return sorted(float(p) for p in np.concatenate(found) if p == p)
+
+    assert sounding_at(2.0) == [53.0, 57.0]  # the F chord sounds where the new note starts
+    assert sounding_at(0.0) == [48.0, 52.0, 55.0]
+
+
+def test_a_define_called_in_a_loop_comes_round_again():
+    text = (
+        "define :riff do\n  play :e4\n  sleep 1\n  play \n  sleep 1\n  play :b4\n  sleep 1\nend\n"
+        "live_loop :go do\n  riff\nend\n"
+    )
+    nc = context(text, 3, 7)
+    assert nc is not None
+    assert heard(nc) == [(71, 1.0), (64, 1.0)]  # :b4 of the previous call, then :e4
+    once = text.replace("live_loop :go do\n  riff\nend\n", "riff\n")
+    assert heard(context(once, 3, 7)) == [(64, 1.0)]  # called once: nothing came before

@@ -3,9 +3,10 @@
 A *voice* is one top-level block (a ``live_loop``, ``in_thread``, ``define``…) or the top level
 itself: its runs play one after another, a run in ``N.times do … end`` N times, the ``sleep``s
 before a run's first ``play`` lengthening the note before it, and a looping voice
-(``live_loop``, ``loop``) comes round to its first run again. Completion reads a cursor's
-melody this way (the notes heard before it), not run by run: a live coder splits one phrase
-across ``2.times`` blocks and ``with_fx`` wrappers, and the phrase is what the model knows.
+(``live_loop``, ``loop``, a ``define`` called in one) comes round to its first run again.
+Completion reads a cursor's melody this way (the notes heard before it), not run by run: a
+live coder splits one phrase across ``2.times`` blocks and ``with_fx`` wrappers, and the
+phrase is what the model knows.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ class VoiceRun:
     repeat: int = 1
     timed: tuple[Event, ...] = ()
     """``events`` with notes written as code kept as silences (the run's timing)."""
+    tones: tuple[tuple[float, ...], ...] = ()
+    """Each of ``timed``'s steps as the pitches it sounds, highest first (a chord's all)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +50,16 @@ class PlayVoice:
     def one_pass(self) -> list[Event]:
         """The events of one pass through the voice, timed (code notes as silences)."""
         return _chain([(r.lead, r.timed * r.repeat) for r in self.runs])
+
+    def layers(self) -> list[list[Event]]:
+        """One pass as timed melodies: the top notes, then each chord's next tone down…"""
+        durations = [e.duration for e in self.one_pass()]
+        tones = [t for r in self.runs for t in r.tones * r.repeat]
+        depth = max((len(t) for t in tones), default=0)
+        return [
+            [Event(t[k] if k < len(t) else None, d) for t, d in zip(tones, durations, strict=True)]
+            for k in range(depth)
+        ]
 
     def contains(self, offset: int) -> bool:
         return self.start <= offset and (self.end is None or offset < self.end)
@@ -65,6 +78,17 @@ def run_events(
             out.append(Event(tok.midi, duration))
         elif timed:
             out.append(Event(None, duration))
+    return out
+
+
+def _tones(run: PlayRun) -> list[tuple[float, ...]]:
+    """The pitches each step sounds, highest first (none for code and invalid notes)."""
+    out: list[tuple[float, ...]] = []
+    for tok in run.notes:
+        pitches: tuple[int | float | None, ...] = ()
+        if tok.error is None and not tok.dynamic:
+            pitches = tok.chord if tok.chord is not None else (tok.midi,)
+        out.append(tuple(sorted((float(p) for p in pitches if p is not None), reverse=True)))
     return out
 
 
@@ -95,6 +119,7 @@ def play_voices(arrays: Sequence[NoteArray]) -> list[PlayVoice]:
             run.lead,
             _repeat(run),
             tuple(run_events(run, timed=True)),
+            tuple(_tones(run)),
         )
         if run.outer is None:
             top.append(item)
@@ -105,7 +130,13 @@ def play_voices(arrays: Sequence[NoteArray]) -> list[PlayVoice]:
         block = first.outer
         assert block is not None
         voices.append(
-            PlayVoice(block.start, block.end, block.kind in _LOOPING, tuple(runs), block.kind)
+            PlayVoice(
+                block.start,
+                block.end,
+                block.kind in _LOOPING or (block.kind == "define" and block.looped),
+                tuple(runs),
+                block.kind,
+            )
         )
     if top:
         voices.append(PlayVoice(0, None, False, tuple(top)))
@@ -205,15 +236,15 @@ def others_of(voices: Sequence[PlayVoice], voice: PlayVoice | None) -> tuple[Voi
     for other in voices:
         if other is voice or not other.looped:
             continue
-        events = other.one_pass()
-        length = _length(events)
-        if length <= 0 or not any(e.pitch is not None for e in events):
-            continue
-        if abs(length - own) > 1e-6:
+        length = _length(other.one_pass())
+        if length <= 0 or abs(length - own) > 1e-6:
             continue  # out of step with this voice: which notes sound together is unknown
         back = int(TILE_BEATS // length) + 1
-        tiled = events * (2 * back + 1)
-        out.append(VoiceTimes.of(tiled, start=-length * back, default=0.0))
+        for layer in other.layers():  # a chord's every tone is heard
+            if not any(e.pitch is not None for e in layer):
+                continue
+            tiled = layer * (2 * back + 1)
+            out.append(VoiceTimes.of(tiled, start=-length * back, default=0.0))
     if len(_OTHERS) > 32:
         _OTHERS.clear()
     found = tuple(out)

@@ -87,7 +87,8 @@ class PlayBlock:
     plays: bool = False
     """The block (or one inside it) plays or sleeps: it ends a run of the block around it."""
     looped: bool = False
-    """The block repeats (``live_loop``, ``loop``, ``N.times``…, or sits in one that does)."""
+    """The block repeats (``live_loop``, ``loop``, ``N.times``…, or sits in one that does; a
+    ``define`` called in one)."""
 
 
 @dataclass(slots=True)
@@ -436,6 +437,7 @@ def read_runs(doc: _Doc) -> list[PlayRun]:
     constants = _constants(doc, statements)
     top = _Frame(PlayBlock("top"))
     stack = [top]
+    defines: dict[str, PlayBlock] = {}
 
     def flush(frame: _Frame) -> None:
         run = _run(doc, frame.lines, frame.block)
@@ -462,8 +464,12 @@ def read_runs(doc: _Doc) -> list[PlayRun]:
             if first.kind == "ident" and first.value in _BREAK_WORDS:
                 flush(frame)
                 continue
+            if frame.block.looped and first.kind == "ident" and first.value in defines:
+                defines[first.value].looped = True  # a define called in a loop plays again
             if _is_do_line(doc, a, b) or (first.kind == "ident" and first.value in _BLOCK_WORDS):
                 block = _block_of(doc, a, b, line_start)
+                if block.kind == "define" and block.name is not None:
+                    defines[block.name] = block
                 block.bpm = frame.block.bpm
                 block.looped = frame.block.looped or block.kind in _LOOP_KINDS
                 stack.append(_Frame(block))
