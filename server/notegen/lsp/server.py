@@ -27,6 +27,7 @@ import numpy as np
 from lsprotocol import types
 from notegen import __version__
 from notegen.config import SECTION, Settings, parse_settings
+from notegen.melody import Event
 from notegen.notes import infer_style
 from pygls.exceptions import JsonRpcException
 from pygls.lsp.server import LanguageServer
@@ -428,7 +429,13 @@ def complete_at(
     nc = note_context(view, line, character, reading, settings.maxContext)
     if nc is None:
         return None
-    return completion.complete(ls.engine_for(view.uri), nc, settings, ls.edit_range(view, nc))
+    edit_range = ls.edit_range(view, nc)
+
+    def then(text: str, events: list[Event]) -> types.Command | None:
+        """Accepting a phrase adds its durations to ``bN[k]`` (notegen.lsp.ghost_durations)."""
+        return ghost_durations.command_for(view, nc, text, events, edit_range)
+
+    return completion.complete(ls.engine_for(view.uri), nc, settings, edit_range, then)
 
 
 def _advance(steps: Iterator[None]) -> bool:
@@ -462,7 +469,8 @@ def ghost_at(
     if found is None:
         return None
     edit_range = ls.edit_range(view, nc)
-    return found.text, edit_range, ghost_durations.command_for(view, nc, found, edit_range)
+    command = ghost_durations.command_for(view, nc, found.text, found.events, edit_range)
+    return found.text, edit_range, command
 
 
 def release_memory() -> None:
