@@ -135,3 +135,18 @@ def test_a_define_called_in_a_loop_comes_round_again():
     assert heard(nc) == [(71, 1.0), (64, 1.0)]  # :b4 of the previous call, then :e4
     once = text.replace("live_loop :go do\n  riff\nend\n", "riff\n")
     assert heard(context(once, 3, 7)) == [(64, 1.0)]  # called once: nothing came before
+
+
+def test_a_define_called_in_the_loop_plays_where_it_is_called():
+    text = (
+        "define :dow do\n  play :d3\n  sleep 0.75\n  play :f3\n  sleep 0.75\nend\n"
+        "live_loop :go do\n  dow\n  play :c3\n  sleep 0.25\n  play :d3\n  sleep 0.75\n"
+        "  play \n  sleep 1\n  dow\n  sleep 1\nend\n"
+    )
+    line = text.count("\n", 0, text.index("  play \n"))
+    nc = context(text, line, 7)
+    assert nc is not None
+    # the previous pass's second `dow` (its last note lasts the loop's final sleep 1 too),
+    # then this pass: `dow`, :c3, :d3
+    assert heard(nc) == [(50, 0.75), (53, 1.75), (50, 0.75), (53, 0.75), (48, 0.25), (50, 0.75)]
+    assert nc.cursor_time == 2.5
