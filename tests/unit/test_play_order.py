@@ -150,3 +150,21 @@ def test_a_define_called_in_the_loop_plays_where_it_is_called():
     # then this pass: `dow`, :c3, :d3
     assert heard(nc) == [(50, 0.75), (53, 1.75), (50, 0.75), (53, 0.75), (48, 0.25), (50, 0.75)]
     assert nc.cursor_time == 2.5
+
+
+def test_continue_melody_follows_the_loop_in_play_order():
+    from notegen.lsp.play_lines import continue_history
+    from notegen.sonicpi import read
+
+    text = PHRASE.replace("  play|\n  sleep 1\n", "")
+    arrays = read(text)
+    last = max((a for a in arrays if a.kind == "play"), key=lambda a: a.span.start)
+    history = continue_history(arrays, last)
+    # :g3, the 2.times block twice, then the run being continued: :a3, :e3
+    assert [(ev.pitch, ev.duration) for ev in history] == [
+        (55, 0.5),
+        (60, 0.5),
+        (60, 1.5),
+        (57, 0.5),
+        (52, 2.0),
+    ]
