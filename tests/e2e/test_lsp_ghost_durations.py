@@ -215,3 +215,26 @@ async def test_ghost_text_in_a_voice_without_a_duration_array_carries_no_command
     uri = editor.open("a1=[:C4, :D4, :E4, :F4]\nplay_pattern_timed a1, 0.5\n")
     item = await ghost(editor, uri, 0, len("a1=[:C4, :D4, :E4, :F4"))
     assert item.command is None
+
+
+async def test_an_accepted_phrase_item_gets_its_durations_the_same_way(editor):
+    uri = editor.open(SONG)
+    await editor.diagnostics(uri)
+    items = await editor.complete(uri, *END_OF_NOTES, ",")
+    phrase = max((i for i in items if i.kind == types.CompletionItemKind.Snippet), key=len_label)
+    notes_only = [i for i in items if i.kind != types.CompletionItemKind.Snippet]
+    assert notes_only and all(i.command is None for i in notes_only)  # one note: typed on
+    editor.change(uri, apply_text_edits(editor.texts[uri], [phrase.text_edit]))
+    assert phrase.command is not None
+
+    outcome = await editor.command(phrase.command.command, *phrase.command.arguments)
+
+    assert outcome["applied"] is True
+    after = voice(editor.texts[uri])
+    assert after.durations is not None
+    assert len(after.durations.values) == len(after.notes) == 4 + len(phrase.label.split(","))
+    assert phrase.detail.endswith(", ".join(v.text for v in after.durations.values[4:]))
+
+
+def len_label(item: types.CompletionItem) -> int:
+    return len(item.label.split(","))

@@ -1,11 +1,12 @@
 """Accepted ghost text keeps its voice whole: its notes' durations go into ``bN[k]`` too.
 
-Ghost text continues the note array at the cursor, ``a1[0]=[...]``; when the voice keeps its
-durations in a separate array, ``b1[0]=[...]``, the inserted notes would have none and the
-voice would stop at ``sleep nil``. Inline completion items cannot carry a second edit, so the
-item carries :data:`COMMAND` (``InlineCompletionItem.command``, run by the client right after
-it inserted the text), and the command adds the durations the model gave those notes, at
-their place in ``bN[k]``. An unclosed array's ghost text names them in a comment
+Ghost text (and a phrase completion item) continues the note array at the cursor,
+``a1[0]=[...]``; when the voice keeps its durations in a separate array, ``b1[0]=[...]``, the
+inserted notes would have none and the voice would stop at ``sleep nil``. Inline completion
+items cannot carry a second edit, so the item carries :data:`COMMAND`
+(``InlineCompletionItem.command`` / ``CompletionItem.command``, run by the client right after it
+inserted the text), and the command adds the durations the model gave those notes, at their
+place in ``bN[k]``. An unclosed array's ghost text names them in a comment
 (``# durations 0.5,1 (add to b1[0])``); the command removes that comment as it adds them.
 
 The command changes nothing unless the document is exactly what acceptance made of it: a
@@ -17,10 +18,12 @@ after more typing, therefore adds nothing, and its edit is pinned to the version
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from lsprotocol import types
+from notegen.melody import Event
 from notegen.sonicpi import format_duration
 from notegen.sonicpi.types import NoteArray
 
@@ -28,7 +31,6 @@ from .context import NoteContext
 from .documents import DocumentView
 from .edits import client_supports_document_changes, text_edit, workspace_edit
 from .host import Host
-from .inline import Ghost
 
 COMMAND = "notegen.addGhostDurations"
 TITLE = "Add the durations of the accepted notes"
@@ -37,18 +39,22 @@ COMMENT = "  # durations "
 
 
 def command_for(
-    view: DocumentView, nc: NoteContext, ghost: Ghost, edit_range: types.Range
+    view: DocumentView,
+    nc: NoteContext,
+    text: str,
+    events: Sequence[Event],
+    edit_range: types.Range,
 ) -> types.Command | None:
-    """The command for a ghost text that adds notes to a voice that may have a ``bN`` array."""
-    if not ghost.events or not _may_have_duration_list(nc):
+    """The command for inserted ``text`` (adding ``events``) in a voice that may have ``bN``."""
+    if not events or not _may_have_duration_list(nc):
         return None
-    beats = [format_duration(ev.duration or 1.0, nc.style.whole_float) for ev in ghost.events]
+    beats = [format_duration(ev.duration or 1.0, nc.style.whole_float) for ev in events]
     start = edit_range.start
     arguments = {
         "uri": view.uri,
         "version": view.version,
         "position": {"line": start.line, "character": start.character},
-        "text": ghost.text,
+        "text": text,
         "durations": beats,
         "separator": nc.style.joiner(", "),
     }
