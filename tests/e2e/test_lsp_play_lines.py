@@ -148,6 +148,21 @@ async def test_generate_melody_writes_a_live_loop(editor, tmp_path):
     assert len(new.notes) <= result["notes"] == 12  # rests fold into the sleep before them
 
 
+async def test_generate_melody_without_a_form_writes_in_the_documents_own(editor, tmp_path):
+    # what an editor's plain "Generate melody" sends: no form. Play/sleep lines → a live_loop
+    uri = editor.open(LOOP)
+    result = await editor.command("notegen.generateMelody", {"uri": uri, "length": 8, "seed": 2})
+    assert result["applied"] is True and result["form"] == "live_loop"
+    text = editor.texts[uri]
+    assert text.startswith(LOOP) and "live_loop :notegen do\n" in text
+    ruby_ok(text, tmp_path)
+    # a file with aN voices (or nothing yet) keeps getting a voice
+    arrays = "a1 = [:c4, :d4, :e4]\nb1 = [1, 1, 1]\n" + LOOP
+    uri = editor.open(arrays)
+    result = await editor.command("notegen.generateMelody", {"uri": uri, "length": 8, "seed": 2})
+    assert result["form"] == "voice" and "live_loop :notegen" not in editor.texts[uri]
+
+
 async def test_generate_melody_rejects_an_unknown_form(editor):
     from pygls.exceptions import JsonRpcException
 

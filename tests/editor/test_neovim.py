@@ -9,6 +9,11 @@ Sonic Pi file (the snippet starts ``notegen-lsp``), asks for completions inside 
 presses the README's ``\\mg`` to generate a melody, and presses it again in a new empty file.
 ``notegen-lsp`` comes from ``PATH`` as the README says; the test model from ``$NOTEGEN_MODEL``.
 So the documentation cannot drift from what works.
+
+By hand, the other snippets run the same way on another Neovim: ``NOTEGEN_NVIM`` names its
+binary, ``NOTEGEN_NVIM_SNIPPET`` a snippet to use instead of the version's own, and
+``NOTEGEN_NVIM_LSPCONFIG`` a checkout of nvim-lspconfig, put first on ``runtimepath`` with its
+plugin file sourced (what a plugin manager does) for the ``lspconfig`` snippet.
 """
 
 from __future__ import annotations
@@ -101,7 +106,7 @@ def _tiny_model() -> ModuleType:
 @pytest.fixture(scope="module")
 def neovim_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Run the whole editor session once; every test reads its recorded outcome."""
-    nvim = shutil.which("nvim")
+    nvim = os.environ.get("NOTEGEN_NVIM") or shutil.which("nvim")
     if nvim is None:
         pytest.fail(
             "nvim is not installed: `apt-get install neovim` (listed in .ci/apt-packages.txt)"
@@ -113,10 +118,18 @@ def neovim_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     (work / "song.rb").write_text(DOCUMENT)
     (work / "posts_controller.rb").write_text(RAILS)
     snippets = readme_snippets()
-    section = snippet_for(nvim_version(nvim))
+    section = os.environ.get("NOTEGEN_NVIM_SNIPPET") or snippet_for(nvim_version(nvim))
+    plugin = ""
+    if section == "lspconfig":
+        lspconfig = os.environ.get("NOTEGEN_NVIM_LSPCONFIG")
+        assert lspconfig, "the lspconfig snippet needs NOTEGEN_NVIM_LSPCONFIG (a checkout)"
+        plugin = (
+            f"-- the plugin manager's part\nvim.opt.runtimepath:prepend({json.dumps(lspconfig)})\n"
+            "vim.cmd('runtime! plugin/lspconfig.lua')\n"
+        )
     init = tmp / "init.lua"
     init.write_text(
-        f"-- README.md, common part\n{snippets['common']}\n"
+        f"{plugin}-- README.md, common part\n{snippets['common']}\n"
         f"-- README.md, Neovim {section}\n{snippets[section]}\n"
         f"dofile({json.dumps(str(HERE / 'nvim' / 'drive.lua'))})\n"
     )
@@ -155,6 +168,7 @@ def neovim_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         log.read_text()[-4000:] if log.is_file() else ""
     )
     result["section"] = section
+    print(f"Neovim {result['nvim_version']}, the README's {section} snippet", file=sys.stderr)
     return result
 
 

@@ -9,9 +9,10 @@ and a Sonic Pi file, ``python3`` without notegen, the project's ``.venv`` with i
 opens first (no server starts), the song next (one message, "Choose interpreter", the picker
 finds ``.venv``), then completion, the piano-roll hover, Generate melody with its preview and
 the revealed block, ghost text accepted with its durations, Continue melody, Play, the Settings
-editor from the status item, a crash, and silence back in the controller. The driver records
-what the editor showed; the tests below check it with the project's own Sonic Pi reader and
-read the pictures by what they show (their bars), not by pixels.
+editor from the status item, a crash, silence back in the controller, and a file in a folder
+that ``notegen.folderModels`` maps to a model of ``notegen.modelsDir`` (the status item names
+it). The driver records what the editor showed; the tests below check it with the project's
+own Sonic Pi reader and read the pictures by what they show (their bars), not by pixels.
 
 Screenshots land in ``vscode-extension/.cache/e2e/``; with ``NOTEGEN_UPDATE_SCREENSHOTS=1`` they
 are also copied into ``vscode-extension/media/`` for the extension's README (take them with the
@@ -78,6 +79,16 @@ RAILS_CURSOR = (2, len("  SCALE = [:c, :d, "))
 NOTE_LINE = 3
 CURSOR = (NOTE_LINE, len("a1[0]=[:ef4,:f4,:g4,"))  # inside the note array, after a comma
 GHOST_CURSOR = (NOTE_LINE, len("a1[0]=[:ef4,:f4,:g4,:af4,:bf4,:c5,:bf4,:af4,:g4,:f4"))
+FUGUE = """use_bpm 80
+a1=[]
+b1=[]
+a1[0]=[:c4,:d4,:e4,:f4,:g4]
+b1[0]=[1,1,1,1,2]
+in_thread do
+  play_pattern_timed a1[0], b1[0]
+end
+"""
+SLIP_SENSITIVITY = "high"
 SEED = 7
 LENGTH = 32  # the default the palette offers first (as the code action and the CLI)
 MAX_ITEMS_AFTER_CHANGE = 3
@@ -225,6 +236,8 @@ def vscode(built: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, A
     model = os.environ.get("NOTEGEN_E2E_MODEL") or str(
         _tiny_model().build_tiny_model(tmp / "model", seed=5)[0]
     )
+    models_dir = tmp / "models"  # notegen.modelsDir: a second model, "baroque"
+    _tiny_model().build_tiny_model(models_dir, name="baroque", seed=11)
     if ARTIFACTS.exists():
         shutil.rmtree(ARTIFACTS)
     ARTIFACTS.mkdir(parents=True)
@@ -240,6 +253,9 @@ def vscode(built: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, A
         "railsDocument": RAILS,
         "railsCursor": list(RAILS_CURSOR),
         "modelPath": str(Path(model).resolve()),
+        "modelsDir": str(models_dir),
+        "folderDocument": FUGUE,
+        "slipSensitivity": SLIP_SENSITIVITY,
         "pythonWithoutNotegen": _python_without_notegen(tmp),
         "document": DOCUMENT,
         "cursor": list(CURSOR),
@@ -269,6 +285,7 @@ def vscode(built: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, A
             f"{result['error']}\nsteps: {result['steps']}\ndriver:\n{done.stderr[-4000:]}\n"
             f"notegen output channel:\n{log_tail}\nscreenshots: {ARTIFACTS}"
         )
+    result["defaultModel"] = Path(model).stem
     if os.environ.get("NOTEGEN_UPDATE_SCREENSHOTS") == "1":
         for shot in result["screenshots"]:
             shutil.copy(shot, EXT / "media" / Path(shot).name)
@@ -292,6 +309,7 @@ def test_the_vsix_installs_and_the_server_starts_in_vs_code(vscode: dict[str, An
         "settingsPushed",
         "restartedAfterCrash",
         "railsSilent",
+        "modelShown",
     ]
     errors = [t for t in vscode["notificationsBeforeFailure"] if "error" in t.lower()]
     assert errors == [], "VS Code showed errors while notegen was working"
@@ -345,14 +363,16 @@ def test_ghost_text_continues_the_array_after_a_comma(vscode: dict[str, Any]):
 
 
 def test_accepted_ghost_text_keeps_every_note_with_a_duration(vscode: dict[str, Any]):
+    """Tab alone: the inline item's command adds the durations (no quick fix is used)."""
     before = next(a for a in read(vscode["documentAfterGenerate"]) if a.name == "a1[0]")
     after = next(a for a in read(vscode["documentAfterGhost"]) if a.name == "a1[0]")
     assert len(after.notes) > len(before.notes), "Tab did not accept the ghost text"
     assert after.durations is not None
-    assert len(after.durations.values) == len(after.notes), vscode.get("ghostQuickFix")
+    assert len(after.durations.values) == len(after.notes), "b1[0] did not get the durations"
     assert [v.text for v in after.durations.values[: len(before.notes)]] == [
         v.text for v in before.durations.values
     ]
+    assert all(v.value is not None and v.value > 0 for v in after.durations.values)
 
 
 def test_continue_melody_appends_notes_and_matching_durations(vscode: dict[str, Any]):
@@ -459,3 +479,18 @@ def test_a_rails_controller_gets_no_notes_and_no_melody_actions(vscode: dict[str
     notes = [label for label in vscode["railsCompletion"] if note_to_midi(label) is not None]
     assert notes == [], vscode["railsCompletion"]
     assert not [t for t in vscode["railsCodeActions"] if "melody" in t.lower()]
+
+
+def test_the_status_item_names_the_model_serving_the_file_in_front(vscode: dict[str, Any]):
+    assert vscode["statusWithSong"] == f"ready: notegen: {vscode['defaultModel']}"
+    # baroque/fugue.rb: notegen.folderModels → the "baroque" model of notegen.modelsDir.
+    assert vscode["statusWithFolderModel"] == "ready: notegen: baroque"
+
+
+def test_the_model_and_slip_settings_reach_the_server(vscode: dict[str, Any]):
+    sent = json.loads(vscode["settingsSent"])
+    assert sent["modelsDir"].endswith("/models")
+    assert list(sent["folderModels"].values()) == ["baroque"]
+    folder = next(iter(sent["folderModels"]))
+    assert folder.endswith("/songs/baroque") and "${" not in folder, folder
+    assert sent["slips"] == {"sensitivity": SLIP_SENSITIVITY, "allPieces": False}

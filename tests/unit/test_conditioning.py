@@ -104,3 +104,26 @@ def test_setting_rows_follow_the_melody_from_any_step() -> None:
     open_end = Setting(bass_and_alto())
     later = open_end.later(1.0).rows(beats[1:], 0, 1)[0]
     assert later.tolist() == open_end.rows(beats, 1, 1)[0].tolist()
+
+
+def test_rows_looked_up_per_stretch_are_the_rows_computed_voice_by_voice() -> None:
+    """The server looks the other voices up in a compact per-stretch table (one per voice of a
+    piece, kept while the piece is open): it must tell the network exactly what reading every
+    voice at that time would, at onsets, ends, between them, before and after the piece,
+    with rests, overlapping notes and microtones."""
+    from notegen.conditioning import _direct_harmony, harmony_rows
+
+    rng = np.random.default_rng(12)
+    for _ in range(50):
+        voices = []
+        for _voice in range(int(rng.integers(1, 5))):
+            n = int(rng.integers(0, 30))
+            beats = rng.choice([0.25, 0.5, 1.0, 1.5], n)
+            onsets = rng.uniform(0, 3) + np.concatenate([[0.0], np.cumsum(beats)[:-1]])[:n]
+            pitches = rng.choice([np.nan, 60.0, 61.5, 47.0, 72.0, 30.0, 127.0], n)
+            voices.append(VoiceTimes(onsets, onsets + beats, pitches))
+        edges = np.concatenate([[0.0], *(v.onsets for v in voices), *(v.ends for v in voices)])
+        times = np.concatenate([rng.uniform(-1, 40, 200), edges, edges - 1e-7, edges + 1e-7])
+        looked_up = harmony_rows(tuple(voices), times)
+        assert np.array_equal(looked_up, _direct_harmony(voices, times))
+        assert np.array_equal(harmony_rows(tuple(voices), times[:1]), looked_up[:1])

@@ -9,6 +9,7 @@ import * as vscode from "vscode";
 import { wantsNotegen } from "./coexistence";
 import { buildContinueArgs, buildGenerateArgs, describeEditResult, numberOr, randomSeed } from "./commandArgs";
 import { chooseInterpreter } from "./interpreter";
+import { describeModel } from "./modelInfo";
 import { openNotegenSettings } from "./openSettings";
 import { askWithPreview } from "./preview";
 import { askContinueChoices, askGenerateChoices } from "./prompts";
@@ -33,9 +34,16 @@ let server: NotegenServer | undefined;
 export function activate(context: vscode.ExtensionContext): void {
   const status = new SonicPiStatus(PALETTE.stop);
   const serverStatus = new ServerStatusItem();
-  const notegen = new NotegenServer({
+  // The status item names the model serving the file in front (notegen/model).
+  const showModel = (): void => {
+    const uri = vscode.window.activeTextEditor?.document.uri;
+    const info = uri === undefined ? undefined : notegen.modelOf(uri);
+    serverStatus.setModel(info === undefined ? undefined : describeModel(info));
+  };
+  const notegen: NotegenServer = new NotegenServer({
     onCommandResult: (command, result) => status.observe(command, result),
     status: serverStatus,
+    onModel: () => showModel(),
   });
   server = notegen;
   context.subscriptions.push(
@@ -62,6 +70,7 @@ export function activate(context: vscode.ExtensionContext): void {
   const pending = new Map<string, ReturnType<typeof setTimeout>>();
   context.subscriptions.push(
     vscode.workspace.onDidOpenTextDocument(consider),
+    vscode.window.onDidChangeActiveTextEditor(showModel),
     vscode.workspace.onDidChangeTextDocument((event) => {
       const key = event.document.uri.toString();
       if (notegen.wanted || pending.has(key)) {

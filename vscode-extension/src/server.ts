@@ -21,6 +21,7 @@ import {
   State,
 } from "vscode-languageclient/node";
 import { describeLaunch, type Launch, resolveLaunch } from "./launch";
+import { MODEL_NOTIFICATION, type ModelInfo, parseModelInfo } from "./modelInfo";
 import { openNotegenSettings } from "./openSettings";
 import { interpreterFromPythonExtension } from "./pythonExtension";
 import { changeKind, expandVariables, type PathContext, serverSettings } from "./settings";
@@ -102,6 +103,8 @@ export interface ServerHooks {
   onCommandResult(command: string, result: unknown): void;
   /** The status bar item that shows starting / ready / failed. */
   status: ServerStatusItem;
+  /** The server said which model serves a document (`notegen/model`). */
+  onModel(info: ModelInfo): void;
 }
 
 /** Commands the failure messages offer. */
@@ -117,6 +120,8 @@ export class NotegenServer implements vscode.Disposable {
   /** Why the server is not running, to repeat when a command needs it. */
   private lastFailure: string | undefined;
   private readonly disposables: vscode.Disposable[] = [];
+  /** The model of each document the server has read, by normalized URI. */
+  private readonly models = new Map<string, ModelInfo>();
 
   constructor(private readonly hooks: ServerHooks) {
     this.output = vscode.window.createOutputChannel("notegen", { log: true });
@@ -124,6 +129,23 @@ export class NotegenServer implements vscode.Disposable {
       this.output,
       vscode.workspace.onDidChangeConfiguration((event) => this.onConfigurationChanged(event)),
     );
+  }
+
+  /** Which model serves `uri`, as the server last said (`undefined`: not read by it). */
+  modelOf(uri: vscode.Uri): ModelInfo | undefined {
+    return this.models.get(uri.toString());
+  }
+
+  private onModelNotification(params: unknown): void {
+    const info = parseModelInfo(params);
+    if (info === undefined) {
+      this.log(`ignored a malformed ${MODEL_NOTIFICATION} notification: ${JSON.stringify(params)}`);
+      return;
+    }
+    const key = vscode.Uri.parse(info.uri).toString();
+    this.models.set(key, info);
+    this.log(`model for ${key}: ${info.model} (${info.source})${info.error === null ? "" : `: ${info.error}`}`);
+    this.hooks.onModel(info);
   }
 
   get isRunning(): boolean {
@@ -278,6 +300,8 @@ export class NotegenServer implements vscode.Disposable {
     );
     this.client = client;
     this.lastFailure = undefined;
+    this.models.clear(); // a new server says again which model serves each document
+    client.onNotification(MODEL_NOTIFICATION, (params: unknown) => this.onModelNotification(params));
     // After a crash the client restarts the server by itself: the status follows its state.
     client.onDidChangeState((event) => {
       if (this.client !== client || this.starting !== undefined) {
@@ -337,6 +361,7 @@ export class NotegenServer implements vscode.Disposable {
 
   private clientOptions(): LanguageClientOptions {
     const settings = this.settingsForServer();
+    this.log(`settings: ${JSON.stringify(settings)}`);
     return {
       documentSelector: DOCUMENT_SELECTOR,
       outputChannel: this.output,

@@ -31,7 +31,12 @@ export const SERVER_KEYS = [
   "enable",
   "include",
   "pianoRoll",
+  "modelsDir",
+  "folderModels",
 ] as const;
+
+/** Nested slip-hint keys, sent as `slips: {sensitivity, allPieces}`. */
+export const SLIP_KEYS = ["sensitivity", "allPieces"] as const;
 
 /** Nested Sonic Pi keys, sent as `sonicPi: {host, port}`. */
 export const SONIC_PI_KEYS = ["host", "port"] as const;
@@ -52,13 +57,14 @@ export interface ServerSettings {
   include: string[];
   /** Hovers carry the piano-roll picture (VS Code renders Markdown images). */
   pianoRoll: unknown;
+  /** The folder of the user's model cards (`null`: the server's default folder). */
+  modelsDir: string | null;
+  /** Folder → model name; folders written with `~` or relative to the workspace are resolved. */
+  folderModels: unknown;
+  /** Slip hints: how eager (`off`/`low`/`default`/`high`) and whether single voices count. */
+  slips: { sensitivity: unknown; allPieces: unknown };
 }
 
-/**
- * Expand `~`, `${workspaceFolder}` and `${userHome}`, and make a relative path absolute against
- * the workspace folder: the server runs in another working directory and cannot guess these.
- * Blank strings become `null` ("use the default").
- */
 /**
  * Expand `~`, `${userHome}` and `${workspaceFolder}` as VS Code users write them in settings;
  * blank or non-string values become `undefined` ("not set").
@@ -133,7 +139,29 @@ export function serverSettings(
     enable: read("enable") ?? "auto",
     include: [...globs, ...alwaysFolders.map((folder) => `${folder.replace(/[\\/]+$/, "")}/**`)],
     pianoRoll: read("pianoRoll") ?? true,
+    modelsDir: expandPath(read("modelsDir"), ctx),
+    folderModels: folderModels(read("folderModels"), ctx),
+    slips: { sensitivity: read("slips.sensitivity"), allPieces: read("slips.allPieces") },
   };
+}
+
+/**
+ * `notegen.folderModels` with its folders resolved like any path setting (the server compares
+ * them with document paths). Anything but an object is passed on as it is, for the server to
+ * report; a blank folder key is dropped.
+ */
+export function folderModels(value: unknown, ctx: PathContext): unknown {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    return value;
+  }
+  const out: Record<string, unknown> = {};
+  for (const [folder, name] of Object.entries(value as Record<string, unknown>)) {
+    const path = expandPath(folder, ctx);
+    if (path !== null) {
+      out[path.replace(/(.)[\\/]+$/, "$1")] = name;
+    }
+  }
+  return out;
 }
 
 /** Whether a configuration change needs a server restart (launch settings) or only a push. */

@@ -1,6 +1,7 @@
 /**
  * The server's state, always visible in the status bar: starting, ready, failed, or waiting
- * for the first Sonic Pi file. Clicking it offers what fixes or explains the state.
+ * for the first Sonic Pi file; once ready, also the model serving the current file (the
+ * server's `notegen/model` notification). Clicking it offers what fixes or explains the state.
  */
 import * as vscode from "vscode";
 
@@ -21,6 +22,8 @@ const LOOK: Record<ServerState, { text: string; tooltip: string }> = {
 export class ServerStatusItem implements vscode.Disposable {
   private readonly item: vscode.StatusBarItem;
   state: ServerState = "waiting";
+  private detail: string | undefined;
+  private model: { text: string; tooltip: string; failed: boolean } | undefined;
 
   constructor() {
     this.item = vscode.window.createStatusBarItem("notegen.server", vscode.StatusBarAlignment.Right, 100);
@@ -33,11 +36,28 @@ export class ServerStatusItem implements vscode.Disposable {
   /** Show `state`; `detail` (the launch, or why it failed) goes in the tooltip. */
   set(state: ServerState, detail?: string): void {
     this.state = state;
-    const look = LOOK[state];
-    this.item.text = look.text;
-    this.item.tooltip = detail === undefined ? look.tooltip : `${look.tooltip}\n${detail}`;
+    this.detail = detail;
+    this.render();
+  }
+
+  /** The model serving the active file (`undefined`: none known, e.g. not a Sonic Pi file). */
+  setModel(model: { text: string; tooltip: string; failed: boolean } | undefined): void {
+    this.model = model;
+    this.render();
+  }
+
+  private render(): void {
+    const look = LOOK[this.state];
+    const model = this.state === "ready" ? this.model : undefined;
+    this.item.text = model === undefined ? look.text : `${look.text}: ${model.text}`;
+    const lines = [look.tooltip, this.detail, model?.tooltip].filter((l): l is string => l !== undefined);
+    this.item.tooltip = lines.join("\n");
     this.item.backgroundColor =
-      state === "failed" ? new vscode.ThemeColor("statusBarItem.errorBackground") : undefined;
+      this.state === "failed"
+        ? new vscode.ThemeColor("statusBarItem.errorBackground")
+        : model?.failed === true
+          ? new vscode.ThemeColor("statusBarItem.warningBackground")
+          : undefined;
   }
 
   dispose(): void {

@@ -9,6 +9,7 @@ dropped (``ContentModified``) instead of being applied at a stale place.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -48,6 +49,14 @@ GENERATE = "notegen.generateMelody"
 FORMS = ("voice", "live_loop")
 """generateMelody's ``form``: ``aN``/``bN`` arrays and their loop, or play/sleep lines."""
 CONTINUE = "notegen.continueMelody"
+
+
+def default_form(arrays: Sequence[NoteArray]) -> str:
+    """The form a new melody takes when none is asked for: the document's own. A file whose
+    melodies are play/sleep lines (and no ``aN`` voice) gets a ``live_loop``, so every
+    editor's Generate command writes in a live coder's style without asking."""
+    kinds = {a.kind for a in arrays}
+    return "live_loop" if "play" in kinds and "voice" not in kinds else "voice"
 
 
 class ModelUnavailable(JsonRpcException):
@@ -193,7 +202,7 @@ async def generate_melody(server: Host, *args: Any) -> dict[str, Any]:
         options = parse_generate_options({k: v for k, v in raw.items() if k != "preview"}, defaults)
     except ArgumentError as exc:
         raise invalid(exc.name, exc.why) from None
-    form = raw.get("form", "voice")
+    form = raw.get("form", default_form(view.arrays()))
     if form not in FORMS:
         raise invalid("form", f"must be one of {', '.join(FORMS)}, not {form!r}")
     job = Job(await model_or_error(server, view.uri))  # stops when the request is cancelled

@@ -10,7 +10,7 @@ offer whole continuations (4 notes and ``phraseLength`` notes).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from lsprotocol import types
@@ -25,6 +25,8 @@ from .engine import Engine
 from .spelling import spell_matching, spell_note
 
 TRIGGER_CHARACTERS = ["[", ",", ":", " "]
+AfterPhrase = Callable[[str, list[Event]], types.Command | None]
+"""The command a phrase item runs once accepted, from its text and its notes."""
 PHRASE_SEED = 0
 """Phrases are sampled with a fixed seed: the same context always offers the same phrase."""
 
@@ -197,8 +199,10 @@ def build_items(
     notes: list[Suggestion],
     phrases: list[list],
     edit_range: types.Range,
+    then: AfterPhrase | None = None,
 ) -> list[types.CompletionItem]:
-    """Completion items: notes (sortText by rank) then phrases, each a text edit."""
+    """Completion items: notes (sortText by rank) then phrases, each a text edit; ``then``
+    gives a phrase the command its acceptance runs (its durations into ``bN[k]``)."""
     lead = nc.lead
     items: list[types.CompletionItem] = []
     for s in notes:
@@ -220,6 +224,7 @@ def build_items(
         spelled = [spell_note(ev.pitch, nc.style, nc.numeric) for ev in events]
         text = nc.style.joiner(", ").join(spelled)
         beats = ", ".join(format_duration(ev.duration) for ev in events)
+        new_text = lead + text + nc.closing(events)
         items.append(
             types.CompletionItem(
                 label=text,
@@ -230,15 +235,20 @@ def build_items(
                 detail=f"{len(events)}-note continuation · durations {beats}",
                 sort_text=f"9{len(events):03d}",
                 filter_text=text,
-                text_edit=types.TextEdit(
-                    range=edit_range, new_text=lead + text + nc.closing(events)
-                ),
+                text_edit=types.TextEdit(range=edit_range, new_text=new_text),
+                command=None if then is None else then(new_text, events),
             )
         )
     return items
 
 
-def complete(engine: Engine, nc: NoteContext, settings: Settings, edit_range: types.Range) -> list:
+def complete(
+    engine: Engine,
+    nc: NoteContext,
+    settings: Settings,
+    edit_range: types.Range,
+    then: AfterPhrase | None = None,
+) -> list:
     """All items for a cursor (runs on the inference thread)."""
     if nc.local.ctx.slot != "array":
         from . import play_lines  # play/sleep statements
@@ -252,4 +262,4 @@ def complete(engine: Engine, nc: NoteContext, settings: Settings, edit_range: ty
         longest = phrase(engine, nc, settings, max(settings.phraseLength, 4))
         lengths = sorted({min(4, settings.phraseLength), settings.phraseLength})
         phrases = [longest[:n] for n in lengths]
-    return build_items(nc, notes, phrases, edit_range)
+    return build_items(nc, notes, phrases, edit_range, then)

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from notegen.conditioning import Setting
 from notegen.generate import ContextCache, Primed, trim_context
 from notegen.melody import Event
 from notegen.notes import NoteStyle, infer_style
+from notegen.sonicpi.play_order import heard_before, onset_in_pass, others_of, voice_at
+from notegen.sonicpi.statements import PlayRun
 from notegen.sonicpi.types import CursorContext, NoteArray, NoteToken
 from notegen.sonicpi.writer import format_duration
 
@@ -59,6 +61,10 @@ class NoteContext:
     durations_name: str | None = None
     durations_count: int | None = None
     """The voice's duration array (``b1[0]``) and how many values it has, where known."""
+    cursor_time: float | None = None
+    """Where the note at the cursor starts on ``setting``'s time line, when the context
+    does not start at its beat 0 (a loop's previous pass read first): the setting's start
+    is then placed so that the context's beats end there."""
 
     def closing(self, events: Sequence[Event]) -> str:
         """What must follow inserted ``events`` for the code to stay valid: ``]`` for an
@@ -119,7 +125,11 @@ class NoteContext:
         marks = [int(b) - start for b in bounds if start < b <= prefix]
         setting = None
         if self.setting is not None and cache.model.cond_dim:
-            setting = self.setting.later(cache.model.beats_of(ids[:start] % cache.vd))
+            setting = self.setting
+            if self.cursor_time is not None:
+                heard = cache.model.beats_of(ids[: n - len(extra)] % cache.vd)
+                setting = replace(setting, start=self.cursor_time - heard)
+            setting = setting.later(cache.model.beats_of(ids[:start] % cache.vd))
         return ids[start:], marks, setting
 
     def prime(self, cache: ContextCache, extra: Sequence[Event] = ()) -> Primed:
@@ -162,12 +172,22 @@ def note_context(
         partial = ""
     earlier = reading.earlier_sections(ctx.array) if reading is not None else []
     setting = None
+    cursor_time = None
     if reading is not None and ctx.array.kind == "voice" and ctx.array.voice is not None:
         setting = reading.setting(ctx.array.voice)
     if ctx.slot != "array":
         before = list(ctx.history)  # play/sleep: the run's notes, code left out
         if reading is not None:
-            earlier = reading.earlier_runs(local.base + ctx.array.span.start)
+            start = local.base + ctx.array.span.start
+            earlier = reading.earlier_runs(start)
+            if isinstance(ctx.array, PlayRun):  # read in play order (notegen.sonicpi.play_order)
+                voice = voice_at(reading.play_voices, start)
+                before = heard_before(voice, ctx.array, start, ctx.index)
+                if voice is not None:
+                    own = {run.start for run in voice.runs}
+                    earlier = [s for s in earlier if s.start not in own]
+                setting = Setting(others=others_of(reading.play_voices, voice))
+                cursor_time = onset_in_pass(voice, ctx.array, start, ctx.index)
     if reading is not None:
         style = reading.style
     else:
@@ -190,6 +210,7 @@ def note_context(
         kept=len(ctx.before) + (1 if ctx.partial and not partial else 0),
         durations_name=names,
         durations_count=count,
+        cursor_time=cursor_time,
     )
 
 

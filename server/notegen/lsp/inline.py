@@ -11,6 +11,8 @@ text completes it first with the most likely matching note, then continues from 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from lsprotocol import types
 from notegen.config import Settings
 from notegen.melody import Event
@@ -21,15 +23,31 @@ from .engine import Engine
 from .spelling import spell_note
 
 
+@dataclass(frozen=True)
+class Ghost:
+    """Ghost text and, for a note array, the notes it adds (their durations, in beats), so
+    that accepting it can add those durations to the voice's ``bN`` array."""
+
+    text: str
+    events: tuple[Event, ...] = ()
+
+
 def ghost_text(engine: Engine, nc: NoteContext, settings: Settings) -> str | None:
     """The text to show after (or replacing the partial before) the cursor; ``None``: nothing."""
+    found = ghost(engine, nc, settings)
+    return None if found is None else found.text
+
+
+def ghost(engine: Engine, nc: NoteContext, settings: Settings) -> Ghost | None:
+    """:func:`ghost_text` with the note events it inserts (none for play/sleep lines)."""
     model, cache = engine.model, engine.cache
     if model is None or cache is None:
         return None
     if nc.local.ctx.slot != "array":
         from . import play_lines  # play/sleep statements
 
-        return play_lines.ghost_text(engine, nc, settings)
+        text = play_lines.ghost_text(engine, nc, settings)
+        return None if text is None else Ghost(text)
     if nc.local.ctx.in_chord:
         return None  # a melody does not go on inside a chord; completion offers chord tones
     extra: list[Event] = []
@@ -45,10 +63,14 @@ def ghost_text(engine: Engine, nc: NoteContext, settings: Settings) -> str | Non
     parts.extend(spell_note(ev.pitch, nc.style, nc.numeric) for ev in events)
     if not parts:
         return None
-    return nc.lead + nc.style.joiner(", ").join(parts) + nc.closing([*extra, *events])
+    added = (*extra, *events)
+    return Ghost(nc.lead + nc.style.joiner(", ").join(parts) + nc.closing(added), added)
 
 
-def items(text: str, edit_range: types.Range) -> types.InlineCompletionList:
+def items(
+    text: str, edit_range: types.Range, command: types.Command | None = None
+) -> types.InlineCompletionList:
+    """The one item; ``command`` runs after the client inserted it (LSP 3.18)."""
     return types.InlineCompletionList(
-        items=[types.InlineCompletionItem(insert_text=text, range=edit_range)]
+        items=[types.InlineCompletionItem(insert_text=text, range=edit_range, command=command)]
     )

@@ -23,11 +23,19 @@ from notegen.notes import NoteStyle
 from notegen.sampling import softmax
 from notegen.snippets import DEFAULT_BPM, Snippet
 from notegen.sonicpi import format_duration
+from notegen.sonicpi.play_order import heard_before, play_voices, voice_at
 from notegen.sonicpi.statement_writer import indent_lines, melody_lines
 from notegen.sonicpi.statements import PlayRun
 from notegen.sonicpi.types import NoteArray, Span
 
-from .completion import Suggestion, build_items, phrase, rank_notes
+from .completion import (
+    HABIT_WINDOW,
+    Suggestion,
+    build_items,
+    phrase,
+    rank_notes,
+    with_habits,
+)
 from .context import NoteContext
 from .documents import DocumentView
 from .engine import Engine
@@ -97,9 +105,12 @@ def notes_only(engine: Engine, nc: NoteContext, limit: int) -> list[Suggestion]:
         own = shift if part is nc.before else register_shift(part, lo, hi)
         moved.extend(Event(None if e.pitch is None else e.pitch + own, e.duration) for e in part)
     shifted = replace(nc, earlier=[], before=moved, partial="")
+    everything = [s.candidate for s in rank_notes(engine, shifted, len(model.pitch_vocab))]
+    # the voice's habits, as in arrays, counted in the register the model reads
+    everything = with_habits(everything, [e.pitch for e in moved[-HABIT_WINDOW:]])
     ranked = [
         Candidate(c.pitch - shift, c.probability, c.duration)
-        for c in (s.candidate for s in rank_notes(engine, shifted, len(model.pitch_vocab)))
+        for c in everything
         if c.pitch is not None and 12 <= c.pitch - shift <= 127
         # (below :c0 a symbol needs quotes, `:c-1` is `:c - 1` in Ruby; above 127: no MIDI)
     ]
@@ -282,12 +293,17 @@ def run_at(view: DocumentView, line: int, character: int) -> PlayRun | None:
 
 
 def continue_history(arrays: list[NoteArray], run: PlayRun) -> list[Event]:
-    """What a continuation follows: the earlier runs, then the whole run."""
+    """What a continuation follows: the other blocks' earlier runs, then the run's voice in
+    play order up to the run's end (as completion reads it, ``notegen.sonicpi.play_order``)."""
+    voice = voice_at(play_voices(arrays), run.span.start)
+    own = {r.start for r in voice.runs} if voice is not None else set()
     events: list[Event] = []
     for other in arrays:
-        if isinstance(other, PlayRun) and other.span.start < run.span.start:
+        if not isinstance(other, PlayRun) or other.span.start in own:
+            continue
+        if other.span.start < run.span.start:
             events.extend(other.events())
-    return events + run.events()
+    return events + heard_before(voice, run, run.span.start, len(run.notes))
 
 
 def continuation_lines(

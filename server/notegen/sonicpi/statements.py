@@ -73,6 +73,16 @@ class PlayLine:
 
 
 @dataclass(slots=True)
+class DefineCall:
+    """A call of a ``define`` that plays (``dow``): where, which, and the beats of the
+    ``sleep``s right after it before the block ends (they lengthen its last note)."""
+
+    offset: int
+    name: str
+    tail: float = 0.0
+
+
+@dataclass(slots=True)
 class PlayBlock:
     """The block a run sits in: ``live_loop :name``, ``in_thread``, ``4.times``, top level…"""
 
@@ -86,8 +96,11 @@ class PlayBlock:
     bpm: float | None = None
     plays: bool = False
     """The block (or one inside it) plays or sleeps: it ends a run of the block around it."""
+    calls: list[DefineCall] = field(default_factory=list)
+    """Where a top-level block calls a ``define`` written above it."""
     looped: bool = False
-    """The block repeats (``live_loop``, ``loop``, ``N.times``…, or sits in one that does)."""
+    """The block repeats (``live_loop``, ``loop``, ``N.times``…, or sits in one that does; a
+    ``define`` called in one)."""
 
 
 @dataclass(slots=True)
@@ -101,6 +114,11 @@ class PlayRun(NoteArray):
     lines: list[PlayLine] = field(default_factory=list)
     block: PlayBlock = field(default_factory=lambda: PlayBlock("top"))
     indent: str = ""
+    outer: PlayBlock | None = None
+    """The top-level block the run sits in (its *voice*: a ``live_loop``, ``in_thread``,
+    ``define``…; the run's own block or one around it); ``None`` at top level."""
+    lead: float = 0.0
+    """Beats of the ``sleep``s before its first ``play`` (time the voice waits first)."""
 
     @property
     def plays(self) -> list[PlayLine]:
@@ -399,6 +417,8 @@ def _chord_call(
 class _Frame:
     block: PlayBlock
     lines: list[PlayLine] = field(default_factory=list)
+    call: DefineCall | None = None
+    """The frame's last call of a ``define`` while no run has followed it."""
 
 
 def _constants(doc: _Doc, statements: list[tuple[int, int]]) -> dict[str, Token]:
@@ -431,11 +451,21 @@ def read_runs(doc: _Doc) -> list[PlayRun]:
     constants = _constants(doc, statements)
     top = _Frame(PlayBlock("top"))
     stack = [top]
+    defines: dict[str, PlayBlock] = {}
 
     def flush(frame: _Frame) -> None:
         run = _run(doc, frame.lines, frame.block)
+        if run is not None and len(stack) > 1:
+            run.outer = stack[1].block
         if run is not None:
             runs.append(run)
+            frame.call = None
+        elif frame.call is not None:  # `dow` then `sleep 1`: the call's last note lasts longer
+            frame.call.tail += sum(
+                line.beats.value
+                for line in frame.lines
+                if line.beats is not None and line.beats.value is not None
+            )
         frame.lines = []
 
     for a0, b0 in statements:
@@ -455,8 +485,21 @@ def read_runs(doc: _Doc) -> list[PlayRun]:
             if first.kind == "ident" and first.value in _BREAK_WORDS:
                 flush(frame)
                 continue
+            if first.kind == "ident" and first.value in defines and not doc.is_op(a + 1, "="):
+                called = defines[first.value]
+                if frame.block.looped:
+                    called.looped = True  # a define called in a loop plays again
+                if called.plays:  # its notes come between the lines around the call
+                    flush(frame)
+                    frame.block.plays = True
+                    frame.call = DefineCall(first.start, first.value)
+                    if len(stack) > 1:
+                        stack[1].block.calls.append(frame.call)
+                continue
             if _is_do_line(doc, a, b) or (first.kind == "ident" and first.value in _BLOCK_WORDS):
                 block = _block_of(doc, a, b, line_start)
+                if block.kind == "define" and block.name is not None:
+                    defines[block.name] = block
                 block.bpm = frame.block.bpm
                 block.looped = frame.block.looped or block.kind in _LOOP_KINDS
                 stack.append(_Frame(block))
@@ -472,8 +515,8 @@ def read_runs(doc: _Doc) -> list[PlayRun]:
                 frame.lines.append(line)
                 frame.block.plays = True
     while stack:
+        flush(stack[-1])
         frame = stack.pop()
-        flush(frame)
         if frame.block.plays and stack:
             stack[-1].block.plays = True
     runs.sort(key=lambda r: r.span.start)
@@ -485,6 +528,11 @@ def _run(doc: _Doc, lines: list[PlayLine], block: PlayBlock) -> PlayRun | None:
     first_play = next((k for k, line in enumerate(lines) if line.kind == "play"), None)
     if first_play is None:
         return None
+    lead = sum(
+        line.beats.value
+        for line in lines[:first_play]
+        if line.beats is not None and line.beats.value is not None
+    )
     lines = lines[first_play:]
     notes: list[NoteToken] = []
     beats: list[NumberToken | None] = []
@@ -529,6 +577,7 @@ def _run(doc: _Doc, lines: list[PlayLine], block: PlayBlock) -> PlayRun | None:
         lines=lines,
         block=block,
         indent=indent,
+        lead=float(lead),
     )
 
 

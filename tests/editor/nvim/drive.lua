@@ -17,7 +17,7 @@ local function write_result()
 end
 
 local function clients()
-  return vim.lsp.get_active_clients()
+  return (vim.lsp.get_clients or vim.lsp.get_active_clients)()  -- get_clients: 0.10+
 end
 
 local function labels_of(response)

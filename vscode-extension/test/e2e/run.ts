@@ -7,8 +7,10 @@
  * first (no server may start), then the song: `python3` has no notegen, so the message offers
  * "Choose interpreter", whose picker finds the project's `.venv`. Then it records completion,
  * the piano-roll hover ("notegen: Show melody"), Generate melody with its preview and the
- * revealed block, ghost text accepted and its durations completed, Continue melody, Play, the
- * Settings editor opened from the status item, a crash, and silence in the controller.
+ * revealed block, ghost text accepted with its durations (the item's command adds them to
+ * `b1[0]`), Continue melody, Play, the Settings editor opened from the status item, a crash,
+ * silence in the controller, and the status item naming the model of a folder that
+ * `notegen.folderModels` maps to a model of `notegen.modelsDir`.
  * Everything it sees goes into a JSON result that `tests/editor/test_vscode.py` checks with the
  * project's own Sonic Pi reader; screenshots go next to it.
  *
@@ -41,6 +43,12 @@ interface Config {
   railsCursor: [number, number];
   /** The model for `notegen.modelPath`. */
   modelPath: string;
+  /** `notegen.modelsDir`: holds a model named `baroque`, which `baroque/` files use. */
+  modelsDir: string;
+  /** A Sonic Pi file written to `baroque/fugue.rb` (notegen.folderModels maps the folder). */
+  folderDocument: string;
+  /** `notegen.slips.sensitivity` in the user settings (must reach the server). */
+  slipSensitivity: string;
   /** A Python interpreter that does not have notegen installed. */
   pythonWithoutNotegen: string;
   /** The Sonic Pi document and the cursor (0-based line, character) inside a note array. */
@@ -75,9 +83,13 @@ interface Result {
   generatePreviewPicture?: string;
   /** Line numbers (1-based) visible in the editor right after Generate melody inserted. */
   visibleLinesAfterGenerate?: number[];
-  /** The document after ghost text was accepted (and its durations completed). */
+  /** The document after ghost text was accepted (its command adds the durations). */
   documentAfterGhost?: string;
-  ghostQuickFix?: string;
+  /** The notegen log line of the settings sent at the last start (JSON after "settings: "). */
+  settingsSent?: string;
+  /** The status item with the song in front, then with `baroque/fugue.rb` in front. */
+  statusWithSong?: string;
+  statusWithFolderModel?: string;
   /** The Settings editor opened from the status item: tab and the text boxes found. */
   settingsTab?: string;
   settingsTextBoxes?: string[];
@@ -369,6 +381,8 @@ async function main(): Promise<void> {
   fs.writeFileSync(docPath, config.document);
   const railsPath = path.join(workspace, "app", "controllers", "posts_controller.rb");
   fs.writeFileSync(railsPath, config.railsDocument);
+  fs.mkdirSync(path.join(workspace, "baroque"), { recursive: true });
+  fs.writeFileSync(path.join(workspace, "baroque", "fugue.rb"), config.folderDocument);
   // The project's own virtualenv, as a newcomer would have made it: its python runs the one
   // that has notegen (a wrapper, so the server is this checkout's, whatever PATH says).
   const venvBin = path.join(workspace, ".venv", "bin");
@@ -379,6 +393,9 @@ async function main(): Promise<void> {
 
   const baseSettings: Record<string, unknown> = {
     "notegen.modelPath": config.modelPath,
+    "notegen.modelsDir": config.modelsDir,
+    "notegen.folderModels": { "${workspaceFolder}/baroque": "baroque" },
+    "notegen.slips.sensitivity": config.slipSensitivity,
     "editor.wordBasedSuggestions": "off",
     "editor.quickSuggestions": { other: false, comments: false, strings: false },
     "editor.inlineSuggest.enabled": false,
@@ -483,7 +500,15 @@ async function main(): Promise<void> {
         return undefined;
       }
       const widget = page.locator(".quick-input-widget");
-      return (await widget.isVisible()) ? [(await widget.textContent()) ?? ""] : [];
+      if (!(await widget.isVisible())) {
+        return [];
+      }
+      if (((await widget.locator("input").inputValue().catch(() => "")) ?? "").startsWith(">")) {
+        return undefined; // the command palette that ran Generate, still closing: look again
+      }
+      const title = (await widget.locator(".quick-input-title").textContent().catch(() => "")) ?? "";
+      const placeholder = (await widget.locator("input").getAttribute("placeholder").catch(() => "")) ?? "";
+      return [[title, placeholder].filter((s) => s.trim() !== "").join(" | ")];
     });
     step("missingServerExplained");
 
@@ -523,6 +548,10 @@ async function main(): Promise<void> {
     });
     await sleep(600);
     result.completionLabels = (await suggestLabels(page)) ?? labels;
+    result.statusWithSong = await until("the model in the status item", 30000, async () => {
+      const shown = await serverStatus(page);
+      return shown !== undefined && shown.startsWith("ready") && shown.includes("notegen: ") ? shown : undefined;
+    }).catch(async () => (await serverStatus(page)) ?? "(no status item)");
     result.completionDetail =
       (await page.locator(".editor-widget.suggest-widget.visible .monaco-list-row.focused .details-label").first().textContent().catch(() => null)) ??
       undefined;
@@ -591,8 +620,8 @@ async function main(): Promise<void> {
     await screenshot(page, "generate-melody.png");
     step("generated");
 
-    // 7. Ghost text after a comma at the end of the note array, accepted with Tab; its
-    //    durations come with it or from the quick fix the mismatch offers.
+    // 7. Ghost text after a comma at the end of the note array, accepted with Tab; the item's
+    //    command then adds the new notes' durations to b1[0].
     const userSettings = path.join(userDir, "User", "settings.json");
     const current = JSON.parse(fs.readFileSync(userSettings, "utf8")) as Record<string, unknown>;
     fs.writeFileSync(userSettings, JSON.stringify({ ...current, "editor.inlineSuggest.enabled": true }, null, 2));
@@ -615,36 +644,16 @@ async function main(): Promise<void> {
     log(`ghost text: ${result.ghostText}`);
     await sleep(300);
     await screenshot(page, "ghost-text.png");
+    const durationsLine = (text: string): string => text.split(/\r?\n/)[config.ghostCursor[0] + 1] ?? "";
+    const beforeTab = fs.readFileSync(docPath, "utf8");
     await page.keyboard.press("Tab");
-    await page.keyboard.press("Control+S");
-    await sleep(1500);
-    // The durations line: a mismatch shows a quick fix there.
-    await goTo(page, config.ghostCursor[0] + 1, 8);
-    const actionRows = page.locator(".action-widget .monaco-list-row");
-    const fixRow = actionRows.filter({ hasText: /missing duration/ }).first();
-    const fixed = await until("the code action menu", 20000, async () => {
-      if ((await fixRow.count()) > 0 && (await fixRow.isVisible())) {
-        return "fix";
-      }
-      if ((await actionRows.count()) === 0 || !(await actionRows.first().isVisible())) {
-        await page.keyboard.press("Escape");
-        await goTo(page, config.ghostCursor[0] + 1, 8);
-        await page.keyboard.press("Control+.");
-        await sleep(1000);
-      }
-      return undefined;
-    }).catch(() => "none");
-    if (fixed === "fix") {
-      result.ghostQuickFix = ((await fixRow.textContent()) ?? "").trim();
-      await fixRow.click();
-    } else {
-      await page.keyboard.press("Escape");
-    }
-    result.documentAfterGhost = await until("the document after ghost text", 15000, async () => {
+    // The item's command adds the new notes' durations to b1[0] by itself (no quick fix).
+    result.documentAfterGhost = await until("the accepted notes' durations in b1[0]", 30000, async () => {
       await page.keyboard.press("Control+S");
       await sleep(500);
-      return fs.readFileSync(docPath, "utf8");
-    });
+      const text = fs.readFileSync(docPath, "utf8");
+      return durationsLine(text) !== durationsLine(beforeTab) ? text : undefined;
+    }).catch(() => fs.readFileSync(docPath, "utf8"));
     step("ghostText");
 
     // 8. Continue melody: the palette appends notes (and durations), after its preview.
@@ -784,6 +793,17 @@ async function main(): Promise<void> {
     }).catch(() => ["(no code action menu)"]);
     await page.keyboard.press("Escape");
     step("railsSilent");
+
+    // 13. A file in baroque/: notegen.folderModels names the model of notegen.modelsDir that
+    //     serves it, and the status item says so; the settings sent carry the slip settings.
+    await openWithQuickOpen(page, "fugue.rb");
+    result.statusWithFolderModel = await until("the folder's model in the status item", 60000, async () => {
+      const shown = await serverStatus(page);
+      return shown?.includes("baroque") === true ? shown : undefined;
+    });
+    const logged = findFiles(path.join(userDir, "logs"), /notegen\.log$/).map((f) => fs.readFileSync(f, "utf8")).join("\n");
+    result.settingsSent = [...logged.matchAll(/settings: (\{.*\})$/gm)].map((m) => m[1]).at(-1);
+    step("modelShown");
   } catch (error) {
     if (failurePage !== undefined) {
       await screenshot(failurePage, "failure.png").catch(() => undefined);

@@ -2,7 +2,7 @@
 // payload: every contract key, sonicPi nested, server.* left out, paths made absolute.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { changeKind, expandPath, expandVariables, serverSettings } from "../../src/settings";
+import { changeKind, expandPath, expandVariables, folderModels, serverSettings } from "../../src/settings";
 
 /** A settings.json as VS Code would merge it with the contributed defaults. */
 function reader(values: Record<string, unknown>): (key: string) => unknown {
@@ -20,6 +20,10 @@ function reader(values: Record<string, unknown>): (key: string) => unknown {
     enable: "auto",
     include: [],
     pianoRoll: true,
+    modelsDir: "",
+    folderModels: {},
+    "slips.sensitivity": "default",
+    "slips.allPieces": false,
     "server.command": "/opt/venv/bin/notegen-lsp",
     "server.pythonPath": "/usr/bin/python3",
   };
@@ -41,6 +45,33 @@ describe("serverSettings", () => {
       enable: "auto",
       include: [],
       pianoRoll: true,
+      modelsDir: null,
+      folderModels: {},
+      slips: { sensitivity: "default", allPieces: false },
+    });
+  });
+
+  it("sends the slip-hint settings nested as slips, as the user set them", () => {
+    const sent = serverSettings(reader({ "slips.sensitivity": "high", "slips.allPieces": true }));
+    assert.deepEqual(sent.slips, { sensitivity: "high", allPieces: true });
+    // A typo is the server's to report (it names the accepted values), not silently fixed here.
+    assert.deepEqual(serverSettings(reader({ "slips.sensitivity": "hihg" })).slips.sensitivity, "hihg");
+  });
+
+  it("resolves the models folder and the folders of folderModels like other paths", () => {
+    const ctx = { workspaceFolder: "/work/songs", home: "/home/me" };
+    const sent = serverSettings(
+      reader({
+        modelsDir: "~/models",
+        folderModels: { "baroque/": "baroque", "${workspaceFolder}/jazz": "bebop", "/abs/folk": "folk" },
+      }),
+      ctx,
+    );
+    assert.equal(sent.modelsDir, "/home/me/models");
+    assert.deepEqual(sent.folderModels, {
+      "/work/songs/baroque": "baroque",
+      "/work/songs/jazz": "bebop",
+      "/abs/folk": "folk",
     });
   });
 
@@ -96,6 +127,21 @@ describe("expandPath", () => {
   });
 });
 
+describe("folderModels", () => {
+  it("passes anything but an object on for the server to report", () => {
+    assert.equal(folderModels("baroque", {}), "baroque");
+    assert.deepEqual(folderModels(["a"], {}), ["a"]);
+    assert.equal(folderModels(null, {}), null);
+  });
+
+  it("drops blank folders and keeps a root folder whole", () => {
+    assert.deepEqual(folderModels({ "  ": "x", "/": "root", "~/": "home" }, { home: "/home/me" }), {
+      "/": "root",
+      "/home/me": "home",
+    });
+  });
+});
+
 describe("changeKind", () => {
   const affects = (...sections: string[]) => (s: string) => sections.some((x) => x === s || x.startsWith(`${s}.`));
 
@@ -105,6 +151,8 @@ describe("changeKind", () => {
 
   it("pushes other notegen settings to the running server", () => {
     assert.equal(changeKind(affects("notegen.temperature")), "push");
+    assert.equal(changeKind(affects("notegen.slips.sensitivity")), "push");
+    assert.equal(changeKind(affects("notegen.folderModels")), "push");
   });
 
   it("ignores settings of other extensions", () => {

@@ -1,0 +1,170 @@
+"""The notes a cursor in play/sleep code hears before it: a document, a cursor, the context.
+
+A live coder's phrase runs across ``2.times`` blocks and ``with_fx`` wrappers and comes round
+again when the loop does; completion reads it in that order, with the sleeps as durations,
+and hears the loops that play along with it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from notegen.config import Settings
+from notegen.lsp.context import note_context
+from notegen.lsp.documents import DocumentView, Reading
+from notegen.notes import infer_style
+
+PHRASE = """use_bpm 100
+live_loop :mel do
+  sleep 0.5
+  play :g3
+  sleep 0.5
+  2.times do
+    play :c4
+    sleep 0.5
+  end
+  sleep 1
+  play :a3
+  sleep 0.5
+  play|
+  sleep 1
+  play :e3
+  sleep 2
+end
+""".replace("|", " ")
+CURSOR = (12, 7)  # after `play ` (the `|`) in the middle of the loop
+
+
+def context(text: str, line: int, character: int):
+    view = DocumentView("file:///t.rb", 1, text)
+    reading = Reading(1, view.arrays(), infer_style(text))
+    return note_context(view, line, character, reading, Settings().maxContext)
+
+
+def heard(nc) -> list[tuple[int | float | None, float | None]]:
+    return [(ev.pitch, ev.duration) for ev in nc.before]
+
+
+def test_a_loop_is_heard_in_play_order_from_its_previous_pass():
+    nc = context(PHRASE, *CURSOR)
+    assert nc is not None and nc.local.ctx.slot == "note"
+    # the previous pass's end (:e3, and the loop's opening sleep 0.5 before :g3 again),
+    # :g3, the 2.times block twice (the sleep 1 after it lengthens its last note), :a3
+    assert heard(nc) == [(52, 2.5), (55, 0.5), (60, 0.5), (60, 1.5), (57, 0.5)]
+    assert nc.earlier == []  # the loop's own runs are in `before`, not read twice
+    assert nc.cursor_time == 3.5  # beats into the loop's pass where the new note starts
+
+
+def test_a_phrase_wrapped_in_with_fx_is_the_loops_phrase():
+    text = PHRASE.replace("  sleep 0.5\n  play :g3", "  with_fx :reverb do\n  play :g3", 1)
+    text = text.replace("  sleep 2\nend\n", "  sleep 2\n  end\nend\n")
+    nc = context(text, CURSOR[0], CURSOR[1])
+    assert nc is not None
+    assert heard(nc) == [(52, 2.0), (55, 0.5), (60, 0.5), (60, 1.5), (57, 0.5)]
+
+
+def test_a_block_that_repeats_inside_the_loop_hears_its_own_previous_pass_last():
+    text = (
+        "live_loop :a do\n  play :d4\n  sleep 1\n  4.times do\n    play :e4\n    sleep 0.5\n"
+        "    play \n    sleep 0.5\n    play :g4\n    sleep 0.5\n  end\nend\n"
+    )
+    nc = context(text, 6, 9)
+    assert nc is not None
+    assert heard(nc) == [(62, 1.0), (67, 0.5), (64, 0.5)]
+
+
+def test_other_loops_of_the_same_length_are_heard_as_other_voices():
+    bass = "live_loop :bass do\n  play :c2\n  sleep 2\n  play :g2\n  sleep 2\nend\n"
+    drift = "live_loop :arp do\n  play :e5\n  sleep 3\nend\n"
+    once = "define :intro do\n  play :c6\n  sleep 4\nend\n"
+    tune = (
+        "live_loop :tune do\n  play :c4\n  sleep 1\n  play :d4\n  sleep 1\n"
+        "  play \n  sleep 2\nend\n"
+    )
+    text = bass + drift + once + tune
+    line = text.count("\n", 0, text.index("  play \n"))
+    nc = context(text, line, 7)
+    assert nc is not None and nc.setting is not None
+    (other,) = nc.setting.others  # the 4-beat bass; not the 3-beat arp, not the define
+    sounding = {
+        float(t): float(p) for t, p in zip(other.onsets, other.pitches, strict=True) if -4 <= t < 4
+    }
+    assert sounding == {-4.0: 36.0, -2.0: 43.0, 0.0: 36.0, 2.0: 43.0}
+    assert nc.cursor_time == 2.0  # the new note starts with the bass's :g2
+    # the other loops' notes are the piece so far, not this voice's melody
+    assert heard(nc) == [(60, 1.0), (62, 1.0)]
+    assert len(nc.earlier) == 3  # the other blocks' notes: the piece so far, each on its own
+
+
+def test_top_level_runs_are_one_voice_read_once():
+    text = (
+        "play :c4\nsleep 1\nplay :d4\nsleep 1\nin_thread do\n  play :c2\n  sleep 4\nend\n"
+        "play :e4\nsleep 1\nplay \nsleep 1\n"
+    )
+    nc = context(text, 10, 5)
+    assert nc is not None
+    assert heard(nc) == [(60, 1.0), (62, 1.0), (64, 1.0)]
+    assert [s.pitches.tolist() for s in nc.earlier] == [[36.0]]  # the thread: piece so far
+
+
+def test_a_chord_loop_is_heard_with_every_tone():
+    chords = (
+        "live_loop :chords do\n  play [:c3, :e3, :g3]\n  sleep 2\n"
+        "  play_chord [:f3, :a3]\n  sleep 2\nend\n"
+    )
+    tune = "live_loop :tune do\n  play :e4\n  sleep 2\n  play \n  sleep 2\nend\n"
+    text = chords + tune
+    line = text.count("\n", 0, text.index("  play \n"))
+    nc = context(text, line, 7)
+    assert nc is not None and nc.setting is not None
+
+    def sounding_at(time: float) -> list[float]:
+        found = [v.pitches[v.onsets == time] for v in nc.setting.others]
+        return sorted(float(p) for p in np.concatenate(found) if p == p)
+
+    assert sounding_at(2.0) == [53.0, 57.0]  # the F chord sounds where the new note starts
+    assert sounding_at(0.0) == [48.0, 52.0, 55.0]
+
+
+def test_a_define_called_in_a_loop_comes_round_again():
+    text = (
+        "define :riff do\n  play :e4\n  sleep 1\n  play \n  sleep 1\n  play :b4\n  sleep 1\nend\n"
+        "live_loop :go do\n  riff\nend\n"
+    )
+    nc = context(text, 3, 7)
+    assert nc is not None
+    assert heard(nc) == [(71, 1.0), (64, 1.0)]  # :b4 of the previous call, then :e4
+    once = text.replace("live_loop :go do\n  riff\nend\n", "riff\n")
+    assert heard(context(once, 3, 7)) == [(64, 1.0)]  # called once: nothing came before
+
+
+def test_a_define_called_in_the_loop_plays_where_it_is_called():
+    text = (
+        "define :dow do\n  play :d3\n  sleep 0.75\n  play :f3\n  sleep 0.75\nend\n"
+        "live_loop :go do\n  dow\n  play :c3\n  sleep 0.25\n  play :d3\n  sleep 0.75\n"
+        "  play \n  sleep 1\n  dow\n  sleep 1\nend\n"
+    )
+    line = text.count("\n", 0, text.index("  play \n"))
+    nc = context(text, line, 7)
+    assert nc is not None
+    # the previous pass's second `dow` (its last note lasts the loop's final sleep 1 too),
+    # then this pass: `dow`, :c3, :d3
+    assert heard(nc) == [(50, 0.75), (53, 1.75), (50, 0.75), (53, 0.75), (48, 0.25), (50, 0.75)]
+    assert nc.cursor_time == 2.5
+
+
+def test_continue_melody_follows_the_loop_in_play_order():
+    from notegen.lsp.play_lines import continue_history
+    from notegen.sonicpi import read
+
+    text = PHRASE.replace("  play|\n  sleep 1\n", "")
+    arrays = read(text)
+    last = max((a for a in arrays if a.kind == "play"), key=lambda a: a.span.start)
+    history = continue_history(arrays, last)
+    # :g3, the 2.times block twice, then the run being continued: :a3, :e3
+    assert [(ev.pitch, ev.duration) for ev in history] == [
+        (55, 0.5),
+        (60, 0.5),
+        (60, 1.5),
+        (57, 0.5),
+        (52, 2.0),
+    ]
