@@ -168,3 +168,16 @@ def test_continue_melody_follows_the_loop_in_play_order():
         (57, 0.5),
         (52, 2.0),
     ]
+
+
+def test_at_most_eight_other_parts_are_heard_the_nearest_loops_first():
+    from notegen.sonicpi.play_order import MAX_OTHERS
+
+    loops = [f"live_loop :l{i} do\n  play {40 + i}\n  sleep 2\nend\n" for i in range(12)]
+    tune = "live_loop :tune do\n  play 72\n  sleep 1\n  play \n  sleep 1\nend\n"
+    text = "".join(loops[:6]) + tune + "".join(loops[6:])
+    line = text.count("\n", 0, text.index("  play \n"))
+    nc = context(text, line, 7)
+    assert nc is not None and len(nc.setting.others) == MAX_OTHERS == 8
+    heard_parts = sorted(int(v.pitches[0]) for v in nc.setting.others)
+    assert heard_parts == [42, 43, 44, 45, 46, 47, 48, 49]  # four loops each side

@@ -240,6 +240,10 @@ def onset_in_pass(voice: PlayVoice | None, run: PlayRun, offset: int, step: int)
     return sum(lead + _length(events) for lead, events in prior) + own
 
 
+MAX_OTHERS = 8
+"""Other parts heard at most (chord tones count one each), from the loops written nearest:
+the model learned from four-part chorales, and a file of 200 loops must not cost 200 parts
+on every keystroke."""
 TILE_BEATS = 512.0
 """How far back other looping voices are laid out (beyond the longest context read)."""
 
@@ -250,7 +254,7 @@ def others_of(voices: Sequence[PlayVoice], voice: PlayVoice | None) -> tuple[Voi
     Loops that start together and last as long as this one stay in step with it (``sync``
     aside) and are laid out pass after pass; loops of another length drift against it, and
     voices that play once (top level, ``in_thread``, ``define``) have no place on a loop's
-    time line: they are left out, as are unpitched voices.
+    time line: they are left out, as are unpitched voices. At most ``MAX_OTHERS`` parts.
     """
     if voice is None or not voice.looped:
         return ()
@@ -259,15 +263,18 @@ def others_of(voices: Sequence[PlayVoice], voice: PlayVoice | None) -> tuple[Voi
         return memo[2]
     own = _length(voice.one_pass())
     out: list[VoiceTimes] = []
-    for other in voices:
+    nearest = sorted(voices, key=lambda v: abs(v.start - voice.start))
+    for other in nearest:
         if other is voice or not other.looped:
             continue
+        if len(out) >= MAX_OTHERS:
+            break
         length = _length(other.one_pass())
         if length <= 0 or abs(length - own) > 1e-6:
             continue  # out of step with this voice: which notes sound together is unknown
         back = int(TILE_BEATS // length) + 1
         for layer in other.layers():  # a chord's every tone is heard
-            if not any(e.pitch is not None for e in layer):
+            if not any(e.pitch is not None for e in layer) or len(out) >= MAX_OTHERS:
                 continue
             tiled = layer * (2 * back + 1)
             out.append(VoiceTimes.of(tiled, start=-length * back, default=0.0))
