@@ -417,7 +417,7 @@ def _read_document(
     For a model that hears the other voices (``conditioned``) the voices' settings are
     prepared here too, so the inference thread never builds them."""
     start = time.thread_time()
-    reading = Reading(view.version, view.arrays(), infer_style(view.text))
+    reading = Reading(view.version, view.arrays(), infer_style(view.text), view.text)
     diags = diagnostics.diagnose(view)
     view.forget_arrays()  # ~10 MB for a 20,000-note file; commands that need them re-read
     if conditioned:

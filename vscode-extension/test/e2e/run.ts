@@ -500,7 +500,15 @@ async function main(): Promise<void> {
         return undefined;
       }
       const widget = page.locator(".quick-input-widget");
-      return (await widget.isVisible()) ? [(await widget.textContent()) ?? ""] : [];
+      if (!(await widget.isVisible())) {
+        return [];
+      }
+      if (((await widget.locator("input").inputValue().catch(() => "")) ?? "").startsWith(">")) {
+        return undefined; // the command palette that ran Generate, still closing: look again
+      }
+      const title = (await widget.locator(".quick-input-title").textContent().catch(() => "")) ?? "";
+      const placeholder = (await widget.locator("input").getAttribute("placeholder").catch(() => "")) ?? "";
+      return [[title, placeholder].filter((s) => s.trim() !== "").join(" | ")];
     });
     step("missingServerExplained");
 
