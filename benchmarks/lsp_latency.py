@@ -528,6 +528,12 @@ def _measure(args: argparse.Namespace, root: Path) -> int:
 
     memory = vm_status(client.process.pid)
     rss_stages.append(("after generateMelody", memory["VmRSS"]))
+    try:  # the reading, warm-up and slip check of what was generated, then the heap trim
+        waited = wait_idle(client.process.pid, timeout=300)
+        idle = vm_status(client.process.pid)["VmRSS"]
+        rss_stages.append((f"once idle, {waited:.0f} s later (is memory given back?)", idle))
+    except TimeoutError as exc:
+        print(f"  (not idle: {exc})")
     print(
         f"\n[memory] server pid {client.process.pid}: VmRSS {memory['VmRSS'] / 1024:.1f} MB, "
         f"VmHWM {memory['VmHWM'] / 1024:.1f} MB (target ≤ 150 MB: "

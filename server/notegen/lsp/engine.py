@@ -113,6 +113,51 @@ class Engine:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.executor, fn, *args)
 
+    async def run_trips(self, trip: Callable[[], bool], wanted: Callable[[], bool]) -> None:
+        """Call ``trip`` on the inference thread until it returns ``False`` or ``wanted()``
+        does not hold any more (background work in short trips, such as the warm-up).
+
+        Each trip queues the next one itself, behind whatever was asked meanwhile (requests
+        still go first), without a round trip through the event loop: on a busy machine each
+        such hand-over between threads cost a scheduler slice, and a warm-up of ~600 trips
+        took 20 s instead of 2. Cancelling the awaiting task stops the trips.
+        """
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+        stopped = threading.Event()
+
+        def finish(error: BaseException | None = None) -> None:
+            def settle() -> None:
+                if done.done():
+                    return
+                if error is None:
+                    done.set_result(None)
+                else:
+                    done.set_exception(error)
+
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(settle)
+
+        def step() -> None:
+            try:
+                if stopped.is_set() or not wanted() or not trip():
+                    finish()
+                    return
+                self.executor.submit(step)
+            except RuntimeError:  # shut down meanwhile
+                finish()
+            except BaseException as exc:
+                finish(exc)
+
+        try:
+            self.executor.submit(step)
+        except RuntimeError:
+            return
+        try:
+            await done
+        finally:
+            stopped.set()
+
     def remember(self, key: Any, compute: Callable[[], T], capacity: int = 256) -> T:
         """A tiny LRU for results that depend only on ``key`` (called on the worker thread)."""
         if key in self.results:

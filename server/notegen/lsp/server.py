@@ -366,9 +366,12 @@ class NotegenServer(LanguageServer):
                 if self.readings.get(uri) is not reading or engine.cache is not cache:
                     return
                 steps = warm_sections(reading, group, cache, max_context)
-                while await engine.run(_advance, steps):
-                    if self.readings.get(uri) is not reading:
-                        return
+                await engine.run_trips(
+                    functools.partial(_advance, steps),
+                    lambda: self.readings.get(uri) is reading,
+                )
+                if self.readings.get(uri) is not reading:
+                    return
         # The warm-up's temporaries (a few MB per round) freed: give the heap back.
         await asyncio.get_running_loop().run_in_executor(self.reader, release_memory)
 
