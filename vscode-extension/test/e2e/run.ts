@@ -85,6 +85,10 @@ interface Result {
   visibleLinesAfterGenerate?: number[];
   /** The document after ghost text was accepted (its command adds the durations). */
   documentAfterGhost?: string;
+  /** A phrase accepted from the completion list at the end of a1[0], before and after. */
+  phraseLabel?: string;
+  documentBeforePhrase?: string;
+  documentAfterPhrase?: string;
   /** The notegen log line of the settings sent at the last start (JSON after "settings: "). */
   settingsSent?: string;
   /** The status item with the song in front, then with `baroque/fugue.rb` in front. */
@@ -671,6 +675,36 @@ async function main(): Promise<void> {
       return text !== beforeContinue ? text : undefined;
     });
     step("continued");
+
+    // 8b. A phrase from the completion list, typed after a comma at the end of a1[0]: its
+    //     command (CompletionItem.command) gives b1[0] the phrase's durations.
+    const beforePhrase = fs.readFileSync(docPath, "utf8");
+    const notesLine = beforePhrase.split(/\r?\n/)[config.ghostCursor[0]] ?? "";
+    await goTo(page, config.ghostCursor[0], notesLine.lastIndexOf("]"));
+    await page.keyboard.type(",");
+    // The list shows its first rows only; the phrases sort last: ArrowUp wraps to the longest.
+    const focused = page.locator(".editor-widget.suggest-widget.visible .monaco-list-row.focused .label-name").first();
+    const longest = await until("a phrase at the end of the completion list", 30000, async () => {
+      if ((await suggestLabels(page)) === undefined) {
+        await page.keyboard.press("Control+Space");
+        await sleep(700);
+        return undefined;
+      }
+      await page.keyboard.press("ArrowUp");
+      await sleep(300);
+      const label = ((await focused.textContent().catch(() => "")) ?? "").trim();
+      return label.includes(",") ? label : undefined;
+    });
+    result.phraseLabel = longest;
+    await page.keyboard.press("Enter");
+    result.documentAfterPhrase = await until("the phrase's durations in b1[0]", 30000, async () => {
+      await page.keyboard.press("Control+S");
+      await sleep(500);
+      const text = fs.readFileSync(docPath, "utf8");
+      return durationsLine(text) !== durationsLine(beforePhrase) ? text : undefined;
+    }).catch(() => fs.readFileSync(docPath, "utf8"));
+    result.documentBeforePhrase = beforePhrase;
+    step("phraseAccepted");
 
     result.notificationsBeforeFailure = await notifications(page);
 
