@@ -100,6 +100,7 @@ class ContextCache:
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
+        self._last_rows: tuple[Setting, np.ndarray, np.ndarray] | None = None
         self._root = self.root(None)
 
     def root(self, setting: Setting | None) -> Primed:
@@ -135,14 +136,58 @@ class ContextCache:
     def cached(self, ids: np.ndarray, setting: Setting | None = None) -> bool:
         if len(ids) == 0:
             return True
-        key = _digest(np.asarray(ids, dtype=np.int64), _salt(setting))
+        ids = np.asarray(ids, dtype=np.int64)
+        (key,) = self._keys(ids, [len(ids)], setting)
         with self._lock:
             return key in self._entries
+
+    def _keys(
+        self, ids: np.ndarray, lengths: Sequence[int], setting: Setting | None
+    ) -> list[bytes]:
+        """Cache keys of the prefixes ``ids[:length]``: the ids and what else the model read.
+
+        For a model that hears a setting that is the conditioning rows of those steps (row
+        ``s`` for the step that predicts event ``s``: ``length + 1`` rows), not the setting
+        itself: another reading of the piece whose other voices changed elsewhere (after an
+        edit in another voice, or in this one's later sections) leaves these rows, and so the
+        cached states, as they were. (Keyed by the whole setting, every reading after an edit
+        anywhere made every cached state of the other voices unreachable.)
+        """
+        if not self.model.cond_dim or setting is None or setting.plain:
+            salt = _salt(setting)
+            return [_digest(ids[:n], salt) for n in lengths]
+        rows = self._rows(ids, max(lengths, default=0), setting)
+        by_ids, by_rows = hashlib.blake2b(digest_size=16), hashlib.blake2b(digest_size=16)
+        found: dict[int, bytes] = {}
+        done = 0  # ids hashed so far (and rows: done + 1, once any)
+        for n in sorted(set(lengths)):
+            by_ids.update(ids[done:n].tobytes())
+            by_rows.update(rows[done + 1 if found else 0 : n + 1].tobytes())
+            done = n
+            found[n] = b"r" + by_ids.digest() + by_rows.digest()
+        return [found[n] for n in lengths]
 
     def _cond(self, ids: np.ndarray, done: int, span: int, setting: Setting | None):  # type: ignore[no-untyped-def]
         """Rows ``[1, span, C]`` for reading ``ids[done:done+span]`` (steps ``done+1..``)."""
         cond = self.model.condition(ids[: done + span] % self.vd, done + 1, span, setting)
         return None if cond is None else cond[None]
+
+    def _rows(self, ids: np.ndarray, top: int, setting: Setting) -> np.ndarray:
+        """Conditioning rows of steps ``0..top`` (remembered for the last context asked: a
+        lookup, the priming after it and the warm-up's check all ask for the same one)."""
+        memo = self._last_rows
+        if (
+            memo is not None
+            and memo[0] is setting
+            and len(memo[1]) >= top
+            and np.array_equal(memo[1][:top], ids[:top])
+        ):
+            return memo[2][: top + 1]
+        rows = self.model.condition(ids[:top] % self.vd, 0, top + 1, setting)
+        assert rows is not None
+        rows = np.ascontiguousarray(rows, np.float32)
+        self._last_rows = (setting, ids[:top].copy(), rows)
+        return rows
 
     def prime_ids(
         self, ids: np.ndarray, checkpoints: Sequence[int] = (), setting: Setting | None = None
@@ -150,16 +195,17 @@ class ContextCache:
         """As :meth:`prime` for combined ids; states at ``checkpoints`` (lengths) are kept."""
         ids = np.asarray(ids, dtype=np.int64)
         n = len(ids)
-        salt = _salt(setting)
         marks = sorted({c for c in checkpoints if 0 < c < n}, reverse=True)
-        base = self._lookup(ids, marks, salt, setting)
+        base = self._lookup(ids, marks, setting)
         with self._lock:
             if base.length == n:
                 self.hits += 1
                 return dataclasses.replace(base, history=ids)
             self.misses += 1
         primed = base
-        for point in [*sorted(c for c in marks if c > base.length), n]:
+        points = [*sorted(c for c in marks if c > base.length), n]
+        keys = dict(zip(points, self._keys(ids, points, setting), strict=True))
+        for point in points:
             seg = ids[primed.length : point]
             pl, dl, st = self.model.step(
                 (seg // self.vd)[None, :],
@@ -171,7 +217,7 @@ class ContextCache:
             time = self.model.beats_of(history % self.vd)
             log_p, log_d = self.model.next_log_probs(pl[0], dl[0], history)
             primed = Primed(st, log_p, log_d, point, history, time)
-            self._store(_digest(history, salt), primed)
+            self._store(keys[point], primed)
         return primed
 
     def prime_many(
@@ -211,14 +257,14 @@ class ContextCache:
             ids = np.asarray(ids, dtype=np.int64)
             n = len(ids)
             place: Setting | None = own[0] if own else setting
-            salt = _salt(place)
             marks = sorted({c for c in checkpoints if 0 < c < n}, reverse=True)
-            base = self._lookup(ids, marks, salt, place)
+            base = self._lookup(ids, marks, place)
             if base.length == n:
                 out.append(dataclasses.replace(base, history=ids))
                 continue
             points = [*sorted(c for c in marks if c > base.length), n]
-            rows.append(_Row(len(out), ids, points, base.state, base.length, place, salt))
+            keys = dict(zip(points, self._keys(ids, points, place), strict=True))
+            rows.append(_Row(len(out), ids, points, base.state, base.length, place, keys))
             out.append(None)
         while rows:
             span = min(row.points[0] - row.done for row in rows)
@@ -243,7 +289,7 @@ class ContextCache:
                     log_p, log_d = self.model.next_log_probs(pl[r], dl[r], history)
                     time = self.model.beats_of(history % self.vd)
                     primed = Primed(row.state, log_p, log_d, row.done, history, time)
-                    self._store(_digest(history, row.salt), primed)
+                    self._store(row.keys[row.done], primed)
                     row.points.pop(0)
                     if not row.points:
                         out[row.slot] = primed
@@ -254,25 +300,23 @@ class ContextCache:
         return [p for p in out if p is not None]
 
     def _lookup(
-        self,
-        ids: np.ndarray,
-        marks: Sequence[int],
-        salt: bytes = b"",
-        setting: Setting | None = None,
+        self, ids: np.ndarray, marks: Sequence[int], setting: Setting | None = None
     ) -> Primed:
         """The longest cached prefix of ``ids`` among ``marks`` and the last few lengths."""
         n = len(ids)
         lengths = [n, *marks, *range(n - 1, max(0, n - self.LOOKBACK) - 1, -1)]
-        keys = [(_digest(ids[:length], salt)) for length in lengths if length > 0]
+        lengths = [length for length in lengths if length > 0]
+        plain = not _salt(setting)
+        keys = self._keys(ids, lengths if plain else [*lengths, 0], setting)
         with self._lock:
-            for key in keys:
+            for key in keys[: len(lengths)]:
                 hit = self._entries.get(key)
                 if hit is not None:
                     self._entries.move_to_end(key)
                     return hit
-        if not salt:
+        if plain:
             return self._root
-        key = _digest(ids[:0], salt)
+        key = keys[-1]
         with self._lock:
             hit = self._entries.get(key)
         if hit is None:
@@ -321,7 +365,7 @@ class _Row:
     state: State
     done: int  # events read so far
     setting: Setting | None = None
-    salt: bytes = b""
+    keys: dict[int, bytes] = field(default_factory=dict)  # cache key at each point
 
 
 @dataclass(frozen=True)
