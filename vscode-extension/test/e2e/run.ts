@@ -499,7 +499,8 @@ async function main(): Promise<void> {
     // Generate with the server down: the reason again (logged a second time), no questions.
     await runFromPalette(page, "notegen: Generate melody");
     result.promptsWhileDown = await until("Generate to repeat why the server is down", 30000, async () => {
-      const logged = findFiles(path.join(userDir, "logs"), /notegen\.log$/).map((f) => fs.readFileSync(f, "utf8")).join("\n");
+      await screenshot(page, "status-model.png");
+    const logged = findFiles(path.join(userDir, "logs"), /notegen\.log$/).map((f) => fs.readFileSync(f, "utf8")).join("\n");
       if (logged.split("does not have the notegen server").length - 1 < 2) {
         return undefined;
       }
@@ -835,6 +836,7 @@ async function main(): Promise<void> {
       const shown = await serverStatus(page);
       return shown?.includes("baroque") === true ? shown : undefined;
     });
+    await screenshot(page, "status-model.png");
     const logged = findFiles(path.join(userDir, "logs"), /notegen\.log$/).map((f) => fs.readFileSync(f, "utf8")).join("\n");
     result.settingsSent = [...logged.matchAll(/settings: (\{.*\})$/gm)].map((m) => m[1]).at(-1);
     step("modelShown");
