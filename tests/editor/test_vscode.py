@@ -39,6 +39,7 @@ from typing import Any
 import notegen
 import pytest
 from notegen import pianoroll
+from notegen.config import parse_settings
 from notegen.notes import infer_style, note_to_midi, spell
 from notegen.sonicpi import read
 
@@ -507,3 +508,8 @@ def test_the_model_and_slip_settings_reach_the_server(vscode: dict[str, Any]):
     folder = next(iter(sent["folderModels"]))
     assert folder.endswith("/songs/baroque") and "${" not in folder, folder
     assert sent["slips"] == {"sensitivity": SLIP_SENSITIVITY, "allPieces": False}
+    # The whole object, as the extension sends it, is what the server accepts without a warning.
+    settings, warnings = parse_settings(sent)
+    assert warnings == []
+    assert settings.folderModels == ((folder, "baroque"),)
+    assert settings.slips.sensitivity == SLIP_SENSITIVITY and settings.pianoRoll is True
