@@ -12,7 +12,10 @@ pieces of evidence, mostly log-probabilities:
 * how many alternatives the model prefers to the written note (an ambiguous place);
 * the harmony: the interval classes it forms with what the other voices sound at its onset,
   weighed by how often the section uses each (:class:`notegen.harmony.IntervalStats`);
-* the key: how often the section uses its pitch class.
+* the key: how often the section uses its pitch class;
+* repetition: how often the melodic shape around the note, with each pitch in place, recurs
+  elsewhere in the piece, in any voice and at any transposition (:class:`MotifTable`: short
+  shapes, the exact passage, and 13-note passages — a repeated strain, a subject's entries).
 
 A note is reported when the best alternative beats the written note by more than a threshold
 (the sensitivity setting moves it). Everything is computed per section from that section's
@@ -96,29 +99,32 @@ class Weights:
     motif_short: float
     held: float
     motif_exact: float
+    motif_passage: float
     written_repeated: float
     bias: tuple[float, ...]
     threshold: float
 
 
 WEIGHTS = Weights(
-    left=0.76,
-    right=0.75,
-    right2=0.88,
-    preferred=-0.18,
+    left=0.72,
+    right=0.71,
+    right2=0.86,
+    preferred=-0.2,
     harmony=0.79,
-    key=-0.06,
-    motif_long=0.19,
-    motif_short=0.6,
-    held=0.27,
-    motif_exact=1.53,
-    written_repeated=-1.67,
-    bias=(-2.91, -2.83, -2.05, -2.13, -2.62, -3.12),
-    threshold=4.2,
+    key=0.01,
+    motif_long=0.24,
+    motif_short=0.66,
+    held=0.34,
+    motif_exact=0.91,
+    motif_passage=5.73,
+    written_repeated=-0.98,
+    bias=(-2.75, -2.79, -2.1, -2.15, -2.72, -3.34),
+    threshold=4.1,
 )
 """The shipped default: weights fitted (logistic regression) on slips planted in the nine
 multi-voice pieces of the project's data (seeds 0-3); the threshold gives about one hint per
-900 notes on those pieces unmodified (about one per 700 on a piece left out of the fit). ``benchmarks/slips.py`` measures it (figures in the README)."""
+1,100 notes on those pieces unmodified (fewer on a piece left out of the fit).
+``benchmarks/slips.py`` measures it (figures in the README)."""
 
 EVIDENCE = (
     "left",
@@ -131,6 +137,7 @@ EVIDENCE = (
     "motif_short",
     "held",
     "motif_exact",
+    "motif_passage",
     "written_repeated",
 )
 """The weighed pieces of evidence, in the order of :meth:`Features.evidence`."""
@@ -161,6 +168,7 @@ class Features:
     motif_long: np.ndarray
     motif_short: np.ndarray
     motif_exact: np.ndarray
+    motif_passage: np.ndarray
     valid: np.ndarray
     written: np.ndarray
     parts: list[Part]
@@ -195,6 +203,7 @@ class Features:
             "motif_short": diff(self.motif_short),
             "held": diff(self.held),
             "motif_exact": diff(self.motif_exact),
+            "motif_passage": diff(self.motif_passage),
             "written_repeated": repeated.astype(np.float64),
         }
         return np.stack([columns[name] for name in EVIDENCE], axis=2)
@@ -214,6 +223,7 @@ class Features:
 def _empty_features(parts: list[Part]) -> Features:
     z = np.zeros((0, len(DELTAS) + 1))
     return Features(
+        z,
         z,
         z,
         z,
@@ -323,6 +333,7 @@ def section_steps(
         np.array([m[0] for m in rows_motif]),
         np.array([m[1] for m in rows_motif]),
         np.array([m[2] for m in rows_motif]),
+        np.array([m[3] for m in rows_motif]),
         np.array(rows_valid),
         np.array(written),
         parts,
