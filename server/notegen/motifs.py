@@ -87,7 +87,7 @@ class MotifTable:
                 around[SPAN] = c
                 n = self.exact[tuple(around)] - (c == written)
                 out[2, j] = np.log1p(max(n, 0))
-        out[3] = self._passage(pitches, where, cands, written)
+        out[3] = self._passage(pitches, int(where), cands, int(written))
         return out
 
     def _passage(
@@ -101,6 +101,7 @@ class MotifTable:
         after = np.diff(pitches[where + 1 : where + PASSAGE_SPAN + 1]).tolist()
         prev, nxt = pitches[where - 1], pitches[where + 1]
         for j, c in enumerate(cands.tolist()):
-            n = self.passage[(*before, c - prev, nxt - c, *after)] - (c == written)
+            key = (*before, c - prev, nxt - c, *after)
+            n = self.passage[key] - (c == written)
             out[j] = np.log1p(max(n, 0))
         return out
