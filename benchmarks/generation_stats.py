@@ -9,7 +9,10 @@ figure says otherwise:
   temperature 1 in every Sonic Pi scale of the command (aliases with identical intervals once);
 * per temperature 0..1.5: the worst block's repeat share and the longest run, over five scales;
 * endings: the share of 32- and 128-note blocks whose last event is a note on the tonic lasting
-  at least one beat (major and minor keys, several tonics and seeds).
+  at least one beat (``--ending-scales``, default major and minor; several tonics and seeds;
+  ``--ending-temperatures``, default 1).
+
+``--parts`` picks what to measure (default all: ``scales,sweep,endings``).
 
 Targets (issue 10): repeats 12-22 % in every scale, runs ≤ 9, no block over 30 % repeats at
 temperature 0.3, ≥ 60 % of blocks ending on a long tonic. Real tunes: 16.6 % repeats, runs ≤ 9,
@@ -32,7 +35,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "server"))
 
-from notegen.generate import GenerateOptions, generate_block  # noqa: E402
+from notegen.generate import GenerateOptions, ends_on_tonic, generate_block  # noqa: E402
 from notegen.melody import Event  # noqa: E402
 from notegen.model import MelodyModel  # noqa: E402
 from notegen.sampling import SCALES, parse_key  # noqa: E402
@@ -52,16 +55,6 @@ def repeats(events: Sequence[Event]) -> tuple[float, int]:
         run = run + 1 if a == b else 1
         longest = max(longest, run)
     return (same / len(pairs) if pairs else 0.0), longest
-
-
-def ends_on_tonic(events: Sequence[Event], tonic: int) -> bool:
-    last = events[-1] if events else None
-    return (
-        last is not None
-        and last.pitch is not None
-        and round(last.pitch) % 12 == tonic
-        and (last.duration or 0) >= 1.0
-    )
 
 
 def block(model: MelodyModel, length: int, key: str, scale: str, seed: int, temperature: float):  # type: ignore[no-untyped-def]
@@ -85,14 +78,19 @@ def main() -> int:
     ap.add_argument("--blocks", type=int, default=4, help="blocks per scale / temperature cell")
     ap.add_argument("--endings", type=int, default=16, help="blocks per ending length")
     ap.add_argument("--out", help="write every figure as JSON here")
+    ap.add_argument("--parts", default="scales,sweep,endings", help="what to measure")
+    ap.add_argument("--ending-scales", default="major,minor", help="scales the endings cycle")
+    ap.add_argument("--ending-temperatures", default="1.0", help="temperatures of the endings")
     args = ap.parse_args()
+    parts = set(args.parts.split(","))
+    ending_scales = args.ending_scales.split(",")
     model = MelodyModel.load(args.model)
     print("command:", " ".join(sys.argv), f"| cpus {os.cpu_count()} load {os.getloadavg()[0]:.1f}")
     started = time.time()
     result: dict[str, object] = {"model": args.model}
 
     per_scale = {}
-    for scale in distinct_scales():
+    for scale in distinct_scales() if "scales" in parts else ():
         shares, runs = [], []
         for b in range(args.blocks):
             events = block(model, 64, TONICS[b % len(TONICS)], scale, 100 + b, 1.0)
@@ -110,7 +108,7 @@ def main() -> int:
     result["per_scale"] = per_scale
 
     sweep = {}
-    for temperature in TEMPERATURES:
+    for temperature in TEMPERATURES if "sweep" in parts else ():
         worst, longest, total = 0.0, 0, []
         for scale in SWEEP_SCALES:
             for b in range(args.blocks):
@@ -132,16 +130,21 @@ def main() -> int:
     result["temperature_sweep"] = sweep
 
     endings = {}
-    for length in (32, 128):
-        hits = 0
+    temperatures = [float(t) for t in args.ending_temperatures.split(",")]
+    for length, temperature in itertools.product((32, 128), temperatures):
+        if "endings" not in parts:
+            break
+        hits, shares = 0, []
         for b in range(args.endings):
-            key, scale = TONICS[b % len(TONICS)], ("major", "minor")[b % 2]
-            events = block(model, length, key, scale, 300 + b, 1.0)
+            key, scale = TONICS[b % len(TONICS)], ending_scales[b % len(ending_scales)]
+            events = block(model, length, key, scale, 300 + b, temperature)
             hits += ends_on_tonic(events, parse_key(key))
-        endings[str(length)] = hits / args.endings
+            shares.append(repeats(events)[0])
+        endings[f"{length}@{temperature:g}"] = hits / args.endings
         print(
-            f"\n{length}-note blocks ending on a tonic of >= 1 beat: {hits}/{args.endings} "
-            f"({100 * hits / args.endings:.0f} %, target >= 60 %)"
+            f"\n{length}-note blocks at T={temperature:g} ending on a tonic of >= 1 beat: "
+            f"{hits}/{args.endings} ({100 * hits / args.endings:.0f} %, target >= 60 %); "
+            f"repeats {100 * sum(shares) / len(shares):.1f} %"
         )
     result["endings"] = endings
     result["seconds"] = round(time.time() - started, 1)

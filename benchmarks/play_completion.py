@@ -60,6 +60,20 @@ def places(text: str, min_before: int):  # type: ignore[no-untyped-def]
             yield run, line.step, tok
 
 
+def array_places(text: str, min_before: int):  # type: ignore[no-untyped-def]
+    """The same question inside note arrays and rings (the issue's comparison): every literal
+    single note after the first ``min_before`` of an array."""
+    for array in read(text):
+        if isinstance(array, PlayRun):
+            continue
+        for k, tok in enumerate(array.notes):
+            if k < min_before or tok.chord is not None or tok.midi is None:
+                continue
+            if tok.error or tok.dynamic:
+                continue
+            yield array, k, tok
+
+
 def top_midis(items: list[types.CompletionItem], k: int = 3) -> list[int | None]:
     out: list[int | None] = []
     for item in items[:k]:
@@ -133,8 +147,14 @@ def main() -> None:
     parser.add_argument("--model", default=None, help="model card (default: the shipped one)")
     parser.add_argument("--as-array", action="store_true")
     parser.add_argument("--left-only", action="store_true")
+    parser.add_argument(
+        "--arrays", action="store_true", help="places inside note arrays instead (the target)"
+    )
     parser.add_argument("--misses", action="store_true", help="print every miss")
     parser.add_argument("--server", action="store_true", help="through a real notegen-lsp")
+    parser.add_argument(
+        "--dump", type=Path, help="write each place (file, offset, true MIDI, hit) as TSV"
+    )
     args = parser.parse_args()
     print("$", " ".join([Path(sys.executable).name, *sys.argv]))
     print(f"cpus {os.cpu_count()}, load {os.getloadavg()[0]:.1f}")
@@ -149,6 +169,7 @@ def main() -> None:
         Path(f) for d in FOLDERS for f in glob.glob(str(root / d / "**/*.rb"), recursive=True)
     )
     counts: Counter[str] = Counter()
+    rows: list[str] = []
     measured: set[Path] = set()
     for path in files:
         part = split_of(root, path)
@@ -156,7 +177,8 @@ def main() -> None:
             continue
         counts["files"] += 1
         text = path.read_text(encoding="utf-8", errors="replace")
-        for run, step, tok in places(text, args.min_before):
+        found = (array_places if args.arrays else places)(text, args.min_before)
+        for run, step, tok in found:
             if args.as_array:
                 notes = [t.text for t in run.notes[:step] if t.text and not t.dynamic]
                 cut = "notes = [" + ", ".join(notes) + ", "
@@ -177,11 +199,16 @@ def main() -> None:
                 continue
             counts["top1"] += bool(top) and top[0] == tok.midi
             counts["top3"] += tok.midi in top
+            rows.append(
+                f"{path.relative_to(root)}\t{tok.span.start}\t{tok.midi}\t{int(tok.midi in top)}"
+            )
             if args.misses and tok.midi not in top:
                 line = text.count("\n", 0, tok.span.start) + 1
                 print(f"miss {path.relative_to(root)}:{line} true {tok.midi} got {top}")
     if server is not None:
         server.client.close()
+    if args.dump is not None:
+        args.dump.write_text("".join(row + "\n" for row in rows), encoding="utf-8")
     n = max(1, counts["places"])
     print(
         f"split {args.split}: files {counts['files']}, with places {len(measured)}, "

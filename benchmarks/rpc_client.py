@@ -383,3 +383,21 @@ def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
     ticks = os.sysconf("SC_CLK_TCK")
     return (int(fields[11]) + int(fields[12])) / ticks
+
+
+def wait_idle(pid: int, window: float = 0.5, busy: float = 0.02, timeout: float = 120.0) -> float:
+    """Wait until process ``pid`` used under ``busy`` s of CPU in ``window`` s (its background
+    work, such as a whole-file reading and the warm-up after it, is done); seconds waited.
+
+    Raises ``TimeoutError`` after ``timeout`` s.
+    """
+    start = time.monotonic()
+    last = cpu_seconds(pid)
+    while True:
+        time.sleep(window)
+        now = cpu_seconds(pid)
+        if now - last < busy:
+            return time.monotonic() - start
+        if time.monotonic() - start > timeout:
+            raise TimeoutError(f"server still busy after {timeout:.0f} s")
+        last = now

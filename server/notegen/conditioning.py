@@ -21,8 +21,10 @@ TensorFlow.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Sequence
+import weakref
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 import numpy as np
 
@@ -154,17 +156,52 @@ _MASK_BITS = ((np.arange(4096)[:, None] >> np.arange(12)) & 1).astype(np.float32
 
 
 def _harmony_table(others: tuple[VoiceTimes, ...]) -> _HarmonyTable:
-    cached = _TABLES.get(id(others))
-    if cached is not None and cached[0] is others:
-        return cached[1]
-    table = _HarmonyTable(others)
-    if len(_TABLES) > 64:
-        _TABLES.clear()
-    _TABLES[id(others)] = (others, table)
-    return table
+    return _TABLES.get(others, _HarmonyTable)
 
 
-_TABLES: dict[int, tuple[tuple[VoiceTimes, ...], _HarmonyTable]] = {}
+T = TypeVar("T")
+
+
+class _PerVoices(Generic[T]):
+    """Values memoised per tuple of voices (by identity), held only while the voices live.
+
+    A whole-file reading makes a new tuple per voice (the other voices it hears); the old
+    reading's tuples die with it, and so do their entries here. (Holding the tuples, as a plain
+    dict would, kept three readings' voices and tables alive: ~50 MB for the benchmark piece.)
+    """
+
+    def __init__(self, capacity: int = 64) -> None:
+        self.capacity = capacity
+        self._entries: dict[int, tuple[tuple[weakref.ref[VoiceTimes], ...], T]] = {}
+
+    def get(
+        self, others: tuple[VoiceTimes, ...], compute: Callable[[tuple[VoiceTimes, ...]], T]
+    ) -> T:
+        key = id(others)
+        found = self._entries.get(key)
+        if found is not None and _same(found[0], others):
+            return found[1]
+        value = compute(others)
+        if len(self._entries) >= self.capacity:
+            self._entries.clear()  # a safety net: entries normally go with their voices
+
+        def gone(_ref: object, key: int = key) -> None:
+            entry = self._entries.get(key)
+            if entry is not None and any(r() is None for r in entry[0]):
+                self._entries.pop(key, None)
+
+        self._entries[key] = (tuple(weakref.ref(v, gone) for v in others), value)
+        return value
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+def _same(refs: tuple[weakref.ref[VoiceTimes], ...], others: tuple[VoiceTimes, ...]) -> bool:
+    return len(refs) == len(others) and all(r() is v for r, v in zip(refs, others, strict=True))
+
+
+_TABLES: _PerVoices[_HarmonyTable] = _PerVoices()
 
 
 def _direct_harmony(others: Sequence[VoiceTimes], times: np.ndarray) -> np.ndarray:
@@ -387,23 +424,20 @@ def _voices_key(others: tuple[VoiceTimes, ...]) -> bytes:
     reused for every keystroke of a document version)."""
     if not others:
         return b""
-    cached = _KEYS.get(id(others))
-    if cached is not None and cached[0] is others:
-        return cached[1]
+    return _KEYS.get(others, _digest_voices)
+
+
+def _digest_voices(others: tuple[VoiceTimes, ...]) -> bytes:
     import hashlib
 
     digest = hashlib.blake2b(digest_size=8)
     for voice in others:
         for array in (voice.onsets, voice.ends, voice.pitches):
             digest.update(np.ascontiguousarray(array, np.float64).tobytes())
-    key = digest.digest()
-    if len(_KEYS) > 64:
-        _KEYS.clear()
-    _KEYS[id(others)] = (others, key)
-    return key
+    return digest.digest()
 
 
-_KEYS: dict[int, tuple[tuple[VoiceTimes, ...], bytes]] = {}
+_KEYS: _PerVoices[bytes] = _PerVoices()
 
 
 ALONE_SETTING = Setting()

@@ -12,7 +12,7 @@ all use, so what is measured on a file is what the editor serves in it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -66,17 +66,24 @@ class VoiceLine:
         return ends - beats * per_beat, ends
 
 
-def voice_lines(arrays: Iterable[object], document_bpm: float | None = None) -> list[VoiceLine]:
+def voice_lines(
+    arrays: Iterable[object], played_at: Mapping[int, float] | None = None
+) -> list[VoiceLine]:
     """The ``aN[k]`` voices of a document's note arrays (``notegen.sonicpi.read``), by number.
 
-    Sections are joined in section order; a section's tempo is its ``bpm`` (``cN[k]``), else
-    ``document_bpm``, else 60.
+    Sections are joined in section order; a section's tempo is the piece reader's
+    (:mod:`notegen.sonicpi.piece`): its ``bpm`` (``cN[k]``), else the ``use_bpm`` in force
+    where its voice is played (``played_at``: :func:`notegen.sonicpi.tempo.voice_tempi`),
+    else 60.
     """
+    played_at = played_at or {}
     sections: dict[int, list[tuple[int, list[Event], float]]] = {}
     for array in arrays:
         if getattr(array, "kind", None) != "voice" or getattr(array, "voice", None) is None:
             continue
-        bpm = getattr(array, "bpm", None) or document_bpm or DEFAULT_BPM
+        given = getattr(array, "bpm", None)
+        voice: int = array.voice  # type: ignore[attr-defined]
+        bpm = given if given and given > 0 else played_at.get(voice) or DEFAULT_BPM
         events = array.events()  # type: ignore[attr-defined]
         sections.setdefault(array.voice, []).append(  # type: ignore[attr-defined]
             (array.section or 0, events, float(bpm))  # type: ignore[attr-defined]

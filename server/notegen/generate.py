@@ -12,7 +12,7 @@ import hashlib
 import itertools
 import threading
 from collections import OrderedDict
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,6 +62,9 @@ class Primed:
     history: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     time: float = 0.0
     """Beats from the melody's first onset to where the next event starts."""
+    network: np.ndarray | None = None
+    """Mid-generation: the network's own next-pitch logits (without the copy model), whose
+    repeat share the sampler keeps (:meth:`_PitchChooser.share`)."""
 
 
 def trim_context(n: int, max_context: int) -> int:
@@ -97,6 +100,7 @@ class ContextCache:
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
+        self._last_rows: tuple[Setting, np.ndarray, np.ndarray] | None = None
         self._root = self.root(None)
 
     def root(self, setting: Setting | None) -> Primed:
@@ -132,14 +136,58 @@ class ContextCache:
     def cached(self, ids: np.ndarray, setting: Setting | None = None) -> bool:
         if len(ids) == 0:
             return True
-        key = _digest(np.asarray(ids, dtype=np.int64), _salt(setting))
+        ids = np.asarray(ids, dtype=np.int64)
+        (key,) = self._keys(ids, [len(ids)], setting)
         with self._lock:
             return key in self._entries
+
+    def _keys(
+        self, ids: np.ndarray, lengths: Sequence[int], setting: Setting | None
+    ) -> list[bytes]:
+        """Cache keys of the prefixes ``ids[:length]``: the ids and what else the model read.
+
+        For a model that hears a setting that is the conditioning rows of those steps (row
+        ``s`` for the step that predicts event ``s``: ``length + 1`` rows), not the setting
+        itself: another reading of the piece whose other voices changed elsewhere (after an
+        edit in another voice, or in this one's later sections) leaves these rows, and so the
+        cached states, as they were. (Keyed by the whole setting, every reading after an edit
+        anywhere made every cached state of the other voices unreachable.)
+        """
+        if not self.model.cond_dim or setting is None or setting.plain:
+            salt = _salt(setting)
+            return [_digest(ids[:n], salt) for n in lengths]
+        rows = self._rows(ids, max(lengths, default=0), setting)
+        by_ids, by_rows = hashlib.blake2b(digest_size=16), hashlib.blake2b(digest_size=16)
+        found: dict[int, bytes] = {}
+        done = 0  # ids hashed so far (and rows: done + 1, once any)
+        for n in sorted(set(lengths)):
+            by_ids.update(ids[done:n].tobytes())
+            by_rows.update(rows[done + 1 if found else 0 : n + 1].tobytes())
+            done = n
+            found[n] = b"r" + by_ids.digest() + by_rows.digest()
+        return [found[n] for n in lengths]
 
     def _cond(self, ids: np.ndarray, done: int, span: int, setting: Setting | None):  # type: ignore[no-untyped-def]
         """Rows ``[1, span, C]`` for reading ``ids[done:done+span]`` (steps ``done+1..``)."""
         cond = self.model.condition(ids[: done + span] % self.vd, done + 1, span, setting)
         return None if cond is None else cond[None]
+
+    def _rows(self, ids: np.ndarray, top: int, setting: Setting) -> np.ndarray:
+        """Conditioning rows of steps ``0..top`` (remembered for the last context asked: a
+        lookup, the priming after it and the warm-up's check all ask for the same one)."""
+        memo = self._last_rows
+        if (
+            memo is not None
+            and memo[0] is setting
+            and len(memo[1]) >= top
+            and np.array_equal(memo[1][:top], ids[:top])
+        ):
+            return memo[2][: top + 1]
+        rows = self.model.condition(ids[:top] % self.vd, 0, top + 1, setting)
+        assert rows is not None
+        rows = np.ascontiguousarray(rows, np.float32)
+        self._last_rows = (setting, ids[:top].copy(), rows)
+        return rows
 
     def prime_ids(
         self, ids: np.ndarray, checkpoints: Sequence[int] = (), setting: Setting | None = None
@@ -147,16 +195,17 @@ class ContextCache:
         """As :meth:`prime` for combined ids; states at ``checkpoints`` (lengths) are kept."""
         ids = np.asarray(ids, dtype=np.int64)
         n = len(ids)
-        salt = _salt(setting)
         marks = sorted({c for c in checkpoints if 0 < c < n}, reverse=True)
-        base = self._lookup(ids, marks, salt, setting)
+        base = self._lookup(ids, marks, setting)
         with self._lock:
             if base.length == n:
                 self.hits += 1
                 return dataclasses.replace(base, history=ids)
             self.misses += 1
         primed = base
-        for point in [*sorted(c for c in marks if c > base.length), n]:
+        points = [*sorted(c for c in marks if c > base.length), n]
+        keys = dict(zip(points, self._keys(ids, points, setting), strict=True))
+        for point in points:
             seg = ids[primed.length : point]
             pl, dl, st = self.model.step(
                 (seg // self.vd)[None, :],
@@ -168,7 +217,7 @@ class ContextCache:
             time = self.model.beats_of(history % self.vd)
             log_p, log_d = self.model.next_log_probs(pl[0], dl[0], history)
             primed = Primed(st, log_p, log_d, point, history, time)
-            self._store(_digest(history, salt), primed)
+            self._store(keys[point], primed)
         return primed
 
     def prime_many(
@@ -208,14 +257,14 @@ class ContextCache:
             ids = np.asarray(ids, dtype=np.int64)
             n = len(ids)
             place: Setting | None = own[0] if own else setting
-            salt = _salt(place)
             marks = sorted({c for c in checkpoints if 0 < c < n}, reverse=True)
-            base = self._lookup(ids, marks, salt, place)
+            base = self._lookup(ids, marks, place)
             if base.length == n:
                 out.append(dataclasses.replace(base, history=ids))
                 continue
             points = [*sorted(c for c in marks if c > base.length), n]
-            rows.append(_Row(len(out), ids, points, base.state, base.length, place, salt))
+            keys = dict(zip(points, self._keys(ids, points, place), strict=True))
+            rows.append(_Row(len(out), ids, points, base.state, base.length, place, keys))
             out.append(None)
         while rows:
             span = min(row.points[0] - row.done for row in rows)
@@ -240,7 +289,7 @@ class ContextCache:
                     log_p, log_d = self.model.next_log_probs(pl[r], dl[r], history)
                     time = self.model.beats_of(history % self.vd)
                     primed = Primed(row.state, log_p, log_d, row.done, history, time)
-                    self._store(_digest(history, row.salt), primed)
+                    self._store(row.keys[row.done], primed)
                     row.points.pop(0)
                     if not row.points:
                         out[row.slot] = primed
@@ -251,25 +300,23 @@ class ContextCache:
         return [p for p in out if p is not None]
 
     def _lookup(
-        self,
-        ids: np.ndarray,
-        marks: Sequence[int],
-        salt: bytes = b"",
-        setting: Setting | None = None,
+        self, ids: np.ndarray, marks: Sequence[int], setting: Setting | None = None
     ) -> Primed:
         """The longest cached prefix of ``ids`` among ``marks`` and the last few lengths."""
         n = len(ids)
         lengths = [n, *marks, *range(n - 1, max(0, n - self.LOOKBACK) - 1, -1)]
-        keys = [(_digest(ids[:length], salt)) for length in lengths if length > 0]
+        lengths = [length for length in lengths if length > 0]
+        plain = not _salt(setting)
+        keys = self._keys(ids, lengths if plain else [*lengths, 0], setting)
         with self._lock:
-            for key in keys:
+            for key in keys[: len(lengths)]:
                 hit = self._entries.get(key)
                 if hit is not None:
                     self._entries.move_to_end(key)
                     return hit
-        if not salt:
+        if plain:
             return self._root
-        key = _digest(ids[:0], salt)
+        key = keys[-1]
         with self._lock:
             hit = self._entries.get(key)
         if hit is None:
@@ -318,7 +365,7 @@ class _Row:
     state: State
     done: int  # events read so far
     setting: Setting | None = None
-    salt: bytes = b""
+    keys: dict[int, bytes] = field(default_factory=dict)  # cache key at each point
 
 
 @dataclass(frozen=True)
@@ -384,7 +431,9 @@ def generate(
     and ``scale`` every pitch is drawn from that Sonic Pi scale (the mass of notes outside it
     moves to the nearest scale note in the same direction: :func:`notegen.sampling.fold_masked`);
     rests stay possible. A conditioned model hears ``setting`` (other voices, metre); with
-    ``ending`` it is told how many notes are left, so the last of them ends the melody.
+    ``ending`` it is told how many notes are left, so the last of them ends the melody, and
+    with a ``tonic`` too its last notes are a cadence chosen by :func:`_cadence` among
+    endings sampled from the model, weighted by the model's chance of a long tonic.
     """
     if count <= 0:
         return []
@@ -420,7 +469,8 @@ def generate(
     d_in = np.empty((1, 1), dtype=np.int64)
     out: list[Event] = []
     network: np.ndarray | None = None  # the first event comes from the served distribution
-    for i in range(count):
+    tail = cadence_notes(count, ending, tonic)
+    for i in range(count - tail):
         pid = chooser.sample(sampler, pl, network)
         did = sampler.sample(dl, dmask)
         out.append(Event(model.pitch_of(pid), model.duration_of(did)))
@@ -430,15 +480,19 @@ def generate(
             cond = ahead.rows(np.array([model.duration_of(did)]))
             pls, dls, state = model.step(p_in, d_in, state, cond)
             network = pls[0]
+            history[known] = pid * vd + did
+            known += 1
             if mixture is None:
                 pl, dl = pls[0], dls[0]
             elif copies is not None:
                 copies.append(pid * vd + did)
                 pl, dl = mix_indexed(mixture, pls[0], dls[0], copies)
             else:
-                history[known] = pid * vd + did
-                known += 1
                 pl, dl = mix_step(mixture, pls[0], dls[0], history[:known])
+    if tail:
+        here = Primed(state, pl, dl, known, history[:known], float(ahead.times[0]), network)
+        assert tonic is not None
+        out += _cadence(model, here, tail, tonic, pmask, sampler, sampler.rng, setting)
     return out
 
 
@@ -507,13 +561,41 @@ def generate_rows(
     if primed is None:
         context = list(context)[trim_context(len(context), max_context) :]
         primed = _prime(model, context, setting=setting)
-    rows = len(sizes)
     check = Sampler(temperature=temperature, top_k=top_k, top_p=top_p)  # validates arguments
     rng = np.random.default_rng(seed)
     pmask = _pitch_mask(model, tonic, scale)
-    choosers = [_PitchChooser(model, pmask, primed.history) for _ in range(rows)]
     # Only the last row ends the block; the others are continued by the next row.
-    ahead = _Ahead(model, primed, sizes[-1] if ending else 0, setting, rows=rows)
+    left = [0] * len(sizes)
+    left[-1] = sizes[-1] if ending else 0
+    tail = cadence_notes(sizes[-1], ending, tonic)
+    made, here = _batch(
+        model, primed, sizes, check, rng, pmask, setting, left, sizes[-1] - tail if tail else -1
+    )
+    if tail and here is not None and tonic is not None:
+        body = made[-1][: sizes[-1] - tail]
+        made[-1] = body + _cadence(model, here, tail, tonic, pmask, check, rng, setting)
+    return made
+
+
+def _batch(
+    model: MelodyModel,
+    primed: Primed,
+    sizes: Sequence[int],
+    check: Sampler,
+    rng: np.random.Generator,
+    pmask: np.ndarray,
+    setting: Setting | None,
+    left: Sequence[int],
+    snap_at: int = -1,
+    close: _Close | None = None,
+) -> tuple[list[list[Event]], Primed | None]:
+    """Rows of ``sizes`` events sampled together from ``primed`` (:func:`generate_rows`);
+    ``left``: the notes-left count each row starts from (0: unknown). With ``snap_at`` ≥ 0
+    also the last row's model after its first ``snap_at`` events, where an ending starts.
+    ``close`` draws the last step's events instead of the plain sampler (:func:`_cadence`)."""
+    rows, steps = len(sizes), max(sizes)
+    choosers = [_PitchChooser(model, pmask, primed.history) for _ in range(rows)]
+    ahead = _Ahead(model, primed, 0, setting, rows=rows, left=left)
     dmask = np.ones(len(model.duration_vocab), dtype=bool)
     dmask[BOS] = False
     h, c = primed.state
@@ -528,14 +610,20 @@ def generate_rows(
     pids = np.empty((rows, steps), dtype=np.int64)
     dids = np.empty((rows, steps), dtype=np.int64)
     network: np.ndarray | None = None
+    if primed.network is not None:
+        network = np.repeat(primed.network[None, :], rows, axis=0)
+    here = primed if snap_at == 0 else None
     for t in range(steps):
         folded = np.stack([ch.fold(row) for ch, row in zip(choosers, lp, strict=True)])
         keep = np.array([ch.keep for ch in choosers])
         shares = None
         if network is not None:
             shares = [ch.share(row) for ch, row in zip(choosers, network, strict=True)]
-        pid = _sample_rows(folded, pmask, check, rng, keep, shares)
-        did = _sample_rows(ld, dmask, check, rng)
+        if close is not None and t + 1 == steps:
+            pid, did = close(folded, ld, keep, shares)
+        else:
+            pid = _sample_rows(folded, pmask, check, rng, keep, shares)
+            did = _sample_rows(ld, dmask, check, rng)
         for ch, p_id in zip(choosers, pid.tolist(), strict=True):
             ch.played(p_id)
         pids[:, t], dids[:, t] = pid, did
@@ -551,6 +639,17 @@ def generate_rows(
             lp, ld = _mix_rows(mixture, log_softmax(pl), log_softmax(dl), copies)
         else:
             lp, ld = pl, dl
+        if t + 1 == snap_at:
+            made = pids[-1, :snap_at] * vd + dids[-1, :snap_at]
+            here = Primed(
+                (state[0][:, -1:, :].copy(), state[1][:, -1:, :].copy()),
+                lp[-1].copy(),
+                ld[-1].copy(),
+                len(primed.history) + snap_at,
+                np.concatenate([primed.history, made]),
+                float(ahead.times[-1]),
+                pl[-1].copy(),
+            )
     for index in copies:
         _dismantle(index)
     pitches = [None, None, *(int(p) for p in model.pitch_vocab[2:])]  # <bos> is never drawn
@@ -559,7 +658,103 @@ def generate_rows(
     for r, n in enumerate(sizes):
         pairs = zip(pids[r, :n].tolist(), dids[r, :n].tolist(), strict=True)
         out.append([Event(pitches[p], beats[d]) for p, d in pairs])
-    return out
+    return out, here
+
+
+CADENCE_NOTES = 4
+"""Notes at the end of a block that :func:`_cadence` chooses: the approach and the goal."""
+CADENCE_PARTICLES = 16
+"""Candidate endings sampled per block (one batch-16 model call per note of the ending)."""
+CADENCE_FLOOR = 0.02
+"""Below this chance of a long tonic after every candidate approach, the model is left its own
+ending: the melody is not forced onto a note its model all but rules out."""
+
+
+def cadence_notes(count: int, ending: bool, tonic: int | None) -> int:
+    """How many of ``count`` notes :func:`_cadence` chooses (none without an ending or a key)."""
+    if not ending or tonic is None:
+        return 0
+    return min(CADENCE_NOTES, count)
+
+
+def ends_on_tonic(events: Sequence[Event], tonic: int) -> bool:
+    """Whether the last event is a note on the ``tonic`` pitch class lasting ≥ 1 beat."""
+    last = events[-1] if events else None
+    return (
+        last is not None
+        and last.pitch is not None
+        and round(last.pitch) % 12 == tonic % 12
+        and (last.duration or 0.0) >= 1.0
+    )
+
+
+_Close = Callable[
+    [np.ndarray, np.ndarray, np.ndarray, "Sequence[float | None] | None"],
+    tuple[np.ndarray, np.ndarray],
+]
+
+
+def _cadence(
+    model: MelodyModel,
+    here: Primed,
+    count: int,
+    tonic: int,
+    pmask: np.ndarray,
+    sampler: Sampler,
+    rng: np.random.Generator,
+    setting: Setting | None,
+) -> list[Event]:
+    """The last ``count`` notes of a block, closing on a long tonic the way the model would.
+
+    A small particle search (importance resampling): :data:`CADENCE_PARTICLES` candidate
+    approaches are sampled from the model after ``here`` exactly as the block's own notes are
+    (mask, temperature, top-k/p, copy model, notes-left rows). Each is weighted by the model's
+    own probability (temperature 1, after the scale fold, the repeat at the network's share, as
+    generation samples it) that the next note is a tonic of at least one beat, and its last
+    note is drawn at the block's temperature from those notes (top-k/p not applied: they
+    could remove every one). One candidate is kept with probability ∝ weight^(1/temperature)
+    (greedy: the likeliest). At temperature 1 this samples the model's distribution given
+    that the melody ends on a long tonic; no note is overwritten. If no approach gives a long
+    tonic :data:`CADENCE_FLOOR` the first candidate keeps its own, unconstrained last note.
+    """
+    k = CADENCE_PARTICLES
+    midi = np.array([-1, -1, *model.pitch_vocab[2:]], np.int64)
+    on_tonic = pmask & (midi >= 0) & (midi % 12 == tonic % 12)
+    beats = np.array([0.0, *model.duration_vocab[1:]], np.float64)
+    dmask = np.ones(len(beats), dtype=bool)
+    dmask[BOS] = False
+    held = dmask & (beats >= 1.0)
+    weights = np.zeros(k)
+    plain: list[tuple[int, int]] = []
+
+    def close(
+        folded: np.ndarray,
+        dur: np.ndarray,
+        keep: np.ndarray,
+        shares: Sequence[float | None] | None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        # the model as generation samples it (the repeat at the network's own share)...
+        own_p = row_distributions(folded, pmask, _OWN, keep, shares)
+        own_d = row_distributions(dur, dmask, _OWN)
+        weights[:] = own_p[:, on_tonic].sum(axis=1) * own_d[:, held].sum(axis=1)
+        p0 = _sample_rows(folded[:1], pmask, sampler, rng, keep[:1], shares[:1] if shares else None)
+        plain.append((int(p0[0]), int(_sample_rows(dur[:1], dmask, sampler, rng)[0])))
+        # ...and at the block's temperature, given a long tonic (top-k/p could cut every one)
+        tempered = Sampler(temperature=sampler.temperature)
+        at_p = _given(row_distributions(folded, pmask, tempered, keep, shares), own_p, on_tonic)
+        at_d = _given(row_distributions(dur, dmask, tempered), own_d, held)
+        return _draw(at_p, rng, sampler.temperature), _draw(at_d, rng, sampler.temperature)
+
+    endings, _ = _batch(
+        model, here, [count] * k, sampler, rng, pmask, setting, [count] * k, close=close
+    )
+    if weights.max() < CADENCE_FLOOR:
+        pid, did = plain[0]
+        return [*endings[0][:-1], Event(model.pitch_of(pid), model.duration_of(did))]
+    if sampler.temperature == 0:
+        return endings[int(np.argmax(weights))]
+    chance = (weights / weights.max()) ** (1.0 / sampler.temperature)
+    return endings[int(rng.choice(k, p=chance / chance.sum()))]
 
 
 def _dismantle(index: CopyIndex) -> None:
@@ -579,6 +774,29 @@ def _copy_index(source: CopyIndex) -> CopyIndex:
     return out
 
 
+def _given(p: np.ndarray, own: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+    """Rows of ``p`` restricted to ``allowed``; a row with nothing left (sharpened away: at
+    temperature 0 only the argmax is left) takes ``own``'s instead, whose argmax is the
+    likeliest allowed entry."""
+    out = p * allowed
+    empty = out.sum(axis=1) <= 0
+    out[empty] = own[empty] * allowed
+    return out
+
+
+_OWN = Sampler()
+"""Temperature 1, no top-k/p: the probabilities a cadence is weighted by."""
+
+
+def _draw(p: np.ndarray, rng: np.random.Generator, temperature: float) -> np.ndarray:
+    """One index per row of unnormalised probabilities ``p`` (greedy at temperature 0)."""
+    if temperature == 0:
+        return np.argmax(p, axis=1)
+    cdf = np.cumsum(p, axis=1)
+    u = rng.random(len(p)) * cdf[:, -1]
+    return np.minimum((cdf <= u[:, None]).sum(axis=1), p.shape[1] - 1)
+
+
 def _sample_rows(
     logits: np.ndarray,
     mask: np.ndarray,
@@ -588,12 +806,7 @@ def _sample_rows(
     shares: Sequence[float | None] | None = None,
 ) -> np.ndarray:
     """One index per row, drawn from :func:`row_distributions`."""
-    p = row_distributions(logits, mask, sampler, keep, shares)
-    if sampler.temperature == 0:
-        return np.argmax(p, axis=1)
-    cdf = np.cumsum(p, axis=1)
-    u = rng.random(len(p)) * cdf[:, -1]
-    return np.minimum((cdf <= u[:, None]).sum(axis=1), p.shape[1] - 1)
+    return _draw(row_distributions(logits, mask, sampler, keep, shares), rng, sampler.temperature)
 
 
 def row_distributions(
@@ -773,12 +986,15 @@ class _Ahead:
         count: int,
         setting: Setting | None,
         rows: int = 1,
+        left: Sequence[int] | None = None,
     ) -> None:
         self.on = bool(model.cond_dim)
         self.setting = setting or Setting()
         self.times = np.full(rows, primed.time)
         self.left = np.zeros(rows, np.int64)
         self.left[-1] = count  # what primed predicts: the first generated event
+        if left is not None:
+            self.left[:] = left
         self.rows_n = rows
 
     def rows(self, beats: np.ndarray) -> np.ndarray | None:

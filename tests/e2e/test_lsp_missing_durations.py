@@ -1,4 +1,6 @@
-"""Accepting a phrase in ``a1[0]`` adds notes; the quick fix adds the durations they lack."""
+"""In a client that runs no item commands (Neovim's omnifunc), accepting a phrase in ``a1[0]``
+adds notes only; the quick fix adds the durations they lack. (Clients that run the item's
+command get them at once: tests/e2e/test_lsp_ghost_durations.py.)"""
 
 from __future__ import annotations
 

@@ -9,6 +9,11 @@ Sonic Pi file (the snippet starts ``notegen-lsp``), asks for completions inside 
 presses the README's ``\\mg`` to generate a melody, and presses it again in a new empty file.
 ``notegen-lsp`` comes from ``PATH`` as the README says; the test model from ``$NOTEGEN_MODEL``.
 So the documentation cannot drift from what works.
+
+By hand, the other snippets run the same way on another Neovim: ``NOTEGEN_NVIM`` names its
+binary, ``NOTEGEN_NVIM_SNIPPET`` a snippet to use instead of the version's own, and
+``NOTEGEN_NVIM_LSPCONFIG`` a checkout of nvim-lspconfig, put first on ``runtimepath`` with its
+plugin file sourced (what a plugin manager does) for the ``lspconfig`` snippet.
 """
 
 from __future__ import annotations
@@ -59,6 +64,11 @@ RAILS = """class PostsController < ApplicationController
 end
 """
 CURSOR = (3, len("a1[0]=[:ef4,:f4,:g4,"))  # inside the note array, after a comma
+END_OF_NOTES = (3, len("a1[0]=[:ef4,:f4,:g4,:af4,:bf4,:c5,:bf4,:af4,:g4,:f4"))
+AS_YOU_TYPE = ("0.11",)
+"""Snippets with completion as you type (``vim.lsp.completion``): the driver also types ``,``
+at the end of a note array, picks the longest phrase in the menu, and the phrase's command
+must give ``b1[0]`` its durations."""
 README_LENGTH = 32  # what the README's <leader>mg asks for
 
 
@@ -101,7 +111,7 @@ def _tiny_model() -> ModuleType:
 @pytest.fixture(scope="module")
 def neovim_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Run the whole editor session once; every test reads its recorded outcome."""
-    nvim = shutil.which("nvim")
+    nvim = os.environ.get("NOTEGEN_NVIM") or shutil.which("nvim")
     if nvim is None:
         pytest.fail(
             "nvim is not installed: `apt-get install neovim` (listed in .ci/apt-packages.txt)"
@@ -111,12 +121,21 @@ def neovim_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     work = tmp / "project"
     work.mkdir()
     (work / "song.rb").write_text(DOCUMENT)
+    (work / "phrase.rb").write_text(DOCUMENT)
     (work / "posts_controller.rb").write_text(RAILS)
     snippets = readme_snippets()
-    section = snippet_for(nvim_version(nvim))
+    section = os.environ.get("NOTEGEN_NVIM_SNIPPET") or snippet_for(nvim_version(nvim))
+    plugin = ""
+    if section == "lspconfig":
+        lspconfig = os.environ.get("NOTEGEN_NVIM_LSPCONFIG")
+        assert lspconfig, "the lspconfig snippet needs NOTEGEN_NVIM_LSPCONFIG (a checkout)"
+        plugin = (
+            f"-- the plugin manager's part\nvim.opt.runtimepath:prepend({json.dumps(lspconfig)})\n"
+            "vim.cmd('runtime! plugin/lspconfig.lua')\n"
+        )
     init = tmp / "init.lua"
     init.write_text(
-        f"-- README.md, common part\n{snippets['common']}\n"
+        f"{plugin}-- README.md, common part\n{snippets['common']}\n"
         f"-- README.md, Neovim {section}\n{snippets[section]}\n"
         f"dofile({json.dumps(str(HERE / 'nvim' / 'drive.lua'))})\n"
     )
@@ -126,6 +145,8 @@ def neovim_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         "doc": str(work / "song.rb"),
         "empty": str(work / "new_piece.rb"),
         "cursor": list(CURSOR),
+        "phrase": str(work / "phrase.rb") if section in AS_YOU_TYPE else None,
+        "end_of_notes": list(END_OF_NOTES),
         "result": str(result_path),
     }
     env = dict(
@@ -155,6 +176,7 @@ def neovim_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         log.read_text()[-4000:] if log.is_file() else ""
     )
     result["section"] = section
+    print(f"Neovim {result['nvim_version']}, the README's {section} snippet", file=sys.stderr)
     return result
 
 
@@ -176,12 +198,14 @@ def test_a_rails_controller_starts_no_server(neovim_run: dict[str, Any]):
 
 
 def test_the_readme_snippet_for_this_neovim_starts_notegen(neovim_run: dict[str, Any]):
+    typed = ["phraseAccepted"] if neovim_run["section"] in AS_YOU_TYPE else []
     assert neovim_run["steps"] == [
         "rails",
         "initialized",
         "completed",
         "generated",
         "generatedInEmpty",
+        *typed,
     ]
     assert neovim_run["client_name"] == "notegen" and neovim_run["attached"]
     assert neovim_run["clients_at_end"] == 1, "one server for every Sonic Pi buffer"
@@ -242,3 +266,18 @@ def test_in_a_new_empty_file_the_melody_starts_on_the_first_line(neovim_run: dic
     voices = [a for a in read("\n".join(lines) + "\n") if a.kind == "voice"]
     assert {a.voice for a in voices} == {1}
     assert sum(len(a.notes) for a in voices) == README_LENGTH
+
+
+def test_a_phrase_picked_from_the_menu_as_you_type_brings_its_durations(
+    neovim_run: dict[str, Any],
+):
+    """Neovim 0.11's ``vim.lsp.completion`` runs the item's command after inserting it."""
+    if neovim_run["section"] not in AS_YOU_TYPE:
+        assert "phrase_lines" not in neovim_run  # omnifunc runs no item command
+        return
+    text = "\n".join(neovim_run["phrase_lines"]) + "\n"
+    voice = next(a for a in read(text) if a.name == "a1[0]")
+    before = next(a for a in read(DOCUMENT) if a.name == "a1[0]")
+    assert neovim_run["phrase"].count(",") + 1 == len(voice.notes) - len(before.notes)
+    assert voice.durations is not None
+    assert len(voice.durations.values) == len(voice.notes)

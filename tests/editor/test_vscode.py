@@ -39,6 +39,7 @@ from typing import Any
 import notegen
 import pytest
 from notegen import pianoroll
+from notegen.config import parse_settings
 from notegen.notes import infer_style, note_to_midi, spell
 from notegen.sonicpi import read
 
@@ -305,6 +306,7 @@ def test_the_vsix_installs_and_the_server_starts_in_vs_code(vscode: dict[str, An
         "generated",
         "ghostText",
         "continued",
+        "phraseAccepted",
         "played",
         "settingsPushed",
         "restartedAfterCrash",
@@ -373,6 +375,18 @@ def test_accepted_ghost_text_keeps_every_note_with_a_duration(vscode: dict[str, 
         v.text for v in before.durations.values
     ]
     assert all(v.value is not None and v.value > 0 for v in after.durations.values)
+
+
+def test_an_accepted_phrase_item_brings_its_durations(vscode: dict[str, Any]):
+    """A phrase picked from the completion list: its command fills b1[0] (no quick fix)."""
+    before = next(a for a in read(vscode["documentBeforePhrase"]) if a.name == "a1[0]")
+    after = next(a for a in read(vscode["documentAfterPhrase"]) if a.name == "a1[0]")
+    assert len(after.notes) - len(before.notes) == len(vscode["phraseLabel"].split(","))
+    assert after.durations is not None and before.durations is not None
+    assert len(after.durations.values) == len(after.notes), "b1[0] did not get the durations"
+    assert [v.text for v in after.durations.values[: len(before.notes)]] == [
+        v.text for v in before.durations.values
+    ]
 
 
 def test_continue_melody_appends_notes_and_matching_durations(vscode: dict[str, Any]):
@@ -494,3 +508,8 @@ def test_the_model_and_slip_settings_reach_the_server(vscode: dict[str, Any]):
     folder = next(iter(sent["folderModels"]))
     assert folder.endswith("/songs/baroque") and "${" not in folder, folder
     assert sent["slips"] == {"sensitivity": SLIP_SENSITIVITY, "allPieces": False}
+    # The whole object, as the extension sends it, is what the server accepts without a warning.
+    settings, warnings = parse_settings(sent)
+    assert warnings == []
+    assert settings.folderModels == ((folder, "baroque"),)
+    assert settings.slips.sensitivity == SLIP_SENSITIVITY and settings.pianoRoll is True

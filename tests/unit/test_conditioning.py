@@ -127,3 +127,20 @@ def test_rows_looked_up_per_stretch_are_the_rows_computed_voice_by_voice() -> No
         looked_up = harmony_rows(tuple(voices), times)
         assert np.array_equal(looked_up, _direct_harmony(voices, times))
         assert np.array_equal(harmony_rows(tuple(voices), times[:1]), looked_up[:1])
+
+
+def test_looking_up_a_readings_voices_does_not_keep_them_alive() -> None:
+    """The server reads the piece again after each pause in typing; the voices of the
+    readings it dropped (and their tables) must go, however many readings came before."""
+    import gc
+    import weakref
+
+    readings = []
+    for _ in range(5):
+        others = bass_and_alto()
+        Setting(others=others).key()
+        condition_rows(np.array([0.0, 1.0]), others)
+        readings.append(weakref.ref(others[0]))
+        del others
+    gc.collect()
+    assert [r() for r in readings] == [None] * 5

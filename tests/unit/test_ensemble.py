@@ -39,3 +39,37 @@ def test_other_voices_are_placed_on_this_voice_s_beats() -> None:
 def test_a_new_voice_hears_every_voice_and_a_lone_voice_hears_nothing() -> None:
     assert len(document_setting(PIECE, None).others) == 2
     assert document_setting("a1[0]=[:c4, :e4]\n", 1).others == ()
+
+
+# Voice 1 has no cN: it plays at the use_bpm of its thread (120), as Sonic Pi plays it;
+# voice 2 says c2=60.
+THREADED = """\
+a1=[:c4, :d4, :e4, :f4]
+b1=[1, 1, 1, 1]
+a2=[:c3, :g2]
+b2=[2, 2]
+c2=[60]
+in_thread do
+  use_bpm 120
+  play_pattern_timed a1, b1
+end
+in_thread do
+  play_pattern_timed a2, b2
+end
+"""
+
+
+def test_the_servers_reading_times_voices_as_the_piece_reader_does() -> None:
+    from notegen.lsp.documents import DocumentView, Reading
+    from notegen.notes import infer_style
+
+    view = DocumentView("file:///t.rb", 1, THREADED)
+    reading = Reading(1, view.arrays(), infer_style(THREADED), THREADED)
+    (melody,) = reading.setting(2).others
+    # voice 1's quarter notes at 120 bpm are half of voice 2's beats at 60 bpm
+    assert melody.onsets.tolist() == [0.0, 0.5, 1.0, 1.5]
+    for voice in (1, 2, None):
+        served = reading.setting(voice).others
+        measured = document_setting(THREADED, voice).others
+        assert [o.onsets.tolist() for o in served] == [o.onsets.tolist() for o in measured]
+        assert [o.ends.tolist() for o in served] == [o.ends.tolist() for o in measured]

@@ -118,3 +118,40 @@ def test_a_completion_in_a_warmed_file_reads_only_its_own_array(engine, monkeypa
     calls.clear()
     again = completion.complete(engine, nc, settings, where)
     assert calls == [] and [i.label for i in again] == [i.label for i in items]
+
+
+def test_a_new_reading_keeps_the_states_its_changes_do_not_reach(tmp_path, monkeypatch):
+    """A voice heard against another: after a new reading of the piece in which the other
+    voice changed a note only once this voice's context has ended, the context's state is
+    still cached (no model call) and is the one a fresh read gives; a change while the
+    context still sounds makes the model read it again."""
+    from fixtures.tiny_model import build_tiny_model
+    from notegen.conditioning import COND_DIM, Setting, VoiceTimes
+    from notegen.model import MelodyModel
+
+    card, _ = build_tiny_model(tmp_path, seed=3, conditioning=COND_DIM)
+    model = MelodyModel.load(card)
+    own, other = melody(12, 0), melody(40, 5)  # own: 7 beats; the other voice: 23.3 beats
+
+    def heard(changed_at: int) -> Setting:
+        notes = list(other)
+        notes[changed_at] = Event(notes[changed_at].pitch + 1, notes[changed_at].duration)
+        return Setting(others=(VoiceTimes.of(notes),))
+
+    cache = ContextCache(model)
+    ids = cache.ids(own)
+    cache.prime_ids(ids, [4], heard(changed_at=39))
+    calls: list[tuple[int, ...]] = []
+    original = model.step
+    monkeypatch.setattr(model, "step", lambda *a: calls.append(np.shape(a[0])) or original(*a))
+
+    later = heard(changed_at=30)  # the other voice's 31st note starts after 17 beats
+    kept = cache.prime_ids(ids, [4], later)
+    assert calls == []
+    fresh = ContextCache(model).prime_ids(ids, [4], later)
+    np.testing.assert_allclose(kept.pitch_logits, fresh.pitch_logits, atol=1e-6)
+    np.testing.assert_allclose(kept.state[0], fresh.state[0], atol=1e-6)
+
+    calls.clear()
+    cache.prime_ids(ids, [4], heard(changed_at=10))  # sounds at beat 5.8, inside the context
+    assert calls  # read again (from the state at the checkpoint, unchanged before it)

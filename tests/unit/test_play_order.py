@@ -135,3 +135,49 @@ def test_a_define_called_in_a_loop_comes_round_again():
     assert heard(nc) == [(71, 1.0), (64, 1.0)]  # :b4 of the previous call, then :e4
     once = text.replace("live_loop :go do\n  riff\nend\n", "riff\n")
     assert heard(context(once, 3, 7)) == [(64, 1.0)]  # called once: nothing came before
+
+
+def test_a_define_called_in_the_loop_plays_where_it_is_called():
+    text = (
+        "define :dow do\n  play :d3\n  sleep 0.75\n  play :f3\n  sleep 0.75\nend\n"
+        "live_loop :go do\n  dow\n  play :c3\n  sleep 0.25\n  play :d3\n  sleep 0.75\n"
+        "  play \n  sleep 1\n  dow\n  sleep 1\nend\n"
+    )
+    line = text.count("\n", 0, text.index("  play \n"))
+    nc = context(text, line, 7)
+    assert nc is not None
+    # the previous pass's second `dow` (its last note lasts the loop's final sleep 1 too),
+    # then this pass: `dow`, :c3, :d3
+    assert heard(nc) == [(50, 0.75), (53, 1.75), (50, 0.75), (53, 0.75), (48, 0.25), (50, 0.75)]
+    assert nc.cursor_time == 2.5
+
+
+def test_continue_melody_follows_the_loop_in_play_order():
+    from notegen.lsp.play_lines import continue_history
+    from notegen.sonicpi import read
+
+    text = PHRASE.replace("  play|\n  sleep 1\n", "")
+    arrays = read(text)
+    last = max((a for a in arrays if a.kind == "play"), key=lambda a: a.span.start)
+    history = continue_history(arrays, last)
+    # :g3, the 2.times block twice, then the run being continued: :a3, :e3
+    assert [(ev.pitch, ev.duration) for ev in history] == [
+        (55, 0.5),
+        (60, 0.5),
+        (60, 1.5),
+        (57, 0.5),
+        (52, 2.0),
+    ]
+
+
+def test_at_most_eight_other_parts_are_heard_the_nearest_loops_first():
+    from notegen.sonicpi.play_order import MAX_OTHERS
+
+    loops = [f"live_loop :l{i} do\n  play {40 + i}\n  sleep 2\nend\n" for i in range(12)]
+    tune = "live_loop :tune do\n  play 72\n  sleep 1\n  play \n  sleep 1\nend\n"
+    text = "".join(loops[:6]) + tune + "".join(loops[6:])
+    line = text.count("\n", 0, text.index("  play \n"))
+    nc = context(text, line, 7)
+    assert nc is not None and len(nc.setting.others) == MAX_OTHERS == 8
+    heard_parts = sorted(int(v.pitches[0]) for v in nc.setting.others)
+    assert heard_parts == [42, 43, 44, 45, 46, 47, 48, 49]  # four loops each side

@@ -132,7 +132,9 @@ def test_second_extraction_reads_the_cache(tmp_path: Path, monkeypatch: pytest.M
     parsed = [Melody("miscFolk/x.abc#0", [Event(60, 1.0), Event(62, 1.0)], "miscfolk").to_json()]
     calls: list[str] = []
 
-    def fake_parse(src: music21_corpus.SourceFile) -> list[dict[str, object]]:
+    def fake_parse(
+        src: music21_corpus.SourceFile, only: str | None = None
+    ) -> list[dict[str, object]]:
         calls.append(src.id_prefix)
         return parsed
 
@@ -141,3 +143,104 @@ def test_second_extraction_reads_the_cache(tmp_path: Path, monkeypatch: pytest.M
     second = music21_corpus.extract([source], tmp_path, workers=1, progress=False)
     assert calls == ["miscFolk/x.abc"]  # parsed once, then served from the cache
     assert [m.id for m in first] == [m.id for m in second] == ["miscFolk/x.abc#0"]
+
+
+# Six tunes in file order X:7, 2, 9, 4, 12, 5; music21 numbers a book's tunes by ascending X,
+# so the ids are 2 → #0 (valid), 4 → #1, 5 → #2, 7 → #3 (train), 9 → #4, 12 → #5 (test).
+ABC_BOOK = """\
+% a small book
+X:7
+T:Seven
+M:2/4
+L:1/8
+K:G
+GA Bc | d2 B2 | AG FA | G4 |]
+
+X:2
+T:Two
+M:3/4
+L:1/8
+K:D
+D2 F2 A2 | d4 c2 | B2 A2 F2 | D6 |]
+
+X:9
+T:Nine
+M:4/4
+L:1/4
+K:C
+C D E F | G2 E2 | F D B, D | C4 |]
+
+X:4
+T:Four
+M:6/8
+L:1/8
+K:Am
+A2 B c2 d | e3 A3 | G2 A B2 G | A6 |]
+
+X:12
+T:Twelve
+M:2/4
+L:1/8
+K:F
+FG AB | c2 A2 | GF EG | F4 |]
+
+X:5
+T:Five
+M:3/4
+L:1/4
+K:Bb
+B, D F | B2 A | G F E | D3 |]
+"""
+
+
+def test_one_split_converts_only_its_tunes_under_the_whole_books_ids(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from music21 import converter
+
+    (tmp_path / "miscFolk").mkdir()
+    path = tmp_path / "miscFolk" / "set.abc"
+    path.write_text(ABC_BOOK)
+    monkeypatch.setattr(music21_corpus, "_corpus_root", lambda: tmp_path)
+    source = music21_corpus.SourceFile("miscFolk/set.abc", "miscFolk/set.abc")
+    whole = converter.parse(path, forceSource=True).scores  # what corpus.parse reads
+    tunes = {
+        f"miscFolk/set.abc#{i}": (score.metadata.title, music21_corpus.events_of(score))
+        for i, score in enumerate(whole)
+    }
+    for split, titles in (("valid", ["Two"]), ("train", ["Four", "Five", "Seven"])):
+        got = music21_corpus.parse_source(source, split)  # type: ignore[arg-type]
+        assert [t["title"] for t in got] == titles
+        assert all(split_of(str(t["id"])) == split for t in got)
+        assert [(t["title"], Melody.from_json(t).events) for t in got] == [
+            tunes[str(t["id"])] for t in got
+        ]
+    test = music21_corpus.parse_source(source, "test")
+    assert [(t["id"], t["title"]) for t in test] == [
+        ("miscFolk/set.abc#4", "Nine"),
+        ("miscFolk/set.abc#5", "Twelve"),
+    ]
+
+
+def test_extract_only_the_test_split_drops_duplicates_of_known_melodies(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from notegen_training.cli import main
+
+    (tmp_path / "miscFolk").mkdir()
+    (tmp_path / "miscFolk" / "set.abc").write_text(ABC_BOOK)
+    monkeypatch.setattr(music21_corpus, "_corpus_root", lambda: tmp_path)
+    common = ["extract", "--folders", "miscFolk", "--only", "test", "--workers", "1"]
+    common += ["--cache", str(tmp_path / "cache")]
+    assert main([*common, "--out", str(tmp_path / "alone")]) == 0
+    test = list(read_jsonl(tmp_path / "alone" / "test.jsonl.gz"))
+    assert [m.id for m in test] == ["miscFolk/set.abc#4", "miscFolk/set.abc#5"]
+    assert not (tmp_path / "alone" / "train.jsonl.gz").exists()
+    # "Twelve" a fifth up, under an earlier id in a train file: a whole extract keeps that one
+    fifth = [Event(None if e.pitch is None else e.pitch + 7, e.duration) for e in test[1].events]
+    (tmp_path / "known").mkdir()
+    write_jsonl(tmp_path / "known" / "train.jsonl.gz", [Melody("miscFolk/a.abc#0", fifth)])
+    known = ["--known", str(tmp_path / "known"), "--out", str(tmp_path / "deduplicated")]
+    assert main([*common, *known]) == 0
+    kept = list(read_jsonl(tmp_path / "deduplicated" / "test.jsonl.gz"))
+    assert [m.id for m in kept] == ["miscFolk/set.abc#4"]

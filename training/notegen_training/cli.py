@@ -177,6 +177,19 @@ def _extract_args(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
         default=None,
         help="a melodies folder (train/valid .jsonl.gz) whose split must be reproduced",
     )
+    p.add_argument(
+        "--only",
+        choices=("train", "valid", "test"),
+        default=None,
+        help="extract one split, converting only its tunes (e.g. the test split next to "
+        "../shared/data/melodies, which holds train and valid)",
+    )
+    p.add_argument(
+        "--known",
+        default=None,
+        help="with --only: a melodies folder with the other splits, whose melodies count "
+        "for duplicates as in a whole extraction",
+    )
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
@@ -187,10 +200,22 @@ def cmd_extract(args: argparse.Namespace) -> int:
     if args.limit:
         sources = sources[: args.limit]
     cache = Path(args.cache) if args.cache else None
-    melodies = m21.extract(sources, cache, workers=args.workers)
+    if args.known and not args.only:
+        raise SystemExit("extract: --known goes with --only")
+    melodies = m21.extract(sources, cache, workers=args.workers, only=args.only)
     parts = m21.split(melodies)
-    out = Path(args.out)
     report: dict[str, object] = {"sources": len(sources), "melodies": len(melodies)}
+    if args.only:
+        known = []
+        for name in parts.keys() - {args.only}:
+            path = Path(args.known) / f"{name}.jsonl.gz" if args.known else None
+            if path is not None and path.exists():
+                known.extend(read_jsonl(path))
+        # a melody is dropped if an earlier id (of any split) has the same notes
+        kept = m21.deduplicate([*known, *melodies])
+        parts = {args.only: [m for m in kept if m21.split_of(m.id) == args.only]}
+        report["known_melodies"] = len(known)
+    out = Path(args.out)
     for name, items in parts.items():
         write_jsonl(out / f"{name}.jsonl.gz", items)
         report[name] = {"melodies": len(items), "events": sum(len(m) for m in items)}

@@ -23,14 +23,15 @@ import hashlib
 import json
 import os
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
+from typing import Any
 
 from notegen.melody import Event
 
-from .corpus import Melody, split_of
+from .corpus import Melody, Split, split_of
 
 COLLECTIONS = {
     "essenFolksong": "essen",
@@ -62,9 +63,7 @@ class SourceFile:
 
 def list_sources(folders: Sequence[str] = (*ABC_FOLDERS, "bach")) -> list[SourceFile]:
     """The corpus files to parse, in a fixed order."""
-    import music21
-
-    root = Path(music21.__file__).parent / "corpus"
+    root = _corpus_root()
     sources: list[SourceFile] = []
     for folder in folders:
         if folder == "bach":
@@ -116,17 +115,25 @@ def _meta(score) -> dict[str, object]:  # type: ignore[no-untyped-def]
     return meta
 
 
-def parse_source(source: SourceFile) -> list[dict[str, object]]:
-    """All tunes of one corpus file as melody JSON objects (a tune that fails is skipped)."""
+def parse_source(source: SourceFile, only: Split | None = None) -> list[dict[str, object]]:
+    """All tunes of one corpus file as melody JSON objects (a tune that fails is skipped).
+
+    With ``only`` just the tunes whose id falls in that split are converted (see
+    :func:`_split_tunes`): the test split in a tenth of the time of the whole corpus."""
     from music21 import corpus, stream
 
+    scores: list[tuple[int, Any]]
     if source.id_prefix.startswith("bach/"):
-        scores = [corpus.parse(source.corpus_path)]
+        if only is not None and split_of(f"{source.id_prefix}#0") != only:
+            return []
+        scores = [(0, corpus.parse(source.corpus_path))]
+    elif only is not None:
+        scores = list(_split_tunes(source, only))
     else:
         parsed = corpus.parse(source.corpus_path, forceSource=True)
-        scores = list(parsed.scores) if isinstance(parsed, stream.Opus) else [parsed]
+        scores = list(enumerate(parsed.scores if isinstance(parsed, stream.Opus) else [parsed]))
     out = []
-    for index, score in enumerate(scores):
+    for index, score in scores:
         try:
             events = events_of(score)
             title = (score.metadata.title if score.metadata else None) or ""
@@ -141,15 +148,51 @@ def parse_source(source: SourceFile) -> list[dict[str, object]]:
     return out
 
 
-def _cache_file(cache_dir: Path, source: SourceFile) -> Path:
+def _split_tunes(source: SourceFile, only: Split) -> Iterator[tuple[int, Any]]:
+    """(index, score) of the tunes of an ABC file whose id falls in split ``only``.
+
+    music21 reads an ABC file into tokens, splits them by reference number (``X:``) and
+    converts every tune in ascending number order: the tune's index in that order is its id.
+    Here the tokens are split the same way and only the wanted tunes are converted. (A tune
+    whose conversion fails would shift the later indices in the full parse; none does in
+    music21 10.5.1's corpus: the test split made this way is the whole extract's, 1,289
+    melodies and 91,219 events.)"""
+    from music21 import abcFormat, stream
+    from music21.abcFormat import translate
+
+    reader = abcFormat.ABCFile()
+    reader.open(_corpus_root() / source.corpus_path)
+    try:
+        handler = reader.read()
+    finally:
+        reader.close()
+    if not handler.definesReferenceNumbers():
+        if split_of(f"{source.id_prefix}#0") == only:
+            score = stream.Score()
+            translate.abcToStreamScore(handler, score)
+            yield 0, score
+        return
+    tunes = handler.splitByReferenceNumber()
+    for index, number in enumerate(sorted(tunes)):
+        if split_of(f"{source.id_prefix}#{index}") == only:
+            yield index, translate.abcToStreamScore(tunes[number])
+
+
+def _corpus_root() -> Path:
+    import music21
+
+    return Path(music21.__file__).parent / "corpus"
+
+
+def _cache_file(cache_dir: Path, source: SourceFile, only: Split | None = None) -> Path:
     key = hashlib.sha1(source.id_prefix.encode()).hexdigest()[:16]
-    return cache_dir / f"{key}.json"
+    return cache_dir / (f"{key}.json" if only is None else f"{key}.{only}.json")
 
 
-def _parse_to_cache(args: tuple[SourceFile, Path]) -> tuple[SourceFile, int]:
-    source, cache_dir = args
-    tunes = parse_source(source)
-    target = _cache_file(cache_dir, source)
+def _parse_to_cache(args: tuple[SourceFile, Path, Split | None]) -> tuple[SourceFile, int]:
+    source, cache_dir, only = args
+    tunes = parse_source(source, only)
+    target = _cache_file(cache_dir, source, only)
     tmp = target.with_suffix(".tmp")
     tmp.write_text(json.dumps({"source": source.id_prefix, "tunes": tunes}))
     tmp.replace(target)
@@ -161,38 +204,57 @@ def extract(
     cache_dir: Path | None = None,
     workers: int = 2,
     progress: bool = True,
+    only: Split | None = None,
 ) -> list[Melody]:
-    """Parse (or read from cache) every source and return deduplicated melodies in id order."""
+    """Parse (or read from cache) every source and return deduplicated melodies in id order.
+
+    ``only``: just the melodies of that split, converting only their tunes (a whole file's
+    cache is used when there is one). Their duplicates are removed among themselves only: a
+    caller that has the other splits deduplicates against them (``extract --only --known``).
+    """
     import music21
     from tqdm import tqdm
 
     sources = list(sources) if sources is not None else list_sources()
     cache_dir = (cache_dir or default_cache_dir()) / f"music21-{music21.__version__}"
     cache_dir.mkdir(parents=True, exist_ok=True)
-    todo = [s for s in sources if not _cache_file(cache_dir, s).exists()]
+
+    def cached(source: SourceFile) -> Path | None:
+        for split in (None, only) if only else (None,):
+            path = _cache_file(cache_dir, source, split)
+            if path.exists():
+                return path
+        return None
+
+    todo = [s for s in sources if cached(s) is None]
     if todo:
         bar = tqdm(
             total=len(todo),
-            desc="parsing music21 corpus",
+            desc="parsing music21 corpus" + (f" ({only} tunes only)" if only else ""),
             unit="file",
             disable=not progress,
             file=sys.stderr,
         )
         # big files first so the pool does not end waiting on one essen book
         todo.sort(key=lambda s: -_size_hint(s))
+        jobs = [(s, cache_dir, only) for s in todo]
         if workers > 1:
             with get_context("spawn").Pool(workers) as pool:
-                for _ in pool.imap_unordered(_parse_to_cache, [(s, cache_dir) for s in todo]):
+                for _ in pool.imap_unordered(_parse_to_cache, jobs):
                     bar.update()
         else:
-            for source in todo:
-                _parse_to_cache((source, cache_dir))
+            for job in jobs:
+                _parse_to_cache(job)
                 bar.update()
         bar.close()
     melodies: list[Melody] = []
     for source in sources:
-        data = json.loads(_cache_file(cache_dir, source).read_text())
+        path = cached(source)
+        assert path is not None
+        data = json.loads(path.read_text())
         melodies.extend(Melody.from_json(t) for t in data["tunes"])
+    if only is not None:
+        melodies = [m for m in melodies if split_of(m.id) == only]
     trimmed = [m for m in (trim_rests(merge_rests(m)) for m in melodies) if m.events]
     return deduplicate(trimmed)
 
@@ -222,9 +284,7 @@ def trim_rests(melody: Melody) -> Melody:
 
 
 def _size_hint(source: SourceFile) -> int:
-    import music21
-
-    path = Path(music21.__file__).parent / "corpus" / source.corpus_path
+    path = _corpus_root() / source.corpus_path
     return path.stat().st_size if path.exists() else 0
 
 

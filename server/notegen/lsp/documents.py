@@ -453,9 +453,17 @@ class Reading:
     Arrays are kept as :class:`ArraySummary`, never as the reader's token objects.
     """
 
-    def __init__(self, version: int | None, arrays: list[NoteArray], style: NoteStyle) -> None:
+    def __init__(
+        self,
+        version: int | None,
+        arrays: list[NoteArray],
+        style: NoteStyle,
+        text: str | None = None,
+    ) -> None:
         self.version = version
         self.style = style
+        self.text = text
+        """The version's text, for the tempo its voices are played at (:meth:`setting`)."""
         self.summaries: list[ArraySummary] = []
         self.voices: dict[int, dict[int, ArraySummary]] = {}
         self.by_identity: dict[tuple, ArraySummary] = {}
@@ -513,9 +521,18 @@ class Reading:
             if voice not in self._settings:
                 if self._lines is None:
                     voices = [s for s in self.summaries if s.kind == "voice"]
-                    self._lines = voice_lines(voices, self.document_bpm())
+                    self._lines = voice_lines(voices, self._played_at(voices))
                 self._settings[voice] = setting_for(self._lines, voice)
             return self._settings[voice]
+
+    def _played_at(self, voices: list[ArraySummary]) -> dict[int, float]:
+        """The ``use_bpm`` in force where each voice is played, as the piece reader takes it
+        for a section without a ``cN`` (the text is walked only when such a section exists)."""
+        if self.text is None or all(s.bpm is not None and s.bpm > 0 for s in voices):
+            return {}
+        from notegen.sonicpi.tempo import voice_tempi
+
+        return voice_tempi(self.text).voices
 
     def prepare_settings(self) -> None:
         """Compute every voice's setting and the other voices' harmony table now.

@@ -23,6 +23,7 @@ from notegen.notes import NoteStyle
 from notegen.sampling import softmax
 from notegen.snippets import DEFAULT_BPM, Snippet
 from notegen.sonicpi import format_duration
+from notegen.sonicpi.play_order import heard_before, play_voices, voice_at
 from notegen.sonicpi.statement_writer import indent_lines, melody_lines
 from notegen.sonicpi.statements import PlayRun
 from notegen.sonicpi.types import NoteArray, Span
@@ -292,12 +293,17 @@ def run_at(view: DocumentView, line: int, character: int) -> PlayRun | None:
 
 
 def continue_history(arrays: list[NoteArray], run: PlayRun) -> list[Event]:
-    """What a continuation follows: the earlier runs, then the whole run."""
+    """What a continuation follows: the other blocks' earlier runs, then the run's voice in
+    play order up to the run's end (as completion reads it, ``notegen.sonicpi.play_order``)."""
+    voice = voice_at(play_voices(arrays), run.span.start)
+    own = {r.start for r in voice.runs} if voice is not None else set()
     events: list[Event] = []
     for other in arrays:
-        if isinstance(other, PlayRun) and other.span.start < run.span.start:
+        if not isinstance(other, PlayRun) or other.span.start in own:
+            continue
+        if other.span.start < run.span.start:
             events.extend(other.events())
-    return events + run.events()
+    return events + heard_before(voice, run, run.span.start, len(run.notes))
 
 
 def continuation_lines(

@@ -3,10 +3,11 @@ put a voice out of step, with quick fixes.
 
 After each whole-file reading has published its diagnostics, the slip check
 (:mod:`notegen.slips`) runs in the background: the text is read on the reader thread, then each
-section is scored on the inference thread a few model steps at a time, so a completion waits
-behind one small step at most. Sections are cached by content, so an edit re-scores only the
-sections it touched. When the check is done (and the document has not changed meanwhile) the
-diagnostics are published again with the hints added.
+section is scored on the engine's background thread a few model steps at a time (never on the
+inference thread, so completions do not queue behind it; a new version stops it). Sections are
+cached by content, so an edit re-scores only the sections it touched. When the check is done
+(and the document has not changed meanwhile) the diagnostics are published again with the
+hints added.
 
 Each hint carries its alternatives (``data``), so the code actions need no model: one quick
 fix per alternative, spelled as the piece spells its notes, and "Ignore here", which adds a
@@ -149,7 +150,7 @@ class SlipHints:
             style=style,
         )
         while True:
-            done, value = await engine.run(_advance, steps)
+            done, value = await engine.run_background(_advance, steps)
             if done:
                 return value, style
             if host.current_version(uri) != view.version:
@@ -161,7 +162,7 @@ def _read(text: str) -> tuple[list[NoteArray], NoteStyle]:
 
 
 def _advance(steps: Any) -> tuple[bool, Any]:
-    """One step of the check on the inference thread: ``(finished, slips)``."""
+    """One step of the check on the background thread: ``(finished, slips)``."""
     try:
         next(steps)
     except StopIteration as done:

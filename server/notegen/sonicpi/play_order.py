@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from notegen.conditioning import VoiceTimes
 from notegen.melody import Event
-from notegen.sonicpi.statements import PlayRun
+from notegen.sonicpi.statements import DefineCall, PlayRun
 from notegen.sonicpi.types import NoteArray
 
 _LOOPING = frozenset(["live_loop", "loop", "times", "each", "while", "until"])
@@ -125,10 +125,17 @@ def play_voices(arrays: Sequence[NoteArray]) -> list[PlayVoice]:
             top.append(item)
         else:
             grouped.setdefault(id(run.outer), (run, []))[1].append(item)
+    defined: dict[str, list[VoiceRun]] = {}
+    for first, runs in grouped.values():
+        block = first.outer
+        if block is not None and block.kind == "define" and block.name is not None:
+            defined.setdefault(block.name, runs)
     voices = []
     for first, runs in grouped.values():
         block = first.outer
         assert block is not None
+        if block.kind != "define":
+            runs = sorted([*runs, *_called(block.calls, defined)], key=lambda r: r.start)
         voices.append(
             PlayVoice(
                 block.start,
@@ -141,6 +148,22 @@ def play_voices(arrays: Sequence[NoteArray]) -> list[PlayVoice]:
     if top:
         voices.append(PlayVoice(0, None, False, tuple(top)))
     return voices
+
+
+def _called(calls: Sequence[DefineCall], defined: dict[str, list[VoiceRun]]) -> list[VoiceRun]:
+    """What a block's calls of ``define``s play, as runs where the calls are."""
+    out: list[VoiceRun] = []
+    for call in calls:
+        body = defined.get(call.name)
+        if not body:
+            continue  # a define whose notes are code (`play note`): nothing known
+        parts = [(r.lead, r.events * r.repeat) for r in body]
+        timed = [(r.lead, r.timed * r.repeat) for r in body]
+        events, steps = _chain([*parts, (call.tail, ())]), _chain([*timed, (call.tail, ())])
+        tones = tuple(t for r in body for t in r.tones * r.repeat)
+        at = call.offset
+        out.append(VoiceRun(at, at, tuple(events), body[0].lead, 1, tuple(steps), tones))
+    return out
 
 
 def voice_at(voices: Sequence[PlayVoice], offset: int) -> PlayVoice | None:
@@ -177,6 +200,9 @@ def heard_before(voice: PlayVoice | None, run: PlayRun, offset: int, step: int) 
     if voice is None:
         return [*after, *before] if run.block.looped else before
     end = offset + (run.span.end - run.span.start)
+    twin = next((r for r in voice.runs if r.start == offset and r.end > r.start), None)
+    if twin is not None:  # the whole file's reading knows where a define's call ends the run
+        end = min(end, twin.end)
     prior = [r for r in voice.runs if r.end <= offset]
     later = [r for r in voice.runs if r.start >= end]
     parts: list[tuple[float, Sequence[Event]]] = []
@@ -214,6 +240,10 @@ def onset_in_pass(voice: PlayVoice | None, run: PlayRun, offset: int, step: int)
     return sum(lead + _length(events) for lead, events in prior) + own
 
 
+MAX_OTHERS = 8
+"""Other parts heard at most (chord tones count one each), from the loops written nearest:
+the model learned from four-part chorales, and a file of 200 loops must not cost 200 parts
+on every keystroke."""
 TILE_BEATS = 512.0
 """How far back other looping voices are laid out (beyond the longest context read)."""
 
@@ -224,7 +254,7 @@ def others_of(voices: Sequence[PlayVoice], voice: PlayVoice | None) -> tuple[Voi
     Loops that start together and last as long as this one stay in step with it (``sync``
     aside) and are laid out pass after pass; loops of another length drift against it, and
     voices that play once (top level, ``in_thread``, ``define``) have no place on a loop's
-    time line: they are left out, as are unpitched voices.
+    time line: they are left out, as are unpitched voices. At most ``MAX_OTHERS`` parts.
     """
     if voice is None or not voice.looped:
         return ()
@@ -233,15 +263,18 @@ def others_of(voices: Sequence[PlayVoice], voice: PlayVoice | None) -> tuple[Voi
         return memo[2]
     own = _length(voice.one_pass())
     out: list[VoiceTimes] = []
-    for other in voices:
+    nearest = sorted(voices, key=lambda v: abs(v.start - voice.start))
+    for other in nearest:
         if other is voice or not other.looped:
             continue
+        if len(out) >= MAX_OTHERS:
+            break
         length = _length(other.one_pass())
         if length <= 0 or abs(length - own) > 1e-6:
             continue  # out of step with this voice: which notes sound together is unknown
         back = int(TILE_BEATS // length) + 1
         for layer in other.layers():  # a chord's every tone is heard
-            if not any(e.pitch is not None for e in layer):
+            if not any(e.pitch is not None for e in layer) or len(out) >= MAX_OTHERS:
                 continue
             tiled = layer * (2 * back + 1)
             out.append(VoiceTimes.of(tiled, start=-length * back, default=0.0))

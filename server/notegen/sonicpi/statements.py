@@ -73,6 +73,16 @@ class PlayLine:
 
 
 @dataclass(slots=True)
+class DefineCall:
+    """A call of a ``define`` that plays (``dow``): where, which, and the beats of the
+    ``sleep``s right after it before the block ends (they lengthen its last note)."""
+
+    offset: int
+    name: str
+    tail: float = 0.0
+
+
+@dataclass(slots=True)
 class PlayBlock:
     """The block a run sits in: ``live_loop :name``, ``in_thread``, ``4.times``, top level…"""
 
@@ -86,6 +96,8 @@ class PlayBlock:
     bpm: float | None = None
     plays: bool = False
     """The block (or one inside it) plays or sleeps: it ends a run of the block around it."""
+    calls: list[DefineCall] = field(default_factory=list)
+    """Where a top-level block calls a ``define`` written above it."""
     looped: bool = False
     """The block repeats (``live_loop``, ``loop``, ``N.times``…, or sits in one that does; a
     ``define`` called in one)."""
@@ -405,6 +417,8 @@ def _chord_call(
 class _Frame:
     block: PlayBlock
     lines: list[PlayLine] = field(default_factory=list)
+    call: DefineCall | None = None
+    """The frame's last call of a ``define`` while no run has followed it."""
 
 
 def _constants(doc: _Doc, statements: list[tuple[int, int]]) -> dict[str, Token]:
@@ -445,6 +459,13 @@ def read_runs(doc: _Doc) -> list[PlayRun]:
             run.outer = stack[1].block
         if run is not None:
             runs.append(run)
+            frame.call = None
+        elif frame.call is not None:  # `dow` then `sleep 1`: the call's last note lasts longer
+            frame.call.tail += sum(
+                line.beats.value
+                for line in frame.lines
+                if line.beats is not None and line.beats.value is not None
+            )
         frame.lines = []
 
     for a0, b0 in statements:
@@ -464,8 +485,17 @@ def read_runs(doc: _Doc) -> list[PlayRun]:
             if first.kind == "ident" and first.value in _BREAK_WORDS:
                 flush(frame)
                 continue
-            if frame.block.looped and first.kind == "ident" and first.value in defines:
-                defines[first.value].looped = True  # a define called in a loop plays again
+            if first.kind == "ident" and first.value in defines and not doc.is_op(a + 1, "="):
+                called = defines[first.value]
+                if frame.block.looped:
+                    called.looped = True  # a define called in a loop plays again
+                if called.plays:  # its notes come between the lines around the call
+                    flush(frame)
+                    frame.block.plays = True
+                    frame.call = DefineCall(first.start, first.value)
+                    if len(stack) > 1:
+                        stack[1].block.calls.append(frame.call)
+                continue
             if _is_do_line(doc, a, b) or (first.kind == "ident" and first.value in _BLOCK_WORDS):
                 block = _block_of(doc, a, b, line_start)
                 if block.kind == "define" and block.name is not None:

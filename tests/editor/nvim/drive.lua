@@ -17,7 +17,7 @@ local function write_result()
 end
 
 local function clients()
-  return vim.lsp.get_active_clients()
+  return (vim.lsp.get_clients or vim.lsp.get_active_clients)()  -- get_clients: 0.10+
 end
 
 local function labels_of(response)
@@ -92,6 +92,46 @@ local function run()
   assert(press_generate(empty), "\\mg inserted nothing in the empty file")
   result.empty_lines = vim.api.nvim_buf_get_lines(empty, 0, -1, false)
   step("generatedInEmpty")
+
+  -- 6. Completion as you type (0.11 snippet): `,` at the end of the notes, the longest phrase
+  --    picked from the menu; its command (run by vim.lsp.completion) fills b1[0].
+  if cfg.phrase ~= vim.NIL and cfg.phrase ~= nil then
+    vim.cmd("silent! write")
+    vim.cmd("edit " .. vim.fn.fnameescape(cfg.phrase))
+    local buf = vim.api.nvim_get_current_buf()
+    assert(vim.wait(10000, function() return vim.lsp.buf_is_attached(buf, client.id) end, 20),
+      "notegen did not attach to " .. cfg.phrase)
+    local durations = vim.api.nvim_buf_get_lines(buf, cfg.end_of_notes[1] + 1, cfg.end_of_notes[1] + 2, false)[1]
+    vim.api.nvim_win_set_cursor(0, { cfg.end_of_notes[1] + 1, cfg.end_of_notes[2] })
+    -- feedkeys "x!" stays in Insert mode until something ends it: the menu is read, the phrase
+    -- picked and Insert mode left from a timer, as a user's keys would do it.
+    local phrase
+    local give_up = (vim.uv or vim.loop).now() + 20000
+    local function pick()
+      for i, item in ipairs(vim.fn.complete_info({ "items" }).items) do
+        if item.word:find(",") and (phrase == nil or #item.word > #phrase.word) then
+          phrase = { index = i - 1, word = item.word }
+        end
+      end
+      if phrase ~= nil then
+        vim.api.nvim_select_popupmenu_item(phrase.index, true, true, {})
+        vim.cmd("stopinsert")
+      elseif (vim.uv or vim.loop).now() < give_up then
+        vim.defer_fn(pick, 50)
+      else
+        vim.cmd("stopinsert")
+      end
+    end
+    vim.defer_fn(pick, 50)
+    vim.api.nvim_feedkeys(vim.api.nvim_replace_termcodes("i,", true, false, true), "x!", false)
+    assert(phrase, "no phrase in the completion menu after typing ','")
+    result.phrase = phrase.word
+    assert(vim.wait(20000, function()
+      return vim.api.nvim_buf_get_lines(buf, cfg.end_of_notes[1] + 1, cfg.end_of_notes[1] + 2, false)[1] ~= durations
+    end, 50), "b1[0] did not change after the phrase was accepted")
+    result.phrase_lines = vim.api.nvim_buf_get_lines(buf, 0, -1, false)
+    step("phraseAccepted")
+  end
 
   result.clients_at_end = #clients()
   result.server_alive = not vim.lsp.client_is_stopped(client.id)

@@ -85,6 +85,10 @@ interface Result {
   visibleLinesAfterGenerate?: number[];
   /** The document after ghost text was accepted (its command adds the durations). */
   documentAfterGhost?: string;
+  /** A phrase accepted from the completion list at the end of a1[0], before and after. */
+  phraseLabel?: string;
+  documentBeforePhrase?: string;
+  documentAfterPhrase?: string;
   /** The notegen log line of the settings sent at the last start (JSON after "settings: "). */
   settingsSent?: string;
   /** The status item with the song in front, then with `baroque/fugue.rb` in front. */
@@ -495,7 +499,8 @@ async function main(): Promise<void> {
     // Generate with the server down: the reason again (logged a second time), no questions.
     await runFromPalette(page, "notegen: Generate melody");
     result.promptsWhileDown = await until("Generate to repeat why the server is down", 30000, async () => {
-      const logged = findFiles(path.join(userDir, "logs"), /notegen\.log$/).map((f) => fs.readFileSync(f, "utf8")).join("\n");
+      await screenshot(page, "status-model.png");
+    const logged = findFiles(path.join(userDir, "logs"), /notegen\.log$/).map((f) => fs.readFileSync(f, "utf8")).join("\n");
       if (logged.split("does not have the notegen server").length - 1 < 2) {
         return undefined;
       }
@@ -672,6 +677,36 @@ async function main(): Promise<void> {
     });
     step("continued");
 
+    // 8b. A phrase from the completion list, typed after a comma at the end of a1[0]: its
+    //     command (CompletionItem.command) gives b1[0] the phrase's durations.
+    const beforePhrase = fs.readFileSync(docPath, "utf8");
+    const notesLine = beforePhrase.split(/\r?\n/)[config.ghostCursor[0]] ?? "";
+    await goTo(page, config.ghostCursor[0], notesLine.lastIndexOf("]"));
+    await page.keyboard.type(",");
+    // The list shows its first rows only; the phrases sort last: ArrowUp wraps to the longest.
+    const focused = page.locator(".editor-widget.suggest-widget.visible .monaco-list-row.focused .label-name").first();
+    const longest = await until("a phrase at the end of the completion list", 30000, async () => {
+      if ((await suggestLabels(page)) === undefined) {
+        await page.keyboard.press("Control+Space");
+        await sleep(700);
+        return undefined;
+      }
+      await page.keyboard.press("ArrowUp");
+      await sleep(300);
+      const label = ((await focused.textContent().catch(() => "")) ?? "").trim();
+      return label.includes(",") ? label : undefined;
+    });
+    result.phraseLabel = longest;
+    await page.keyboard.press("Enter");
+    result.documentAfterPhrase = await until("the phrase's durations in b1[0]", 30000, async () => {
+      await page.keyboard.press("Control+S");
+      await sleep(500);
+      const text = fs.readFileSync(docPath, "utf8");
+      return durationsLine(text) !== durationsLine(beforePhrase) ? text : undefined;
+    }).catch(() => fs.readFileSync(docPath, "utf8"));
+    result.documentBeforePhrase = beforePhrase;
+    step("phraseAccepted");
+
     result.notificationsBeforeFailure = await notifications(page);
 
     // 9. Play in Sonic Pi: either Sonic Pi plays (status bar item) or the server says it is not running.
@@ -801,6 +836,7 @@ async function main(): Promise<void> {
       const shown = await serverStatus(page);
       return shown?.includes("baroque") === true ? shown : undefined;
     });
+    await screenshot(page, "status-model.png");
     const logged = findFiles(path.join(userDir, "logs"), /notegen\.log$/).map((f) => fs.readFileSync(f, "utf8")).join("\n");
     result.settingsSent = [...logged.matchAll(/settings: (\{.*\})$/gm)].map((m) => m[1]).at(-1);
     step("modelShown");
