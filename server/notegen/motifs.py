@@ -20,6 +20,9 @@ __all__ = ["MotifTable"]
 
 SPAN = 2
 """Notes on each side of the note: the shape is 2·SPAN intervals."""
+PASSAGE_SPAN = 6
+"""Notes on each side for the long shape (12 intervals): a repeated strain or a subject's
+entry in another voice, at any transposition, where short shapes match by chance."""
 
 
 def _pitched(part: Part) -> tuple[np.ndarray, np.ndarray]:
@@ -30,12 +33,14 @@ def _pitched(part: Part) -> tuple[np.ndarray, np.ndarray]:
 
 class MotifTable:
     """Counts, over a piece, of the passages (``2·SPAN + 1`` pitches as written), the interval
-    shapes (``2·SPAN`` intervals) and the short shapes (the 2 intervals around a note)."""
+    shapes (``2·SPAN`` intervals), the short shapes (the 2 intervals around a note) and the
+    long shapes (``2·PASSAGE_SPAN`` intervals)."""
 
     def __init__(self, parts: Iterable[Part]) -> None:
         self.exact: Counter[tuple[int, ...]] = Counter()
         self.long: Counter[tuple[int, ...]] = Counter()
         self.short: Counter[tuple[int, ...]] = Counter()
+        self.passage: Counter[tuple[int, ...]] = Counter()
         for part in parts:
             pitches, _ = _pitched(part)
             notes = pitches.tolist()
@@ -46,16 +51,18 @@ class MotifTable:
                 self.long[tuple(steps[i : i + 2 * SPAN])] += 1
             for i in range(len(steps) - 1):
                 self.short[tuple(steps[i : i + 2])] += 1
+            for i in range(len(steps) - 2 * PASSAGE_SPAN + 1):
+                self.passage[tuple(steps[i : i + 2 * PASSAGE_SPAN])] += 1
 
     def support(self, part: Part, t: int, candidates: np.ndarray) -> np.ndarray:
-        """``[3, len(candidates)]``: log(1 + occurrences elsewhere) of the long and the short
-        shape and of the exact passage around event ``t``, each candidate in place of the
-        written pitch.
+        """``[4, len(candidates)]``: log(1 + occurrences elsewhere) of the long and the short
+        shape, of the exact passage and of the long shape (:data:`PASSAGE_SPAN`) around event
+        ``t``, each candidate in place of the written pitch.
 
         The written shape's own occurrence is not counted. Zeros where the note has too few
         pitched neighbours in its part.
         """
-        out = np.zeros((3, len(candidates)))
+        out = np.zeros((4, len(candidates)))
         pitches, keep = _pitched(part)
         where = np.searchsorted(keep, t)
         if where >= len(keep) or keep[where] != t:
@@ -80,4 +87,21 @@ class MotifTable:
                 around[SPAN] = c
                 n = self.exact[tuple(around)] - (c == written)
                 out[2, j] = np.log1p(max(n, 0))
+        out[3] = self._passage(pitches, int(where), cands, int(written))
+        return out
+
+    def _passage(
+        self, pitches: np.ndarray, where: int, cands: np.ndarray, written: int
+    ) -> np.ndarray:
+        """log(1 + occurrences elsewhere) of the long shape around ``where``, per candidate."""
+        out = np.zeros(len(cands))
+        if not PASSAGE_SPAN <= where < len(pitches) - PASSAGE_SPAN:
+            return out
+        before = np.diff(pitches[where - PASSAGE_SPAN : where]).tolist()
+        after = np.diff(pitches[where + 1 : where + PASSAGE_SPAN + 1]).tolist()
+        prev, nxt = pitches[where - 1], pitches[where + 1]
+        for j, c in enumerate(cands.tolist()):
+            key = (*before, c - prev, nxt - c, *after)
+            n = self.passage[key] - (c == written)
+            out[j] = np.log1p(max(n, 0))
         return out

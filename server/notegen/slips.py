@@ -2,15 +2,20 @@
 
 A hand-transcribed piece plays a slip (``:Ef5`` for ``:E5``, a wrong octave) without complaint.
 For each note of a multi-voice piece the checker weighs the written pitch against its close
-alternatives (a semitone, a whole tone — the neighbouring scale steps — and an octave) by four
-pieces of evidence, each a log-probability:
+alternatives (a semitone, a whole tone — the neighbouring scale steps — and an octave) by these
+pieces of evidence, mostly log-probabilities:
 
 * the melody before it: the served model's distribution (LSTM + copy mixture) at that note;
-* the melody after it: the network's probability of the *next* note given each alternative
-  (a slip usually makes the following interval implausible too);
+  a conditioned model hears the other voices sounding at each onset (:func:`conditioning_rows`);
+* the melody after it: the network's probability of the next *two* written notes given each
+  alternative (a slip usually makes the following intervals implausible too);
+* how many alternatives the model prefers to the written note (an ambiguous place);
 * the harmony: the interval classes it forms with what the other voices sound at its onset,
   weighed by how often the section uses each (:class:`notegen.harmony.IntervalStats`);
-* the key: how often the section uses its pitch class.
+* the key: how often the section uses its pitch class;
+* repetition: how often the melodic shape around the note, with each pitch in place, recurs
+  elsewhere in the piece, in any voice and at any transposition (:class:`MotifTable`: short
+  shapes, the exact passage, and 13-note passages — a repeated strain, a subject's entries).
 
 A note is reported when the best alternative beats the written note by more than a threshold
 (the sensitivity setting moves it). Everything is computed per section from that section's
@@ -26,6 +31,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from notegen.conditioning import Setting, VoiceTimes
 from notegen.copying import log_softmax, mix_sequence
 from notegen.duration_slips import DurationSlip, duration_slips, in_step
 from notegen.harmony import (
@@ -51,6 +57,7 @@ __all__ = [
     "Features",
     "Slip",
     "Weights",
+    "conditioning_rows",
     "decide",
     "section_features",
     "threshold_for",
@@ -77,49 +84,60 @@ class Weights:
 
     For each alternative, the difference alternative − written of each piece of evidence is
     weighted and summed, with a bias per kind of alternative (:data:`DELTAS`); ``written_repeated``
-    is added when the written passage occurs elsewhere exactly (then it is rarely a slip). A note
-    is reported when the best alternative's sum exceeds ``threshold``.
+    is added when the written passage occurs elsewhere exactly (then it is rarely a slip), and
+    ``preferred`` times the number of alternatives the model ranks above the written note. A
+    note is reported when the best alternative's sum exceeds ``threshold``.
     """
 
     left: float
     right: float
+    right2: float
+    preferred: float
     harmony: float
     key: float
     motif_long: float
     motif_short: float
     held: float
     motif_exact: float
+    motif_passage: float
     written_repeated: float
     bias: tuple[float, ...]
     threshold: float
 
 
 WEIGHTS = Weights(
-    left=0.56,
-    right=0.72,
-    harmony=1.07,
-    key=0.03,
-    motif_long=0.44,
-    motif_short=0.61,
-    held=0.23,
-    motif_exact=1.27,
-    written_repeated=-1.56,
-    bias=(-1.93, -2.75, -2.18, -2.25, -2.66, -3.64),
-    threshold=4.4,
+    left=0.72,
+    right=0.71,
+    right2=0.86,
+    preferred=-0.2,
+    harmony=0.79,
+    key=0.01,
+    motif_long=0.24,
+    motif_short=0.66,
+    held=0.34,
+    motif_exact=0.91,
+    motif_passage=5.73,
+    written_repeated=-0.98,
+    bias=(-2.75, -2.79, -2.1, -2.15, -2.72, -3.34),
+    threshold=4.1,
 )
 """The shipped default: weights fitted (logistic regression) on slips planted in the nine
-multi-voice pieces of the project's data; the threshold gives about one hint per 900 notes
-on those pieces unmodified. ``benchmarks/slips.py`` measures it (figures in the README)."""
+multi-voice pieces of the project's data (seeds 0-3); the threshold gives about one hint per
+1,100 notes on those pieces unmodified (fewer on a piece left out of the fit).
+``benchmarks/slips.py`` measures it (figures in the README)."""
 
 EVIDENCE = (
     "left",
     "right",
+    "right2",
+    "preferred",
     "harmony",
     "key",
     "motif_long",
     "motif_short",
     "held",
     "motif_exact",
+    "motif_passage",
     "written_repeated",
 )
 """The weighed pieces of evidence, in the order of :meth:`Features.evidence`."""
@@ -143,12 +161,14 @@ class Features:
 
     left: np.ndarray
     right: np.ndarray
+    right2: np.ndarray
     harmony: np.ndarray
     held: np.ndarray
     key: np.ndarray
     motif_long: np.ndarray
     motif_short: np.ndarray
     motif_exact: np.ndarray
+    motif_passage: np.ndarray
     valid: np.ndarray
     written: np.ndarray
     parts: list[Part]
@@ -168,16 +188,22 @@ class Features:
             return np.clip(d, -30.0, 30.0)
 
         voices = np.array([max(1, len(s.pitches)) for s in self.sounding], np.float64)
-        repeated = np.broadcast_to(self.motif_exact[:, :1] > 0, (len(self), len(DELTAS)))
+        shape = (len(self), len(DELTAS))
+        repeated = np.broadcast_to(self.motif_exact[:, :1] > 0, shape)
+        left = np.nan_to_num(self.left, neginf=-1e9)
+        preferred = np.broadcast_to((left[:, 1:] > left[:, :1]).sum(axis=1)[:, None], shape)
         columns = {
             "left": diff(self.left),
             "right": diff(self.right),
+            "right2": diff(self.right2),
+            "preferred": preferred.astype(np.float64),
             "harmony": diff(self.harmony) / np.sqrt(voices)[:, None],
             "key": diff(self.key),
             "motif_long": diff(self.motif_long),
             "motif_short": diff(self.motif_short),
             "held": diff(self.held),
             "motif_exact": diff(self.motif_exact),
+            "motif_passage": diff(self.motif_passage),
             "written_repeated": repeated.astype(np.float64),
         }
         return np.stack([columns[name] for name in EVIDENCE], axis=2)
@@ -197,6 +223,8 @@ class Features:
 def _empty_features(parts: list[Part]) -> Features:
     z = np.zeros((0, len(DELTAS) + 1))
     return Features(
+        z,
+        z,
         z,
         z,
         z,
@@ -252,6 +280,7 @@ def section_steps(
     yield
     rows_left: list[np.ndarray] = []
     rows_right: list[np.ndarray] = []
+    rows_right2: list[np.ndarray] = []
     rows_harm: list[np.ndarray] = []
     rows_key: list[np.ndarray] = []
     rows_held: list[np.ndarray] = []
@@ -262,7 +291,8 @@ def section_steps(
     index: list[int] = []
     sounds: list[Sounding] = []
     melodies = [_melody(part, (previous or {}).get(part.voice)) for part in parts]
-    left_all, right_all = yield from _model_scores(model, melodies)
+    conds = conditioning_rows(model, parts, previous or {}) if model.cond_dim else None
+    left_all, right_all, right2_all = yield from _model_scores(model, melodies, conds)
     for p, part in enumerate(parts):
         yield  # one part's evidence at a time
         if len(part) < min_events:
@@ -280,6 +310,7 @@ def section_steps(
             valid = (cands >= model.lo) & (cands <= model.hi)
             rows_left.append(left_all[p][ctx + t])
             rows_right.append(right_all[p][ctx + t])
+            rows_right2.append(right2_all[p][ctx + t])
             rows_harm.append(stats.harmony_score(cands, here[t], on_beat(part.onsets[t])))
             rows_motif.append(motifs.support(part, t, cands))
             rows_held.append(stats.held_score(cands, enter[t]))
@@ -295,12 +326,14 @@ def section_steps(
     return Features(
         np.array(rows_left),
         np.array(rows_right),
+        np.array(rows_right2),
         np.array(rows_harm),
         np.array(rows_held),
         np.array(rows_key),
         np.array([m[0] for m in rows_motif]),
         np.array([m[1] for m in rows_motif]),
         np.array([m[2] for m in rows_motif]),
+        np.array([m[3] for m in rows_motif]),
         np.array(rows_valid),
         np.array(written),
         parts,
@@ -319,15 +352,43 @@ def _melody(part: Part, previous: Part | None) -> tuple[np.ndarray, np.ndarray]:
     return pitches, durations
 
 
+def _tail(part: Part, previous: Part | None) -> tuple[VoiceTimes, int]:
+    """A voice on the section's time line (beat 0 = the section's start): its previous
+    section's last :data:`CONTEXT_EVENTS` events ending at 0, then the part; and how many
+    events come before the part."""
+    pitches, durations = _melody(part, previous)
+    ctx = len(pitches) - len(part)
+    ends = np.cumsum(durations) - float(durations[:ctx].sum())
+    return VoiceTimes(ends - durations, ends, np.asarray(pitches, np.float64)), ctx
+
+
+def conditioning_rows(
+    model: MelodyModel, parts: Sequence[Part], previous: dict[int, Part]
+) -> list[np.ndarray]:
+    """Per part, the conditioned model's rows ``[T + 1, C]`` for its melody (context tail, then
+    the part; the last row for what follows): the other voices sounding at each onset, as the
+    server gives them when completing (metre and distance to the end unknown)."""
+    times = [_tail(part, previous.get(part.voice))[0] for part in parts]
+    out = []
+    for p, voice in enumerate(times):
+        others = tuple(v for q, v in enumerate(times) if q != p)
+        onsets = np.concatenate([voice.onsets, voice.ends[-1:]])
+        out.append(Setting(others=others).rows_at(onsets, 0))
+    return out
+
+
 def _model_scores(
-    model: MelodyModel, melodies: list[tuple[np.ndarray, np.ndarray]]
-) -> Generator[None, None, tuple[list[np.ndarray], list[np.ndarray]]]:
+    model: MelodyModel,
+    melodies: list[tuple[np.ndarray, np.ndarray]],
+    conds: list[np.ndarray] | None = None,
+) -> Generator[None, None, tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]]:
     """Per melody, per event ``t``: the served log-probability of each candidate at ``t``
     (``[T, 1 + |DELTAS|]``) and the network's log-probability of event ``t+1``'s pitch after
     each candidate (zeros for the last event: nothing follows).
 
     All melodies are read together, one batch row each, one event per step; the state before
-    each event is where every alternative of that event is fed from.
+    each event is where every alternative of that event is fed from. ``conds``: each melody's
+    conditioning rows (:func:`conditioning_rows`) for a model that has them.
     """
     offsets = np.concatenate([[0], DELTAS]).astype(np.float64)
     n = len(melodies)
@@ -340,6 +401,11 @@ def _model_scores(
         pid[r, 1 : len(p) + 1] = p
         did[r, 1 : len(d) + 1] = d
     vp, vd = len(model.pitch_vocab), len(model.duration_vocab)
+    cond = None
+    if conds is not None:
+        cond = np.zeros((n, steps + 1, model.cond_dim), np.float32)
+        for r, rows in enumerate(conds):
+            cond[r, : len(rows)] = rows
     pitch_logits = np.zeros((n, steps + 1, vp), np.float32)
     dur_logits = np.zeros((n, steps + 1, vd), np.float32)
     cand_ids = []
@@ -349,11 +415,14 @@ def _model_scores(
         ids, _ = model.encode_values(c.ravel(), np.ones(c.size))
         cand_ids.append(np.where(ok, ids.reshape(c.shape), 0))
     right = [np.zeros((length, len(offsets))) for length in lengths]
+    right2 = [np.zeros((length, len(offsets))) for length in lengths]
     # alternatives waiting to be fed: (row, t, state h, state c) gathered per step
     pending: list[tuple[int, int, np.ndarray, np.ndarray]] = []
     state = model.initial_state(n)
     for j in range(steps + 1):
-        pl, dl, new_state = model.step(pid[:, j], did[:, j], state)
+        pl, dl, new_state = model.step(
+            pid[:, j], did[:, j], state, None if cond is None else cond[:, j]
+        )
         pitch_logits[:, j] = pl
         dur_logits[:, j] = dl
         # state after token j predicts event j (token j+1): feed the alternatives of event j
@@ -362,7 +431,9 @@ def _model_scores(
                 pending.append((r, j, new_state[0][:, r], new_state[1][:, r]))
         state = new_state
         if len(pending) * len(offsets) >= ALT_BATCH or (j == steps and pending):
-            _feed_alternatives(model, pending, cand_ids, encoded, did, right, offsets)
+            _feed_alternatives(
+                model, pending, cand_ids, encoded, pid, did, right, right2, offsets, cond
+            )
             pending = []
             yield  # a completion waiting for the inference thread goes first
         elif j % YIELD_STEPS == YIELD_STEPS - 1:
@@ -378,7 +449,7 @@ def _model_scores(
         rows = np.take_along_axis(lp[:length], ids, axis=1)
         left.append(np.where(ids > 0, rows, -np.inf))
         yield
-    return left, right
+    return left, right, right2
 
 
 def _feed_alternatives(
@@ -386,9 +457,12 @@ def _feed_alternatives(
     pending: list[tuple[int, int, np.ndarray, np.ndarray]],
     cand_ids: list[np.ndarray],
     encoded: list[tuple[np.ndarray, np.ndarray]],
+    pid: np.ndarray,
     did: np.ndarray,
     right: list[np.ndarray],
+    right2: list[np.ndarray],
     offsets: np.ndarray,
+    cond: np.ndarray | None = None,
 ) -> None:
     """Feed each pending event's candidates from the state before it; score the next pitch.
 
@@ -401,11 +475,28 @@ def _feed_alternatives(
     feed_p = np.concatenate([cand_ids[r][t] for r, t, _, _ in pending])
     feed_d = np.concatenate([np.full(k, did[r, t + 1]) for r, t, _, _ in pending])
     feed_p = np.where(feed_p > 0, feed_p, 2)  # a rest's "candidates": any note, unused
-    pl, _, _ = model.step(feed_p, feed_d, (h, c))
+    rows = None
+    if cond is not None:  # the candidate for event t is read at step t + 1
+        rows = np.concatenate(
+            [np.repeat(cond[r, t + 1][None], k, axis=0) for r, t, _, _ in pending]
+        )
+    pl, _, after = model.step(feed_p, feed_d, (h, c), rows)
     lp = log_softmax(pl)
     for n_row, (r, t, _, _) in enumerate(pending):
         target = encoded[r][0][t + 1]
         right[r][t] = lp[n_row * k : (n_row + 1) * k, target]
+    # then the written event t + 1 after each candidate: how likely event t + 2 still is
+    next_p = np.concatenate([np.full(k, pid[r, t + 2]) for r, t, _, _ in pending])
+    next_d = np.concatenate([np.full(k, did[r, t + 2]) for r, t, _, _ in pending])
+    if cond is not None:
+        rows = np.concatenate(
+            [np.repeat(cond[r, t + 2][None], k, axis=0) for r, t, _, _ in pending]
+        )
+    pl, _, _ = model.step(next_p, next_d, after, rows)
+    lp = log_softmax(pl)
+    for n_row, (r, t, _, _) in enumerate(pending):
+        if t + 2 < len(encoded[r][0]):
+            right2[r][t] = lp[n_row * k : (n_row + 1) * k, encoded[r][0][t + 2]]
 
 
 @dataclass(frozen=True)

@@ -10,17 +10,26 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
+from notegen.conditioning import BASS as BASS_CLASS
+from notegen.conditioning import OTHERS, Setting, VoiceTimes
 from notegen.config import SlipSettings, parse_settings
+from notegen.copying import log_softmax
 from notegen.duration_slips import duration_slips, in_step
 from notegen.harmony import parts_by_section, sounding
+from notegen.melody import Event
 from notegen.model import MelodyModel
 from notegen.notes import infer_style
 from notegen.slips import (
+    CONTEXT_EVENTS,
+    DELTAS,
     WEIGHTS,
+    conditioning_rows,
     document_steps,
     find_slips,
     ignored_lines,
+    section_features,
     section_key,
     spelled_fix,
     threshold_for,
@@ -170,3 +179,45 @@ def test_a_duration_that_puts_one_voice_out_of_step_is_hinted():
 
 def test_a_clean_piece_has_no_duration_hint():
     assert duration_slips(list(parts_by_section(read(chorale()))[0].values())) == []
+
+
+def test_the_model_hears_the_other_voices_at_each_onset(shipped):
+    parts = list(parts_by_section(read(chorale()))[0].values())
+    rows = conditioning_rows(shipped, parts, {})
+    assert [len(r) for r in rows] == [33] * 4  # a row per note, then one for what follows
+    soprano_e5 = rows[0][SLIP_INDEX]
+    assert np.flatnonzero(soprano_e5[OTHERS]).tolist() == [0, 4, 7]  # C, E, G
+    assert np.flatnonzero(soprano_e5[BASS_CLASS]).tolist() == [0]  # C3 in the bass
+
+
+def test_the_previous_sections_tail_is_heard_before_the_section(shipped):
+    text = chorale() + chorale().replace("[0]", "[1]")
+    sections = parts_by_section(read(text))
+    parts, previous = list(sections[1].values()), sections[0]
+    rows = conditioning_rows(shipped, parts, previous)
+    tail = CONTEXT_EVENTS  # the soprano reads the last 32 notes of section 0 first
+    assert len(rows[0]) == tail + 32 + 1
+    # the last chord of section 0 (C–E–G over C), then section 1's first (C–E–G over C)
+    assert np.flatnonzero(rows[0][tail - 1, OTHERS]).tolist() == [0, 4, 7]
+    assert np.flatnonzero(rows[0][tail + 1, OTHERS]).tolist() == [0, 5, 9]  # F–A–C: chord 2
+
+
+def test_the_evidence_after_a_note_is_the_next_two_notes_with_the_alternative_in_place(shipped):
+    parts = list(parts_by_section(read(chorale("F5")))[0].values())
+    features = section_features(shipped, parts)
+    t = 26  # the soprano's D5 in the second pass: E5 and F5 follow it
+    row = int(np.flatnonzero((features.part_of == 0) & (features.index == t))[0])
+    others = tuple(
+        VoiceTimes.of([Event(p, d) for p, d in zip(q.pitches, q.durations, strict=True)])
+        for q in parts[1:]
+    )
+    soprano = parts[0]
+    for column, delta in enumerate([0, *DELTAS.tolist()]):
+        pitches = soprano.pitches.copy()
+        pitches[t] += delta
+        events = [Event(int(p), float(d)) for p, d in zip(pitches, soprano.durations, strict=True)]
+        logits, _, _ = shipped.run(events, setting=Setting(others=others))
+        lp = log_softmax(logits)
+        after = [shipped.pitch_id(int(pitches[t + k])) for k in (1, 2)]
+        assert features.right[row, column] == pytest.approx(lp[t + 1, after[0]], abs=1e-3)
+        assert features.right2[row, column] == pytest.approx(lp[t + 2, after[1]], abs=1e-3)
