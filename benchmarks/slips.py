@@ -137,7 +137,7 @@ def check(model: MelodyModel, text: str) -> Checked:
     """What the server computes for ``text`` (no ignore comments in these pieces)."""
     parts = parts_by_section(read(text))
     motifs = MotifTable(p for section in parts.values() for p in section.values())
-    sections = checked_sections(parts)
+    sections = list(checked_sections(parts))  # a generator: read twice below
     return Checked(
         [section_features(model, c.parts, c.previous, motifs=motifs) for c in sections],
         [d for c in sections for d in c.durations],
