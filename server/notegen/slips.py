@@ -24,6 +24,7 @@ text and the tail of each voice's previous section, so a result can be cached pe
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 from collections.abc import Generator, Iterator, MutableMapping, Sequence
@@ -175,6 +176,8 @@ class Features:
     part_of: np.ndarray
     index: np.ndarray
     sounding: list[Sounding]
+    piece_key: bytes = b""
+    """:func:`piece_key` of the piece whose motif table gave the motif columns."""
 
     def __len__(self) -> int:
         return len(self.written)
@@ -620,6 +623,39 @@ def section_key(parts: Sequence[Part], previous: dict[int, Part]) -> tuple:
     return tuple(key)
 
 
+def piece_key(parts: dict[int, dict[int, Part]]) -> bytes:
+    """A digest of every pitch of the piece: what its motif table depends on."""
+    digest = hashlib.blake2b(digest_size=12)
+    for number in sorted(parts):
+        for voice in sorted(parts[number]):
+            digest.update(f"{number}:{voice}:".encode())
+            digest.update(np.ascontiguousarray(parts[number][voice].pitches, np.float64).tobytes())
+    return digest.digest()
+
+
+def with_motifs(
+    features: Features, motifs: MotifTable, key: bytes
+) -> Generator[None, None, Features]:
+    """Cached evidence with its motif columns recomputed from the piece as it is now (an edit
+    elsewhere in the piece changes which passages recur; the model's evidence stays)."""
+    columns = np.zeros((4, len(features), len(DELTAS) + 1))
+    for row, (p, t) in enumerate(
+        zip(features.part_of.tolist(), features.index.tolist(), strict=True)
+    ):
+        if row % 256 == 255:
+            yield
+        cands = features.written[row] + np.concatenate([[0], DELTAS]).astype(np.float64)
+        columns[:, row] = motifs.support(features.parts[p], t, cands)
+    return replace(
+        features,
+        motif_long=columns[0],
+        motif_short=columns[1],
+        motif_exact=columns[2],
+        motif_passage=columns[3],
+        piece_key=key,
+    )
+
+
 def with_parts(features: Features, parts: Sequence[Part]) -> Features:
     """Cached evidence re-attached to the same section read from a newer text (same content,
     new offsets), so its hints land where the notes are now."""
@@ -709,10 +745,11 @@ def document_steps(
     """Every slip of a document, section by section; a generator (see :func:`section_steps`).
 
     ``cache`` maps :func:`section_key` to a section's evidence: an edit recomputes only the
-    sections whose notes (or previous section's tail) it changed. The motif table is the whole
-    piece's at the time a section is computed.
+    sections whose notes (or previous section's tail) it changed; the motif evidence of a cached
+    section is recomputed (without the model) when the piece's pitches changed elsewhere.
     """
     parts = parts_by_section(arrays)
+    key_now = piece_key(parts)
     motifs: MotifTable | None = None
     ignored = ignored_lines(text)
     out: list[Slip | DurationSlip] = []
@@ -727,10 +764,18 @@ def document_steps(
                 yield
             min_events = 1 if every_piece else MIN_EVENTS
             features = yield from section_steps(model, section, previous, min_events, motifs)
+            features = replace(features, piece_key=key_now)
             if cache is not None:
                 cache[key] = features
         else:
             features = with_parts(features, section)
+            if features.piece_key != key_now and len(features):
+                if motifs is None:
+                    motifs = MotifTable(p for s in parts.values() for p in s.values())
+                    yield
+                features = yield from with_motifs(features, motifs, key_now)
+                if cache is not None:
+                    cache[key] = features
         found: list[Slip | DurationSlip] = [*decide(features, threshold=threshold, style=style)]
         found += checked.durations
         out.extend(s for s in found if not is_ignored(s, text, ignored))

@@ -20,6 +20,7 @@ from notegen.duration_slips import duration_slips, in_step
 from notegen.harmony import parts_by_section, sounding
 from notegen.melody import Event
 from notegen.model import MelodyModel
+from notegen.motifs import MotifTable
 from notegen.notes import infer_style
 from notegen.slips import (
     CONTEXT_EVENTS,
@@ -221,3 +222,42 @@ def test_the_evidence_after_a_note_is_the_next_two_notes_with_the_alternative_in
         after = [shipped.pitch_id(int(pitches[t + k])) for k in (1, 2)]
         assert features.right[row, column] == pytest.approx(lp[t + 1, after[0]], abs=1e-3)
         assert features.right2[row, column] == pytest.approx(lp[t + 2, after[1]], abs=1e-3)
+
+
+def test_a_cached_sections_repeats_follow_edits_elsewhere_in_the_piece(shipped):
+    def piece(first_section_note: str) -> str:
+        return (
+            chorale(first_section_note)
+            + chorale().replace("[0]", "[1]")
+            + chorale("Ef5").replace("[0]", "[2]")
+        )
+
+    cache: dict = {}
+
+    def run(source: str) -> list:
+        steps = document_steps(shipped, source, read(source), cache=cache)
+        while True:
+            try:
+                next(steps)
+            except StopIteration as done:
+                return done.value
+
+    def motif_columns(features) -> list:
+        return [features.motif_long, features.motif_short, features.motif_exact]
+
+    before, after = piece("E5"), piece("D5")  # only section 0 differs
+    run(before)
+    sections = parts_by_section(read(after))
+    key = section_key(list(sections[2].values()), sections[1])
+    cached_before = motif_columns(cache[key])
+    run(after)
+    assert len(cache) == 5  # sections 0 and 1 (read after 0's tail) rescored, 2 kept ...
+    every_part = [p for s in sections.values() for p in s.values()]
+    fresh = section_features(
+        shipped, list(sections[2].values()), sections[1], motifs=MotifTable(every_part)
+    )
+    # ... with its repeats counted in the piece as it is now
+    for kept, now in zip(motif_columns(cache[key]), motif_columns(fresh), strict=True):
+        assert np.array_equal(kept, now)
+    changed = zip(motif_columns(fresh), cached_before, strict=True)
+    assert any(not np.array_equal(now, then) for now, then in changed)
