@@ -40,7 +40,7 @@ b2[0]=[4, 4, 2, 1, 1, 0.5]
 
 def index(*beats: float) -> np.ndarray:
     """Duration indices (0-based in the vocabulary's durations) of these beats."""
-    return np.array([int(np.flatnonzero(DURATIONS == b)[0]) for b in beats])
+    return np.array([int(np.flatnonzero(b == DURATIONS)[0]) for b in beats])
 
 
 def distribution(q: np.ndarray | None) -> dict[float, float]:
@@ -163,10 +163,8 @@ def test_a_cached_context_hears_the_other_voice_s_new_rhythm(tiny, tmp_path) -> 
 def test_a_generated_voice_takes_the_piece_s_rhythm(rhythmic) -> None:
     """A new voice against the dotted piece: its durations are the piece's far more often
     than the same model's without the rhythm experts."""
-    lines = document_lines(DOTTED)
     setting = document_setting(DOTTED, None)
-    onsets = {0.0, 0.75, 1.0, 1.75, 2.0, 3.5, 4.0}
-    del lines
+    onsets = {0.0, 0.75, 1.0, 1.75, 2.0, 3.5, 4.0}  # the piece's
 
     def on_grid(model: MelodyModel, seed: int) -> int:
         events = generate(model, [], 6, seed=seed, setting=setting)
@@ -178,3 +176,41 @@ def test_a_generated_voice_takes_the_piece_s_rhythm(rhythmic) -> None:
     with_rhythm_hits = sum(on_grid(rhythmic, s) for s in range(8))
     without = sum(on_grid(plain, s) for s in range(8))
     assert with_rhythm_hits > without + 8
+
+
+def _homophonic(i: int) -> object:
+    """A four-voice piece whose voices share one random rhythm (no voice can know its next
+    duration from its own past; the voice that starts with it can)."""
+    from notegen_training.voices_corpus import Piece, Voice
+
+    rng = np.random.default_rng(i)
+    rhythm = rng.choice(DURATIONS[:6], 32).tolist()
+    voices = [
+        Voice(name, 0.0, [Event(low + int(rng.integers(0, 12)), d) for d in rhythm])
+        for name, low in (("S", 67), ("A", 60), ("T", 53), ("B", 41))
+    ]
+    return Piece(f"fixture/homophonic{i}#0", voices, "fixture", bar_beats=4.0)
+
+
+def test_tune_rhythm_learns_to_trust_the_voices_that_move_together(tiny, tmp_path) -> None:
+    """`notegen-train tune-rhythm` on pieces whose voices share their rhythm: where another
+    voice's note starts with this one, the `same` expert gets most of the weight; the card
+    keeps the weights and the server serves them."""
+    import gzip
+
+    from notegen_training.cli import main
+
+    card = with_rhythm(tiny[0], tmp_path / "fit", same=0.0)
+    pieces = tmp_path / "valid.jsonl.gz"
+    with gzip.open(pieces, "wt") as handle:
+        for i in range(6):
+            handle.write(json.dumps(_homophonic(i).to_json()) + "\n")  # type: ignore[attr-defined]
+    assert main(["tune-rhythm", str(card), "--voices", str(pieces)]) == 0
+    spec = json.loads(card.read_text())["rhythm_mixture"]
+    assert spec["fitted_on"] == [str(pieces)]
+    mixture = MelodyModel.load(card).rhythm
+    assert mixture is not None
+    heard = mixture.weights[1]  # cells where another voice's note starts with this one
+    assert (heard[..., EXPERTS.index("same")] > 0.5).all()
+    assert (heard[..., EXPERTS.index("own")] < 0.15).all()  # a random rhythm: its past says little
+    assert np.allclose(mixture.weights.sum(axis=-1), 1.0)
