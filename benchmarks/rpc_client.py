@@ -443,19 +443,31 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / ticks
 
 
+def tree_cpu(pid: int) -> tuple[float, frozenset[int]]:
+    """CPU seconds used by ``pid`` and the processes below it now, and which those are."""
+    pids = [pid, *descendants(pid)]
+    total = 0.0
+    for p in pids:
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            total += cpu_seconds(p)
+    return total, frozenset(pids)
+
+
 def wait_idle(pid: int, window: float = 0.5, busy: float = 0.02, timeout: float = 120.0) -> float:
-    """Wait until process ``pid`` used under ``busy`` s of CPU in ``window`` s (its background
-    work, such as a whole-file reading and the warm-up after it, is done); seconds waited.
+    """Wait until process ``pid`` and its child processes (a generation, a check) used under
+    ``busy`` s of CPU in ``window`` s, with no process started or ended meanwhile (their
+    background work, such as a whole-file reading and the warm-up after it, is done); seconds
+    waited.
 
     Raises ``TimeoutError`` after ``timeout`` s.
     """
     start = time.monotonic()
-    last = cpu_seconds(pid)
+    last, who = tree_cpu(pid)
     while True:
         time.sleep(window)
-        now = cpu_seconds(pid)
-        if now - last < busy:
+        now, now_who = tree_cpu(pid)
+        if now - last < busy and now_who == who and len(who) == 1:
             return time.monotonic() - start
         if time.monotonic() - start > timeout:
             raise TimeoutError(f"server still busy after {timeout:.0f} s")
-        last = now
+        last, who = now, now_who
