@@ -249,6 +249,26 @@ def rhythm_sequence(
     return out
 
 
+def _components(model_probs: Sequence[float], expert_probs: np.ndarray) -> np.ndarray:
+    """``[n, 4]``: each event's probability under the model and the experts (a silent expert:
+    the model's)."""
+    p = np.asarray(model_probs, np.float64)
+    q = np.array(expert_probs, np.float64)
+    silent = np.isnan(q)
+    q[silent] = np.broadcast_to(p[:, None], q.shape)[silent]
+    return np.column_stack([p, q])
+
+
+def mixture_bits(
+    weights: np.ndarray, model_probs: Sequence[float], expert_probs: np.ndarray, cells: np.ndarray
+) -> np.ndarray:
+    """Bits of each event under the mixture ``weights`` (as :func:`mix_durations` serves it)."""
+    comps = _components(model_probs, expert_probs)
+    c = np.asarray(cells, np.int64)
+    w = weights[c[:, 0], c[:, 1], c[:, 2]]
+    return np.asarray(-np.log2(np.maximum((comps * w).sum(axis=1), _TINY)))
+
+
 def fit_weights(
     model_probs: Sequence[float],
     expert_probs: np.ndarray,
@@ -263,11 +283,7 @@ def fit_weights(
     ``(same, own bucket, cross bucket)``. A cell's weights are its own EM fit blended with the
     pooled fit in proportion ``n : prior`` (few events, mostly pooled).
     """
-    p = np.asarray(model_probs, np.float64)
-    q = np.array(expert_probs, np.float64)
-    silent = np.isnan(q)
-    q[silent] = np.broadcast_to(p[:, None], q.shape)[silent]
-    comps = np.column_stack([p, q])
+    comps = _components(model_probs, expert_probs)
 
     def em(c: np.ndarray) -> np.ndarray:
         w = np.full(c.shape[1], 1.0 / c.shape[1])

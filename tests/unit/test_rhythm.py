@@ -214,3 +214,40 @@ def test_tune_rhythm_learns_to_trust_the_voices_that_move_together(tiny, tmp_pat
     assert (heard[..., EXPERTS.index("same")] > 0.5).all()
     assert (heard[..., EXPERTS.index("own")] < 0.15).all()  # a random rhythm: its past says little
     assert np.allclose(mixture.weights.sum(axis=-1), 1.0)
+
+
+def _sonic_pi_piece(seed: int) -> str:
+    """Two voices in the aN/bN form sharing one random rhythm."""
+    rng = np.random.default_rng(seed)
+    rhythm = rng.choice(DURATIONS[:6], 24).tolist()
+    lines = []
+    for voice, low in ((1, 60), (2, 48)):
+        notes = ", ".join(f":{'cdefgab'[int(rng.integers(0, 7))]}{low // 12 - 1}" for _ in rhythm)
+        lines.append(f"a{voice}[0]=[{notes}]")
+        lines.append(f"b{voice}[0]=[{', '.join(str(d) for d in rhythm)}]")
+    return "\n".join(lines) + "\n"
+
+
+def test_tune_rhythm_scores_each_sonic_pi_file_with_weights_fitted_without_it(
+    tiny, tmp_path
+) -> None:
+    """Files given with --sonicpi are fitted on and, each in turn, held out: the card records
+    every file's bits/duration under weights that never saw it, with and without its voices."""
+    from notegen_training.cli import main
+
+    card = with_rhythm(tiny[0], tmp_path / "fit", same=0.0)
+    folder = tmp_path / "pieces"
+    folder.mkdir()
+    for i in range(3):
+        (folder / f"piece{i}.rb").write_text(_sonic_pi_piece(i))
+    assert main(["tune-rhythm", str(card), "--sonicpi", str(folder), "--record", "held"]) == 0
+    spec = json.loads(card.read_text())
+    held = spec["metrics"]["held"]
+    assert held["data"] == [str(folder)]
+    files = [str(folder / f"piece{i}.rb") for i in range(3)]
+    assert sorted(k for k in held if k not in ("data", "all")) == files
+    for name in files:
+        # a random network pays several bits for a duration; the other voice's note, far fewer
+        assert held[name]["with_voices"] < held[name]["alone"]
+    assert set(held["all"]) == {"with_voices", "alone"}
+    assert spec["rhythm_mixture"]["fitted_on"] == [str(folder)]

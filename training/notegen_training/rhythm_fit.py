@@ -6,6 +6,10 @@ the weights of each cell (which experts speak, how long their matches are). Voic
 multi-voice pieces are read twice: with the other voices (as the server reads a piece) and
 alone (a new voice, a single melody); single melodies once, alone. The test split is never
 read here.
+
+Sonic Pi pieces given for fitting are scored *held out* as well (:func:`held_out_bits`): each
+piece with the weights fitted on everything but that piece, the honest figure for pieces the
+weights never saw.
 """
 
 from __future__ import annotations
@@ -17,7 +21,14 @@ import numpy as np
 from notegen.conditioning import Setting
 from notegen.copying import log_softmax, mix_sequence
 from notegen.model import MelodyModel
-from notegen.rhythm import RhythmMixture, bucket, expert_marginals, fit_weights, rhythm_context
+from notegen.rhythm import (
+    RhythmMixture,
+    bucket,
+    expert_marginals,
+    fit_weights,
+    mixture_bits,
+    rhythm_context,
+)
 
 from .corpus import Melody
 
@@ -66,10 +77,57 @@ def fit_rhythm_mixture(
     settings: Sequence[Setting | None],
     *,
     max_order: int = DEFAULT_MAX_ORDER,
-) -> RhythmMixture:
+    groups: Sequence[str | None] | None = None,
+) -> tuple[RhythmMixture, dict[str, dict[str, float]]]:
     """Maximum-likelihood weights on ``melodies`` in ``settings`` (any rhythm mixture already
-    in the card is ignored: the experts are fitted against the distribution before them)."""
+    in the card is ignored: the experts are fitted against the distribution before them), and
+    for each ``groups`` label (a piece; ``None``: never held out) the bits/duration of its
+    melodies under weights fitted without it (:func:`held_out_bits`)."""
     model = MelodyModel.load(model_path)
     model.rhythm = None
     probs, experts, cells = rhythm_rows(model, melodies, settings, max_order)
-    return RhythmMixture(max_order, fit_weights(probs, experts, cells))
+    mixture = RhythmMixture(max_order, fit_weights(probs, experts, cells))
+    held: dict[str, dict[str, float]] = {}
+    if groups is not None:
+        sizes = [len(m.events) for m in melodies if m.events]
+        labels = [g for g, m in zip(groups, melodies, strict=True) if m.events]
+        together = [
+            s is not None and bool(s.others)
+            for s, m in zip(settings, melodies, strict=True)
+            if m.events
+        ]
+        held = held_out_bits(
+            probs,
+            experts,
+            cells,
+            np.repeat(np.array([g or "" for g in labels], object), sizes),
+            np.repeat(np.array(together), sizes),
+        )
+    return mixture, held
+
+
+def held_out_bits(
+    probs: np.ndarray,
+    experts: np.ndarray,
+    cells: np.ndarray,
+    groups: np.ndarray,
+    together: np.ndarray,
+) -> dict[str, dict[str, float]]:
+    """Leave one piece out: each labelled piece's events scored with weights fitted on every
+    other event; bits/duration per piece and over all of them (``"all"``), with the other voices
+    (``together``) and alone."""
+    out: dict[str, dict[str, float]] = {}
+    total = {"with_voices": [0.0, 0], "alone": [0.0, 0]}
+    for piece in sorted({str(g) for g in groups if g}):
+        held = groups == piece
+        weights = fit_weights(probs[~held], experts[~held], cells[~held])
+        out[piece] = {}
+        for label, sel in (("with_voices", held & together), ("alone", held & ~together)):
+            if not sel.any():
+                continue
+            bits = mixture_bits(weights, probs[sel], experts[sel], cells[sel])
+            out[piece][label] = round(float(bits.mean()), 4)
+            total[label][0] += float(bits.sum())
+            total[label][1] += int(sel.sum())
+    out["all"] = {k: round(v[0] / v[1], 4) for k, v in total.items() if v[1]}
+    return out
