@@ -181,3 +181,26 @@ def test_at_most_eight_other_parts_are_heard_the_nearest_loops_first():
     assert nc is not None and len(nc.setting.others) == MAX_OTHERS == 8
     heard_parts = sorted(int(v.pitches[0]) for v in nc.setting.others)
     assert heard_parts == [42, 43, 44, 45, 46, 47, 48, 49]  # four loops each side
+
+
+def test_a_name_assigned_at_the_top_of_the_file_gives_the_loops_notes_their_pitch():
+    # `shift` is assigned far above the loop (the local reading of the loop's lines alone
+    # would not know it): the notes before the cursor still have their pitches
+    text = (
+        "shift = 12\nroot = :c3\n\n"
+        + "\n" * 10
+        + (
+            "live_loop :bass do\n"
+            "  play root+shift\n"
+            "  sleep 1\n"
+            "  play :e3+shift\n"
+            "  sleep 1\n"
+            "  play \n"
+            "  sleep 1\n"
+            "end\n"
+        )
+    )
+    nc = context(text, 18, 7)
+    assert nc is not None and nc.local.ctx.slot == "note"
+    assert heard(nc) == [(60, 1.0), (64, 1.0)]
+    assert nc.local.doc_span(nc.local.array.span).start == text.index("play root")
