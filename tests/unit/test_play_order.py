@@ -8,6 +8,7 @@ and hears the loops that play along with it.
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from notegen.config import Settings
 from notegen.lsp.context import note_context
 from notegen.lsp.documents import DocumentView, Reading
@@ -204,3 +205,38 @@ def test_a_name_assigned_at_the_top_of_the_file_gives_the_loops_notes_their_pitc
     assert nc is not None and nc.local.ctx.slot == "note"
     assert heard(nc) == [(60, 1.0), (64, 1.0)]
     assert nc.local.doc_span(nc.local.array.span).start == text.index("play root")
+
+
+@pytest.mark.parametrize(
+    "text,line,after",
+    [
+        (PHRASE, 12, 52),  # the next line of the run: `play :e3`
+        # the run's last note: the next run of the loop (the 2.times block's :c4)
+        (
+            "live_loop :a do\n  play :g3\n  sleep 1\n  play \n  sleep 1\n"
+            "  2.times do\n    play :c4\n    sleep 1\n  end\nend\n",
+            3,
+            60,
+        ),
+        # the loop's last note: the loop comes round to its first note
+        ("live_loop :a do\n  play :g3\n  sleep 1\n  play \n  sleep 1\nend\n", 3, 55),
+        # a 2.times block's last note: the block's first note plays again
+        (
+            "live_loop :a do\n  2.times do\n    play :d4\n    sleep 1\n    play \n"
+            "    sleep 1\n  end\n  play :g3\n  sleep 1\nend\n",
+            4,
+            62,
+        ),
+        # a loop still being written (no `end`): more notes are coming, not the first again
+        ("live_loop :a do\n  play :g3\n  sleep 1\n  play \n  sleep 1\n", 3, None),
+        # a melody that plays once ends there
+        ("in_thread do\n  play :g3\n  sleep 1\n  play \n  sleep 1\nend\n", 3, None),
+        ("play :g3\nsleep 1\nplay \nsleep 1\n", 2, None),
+    ],
+    ids=["next-line", "next-run", "loop-comes-round", "times-again", "unclosed", "thread", "top"],
+)
+def test_the_note_heard_after_the_cursor_where_it_is_written(text, line, after):
+    col = len(text.split("\n")[line])
+    nc = context(text, line, col)
+    assert nc is not None and nc.local.ctx.slot == "note"
+    assert (nc.after.pitch if nc.after is not None else None) == after
