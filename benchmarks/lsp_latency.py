@@ -26,7 +26,16 @@ from pathlib import Path
 from typing import Any
 
 from big_document import BigDocument, make_document
-from rpc_client import Pending, RpcClient, ServerDied, cpu_seconds, vm_status, wait_idle
+from rpc_client import (
+    Pending,
+    RpcClient,
+    ServerDied,
+    cpu_seconds,
+    memory_line,
+    tree_memory,
+    vm_status,
+    wait_idle,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -303,14 +312,23 @@ def cross_run(client: RpcClient, editor: Editor, doc: BigDocument, root: Path, l
         "workspace/executeCommand", {"command": "notegen.generateMelody", "arguments": [args]}
     )
     during = []
+    peak = tree_memory(client.process.pid)
     while not gen.done.is_set():
         during.append(one())
+        if len(during) % 20 == 0:  # the child's memory counts too
+            now = tree_memory(client.process.pid)
+            peak = {k: max(v, now[k]) for k, v in peak.items()}
     gen.wait(600)
     took = time.perf_counter() - started
     print(f"\n[generateMelody({length}) in another document, completions meanwhile]")
     print(f"  generation answered after {took:.1f} s; {len(during)} completions meanwhile")
     print(f"  completions before : {describe(quiet)}")
     print(f"  completions during : {describe(during)}")
+    print(
+        f"  memory during (highest seen): server VmRSS {peak['rss']:.1f} MB; whole process "
+        f"tree ({peak['processes']:.0f} processes at most) RSS {peak['tree_rss']:.1f} MB, "
+        f"PSS {peak['tree_pss']:.1f} MB"
+    )
     delay = (max(during) - statistics.median(quiet)) * 1000 if during else 0.0
     print(
         f"  worst delay over the quiet median: {delay:.1f} ms "
@@ -458,7 +476,8 @@ def _measure(args: argparse.Namespace, root: Path) -> int:
             "(--from-open: from didOpen)"
         )
     editor.latencies_no_edit.clear()
-    rss_stages = [("model loaded, big document open", vm_status(client.process.pid)["VmRSS"])]
+    pid = client.process.pid
+    rss_stages = [("model loaded, big document open", memory_line(pid))]
     rng = random.Random(args.seed)
     profiler = _profiler(args, client, "completion")
     with profiler:
@@ -495,7 +514,7 @@ def _measure(args: argparse.Namespace, root: Path) -> int:
     if args.profile:
         _print_profile(args.profile / "completion.txt")
 
-    rss_stages.append(("after the completion run", vm_status(client.process.pid)["VmRSS"]))
+    rss_stages.append(("after the completion run", memory_line(pid)))
     gens = []
     cpu_before = cpu_seconds(client.process.pid)
     with _profiler(args, client, "generate"):
@@ -527,10 +546,10 @@ def _measure(args: argparse.Namespace, root: Path) -> int:
         cross_run(client, editor, doc, root, args.cross_length)
 
     memory = vm_status(client.process.pid)
-    rss_stages.append(("after generateMelody", memory["VmRSS"]))
+    rss_stages.append(("after generateMelody", memory_line(pid)))
     try:  # the reading, warm-up and slip check of what was generated, then the heap trim
         waited = wait_idle(client.process.pid, timeout=300)
-        idle = vm_status(client.process.pid)["VmRSS"]
+        idle = memory_line(pid)
         rss_stages.append((f"once idle, {waited:.0f} s later (is memory given back?)", idle))
     except TimeoutError as exc:
         print(f"  (not idle: {exc})")
@@ -539,8 +558,8 @@ def _measure(args: argparse.Namespace, root: Path) -> int:
         f"VmHWM {memory['VmHWM'] / 1024:.1f} MB (target ≤ 150 MB: "
         f"{verdict(memory['VmHWM'] / 1024 <= 150)})"
     )
-    for stage, kb in rss_stages:
-        print(f"  VmRSS {kb / 1024:6.1f} MB  {stage}")
+    for stage, line in rss_stages:
+        print(f"  {line}  {stage}")
     alive = client.process.poll() is None
     code = client.close()
     print(f"\nserver alive at the end: {alive}; exit code after shutdown/exit: {code}")

@@ -4,7 +4,8 @@ Run by hand (figures, not a test)::
 
     python benchmarks/lsp_soak.py --model models/notegen.json
 
-Stages, each printing the server's VmRSS as it goes:
+Stages, each printing the server's VmRSS as it goes (and, while child processes of the server
+run a big generation or a check, the whole tree's RSS and PSS beside it):
 
 1. the big benchmark document (2,000 lines, 20,000 notes) opened;
 2. ``--storms`` storms of ``--edits`` incremental edits each (typing notes into arrays and
@@ -34,7 +35,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from big_document import make_document
-from rpc_client import RpcClient, vm_status, wait_idle
+from rpc_client import RpcClient, tree_memory, wait_idle
 
 SMALL = "use_bpm 90\na1=[]\nb1=[]\na1[0]=[:C4,:E4,:G4,:E4]\nb1[0]=[1,0.5,0.5,1]\n"
 
@@ -44,15 +45,23 @@ class Soak:
         self.client = client
         self.started = time.perf_counter()
         self.first_storm_mb: float | None = None
-
-    def rss_mb(self) -> float:
-        return vm_status(self.client.process.pid)["VmRSS"] / 1024
+        self.trees: list[dict[str, float]] = []
 
     def report(self, what: str) -> float:
-        rss = self.rss_mb()
-        print(f"  t={time.perf_counter() - self.started:7.1f} s  VmRSS {rss:7.1f} MB  {what}")
+        """Print the server's VmRSS and its process tree's (child processes that do big
+        generations or checks count too: RSS summed, and PSS); the server's VmRSS."""
+        m = tree_memory(self.client.process.pid)
+        self.trees.append(m)
+        tree = ""
+        if m["processes"] > 1:
+            tree = (
+                f"  [tree: {m['processes']:.0f} processes, RSS {m['tree_rss']:.1f} MB, "
+                f"PSS {m['tree_pss']:.1f} MB]"
+            )
+        at = time.perf_counter() - self.started
+        print(f"  t={at:7.1f} s  VmRSS {m['rss']:7.1f} MB  {what}{tree}")
         sys.stdout.flush()
-        return rss
+        return m["rss"]
 
     def diagnostics_settled(self, uri: str, version: int, timeout: float = 120.0) -> None:
         """Wait until the server published diagnostics for ``version`` (its reading is done)."""
@@ -233,6 +242,12 @@ def main(argv: list[str] | None = None) -> int:
                 f"{'MET' if closed - after[0] <= 5 else 'NOT MET'})"
             )
             print(f"  end of the soak: {end:.1f} MB")
+            most = max(soak.trees, key=lambda m: m["tree_rss"])
+            print(
+                f"  whole process tree, highest seen at a report: {most['processes']:.0f} "
+                f"processes, RSS {most['tree_rss']:.1f} MB, PSS {most['tree_pss']:.1f} MB "
+                f"(server alone then {most['rss']:.1f} MB)"
+            )
             alive = client.process.poll() is None
         finally:
             code = client.close()

@@ -375,6 +375,64 @@ def vm_status(pid: int) -> dict[str, int]:
     return values
 
 
+def descendants(pid: int) -> list[int]:
+    """Every live process below ``pid`` (children, their children...), from ``/proc``."""
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        parent = todo.pop()
+        try:
+            tasks = list(Path(f"/proc/{parent}/task").iterdir())
+        except OSError:
+            continue
+        for task in tasks:
+            try:
+                children = (task / "children").read_text().split()
+            except OSError:
+                continue
+            for child in map(int, children):
+                if child not in found:
+                    found.append(child)
+                    todo.append(child)
+    return found
+
+
+def tree_memory(pid: int) -> dict[str, float]:
+    """Memory of ``pid`` and every process below it, in MB: ``rss`` (the server's own),
+    ``tree_rss`` (the sum of the tree's VmRSS: shared pages counted once per process) and
+    ``tree_pss`` (the sum of proportional set sizes, ``/proc/<pid>/smaps_rollup``: shared pages
+    split between the processes sharing them), and ``processes`` (how many)."""
+    pids = [pid, *descendants(pid)]
+    rss = pss = 0.0
+    alive = 0
+    for p in pids:
+        try:
+            kb = vm_status(p).get("VmRSS", 0)
+        except OSError:
+            continue
+        alive += 1
+        rss += kb
+        try:
+            for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    pss += int(line.split()[1])
+                    break
+        except OSError:
+            pss += kb
+    own = vm_status(pid).get("VmRSS", 0)
+    return {"rss": own / 1024, "tree_rss": rss / 1024, "tree_pss": pss / 1024, "processes": alive}
+
+
+def memory_line(pid: int) -> str:
+    """``VmRSS ... MB (tree: N processes, RSS ... MB, PSS ... MB)`` for a report."""
+    m = tree_memory(pid)
+    return (
+        f"VmRSS {m['rss']:7.1f} MB (tree: {m['processes']:.0f} process"
+        f"{'es' if m['processes'] != 1 else ''}, RSS {m['tree_rss']:.1f} MB, "
+        f"PSS {m['tree_pss']:.1f} MB)"
+    )
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time the process has used (``/proc/<pid>/stat``), in seconds.
 
@@ -385,19 +443,31 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / ticks
 
 
+def tree_cpu(pid: int) -> tuple[float, frozenset[int]]:
+    """CPU seconds used by ``pid`` and the processes below it now, and which those are."""
+    pids = [pid, *descendants(pid)]
+    total = 0.0
+    for p in pids:
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            total += cpu_seconds(p)
+    return total, frozenset(pids)
+
+
 def wait_idle(pid: int, window: float = 0.5, busy: float = 0.02, timeout: float = 120.0) -> float:
-    """Wait until process ``pid`` used under ``busy`` s of CPU in ``window`` s (its background
-    work, such as a whole-file reading and the warm-up after it, is done); seconds waited.
+    """Wait until process ``pid`` and its child processes (a generation, a check) used under
+    ``busy`` s of CPU in ``window`` s, with no process started or ended meanwhile (their
+    background work, such as a whole-file reading and the warm-up after it, is done); seconds
+    waited.
 
     Raises ``TimeoutError`` after ``timeout`` s.
     """
     start = time.monotonic()
-    last = cpu_seconds(pid)
+    last, who = tree_cpu(pid)
     while True:
         time.sleep(window)
-        now = cpu_seconds(pid)
-        if now - last < busy:
+        now, now_who = tree_cpu(pid)
+        if now - last < busy and now_who == who and len(who) == 1:
             return time.monotonic() - start
         if time.monotonic() - start > timeout:
             raise TimeoutError(f"server still busy after {timeout:.0f} s")
-        last = now
+        last, who = now, now_who

@@ -9,41 +9,39 @@ dropped (``ContentModified``) instead of being applied at a stale place.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from lsprotocol import types
-from notegen.ensemble import piece_lines, setting_for
 from notegen.generate import (
     MAX_LENGTH,
     ArgumentError,
-    Block,
     GenerateOptions,
-    generate,
-    generate_block,
     parse_generate_options,
 )
-from notegen.melody import Event
+from notegen.model import MelodyModel
 from notegen.notes import infer_style
 from notegen.pianoroll import Roll
 from notegen.sampling import tonic_name
-from notegen.sonicpi import format_duration, next_free_voice
-from notegen.sonicpi.piece import piece_bpm, piece_of
-from notegen.sonicpi.placement import Placement, new_voice_placement
-from notegen.sonicpi.reader import parse
-from notegen.sonicpi.statement_writer import next_loop_name, render_live_loop
 from notegen.sonicpi.types import LINE_BREAK, NoteArray
-from pygls.exceptions import JsonRpcContentModified, JsonRpcException, JsonRpcInvalidParams
+from pygls.exceptions import (
+    JsonRpcContentModified,
+    JsonRpcException,
+    JsonRpcInternalError,
+    JsonRpcInvalidParams,
+)
 
-from . import play_lines
-from .context import is_numeric_array
-from .documents import DocumentView, Reading, voice_history
+from . import child, jobs
+from .documents import DocumentView, Reading
 from .edits import client_supports_document_changes, text_edit, workspace_edit
-from .engine import Job
+from .engine import Engine, Job
 from .host import Host
+from .jobs import continuation_edits
 from .picture import block_roll, render_roll
-from .spelling import spell_note
+
+__all__ = ["continuation_edits"]  # re-exported: where it lived before notegen.lsp.jobs
+
+T = TypeVar("T")
 
 GENERATE = "notegen.generateMelody"
 FORMS = ("voice", "live_loop")
@@ -152,6 +150,33 @@ async def apply(
     )
 
 
+async def long_work(
+    engine: Engine,
+    model: MelodyModel,
+    notes: int,
+    fn: Callable[..., T],
+    view: DocumentView,
+    *args: Any,
+) -> T:
+    """``fn(model, view, *args)``: in a child process from :data:`child.CHILD_MIN_NOTES`
+    notes on (it exits afterwards, so its memory goes back to the system, and it never
+    shares the server's interpreter), else on the engine's long-work thread (warm model).
+
+    Either way a cancelled request stops the work; a child that fails is an error reply and
+    nothing changes.
+    """
+    if not child.wanted(notes) or engine.path is None:
+        job = Job(model)  # stops at its next model step when the request is cancelled
+        return await engine.run_long(job, lambda: fn(job.model, view, *args))
+    async with engine.child_turn():  # one big job at a time, as on the long-work thread
+        try:
+            return await child.run_in_child(engine.path, fn, view, *args)
+        except child.ChildModelError as exc:
+            raise ModelUnavailable(message=f"no model: {exc}") from None
+        except child.ChildFailed as exc:
+            raise JsonRpcInternalError(message=f"notegen: {exc}; nothing was changed") from None
+
+
 # -- generateMelody ----------------------------------------------------------------------------
 
 
@@ -205,54 +230,18 @@ async def generate_melody(server: Host, *args: Any) -> dict[str, Any]:
     form = raw.get("form", default_form(view.arrays()))
     if form not in FORMS:
         raise invalid("form", f"must be one of {', '.join(FORMS)}, not {form!r}")
-    job = Job(await model_or_error(server, view.uri))  # stops when the request is cancelled
-    model = job.model
+    engine = server.engine_for(view.uri)
+    model = await model_or_error(server, view.uri)
     latest = server.latest_reading(view.uri)
-
-    def compute() -> tuple[Block, Placement]:
-        # The piece: its voices' key, tempo (cN, else the use_bpm where they play, else the one
-        # in force where the block goes), spelling, form and the register they leave free.
-        doc = parse(view.text)
-        piece = piece_of(doc, view.arrays())
-        if position is not None:
-            line = min(position[0], view.line_count - 1)
-            where = Placement(view.starts[line], f"at line {line + 1}, where it was asked for")
-            near = view.array_at(view.offset_at(*position))
-            register = piece.new_voice_register(near.voice if near is not None else None)
-        else:
-            where = new_voice_placement(doc)
-            register = piece.new_voice_register()
-        voices = [ev for v in piece.voices for ev in v.melody()]
-        bpm = piece_bpm(doc, piece, where.offset)
-        setting = setting_for(piece_lines(piece), None)
-        block = generate_block(
-            model,
-            options,
-            voice=next_free_voice(view.text),
-            document_events=voices or [ev for a in piece.arrays for ev in a.events()],
-            document_bpm=bpm,
-            style=piece.style,
-            form=piece.form,
-            register=register,
-            setting=setting,
-        )
-        if form == "live_loop":  # the same melody as play/sleep lines in a live_loop
-            loop = render_live_loop(
-                next_loop_name(view.text),
-                block.events,
-                options.bpm or bpm,
-                piece.style,
-                default_duration=model.default_duration,
-            )
-            block = replace(block, text=loop)
-        return block, where
-
-    block, where = await server.engine_for(view.uri).run_long(job, compute)
+    made = await long_work(
+        engine, model, options.length, jobs.melody_block, view, position, options, form, preview
+    )
+    block, where = made.block, made.where
     offset, new_text = block_insertion(view, position, block.text, where.offset)
     about = {
         "form": form,
         "voice": block.voice,
-        "notes": len(block.events),
+        "notes": made.notes,
         "key": None if block.tonic is None else tonic_name(block.tonic),
         "scale": block.scale,
         "keyText": block.key_text,
@@ -275,39 +264,6 @@ async def generate_melody(server: Host, *args: Any) -> dict[str, Any]:
 # -- continueMelody ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Continuation:
-    edits: list[tuple[int, int, str]]
-    events: list[Event]
-    own: list[Event]
-    name: str
-
-
-def continuation_edits(
-    view: DocumentView, array: NoteArray, events: list[Event], style, numeric: bool
-) -> list[tuple[int, int, str]]:
-    """Insertions after the array's last element and after its durations' last value."""
-    notes = [spell_note(ev.pitch, style, numeric) for ev in events]
-    sep = style.joiner(", ")
-    if array.notes:
-        at = array.notes[-1].span.end
-        note_text = sep + sep.join(notes)
-    else:
-        at = array.content_start
-        note_text = sep.join(notes)
-    out = [(at, at, note_text)]
-    durations = array.durations
-    if durations is not None and not durations.scalar:
-        beats = [format_duration(ev.duration or 1.0, style.whole_float) for ev in events]
-        if durations.values:
-            d_at = durations.values[-1].span.end
-            out.append((d_at, d_at, sep + sep.join(beats)))
-        elif durations.open is not None:
-            d_at = durations.open + 1
-            out.append((d_at, d_at, sep.join(beats)))
-    return out
-
-
 async def continue_melody(server: Host, *args: Any) -> dict[str, Any]:
     raw = single_object(args)
     view = document_arg(server, raw)
@@ -328,59 +284,23 @@ async def continue_melody(server: Host, *args: Any) -> dict[str, Any]:
         options = parse_generate_options({**given, "length": count, "seed_notes": None}, defaults)
     except ArgumentError as exc:
         raise invalid(exc.name, exc.why) from None
-    job = Job(await model_or_error(server, view.uri))  # stops when the request is cancelled
-    model = job.model
-    cache = server.engine_for(view.uri).cache
-
-    def compute() -> Continuation | None:
-        offset = view.offset_at(*position)
-        run = play_lines.run_at(view, *position)
-        if run is not None:  # play/sleep lines: new lines after the run
-            arrays = view.arrays()
-            made = play_lines.shifted_generate(
-                model,
-                play_lines.continue_history(arrays, run),
-                count,
-                temperature=options.temperature,
-                top_k=options.top_k,
-                top_p=options.top_p,
-                seed=options.seed,
-                max_context=s.maxContext,
-                cache=cache,
-            )
-            numeric = is_numeric_array(run.notes)
-            at, new_text = play_lines.continuation_lines(
-                view.text, run, made, infer_style(view.text), numeric
-            )
-            return Continuation([(at, at, new_text)], made, run.events(), run.name or "play")
-        array = view.array_at(offset)
-        if array is None:
-            return None
-        arrays = view.arrays()
-        own = array.events()
-        history = voice_history(arrays, array, own)
-        setting = None
-        if array.kind == "voice" and array.voice is not None:
-            setting = setting_for(piece_lines(piece_of(view.text, arrays)), array.voice)
-        made = generate(
-            model,
-            history,
-            count,
-            temperature=options.temperature,
-            top_k=options.top_k,
-            top_p=options.top_p,
-            seed=options.seed,
-            max_context=s.maxContext,
-            cache=cache,
-            setting=setting,
-        )
-        numeric = sum(t.text.strip()[:1].isdigit() for t in array.notes) * 2 > len(array.notes)
-        style = infer_style(view.text)
-        name = array.name or (f"a{array.voice}[{array.section}]" if array.voice else "notes")
-        edits = continuation_edits(view, array, made, style, numeric)
-        return Continuation(edits, made, own, name)
-
-    result = await server.engine_for(view.uri).run_long(job, compute)
+    engine = server.engine_for(view.uri)
+    model = await model_or_error(server, view.uri)
+    # A child process reads the context itself (a fresh cache); the server's own is warm.
+    cache = None if child.wanted(count) else engine.cache
+    result = await long_work(
+        engine,
+        model,
+        count,
+        jobs.continuation,
+        view,
+        position,
+        options,
+        count,
+        s.maxContext,
+        cache,
+        preview,
+    )
     if result is None:
         line, character = position
         raise invalid(
@@ -397,11 +317,11 @@ async def continue_melody(server: Host, *args: Any) -> dict[str, Any]:
             added_from=len(result.own),
         )
         text = ", ".join(t for _a, _b, t in result.edits[:1]).lstrip(", ")
-        return {"preview": True, "text": text, "notes": len(result.events), **render_roll(roll)}
+        return {"preview": True, "text": text, "notes": result.notes, **render_roll(roll)}
     edits = [text_edit(view, a, b, t) for a, b, t in result.edits]
     applied = await apply(server, view, edits, "Continue melody")
     return {
         "applied": applied.applied,
         "failureReason": applied.failure_reason,
-        "notes": len(result.events),
+        "notes": result.notes,
     }

@@ -72,6 +72,7 @@ class Engine:
         self.results: OrderedDict[Any, Any] = OrderedDict()
         self._long: ThreadPoolExecutor | None = None
         self._background: ThreadPoolExecutor | None = None
+        self._child_turn: asyncio.Lock | None = None
 
     # -- loading -------------------------------------------------------------------------------
 
@@ -187,6 +188,14 @@ class Engine:
             job.stop.set()
             raise
 
+    def child_turn(self) -> asyncio.Lock:
+        """Held while a big job runs in a child process (:mod:`notegen.lsp.child`): one at a
+        time, in order, as on the long-work thread (two would each want a core and the memory
+        of a whole model)."""
+        if self._child_turn is None:
+            self._child_turn = asyncio.Lock()
+        return self._child_turn
+
     async def run_background(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn(*args)`` on the background thread (checks nobody waits for, such as the
         slip check) and await it.
@@ -204,6 +213,9 @@ class Engine:
         return await loop.run_in_executor(self._background, fn, *args)
 
     def shutdown(self) -> None:
+        from .child import kill_children
+
+        kill_children()
         self.executor.shutdown(wait=False, cancel_futures=True)
         for pool in (self._long, self._background):
             if pool is not None:

@@ -1,0 +1,192 @@
+"""Long work (big generations) in a child process that exits when the work is done.
+
+Why not a thread of the server: measured on the 20,000-note benchmark, ``generateMelody``
+of 100,000 notes in the server's own process delayed completions of *other* documents by up
+to 90–120 ms (the generation's pure-Python parts and its big joins hold the GIL), and left
+~300 MB of the server's heap resident for good (pymalloc arenas pinned by a few survivors:
+VmRSS 214 → 511 MB, not given back). A child process loads the same model file (~0.25 s),
+computes, sends its result back pickled and exits, so its memory goes back to the system and
+the server's interpreter is never shared with it. It runs at a lower priority
+(:data:`CHILD_NICE`), so on a busy machine the server's completions get the CPU first.
+
+Cancelling the awaiting task kills the child (``$/cancelRequest`` stops the work at once).
+A child that cannot load the model raises :class:`ChildModelError`; one that fails or
+dies raises :class:`ChildFailed`, whose message says how (and the tail of its stderr).
+Small jobs (ghost text, a phrase) stay in the server, where the model is warm: see
+:data:`CHILD_MIN_NOTES`.
+
+The child is ``python -m notegen.lsp.child``: it reads one pickled job on stdin (a model
+path, a module-level function, a document and arguments), calls ``fn(model, view, *args)``
+and writes ``("ok", result)`` or ``("error", kind, message)`` pickled on stdout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import pickle
+import signal
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from .documents import DocumentView
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+CHILD_MIN_NOTES = int(os.environ.get("NOTEGEN_CHILD_MIN_NOTES", "2000"))
+"""Generations (and continuations) of at least this many notes run in a child process.
+
+Below it the child's start (~0.25 s: the interpreter, numpy, ONNX Runtime and the model) and
+its cold model would cost more than the work: a phrase of 16 notes takes a few ms in the
+server. ``$NOTEGEN_CHILD_MIN_NOTES`` changes it (tests use 0 and a huge value to compare
+both paths)."""
+CHILD_NICE = 5
+"""The child's niceness above the server's: completions first on a busy machine."""
+STDERR_TAIL = 2000
+"""Characters of a failed child's stderr quoted in the error."""
+
+
+def wanted(notes: int) -> bool:
+    """Whether a job of ``notes`` notes runs in a child process."""
+    return notes >= CHILD_MIN_NOTES
+
+
+class ChildFailed(Exception):
+    """The child process failed or died; the message says how."""
+
+
+class ChildModelError(ChildFailed):
+    """The child could not load the model (the message names the file and why)."""
+
+
+_running: set[asyncio.subprocess.Process] = set()
+
+
+async def run_in_child(model_path: Path, fn: Callable[..., T], view: DocumentView, *args: Any) -> T:
+    """``fn(model, view, *args)`` in a child process that loads ``model_path`` itself.
+
+    ``fn`` must be a module-level function and its arguments and result picklable; the view
+    travels as its uri, version and text.
+    """
+    payload = pickle.dumps(
+        (str(model_path), fn, (view.uri, view.version, view.text), args),
+        protocol=pickle.HIGHEST_PROTOCOL,
+    )
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        __name__,
+        str(os.getpid()),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=_child_env(),
+    )
+    _running.add(process)
+    try:
+        out, err = await process.communicate(payload)
+    except BaseException:  # cancelled (or the server stops): the work stops with it
+        _kill(process)
+        await process.wait()  # reaped before the reply: no work outlives its request
+        raise
+    finally:
+        _running.discard(process)
+    return _result(process.returncode, out, err)  # type: ignore[no-any-return]
+
+
+def _result(code: int | None, out: bytes, err: bytes) -> Any:
+    tail = err.decode("utf-8", "replace")[-STDERR_TAIL:].strip()
+    try:
+        answer = pickle.loads(out) if out else None
+    except Exception:
+        answer = None
+    if isinstance(answer, tuple) and answer and answer[0] == "ok" and code == 0:
+        return answer[1]
+    if isinstance(answer, tuple) and len(answer) == 3 and answer[0] == "error":
+        _, kind, message = answer
+        if kind == "model":
+            raise ChildModelError(message)
+        raise ChildFailed(f"{message}{_quoted(tail)}")
+    if code is not None and code < 0:
+        try:
+            how = f"was killed by {signal.Signals(-code).name}"
+        except ValueError:
+            how = f"was killed by signal {-code}"
+    else:
+        how = f"exited with code {code} without a result"
+    raise ChildFailed(f"the generation process {how}{_quoted(tail)}")
+
+
+def _quoted(tail: str) -> str:
+    return f" (its last words: {tail})" if tail else ""
+
+
+def _kill(process: asyncio.subprocess.Process) -> None:
+    if process.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+
+
+def kill_children() -> None:
+    """Kill every running child (the server is stopping)."""
+    for process in list(_running):
+        _kill(process)
+
+
+def _child_env() -> dict[str, str]:
+    """The server's environment, with this ``notegen`` first on the child's path."""
+    env = dict(os.environ)
+    root = str(Path(__file__).resolve().parents[2])
+    path = env.get("PYTHONPATH")
+    env["PYTHONPATH"] = root if not path else f"{root}{os.pathsep}{path}"
+    return env
+
+
+# -- the child's side ------------------------------------------------------------------------
+
+
+def _die_with_parent(parent: int) -> None:
+    """Linux: SIGKILL this process when the server goes (so a killed server leaves no work)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:  # the server went before the line above
+        os._exit(1)
+
+
+def main(argv: list[str]) -> int:
+    """The child: one job from stdin, its result on stdout."""
+    if argv:
+        _die_with_parent(int(argv[0]))
+    with contextlib.suppress(OSError):
+        os.nice(CHILD_NICE)
+    out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # anything else printed goes to stderr, never into the result
+    model_path, fn, (uri, version, text), args = pickle.load(sys.stdin.buffer)
+    from notegen.model import MelodyModel, ModelError
+
+    try:
+        model = MelodyModel.load(model_path)
+    except ModelError as exc:
+        answer: tuple[Any, ...] = ("error", "model", str(exc))
+    else:
+        try:
+            answer = ("ok", fn(model, DocumentView(uri, version, text), *args))
+        except Exception as exc:
+            log.exception("child work failed")
+            answer = ("error", "work", f"{type(exc).__name__}: {exc}")
+    pickle.dump(answer, out, protocol=pickle.HIGHEST_PROTOCOL)
+    out.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,189 @@
+"""The work of ``generateMelody`` and ``continueMelody``: notes from the model, as text.
+
+Module-level functions of ``(model, view, ...)`` with picklable arguments and results, so
+the same code runs in the server (small jobs, warm model) and in a child process
+(:mod:`notegen.lsp.child`, big ones): same seed, same notes either way. Results leave out the
+generated events unless they are wanted (a preview draws them): 100,000 events are ~10 MB of
+small objects that the server would otherwise unpickle for nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from notegen.ensemble import piece_lines, setting_for
+from notegen.generate import Block, ContextCache, GenerateOptions, generate, generate_block
+from notegen.melody import Event
+from notegen.model import MelodyModel
+from notegen.notes import NoteStyle, infer_style
+from notegen.sonicpi import format_duration, next_free_voice
+from notegen.sonicpi.piece import piece_bpm, piece_of
+from notegen.sonicpi.placement import Placement, new_voice_placement
+from notegen.sonicpi.reader import parse
+from notegen.sonicpi.statement_writer import next_loop_name, render_live_loop
+from notegen.sonicpi.types import NoteArray
+
+from .context import is_numeric_array
+from .documents import DocumentView, voice_history
+
+
+@dataclass(frozen=True)
+class Melody:
+    """A generated block, how many notes it has, and where it goes."""
+
+    block: Block
+    notes: int
+    where: Placement
+
+
+def melody_block(
+    model: MelodyModel,
+    view: DocumentView,
+    position: tuple[int, int] | None,
+    options: GenerateOptions,
+    form: str,
+    keep_events: bool,
+) -> Melody:
+    """generateMelody's block for ``view``: a new voice (or ``live_loop``) in the piece's key,
+    tempo, spelling, form and free register, placed at ``position`` or after the piece."""
+    doc = parse(view.text)
+    piece = piece_of(doc, view.arrays())
+    if position is not None:
+        line = min(position[0], view.line_count - 1)
+        where = Placement(view.starts[line], f"at line {line + 1}, where it was asked for")
+        near = view.array_at(view.offset_at(*position))
+        register = piece.new_voice_register(near.voice if near is not None else None)
+    else:
+        where = new_voice_placement(doc)
+        register = piece.new_voice_register()
+    voices = [ev for v in piece.voices for ev in v.melody()]
+    bpm = piece_bpm(doc, piece, where.offset)
+    setting = setting_for(piece_lines(piece), None)
+    block = generate_block(
+        model,
+        options,
+        voice=next_free_voice(view.text),
+        document_events=voices or [ev for a in piece.arrays for ev in a.events()],
+        document_bpm=bpm,
+        style=piece.style,
+        form=piece.form,
+        register=register,
+        setting=setting,
+    )
+    if form == "live_loop":  # the same melody as play/sleep lines in a live_loop
+        loop = render_live_loop(
+            next_loop_name(view.text),
+            block.events,
+            options.bpm or bpm,
+            piece.style,
+            default_duration=model.default_duration,
+        )
+        block = replace(block, text=loop)
+    notes = len(block.events)
+    if not keep_events:
+        block = replace(block, events=[])
+    return Melody(block, notes, where)
+
+
+@dataclass(frozen=True)
+class Continuation:
+    edits: list[tuple[int, int, str]]
+    events: list[Event]
+    own: list[Event]
+    name: str
+    notes: int
+
+
+def continuation_edits(
+    view: DocumentView, array: NoteArray, events: list[Event], style: NoteStyle, numeric: bool
+) -> list[tuple[int, int, str]]:
+    """Insertions after the array's last element and after its durations' last value."""
+    from .spelling import spell_note
+
+    notes = [spell_note(ev.pitch, style, numeric) for ev in events]
+    sep = style.joiner(", ")
+    if array.notes:
+        at = array.notes[-1].span.end
+        note_text = sep + sep.join(notes)
+    else:
+        at = array.content_start
+        note_text = sep.join(notes)
+    out = [(at, at, note_text)]
+    durations = array.durations
+    if durations is not None and not durations.scalar:
+        beats = [format_duration(ev.duration or 1.0, style.whole_float) for ev in events]
+        if durations.values:
+            d_at = durations.values[-1].span.end
+            out.append((d_at, d_at, sep + sep.join(beats)))
+        elif durations.open is not None:
+            d_at = durations.open + 1
+            out.append((d_at, d_at, sep.join(beats)))
+    return out
+
+
+def continuation(
+    model: MelodyModel,
+    view: DocumentView,
+    position: tuple[int, int],
+    options: GenerateOptions,
+    count: int,
+    max_context: int,
+    cache: ContextCache | None,
+    keep_events: bool,
+) -> Continuation | None:
+    """continueMelody's edits: ``count`` notes after the array (or play/sleep lines) at
+    ``position``; ``None`` when the position is in neither."""
+    from . import play_lines
+
+    if cache is None:  # in a child process: read the context as a cold server would
+        cache = ContextCache(model)
+    offset = view.offset_at(*position)
+    run = play_lines.run_at(view, *position)
+    if run is not None:  # play/sleep lines: new lines after the run
+        made = play_lines.shifted_generate(
+            model,
+            play_lines.continue_history(view.arrays(), run),
+            count,
+            temperature=options.temperature,
+            top_k=options.top_k,
+            top_p=options.top_p,
+            seed=options.seed,
+            max_context=max_context,
+            cache=cache,
+        )
+        numeric = is_numeric_array(run.notes)
+        at, new_text = play_lines.continuation_lines(
+            view.text, run, made, infer_style(view.text), numeric
+        )
+        found = Continuation([(at, at, new_text)], made, run.events(), run.name or "play", 0)
+    else:
+        array = view.array_at(offset)
+        if array is None:
+            return None
+        arrays = view.arrays()
+        own = array.events()
+        history = voice_history(arrays, array, own)
+        setting = None
+        if array.kind == "voice" and array.voice is not None:
+            setting = setting_for(piece_lines(piece_of(view.text, arrays)), array.voice)
+        made = generate(
+            model,
+            history,
+            count,
+            temperature=options.temperature,
+            top_k=options.top_k,
+            top_p=options.top_p,
+            seed=options.seed,
+            max_context=max_context,
+            cache=cache,
+            setting=setting,
+        )
+        numeric = sum(t.text.strip()[:1].isdigit() for t in array.notes) * 2 > len(array.notes)
+        style = infer_style(view.text)
+        name = array.name or (f"a{array.voice}[{array.section}]" if array.voice else "notes")
+        edits = continuation_edits(view, array, made, style, numeric)
+        found = Continuation(edits, made, own, name, 0)
+    found = replace(found, notes=len(found.events))
+    if not keep_events:
+        found = replace(found, events=[], own=[])
+    return found

@@ -1,0 +1,225 @@
+"""Big generations run in a child process (notegen.lsp.child): the same notes as in the server,
+a clear error and no edit when the child cannot load the model or dies, and no process left
+behind a cancelled request. ``$NOTEGEN_CHILD_MIN_NOTES`` moves the threshold so that both
+paths run the same requests here with the tiny model.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+SERVER = Path(sys.executable).parent / "notegen-lsp"
+PIECE = """\
+use_bpm 96
+a1=[]
+b1=[]
+a1[0]=[:C4,:D4,:E4,:F4,:G4,:E4,:D4,:C4]
+b1[0]=[0.5,0.5,1,1,0.5,0.5,1,2]
+a2=[]
+b2=[]
+a2[0]=[:C3,:G3,:E3,:G3]
+b2[0]=[2,2,2,2]
+live_loop :tune do
+  play :e4
+  sleep 0.5
+  play :g4
+  sleep 1
+end
+"""
+EVERYTHING = "0"
+NOTHING = str(10**9)
+
+
+def _load(name: str, path: Path) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+rpc = _load("notegen_bench_rpc_client", REPO / "benchmarks" / "rpc_client.py")
+
+
+def start(model: Path, tmp_path: Path, child_min_notes: str | None, name: str) -> Any:
+    env = dict(os.environ)
+    env.pop("NOTEGEN_CHILD_MIN_NOTES", None)
+    if child_min_notes is not None:
+        env["NOTEGEN_CHILD_MIN_NOTES"] = child_min_notes
+    client = rpc.RpcClient(
+        [str(SERVER), "--model", str(model)],
+        env=env,
+        cwd=tmp_path,
+        stderr_path=tmp_path / f"{name}.log",
+    )
+    client.initialize(tmp_path, initialization_options={})
+    return client
+
+
+@pytest.fixture
+def servers(tiny_model: Path, tmp_path: Path) -> Iterator[tuple[Any, Any]]:
+    """Two servers: every generation in a child process, and none."""
+    apart = start(tiny_model, tmp_path, EVERYTHING, "apart")
+    inside = start(tiny_model, tmp_path, NOTHING, "inside")
+    try:
+        yield apart, inside
+    finally:
+        apart.close()
+        inside.close()
+
+
+def command(client: Any, name: str, args: dict[str, Any]) -> Any:
+    return client.send(
+        "workspace/executeCommand", {"command": f"notegen.{name}", "arguments": [args]}
+    )
+
+
+def completion(client: Any, uri: str, line: int, character: int) -> Any:
+    return client.send(
+        "textDocument/completion",
+        {
+            "textDocument": {"uri": uri},
+            "position": {"line": line, "character": character},
+            "context": {"triggerKind": 2, "triggerCharacter": ","},
+        },
+    )
+
+
+def edit_texts(client: Any) -> list[list[str]]:
+    """The new texts of every edit the server asked the client to apply, in order."""
+    out = []
+    for _t, params in client.applied_edits:
+        out.append([e["newText"] for c in params["edit"]["documentChanges"] for e in c["edits"]])
+    return out
+
+
+def wait_for_child(pid: int, other_than: int | None = None, timeout: float = 60.0) -> int:
+    """The server's child process, once it has one (the generation has started)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = [p for p in rpc.descendants(pid) if p != other_than]
+        if found:
+            return int(found[0])
+        time.sleep(0.01)
+    raise TimeoutError("the server started no child process")
+
+
+REQUESTS = [
+    ("generateMelody", {"length": 300, "seed": 4}),
+    ("generateMelody", {"length": 40, "seed": 9, "position": {"line": 9, "character": 0}}),
+    ("generateMelody", {"length": 48, "seed": 2, "form": "live_loop", "key": ":d"}),
+    ("generateMelody", {"length": 24, "seed": 5, "preview": True}),
+    ("continueMelody", {"count": 30, "seed": 6, "position": {"line": 3, "character": 12}}),
+    ("continueMelody", {"count": 12, "seed": 8, "position": {"line": 11, "character": 4}}),
+    ("continueMelody", {"count": 10, "seed": 1, "position": {"line": 3, "character": 12},
+                        "preview": True}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "args"), REQUESTS)
+def test_a_child_process_gives_the_notes_the_server_gives(
+    servers: tuple[Any, Any], tmp_path: Path, name: str, args: dict[str, Any]
+) -> None:
+    uri = (tmp_path / "piece.rb").as_uri()
+    results = []
+    for client in servers:
+        client.did_open(uri, PIECE)
+        results.append(command(client, name, {"uri": uri, **args}).wait(120))
+    apart, inside = results
+    assert apart == inside
+    assert edit_texts(servers[0]) == edit_texts(servers[1])
+    expected = args.get("length", args.get("count"))
+    assert apart["notes"] == expected
+    if args.get("preview"):
+        assert apart["preview"] is True and "data:image/svg+xml" in str(apart)
+        assert edit_texts(servers[0]) == []
+    else:
+        assert apart["applied"] is True and len(edit_texts(servers[0])) == 1
+
+
+def test_a_child_that_cannot_load_the_model_is_an_error_and_changes_nothing(
+    tiny_model: Path, tmp_path: Path
+) -> None:
+    model_dir = tmp_path / "model"
+    shutil.copytree(tiny_model.parent, model_dir)
+    card = model_dir / tiny_model.name
+    client = start(card, tmp_path, "100", "server")
+    try:
+        uri = (tmp_path / "piece.rb").as_uri()
+        client.did_open(uri, PIECE)
+        assert completion(client, uri, 3, 12).wait(60)["items"]  # the server's model is loaded
+        graphs = list(model_dir.glob("*.onnx"))
+        assert graphs
+        for graph in graphs:  # the files change under the running server
+            graph.write_bytes(b"not an onnx graph")
+        with pytest.raises(rpc.RpcError) as caught:
+            command(client, "generateMelody", {"uri": uri, "length": 200, "seed": 1}).wait(60)
+        assert caught.value.code == -32001
+        assert str(graphs[0].name) in str(caught.value)
+        assert edit_texts(client) == []
+        # a small generation runs in the server, whose model was loaded before
+        small = command(client, "generateMelody", {"uri": uri, "length": 8, "seed": 1}).wait(60)
+        assert small["applied"] is True and small["notes"] == 8
+    finally:
+        client.close()
+
+
+def test_a_child_that_dies_is_an_error_and_changes_nothing(
+    tiny_model: Path, tmp_path: Path
+) -> None:
+    client = start(tiny_model, tmp_path, None, "server")
+    try:
+        uri = (tmp_path / "long.rb").as_uri()
+        client.did_open(uri, "")
+        running = command(client, "generateMelody", {"uri": uri, "length": 100_000, "seed": 1})
+        os.kill(wait_for_child(client.process.pid), signal.SIGKILL)
+        with pytest.raises(rpc.RpcError) as caught:
+            running.wait(60)
+        assert caught.value.code == -32603
+        assert "killed by SIGKILL" in str(caught.value)
+        assert "nothing was changed" in str(caught.value)
+        assert edit_texts(client) == []
+        assert rpc.descendants(client.process.pid) == []
+        other = (tmp_path / "other.rb").as_uri()
+        client.did_open(other, PIECE)
+        assert completion(client, other, 3, 12).wait(60)["items"]  # still serving
+    finally:
+        client.close()
+
+
+def test_a_cancelled_big_generation_leaves_no_process_behind(
+    tiny_model: Path, tmp_path: Path
+) -> None:
+    client = start(tiny_model, tmp_path, None, "server")
+    try:
+        uri = (tmp_path / "long.rb").as_uri()
+        client.did_open(uri, "")
+        running = command(client, "generateMelody", {"uri": uri, "length": 100_000, "seed": 1})
+        first = wait_for_child(client.process.pid)
+        client.cancel(running)
+        with pytest.raises(rpc.RpcError) as caught:
+            running.wait(60)
+        assert caught.value.code == -32800  # RequestCancelled
+        # Big jobs take turns: the next one starts once the cancelled one's process is gone.
+        second = command(client, "generateMelody", {"uri": uri, "length": 100_000, "seed": 2})
+        wait_for_child(client.process.pid, other_than=first)
+        assert not Path(f"/proc/{first}").exists()  # killed and reaped
+        client.cancel(second)
+        with pytest.raises(rpc.RpcError):
+            second.wait(60)
+        assert edit_texts(client) == []
+    finally:
+        client.close()
