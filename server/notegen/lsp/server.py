@@ -627,6 +627,7 @@ def create_server(model_path: str | None = None) -> NotegenServer:
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def on_change(ls: NotegenServer, params: types.DidChangeTextDocumentParams) -> None:
         uri = params.text_document.uri
+        ls.slip_hints.cancel(uri)  # a check of an older version (maybe a child process) stops
         ls.schedule_reading(uri, ls.reading_delay(uri))
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
