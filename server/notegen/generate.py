@@ -65,6 +65,10 @@ class Primed:
     network: np.ndarray | None = None
     """Mid-generation: the network's own next-pitch logits (without the copy model), whose
     repeat share the sampler keeps (:meth:`_PitchChooser.share`)."""
+    plain_dur: np.ndarray | None = None
+    """The duration log-probs before the rhythm experts (:mod:`notegen.rhythm`). Those read
+    the other voices' rhythm, which a cache key does not cover: a cached context redoes them
+    (:meth:`ContextCache.served`)."""
 
 
 def trim_context(n: int, max_context: int) -> int:
@@ -112,7 +116,28 @@ class ContextCache:
         pl, dl, st = self.model.step(
             np.array([BOS]), np.array([BOS]), start, None if cond is None else cond[None]
         )
-        return Primed(st, *self.model.next_log_probs(pl[0], dl[0], empty), 0, empty)
+        return self.served(pl[0], dl[0], empty, setting, st, 0.0)
+
+    def served(
+        self,
+        pitch_logits: np.ndarray,
+        dur_logits: np.ndarray,
+        history: np.ndarray,
+        setting: Setting | None,
+        state: State,
+        time: float,
+    ) -> Primed:
+        """The context's :class:`Primed`: the served distribution after the network's logits."""
+        log_p, plain = self.model.copy_log_probs(pitch_logits, dur_logits, history)
+        log_d = self.model.mix_rhythm(plain, history % self.vd, setting)
+        return Primed(state, log_p, log_d, len(history), history, time, plain_dur=plain)
+
+    def _again(self, base: Primed, ids: np.ndarray, setting: Setting | None) -> Primed:
+        """A cached context for ``ids``: its rhythm experts redone in ``setting``."""
+        if self.model.rhythm is None or base.plain_dur is None:
+            return dataclasses.replace(base, history=ids)
+        log_d = self.model.mix_rhythm(base.plain_dur, ids % self.vd, setting)
+        return dataclasses.replace(base, history=ids, dur_logits=log_d)
 
     def ids(self, events: Sequence[Event]) -> np.ndarray:
         """Combined token ids of ``events`` (int64), the unit keys are made of."""
@@ -209,8 +234,12 @@ class ContextCache:
         with self._lock:
             if base.length == n:
                 self.hits += 1
-                return dataclasses.replace(base, history=ids)
-            self.misses += 1
+                hit = True
+            else:
+                self.misses += 1
+                hit = False
+        if hit:
+            return self._again(base, ids, setting)
         primed = base
         points = [*sorted(c for c in marks if c > base.length), n]
         keys = dict(zip(points, self._keys(ids, points, setting), strict=True))
@@ -224,8 +253,7 @@ class ContextCache:
             )
             history = ids[:point]
             time = self.model.beats_of(history % self.vd)
-            log_p, log_d = self.model.next_log_probs(pl[0], dl[0], history)
-            primed = Primed(st, log_p, log_d, point, history, time)
+            primed = self.served(pl[0], dl[0], history, setting, st, time)
             self._store(keys[point], primed)
         return primed
 
@@ -269,7 +297,7 @@ class ContextCache:
             marks = sorted({c for c in checkpoints if 0 < c < n}, reverse=True)
             base = self._lookup(ids, marks, place)
             if base.length == n:
-                out.append(dataclasses.replace(base, history=ids))
+                out.append(self._again(base, ids, place))
                 continue
             points = [*sorted(c for c in marks if c > base.length), n]
             keys = dict(zip(points, self._keys(ids, points, place), strict=True))
@@ -295,9 +323,8 @@ class ContextCache:
                 row.state = (h2[:, r : r + 1, :].copy(), c2[:, r : r + 1, :].copy())
                 if row.done == row.points[0]:
                     history = row.ids[: row.done]
-                    log_p, log_d = self.model.next_log_probs(pl[r], dl[r], history)
                     time = self.model.beats_of(history % self.vd)
-                    primed = Primed(row.state, log_p, log_d, row.done, history, time)
+                    primed = self.served(pl[r], dl[r], history, row.setting, row.state, time)
                     self._store(row.keys[row.done], primed)
                     row.points.pop(0)
                     if not row.points:
@@ -465,6 +492,11 @@ def generate(
     state = primed.state
     pl, dl = primed.pitch_logits, primed.dur_logits
     mixture = model.sampling_mixture
+    vd = len(model.duration_vocab)
+    rhythm = model.sampling_rhythm
+    heard = setting  # the rhythm experts' time line starts where the history does (a hidden
+    if rhythm is not None and setting is not None:  # prelude is heard, not in the history)
+        heard = setting.later(primed.time - model.beats_of(primed.history % vd))
     # The copy model's matches: a phrase of a few notes asks one vectorised query per step of
     # the history; a long generation keeps an incremental index (its build costs ~4 µs per
     # context event, more than a phrase's queries). Both give the same matches.
@@ -473,7 +505,6 @@ def generate(
     history = np.empty(len(primed.history) + count, dtype=np.int64)
     history[: len(primed.history)] = primed.history
     known = len(primed.history)
-    vd = len(model.duration_vocab)
     p_in = np.empty((1, 1), dtype=np.int64)
     d_in = np.empty((1, 1), dtype=np.int64)
     out: list[Event] = []
@@ -498,6 +529,8 @@ def generate(
                 pl, dl = mix_indexed(mixture, pls[0], dls[0], copies)
             else:
                 pl, dl = mix_step(mixture, pls[0], dls[0], history[:known])
+            if rhythm is not None:
+                dl = model.mix_rhythm(dl, history[:known] % vd, heard, rhythm)
     if tail:
         here = Primed(state, pl, dl, known, history[:known], float(ahead.times[0]), network)
         assert tonic is not None
@@ -928,7 +961,9 @@ def _prime(
     pl, dl, state = model.run(context, setting=setting)
     pids, dids = model.encode(context)
     history = model.joint_ids(pids[hidden:], dids[hidden:])
-    log_p, log_d = model.next_log_probs(pl[-1], dl[-1], history)
+    if setting is not None and hidden:
+        setting = setting.later(model.beats_of(dids[:hidden]))
+    log_p, log_d = model.next_log_probs(pl[-1], dl[-1], history, setting)
     return Primed(state, log_p, log_d, len(context), history, model.beats_of(dids))
 
 

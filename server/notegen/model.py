@@ -23,6 +23,7 @@ import numpy as np
 from notegen.conditioning import COND_DIM, Setting
 from notegen.copying import CopyMixture, log_softmax, mix_sequence, mix_step
 from notegen.melody import Event
+from notegen.rhythm import RhythmMixture, mix_durations, rhythm_context, rhythm_sequence
 
 __all__ = [
     "BOS",
@@ -214,6 +215,13 @@ class MelodyModel:
         self.mixture = CopyMixture.from_card(card) if self.stateful else None
         # ... and what generation samples from after its first note (CopyMixture.for_sampling).
         self.sampling_mixture = self.mixture.for_sampling() if self.mixture else None
+        # Durations that hear the piece (notegen.rhythm), after the copy model, everywhere.
+        self.rhythm = RhythmMixture.from_card(card) if self.stateful else None
+        self.sampling_rhythm = (
+            self.rhythm.for_sampling(self.mixture.sampling_scale)
+            if self.rhythm is not None and self.mixture is not None
+            else self.rhythm
+        )
 
     # -- loading -------------------------------------------------------------------------------
 
@@ -383,16 +391,67 @@ class MelodyModel:
     # -- inference -----------------------------------------------------------------------------
 
     def next_log_probs(
-        self, pitch_logits: np.ndarray, dur_logits: np.ndarray, history: np.ndarray
+        self,
+        pitch_logits: np.ndarray,
+        dur_logits: np.ndarray,
+        history: np.ndarray,
+        setting: Setting | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """The served next-event distribution (log-probabilities, ``<bos>`` at ~-1e9).
 
         The network's logits after the joint-id ``history`` (see :meth:`joint_ids`), mixed
-        with the card's within-melody copy model (:mod:`notegen.copying`) when it has one.
+        with the card's within-melody copy model (:mod:`notegen.copying`) when it has one, and
+        its durations with the rhythm experts (:mod:`notegen.rhythm`: the other voices of
+        ``setting``, whose time line starts where ``history`` does).
         """
+        log_p, log_d = self.copy_log_probs(pitch_logits, dur_logits, history)
+        return log_p, self.mix_rhythm(
+            log_d, np.asarray(history, np.int64) % len(self.duration_vocab), setting
+        )
+
+    def copy_log_probs(
+        self, pitch_logits: np.ndarray, dur_logits: np.ndarray, history: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`next_log_probs` before the rhythm experts: the network and the copy model,
+        which read only this voice (a context cache may keep them; the experts it redoes)."""
         if self.mixture is None:
             return log_softmax(pitch_logits), log_softmax(dur_logits)
         return mix_step(self.mixture, pitch_logits, dur_logits, history)
+
+    def mix_rhythm(
+        self,
+        log_d: np.ndarray,
+        dur_ids: np.ndarray,
+        setting: Setting | None,
+        mixture: RhythmMixture | None = None,
+    ) -> np.ndarray:
+        """Served duration log-probs of the event after ``dur_ids`` (this voice's durations
+        from the start of ``setting``'s time line): the card's rhythm experts mixed in."""
+        mixture = mixture or self.rhythm
+        if mixture is None:
+            return log_d
+        onset = (setting.start if setting is not None else 0.0) + self.beats_of(dur_ids)
+        context = rhythm_context(setting, self.durations)
+        return mix_durations(mixture, log_d, np.asarray(dur_ids, np.int64), onset, context)
+
+    def served_sequence(
+        self,
+        log_p: np.ndarray,
+        log_d: np.ndarray,
+        pitch_ids: np.ndarray,
+        dur_ids: np.ndarray,
+        setting: Setting | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The served distributions of every row of a melody read from ``<bos>`` (the
+        network's log-probs, then the copy model, then the rhythm experts): what
+        :meth:`log_probs` returns and ``notegen-train evaluate`` scores."""
+        if self.mixture is not None:
+            log_p, log_d = mix_sequence(
+                self.mixture, log_p, log_d, self.joint_ids(pitch_ids, dur_ids)
+            )
+        if self.rhythm is not None:
+            log_d = rhythm_sequence(self.rhythm, log_d, dur_ids, setting, self.durations)
+        return log_p, log_d
 
     def condition(
         self, dur_ids: np.ndarray, first_step: int, steps: int, setting: Setting | None
@@ -419,11 +478,7 @@ class MelodyModel:
         scores what is served.
         """
         pl, dl, _ = self.run(events, setting=setting)
-        lp, ld = log_softmax(pl), log_softmax(dl)
-        if self.mixture is None:
-            return lp, ld
-        ids = self.joint_ids(*self.encode(events))
-        return mix_sequence(self.mixture, lp, ld, ids)
+        return self.served_sequence(log_softmax(pl), log_softmax(dl), *self.encode(events), setting)
 
     def initial_state(self, batch: int = 1) -> State:
         """Zero state (stateful graph) or an all-padding window (seed architecture)."""

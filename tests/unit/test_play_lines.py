@@ -70,8 +70,11 @@ def first_three(best: list[int], played: int) -> list[int]:
 
 
 def test_after_play_the_items_are_the_models_notes_without_the_rest(engine):
-    items = items_at(engine, DOC, 6, 7)
-    nc = context(DOC, 6, 7)
+    # the loop is still being written (no `end` yet): nothing is heard after the cursor
+    text = DOC.replace("end\n", "")
+    items = items_at(engine, text, 6, 7)
+    nc = context(text, 6, 7)
+    assert nc.after is None
     assert [(ev.pitch, ev.duration) for ev in nc.history] == [(64, 0.5), (67, 0.5)]
     probs = softmax(engine.model.run(nc.history)[0][-1])
     probs[0] = 0.0  # <bos>
@@ -85,6 +88,58 @@ def test_after_play_the_items_are_the_models_notes_without_the_rest(engine):
     assert [i.label for i in items[:3]] == expected
     assert all(i.label != ":r" for i in items)
     assert all(i.text_edit.new_text == i.label for i in items)  # no comma, just the note
+
+
+def leading_into(engine, before: list, beats: float, after: int, played: int) -> list[int]:
+    """The model's ten best notes (habits mixed in) re-ranked by P(note) * P(written next
+    note | before, note), the note just played among the first three."""
+    from notegen.melody import Event
+
+    model = engine.model
+    probs = softmax(model.run(before)[0][-1])
+    probs[0] = 0.0
+    probs = with_habits(model, probs, [ev.pitch for ev in before])
+    probs[1] = 0.0
+    ten = [model.pitch_of(int(i)) for i in np.argsort(-probs, kind="stable")[:10]]
+    nxt = model.pitch_id(after)
+
+    def joint(note: int) -> float:
+        then = softmax(model.run([*before, Event(note, beats)])[0][-1])
+        return float(probs[model.pitch_vocab.index(note)] * then[nxt])
+
+    return first_three(sorted(ten, key=lambda n: -joint(n)), played)
+
+
+LOOP = """live_loop :riff do
+  play :e4
+  sleep 0.5
+  play :g4
+  sleep 0.5
+  play|
+  sleep 1
+  play :c5
+  sleep 0.5
+end
+""".replace("|", " ")  # the cursor after `play `
+
+
+@pytest.mark.parametrize(
+    "text,after",
+    [
+        (LOOP, 72),  # `play :c5` is written after the cursor
+        (LOOP.replace("  play :c5\n  sleep 0.5\n", ""), 64),  # the loop comes round to :e4
+    ],
+    ids=["next-line", "loop-comes-round"],
+)
+def test_a_note_written_after_the_cursor_ranks_the_notes_that_lead_into_it(engine, text, after):
+    from notegen.notes import NoteStyle, spell
+
+    nc = context(text, 5, 7)
+    assert nc.after is not None and nc.after.pitch == after
+    before = list(nc.before)  # in play order: the rest of the previous pass first
+    expected = leading_into(engine, before, 1.0, after, played=67)
+    items = items_at(engine, text, 5, 7)
+    assert [i.label for i in items[:3]] == [spell(p, NoteStyle(case="lower")) for p in expected]
 
 
 def test_numbers_when_the_run_writes_numbers(engine):

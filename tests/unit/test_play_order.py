@@ -8,6 +8,7 @@ and hears the loops that play along with it.
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from notegen.config import Settings
 from notegen.lsp.context import note_context
 from notegen.lsp.documents import DocumentView, Reading
@@ -181,3 +182,61 @@ def test_at_most_eight_other_parts_are_heard_the_nearest_loops_first():
     assert nc is not None and len(nc.setting.others) == MAX_OTHERS == 8
     heard_parts = sorted(int(v.pitches[0]) for v in nc.setting.others)
     assert heard_parts == [42, 43, 44, 45, 46, 47, 48, 49]  # four loops each side
+
+
+def test_a_name_assigned_at_the_top_of_the_file_gives_the_loops_notes_their_pitch():
+    # `shift` is assigned far above the loop (the local reading of the loop's lines alone
+    # would not know it): the notes before the cursor still have their pitches
+    text = (
+        "shift = 12\nroot = :c3\n\n"
+        + "\n" * 10
+        + (
+            "live_loop :bass do\n"
+            "  play root+shift\n"
+            "  sleep 1\n"
+            "  play :e3+shift\n"
+            "  sleep 1\n"
+            "  play \n"
+            "  sleep 1\n"
+            "end\n"
+        )
+    )
+    nc = context(text, 18, 7)
+    assert nc is not None and nc.local.ctx.slot == "note"
+    assert heard(nc) == [(60, 1.0), (64, 1.0)]
+    assert nc.local.doc_span(nc.local.array.span).start == text.index("play root")
+
+
+@pytest.mark.parametrize(
+    "text,line,after",
+    [
+        (PHRASE, 12, 52),  # the next line of the run: `play :e3`
+        # the run's last note: the next run of the loop (the 2.times block's :c4)
+        (
+            "live_loop :a do\n  play :g3\n  sleep 1\n  play \n  sleep 1\n"
+            "  2.times do\n    play :c4\n    sleep 1\n  end\nend\n",
+            3,
+            60,
+        ),
+        # the loop's last note: the loop comes round to its first note
+        ("live_loop :a do\n  play :g3\n  sleep 1\n  play \n  sleep 1\nend\n", 3, 55),
+        # a 2.times block's last note: the block's first note plays again
+        (
+            "live_loop :a do\n  2.times do\n    play :d4\n    sleep 1\n    play \n"
+            "    sleep 1\n  end\n  play :g3\n  sleep 1\nend\n",
+            4,
+            62,
+        ),
+        # a loop still being written (no `end`): more notes are coming, not the first again
+        ("live_loop :a do\n  play :g3\n  sleep 1\n  play \n  sleep 1\n", 3, None),
+        # a melody that plays once ends there
+        ("in_thread do\n  play :g3\n  sleep 1\n  play \n  sleep 1\nend\n", 3, None),
+        ("play :g3\nsleep 1\nplay \nsleep 1\n", 2, None),
+    ],
+    ids=["next-line", "next-run", "loop-comes-round", "times-again", "unclosed", "thread", "top"],
+)
+def test_the_note_heard_after_the_cursor_where_it_is_written(text, line, after):
+    col = len(text.split("\n")[line])
+    nc = context(text, line, col)
+    assert nc is not None and nc.local.ctx.slot == "note"
+    assert (nc.after.pitch if nc.after is not None else None) == after

@@ -421,6 +421,81 @@ def cmd_tune_copy(args: argparse.Namespace) -> int:
     return 0
 
 
+def _tune_rhythm_args(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "tune-rhythm",
+        help="fit the rhythm experts' weights (notegen.rhythm) on VALIDATION data into the card",
+    )
+    p.add_argument("model", help="an exported stateful model (.onnx or .json)")
+    p.add_argument("--melodies", nargs="*", default=[], help="validation melodies (.jsonl(.gz))")
+    p.add_argument(
+        "--voices",
+        nargs="*",
+        default=[],
+        help="validation pieces (extract-voices .jsonl.gz): each voice with the others and alone",
+    )
+    p.add_argument(
+        "--sonicpi",
+        nargs="*",
+        default=[],
+        help="Sonic Pi files/folders (voices read as the server reads them, with the others and "
+        "alone); each file is also scored with weights fitted without it (leave one piece out)",
+    )
+    p.add_argument(
+        "--record",
+        default=None,
+        metavar="NAME",
+        help="store the leave-one-piece-out figures under metrics.NAME in the card",
+    )
+    p.add_argument("--max-order", type=int, default=16, help="longest rhythm matched (16)")
+
+
+def cmd_tune_rhythm(args: argparse.Namespace) -> int:
+    from notegen.conditioning import Setting
+
+    from .evaluate import piece_voices, sonicpi_voices
+    from .package import update_card
+    from .rhythm_fit import fit_rhythm_mixture
+    from .sources import load_melodies
+    from .voices_corpus import read_pieces
+
+    melodies = load_melodies(args.melodies) if args.melodies else []
+    settings: list[Setting | None] = [None] * len(melodies)
+    groups: list[str | None] = [None] * len(melodies)
+    pieces = [p for path in args.voices for p in read_pieces(path)]
+    if pieces:
+        voices = piece_voices(pieces)
+        melodies += voices.melodies * 2
+        settings += voices.together + voices.alone
+        groups += [None] * (2 * len(voices.melodies))
+    if args.sonicpi:
+        voices = sonicpi_voices(args.sonicpi)
+        melodies += voices.melodies * 2
+        settings += voices.together + voices.alone
+        groups += [m.id.rsplit("#", 1)[0] for m in voices.melodies] * 2
+    if not melodies:
+        raise CorpusError("no melodies or voices given")
+    mixture, held = fit_rhythm_mixture(
+        args.model, melodies, settings, max_order=args.max_order, groups=groups
+    )
+    spec = {
+        **mixture.to_card(),
+        "fitted_on": [str(d) for d in [*args.melodies, *args.voices, *args.sonicpi]],
+        "command": "notegen-train " + shlex.join(args.argv),
+    }
+    update_card(Path(args.model), "rhythm_mixture", spec)
+    if held and args.record:
+        from .package import record_metrics
+
+        record_metrics(Path(args.model), args.record, {"data": args.sonicpi, **held})
+    print(
+        json.dumps(
+            {**{k: v for k, v in spec.items() if k != "weights"}, "held_out": held}, indent=1
+        )
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="notegen-train",
@@ -435,6 +510,7 @@ def build_parser() -> argparse.ArgumentParser:
     _export_args(sub)
     _evaluate_args(sub)
     _tune_copy_args(sub)
+    _tune_rhythm_args(sub)
     return parser
 
 
@@ -446,6 +522,7 @@ COMMANDS = {
     "export": cmd_export,
     "evaluate": cmd_evaluate,
     "tune-copy": cmd_tune_copy,
+    "tune-rhythm": cmd_tune_rhythm,
 }
 
 

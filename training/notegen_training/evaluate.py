@@ -39,14 +39,16 @@ def score_stateful(
     """Bits/note of an exported stateful model, through the server's runtime loader.
 
     ``"model"`` scores exactly the distribution the server serves (:meth:`MelodyModel.log_probs`:
-    the network mixed with the card's within-melody copy model, when the card has one);
-    ``"network"`` scores the ONNX network alone, reported when the two differ. Both come
-    from one run of the network (``log_probs`` is that run followed by ``mix_sequence``).
+    the network mixed with the card's within-melody copy model and rhythm experts, when the
+    card has them); ``"network"`` scores the ONNX network alone, reported when the two differ.
+    Both come from one run of the network (``log_probs`` is that run followed by
+    :meth:`~notegen.model.MelodyModel.served_sequence`).
     """
-    from notegen.copying import log_softmax, mix_sequence
+    from notegen.copying import log_softmax
     from notegen.model import MelodyModel
 
     model = MelodyModel.load(model_path)
+    plain = model.mixture is None and model.rhythm is None
     served, network = Scores(), Scores()
     for index, melody in enumerate(melodies):
         if not melody.events:
@@ -57,16 +59,13 @@ def score_stateful(
         # the network, once per melody
         p_logits, d_logits, _ = model.run(melody.events, setting=setting)
         p_net, d_net = log_softmax(p_logits), log_softmax(d_logits)
-        if model.mixture is None:
-            p_lp, d_lp = p_net, d_net
-        else:
-            ids = model.joint_ids(pitch, duration)
-            p_lp, d_lp = mix_sequence(model.mixture, p_net, d_net, ids)
+        p_lp, d_lp = model.served_sequence(p_net, d_net, pitch, duration, setting)
+        if not plain:
             network.add_pitch(renormalize_without_bos(p_net[:n]), pitch)
             network.add_duration(renormalize_without_bos(d_net[:n]), duration)
         served.add_pitch(renormalize_without_bos(p_lp[:n]), pitch)
         served.add_duration(renormalize_without_bos(d_lp[:n]), duration)
-    if model.mixture is None:
+    if plain:
         return {"model": served}
     return {"model": served, "network": network}
 

@@ -16,7 +16,13 @@ from notegen.conditioning import Setting
 from notegen.generate import ContextCache, Primed, trim_context
 from notegen.melody import Event
 from notegen.notes import NoteStyle, infer_style
-from notegen.sonicpi.play_order import heard_before, onset_in_pass, others_of, voice_at
+from notegen.sonicpi.play_order import (
+    heard_after,
+    heard_before,
+    onset_in_pass,
+    others_of,
+    voice_at,
+)
 from notegen.sonicpi.statements import PlayRun
 from notegen.sonicpi.types import CursorContext, NoteArray, NoteToken
 from notegen.sonicpi.writer import format_duration
@@ -65,6 +71,10 @@ class NoteContext:
     """Where the note at the cursor starts on ``setting``'s time line, when the context
     does not start at its beat 0 (a loop's previous pass read first): the setting's start
     is then placed so that the context's beats end there."""
+    after: Event | None = None
+    """In play/sleep code, the note heard right after the cursor's where it is already
+    written (``notegen.sonicpi.play_order.heard_after``): completion ranks notes by how well
+    they lead into it too."""
 
     def closing(self, events: Sequence[Event]) -> str:
         """What must follow inserted ``events`` for the code to stay valid: ``]`` for an
@@ -173,6 +183,7 @@ def note_context(
     earlier = reading.earlier_sections(ctx.array) if reading is not None else []
     setting = None
     cursor_time = None
+    after = None
     if reading is not None and ctx.array.kind == "voice" and ctx.array.voice is not None:
         setting = reading.setting(ctx.array.voice)
     if ctx.slot != "array":
@@ -188,6 +199,8 @@ def note_context(
                     earlier = [s for s in earlier if s.start not in own]
                 setting = Setting(others=others_of(reading.play_voices, voice))
                 cursor_time = onset_in_pass(voice, ctx.array, start, ctx.index)
+                if ctx.slot == "note":
+                    after = heard_after(voice, ctx.array, start, ctx.index)
     if reading is not None:
         style = reading.style
     else:
@@ -211,6 +224,7 @@ def note_context(
         durations_name=names,
         durations_count=count,
         cursor_time=cursor_time,
+        after=after,
     )
 
 

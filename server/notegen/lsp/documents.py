@@ -29,6 +29,7 @@ from notegen.melody import Event
 from notegen.notes import NoteStyle
 from notegen.sonicpi.play_order import play_voices
 from notegen.sonicpi.reader import lone_cr_as_lf
+from notegen.sonicpi.statements import top_assignments
 from notegen.sonicpi.types import (
     CursorContext,
     DurationArray,
@@ -283,10 +284,16 @@ class DocumentView:
     def _statement_context(self, line: int, col: int) -> LocalContext | None:
         """A cursor in a run of ``play``/``sleep`` statements, read on its block's lines."""
         first, last = self.statement_region(line)
-        base = self.starts[first]
+        start = self.starts[first]
         end = self.starts[last + 1] - 1 if last + 1 < self.line_count else len(self.text)
+        # the assignments above the region come first (``key = :e3`` … ``play key``); spans
+        # of the region keep mapping to the document: ``base`` moves back by their length
+        prelude = top_assignments(self.text, start)
+        base = start - len(prelude)
         try:
-            ctx = sonicpi.context_at(self.text[base:end], line - first, col)
+            ctx = sonicpi.context_at(
+                prelude + self.text[start:end], line - first + prelude.count("\n"), col
+            )
         except Exception:
             log.exception("context_at failed in %s at %s:%s", self.uri, line, col)
             return None

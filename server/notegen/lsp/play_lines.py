@@ -45,6 +45,9 @@ REPEAT_RANK = 2
 """The note just played is offered at least third: live-coded lines (bass lines above all)
 repeat notes far more than the tunes the model learned from (on the live-coding files here,
 28 % of notes repeat the one before; a quarter of those were below the model's top 3)."""
+FILL_CANDIDATES = 10
+"""The most likely notes re-ranked by how well they lead into the note written after the
+cursor (:func:`leading_into`)."""
 GHOST_LINES_NOTES = 4
 """Notes the ghost text writes after the one being completed (each a play and a sleep line)."""
 
@@ -114,6 +117,8 @@ def notes_only(engine: Engine, nc: NoteContext, limit: int) -> list[Suggestion]:
         if c.pitch is not None and 12 <= c.pitch - shift <= 127
         # (below :c0 a symbol needs quotes, `:c-1` is `:c - 1` in Ruby; above 127: no MIDI)
     ]
+    if nc.after is not None:
+        ranked = leading_into(engine, shifted, ranked, nc.after, shift)
     played = [e.pitch for e in nc.before if e.pitch is not None]
     if played:  # the note just played stays within reach (see REPEAT_RANK)
         again = next((k for k, c in enumerate(ranked) if c.pitch == played[-1]), None)
@@ -128,6 +133,41 @@ def notes_only(engine: Engine, nc: NoteContext, limit: int) -> list[Suggestion]:
         if len(out) >= limit:
             break
     return out
+
+
+def leading_into(
+    engine: Engine, shifted: NoteContext, ranked: list[Candidate], after: Event, shift: int
+) -> list[Candidate]:
+    """``ranked`` with its first :data:`FILL_CANDIDATES` re-ranked by P(note, next note |
+    notes before): where the note after the cursor is already written (a note replaced or
+    inserted mid-run, the loop's first note after its last) it tells which notes fit. Each
+    candidate is read once more by the model (one batched step) and weighted by the
+    probability it gives the written next note; the re-ranked notes keep their total share.
+    ``shifted`` is the context in the model's register (``shift`` semitones up).
+    """
+    model, cache = engine.model, engine.cache
+    top = ranked[:FILL_CANDIDATES]
+    if model is None or cache is None or after.pitch is None or len(top) < 2:
+        return ranked
+    duration = shifted.local.ctx.durations
+    beats = duration.duration_for(shifted.local.ctx.index) if duration is not None else None
+    requests = [
+        shifted.context(cache, [Event(None if c.pitch is None else c.pitch + shift, beats)])
+        for c in top
+    ]
+    primed = cache.prime_many(requests)
+    nxt = model.pitch_id(after.pitch + shift)
+    joint = [
+        c.probability * float(softmax(p.pitch_logits)[nxt])
+        for c, p in zip(top, primed, strict=True)
+    ]
+    total, mass = sum(joint), sum(c.probability for c in top)
+    if total <= 0:
+        return ranked
+    order = sorted(range(len(top)), key=lambda k: -joint[k])
+    return [replace(top[k], probability=mass * joint[k] / total) for k in order] + ranked[
+        len(top) :
+    ]
 
 
 def ranked_beats(engine: Engine, nc: NoteContext, limit: int) -> list[tuple[float, float]]:

@@ -219,6 +219,35 @@ def heard_before(voice: PlayVoice | None, run: PlayRun, offset: int, step: int) 
     return _chain(parts)
 
 
+def heard_after(voice: PlayVoice | None, run: PlayRun, offset: int, step: int) -> Event | None:
+    """The note heard right after step ``step`` of ``run`` where it is already written (a note
+    being replaced or inserted mid-run), in play order: the run's next note; after its last,
+    the next run of the voice, and in a closed block or voice that repeats, the first note
+    again. ``None`` when nothing pitched follows: the end of a melody that plays once, or of
+    a loop still being written (no ``end`` yet: more notes are coming, not the first again).
+    """
+    rest = run_events(run, range(step + 1, len(run.notes)))
+    if rest:
+        return rest[0]
+    again = run_events(run, range(step))
+    own_loop = run.block.kind in _LOOPING and run.block is not run.outer
+    if voice is None or own_loop:
+        closed = run.block.end is not None and (own_loop or run.block.looped)
+        return again[0] if again and closed else None
+    end = offset + (run.span.end - run.span.start)
+    twin = next((r for r in voice.runs if r.start == offset and r.end > r.start), None)
+    if twin is not None:
+        end = min(end, twin.end)
+    later = [r for r in voice.runs if r.start >= end]
+    looped = voice.looped and voice.end is not None and run.block.end is not None
+    prior = [r for r in voice.runs if r.end <= offset] if looped else []
+    for r in [*later, *prior]:
+        first = next((e for e in r.events if e.pitch is not None), None)
+        if first is not None:
+            return first
+    return again[0] if again and looped else None
+
+
 def _length(events: Sequence[Event]) -> float:
     return float(sum(e.duration or 0.0 for e in events))
 

@@ -444,6 +444,20 @@ def _constants(doc: _Doc, statements: list[tuple[int, int]]) -> dict[str, Token]
     return {k: v for k, v in values.items() if seen.get(k) == 1}
 
 
+_TOP_ASSIGNMENT_RE = re.compile(
+    r"^[a-z_][A-Za-z0-9_]*[ \t]*=[ \t]*:?[A-Za-z0-9_.]+(?:[ \t]*[-+*][ \t]*:?[A-Za-z0-9_.]+)*"
+    r"[ \t]*(?:#[^\n]*)?$",
+    re.MULTILINE,
+)
+
+
+def top_assignments(text: str, end: int) -> str:
+    """The top-level one-line assignments of a plain value above ``end`` (``key = :e3``,
+    ``shift = 12 + 7``), one a line: what a reader of a region below needs to give
+    ``play key+7`` its pitch (the region alone would see a name it does not know)."""
+    return "".join(m.group(0) + "\n" for m in _TOP_ASSIGNMENT_RE.finditer(text, 0, end))
+
+
 def read_runs(doc: _Doc) -> list[PlayRun]:
     """Every run of melody statements of a parsed document, in document order."""
     runs: list[PlayRun] = []

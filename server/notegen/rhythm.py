@@ -1,0 +1,303 @@
+"""Durations that hear the piece: three rhythm experts mixed into the served duration distribution.
+
+The network predicts a duration from the melody and the harmony it hears, but a piece's rhythm
+lives mostly in the piece itself: in a chorale or a dance the voices move together (the note
+that starts with this one in another voice very often lasts as long), a fugue's subject comes
+back in another voice with its rhythm, and a voice repeats its own rhythms with other pitches.
+Measured on the Sonic Pi pieces in the voice form, the served distribution (network + the
+within-melody copy model of :mod:`notegen.copying`, which matches whole events) paid 1.23 bits
+per duration and was no better with the other voices than alone. So next to it we keep:
+
+* ``same``: the durations of the other voices' notes that start at this onset;
+* ``own``: what followed the longest earlier match of this voice's recent *durations* (pitches
+  ignored: a rhythm comes back under new notes);
+* ``cross``: what followed the longest match of those durations in the other voices (imitation).
+
+They are mixed linearly with the served distribution, ``w_model * p + w_same * q_same + ...``;
+the weights depend on which experts have something to say and how long the matches are
+(``bucket``), and were fitted by EM on validation data (``notegen-train tune-rhythm``; an expert
+with nothing to say gives its weight back to the model). One function, :func:`mix_durations`,
+serves completions, generation and ``notegen-train evaluate``, so the card's figure is what the
+editor gets. numpy only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from notegen.conditioning import Setting, VoiceTimes, _PerVoices
+
+__all__ = [
+    "RhythmContext",
+    "RhythmMixture",
+    "expert_marginals",
+    "longest_match",
+    "mix_durations",
+    "rhythm_context",
+    "rhythm_sequence",
+]
+
+EXPERTS = ("model", "same", "own", "cross")
+LENGTH_EDGES = (1, 3, 6, 10)
+"""Match lengths are bucketed: none, 1-2, 3-5, 6-9, 10 or more."""
+SAME_TOLERANCE = 0.03
+"""A note of another voice counts as "this duration" within 3 % (Sonic Pi arithmetic)."""
+_ONSET_EPS = 1e-4
+_TINY = 1e-30
+
+
+@dataclass(frozen=True)
+class RhythmMixture:
+    """Mixture weights ``weights[same][own bucket][cross bucket] = (model, same, own, cross)``."""
+
+    max_order: int
+    weights: np.ndarray  # [2, 5, 5, 4]
+
+    @classmethod
+    def from_card(cls, card: dict[str, Any]) -> RhythmMixture | None:
+        """The mixture a card describes under ``"rhythm_mixture"``, or ``None``."""
+        spec = card.get("rhythm_mixture")
+        if not spec:
+            return None
+        weights = np.asarray(spec["weights"], np.float64)
+        if weights.shape != (2, len(LENGTH_EDGES) + 1, len(LENGTH_EDGES) + 1, len(EXPERTS)):
+            raise ValueError(f"rhythm_mixture weights of shape {weights.shape}")
+        return cls(int(spec["max_order"]), weights)
+
+    def to_card(self) -> dict[str, Any]:
+        return {
+            "max_order": self.max_order,
+            "experts": list(EXPERTS),
+            "length_edges": list(LENGTH_EDGES),
+            "weights": np.round(self.weights, 6).tolist(),
+        }
+
+    def for_sampling(self, scale: float) -> RhythmMixture:
+        """The mixture generation samples from: the ``own`` expert's weight times ``scale``
+        (the rest back to the model). It matches the melody's own output, and at full weight
+        a sampled rhythm feeds on itself as the copy model's notes do
+        (:meth:`notegen.copying.CopyMixture.for_sampling`); the other voices' experts do not."""
+        weights = self.weights.copy()
+        own = EXPERTS.index("own")
+        weights[..., 0] += (1.0 - scale) * weights[..., own]
+        weights[..., own] *= scale
+        return RhythmMixture(self.max_order, weights)
+
+    def weights_for(self, same: bool, own: int, cross: int) -> np.ndarray:
+        return self.weights[int(same), bucket(own), bucket(cross)]
+
+
+def bucket(length: int) -> int:
+    """The weight bucket of a match length (0: no match)."""
+    return int(np.searchsorted(LENGTH_EDGES, length, side="right"))
+
+
+@dataclass(frozen=True)
+class RhythmContext:
+    """The other voices as the rhythm experts read them (built once per tuple of voices)."""
+
+    onsets: np.ndarray
+    """Onsets of every other voice's events, sorted (beats on the voice's time line)."""
+    same_ids: np.ndarray
+    """Duration index (0-based in the vocabulary's durations) of the event at each onset, -1
+    where it is no vocabulary duration (within ``SAME_TOLERANCE``)."""
+    text: np.ndarray
+    """The other voices' duration indices one after another, -1 between voices."""
+
+
+def _duration_index(durations: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest vocabulary duration (log space) of each value, and whether it is within
+    ``SAME_TOLERANCE``."""
+    values = np.maximum(np.asarray(values, np.float64), 1e-9)
+    idx = np.abs(np.log(durations)[None, :] - np.log(values)[:, None]).argmin(axis=1)
+    close = np.abs(durations[idx] - values) <= SAME_TOLERANCE * values
+    return idx.astype(np.int64), close
+
+
+def _build_context(others: tuple[VoiceTimes, ...], durations: np.ndarray) -> RhythmContext:
+    onsets, same, text = [], [], []
+    for voice in others:
+        lengths = np.asarray(voice.ends, np.float64) - np.asarray(voice.onsets, np.float64)
+        if not len(lengths):
+            continue
+        idx, close = _duration_index(durations, lengths)
+        onsets.append(np.asarray(voice.onsets, np.float64))
+        same.append(np.where(close, idx, -1))
+        text.extend([idx, np.array([-1], np.int64)])
+    if not onsets:
+        empty = np.zeros(0, np.int64)
+        return RhythmContext(np.zeros(0), empty, empty)
+    all_onsets = np.concatenate(onsets)
+    order = np.argsort(all_onsets, kind="stable")
+    return RhythmContext(all_onsets[order], np.concatenate(same)[order], np.concatenate(text))
+
+
+_CONTEXTS: _PerVoices[RhythmContext] = _PerVoices()
+
+
+def rhythm_context(setting: Setting | None, durations: np.ndarray) -> RhythmContext | None:
+    """The rhythm context of a setting's other voices (memoised per tuple of voices), or
+    ``None`` for a voice alone."""
+    if setting is None or not setting.others:
+        return None
+    return _CONTEXTS.get(setting.others, lambda o: _build_context(o, durations))
+
+
+def longest_match(
+    text: np.ndarray, pattern: np.ndarray, max_order: int, before: int | None = None
+) -> tuple[int, np.ndarray]:
+    """Longest suffix of ``pattern`` (≤ ``max_order``) found in ``text`` with a token after it,
+    and the tokens that followed each occurrence. ``before``: occurrences must end before this
+    position (a text's own past: ``pattern`` is ``text``'s prefix of that length)."""
+    n = len(pattern)
+    limit = len(text) - 1 if before is None else min(before, len(text)) - 1
+    if n == 0 or limit <= 0:
+        return 0, text[:0]
+    ends = np.flatnonzero(text[:limit] == pattern[-1])  # text[j] matches pattern[-1]
+    ends = ends[text[ends + 1] >= 0]
+    length, alive = 0, ends
+    for i in range(min(max_order, n)):
+        if i:
+            idx = ends - i
+            ok = idx >= 0
+            ends = ends[ok]
+            ends = ends[text[idx[ok]] == pattern[n - 1 - i]]
+        if not len(ends):
+            break
+        length = i + 1
+        alive = ends
+    if length == 0:
+        return 0, text[:0]
+    return length, text[alive + 1]
+
+
+def expert_marginals(
+    own: np.ndarray, onset: float, context: RhythmContext | None, size: int, max_order: int
+) -> tuple[np.ndarray | None, tuple[int, np.ndarray | None], tuple[int, np.ndarray | None]]:
+    """The three experts' distributions over duration indices (``size`` of them) for the event
+    after ``own`` (this voice's duration indices so far) starting at ``onset``: ``same``,
+    ``(own match length, own)``, ``(cross match length, cross)``; ``None`` where silent."""
+    q_same = None
+    q_cross: np.ndarray | None = None
+    cross_len = 0
+    length, nexts = longest_match(own, own, max_order, before=len(own))
+    q_own = np.bincount(nexts, minlength=size) / len(nexts) if length else None
+    if context is not None:
+        lo = np.searchsorted(context.onsets, onset - _ONSET_EPS)
+        hi = np.searchsorted(context.onsets, onset + _ONSET_EPS)
+        ids = context.same_ids[lo:hi]
+        ids = ids[ids >= 0]
+        if len(ids):
+            q_same = np.bincount(ids, minlength=size) / len(ids)
+        cross_len, found = longest_match(context.text, own, max_order)
+        if cross_len:
+            q_cross = np.bincount(found, minlength=size) / len(found)
+    return q_same, (length, q_own), (cross_len, q_cross)
+
+
+def mix_durations(
+    mixture: RhythmMixture,
+    log_d: np.ndarray,
+    own: np.ndarray,
+    onset: float,
+    context: RhythmContext | None,
+) -> np.ndarray:
+    """The served duration log-probabilities ``[Vd]`` (index 0 ``<bos>``) of the event after
+    ``own`` (this voice's duration *ids*, ``<bos>`` excluded) that starts at ``onset`` beats on
+    the setting's time line, with the rhythm experts mixed in."""
+    own_idx = np.asarray(own, np.int64) - 1
+    size = len(log_d) - 1
+    q_same, (own_len, q_own), (cross_len, q_cross) = expert_marginals(
+        own_idx, onset, context, size, mixture.max_order
+    )
+    if q_same is None and q_own is None and q_cross is None:
+        return log_d
+    w = mixture.weights_for(q_same is not None, own_len, cross_len)
+    p = np.exp(log_d)
+    mixed = w[0] * p
+    for weight, q in zip(w[1:], (q_same, q_own, q_cross), strict=True):
+        if q is None:
+            mixed += weight * p
+        elif weight > 0:
+            mixed[1:] += weight * q
+    out: np.ndarray = np.log(np.maximum(mixed, _TINY))
+    out[0] = log_d[0]
+    return out
+
+
+def rhythm_sequence(
+    mixture: RhythmMixture,
+    log_d: np.ndarray,
+    dur_ids: np.ndarray,
+    setting: Setting | None,
+    durations: np.ndarray,
+) -> np.ndarray:
+    """:func:`mix_durations` for every row of a melody read from ``<bos>``: row t is event t's
+    distribution given ``dur_ids[:t]`` (there may be ``len(dur_ids) + 1`` rows)."""
+    out = np.array(log_d, np.float64)
+    dur_ids = np.asarray(dur_ids, np.int64)
+    context = rhythm_context(setting, durations)
+    start = setting.start if setting is not None else 0.0
+    beats = durations[np.clip(dur_ids - 1, 0, None)]
+    onsets = start + np.concatenate([[0.0], np.cumsum(beats)])
+    for t in range(len(out)):
+        out[t] = mix_durations(mixture, out[t], dur_ids[:t], float(onsets[t]), context)
+    return out
+
+
+def _components(model_probs: Sequence[float], expert_probs: np.ndarray) -> np.ndarray:
+    """``[n, 4]``: each event's probability under the model and the experts (a silent expert:
+    the model's)."""
+    p = np.asarray(model_probs, np.float64)
+    q = np.array(expert_probs, np.float64)
+    silent = np.isnan(q)
+    q[silent] = np.broadcast_to(p[:, None], q.shape)[silent]
+    return np.column_stack([p, q])
+
+
+def mixture_bits(
+    weights: np.ndarray, model_probs: Sequence[float], expert_probs: np.ndarray, cells: np.ndarray
+) -> np.ndarray:
+    """Bits of each event under the mixture ``weights`` (as :func:`mix_durations` serves it)."""
+    comps = _components(model_probs, expert_probs)
+    c = np.asarray(cells, np.int64)
+    w = weights[c[:, 0], c[:, 1], c[:, 2]]
+    return np.asarray(-np.log2(np.maximum((comps * w).sum(axis=1), _TINY)))
+
+
+def fit_weights(
+    model_probs: Sequence[float],
+    expert_probs: np.ndarray,
+    cells: np.ndarray,
+    prior: float = 20.0,
+    iterations: int = 300,
+) -> np.ndarray:
+    """EM for the mixture weights of each cell (maximum likelihood, shrunk to the pooled fit).
+
+    ``expert_probs[i]``: the probability each of ``same``/``own``/``cross`` gave event ``i``'s
+    duration (NaN where silent: its weight then goes to the model); ``cells[i]``: its
+    ``(same, own bucket, cross bucket)``. A cell's weights are its own EM fit blended with the
+    pooled fit in proportion ``n : prior`` (few events, mostly pooled).
+    """
+    comps = _components(model_probs, expert_probs)
+
+    def em(c: np.ndarray) -> np.ndarray:
+        w = np.full(c.shape[1], 1.0 / c.shape[1])
+        for _ in range(iterations):
+            m = c * w
+            w = (m / np.maximum(m.sum(axis=1, keepdims=True), _TINY)).mean(axis=0)
+        return w
+
+    pooled = em(comps)
+    b = len(LENGTH_EDGES) + 1
+    weights = np.tile(pooled, (2, b, b, 1))
+    cells = np.asarray(cells, np.int64)
+    for cell in {tuple(c) for c in cells.tolist()}:
+        sel = np.all(cells == np.asarray(cell), axis=1)
+        n = int(sel.sum())
+        weights[cell] = (n * em(comps[sel]) + prior * pooled) / (n + prior)
+    return weights

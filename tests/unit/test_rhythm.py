@@ -1,0 +1,253 @@
+"""Durations that hear the piece: the rhythm experts mixed into the served durations."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fixtures.tiny_model import DEFAULT_DURATIONS, build_tiny_model
+from notegen.conditioning import COND_DIM, Setting, VoiceTimes
+from notegen.ensemble import document_lines, document_setting
+from notegen.generate import ContextCache, generate
+from notegen.melody import Event
+from notegen.model import MelodyModel
+from notegen.rhythm import (
+    EXPERTS,
+    LENGTH_EDGES,
+    RhythmMixture,
+    expert_marginals,
+    longest_match,
+    rhythm_context,
+)
+
+DURATIONS = np.array(DEFAULT_DURATIONS)
+DOTTED = """\
+a1[0]=[:c4, :d4, :e4, :f4, :g4, :a4]
+b1[0]=[0.75, 0.25, 0.75, 0.25, 1.5, 0.5]
+a2[0]=[:e4, :f4, :g4, :a4, :b4, :c5]
+b2[0]=[0.75, 0.25, 0.75, 0.25, 1.5, 0.5]
+"""
+FUGUE = """\
+a1[0]=[:c4, :d4, :e4, :f4, :g4, :r, :r]
+b1[0]=[2, 1, 1, 0.5, 0.5, 3, 4]
+a2[0]=[:r, :r, :g4, :a4, :b4, :c5]
+b2[0]=[4, 4, 2, 1, 1, 0.5]
+"""
+
+
+def index(*beats: float) -> np.ndarray:
+    """Duration indices (0-based in the vocabulary's durations) of these beats."""
+    return np.array([int(np.flatnonzero(b == DURATIONS)[0]) for b in beats])
+
+
+def distribution(q: np.ndarray | None) -> dict[float, float]:
+    assert q is not None
+    return {float(DURATIONS[i]): float(q[i]) for i in np.flatnonzero(q)}
+
+
+def test_a_voice_hears_the_duration_of_the_note_that_starts_with_it() -> None:
+    setting = document_setting(DOTTED, 2)
+    context = rhythm_context(setting, DURATIONS)
+    # voice 2 has played 0.75, 0.25; its third note starts at beat 1, with voice 1's E4 (0.75)
+    same, _, _ = expert_marginals(index(0.75, 0.25), 1.0, context, len(DURATIONS), 16)
+    assert distribution(same) == {0.75: 1.0}
+    # at beat 2.5 (inside voice 1's 1.5-beat G4) no note of voice 1 starts
+    same, _, _ = expert_marginals(index(0.75, 0.25, 0.75, 0.25), 2.5, context, 8, 16)
+    assert same is None
+
+
+def test_a_voice_repeats_its_own_rhythm_under_new_notes() -> None:
+    own = index(1.0, 0.5, 0.5, 1.0, 0.5)
+    _, (length, q), _ = expert_marginals(own, 3.5, None, len(DURATIONS), 16)
+    assert length == 2 and distribution(q) == {0.5: 1.0}
+    assert longest_match(own, own, 16, before=len(own))[0] == 2
+    _, (length, q), _ = expert_marginals(index(1.0, 0.5), 1.5, None, len(DURATIONS), 16)
+    assert length == 0 and q is None  # nothing earlier to copy
+
+
+def test_an_entry_takes_the_subject_s_rhythm_from_the_voice_that_played_it() -> None:
+    """Voice 2 enters at beat 8 with voice 1's subject (2, 1, 1, 0.5, 0.5)."""
+    setting = document_setting(FUGUE, 2)
+    context = rhythm_context(setting, DURATIONS)
+    own = index(4, 4, 2, 1, 1)
+    _, _, (length, q) = expert_marginals(own, 12.0, context, len(DURATIONS), 16)
+    assert length == 3 and distribution(q) == {0.5: 1.0}
+
+
+def test_a_card_round_trips_its_rhythm_mixture() -> None:
+    weights = np.random.default_rng(0).dirichlet(np.ones(4), (2, 5, 5))
+    mixture = RhythmMixture(16, weights)
+    again = RhythmMixture.from_card({"rhythm_mixture": mixture.to_card()})
+    assert again is not None and np.allclose(again.weights, weights, atol=1e-6)
+    assert RhythmMixture.from_card({}) is None
+    with pytest.raises(ValueError):
+        RhythmMixture.from_card({"rhythm_mixture": {"max_order": 4, "weights": [[0.5, 0.5]]}})
+    sampling = mixture.for_sampling(0.5)
+    own = EXPERTS.index("own")
+    assert np.allclose(sampling.weights[..., own], weights[..., own] / 2)
+    assert np.allclose(sampling.weights.sum(axis=-1), 1.0)
+
+
+def with_rhythm(card: Path, directory: Path, same: float = 0.6) -> Path:
+    """A copy of a tiny model whose card trusts the ``same`` expert where it speaks."""
+    directory.mkdir(exist_ok=True)
+    spec = json.loads(card.read_text())
+    shutil.copy(card.with_suffix(".onnx"), directory / card.with_suffix(".onnx").name)
+    b = len(LENGTH_EDGES) + 1
+    weights = np.tile([1.0, 0.0, 0.0, 0.0], (2, b, b, 1))
+    weights[1, ..., 0], weights[1, ..., 1] = 1.0 - same, same
+    spec["rhythm_mixture"] = RhythmMixture(16, weights).to_card()
+    out = directory / card.name
+    out.write_text(json.dumps(spec))
+    return out
+
+
+@pytest.fixture
+def rhythmic(tiny, tmp_path) -> MelodyModel:
+    return MelodyModel.load(with_rhythm(tiny[0], tmp_path / "rhythm"))
+
+
+def test_the_served_durations_follow_the_other_voice(model, rhythmic) -> None:
+    """Voice 2 of the dotted piece, read as the server reads it: each duration is at least
+    the ``same`` weight likely, where the card's network alone gives it far less."""
+    (_, voice2) = document_lines(DOTTED)
+    setting = document_setting(DOTTED, 2)
+    _, plain = model.log_probs(voice2.events, setting)
+    _, served = rhythmic.log_probs(voice2.events, setting)
+    truth = [rhythmic.duration_id(e.duration) for e in voice2.events]
+    p_served = np.exp(served[np.arange(len(truth)), truth])
+    p_plain = np.exp(plain[np.arange(len(truth)), truth])
+    assert (p_served >= 0.6).all()
+    assert (p_served > p_plain).all()
+    # alone (no other voice) the card's model is unchanged: the same notes, nothing heard
+    _, alone = rhythmic.log_probs(voice2.events[:2])
+    assert np.allclose(alone, model.log_probs(voice2.events[:2])[1])
+
+
+def test_evaluation_scores_the_served_durations(rhythmic) -> None:
+    from notegen_training.corpus import Melody
+    from notegen_training.evaluate import score_stateful
+
+    (_, voice2) = document_lines(DOTTED)
+    setting = document_setting(DOTTED, 2)
+    card = rhythmic.path.with_suffix(".json")
+    scores = score_stateful(card, [Melody("dotted#a2", voice2.events)], [setting])
+    _, served = rhythmic.log_probs(voice2.events, setting)
+    truth = [rhythmic.duration_id(e.duration) for e in voice2.events]
+    rows = served[: len(truth), 1:]
+    rows = rows - np.log(np.exp(rows).sum(axis=1, keepdims=True))
+    bits = -rows[np.arange(len(truth)), np.array(truth) - 1].mean() / np.log(2)
+    assert scores["model"].summary()["duration_bits"] == pytest.approx(bits, abs=1e-3)
+
+
+def test_a_cached_context_hears_the_other_voice_s_new_rhythm(tiny, tmp_path) -> None:
+    """Voice 1's third note becomes 1.5 beats long: what sounds at voice 2's onsets (the
+    cache's key) is unchanged, but the duration voice 2 is offered follows the edit."""
+    card, _ = build_tiny_model(tmp_path, seed=3, conditioning=COND_DIM)
+    model = MelodyModel.load(with_rhythm(card, tmp_path / "rhythm", same=0.9))
+    before = [Event(60, 0.75), Event(62, 0.25), Event(64, 0.75), Event(65, 2.0)]
+    after = [Event(60, 0.75), Event(62, 0.25), Event(64, 1.5), Event(65, 1.25)]
+    mine = [Event(64, 0.75), Event(65, 0.25)]
+    cache = ContextCache(model)
+    ids = cache.ids(mine)
+    for voice1, expected in ((before, 0.75), (after, 1.5)):
+        setting = Setting(others=(VoiceTimes.of(voice1),))
+        primed = cache.prime_ids(ids, (), setting)
+        assert model.duration_of(int(primed.dur_logits.argmax())) == expected
+    assert cache.hits == 1
+
+
+def test_a_generated_voice_takes_the_piece_s_rhythm(rhythmic) -> None:
+    """A new voice against the dotted piece: its durations are the piece's far more often
+    than the same model's without the rhythm experts."""
+    setting = document_setting(DOTTED, None)
+    onsets = {0.0, 0.75, 1.0, 1.75, 2.0, 3.5, 4.0}  # the piece's
+
+    def on_grid(model: MelodyModel, seed: int) -> int:
+        events = generate(model, [], 6, seed=seed, setting=setting)
+        ends = np.cumsum([e.duration for e in events])
+        return sum(round(float(x), 6) in onsets for x in ends[:-1])
+
+    plain = MelodyModel.load(rhythmic.path.with_suffix(".json"))
+    plain.rhythm = plain.sampling_rhythm = None
+    with_rhythm_hits = sum(on_grid(rhythmic, s) for s in range(8))
+    without = sum(on_grid(plain, s) for s in range(8))
+    assert with_rhythm_hits > without + 8
+
+
+def _homophonic(i: int) -> object:
+    """A four-voice piece whose voices share one random rhythm (no voice can know its next
+    duration from its own past; the voice that starts with it can)."""
+    from notegen_training.voices_corpus import Piece, Voice
+
+    rng = np.random.default_rng(i)
+    rhythm = rng.choice(DURATIONS[:6], 32).tolist()
+    voices = [
+        Voice(name, 0.0, [Event(low + int(rng.integers(0, 12)), d) for d in rhythm])
+        for name, low in (("S", 67), ("A", 60), ("T", 53), ("B", 41))
+    ]
+    return Piece(f"fixture/homophonic{i}#0", voices, "fixture", bar_beats=4.0)
+
+
+def test_tune_rhythm_learns_to_trust_the_voices_that_move_together(tiny, tmp_path) -> None:
+    """`notegen-train tune-rhythm` on pieces whose voices share their rhythm: where another
+    voice's note starts with this one, the `same` expert gets most of the weight; the card
+    keeps the weights and the server serves them."""
+    import gzip
+
+    from notegen_training.cli import main
+
+    card = with_rhythm(tiny[0], tmp_path / "fit", same=0.0)
+    pieces = tmp_path / "valid.jsonl.gz"
+    with gzip.open(pieces, "wt") as handle:
+        for i in range(6):
+            handle.write(json.dumps(_homophonic(i).to_json()) + "\n")  # type: ignore[attr-defined]
+    assert main(["tune-rhythm", str(card), "--voices", str(pieces)]) == 0
+    spec = json.loads(card.read_text())["rhythm_mixture"]
+    assert spec["fitted_on"] == [str(pieces)]
+    mixture = MelodyModel.load(card).rhythm
+    assert mixture is not None
+    heard = mixture.weights[1]  # cells where another voice's note starts with this one
+    assert (heard[..., EXPERTS.index("same")] > 0.5).all()
+    assert (heard[..., EXPERTS.index("own")] < 0.15).all()  # a random rhythm: its past says little
+    assert np.allclose(mixture.weights.sum(axis=-1), 1.0)
+
+
+def _sonic_pi_piece(seed: int) -> str:
+    """Two voices in the aN/bN form sharing one random rhythm."""
+    rng = np.random.default_rng(seed)
+    rhythm = rng.choice(DURATIONS[:6], 24).tolist()
+    lines = []
+    for voice, low in ((1, 60), (2, 48)):
+        notes = ", ".join(f":{'cdefgab'[int(rng.integers(0, 7))]}{low // 12 - 1}" for _ in rhythm)
+        lines.append(f"a{voice}[0]=[{notes}]")
+        lines.append(f"b{voice}[0]=[{', '.join(str(d) for d in rhythm)}]")
+    return "\n".join(lines) + "\n"
+
+
+def test_tune_rhythm_scores_each_sonic_pi_file_with_weights_fitted_without_it(
+    tiny, tmp_path
+) -> None:
+    """Files given with --sonicpi are fitted on and, each in turn, held out: the card records
+    every file's bits/duration under weights that never saw it, with and without its voices."""
+    from notegen_training.cli import main
+
+    card = with_rhythm(tiny[0], tmp_path / "fit", same=0.0)
+    folder = tmp_path / "pieces"
+    folder.mkdir()
+    for i in range(3):
+        (folder / f"piece{i}.rb").write_text(_sonic_pi_piece(i))
+    assert main(["tune-rhythm", str(card), "--sonicpi", str(folder), "--record", "held"]) == 0
+    spec = json.loads(card.read_text())
+    held = spec["metrics"]["held"]
+    assert held["data"] == [str(folder)]
+    files = [str(folder / f"piece{i}.rb") for i in range(3)]
+    assert sorted(k for k in held if k not in ("data", "all")) == files
+    for name in files:
+        # a random network pays several bits for a duration; the other voice's note, far fewer
+        assert held[name]["with_voices"] < held[name]["alone"]
+    assert set(held["all"]) == {"with_voices", "alone"}
+    assert spec["rhythm_mixture"]["fitted_on"] == [str(folder)]
