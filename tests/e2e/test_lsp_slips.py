@@ -100,3 +100,38 @@ async def test_wrong_notes_get_hints_fixes_and_ignore_here():
     finally:
         await client.shutdown_session()
         await client.stop()
+
+
+def _hint_facts(editor: Editor, uri: str, hints: list[types.Diagnostic]) -> list[tuple]:
+    return sorted(
+        (covered(editor, uri, h), h.range.start.line, h.message, str(h.data)) for h in hints
+    )
+
+
+async def test_a_check_in_a_child_process_gives_the_servers_hints_after_an_edit_too():
+    """Big pieces are checked in a child process (``$NOTEGEN_CHILD_MIN_NOTES``: 0 sends this
+    one there); its hints, and those after an edit (read with the evidence kept from the
+    first check), are the ones the server finds itself."""
+    found = []
+    for threshold in ("0", str(10**9)):
+        command = ["env", f"NOTEGEN_CHILD_MIN_NOTES={threshold}", *server_command(SHIPPED)]
+        client, editor = await start_editor(command)
+        try:
+            uri = editor.open(piece())
+            first = await hints_when(editor, uri, lambda h: len(h) >= 2)
+            before = _hint_facts(editor, uri, first)
+            lines = editor.texts[uri].splitlines(keepends=True)
+            lines[2] = lines[2].replace(":Gs4", ":G4", 1)  # the alto's slip corrected
+            editor.change(uri, "".join(lines))
+            after = await hints_when(
+                editor,
+                uri,
+                lambda h, e=editor, u=uri: [covered(e, u, d) for d in h] == [":Ef5"],
+            )
+            found.append((before, _hint_facts(editor, uri, after)))
+        finally:
+            await client.shutdown_session()
+            await client.stop()
+    apart, inside = found
+    assert apart == inside
+    assert [fact[0] for fact in apart[0]] == [":Ef5", ":Gs4"]

@@ -2,12 +2,15 @@
 put a voice out of step, with quick fixes.
 
 After each whole-file reading has published its diagnostics, the slip check
-(:mod:`notegen.slips`) runs in the background: the text is read on the reader thread, then each
-section is scored on the engine's background thread a few model steps at a time (never on the
-inference thread, so completions do not queue behind it; a new version stops it). Sections are
-cached by content, so an edit re-scores only the sections it touched. When the check is done
-(and the document has not changed meanwhile) the diagnostics are published again with the
-hints added.
+(:mod:`notegen.slips`, run by :mod:`notegen.lsp.slip_check`) runs in the background: for a big
+piece (:data:`notegen.lsp.child.CHILD_MIN_NOTES` notes weighed) in a child process that exits
+afterwards (the check of the 20,000-note benchmark piece is ~15 s of CPU and left +45–58 MB
+in the server), for a small one on the engine's background thread a few model steps at a
+time (never on the inference thread, so completions do not queue behind it). An edit stops
+it. Each section's evidence is kept (as bytes, for that document's sections only, freed when
+it closes), so an edit re-scores only the sections it touched. When the check is done (and
+the document has not changed meanwhile) the diagnostics are published again with the hints
+added.
 
 Each hint carries its alternatives (``data``), so the code actions need no model: one quick
 fix per alternative, spelled as the piece spells its notes, and "Ignore here", which adds a
@@ -18,57 +21,37 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import Executor
 from typing import Any
 
 from lsprotocol import types
 from notegen.duration_slips import DurationSlip
-from notegen.notes import NoteStyle, infer_style
-from notegen.slips import Features, Slip, document_steps, spelled_fix, threshold_for
-from notegen.sonicpi import format_duration, read
+from notegen.notes import NoteStyle
+from notegen.slips import Slip, spelled_fix, threshold_for
+from notegen.sonicpi import format_duration
 from notegen.sonicpi.lexer import tokenize
-from notegen.sonicpi.types import NoteArray
 
+from . import child
 from .documents import DocumentView
 from .edits import text_edit, workspace_edit
 from .host import Host
+from .slip_check import Checked, check, check_steps, checked_notes
 
 log = logging.getLogger(__name__)
 
 SOURCE = "notegen"
 CODE = "slip"
 KIND = types.CodeActionKind.QuickFix
-CACHE_SECTIONS = 512
-"""Sections whose evidence is kept (per server): a few big pieces' worth."""
-
-
-class _LRU(OrderedDict[tuple, Features]):
-    """The section cache: most recently used last, oldest dropped beyond the capacity."""
-
-    def __init__(self, capacity: int) -> None:
-        super().__init__()
-        self.capacity = capacity
-
-    def get(self, key: tuple, default: Any = None) -> Any:  # type: ignore[override]
-        if key in self:
-            self.move_to_end(key)
-            return self[key]
-        return default
-
-    def __setitem__(self, key: tuple, value: Features) -> None:
-        super().__setitem__(key, value)
-        while len(self) > self.capacity:
-            self.popitem(last=False)
 
 
 class SlipHints:
-    """The server's slip checker: one background task per document, a section cache per model."""
+    """The server's slip checker: one background task per document, and per document the
+    evidence of its sections from its latest check (with the model that made it)."""
 
     def __init__(self) -> None:
         self.tasks: dict[str, asyncio.Future[None]] = {}
-        self.caches: dict[int, _LRU] = {}
+        self.evidence: dict[str, tuple[object, dict[bytes, bytes]]] = {}
         self.hints: dict[str, tuple[int | None, list[types.Diagnostic]]] = {}
 
     def schedule(
@@ -98,8 +81,10 @@ class SlipHints:
             task.cancel()
 
     def forget(self, uri: str) -> None:
+        """The document closed: its check stops and its evidence goes."""
         self.cancel(uri)
         self.hints.pop(uri, None)
+        self.evidence.pop(uri, None)
 
     async def _check(
         self,
@@ -136,33 +121,34 @@ class SlipHints:
         model = await engine.ready()
         if model is None:
             return None
-        loop = asyncio.get_running_loop()
-        arrays, style = await loop.run_in_executor(reader, _read, view.text)
         settings = host.settings.slips
-        cache = self.caches.setdefault(id(model), _LRU(CACHE_SECTIONS))
-        steps = document_steps(
-            model,
-            view.text,
-            arrays,
-            threshold=threshold_for(settings.sensitivity),
-            every_piece=settings.allPieces,
-            cache=cache,
-            style=style,
-        )
-        while True:
-            done, value = await engine.run_background(_advance, steps)
-            if done:
-                return value, style
-            if host.current_version(uri) != view.version:
-                return None  # edited meanwhile: the next reading starts a new check
+        reading = host.latest_reading(uri)
+        weighed = None if reading is None else checked_notes(reading.summaries, settings.allPieces)
+        if weighed == 0 and reading is not None:  # nothing to check: no process, no steps
+            self.evidence.pop(uri, None)
+            return [], reading.style
+        which = (engine.path, id(model))
+        kept = self.evidence.get(uri)
+        known = kept[1] if kept is not None and kept[0] == which else {}
+        args = (threshold_for(settings.sensitivity), settings.allPieces, known)
+        result: Checked | None
+        if engine.path is not None and child.wanted(weighed if weighed is not None else 0):
+            result = await child.run_in_child(engine.path, check, view, *args)
+        else:
+            steps = check_steps(model, view, *args)
+            while True:
+                done, result = await engine.run_background(_advance, steps)
+                if done:
+                    break
+                if host.current_version(uri) != view.version:
+                    return None  # edited meanwhile: the next reading starts a new check
+        assert result is not None
+        self.evidence[uri] = (which, result.evidence)
+        return result.slips, result.style
 
 
-def _read(text: str) -> tuple[list[NoteArray], NoteStyle]:
-    return read(text), infer_style(text)
-
-
-def _advance(steps: Any) -> tuple[bool, Any]:
-    """One step of the check on the background thread: ``(finished, slips)``."""
+def _advance(steps: Any) -> tuple[bool, Checked | None]:
+    """One step of the check on the background thread: ``(finished, result)``."""
     try:
         next(steps)
     except StopIteration as done:
