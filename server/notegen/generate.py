@@ -69,6 +69,9 @@ class Primed:
     """The duration log-probs before the rhythm experts (:mod:`notegen.rhythm`). Those read
     the other voices' rhythm, which a cache key does not cover: a cached context redoes them
     (:meth:`ContextCache.served`)."""
+    plain_pitch: np.ndarray | None = None
+    """The pitch log-probs before the imitation expert (:mod:`notegen.imitation`), which reads
+    the other voices' whole lines: redone on a cache hit too."""
 
 
 def trim_context(n: int, max_context: int) -> int:
@@ -128,16 +131,24 @@ class ContextCache:
         time: float,
     ) -> Primed:
         """The context's :class:`Primed`: the served distribution after the network's logits."""
-        log_p, plain = self.model.copy_log_probs(pitch_logits, dur_logits, history)
-        log_d = self.model.mix_rhythm(plain, history % self.vd, setting)
-        return Primed(state, log_p, log_d, len(history), history, time, plain_dur=plain)
+        plain_p, plain_d = self.model.copy_log_probs(pitch_logits, dur_logits, history)
+        log_p = self.model.mix_imitation(plain_p, history // self.vd, setting)
+        log_d = self.model.mix_rhythm(plain_d, history % self.vd, setting)
+        return Primed(
+            state, log_p, log_d, len(history), history, time, plain_dur=plain_d, plain_pitch=plain_p
+        )
 
     def _again(self, base: Primed, ids: np.ndarray, setting: Setting | None) -> Primed:
-        """A cached context for ``ids``: its rhythm experts redone in ``setting``."""
-        if self.model.rhythm is None or base.plain_dur is None:
-            return dataclasses.replace(base, history=ids)
-        log_d = self.model.mix_rhythm(base.plain_dur, ids % self.vd, setting)
-        return dataclasses.replace(base, history=ids, dur_logits=log_d)
+        """A cached context for ``ids``: its rhythm and imitation experts redone in
+        ``setting`` (the other voices may have changed where the cache key cannot see)."""
+        out = dataclasses.replace(base, history=ids)
+        if self.model.rhythm is not None and base.plain_dur is not None:
+            log_d = self.model.mix_rhythm(base.plain_dur, ids % self.vd, setting)
+            out = dataclasses.replace(out, dur_logits=log_d)
+        if self.model.imitation is not None and base.plain_pitch is not None:
+            log_p = self.model.mix_imitation(base.plain_pitch, ids // self.vd, setting)
+            out = dataclasses.replace(out, pitch_logits=log_p)
+        return out
 
     def ids(self, events: Sequence[Event]) -> np.ndarray:
         """Combined token ids of ``events`` (int64), the unit keys are made of."""
