@@ -630,11 +630,16 @@ def _batch(
     left: Sequence[int],
     snap_at: int = -1,
     close: _Close | None = None,
+    scores: np.ndarray | None = None,
 ) -> tuple[list[list[Event]], Primed | None]:
     """Rows of ``sizes`` events sampled together from ``primed`` (:func:`generate_rows`);
     ``left``: the notes-left count each row starts from (0: unknown). With ``snap_at`` ≥ 0
     also the last row's model after its first ``snap_at`` events, where an ending starts.
-    ``close`` draws the last step's events instead of the plain sampler (:func:`_cadence`)."""
+    ``close`` draws the last step's events instead of the plain sampler (:func:`_cadence`);
+    its rows hear the rhythm experts as :func:`generate` does (the parallel rows of a long
+    block do not: per row and step they would cost several model steps). ``scores``: each
+    row's log-probability of its events before the last under the model (temperature 1, as
+    generation samples it) is added there."""
     rows, steps = len(sizes), max(sizes)
     choosers = [_PitchChooser(model, pmask, primed.history) for _ in range(rows)]
     ahead = _Ahead(model, primed, 0, setting, rows=rows, left=left)
@@ -649,6 +654,10 @@ def _batch(
     for _ in range(1, rows if mixture else 0):
         copies.append(_copy_index(copies[0]))
     vd = len(model.duration_vocab)
+    rhythm = model.sampling_rhythm if close is not None else None
+    heard = setting
+    if rhythm is not None and setting is not None:  # its time line starts where history does
+        heard = setting.later(primed.time - model.beats_of(primed.history % vd))
     pids = np.empty((rows, steps), dtype=np.int64)
     dids = np.empty((rows, steps), dtype=np.int64)
     network: np.ndarray | None = None
@@ -666,6 +675,11 @@ def _batch(
         else:
             pid = _sample_rows(folded, pmask, check, rng, keep, shares)
             did = _sample_rows(ld, dmask, check, rng)
+            if scores is not None:
+                at = np.arange(rows)
+                own_p = row_distributions(folded, pmask, _OWN, keep, shares)[at, pid]
+                own_d = row_distributions(ld, dmask, _OWN)[at, did]
+                scores += np.log(np.maximum(own_p * own_d, 1e-300))
         for ch, p_id in zip(choosers, pid.tolist(), strict=True):
             ch.played(p_id)
         pids[:, t], dids[:, t] = pid, did
@@ -681,6 +695,11 @@ def _batch(
             lp, ld = _mix_rows(mixture, log_softmax(pl), log_softmax(dl), copies)
         else:
             lp, ld = pl, dl
+        if rhythm is not None:
+            ld = log_softmax(ld)
+            for r in range(rows):
+                played_ids = np.concatenate([primed.history % vd, dids[r, : t + 1]])
+                ld[r] = model.mix_rhythm(ld[r], played_ids, heard, rhythm)
         if t + 1 == snap_at:
             made = pids[-1, :snap_at] * vd + dids[-1, :snap_at]
             here = Primed(
@@ -710,6 +729,8 @@ CADENCE_PARTICLES = 16
 CADENCE_FLOOR = 0.02
 """Below this chance of a long tonic after every candidate approach, the model is left its own
 ending: the melody is not forced onto a note its model all but rules out."""
+CADENCE_SEARCH_BELOW = 0.7
+"""Below this temperature :func:`_cadence` draws its candidate approaches at temperature 1."""
 
 
 def cadence_notes(count: int, ending: bool, tonic: int | None) -> int:
@@ -745,6 +766,7 @@ def _cadence(
     sampler: Sampler,
     rng: np.random.Generator,
     setting: Setting | None,
+    plain_search: bool = False,
 ) -> list[Event]:
     """The last ``count`` notes of a block, closing on a long tonic the way the model would.
 
@@ -758,6 +780,14 @@ def _cadence(
     (greedy: the likeliest). At temperature 1 this samples the model's distribution given
     that the melody ends on a long tonic; no note is overwritten. If no approach gives a long
     tonic :data:`CADENCE_FLOOR` the first candidate keeps its own, unconstrained last note.
+
+    Below :data:`CADENCE_SEARCH_BELOW` tempered candidates would all be one path (greedy: the
+    same 16 times), so the search is diverse instead: the approaches are drawn from the model
+    at temperature 1 (the block's top-k/p) and one is kept with probability ∝ (the model's
+    probability of the approach × its chance of a long tonic)^(1/temperature) among those
+    whose chance reaches the floor (temperature 0: the likeliest such ending, drawn with a
+    fixed generator so greedy stays one melody whatever the seed). If none does, the tempered
+    search above runs (``plain_search``).
     """
     k = CADENCE_PARTICLES
     midi = np.array([-1, -1, *model.pitch_vocab[2:]], np.int64)
@@ -787,15 +817,34 @@ def _cadence(
         at_d = _given(row_distributions(dur, dmask, tempered), own_d, held)
         return _draw(at_p, rng, sampler.temperature), _draw(at_d, rng, sampler.temperature)
 
+    search = sampler.temperature < CADENCE_SEARCH_BELOW and not plain_search
+    scores = np.zeros(k) if search else None
+    proposal = Sampler(temperature=1.0, top_k=sampler.top_k, top_p=sampler.top_p)
+    if search and sampler.temperature == 0:  # greedy stays one melody whatever the seed
+        rng = np.random.default_rng(0)
     endings, _ = _batch(
-        model, here, [count] * k, sampler, rng, pmask, setting, [count] * k, close=close
+        model,
+        here,
+        [count] * k,
+        proposal if search else sampler,
+        rng,
+        pmask,
+        setting,
+        [count] * k,
+        close=close,
+        scores=scores,
     )
     if weights.max() < CADENCE_FLOOR:
+        if search:  # no likely approach to a long tonic: the model's own tempered ending
+            return _cadence(model, here, count, tonic, pmask, sampler, rng, setting, True)
         pid, did = plain[0]
         return [*endings[0][:-1], Event(model.pitch_of(pid), model.duration_of(did))]
+    total = np.log(np.maximum(weights, 1e-300))
+    if scores is not None:
+        total = np.where(weights >= CADENCE_FLOOR, total + scores, -np.inf)
     if sampler.temperature == 0:
-        return endings[int(np.argmax(weights))]
-    chance = (weights / weights.max()) ** (1.0 / sampler.temperature)
+        return endings[int(np.argmax(total))]
+    chance = np.exp((total - total.max()) / sampler.temperature)
     return endings[int(rng.choice(k, p=chance / chance.sum()))]
 
 
