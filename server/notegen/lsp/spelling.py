@@ -7,14 +7,18 @@ the document's style, except for the accidental the user chose (typing ``:Eb`` k
 
 from __future__ import annotations
 
+import functools
 from dataclasses import replace
 from typing import Literal
 
 from notegen.notes import NoteStyle, spell
 
 
+@functools.lru_cache(maxsize=64)
 def _variants(style: NoteStyle) -> list[NoteStyle]:
-    """The document's style first, then the other accidental spellings in its case."""
+    """The document's style first, then the other accidental spellings in its case (memoised:
+    a completion asks for every candidate, ~16 times, and three ``replace`` calls each cost
+    more than the spelling itself)."""
     out = [style]
     choices: tuple[tuple[Literal["sharp", "flat"], Literal["f", "b"]], ...] = (
         ("sharp", "b"),
