@@ -9,6 +9,10 @@ its first as many notes) is generated in its place with
 ``generate_block`` — once hearing the other voices (the setting ``generateMelody`` gives a new
 voice) and once alone — and scored the same way. Onsets where nothing else sounds are left out.
 
+Also reported: the share of a voice's onsets (while the others play) that start together with a
+note of another voice — whether its rhythm moves with the piece (the rhythm experts of
+``notegen.rhythm``).
+
 Issue 10's target: generated voices within 5 points of the piece's own voices.
 
     python benchmarks/voice_consonance.py ../shared/data/sonicpi/rbnpi-broadcast
@@ -61,6 +65,19 @@ def consonance(events: Sequence[Event], others: Sequence[VoiceTimes]) -> tuple[i
     return good, total
 
 
+def together(events: Sequence[Event], others: Sequence[VoiceTimes]) -> tuple[int, int]:
+    """(onsets shared with another voice's onset, onsets before the others' last end)."""
+    voice = VoiceTimes.of(events)
+    starts = np.unique(np.concatenate([v.onsets for v in others])) if others else np.zeros(0)
+    end = max((float(v.ends[-1]) for v in others if len(v.ends)), default=0.0)
+    mine = voice.onsets[voice.onsets < end - 1e-6]
+    if not len(mine) or not len(starts):
+        return 0, len(mine)
+    at = np.clip(np.searchsorted(starts, mine), 1, len(starts) - 1)
+    near = np.minimum(np.abs(starts[at] - mine), np.abs(starts[at - 1] - mine))
+    return int((near < 1e-4).sum()), len(mine)
+
+
 def others_of(lines: Sequence[VoiceLine], number: int) -> tuple[VoiceTimes, ...]:
     return setting_for(lines, number).others
 
@@ -79,6 +96,7 @@ def main() -> int:
         path = Path(raw)
         files.extend(sorted(path.rglob("*.rb")) if path.is_dir() else [path])
     sums = {"piece": [0, 0], "with_voices": [0, 0], "alone": [0, 0]}
+    shared = {"piece": [0, 0], "with_voices": [0, 0], "alone": [0, 0]}
     for file in files:
         lines = document_lines(file.read_text(encoding="utf-8", errors="replace"))
         if len(lines) < 2:
@@ -108,6 +126,9 @@ def main() -> int:
                 "alone": generate_block(model, options).events,
             }
             for name, events in made.items():
+                hits, onsets = together(events, others)
+                shared[name][0] += hits
+                shared[name][1] += onsets
                 good, total = consonance(events, others)
                 sums[name][0] += good
                 sums[name][1] += total
@@ -121,6 +142,10 @@ def main() -> int:
     print(
         "\nall files: "
         + "  ".join(f"{n} {100 * g / max(1, t):5.1f} % of {t} onsets" for n, (g, t) in sums.items())
+    )
+    print(
+        "onsets together with another voice's: "
+        + "  ".join(f"{n} {100 * g / max(1, t):5.1f} %" for n, (g, t) in shared.items())
     )
     print("target: generated voices within 5 points of the pieces' own voices")
     return 0

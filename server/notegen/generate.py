@@ -69,6 +69,9 @@ class Primed:
     """The duration log-probs before the rhythm experts (:mod:`notegen.rhythm`). Those read
     the other voices' rhythm, which a cache key does not cover: a cached context redoes them
     (:meth:`ContextCache.served`)."""
+    plain_pitch: np.ndarray | None = None
+    """The pitch log-probs before the imitation expert (:mod:`notegen.imitation`), which reads
+    the other voices' whole lines: redone on a cache hit too."""
 
 
 def trim_context(n: int, max_context: int) -> int:
@@ -106,6 +109,7 @@ class ContextCache:
         self.misses = 0
         self._last_rows: tuple[Setting, np.ndarray, np.ndarray] | None = None
         self._last_keys: tuple[tuple[bytes, bytes], dict[int, bytes]] | None = None
+        self._last_again: tuple[Primed, Setting | None, bytes, Primed] | None = None
         self._root = self.root(None)
 
     def root(self, setting: Setting | None) -> Primed:
@@ -128,16 +132,30 @@ class ContextCache:
         time: float,
     ) -> Primed:
         """The context's :class:`Primed`: the served distribution after the network's logits."""
-        log_p, plain = self.model.copy_log_probs(pitch_logits, dur_logits, history)
-        log_d = self.model.mix_rhythm(plain, history % self.vd, setting)
-        return Primed(state, log_p, log_d, len(history), history, time, plain_dur=plain)
+        plain_p, plain_d = self.model.copy_log_probs(pitch_logits, dur_logits, history)
+        log_p = self.model.mix_imitation(plain_p, history // self.vd, setting)
+        log_d = self.model.mix_rhythm(plain_d, history % self.vd, setting)
+        return Primed(
+            state, log_p, log_d, len(history), history, time, plain_dur=plain_d, plain_pitch=plain_p
+        )
 
     def _again(self, base: Primed, ids: np.ndarray, setting: Setting | None) -> Primed:
-        """A cached context for ``ids``: its rhythm experts redone in ``setting``."""
-        if self.model.rhythm is None or base.plain_dur is None:
-            return dataclasses.replace(base, history=ids)
-        log_d = self.model.mix_rhythm(base.plain_dur, ids % self.vd, setting)
-        return dataclasses.replace(base, history=ids, dur_logits=log_d)
+        """A cached context for ``ids``: its rhythm and imitation experts redone in
+        ``setting`` (the other voices may have changed where the cache key cannot see)."""
+        out = dataclasses.replace(base, history=ids)
+        if self.model.rhythm is None and self.model.imitation is None:
+            return out
+        memo = self._last_again  # a completion primes the same context more than once
+        if memo is not None and memo[0] is base and memo[1] is setting and memo[2] == ids.tobytes():
+            return dataclasses.replace(memo[3], history=ids)
+        if self.model.rhythm is not None and base.plain_dur is not None:
+            log_d = self.model.mix_rhythm(base.plain_dur, ids % self.vd, setting)
+            out = dataclasses.replace(out, dur_logits=log_d)
+        if self.model.imitation is not None and base.plain_pitch is not None:
+            log_p = self.model.mix_imitation(base.plain_pitch, ids // self.vd, setting)
+            out = dataclasses.replace(out, pitch_logits=log_p)
+        self._last_again = (base, setting, ids.tobytes(), out)
+        return out
 
     def ids(self, events: Sequence[Event]) -> np.ndarray:
         """Combined token ids of ``events`` (int64), the unit keys are made of."""

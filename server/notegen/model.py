@@ -22,6 +22,7 @@ import numpy as np
 
 from notegen.conditioning import COND_DIM, Setting
 from notegen.copying import CopyMixture, log_softmax, mix_sequence, mix_step
+from notegen.imitation import ImitationMixture, mix_pitches
 from notegen.melody import Event
 from notegen.rhythm import RhythmMixture, mix_durations, rhythm_context, rhythm_sequence
 
@@ -217,6 +218,11 @@ class MelodyModel:
         self.sampling_mixture = self.mixture.for_sampling() if self.mixture else None
         # Durations that hear the piece (notegen.rhythm), after the copy model, everywhere.
         self.rhythm = RhythmMixture.from_card(card) if self.stateful else None
+        # ... and pitches that hear other voices imitate (notegen.imitation; not while sampling)
+        self.imitation = ImitationMixture.from_card(card) if self.stateful else None
+        self._midi_of = np.array(
+            [np.nan, np.nan, *(float(x) for x in self.pitch_vocab[2:])], np.float64
+        )
         self.sampling_rhythm = (
             self.rhythm.for_sampling(self.mixture.sampling_scale)
             if self.rhythm is not None and self.mixture is not None
@@ -405,6 +411,8 @@ class MelodyModel:
         ``setting``, whose time line starts where ``history`` does).
         """
         log_p, log_d = self.copy_log_probs(pitch_logits, dur_logits, history)
+        history = np.asarray(history, np.int64)
+        log_p = self.mix_imitation(log_p, history // len(self.duration_vocab), setting)
         return log_p, self.mix_rhythm(
             log_d, np.asarray(history, np.int64) % len(self.duration_vocab), setting
         )
@@ -417,6 +425,16 @@ class MelodyModel:
         if self.mixture is None:
             return log_softmax(pitch_logits), log_softmax(dur_logits)
         return mix_step(self.mixture, pitch_logits, dur_logits, history)
+
+    def mix_imitation(
+        self, log_p: np.ndarray, pitch_ids: np.ndarray, setting: Setting | None
+    ) -> np.ndarray:
+        """Served pitch log-probs of the note after ``pitch_ids`` (this voice's pitches): the
+        card's imitation expert (the other voices of ``setting``) mixed in."""
+        if self.imitation is None or setting is None or not setting.others:
+            return log_p
+        midi = self._midi_of[np.clip(np.asarray(pitch_ids, np.int64), 0, None)]
+        return mix_pitches(self.imitation, log_p, midi, setting, self.pitch_vocab)
 
     def mix_rhythm(
         self,
@@ -443,7 +461,8 @@ class MelodyModel:
         setting: Setting | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """The served distributions of every row of a melody read from ``<bos>`` (the
-        network's log-probs, then the copy model, then the rhythm experts): what
+        network's log-probs, then the copy model, then the rhythm experts and the imitation
+        expert): what
         :meth:`log_probs` returns and ``notegen-train evaluate`` scores."""
         if self.mixture is not None:
             log_p, log_d = mix_sequence(
@@ -451,6 +470,11 @@ class MelodyModel:
             )
         if self.rhythm is not None:
             log_d = rhythm_sequence(self.rhythm, log_d, dur_ids, setting, self.durations)
+        if self.imitation is not None and setting is not None and setting.others:
+            log_p = np.array(log_p, np.float64)
+            pitch_ids = np.asarray(pitch_ids, np.int64)
+            for t in range(len(log_p)):
+                log_p[t] = self.mix_imitation(log_p[t], pitch_ids[:t], setting)
         return log_p, log_d
 
     def condition(

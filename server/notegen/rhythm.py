@@ -148,17 +148,22 @@ def rhythm_context(setting: Setting | None, durations: np.ndarray) -> RhythmCont
 
 
 def longest_match(
-    text: np.ndarray, pattern: np.ndarray, max_order: int, before: int | None = None
+    text: np.ndarray,
+    pattern: np.ndarray,
+    max_order: int,
+    before: int | None = None,
+    separator: int = -1,
 ) -> tuple[int, np.ndarray]:
     """Longest suffix of ``pattern`` (≤ ``max_order``) found in ``text`` with a token after it,
     and the tokens that followed each occurrence. ``before``: occurrences must end before this
-    position (a text's own past: ``pattern`` is ``text``'s prefix of that length)."""
+    position (a text's own past: ``pattern`` is ``text``'s prefix of that length).
+    ``separator`` (between the voices of a text) is never a token that follows."""
     n = len(pattern)
     limit = len(text) - 1 if before is None else min(before, len(text)) - 1
     if n == 0 or limit <= 0:
         return 0, text[:0]
     ends = np.flatnonzero(text[:limit] == pattern[-1])  # text[j] matches pattern[-1]
-    ends = ends[text[ends + 1] >= 0]
+    ends = ends[text[ends + 1] != separator]
     length, alive = 0, ends
     for i in range(min(max_order, n)):
         if i:

@@ -496,6 +496,39 @@ def cmd_tune_rhythm(args: argparse.Namespace) -> int:
     return 0
 
 
+def _tune_imitation_args(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "tune-imitation",
+        help="fit the imitation expert's weights (notegen.imitation) on VALIDATION voices",
+    )
+    p.add_argument("model", help="an exported stateful model (.onnx or .json)")
+    p.add_argument("voices", nargs="+", help="validation pieces (extract-voices .jsonl.gz)")
+    p.add_argument("--max-order", type=int, default=16, help="longest interval run matched (16)")
+
+
+def cmd_tune_imitation(args: argparse.Namespace) -> int:
+    from .evaluate import piece_voices
+    from .imitation_fit import fit_imitation_mixture
+    from .package import update_card
+    from .voices_corpus import read_pieces
+
+    pieces = [p for path in args.voices for p in read_pieces(path)]
+    if not pieces:
+        raise CorpusError("no pieces in " + ", ".join(args.voices))
+    voices = piece_voices(pieces)
+    mixture = fit_imitation_mixture(
+        args.model, voices.melodies, voices.together, max_order=args.max_order
+    )
+    spec = {
+        **mixture.to_card(),
+        "fitted_on": [str(d) for d in args.voices],
+        "command": "notegen-train " + shlex.join(args.argv),
+    }
+    update_card(Path(args.model), "imitation_mixture", spec)
+    print(json.dumps(spec, indent=1))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="notegen-train",
@@ -511,6 +544,7 @@ def build_parser() -> argparse.ArgumentParser:
     _evaluate_args(sub)
     _tune_copy_args(sub)
     _tune_rhythm_args(sub)
+    _tune_imitation_args(sub)
     return parser
 
 
@@ -523,6 +557,7 @@ COMMANDS = {
     "evaluate": cmd_evaluate,
     "tune-copy": cmd_tune_copy,
     "tune-rhythm": cmd_tune_rhythm,
+    "tune-imitation": cmd_tune_imitation,
 }
 
 

@@ -1,0 +1,52 @@
+"""Fit the imitation expert's weights (``notegen.imitation``) on validation voices, into the card.
+
+Every event of voices heard with their other voices is scored by the served pitch distribution
+*before* the expert (network + copy model) and by the expert; EM finds the expert's weight for
+each matched length. Only voices with other voices count (alone the expert never speaks).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from notegen.conditioning import Setting
+from notegen.copying import log_softmax, mix_sequence
+from notegen.imitation import ImitationMixture, fit_imitation, imitation_marginal
+from notegen.model import MelodyModel
+
+from .corpus import Melody
+
+DEFAULT_MAX_ORDER = 16
+
+
+def fit_imitation_mixture(
+    model_path: str | Path,
+    melodies: Sequence[Melody],
+    settings: Sequence[Setting | None],
+    *,
+    max_order: int = DEFAULT_MAX_ORDER,
+) -> ImitationMixture:
+    """Maximum-likelihood weights on ``melodies`` heard in ``settings``."""
+    model = MelodyModel.load(model_path)
+    midi_of = np.array([np.nan, np.nan, *(float(x) for x in model.pitch_vocab[2:])])
+    probs, experts, lengths = [], [], []
+    for melody, setting in zip(melodies, settings, strict=True):
+        if not melody.events or setting is None or not setting.others:
+            continue
+        pids, dids = model.encode(melody.events)
+        n = len(pids)
+        pl, dl, _ = model.run(melody.events, setting=setting)
+        lp, ld = log_softmax(pl), log_softmax(dl)
+        if model.mixture is not None:
+            lp, _ = mix_sequence(model.mixture, lp, ld, model.joint_ids(pids, dids))
+        rows = lp[:n, 1:]
+        p = np.exp(rows - np.log(np.exp(rows).sum(axis=1, keepdims=True)))
+        midi = midi_of[pids]
+        for t in range(n):
+            length, q = imitation_marginal(midi[:t], setting, model.pitch_vocab, max_order)
+            probs.append(p[t, pids[t] - 1])
+            experts.append(0.0 if q is None else q[pids[t]])
+            lengths.append(length)
+    return ImitationMixture(max_order, fit_imitation(probs, experts, lengths))
