@@ -104,3 +104,56 @@ async def test_cancelling_a_command_cancels_its_running_work() -> None:
     reply = [r for r in writer.replies() if r.get("id") == 5]
     assert reply and reply[0]["error"]["code"] == -32800
     assert protocol._request_futures == {}
+
+
+def _document(text: str) -> Any:
+    from pygls.workspace.text_document import TextDocument
+
+    return TextDocument("file:///song.rb", text, version=1)
+
+
+def _change(sl: int, sc: int, el: int, ec: int, text: str) -> Any:
+    return types.TextDocumentContentChangePartial(
+        range=types.Range(types.Position(sl, sc), types.Position(el, ec)), text=text
+    )
+
+
+def test_incremental_changes_spliced_as_pygls_applies_them() -> None:
+    """Typing, deleting and multi-line replacements in plain ASCII text give the text pygls'
+    own line-by-line application gives (seeded random edits, both ends of lines included)."""
+    import random
+
+    from notegen.lsp.protocol import _splice
+
+    rng = random.Random(7)
+    text = "a1=[:C4,:D4]\nb1=[1,1]\n\nuse_bpm 90\n" * 30
+    ours, theirs = _document(text), _document(text)
+    for _ in range(400):
+        lines = ours.source.split("\n")
+        sl = rng.randrange(len(lines))
+        el = min(len(lines) - 1, sl + rng.choice([0, 0, 0, 1, 3]))
+        sc = rng.randint(0, len(lines[sl]))
+        ec = rng.randint(0 if el > sl else sc, len(lines[el]))
+        new = rng.choice(["", ",", ":E4", "\n", "x\ny\n", "a2[0]=[:G4]"])
+        change = _change(sl, sc, el, ec, new)
+        assert _splice(ours, change)
+        theirs.apply_change(change)
+        assert ours.source == theirs.source
+
+
+def test_other_changes_are_left_to_pygls() -> None:
+    """Out-of-range positions, ``\\r`` line ends and non-ASCII text are not spliced."""
+    from notegen.lsp.protocol import _splice
+
+    plain = "a1=[:C4]\nb1=[1]\n"
+    for text, change in [
+        (plain, _change(5, 0, 5, 0, "x")),
+        (plain, _change(0, 99, 0, 99, "x")),
+        (plain, _change(1, 2, 0, 1, "x")),
+        ("a1=[:C4]\r\nb1=[1]\r\n", _change(0, 1, 0, 1, "x")),
+        ("# é\na1=[:C4]\n", _change(1, 1, 1, 1, "x")),
+        (plain, types.TextDocumentContentChangeWholeDocument(text="new")),
+    ]:
+        doc = _document(text)
+        assert not _splice(doc, change)
+        assert doc.source == text

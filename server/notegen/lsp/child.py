@@ -60,6 +60,10 @@ class ChildFailed(Exception):
     """The child process failed or died; the message says how."""
 
 
+class ChildUnavailable(ChildFailed):
+    """No child process could be started; the work never began (the caller may do it)."""
+
+
 class ChildModelError(ChildFailed):
     """The child could not load the model (the message names the file and why)."""
 
@@ -77,16 +81,19 @@ async def run_in_child(model_path: Path, fn: Callable[..., T], view: DocumentVie
         (str(model_path), fn, (view.uri, view.version, view.text), args),
         protocol=pickle.HIGHEST_PROTOCOL,
     )
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        __name__,
-        str(os.getpid()),
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=_child_env(),
-    )
+    try:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            __name__,
+            str(os.getpid()),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=_child_env(),
+        )
+    except OSError as exc:  # no process to be had (out of memory, process limit...)
+        raise ChildUnavailable(f"cannot start a process for the work ({exc})") from None
     _running.add(process)
     try:
         out, err = await process.communicate(payload)

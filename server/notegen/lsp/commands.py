@@ -9,6 +9,7 @@ dropped (``ContentModified``) instead of being applied at a stale place.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -42,6 +43,7 @@ from .picture import block_roll, render_roll
 __all__ = ["continuation_edits"]  # re-exported: where it lived before notegen.lsp.jobs
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 GENERATE = "notegen.generateMelody"
 FORMS = ("voice", "live_loop")
@@ -163,18 +165,20 @@ async def long_work(
     shares the server's interpreter), else on the engine's long-work thread (warm model).
 
     Either way a cancelled request stops the work; a child that fails is an error reply and
-    nothing changes.
+    nothing changes. When no process can be started at all, the server does the work itself.
     """
-    if not child.wanted(notes) or engine.path is None:
-        job = Job(model)  # stops at its next model step when the request is cancelled
-        return await engine.run_long(job, lambda: fn(job.model, view, *args))
-    async with engine.child_turn():  # one big job at a time, as on the long-work thread
-        try:
-            return await child.run_in_child(engine.path, fn, view, *args)
-        except child.ChildModelError as exc:
-            raise ModelUnavailable(message=f"no model: {exc}") from None
-        except child.ChildFailed as exc:
-            raise JsonRpcInternalError(message=f"notegen: {exc}; nothing was changed") from None
+    if child.wanted(notes) and engine.path is not None:
+        async with engine.child_turn():  # one big job at a time, as on the long-work thread
+            try:
+                return await child.run_in_child(engine.path, fn, view, *args)
+            except child.ChildUnavailable as exc:
+                log.warning("%s: generating in the server instead", exc)
+            except child.ChildModelError as exc:
+                raise ModelUnavailable(message=f"no model: {exc}") from None
+            except child.ChildFailed as exc:
+                raise JsonRpcInternalError(message=f"notegen: {exc}; nothing was changed") from None
+    job = Job(model)  # stops at its next model step when the request is cancelled
+    return await engine.run_long(job, lambda: fn(job.model, view, *args))
 
 
 # -- generateMelody ----------------------------------------------------------------------------

@@ -30,10 +30,12 @@ from collections.abc import Generator
 from concurrent.futures import Future
 from functools import partial
 from typing import Any
+from urllib.parse import unquote
 
 from cattrs import transform_error
 from cattrs.errors import ClassValidationError
 from lsprotocol import types
+from notegen.sonicpi.types import line_starts
 from pygls.exceptions import (
     JsonRpcException,
     JsonRpcInvalidParams,
@@ -233,6 +235,31 @@ class NotegenProtocol(LanguageServerProtocol):
         if self.exited is not None:
             self.exited.set()
 
+    # -- documents ----------------------------------------------------------------------------
+
+    @lsp_method(types.TEXT_DOCUMENT_DID_CHANGE)
+    def lsp_text_document__did_change(
+        self, params: types.DidChangeTextDocumentParams
+    ) -> Generator[Any, Any, None]:
+        """pygls' didChange, with incremental changes to plain ASCII text spliced in directly.
+
+        pygls applies each change by splitting the whole text into lines and writing them all
+        back (~0.24 ms per keystroke in the 2,000-line benchmark piece, and 2,000 short-lived
+        strings whose churn fragments the heap); a splice of the new text between the two
+        offsets gives the same text. Anything else (``\r``, non-ASCII text whose UTF-16
+        positions need converting, positions out of range, full replacements) is pygls'.
+        """
+        uri = params.text_document.uri
+        for change in params.content_changes:
+            doc = self.workspace.text_documents.get(unquote(uri))
+            if doc is None or not _splice(doc, change):
+                self.workspace.update_text_document(params.text_document, change)
+        doc = self.workspace.text_documents.get(unquote(uri))
+        if doc is not None:
+            doc.version = params.text_document.version
+        if (user_handler := self.fm.features.get(types.TEXT_DOCUMENT_DID_CHANGE)) is not None:
+            yield user_handler, (params,), None
+
     # -- no future outlives its message ---------------------------------------------------------
 
     def _execute_handler(
@@ -279,3 +306,27 @@ class NotegenProtocol(LanguageServerProtocol):
 def _cancel_with(step: Any, outer: Future[Any]) -> None:
     if outer.cancelled() and not step.done():
         step.cancel()
+
+
+def _splice(doc: Any, change: Any) -> bool:
+    """Apply an incremental ``change`` to ``doc`` (a pygls TextDocument) by slicing, when its
+    text is ASCII without ``\r`` and the range lies inside it; ``False``: not applied."""
+    change_range = getattr(change, "range", None)
+    source = doc.source
+    if change_range is None or "\r" in source or not source.isascii():
+        return False
+    start, end = change_range.start, change_range.end
+    if (start.line, start.character) > (end.line, end.character):
+        return False
+    starts = line_starts(source)
+    offsets = []
+    for position in (start, end):
+        line, character = position.line, position.character
+        if not 0 <= line < len(starts) or character < 0:
+            return False
+        length = (starts[line + 1] - 1 if line + 1 < len(starts) else len(source)) - starts[line]
+        if character > length:
+            return False
+        offsets.append(starts[line] + character)
+    doc._source = source[: offsets[0]] + change.text + source[offsets[1] :]
+    return True
