@@ -4,7 +4,8 @@ most 30 % more per step than the one it replaces).
 For each model: CPU time of a batch-1 ``MelodyModel.step`` (with the conditioning rows the
 server computes for a voice against three others, for a model that has the input), of a
 completion context read (``ContextCache.prime_ids`` of 64 new events in a four-voice piece),
-and of ``notegen.generate.generate`` per note (C major mask, temperature 1, top-p 0.95). CPU
+and of ``notegen.generate.generate`` per note (C major mask, temperature 1, top-p 0.95), alone
+and against the piece's three voices. CPU
 time, not wall time: other processes on a shared machine inflate wall time, not CPU time. The
 best of ``--repeats`` runs is reported.
 
@@ -79,10 +80,25 @@ def measure(path: str, repeats: int) -> dict[str, float]:
         made = generate(model, [], 400, top_p=0.95, seed=1, tonic=0, scale="major")
         return len(made)
 
+    def heard() -> int:
+        """As ``generateMelody`` in a piece: the new voice hears the other three."""
+        made = generate(
+            model,
+            [],
+            400,
+            top_p=0.95,
+            seed=1,
+            tonic=0,
+            scale="major",
+            setting=setting if model.cond_dim else None,
+        )
+        return len(made)
+
     return {
         "step_us": 1e6 * best(steps, repeats),
         "read_us_per_event": 1e6 * best(reads, repeats),
         "generate_us_per_note": 1e6 * best(notes, repeats),
+        "generate_in_piece_us_per_note": 1e6 * best(heard, repeats),
     }
 
 

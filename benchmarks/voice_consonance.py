@@ -32,36 +32,26 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "server"))
 
 from notegen.conditioning import VoiceTimes, sounding  # noqa: E402
+from notegen.consonance import consonant_notes  # noqa: E402
 from notegen.ensemble import VoiceLine, document_lines, setting_for  # noqa: E402
 from notegen.generate import GenerateOptions, generate_block  # noqa: E402
 from notegen.melody import Event  # noqa: E402
 from notegen.model import MelodyModel  # noqa: E402
 from notegen.sampling import detect_key, tonic_name  # noqa: E402
 
-CONSONANT = {0, 3, 4, 7, 8, 9}
-
 
 def consonance(events: Sequence[Event], others: Sequence[VoiceTimes]) -> tuple[int, int]:
-    """(consonant onsets, onsets with something else sounding) of a voice from beat 0."""
+    """(consonant onsets, onsets with something else sounding) of a voice from beat 0, by
+    :func:`notegen.consonance.consonant_notes` (the rule generation weights notes by)."""
     voice = VoiceTimes.of(events)
     notes = np.isfinite(voice.pitches)
     heard = sounding(others, voice.onsets[notes])
     good = total = 0
     for pitch, row in zip(voice.pitches[notes], heard, strict=True):
-        other = row[np.isfinite(row)]
-        if other.size == 0:
+        if not np.isfinite(row).any():
             continue
         total += 1
-        bass = min(float(other.min()), float(pitch))
-        ok = True
-        for q in other:
-            interval = round(abs(pitch - q)) % 12
-            lower = min(pitch, q)
-            if interval in CONSONANT or (interval == 5 and lower > bass):
-                continue
-            ok = False
-            break
-        good += ok
+        good += bool(consonant_notes(np.array([pitch]), row)[0])
     return good, total
 
 
@@ -118,18 +108,20 @@ def main() -> int:
             # the piece's own voice over the same span: its first ``count`` notes
             pitched = np.cumsum([e.pitch is not None for e in line.events])
             own = line.events[: int(np.searchsorted(pitched, count)) + 1]
+            # a new voice is laid out on the first other voice's beats (setting_for): it is
+            # scored on those, the piece's voice on its own (they differ where tempi do)
+            new = setting_for(rest, None)
             made = {
                 "piece": own,
-                "with_voices": generate_block(
-                    model, options, setting=setting_for(rest, None)
-                ).events,
+                "with_voices": generate_block(model, options, setting=new).events,
                 "alone": generate_block(model, options).events,
             }
             for name, events in made.items():
-                hits, onsets = together(events, others)
+                heard = others if name == "piece" else new.others
+                hits, onsets = together(events, heard)
                 shared[name][0] += hits
                 shared[name][1] += onsets
-                good, total = consonance(events, others)
+                good, total = consonance(events, heard)
                 sums[name][0] += good
                 sums[name][1] += total
                 row[name] = row.get(name, (0, 0))

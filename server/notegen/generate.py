@@ -503,7 +503,7 @@ def generate(
         )
     sampler = Sampler(temperature=temperature, top_k=top_k, top_p=top_p, seed=seed)
     pmask = _pitch_mask(model, tonic, scale)
-    chooser = _PitchChooser(model, pmask, primed.history)
+    chooser = _PitchChooser(model, pmask, primed.history, setting)
     ahead = _Ahead(model, primed, count if ending else 0, setting)
     dmask = np.ones(len(model.duration_vocab), dtype=bool)
     dmask[BOS] = False
@@ -529,7 +529,7 @@ def generate(
     network: np.ndarray | None = None  # the first event comes from the served distribution
     tail = cadence_notes(count, ending, tonic)
     for i in range(count - tail):
-        pid = chooser.sample(sampler, pl, network)
+        pid = chooser.sample(sampler, pl, network, ahead.onset(0))
         did = sampler.sample(dl, dmask)
         out.append(Event(model.pitch_of(pid), model.duration_of(did)))
         if i + 1 < count:
@@ -659,7 +659,7 @@ def _batch(
     row's log-probability of its events before the last under the model (temperature 1, as
     generation samples it) is added there."""
     rows, steps = len(sizes), max(sizes)
-    choosers = [_PitchChooser(model, pmask, primed.history) for _ in range(rows)]
+    choosers = [_PitchChooser(model, pmask, primed.history, setting) for _ in range(rows)]
     ahead = _Ahead(model, primed, 0, setting, rows=rows, left=left)
     dmask = np.ones(len(model.duration_vocab), dtype=bool)
     dmask[BOS] = False
@@ -683,11 +683,17 @@ def _batch(
         network = np.repeat(primed.network[None, :], rows, axis=0)
     here = primed if snap_at == 0 else None
     for t in range(steps):
-        folded = np.stack([ch.fold(row) for ch, row in zip(choosers, lp, strict=True)])
+        tilts = [ch.tilt(ahead.onset(r)) for r, ch in enumerate(choosers)]
+        folded = np.stack(
+            [ch.fold(row, tilts[r]) for r, (ch, row) in enumerate(zip(choosers, lp, strict=True))]
+        )
         keep = np.array([ch.keep for ch in choosers])
         shares = None
         if network is not None:
-            shares = [ch.share(row) for ch, row in zip(choosers, network, strict=True)]
+            shares = [
+                ch.share(row, tilts[r])
+                for r, (ch, row) in enumerate(zip(choosers, network, strict=True))
+            ]
         if close is not None and t + 1 == steps:
             pid, did = close(folded, ld, keep, shares)
         else:
@@ -1035,17 +1041,26 @@ def _prime(
 
 
 class _PitchChooser:
-    """Draws the next pitch of one melody: scale mask by folding, the repeat's share kept.
+    """Draws the next pitch of one melody: scale mask by folding, the repeat's share kept,
+    the notes consonant with the other voices weighted (:mod:`notegen.consonance`).
 
     Remembers the last note played (from the context, then its own choices), which both the
     fold (:func:`notegen.sampling.fold_masked`) and the sampler's ``keep`` need."""
 
-    def __init__(self, model: MelodyModel, mask: np.ndarray, history: np.ndarray) -> None:
+    def __init__(
+        self,
+        model: MelodyModel,
+        mask: np.ndarray,
+        history: np.ndarray,
+        setting: Setting | None = None,
+    ) -> None:
         self.mask = mask
         self.midi = np.array([np.nan, np.nan, *model.pitch_vocab[2:]], np.float64)
         self.restricts = bool((~mask[2:]).any())
         self.keep = -1
         self.last: float | None = None
+        self.consonance = model.consonance
+        self.others = setting.others if setting is not None else ()
         vd = len(model.duration_vocab)
         pitched = [int(t) // vd for t in np.asarray(history)[::-1] if int(t) // vd >= 2]
         if pitched:
@@ -1056,17 +1071,28 @@ class _PitchChooser:
             self.keep = pid if self.mask[pid] else -1
             self.last = float(self.midi[pid])
 
-    def fold(self, logits: np.ndarray) -> np.ndarray:
-        """Log-probabilities with the masked notes' mass folded onto scale notes."""
-        if not self.restricts:
-            return logits
-        probs = np.exp(log_softmax(np.asarray(logits, np.float64)))
-        folded = fold_masked(probs, self.mask, self.midi, self.last)
-        with np.errstate(divide="ignore"):
-            return np.log(folded)
+    def tilt(self, onset: float) -> np.ndarray | None:
+        """Log-weights of the notes consonant with what the other voices sound at ``onset``
+        (``None``: no weight in the card, or nothing sounds there)."""
+        if self.consonance is None or not self.others:
+            return None
+        return self.consonance.at(self.midi, self.others, onset)
 
-    def share(self, network_logits: np.ndarray | None) -> float | None:
-        """The repeat's probability by the network alone (after the fold), or ``None``.
+    def fold(self, logits: np.ndarray, tilt: np.ndarray | None = None) -> np.ndarray:
+        """Log-probabilities with the masked notes' mass folded onto scale notes, then the
+        consonant notes weighted by ``tilt`` (unnormalised: the sampler normalises)."""
+        if self.restricts:
+            probs = np.exp(log_softmax(np.asarray(logits, np.float64)))
+            folded = fold_masked(probs, self.mask, self.midi, self.last)
+            with np.errstate(divide="ignore"):
+                logits = np.log(folded)
+        return logits if tilt is None else logits + tilt
+
+    def share(
+        self, network_logits: np.ndarray | None, tilt: np.ndarray | None = None
+    ) -> float | None:
+        """The repeat's probability by the network alone (after the fold and the consonance
+        weight), or ``None``.
 
         The copy model, matching the melody's own output, would otherwise feed a repeated note
         back to itself: sampled from the mixture, runs of 19-21 equal notes appeared."""
@@ -1075,13 +1101,22 @@ class _PitchChooser:
         probs = np.exp(log_softmax(np.asarray(network_logits, np.float64)))
         if self.restricts:
             probs = fold_masked(probs, self.mask, self.midi, self.last)
+        if tilt is not None:
+            probs = probs * np.exp(tilt)
+            probs /= probs.sum()
         return float(probs[self.keep])
 
     def sample(
-        self, sampler: Sampler, logits: np.ndarray, network: np.ndarray | None = None
+        self,
+        sampler: Sampler,
+        logits: np.ndarray,
+        network: np.ndarray | None = None,
+        onset: float | None = None,
     ) -> int:
+        """A pitch id for a note starting at ``onset`` (beats on the other voices' line)."""
+        tilt = None if onset is None else self.tilt(onset)
         keep = self.keep if self.keep >= 0 else None
-        pid = sampler.sample(self.fold(logits), self.mask, keep, self.share(network))
+        pid = sampler.sample(self.fold(logits, tilt), self.mask, keep, self.share(network, tilt))
         self.played(pid)
         return pid
 
@@ -1107,6 +1142,10 @@ class _Ahead:
         if left is not None:
             self.left[:] = left
         self.rows_n = rows
+
+    def onset(self, row: int) -> float:
+        """Where row ``row``'s next event starts on the other voices' time line (beats)."""
+        return self.setting.start + float(self.times[row])
 
     def rows(self, beats: np.ndarray) -> np.ndarray | None:
         """Rows ``[R, 1, C]`` for the steps after events of ``beats`` were generated."""

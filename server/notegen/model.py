@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from notegen.conditioning import COND_DIM, Setting
+from notegen.consonance import ConsonanceBias
 from notegen.copying import CopyMixture, log_softmax, mix_sequence, mix_step
 from notegen.imitation import ImitationMixture, mix_pitches
 from notegen.melody import Event
@@ -220,6 +221,9 @@ class MelodyModel:
         self.rhythm = RhythmMixture.from_card(card) if self.stateful else None
         # ... and pitches that hear other voices imitate (notegen.imitation; not while sampling)
         self.imitation = ImitationMixture.from_card(card) if self.stateful else None
+        # ... and, while sampling, the notes consonant with the other voices weighted
+        # (notegen.consonance: the network hedges on harmony; weight fitted on chorale voices)
+        self.consonance = ConsonanceBias.from_card(card) if self.stateful else None
         self._midi_of = np.array(
             [np.nan, np.nan, *(float(x) for x in self.pitch_vocab[2:])], np.float64
         )

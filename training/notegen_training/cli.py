@@ -529,6 +529,40 @@ def cmd_tune_imitation(args: argparse.Namespace) -> int:
     return 0
 
 
+def _tune_consonance_args(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "tune-consonance",
+        help="fit the weight generation gives notes consonant with the other voices "
+        "(notegen.consonance) on VALIDATION voices",
+    )
+    p.add_argument("model", help="an exported stateful model (.onnx or .json)")
+    p.add_argument("voices", nargs="+", help="validation pieces (extract-voices .jsonl.gz)")
+
+
+def cmd_tune_consonance(args: argparse.Namespace) -> int:
+    from .consonance_fit import fit_consonance
+    from .evaluate import piece_voices
+    from .package import update_card
+    from .voices_corpus import read_pieces
+
+    pieces = [p for path in args.voices for p in read_pieces(path)]
+    if not pieces:
+        raise CorpusError("no pieces in " + ", ".join(args.voices))
+    voices = piece_voices(pieces)
+    fit = fit_consonance(args.model, voices.melodies, voices.together)
+    spec = {
+        **fit.bias.to_card(),
+        "onsets": fit.onsets,
+        "consonant_real": round(fit.real, 4),
+        "consonant_sampled_before": round(fit.expected, 4),
+        "fitted_on": [str(d) for d in args.voices],
+        "command": "notegen-train " + shlex.join(args.argv),
+    }
+    update_card(Path(args.model), "consonance_bias", spec)
+    print(json.dumps(spec, indent=1))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="notegen-train",
@@ -545,6 +579,7 @@ def build_parser() -> argparse.ArgumentParser:
     _tune_copy_args(sub)
     _tune_rhythm_args(sub)
     _tune_imitation_args(sub)
+    _tune_consonance_args(sub)
     return parser
 
 
@@ -558,6 +593,7 @@ COMMANDS = {
     "tune-copy": cmd_tune_copy,
     "tune-rhythm": cmd_tune_rhythm,
     "tune-imitation": cmd_tune_imitation,
+    "tune-consonance": cmd_tune_consonance,
 }
 
 
