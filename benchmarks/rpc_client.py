@@ -433,14 +433,18 @@ def memory_line(pid: int) -> str:
     )
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time the process has used (``/proc/<pid>/stat``), in seconds.
+def cpu_seconds(pid: int, children: bool = False) -> float:
+    """User + system CPU time the process has used (``/proc/<pid>/stat``), in seconds; with
+    ``children``, plus that of its child processes that have ended (and been waited for).
 
     Unlike wall-clock latency this does not grow when other processes compete for the CPU.
     """
     fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
     ticks = os.sysconf("SC_CLK_TCK")
-    return (int(fields[11]) + int(fields[12])) / ticks
+    used = int(fields[11]) + int(fields[12])
+    if children:
+        used += int(fields[13]) + int(fields[14])
+    return used / ticks
 
 
 def tree_cpu(pid: int) -> tuple[float, frozenset[int]]:

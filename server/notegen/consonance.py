@@ -17,7 +17,6 @@ the tilted distribution is as consonant as the voices it predicts, no more. nump
 
 from __future__ import annotations
 
-import bisect
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -79,7 +78,7 @@ class ConsonanceBias:
         the others' time line), or ``None`` where nothing else sounds."""
         if not others or self.weight == 0:
             return None
-        heard = _TABLES.get(others, _Sounding).at(onset)
+        heard = _TABLES.get(others, _Sounding).at(others, onset)
         if not heard:
             return None
         return _bias(midi.tobytes(), len(midi), heard, self.weight)
@@ -87,20 +86,34 @@ class ConsonanceBias:
 
 class _Sounding:
     """The pitches the other voices sound on each stretch between their onsets and ends: a
-    generated note looks them up with one bisection instead of a search per voice."""
+    generated note looks them up with one bisection instead of a search per voice.
+
+    A stretch's pitches are read when a note first lands in it (then kept): the 20-voice
+    benchmark piece has ~10,000 stretches per voice's setting, and reading them all up front
+    (a tuple of Python floats each) cost ~50 ms and ~6 MB per voice, which the first completion
+    in each voice paid, and up to ~280 MB over a completion run (measured through the server,
+    benchmarks/lsp_latency.py). Same pitches, same order: the stretch's first point is read
+    exactly as before. The table does not hold the voices (its memo holds them weakly): the
+    caller hands them in.
+    """
 
     __slots__ = ("boundaries", "heard")
 
     def __init__(self, others: tuple[VoiceTimes, ...]) -> None:
-        edges = np.unique(np.concatenate([v.onsets for v in others] + [v.ends for v in others]))
-        pitches = sounding(others, np.concatenate([[-1e9], edges]))
-        self.boundaries: list[float] = edges.tolist()
-        self.heard: list[tuple[float, ...]] = [
-            tuple(sorted(row[np.isfinite(row)].tolist())) for row in pitches
-        ]
+        self.boundaries = np.unique(
+            np.concatenate([v.onsets for v in others] + [v.ends for v in others])
+        )
+        self.heard: dict[int, tuple[float, ...]] = {}
 
-    def at(self, onset: float) -> tuple[float, ...]:
-        return self.heard[bisect.bisect_right(self.boundaries, onset + _EPS)]
+    def at(self, others: tuple[VoiceTimes, ...], onset: float) -> tuple[float, ...]:
+        index = int(np.searchsorted(self.boundaries, onset + _EPS, side="right"))
+        found = self.heard.get(index)
+        if found is None:
+            point = self.boundaries[index - 1] if index else -1e9
+            row = sounding(others, np.array([point], np.float64))[0]
+            found = tuple(sorted(row[np.isfinite(row)].tolist()))
+            self.heard[index] = found
+        return found
 
 
 _TABLES: _PerVoices[_Sounding] = _PerVoices()

@@ -102,3 +102,18 @@ def test_a_5_mb_one_line_array_is_answered_from_a_window(client: Any, tmp_path: 
     assert completion(client, uri, 1, middle).wait(60)["items"]
     hover = {"textDocument": {"uri": uri}, "position": {"line": 1, "character": middle - 2}}
     assert "MIDI 60" in client.request("textDocument/hover", hover, timeout=60)["contents"]["value"]
+
+
+def test_a_document_opened_again_after_every_one_closed_gets_the_same_completions(
+    client: Any, tmp_path: Path
+) -> None:
+    """Closing the last document drops the model states kept for it; opening it again reads
+    them anew and offers the same items."""
+    uri = (tmp_path / "song.rb").as_uri()
+    client.did_open(uri, SONG)
+    first = completion(client, uri, 2, 10).wait(30)["items"]
+    client.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
+    client.did_open(uri, SONG)
+    again = completion(client, uri, 2, 10).wait(30)["items"]
+    assert first and [i["label"] for i in again] == [i["label"] for i in first]
+    assert [i.get("textEdit") for i in again] == [i.get("textEdit") for i in first]

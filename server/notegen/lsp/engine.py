@@ -11,6 +11,7 @@ names the file and why) and every model-free feature keeps working.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 from collections import OrderedDict
@@ -160,6 +161,18 @@ class Engine:
             await done
         finally:
             stopped.set()
+
+    def forget_states(self) -> None:
+        """Drop the cached model states and results (no document is open any more: ~9 MB of
+        states at the cache's capacity). Runs on the inference thread, behind any request."""
+
+        def clear() -> None:
+            if self.cache is not None:
+                self.cache.clear()
+            self.results.clear()
+
+        with contextlib.suppress(RuntimeError):  # shut down
+            self.executor.submit(clear)
 
     def remember(self, key: Any, compute: Callable[[], T], capacity: int = 256) -> T:
         """A tiny LRU for results that depend only on ``key`` (called on the worker thread)."""

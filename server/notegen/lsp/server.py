@@ -388,6 +388,9 @@ class NotegenServer(LanguageServer):
         self.read_cost.pop(uri, None)
         self.model_sent.pop(uri, None)
         self.slip_hints.forget(uri)
+        if not self.views:  # the last document closed: its warm states serve nobody now
+            for engine in (self.engine, *self.models.engines.values()):
+                engine.forget_states()
 
     # -- shared request plumbing ---------------------------------------------------------------
 
