@@ -97,23 +97,71 @@ class _Sounding:
     caller hands them in.
     """
 
-    __slots__ = ("boundaries", "heard")
+    __slots__ = ("boundaries", "heard", "voices")
 
     def __init__(self, others: tuple[VoiceTimes, ...]) -> None:
         self.boundaries = np.unique(
             np.concatenate([v.onsets for v in others] + [v.ends for v in others])
         )
         self.heard: dict[int, tuple[float, ...]] = {}
+        self.voices = _Concatenated.of(others)
 
     def at(self, others: tuple[VoiceTimes, ...], onset: float) -> tuple[float, ...]:
         index = int(np.searchsorted(self.boundaries, onset + _EPS, side="right"))
         found = self.heard.get(index)
         if found is None:
             point = self.boundaries[index - 1] if index else -1e9
-            row = sounding(others, np.array([point], np.float64))[0]
+            if self.voices is not None:
+                row = self.voices.sounding(float(point))
+            else:
+                row = sounding(others, np.array([point], np.float64))[0]
             found = tuple(sorted(row[np.isfinite(row)].tolist()))
             self.heard[index] = found
         return found
+
+
+class _Concatenated:
+    """The other voices one after another, to read what they sound at one point with a few
+    whole-array operations instead of several per voice (:func:`sounding` loops over the
+    voices: ~19 searches per generated note in the 20-voice benchmark piece, ~0.15 ms).
+
+    A voice's note at ``t`` is its last onset ``<= t + _EPS``: in a voice whose onsets never
+    decrease that is the number of such onsets minus one, exactly what ``searchsorted(...,
+    side="right") - 1`` gives; the same comparisons, so the same pitches. Voices whose onsets
+    are not in order (or not finite) keep :func:`sounding` (:meth:`of` gives ``None``).
+    """
+
+    __slots__ = ("ends", "firsts", "onsets", "pitches")
+
+    def __init__(
+        self, onsets: np.ndarray, ends: np.ndarray, pitches: np.ndarray, firsts: np.ndarray
+    ):
+        self.onsets, self.ends, self.pitches, self.firsts = onsets, ends, pitches, firsts
+
+    @classmethod
+    def of(cls, others: tuple[VoiceTimes, ...]) -> _Concatenated | None:
+        voices = [v for v in others if v.onsets.size]
+        if not voices:
+            return None
+        onsets = [np.asarray(v.onsets, np.float64) for v in voices]
+        if not all(np.isfinite(o).all() and (np.diff(o) >= 0).all() for o in onsets):
+            return None
+        sizes = np.array([len(o) for o in onsets], np.intp)
+        firsts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.intp)
+        return cls(
+            np.concatenate(onsets),
+            np.concatenate([np.asarray(v.ends, np.float64) for v in voices]),
+            np.concatenate([np.asarray(v.pitches, np.float64) for v in voices]),
+            firsts,
+        )
+
+    def sounding(self, point: float) -> np.ndarray:
+        """The pitch each voice sounds at ``point`` (NaN: none), in voice order."""
+        counts = np.add.reduceat(self.onsets <= point + _EPS, self.firsts, dtype=np.intp)
+        ok = counts > 0
+        at = self.firsts + np.where(ok, counts - 1, 0)
+        ok &= point < self.ends[at] - _EPS
+        return np.where(ok, self.pitches[at], np.nan)
 
 
 _TABLES: _PerVoices[_Sounding] = _PerVoices()
