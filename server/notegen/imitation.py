@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from notegen.conditioning import Setting, VoiceTimes, _PerVoices
-from notegen.rhythm import LENGTH_EDGES, bucket, longest_match
+from notegen.rhythm import LENGTH_EDGES, MatchIndex, bucket
 
 __all__ = ["ImitationMixture", "imitation_marginal", "intervals", "mix_pitches"]
 
@@ -72,14 +72,15 @@ def intervals(midi: np.ndarray) -> np.ndarray:
     return out
 
 
-def _text(others: tuple[VoiceTimes, ...]) -> np.ndarray:
+def _text(others: tuple[VoiceTimes, ...]) -> MatchIndex:
     parts: list[np.ndarray] = []
     for voice in others:
         parts += [intervals(voice.pitches), np.array([_SEPARATOR], np.int64)]
-    return np.concatenate(parts) if parts else np.zeros(0, np.int64)
+    text = np.concatenate(parts) if parts else np.zeros(0, np.int64)
+    return MatchIndex(text, _SEPARATOR)
 
 
-_TEXTS: _PerVoices[np.ndarray] = _PerVoices()
+_TEXTS: _PerVoices[MatchIndex] = _PerVoices()
 
 
 def imitation_marginal(
@@ -89,9 +90,8 @@ def imitation_marginal(
     note after ``own_midi`` (this voice so far, NaN = rest); ``(0, None)`` when silent."""
     if setting is None or not setting.others:
         return 0, None
-    text = _TEXTS.get(setting.others, _text)
     own = intervals(own_midi)
-    length, nexts = longest_match(text, own, max_order, separator=_SEPARATOR)
+    length, nexts = _TEXTS.get(setting.others, _text).longest(own, max_order)
     nexts = nexts[nexts != FIRST]
     if not length or not len(nexts):
         return 0, None

@@ -17,6 +17,7 @@ from notegen.model import MelodyModel
 from notegen.rhythm import (
     EXPERTS,
     LENGTH_EDGES,
+    MatchIndex,
     RhythmMixture,
     expert_marginals,
     longest_match,
@@ -251,3 +252,23 @@ def test_tune_rhythm_scores_each_sonic_pi_file_with_weights_fitted_without_it(
         assert held[name]["with_voices"] < held[name]["alone"]
     assert set(held["all"]) == {"with_voices", "alone"}
     assert spec["rhythm_mixture"]["fitted_on"] == [str(folder)]
+
+
+def test_an_indexed_text_finds_the_same_longest_match_and_followers() -> None:
+    """:class:`MatchIndex` answers as :func:`longest_match` scanning the text does: random
+    voices of a few tokens (so matches run long), separators between them, patterns of every
+    length up to and past ``max_order``, asked twice (the second answer is a kept one)."""
+    rng = np.random.default_rng(7)
+    for case in range(40):
+        separator = -1 if case % 2 else -99_999
+        voices = [rng.integers(0, 1 + case % 5, size=int(rng.integers(0, 60))) for _ in range(4)]
+        text = np.concatenate([np.append(v, separator) for v in voices]).astype(np.int64)
+        index = MatchIndex(text, separator)
+        for max_order in (1, 3, 16):
+            for _ in range(30):
+                own = rng.integers(0, 1 + case % 5, size=int(rng.integers(0, 25))).astype(np.int64)
+                expected = longest_match(text, own, max_order, separator=separator)
+                for _again in range(2):
+                    length, nexts = index.longest(own, max_order)
+                    assert length == expected[0]
+                    assert nexts.tolist() == expected[1].tolist()
