@@ -81,7 +81,9 @@ class ConsonanceBias:
         heard = _TABLES.get(others, _Sounding).at(others, onset)
         if not heard:
             return None
-        return _bias(midi.tobytes(), len(midi), heard, self.weight)
+        midi_b = midi.tobytes()
+        midi_b = _MIDI.setdefault(midi_b, midi_b)  # one key object per vocabulary, not per call
+        return _bias(midi_b, len(midi), heard, self.weight)
 
 
 class _Sounding:
@@ -167,12 +169,47 @@ class _Concatenated:
 _TABLES: _PerVoices[_Sounding] = _PerVoices()
 
 
+_MIDI: dict[bytes, bytes] = {}
+
+
 @lru_cache(maxsize=4096)
 def _bias(midi_b: bytes, n: int, heard: tuple[float, ...], weight: float) -> np.ndarray:
+    """``consonant_notes(midi, heard) * weight``, one heard pitch at a time.
+
+    A note is consonant with what sounds when it is consonant with each pitch heard, and that
+    depends only on the pitch and the lowest one heard (a fourth over the bass): so each
+    ``(pitch, lowest)`` column is computed once and the columns of the distinct pitches heard
+    are and-ed. In the benchmark piece ~17 pitches sound under a generated note in ~1,700
+    combinations per voice, and the whole ``[notes, heard]`` rule cost ~38 µs per new one."""
     midi = np.frombuffer(midi_b, np.float64, count=n)
-    out = consonant_notes(midi, np.array(heard)) * weight
+    if not heard or not all(math.isfinite(q) for q in heard):
+        ok = consonant_notes(midi, np.array(heard))
+    else:
+        low = min(heard)
+        ok = np.isfinite(midi)
+        for q in set(heard):
+            ok = ok & _column(midi_b, n, q, low)
+    out = ok * weight
     out.setflags(write=False)
     return out
+
+
+_OK = np.isin(np.arange(12), sorted(CONSONANT))
+"""Whether each interval class is consonant with any note."""
+
+
+@lru_cache(maxsize=8192)
+def _column(midi_b: bytes, n: int, q: float, low: float) -> np.ndarray:
+    """Which of the pitches are consonant with ``q`` heard with ``low`` the lowest pitch heard:
+    :func:`consonant_notes`' rule for one column (the same operations, so the same answer)."""
+    midi = np.frombuffer(midi_b, np.float64, count=n)
+    m = np.where(np.isfinite(midi), midi, 0.0)
+    interval = np.round(np.abs(m - q)) % 12  # finite, a whole number in [0, 12)
+    bass = np.minimum(low, m)
+    fourth_above_bass = (interval == _FOURTH) & (np.minimum(m, q) > bass)
+    ok: np.ndarray = _OK[interval.astype(np.intp)] | fourth_above_bass
+    ok.setflags(write=False)
+    return ok
 
 
 MAX_WEIGHT = 8.0

@@ -145,3 +145,22 @@ def test_what_sounds_is_read_per_stretch_as_the_whole_table_reads_it() -> None:
         for onset in rng.permutation(probes):
             index = int(np.searchsorted(edges, onset + _EPS, side="right"))
             assert table.at(voices, float(onset)) == expected[index]
+
+
+def test_the_sampling_weight_is_the_rule_read_one_heard_pitch_at_a_time() -> None:
+    """The weight generation adds (kept per heard pitch and bass) is ``consonant_notes``
+    times the card's weight: random pitches heard (doubled, microtonal, over and under the
+    notes), a vocabulary with rests (NaN) and a microtone."""
+    from notegen.consonance import _bias
+
+    rng = np.random.default_rng(11)
+    midi = np.array([np.nan, np.nan, *range(36, 97), 61.5])
+    for case in range(300):
+        heard = rng.integers(20, 110, size=int(rng.integers(1, 20))).astype(np.float64)
+        if case % 3 == 0:
+            heard = np.concatenate([heard, heard[:3]])  # doubled voices
+        if case % 5 == 0:
+            heard[0] += 0.5
+        ordered = tuple(sorted(heard.tolist()))
+        got = _bias(midi.tobytes(), len(midi), ordered, 0.73)
+        assert got.tolist() == (consonant_notes(midi, heard) * 0.73).tolist()
