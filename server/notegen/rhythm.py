@@ -23,6 +23,7 @@ editor gets. numpy only.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -93,8 +94,9 @@ class RhythmMixture:
 
 
 def bucket(length: int) -> int:
-    """The weight bucket of a match length (0: no match)."""
-    return int(np.searchsorted(LENGTH_EDGES, length, side="right"))
+    """The weight bucket of a match length (0: no match): ``np.searchsorted(LENGTH_EDGES,
+    length, side="right")``, without making an array of the edges twice per served step."""
+    return bisect.bisect_right(LENGTH_EDGES, length)
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from notegen.rhythm import (
     LENGTH_EDGES,
     MatchIndex,
     RhythmMixture,
+    bucket,
     expert_marginals,
     longest_match,
     rhythm_context,
@@ -272,3 +273,10 @@ def test_an_indexed_text_finds_the_same_longest_match_and_followers() -> None:
                     length, nexts = index.longest(own, max_order)
                     assert length == expected[0]
                     assert nexts.tolist() == expected[1].tolist()
+
+
+def test_a_match_length_falls_in_the_bucket_of_its_edges() -> None:
+    """None, 1-2, 3-5, 6-9, 10 or more (as ``np.searchsorted`` places it on the edges)."""
+    assert [bucket(n) for n in (0, 1, 2, 3, 5, 6, 9, 10, 40)] == [0, 1, 1, 2, 2, 3, 3, 4, 4]
+    for n in range(-2, 30):
+        assert bucket(n) == int(np.searchsorted(LENGTH_EDGES, n, side="right"))
