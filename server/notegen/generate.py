@@ -272,7 +272,10 @@ class ContextCache:
             history = ids[:point]
             time = self.model.beats_of(history % self.vd)
             primed = self.served(pl[0], dl[0], history, setting, st, time)
-            self._store(keys[point], primed)
+            stored = self._store(keys[point], primed)
+        # What ``_again`` would redo for this context in this setting is what was just served:
+        # priming it again (a completion ranks, then samples its phrase) finds it.
+        self._last_again = (stored, setting, ids.tobytes(), primed)
         return primed
 
     def prime_many(
@@ -378,7 +381,8 @@ class ContextCache:
             self._store(key, hit)
         return hit
 
-    def _store(self, key: bytes, primed: Primed) -> None:
+    def _store(self, key: bytes, primed: Primed) -> Primed:
+        """Keep ``primed`` under ``key``; the entry kept (the one a hit gives back)."""
         # Without its history: that is the caller's ids, given back on a hit. Kept, it would
         # pin a copy of every context's ids (~2 KB each) for as long as the entry lives.
         primed = dataclasses.replace(primed, history=_EMPTY)
@@ -387,6 +391,7 @@ class ContextCache:
             self._entries.move_to_end(key)
             while len(self._entries) > self.capacity:
                 self._entries.popitem(last=False)
+        return primed
 
     def clear(self) -> None:
         with self._lock:

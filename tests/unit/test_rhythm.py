@@ -162,6 +162,29 @@ def test_a_cached_context_hears_the_other_voice_s_new_rhythm(tiny, tmp_path) -> 
     assert cache.hits == 1
 
 
+def test_a_context_primed_again_in_its_setting_is_served_as_priming_it_anew(tiny, tmp_path) -> None:
+    """A completion primes its context to rank the notes, then again for its phrase: the
+    second time (the rhythm experts' answer kept from the first) gives what redoing the
+    experts on the cached entry gives (another context primed in between)."""
+    card, _ = build_tiny_model(tmp_path, seed=3, conditioning=COND_DIM)
+    model = MelodyModel.load(with_rhythm(card, tmp_path / "rhythm", same=0.9))
+    voice1 = [Event(60, 0.75), Event(62, 0.25), Event(64, 1.5), Event(65, 1.25)]
+    setting = Setting(others=(VoiceTimes.of(voice1),))
+    kept, redone = ContextCache(model), ContextCache(model)
+    ids = kept.ids([Event(64, 0.75), Event(65, 0.25), Event(67, 0.5)])
+    first = kept.prime_ids(ids, (), setting)
+    again = kept.prime_ids(ids, (), setting)
+    redone.prime_ids(ids, (), setting)
+    redone.prime_ids(ids[:2], (), setting)
+    anew = redone.prime_ids(ids, (), setting)
+    assert kept.hits == 1 and redone.hits == 1  # (ids[:2] was never primed itself)
+    for primed in (first, again):
+        assert np.array_equal(primed.dur_logits, anew.dur_logits)
+        assert np.array_equal(primed.pitch_logits, anew.pitch_logits)
+        assert primed.time == anew.time and primed.length == anew.length
+        assert np.array_equal(primed.history, anew.history)
+
+
 def test_a_generated_voice_takes_the_piece_s_rhythm(rhythmic) -> None:
     """A new voice against the dotted piece: its durations are the piece's far more often
     than the same model's without the rhythm experts."""

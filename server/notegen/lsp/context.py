@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from notegen.conditioning import Setting
@@ -75,6 +75,12 @@ class NoteContext:
     """In play/sleep code, the note heard right after the cursor's where it is already
     written (``notegen.sonicpi.play_order.heard_after``): completion ranks notes by how well
     they lead into it too."""
+    _own: tuple[ContextCache, tuple[np.ndarray, list[int], Setting | None]] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
+    """:meth:`context` without extra events, kept: a completion asks for it to rank the notes
+    and again for its phrase (the same ids, checkpoints and setting object, so the phrase's
+    priming finds the cache's memo of the ranked context)."""
 
     def closing(self, events: Sequence[Event]) -> str:
         """What must follow inserted ``events`` for the code to stay valid: ``]`` for an
@@ -120,6 +126,17 @@ class NoteContext:
         that only moves every half window, so the state at each section start can be cached
         and reused by every cursor in the following sections.
         """
+        if not extra and self._own is not None and self._own[0] is cache:
+            return self._own[1]
+        found = self._context(cache, extra)
+        if not extra:
+            found[0].setflags(write=False)
+            self._own = (cache, found)
+        return found
+
+    def _context(
+        self, cache: ContextCache, extra: Sequence[Event]
+    ) -> tuple[np.ndarray, list[int], Setting | None]:
         parts = [
             self.reading.ids(a, cache) if self.reading is not None else cache.ids(a.events())
             for a in self.earlier
