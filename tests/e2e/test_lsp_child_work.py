@@ -6,21 +6,17 @@ paths run the same requests here with the tiny model.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import signal
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
+from fixtures.rpc import SERVER, rpc
 
-REPO = Path(__file__).resolve().parents[2]
-SERVER = Path(sys.executable).parent / "notegen-lsp"
 PIECE = """\
 use_bpm 96
 a1=[]
@@ -40,18 +36,6 @@ end
 """
 EVERYTHING = "0"
 NOTHING = str(10**9)
-
-
-def _load(name: str, path: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-rpc = _load("notegen_bench_rpc_client", REPO / "benchmarks" / "rpc_client.py")
 
 
 def start(model: Path, tmp_path: Path, child_min_notes: str | None, name: str) -> Any:

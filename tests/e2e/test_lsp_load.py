@@ -5,30 +5,14 @@ replies' order shows; the figures (≤ 50 ms, ≤ 10 ms) are benchmarks/' job.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
+from fixtures.rpc import SERVER, rpc
 
-REPO = Path(__file__).resolve().parents[2]
-SERVER = Path(sys.executable).parent / "notegen-lsp"
 SONG = "a1=[]\nb1=[]\na1[0]=[:C4,:E4,:G4]\nb1[0]=[1,1,1]\n"
-
-
-def _load(name: str, path: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-rpc = _load("notegen_bench_rpc_client", REPO / "benchmarks" / "rpc_client.py")
 
 
 @pytest.fixture

@@ -18,31 +18,16 @@ seeded generator, so a failure names the case that broke it and can be replayed:
 
 from __future__ import annotations
 
-import importlib.util
 import random
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
+from fixtures.rpc import SERVER, rpc
 
-REPO = Path(__file__).resolve().parents[2]
-SERVER = Path(sys.executable).parent / "notegen-lsp"
 OVERTAKEN = {-32800, -32801}  # RequestCancelled, ContentModified
 
-
-def _load(name: str, path: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-rpc = _load("notegen_bench_rpc_client", REPO / "benchmarks" / "rpc_client.py")
 
 VALID = """use_bpm 80
 a1=[]
