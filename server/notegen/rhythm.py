@@ -171,6 +171,19 @@ def longest_match(
         return 0, text[:0]
     ends = np.flatnonzero(text[:limit] == pattern[-1])  # text[j] matches pattern[-1]
     ends = ends[text[ends + 1] != separator]
+    length, alive = _narrow(text, pattern, ends, max_order)
+    if length == 0:
+        return 0, text[:0]
+    return length, text[alive + 1]
+
+
+def _narrow(
+    text: np.ndarray, pattern: np.ndarray, ends: np.ndarray, max_order: int
+) -> tuple[int, np.ndarray]:
+    """From ``ends`` (positions where ``text`` holds ``pattern[-1]``), walk back through
+    ``pattern`` (≤ ``max_order`` tokens): the longest length some occurrence reaches, and the
+    ends of those that reach it."""
+    n = len(pattern)
     length, alive = 0, ends
     for i in range(min(max_order, n)):
         if i:
@@ -182,9 +195,7 @@ def longest_match(
             break
         length = i + 1
         alive = ends
-    if length == 0:
-        return 0, text[:0]
-    return length, text[alive + 1]
+    return length, alive
 
 
 class MatchIndex:
@@ -237,18 +248,7 @@ class MatchIndex:
         if found is not None:
             return found
         ends = self._positions(int(pattern[-1]))
-        length, alive = 0, ends
-        if ends is not None:
-            for i in range(min(max_order, n)):
-                if i:
-                    idx = ends - i
-                    ok = idx >= 0
-                    ends = ends[ok]
-                    ends = ends[text[idx[ok]] == pattern[n - 1 - i]]
-                if not len(ends):
-                    break
-                length = i + 1
-                alive = ends
+        length, alive = (0, None) if ends is None else _narrow(text, pattern, ends, max_order)
         result = (0, text[:0]) if length == 0 or alive is None else (length, text[alive + 1])
         if len(result[1]) <= self.MEMO_NEXTS:
             if len(self._memo) >= self.MEMO:

@@ -29,6 +29,7 @@ import math
 import re
 from collections.abc import Generator, Iterator, MutableMapping, Sequence
 from dataclasses import dataclass, replace
+from typing import TypeVar
 
 import numpy as np
 
@@ -60,6 +61,7 @@ __all__ = [
     "Weights",
     "conditioning_rows",
     "decide",
+    "run_to_end",
     "section_features",
     "threshold_for",
 ]
@@ -73,6 +75,8 @@ MIN_VOICES = 2
 harmony to weigh, and the melody alone flags too many real notes."""
 MIN_EVENTS = 8
 """Events a voice's section needs before its notes are checked (thin evidence below)."""
+
+T = TypeVar("T")
 YIELD_STEPS = 8
 """Model steps between two points where the background check lets other work run."""
 ALT_BATCH = 448
@@ -245,6 +249,16 @@ def _empty_features(parts: list[Part]) -> Features:
     )
 
 
+def run_to_end(steps: Generator[None, None, T]) -> T:
+    """The value of a step generator run without pausing: the same work as the steps an
+    editor interleaves with its requests, for callers that have nothing to interleave."""
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+
+
 def section_features(
     model: MelodyModel,
     parts: Sequence[Part],
@@ -254,11 +268,7 @@ def section_features(
 ) -> Features:
     """:func:`section_steps` run to the end."""
     steps = section_steps(model, parts, previous, min_events, motifs)
-    while True:
-        try:
-            next(steps)
-        except StopIteration as done:
-            return done.value  # type: ignore[no-any-return]
+    return run_to_end(steps)
 
 
 def section_steps(
@@ -799,8 +809,4 @@ def find_slips(
         every_piece=every_piece,
         style=style or infer_style(text),
     )
-    while True:
-        try:
-            next(steps)
-        except StopIteration as done:
-            return done.value  # type: ignore[no-any-return]
+    return run_to_end(steps)

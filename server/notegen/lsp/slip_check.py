@@ -26,7 +26,7 @@ from typing import Any
 from notegen.duration_slips import DurationSlip
 from notegen.model import MelodyModel
 from notegen.notes import NoteStyle, infer_style
-from notegen.slips import Features, Slip, document_steps
+from notegen.slips import Features, Slip, document_steps, run_to_end
 from notegen.sonicpi import read
 
 from .documents import DocumentView
@@ -119,13 +119,7 @@ def check(
     known: dict[bytes, bytes],
 ) -> Checked:
     """:func:`check_steps` run to the end (in a child process)."""
-    steps = check_steps(model, view, threshold, every_piece, known)
-    while True:
-        try:
-            next(steps)
-        except StopIteration as done:
-            result: Checked = done.value
-            return result
+    return run_to_end(check_steps(model, view, threshold, every_piece, known))
 
 
 def checked_notes(summaries: Any, every_piece: bool) -> int:
