@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fixtures.rpc import SERVER, rpc
+from fixtures.rpc import SERVER, completion, rpc
 
 PIECE = """\
 use_bpm 96
@@ -68,17 +68,6 @@ def servers(tiny_model: Path, tmp_path: Path) -> Iterator[tuple[Any, Any]]:
 def command(client: Any, name: str, args: dict[str, Any]) -> Any:
     return client.send(
         "workspace/executeCommand", {"command": f"notegen.{name}", "arguments": [args]}
-    )
-
-
-def completion(client: Any, uri: str, line: int, character: int) -> Any:
-    return client.send(
-        "textDocument/completion",
-        {
-            "textDocument": {"uri": uri},
-            "position": {"line": line, "character": character},
-            "context": {"triggerKind": 2, "triggerCharacter": ","},
-        },
     )
 
 

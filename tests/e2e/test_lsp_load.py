@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fixtures.rpc import SERVER, rpc
+from fixtures.rpc import SERVER, completion, rpc
 
 SONG = "a1=[]\nb1=[]\na1[0]=[:C4,:E4,:G4]\nb1[0]=[1,1,1]\n"
 
@@ -31,17 +31,6 @@ def generate(client: Any, uri: str, length: int) -> Any:
     args = {"uri": uri, "length": length, "seed": 1}
     return client.send(
         "workspace/executeCommand", {"command": "notegen.generateMelody", "arguments": [args]}
-    )
-
-
-def completion(client: Any, uri: str, line: int, character: int) -> Any:
-    return client.send(
-        "textDocument/completion",
-        {
-            "textDocument": {"uri": uri},
-            "position": {"line": line, "character": character},
-            "context": {"triggerKind": 2, "triggerCharacter": ","},
-        },
     )
 
 
