@@ -157,6 +157,67 @@ def test_a_pick_from_a_ring_of_known_notes(note, expected):
     assert run.notes[1].midi == 69
 
 
+@pytest.mark.parametrize(
+    "note,expected",
+    [
+        ("chord(:e3, :minor, invert: 1)", (55, 59, 64)),  # e3 goes up an octave
+        ("chord_invert(chord(:e3, :minor), -1)", (47, 52, 55)),  # b3 goes down
+        ("(scale :c4, :major_pentatonic)", (60, 62, 64, 67, 69, 72)),  # a list: one chord
+        ("notes", (64, 67)),
+    ],
+)
+def test_a_list_of_known_notes_plays_them_all_at_once(note, expected):
+    text = loop(f"play {note}", "sleep 1", "play :a4", "sleep 1", above="notes = [:e4, :g4]\n")
+    (run,) = runs(text)
+    assert run.notes[0].chord == expected and run.notes[0].midi == max(expected)
+
+
+def test_a_name_has_the_value_last_assigned_above_it_in_its_block():
+    text = (
+        "live_loop :a do\n"
+        "  c = chord(:e3, :minor)\n"
+        "  play c.tick\n"
+        "  sleep 1\n"
+        "  c = :a2\n"
+        "  play c + 12\n"
+        "  sleep 1\n"
+        "end\n"
+        "live_loop :b do\n"
+        "  c = [:g4, :b4]\n"
+        "  play c.tick\n"
+        "  sleep 1\n"
+        "  play c.tick, amp: 0.5\n"
+        "  sleep 1\n"
+        "end\n"
+    )
+    a, b = runs(text)
+    assert pitches(a) == [52, 57] and pitches(b) == [67, 71]
+
+
+def test_a_name_changed_by_code_or_a_block_parameter_has_no_value():
+    text = (
+        "n = :e4\n"
+        "live_loop :a do\n"
+        "  play n\n"
+        "  sleep 1\n"
+        "  n += 2\n"
+        "  play n\n"  # Sonic Pi knows; the reader does not make it up
+        "  sleep 1\n"
+        "  play :g4\n"
+        "  sleep 1\n"
+        "end\n"
+        "[:c4, :d4].each do |n|\n"
+        "  play n\n"
+        "  sleep 1\n"
+        "  play :a4\n"
+        "  sleep 1\n"
+        "end\n"
+    )
+    loop_run, each_run = runs(text)
+    assert pitches(loop_run) == [64, None, 67] and loop_run.notes[1].dynamic
+    assert pitches(each_run) == [None, 69] and each_run.notes[0].dynamic
+
+
 def test_a_run_whose_notes_are_all_unknown_code_is_no_melody():
     text = "live_loop :a do\n  play notes.choose\n  sleep 1\n  play n\n  sleep 1\nend\n"
     assert runs(text) == []

@@ -256,12 +256,82 @@ def _options(doc: _Doc, parts: list[tuple[int, int]]) -> tuple[tuple[str, str], 
 
 @dataclass(slots=True)
 class _Names:
-    """What the names of a document hold: one literal each (``key = :e3``), a ring of
-    known notes (``notes = (ring :e4, :g4)``), and the current thread's tick counters."""
+    """What the names of a document hold where the reader is: one literal each
+    (``key = :e3``), a ring of known notes (``notes = (ring :e4, :g4)``), and the current
+    thread's tick counters.
+
+    Names are read in document order, block by block, as Sonic Pi runs a block's lines: the
+    value a name has is the last assignment above in the same or an enclosing block (``c =
+    chord(:e3, :m)`` in one loop, ``c = :a2`` in another); block parameters, ``+=`` and
+    values only Sonic Pi knows make it unknown. A name never assigned above keeps the value
+    it has where it is assigned exactly once in the file (``base``)."""
 
     constants: dict[str, Token]
     rings: dict[str, Ring]
     ticks: Ticks | None = None
+    base: tuple[dict[str, Token], dict[str, Ring]] = field(default_factory=lambda: ({}, {}))
+    scopes: list[tuple[dict[str, Token | Ring | None], frozenset[str]]] = field(
+        default_factory=lambda: [({}, frozenset())]
+    )
+
+    def open(self, params: frozenset[str] = frozenset()) -> None:
+        self.scopes.append(({name: None for name in params}, params))
+        self._update()
+
+    def close(self) -> None:
+        """The end of a block: its own names go; a name of a block around it that it
+        assigned is unknown after it (the block may not have run, or run again)."""
+        if len(self.scopes) < 2:
+            return
+        inner, params = self.scopes.pop()
+        outer = self.scopes[-1][0]
+        for name in inner:
+            if name not in params and any(name in scope for scope, _ in self.scopes):
+                outer[name] = None
+        self._update()
+
+    def assign(self, name: str, value: Token | Ring | None) -> None:
+        self.scopes[-1][0][name] = value
+        self._update()
+
+    def _update(self) -> None:
+        constants, rings = dict(self.base[0]), dict(self.base[1])
+        for scope, _ in self.scopes:
+            for name, value in scope.items():
+                constants.pop(name, None)
+                rings.pop(name, None)
+                if isinstance(value, Ring):
+                    rings[name] = value
+                elif value is not None:
+                    constants[name] = value
+        self.constants, self.rings = constants, rings
+
+    def value_of(self, doc: _Doc, a: int, b: int) -> Token | Ring | None:
+        """What ``name = <tokens [a, b)>`` gives the name (its ticks counted)."""
+        toks = pick(doc, a, b, self.rings, self.constants, self.ticks)
+        if toks is not None:
+            res = evaluate([substitute(t, self.constants) for t in toks], notes=True)
+            if not res.dynamic:
+                if res.value is None or res.error:
+                    return None
+                return Token("num", doc.sig[a].start, doc.sig[b - 1].end, repr(res.value))
+        return ring_at(doc, a, b, self.rings, self.constants)
+
+
+_UPDATES = ("+=", "-=", "*=", "/=", "||=", "<<", "&&=")
+
+
+def _params(doc: _Doc, a: int, b: int) -> frozenset[str]:
+    """The parameters of the block a ``… do |x, y|`` line opens."""
+    if not doc.is_op(b - 1, "|"):
+        return frozenset()
+    j = b - 2
+    out: set[str] = set()
+    while j > a and not doc.is_op(j, "|"):
+        if doc.is_ident(j):
+            out.add(doc.sig[j].value)
+        j -= 1
+    return frozenset(out)
 
 
 def _line(doc: _Doc, a: int, b: int, names: _Names) -> PlayLine | None:
@@ -392,6 +462,8 @@ def _note(
     res = evaluate([substitute(t, names.constants) for t in toks], notes=True)
     if res.error:
         return NoteToken(text, span, None, dynamic=True)
+    if res.dynamic and (ring := ring_at(doc, a, b, names.rings, names.constants)) is not None:
+        return _chord_token(text, span, ring.notes)  # `play c` of a ring: all its notes
     return NoteToken(text, span, res.value, dynamic=res.dynamic)
 
 
@@ -465,7 +537,7 @@ def _names(doc: _Doc, statements: list[tuple[int, int]]) -> _Names:
     for name, a, b in assigned:
         if seen.get(name) == 1 and (ring := ring_at(doc, a, b, rings, constants)) is not None:
             rings[name] = ring
-    return _Names(constants, rings)
+    return _Names(dict(constants), dict(rings), base=(constants, rings))
 
 
 _TOP_ASSIGNMENT_RE = re.compile(
@@ -555,6 +627,7 @@ def read_runs(doc: _Doc) -> list[PlayRun]:
                 flush(frame)
                 if len(stack) > 1:
                     stack.pop()
+                    names.close()
                     frame.block.end = doc.sig[a].end
                     if frame.owner is not None:
                         frame.owner.block_end = frame.block.end
@@ -585,10 +658,13 @@ def read_runs(doc: _Doc) -> list[PlayRun]:
                 if line is not None:
                     frame.lines.append(line)
                     frame.block.plays = True
+                if doc.is_ident(a) and doc.is_op(a + 1, "="):
+                    names.assign(doc.sig[a].value, None)  # s = play 60 do |x|
                 block = PlayBlock("play", start=line_start)
                 block.bpm = frame.block.bpm
                 block.looped = frame.block.looped
                 stack.append(_Frame(block, Ticks(), owner=line))
+                names.open(_params(doc, a, b))
                 continue
             if _is_do_line(doc, a, b) or (first.kind == "ident" and first.value in _BLOCK_WORDS):
                 frame.ticks.count(doc, a, b)
@@ -602,6 +678,7 @@ def read_runs(doc: _Doc) -> list[PlayRun]:
                 if block.kind == "times":
                     inner.ticked = dict(ticks.counts)
                 stack.append(inner)
+                names.open(_params(doc, a, b) if _is_do_line(doc, a, b) else frozenset())
                 continue
             if doc.is_ident(a, "use_bpm"):
                 frame.ticks.count(doc, a, b)
@@ -611,11 +688,18 @@ def read_runs(doc: _Doc) -> list[PlayRun]:
                     frame.block.bpm = float(res.value)
                 continue
             line = _line(doc, a, b, names)
+            assigns = b - a >= 3 and doc.is_ident(a) and doc.is_op(a + 1, "=")
             if line is not None:
                 frame.lines.append(line)
                 frame.block.plays = True
+                if assigns:
+                    names.assign(doc.sig[a].value, None)  # s = play 60: a synth node
+            elif assigns:
+                names.assign(doc.sig[a].value, names.value_of(doc, a + 2, b))
             else:
                 frame.ticks.count(doc, a, b)
+                if doc.is_ident(a) and doc.is_op(a + 1, *_UPDATES):
+                    names.assign(doc.sig[a].value, None)
     while stack:
         flush(stack[-1])
         frame = stack.pop()
