@@ -219,9 +219,15 @@ RIFF = "\n".join(
 
 
 async def test_play_lines_written_as_live_coders_write_them(editor, tmp_path):
-    """A note picked from a ring with a postfix condition, a play with a block: completion
-    on the block's line offers notes; continueMelody writes after the block's ``end``."""
+    """A note picked from a ring with a postfix condition (hover: its note the first time
+    through), a play with a block: completion on the block's line offers notes;
+    continueMelody writes after the block's ``end``."""
     uri = editor.open(RIFF)
+    hover = await editor.client.text_document_hover_async(
+        types.HoverParams(types.TextDocumentIdentifier(uri), types.Position(2, 10))
+    )
+    assert hover is not None and "MIDI 64" in hover.contents.value  # notes.tick: :e4 first
+    assert "first time through" in hover.contents.value
     items = await editor.complete(uri, 4, 7, trigger=" ")
     assert len(items) >= 3
     assert all(re.fullmatch(r":[a-g][s]?\d", i.label) for i in items), [i.label for i in items]

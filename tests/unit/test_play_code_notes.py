@@ -21,6 +21,7 @@ from notegen.lsp.engine import Engine
 from notegen.melody import Event
 from notegen.notes import NoteStyle, infer_style
 from notegen.sonicpi import read
+from notegen.sonicpi.play_order import play_voices
 from notegen.sonicpi.statements import PlayRun, top_assignments
 
 
@@ -132,6 +133,9 @@ def test_every_tick_of_the_thread_counts_and_named_ticks_count_apart():
     assert pitches(first) == [55, 52]  # the sample's spread took tick 0; `:k` starts at 0
     assert pitches(twice) == [57]  # the first time round (tick 2)
     assert pitches(last) == [52]  # the block ran twice: look = tick 3, round to e3
+    # in play order the 2.times block is heard once: the second time plays another note
+    (voice,) = play_voices(read(text))
+    assert [e.pitch for e in voice.one_pass()] == [55, 52, 57, 52]
 
 
 @pytest.mark.parametrize(
@@ -218,6 +222,19 @@ def test_a_name_changed_by_code_or_a_block_parameter_has_no_value():
     assert pitches(each_run) == [None, 69] and each_run.notes[0].dynamic
 
 
+def test_unknown_code_in_a_voice_with_written_notes_is_part_of_its_melody():
+    text = loop(
+        "play :e4",
+        "sleep 0.5",
+        "with_fx :echo do",
+        "  play n",
+        "  sleep 0.5",
+        "end",
+    )
+    written, code = runs(text)
+    assert pitches(code) == [None] and code.notes[0].dynamic and code.outer is written.outer
+
+
 def test_a_run_whose_notes_are_all_unknown_code_is_no_melody():
     text = "live_loop :a do\n  play notes.choose\n  sleep 1\n  play n\n  sleep 1\nend\n"
     assert runs(text) == []
@@ -302,6 +319,16 @@ def test_a_note_only_sonic_pi_knows_has_no_pitch_and_the_melody_around_it_is_the
     without = loop("play :e4", "sleep 0.5", "play :g4", "sleep 0.5", "play ")
     got = labels(engine, chosen, 7, 7)
     assert got and got == labels(engine, without, 5, 7)
+
+
+def test_after_play_on_unknown_code_the_items_follow_the_voice_around_it(engine):
+    lines = ["play :e4", "sleep 0.5", "play :g4", "sleep 0.5", "with_fx :echo do"]
+    code = loop(*lines, "  play n", "  sleep 0.5", "end")
+    typed = loop(*lines, "  play ", "  sleep 0.5", "end")
+    got = labels(engine, code, 6, 9)  # the cursor before `n`: a note would replace it
+    assert got and got == labels(engine, typed, 6, 9)
+    # nothing written anywhere around: nothing to go on, no items (and no made-up pitch)
+    assert not labels(engine, loop("play n", "sleep 0.5", "play m", "sleep 0.5"), 1, 7)
 
 
 def test_continuing_after_a_play_with_a_block_writes_after_its_end_and_passes_ruby(tmp_path):

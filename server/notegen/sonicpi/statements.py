@@ -15,7 +15,11 @@ model, diagnostics, hover and the training corpus see it like any other array:
 * ``sample`` and other statements are ignored; a ``use_bpm`` starts a new run (its tempo is the
   run's ``bpm``); a nested block that plays or sleeps ends the run, and is a run of its own;
 * ``N.times do … end`` is read once, with ``repeat = N``;
-* a run whose every note is code (``play a1[i][j]``, ``play notes.tick``) is no melody, but a
+* names hold what was last assigned above them in the block (or around it), and a note picked
+  from a ring of known notes (``play notes.tick``) is the one Sonic Pi plays the first time
+  through (``notegen.sonicpi.rings``); ``play … do |s|`` plays its note, its block is a thread;
+* a run whose every note is code Sonic Pi alone can evaluate (``play a1[i][j]``, ``play n``)
+  is no melody unless its voice has written notes (then it is part of that melody), but a
   ``play`` being typed (no note yet) makes one, so the cursor there has a context.
 
 Works on the reader's token list (comments and strings never look like statements) and never
@@ -136,6 +140,9 @@ class PlayRun(NoteArray):
     ``define``…; the run's own block or one around it); ``None`` at top level."""
     lead: float = 0.0
     """Beats of the ``sleep``s before its first ``play`` (time the voice waits first)."""
+    ticks: bool = False
+    """Something ticks while it plays (``notes.tick``, ``if spread(3, 8).tick``): its notes
+    are those of the first time through, and the next time differs."""
 
     @property
     def plays(self) -> list[PlayLine]:
@@ -487,6 +494,8 @@ class _Frame:
     """The counters when an ``N.times`` block opened (its ticks then count N times)."""
     owner: PlayLine | None = None
     """The ``play … do |s|`` line whose block this is."""
+    mark: int = 0
+    """The thread's tick total when the frame's current run began."""
 
 
 _THREAD_KINDS = frozenset(["live_loop", "in_thread", "define", "play", "synth", "play_chord"])
@@ -596,6 +605,7 @@ def _statement_end(text: str, start: int, limit: int) -> int | None:
 def read_runs(doc: _Doc) -> list[PlayRun]:
     """Every run of melody statements of a parsed document, in document order."""
     runs: list[PlayRun] = []
+    code: list[PlayRun] = []
     statements = _statements(doc)
     names = _names(doc, statements)
     top = _Frame(PlayBlock("top"), Ticks())
@@ -604,8 +614,14 @@ def read_runs(doc: _Doc) -> list[PlayRun]:
 
     def flush(frame: _Frame) -> None:
         run = _run(doc, frame.lines, frame.block)
+        total = sum(frame.ticks.counts.values())
+        if run is not None:
+            run.ticks, frame.mark = total != frame.mark, total
         if run is not None and len(stack) > 1:
             run.outer = stack[1].block
+        if run is not None and all(n.dynamic and n.text for n in run.notes):
+            code.append(run)  # only code (`play n`): a melody only inside a voice that has one
+            run = None
         if run is not None:
             runs.append(run)
             frame.call = None
@@ -674,7 +690,7 @@ def read_runs(doc: _Doc) -> list[PlayRun]:
                 block.bpm = frame.block.bpm
                 block.looped = frame.block.looped or block.kind in _LOOP_KINDS
                 ticks = Ticks() if block.kind in _THREAD_KINDS else frame.ticks
-                inner = _Frame(block, ticks)
+                inner = _Frame(block, ticks, mark=sum(ticks.counts.values()))
                 if block.kind == "times":
                     inner.ticked = dict(ticks.counts)
                 stack.append(inner)
@@ -705,6 +721,12 @@ def read_runs(doc: _Doc) -> list[PlayRun]:
         frame = stack.pop()
         if frame.block.plays and stack:
             stack[-1].block.plays = True
+    # a run of notes only Sonic Pi knows (`play n`, `play notes.choose`) has no pitch of its
+    # own; in a voice with written notes it is part of that melody (its notes are silences
+    # of the voice's time, a cursor there hears the voice), elsewhere it is no melody at all
+    # (`play a1[i][j]` loops that play the aN arrays)
+    voiced = {id(r.outer) for r in runs if r.outer is not None}
+    runs.extend(r for r in code if r.outer is not None and id(r.outer) in voiced)
     runs.sort(key=lambda r: r.span.start)
     return runs
 
@@ -740,8 +762,6 @@ def _run(doc: _Doc, lines: list[PlayLine], block: PlayBlock) -> PlayRun | None:
     if pending:
         notes.append(_step_note(pending))
         beats.append(None)
-    if all(n.dynamic and n.text for n in notes):
-        return None  # only code (`play a1[i][j]`, `play notes.tick`): no melody in the text
     values = [b for b in beats if b is not None]  # only the last step can lack a sleep
     start, end = lines[0].start, lines[-1].end
     line_start = doc.text.rfind("\n", 0, start) + 1
