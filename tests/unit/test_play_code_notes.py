@@ -151,6 +151,7 @@ def test_every_tick_of_the_thread_counts_and_named_ticks_count_apart():
         ("notes.shuffle.tick", None),
         ("scale(:e3, :minor_pentatonic).choose", None),
         ("unknown.tick", None),
+        ("[(chord :c4, :minor7), [:a3, :c4, :f4]].ring.tick", 70),  # a chord's top note
     ],
 )
 def test_a_pick_from_a_ring_of_known_notes(note, expected):

@@ -230,12 +230,21 @@ def scale_call(
 def _list(
     doc: _Doc, a: int, b: int, constants: dict[str, Token], skip: int = 0
 ) -> tuple[Number | None, ...] | None:
-    """The notes of the bracket group at ``a`` (``skip`` leading words: ``ring``)."""
+    """The notes of the bracket group at ``a`` (``skip`` leading words: ``ring``); a chord
+    among them (``[(chord :c4, :m7), [:a3, :c4]]``, a progression) is its top note, the one
+    a melody model hears, as in arrays."""
     out: list[Number | None] = []
     for x, y in elements(doc.sig, doc.groups, a, skip):
         res = evaluate([substitute(t, constants) for t in doc.sig[x:y]], notes=True)
-        if res.error or res.dynamic:
+        if res.error:
             return None
+        if res.dynamic:
+            chord = ring_at(doc, x, y, {}, constants)
+            pitched = [p for p in chord.notes if p is not None] if chord is not None else []
+            if not pitched or chord is None or not chord.ordered:
+                return None
+            out.append(max(pitched))
+            continue
         out.append(res.value)
     return tuple(out) if out else None
 
