@@ -283,7 +283,8 @@ class _Names:
 
     def open(self, params: frozenset[str] = frozenset()) -> None:
         self.scopes.append(({name: None for name in params}, params))
-        self._update()
+        for name in params:
+            self._set(name, None)
 
     def close(self) -> None:
         """The end of a block: its own names go; a name of a block around it that it
@@ -295,23 +296,25 @@ class _Names:
         for name in inner:
             if name not in params and any(name in scope for scope, _ in self.scopes):
                 outer[name] = None
-        self._update()
+            self._set(name, self._lookup(name))
 
     def assign(self, name: str, value: Token | Ring | None) -> None:
         self.scopes[-1][0][name] = value
-        self._update()
+        self._set(name, value)
 
-    def _update(self) -> None:
-        constants, rings = dict(self.base[0]), dict(self.base[1])
-        for scope, _ in self.scopes:
-            for name, value in scope.items():
-                constants.pop(name, None)
-                rings.pop(name, None)
-                if isinstance(value, Ring):
-                    rings[name] = value
-                elif value is not None:
-                    constants[name] = value
-        self.constants, self.rings = constants, rings
+    def _lookup(self, name: str) -> Token | Ring | None:
+        for scope, _ in reversed(self.scopes):
+            if name in scope:
+                return scope[name]
+        return self.base[0].get(name) or self.base[1].get(name)
+
+    def _set(self, name: str, value: Token | Ring | None) -> None:
+        self.constants.pop(name, None)
+        self.rings.pop(name, None)
+        if isinstance(value, Ring):
+            self.rings[name] = value
+        elif value is not None:
+            self.constants[name] = value
 
     def value_of(self, doc: _Doc, a: int, b: int) -> Token | Ring | None:
         """What ``name = <tokens [a, b)>`` gives the name (its ticks counted)."""
