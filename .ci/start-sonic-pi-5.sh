@@ -23,15 +23,7 @@ SRC=${SONIC_PI_5_SRC:-$ROOT/.ci/cache/sonic-pi-5}
 PYTHON=${PYTHON:-python3}
 BOOT_TIMEOUT=${SONIC_PI_BOOT_TIMEOUT:-180}
 
-stop_group() {  # stop_group PIDFILE: TERM the process group, then KILL what is left
-  local pidfile=$1 pid
-  [ -s "$pidfile" ] || return 0
-  pid=$(cat "$pidfile")
-  kill -TERM -- "-$pid" 2>/dev/null || true
-  for _ in $(seq 1 30); do kill -0 -- "-$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL -- "-$pid" 2>/dev/null || true
-  rm -f "$pidfile"
-}
+source "$(dirname "$0")/process-groups.sh"
 
 if [ "${1:-}" = "--stop" ]; then
   state=${2:?usage: $0 --stop STATE_DIR}
@@ -59,11 +51,7 @@ start=$(date +%s%N)
 free_port() { "$PYTHON" -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 # 2. Audio: a dummy JACK device unless a JACK server already runs, and scsynth on a free port.
-if ! jack_wait -c 2>/dev/null | grep -q "^running"; then
-  setsid jackd --no-realtime -d dummy -r 44100 >"$state/jackd.log" 2>&1 < /dev/null &
-  echo $! >"$state/jackd.pid"
-  jack_wait -w -t 15 >/dev/null 2>&1 || { cat "$state/jackd.log" >&2; exit 1; }
-fi
+start_dummy_jack "$state" || exit 1
 scsynth_port=$(free_port)
 setsid scsynth -u "$scsynth_port" -a 1024 -m 131072 -D 0 -R 0 -l 1 -i 0 -o 2 -b 4096 \
   >"$state/scsynth.log" 2>&1 < /dev/null &

@@ -14,15 +14,7 @@ set -euo pipefail
 SERVER=${SONIC_PI_SERVER:-/usr/lib/sonic-pi/app/server/ruby/bin/sonic-pi-server.rb}
 BOOT_TIMEOUT=${SONIC_PI_BOOT_TIMEOUT:-90}
 
-stop_group() {  # stop_group PIDFILE: TERM the process group, then KILL what is left
-  local pidfile=$1 pid
-  [ -s "$pidfile" ] || return 0
-  pid=$(cat "$pidfile")
-  kill -TERM -- "-$pid" 2>/dev/null || true
-  for _ in $(seq 1 30); do kill -0 -- "-$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL -- "-$pid" 2>/dev/null || true
-  rm -f "$pidfile"
-}
+source "$(dirname "$0")/process-groups.sh"
 
 if [ "${1:-}" = "--stop" ]; then
   state=${2:?usage: $0 --stop STATE_DIR}
@@ -48,14 +40,7 @@ start=$(date +%s%N)
 
 # 1. Audio: a dummy JACK device unless a JACK server already runs (Sonic Pi 3.x would otherwise
 #    start one on ALSA, which a machine without a sound card does not have).
-if ! jack_wait -c 2>/dev/null | grep -q "^running"; then
-  setsid jackd --no-realtime -d dummy -r 44100 >"$state/jackd.log" 2>&1 < /dev/null &
-  echo $! >"$state/jackd.pid"
-  if ! jack_wait -w -t 15 >/dev/null 2>&1; then
-    echo "jackd did not start; its log:" >&2; cat "$state/jackd.log" >&2
-    stop_group "$state/jackd.pid"; exit 1
-  fi
-fi
+start_dummy_jack "$state" || exit 1
 
 # 2. Sonic Pi: boots scsynth on JACK, listens on UDP 4557 and replies to 4558.
 SONIC_PI_HOME="$state/home" setsid ruby "$SERVER" -u >"$state/sonic-pi.log" 2>&1 < /dev/null &

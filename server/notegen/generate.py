@@ -95,15 +95,25 @@ class ContextCache:
     given checkpoints (for the server: where each section of the voice starts) and the last
     few lengths, steps the model over the rest only, and stores the state at every checkpoint
     it passes, so the next cursor in a later section starts from there.
+
+    States at checkpoints (section starts) and the ends of contexts (cursors) are kept
+    apart, each in its own LRU: a cursor's state is reused by the next keystroke or two, a
+    section start's by every cursor after it. In one LRU the cursors of a long session
+    pushed out the section starts the warm-up had read (the 20,000-note benchmark piece:
+    1,524 of 2,048 entries after the warm-up, full after ~500 completions), and a cursor in
+    such a section read its whole context again (up to 111 events, ~25 ms).
     """
 
     LOOKBACK = 16
 
-    def __init__(self, model: MelodyModel, capacity: int = 2048) -> None:
+    def __init__(self, model: MelodyModel, capacity: int = 2048, tail_capacity: int = 256) -> None:
         self.model = model
         self.capacity = capacity
+        self.tail_capacity = tail_capacity
         self.vd = len(model.duration_vocab)
         self._entries: OrderedDict[bytes, Primed] = OrderedDict()
+        self._tails: OrderedDict[bytes, Primed] = OrderedDict()
+        """The states at the ends of contexts that are not checkpoints (cursors)."""
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
@@ -184,7 +194,7 @@ class ContextCache:
         ids = np.asarray(ids, dtype=np.int64)
         (key,) = self._keys(ids, [len(ids)], setting)
         with self._lock:
-            return key in self._entries
+            return key in self._entries or key in self._tails
 
     def _keys(
         self, ids: np.ndarray, lengths: Sequence[int], setting: Setting | None
@@ -247,10 +257,12 @@ class ContextCache:
     def prime_ids(
         self, ids: np.ndarray, checkpoints: Sequence[int] = (), setting: Setting | None = None
     ) -> Primed:
-        """As :meth:`prime` for combined ids; states at ``checkpoints`` (lengths) are kept."""
+        """As :meth:`prime` for combined ids; states at ``checkpoints`` (lengths) are kept
+        (the end's among the cursors' unless ``n`` is a checkpoint too)."""
         ids = np.asarray(ids, dtype=np.int64)
         n = len(ids)
         marks = sorted({c for c in checkpoints if 0 < c < n}, reverse=True)
+        end_kept = n in checkpoints
         base = self._lookup(ids, marks, setting)
         with self._lock:
             if base.length == n:
@@ -275,7 +287,7 @@ class ContextCache:
             history = ids[:point]
             time = self.model.beats_of(history % self.vd)
             primed = self.served(pl[0], dl[0], history, setting, st, time)
-            stored = self._store(keys[point], primed)
+            stored = self._store(keys[point], primed, tail=point == n and not end_kept)
         # What ``_again`` would redo for this context in this setting is what was just served:
         # priming it again (a completion ranks, then samples its phrase) finds it.
         self._last_again = (stored, setting, ids.tobytes(), primed)
@@ -325,7 +337,8 @@ class ContextCache:
                 continue
             points = [*sorted(c for c in marks if c > base.length), n]
             keys = dict(zip(points, self._keys(ids, points, place), strict=True))
-            rows.append(_Row(len(out), ids, points, base.state, base.length, place, keys))
+            kept = n in checkpoints
+            rows.append(_Row(len(out), ids, points, base.state, base.length, place, keys, kept))
             out.append(None)
         while rows:
             span = min(row.points[0] - row.done for row in rows)
@@ -349,7 +362,8 @@ class ContextCache:
                     history = row.ids[: row.done]
                     time = self.model.beats_of(history % self.vd)
                     primed = self.served(pl[r], dl[r], history, row.setting, row.state, time)
-                    self._store(row.keys[row.done], primed)
+                    tail = len(row.points) == 1 and not row.end_kept
+                    self._store(row.keys[row.done], primed, tail=tail)
                     row.points.pop(0)
                     if not row.points:
                         out[row.slot] = primed
@@ -370,10 +384,11 @@ class ContextCache:
         keys = self._keys(ids, lengths if plain else [*lengths, 0], setting)
         with self._lock:
             for key in keys[: len(lengths)]:
-                hit = self._entries.get(key)
-                if hit is not None:
-                    self._entries.move_to_end(key)
-                    return hit
+                for entries in (self._entries, self._tails):
+                    hit = entries.get(key)
+                    if hit is not None:
+                        entries.move_to_end(key)
+                        return hit
         if plain:
             return self._root
         key = keys[-1]
@@ -384,21 +399,26 @@ class ContextCache:
             self._store(key, hit)
         return hit
 
-    def _store(self, key: bytes, primed: Primed) -> Primed:
-        """Keep ``primed`` under ``key``; the entry kept (the one a hit gives back)."""
+    def _store(self, key: bytes, primed: Primed, tail: bool = False) -> Primed:
+        """Keep ``primed`` under ``key`` (``tail``: among the cursors' states); the entry
+        kept (the one a hit gives back)."""
         # Without its history: that is the caller's ids, given back on a hit. Kept, it would
         # pin a copy of every context's ids (~2 KB each) for as long as the entry lives.
         primed = dataclasses.replace(primed, history=_EMPTY)
+        entries, capacity = (
+            (self._tails, self.tail_capacity) if tail else (self._entries, self.capacity)
+        )
         with self._lock:
-            self._entries[key] = primed
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.capacity:
-                self._entries.popitem(last=False)
+            entries[key] = primed
+            entries.move_to_end(key)
+            while len(entries) > capacity:
+                entries.popitem(last=False)
         return primed
 
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._tails.clear()
 
 
 _EMPTY = np.zeros(0, np.int64)
@@ -428,6 +448,7 @@ class _Row:
     done: int  # events read so far
     setting: Setting | None = None
     keys: dict[int, bytes] = field(default_factory=dict)  # cache key at each point
+    end_kept: bool = False  # the end is a checkpoint too (else its state is a cursor's)
 
 
 @dataclass(frozen=True)

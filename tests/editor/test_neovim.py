@@ -30,6 +30,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from fixtures.editor_song import NOTE_LINE, SONG, assert_song_with_generated_voice
 from notegen.notes import infer_style, note_to_midi, spell
 from notegen.sonicpi import read
 
@@ -38,22 +39,6 @@ REPO = HERE.parents[1]
 README = REPO / "README.md"
 SERVER_DIR = Path(sys.executable).parent  # holds notegen-lsp
 
-DOCUMENT = """use_bpm 100
-a1=[]
-b1=[]
-a1[0]=[:ef4,:f4,:g4,:af4,:bf4,:c5,:bf4,:af4,:g4,:f4]
-b1[0]=[0.5,0.5,0.5,0.5,1,0.5,0.5,0.5,0.5,1]
-c1=[100]
-in_thread do
-  a1.length.times do |s|
-    use_bpm c1[s]
-    a1[s].length.times do |i|
-      play a1[s][i]
-      sleep b1[s][i]
-    end
-  end
-end
-"""
 RAILS = """class PostsController < ApplicationController
   SCALE = [:c, :d, :e, :f]
 
@@ -63,8 +48,8 @@ RAILS = """class PostsController < ApplicationController
   end
 end
 """
-CURSOR = (3, len("a1[0]=[:ef4,:f4,:g4,"))  # inside the note array, after a comma
-END_OF_NOTES = (3, len("a1[0]=[:ef4,:f4,:g4,:af4,:bf4,:c5,:bf4,:af4,:g4,:f4"))
+CURSOR = (NOTE_LINE, len("a1[0]=[:ef4,:f4,:g4,"))  # inside the note array, after a comma
+END_OF_NOTES = (NOTE_LINE, len("a1[0]=[:ef4,:f4,:g4,:af4,:bf4,:c5,:bf4,:af4,:g4,:f4"))
 AS_YOU_TYPE = ("0.11",)
 """Snippets with completion as you type (``vim.lsp.completion``): the driver also types ``,``
 at the end of a note array, picks the longest phrase in the menu, and the phrase's command
@@ -120,8 +105,8 @@ def neovim_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     card, _weights = _tiny_model().build_tiny_model(tmp / "model", seed=5)
     work = tmp / "project"
     work.mkdir()
-    (work / "song.rb").write_text(DOCUMENT)
-    (work / "phrase.rb").write_text(DOCUMENT)
+    (work / "song.rb").write_text(SONG)
+    (work / "phrase.rb").write_text(SONG)
     (work / "posts_controller.rb").write_text(RAILS)
     snippets = readme_snippets()
     section = os.environ.get("NOTEGEN_NVIM_SNIPPET") or snippet_for(nvim_version(nvim))
@@ -219,7 +204,7 @@ def test_completion_in_a_note_array_offers_notes_in_the_documents_spelling(
     neovim_run: dict[str, Any],
 ):
     assert "completion_error" not in neovim_run
-    style = infer_style(DOCUMENT)
+    style = infer_style(SONG)
     assert (style.case, style.accidental, style.flat_letter) == ("lower", "flat", "f")
     notes = [item["label"] for item in neovim_run["completion"] if "," not in item["label"]]
     assert len(notes) >= 5, neovim_run["completion"]
@@ -240,24 +225,7 @@ def test_generate_command_inserts_a_playable_block_in_the_buffer(
 ):
     assert "command_error" not in neovim_run
     text = "\n".join(neovim_run["lines"]) + "\n"
-    assert text.startswith(DOCUMENT.rstrip("\n")), "the user's own lines were changed"
-    arrays = read(text)
-    new = [a for a in arrays if a.voice == 2]
-    assert new, f"no voice 2 block in the buffer:\n{text}"
-    notes = [n for a in new for n in a.notes]
-    assert len(notes) == README_LENGTH  # in sections of a2[0], a2[1]...
-    assert all(note.error is None for note in notes)
-    for section in new:
-        assert section.durations is not None
-        assert len(section.durations.values) == len(section.notes)
-        assert all(v.value is not None and v.value > 0 for v in section.durations.values)
-    assert "in_thread" in text[len(DOCUMENT) :]
-    ruby = shutil.which("ruby")
-    assert ruby is not None, "ruby is not installed (listed in .ci/apt-packages.txt)"
-    song = tmp_path / "song.rb"
-    song.write_text(text)
-    check = subprocess.run([ruby, "-c", str(song)], capture_output=True, text=True)
-    assert check.returncode == 0, check.stderr
+    assert_song_with_generated_voice(text, README_LENGTH, tmp_path)
 
 
 def test_in_a_new_empty_file_the_melody_starts_on_the_first_line(neovim_run: dict[str, Any]):
@@ -277,7 +245,7 @@ def test_a_phrase_picked_from_the_menu_as_you_type_brings_its_durations(
         return
     text = "\n".join(neovim_run["phrase_lines"]) + "\n"
     voice = next(a for a in read(text) if a.name == "a1[0]")
-    before = next(a for a in read(DOCUMENT) if a.name == "a1[0]")
+    before = next(a for a in read(SONG) if a.name == "a1[0]")
     assert neovim_run["phrase"].count(",") + 1 == len(voice.notes) - len(before.notes)
     assert voice.durations is not None
     assert len(voice.durations.values) == len(voice.notes)

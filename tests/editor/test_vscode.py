@@ -38,6 +38,7 @@ from typing import Any
 
 import notegen
 import pytest
+from fixtures.editor_song import NOTE_LINE, SONG, assert_song_with_generated_voice
 from notegen import pianoroll
 from notegen.config import parse_settings
 from notegen.notes import infer_style, note_to_midi, spell
@@ -51,22 +52,6 @@ SERVER_SOURCES = Path(notegen.__file__).resolve().parents[1]  # this checkout's 
 ARTIFACTS = EXT / ".cache" / "e2e"
 CHROMIUM = Path("/usr/bin/chromium")
 
-DOCUMENT = """use_bpm 100
-a1=[]
-b1=[]
-a1[0]=[:ef4,:f4,:g4,:af4,:bf4,:c5,:bf4,:af4,:g4,:f4]
-b1[0]=[0.5,0.5,0.5,0.5,1,0.5,0.5,0.5,0.5,1]
-c1=[100]
-in_thread do
-  a1.length.times do |s|
-    use_bpm c1[s]
-    a1[s].length.times do |i|
-      play a1[s][i]
-      sleep b1[s][i]
-    end
-  end
-end
-"""
 RAILS = """class PostsController < ApplicationController
   before_action :set_post, only: [:show, :edit]
   SCALE = [:c, :d, :e, :f]
@@ -77,7 +62,6 @@ RAILS = """class PostsController < ApplicationController
 end
 """
 RAILS_CURSOR = (2, len("  SCALE = [:c, :d, "))
-NOTE_LINE = 3
 CURSOR = (NOTE_LINE, len("a1[0]=[:ef4,:f4,:g4,"))  # inside the note array, after a comma
 GHOST_CURSOR = (NOTE_LINE, len("a1[0]=[:ef4,:f4,:g4,:af4,:bf4,:c5,:bf4,:af4,:g4,:f4"))
 FUGUE = """use_bpm 80
@@ -258,7 +242,7 @@ def vscode(built: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, A
         "folderDocument": FUGUE,
         "slipSensitivity": SLIP_SENSITIVITY,
         "pythonWithoutNotegen": _python_without_notegen(tmp),
-        "document": DOCUMENT,
+        "document": SONG,
         "cursor": list(CURSOR),
         "ghostCursor": list(GHOST_CURSOR),
         "typeAtCursor": "",
@@ -320,7 +304,7 @@ def test_the_vsix_installs_and_the_server_starts_in_vs_code(vscode: dict[str, An
 def test_typing_in_a_note_array_offers_notegen_notes_in_the_documents_spelling(
     vscode: dict[str, Any],
 ):
-    style = infer_style(DOCUMENT)
+    style = infer_style(SONG)
     notes = [label for label in vscode["completionLabels"] if "," not in label]
     assert len(notes) >= 5, vscode["completionLabels"]
     for label in notes:
@@ -340,22 +324,7 @@ def test_generate_melody_from_the_palette_asks_then_inserts_a_playable_block(
     ]
     assert "Temperature" in prompts[2] and "Random seed" in prompts[3]
     text = vscode["documentAfterGenerate"]
-    assert text.startswith(DOCUMENT.rstrip("\n")), "the user's own lines were changed"
-    new = [a for a in read(text) if a.voice == 2]
-    assert new, f"no voice 2 block in the saved file:\n{text}"
-    notes = [n for a in new for n in a.notes]
-    assert len(notes) == LENGTH  # in sections a2[0], a2[1]...
-    assert all(note.error is None for note in notes)
-    for section in new:
-        assert section.durations is not None
-        assert len(section.durations.values) == len(section.notes)
-    assert "in_thread" in text[len(DOCUMENT) :]
-    ruby = shutil.which("ruby")
-    if ruby is not None:  # .ci/apt-packages.txt installs it; the check is Ruby's own parser
-        song = tmp_path / "song.rb"
-        song.write_text(text)
-        check = subprocess.run([ruby, "-c", str(song)], capture_output=True, text=True)
-        assert check.returncode == 0, check.stderr
+    assert_song_with_generated_voice(text, LENGTH, tmp_path)
 
 
 def test_ghost_text_continues_the_array_after_a_comma(vscode: dict[str, Any]):
@@ -461,7 +430,7 @@ def _bars(picture: str) -> list[str]:
 def test_the_hover_pictures_the_voice_with_the_cursor_note_marked(vscode: dict[str, Any]):
     assert vscode["hoverPictureWidth"] > 0, "the browser did not render the picture"
     bars = _bars(vscode["hoverPicture"])
-    voice = next(a for a in read(DOCUMENT) if a.name == "a1[0]")
+    voice = next(a for a in read(SONG) if a.name == "a1[0]")
     assert bars.count(pianoroll.CURSOR) == 1
     assert bars.count(pianoroll.CURSOR) + bars.count(pianoroll.FOCUS) == len(voice.notes)
     assert bars.count(pianoroll.OTHER) == 0  # the only voice
@@ -473,7 +442,7 @@ def test_generate_shows_a_preview_then_reveals_the_inserted_block(vscode: dict[s
     new = [a for a in read(vscode["documentAfterGenerate"]) if a.voice == 2]
     sounding = sum(1 for a in new for n in a.notes if n.midi is not None)
     assert bars.count(pianoroll.ADDED) == sounding
-    assert bars.count(pianoroll.OTHER) == len(read(DOCUMENT)[0].notes)  # voice 1, faint
+    assert bars.count(pianoroll.OTHER) == len(read(SONG)[0].notes)  # voice 1, faint
     text = vscode["documentAfterGenerate"]
     block_lines = [i + 1 for i, line in enumerate(text.split("\n")) if line.startswith("a2")]
     visible = set(vscode["visibleLinesAfterGenerate"])

@@ -68,6 +68,29 @@ def test_checkpoints_are_stored_on_the_way(model):
     assert cache.cached(ids[:2]) and cache.cached(ids)
 
 
+def test_cursors_never_push_the_section_starts_out(model, monkeypatch):
+    piece = [Event(55 + (i * 5) % 17, (0.5, 1.0, 0.25)[i % 3]) for i in range(40)]
+    cache = ContextCache(model, capacity=5, tail_capacity=2)
+    ids = cache.ids(piece)
+    starts = [8, 16, 24, 32]  # where the voice's sections start
+    cache.prime_ids(ids[:32], checkpoints=starts)  # as the warm-up reads them
+    cursors = [ids[: start + k] for start in starts for k in range(1, 6)]
+    for cursor in cursors:  # 20 cursors, more than either capacity
+        cache.prime_ids(cursor, checkpoints=[s for s in starts if s <= len(cursor)])
+    assert all(cache.cached(ids[:start]) for start in starts)
+    assert [cache.cached(c) for c in cursors] == [False] * 18 + [True, True]  # the last two
+
+    calls: list[tuple[int, ...]] = []
+    original = model.step
+    monkeypatch.setattr(model, "step", lambda *a: calls.append(np.shape(a[0])) or original(*a))
+    cache.prime_ids(ids[:11], checkpoints=[8])  # a cursor in the first section
+    assert calls == [(1, 3)]  # read from its section's start, not from the piece's
+    cache.prime_ids(ids[:36], checkpoints=[32, 36])  # a cursor at a section start is one
+    for k in (33, 34, 35):
+        cache.prime_ids(ids[:k], checkpoints=[32])
+    assert cache.cached(ids[:36])
+
+
 def test_candidates_are_ranked_by_probability(model):
     cache = ContextCache(model)
     candidates = next_note_candidates(model, cache.prime(CONTEXT), 10)

@@ -144,8 +144,11 @@ def test_live_coding_idioms() -> None:
         ("play_pattern_timed", None, [67, 69]),
         ("play_pattern", None, [76, 74, 72]),
         ("play_pattern_timed", None, [60, 64, 67]),
+        # play [:c4, :e4, :g4] with `play melody.tick` (the ring's first note, :c4): a chord
+        ("play", "melody", [67]),
         ("array", None, [60, 64, 67]),  # play [:c4, :e4, :g4]
-    ]  # the loops' `play melody.tick` and `play bass.tick` are code: no play/sleep melody
+        ("play", "bass", [36]),  # play bass.tick: the first pass plays the ring's :c2
+    ]
     # sample names and an all-number array with no note symbols are not note arrays
     assert not any(a.name in ("samples", "numbers") for a in read(fixture("live.rb")))
 

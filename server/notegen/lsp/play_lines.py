@@ -357,7 +357,7 @@ def continuation_lines(
         known = [v.value for v in (run.durations.values if run.durations else []) if v.value]
         beats = max(set(known), key=known.count) if known else 1.0
         lines.insert(0, f"sleep {format_duration(beats)}")
-    end = text.find("\n", run.lines[-1].end)
+    end = text.find("\n", run.lines[-1].stop)  # after a `play … do |s|` line's block
     end = len(text) if end == -1 else end
     return end, "\n" + indent_lines(lines, rs.indent)
 

@@ -569,7 +569,7 @@ def warm_sections(
             if len(before) >= len(ids):
                 continue  # the window starts inside the array: nothing before it to prime
             ids = ids[: len(ids) - len(before)]  # up to the array's start
-            marks = [m for m in marks if m < len(ids)]
+            marks = [m for m in marks if m < len(ids)] + [len(ids)]  # the start is one too
             if cache.cached(ids, setting) or any(
                 np.array_equal(ids, r[0]) and r[2] is setting for r in requests
             ):

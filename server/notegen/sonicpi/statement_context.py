@@ -68,11 +68,11 @@ def _line_context(text: str, runs: list[PlayRun], offset: int) -> CursorContext 
     if text[line_start:line_end].strip():
         return None
     for run in runs:
-        previous = [ln for ln in run.lines if ln.end <= line_start]
+        previous = [ln for ln in run.lines if ln.stop <= line_start]
         if not previous or run.span.start > offset:
             continue
         last = previous[-1]
-        if text[last.end : line_start].strip():
+        if text[last.stop : line_start].strip():
             continue
         step = last.step
         pending: NoteToken | None = None

@@ -15,7 +15,11 @@ model, diagnostics, hover and the training corpus see it like any other array:
 * ``sample`` and other statements are ignored; a ``use_bpm`` starts a new run (its tempo is the
   run's ``bpm``); a nested block that plays or sleeps ends the run, and is a run of its own;
 * ``N.times do … end`` is read once, with ``repeat = N``;
-* a run whose every note is code (``play a1[i][j]``, ``play notes.tick``) is no melody, but a
+* names hold what was last assigned above them in the block (or around it), and a note picked
+  from a ring of known notes (``play notes.tick``) is the one Sonic Pi plays the first time
+  through (``notegen.sonicpi.rings``); ``play … do |s|`` plays its note, its block is a thread;
+* a run whose every note is code Sonic Pi alone can evaluate (``play a1[i][j]``, ``play n``)
+  is no melody unless its voice has written notes (then it is part of that melody), but a
   ``play`` being typed (no note yet) makes one, so the cursor there has a context.
 
 Works on the reader's token list (comments and strings never look like statements) and never
@@ -30,8 +34,17 @@ from typing import TYPE_CHECKING, Literal
 
 from notegen.sonicpi.arithmetic import evaluate
 from notegen.sonicpi.brackets import elements
-from notegen.sonicpi.chords import chord_notes
 from notegen.sonicpi.lexer import Token
+from notegen.sonicpi.rings import (
+    Ring,
+    Ticks,
+    chord_call,
+    label,
+    pick,
+    ring_at,
+    substitute,
+    top_level_commas,
+)
 from notegen.sonicpi.types import DurationArray, NoteArray, NoteToken, NumberToken, Span
 
 if TYPE_CHECKING:
@@ -70,6 +83,14 @@ class PlayLine:
     options: tuple[tuple[str, str], ...] = ()
     step: int = -1
     """Index of the note (step) this line belongs to; ``-1`` for a sleep before any note."""
+    block_end: int | None = None
+    """Just past the ``end`` of the block a ``play … do |s|`` line opens (where the statement
+    ends, and where lines after it go); ``None`` for a line without a block."""
+
+    @property
+    def stop(self) -> int:
+        """Where the statement ends: after its block, if it opens one."""
+        return self.end if self.block_end is None else self.block_end
 
 
 @dataclass(slots=True)
@@ -119,6 +140,9 @@ class PlayRun(NoteArray):
     ``define``…; the run's own block or one around it); ``None`` at top level."""
     lead: float = 0.0
     """Beats of the ``sleep``s before its first ``play`` (time the voice waits first)."""
+    ticks: bool = False
+    """Something ticks while it plays (``notes.tick``, ``if spread(3, 8).tick``): its notes
+    are those of the first time through, and the next time differs."""
 
     @property
     def plays(self) -> list[PlayLine]:
@@ -174,6 +198,8 @@ def _split_do(doc: _Doc, a: int, b: int) -> list[tuple[int, int]]:
                     j += 1
                 j = min(j + 1, b)
             parts.append((a, j))
+            while j < b and doc.sig[j].kind == "nl":
+                j += 1  # `do |s|` continues the statement (a `|` ends the line) to the next
             a = i = j
             continue
         i += 1
@@ -213,22 +239,6 @@ def _block_of(doc: _Doc, a: int, b: int, line_start: int) -> PlayBlock:
 # -- one statement --------------------------------------------------------------------------------
 
 
-def _top_level_commas(doc: _Doc, a: int, b: int) -> list[tuple[int, int]]:
-    """``[a, b)`` split at commas outside brackets."""
-    parts: list[tuple[int, int]] = []
-    start = i = a
-    while i < b:
-        if doc.is_op(i, "(", "[", "{") and i in doc.groups:
-            i = max(doc.groups[i].stop, i + 1)
-            continue
-        if doc.is_op(i, ","):
-            parts.append((start, i))
-            start = i + 1
-        i += 1
-    parts.append((start, b))
-    return parts
-
-
 def _cut_modifier(doc: _Doc, a: int, b: int) -> int:
     """The end of a statement before a trailing ``if``/``unless`` modifier."""
     i = a
@@ -242,24 +252,103 @@ def _cut_modifier(doc: _Doc, a: int, b: int) -> int:
     return b
 
 
-def _label(doc: _Doc, a: int, b: int) -> str | None:
-    """``release: 2`` → ``"release"`` (a Ruby keyword argument)."""
-    if b - a >= 2 and doc.sig[a].kind == "ident" and doc.is_op(a + 1, ":"):
-        return doc.sig[a].value
-    return None
-
-
 def _options(doc: _Doc, parts: list[tuple[int, int]]) -> tuple[tuple[str, str], ...]:
     out: list[tuple[str, str]] = []
     for a, b in parts:
-        key = _label(doc, a, b)
+        key = label(doc, a, b)
         if key is not None and key != "note":
             out.append((key, doc.tok_text(a + 2, b)))
     return tuple(out)
 
 
-def _line(doc: _Doc, a: int, b: int, constants: dict[str, Token]) -> PlayLine | None:
-    """A ``play``/``sleep`` statement (``None`` for anything else)."""
+@dataclass(slots=True)
+class _Names:
+    """What the names of a document hold where the reader is: one literal each
+    (``key = :e3``), a ring of known notes (``notes = (ring :e4, :g4)``), and the current
+    thread's tick counters.
+
+    Names are read in document order, block by block, as Sonic Pi runs a block's lines: the
+    value a name has is the last assignment above in the same or an enclosing block (``c =
+    chord(:e3, :m)`` in one loop, ``c = :a2`` in another); block parameters, ``+=`` and
+    values only Sonic Pi knows make it unknown. A name never assigned above keeps the value
+    it has where it is assigned exactly once in the file (``base``)."""
+
+    constants: dict[str, Token]
+    rings: dict[str, Ring]
+    ticks: Ticks | None = None
+    base: tuple[dict[str, Token], dict[str, Ring]] = field(default_factory=lambda: ({}, {}))
+    scopes: list[tuple[dict[str, Token | Ring | None], frozenset[str]]] = field(
+        default_factory=lambda: [({}, frozenset())]
+    )
+
+    def open(self, params: frozenset[str] = frozenset()) -> None:
+        self.scopes.append(({name: None for name in params}, params))
+        for name in params:
+            self._set(name, None)
+
+    def close(self) -> None:
+        """The end of a block: its own names go; a name of a block around it that it
+        assigned is unknown after it (the block may not have run, or run again)."""
+        if len(self.scopes) < 2:
+            return
+        inner, params = self.scopes.pop()
+        outer = self.scopes[-1][0]
+        for name in inner:
+            if name not in params and any(name in scope for scope, _ in self.scopes):
+                outer[name] = None
+            self._set(name, self._lookup(name))
+
+    def assign(self, name: str, value: Token | Ring | None) -> None:
+        self.scopes[-1][0][name] = value
+        self._set(name, value)
+
+    def _lookup(self, name: str) -> Token | Ring | None:
+        for scope, _ in reversed(self.scopes):
+            if name in scope:
+                return scope[name]
+        return self.base[0].get(name) or self.base[1].get(name)
+
+    def _set(self, name: str, value: Token | Ring | None) -> None:
+        self.constants.pop(name, None)
+        self.rings.pop(name, None)
+        if isinstance(value, Ring):
+            self.rings[name] = value
+        elif value is not None:
+            self.constants[name] = value
+
+    def value_of(self, doc: _Doc, a: int, b: int) -> Token | Ring | None:
+        """What ``name = <tokens [a, b)>`` gives the name (its ticks counted)."""
+        toks = pick(doc, a, b, self.rings, self.constants, self.ticks)
+        if toks is not None:
+            res = evaluate([substitute(t, self.constants) for t in toks], notes=True)
+            if not res.dynamic:
+                if res.value is None or res.error:
+                    return None
+                return Token("num", doc.sig[a].start, doc.sig[b - 1].end, repr(res.value))
+        return ring_at(doc, a, b, self.rings, self.constants)
+
+
+_UPDATES = ("+=", "-=", "*=", "/=", "||=", "<<", "&&=")
+
+
+def _params(doc: _Doc, a: int, b: int) -> frozenset[str]:
+    """The parameters of the block a ``… do |x, y|`` line opens."""
+    if not doc.is_op(b - 1, "|"):
+        return frozenset()
+    j = b - 2
+    out: set[str] = set()
+    while j > a and not doc.is_op(j, "|"):
+        if doc.is_ident(j):
+            out.add(doc.sig[j].value)
+        j -= 1
+    return frozenset(out)
+
+
+def _line(doc: _Doc, a: int, b: int, names: _Names) -> PlayLine | None:
+    """A ``play``/``sleep`` statement (``None`` for anything else, its ticks not counted).
+
+    The ticks of a play line are counted as Ruby evaluates it: a modifier's condition
+    (``if spread(3, 8).tick``) first, then the note, then the options."""
     if b - a >= 3 and doc.sig[a].kind == "ident" and doc.is_op(a + 1, "="):
         a += 2  # s = play 60 / s = synth :x, note: 60
     head = doc.sig[a]
@@ -271,49 +360,67 @@ def _line(doc: _Doc, a: int, b: int, constants: dict[str, Token]) -> PlayLine | 
         "sleep",
     ):
         return None
+    full = b
     b = _cut_modifier(doc, a, b)
     start, end = head.start, doc.sig[b - 1].end
     arg = a + 1
     if arg < b and doc.is_op(arg, "(") and arg in doc.groups and not doc.sig[arg].space_before:
         group = doc.groups[arg]  # play(:c4, release: 1)
-        parts = _top_level_commas(doc, arg + 1, group.inner_end)
+        parts = top_level_commas(doc, arg + 1, group.inner_end)
     else:
-        parts = _top_level_commas(doc, arg, b)
+        parts = top_level_commas(doc, arg, b)
     slot_at = head.end + 1 if head.end < len(doc.text) and doc.text[head.end] == " " else head.end
     if head.value in ("synth", "control"):
-        found = next(((x, y) for x, y in parts if _label(doc, x, y) == "note"), None)
+        found = next(((x, y) for x, y in parts if label(doc, x, y) == "note"), None)
         if found is None:
             return None  # synth without note: plays its default note, not a melody
         x, y = found
         slot_at = doc.sig[x + 1].end + 1 if x + 2 >= y else doc.sig[x + 2].start
-        note = _note(doc, x + 2, y, slot_at, constants)
+        _count(names, doc, b, full)
+        note = _note(doc, x + 2, y, slot_at, names)
+        for part in parts:
+            if part != found:
+                _count(names, doc, *part)
         head_text = doc.text[head.start : slot_at].rstrip()
         return PlayLine(
             "play", start, end, note.span, head_text, note=note, options=_options(doc, parts)
         )
     first = parts[0]
-    if _label(doc, *first) is not None:
+    if label(doc, *first) is not None:
         # `play note: :e4` names its note; any other label first means no note
-        key = _label(doc, *first)
+        key = label(doc, *first)
         if key != "note" or head.value == "sleep":
             return None
         x, y = first
         slot_at = doc.sig[x + 2].start if x + 2 < y else doc.sig[x + 1].end + 1
         first = (x + 2, y)
     x, y = first
+    _count(names, doc, b, full)
     if head.value == "sleep":
-        beats = _beats(doc, x, y, slot_at)
+        beats = _beats(doc, x, y, slot_at, names)
         return PlayLine("sleep", start, end, beats.span, "sleep", beats=beats)
-    note = _note(doc, x, y, slot_at, constants, chord_call=head.value == "play_chord")
+    note = _note(doc, x, y, slot_at, names, play_chord=head.value == "play_chord")
+    for part in parts[1:]:
+        _count(names, doc, *part)
     return PlayLine(
         "play", start, end, note.span, head.value, note=note, options=_options(doc, parts[1:])
     )
 
 
-def _beats(doc: _Doc, a: int, b: int, slot_at: int) -> NumberToken:
+def _count(names: _Names, doc: _Doc, a: int, b: int) -> None:
+    if names.ticks is not None:
+        names.ticks.count(doc, a, b)
+
+
+def _beats(doc: _Doc, a: int, b: int, slot_at: int, names: _Names) -> NumberToken:
     if a >= b:
         return NumberToken("", Span(slot_at, slot_at), None, dynamic=True)
     res = evaluate(doc.sig[a:b])
+    if res.dynamic:  # `sleep durations.tick` over a ring of known beats
+        toks = pick(doc, a, b, names.rings, names.constants, names.ticks)
+        picked = evaluate([substitute(t, names.constants) for t in toks]) if toks else res
+        if picked.error is None and picked.value is not None:
+            res = picked
     value = None if res.value is None else float(res.value)
     error = res.error
     if error is None and value is None and not res.dynamic:
@@ -326,10 +433,14 @@ def _note(
     a: int,
     b: int,
     slot_at: int,
-    constants: dict[str, Token],
-    chord_call: bool = False,
+    names: _Names,
+    play_chord: bool = False,
 ) -> NoteToken:
-    """The note a ``play`` plays: a note, a chord (top note on ``midi``), a rest, or code."""
+    """The note a ``play`` plays: a note, a chord (top note on ``midi``), a rest, or code.
+
+    Names assigned once to a note (``play key + 7``) and picks from rings of known notes
+    (``play notes.tick``, ``play :ds6 + [0, 3].look``, ``play chord(:e3, :m).tick``) have
+    the note Sonic Pi plays there; ``.choose`` and anything else unknown stay code."""
     if a >= b:
         return NoteToken("", Span(slot_at, slot_at), None, dynamic=True)
     text, span = doc.tok_text(a, b), doc.span(a, b)
@@ -340,74 +451,35 @@ def _note(
             res = evaluate(doc.sig[x:y], notes=True)
             if res.dynamic or res.error:
                 # the array reader reports its invalid notes; here it is just not a melody note
+                _count(names, doc, a, b)
                 return NoteToken(text, span, None, dynamic=True)
             pitches.append(res.value)
         return _chord_token(text, span, tuple(pitches))
-    chord = _chord_call(doc, a, b, constants)
+    chord = chord_call(doc, a, b, names.constants, names.rings, names.ticks)
     if chord is not None:
         if not chord:
             return NoteToken(text, span, None, dynamic=True)
         return _chord_token(text, span, chord)
-    if chord_call:
+    if play_chord:
+        _count(names, doc, a, b)
         return NoteToken(text, span, None, dynamic=True)
     res = evaluate(doc.sig[a:b], notes=True)
-    if res.dynamic and constants:
-        # `play key + 7` with `key = :e3` assigned once: Sonic Pi plays 59
-        toks = [_constant(t, constants) for t in doc.sig[a:b]]
-        res = evaluate(toks, notes=True)
-        if res.error:
-            return NoteToken(text, span, None, dynamic=True)
-    return NoteToken(text, span, res.value, res.error, dynamic=res.dynamic)
-
-
-def _constant(tok: Token, constants: dict[str, Token]) -> Token:
-    if tok.kind == "ident" and tok.value in constants:
-        value = constants[tok.value]
-        return Token("num", tok.start, tok.end, value.value, tok.space_before)
-    return tok
+    if not res.dynamic:
+        return NoteToken(text, span, res.value, res.error)
+    toks = pick(doc, a, b, names.rings, names.constants, names.ticks)
+    if toks is None:
+        return NoteToken(text, span, None, dynamic=True)
+    res = evaluate([substitute(t, names.constants) for t in toks], notes=True)
+    if res.error:
+        return NoteToken(text, span, None, dynamic=True)
+    if res.dynamic and (ring := ring_at(doc, a, b, names.rings, names.constants)) is not None:
+        return _chord_token(text, span, ring.notes)  # `play c` of a ring: all its notes
+    return NoteToken(text, span, res.value, dynamic=res.dynamic)
 
 
 def _chord_token(text: str, span: Span, pitches: tuple[int | float | None, ...]) -> NoteToken:
     pitched = [p for p in pitches if p is not None]
     return NoteToken(text, span, max(pitched) if pitched else None, chord=pitches)
-
-
-def _chord_call(
-    doc: _Doc, a: int, b: int, constants: dict[str, Token]
-) -> tuple[int | float, ...] | None:
-    """``chord(:e3, :minor)`` / ``(chord :e3, :minor)``: its notes; ``()`` when it is a chord
-    whose notes only Sonic Pi knows; ``None`` when it is not a chord call at all."""
-    sig = doc.sig
-    if doc.is_ident(a, "chord") and doc.is_op(a + 1, "(") and a + 1 in doc.groups:
-        group = doc.groups[a + 1]
-        if group.stop != b or group.closer is None:
-            return () if group.stop < b else None
-        args = _top_level_commas(doc, a + 2, group.closer)
-    elif doc.is_op(a, "(") and a in doc.groups and doc.is_ident(a + 1, "chord"):
-        group = doc.groups[a]
-        if group.stop != b or group.closer is None:
-            return ()
-        args = _top_level_commas(doc, a + 2, group.closer)
-    elif doc.is_ident(a, "chord"):
-        args = _top_level_commas(doc, a + 1, b)
-    else:
-        return None
-    if len(args) < 2:
-        return ()
-    root = evaluate([_constant(t, constants) for t in sig[args[0][0] : args[0][1]]], notes=True)
-    name_toks = sig[args[1][0] : args[1][1]]
-    if root.value is None or len(name_toks) != 1 or name_toks[0].kind not in ("sym", "str"):
-        return ()
-    octaves = 1
-    for x, y in args[2:]:
-        if _label(doc, x, y) == "num_octaves":
-            res = evaluate(sig[x + 2 : y])
-            if not isinstance(res.value, int):
-                return ()
-            octaves = res.value
-        elif _label(doc, x, y) is not None:
-            return ()  # invert:, etc.: Sonic Pi's arithmetic, not reproduced here
-    return chord_notes(root.value, name_toks[0].value, octaves) or ()
 
 
 # -- runs -----------------------------------------------------------------------------------------
@@ -416,16 +488,45 @@ def _chord_call(
 @dataclass(slots=True)
 class _Frame:
     block: PlayBlock
+    ticks: Ticks
+    """The tick counters of the thread the block runs in (its own for a new thread)."""
     lines: list[PlayLine] = field(default_factory=list)
     call: DefineCall | None = None
     """The frame's last call of a ``define`` while no run has followed it."""
+    ticked: dict[str, int] | None = None
+    """The counters when an ``N.times`` block opened (its ticks then count N times)."""
+    owner: PlayLine | None = None
+    """The ``play … do |s|`` line whose block this is."""
+    mark: int = 0
+    """The thread's tick total when the frame's current run began."""
 
 
-def _constants(doc: _Doc, statements: list[tuple[int, int]]) -> dict[str, Token]:
-    """Names assigned exactly once, to a literal note or number (``key = :e3``): ``play key+7``
-    then has a pitch. Names assigned again, by ``+=`` or as block parameters are variables."""
+_THREAD_KINDS = frozenset(["live_loop", "in_thread", "define", "play", "synth", "play_chord"])
+_PLAY_HEADS = frozenset(["play", "synth", "play_chord"])
+
+
+def _play_with_block(doc: _Doc, a: int, b: int) -> int | None:
+    """``play :b2, note_slide: 1 do |s|``: the index of its ``do`` (the block runs in a new
+    thread, as Sonic Pi's ``synth`` runs it; the note plays where the line is)."""
+    head = a + 2 if b - a >= 3 and doc.is_ident(a) and doc.is_op(a + 1, "=") else a
+    if not doc.is_ident(head, *_PLAY_HEADS):
+        return None
+    j = b - 1
+    if doc.is_op(j, "|"):
+        j -= 1
+        while j > head and not doc.is_op(j, "|"):
+            j -= 1
+        j -= 1
+    return j if j > head and doc.is_ident(j, "do") else None
+
+
+def _names(doc: _Doc, statements: list[tuple[int, int]]) -> _Names:
+    """Names assigned exactly once, to a literal note or number (``key = :e3``: ``play key+7``
+    then has a pitch) or to a ring of known notes (``notes = (ring :e4, :g4)``: ``play
+    notes.tick``). Names assigned again, by ``+=`` or as block parameters are variables."""
     seen: dict[str, int] = {}
     values: dict[str, Token] = {}
+    assigned: list[tuple[str, int, int]] = []
     for i, tok in enumerate(doc.sig):
         if tok.kind == "op" and tok.value in ("|", "+=", "-=", "*=", "/=", "||=", "<<"):
             if doc.is_ident(i - 1):
@@ -441,7 +542,14 @@ def _constants(doc: _Doc, statements: list[tuple[int, int]]) -> dict[str, Token]
             res = evaluate(doc.sig[a + 2 : b], notes=True)
             if res.value is not None and not res.error and not res.dynamic:
                 values[name] = Token("num", doc.sig[a].start, doc.sig[a].end, repr(res.value))
-    return {k: v for k, v in values.items() if seen.get(k) == 1}
+            elif res.dynamic:
+                assigned.append((name, a + 2, b))
+    constants = {k: v for k, v in values.items() if seen.get(k) == 1}
+    rings: dict[str, Ring] = {}
+    for name, a, b in assigned:
+        if seen.get(name) == 1 and (ring := ring_at(doc, a, b, rings, constants)) is not None:
+            rings[name] = ring
+    return _Names(dict(constants), dict(rings), base=(constants, rings))
 
 
 _TOP_ASSIGNMENT_RE = re.compile(
@@ -451,26 +559,72 @@ _TOP_ASSIGNMENT_RE = re.compile(
 )
 
 
+_TOP_RING_RE = re.compile(
+    r"^[a-z_][A-Za-z0-9_]*[ \t]*=[ \t]*(?:[\[(]|(?:ring|scale|chord|knit)\b)", re.MULTILINE
+)
+_RING_CHARS = 4000
+"""The longest ring assignment copied above a region (a tune's notes over a few lines)."""
+
+
 def top_assignments(text: str, end: int) -> str:
-    """The top-level one-line assignments of a plain value above ``end`` (``key = :e3``,
-    ``shift = 12 + 7``), one a line: what a reader of a region below needs to give
-    ``play key+7`` its pitch (the region alone would see a name it does not know)."""
-    return "".join(m.group(0) + "\n" for m in _TOP_ASSIGNMENT_RE.finditer(text, 0, end))
+    """The top-level assignments of a plain value or a ring above ``end`` (``key = :e3``,
+    ``shift = 12 + 7``, ``notes = (ring :e4, :g4)``, a list over several lines), one a line:
+    what a reader of a region below needs to give ``play key+7`` and ``play notes.tick``
+    their pitch (the region alone would see a name it does not know)."""
+    found = [(m.start(), m.group(0)) for m in _TOP_ASSIGNMENT_RE.finditer(text, 0, end)]
+    for m in _TOP_RING_RE.finditer(text, 0, end):
+        stop = _statement_end(text, m.start(), min(end, m.start() + _RING_CHARS))
+        if stop is not None:
+            found.append((m.start(), text[m.start() : stop]))
+    return "".join(part + "\n" for _, part in sorted(found))
+
+
+def _statement_end(text: str, start: int, limit: int) -> int | None:
+    """Where the statement starting at ``start`` ends (the newline with every bracket
+    closed); ``None`` past ``limit``. Strings and comments are skipped (a ``]`` in them)."""
+    depth = 0
+    i = start
+    while i < limit:
+        ch = text[i]
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        elif ch == "#":
+            newline = text.find("\n", i)
+            i = limit if newline == -1 else newline
+            continue
+        elif ch in "\"'":
+            close = text.find(ch, i + 1)
+            if close == -1:
+                return None
+            i = close
+        elif ch == "\n" and depth <= 0:
+            return i
+        i += 1
+    return i if depth <= 0 and i >= len(text) else None
 
 
 def read_runs(doc: _Doc) -> list[PlayRun]:
     """Every run of melody statements of a parsed document, in document order."""
     runs: list[PlayRun] = []
+    code: list[PlayRun] = []
     statements = _statements(doc)
-    constants = _constants(doc, statements)
-    top = _Frame(PlayBlock("top"))
+    names = _names(doc, statements)
+    top = _Frame(PlayBlock("top"), Ticks())
     stack = [top]
     defines: dict[str, PlayBlock] = {}
 
     def flush(frame: _Frame) -> None:
         run = _run(doc, frame.lines, frame.block)
+        total = sum(frame.ticks.counts.values())
+        if run is not None:
+            run.ticks, frame.mark = total != frame.mark, total
         if run is not None and len(stack) > 1:
             run.outer = stack[1].block
+        if run is not None and all(n.dynamic and n.text for n in run.notes):
+            code.append(run)  # only code (`play n`): a melody only inside a voice that has one
+            run = None
         if run is not None:
             runs.append(run)
             frame.call = None
@@ -485,21 +639,29 @@ def read_runs(doc: _Doc) -> list[PlayRun]:
     for a0, b0 in statements:
         for a, b in _split_do(doc, a0, b0):
             frame = stack[-1]
+            names.ticks = frame.ticks
             first = doc.sig[a]
             line_start = doc.text.rfind("\n", 0, first.start) + 1
             if first.kind == "ident" and first.value == "end" and b - a >= 1:
                 flush(frame)
                 if len(stack) > 1:
                     stack.pop()
+                    names.close()
                     frame.block.end = doc.sig[a].end
+                    if frame.owner is not None:
+                        frame.owner.block_end = frame.block.end
+                    if frame.ticked is not None and frame.block.repeat is not None:
+                        frame.ticks.repeat(frame.ticked, min(frame.block.repeat, 64))
                     if frame.block.plays:
                         stack[-1].block.plays = True
                         flush(stack[-1])
                 continue
             if first.kind == "ident" and first.value in _BREAK_WORDS:
                 flush(frame)
+                frame.ticks.count(doc, a, b)
                 continue
             if first.kind == "ident" and first.value in defines and not doc.is_op(a + 1, "="):
+                frame.ticks.count(doc, a, b)
                 called = defines[first.value]
                 if frame.block.looped:
                     called.looped = True  # a define called in a loop plays again
@@ -510,29 +672,64 @@ def read_runs(doc: _Doc) -> list[PlayRun]:
                     if len(stack) > 1:
                         stack[1].block.calls.append(frame.call)
                 continue
+            if (do := _play_with_block(doc, a, b)) is not None:
+                line = _line(doc, a, do, names)
+                if line is not None:
+                    frame.lines.append(line)
+                    frame.block.plays = True
+                if doc.is_ident(a) and doc.is_op(a + 1, "="):
+                    names.assign(doc.sig[a].value, None)  # s = play 60 do |x|
+                block = PlayBlock("play", start=line_start)
+                block.bpm = frame.block.bpm
+                block.looped = frame.block.looped
+                stack.append(_Frame(block, Ticks(), owner=line))
+                names.open(_params(doc, a, b))
+                continue
             if _is_do_line(doc, a, b) or (first.kind == "ident" and first.value in _BLOCK_WORDS):
+                frame.ticks.count(doc, a, b)
                 block = _block_of(doc, a, b, line_start)
                 if block.kind == "define" and block.name is not None:
                     defines[block.name] = block
                 block.bpm = frame.block.bpm
                 block.looped = frame.block.looped or block.kind in _LOOP_KINDS
-                stack.append(_Frame(block))
+                ticks = Ticks() if block.kind in _THREAD_KINDS else frame.ticks
+                inner = _Frame(block, ticks, mark=sum(ticks.counts.values()))
+                if block.kind == "times":
+                    inner.ticked = dict(ticks.counts)
+                stack.append(inner)
+                names.open(_params(doc, a, b) if _is_do_line(doc, a, b) else frozenset())
                 continue
             if doc.is_ident(a, "use_bpm"):
+                frame.ticks.count(doc, a, b)
                 flush(frame)
                 res = evaluate(doc.sig[a + 1 : _cut_modifier(doc, a, b)])
                 if isinstance(res.value, (int, float)) and res.value > 0:
                     frame.block.bpm = float(res.value)
                 continue
-            line = _line(doc, a, b, constants)
+            line = _line(doc, a, b, names)
+            assigns = b - a >= 3 and doc.is_ident(a) and doc.is_op(a + 1, "=")
             if line is not None:
                 frame.lines.append(line)
                 frame.block.plays = True
+                if assigns:
+                    names.assign(doc.sig[a].value, None)  # s = play 60: a synth node
+            elif assigns:
+                names.assign(doc.sig[a].value, names.value_of(doc, a + 2, b))
+            else:
+                frame.ticks.count(doc, a, b)
+                if doc.is_ident(a) and doc.is_op(a + 1, *_UPDATES):
+                    names.assign(doc.sig[a].value, None)
     while stack:
         flush(stack[-1])
         frame = stack.pop()
         if frame.block.plays and stack:
             stack[-1].block.plays = True
+    # a run of notes only Sonic Pi knows (`play n`, `play notes.choose`) has no pitch of its
+    # own; in a voice with written notes it is part of that melody (its notes are silences
+    # of the voice's time, a cursor there hears the voice), elsewhere it is no melody at all
+    # (`play a1[i][j]` loops that play the aN arrays)
+    voiced = {id(r.outer) for r in runs if r.outer is not None}
+    runs.extend(r for r in code if r.outer is not None and id(r.outer) in voiced)
     runs.sort(key=lambda r: r.span.start)
     return runs
 
@@ -568,8 +765,6 @@ def _run(doc: _Doc, lines: list[PlayLine], block: PlayBlock) -> PlayRun | None:
     if pending:
         notes.append(_step_note(pending))
         beats.append(None)
-    if all(n.dynamic and n.text for n in notes):
-        return None  # only code (`play a1[i][j]`, `play notes.tick`): no melody in the text
     values = [b for b in beats if b is not None]  # only the last step can lack a sleep
     start, end = lines[0].start, lines[-1].end
     line_start = doc.text.rfind("\n", 0, start) + 1
