@@ -142,7 +142,8 @@ class ContextCache:
         time: float,
     ) -> Primed:
         """The context's :class:`Primed`: the served distribution after the network's logits."""
-        plain_p, plain_d = self.model.copy_log_probs(pitch_logits, dur_logits, history)
+        heard = setting is not None and bool(setting.others)
+        plain_p, plain_d = self.model.copy_log_probs(pitch_logits, dur_logits, history, heard)
         log_p = self.model.mix_imitation(plain_p, history // self.vd, setting)
         log_d = self.model.mix_rhythm(plain_d, history % self.vd, setting)
         return Primed(
@@ -225,7 +226,9 @@ class ContextCache:
             by_ids.update(ids[done:n].tobytes())
             by_rows.update(rows[done + 1 if found else 0 : n + 1].tobytes())
             done = n
-            found[n] = b"r" + by_ids.digest() + by_rows.digest()
+            # heard with other voices or not: the training tunes' weight differs (rows alone
+            # cannot tell a voice whose others are silent so far from a voice alone)
+            found[n] = (b"h" if setting.others else b"r") + by_ids.digest() + by_rows.digest()
         self._last_keys = (ident, {**known, **found})
         return [found[n] for n in lengths]
 

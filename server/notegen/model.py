@@ -22,10 +22,17 @@ import numpy as np
 
 from notegen.conditioning import COND_DIM, Setting
 from notegen.consonance import ConsonanceBias
-from notegen.copying import CopyMixture, log_softmax, mix_sequence, mix_step
+from notegen.copying import (
+    CopyMixture,
+    copy_marginals,
+    log_softmax,
+    mix_sequence,
+    sequence_marginals,
+)
 from notegen.imitation import ImitationMixture, mix_pitches
 from notegen.melody import Event
 from notegen.rhythm import RhythmMixture, mix_durations, rhythm_context, rhythm_sequence
+from notegen.tunes import TuneMixture
 
 __all__ = [
     "BOS",
@@ -217,6 +224,9 @@ class MelodyModel:
         self.mixture = CopyMixture.from_card(card) if self.stateful else None
         # ... and what generation samples from after its first note (CopyMixture.for_sampling).
         self.sampling_mixture = self.mixture.for_sampling() if self.mixture else None
+        # What the training tunes played after this melody (notegen.tunes), after the copy
+        # model, where the served distribution is read (not while sampling after a first note).
+        self.tunes = self._load_tunes(card, path) if self.stateful else None
         # Durations that hear the piece (notegen.rhythm), after the copy model, everywhere.
         self.rhythm = RhythmMixture.from_card(card) if self.stateful else None
         # ... and pitches that hear other voices imitate (notegen.imitation; not while sampling)
@@ -232,6 +242,17 @@ class MelodyModel:
             if self.rhythm is not None and self.mixture is not None
             else self.rhythm
         )
+
+    @staticmethod
+    def _load_tunes(card: dict[str, Any], path: Path) -> TuneMixture | None:
+        spec = card.get("tune_mixture")
+        where = path.parent / str(spec.get("file", "")) if isinstance(spec, dict) else path
+        try:
+            return TuneMixture.from_card(card, path.parent)
+        except FileNotFoundError:
+            raise ModelError(f"{where}: the card's tune index not found") from None
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ModelError(f"{where}: cannot read the card's tune index ({exc})") from None
 
     # -- loading -------------------------------------------------------------------------------
 
@@ -414,7 +435,8 @@ class MelodyModel:
         its durations with the rhythm experts (:mod:`notegen.rhythm`: the other voices of
         ``setting``, whose time line starts where ``history`` does).
         """
-        log_p, log_d = self.copy_log_probs(pitch_logits, dur_logits, history)
+        heard = setting is not None and bool(setting.others)
+        log_p, log_d = self.copy_log_probs(pitch_logits, dur_logits, history, heard)
         history = np.asarray(history, np.int64)
         log_p = self.mix_imitation(log_p, history // len(self.duration_vocab), setting)
         return log_p, self.mix_rhythm(
@@ -422,13 +444,28 @@ class MelodyModel:
         )
 
     def copy_log_probs(
-        self, pitch_logits: np.ndarray, dur_logits: np.ndarray, history: np.ndarray
+        self,
+        pitch_logits: np.ndarray,
+        dur_logits: np.ndarray,
+        history: np.ndarray,
+        heard: bool = False,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """:meth:`next_log_probs` before the rhythm experts: the network and the copy model,
-        which read only this voice (a context cache may keep them; the experts it redoes)."""
-        if self.mixture is None:
-            return log_softmax(pitch_logits), log_softmax(dur_logits)
-        return mix_step(self.mixture, pitch_logits, dur_logits, history)
+        """:meth:`next_log_probs` before the rhythm experts: the network, the copy model and
+        the training tunes (:mod:`notegen.tunes`; their weight depends on whether the voice is
+        ``heard`` with other voices), which read only this voice (a context cache may keep
+        them; the experts it redoes)."""
+        log_p, log_d = log_softmax(pitch_logits), log_softmax(dur_logits)
+        history = np.asarray(history, np.int64)
+        length = 0
+        if self.mixture is not None:
+            length, qp, qd = copy_marginals(
+                history, log_p.shape[-1], log_d.shape[-1], self.mixture.max_order
+            )
+            if qp is not None and qd is not None:
+                log_p, log_d = self.mixture.apply(log_p, log_d, length, qp, qd)
+        if self.tunes is not None:
+            log_p = self.tunes.mix(log_p, history // len(self.duration_vocab), length > 0, heard)
+        return log_p, log_d
 
     def mix_imitation(
         self, log_p: np.ndarray, pitch_ids: np.ndarray, setting: Setting | None
@@ -468,10 +505,12 @@ class MelodyModel:
         network's log-probs, then the copy model, then the rhythm experts and the imitation
         expert): what
         :meth:`log_probs` returns and ``notegen-train evaluate`` scores."""
+        ids = self.joint_ids(pitch_ids, dur_ids)
         if self.mixture is not None:
-            log_p, log_d = mix_sequence(
-                self.mixture, log_p, log_d, self.joint_ids(pitch_ids, dur_ids)
-            )
+            log_p, log_d = mix_sequence(self.mixture, log_p, log_d, ids)
+        if self.tunes is not None:
+            heard = setting is not None and bool(setting.others)
+            log_p = self.tunes_sequence(log_p, ids, heard)
         if self.rhythm is not None:
             log_d = rhythm_sequence(self.rhythm, log_d, dur_ids, setting, self.durations)
         if self.imitation is not None and setting is not None and setting.others:
@@ -480,6 +519,19 @@ class MelodyModel:
             for t in range(len(log_p)):
                 log_p[t] = self.mix_imitation(log_p[t], pitch_ids[:t], setting)
         return log_p, log_d
+
+    def tunes_sequence(self, log_p: np.ndarray, ids: np.ndarray, heard: bool) -> np.ndarray:
+        """Rows of a melody's served pitch log-probs (after the copy model; joint ``ids``)
+        with the training tunes mixed in, row t as :meth:`copy_log_probs` serves it."""
+        assert self.tunes is not None
+        out = np.array(log_p, np.float64)
+        lengths = np.zeros(len(out), np.int64)  # the copy model's match (none without one)
+        if self.mixture is not None:
+            lengths, _ = sequence_marginals(ids, 1, 1, self.mixture.max_order, len(out))
+        pitch_ids = np.asarray(ids, np.int64) // len(self.duration_vocab)
+        for t in range(len(out)):
+            out[t] = self.tunes.mix(out[t], pitch_ids[:t], bool(lengths[t] > 0), heard)
+        return out
 
     def condition(
         self, dur_ids: np.ndarray, first_step: int, steps: int, setting: Setting | None

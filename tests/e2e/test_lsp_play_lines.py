@@ -200,3 +200,48 @@ async def test_code_actions_on_play_lines(editor):
         )
     )
     assert not any(a.title.endswith("live_loop)") for a in actions)
+
+
+RIFF = "\n".join(
+    [
+        "notes = (ring :e4, :g4, :b4, :a4)",
+        "live_loop :riff do",
+        "  play notes.tick, release: 0.2 if spread(7, 8).look",
+        "  sleep 0.25",
+        "  play :d5, note_slide: 0.5 do |s|",
+        "    control s, note: :e5",
+        "  end",
+        "  sleep 0.5",
+        "end",
+        "",
+    ]
+)
+
+
+async def test_play_lines_written_as_live_coders_write_them(editor, tmp_path):
+    """A note picked from a ring with a postfix condition (hover: its note the first time
+    through), a play with a block: completion on the block's line offers notes;
+    continueMelody writes after the block's ``end``."""
+    uri = editor.open(RIFF)
+    hover = await editor.client.text_document_hover_async(
+        types.HoverParams(types.TextDocumentIdentifier(uri), types.Position(2, 10))
+    )
+    assert hover is not None and "MIDI 64" in hover.contents.value  # notes.tick: :e4 first
+    assert "first time through" in hover.contents.value
+    items = await editor.complete(uri, 4, 7, trigger=" ")
+    assert len(items) >= 3
+    assert all(re.fullmatch(r":[a-g][s]?\d", i.label) for i in items), [i.label for i in items]
+    result = await editor.command(
+        "notegen.continueMelody",
+        {"uri": uri, "position": {"line": 4, "character": 4}, "count": 4, "seed": 3},
+    )
+    assert result["applied"] is True and result["notes"] == 4
+    text = editor.texts[uri]
+    head = RIFF.split("  sleep 0.5\n")[0]
+    assert text.startswith(head + "  sleep ")  # after the block's end, nothing moved
+    assert text.endswith("  sleep 0.5\nend\n")
+    ruby_ok(text, tmp_path)
+    first, inner, added = runs(text)[:3]
+    assert [n.midi for n in first.notes] == [64, 74]  # notes.tick: the ring's first, :d5
+    assert [n.midi for n in inner.notes] == [76]  # control s, note: :e5
+    assert len(added.notes) == 4 and all(n.midi is not None for n in added.notes)

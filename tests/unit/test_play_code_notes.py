@@ -21,6 +21,7 @@ from notegen.lsp.engine import Engine
 from notegen.melody import Event
 from notegen.notes import NoteStyle, infer_style
 from notegen.sonicpi import read
+from notegen.sonicpi.play_order import play_voices
 from notegen.sonicpi.statements import PlayRun, top_assignments
 
 
@@ -132,6 +133,9 @@ def test_every_tick_of_the_thread_counts_and_named_ticks_count_apart():
     assert pitches(first) == [55, 52]  # the sample's spread took tick 0; `:k` starts at 0
     assert pitches(twice) == [57]  # the first time round (tick 2)
     assert pitches(last) == [52]  # the block ran twice: look = tick 3, round to e3
+    # in play order the 2.times block is heard once: the second time plays another note
+    (voice,) = play_voices(read(text))
+    assert [e.pitch for e in voice.one_pass()] == [55, 52, 57, 52]
 
 
 @pytest.mark.parametrize(
@@ -147,6 +151,7 @@ def test_every_tick_of_the_thread_counts_and_named_ticks_count_apart():
         ("notes.shuffle.tick", None),
         ("scale(:e3, :minor_pentatonic).choose", None),
         ("unknown.tick", None),
+        ("[(chord :c4, :minor7), [:a3, :c4, :f4]].ring.tick", 70),  # a chord's top note
     ],
 )
 def test_a_pick_from_a_ring_of_known_notes(note, expected):
@@ -155,6 +160,80 @@ def test_a_pick_from_a_ring_of_known_notes(note, expected):
     assert run.notes[0].midi == expected
     assert run.notes[0].dynamic == (expected is None)
     assert run.notes[1].midi == 69
+
+
+@pytest.mark.parametrize(
+    "note,expected",
+    [
+        ("chord(:e3, :minor, invert: 1)", (55, 59, 64)),  # e3 goes up an octave
+        ("chord_invert(chord(:e3, :minor), -1)", (47, 52, 55)),  # b3 goes down
+        ("(scale :c4, :major_pentatonic)", (60, 62, 64, 67, 69, 72)),  # a list: one chord
+        ("notes", (64, 67)),
+    ],
+)
+def test_a_list_of_known_notes_plays_them_all_at_once(note, expected):
+    text = loop(f"play {note}", "sleep 1", "play :a4", "sleep 1", above="notes = [:e4, :g4]\n")
+    (run,) = runs(text)
+    assert run.notes[0].chord == expected and run.notes[0].midi == max(expected)
+
+
+def test_a_name_has_the_value_last_assigned_above_it_in_its_block():
+    text = (
+        "live_loop :a do\n"
+        "  c = chord(:e3, :minor)\n"
+        "  play c.tick\n"
+        "  sleep 1\n"
+        "  c = :a2\n"
+        "  play c + 12\n"
+        "  sleep 1\n"
+        "end\n"
+        "live_loop :b do\n"
+        "  c = [:g4, :b4]\n"
+        "  play c.tick\n"
+        "  sleep 1\n"
+        "  play c.tick, amp: 0.5\n"
+        "  sleep 1\n"
+        "end\n"
+    )
+    a, b = runs(text)
+    assert pitches(a) == [52, 57] and pitches(b) == [67, 71]
+
+
+def test_a_name_changed_by_code_or_a_block_parameter_has_no_value():
+    text = (
+        "n = :e4\n"
+        "live_loop :a do\n"
+        "  play n\n"
+        "  sleep 1\n"
+        "  n += 2\n"
+        "  play n\n"  # Sonic Pi knows; the reader does not make it up
+        "  sleep 1\n"
+        "  play :g4\n"
+        "  sleep 1\n"
+        "end\n"
+        "[:c4, :d4].each do |n|\n"
+        "  play n\n"
+        "  sleep 1\n"
+        "  play :a4\n"
+        "  sleep 1\n"
+        "end\n"
+    )
+    loop_run, each_run = runs(text)
+    assert pitches(loop_run) == [64, None, 67] and loop_run.notes[1].dynamic
+    assert pitches(each_run) == [None, 69] and each_run.notes[0].dynamic
+
+
+def test_unknown_code_in_a_voice_with_written_notes_is_part_of_its_melody():
+    text = loop(
+        "play :e4",
+        "sleep 0.5",
+        "with_fx :echo do",
+        "  play n",
+        "  sleep 0.5",
+        "end",
+    )
+    written, code = runs(text)
+    assert pitches(code) == [None] and code.notes[0].dynamic and code.outer is written.outer
 
 
 def test_a_run_whose_notes_are_all_unknown_code_is_no_melody():
@@ -176,6 +255,11 @@ def test_ring_assignments_above_a_block_come_with_it_when_the_block_is_read_alon
     )
     prelude = top_assignments(text, text.index("live_loop"))
     assert prelude == text[: text.index("live_loop")]
+    # given the block, only the rings it names (`sc` is not played there)
+    block = text[text.index("live_loop") :]
+    assert top_assignments(text, text.index("live_loop"), block) == prelude.replace(
+        "sc = (scale key, :minor_pentatonic).shuffle\n", ""
+    )
     assert top_assignments("notes = [\n  :e4,\n", 16) == ""  # unclosed: not copied
 
 
@@ -241,6 +325,16 @@ def test_a_note_only_sonic_pi_knows_has_no_pitch_and_the_melody_around_it_is_the
     without = loop("play :e4", "sleep 0.5", "play :g4", "sleep 0.5", "play ")
     got = labels(engine, chosen, 7, 7)
     assert got and got == labels(engine, without, 5, 7)
+
+
+def test_after_play_on_unknown_code_the_items_follow_the_voice_around_it(engine):
+    lines = ["play :e4", "sleep 0.5", "play :g4", "sleep 0.5", "with_fx :echo do"]
+    code = loop(*lines, "  play n", "  sleep 0.5", "end")
+    typed = loop(*lines, "  play ", "  sleep 0.5", "end")
+    got = labels(engine, code, 6, 9)  # the cursor before `n`: a note would replace it
+    assert got and got == labels(engine, typed, 6, 9)
+    # nothing written anywhere around: nothing to go on, no items (and no made-up pitch)
+    assert not labels(engine, loop("play n", "sleep 0.5", "play m", "sleep 0.5"), 1, 7)
 
 
 def test_continuing_after_a_play_with_a_block_writes_after_its_end_and_passes_ruby(tmp_path):

@@ -529,6 +529,70 @@ def cmd_tune_imitation(args: argparse.Namespace) -> int:
     return 0
 
 
+def _tune_tunes_args(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "tune-tunes",
+        help="index the TRAINING melodies (notegen.tunes) beside the model and fit the "
+        "index's weights on VALIDATION melodies",
+    )
+    p.add_argument(
+        "model", help="an exported stateful model (.json card; the index goes beside it)"
+    )
+    p.add_argument("--train", nargs="+", required=True, help="training melodies (.jsonl.gz)")
+    p.add_argument("--valid", nargs="+", required=True, help="validation melodies (.jsonl.gz)")
+    p.add_argument(
+        "--voices",
+        nargs="*",
+        default=[],
+        help="validation pieces (extract-voices .jsonl.gz): the weights for a voice heard with "
+        "other voices (without them a voice takes the weights of a melody alone)",
+    )
+
+
+def cmd_tune_tunes(args: argparse.Namespace) -> int:
+    from notegen.model import MelodyModel
+
+    from .evaluate import piece_voices
+    from .package import update_card
+    from .sources import load_melodies
+    from .tunes_fit import build_index, fit_tunes
+    from .voices_corpus import read_pieces
+
+    card = Path(args.model).with_suffix(".json")
+    train, valid = load_melodies(args.train), load_melodies(args.valid)
+    if not train or not valid:
+        raise CorpusError("no training or no validation melodies")
+    pieces = [p for path in args.voices for p in read_pieces(path)]
+    voices = piece_voices(pieces) if pieces else None
+    index = build_index(MelodyModel.load(card), train)
+    file = card.with_suffix(".tunes.npz").name
+    index.save(card.parent / file)
+    fit = fit_tunes(
+        card, index, file, valid, (voices.melodies, voices.together) if voices else None
+    )
+    figures = {}
+    for name, scored in (("alone", fit.alone), ("with_voices", fit.heard)):
+        if scored is not None:
+            figures[name] = {
+                "events": len(scored.served),
+                "bits_before": round(scored.bits(None), 4),
+                "bits_after": round(scored.bits(scored.weights()), 4),
+                "bits_held_out_halves": round(scored.held_out_bits(), 4),
+            }
+    spec = {
+        **fit.mixture.to_card(),
+        "tokens": index.size,
+        "melodies": sum(1 for m in train if m.events),
+        "fit": figures,
+        "indexed": [str(d) for d in args.train],
+        "fitted_on": [str(d) for d in [*args.valid, *args.voices]],
+        "command": "notegen-train " + shlex.join(args.argv),
+    }
+    update_card(card, "tune_mixture", spec)
+    print(json.dumps(spec, indent=1))
+    return 0
+
+
 def _tune_consonance_args(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser(
         "tune-consonance",
@@ -580,6 +644,7 @@ def build_parser() -> argparse.ArgumentParser:
     _tune_rhythm_args(sub)
     _tune_imitation_args(sub)
     _tune_consonance_args(sub)
+    _tune_tunes_args(sub)
     return parser
 
 
@@ -594,6 +659,7 @@ COMMANDS = {
     "tune-rhythm": cmd_tune_rhythm,
     "tune-imitation": cmd_tune_imitation,
     "tune-consonance": cmd_tune_consonance,
+    "tune-tunes": cmd_tune_tunes,
 }
 
 

@@ -48,7 +48,7 @@ def score_stateful(
     from notegen.model import MelodyModel
 
     model = MelodyModel.load(model_path)
-    plain = model.mixture is None and model.rhythm is None
+    plain = model.mixture is None and model.rhythm is None and model.tunes is None
     served, network = Scores(), Scores()
     for index, melody in enumerate(melodies):
         if not melody.events:

@@ -7,6 +7,8 @@ a model the hover still shows the MIDI number and frequency, and says why there 
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 from notegen.notes import midi_to_hz
 from notegen.sampling import softmax
@@ -14,6 +16,9 @@ from notegen.sonicpi.types import NoteToken
 
 from .context import NoteContext
 from .engine import Engine
+
+_PICK_RE = re.compile(r"\.(?:tick|look)\b")
+"""A note picked from a ring (``play notes.tick``): its pitch is the first time through's."""
 
 
 def token_under(nc: NoteContext) -> NoteToken | None:
@@ -53,6 +58,8 @@ def describe(engine: Engine, nc: NoteContext, token: NoteToken) -> str:
         lines.append(f"**{text}** — a rest")
     else:
         lines.append(f"**{text}** — MIDI {token.midi:g} · {midi_to_hz(token.midi):.2f} Hz")
+    if _PICK_RE.search(text):
+        lines.append("The first time through; each `tick` moves on to the ring's next note.")
     scored = likelihood(engine, nc, token)
     if scored is not None:
         p, rank, size = scored

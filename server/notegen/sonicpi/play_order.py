@@ -93,10 +93,12 @@ def _tones(run: PlayRun) -> list[tuple[float, ...]]:
 
 
 def _repeat(run: PlayRun) -> int:
-    """How often a run plays per pass of its voice (a voice that repeats as a whole: once)."""
+    """How often a run plays per pass of its voice (a voice that repeats as a whole: once;
+    a run that ticks: once, as read: its next times round play other notes)."""
     block = run.block
     if (
-        block is not run.outer
+        not run.ticks
+        and block is not run.outer
         and block.kind == "times"
         and block.repeat is not None
         and 1 <= block.repeat <= 16

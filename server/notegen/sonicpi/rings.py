@@ -167,23 +167,41 @@ def chord_call(
     name_toks = doc.sig[args[1][0] : args[1][1]]
     if root is None or len(name_toks) != 1 or name_toks[0].kind not in ("sym", "str"):
         return ()
-    octaves = _octaves(doc, args[2:])
-    if octaves is None:
+    found = _options(doc, args[2:], ("num_octaves", "invert"))
+    if found is None:
         return ()
-    return chord_notes(root, name_toks[0].value, octaves) or ()
+    notes = chord_notes(root, name_toks[0].value, found.get("num_octaves", 1))
+    if not notes:
+        return ()
+    return invert(notes, found.get("invert", 0))
 
 
-def _octaves(doc: _Doc, options: list[tuple[int, int]]) -> int | None:
-    """``num_octaves: 2`` (1 when absent); ``None`` for any other option (``invert:``)."""
-    octaves = 1
+def invert(notes: tuple[Number, ...], shift: int) -> tuple[Number, ...]:
+    """Sonic Pi's ``chord_invert``: up, the lowest note goes an octave up (to the end);
+    down, the highest an octave down, then sorted."""
+    out = list(notes)
+    for _ in range(min(abs(shift), 16)):
+        out = [*out[1:], out[0] + 12] if shift > 0 else sorted([*out[:-1], out[-1] - 12])
+    return tuple(out)
+
+
+def _options(
+    doc: _Doc, options: list[tuple[int, int]], known: tuple[str, ...]
+) -> dict[str, int] | None:
+    """Integer options among ``known`` (``num_octaves: 2``, ``invert: -1``); ``None`` for any
+    other option or a value that is not a literal integer in range."""
+    out: dict[str, int] = {}
     for x, y in options:
-        if label(doc, x, y) != "num_octaves":
+        key = label(doc, x, y)
+        if key not in known:
             return None
         res = evaluate(doc.sig[x + 2 : y])
-        if not isinstance(res.value, int) or not 1 <= res.value <= 8:
+        if not isinstance(res.value, int) or not -8 <= res.value <= 8:
             return None
-        octaves = res.value
-    return octaves
+        if key == "num_octaves" and res.value < 1:
+            return None
+        out[key] = res.value
+    return out
 
 
 def scale_call(
@@ -199,11 +217,11 @@ def scale_call(
     if root is None or len(name_toks) != 1 or name_toks[0].kind not in ("sym", "str"):
         return None
     intervals = SCALES.get(name_toks[0].value.lower())
-    octaves = _octaves(doc, args[2:])
-    if intervals is None or octaves is None:
+    found = _options(doc, args[2:], ("num_octaves",))
+    if intervals is None or found is None:
         return None
     out: list[int | float] = [root]
-    for _ in range(octaves):
+    for _ in range(found.get("num_octaves", 1)):
         for step in intervals:
             out.append(out[-1] + step)
     return tuple(out)
@@ -212,12 +230,21 @@ def scale_call(
 def _list(
     doc: _Doc, a: int, b: int, constants: dict[str, Token], skip: int = 0
 ) -> tuple[Number | None, ...] | None:
-    """The notes of the bracket group at ``a`` (``skip`` leading words: ``ring``)."""
+    """The notes of the bracket group at ``a`` (``skip`` leading words: ``ring``); a chord
+    among them (``[(chord :c4, :m7), [:a3, :c4]]``, a progression) is its top note, the one
+    a melody model hears, as in arrays."""
     out: list[Number | None] = []
     for x, y in elements(doc.sig, doc.groups, a, skip):
         res = evaluate([substitute(t, constants) for t in doc.sig[x:y]], notes=True)
-        if res.error or res.dynamic:
+        if res.error:
             return None
+        if res.dynamic:
+            chord = ring_at(doc, x, y, {}, constants)
+            pitched = [p for p in chord.notes if p is not None] if chord is not None else []
+            if not pitched or chord is None or not chord.ordered:
+                return None
+            out.append(max(pitched))
+            continue
         out.append(res.value)
     return tuple(out) if out else None
 
@@ -272,6 +299,13 @@ def ring_at(
             and doc.groups[a + 1].stop == end
         ):
             notes = _list(doc, a + 1, end, constants)
+        if notes is None and (args := _call_args(doc, a, end, "chord_invert")):
+            inner = ring_at(doc, *args[0], rings, constants) if len(args) == 2 else None
+            shift = evaluate(doc.sig[slice(*args[1])]) if inner is not None else None
+            if inner is not None and shift is not None and isinstance(shift.value, int):
+                pitched = tuple(n for n in inner.notes if n is not None)
+                if len(pitched) == len(inner.notes):
+                    notes = invert(pitched, shift.value)
         if notes is None:
             found = scale_call(doc, a, end, constants)
             if found is None:

@@ -15,7 +15,11 @@ model, diagnostics, hover and the training corpus see it like any other array:
 * ``sample`` and other statements are ignored; a ``use_bpm`` starts a new run (its tempo is the
   run's ``bpm``); a nested block that plays or sleeps ends the run, and is a run of its own;
 * ``N.times do … end`` is read once, with ``repeat = N``;
-* a run whose every note is code (``play a1[i][j]``, ``play notes.tick``) is no melody, but a
+* names hold what was last assigned above them in the block (or around it), and a note picked
+  from a ring of known notes (``play notes.tick``) is the one Sonic Pi plays the first time
+  through (``notegen.sonicpi.rings``); ``play … do |s|`` plays its note, its block is a thread;
+* a run whose every note is code Sonic Pi alone can evaluate (``play a1[i][j]``, ``play n``)
+  is no melody unless its voice has written notes (then it is part of that melody), but a
   ``play`` being typed (no note yet) makes one, so the cursor there has a context.
 
 Works on the reader's token list (comments and strings never look like statements) and never
@@ -136,6 +140,9 @@ class PlayRun(NoteArray):
     ``define``…; the run's own block or one around it); ``None`` at top level."""
     lead: float = 0.0
     """Beats of the ``sleep``s before its first ``play`` (time the voice waits first)."""
+    ticks: bool = False
+    """Something ticks while it plays (``notes.tick``, ``if spread(3, 8).tick``): its notes
+    are those of the first time through, and the next time differs."""
 
     @property
     def plays(self) -> list[PlayLine]:
@@ -256,12 +263,85 @@ def _options(doc: _Doc, parts: list[tuple[int, int]]) -> tuple[tuple[str, str], 
 
 @dataclass(slots=True)
 class _Names:
-    """What the names of a document hold: one literal each (``key = :e3``), a ring of
-    known notes (``notes = (ring :e4, :g4)``), and the current thread's tick counters."""
+    """What the names of a document hold where the reader is: one literal each
+    (``key = :e3``), a ring of known notes (``notes = (ring :e4, :g4)``), and the current
+    thread's tick counters.
+
+    Names are read in document order, block by block, as Sonic Pi runs a block's lines: the
+    value a name has is the last assignment above in the same or an enclosing block (``c =
+    chord(:e3, :m)`` in one loop, ``c = :a2`` in another); block parameters, ``+=`` and
+    values only Sonic Pi knows make it unknown. A name never assigned above keeps the value
+    it has where it is assigned exactly once in the file (``base``)."""
 
     constants: dict[str, Token]
     rings: dict[str, Ring]
     ticks: Ticks | None = None
+    base: tuple[dict[str, Token], dict[str, Ring]] = field(default_factory=lambda: ({}, {}))
+    scopes: list[tuple[dict[str, Token | Ring | None], frozenset[str]]] = field(
+        default_factory=lambda: [({}, frozenset())]
+    )
+
+    def open(self, params: frozenset[str] = frozenset()) -> None:
+        self.scopes.append(({name: None for name in params}, params))
+        for name in params:
+            self._set(name, None)
+
+    def close(self) -> None:
+        """The end of a block: its own names go; a name of a block around it that it
+        assigned is unknown after it (the block may not have run, or run again)."""
+        if len(self.scopes) < 2:
+            return
+        inner, params = self.scopes.pop()
+        outer = self.scopes[-1][0]
+        for name in inner:
+            if name not in params and any(name in scope for scope, _ in self.scopes):
+                outer[name] = None
+            self._set(name, self._lookup(name))
+
+    def assign(self, name: str, value: Token | Ring | None) -> None:
+        self.scopes[-1][0][name] = value
+        self._set(name, value)
+
+    def _lookup(self, name: str) -> Token | Ring | None:
+        for scope, _ in reversed(self.scopes):
+            if name in scope:
+                return scope[name]
+        return self.base[0].get(name) or self.base[1].get(name)
+
+    def _set(self, name: str, value: Token | Ring | None) -> None:
+        self.constants.pop(name, None)
+        self.rings.pop(name, None)
+        if isinstance(value, Ring):
+            self.rings[name] = value
+        elif value is not None:
+            self.constants[name] = value
+
+    def value_of(self, doc: _Doc, a: int, b: int) -> Token | Ring | None:
+        """What ``name = <tokens [a, b)>`` gives the name (its ticks counted)."""
+        toks = pick(doc, a, b, self.rings, self.constants, self.ticks)
+        if toks is not None:
+            res = evaluate([substitute(t, self.constants) for t in toks], notes=True)
+            if not res.dynamic:
+                if res.value is None or res.error:
+                    return None
+                return Token("num", doc.sig[a].start, doc.sig[b - 1].end, repr(res.value))
+        return ring_at(doc, a, b, self.rings, self.constants)
+
+
+_UPDATES = ("+=", "-=", "*=", "/=", "||=", "<<", "&&=")
+
+
+def _params(doc: _Doc, a: int, b: int) -> frozenset[str]:
+    """The parameters of the block a ``… do |x, y|`` line opens."""
+    if not doc.is_op(b - 1, "|"):
+        return frozenset()
+    j = b - 2
+    out: set[str] = set()
+    while j > a and not doc.is_op(j, "|"):
+        if doc.is_ident(j):
+            out.add(doc.sig[j].value)
+        j -= 1
+    return frozenset(out)
 
 
 def _line(doc: _Doc, a: int, b: int, names: _Names) -> PlayLine | None:
@@ -392,6 +472,8 @@ def _note(
     res = evaluate([substitute(t, names.constants) for t in toks], notes=True)
     if res.error:
         return NoteToken(text, span, None, dynamic=True)
+    if res.dynamic and (ring := ring_at(doc, a, b, names.rings, names.constants)) is not None:
+        return _chord_token(text, span, ring.notes)  # `play c` of a ring: all its notes
     return NoteToken(text, span, res.value, dynamic=res.dynamic)
 
 
@@ -415,6 +497,8 @@ class _Frame:
     """The counters when an ``N.times`` block opened (its ticks then count N times)."""
     owner: PlayLine | None = None
     """The ``play … do |s|`` line whose block this is."""
+    mark: int = 0
+    """The thread's tick total when the frame's current run began."""
 
 
 _THREAD_KINDS = frozenset(["live_loop", "in_thread", "define", "play", "synth", "play_chord"])
@@ -465,7 +549,7 @@ def _names(doc: _Doc, statements: list[tuple[int, int]]) -> _Names:
     for name, a, b in assigned:
         if seen.get(name) == 1 and (ring := ring_at(doc, a, b, rings, constants)) is not None:
             rings[name] = ring
-    return _Names(constants, rings)
+    return _Names(dict(constants), dict(rings), base=(constants, rings))
 
 
 _TOP_ASSIGNMENT_RE = re.compile(
@@ -476,22 +560,34 @@ _TOP_ASSIGNMENT_RE = re.compile(
 
 
 _TOP_RING_RE = re.compile(
-    r"^[a-z_][A-Za-z0-9_]*[ \t]*=[ \t]*(?:[\[(]|(?:ring|scale|chord|knit)\b)", re.MULTILINE
+    r"^([a-z_][A-Za-z0-9_]*)[ \t]*=[ \t]*(?:[\[(]|(?:ring|scale|chord|knit)\b)", re.MULTILINE
 )
+_WORD_RE = re.compile(r"[a-z_][A-Za-z0-9_]*")
 _RING_CHARS = 4000
 """The longest ring assignment copied above a region (a tune's notes over a few lines)."""
+_RINGS_CHARS = 16000
+"""All ring assignments copied above a region, the nearest first (each completion re-reads
+them with the region)."""
 
 
-def top_assignments(text: str, end: int) -> str:
+def top_assignments(text: str, end: int, region: str | None = None) -> str:
     """The top-level assignments of a plain value or a ring above ``end`` (``key = :e3``,
     ``shift = 12 + 7``, ``notes = (ring :e4, :g4)``, a list over several lines), one a line:
     what a reader of a region below needs to give ``play key+7`` and ``play notes.tick``
-    their pitch (the region alone would see a name it does not know)."""
+    their pitch (the region alone would see a name it does not know). With ``region``, only
+    the rings it names are copied."""
     found = [(m.start(), m.group(0)) for m in _TOP_ASSIGNMENT_RE.finditer(text, 0, end)]
-    for m in _TOP_RING_RE.finditer(text, 0, end):
+    budget = _RINGS_CHARS
+    used = None if region is None else set(_WORD_RE.findall(region))
+    for m in reversed(list(_TOP_RING_RE.finditer(text, 0, end))):  # the nearest first
+        if used is not None and m.group(1) not in used:
+            continue
+        if budget <= 0:
+            break
         stop = _statement_end(text, m.start(), min(end, m.start() + _RING_CHARS))
-        if stop is not None:
+        if stop is not None and stop - m.start() <= budget:
             found.append((m.start(), text[m.start() : stop]))
+            budget -= stop - m.start()
     return "".join(part + "\n" for _, part in sorted(found))
 
 
@@ -524,6 +620,7 @@ def _statement_end(text: str, start: int, limit: int) -> int | None:
 def read_runs(doc: _Doc) -> list[PlayRun]:
     """Every run of melody statements of a parsed document, in document order."""
     runs: list[PlayRun] = []
+    code: list[PlayRun] = []
     statements = _statements(doc)
     names = _names(doc, statements)
     top = _Frame(PlayBlock("top"), Ticks())
@@ -532,8 +629,14 @@ def read_runs(doc: _Doc) -> list[PlayRun]:
 
     def flush(frame: _Frame) -> None:
         run = _run(doc, frame.lines, frame.block)
+        total = sum(frame.ticks.counts.values())
+        if run is not None:
+            run.ticks, frame.mark = total != frame.mark, total
         if run is not None and len(stack) > 1:
             run.outer = stack[1].block
+        if run is not None and all(n.dynamic and n.text for n in run.notes):
+            code.append(run)  # only code (`play n`): a melody only inside a voice that has one
+            run = None
         if run is not None:
             runs.append(run)
             frame.call = None
@@ -555,6 +658,7 @@ def read_runs(doc: _Doc) -> list[PlayRun]:
                 flush(frame)
                 if len(stack) > 1:
                     stack.pop()
+                    names.close()
                     frame.block.end = doc.sig[a].end
                     if frame.owner is not None:
                         frame.owner.block_end = frame.block.end
@@ -585,10 +689,13 @@ def read_runs(doc: _Doc) -> list[PlayRun]:
                 if line is not None:
                     frame.lines.append(line)
                     frame.block.plays = True
+                if doc.is_ident(a) and doc.is_op(a + 1, "="):
+                    names.assign(doc.sig[a].value, None)  # s = play 60 do |x|
                 block = PlayBlock("play", start=line_start)
                 block.bpm = frame.block.bpm
                 block.looped = frame.block.looped
                 stack.append(_Frame(block, Ticks(), owner=line))
+                names.open(_params(doc, a, b))
                 continue
             if _is_do_line(doc, a, b) or (first.kind == "ident" and first.value in _BLOCK_WORDS):
                 frame.ticks.count(doc, a, b)
@@ -598,10 +705,11 @@ def read_runs(doc: _Doc) -> list[PlayRun]:
                 block.bpm = frame.block.bpm
                 block.looped = frame.block.looped or block.kind in _LOOP_KINDS
                 ticks = Ticks() if block.kind in _THREAD_KINDS else frame.ticks
-                inner = _Frame(block, ticks)
+                inner = _Frame(block, ticks, mark=sum(ticks.counts.values()))
                 if block.kind == "times":
                     inner.ticked = dict(ticks.counts)
                 stack.append(inner)
+                names.open(_params(doc, a, b) if _is_do_line(doc, a, b) else frozenset())
                 continue
             if doc.is_ident(a, "use_bpm"):
                 frame.ticks.count(doc, a, b)
@@ -611,16 +719,29 @@ def read_runs(doc: _Doc) -> list[PlayRun]:
                     frame.block.bpm = float(res.value)
                 continue
             line = _line(doc, a, b, names)
+            assigns = b - a >= 3 and doc.is_ident(a) and doc.is_op(a + 1, "=")
             if line is not None:
                 frame.lines.append(line)
                 frame.block.plays = True
+                if assigns:
+                    names.assign(doc.sig[a].value, None)  # s = play 60: a synth node
+            elif assigns:
+                names.assign(doc.sig[a].value, names.value_of(doc, a + 2, b))
             else:
                 frame.ticks.count(doc, a, b)
+                if doc.is_ident(a) and doc.is_op(a + 1, *_UPDATES):
+                    names.assign(doc.sig[a].value, None)
     while stack:
         flush(stack[-1])
         frame = stack.pop()
         if frame.block.plays and stack:
             stack[-1].block.plays = True
+    # a run of notes only Sonic Pi knows (`play n`, `play notes.choose`) has no pitch of its
+    # own; in a voice with written notes it is part of that melody (its notes are silences
+    # of the voice's time, a cursor there hears the voice), elsewhere it is no melody at all
+    # (`play a1[i][j]` loops that play the aN arrays)
+    voiced = {id(r.outer) for r in runs if r.outer is not None}
+    runs.extend(r for r in code if r.outer is not None and id(r.outer) in voiced)
     runs.sort(key=lambda r: r.span.start)
     return runs
 
@@ -656,8 +777,6 @@ def _run(doc: _Doc, lines: list[PlayLine], block: PlayBlock) -> PlayRun | None:
     if pending:
         notes.append(_step_note(pending))
         beats.append(None)
-    if all(n.dynamic and n.text for n in notes):
-        return None  # only code (`play a1[i][j]`, `play notes.tick`): no melody in the text
     values = [b for b in beats if b is not None]  # only the last step can lack a sleep
     start, end = lines[0].start, lines[-1].end
     line_start = doc.text.rfind("\n", 0, start) + 1
