@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -117,3 +118,20 @@ def test_a_card_with_conditioning_feeds_the_setting_to_the_graph(tmp_path) -> No
         cache.prime_ids(ids[:1], (), setting)  # then continue from the cached prefix
         primed = cache.prime_ids(ids, (), setting)
         assert np.allclose(primed.pitch_logits, expected[-1], atol=1e-5)
+
+
+def test_two_threads_per_call_compute_exactly_what_one_does():
+    """The server reads with two ONNX Runtime threads per call: not one bit may change."""
+    shipped = Path(__file__).resolve().parents[2] / "models" / "notegen.json"
+    one, two = MelodyModel.load(shipped), MelodyModel.load(shipped, threads=2)
+    rng = np.random.default_rng(5)
+    vp, vd = len(one.pitch_vocab), len(one.duration_vocab)
+    for batch, steps in [(1, 1), (1, 20), (8, 8)]:
+        pitches = rng.integers(2, vp, (batch, steps))
+        durations = rng.integers(1, vd, (batch, steps))
+        state = one.initial_state(batch)
+        cond = rng.standard_normal((batch, steps, one.cond_dim)).astype(np.float32)
+        a = one.step(pitches, durations, state, cond)
+        b = two.step(pitches, durations, state, cond)
+        for x, y in zip([a[0], a[1], *a[2]], [b[0], b[1], *b[2]], strict=True):
+            assert np.array_equal(x, y)
