@@ -255,6 +255,11 @@ def test_ring_assignments_above_a_block_come_with_it_when_the_block_is_read_alon
     )
     prelude = top_assignments(text, text.index("live_loop"))
     assert prelude == text[: text.index("live_loop")]
+    # given the block, only the rings it names (`sc` is not played there)
+    block = text[text.index("live_loop") :]
+    assert top_assignments(text, text.index("live_loop"), block) == prelude.replace(
+        "sc = (scale key, :minor_pentatonic).shuffle\n", ""
+    )
     assert top_assignments("notes = [\n  :e4,\n", 16) == ""  # unclosed: not copied
 
 

@@ -288,7 +288,7 @@ class DocumentView:
         end = self.starts[last + 1] - 1 if last + 1 < self.line_count else len(self.text)
         # the assignments above the region come first (``key = :e3`` … ``play key``); spans
         # of the region keep mapping to the document: ``base`` moves back by their length
-        prelude = top_assignments(self.text, start)
+        prelude = top_assignments(self.text, start, self.text[start:end])
         base = start - len(prelude)
         try:
             ctx = sonicpi.context_at(

@@ -560,22 +560,34 @@ _TOP_ASSIGNMENT_RE = re.compile(
 
 
 _TOP_RING_RE = re.compile(
-    r"^[a-z_][A-Za-z0-9_]*[ \t]*=[ \t]*(?:[\[(]|(?:ring|scale|chord|knit)\b)", re.MULTILINE
+    r"^([a-z_][A-Za-z0-9_]*)[ \t]*=[ \t]*(?:[\[(]|(?:ring|scale|chord|knit)\b)", re.MULTILINE
 )
+_WORD_RE = re.compile(r"[a-z_][A-Za-z0-9_]*")
 _RING_CHARS = 4000
 """The longest ring assignment copied above a region (a tune's notes over a few lines)."""
+_RINGS_CHARS = 16000
+"""All ring assignments copied above a region, the nearest first (each completion re-reads
+them with the region)."""
 
 
-def top_assignments(text: str, end: int) -> str:
+def top_assignments(text: str, end: int, region: str | None = None) -> str:
     """The top-level assignments of a plain value or a ring above ``end`` (``key = :e3``,
     ``shift = 12 + 7``, ``notes = (ring :e4, :g4)``, a list over several lines), one a line:
     what a reader of a region below needs to give ``play key+7`` and ``play notes.tick``
-    their pitch (the region alone would see a name it does not know)."""
+    their pitch (the region alone would see a name it does not know). With ``region``, only
+    the rings it names are copied."""
     found = [(m.start(), m.group(0)) for m in _TOP_ASSIGNMENT_RE.finditer(text, 0, end)]
-    for m in _TOP_RING_RE.finditer(text, 0, end):
+    budget = _RINGS_CHARS
+    used = None if region is None else set(_WORD_RE.findall(region))
+    for m in reversed(list(_TOP_RING_RE.finditer(text, 0, end))):  # the nearest first
+        if used is not None and m.group(1) not in used:
+            continue
+        if budget <= 0:
+            break
         stop = _statement_end(text, m.start(), min(end, m.start() + _RING_CHARS))
-        if stop is not None:
+        if stop is not None and stop - m.start() <= budget:
             found.append((m.start(), text[m.start() : stop]))
+            budget -= stop - m.start()
     return "".join(part + "\n" for _, part in sorted(found))
 
 
