@@ -62,3 +62,40 @@ def test_play_in_sonic_pi_plays_the_block_once_as_written(
     outcome = sonic_pi.run(snippet.code, timeout=10)
     assert outcome.completed and outcome.errors == []
     assert sorted(played_notes(outcome)) == [60.0, 60.0, 64.0, 64.0, 64.0, 67.0, 67.0]
+
+
+def test_ring_picks_and_a_play_with_a_block_play_the_notes_the_reader_reads(
+    sonic_pi: SonicPiClient,
+) -> None:
+    doc = (
+        "notes = [:e4, :g4,\n         :b4]\n"
+        "use_bpm 240\n"
+        "live_loop :riff do\n"
+        "  play notes.tick, release: 0.1 if spread(3, 3).look\n"
+        "  sleep 0.25\n"
+        "  play notes.tick + 12, release: 0.1\n"
+        "  sleep 0.25\n"
+        "  play :b2, note_slide: 0.25, release: 0.3 do |s|\n"
+        "    control s, note: :b1\n"
+        "  end\n"
+        "  sleep 0.5\n"
+        "end\n"
+    )
+    arrays = read(doc)
+    outer, inner = [a for a in arrays if isinstance(a, PlayRun)]
+    assert [n.midi for n in outer.notes] == [64, 79, 47]  # the first time through
+    assert [n.midi for n in inner.notes] == [35]
+    # the loop's body once (the ring written over two lines above it comes along)
+    snippet = run_snippet(doc, outer, arrays)
+    assert "notes = [:e4, :g4,\n         :b4]\n" in snippet.code
+    outcome = sonic_pi.run(snippet.code, timeout=10)
+    assert outcome.completed and outcome.errors == []
+    # every note the reader reads, no other: the control runs in the play's own thread,
+    # so its log line may come first
+    assert sorted(played_notes(outcome)) == [35.0, 47.0, 64.0, 79.0]
+    # the play's block alone: the note and its thread, which needs `s`
+    snippet = run_snippet(doc, inner, arrays)
+    assert snippet.code.rstrip().endswith("control s, note: :b1\n  end")
+    outcome = sonic_pi.run(snippet.code, timeout=10)
+    assert outcome.completed and outcome.errors == []
+    assert sorted(played_notes(outcome)) == [35.0, 47.0]

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import numpy as np
 from notegen.conditioning import Setting
-from notegen.copying import log_softmax, mix_sequence
 from notegen.imitation import ImitationMixture, fit_imitation, imitation_marginal
 from notegen.model import MelodyModel
 
 from .corpus import Melody
+from .served_rows import served_rows
 
 DEFAULT_MAX_ORDER = 16
 
@@ -35,16 +35,10 @@ def fit_imitation_mixture(
     for melody, setting in zip(melodies, settings, strict=True):
         if not melody.events or setting is None or not setting.others:
             continue
-        pids, dids = model.encode(melody.events)
-        n = len(pids)
-        pl, dl, _ = model.run(melody.events, setting=setting)
-        lp, ld = log_softmax(pl), log_softmax(dl)
-        if model.mixture is not None:
-            lp, _ = mix_sequence(model.mixture, lp, ld, model.joint_ids(pids, dids))
-        rows = lp[:n, 1:]
-        p = np.exp(rows - np.log(np.exp(rows).sum(axis=1, keepdims=True)))
+        served = served_rows(model, melody.events, setting)
+        pids, p = served.pids, served.pitch
         midi = midi_of[pids]
-        for t in range(n):
+        for t in range(len(pids)):
             length, q = imitation_marginal(midi[:t], setting, model.pitch_vocab, max_order)
             probs.append(p[t, pids[t] - 1])
             experts.append(0.0 if q is None else q[pids[t]])

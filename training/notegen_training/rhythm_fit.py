@@ -19,7 +19,6 @@ from pathlib import Path
 
 import numpy as np
 from notegen.conditioning import Setting
-from notegen.copying import log_softmax, mix_sequence
 from notegen.model import MelodyModel
 from notegen.rhythm import (
     RhythmMixture,
@@ -31,6 +30,7 @@ from notegen.rhythm import (
 )
 
 from .corpus import Melody
+from .served_rows import served_rows
 
 DEFAULT_MAX_ORDER = 16
 
@@ -48,16 +48,10 @@ def rhythm_rows(
     for melody, setting in zip(melodies, settings, strict=True):
         if not melody.events:
             continue
-        pids, dids = model.encode(melody.events)
-        n = len(pids)
-        pl, dl, _ = model.run(melody.events, setting=setting)
-        lp, ld = log_softmax(pl), log_softmax(dl)
-        if model.mixture is not None:
-            lp, ld = mix_sequence(model.mixture, lp, ld, model.joint_ids(pids, dids))
-        ld = ld[:n, 1:]
-        p = np.exp(ld - np.log(np.exp(ld).sum(axis=1, keepdims=True)))
+        served = served_rows(model, melody.events, setting)
+        n, p = len(served.dids), served.duration
         context = rhythm_context(setting, model.durations)
-        own = dids - 1
+        own = served.dids - 1
         start = setting.start if setting is not None else 0.0
         onsets = start + np.concatenate([[0.0], np.cumsum(model.durations[own])])
         for t in range(n):

@@ -17,11 +17,12 @@ from pathlib import Path
 
 import numpy as np
 from notegen.conditioning import Setting
-from notegen.copying import log_softmax, mix_sequence, sequence_marginals
+from notegen.copying import sequence_marginals
 from notegen.model import MelodyModel
 from notegen.tunes import TuneIndex, TuneMixture, Weights, fit_tune_weights
 
 from .corpus import Melody
+from .served_rows import served_rows
 
 
 @dataclass
@@ -90,17 +91,12 @@ def score(
         if not melody.events:
             continue
         half = half_of.setdefault(group, len(half_of) % 2)
-        pids, dids = model.encode(melody.events)
+        served = served_rows(model, melody.events, setting)
+        pids, p = served.pids, served.pitch
         n = len(pids)
-        pl, dl, _ = model.run(melody.events, setting=setting)
-        lp, ld = log_softmax(pl), log_softmax(dl)
-        ids = model.joint_ids(pids, dids)
         copy_lengths = np.zeros(n, np.int64)
         if model.mixture is not None:
-            lp, _ = mix_sequence(model.mixture, lp, ld, ids)
-            copy_lengths, _ = sequence_marginals(ids, 1, 1, model.mixture.max_order, n)
-        body = lp[:n, 1:]
-        p = np.exp(body - np.log(np.exp(body).sum(axis=1, keepdims=True)))
+            copy_lengths, _ = sequence_marginals(served.ids, 1, 1, model.mixture.max_order, n)
         for t in range(n):
             length, q = index.marginal(pids[:t], len(model.pitch_vocab))
             expert = 0.0 if q is None else float(q[pids[t]])

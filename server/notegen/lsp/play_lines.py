@@ -372,11 +372,22 @@ def shifted_generate(model, history: list[Event], count: int, **kwargs) -> list[
 
 
 PLAYED_WHOLE = frozenset(
-    ["times", "in_thread", "with_fx", "with_synth", "with_bpm", "with_transpose", "density"]
+    [
+        "times",
+        "in_thread",
+        "with_fx",
+        "with_synth",
+        "with_bpm",
+        "with_transpose",
+        "density",
+        "play",  # `play :b2 do |s| … end`: the note and its block (which needs `s`)
+    ]
 )
 """Blocks played as written (once, or N times); others (``live_loop``, ``loop``, ``define``,
 ``if``…) are played as their body, once: a loop would not end, a ``define`` plays nothing."""
 _ASSIGNMENT_RE = re.compile(r"[a-z_][A-Za-z0-9_]*\s*=[^=~]")
+_ASSIGNMENT_LINES = 200
+"""The most lines of one top-level assignment copied before a block (a tune's ring)."""
 
 
 def run_snippet(text: str, run: PlayRun, arrays: Sequence[NoteArray] = ()) -> Snippet:
@@ -391,7 +402,8 @@ def run_snippet(text: str, run: PlayRun, arrays: Sequence[NoteArray] = ()) -> Sn
     """
     block = run.block
     if block.kind == "top" or block.end is None:
-        start, end = _line_start(text, run.span.start), _line_end(text, run.span.end)
+        last = max(run.span.end, run.lines[-1].stop if run.lines else 0)  # a play's block too
+        start, end = _line_start(text, run.span.start), _line_end(text, last)
     elif block.kind in PLAYED_WHOLE:
         start, end = block.start, _line_end(text, block.end)
     else:
@@ -401,11 +413,25 @@ def run_snippet(text: str, run: PlayRun, arrays: Sequence[NoteArray] = ()) -> Sn
     code_lines = [f"use_bpm {format_duration(bpm)}"]
     origins: list[Span | None] = [None]
     offset = 0
+    pending: list[tuple[str, Span]] = []  # an assignment over several lines (a ring)
     for line in text[: _line_start(text, start)].split("\n"):
-        if _ASSIGNMENT_RE.match(line) and _balanced(line):
-            code_lines.append(line)
-            origins.append(Span(offset, offset + len(line)))
+        here = Span(offset, offset + len(line))
         offset += len(line) + 1
+        if pending:
+            pending.append((line, here))
+            if _balanced("".join(part for part, _ in pending)):
+                code_lines.extend(part for part, _ in pending)
+                origins.extend(span for _, span in pending)
+                pending = []
+            elif len(pending) > _ASSIGNMENT_LINES:
+                pending = []
+            continue
+        if _ASSIGNMENT_RE.match(line):
+            if _balanced(line):
+                code_lines.append(line)
+                origins.append(here)
+            else:
+                pending = [(line, here)]
     offset = start
     for line in text[start:end].split("\n"):
         code_lines.append("" if line.strip().split(" ")[0] == "sync" else line)

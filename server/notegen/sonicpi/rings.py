@@ -10,8 +10,9 @@ rules, reproduced here where the ring's notes are written in the file:
   ``look`` reads it without advancing (0 before any tick); ``ring[k]`` wraps around;
 * ``.choose`` (and ``.tick`` of a shuffled ring) is random: no pitch is invented for it;
 * a ring is a literal list or ``(ring …)``/``ring(…)``/``(knit …)``, a ``scale``/``chord``
-  call (Sonic Pi's tables), optionally ``.ring``, ``.reverse`` or ``.shuffle`` after it, or a
-  name assigned exactly once to one of these.
+  call (Sonic Pi's tables), ``chord_invert(…)``, optionally ``.ring``, ``.reverse`` or
+  ``.shuffle`` after it, or a name that holds one of these where it is read (the reader
+  of ``notegen.sonicpi.statements`` keeps track of assignments).
 
 The reader reads one pass of a block, so a ``play notes.tick`` in a ``live_loop`` is the
 ring's note of the first pass (the next passes play its next notes).
