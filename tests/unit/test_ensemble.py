@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from notegen.conditioning import OTHERS, condition_rows
-from notegen.ensemble import document_lines, document_setting
+from notegen.ensemble import document_lines, document_setting, setting_for
 
 PIECE = """\
 c1=[120, 120]
@@ -73,3 +73,24 @@ def test_the_servers_reading_times_voices_as_the_piece_reader_does() -> None:
         measured = document_setting(THREADED, voice).others
         assert [o.onsets.tolist() for o in served] == [o.onsets.tolist() for o in measured]
         assert [o.ends.tolist() for o in served] == [o.ends.tolist() for o in measured]
+
+
+THREE = PIECE + "a3[0]=[:e5, :g5, :c6]\nb3[0]=[1, 1, 2]\nc3=[120]\n"
+
+
+def test_a_pieces_settings_share_each_voices_times_and_equal_those_made_alone() -> None:
+    lines = document_lines(THREE)
+    shared: dict = {}
+    together = {n: setting_for(lines, n, shared=shared) for n in (1, 2, 3, None)}
+    for number, setting in together.items():
+        alone = setting_for(lines, number)
+        assert len(setting.others) == len(alone.others)
+        for have, want in zip(setting.others, alone.others, strict=True):
+            for a, b in [(have.onsets, want.onsets), (have.ends, want.ends)]:
+                assert np.array_equal(a, b)
+            assert np.array_equal(have.pitches, want.pitches, equal_nan=True)
+    # voice 3 as voices 1 and 2 hear it (on their own beats): one pitch array
+    in_one, in_two = together[1].others[1], together[2].others[1]
+    assert in_one.pitches is in_two.pitches and in_one.onsets is not in_two.onsets
+    # a new voice is placed on voice 1's beats: it hears voices 2 and 3 as voice 1 does
+    assert together[None].others[1:] == together[1].others

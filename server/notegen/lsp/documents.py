@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from notegen import sonicpi
-from notegen.conditioning import Setting
+from notegen.conditioning import Setting, VoiceTimes
 from notegen.ensemble import VoiceLine
 from notegen.generate import ContextCache
 from notegen.melody import Event
@@ -486,6 +486,7 @@ class Reading:
         self._ids: dict[int, tuple[object, np.ndarray]] = {}
         self._lines: list[VoiceLine] | None = None
         self._settings: dict[int | None, Setting] = {}
+        self._times: dict[tuple, VoiceTimes] = {}  # each voice's times, shared by the settings
         self._settings_lock = threading.Lock()
         self.prepared = False
         """:meth:`prepare_settings` has run."""
@@ -529,7 +530,7 @@ class Reading:
                 if self._lines is None:
                     voices = [s for s in self.summaries if s.kind == "voice"]
                     self._lines = voice_lines(voices, self._played_at(voices))
-                self._settings[voice] = setting_for(self._lines, voice)
+                self._settings[voice] = setting_for(self._lines, voice, shared=self._times)
             return self._settings[voice]
 
     def _played_at(self, voices: list[ArraySummary]) -> dict[int, float]:
