@@ -311,8 +311,11 @@ def hidden_above(text: str, offset: int) -> bool:
     """Whether ``offset`` (a line start) lies in a ``=begin`` block or a heredoc body that
     starts on an earlier line: the local reader, which sees only the lines around the cursor,
     would take that text for code."""
-    if text.find("=begin", 0, offset) == -1 and text.find("<<", 0, offset) == -1:
-        return False  # the common case, at C speed (the regexes below cost ~ms per MB)
+    # The common case, at C speed (the regexes below cost ~ms per MB); "<" first: a one-char
+    # search is memchr (~2 µs for the 170 kB benchmark piece), "<<" ~130 µs.
+    heredoc = text.find("<", 0, offset) != -1 and text.find("<<", 0, offset) != -1
+    if not heredoc and text.find("=begin", 0, offset) == -1:
+        return False
     text = lone_cr_as_lf(text)
     begin = None
     for m in _BEGIN.finditer(text, 0, offset):
