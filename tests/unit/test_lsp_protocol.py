@@ -124,6 +124,7 @@ def test_incremental_changes_spliced_as_pygls_applies_them() -> None:
     import random
 
     from notegen.lsp.protocol import _splice
+    from notegen.sonicpi.types import line_starts
 
     rng = random.Random(7)
     text = "a1=[:C4,:D4]\nb1=[1,1]\n\nuse_bpm 90\n" * 30
@@ -139,6 +140,8 @@ def test_incremental_changes_spliced_as_pygls_applies_them() -> None:
         assert _splice(ours, change)
         theirs.apply_change(change)
         assert ours.source == theirs.source
+        # the line table the splice handed over is the new text's (a copy is read afresh)
+        assert line_starts(ours.source) == line_starts("".join([" ", ours.source])[1:])
 
 
 def test_other_changes_are_left_to_pygls() -> None:

@@ -35,7 +35,7 @@ from urllib.parse import unquote
 from cattrs import transform_error
 from cattrs.errors import ClassValidationError
 from lsprotocol import types
-from notegen.sonicpi.types import line_starts
+from notegen.sonicpi.types import line_starts, remember_line_starts
 from pygls.exceptions import (
     JsonRpcException,
     JsonRpcInvalidParams,
@@ -328,5 +328,10 @@ def _splice(doc: Any, change: Any) -> bool:
         if character > length:
             return False
         offsets.append(starts[line] + character)
-    doc._source = source[: offsets[0]] + change.text + source[offsets[1] :]
+    spliced = source[: offsets[0]] + change.text + source[offsets[1] :]
+    doc._source = spliced
+    if start.line == end.line and "\n" not in change.text and "\r" not in change.text:
+        shift = len(change.text) - (offsets[1] - offsets[0])  # the lines after move by it
+        kept = starts[: start.line + 1]
+        remember_line_starts(spliced, kept + [s + shift for s in starts[start.line + 1 :]])
     return True
