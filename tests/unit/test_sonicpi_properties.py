@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from notegen.sonicpi import LineIndex, context_at, read
@@ -92,6 +93,15 @@ def check_context(text: str, offset: int) -> None:
     assert text[ctx.partial_span.start : offset] == ctx.partial
     assert all(tok in ctx.array.notes for tok in ctx.before)
     assert ctx.array.content_start <= offset <= ctx.array.content_end
+
+
+@pytest.mark.parametrize(
+    "text", ["play ", "play  ", "live_loop :a do\n  play \nend\n", "play :e4\nsleep "]
+)
+def test_a_cursor_after_the_last_play_or_sleep_word_is_inside_its_run(text: str) -> None:
+    """Found by the property below: the run's content ended before the empty slot of `play |`."""
+    for offset in range(len(text) + 1):
+        check_context(text, offset)
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])

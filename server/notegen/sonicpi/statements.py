@@ -791,7 +791,7 @@ def _run(doc: _Doc, lines: list[PlayLine], block: PlayBlock) -> PlayRun | None:
         open=None,
         close=None,
         content_start=start,
-        content_end=end,
+        content_end=max(end, *(line.slot.end for line in lines)),  # `play |`
         notes=notes,
         durations=DurationArray("sleep", span, values),
         bpm=block.bpm,
