@@ -21,6 +21,7 @@ should not quote a training tune note for note. numpy only.
 
 from __future__ import annotations
 
+import bisect
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -42,7 +43,9 @@ _TINY = 1e-30
 
 
 def length_bucket(length: int) -> int:
-    return int(np.searchsorted(LENGTH_EDGES, length, side="right"))
+    """``np.searchsorted(LENGTH_EDGES, length, side="right")`` without making an array of
+    the edges on every served distribution (as :func:`notegen.rhythm.bucket` does)."""
+    return bisect.bisect_right(LENGTH_EDGES, length)
 
 
 def suffix_array(text: np.ndarray, depth: int = 2 * MAX_ORDER) -> np.ndarray:

@@ -12,7 +12,14 @@ from notegen.conditioning import Setting, VoiceTimes
 from notegen.generate import ContextCache
 from notegen.melody import Event
 from notegen.model import MelodyModel, ModelError
-from notegen.tunes import LENGTH_EDGES, TuneIndex, TuneMixture, fit_tune_weights, suffix_array
+from notegen.tunes import (
+    LENGTH_EDGES,
+    TuneIndex,
+    TuneMixture,
+    fit_tune_weights,
+    length_bucket,
+    suffix_array,
+)
 
 # pitch ids (the model's vocabulary: 1 = rest, 2.. = MIDI 36..)
 TRAIN = [
@@ -187,3 +194,9 @@ def test_tune_tunes_indexes_the_training_melodies_and_fits_on_validation(tiny, t
     )
     loaded = MelodyModel.load(card)
     assert loaded.tunes is not None and loaded.tunes.index is not None
+
+
+def test_length_buckets_are_the_edges_searched_from_the_right() -> None:
+    for length in range(-2, 40):
+        assert length_bucket(length) == np.searchsorted(LENGTH_EDGES, length, side="right")
+    assert [length_bucket(n) for n in (0, 1, 2, 3, 16, 17)] == [0, 1, 1, 2, 7, 7]
