@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from fixtures.tiny_model import TinyWeights, build_tiny_model
+
+# The suite draws the same property examples on every run, so a red run names a change, not a
+# lucky draw (random draws found two real cases in CI, each now a plain test). To look for new
+# cases: HYPOTHESIS_PROFILE=explore pytest tests/unit/test_sonicpi_properties.py ...
+settings.register_profile("repeatable", derandomize=True, database=None, print_blob=True)
+settings.register_profile("explore", derandomize=False, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 
 @pytest.fixture(scope="session")
