@@ -34,6 +34,10 @@ __all__ = [
 ]
 
 _TINY = 1e-30
+# Reductions called as ufuncs: ``ndarray.sum``/``any`` reach the same ufunc through a Python
+# function of numpy's on every call (a generated note makes dozens of them).
+_sum = np.add.reduce
+_any = np.logical_or.reduce
 
 
 @dataclass(frozen=True)
@@ -115,7 +119,7 @@ def match_length(history: np.ndarray, max_order: int) -> tuple[int, np.ndarray]:
         eq = np.zeros(len(js), dtype=bool)
         eq[ok] = history[idx[ok]] == history[t - 1 - i]
         still = alive & eq
-        if not still.any():
+        if not _any(still):
             break
         alive = still
         length = i + 1
@@ -158,7 +162,7 @@ class CopyIndex:
 def _marginals(nexts: np.ndarray, n_pitch: int, n_duration: int) -> tuple[np.ndarray, np.ndarray]:
     qp = np.bincount(nexts // n_duration, minlength=n_pitch).astype(np.float64)
     qd = np.bincount(nexts % n_duration, minlength=n_duration).astype(np.float64)
-    return qp / qp.sum(), qd / qd.sum()
+    return qp / _sum(qp), qd / _sum(qd)
 
 
 def _counts_marginals(
@@ -190,8 +194,8 @@ def copy_marginals(
 def log_softmax(logits: np.ndarray) -> np.ndarray:
     """Row-wise log-softmax in float64 (masked entries at a large negative value stay there)."""
     x = np.asarray(logits, dtype=np.float64)
-    z = x - x.max(axis=-1, keepdims=True)
-    return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+    z = x - np.maximum.reduce(x, axis=-1, keepdims=True)
+    return z - np.log(np.add.reduce(np.exp(z), axis=-1, keepdims=True))
 
 
 def _mix(log_p: np.ndarray, q: np.ndarray, lam: float) -> np.ndarray:

@@ -1179,12 +1179,16 @@ class _Ahead:
     def rows(self, beats: np.ndarray) -> np.ndarray | None:
         """Rows ``[R, 1, C]`` for the steps after events of ``beats`` were generated."""
         self.times = self.times + beats
-        self.left = np.where(self.left > 0, self.left - 1, 0)
+        self.left = np.maximum(self.left - 1, 0)  # (never below 0)
         if not self.on:
             return None
-        from notegen.conditioning import condition_rows
+        from notegen.conditioning import condition_row, condition_rows
 
         s = self.setting
+        if self.rows_n == 1:  # (condition_rows' own path for one time, without the arrays)
+            left = int(self.left[0])
+            row = condition_row(s.start + float(self.times[0]), s.others, s.metre, left, s.end)
+            return row[None, None, :]
         rows = condition_rows(s.start + self.times, s.others, s.metre, self.left, s.end)
         return rows[:, None, :]
 

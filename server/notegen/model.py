@@ -547,7 +547,7 @@ class MelodyModel:
     def beats_of(self, dur_ids: np.ndarray) -> float:
         """Total beats of events with these duration ids (where the next event starts)."""
         ids = np.asarray(dur_ids, np.int64)
-        return float(self.durations[np.clip(ids[ids > 0] - 1, 0, None)].sum())
+        return float(np.add.reduce(self.durations[ids[ids > 0] - 1]))  # (the same sum as .sum())
 
     def log_probs(
         self, events: Sequence[Event], setting: Setting | None = None

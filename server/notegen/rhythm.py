@@ -169,7 +169,7 @@ def longest_match(
     limit = len(text) - 1 if before is None else min(before, len(text)) - 1
     if n == 0 or limit <= 0:
         return 0, text[:0]
-    ends = np.flatnonzero(text[:limit] == pattern[-1])  # text[j] matches pattern[-1]
+    ends = (text[:limit] == pattern[-1]).nonzero()[0]  # text[j] matches pattern[-1]
     ends = ends[text[ends + 1] != separator]
     length, alive = _narrow(text, pattern, ends, max_order)
     if length == 0:
@@ -180,13 +180,15 @@ def longest_match(
 def _narrow(
     text: np.ndarray, pattern: np.ndarray, ends: np.ndarray, max_order: int
 ) -> tuple[int, np.ndarray]:
-    """From ``ends`` (positions where ``text`` holds ``pattern[-1]``), walk back through
-    ``pattern`` (≤ ``max_order`` tokens): the longest length some occurrence reaches, and the
-    ends of those that reach it."""
+    """From ``ends`` (ascending positions where ``text`` holds ``pattern[-1]``), walk back
+    through ``pattern`` (≤ ``max_order`` tokens): the longest length some occurrence reaches,
+    and the ends of those that reach it."""
     n = len(pattern)
     length, alive = 0, ends
     for i in range(min(max_order, n)):
-        if i:
+        if i and ends[0] >= i:  # (ascending: every end has i tokens before it)
+            ends = ends[text[ends - i] == pattern[n - 1 - i]]
+        elif i:
             idx = ends - i
             ok = idx >= 0
             ends = ends[ok]
@@ -270,8 +272,8 @@ def expert_marginals(
     length, nexts = longest_match(own, own, max_order, before=len(own))
     q_own = np.bincount(nexts, minlength=size) / len(nexts) if length else None
     if context is not None:
-        lo = np.searchsorted(context.onsets, onset - _ONSET_EPS)
-        hi = np.searchsorted(context.onsets, onset + _ONSET_EPS)
+        lo = context.onsets.searchsorted(onset - _ONSET_EPS)
+        hi = context.onsets.searchsorted(onset + _ONSET_EPS)
         ids = context.same_ids[lo:hi]
         ids = ids[ids >= 0]
         if len(ids):
