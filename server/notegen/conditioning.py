@@ -171,6 +171,20 @@ def _harmony_table(others: tuple[VoiceTimes, ...]) -> _HarmonyTable:
     return _TABLES.get(others, _HarmonyTable)
 
 
+def harmony_table(others: tuple[VoiceTimes, ...]) -> object:
+    """The memoised harmony table of ``others`` (made now if it is not), to carry along with
+    the voices when they are pickled (a whole-file reading made in a child process)."""
+    return _harmony_table(tuple(others))
+
+
+def keep_harmony_table(others: tuple[VoiceTimes, ...], table: object) -> None:
+    """Memoise ``table`` (from :func:`harmony_table`, pickled with ``others``) for these voices,
+    so :func:`harmony_rows` does not make it again."""
+    if not isinstance(table, _HarmonyTable):
+        raise TypeError(f"not a harmony table: {type(table).__name__}")
+    _TABLES.get(tuple(others), lambda _others: table)
+
+
 T = TypeVar("T")
 
 

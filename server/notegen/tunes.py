@@ -35,10 +35,11 @@ __all__ = ["LENGTH_EDGES", "TuneIndex", "TuneMixture", "length_bucket", "suffix_
 MAX_ORDER = 16
 LENGTH_EDGES = (1, 3, 5, 7, 9, 12, 16)
 """Matched-length buckets: none, 1–2, 3–4, 5–6, 7–8, 9–11, 12–15, 16."""
-_PACKED = 4
-"""Tokens of each suffix packed into one int32 key (6 bits each): the first four steps of a
-query are two binary searches on that key; later ones narrow the range token by token."""
 _BITS = 6
+"""Bits of one token (ids 1..63; 0 separates melodies)."""
+_PACKED = 4
+"""The first four steps of a query need no reading of the text: a table of where each pair
+of first tokens starts, then binary searches on the next two tokens packed in a uint16."""
 _TINY = 1e-30
 
 
@@ -87,12 +88,21 @@ class TuneIndex:
         before[1:] = text
         self._next = before[self._suffixes]
         # in place, one scratch index: transient copies would stay in the server's RSS
-        key = np.zeros(self.size, np.int32)
         at = self._suffixes.copy()
-        for _ in range(_PACKED):
-            key <<= _BITS
-            key |= self._text[at]
-            at += 1
+        pair = self._text[at].astype(np.uint16)
+        at += 1
+        pair <<= _BITS
+        pair |= self._text[at]
+        # suffixes starting with the token pair c: _starts[c] .. _starts[c + 1]
+        self._starts = np.searchsorted(pair, np.arange(1 + (1 << 2 * _BITS), dtype=np.uint16))
+        self._starts = self._starts.astype(np.int32)
+        # the next two tokens, sorted within each pair's range (the suffixes are sorted)
+        key = pair  # reused: 2 bytes a suffix instead of the 4 of four tokens in an int32
+        at += 1
+        key[:] = self._text[at]
+        at += 1
+        key <<= _BITS
+        key |= self._text[at]
         self._key = key
 
     @classmethod
@@ -117,14 +127,23 @@ class TuneIndex:
 
     def _range(self, query: np.ndarray, length: int) -> tuple[int, int]:
         """Suffixes whose first ``length ≤ _PACKED`` tokens are ``query[:length]``."""
-        code = 0
-        for token in query[:length]:
-            code = (code << _BITS) | int(token)
-        shift = _BITS * (_PACKED - length)
-        # the needles in the key's own dtype: a Python int would convert the whole key
-        lo = int(np.searchsorted(self._key, np.int32(code << shift), side="left"))
-        hi = int(np.searchsorted(self._key, np.int32((code + 1) << shift), side="left"))
-        return lo, hi
+        first = int(query[0]) << _BITS
+        if length == 1:
+            return int(self._starts[first]), int(self._starts[first + (1 << _BITS)])
+        pair = first | int(query[1])
+        lo, hi = int(self._starts[pair]), int(self._starts[pair + 1])
+        if length == 2 or hi <= lo:
+            return lo, hi
+        code = int(query[2]) << _BITS
+        if length == 3:
+            low, high = code, code + (1 << _BITS)
+        else:
+            low, high = code | int(query[3]), (code | int(query[3])) + 1
+        # the needles in the key's own dtype: a Python int would convert the slice
+        key = self._key[lo:hi]
+        a = int(np.searchsorted(key, np.uint16(low), side="left"))
+        b = int(np.searchsorted(key, np.uint16(high), side="left"))
+        return lo + a, lo + b
 
     def query(self, pitch_ids: np.ndarray, max_order: int = MAX_ORDER) -> tuple[int, np.ndarray]:
         """``(length, counts)`` after the melody ``pitch_ids`` (no ``<bos>``): the longest

@@ -80,6 +80,24 @@ def test_queries_agree_with_a_brute_force_search() -> None:
             assert counts.tolist() == expected.tolist()
 
 
+def test_queries_agree_with_a_brute_force_search_at_the_edges_of_the_token_range() -> None:
+    # the first four steps read a table of token pairs and 6-bit codes packed in 16 bits:
+    # the lowest and highest ids (1, 63) and long shared stretches exercise every boundary
+    rng = np.random.default_rng(2)
+    alphabet = np.array([1, 2, 31, 32, 62, 63])
+    melodies = [alphabet[rng.integers(0, 6, int(rng.integers(1, 60)))] for _ in range(40)]
+    melodies += [np.full(20, 63), np.full(20, 1), np.array([63, 1] * 10)]
+    index = TuneIndex.build(melodies)
+    contexts = [alphabet[rng.integers(0, 6, int(rng.integers(0, 25)))] for _ in range(400)]
+    contexts += [np.full(k, 63) for k in range(6)] + [np.full(k, 1) for k in range(6)]
+    for context in contexts:
+        length, counts = index.query(context)
+        expected_length, expected = brute_force(melodies, context)
+        assert length == expected_length, context
+        if expected is not None:
+            assert counts.tolist() == expected.tolist(), context
+
+
 def test_an_index_survives_saving_and_loading(tmp_path) -> None:
     index = TuneIndex.build(TRAIN)
     index.save(tmp_path / "tunes.npz")

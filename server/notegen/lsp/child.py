@@ -71,14 +71,22 @@ class ChildModelError(ChildFailed):
 _running: set[asyncio.subprocess.Process] = set()
 
 
-async def run_in_child(model_path: Path, fn: Callable[..., T], view: DocumentView, *args: Any) -> T:
-    """``fn(model, view, *args)`` in a child process that loads ``model_path`` itself.
+async def run_in_child(
+    model_path: Path | None, fn: Callable[..., T], view: DocumentView, *args: Any
+) -> T:
+    """``fn(model, view, *args)`` in a child process that loads ``model_path`` itself
+    (``None``: work that needs no model, ``fn`` gets ``None``).
 
     ``fn`` must be a module-level function and its arguments and result picklable; the view
     travels as its uri, version and text.
     """
     payload = pickle.dumps(
-        (str(model_path), fn, (view.uri, view.version, view.text), args),
+        (
+            None if model_path is None else str(model_path),
+            fn,
+            (view.uri, view.version, view.text),
+            args,
+        ),
         protocol=pickle.HIGHEST_PROTOCOL,
     )
     try:
@@ -181,7 +189,7 @@ def main(argv: list[str]) -> int:
     from notegen.model import MelodyModel, ModelError
 
     try:
-        model = MelodyModel.load(model_path)
+        model = None if model_path is None else MelodyModel.load(model_path)
     except ModelError as exc:
         answer: tuple[Any, ...] = ("error", "model", str(exc))
     else:

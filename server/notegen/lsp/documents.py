@@ -494,6 +494,30 @@ class Reading:
         self.prepared = False
         """:meth:`prepare_settings` has run."""
 
+    def __getstate__(self) -> dict[str, object]:
+        """Pickled (a reading made in a child process): without its lock and its ``ids`` memo
+        (keyed by object identity), with the harmony tables its settings were prepared with."""
+        from notegen.conditioning import harmony_table
+
+        state = dict(self.__dict__)
+        del state["_settings_lock"]
+        state["_ids"] = {}
+        state["_tables"] = [
+            (s.others, harmony_table(s.others))
+            for s in self._settings.values()
+            if self.prepared and s.others
+        ]
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        from notegen.conditioning import keep_harmony_table
+
+        tables = state.pop("_tables", [])
+        self.__dict__.update(state)
+        self._settings_lock = threading.Lock()
+        for others, table in tables:  # type: ignore[attr-defined]
+            keep_harmony_table(others, table)
+
     def earlier_sections(self, array: NoteArray | ArraySummary) -> list[ArraySummary]:
         """The same voice's sections before ``array``'s, in section order."""
         if array.kind != "voice" or array.voice is None or array.section is None:
