@@ -217,8 +217,16 @@ def _bias(midi_b: bytes, n: int, heard: tuple[float, ...], weight: float) -> np.
         bits = _notes_bits(midi_b, n)
         for q in set(heard):
             bits &= _column(midi_b, n, q, low)
-        ok = _unpack(bits, n)
+        return _weights(bits, n, weight)  # (far fewer masks than combinations heard)
     out = ok * weight
+    out.setflags(write=False)
+    return out
+
+
+@lru_cache(maxsize=1024)
+def _weights(bits: int, n: int, weight: float) -> np.ndarray:
+    """``weight`` on the notes whose bit is set, 0 elsewhere (read-only)."""
+    out = _unpack(bits, n) * weight
     out.setflags(write=False)
     return out
 

@@ -444,7 +444,8 @@ class Sampler:
             p[int(np.argmax(x))] = 1.0
             return p
         else:
-            x /= self.temperature
+            if self.temperature != 1:  # (x / 1 is x)
+                x /= self.temperature
             x -= _max(x)
             p = np.exp(x)
         if self.top_k and self.top_k < p.size:
