@@ -459,7 +459,7 @@ class Sampler:
             # Keep the smallest prefix whose mass reaches top_p (always at least one item).
             cut = int(cumulative.searchsorted(self.top_p - 1e-12)) + 1
             kept = order[:cut]
-            q = np.zeros_like(p)
+            q = np.zeros(len(p))  # (p: float64, one row)
             q[kept] = p[kept]
             p = q / _sum(q)
         return p
