@@ -22,6 +22,7 @@ from notegen.conditioning import Setting
 from notegen.copying import CopyIndex, CopyMixture, log_softmax, mix_indexed, mix_step
 from notegen.melody import Event
 from notegen.model import BOS, MelodyModel, State
+from notegen.rhythm import rhythm_context
 from notegen.sampling import (
     SCALES,
     Sampler,
@@ -544,6 +545,7 @@ def generate(
     heard = setting  # the rhythm experts' time line starts where the history does (a hidden
     if rhythm is not None and setting is not None:  # prelude is heard, not in the history)
         heard = setting.later(primed.time - model.beats_of(primed.history % vd))
+    voices = rhythm_context(heard, model.durations) if rhythm is not None else None
     # The copy model's matches: a phrase of a few notes asks one vectorised query per step of
     # the history; a long generation keeps an incremental index (its build costs ~4 µs per
     # context event, more than a phrase's queries). Both give the same matches.
@@ -577,7 +579,7 @@ def generate(
             else:
                 pl, dl = mix_step(mixture, pls[0], dls[0], history[:known])
             if rhythm is not None:
-                dl = model.mix_rhythm(dl, history[:known] % vd, heard, rhythm)
+                dl = model.mix_rhythm(dl, history[:known] % vd, heard, rhythm, voices)
     if tail:
         here = Primed(state, pl, dl, known, history[:known], float(ahead.times[0]), network)
         assert tonic is not None
@@ -1179,12 +1181,16 @@ class _Ahead:
     def rows(self, beats: np.ndarray) -> np.ndarray | None:
         """Rows ``[R, 1, C]`` for the steps after events of ``beats`` were generated."""
         self.times = self.times + beats
-        self.left = np.where(self.left > 0, self.left - 1, 0)
+        self.left = np.maximum(self.left - 1, 0)  # (never below 0)
         if not self.on:
             return None
-        from notegen.conditioning import condition_rows
+        from notegen.conditioning import condition_row, condition_rows
 
         s = self.setting
+        if self.rows_n == 1:  # (condition_rows' own path for one time, without the arrays)
+            left = int(self.left[0])
+            row = condition_row(s.start + float(self.times[0]), s.others, s.metre, left, s.end)
+            return row[None, None, :]
         rows = condition_rows(s.start + self.times, s.others, s.metre, self.left, s.end)
         return rows[:, None, :]
 

@@ -87,6 +87,8 @@ class DocumentView:
         self._starts: list[int] | None = None
         self._arrays: list[NoteArray] | None = None
         self._lock = threading.Lock()
+        self._plain_below = 0
+        """No ``<<`` and no ``=begin`` starts before this offset (see :meth:`hidden`)."""
 
     # -- positions ---------------------------------------------------------------------------
 
@@ -204,7 +206,7 @@ class DocumentView:
         """
         if line < 0 or line >= self.line_count:
             return None
-        if hidden_above(self.text, self.starts[line]):
+        if self.hidden(self.starts[line]):
             return None  # in a =begin block or a heredoc that starts above
         if self._line_length(line) > LONG_LINE_CHARS:
             return self._window_context(line, character, reach)
@@ -221,6 +223,20 @@ class DocumentView:
         if ctx is None or ctx.slot != "array":
             return self._statement_context(line, col)
         return LocalContext(ctx=ctx, base=base, offset=self.starts[line] + col)
+
+    def hidden(self, offset: int) -> bool:
+        """:func:`hidden_above` for this text, remembering how far it is plain code: a cursor
+        that jumps around the same version searches only past what was searched already
+        (``=begin`` up to the cursor cost ~50 µs per completion in the 170 kB benchmark
+        piece)."""
+        if offset <= self._plain_below:
+            return False
+        text, start = self.text, max(0, self._plain_below - 5)  # (a needle across the mark)
+        heredoc = text.find("<", start, offset) != -1 and text.find("<<", start, offset) != -1
+        if not heredoc and text.find("=begin", start, offset) == -1:  # ("<": memchr)
+            self._plain_below = offset
+            return False
+        return hidden_above(text, offset)
 
     def _line_length(self, line: int) -> int:
         starts = self.starts

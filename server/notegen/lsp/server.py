@@ -52,7 +52,7 @@ from .edits import client_supports_document_changes, lsp_range
 from .engine import Engine
 from .model_choice import NOTIFICATION, Choice, ModelChoice, hover_line
 from .model_choice import diagnostics as model_diagnostics
-from .protocol import NotegenProtocol
+from .protocol import NotegenProtocol, Prepared
 from .whole_reading import read_document as _read_document
 
 log = logging.getLogger(__name__)
@@ -447,6 +447,16 @@ def complete_at(
     return completion.complete(ls.engine_for(view.uri), nc, settings, edit_range, then)
 
 
+def complete_prepared(
+    ls: NotegenServer, view: DocumentView, line: int, character: int, reading: Reading | None
+) -> Prepared | None:
+    """:func:`complete_at`'s incomplete completion list, as the JSON text it is sent as."""
+    items = complete_at(ls, view, line, character, reading)
+    if items is None:
+        return None
+    return ls.protocol.prepare(types.CompletionList(is_incomplete=True, items=items))
+
+
 def _advance(steps: Iterator[None], budget_s: float = WARM_BUDGET_S) -> bool:
     """Run a background generator for about ``budget_s`` (whole steps: at least one);
     ``False`` once it is finished.
@@ -667,23 +677,24 @@ def create_server(model_path: str | None = None) -> NotegenServer:
     @guarded(None)
     async def on_completion(
         ls: NotegenServer, params: types.CompletionParams
-    ) -> types.CompletionList | None:
+    ) -> types.CompletionList | Prepared | None:
         uri = params.text_document.uri
         view = ls.view(uri)
         engine = ls.engine_for(uri)
         if view is None or not ls.serves(uri) or await engine.ready() is None:
             return None
-        # One trip to the inference thread for the context and the items: on a busy machine
-        # every thread hand-off can cost a scheduler slice.
+        # One trip to the inference thread for the context and the items (already as JSON
+        # there: protocol.Prepared): on a busy machine every thread hand-off can cost a
+        # scheduler slice.
         position = params.position
-        items = await engine.run(
-            complete_at, ls, view, position.line, position.character, ls.latest_reading(uri)
+        found = await engine.run(
+            complete_prepared, ls, view, position.line, position.character, ls.latest_reading(uri)
         )
-        if items is None:
+        if found is None:
             return None
         if ls.current_version(uri) != view.version:
             return types.CompletionList(is_incomplete=True, items=[])
-        return types.CompletionList(is_incomplete=True, items=items)
+        return found
 
     @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
     @guarded(None)
