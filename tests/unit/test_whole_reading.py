@@ -88,3 +88,15 @@ def test_only_big_documents_are_read_in_a_child_process(monkeypatch) -> None:
     monkeypatch.setattr(whole_reading, "CHILD_MIN_CHARS", 1000)
     assert not wanted(DocumentView("file:///p.rb", 1, PIECE))
     assert wanted(DocumentView("file:///p.rb", 1, PIECE * 10))
+
+
+def test_a_voice_the_reading_did_not_have_still_hears_the_others_after_prepare() -> None:
+    reading, _diags, _cost = read()
+    assert reading.prepared and reading._lines is None  # the notes as events are let go
+    late = reading.setting(7)  # a voice typed after the reading
+    alone = read_document(DocumentView("file:///p.rb", 1, PIECE), conditioned=False)[0]
+    expected = alone.setting(7)
+    assert len(late.others) == len(expected.others) == 3
+    for x, y in zip(late.others, expected.others, strict=True):
+        assert np.array_equal(x.onsets, y.onsets) and np.array_equal(x.ends, y.ends)
+        assert np.array_equal(x.pitches, y.pitches)

@@ -599,6 +599,10 @@ class Reading:
         Called on the reader thread right after the reading: a table costs ~20 ms of CPU per
         voice in a 20-voice, 20,000-note piece, which the first completion in each voice (or
         a warm-up step) on the inference thread would otherwise pay.
+
+        The voices' lines (every note as an event: 1.7 MB for the benchmark piece) are let go
+        afterwards: only a voice the reading did not have would need them again (rebuilt then,
+        the same lines).
         """
         from notegen.conditioning import harmony_rows
 
@@ -606,6 +610,8 @@ class Reading:
             others = self.setting(voice).others
             if others:
                 harmony_rows(others, _NO_TIME)
+        with self._settings_lock:
+            self._lines = None
         self.prepared = True
 
     def document_bpm(self) -> float | None:
