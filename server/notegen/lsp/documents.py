@@ -460,6 +460,14 @@ class ArraySummary:
             [np.nan if ev.duration is None else float(ev.duration) for ev in events], np.float64
         )
 
+    def event_pitches(self) -> list[int | float | None]:
+        """``[ev.pitch for ev in self.events()]`` without making the events (a completion
+        reads the pitches of the voice's last sections for its habits)."""
+        return [
+            None if pitch != pitch else (int(pitch) if pitch.is_integer() else pitch)
+            for pitch in self.pitches.tolist()
+        ]
+
     def events(self) -> list[Event]:
         """The array's events, as :meth:`NoteArray.events` gives them."""
         out: list[Event] = []
