@@ -11,7 +11,9 @@ search. A query finds the longest suffixes of the melody (``≤ max_order`` even
 a training melody with an event after it and counts what followed.
 
 Four views of a melody can be indexed (:data:`KINDS`): its pitch ids, its pitches with their
-durations, its intervals (a tune in another key) and its intervals with durations. Each is an
+durations, its intervals (a tune in another key) and its intervals with durations; a fifth
+view searches the melody's own intervals (a phrase repeated at another pitch, which the copy
+model, matching exact notes, misses). Each is an
 expert mixed into the served pitch distribution after the copy model, one after the other, with
 a weight per matched length, per whether the copy model matched and per whether the voice is
 heard with other voices (:class:`TuneMixture`), fitted by EM on validation melodies and
@@ -50,7 +52,11 @@ LEVELS = 4
 """Matched lengths whose followers an expert blends (the longest first)."""
 LENGTH_EDGES = (1, 3, 5, 7, 9, 12, 16)
 """Matched-length buckets: none, 1–2, 3–4, 5–6, 7–8, 9–11, 12–15, 16."""
-KINDS = ("pitch", "pitch_duration", "interval", "interval_duration")
+KINDS = ("pitch", "pitch_duration", "interval", "interval_duration", "melody_interval")
+MELODY = "melody_interval"
+"""The view with no index: the melody's own intervals (a phrase repeated a step higher — a
+sequence — goes on as it went before), searched in its last :data:`MELODY_WINDOW` events."""
+MELODY_WINDOW = 512
 _BITS = 8
 """Bits of one token (ids 1..255; 0 separates melodies and stands for an event a view has no
 token for, so no match crosses it)."""
@@ -252,16 +258,44 @@ def blend(found: Sequence[tuple[int, np.ndarray]]) -> np.ndarray | None:
     shortest up: ``p = (n · counts / n + t · p_shorter) / (n + t)`` with ``n`` followers of
     ``t`` kinds at the longer length (Witten–Bell: a long match seen once or with followers
     all different keeps more of the shorter lengths' distribution)."""
+    if not found:
+        return None
+    shortest = found[-1][1]
+    # a longer match's followers are some of a shorter one's: work on those of the shortest
+    support = np.flatnonzero(shortest)
     p: np.ndarray | None = None
     for _, counts in reversed(found):
-        c = counts.astype(np.float64)
+        c = counts[support].astype(np.float64)
         n = float(c.sum())
         if p is None:
             p = c / n
             continue
         t = float(np.count_nonzero(c))
         p = (c + t * p) / (n + t)
-    return p
+    out = np.zeros(len(shortest))
+    out[support] = p
+    return out
+
+
+def own_levels(tokens: np.ndarray, max_order: int = MAX_ORDER) -> list[tuple[int, np.ndarray]]:
+    """``[(length, counts)]`` of the longest earlier stretch of ``tokens`` itself (``≤
+    max_order``) that agrees with its last tokens and has a token after it, and the counts of
+    what followed each such stretch; empty when even the last token never came before."""
+    z = np.asarray(tokens, np.int64)
+    n = len(z)
+    if n < 2:
+        return []
+    ends = np.arange(1, n)  # z[:j] against z[:n]; what followed: z[j]
+    back = np.arange(min(max_order, n - 1))[:, None]
+    at = ends[None, :] - 1 - back
+    same = (at >= 0) & (z[np.maximum(at, 0)] == z[n - 1 - back]) & (z[n - 1 - back] != 0)
+    agree = np.cumprod(same, axis=0).sum(axis=0)
+    length = int(agree.max())
+    if length == 0:
+        return []
+    counts = np.bincount(z[ends[agree == length]], minlength=1 << _BITS)
+    counts[0] = 0
+    return [(length, counts)] if counts.any() else []
 
 
 @dataclass(frozen=True, eq=False)
@@ -292,7 +326,7 @@ class TuneTokens:
 
     @property
     def intervals(self) -> bool:
-        return self.kind.startswith("interval")
+        return "interval" in self.kind
 
     def base(self, pitch_ids: np.ndarray, before: int = 0) -> np.ndarray:
         """Pitch ids, or interval tokens (rest 1, first note 2, ``i`` semitones ``i + 28``)
@@ -310,9 +344,16 @@ class TuneTokens:
         out[~notes] = _REST
         return out
 
-    def tokens(self, pitch_ids: np.ndarray, dur_ids: np.ndarray, before: int = 0) -> np.ndarray:
-        """The tokens of events with these ids (``before``: as :meth:`base`)."""
-        base = self.base(pitch_ids, before)
+    def tokens(
+        self,
+        pitch_ids: np.ndarray,
+        dur_ids: np.ndarray,
+        before: int = 0,
+        base: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """The tokens of events with these ids (``before``: as :meth:`base`; ``base``: what
+        :meth:`base` gives, when known)."""
+        base = self.base(pitch_ids, before) if base is None else base
         if not self.kind.endswith("_duration"):
             return base
         table: np.ndarray = self._table  # type: ignore[attr-defined]
@@ -402,9 +443,12 @@ class TuneExpert:
     ) -> tuple[int, np.ndarray | None]:
         """``(longest matched length, distribution over pitch ids)`` after a melody with
         these tokens (``last``: its last note's pitch id); ``(0, None)`` when nothing matched."""
-        if self.index is None:
+        if self.tokens.kind == MELODY:
+            found = own_levels(tokens)
+        elif self.index is None:
             return 0, None
-        found = self.index.levels(tokens)
+        else:
+            found = self.index.levels(tokens)
         if not found:
             return 0, None
         p = blend(found)
@@ -440,7 +484,9 @@ class TuneMixture:
                 kind = str(one["kind"])
                 prefix = "" if "experts" not in spec else kind + "."
                 pairs = data[prefix + "pairs"] if kind.endswith("_duration") else None
-                index = TuneIndex(data[prefix + "text"], data[prefix + "suffixes"])
+                index = None
+                if kind != MELODY:
+                    index = TuneIndex(data[prefix + "text"], data[prefix + "suffixes"])
                 alone, heard = (_weights(one["weights"][key]) for key in ("alone", "with_voices"))
                 experts.append(TuneExpert(TuneTokens(kind, pairs), alone, heard, index))
         return cls(tuple(experts), file)
@@ -449,6 +495,8 @@ class TuneMixture:
         """The experts' indexes (and pairs) in one ``.npz``, prefixed by their kind."""
         arrays: dict[str, np.ndarray] = {}
         for expert in self.experts:
+            if expert.tokens.kind == MELODY:
+                continue  # nothing stored: the melody is its own index
             if expert.index is None:
                 raise ValueError("a tune mixture without its indexes cannot be saved")
             arrays.update(expert.index.arrays(expert.tokens.kind + "."))
@@ -469,10 +517,22 @@ class TuneMixture:
         if not self.experts:
             return log_p
         n_pitch = log_p.shape[-1]
+        pitch_ids = np.asarray(pitch_ids, np.int64)
         last = last_note(pitch_ids, len(pitch_ids))
+        # only the last MAX_ORDER events are read (as TuneTokens.tail, once for all views)
+        start = max(0, len(pitch_ids) - MAX_ORDER)
+        before = last_note(pitch_ids, start)
+        pids, dids = pitch_ids[start:], np.asarray(dur_ids)[start:]
+        bases: dict[bool, np.ndarray] = {}
         p: np.ndarray | None = None
         for expert in self.experts:
-            tokens = expert.tokens.tail(pitch_ids, dur_ids, MAX_ORDER)
+            view = expert.tokens
+            if view.kind == MELODY:
+                tokens = view.tail(pitch_ids, dur_ids, MELODY_WINDOW)
+            else:
+                if view.intervals not in bases:
+                    bases[view.intervals] = view.base(pids, before)
+                tokens = view.tokens(pids, dids, before, bases[view.intervals])
             length, q = expert.distribution(tokens, last, n_pitch)
             if q is None:
                 continue

@@ -21,6 +21,7 @@ from notegen.tunes import (
     blend,
     fit_tune_weights,
     length_bucket,
+    own_levels,
     suffix_array,
 )
 
@@ -212,18 +213,24 @@ def test_tune_tunes_indexes_the_training_melodies_and_fits_on_validation(tiny, t
     spec = json.loads(card.read_text())["tune_mixture"]
     assert spec["file"] == "tiny.tunes.npz" and (folder / "tiny.tunes.npz").is_file()
     kinds = [e["kind"] for e in spec["experts"]]
-    assert kinds == ["pitch_duration", "interval_duration", "pitch", "interval"]
+    assert kinds == [
+        "pitch_duration",
+        "interval_duration",
+        "pitch",
+        "interval",
+        "melody_interval",
+    ]
     # 16 notes of a training tune: it goes on (the first view mixed takes the long matches)
     assert spec["experts"][0]["weights"]["alone"][0][-1] > 0.8
     fit = spec["fit"]["alone"]
     assert (
         fit["bits_after"] < fit["bits_before"] - 1
         and fit["bits_held_out_halves"] < fit["bits_before"]
-        and len(fit["bits_after_each"]) == 4
+        and len(fit["bits_after_each"]) == 5
     )
     assert spec["melodies"] == 12 and spec["indexed"] == [str(tmp_path / "train.jsonl.gz")]
     loaded = MelodyModel.load(card)
-    assert loaded.tunes is not None and len(loaded.tunes.experts) == 4
+    assert loaded.tunes is not None and len(loaded.tunes.experts) == 5
     assert loaded.tunes.index is not None and loaded.tunes.index.size == 12 * 41 + 1
 
     # refit with one view, the validation melodies indexed after the fit
@@ -350,3 +357,31 @@ def test_a_card_of_one_pitch_index_written_before_the_views_still_loads(tiny, tm
     new = MelodyModel.load(with_tunes(tiny[0], tmp_path / "new", 0.7, 0.0))
     phrase = events([40, 26, 33, 31, 30])
     assert np.allclose(old.log_probs(phrase)[0], new.log_probs(phrase)[0])
+
+
+def test_a_phrase_the_melody_played_at_another_pitch_goes_on_as_it_went() -> None:
+    """C D E F G, then the same steps from D: D E F# G goes on to A (a sequence)."""
+    view = TuneTokens("melody_interval")
+    melody = np.array([C4, D4, E4, F4, G4, 1, D4, E4, F4 + 1, G4])
+    expert = TuneExpert(view, ((0.0,) * 8,) * 2, ((0.0,) * 8,) * 2)
+    length, q = expert.distribution(view.tokens(melody, np.ones(10)), G4, 63)
+    assert length == 3 and q is not None and q.nonzero()[0].tolist() == [G4 + 2]
+    # C D E: the step up came before, followed by a step up; C D: nothing came before
+    length, q = expert.distribution(view.tokens(melody[:3], np.ones(3)), E4, 63)
+    assert length == 1 and q is not None and q.nonzero()[0].tolist() == [E4 + 2]
+    assert expert.distribution(view.tokens(melody[:2], np.ones(2)), D4, 63) == (0, None)
+
+
+def test_the_melody_s_own_matches_agree_with_a_brute_force_search() -> None:
+    rng = np.random.default_rng(5)
+    for _ in range(300):
+        z = rng.integers(1, 4, int(rng.integers(0, 40)))
+        found = [(k, c.tolist()) for k, c in own_levels(z)]
+        expected = []
+        for k in range(min(16, len(z) - 1), 0, -1):
+            tail = list(z[len(z) - k :])
+            after = [int(z[j]) for j in range(k, len(z)) if list(z[j - k : j]) == tail]
+            if after:
+                expected = [(k, np.bincount(after, minlength=256).tolist())]
+                break
+        assert found == expected, z

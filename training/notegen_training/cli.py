@@ -532,7 +532,13 @@ def cmd_tune_imitation(args: argparse.Namespace) -> int:
     return 0
 
 
-DEFAULT_TUNE_KINDS = ("pitch_duration", "interval_duration", "pitch", "interval")
+DEFAULT_TUNE_KINDS = (
+    "pitch_duration",
+    "interval_duration",
+    "pitch",
+    "interval",
+    "melody_interval",
+)
 """The training tunes' views the shipped model mixes, most specific first (valid melodies,
 halves cross-validated: each adds top-3 on top of the ones before)."""
 

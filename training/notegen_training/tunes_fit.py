@@ -23,6 +23,9 @@ from notegen.copying import sequence_marginals
 from notegen.model import MelodyModel
 from notegen.tunes import (
     LENGTH_EDGES,
+    MAX_ORDER,
+    MELODY,
+    MELODY_WINDOW,
     TuneExpert,
     TuneIndex,
     TuneMixture,
@@ -104,13 +107,17 @@ def build_experts(
     experts = []
     for kind in kinds:
         tokens = TuneTokens.fit(kind, encoded)
-        index = TuneIndex.build([tokens.tokens(p, d) for p, d in encoded])
+        index = (
+            None if kind == MELODY else TuneIndex.build([tokens.tokens(p, d) for p, d in encoded])
+        )
         experts.append(TuneExpert(tokens, _NONE, _NONE, index))
     return experts
 
 
 def reindex(model: MelodyModel, expert: TuneExpert, melodies: Sequence[Melody]) -> TuneExpert:
     """``expert`` with its index rebuilt over ``melodies`` (same view, same weights)."""
+    if expert.tokens.kind == MELODY:
+        return expert
     encoded = [model.encode(m.events) for m in melodies if m.events]
     index = TuneIndex.build([expert.tokens.tokens(p, d) for p, d in encoded])
     return replace(expert, index=index)
@@ -143,8 +150,11 @@ def score(
         found = np.zeros((n, len(experts)), np.int64)
         for k, expert in enumerate(experts):
             tokens = expert.tokens.tokens(pids, dids)
+            # the melody's own view reads as far back as the server does
+            window = MELODY_WINDOW if expert.tokens.kind == MELODY else MAX_ORDER
             for t in range(n):
-                length, dist = expert.distribution(tokens[:t], int(last[t]), n_pitch)
+                context = tokens[max(0, t - window) : t]
+                length, dist = expert.distribution(context, int(last[t]), n_pitch)
                 if dist is not None:
                     q[t, k], found[t, k] = dist[pids[t]], length
         served.append(p[np.arange(n), pids - 1])
