@@ -100,3 +100,23 @@ def test_a_voice_the_reading_did_not_have_still_hears_the_others_after_prepare()
     for x, y in zip(late.others, expected.others, strict=True):
         assert np.array_equal(x.onsets, y.onsets) and np.array_equal(x.ends, y.ends)
         assert np.array_equal(x.pitches, y.pitches)
+
+
+def test_a_reading_from_a_child_process_is_the_same_and_its_arrays_own_their_memory() -> None:
+    import asyncio
+
+    from notegen.lsp.whole_reading import read_in_child
+
+    view = DocumentView("file:///p.rb", 1, PIECE)
+    reading, diags, _cost = asyncio.run(read_in_child(view, conditioned=True))
+    here = read()[0]
+    assert reading.text is view.text and diags == []
+    assert reading.sections == here.sections
+    for a, b in zip(reading.summaries, here.summaries, strict=True):
+        assert np.array_equal(a.pitches, b.pitches, equal_nan=True)
+        # no bytearray behind each array (pickle protocol 5 would leave one, and two more
+        # small objects, per array in the server)
+        assert a.pitches.base is None and a.event_beats.base is None
+    for voice, setting in reading._settings.items():
+        for x, y in zip(setting.others, here._settings[voice].others, strict=True):
+            assert np.array_equal(x.onsets, y.onsets) and x.onsets.base is None
