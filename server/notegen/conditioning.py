@@ -139,6 +139,18 @@ class _HarmonyTable:
             self.register[idx, 0] = (low[idx] - 60) / 12
             self.register[idx, 1] = (high[idx] - 60) / 12
 
+    def row(self, time: float) -> np.ndarray:
+        """:meth:`rows` of the stretch at one time (``harmony_rows(others, [time])[0]``), in a
+        few scalar steps: a generated note asks for one per step."""
+        index = int(self.boundaries.searchsorted(time + _EPS, side="right"))
+        row = np.zeros(COND_DIM, np.float32)
+        row[OTHERS] = _MASK_BITS[self.mask[index]]
+        bass = int(self.bass[index])
+        if bass >= 0:
+            row[BASS.start + bass] = 1.0
+        row[REGISTER] = self.register[index]
+        return row
+
     def rows(self, index: np.ndarray) -> np.ndarray:
         """Rows (as :func:`_direct_harmony` gives them) of the stretches at ``index``."""
         index = np.asarray(index)
@@ -159,6 +171,20 @@ def _harmony_table(others: tuple[VoiceTimes, ...]) -> _HarmonyTable:
     return _TABLES.get(others, _HarmonyTable)
 
 
+def harmony_table(others: tuple[VoiceTimes, ...]) -> object:
+    """The memoised harmony table of ``others`` (made now if it is not), to carry along with
+    the voices when they are pickled (a whole-file reading made in a child process)."""
+    return _harmony_table(tuple(others))
+
+
+def keep_harmony_table(others: tuple[VoiceTimes, ...], table: object) -> None:
+    """Memoise ``table`` (from :func:`harmony_table`, pickled with ``others``) for these voices,
+    so :func:`harmony_rows` does not make it again."""
+    if not isinstance(table, _HarmonyTable):
+        raise TypeError(f"not a harmony table: {type(table).__name__}")
+    _TABLES.get(tuple(others), lambda _others: table)
+
+
 T = TypeVar("T")
 
 
@@ -168,19 +194,26 @@ class _PerVoices(Generic[T]):
     A whole-file reading makes a new tuple per voice (the other voices it hears); the old
     reading's tuples die with it, and so do their entries here. (Holding the tuples, as a plain
     dict would, kept three readings' voices and tables alive: ~50 MB for the benchmark piece.)
+
+    An entry is dropped as soon as one of its voices dies (a weak reference's callback), so
+    the voices of an entry found are alive and their ids are theirs alone: comparing the ids
+    is comparing the voices, without calling each weak reference (a generated note looks up
+    three such tables, ~20 voices each).
     """
 
     def __init__(self, capacity: int = 64) -> None:
         self.capacity = capacity
-        self._entries: dict[int, tuple[tuple[weakref.ref[VoiceTimes], ...], T]] = {}
+        self._entries: dict[
+            int, tuple[tuple[weakref.ref[VoiceTimes], ...], tuple[int, ...], T]
+        ] = {}
 
     def get(
         self, others: tuple[VoiceTimes, ...], compute: Callable[[tuple[VoiceTimes, ...]], T]
     ) -> T:
         key = id(others)
         found = self._entries.get(key)
-        if found is not None and _same(found[0], others):
-            return found[1]
+        if found is not None and found[1] == tuple(map(id, others)):
+            return found[2]
         value = compute(others)
         if len(self._entries) >= self.capacity:
             self._entries.clear()  # a safety net: entries normally go with their voices
@@ -190,15 +223,12 @@ class _PerVoices(Generic[T]):
             if entry is not None and any(r() is None for r in entry[0]):
                 self._entries.pop(key, None)
 
-        self._entries[key] = (tuple(weakref.ref(v, gone) for v in others), value)
+        refs = tuple(weakref.ref(v, gone) for v in others)
+        self._entries[key] = (refs, tuple(map(id, others)), value)
         return value
 
     def __len__(self) -> int:
         return len(self._entries)
-
-
-def _same(refs: tuple[weakref.ref[VoiceTimes], ...], others: tuple[VoiceTimes, ...]) -> bool:
-    return len(refs) == len(others) and all(r() is v for r, v in zip(refs, others, strict=True))
 
 
 _TABLES: _PerVoices[_HarmonyTable] = _PerVoices()
@@ -249,7 +279,7 @@ def condition_rows(
     times = np.asarray(times, np.float64)
     if len(times) == 1:  # a served step: plain Python is several times faster than numpy
         left_one = None if notes_left is None else int(np.asarray(notes_left).reshape(-1)[0])
-        return _one_row(float(times[0]), others, metre, left_one, end)[None, :]
+        return condition_row(float(times[0]), others, metre, left_one, end)[None, :]
     rows = harmony_rows(others, times)
     frac = np.mod(times, 1.0)
     beat = np.full(len(times), 4)
@@ -275,16 +305,16 @@ def condition_rows(
     return rows
 
 
-def _one_row(
+def condition_row(
     time: float,
     others: Sequence[VoiceTimes],
     metre: Metre | None,
     notes_left: int | None,
     end: float | None,
 ) -> np.ndarray:
-    """:func:`condition_rows` for one time, the same values."""
+    """:func:`condition_rows` for one time (``[COND_DIM]``), the same values."""
     if others:
-        row = harmony_rows(others, np.array([time]))[0].copy()
+        row = _harmony_table(tuple(others)).row(time)
     else:
         row = np.zeros(COND_DIM, np.float32)
         row[ALONE] = 1.0

@@ -18,7 +18,7 @@ the tilted distribution is as consonant as the voices it predicts, no more. nump
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -85,6 +85,24 @@ class ConsonanceBias:
         midi_b = _MIDI.setdefault(midi_b, midi_b)  # one key object per vocabulary, not per call
         return _bias(midi_b, len(midi), heard, self.weight)
 
+    def weigher(
+        self, midi: np.ndarray, others: tuple[VoiceTimes, ...]
+    ) -> Callable[[float], np.ndarray | None]:
+        """:meth:`at` for the onsets of one melody's notes, with the other voices' table and
+        the vocabulary's key looked up once (not per generated note)."""
+        if not others or self.weight == 0:
+            return lambda onset: None
+        table = _TABLES.get(others, _Sounding)
+        midi_b = midi.tobytes()
+        midi_b = _MIDI.setdefault(midi_b, midi_b)
+        n, weight = len(midi), self.weight
+
+        def at(onset: float) -> np.ndarray | None:
+            heard = table.at(others, onset)
+            return _bias(midi_b, n, heard, weight) if heard else None
+
+        return at
+
 
 class _Sounding:
     """The pitches the other voices sound on each stretch between their onsets and ends: a
@@ -109,7 +127,7 @@ class _Sounding:
         self.voices = _Concatenated.of(others)
 
     def at(self, others: tuple[VoiceTimes, ...], onset: float) -> tuple[float, ...]:
-        index = int(np.searchsorted(self.boundaries, onset + _EPS, side="right"))
+        index = int(self.boundaries.searchsorted(onset + _EPS, side="right"))
         found = self.heard.get(index)
         if found is None:
             point = self.boundaries[index - 1] if index else -1e9
@@ -124,21 +142,43 @@ class _Sounding:
 
 class _Concatenated:
     """The other voices one after another, to read what they sound at one point with a few
-    whole-array operations instead of several per voice (:func:`sounding` loops over the
+    small array operations instead of several per voice (:func:`sounding` loops over the
     voices: ~19 searches per generated note in the 20-voice benchmark piece, ~0.15 ms).
 
     A voice's note at ``t`` is its last onset ``<= t + _EPS``: in a voice whose onsets never
     decrease that is the number of such onsets minus one, exactly what ``searchsorted(...,
-    side="right") - 1`` gives; the same comparisons, so the same pitches. Voices whose onsets
-    are not in order (or not finite) keep :func:`sounding` (:meth:`of` gives ``None``).
+    side="right") - 1`` gives. Those counts come from every onset of every voice in one
+    sorted array: one search finds how many onsets are ``<= t + _EPS`` (the same comparison),
+    and the voices they belong to are counted from a checkpoint every ``STRIDE`` onsets (a
+    whole-array comparison of the ~19,000 onsets cost ~50 µs per generated note in the
+    server, where the network's step between two notes had pushed them out of the CPU's
+    caches). Voices whose onsets are not in order (or not finite) keep :func:`sounding`
+    (:meth:`of` gives ``None``).
     """
 
-    __slots__ = ("ends", "firsts", "onsets", "pitches")
+    STRIDE = 128
+
+    __slots__ = ("checkpoints", "ends", "firsts", "owners", "pitches", "sorted_onsets")
 
     def __init__(
         self, onsets: np.ndarray, ends: np.ndarray, pitches: np.ndarray, firsts: np.ndarray
     ):
-        self.onsets, self.ends, self.pitches, self.firsts = onsets, ends, pitches, firsts
+        self.ends, self.pitches, self.firsts = ends, pitches, firsts
+        voices = len(firsts)
+        sizes = np.diff(np.append(firsts, len(onsets)))
+        order = np.argsort(onsets, kind="stable")
+        self.sorted_onsets = onsets[order]
+        owner_type = np.int16 if voices < 2**15 else np.int64
+        self.owners = np.repeat(np.arange(voices), sizes)[order].astype(owner_type)
+        """The voice of each sorted onset."""
+        blocks = len(onsets) // self.STRIDE
+        counts = np.zeros((blocks + 1, voices), np.intp)
+        if blocks:
+            seen = self.owners[: blocks * self.STRIDE].reshape(blocks, self.STRIDE)
+            for voice in range(voices):
+                counts[1:, voice] = np.cumsum((seen == voice).sum(axis=1))
+        self.checkpoints = counts
+        """Row ``r``: how many of the first ``r * STRIDE`` sorted onsets each voice has."""
 
     @classmethod
     def of(cls, others: tuple[VoiceTimes, ...]) -> _Concatenated | None:
@@ -159,7 +199,11 @@ class _Concatenated:
 
     def sounding(self, point: float) -> np.ndarray:
         """The pitch each voice sounds at ``point`` (NaN: none), in voice order."""
-        counts = np.add.reduceat(self.onsets <= point + _EPS, self.firsts, dtype=np.intp)
+        below = int(self.sorted_onsets.searchsorted(point + _EPS, side="right"))
+        block = below // self.STRIDE
+        counts = self.checkpoints[block] + np.bincount(
+            self.owners[block * self.STRIDE : below], minlength=len(self.firsts)
+        )
         ok = counts > 0
         at = self.firsts + np.where(ok, counts - 1, 0)
         ok &= point < self.ends[at] - _EPS
@@ -180,16 +224,27 @@ def _bias(midi_b: bytes, n: int, heard: tuple[float, ...], weight: float) -> np.
     depends only on the pitch and the lowest one heard (a fourth over the bass): so each
     ``(pitch, lowest)`` column is computed once and the columns of the distinct pitches heard
     are and-ed. In the benchmark piece ~17 pitches sound under a generated note in ~1,700
-    combinations per voice, and the whole ``[notes, heard]`` rule cost ~38 µs per new one."""
+    combinations per voice, and the whole ``[notes, heard]`` rule cost ~38 µs per new one.
+    The columns are kept as bit masks (bit ``i``: note ``i``), and-ed as Python integers: an
+    array operation per column cost more than the rule it applied."""
     midi = np.frombuffer(midi_b, np.float64, count=n)
-    if not heard or not all(math.isfinite(q) for q in heard):
+    if not heard or not all(map(math.isfinite, heard)):
         ok = consonant_notes(midi, np.array(heard))
     else:
         low = min(heard)
-        ok = np.isfinite(midi)
+        bits = _notes_bits(midi_b, n)
         for q in set(heard):
-            ok = ok & _column(midi_b, n, q, low)
+            bits &= _column(midi_b, n, q, low)
+        return _weights(bits, n, weight)  # (far fewer masks than combinations heard)
     out = ok * weight
+    out.setflags(write=False)
+    return out
+
+
+@lru_cache(maxsize=1024)
+def _weights(bits: int, n: int, weight: float) -> np.ndarray:
+    """``weight`` on the notes whose bit is set, 0 elsewhere (read-only)."""
+    out = _unpack(bits, n) * weight
     out.setflags(write=False)
     return out
 
@@ -198,18 +253,35 @@ _OK = np.isin(np.arange(12), sorted(CONSONANT))
 """Whether each interval class is consonant with any note."""
 
 
+def _pack(ok: np.ndarray) -> int:
+    """A boolean array as an integer whose bit ``i`` is ``ok[i]``."""
+    return int.from_bytes(np.packbits(ok, bitorder="little").tobytes(), "little")
+
+
+def _unpack(bits: int, n: int) -> np.ndarray:
+    """The boolean array of ``n`` entries that :func:`_pack` made ``bits`` from."""
+    raw = np.frombuffer(bits.to_bytes((n + 7) // 8, "little"), np.uint8)
+    return np.unpackbits(raw, count=n, bitorder="little").astype(bool)
+
+
+@lru_cache(maxsize=64)
+def _notes_bits(midi_b: bytes, n: int) -> int:
+    """Which entries of the vocabulary are notes (finite MIDI numbers), as bits."""
+    return _pack(np.isfinite(np.frombuffer(midi_b, np.float64, count=n)))
+
+
 @lru_cache(maxsize=8192)
-def _column(midi_b: bytes, n: int, q: float, low: float) -> np.ndarray:
-    """Which of the pitches are consonant with ``q`` heard with ``low`` the lowest pitch heard:
-    :func:`consonant_notes`' rule for one column (the same operations, so the same answer)."""
+def _column(midi_b: bytes, n: int, q: float, low: float) -> int:
+    """Which of the pitches are consonant with ``q`` heard with ``low`` the lowest pitch heard
+    (as bits, :func:`_pack`): :func:`consonant_notes`' rule for one column (the same
+    operations, so the same answer)."""
     midi = np.frombuffer(midi_b, np.float64, count=n)
     m = np.where(np.isfinite(midi), midi, 0.0)
     interval = np.round(np.abs(m - q)) % 12  # finite, a whole number in [0, 12)
     bass = np.minimum(low, m)
     fourth_above_bass = (interval == _FOURTH) & (np.minimum(m, q) > bass)
     ok: np.ndarray = _OK[interval.astype(np.intp)] | fourth_above_bass
-    ok.setflags(write=False)
-    return ok
+    return _pack(ok)
 
 
 MAX_WEIGHT = 8.0

@@ -30,10 +30,14 @@ __all__ = [
     "mix_indexed",
     "mix_sequence",
     "mix_step",
+    "narrow_matches",
     "sequence_marginals",
 ]
 
 _TINY = 1e-30
+# Reductions called as ufuncs: ``ndarray.sum`` reaches the same ufunc through a Python
+# function of numpy's on every call (a generated note makes dozens of them).
+_sum = np.add.reduce
 
 
 @dataclass(frozen=True)
@@ -106,22 +110,37 @@ def match_length(history: np.ndarray, max_order: int) -> tuple[int, np.ndarray]:
     t = len(history)
     if t < 2:
         return 0, history[:0]
-    js = np.arange(1, t)  # candidate continuation positions
-    alive = np.ones(len(js), dtype=bool)
-    length = 0
-    for i in range(min(max_order, t - 1)):
-        idx = js - 1 - i
-        ok = idx >= 0
-        eq = np.zeros(len(js), dtype=bool)
-        eq[ok] = history[idx[ok]] == history[t - 1 - i]
-        still = alive & eq
-        if not still.any():
-            break
-        alive = still
-        length = i + 1
+    ends = (history[: t - 1] == history[t - 1]).nonzero()[0]  # earlier ends of a match
+    length, alive = narrow_matches(history, history, ends, max_order)
     if length == 0:
         return 0, history[:0]
-    return length, history[js[alive]]
+    return length, history[alive + 1]
+
+
+def narrow_matches(
+    text: np.ndarray, pattern: np.ndarray, ends: np.ndarray, max_order: int
+) -> tuple[int, np.ndarray]:
+    """From ``ends`` (ascending positions where ``text`` holds ``pattern[-1]``), walk back
+    through ``pattern`` (≤ ``max_order`` tokens): the longest length some occurrence reaches,
+    and the ends of those that reach it (ascending).
+
+    Only the candidates still alive are compared at each token (a phrase's history of ~200
+    events has a few ends of its last token, and matches of 1-6 tokens)."""
+    n = len(pattern)
+    length, alive = 0, ends
+    for i in range(min(max_order, n)):
+        if i and ends[0] >= i:  # (ascending: every end has i tokens before it)
+            ends = ends[text[ends - i] == pattern[n - 1 - i]]
+        elif i:
+            idx = ends - i
+            ok = idx >= 0
+            ends = ends[ok]
+            ends = ends[text[idx[ok]] == pattern[n - 1 - i]]
+        if not len(ends):
+            break
+        length = i + 1
+        alive = ends
+    return length, alive
 
 
 class CopyIndex:
@@ -158,7 +177,7 @@ class CopyIndex:
 def _marginals(nexts: np.ndarray, n_pitch: int, n_duration: int) -> tuple[np.ndarray, np.ndarray]:
     qp = np.bincount(nexts // n_duration, minlength=n_pitch).astype(np.float64)
     qd = np.bincount(nexts % n_duration, minlength=n_duration).astype(np.float64)
-    return qp / qp.sum(), qd / qd.sum()
+    return qp / _sum(qp), qd / _sum(qd)
 
 
 def _counts_marginals(
@@ -190,8 +209,8 @@ def copy_marginals(
 def log_softmax(logits: np.ndarray) -> np.ndarray:
     """Row-wise log-softmax in float64 (masked entries at a large negative value stay there)."""
     x = np.asarray(logits, dtype=np.float64)
-    z = x - x.max(axis=-1, keepdims=True)
-    return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+    z = x - np.maximum.reduce(x, axis=-1, keepdims=True)
+    return z - np.log(np.add.reduce(np.exp(z), axis=-1, keepdims=True))
 
 
 def _mix(log_p: np.ndarray, q: np.ndarray, lam: float) -> np.ndarray:
@@ -205,9 +224,15 @@ def mix_step(
     pitch_logits: np.ndarray,
     dur_logits: np.ndarray,
     history: np.ndarray,
+    *,
+    normalized: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Mixed next-event log-probabilities (pitch, duration) after the joint-id ``history``."""
-    log_p, log_d = log_softmax(pitch_logits), log_softmax(dur_logits)
+    """Mixed next-event log-probabilities (pitch, duration) after the joint-id ``history``
+    (``normalized``: the logits given are :func:`log_softmax`'s already)."""
+    if normalized:
+        log_p, log_d = pitch_logits, dur_logits
+    else:
+        log_p, log_d = log_softmax(pitch_logits), log_softmax(dur_logits)
     length, qp, qd = copy_marginals(
         np.asarray(history, dtype=np.int64), log_p.shape[-1], log_d.shape[-1], mixture.max_order
     )

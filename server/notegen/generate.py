@@ -22,6 +22,7 @@ from notegen.conditioning import Setting
 from notegen.copying import CopyIndex, CopyMixture, log_softmax, mix_indexed, mix_step
 from notegen.melody import Event
 from notegen.model import BOS, MelodyModel, State
+from notegen.rhythm import rhythm_context
 from notegen.sampling import (
     SCALES,
     Sampler,
@@ -105,6 +106,8 @@ class ContextCache:
     """
 
     LOOKBACK = 16
+    EVENT_IDS = 4096
+    """Notes whose ids :meth:`ids` keeps (distinct pitch and duration pairs: a few hundred)."""
 
     def __init__(self, model: MelodyModel, capacity: int = 2048, tail_capacity: int = 256) -> None:
         self.model = model
@@ -120,6 +123,7 @@ class ContextCache:
         self._last_rows: tuple[Setting, np.ndarray, np.ndarray] | None = None
         self._last_keys: tuple[tuple[bytes, bytes], dict[int, bytes]] | None = None
         self._last_again: tuple[Primed, Setting | None, bytes, Primed] | None = None
+        self._event_ids: dict[tuple[Any, Any], int] = {}
         self._root = self.root(None)
 
     def root(self, setting: Setting | None) -> Primed:
@@ -169,9 +173,36 @@ class ContextCache:
         return out
 
     def ids(self, events: Sequence[Event]) -> np.ndarray:
-        """Combined token ids of ``events`` (int64), the unit keys are made of."""
-        pids, dids = self.model.encode(events)
-        return pids * self.vd + dids
+        """Combined token ids of ``events`` (int64), the unit keys are made of.
+
+        The notes before a cursor are encoded on every request (~0.1 ms of array work for a
+        few notes, in the server): the id of each ``(pitch, duration)`` met is kept, and a
+        request whose notes are all known is answered from them. The vectorised encoding
+        treats every note on its own, so a kept id is the one it would give again."""
+        events = list(events)
+        known = self._event_ids
+        try:
+            return np.array([known[(ev.pitch, ev.duration)] for ev in events], np.int64)
+        except (KeyError, TypeError):  # a new note (or an unhashable value)
+            pass
+        try:  # (MelodyModel.encode's arrays; its per-note fallback for odd values is its own)
+            pitches = np.array([np.nan if e.pitch is None else float(e.pitch) for e in events])
+            durations = np.array(
+                [np.nan if e.duration is None else float(e.duration) for e in events]
+            )
+        except (TypeError, ValueError, OverflowError):
+            pids, dids = self.model.encode(events)
+            return pids * self.vd + dids
+        pids, dids = self.model.encode_values(pitches, durations)
+        ids = pids * self.vd + dids
+        if len(known) > self.EVENT_IDS:
+            known.clear()
+        for ev, token in zip(events, ids.tolist(), strict=True):
+            try:
+                known[(ev.pitch, ev.duration)] = token
+            except TypeError:
+                break
+        return ids
 
     def key(self, events: Sequence[Event]) -> bytes:
         return _digest(self.ids(events))
@@ -544,6 +575,7 @@ def generate(
     heard = setting  # the rhythm experts' time line starts where the history does (a hidden
     if rhythm is not None and setting is not None:  # prelude is heard, not in the history)
         heard = setting.later(primed.time - model.beats_of(primed.history % vd))
+    voices = rhythm_context(heard, model.durations) if rhythm is not None else None
     # The copy model's matches: a phrase of a few notes asks one vectorised query per step of
     # the history; a long generation keeps an incremental index (its build costs ~4 µs per
     # context event, more than a phrase's queries). Both give the same matches.
@@ -556,9 +588,10 @@ def generate(
     d_in = np.empty((1, 1), dtype=np.int64)
     out: list[Event] = []
     network: np.ndarray | None = None  # the first event comes from the served distribution
+    network_log: np.ndarray | None = None  # its log_softmax, where the copy mix made it
     tail = cadence_notes(count, ending, tonic)
     for i in range(count - tail):
-        pid = chooser.sample(sampler, pl, network, ahead.onset(0))
+        pid = chooser.sample(sampler, pl, network, ahead.onset(0), network_log)
         did = sampler.sample(dl, dmask)
         out.append(Event(model.pitch_of(pid), model.duration_of(did)))
         if i + 1 < count:
@@ -574,10 +607,12 @@ def generate(
             elif copies is not None:
                 copies.append(pid * vd + did)
                 pl, dl = mix_indexed(mixture, pls[0], dls[0], copies)
-            else:
-                pl, dl = mix_step(mixture, pls[0], dls[0], history[:known])
+            else:  # (the network's log-probs serve the copy mix and the repeat's share)
+                network_log = log_softmax(network)
+                logs = (network_log, log_softmax(dls[0]))
+                pl, dl = mix_step(mixture, *logs, history[:known], normalized=True)
             if rhythm is not None:
-                dl = model.mix_rhythm(dl, history[:known] % vd, heard, rhythm)
+                dl = model.mix_rhythm(dl, history[:known] % vd, heard, rhythm, voices)
     if tail:
         here = Primed(state, pl, dl, known, history[:known], float(ahead.times[0]), network)
         assert tonic is not None
@@ -1090,6 +1125,7 @@ class _PitchChooser:
         self.last: float | None = None
         self.consonance = model.consonance
         self.others = setting.others if setting is not None else ()
+        self._weigh: Callable[[float], np.ndarray | None] | None = None
         vd = len(model.duration_vocab)
         pitched = [int(t) // vd for t in np.asarray(history)[::-1] if int(t) // vd >= 2]
         if pitched:
@@ -1105,7 +1141,9 @@ class _PitchChooser:
         (``None``: no weight in the card, or nothing sounds there)."""
         if self.consonance is None or not self.others:
             return None
-        return self.consonance.at(self.midi, self.others, onset)
+        if self._weigh is None:
+            self._weigh = self.consonance.weigher(self.midi, self.others)
+        return self._weigh(onset)
 
     def fold(self, logits: np.ndarray, tilt: np.ndarray | None = None) -> np.ndarray:
         """Log-probabilities with the masked notes' mass folded onto scale notes, then the
@@ -1118,16 +1156,22 @@ class _PitchChooser:
         return logits if tilt is None else logits + tilt
 
     def share(
-        self, network_logits: np.ndarray | None, tilt: np.ndarray | None = None
+        self,
+        network_logits: np.ndarray | None,
+        tilt: np.ndarray | None = None,
+        network_log: np.ndarray | None = None,
     ) -> float | None:
         """The repeat's probability by the network alone (after the fold and the consonance
-        weight), or ``None``.
+        weight), or ``None``. ``network_log``: ``log_softmax(network_logits)`` if the caller
+        has it.
 
         The copy model, matching the melody's own output, would otherwise feed a repeated note
         back to itself: sampled from the mixture, runs of 19-21 equal notes appeared."""
         if network_logits is None or self.keep < 0:
             return None
-        probs = np.exp(log_softmax(np.asarray(network_logits, np.float64)))
+        if network_log is None:
+            network_log = log_softmax(np.asarray(network_logits, np.float64))
+        probs = np.exp(network_log)
         if self.restricts:
             probs = fold_masked(probs, self.mask, self.midi, self.last)
         if tilt is not None:
@@ -1141,11 +1185,13 @@ class _PitchChooser:
         logits: np.ndarray,
         network: np.ndarray | None = None,
         onset: float | None = None,
+        network_log: np.ndarray | None = None,
     ) -> int:
         """A pitch id for a note starting at ``onset`` (beats on the other voices' line)."""
         tilt = None if onset is None else self.tilt(onset)
         keep = self.keep if self.keep >= 0 else None
-        pid = sampler.sample(self.fold(logits, tilt), self.mask, keep, self.share(network, tilt))
+        share = self.share(network, tilt, network_log)
+        pid = sampler.sample(self.fold(logits, tilt), self.mask, keep, share)
         self.played(pid)
         return pid
 
@@ -1179,12 +1225,16 @@ class _Ahead:
     def rows(self, beats: np.ndarray) -> np.ndarray | None:
         """Rows ``[R, 1, C]`` for the steps after events of ``beats`` were generated."""
         self.times = self.times + beats
-        self.left = np.where(self.left > 0, self.left - 1, 0)
+        self.left = np.maximum(self.left - 1, 0)  # (never below 0)
         if not self.on:
             return None
-        from notegen.conditioning import condition_rows
+        from notegen.conditioning import condition_row, condition_rows
 
         s = self.setting
+        if self.rows_n == 1:  # (condition_rows' own path for one time, without the arrays)
+            left = int(self.left[0])
+            row = condition_row(s.start + float(self.times[0]), s.others, s.metre, left, s.end)
+            return row[None, None, :]
         rows = condition_rows(s.start + self.times, s.others, s.metre, self.left, s.end)
         return rows[:, None, :]
 

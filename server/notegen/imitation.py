@@ -100,13 +100,30 @@ def imitation_marginal(
     q[1] = float((nexts == REST).sum())
     moves = nexts[nexts != REST]
     if len(pitched) and len(moves):
-        notes = np.asarray([int(x) for x in pitch_vocab[2:]], np.int64)  # ascending MIDI
+        notes = _notes(pitch_vocab)  # ascending MIDI
         target = round(float(own_midi[pitched[-1]])) + moves
-        at = np.minimum(np.searchsorted(notes, target), len(notes) - 1)
-        np.add.at(q, at[notes[at] == target] + 2, 1.0)
-    if q.sum() <= 0:
+        at = np.minimum(notes.searchsorted(target), len(notes) - 1)
+        # (whole counts: the same sums as adding 1.0 per move, np.add.at's way)
+        q += np.bincount(at[notes[at] == target] + 2, minlength=len(q))
+    total = np.add.reduce(q)
+    if total <= 0:
         return 0, None
-    return length, q / q.sum()
+    return length, q / total
+
+
+_NOTES: dict[int, tuple[Sequence[Any], np.ndarray]] = {}
+
+
+def _notes(pitch_vocab: Sequence[Any]) -> np.ndarray:
+    """The vocabulary's MIDI notes (after ``<bos>`` and rest) as an array, kept per
+    vocabulary object (one per loaded model)."""
+    found = _NOTES.get(id(pitch_vocab))
+    if found is None or found[0] is not pitch_vocab:
+        if len(_NOTES) > 8:
+            _NOTES.clear()
+        found = (pitch_vocab, np.asarray([int(x) for x in pitch_vocab[2:]], np.int64))
+        _NOTES[id(pitch_vocab)] = found
+    return found[1]
 
 
 def mix_pitches(

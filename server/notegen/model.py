@@ -31,7 +31,13 @@ from notegen.copying import (
 )
 from notegen.imitation import ImitationMixture, mix_pitches
 from notegen.melody import Event
-from notegen.rhythm import RhythmMixture, mix_durations, rhythm_context, rhythm_sequence
+from notegen.rhythm import (
+    RhythmContext,
+    RhythmMixture,
+    mix_durations,
+    rhythm_context,
+    rhythm_sequence,
+)
 from notegen.tunes import TuneMixture
 
 __all__ = [
@@ -476,7 +482,7 @@ class MelodyModel:
         card's imitation expert (the other voices of ``setting``) mixed in."""
         if self.imitation is None or setting is None or not setting.others:
             return log_p
-        midi = self._midi_of[np.clip(np.asarray(pitch_ids, np.int64), 0, None)]
+        midi = self._midi_of[np.maximum(np.asarray(pitch_ids, np.int64), 0)]  # (= clip at 0)
         return mix_pitches(self.imitation, log_p, midi, setting, self.pitch_vocab)
 
     def mix_rhythm(
@@ -485,14 +491,18 @@ class MelodyModel:
         dur_ids: np.ndarray,
         setting: Setting | None,
         mixture: RhythmMixture | None = None,
+        context: RhythmContext | None = None,
     ) -> np.ndarray:
         """Served duration log-probs of the event after ``dur_ids`` (this voice's durations
-        from the start of ``setting``'s time line): the card's rhythm experts mixed in."""
+        from the start of ``setting``'s time line): the card's rhythm experts mixed in.
+        ``context``: ``setting``'s :func:`~notegen.rhythm.rhythm_context` if the caller has
+        it (a generated phrase looks it up once, not per note)."""
         mixture = mixture or self.rhythm
         if mixture is None:
             return log_d
         onset = (setting.start if setting is not None else 0.0) + self.beats_of(dur_ids)
-        context = rhythm_context(setting, self.durations)
+        if context is None:
+            context = rhythm_context(setting, self.durations)
         return mix_durations(mixture, log_d, np.asarray(dur_ids, np.int64), onset, context)
 
     def served_sequence(
@@ -549,7 +559,7 @@ class MelodyModel:
     def beats_of(self, dur_ids: np.ndarray) -> float:
         """Total beats of events with these duration ids (where the next event starts)."""
         ids = np.asarray(dur_ids, np.int64)
-        return float(self.durations[np.clip(ids[ids > 0] - 1, 0, None)].sum())
+        return float(np.add.reduce(self.durations[ids[ids > 0] - 1]))  # (the same sum as .sum())
 
     def log_probs(
         self, events: Sequence[Event], setting: Setting | None = None

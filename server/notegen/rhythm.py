@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from notegen.conditioning import Setting, VoiceTimes, _PerVoices
+from notegen.copying import narrow_matches
 
 __all__ = [
     "MatchIndex",
@@ -169,33 +170,12 @@ def longest_match(
     limit = len(text) - 1 if before is None else min(before, len(text)) - 1
     if n == 0 or limit <= 0:
         return 0, text[:0]
-    ends = np.flatnonzero(text[:limit] == pattern[-1])  # text[j] matches pattern[-1]
+    ends = (text[:limit] == pattern[-1]).nonzero()[0]  # text[j] matches pattern[-1]
     ends = ends[text[ends + 1] != separator]
-    length, alive = _narrow(text, pattern, ends, max_order)
+    length, alive = narrow_matches(text, pattern, ends, max_order)
     if length == 0:
         return 0, text[:0]
     return length, text[alive + 1]
-
-
-def _narrow(
-    text: np.ndarray, pattern: np.ndarray, ends: np.ndarray, max_order: int
-) -> tuple[int, np.ndarray]:
-    """From ``ends`` (positions where ``text`` holds ``pattern[-1]``), walk back through
-    ``pattern`` (≤ ``max_order`` tokens): the longest length some occurrence reaches, and the
-    ends of those that reach it."""
-    n = len(pattern)
-    length, alive = 0, ends
-    for i in range(min(max_order, n)):
-        if i:
-            idx = ends - i
-            ok = idx >= 0
-            ends = ends[ok]
-            ends = ends[text[idx[ok]] == pattern[n - 1 - i]]
-        if not len(ends):
-            break
-        length = i + 1
-        alive = ends
-    return length, alive
 
 
 class MatchIndex:
@@ -248,7 +228,9 @@ class MatchIndex:
         if found is not None:
             return found
         ends = self._positions(int(pattern[-1]))
-        length, alive = (0, None) if ends is None else _narrow(text, pattern, ends, max_order)
+        length, alive = (
+            (0, None) if ends is None else narrow_matches(text, pattern, ends, max_order)
+        )
         result = (0, text[:0]) if length == 0 or alive is None else (length, text[alive + 1])
         if len(result[1]) <= self.MEMO_NEXTS:
             if len(self._memo) >= self.MEMO:
@@ -270,8 +252,8 @@ def expert_marginals(
     length, nexts = longest_match(own, own, max_order, before=len(own))
     q_own = np.bincount(nexts, minlength=size) / len(nexts) if length else None
     if context is not None:
-        lo = np.searchsorted(context.onsets, onset - _ONSET_EPS)
-        hi = np.searchsorted(context.onsets, onset + _ONSET_EPS)
+        lo = context.onsets.searchsorted(onset - _ONSET_EPS)
+        hi = context.onsets.searchsorted(onset + _ONSET_EPS)
         ids = context.same_ids[lo:hi]
         ids = ids[ids >= 0]
         if len(ids):

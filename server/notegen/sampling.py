@@ -435,7 +435,7 @@ class Sampler:
         probability (generation passes the network's own, without the copy model).
         """
         x = np.array(logits, dtype=np.float64)
-        if mask is not None and mask.any() and np.isfinite(x[mask]).any():
+        if mask is not None and _any(mask) and _any(np.isfinite(x[mask])):
             x[~mask] = -np.inf
         if keep is not None and 0 <= keep < x.size and (share is not None or self.temperature != 1):
             p = _keep_share(x, keep, self.temperature, share)
@@ -444,23 +444,24 @@ class Sampler:
             p[int(np.argmax(x))] = 1.0
             return p
         else:
-            x /= self.temperature
-            x -= x.max()
+            if self.temperature != 1:  # (x / 1 is x)
+                x /= self.temperature
+            x -= _max(x)
             p = np.exp(x)
         if self.top_k and self.top_k < p.size:
             kth = np.partition(p, -self.top_k)[-self.top_k]
             p[p < kth] = 0.0
-        total = p.sum()
+        total = _sum(p)
         p /= total
         if self.top_p < 1.0:
-            order = np.argsort(-p, kind="stable")
-            cumulative = np.cumsum(p[order])
+            order = (-p).argsort(kind="stable")
+            cumulative = p[order].cumsum()
             # Keep the smallest prefix whose mass reaches top_p (always at least one item).
-            cut = int(np.searchsorted(cumulative, self.top_p - 1e-12)) + 1
+            cut = int(cumulative.searchsorted(self.top_p - 1e-12)) + 1
             kept = order[:cut]
-            q = np.zeros_like(p)
+            q = np.zeros(len(p))  # (p: float64, one row)
             q[kept] = p[kept]
-            p = q / q.sum()
+            p = q / _sum(q)
         return p
 
     def sample(
@@ -474,9 +475,9 @@ class Sampler:
         p = self.distribution(logits, mask, keep, share)
         if self.temperature == 0:
             return int(np.argmax(p))
-        cdf = np.cumsum(p)
+        cdf = p.cumsum()
         u = self.rng.random() * cdf[-1]
-        return int(min(np.searchsorted(cdf, u, side="right"), p.size - 1))
+        return int(min(cdf.searchsorted(u, side="right"), p.size - 1))
 
 
 def _keep_share(
@@ -489,31 +490,44 @@ def _keep_share(
     ``(1-s)^(1/T)``; the moves share the rest, sharpened among themselves. At 0 (greedy) the
     repeat wins only above one half, else the likeliest move."""
     finite = np.isfinite(x)
-    if not finite.any():
+    if not _any(finite):
         return np.ones_like(x)
-    z = np.where(finite, x - x[finite].max(), -np.inf)
-    p1 = np.exp(z)
-    p1 /= p1.sum()
-    share = min(max(float(p1[keep]) if given is None else float(given), 0.0), 1.0)
+    z = np.where(finite, x - _max(x[finite]), -np.inf)
+    if given is None:
+        p1 = np.exp(z)
+        p1 /= _sum(p1)
+        share = min(max(float(p1[keep]), 0.0), 1.0)
+    else:
+        share = min(max(float(given), 0.0), 1.0)
     if 0 < temperature != 1 and 0 < share < 1:
         a, b = share ** (1 / temperature), (1 - share) ** (1 / temperature)
         share = a / (a + b)
     rest = z.copy()
     rest[keep] = -np.inf
-    out = np.zeros_like(x)
-    if not np.isfinite(rest).any():
+    if not _any(np.isfinite(rest)):
+        out = np.zeros_like(x)
         out[keep] = 1.0
         return out
     if temperature == 0:
+        out = np.zeros_like(x)
         best = int(np.argmax(rest))
         out[keep if share > 0.5 else best] = 1.0
         return out
-    rest = rest / temperature
-    rest -= rest[np.isfinite(rest)].max()
+    if temperature != 1:  # (x / 1 is x)
+        rest = rest / temperature
+    rest -= _max(rest[np.isfinite(rest)])
     q = np.exp(rest)
-    out = q / q.sum() * (1.0 - share)
+    out = q / _sum(q) * (1.0 - share)
     out[keep] = share
     return out
+
+
+# The reductions of a generated note's few arrays, called as ufuncs: ``ndarray.sum``/``max``/
+# ``any`` reach the same ufunc through a Python function of numpy's each time (the same
+# pairwise sums, the same answers).
+_sum = np.add.reduce
+_max = np.maximum.reduce
+_any = np.logical_or.reduce
 
 
 def fold_masked(probs: np.ndarray, allowed: np.ndarray, midi: np.ndarray, previous: float | None):

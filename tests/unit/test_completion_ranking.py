@@ -141,3 +141,24 @@ def test_a_voice_that_rests_for_bars_is_offered_its_rest():
     ranked = completion.with_habits(model_only, [None] * 6 + [60, 62])
     assert [c.pitch for c in ranked] == [None, 60, 62]
     assert completion.with_habits(model_only, []) == model_only
+
+
+def test_candidates_ranked_one_at_a_time_are_the_habit_ranking(engine):
+    """Completion takes its candidates one at a time (``ranked_with_habits``): the same
+    candidates, probabilities and order as mixing the model's whole ranking with the voice's
+    habits (``with_habits``), for random distributions, ties, rests, repeated and microtonal
+    recent pitches, and no history at all."""
+    from notegen.generate import Primed, next_note_candidates
+
+    model = engine.model
+    rng = np.random.default_rng(6)
+    for case in range(200):
+        logits = rng.normal(0, 3, len(model.pitch_vocab))
+        if case % 4 == 0:
+            logits[5:9] = logits[4]  # ties: the stable order decides
+        primed = Primed(None, logits, rng.normal(0, 2, len(model.duration_vocab)), 0)
+        notes = [None, 60, 62, 64.5, *(model.pitch_of(i) for i in range(2, 8))]
+        recent = [notes[i] for i in rng.integers(0, len(notes), int(rng.integers(0, 40)))]
+        whole = next_note_candidates(model, primed, len(model.pitch_vocab))
+        expected = completion.with_habits(whole, recent)
+        assert list(completion.ranked_with_habits(model, primed, recent)) == expected

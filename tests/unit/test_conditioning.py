@@ -22,6 +22,7 @@ from notegen.conditioning import (
     Setting,
     VoiceTimes,
     alone,
+    condition_row,
     condition_rows,
     onsets_of,
     transpose_rows,
@@ -144,3 +145,51 @@ def test_looking_up_a_readings_voices_does_not_keep_them_alive() -> None:
         del others
     gc.collect()
     assert [r() for r in readings] == [None] * 5
+
+
+def test_the_row_of_one_generated_step_is_the_row_of_a_whole_stretch() -> None:
+    """A generated note asks for one row at a time (:func:`condition_row`, a few scalar
+    steps): every value is what :func:`condition_rows` computes for many times at once, with
+    other voices or alone, metre known or not, the end known or not."""
+    rng = np.random.default_rng(4)
+    for case in range(40):
+        voices = []
+        for _voice in range(int(rng.integers(0, 4))):
+            n = int(rng.integers(1, 30))
+            beats = rng.choice([0.25, 0.5, 1.0, 1.0 / 3], n)
+            onsets = rng.uniform(0, 3) + np.concatenate([[0.0], np.cumsum(beats)[:-1]])
+            voices.append(VoiceTimes(onsets, onsets + beats, rng.choice([np.nan, 60.0, 47.5], n)))
+        others = tuple(voices)
+        metre = Metre(3.0, 0.5) if case % 2 else None
+        end = 12.0 if case % 3 else None
+        times = np.concatenate([rng.uniform(-1, 15, 30), *(v.onsets for v in voices)])
+        left = rng.integers(-1, 20, len(times))
+        whole = condition_rows(times, others, metre, left, end)
+        for t, n, expected in zip(times.tolist(), left.tolist(), whole, strict=True):
+            assert condition_row(t, others, metre, n, end).tolist() == expected.tolist()
+
+
+def test_a_table_per_voices_is_reused_while_they_live_and_dropped_with_them() -> None:
+    """The memo of the other voices' tables answers the same tuple from its entry, another
+    tuple (even of the same voices) with its own, and forgets an entry once a voice dies."""
+    import gc
+
+    from notegen.conditioning import _PerVoices
+
+    memo: _PerVoices[int] = _PerVoices()
+    made: list[tuple[VoiceTimes, ...]] = []
+
+    def make(others: tuple[VoiceTimes, ...]) -> int:
+        made.append(others)
+        return len(made)
+
+    first = bass_and_alto()
+    assert memo.get(first, make) == memo.get(first, make) == 1
+    again = tuple(first)[::-1][::-1]  # the same voices in a new tuple
+    assert again is not first and memo.get(again, make) == 2
+    other = bass_and_alto()
+    assert memo.get(other, make) == 3 and len(memo) == 3
+    made.clear()
+    del first, again
+    gc.collect()
+    assert len(memo) == 1 and memo.get(other, make) == 3

@@ -164,3 +164,28 @@ def test_the_sampling_weight_is_the_rule_read_one_heard_pitch_at_a_time() -> Non
         ordered = tuple(sorted(heard.tolist()))
         got = _bias(midi.tobytes(), len(midi), ordered, 0.73)
         assert got.tolist() == (consonant_notes(midi, heard) * 0.73).tolist()
+
+
+def test_what_many_voices_sound_is_counted_from_checkpoints_as_searched_voice_by_voice() -> None:
+    """Twenty voices of a few hundred notes (many checkpoints of the sorted onsets): what the
+    table reads at each onset, end, just around them and between them is what a search in
+    every voice finds."""
+    from notegen.conditioning import _EPS, sounding
+    from notegen.consonance import _Concatenated
+
+    rng = np.random.default_rng(8)
+    voices = []
+    for _v in range(20):
+        beats = rng.choice([0.25, 0.5, 1.0, 1.0 / 3, 2.0], size=int(rng.integers(0, 300)))
+        onsets = np.concatenate([[0.0], np.cumsum(beats)[:-1]])[: len(beats)] + rng.integers(0, 4)
+        pitches = rng.integers(40, 80, size=len(beats)).astype(np.float64)
+        pitches[rng.random(len(beats)) < 0.2] = np.nan
+        voices.append(VoiceTimes(onsets, onsets + beats * rng.choice([0.5, 1.0]), pitches))
+    others = tuple(voices)
+    table = _Concatenated.of(others)
+    assert table is not None and len(table.checkpoints) > 20
+    edges = np.unique(np.concatenate([v.onsets for v in others] + [v.ends for v in others]))
+    probes = np.concatenate([edges, edges - _EPS, edges + _EPS, edges + 0.01, [-3.0, 1e6]])
+    for point in probes.tolist():
+        expected = sounding(others, np.array([point]))[0]
+        assert np.array_equal(table.sounding(point), expected, equal_nan=True)

@@ -317,3 +317,27 @@ def test_the_shipped_models_blocks_end_on_the_tonic():
     for i, (key, scale) in enumerate(ENDING_KEYS):
         options = GenerateOptions(length=32, seed=40 + i, key=key, scale=scale)
         assert ends_on_tonic(generate_block(shipped, options).events, parse_key(key)), key
+
+
+def test_notes_met_before_are_encoded_as_the_model_encodes_them(model):
+    """The cache keeps the id of each note it met (a cursor's notes are encoded per request):
+    lists of known and new notes, rests, unknown durations, microtones, notes out of range and
+    odd values give what the model's own encoding gives, first time and again."""
+    cache = ContextCache(model)
+    rng = np.random.default_rng(2)
+    pitches = [None, 60, 61.5, 72, 60.0, 20, 127, True]
+    durations = [None, 0.5, 1.0, 1 / 3, 0.3, 7.0, 0.0, -1.0, 64.0]
+    for _case in range(200):
+        events = [
+            Event(pitches[i], durations[j])
+            for i, j in zip(
+                rng.integers(0, len(pitches), 12), rng.integers(0, len(durations), 12), strict=True
+            )
+        ][: int(rng.integers(0, 12))]
+        pids, dids = model.encode(events)
+        expected = (pids * len(model.duration_vocab) + dids).tolist()
+        assert cache.ids(events).tolist() == expected
+        assert cache.ids(events).tolist() == expected  # (from the kept ids)
+    odd = [Event("x", 1.0), Event(60, 1.0)]  # the model's per-note fallback, not kept
+    pids, dids = model.encode(odd)
+    assert cache.ids(odd).tolist() == (pids * len(model.duration_vocab) + dids).tolist()

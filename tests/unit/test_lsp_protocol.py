@@ -160,3 +160,39 @@ def test_other_changes_are_left_to_pygls() -> None:
         doc = _document(text)
         assert not _splice(doc, change)
         assert doc.source == text
+
+
+def test_a_result_prepared_as_json_is_sent_as_pygls_sends_the_result() -> None:
+    """A completion list turned into JSON on the inference thread (``Prepared``) reaches the
+    client as the very bytes pygls writes for the list itself: items with edits, commands,
+    documentation, non-ASCII details, string and integer request ids."""
+    from notegen.lsp.protocol import Prepared
+
+    edit = types.TextEdit(types.Range(types.Position(3, 4), types.Position(3, 6)), ":c4 :e4")
+    items = [
+        types.CompletionItem(
+            label=f":c{k}",
+            kind=types.CompletionItemKind.Value,
+            detail=f"{k}.5% · MIDI 60 · 1 beat",
+            documentation=types.MarkupContent(types.MarkupKind.Markdown, "a *note* — é"),
+            sort_text=f"{k:02d}",
+            filter_text=":c",
+            text_edit=edit,
+            command=types.Command("Add durations", "notegen.x", arguments=[{"uri": "file:///a"}])
+            if k % 2
+            else None,
+        )
+        for k in range(14)
+    ]
+    result = types.CompletionList(is_incomplete=True, items=items)
+    for msg_id, response in ((7, types.CompletionResponse), ("seven", None)):
+        _, plain_protocol, plain = make_server()
+        _, protocol, prepared = make_server()
+        if response is not None:  # (what pygls registers for a textDocument/completion)
+            plain_protocol._result_types[msg_id] = protocol._result_types[msg_id] = response
+        plain_protocol._send_response(msg_id, result)
+        made = protocol.prepare(result)
+        assert isinstance(made, Prepared)
+        protocol._send_response(msg_id, made)
+        assert prepared.data == plain.data
+        assert prepared.replies()[0]["result"]["items"][1]["command"]["command"] == "notegen.x"

@@ -155,3 +155,27 @@ def test_a_new_reading_keeps_the_states_its_changes_do_not_reach(tmp_path, monke
     calls.clear()
     cache.prime_ids(ids, [4], heard(changed_at=10))  # sounds at beat 5.8, inside the context
     assert calls  # read again (from the state at the checkpoint, unchanged before it)
+
+
+def test_a_cursor_jumping_around_one_version_is_hidden_where_a_fresh_search_says() -> None:
+    """A version remembers how far its text is plain code: cursors in any order (lines of
+    ``=begin`` blocks, heredocs, shifts, plain arrays, needles split across earlier cursors)
+    are in a comment or heredoc exactly where searching the text from its start says."""
+    from notegen.lsp.documents import hidden_above, line_starts
+
+    pieces = [
+        "a1=[:c4,:e4]\n",
+        "x = y << 2\n",
+        "=begin\nnotes [:c4]\n=end\n",
+        "s = <<~EOS\n  [:c4, :d4]\nEOS\n",
+        "b1=[1,0.5]\n",
+        "# a <<COMMENT\n",
+        "play 60; sleep 1\n",
+    ]
+    rng = np.random.default_rng(3)
+    for _case in range(200):
+        text = "".join(pieces[i] for i in rng.integers(0, len(pieces), int(rng.integers(1, 12))))
+        view = DocumentView("file:///x.rb", 1, text)
+        starts = line_starts(text)
+        for line in rng.integers(0, len(starts), 2 * len(starts)).tolist():
+            assert view.hidden(starts[line]) == hidden_above(text, starts[line])

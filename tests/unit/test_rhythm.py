@@ -303,3 +303,44 @@ def test_a_match_length_falls_in_the_bucket_of_its_edges() -> None:
     assert [bucket(n) for n in (0, 1, 2, 3, 5, 6, 9, 10, 40)] == [0, 1, 1, 2, 2, 3, 3, 4, 4]
     for n in range(-2, 30):
         assert bucket(n) == int(np.searchsorted(LENGTH_EDGES, n, side="right"))
+
+
+def brute_force_match(text: list[int], pattern: list[int], max_order: int, separator: int):
+    """The longest suffix of ``pattern`` (≤ ``max_order``) ending at some ``text[j]`` with a
+    token after it (not the separator), and those tokens in text order: read one by one."""
+    best, nexts = 0, []
+    for j in range(len(text) - 1):
+        if text[j + 1] == separator:
+            continue
+        run = 0
+        while run < min(max_order, len(pattern)) and j - run >= 0:
+            if text[j - run] != pattern[len(pattern) - 1 - run]:
+                break
+            run += 1
+        if run > best:
+            best, nexts = run, [text[j + 1]]
+        elif run == best and run:
+            nexts.append(text[j + 1])
+    return best, nexts
+
+
+def test_the_longest_match_is_the_one_read_token_by_token() -> None:
+    """:func:`longest_match` (and :class:`MatchIndex`) give what reading every position of the
+    text does: texts of few tokens with separators, matches that reach the text's start, a
+    voice's own past (``before``), patterns past ``max_order``."""
+    rng = np.random.default_rng(21)
+    for case in range(300):
+        tokens = 1 + case % 4
+        text = rng.integers(0, tokens, size=int(rng.integers(0, 80)))
+        text[rng.random(len(text)) < 0.05] = -1
+        pattern = rng.integers(0, tokens, size=int(rng.integers(0, 20)))
+        text, pattern = text.astype(np.int64), pattern.astype(np.int64)
+        for max_order in (1, 2, 5, 16):
+            expected = brute_force_match(text.tolist(), pattern.tolist(), max_order, -1)
+            length, nexts = longest_match(text, pattern, max_order)
+            assert (length, nexts.tolist()) == expected
+            assert MatchIndex(text).longest(pattern, max_order)[0] == length
+            own = pattern  # a voice's own past: it matches its own suffix, earlier
+            expected = brute_force_match(own.tolist(), own.tolist(), max_order, -1)
+            length, nexts = longest_match(own, own, max_order, before=len(own))
+            assert (length, nexts.tolist()) == expected

@@ -10,14 +10,18 @@ offer whole continuations (4 notes and ``phraseLength`` notes).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 from lsprotocol import types
 from notegen.config import Settings
-from notegen.generate import Candidate, generate, next_note_candidates
+from notegen.generate import Candidate, Primed, generate, next_note_candidates
 from notegen.melody import Event
+from notegen.model import BOS, MelodyModel
 from notegen.notes import midi_to_hz
+from notegen.sampling import softmax
 from notegen.sonicpi import format_duration
 
 from .context import NoteContext
@@ -73,7 +77,7 @@ def recent_pitches(nc: NoteContext, window: int = HABIT_WINDOW) -> list[int | fl
     for section in reversed(nc.earlier):
         if len(out) >= window:
             break
-        out = [ev.pitch for ev in section.events()][-(window - len(out)) :] + out
+        out = section.event_pitches()[-(window - len(out)) :] + out
     return out
 
 
@@ -98,6 +102,32 @@ def with_habits(
     return sorted(mixed, key=lambda c: -c.probability)
 
 
+def ranked_with_habits(
+    model: MelodyModel, primed: Primed, recent: Sequence[int | float | None]
+) -> Iterator[Candidate]:
+    """``with_habits(next_note_candidates(model, primed, every pitch), recent)``, one
+    candidate at a time: the same numbers in the same order, computed on arrays, and only as
+    many candidates made as the caller takes (a completion takes ~14 of ~60; making them all,
+    twice, cost ~0.1 ms)."""
+    if not recent or HABIT_WEIGHT <= 0:
+        yield from next_note_candidates(model, primed, len(model.pitch_vocab))
+        return
+    probs = softmax(primed.pitch_logits)
+    probs[BOS] = 0.0
+    order = (-probs).argsort(kind="stable")
+    order = order[order != BOS]
+    dur_probs = softmax(primed.dur_logits)
+    dur_probs[BOS] = 0.0
+    duration = model.duration_of(int(np.argmax(dur_probs)))
+    counts = Counter(recent)
+    pitches = [model.pitch_of(int(i)) for i in order.tolist()]
+    seen = np.array([counts.get(p, 0) for p in pitches], np.float64)
+    weight, total = HABIT_WEIGHT, len(recent)
+    mixed = (1 - weight) * probs[order] + weight * seen / total  # (with_habits' arithmetic)
+    for k in (-mixed).argsort(kind="stable").tolist():
+        yield Candidate(pitches[k], float(mixed[k]), duration)
+
+
 def rank_notes(engine: Engine, nc: NoteContext, limit: int) -> list[Suggestion]:
     """The ``limit`` most likely next notes that match the partial token, most likely first.
 
@@ -110,9 +140,11 @@ def rank_notes(engine: Engine, nc: NoteContext, limit: int) -> list[Suggestion]:
     if model is None or cache is None:
         return []
     primed = nc.prime(cache)
-    everything = next_note_candidates(model, primed, len(model.pitch_vocab))
+    everything: Iterable[Candidate]
     if nc.local.ctx.slot == "array":  # (play/sleep runs rank in their own register)
-        everything = with_habits(everything, recent_pitches(nc))
+        everything = ranked_with_habits(model, primed, recent_pitches(nc))
+    else:
+        everything = next_note_candidates(model, primed, len(model.pitch_vocab))
     partial = nc.partial
     ctx = nc.local.ctx
     tones = chord_tones(ctx.chord) if ctx.in_chord else None

@@ -28,15 +28,14 @@ from lsprotocol import types
 from notegen import __version__
 from notegen.config import SECTION, Settings, parse_settings
 from notegen.melody import Event
-from notegen.notes import infer_style
 from pygls.exceptions import JsonRpcException
 from pygls.lsp.server import LanguageServer
 
 from . import (
+    child,
     code_actions,
     commands,
     completion,
-    diagnostics,
     ghost_durations,
     hover,
     inline,
@@ -44,6 +43,7 @@ from . import (
     play,
     quick_fixes,
     slip_hints,
+    whole_reading,
 )
 from .coexistence import Coexistence
 from .context import NoteContext, note_context
@@ -52,7 +52,8 @@ from .edits import client_supports_document_changes, lsp_range
 from .engine import Engine
 from .model_choice import NOTIFICATION, Choice, ModelChoice, hover_line
 from .model_choice import diagnostics as model_diagnostics
-from .protocol import NotegenProtocol
+from .protocol import NotegenProtocol, Prepared
+from .whole_reading import read_document as _read_document
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +96,7 @@ class NotegenServer(LanguageServer):
         self.models = ModelChoice(self.engine)  # other models, per document
         self.model_sent: dict[str, Choice] = {}
         self.reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="notegen-read")
+        self.read_turn = asyncio.Lock()  # one reading at a time, in a child as on the reader
         self.views: dict[str, DocumentView] = {}
         self.readings: dict[str, Reading] = {}
         self.timers: dict[str, asyncio.TimerHandle] = {}
@@ -279,7 +281,7 @@ class NotegenServer(LanguageServer):
         model = self.engine_for(uri).model
         conditioned = model is not None and bool(model.cond_dim)
         try:
-            found = await loop.run_in_executor(self.reader, _read_document, view, conditioned)
+            found = await self._whole_reading(view, conditioned)
         except Exception:
             log.exception("reading %s failed", uri)
             return
@@ -305,6 +307,19 @@ class NotegenServer(LanguageServer):
             types.PublishDiagnosticsParams(uri=uri, diagnostics=diags, version=view.version)
         )
         self.slip_hints.schedule(self, uri, view, diags, self.reader)  # hints come later
+
+    async def _whole_reading(self, view: DocumentView, conditioned: bool) -> whole_reading.Found:
+        """:func:`whole_reading.read_document`: in a child process for a big document (its
+        garbage never touches the server's heap), else (or if no child could do it) on the
+        reader thread."""
+        if whole_reading.wanted(view):
+            async with self.read_turn:
+                try:
+                    return await whole_reading.read_in_child(view, conditioned)
+                except child.ChildFailed as exc:
+                    log.warning("reading %s in a child process failed: %s", view.uri, exc)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.reader, _read_document, view, conditioned)
 
     def after_long_work(self) -> None:
         """Give the heap back after a generation (100,000 notes peak at ~+290 MB, measured;
@@ -415,22 +430,6 @@ class NotegenServer(LanguageServer):
         return lsp_range(view, span.start, max(span.end, nc.local.offset))
 
 
-def _read_document(
-    view: DocumentView, conditioned: bool = False
-) -> tuple[Reading, list[types.Diagnostic], float]:
-    """The whole-file reading, its diagnostics, and the thread CPU time they took.
-
-    For a model that hears the other voices (``conditioned``) the voices' settings are
-    prepared here too, so the inference thread never builds them."""
-    start = time.thread_time()
-    reading = Reading(view.version, view.arrays(), infer_style(view.text), view.text)
-    diags = diagnostics.diagnose(view)
-    view.forget_arrays()  # ~10 MB for a 20,000-note file; commands that need them re-read
-    if conditioned:
-        reading.prepare_settings()
-    return reading, diags, time.thread_time() - start
-
-
 def complete_at(
     ls: NotegenServer, view: DocumentView, line: int, character: int, reading: Reading | None
 ) -> list[types.CompletionItem] | None:
@@ -446,6 +445,16 @@ def complete_at(
         return ghost_durations.command_for(view, nc, text, events, edit_range)
 
     return completion.complete(ls.engine_for(view.uri), nc, settings, edit_range, then)
+
+
+def complete_prepared(
+    ls: NotegenServer, view: DocumentView, line: int, character: int, reading: Reading | None
+) -> Prepared | None:
+    """:func:`complete_at`'s incomplete completion list, as the JSON text it is sent as."""
+    items = complete_at(ls, view, line, character, reading)
+    if items is None:
+        return None
+    return ls.protocol.prepare(types.CompletionList(is_incomplete=True, items=items))
 
 
 def _advance(steps: Iterator[None], budget_s: float = WARM_BUDGET_S) -> bool:
@@ -668,23 +677,24 @@ def create_server(model_path: str | None = None) -> NotegenServer:
     @guarded(None)
     async def on_completion(
         ls: NotegenServer, params: types.CompletionParams
-    ) -> types.CompletionList | None:
+    ) -> types.CompletionList | Prepared | None:
         uri = params.text_document.uri
         view = ls.view(uri)
         engine = ls.engine_for(uri)
         if view is None or not ls.serves(uri) or await engine.ready() is None:
             return None
-        # One trip to the inference thread for the context and the items: on a busy machine
-        # every thread hand-off can cost a scheduler slice.
+        # One trip to the inference thread for the context and the items (already as JSON
+        # there: protocol.Prepared): on a busy machine every thread hand-off can cost a
+        # scheduler slice.
         position = params.position
-        items = await engine.run(
-            complete_at, ls, view, position.line, position.character, ls.latest_reading(uri)
+        found = await engine.run(
+            complete_prepared, ls, view, position.line, position.character, ls.latest_reading(uri)
         )
-        if items is None:
+        if found is None:
             return None
         if ls.current_version(uri) != view.version:
             return types.CompletionList(is_incomplete=True, items=[])
-        return types.CompletionList(is_incomplete=True, items=items)
+        return found
 
     @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
     @guarded(None)
