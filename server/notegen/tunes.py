@@ -114,11 +114,6 @@ class TuneIndex:
         # padded so that reading ``MAX_ORDER`` tokens past any suffix stays inside
         self._text = np.concatenate([text, np.zeros(MAX_ORDER + 1, np.uint8)])
         self._suffixes = np.asarray(suffixes, np.int32)
-        # the token after each suffix's match, in the melody's own order (0: the melody ended)
-        before = np.empty(self.size + 1, np.uint8)
-        before[0] = 0
-        before[1:] = text
-        self._next = before[self._suffixes]
         # in place, one scratch index: transient copies would stay in the server's RSS
         at = self._suffixes.copy()
         pair = self._text[at].astype(np.uint16)
@@ -215,7 +210,9 @@ class TuneIndex:
         found: list[tuple[int, np.ndarray]] = []
         for k in range(len(spans), 0, -1):
             lo, hi = spans[k - 1]
-            counts = np.bincount(self._next[lo:hi], minlength=1 << _BITS)
+            # the token after each match, in the melody's own order, is the one before the
+            # suffix (0: the melody ended; the padding's 0 before the first suffix)
+            counts = np.bincount(self._text[self._suffixes[lo:hi] - 1], minlength=1 << _BITS)
             counts[0] = 0
             if counts.any():
                 found.append((k, counts))
