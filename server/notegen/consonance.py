@@ -18,7 +18,7 @@ the tilted distribution is as consonant as the voices it predicts, no more. nump
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -85,6 +85,24 @@ class ConsonanceBias:
         midi_b = _MIDI.setdefault(midi_b, midi_b)  # one key object per vocabulary, not per call
         return _bias(midi_b, len(midi), heard, self.weight)
 
+    def weigher(
+        self, midi: np.ndarray, others: tuple[VoiceTimes, ...]
+    ) -> Callable[[float], np.ndarray | None]:
+        """:meth:`at` for the onsets of one melody's notes, with the other voices' table and
+        the vocabulary's key looked up once (not per generated note)."""
+        if not others or self.weight == 0:
+            return lambda onset: None
+        table = _TABLES.get(others, _Sounding)
+        midi_b = midi.tobytes()
+        midi_b = _MIDI.setdefault(midi_b, midi_b)
+        n, weight = len(midi), self.weight
+
+        def at(onset: float) -> np.ndarray | None:
+            heard = table.at(others, onset)
+            return _bias(midi_b, n, heard, weight) if heard else None
+
+        return at
+
 
 class _Sounding:
     """The pitches the other voices sound on each stretch between their onsets and ends: a
@@ -109,7 +127,7 @@ class _Sounding:
         self.voices = _Concatenated.of(others)
 
     def at(self, others: tuple[VoiceTimes, ...], onset: float) -> tuple[float, ...]:
-        index = int(np.searchsorted(self.boundaries, onset + _EPS, side="right"))
+        index = int(self.boundaries.searchsorted(onset + _EPS, side="right"))
         found = self.heard.get(index)
         if found is None:
             point = self.boundaries[index - 1] if index else -1e9

@@ -224,9 +224,15 @@ def mix_step(
     pitch_logits: np.ndarray,
     dur_logits: np.ndarray,
     history: np.ndarray,
+    *,
+    normalized: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Mixed next-event log-probabilities (pitch, duration) after the joint-id ``history``."""
-    log_p, log_d = log_softmax(pitch_logits), log_softmax(dur_logits)
+    """Mixed next-event log-probabilities (pitch, duration) after the joint-id ``history``
+    (``normalized``: the logits given are :func:`log_softmax`'s already)."""
+    if normalized:
+        log_p, log_d = pitch_logits, dur_logits
+    else:
+        log_p, log_d = log_softmax(pitch_logits), log_softmax(dur_logits)
     length, qp, qd = copy_marginals(
         np.asarray(history, dtype=np.int64), log_p.shape[-1], log_d.shape[-1], mixture.max_order
     )

@@ -588,9 +588,10 @@ def generate(
     d_in = np.empty((1, 1), dtype=np.int64)
     out: list[Event] = []
     network: np.ndarray | None = None  # the first event comes from the served distribution
+    network_log: np.ndarray | None = None  # its log_softmax, where the copy mix made it
     tail = cadence_notes(count, ending, tonic)
     for i in range(count - tail):
-        pid = chooser.sample(sampler, pl, network, ahead.onset(0))
+        pid = chooser.sample(sampler, pl, network, ahead.onset(0), network_log)
         did = sampler.sample(dl, dmask)
         out.append(Event(model.pitch_of(pid), model.duration_of(did)))
         if i + 1 < count:
@@ -606,8 +607,10 @@ def generate(
             elif copies is not None:
                 copies.append(pid * vd + did)
                 pl, dl = mix_indexed(mixture, pls[0], dls[0], copies)
-            else:
-                pl, dl = mix_step(mixture, pls[0], dls[0], history[:known])
+            else:  # (the network's log-probs serve the copy mix and the repeat's share)
+                network_log = log_softmax(network)
+                logs = (network_log, log_softmax(dls[0]))
+                pl, dl = mix_step(mixture, *logs, history[:known], normalized=True)
             if rhythm is not None:
                 dl = model.mix_rhythm(dl, history[:known] % vd, heard, rhythm, voices)
     if tail:
@@ -1122,6 +1125,7 @@ class _PitchChooser:
         self.last: float | None = None
         self.consonance = model.consonance
         self.others = setting.others if setting is not None else ()
+        self._weigh: Callable[[float], np.ndarray | None] | None = None
         vd = len(model.duration_vocab)
         pitched = [int(t) // vd for t in np.asarray(history)[::-1] if int(t) // vd >= 2]
         if pitched:
@@ -1137,7 +1141,9 @@ class _PitchChooser:
         (``None``: no weight in the card, or nothing sounds there)."""
         if self.consonance is None or not self.others:
             return None
-        return self.consonance.at(self.midi, self.others, onset)
+        if self._weigh is None:
+            self._weigh = self.consonance.weigher(self.midi, self.others)
+        return self._weigh(onset)
 
     def fold(self, logits: np.ndarray, tilt: np.ndarray | None = None) -> np.ndarray:
         """Log-probabilities with the masked notes' mass folded onto scale notes, then the
@@ -1150,16 +1156,22 @@ class _PitchChooser:
         return logits if tilt is None else logits + tilt
 
     def share(
-        self, network_logits: np.ndarray | None, tilt: np.ndarray | None = None
+        self,
+        network_logits: np.ndarray | None,
+        tilt: np.ndarray | None = None,
+        network_log: np.ndarray | None = None,
     ) -> float | None:
         """The repeat's probability by the network alone (after the fold and the consonance
-        weight), or ``None``.
+        weight), or ``None``. ``network_log``: ``log_softmax(network_logits)`` if the caller
+        has it.
 
         The copy model, matching the melody's own output, would otherwise feed a repeated note
         back to itself: sampled from the mixture, runs of 19-21 equal notes appeared."""
         if network_logits is None or self.keep < 0:
             return None
-        probs = np.exp(log_softmax(np.asarray(network_logits, np.float64)))
+        if network_log is None:
+            network_log = log_softmax(np.asarray(network_logits, np.float64))
+        probs = np.exp(network_log)
         if self.restricts:
             probs = fold_masked(probs, self.mask, self.midi, self.last)
         if tilt is not None:
@@ -1173,11 +1185,13 @@ class _PitchChooser:
         logits: np.ndarray,
         network: np.ndarray | None = None,
         onset: float | None = None,
+        network_log: np.ndarray | None = None,
     ) -> int:
         """A pitch id for a note starting at ``onset`` (beats on the other voices' line)."""
         tilt = None if onset is None else self.tilt(onset)
         keep = self.keep if self.keep >= 0 else None
-        pid = sampler.sample(self.fold(logits, tilt), self.mask, keep, self.share(network, tilt))
+        share = self.share(network, tilt, network_log)
+        pid = sampler.sample(self.fold(logits, tilt), self.mask, keep, share)
         self.played(pid)
         return pid
 

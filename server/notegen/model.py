@@ -471,7 +471,8 @@ class MelodyModel:
             if qp is not None and qd is not None:
                 log_p, log_d = self.mixture.apply(log_p, log_d, length, qp, qd)
         if self.tunes is not None:
-            log_p = self.tunes.mix(log_p, history // len(self.duration_vocab), length > 0, heard)
+            nd = len(self.duration_vocab)
+            log_p = self.tunes.mix(log_p, history // nd, history % nd, length > 0, heard)
         return log_p, log_d
 
     def mix_imitation(
@@ -539,9 +540,10 @@ class MelodyModel:
         lengths = np.zeros(len(out), np.int64)  # the copy model's match (none without one)
         if self.mixture is not None:
             lengths, _ = sequence_marginals(ids, 1, 1, self.mixture.max_order, len(out))
-        pitch_ids = np.asarray(ids, np.int64) // len(self.duration_vocab)
+        pitch_ids, dur_ids = np.divmod(np.asarray(ids, np.int64), len(self.duration_vocab))
         for t in range(len(out)):
-            out[t] = self.tunes.mix(out[t], pitch_ids[:t], bool(lengths[t] > 0), heard)
+            copied = bool(lengths[t] > 0)
+            out[t] = self.tunes.mix(out[t], pitch_ids[:t], dur_ids[:t], copied, heard)
         return out
 
     def condition(

@@ -22,7 +22,10 @@ import argparse
 import json
 import shlex
 import sys
+from dataclasses import replace
 from pathlib import Path
+
+from notegen.tunes import KINDS
 
 from .corpora.commands import (
     add_convert_args,
@@ -529,6 +532,17 @@ def cmd_tune_imitation(args: argparse.Namespace) -> int:
     return 0
 
 
+DEFAULT_TUNE_KINDS = (
+    "pitch_duration",
+    "interval_duration",
+    "pitch",
+    "interval",
+    "melody_interval",
+)
+"""The training tunes' views the shipped model mixes, most specific first (valid melodies,
+halves cross-validated: each adds top-3 on top of the ones before)."""
+
+
 def _tune_tunes_args(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser(
         "tune-tunes",
@@ -547,6 +561,20 @@ def _tune_tunes_args(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
         help="validation pieces (extract-voices .jsonl.gz): the weights for a voice heard with "
         "other voices (without them a voice takes the weights of a melody alone)",
     )
+    p.add_argument(
+        "--kinds",
+        nargs="+",
+        choices=KINDS,
+        default=list(DEFAULT_TUNE_KINDS),
+        help="the views indexed, in the order they are mixed (default: %(default)s)",
+    )
+    p.add_argument(
+        "--index-valid",
+        action="store_true",
+        help="after the fit, index the validation melodies too (the weights stay those "
+        "fitted with the training melodies alone; the validation figures are then not "
+        "held out)",
+    )
 
 
 def cmd_tune_tunes(args: argparse.Namespace) -> int:
@@ -555,7 +583,7 @@ def cmd_tune_tunes(args: argparse.Namespace) -> int:
     from .evaluate import piece_voices
     from .package import update_card
     from .sources import load_melodies
-    from .tunes_fit import build_index, fit_tunes
+    from .tunes_fit import build_experts, fit_tunes, reindex
     from .voices_corpus import read_pieces
 
     card = Path(args.model).with_suffix(".json")
@@ -564,27 +592,41 @@ def cmd_tune_tunes(args: argparse.Namespace) -> int:
         raise CorpusError("no training or no validation melodies")
     pieces = [p for path in args.voices for p in read_pieces(path)]
     voices = piece_voices(pieces) if pieces else None
-    index = build_index(MelodyModel.load(card), train)
+    model = MelodyModel.load(card)
     file = card.with_suffix(".tunes.npz").name
-    index.save(card.parent / file)
+    experts = build_experts(model, train, args.kinds)
     fit = fit_tunes(
-        card, index, file, valid, (voices.melodies, voices.together) if voices else None
+        card, experts, file, valid, (voices.melodies, voices.together) if voices else None
     )
+    indexed = [m for m in train if m.events]
+    mixture = fit.mixture
+    if args.index_valid:
+        indexed += [m for m in valid if m.events]
+        mixture = replace(
+            mixture, experts=tuple(reindex(model, e, indexed) for e in mixture.experts)
+        )
+    mixture.save(card.parent / file)
     figures = {}
     for name, scored in (("alone", fit.alone), ("with_voices", fit.heard)):
         if scored is not None:
+            weights = scored.weights()
             figures[name] = {
                 "events": len(scored.served),
                 "bits_before": round(scored.bits(None), 4),
-                "bits_after": round(scored.bits(scored.weights()), 4),
+                "bits_after_each": [
+                    round(scored.bits(weights[: k + 1]), 4) for k in range(len(weights))
+                ],
+                "bits_after": round(scored.bits(weights), 4),
                 "bits_held_out_halves": round(scored.held_out_bits(), 4),
             }
+    index = mixture.index
     spec = {
-        **fit.mixture.to_card(),
-        "tokens": index.size,
-        "melodies": sum(1 for m in train if m.events),
+        **mixture.to_card(),
+        "tokens": index.size if index is not None else 0,
+        "melodies": len(indexed),
         "fit": figures,
-        "indexed": [str(d) for d in args.train],
+        "fitted_with_index_of": [str(d) for d in args.train],
+        "indexed": [str(d) for d in [*args.train, *(args.valid if args.index_valid else [])]],
         "fitted_on": [str(d) for d in [*args.valid, *args.voices]],
         "command": "notegen-train " + shlex.join(args.argv),
     }
