@@ -65,6 +65,12 @@ _PACKED = 4
 of first tokens starts, then binary searches on the next two tokens packed in a uint16."""
 _FEW = 48
 """A range of at most this many suffixes is searched for all longer lengths at once."""
+_MEMO_SPAN = 4096
+"""Follower counts of a span of more suffixes than this are kept (:meth:`TuneIndex.levels`):
+short matches have large spans, few of them, met again and again (on the latency
+benchmark's replay 259 such spans answered 5,500 lookups; counting one costs up to ~0.3 ms)."""
+_MEMO_SIZE = 256
+"""At most this many kept counts per index (2 kB each)."""
 _TINY = 1e-30
 _REST = 1
 """The rest's pitch id (:data:`notegen.model.REST`); note ids from 2 up are semitones apart."""
@@ -132,6 +138,7 @@ class TuneIndex:
         key <<= _BITS
         key |= self._text[at]
         self._key = key
+        self._memo: dict[tuple[int, int], np.ndarray] = {}
 
     @classmethod
     def build(cls, melodies: Sequence[np.ndarray]) -> TuneIndex:
@@ -209,16 +216,26 @@ class TuneIndex:
             spans.append((lo, hi))
         found: list[tuple[int, np.ndarray]] = []
         for k in range(len(spans), 0, -1):
-            lo, hi = spans[k - 1]
-            # the token after each match, in the melody's own order, is the one before the
-            # suffix (0: the melody ended; the padding's 0 before the first suffix)
-            counts = np.bincount(self._text[self._suffixes[lo:hi] - 1], minlength=1 << _BITS)
-            counts[0] = 0
+            counts = self._followers(*spans[k - 1])
             if counts.any():
                 found.append((k, counts))
                 if len(found) == count:
                     break
         return found
+
+    def _followers(self, lo: int, hi: int) -> np.ndarray:
+        """Counts over tokens of what followed the suffixes ``lo..hi`` (read-only when kept)."""
+        big = hi - lo > _MEMO_SPAN
+        if big and (kept := self._memo.get((lo, hi))) is not None:
+            return kept
+        # the token after each match, in the melody's own order, is the one before the
+        # suffix (0: the melody ended; the padding's 0 before the first suffix)
+        counts = np.bincount(self._text[self._suffixes[lo:hi] - 1], minlength=1 << _BITS)
+        counts[0] = 0
+        if big and len(self._memo) < _MEMO_SIZE:  # a plain dict: safe from any thread
+            counts.setflags(write=False)
+            self._memo[(lo, hi)] = counts
+        return counts
 
     def _rest(self, query: np.ndarray, k: int, lo: int, hi: int) -> list[tuple[int, int]]:
         """The spans of lengths ``k..`` inside a few suffixes at once: how far each goes on

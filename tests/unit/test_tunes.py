@@ -279,6 +279,24 @@ def test_the_four_longest_matched_lengths_agree_with_a_brute_force_search() -> N
         assert found == brute_levels(melodies, context)
 
 
+def test_kept_follower_counts_answer_as_counting_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    import notegen.tunes as tunes
+
+    rng = np.random.default_rng(4)
+    melodies = [rng.integers(1, 4, int(rng.integers(1, 40))) for _ in range(40)]
+    index = TuneIndex.build(melodies)
+    contexts = [rng.integers(1, 4, int(rng.integers(0, 12))) for _ in range(200)]
+    counted = [[(k, c.tolist()) for k, c in index.levels(c)] for c in contexts]
+    monkeypatch.setattr(tunes, "_MEMO_SPAN", 3)  # nearly every span kept
+    monkeypatch.setattr(tunes, "_MEMO_SIZE", 40)
+    for _ in range(2):  # kept the first time, read back the second
+        assert [[(k, c.tolist()) for k, c in index.levels(c)] for c in contexts] == counted
+    assert len(index._memo) == 40
+    kept = next(iter(index._memo.values()))
+    with pytest.raises(ValueError):  # a caller cannot change what later calls read
+        kept[1] = 0
+
+
 def test_a_token_the_view_lacks_stops_the_match() -> None:
     index = TuneIndex.build(TRAIN)
     # ... C G F is followed by E; with an unknown event (0) before G only "G F" matches
