@@ -7,13 +7,12 @@ harmony tables travel back from the child too.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from fixtures.rpc import SERVER, completion, rpc
+from fixtures.rpc import completion, started
 
 SHIPPED = Path(__file__).resolve().parents[2] / "models" / "notegen.json"
 PIECE = """\
@@ -43,15 +42,8 @@ IN_SERVER = str(10**9)
 
 
 def start(tmp_path: Path, min_chars: str, name: str) -> Any:
-    env = dict(os.environ, NOTEGEN_CHILD_READ_MIN_CHARS=min_chars)
-    client = rpc.RpcClient(
-        [str(SERVER), "--model", str(SHIPPED), "-v"],
-        env=env,
-        cwd=tmp_path,
-        stderr_path=tmp_path / f"{name}.log",
-    )
-    client.initialize(tmp_path, initialization_options={})
-    return client
+    env = {"NOTEGEN_CHILD_READ_MIN_CHARS": min_chars}
+    return started(SHIPPED, tmp_path, name, env, verbose=True)
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fixtures.rpc import SERVER, completion, rpc
+from fixtures.rpc import completion, rpc, started
 
 PIECE = """\
 use_bpm 96
@@ -39,18 +39,7 @@ NOTHING = str(10**9)
 
 
 def start(model: Path, tmp_path: Path, child_min_notes: str | None, name: str) -> Any:
-    env = dict(os.environ)
-    env.pop("NOTEGEN_CHILD_MIN_NOTES", None)
-    if child_min_notes is not None:
-        env["NOTEGEN_CHILD_MIN_NOTES"] = child_min_notes
-    client = rpc.RpcClient(
-        [str(SERVER), "--model", str(model)],
-        env=env,
-        cwd=tmp_path,
-        stderr_path=tmp_path / f"{name}.log",
-    )
-    client.initialize(tmp_path, initialization_options={})
-    return client
+    return started(model, tmp_path, name, {"NOTEGEN_CHILD_MIN_NOTES": child_min_notes})
 
 
 @pytest.fixture
