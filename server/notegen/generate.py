@@ -502,16 +502,24 @@ def _pitch_mask(model: MelodyModel, tonic: int | None, scale: str | None) -> np.
     return mask
 
 
-def next_note_candidates(model: MelodyModel, primed: Primed, limit: int) -> list[Candidate]:
-    """The ``limit`` most likely next events (notes and rest), most likely first."""
+def next_note_ranking(model: MelodyModel, primed: Primed) -> tuple[np.ndarray, np.ndarray, float]:
+    """Every next pitch id's probability, the ids most likely first (ties in id order, no
+    ``<bos>``), and the most likely next duration."""
     probs = softmax(primed.pitch_logits)
     probs[BOS] = 0.0
     order = np.argsort(-probs, kind="stable")
-    order = order[order != BOS][: max(0, limit)]
+    order = order[order != BOS]
     dur_probs = softmax(primed.dur_logits)
     dur_probs[BOS] = 0.0
-    duration = model.duration_of(int(np.argmax(dur_probs)))
-    return [Candidate(model.pitch_of(int(i)), float(probs[i]), duration) for i in order]
+    return probs, order, model.duration_of(int(np.argmax(dur_probs)))
+
+
+def next_note_candidates(model: MelodyModel, primed: Primed, limit: int) -> list[Candidate]:
+    """The ``limit`` most likely next events (notes and rest), most likely first."""
+    probs, order, duration = next_note_ranking(model, primed)
+    return [
+        Candidate(model.pitch_of(int(i)), float(probs[i]), duration) for i in order[: max(0, limit)]
+    ]
 
 
 SHORT_GENERATION = 32

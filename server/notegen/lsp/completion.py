@@ -17,11 +17,16 @@ from dataclasses import dataclass
 import numpy as np
 from lsprotocol import types
 from notegen.config import Settings
-from notegen.generate import Candidate, Primed, generate, next_note_candidates
+from notegen.generate import (
+    Candidate,
+    Primed,
+    generate,
+    next_note_candidates,
+    next_note_ranking,
+)
 from notegen.melody import Event
-from notegen.model import BOS, MelodyModel
+from notegen.model import MelodyModel
 from notegen.notes import midi_to_hz
-from notegen.sampling import softmax
 from notegen.sonicpi import format_duration
 
 from .context import NoteContext
@@ -112,13 +117,7 @@ def ranked_with_habits(
     if not recent or HABIT_WEIGHT <= 0:
         yield from next_note_candidates(model, primed, len(model.pitch_vocab))
         return
-    probs = softmax(primed.pitch_logits)
-    probs[BOS] = 0.0
-    order = (-probs).argsort(kind="stable")
-    order = order[order != BOS]
-    dur_probs = softmax(primed.dur_logits)
-    dur_probs[BOS] = 0.0
-    duration = model.duration_of(int(np.argmax(dur_probs)))
+    probs, order, duration = next_note_ranking(model, primed)
     counts = Counter(recent)
     pitches = [model.pitch_of(int(i)) for i in order.tolist()]
     seen = np.array([counts.get(p, 0) for p in pitches], np.float64)

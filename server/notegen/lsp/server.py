@@ -53,7 +53,6 @@ from .engine import Engine
 from .model_choice import NOTIFICATION, Choice, ModelChoice, hover_line
 from .model_choice import diagnostics as model_diagnostics
 from .protocol import NotegenProtocol, Prepared
-from .whole_reading import read_document as _read_document
 
 log = logging.getLogger(__name__)
 
@@ -319,7 +318,9 @@ class NotegenServer(LanguageServer):
                 except child.ChildFailed as exc:
                     log.warning("reading %s in a child process failed: %s", view.uri, exc)
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.reader, _read_document, view, conditioned)
+        return await loop.run_in_executor(
+            self.reader, whole_reading.read_document, view, conditioned
+        )
 
     def after_long_work(self) -> None:
         """Give the heap back after a generation (100,000 notes peak at ~+290 MB, measured;
