@@ -81,6 +81,9 @@ def main() -> int:
     ap.add_argument("--parts", default="scales,sweep,endings", help="what to measure")
     ap.add_argument("--ending-scales", default="major,minor", help="scales the endings cycle")
     ap.add_argument("--ending-temperatures", default="1.0", help="temperatures of the endings")
+    ap.add_argument(
+        "--seed-offset", type=int, default=0, help="added to every seed (other draws, same plan)"
+    )
     args = ap.parse_args()
     parts = set(args.parts.split(","))
     ending_scales = args.ending_scales.split(",")
@@ -93,7 +96,9 @@ def main() -> int:
     for scale in distinct_scales() if "scales" in parts else ():
         shares, runs = [], []
         for b in range(args.blocks):
-            events = block(model, 64, TONICS[b % len(TONICS)], scale, 100 + b, 1.0)
+            events = block(
+                model, 64, TONICS[b % len(TONICS)], scale, 100 + b + args.seed_offset, 1.0
+            )
             share, run = repeats(events)
             shares.append(share)
             runs.append(run)
@@ -112,7 +117,14 @@ def main() -> int:
         worst, longest, total = 0.0, 0, []
         for scale in SWEEP_SCALES:
             for b in range(args.blocks):
-                events = block(model, 64, TONICS[b % len(TONICS)], scale, 200 + b, temperature)
+                events = block(
+                    model,
+                    64,
+                    TONICS[b % len(TONICS)],
+                    scale,
+                    200 + b + args.seed_offset,
+                    temperature,
+                )
                 share, run = repeats(events)
                 worst, longest = max(worst, share), max(longest, run)
                 total.append(share)
@@ -137,7 +149,7 @@ def main() -> int:
         hits, shares = 0, []
         for b in range(args.endings):
             key, scale = TONICS[b % len(TONICS)], ending_scales[b % len(ending_scales)]
-            events = block(model, length, key, scale, 300 + b, temperature)
+            events = block(model, length, key, scale, 300 + b + args.seed_offset, temperature)
             hits += ends_on_tonic(events, parse_key(key))
             shares.append(repeats(events)[0])
         endings[f"{length}@{temperature:g}"] = hits / args.endings

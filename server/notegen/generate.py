@@ -22,6 +22,7 @@ from notegen.conditioning import Setting
 from notegen.copying import CopyIndex, CopyMixture, log_softmax, mix_indexed, mix_step
 from notegen.melody import Event
 from notegen.model import BOS, MelodyModel, State
+from notegen.repeats import RepeatCounter
 from notegen.rhythm import rhythm_context
 from notegen.sampling import (
     SCALES,
@@ -760,12 +761,12 @@ def _batch(
             [ch.fold(row, tilts[r]) for r, (ch, row) in enumerate(zip(choosers, lp, strict=True))]
         )
         keep = np.array([ch.keep for ch in choosers])
-        shares = None
-        if network is not None:
-            shares = [
-                ch.share(row, tilts[r])
-                for r, (ch, row) in enumerate(zip(choosers, network, strict=True))
-            ]
+        shares: list[float | None] | None = [
+            ch.share(None if network is None else network[r], tilts[r])
+            for r, ch in enumerate(choosers)
+        ]
+        if all(s is None for s in shares):
+            shares = None
         if close is not None and t + 1 == steps:
             pid, did = close(folded, ld, keep, shares)
         else:
@@ -1134,15 +1135,19 @@ class _PitchChooser:
         self.consonance = model.consonance
         self.others = setting.others if setting is not None else ()
         self._weigh: Callable[[float], np.ndarray | None] | None = None
+        self.control = model.repeats
         vd = len(model.duration_vocab)
-        pitched = [int(t) // vd for t in np.asarray(history)[::-1] if int(t) // vd >= 2]
+        pitched = [int(t) // vd for t in np.asarray(history) if int(t) // vd >= 2]
+        self.count = RepeatCounter(pitched)
         if pitched:
-            self.played(pitched[0])
+            self.keep = pitched[-1] if self.mask[pitched[-1]] else -1
+            self.last = float(self.midi[pitched[-1]])
 
     def played(self, pid: int) -> None:
         if pid >= 2:
             self.keep = pid if self.mask[pid] else -1
             self.last = float(self.midi[pid])
+            self.count.played(pid)
 
     def tilt(self, onset: float) -> np.ndarray | None:
         """Log-weights of the notes consonant with what the other voices sound at ``onset``
@@ -1170,12 +1175,18 @@ class _PitchChooser:
         network_log: np.ndarray | None = None,
     ) -> float | None:
         """The repeat's probability by the network alone (after the fold and the consonance
-        weight), or ``None``. ``network_log``: ``log_softmax(network_logits)`` if the caller
-        has it.
+        weight), moved towards the training melodies' rate of repeats
+        (:class:`notegen.repeats.RepeatControl`), or ``None`` (the sampler's own share).
+        ``network_log``: ``log_softmax(network_logits)`` if the caller has it.
 
         The copy model, matching the melody's own output, would otherwise feed a repeated note
         back to itself: sampled from the mixture, runs of 19-21 equal notes appeared."""
-        if network_logits is None or self.keep < 0:
+        if self.keep < 0:
+            return None
+        control = self.control
+        if network_logits is None:  # (the first note: only the longest run is enforced)
+            if control is not None and control.max_run and self.count.run >= control.max_run:
+                return 0.0
             return None
         if network_log is None:
             network_log = log_softmax(np.asarray(network_logits, np.float64))
@@ -1185,7 +1196,8 @@ class _PitchChooser:
         if tilt is not None:
             probs = probs * np.exp(tilt)
             probs /= probs.sum()
-        return float(probs[self.keep])
+        share = float(probs[self.keep])
+        return share if control is None else control.adjust(share, self.count)
 
     def sample(
         self,

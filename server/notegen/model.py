@@ -31,6 +31,7 @@ from notegen.copying import (
 )
 from notegen.imitation import ImitationMixture, mix_pitches
 from notegen.melody import Event
+from notegen.repeats import RepeatControl
 from notegen.rhythm import (
     RhythmContext,
     RhythmMixture,
@@ -240,6 +241,11 @@ class MelodyModel:
         # ... and, while sampling, the notes consonant with the other voices weighted
         # (notegen.consonance: the network hedges on harmony; weight fitted on chorale voices)
         self.consonance = ConsonanceBias.from_card(card) if self.stateful else None
+        # ... and the repeat of the last note held near the training tunes' rate (notegen.repeats)
+        try:
+            self.repeats = RepeatControl.from_card(card) if self.stateful else None
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ModelError(f"{path}: the card's repeats section is not valid ({exc})") from None
         self._midi_of = np.array(
             [np.nan, np.nan, *(float(x) for x in self.pitch_vocab[2:])], np.float64
         )

@@ -669,6 +669,44 @@ def cmd_tune_consonance(args: argparse.Namespace) -> int:
     return 0
 
 
+def _tune_repeats_args(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "tune-repeats",
+        help="measure how often the TRAINING melodies repeat a note and set the rate generation "
+        "keeps to (notegen.repeats)",
+    )
+    p.add_argument("model", help="an exported stateful model (.onnx or .json)")
+    p.add_argument("train", nargs="+", help="training melodies (.jsonl.gz, folders, .rb files)")
+    p.add_argument("--gain", type=float, default=1.0, help="log-odds per repeat behind the rate")
+    p.add_argument("--bound", type=float, default=3.0, help="largest log-odds change")
+    p.add_argument("--max-run", type=int, default=9, help="longest run of one pitch (0: none)")
+
+
+def cmd_tune_repeats(args: argparse.Namespace) -> int:
+    from notegen.repeats import RepeatControl, training_rate
+
+    from .package import update_card
+    from .sources import load_melodies
+
+    melodies = load_melodies(args.train)
+    if not melodies:
+        raise CorpusError("no melodies in " + ", ".join(args.train))
+    rate, pairs = training_rate([e.pitch for e in m.events] for m in melodies)
+    if not pairs:
+        raise CorpusError("no two pitched notes in a row in " + ", ".join(args.train))
+    control = RepeatControl(rate, args.gain, args.bound, args.max_run)
+    spec = {
+        **control.to_card(),
+        "pairs": pairs,
+        "melodies": len(melodies),
+        "fitted_on": [str(d) for d in args.train],
+        "command": "notegen-train " + shlex.join(args.argv),
+    }
+    update_card(Path(args.model), "repeats", spec)
+    print(json.dumps(spec, indent=1))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="notegen-train",
@@ -687,6 +725,7 @@ def build_parser() -> argparse.ArgumentParser:
     _tune_imitation_args(sub)
     _tune_consonance_args(sub)
     _tune_tunes_args(sub)
+    _tune_repeats_args(sub)
     return parser
 
 
@@ -702,6 +741,7 @@ COMMANDS = {
     "tune-imitation": cmd_tune_imitation,
     "tune-consonance": cmd_tune_consonance,
     "tune-tunes": cmd_tune_tunes,
+    "tune-repeats": cmd_tune_repeats,
 }
 
 
