@@ -761,12 +761,11 @@ def _batch(
             [ch.fold(row, tilts[r]) for r, (ch, row) in enumerate(zip(choosers, lp, strict=True))]
         )
         keep = np.array([ch.keep for ch in choosers])
-        shares: list[float | None] | None = [
+        row_shares = [
             ch.share(None if network is None else network[r], tilts[r])
             for r, ch in enumerate(choosers)
         ]
-        if all(s is None for s in shares):
-            shares = None
+        shares = None if all(s is None for s in row_shares) else row_shares
         if close is not None and t + 1 == steps:
             pid, did = close(folded, ld, keep, shares)
         else:
