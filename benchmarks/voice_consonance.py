@@ -21,6 +21,7 @@ Issue 10's target: generated voices within 5 points of the piece's own voices.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Sequence
@@ -29,30 +30,14 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "server"))
+sys.path[:0] = [str(REPO / "server"), str(REPO / "training")]
 
-from notegen.conditioning import VoiceTimes, sounding  # noqa: E402
-from notegen.consonance import consonant_notes  # noqa: E402
-from notegen.ensemble import VoiceLine, document_lines, setting_for  # noqa: E402
-from notegen.generate import GenerateOptions, generate_block  # noqa: E402
+from notegen.conditioning import VoiceTimes  # noqa: E402
+from notegen.ensemble import document_lines  # noqa: E402
+from notegen.generate import generate_block  # noqa: E402
 from notegen.melody import Event  # noqa: E402
 from notegen.model import MelodyModel  # noqa: E402
-from notegen.sampling import detect_key, tonic_name  # noqa: E402
-
-
-def consonance(events: Sequence[Event], others: Sequence[VoiceTimes]) -> tuple[int, int]:
-    """(consonant onsets, onsets with something else sounding) of a voice from beat 0, by
-    :func:`notegen.consonance.consonant_notes` (the rule generation weights notes by)."""
-    voice = VoiceTimes.of(events)
-    notes = np.isfinite(voice.pitches)
-    heard = sounding(others, voice.onsets[notes])
-    good = total = 0
-    for pitch, row in zip(voice.pitches[notes], heard, strict=True):
-        if not np.isfinite(row).any():
-            continue
-        total += 1
-        good += bool(consonant_notes(np.array([pitch]), row)[0])
-    return good, total
+from notegen_training.consonance_match import consonance, replace_voice  # noqa: E402
 
 
 def together(events: Sequence[Event], others: Sequence[VoiceTimes]) -> tuple[int, int]:
@@ -68,16 +53,13 @@ def together(events: Sequence[Event], others: Sequence[VoiceTimes]) -> tuple[int
     return int((near < 1e-4).sum()), len(mine)
 
 
-def others_of(lines: Sequence[VoiceLine], number: int) -> tuple[VoiceTimes, ...]:
-    return setting_for(lines, number).others
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("paths", nargs="+", help="Sonic Pi files or folders")
     ap.add_argument("--model", default=str(REPO / "models" / "notegen.json"))
     ap.add_argument("--max-notes", type=int, default=128)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--out", help="write each file's counts (consonant, onsets) as JSON here")
     args = ap.parse_args()
     model = MelodyModel.load(args.model)
     print("command:", " ".join(sys.argv), f"| cpus {os.cpu_count()} load {os.getloadavg()[0]:.1f}")
@@ -87,37 +69,21 @@ def main() -> int:
         files.extend(sorted(path.rglob("*.rb")) if path.is_dir() else [path])
     sums = {"piece": [0, 0], "with_voices": [0, 0], "alone": [0, 0]}
     shared = {"piece": [0, 0], "with_voices": [0, 0], "alone": [0, 0]}
+    per_file: dict[str, dict[str, tuple[int, int]]] = {}
     for file in files:
         lines = document_lines(file.read_text(encoding="utf-8", errors="replace"))
         if len(lines) < 2:
             continue
-        row = {}
+        row: dict[str, tuple[int, int]] = {}
         for line in lines:
-            others = others_of(lines, line.number)
-            rest = [ln for ln in lines if ln.number != line.number]
-            count = min(args.max_notes, sum(e.pitch is not None for e in line.events))
-            key = detect_key([e for ln in rest for e in ln.events])
-            options = GenerateOptions(
-                length=count,
-                top_p=0.95,
-                seed=args.seed + line.number,
-                key=None if key is None else tonic_name(key.tonic),
-                scale=None if key is None else key.scale,
-                bpm=line.bpms[0],
-            )
-            # the piece's own voice over the same span: its first ``count`` notes
-            pitched = np.cumsum([e.pitch is not None for e in line.events])
-            own = line.events[: int(np.searchsorted(pitched, count)) + 1]
-            # a new voice is laid out on the first other voice's beats (setting_for): it is
-            # scored on those, the piece's voice on its own (they differ where tempi do)
-            new = setting_for(rest, None)
+            r = replace_voice(lines, line, args.seed, args.max_notes)
             made = {
-                "piece": own,
-                "with_voices": generate_block(model, options, setting=new).events,
-                "alone": generate_block(model, options).events,
+                "piece": r.own,
+                "with_voices": generate_block(model, r.options, setting=r.setting).events,
+                "alone": generate_block(model, r.options).events,
             }
             for name, events in made.items():
-                heard = others if name == "piece" else new.others
+                heard = r.others if name == "piece" else r.setting.others
                 hits, onsets = together(events, heard)
                 shared[name][0] += hits
                 shared[name][1] += onsets
@@ -126,6 +92,7 @@ def main() -> int:
                 sums[name][1] += total
                 row[name] = row.get(name, (0, 0))
                 row[name] = (row[name][0] + good, row[name][1] + total)
+        per_file[str(file)] = row
         print(
             f"{file.name[:44]:44s} "
             + "  ".join(f"{n} {100 * g / max(1, t):5.1f} %" for n, (g, t) in row.items()),
@@ -140,6 +107,9 @@ def main() -> int:
         + "  ".join(f"{n} {100 * g / max(1, t):5.1f} %" for n, (g, t) in shared.items())
     )
     print("target: generated voices within 5 points of the pieces' own voices")
+    if args.out:
+        report = {"command": " ".join(sys.argv), "files": per_file, "all": sums}
+        Path(args.out).write_text(json.dumps(report, indent=1))
     return 0
 
 

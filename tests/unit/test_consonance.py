@@ -107,6 +107,34 @@ def test_tune_consonance_fits_the_weight_on_voices_that_move_in_thirds(tmp_path)
     assert spec["fitted_on"] == [str(path)]
 
 
+def test_tune_consonance_also_reads_voices_from_sonic_pi_files(tmp_path) -> None:
+    """A piece written as ``a1``/``a2`` arrays, the upper voice a third above the lower: the
+    weight fitted on the file's voices (heard as the server hears them) favours consonance."""
+    from fixtures.tiny_model import build_tiny_model
+    from notegen.notes import spell
+    from notegen_training.cli import main
+
+    card, _ = build_tiny_model(tmp_path, seed=3, conditioning=COND_DIM)
+    rng = np.random.default_rng(1)
+    low = (60 + np.cumsum(rng.integers(-2, 3, 40))).tolist()
+    upper = [int(p) + (4 if k % 10 else 1) for k, p in enumerate(low)]  # 1 in 10 clashes
+
+    def array(notes: list[int]) -> str:
+        return "[" + ",".join(spell(int(n)) for n in notes) + "]"
+
+    piece = tmp_path / "thirds.rb"
+    piece.write_text(
+        f"a1=[]\nb1=[]\na2=[]\nb2=[]\nc1=[90]\nc2=[90]\n"
+        f"a1[0]={array(low)}\nb1[0]=[{','.join(['1'] * len(low))}]\n"
+        f"a2[0]={array(upper)}\nb2[0]=[{','.join(['1'] * len(upper))}]\n"
+    )
+    assert main(["tune-consonance", str(card), str(piece)]) == 0
+    spec = json.loads(card.read_text())["consonance_bias"]
+    assert spec["weight"] > 1.0
+    assert spec["onsets"] == 80  # every note of both voices, each heard against the other
+    assert spec["fitted_on"] == [str(piece)]
+
+
 def test_what_sounds_is_read_per_stretch_as_the_whole_table_reads_it() -> None:
     """The lazily read stretches give, at every onset, what reading every stretch up front
     gives (random voices with rests, overlaps and shared onsets; at, between and around

@@ -639,29 +639,83 @@ def _tune_consonance_args(sub: argparse._SubParsersAction) -> None:  # type: ign
     p = sub.add_parser(
         "tune-consonance",
         help="fit the weight generation gives notes consonant with the other voices "
-        "(notegen.consonance) on VALIDATION voices",
+        "(notegen.consonance) on voices heard with their pieces: VALIDATION chorales "
+        "(extract-voices .jsonl.gz) or Sonic Pi files read as the server reads them",
     )
     p.add_argument("model", help="an exported stateful model (.onnx or .json)")
-    p.add_argument("voices", nargs="+", help="validation pieces (extract-voices .jsonl.gz)")
+    p.add_argument(
+        "voices",
+        nargs="+",
+        help="validation pieces (extract-voices .jsonl.gz) and/or Sonic Pi .rb files or folders",
+    )
+    p.add_argument(
+        "--match-generated",
+        action="store_true",
+        help="instead of the likelihood fit: the weight with which each voice of the given Sonic "
+        "Pi files, replaced by a generated one, is as consonant as the files' own voices "
+        "(notegen_training.consonance_match)",
+    )
+    p.add_argument("--seeds", default="1,2,3", help="generation seeds of --match-generated")
 
 
 def cmd_tune_consonance(args: argparse.Namespace) -> int:
     from .consonance_fit import fit_consonance
-    from .evaluate import piece_voices
+    from .evaluate import piece_voices, sonicpi_voices
     from .package import update_card
+    from .sources import is_jsonl
     from .voices_corpus import read_pieces
 
-    pieces = [p for path in args.voices for p in read_pieces(path)]
-    if not pieces:
-        raise CorpusError("no pieces in " + ", ".join(args.voices))
-    voices = piece_voices(pieces)
-    fit = fit_consonance(args.model, voices.melodies, voices.together)
+    jsonl = [path for path in args.voices if Path(path).is_file() and is_jsonl(Path(path))]
+    sonicpi = [path for path in args.voices if path not in jsonl]
+    if args.match_generated:
+        return _match_consonance(args, jsonl, sonicpi)
+    pieces = [p for path in jsonl for p in read_pieces(path)]
+    melodies, settings = [], []
+    if pieces:
+        chorales = piece_voices(pieces)
+        melodies += chorales.melodies
+        settings += chorales.together
+    if sonicpi:
+        files = sonicpi_voices(sonicpi)
+        melodies += files.melodies
+        settings += files.together
+    if not melodies:
+        raise CorpusError("no voices in " + ", ".join(args.voices))
+    fit = fit_consonance(args.model, melodies, settings)
     spec = {
         **fit.bias.to_card(),
         "onsets": fit.onsets,
         "consonant_real": round(fit.real, 4),
         "consonant_sampled_before": round(fit.expected, 4),
         "fitted_on": [str(d) for d in args.voices],
+        "command": "notegen-train " + shlex.join(args.argv),
+    }
+    update_card(Path(args.model), "consonance_bias", spec)
+    print(json.dumps(spec, indent=1))
+    return 0
+
+
+def _match_consonance(args: argparse.Namespace, jsonl: list[str], sonicpi: list[str]) -> int:
+    from .consonance_match import match_weight
+    from .package import update_card
+
+    if jsonl or not sonicpi:
+        raise CorpusError("--match-generated reads Sonic Pi files (.rb or folders) only")
+    try:
+        seeds = [int(x) for x in args.seeds.split(",") if x.strip()]
+    except ValueError:
+        raise CorpusError(f"--seeds: comma-separated integers, not {args.seeds!r}") from None
+    if not seeds:
+        raise CorpusError("--seeds: at least one seed")
+    fit = match_weight(args.model, sonicpi, seeds)
+    spec = {
+        **fit.bias.to_card(),
+        "matched": "generated voices as consonant as the files' own",
+        "consonant_pieces": round(fit.pieces, 4),
+        "consonant_generated": round(fit.generated, 4),
+        "seeds": seeds,
+        "tried": [[round(w, 4), round(c, 4)] for w, c in fit.steps],
+        "fitted_on": [str(d) for d in sonicpi],
         "command": "notegen-train " + shlex.join(args.argv),
     }
     update_card(Path(args.model), "consonance_bias", spec)
