@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pytest
 from notegen.conditioning import COND_DIM, Setting, VoiceTimes
 from notegen.consonance import ConsonanceBias, consonant_notes, fit_weight
 from notegen.generate import GenerateOptions, generate_block
@@ -107,32 +108,78 @@ def test_tune_consonance_fits_the_weight_on_voices_that_move_in_thirds(tmp_path)
     assert spec["fitted_on"] == [str(path)]
 
 
-def test_tune_consonance_also_reads_voices_from_sonic_pi_files(tmp_path) -> None:
-    """A piece written as ``a1``/``a2`` arrays, the upper voice a third above the lower: the
-    weight fitted on the file's voices (heard as the server hears them) favours consonance."""
-    from fixtures.tiny_model import build_tiny_model
+def thirds_piece(path: Path, clash_every: int) -> Path:
+    """Two voices in ``a1``/``a2`` arrays, the upper a major third above the lower except
+    every ``clash_every``-th note (a minor second)."""
     from notegen.notes import spell
-    from notegen_training.cli import main
 
-    card, _ = build_tiny_model(tmp_path, seed=3, conditioning=COND_DIM)
     rng = np.random.default_rng(1)
     low = (60 + np.cumsum(rng.integers(-2, 3, 40))).tolist()
-    upper = [int(p) + (4 if k % 10 else 1) for k, p in enumerate(low)]  # 1 in 10 clashes
+    upper = [int(p) + (1 if k % clash_every == 0 else 4) for k, p in enumerate(low)]
 
     def array(notes: list[int]) -> str:
         return "[" + ",".join(spell(int(n)) for n in notes) + "]"
 
-    piece = tmp_path / "thirds.rb"
-    piece.write_text(
+    ones = ",".join(["1"] * len(low))
+    path.write_text(
         f"a1=[]\nb1=[]\na2=[]\nb2=[]\nc1=[90]\nc2=[90]\n"
-        f"a1[0]={array(low)}\nb1[0]=[{','.join(['1'] * len(low))}]\n"
-        f"a2[0]={array(upper)}\nb2[0]=[{','.join(['1'] * len(upper))}]\n"
+        f"a1[0]={array(low)}\nb1[0]=[{ones}]\na2[0]={array(upper)}\nb2[0]=[{ones}]\n"
     )
+    return path
+
+
+def test_tune_consonance_also_reads_voices_from_sonic_pi_files(tmp_path) -> None:
+    """A piece written as ``a1``/``a2`` arrays, the upper voice a third above the lower: the
+    weight fitted on the file's voices (heard as the server hears them) favours consonance."""
+    from fixtures.tiny_model import build_tiny_model
+    from notegen_training.cli import main
+
+    card, _ = build_tiny_model(tmp_path, seed=3, conditioning=COND_DIM)
+    piece = thirds_piece(tmp_path / "thirds.rb", clash_every=10)
     assert main(["tune-consonance", str(card), str(piece)]) == 0
     spec = json.loads(card.read_text())["consonance_bias"]
     assert spec["weight"] > 1.0
     assert spec["onsets"] == 80  # every note of both voices, each heard against the other
     assert spec["fitted_on"] == [str(piece)]
+
+
+def test_the_matched_weight_makes_generated_voices_as_consonant_as_the_pieces(tmp_path) -> None:
+    """Each voice replaced by a generated one: with the matched weight the new voices are as
+    consonant (within the bisection's step and the draws' noise) as the piece's own two."""
+    from fixtures.tiny_model import build_tiny_model
+    from notegen_training.cli import main
+    from notegen_training.consonance_match import file_lines, generated_consonance
+
+    card, _ = build_tiny_model(tmp_path, seed=3, conditioning=COND_DIM)
+    piece = thirds_piece(tmp_path / "thirds.rb", clash_every=3)
+    assert main(["tune-consonance", str(card), str(piece), "--match-generated"]) == 0
+    spec = json.loads(card.read_text())["consonance_bias"]
+    assert spec["consonant_pieces"] == pytest.approx(2 / 3, abs=0.02)
+    assert spec["consonant_generated"] == pytest.approx(spec["consonant_pieces"], abs=0.05)
+    model = MelodyModel.load(card)
+    pieces = file_lines([piece])
+    _, matched = generated_consonance(model, pieces, [1, 2, 3])
+    assert matched == pytest.approx(spec["consonant_generated"], abs=1e-4)  # the card's weight
+    model.consonance = ConsonanceBias(0.0)
+    _, unweighted = generated_consonance(model, pieces, [1, 2, 3])
+    assert abs(unweighted - spec["consonant_pieces"]) > 0.05  # so the weight did the matching
+
+
+def test_match_generated_refuses_chorale_files_and_leaves_the_card_alone(tmp_path) -> None:
+    from fixtures.tiny_model import build_tiny_model
+    from notegen_training.cli import main
+
+    card, _ = build_tiny_model(tmp_path, seed=3, conditioning=COND_DIM)
+    before = card.read_bytes()
+    voices = tmp_path / "v.jsonl.gz"
+    with gzip.open(voices, "wt") as handle:
+        handle.write("")
+    assert main(["tune-consonance", str(card), str(voices), "--match-generated"]) == 2
+    piece = thirds_piece(tmp_path / "thirds.rb", clash_every=3)
+    assert (
+        main(["tune-consonance", str(card), str(piece), "--match-generated", "--seeds", "x"]) == 2
+    )
+    assert card.read_bytes() == before
 
 
 def test_what_sounds_is_read_per_stretch_as_the_whole_table_reads_it() -> None:
