@@ -10,9 +10,11 @@ fitted to hear), the network gives the consonant notes 62 % of its mass at onset
 voices sound, while the real voices play one 70 % of the time — it hedges (it was trained with
 the other voices hidden at random and mostly on lone melodies). Sampled, a voice inherits that
 hedge: at every onset a few points of mass sit on notes that clash. :class:`ConsonanceBias`
-tilts the sampled pitch distribution by ``exp(weight)`` on the consonant notes, the weight the
-maximum-likelihood fit on validation chorale voices gives (``notegen-train tune-consonance``):
-the tilted distribution is as consonant as the voices it predicts, no more. numpy only.
+tilts the sampled pitch distribution by ``exp(weight)`` on the consonant notes. The weight
+(``notegen-train tune-consonance``) is either the maximum-likelihood one on real voices (the
+tilted distribution as consonant as the voices it predicts) or, as shipped, the one with which
+generated voices, hearing their own notes, are as consonant as the pieces' own
+(``--match-generated``, :mod:`notegen_training.consonance_match`). numpy only.
 """
 
 from __future__ import annotations

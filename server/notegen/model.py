@@ -239,7 +239,7 @@ class MelodyModel:
         # ... and pitches that hear other voices imitate (notegen.imitation; not while sampling)
         self.imitation = ImitationMixture.from_card(card) if self.stateful else None
         # ... and, while sampling, the notes consonant with the other voices weighted
-        # (notegen.consonance: the network hedges on harmony; weight fitted on chorale voices)
+        # (notegen.consonance: the network hedges on harmony; weight matched on generated voices)
         self.consonance = ConsonanceBias.from_card(card) if self.stateful else None
         # ... and the repeat of the last note held near the training tunes' rate (notegen.repeats)
         try:
