@@ -125,3 +125,26 @@ def test_a_bad_repeats_section_names_the_model_and_the_section(tiny_card, tmp_pa
     card.write_text(json.dumps(spec))
     with pytest.raises(ModelError, match=r"tiny\.onnx: the card's repeats section .*rate"):
         MelodyModel.load(card)
+
+
+def test_tune_repeats_writes_the_training_melodies_rate_into_the_card(tiny_card, tmp_path) -> None:
+    from notegen_training.cli import main
+    from notegen_training.corpus import Melody, write_jsonl
+
+    card = with_repeats(tiny_card, tmp_path / "card", None)
+    melodies = tmp_path / "train.jsonl.gz"
+    # 5 pitched pairs, 2 of them repeats (the rest in the second tune breaks nothing)
+    write_jsonl(
+        melodies,
+        [
+            Melody("a#0", [Event(60, 1.0), Event(60, 1.0), Event(62, 1.0), Event(64, 1.0)]),
+            Melody("b#0", [Event(67, 1.0), Event(None, 1.0), Event(67, 1.0), Event(65, 1.0)]),
+            Melody("c#0", [Event(72, 1.0)]),
+        ],
+    )
+    assert main(["tune-repeats", str(card), str(melodies), "--max-run", "7"]) == 0
+    spec = json.loads(card.read_text())["repeats"]
+    assert spec["rate"] == pytest.approx(2 / 5, abs=1e-6)
+    assert (spec["pairs"], spec["melodies"], spec["max_run"]) == (5, 3, 7)
+    assert spec["command"].startswith("notegen-train tune-repeats ")
+    assert MelodyModel.load(card).repeats == RepeatControl(2 / 5, 1.0, 3.0, 7)
