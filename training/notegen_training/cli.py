@@ -395,6 +395,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _save_section(args: argparse.Namespace, model: str | Path, key: str, spec: dict) -> int:
+    """Write a fitted section into the model's card with the command that made it, and show it."""
+    from .package import update_card
+
+    spec = {**spec, "command": "notegen-train " + shlex.join(args.argv)}
+    update_card(Path(model), key, spec)
+    print(json.dumps(spec, indent=1))
+    return 0
+
+
 def _tune_copy_args(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser(
         "tune-copy",
@@ -407,7 +417,6 @@ def _tune_copy_args(sub: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 def cmd_tune_copy(args: argparse.Namespace) -> int:
     from .copy_fit import fit_copy_mixture
-    from .package import update_card
     from .sources import load_melodies
 
     melodies = load_melodies(args.data)
@@ -417,11 +426,8 @@ def cmd_tune_copy(args: argparse.Namespace) -> int:
     spec = {
         **mixture.to_card(),
         "fitted_on": [str(d) for d in args.data],
-        "command": "notegen-train " + shlex.join(args.argv),
     }
-    update_card(Path(args.model), "copy_mixture", spec)
-    print(json.dumps(spec, indent=1))
-    return 0
+    return _save_section(args, args.model, "copy_mixture", spec)
 
 
 def _tune_rhythm_args(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -512,7 +518,6 @@ def _tune_imitation_args(sub: argparse._SubParsersAction) -> None:  # type: igno
 def cmd_tune_imitation(args: argparse.Namespace) -> int:
     from .evaluate import piece_voices
     from .imitation_fit import fit_imitation_mixture
-    from .package import update_card
     from .voices_corpus import read_pieces
 
     pieces = [p for path in args.voices for p in read_pieces(path)]
@@ -525,11 +530,8 @@ def cmd_tune_imitation(args: argparse.Namespace) -> int:
     spec = {
         **mixture.to_card(),
         "fitted_on": [str(d) for d in args.voices],
-        "command": "notegen-train " + shlex.join(args.argv),
     }
-    update_card(Path(args.model), "imitation_mixture", spec)
-    print(json.dumps(spec, indent=1))
-    return 0
+    return _save_section(args, args.model, "imitation_mixture", spec)
 
 
 DEFAULT_TUNE_KINDS = (
@@ -581,7 +583,6 @@ def cmd_tune_tunes(args: argparse.Namespace) -> int:
     from notegen.model import MelodyModel
 
     from .evaluate import piece_voices
-    from .package import update_card
     from .sources import load_melodies
     from .tunes_fit import build_experts, fit_tunes, reindex
     from .voices_corpus import read_pieces
@@ -628,11 +629,8 @@ def cmd_tune_tunes(args: argparse.Namespace) -> int:
         "fitted_with_index_of": [str(d) for d in args.train],
         "indexed": [str(d) for d in [*args.train, *(args.valid if args.index_valid else [])]],
         "fitted_on": [str(d) for d in [*args.valid, *args.voices]],
-        "command": "notegen-train " + shlex.join(args.argv),
     }
-    update_card(card, "tune_mixture", spec)
-    print(json.dumps(spec, indent=1))
-    return 0
+    return _save_section(args, card, "tune_mixture", spec)
 
 
 def _tune_consonance_args(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -661,7 +659,6 @@ def _tune_consonance_args(sub: argparse._SubParsersAction) -> None:  # type: ign
 def cmd_tune_consonance(args: argparse.Namespace) -> int:
     from .consonance_fit import fit_consonance
     from .evaluate import piece_voices, sonicpi_voices
-    from .package import update_card
     from .sources import is_jsonl
     from .voices_corpus import read_pieces
 
@@ -688,16 +685,12 @@ def cmd_tune_consonance(args: argparse.Namespace) -> int:
         "consonant_real": round(fit.real, 4),
         "consonant_sampled_before": round(fit.expected, 4),
         "fitted_on": [str(d) for d in args.voices],
-        "command": "notegen-train " + shlex.join(args.argv),
     }
-    update_card(Path(args.model), "consonance_bias", spec)
-    print(json.dumps(spec, indent=1))
-    return 0
+    return _save_section(args, args.model, "consonance_bias", spec)
 
 
 def _match_consonance(args: argparse.Namespace, jsonl: list[str], sonicpi: list[str]) -> int:
     from .consonance_match import match_weight
-    from .package import update_card
 
     if jsonl or not sonicpi:
         raise CorpusError("--match-generated reads Sonic Pi files (.rb or folders) only")
@@ -716,11 +709,8 @@ def _match_consonance(args: argparse.Namespace, jsonl: list[str], sonicpi: list[
         "seeds": seeds,
         "tried": [[round(w, 4), round(c, 4)] for w, c in fit.steps],
         "fitted_on": [str(d) for d in sonicpi],
-        "command": "notegen-train " + shlex.join(args.argv),
     }
-    update_card(Path(args.model), "consonance_bias", spec)
-    print(json.dumps(spec, indent=1))
-    return 0
+    return _save_section(args, args.model, "consonance_bias", spec)
 
 
 def _tune_repeats_args(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -739,7 +729,6 @@ def _tune_repeats_args(sub: argparse._SubParsersAction) -> None:  # type: ignore
 def cmd_tune_repeats(args: argparse.Namespace) -> int:
     from notegen.repeats import RepeatControl, training_rate
 
-    from .package import update_card
     from .sources import load_melodies
 
     melodies = load_melodies(args.train)
@@ -754,11 +743,8 @@ def cmd_tune_repeats(args: argparse.Namespace) -> int:
         "pairs": pairs,
         "melodies": len(melodies),
         "fitted_on": [str(d) for d in args.train],
-        "command": "notegen-train " + shlex.join(args.argv),
     }
-    update_card(Path(args.model), "repeats", spec)
-    print(json.dumps(spec, indent=1))
-    return 0
+    return _save_section(args, args.model, "repeats", spec)
 
 
 def build_parser() -> argparse.ArgumentParser:
