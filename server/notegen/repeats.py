@@ -90,12 +90,14 @@ class RepeatCounter:
     def __init__(self, before: Sequence[int] = ()) -> None:
         """``before``: the pitch ids already played (the context): only its final run counts,
         so a context that ends on nine equal notes does not get a tenth."""
-        self.last = -1
+        self.last = before[-1] if len(before) else -1
         self.pairs = 0
         self.repeats = 0
         self.run = 0
-        for pid in _final_run(before):
-            self.last, self.run = pid, self.run + 1
+        for pid in reversed(before):  # (only the final run: the context can be long)
+            if pid != self.last:
+                break
+            self.run += 1
 
     def played(self, pid: int) -> None:
         """Count pitch id ``pid`` (a pitched note, not a rest)."""
@@ -109,15 +111,6 @@ class RepeatCounter:
         else:
             self.run = 1
         self.last = pid
-
-
-def _final_run(pids: Iterable[int]) -> list[int]:
-    out: list[int] = []
-    for pid in pids:
-        if out and pid != out[-1]:
-            out = []
-        out.append(pid)
-    return out
 
 
 def training_rate(melodies: Iterable[Sequence[float | None]]) -> tuple[float, int]:

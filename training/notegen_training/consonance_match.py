@@ -93,25 +93,31 @@ def file_lines(paths: Sequence[str | Path]) -> list[list[VoiceLine]]:
     return out
 
 
+def own_consonance(pieces: Sequence[Sequence[VoiceLine]], max_notes: int = 128) -> float:
+    """The pieces' own voices' consonant share, pooled, over the spans new voices fill."""
+    good = total = 0
+    for lines in pieces:
+        for line in lines:
+            r = replace_voice(lines, line, 0, max_notes)
+            g, t = consonance(r.own, r.others)
+            good, total = good + g, total + t
+    return good / max(total, 1)
+
+
 def generated_consonance(
     model: MelodyModel, pieces: Sequence[Sequence[VoiceLine]], seeds: Sequence[int]
-) -> tuple[float, float]:
-    """(the pieces' voices' consonant share, the generated voices'), pooled over voices and
-    ``seeds``, with the model's current consonance weight."""
-    own = [0, 0]
-    made = [0, 0]
+) -> float:
+    """The generated voices' consonant share, pooled over voices and ``seeds``, with the
+    model's current consonance weight."""
+    good = total = 0
     for seed in seeds:
         for lines in pieces:
             for line in lines:
                 r = replace_voice(lines, line, seed)
-                good, total = consonance(r.own, r.others)
-                own[0] += good
-                own[1] += total
                 events = generate_block(model, r.options, setting=r.setting).events
-                good, total = consonance(events, r.setting.others)
-                made[0] += good
-                made[1] += total
-    return own[0] / max(own[1], 1), made[0] / max(made[1], 1)
+                g, t = consonance(events, r.setting.others)
+                good, total = good + g, total + t
+    return good / max(total, 1)
 
 
 @dataclass(frozen=True)
@@ -141,13 +147,12 @@ def match_weight(
             "no Sonic Pi file with two voices or more in " + ", ".join(map(str, paths))
         )
     model = MelodyModel.load(model_path)
+    target = own_consonance(pieces)
     tried: list[tuple[float, float]] = []
-    target = 0.0
 
     def at(weight: float) -> float:
-        nonlocal target
         model.consonance = ConsonanceBias(weight)
-        target, share = generated_consonance(model, pieces, seeds)
+        share = generated_consonance(model, pieces, seeds)
         tried.append((weight, share))
         return share
 
