@@ -104,3 +104,21 @@ def test_reading_a_small_region_keeps_the_document_line_starts_at_hand() -> None
     remember_line_starts(text, starts)
     assert line_starts("a1[0]=[:C4,:E4,\n:G4]\n") == [0, 16, 21]
     assert line_starts(text) is starts
+
+
+def test_a_phrase_closing_a_long_unclosed_array_names_the_durations_it_assumes() -> None:
+    """``b1[0]`` has a duration for each of the 20,000 notes; the two notes a phrase adds at
+    the end of the unclosed ``a1[0]`` have none yet, so the closing comment names two."""
+    from notegen.lsp.documents import Reading
+    from notegen.notes import infer_style
+
+    _, notes = long_array(20_000)
+    line = "a1[0]=[" + ",".join(notes) + ","
+    text = "a1=[]\nb1=[]\nb1[0]=[" + ",".join(["0.5"] * 20_000) + "]\n" + line
+    view = DocumentView("file:///long.rb", 1, text)
+    reading = Reading(1, view.arrays(), infer_style(text))
+    nc = note_context(view, 3, len(line), reading, 256)
+    assert nc is not None and nc.local.skipped > 0 and nc.closes
+    assert (nc.kept, nc.durations_count) == (20_000, 20_000)
+    added = [Event(60, 1.0), Event(62, 0.5)]
+    assert nc.closing(added) == "]  # durations 1,0.5 (add to b1[0])"

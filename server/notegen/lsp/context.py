@@ -246,7 +246,7 @@ def note_context(
         setting=setting,
         document=view.text,
         closes=_ends_at_cursor(view, local),
-        kept=len(ctx.before) + (1 if ctx.partial and not partial else 0),
+        kept=local.skipped + len(ctx.before) + (1 if ctx.partial and not partial else 0),
         durations_name=names,
         durations_count=count,
         cursor_time=cursor_time,
