@@ -376,6 +376,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--generate-runs", type=int, default=3)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
+        "--notes",
+        type=int,
+        default=20_000,
+        help="notes in the benchmark document (20,000: 2,000 lines; 200,000: the same 2,000 "
+        "lines, ~230 notes per array)",
+    )
+    parser.add_argument(
+        "--settle-timeout",
+        type=float,
+        default=120.0,
+        help="seconds to wait for the server's reading and warm-up before measuring",
+    )
+    parser.add_argument(
         "--pace-ms", type=float, default=0.0, help="pause between keystrokes/jumps (human: ~150)"
     )
     parser.add_argument(
@@ -438,7 +451,7 @@ def _measure(args: argparse.Namespace, root: Path) -> int:
             f"{verdict(max(firsts) <= 1.5)})"
         )
 
-    doc = make_document(seed=args.seed)
+    doc = make_document(total_notes=args.notes, seed=args.seed)
     path = root / "big.rb"
     path.write_text(doc.text)
     client, init = start_server(args, root, root / "server.log")
@@ -467,9 +480,9 @@ def _measure(args: argparse.Namespace, root: Path) -> int:
         client.wait_notification(
             "textDocument/publishDiagnostics",
             lambda p: p.get("uri") == editor.uri and p.get("version") == editor.version,
-            timeout=120,
+            timeout=args.settle_timeout,
         )
-        settled = wait_idle(client.process.pid)
+        settled = wait_idle(client.process.pid, timeout=args.settle_timeout)
         print(
             f"  server settled {time.perf_counter() - first:.1f} s after didOpen (its reading "
             f"and warm-up; {settled:.1f} s after its diagnostics); measured from then "

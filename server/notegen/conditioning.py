@@ -120,8 +120,7 @@ class _HarmonyTable:
     __slots__ = ("bass", "boundaries", "mask", "register")
 
     def __init__(self, others: tuple[VoiceTimes, ...]) -> None:
-        edges = [v.onsets for v in others] + [v.ends for v in others]
-        self.boundaries = np.unique(np.concatenate(edges)) if edges else np.zeros(0)
+        self.boundaries = _boundaries(others)
         times = np.concatenate([[-1e9], self.boundaries])  # row 0: before every boundary
         pitches = sounding(others, times)
         has = np.isfinite(pitches)
@@ -177,6 +176,21 @@ def harmony_table(others: tuple[VoiceTimes, ...]) -> object:
     return _harmony_table(tuple(others))
 
 
+def stretch_boundaries(others: tuple[VoiceTimes, ...]) -> np.ndarray:
+    """Every onset and end of ``others``, sorted, once each (where their harmony can change):
+    the memoised harmony table's own array when there is one (a piece's settings keep one
+    per voice), else made now."""
+    table = _TABLES.find(others)
+    if table is not None:
+        return table.boundaries
+    return _boundaries(others)
+
+
+def _boundaries(others: tuple[VoiceTimes, ...]) -> np.ndarray:
+    edges = [v.onsets for v in others] + [v.ends for v in others]
+    return np.unique(np.concatenate(edges)) if edges else np.zeros(0)
+
+
 def keep_harmony_table(others: tuple[VoiceTimes, ...], table: object) -> None:
     """Memoise ``table`` (from :func:`harmony_table`, pickled with ``others``) for these voices,
     so :func:`harmony_rows` does not make it again."""
@@ -206,6 +220,13 @@ class _PerVoices(Generic[T]):
         self._entries: dict[
             int, tuple[tuple[weakref.ref[VoiceTimes], ...], tuple[int, ...], T]
         ] = {}
+
+    def find(self, others: tuple[VoiceTimes, ...]) -> T | None:
+        """The value memoised for these voices, or ``None`` (nothing is computed)."""
+        found = self._entries.get(id(others))
+        if found is not None and found[1] == tuple(map(id, others)):
+            return found[2]
+        return None
 
     def get(
         self, others: tuple[VoiceTimes, ...], compute: Callable[[tuple[VoiceTimes, ...]], T]

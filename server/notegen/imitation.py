@@ -77,7 +77,9 @@ def _text(others: tuple[VoiceTimes, ...]) -> MatchIndex:
     for voice in others:
         parts += [intervals(voice.pitches), np.array([_SEPARATOR], np.int64)]
     text = np.concatenate(parts) if parts else np.zeros(0, np.int64)
-    return MatchIndex(text, _SEPARATOR)
+    # 32 bits hold every token (intervals, REST, FIRST, the separator): half the memory of
+    # each listening voice's copy of the others' intervals, and the same matches.
+    return MatchIndex(text.astype(np.int32), _SEPARATOR)
 
 
 _TEXTS: _PerVoices[MatchIndex] = _PerVoices()

@@ -141,7 +141,20 @@ def _build_context(others: tuple[VoiceTimes, ...], durations: np.ndarray) -> Rhy
         return RhythmContext(np.zeros(0), empty, empty)
     all_onsets = np.concatenate(onsets)
     order = np.argsort(all_onsets, kind="stable")
-    return RhythmContext(all_onsets[order], np.concatenate(same)[order], np.concatenate(text))
+    # Duration indices in 16 bits (a vocabulary of a few dozen durations; -1 between voices):
+    # every listening voice keeps its own copy of the others', 200 MB at 64 bits in a
+    # 200,000-note piece. The experts count and compare them: the same answers in any width.
+    small = _index_dtype(len(durations))
+    return RhythmContext(
+        all_onsets[order],
+        np.concatenate(same)[order].astype(small),
+        np.concatenate(text).astype(small),
+    )
+
+
+def _index_dtype(size: int) -> type[np.signedinteger]:
+    """The narrowest signed integer that holds ``-1 .. size``."""
+    return np.int16 if size < np.iinfo(np.int16).max else np.int64
 
 
 _CONTEXTS: _PerVoices[RhythmContext] = _PerVoices()
@@ -206,6 +219,8 @@ class MatchIndex:
         if self._groups is None:
             text = self.text
             ends = np.flatnonzero(text[1:] != self.separator)  # text[j + 1] follows text[j]
+            if len(text) < np.iinfo(np.int32).max:
+                ends = ends.astype(np.int32)  # positions: half the memory, the same answers
             tokens = text[ends]
             order = np.argsort(tokens, kind="stable")  # each token's positions in text order
             ends, tokens = ends[order], tokens[order]

@@ -222,6 +222,26 @@ def test_what_sounds_is_read_per_stretch_as_the_whole_table_reads_it() -> None:
             assert table.at(voices, float(onset)) == expected[index]
 
 
+def test_what_sounds_is_looked_up_in_the_harmony_table_s_own_stretches() -> None:
+    """Voices whose harmony table is kept (a piece's settings keep one per voice) lend it
+    their stretch boundaries: one sorted array per listening voice, not two; voices with
+    none get the same array made anew."""
+    from notegen.conditioning import harmony_table
+    from notegen.consonance import _Sounding
+
+    rng = np.random.default_rng(3)
+    voices = []
+    for _v in range(3):
+        beats = rng.choice([0.5, 1.0, 1.5], size=30)
+        onsets = np.concatenate([[0.0], np.cumsum(beats)[:-1]])
+        voices.append(VoiceTimes(onsets, onsets + beats, rng.integers(50, 70, 30) * 1.0))
+    kept, fresh = tuple(voices), tuple(voices[::-1])
+    table = harmony_table(kept)
+    assert _Sounding(kept).boundaries is table.boundaries  # type: ignore[attr-defined]
+    unique = np.unique(np.concatenate([v.onsets for v in fresh] + [v.ends for v in fresh]))
+    assert _Sounding(fresh).boundaries.tolist() == unique.tolist()
+
+
 def test_the_sampling_weight_is_the_rule_read_one_heard_pitch_at_a_time() -> None:
     """The weight generation adds (kept per heard pitch and bass) is ``consonant_notes``
     times the card's weight: random pitches heard (doubled, microtonal, over and under the

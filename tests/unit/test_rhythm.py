@@ -298,6 +298,28 @@ def test_an_indexed_text_finds_the_same_longest_match_and_followers() -> None:
                     assert nexts.tolist() == expected[1].tolist()
 
 
+def test_a_narrow_text_finds_what_the_wide_one_finds() -> None:
+    """Every listening voice keeps its own copy of the other voices' tokens, so they are kept
+    narrow (durations in 16 bits, intervals in 32; positions in 32): the answers are the
+    64-bit scan's, token for token."""
+    rng = np.random.default_rng(11)
+    for case in range(40):
+        separator, narrow = (-1, np.int16) if case % 2 else (-99_999, np.int32)
+        voices = [rng.integers(0, 1 + case % 5, size=int(rng.integers(0, 60))) for _ in range(4)]
+        wide = np.concatenate([np.append(v, separator) for v in voices]).astype(np.int64)
+        index = MatchIndex(wide.astype(narrow), separator)
+        for max_order in (1, 3, 16):
+            for _ in range(20):
+                own = rng.integers(0, 1 + case % 5, size=int(rng.integers(0, 25))).astype(np.int64)
+                length, nexts = index.longest(own, max_order)
+                expected = longest_match(wide, own, max_order, separator=separator)
+                assert (length, nexts.tolist()) == (expected[0], expected[1].tolist())
+    others = (VoiceTimes(np.arange(4.0), np.arange(1.0, 5.0), np.full(4, 60.0)),) * 2
+    context = rhythm_context(Setting(others=others), np.asarray(DEFAULT_DURATIONS))
+    assert context is not None
+    assert (context.same_ids.itemsize, context.text.itemsize) == (2, 2)
+
+
 def test_a_match_length_falls_in_the_bucket_of_its_edges() -> None:
     """None, 1-2, 3-5, 6-9, 10 or more (as ``np.searchsorted`` places it on the edges)."""
     assert [bucket(n) for n in (0, 1, 2, 3, 5, 6, 9, 10, 40)] == [0, 1, 1, 2, 2, 3, 3, 4, 4]

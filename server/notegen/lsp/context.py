@@ -145,9 +145,18 @@ class NoteContext:
         bounds = np.cumsum([0, *(len(p) for p in parts)])
         prefix = int(bounds[-1])
         n = prefix + len(tail)
-        cut = trim_context(n, self.max_context)
-        later = bounds[bounds >= cut]
-        start = int(later[0]) if len(later) else cut
+        skipped = self.local.skipped if self.local is not None else 0  # (a warm-up's: none)
+        if skipped:
+            # A window of a long line: ``skipped`` elements of this array come before the
+            # notes read. Trimmed as if they had been read, the context starts where a whole
+            # line's would, moving every half window; trimmed on the window's own count it
+            # moved with the window at every keystroke, and no cached state matched.
+            # (Nothing before the window joins it: the earlier sections lie past the gap.)
+            start = min(max(trim_context(n + skipped, self.max_context) - skipped, prefix), n)
+        else:
+            cut = trim_context(n, self.max_context)
+            later = bounds[bounds >= cut]
+            start = int(later[0]) if len(later) else cut
         ids = np.concatenate([*parts, tail]) if parts else tail
         marks = [int(b) - start for b in bounds if start < b <= prefix]
         setting = None
@@ -237,7 +246,7 @@ def note_context(
         setting=setting,
         document=view.text,
         closes=_ends_at_cursor(view, local),
-        kept=len(ctx.before) + (1 if ctx.partial and not partial else 0),
+        kept=local.skipped + len(ctx.before) + (1 if ctx.partial and not partial else 0),
         durations_name=names,
         durations_count=count,
         cursor_time=cursor_time,

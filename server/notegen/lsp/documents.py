@@ -117,6 +117,9 @@ class DocumentView:
             return 0
         if line >= len(starts):
             return len(self.text)
+        if self.text.isascii():  # (known without a scan: no copy of a long line)
+            length = line_end(self.text, starts, line) - starts[line]
+            return starts[line] + min(max(character, 0), length)
         return starts[line] + utf16_to_index(self.line_text(line), character)
 
     def position_at(self, offset: int) -> tuple[int, int]:
@@ -124,6 +127,8 @@ class DocumentView:
         offset = min(max(offset, 0), len(self.text))
         line = bisect.bisect_right(self.starts, offset) - 1
         start = self.starts[line]
+        if self.text.isascii():  # columns are offsets: no copy of the line up to the offset
+            return line, offset - start
         return line, utf16_len(self.text[start:offset])
 
     # -- whole-file reading --------------------------------------------------------------------
@@ -254,7 +259,10 @@ class DocumentView:
         """
         text, start = self.text, self.starts[line]
         end = start + self._line_length(line)
-        cursor = start + utf16_to_index(text[start:end], character)
+        if text.isascii():
+            cursor = start + min(max(character, 0), end - start)
+        else:
+            cursor = start + utf16_to_index(text[start:end], character)
         limit = min(end, start + 256)
         equals = text.find("=", start, limit)
         bracket = text.find("[", equals + 1 if equals != -1 else start, limit)

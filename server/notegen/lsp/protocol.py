@@ -401,7 +401,7 @@ def _splice(doc: Any, change: Any) -> bool:
         if character > length:
             return False
         offsets.append(starts[line] + character)
-    spliced = source[: offsets[0]] + change.text + source[offsets[1] :]
+    spliced = "".join((source[: offsets[0]], change.text, source[offsets[1] :]))  # one copy less
     doc._source = spliced
     if start.line == end.line and "\n" not in change.text and "\r" not in change.text:
         shift = len(change.text) - (offsets[1] - offsets[0])  # the lines after move by it

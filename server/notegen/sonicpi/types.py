@@ -45,8 +45,13 @@ LINE_BREAK = re.compile(r"\r\n|\n|\r")
 """Where lines end, as LSP counts them: ``\\r\\n``, ``\\n`` or a lone ``\\r``."""
 
 
-_last: tuple[str, list[int]] | None = None
-"""The latest text asked about (the very object) and its line starts."""
+_BIG = 65_536
+"""Texts at least this long keep their line starts in a slot of their own."""
+_last: list[tuple[str, list[int]] | None] = [None, None]
+"""The latest text asked about (the very object) and its line starts: ``[0]`` of a short
+text, ``[1]`` of a long one. Apart, the small regions the reader reads around a cursor (a
+window of a long line, a block of statements) do not push out a whole document's starts,
+which the next keystroke's splice asks for again (5 ms for a 5 MB document, every keystroke)."""
 
 
 def line_starts(text: str) -> list[int]:
@@ -58,8 +63,8 @@ def line_starts(text: str) -> list[int]:
     splice that keeps the lines (:func:`remember_line_starts`) hands the new text's over (the
     2,000-line benchmark piece: ~0.1 ms each time). For ASCII text numpy finds the line breaks
     in a third of the time of a ``str.find`` loop (0.07 vs 0.19 ms)."""
-    global _last
-    last = _last
+    slot = int(len(text) >= _BIG)
+    last = _last[slot]
     if last is not None and last[0] is text:
         return last[1]
     if "\r" not in text and len(text) > 4096 and text.isascii():
@@ -75,14 +80,13 @@ def line_starts(text: str) -> list[int]:
             pos = text.find("\n", pos + 1)
     else:
         starts = [0, *(m.end() for m in LINE_BREAK.finditer(text))]
-    _last = (text, starts)
+    _last[slot] = (text, starts)
     return starts
 
 
 def remember_line_starts(text: str, starts: list[int]) -> None:
     """``text``'s line starts, known to its maker (:func:`line_starts` will give them)."""
-    global _last
-    _last = (text, starts)
+    _last[int(len(text) >= _BIG)] = (text, starts)
 
 
 def line_end(text: str, starts: list[int], line: int) -> int:

@@ -1,0 +1,166 @@
+"""notegen-lsp on huge documents: completion and hover latency, RSS (issue 12's size bounds).
+
+Run by hand (figures, not a test)::
+
+    python benchmarks/huge_documents.py --model models/notegen.json
+
+One server (its model loaded first, on a small document), then for each document:
+
+- ``array``: a 5 MB one-line note array (``a1[0]=[:C4,:C4,…]``, 1,250,000 notes);
+- ``plain``: a 5 MB line that is no code at all (``xxxx…``);
+- ``notes``: 200,000 notes, 2,000 lines of 100 notes each, every line its own melody.
+
+it sends ``didOpen`` and right after it the first completion (timed from that request: the
+server must take in the document first, as an editor's first request after opening does), a
+hover, then ``--places`` completions at other cursors (new contexts: the first request there)
+and ``--typing`` keystrokes (an inserted note, then a completion after it). Targets (issue 12):
+completion ≤ 50 ms on a 5 MB document, ≤ 10 ms on 200,000 notes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from lsp_latency import completion_items, completion_params, describe, percentile, verdict
+from rpc_client import RpcClient, vm_status
+
+NOTE_NAMES = [":C4", ":D4", ":E4", ":F4", ":G4", ":A4", ":B4", ":C5", ":r", ":E5", ":G3"]
+SMALL = "a1=[]\na1[0]=[:C4,:E4,:G4,]\n"
+
+
+def documents(seed: int) -> dict[str, tuple[str, float]]:
+    """name → (text, target ms)."""
+    rng = random.Random(seed)
+    lines = ["a1=[]"]
+    for k in range(2000):
+        lines.append(f"a1[{k}]=[" + ",".join(rng.choice(NOTE_NAMES) for _ in range(100)) + "]")
+    return {
+        "array": ("a1=[]\na1[0]=[" + ":C4," * 1_250_000 + ":D4]\n", 50.0),
+        "plain": ("x" * 5_000_000 + "\n", 50.0),
+        "notes": ("\n".join(lines) + "\n", 10.0),
+    }
+
+
+class Probe:
+    def __init__(self, client: RpcClient, uri: str, lines: list[str]) -> None:
+        self.client, self.uri, self.lines, self.version = client, uri, lines, 1
+
+    def request(self, method: str, line: int, character: int) -> tuple[float, Any]:
+        params = completion_params(self.uri, line, character, None)
+        if method != "textDocument/completion":
+            params.pop("context")
+        pending = self.client.send(method, params)
+        result = pending.wait(120)
+        return pending.latency_s, result
+
+    def type_note(self, line: int, character: int, text: str) -> None:
+        self.lines[line] = self.lines[line][:character] + text + self.lines[line][character:]
+        self.version += 1
+        position = {"line": line, "character": character}
+        self.client.did_change(
+            self.uri,
+            self.version,
+            [{"range": {"start": position, "end": position}, "text": text}],
+        )
+
+
+def places(name: str, lines: list[str], count: int, rng: random.Random) -> list[tuple[int, int]]:
+    """Cursors right after an element (``,`` before them), spread over the document."""
+    out = []
+    for _ in range(count):
+        fixed = {"array": 1, "plain": 0}
+        line = fixed[name] if name in fixed else rng.randrange(1, len(lines) - 1)
+        text = lines[line]
+        low = text.index("[") + 1 if "[" in text else 0
+        at = rng.randrange(low, len(text))
+        comma = text.rfind(",", low, at)
+        out.append((line, comma + 1 if comma != -1 else len(text) // 2))
+    return out
+
+
+def run_document(
+    client: RpcClient, root: Path, name: str, text: str, target: float, args: argparse.Namespace
+) -> bool:
+    rng = random.Random(args.seed)
+    uri = (root / f"{name}.rb").as_uri()
+    lines = text.split("\n")
+    probe = Probe(client, uri, lines)
+    (line, character) = places(name, lines, 1, rng)[0]
+    print(f"\n[{name}] {len(text):,} chars, {len(lines) - 1:,} lines; target ≤ {target:g} ms")
+    started = time.perf_counter()
+    client.did_open(uri, text)
+    first, result = probe.request("textDocument/completion", line, character)
+    items = completion_items(result)
+    print(
+        f"  first completion, sent right after didOpen: {first * 1000:.1f} ms "
+        f"({len(items)} items; {(time.perf_counter() - started) * 1000:.1f} ms from didOpen)"
+    )
+    hover, result = probe.request("textDocument/hover", line, character)
+    print(f"  hover there: {hover * 1000:.1f} ms ({'an answer' if result else 'no hover'})")
+    new_places = []
+    for line, character in places(name, lines, args.places, rng):
+        latency, _ = probe.request("textDocument/completion", line, character)
+        new_places.append(latency)
+    print(f"  completion at {args.places} other places: {describe(new_places)}")
+    typing = []
+    if name != "plain":
+        line, character = places(name, lines, 1, rng)[0]
+        for _ in range(args.typing):
+            note = rng.choice(NOTE_NAMES) + ","
+            probe.type_note(line, character, note)
+            character += len(note)
+            latency, _ = probe.request("textDocument/completion", line, character)
+            typing.append(latency)
+        print(f"  typing (a note, then completion), {args.typing} keystrokes: {describe(typing)}")
+    worst = max([first, *new_places, *typing]) * 1000
+    p99 = percentile([x * 1000 for x in [*new_places, *typing]], 99)
+    print(
+        f"  RSS {vm_status(client.process.pid)['VmRSS'] / 1024:.1f} MB; worst completion "
+        f"{worst:.1f} ms, p99 after the first {p99:.1f} ms: target ≤ {target:g} ms "
+        f"{verdict(worst <= target)}"
+    )
+    client.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
+    return worst <= target
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, help="model .onnx/.json passed as --model")
+    parser.add_argument("--which", nargs="*", default=["array", "plain", "notes"])
+    parser.add_argument("--places", type=int, default=40)
+    parser.add_argument("--typing", type=int, default=40)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args(argv)
+    print("$ " + " ".join([Path(sys.executable).name, *sys.argv]))
+    load = os.getloadavg()
+    print(f"machine: {os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    command = [str(Path(sys.executable).parent / "notegen-lsp")]
+    if args.model:
+        command += ["--model", str(args.model.resolve())]
+    docs = documents(args.seed)
+    with tempfile.TemporaryDirectory(prefix="notegen-huge-") as tmp:
+        root = Path(tmp)
+        client = RpcClient(command, cwd=root, stderr_path=root / "server.log")
+        client.initialize(root)
+        small = (root / "small.rb").as_uri()
+        client.did_open(small, SMALL)
+        warm = client.send("textDocument/completion", completion_params(small, 1, 18, None))
+        warm.wait(120)
+        print(f"server ready (model loaded): first small completion {warm.latency_s * 1000:.0f} ms")
+        met = [run_document(client, root, n, *docs[n], args) for n in args.which]
+        code = client.close()
+    print(f"\nall targets {verdict(all(met))}; server exit code {code}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
