@@ -102,3 +102,21 @@ def test_an_include_glob_full_of_stars_is_matched_in_time(client: Any, tmp_path:
     client.did_open(uri, SONG)
     assert "MIDI 60" in hover(client, uri, 2, 8)["contents"]["value"]
     still_serves(client, tmp_path)
+
+
+def test_a_client_that_never_answers_apply_edit_gets_an_error_reply(
+    client: Any, tmp_path: Path
+) -> None:
+    """Generate melody waited for the client's ``workspace/applyEdit`` answer for ever: its own
+    request was never answered. Now it fails after 30 s with RequestFailed, saying why."""
+    client.handlers["workspace/applyEdit"] = rpc.NO_ANSWER
+    uri = (tmp_path / "song.rb").as_uri()
+    pending = client.send(
+        "workspace/executeCommand",
+        {"command": "notegen.generateMelody", "arguments": [{"uri": uri, "length": 4}]},
+    )
+    still_serves(client, tmp_path)  # meanwhile everything else is answered
+    with pytest.raises(rpc.RpcError) as caught:
+        pending.wait(90)
+    assert caught.value.code == -32803
+    assert "did not answer workspace/applyEdit" in caught.value.error["message"]

@@ -18,7 +18,7 @@ import gc
 import logging
 import sys
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import unquote
@@ -52,7 +52,7 @@ from .edits import client_supports_document_changes, lsp_range
 from .engine import Engine
 from .model_choice import NOTIFICATION, Choice, ModelChoice, hover_line
 from .model_choice import diagnostics as model_diagnostics
-from .protocol import NotegenProtocol, Prepared
+from .protocol import ClientDidNotAnswer, NotegenProtocol, Prepared
 
 log = logging.getLogger(__name__)
 
@@ -197,6 +197,28 @@ class NotegenServer(LanguageServer):
         if doc is None:
             return False
         return self.coexistence.serves(self.settings, uri, doc.version, doc.source, doc.language_id)
+
+    async def workspace_apply_edit_async(
+        self, params: types.ApplyWorkspaceEditParams
+    ) -> types.ApplyWorkspaceEditResult:
+        """pygls' ``workspace/applyEdit``, failing (-32803) if the client never answers."""
+        try:
+            result: types.ApplyWorkspaceEditResult = await self.protocol.ask_client(
+                types.WORKSPACE_APPLY_EDIT, params
+            )
+        except ClientDidNotAnswer as exc:
+            exc.message += "; it may still apply the edit"
+            raise
+        return result
+
+    async def workspace_configuration_async(
+        self, params: types.ConfigurationParams
+    ) -> Sequence[Any | None]:
+        """pygls' ``workspace/configuration``, failing if the client never answers."""
+        result: Sequence[Any | None] = await self.protocol.ask_client(
+            types.WORKSPACE_CONFIGURATION, params
+        )
+        return result
 
     def client_capabilities_or_none(self) -> types.ClientCapabilities | None:
         try:
