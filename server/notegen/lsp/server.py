@@ -67,6 +67,9 @@ MAX_READING_CHARS = 4_000_000
 """Above this a document is never read whole: a 5 MB file took ~40 s of CPU (holding the
 GIL most of it, so every completion waited) and ~800 MB per reading. Completion and hover
 only need the cursor's lines; 200,000 notes with durations are ~2.5 M characters."""
+MAX_SETTING_WARNINGS = 5
+"""Settings problems shown one by one; the rest as one count. Settings with 100,000 unknown
+keys showed 100,000 messages, and the requests behind them waited over 10 s."""
 WARM_ROWS = 8
 """Voices warmed together: a batch-8 round of one section each takes ~5 ms of CPU."""
 WARM_SPAN = 8
@@ -231,8 +234,11 @@ class NotegenServer(LanguageServer):
     def apply_settings(self, raw: Any) -> None:
         previous = self.settings
         self.settings, warnings = parse_settings(raw, previous)
-        for warning in warnings:
-            self.warn(warning)
+        for warning in warnings[:MAX_SETTING_WARNINGS]:
+            self.warn(warning if len(warning) <= 500 else warning[:500] + "…")
+        if len(warnings) > MAX_SETTING_WARNINGS:
+            more = len(warnings) - MAX_SETTING_WARNINGS
+            self.warn(f"notegen: {more:,} more settings problems of the same kind not shown")
         if self.settings.modelPath != previous.modelPath:
             self.load_model()
         served = (self.settings.enable, self.settings.include, self.settings.slips)
