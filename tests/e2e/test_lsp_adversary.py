@@ -147,3 +147,26 @@ def test_a_play_command_in_100000_nested_brackets_is_answered(client: Any, tmp_p
         command(client, "notegen.playInSonicPi", args, timeout=90)
     assert caught.value.code == -32602 and "not inside a note array" in str(caught.value)
     still_serves(client, tmp_path)
+
+
+@pytest.mark.parametrize(
+    "name, args",
+    [
+        ("notegen.generateMelody", {"length": 4, "preview": True}),
+        ("notegen.continueMelody", {"position": {"line": 2, "character": 8}, "preview": True}),
+        ("notegen.playInSonicPi", {"position": {"line": 2, "character": 8}}),
+    ],
+)
+def test_a_command_on_a_file_too_big_to_read_whole_says_so_at_once(
+    client: Any, tmp_path: Path, name: str, args: dict[str, Any]
+) -> None:
+    """Above 4,000,000 characters the server never reads a file whole, but these commands did:
+    Generate on 6.8 MB read it on the event loop (every request waited ~20 s) and answered
+    after ~5 minutes. Now a clear error."""
+    uri = (tmp_path / "huge.rb").as_uri()
+    section = "a1[%d]=[" + ", ".join([":C4", ":E4", ":G4", ":C5"] * 10) + "]\n"
+    client.did_open(uri, "a1=[]\n" + "".join(section % k for k in range(21_000)))
+    with pytest.raises(rpc.RpcError) as caught:
+        command(client, name, {"uri": uri, **args}, timeout=60)
+    assert caught.value.code == -32602 and "characters; notegen reads at most" in str(caught.value)
+    still_serves(client, tmp_path)

@@ -9,6 +9,7 @@ dropped (``ContentModified``) instead of being applied at a stale place.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
@@ -33,7 +34,7 @@ from pygls.exceptions import (
 )
 
 from . import child, jobs
-from .documents import DocumentView, Reading
+from .documents import MAX_READING_CHARS, DocumentView, Reading
 from .edits import client_supports_document_changes, text_edit, workspace_edit
 from .engine import Engine, Job
 from .host import Host
@@ -125,7 +126,17 @@ def document_arg(server: Host, args: dict[str, Any]) -> DocumentView:
     view = server.view(uri)
     if view is None:
         raise invalid("uri", f"{uri} is not open in the editor")
+    if len(view.text) > MAX_READING_CHARS:
+        raise invalid("uri", too_big(view))
     return view
+
+
+def too_big(view: DocumentView) -> str:
+    """Why a command refuses a document it would have to read whole."""
+    return (
+        f"{view.uri} has {len(view.text):,} characters; notegen reads at most "
+        f"{MAX_READING_CHARS:,} of a file for a command (put the piece in a smaller file)"
+    )
 
 
 async def model_or_error(server: Host, uri: str):
@@ -231,7 +242,10 @@ async def generate_melody(server: Host, *args: Any) -> dict[str, Any]:
         options = parse_generate_options({k: v for k, v in raw.items() if k != "preview"}, defaults)
     except ArgumentError as exc:
         raise invalid(exc.name, exc.why) from None
-    form = raw.get("form", default_form(view.arrays()))
+    if "form" in raw:
+        form = raw["form"]
+    else:  # the document's arrays: a whole reading, off the event loop
+        form = await asyncio.to_thread(lambda: default_form(view.arrays()))
     if form not in FORMS:
         raise invalid("form", f"must be one of {', '.join(FORMS)}, not {form!r}")
     engine = server.engine_for(view.uri)

@@ -42,6 +42,11 @@ from notegen.sonicpi.types import (
 
 log = logging.getLogger(__name__)
 
+MAX_READING_CHARS = 4_000_000
+"""Above this a document is never read whole: a 5 MB file took ~40 s of CPU (holding the
+GIL most of it, so every completion waited) and ~800 MB per reading. Completion and hover
+only need the cursor's lines; 200,000 notes with durations are ~2.5 M characters. Commands
+that read the whole file (generate, continue, play, add durations) refuse such a file."""
 REGION_LINES = 40
 """How many lines above/below the cursor a multi-line array may reach for the local reader."""
 STATEMENT_LINES = 120

@@ -28,7 +28,7 @@ from notegen.sonicpi import format_duration
 from notegen.sonicpi.types import NoteArray
 
 from .context import NoteContext
-from .documents import DocumentView
+from .documents import MAX_READING_CHARS, DocumentView
 from .edits import client_supports_document_changes, text_edit, workspace_edit
 from .host import Host
 
@@ -150,6 +150,8 @@ async def add_ghost_durations(server: Host, *args: Any) -> dict[str, Any]:
     view = server.view(str(raw.get("uri", "")))
     if view is None:
         return {"applied": False, "added": 0, "reason": "the document is not open"}
+    if len(view.text) > MAX_READING_CHARS:  # its arrays would be read whole
+        return {"applied": False, "added": 0, "reason": "the document is too big"}
     found = await asyncio.to_thread(_plan_and_forget, view, raw)  # whole file: off the loop
     if not found.edits:
         return {"applied": False, "added": 0, "reason": found.reason}

@@ -47,7 +47,7 @@ from . import (
 )
 from .coexistence import Coexistence
 from .context import NoteContext, note_context
-from .documents import ArraySummary, DocumentView, Reading
+from .documents import MAX_READING_CHARS, ArraySummary, DocumentView, Reading
 from .edits import client_supports_document_changes, lsp_range
 from .engine import Engine
 from .model_choice import NOTIFICATION, Choice, ModelChoice, hover_line
@@ -63,10 +63,6 @@ READ_DELAY_FACTOR = 3.0
 :data:`DIAGNOSTICS_DELAY_S`, at most :data:`MAX_READ_DELAY_S`): a big file is re-read only
 when typing has really paused, so the reading rarely runs while completions are wanted."""
 MAX_READ_DELAY_S = 2.0
-MAX_READING_CHARS = 4_000_000
-"""Above this a document is never read whole: a 5 MB file took ~40 s of CPU (holding the
-GIL most of it, so every completion waited) and ~800 MB per reading. Completion and hover
-only need the cursor's lines; 200,000 notes with durations are ~2.5 M characters."""
 MAX_SETTING_WARNINGS = 5
 """Settings problems shown one by one; the rest as one count. Settings with 100,000 unknown
 keys showed 100,000 messages, and the requests behind them waited over 10 s."""
@@ -801,9 +797,12 @@ def create_server(model_path: str | None = None) -> NotegenServer:
         )
         out += play.play_actions(view, params.range)
         changes = client_supports_document_changes(ls.client_capabilities_or_none())
-        if any(d.code == quick_fixes.CODE for d in params.context.diagnostics):
+        wanted = any(d.code == quick_fixes.CODE for d in params.context.diagnostics)
+        if wanted and len(view.text) <= MAX_READING_CHARS:  # (never diagnosed above it)
+            # A whole reading: beside the inference thread, which completions wait for.
             fixes = quick_fixes.add_missing_durations
-            out = await ls.engine.run(fixes, view, params.context.diagnostics, changes) + out
+            diagnostics = list(params.context.diagnostics)
+            out = await asyncio.to_thread(fixes, view, diagnostics, changes) + out
         out = slip_hints.actions(view, params.context.diagnostics, changes) + out
         return out
 

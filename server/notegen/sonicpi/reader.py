@@ -65,15 +65,15 @@ class _Doc:
     def symbols_in(self, a: int, b: int) -> tuple[int, int]:
         """How many symbols ``sig[a:b]`` holds, and how many of them name notes."""
         if self._notes is None:
-            symbols = [t.kind == "sym" for t in self.sig]
-            notes = (s and _is_note_symbol(t.value) for s, t in zip(symbols, self.sig, strict=True))
+            is_sym = [t.kind == "sym" for t in self.sig]
+            is_note = [t.kind == "sym" and _is_note_symbol(t.value) for t in self.sig]
             self._notes = (
-                list(accumulate(symbols, initial=0)),
-                list(accumulate(notes, initial=0)),
+                list(accumulate(is_sym, initial=0)),
+                list(accumulate(is_note, initial=0)),
             )
         b = max(a, min(b, len(self.sig)))
-        syms, notes = self._notes
-        return syms[b] - syms[a], notes[b] - notes[a]
+        symbols, notes = self._notes
+        return symbols[b] - symbols[a], notes[b] - notes[a]
 
     def tok_text(self, a: int, b: int) -> str:
         if a >= b:
