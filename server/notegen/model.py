@@ -100,7 +100,7 @@ MAX_CARD_BYTES = 16 * 1024 * 1024
 MAX_GRAPH_BYTES = 2 * 1024 * 1024 * 1024  # protobuf's own limit for one ONNX file
 
 
-def _check_regular_file(path: Path, what: str, limit: int) -> None:
+def check_regular_file(path: Path, what: str, limit: int) -> None:
     """Refuse, before opening it, a path that is not a regular file of a sane size.
 
     Opening a FIFO blocks until someone writes to it, and ``/dev/zero`` reads until memory
@@ -127,7 +127,7 @@ def _check_regular_file(path: Path, what: str, limit: int) -> None:
 
 
 def _read_card(card_path: Path) -> dict[str, Any]:
-    _check_regular_file(card_path, "model card", MAX_CARD_BYTES)
+    check_regular_file(card_path, "model card", MAX_CARD_BYTES)
     try:
         text = card_path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -282,7 +282,7 @@ class MelodyModel:
         if onnx_path is None:
             name = card.get("onnx") or card_path.with_suffix(".onnx").name
             onnx_path = card_path.parent / str(name)
-        _check_regular_file(onnx_path, "model graph", MAX_GRAPH_BYTES)
+        check_regular_file(onnx_path, "model graph", MAX_GRAPH_BYTES)
         try:
             data = onnx_path.read_bytes()
         except FileNotFoundError:

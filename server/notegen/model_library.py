@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from notegen.model import default_model_path
+from notegen.model import MAX_CARD_BYTES, ModelError, check_regular_file, default_model_path
 
 NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.\-]*"
 
@@ -44,10 +44,15 @@ class ModelEntry:
 
 
 def _summary(card_path: Path) -> dict[str, Any] | None:
-    """The card's data and metrics in a few fields; ``None`` when it is not a model card."""
+    """The card's data and metrics in a few fields; ``None`` when it is not a model card.
+
+    Only a regular file of a card's size is read: a FIFO named ``x.json`` in the folder
+    blocked the server for good (opening it waits for a writer), and a huge one was read whole.
+    """
     try:
+        check_regular_file(card_path, "model card", MAX_CARD_BYTES)
         card = json.loads(card_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, ModelError, RecursionError):
         return None
     if not isinstance(card, dict) or "onnx" not in card or "pitch_vocab" not in card:
         return None

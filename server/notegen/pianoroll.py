@@ -26,6 +26,14 @@ TOP = 18  # room for the title
 BOTTOM = 14  # room for the beat numbers
 WINDOW_BEATS = 48.0
 MIN_SEMITONES = 12
+LOWEST, HIGHEST = 0, 127
+"""The rows a picture can have (MIDI's range): a note outside it is drawn on the edge row, so
+an array holding ``1e308`` draws 130 rows, not a loop over 10^308 of them."""
+MAX_BEATS = 1_000_000.0
+"""The longest stretch a picture spans; a duration that is not a positive finite number
+counts as 1 beat (as a missing one does)."""
+MAX_GRID_LINES = 512
+"""Beat lines drawn at most; a longer span draws every 4th, 16th, ... beat."""
 FOCUS = "#2f74d0"
 CURSOR = "#e8590c"
 ADDED = "#2b9348"
@@ -59,11 +67,29 @@ def _timeline(events: Sequence[Event]) -> list[_Note]:
     out: list[_Note] = []
     t = 0.0
     for i, ev in enumerate(events):
-        length = ev.duration if ev.duration is not None and ev.duration > 0 else 1.0
-        if ev.pitch is not None:
-            out.append(_Note(t, length, float(ev.pitch), i))
+        length = _length(ev)
+        row = _row(ev.pitch)
+        if row is not None:
+            out.append(_Note(t, length, row, i))
         t += length
     return out
+
+
+def _row(pitch: float | None) -> float | None:
+    """The pitch a note is drawn at (kept inside MIDI's range); ``None``: a rest."""
+    if pitch is None:
+        return None
+    try:
+        p = float(pitch)
+    except OverflowError:  # an integer too large for a float
+        p = math.inf if pitch > 0 else -math.inf
+    return None if math.isnan(p) else min(max(p, LOWEST), HIGHEST)
+
+
+def _length(ev: Event) -> float:
+    """Beats an event takes in the picture (1 for a missing, non-positive or absurd one)."""
+    d = ev.duration
+    return d if d is not None and 0 < d <= MAX_BEATS else 1.0
 
 
 def _window(
@@ -81,11 +107,10 @@ def render_svg(roll: Roll) -> str:
     """The picture as standalone SVG text (its own background: readable on any theme)."""
     focus = _timeline(roll.focus)
     others = [_timeline(v) for v in roll.others]
-    total = sum(
-        ev.duration if ev.duration is not None and ev.duration > 0 else 1.0 for ev in roll.focus
-    )
+    total = sum(_length(ev) for ev in roll.focus)
     around = roll.cursor if roll.cursor is not None else roll.added_from
     t0, t1 = _window(focus, total, around, roll.window_beats)
+    t1 = min(t1, t0 + MAX_BEATS)
 
     def shown(notes: list[_Note]) -> list[_Note]:
         return [n for n in notes if n.start < t1 and n.start + n.length > t0]
@@ -125,8 +150,11 @@ def render_svg(roll: Roll) -> str:
                 f'<text x="{LEFT - 3}" y="{y(p) + row / 2 + 3:.1f}" text-anchor="end" '
                 f'fill="#555">{spell(p, style).lstrip(":")}</text>'
             )
-    step = 1 if t1 - t0 <= 16 else 4 if t1 - t0 <= 64 else 16
-    b = math.ceil(t0)
+    grid = 1
+    while (t1 - t0) / grid > MAX_GRID_LINES:
+        grid *= 4
+    step = max(grid, 1 if t1 - t0 <= 16 else 4 if t1 - t0 <= 64 else 16)
+    b = math.ceil(t0 / grid) * grid
     while b <= t1:
         strong = b % 4 == 0
         parts.append(
@@ -138,7 +166,7 @@ def render_svg(roll: Roll) -> str:
                 f'<text x="{x(b):.1f}" y="{HEIGHT - 3}" text-anchor="middle" fill="#777">'
                 f"{b:g}</text>"
             )
-        b += 1
+        b += grid
 
     def bar(n: _Note, fill: str, opacity: float, stroke: str = "") -> str:
         x0, x1 = x(n.start), min(x(n.start + n.length), LEFT + plot_w)

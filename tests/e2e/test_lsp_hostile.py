@@ -107,6 +107,10 @@ MALFORMED = {
     "params a list": ("textDocument/hover", [1, 2], -32602),
     "inline completion without context": ("textDocument/inlineCompletion", {}, -32602),
     "unknown method": ("notegen/noSuchThing", {}, -32601),
+    # an LSP integer is a JSON number without a fraction: these were read as line 2 / 1 / 1
+    "line as a string": ("textDocument/hover", {"line": "2"}, -32602),
+    "line 1.5": ("textDocument/hover", {"line": 1.5}, -32602),
+    "line true": ("textDocument/completion", {"line": True}, -32602),
 }
 
 
@@ -124,6 +128,48 @@ def test_a_malformed_request_gets_an_error_reply(client: Any, tmp_path: Path, na
     pending = client.send_raw(frame(json.dumps(message).encode()), name)
     assert error_of(pending)["code"] == code
     still_serves(client, tmp_path)
+
+
+@pytest.mark.parametrize("method", ["initialized", "textDocument/didClose", "$/cancelRequest"])
+def test_a_notification_sent_with_an_id_is_answered_and_not_acted_on(
+    client: Any, tmp_path: Path, method: str
+) -> None:
+    uri = (tmp_path / "song.rb").as_uri()
+    params = {"initialized": {}, "$/cancelRequest": {"id": 1}}.get(
+        method, {"textDocument": {"uri": uri}}
+    )
+    error = error_of(client.send(method, params))
+    assert error["code"] == -32601 and "notification" in error["message"]
+    still_serves(client, tmp_path)  # the didClose "request" did not close the song
+
+
+def test_a_frame_with_bare_newline_headers_is_served_and_so_is_the_next(
+    client: Any, tmp_path: Path
+) -> None:
+    uri = (tmp_path / "song.rb").as_uri()
+    bodies = [
+        json.dumps(
+            {"jsonrpc": "2.0", "id": k, "method": "textDocument/hover", "params": hover_params(uri)}
+        ).encode()
+        for k in ("lf", "crlf")
+    ]
+    lf = client.send_raw(
+        b"Content-Length: %d\nContent-Type: application/vscode-jsonrpc\n\n%s"
+        % (len(bodies[0]), bodies[0]),
+        "lf",
+    )
+    crlf = client.send_raw(frame(bodies[1]), "crlf")
+    assert "MIDI 60" in crlf.wait(10)["contents"]["value"]
+    assert "MIDI 60" in lf.wait(10)["contents"]["value"]
+
+
+def test_an_unterminated_header_does_not_swallow_the_next_frame(
+    client: Any, tmp_path: Path
+) -> None:
+    since = len(client.orphans)
+    client.send_raw(b"Content-Length: 12 and no blank line ")
+    still_serves(client, tmp_path)
+    assert client.wait_orphan(since)["error"]["code"] == -32700
 
 
 def test_jsonrpc_1_0_is_an_invalid_request(client: Any, tmp_path: Path) -> None:

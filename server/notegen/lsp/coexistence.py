@@ -12,7 +12,6 @@ as its first ``play`` or voice array is typed.
 
 from __future__ import annotations
 
-import re
 from functools import lru_cache
 from urllib.parse import unquote, urlparse
 
@@ -22,36 +21,81 @@ from notegen.sonicpi.recognise import looks_like_sonic_pi
 __all__ = ["Coexistence", "glob_matches"]
 
 
+Step = tuple[str, tuple[str, ...]]
+"""One glob element: ``("lit", (text,))``, ``("alt", options)``, ``("seg", ())`` for ``*``,
+``("one", ())`` for ``?``, ``("any", ())`` for ``**`` and ``("dirs", ())`` for ``**/``."""
+MAX_PATH_CHARS = 4096
+"""Longer paths (the OS's limit) match no glob: matching is O(glob x path)."""
+
+
 @lru_cache(maxsize=64)
-def _glob_regex(glob: str) -> re.Pattern[str]:
+def _glob_steps(glob: str) -> tuple[bool, tuple[Step, ...]]:
     """``**`` any folders, ``*`` within one name, ``?`` one character, ``{a,b}`` either.
 
     A glob without a leading ``/`` may match at any folder depth (``music/*.rb`` matches
-    ``/home/me/music/a.rb``), as globs in editor settings do.
+    ``/home/me/music/a.rb``), as globs in editor settings do: the flag says so.
     """
-    out = [] if glob.startswith("/") else ["(?:.*/)?"]
+    steps: list[Step] = []
     i = 0
     while i < len(glob):
         if glob.startswith("**/", i):
-            out.append("(?:.*/)?")
+            steps.append(("dirs", ()))
             i += 3
         elif glob.startswith("**", i):
-            out.append(".*")
+            steps.append(("any", ()))
             i += 2
         elif glob[i] == "*":
-            out.append("[^/]*")
+            steps.append(("seg", ()))
             i += 1
         elif glob[i] == "?":
-            out.append("[^/]")
+            steps.append(("one", ()))
             i += 1
         elif glob[i] == "{" and "}" in glob[i:]:
             end = glob.index("}", i)
-            out.append("(?:" + "|".join(re.escape(p) for p in glob[i + 1 : end].split(",")) + ")")
+            steps.append(("alt", tuple(glob[i + 1 : end].split(","))))
             i = end + 1
         else:
-            out.append(re.escape(glob[i]))
+            steps.append(("lit", (glob[i],)))
             i += 1
-    return re.compile("".join(out) + r"\Z")
+    return not glob.startswith("/"), tuple(steps)
+
+
+def _glob_match(glob: str, path: str) -> bool:
+    """Whether ``path`` matches ``glob``, following every way of matching at once.
+
+    A regular expression (``.*a.*a.*b`` for ``**a**a**b``) backtracked exponentially: one
+    ``include`` glob with a dozen ``**`` against a long path held the event loop for good.
+    Here each step maps the set of reachable path positions to the next: O(glob x path)."""
+    if len(path) > MAX_PATH_CHARS:
+        return False
+    anywhere, steps = _glob_steps(glob)
+    n = len(path)
+    slashes = [k + 1 for k, c in enumerate(path) if c == "/"]
+    at = {0, *slashes} if anywhere else {0}
+    for kind, arg in steps:
+        if not at:
+            return False
+        if kind == "lit":
+            at = {i + 1 for i in at if i < n and path[i] == arg[0]}
+        elif kind == "one":
+            at = {i + 1 for i in at if i < n and path[i] != "/"}
+        elif kind == "alt":
+            at = {i + len(o) for i in at for o in arg if path.startswith(o, i)}
+        elif kind == "any":
+            at = set(range(min(at), n + 1))
+        elif kind == "dirs":
+            first = min(at)
+            at = at | {k for k in slashes if k > first}
+        else:  # "seg": up to the next "/"
+            reached: set[int] = set()
+            for i in sorted(at):
+                while i not in reached:
+                    reached.add(i)
+                    if i >= n or path[i] == "/":
+                        break
+                    i += 1
+            at = reached
+    return n in at
 
 
 def _path(uri: str) -> str:
@@ -62,7 +106,7 @@ def _path(uri: str) -> str:
 def glob_matches(globs: tuple[str, ...], uri: str) -> bool:
     """Whether the document's path matches any of ``globs``."""
     path = _path(uri).replace("\\", "/")
-    return any(_glob_regex(g.replace("\\", "/")).match(path) for g in globs if g.strip())
+    return any(_glob_match(g.replace("\\", "/"), path) for g in globs if g.strip())
 
 
 class Coexistence:

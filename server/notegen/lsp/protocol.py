@@ -42,6 +42,7 @@ from pygls.exceptions import (
     JsonRpcException,
     JsonRpcInvalidParams,
     JsonRpcInvalidRequest,
+    JsonRpcMethodNotFound,
     JsonRpcParseError,
     JsonRpcServerNotInitialized,
 )
@@ -88,6 +89,9 @@ class NotegenProtocol(LanguageServerProtocol):
         super().__init__(server, converter)
         self.converter = converter
         """The cattrs converter pygls serialises messages with (see :meth:`prepare`)."""
+        as_bool = converter.get_structure_hook(bool)
+        converter.register_structure_hook(int, _strict_int)
+        converter.register_structure_hook(bool, as_bool)  # a subclass of int: kept as it was
         self._writes: set[asyncio.Future[Any]] = set()
         self.initialize_seen = False
         self.exit_code: int | None = None
@@ -160,6 +164,11 @@ class NotegenProtocol(LanguageServerProtocol):
                 msg_id,
                 JsonRpcInvalidRequest(f"{method}: the server is shut down; only exit is accepted"),
             )
+            return
+        message_type = self.get_message_type(method)
+        if message_type is not None and "id" not in attrs.fields_dict(message_type):
+            why = f"{method} is a notification: send it without an id (no such request)"
+            self.send_error(msg_id, JsonRpcMethodNotFound(why))
             return
         if method == types.INITIALIZE and self.initialize_seen:
             self.send_error(msg_id, JsonRpcInvalidRequest("initialize may only be sent once"))
@@ -351,6 +360,20 @@ class NotegenProtocol(LanguageServerProtocol):
             result_future.set_result(result.value)
         except Exception as exc:
             result_future.set_exception(exc)
+
+
+def _strict_int(value: Any, _type: Any) -> int:
+    """An LSP ``integer``/``uinteger`` as JSON gives it: a number with no fraction.
+
+    cattrs' default is ``int(value)``, which read ``"2"`` as 2, ``1.5`` as 1 and ``true`` as 1:
+    a request with a wrong-typed position was answered for another position instead of with
+    InvalidParams. An integral float (``2.0``, from clients that write every number so) is
+    accepted."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    raise ValueError(f"expected an integer, not {_short(repr(value))}")
 
 
 def _cancel_with(step: Any, outer: Future[Any]) -> None:

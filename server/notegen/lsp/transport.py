@@ -40,7 +40,11 @@ MAX_HEADER_BYTES = 8192
 """A header block longer than this is not one (the base protocol has two short fields)."""
 READ_CHUNK = 1 << 16
 _CONTENT_LENGTH = re.compile(rb"content-length[ \t]*:", re.IGNORECASE)
-_HEADER_LINES = re.compile(rb"(?:[A-Za-z0-9-]+[ \t]*:[^\r\n]*\r\n)+")  # fields before ours
+_HEADER_LINES = re.compile(rb"(?:[A-Za-z0-9-]+[ \t]*:[^\r\n]*\r?\n)+")  # fields before ours
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
+"""The blank line that ends a header block: ``\r\n\r\n`` as the base protocol says, or bare
+``\n`` line ends (some hand-written clients): waiting for a ``\r\n\r\n`` there swallowed the
+next frame's header, so the request after an ``\n``-only frame was never answered."""
 _KEEP = len(b"content-length:") - 1  # bytes kept while looking for a header split over reads
 REFUSED = (
     "notegen-lsp already serves a client on this port (one client per server process): "
@@ -89,15 +93,24 @@ class FrameParser:
                     )
             if found is None:
                 return
-            end = self.buffer.find(b"\r\n\r\n")
-            if end < 0:
+            ended = _HEADER_END.search(self.buffer, 0, MAX_HEADER_BYTES)
+            limit = ended.start() if ended is not None else MAX_HEADER_BYTES
+            later = _CONTENT_LENGTH.search(self.buffer, len(b"content-length:"), limit)
+            if later is not None and (ended is None or later.start() < ended.start()):
+                # another frame starts before this header ends: this one is broken, the
+                # next one must not be swallowed with it
+                shown = bytes(self.buffer[: min(later.start(), 40)])
+                del self.buffer[: later.start()]
+                yield FrameError(f"an unterminated header {shown!r}: frame dropped")
+                continue
+            if ended is None:
                 if len(self.buffer) > MAX_HEADER_BYTES:
                     del self.buffer[: len(b"content-length:")]
                     self.in_junk = True
                     yield FrameError(f"a header longer than {MAX_HEADER_BYTES} bytes; dropped")
                 return
-            header = bytes(self.buffer[:end])
-            del self.buffer[: end + 4]
+            header = bytes(self.buffer[: ended.start()])
+            del self.buffer[: ended.end()]
             self.in_junk = False
             error = self._start_body(header)
             if error is not None:
@@ -105,7 +118,7 @@ class FrameParser:
 
     def _start_body(self, header: bytes) -> FrameError | None:
         value = b""
-        for line in header.split(b"\r\n"):
+        for line in header.splitlines():
             name, _, rest = line.partition(b":")
             if name.strip().lower() == b"content-length":
                 value = rest.strip()

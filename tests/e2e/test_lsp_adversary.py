@@ -1,0 +1,104 @@
+"""What an independent adversarial client found in the server's newer features (issue 12, again).
+
+Each test is one finding's reproducer through the real server process: before the fix the
+server stopped answering for good (a loop over 10^308 piano-roll rows, a FIFO opened on the
+event loop, a reading that took depth² steps). Now each request is answered, and a good hover
+afterwards still is.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fixtures.rpc import SERVER, rpc
+
+SONG = "a1=[]\nb1=[]\na1[0]=[:C4,:E4,:G4]\nb1[0]=[1,1,1]\n"
+
+
+@pytest.fixture
+def client(tiny_model: Path, tmp_path: Path) -> Iterator[Any]:
+    c = rpc.RpcClient(
+        [str(SERVER), "--model", str(tiny_model)], cwd=tmp_path, stderr_path=tmp_path / "log"
+    )
+    try:
+        c.initialize(tmp_path, initialization_options={})
+        c.did_open((tmp_path / "song.rb").as_uri(), SONG)
+        yield c
+    finally:
+        c.close()
+
+
+def hover(client: Any, uri: str, line: int, character: int, timeout: float = 30) -> Any:
+    params = {"textDocument": {"uri": uri}, "position": {"line": line, "character": character}}
+    return client.request("textDocument/hover", params, timeout=timeout)
+
+
+def still_serves(client: Any, tmp_path: Path) -> None:
+    result = hover(client, (tmp_path / "song.rb").as_uri(), 2, 8, timeout=10)
+    assert "MIDI 60" in result["contents"]["value"]
+
+
+def command(client: Any, name: str, args: dict[str, Any], timeout: float = 60) -> Any:
+    params = {"command": name, "arguments": [args]}
+    return client.request("workspace/executeCommand", params, timeout=timeout)
+
+
+# A note of 10^308 and a duration of 10^308 beats: the picture looped over every MIDI row and
+# every beat between them (continueMelody's preview: the event loop, for good).
+ABSURD = "a1=[]\nb1=[]\na1[0]=[:C4, 1e308, :E4, ]\nb1[0]=[1, 1e308, 1]\n"
+
+
+def test_a_continuation_preview_of_an_absurd_array_is_answered(client: Any, tmp_path: Path) -> None:
+    uri = (tmp_path / "absurd.rb").as_uri()
+    client.did_open(uri, ABSURD)
+    args = {"uri": uri, "position": {"line": 2, "character": 22}, "count": 3, "preview": True}
+    result = command(client, "notegen.continueMelody", args)
+    assert result["preview"] is True and result["svg"].startswith("<svg")
+    still_serves(client, tmp_path)
+
+
+def test_a_hover_picture_of_an_absurd_array_is_answered(client: Any, tmp_path: Path) -> None:
+    settings = {"notegen": {"pianoRoll": True}}
+    client.notify("workspace/didChangeConfiguration", {"settings": settings})
+    uri = (tmp_path / "absurd.rb").as_uri()
+    client.did_open(uri, ABSURD)
+    assert "piano roll" in hover(client, uri, 2, 8)["contents"]["value"]
+    still_serves(client, tmp_path)
+
+
+def test_a_fifo_in_the_models_folder_is_not_opened(client: Any, tmp_path: Path) -> None:
+    """A document asking for a model by name makes the server list the models folder; a FIFO
+    named ``evil.json`` there was opened on the event loop, which then waited for a writer."""
+    folder = tmp_path / "models"
+    folder.mkdir()
+    os.mkfifo(folder / "evil.json")
+    settings = {"notegen": {"modelsDir": str(folder)}}
+    client.notify("workspace/didChangeConfiguration", {"settings": settings})
+    uri = (tmp_path / "magic.rb").as_uri()
+    client.did_open(uri, "# notegen: model=evil\n" + SONG)
+    assert "MIDI 60" in hover(client, uri, 3, 8)["contents"]["value"]
+    said = client.wait_notification("notegen/model", lambda p: p["uri"] == uri, timeout=30)
+    assert said["requested"] == "evil" and "no model named 'evil'" in said["error"]
+
+
+def test_a_cursor_inside_50000_nested_brackets_is_answered(client: Any, tmp_path: Path) -> None:
+    """Which tokens lie outside every bracket group was found group by group: depth² steps."""
+    uri = (tmp_path / "nested.rb").as_uri()
+    client.did_open(uri, "a1=[]\na1[0]=" + "[" * 50_000 + ":C4" + "]" * 50_000 + "\n")
+    hover(client, uri, 1, 25_000, timeout=60)  # answered (nothing to describe there)
+    still_serves(client, tmp_path)
+
+
+def test_an_include_glob_full_of_stars_is_matched_in_time(client: Any, tmp_path: Path) -> None:
+    """``include`` globs became regular expressions (``**a**a...`` → ``.*a.*a...``) that
+    backtracked exponentially on a long path: every request of that document held the loop."""
+    globs = ["**a" * 12 + "b", "*a" * 12 + "*b"]
+    client.notify("workspace/didChangeConfiguration", {"settings": {"notegen": {"include": globs}}})
+    uri = (tmp_path / ("a" * 60) / ("a" * 60 + ".rb")).as_uri()
+    client.did_open(uri, SONG)
+    assert "MIDI 60" in hover(client, uri, 2, 8)["contents"]["value"]
+    still_serves(client, tmp_path)
