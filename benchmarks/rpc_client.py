@@ -24,7 +24,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["Pending", "RpcClient", "RpcError", "ServerDied", "cpu_seconds", "vm_status"]
+__all__ = [
+    "NO_ANSWER",
+    "Pending",
+    "RpcClient",
+    "RpcError",
+    "ServerDied",
+    "cpu_seconds",
+    "vm_status",
+]
+
+
+def _no_answer(_params: Any) -> None:
+    """Never called: :data:`NO_ANSWER` marks a request the client leaves unanswered."""
+
+
+NO_ANSWER: Callable[[Any], Any] = _no_answer
+"""A handler that leaves the server's request unanswered (a client that never replies)."""
 
 
 class RpcError(Exception):
@@ -251,6 +267,8 @@ class RpcClient:
         method = message["method"]
         self.server_requests.append(method)
         handler = self.handlers.get(method)
+        if handler is NO_ANSWER:
+            return
         reply: dict[str, Any] = {"jsonrpc": "2.0", "id": message["id"]}
         if handler is None:
             reply["error"] = {"code": -32601, "message": f"client does not handle {method}"}

@@ -102,3 +102,48 @@ def test_an_include_glob_full_of_stars_is_matched_in_time(client: Any, tmp_path:
     client.did_open(uri, SONG)
     assert "MIDI 60" in hover(client, uri, 2, 8)["contents"]["value"]
     still_serves(client, tmp_path)
+
+
+def test_a_client_that_never_answers_apply_edit_gets_an_error_reply(
+    client: Any, tmp_path: Path
+) -> None:
+    """Generate melody waited for the client's ``workspace/applyEdit`` answer for ever: its own
+    request was never answered. Now it fails after 30 s with RequestFailed, saying why."""
+    client.handlers["workspace/applyEdit"] = rpc.NO_ANSWER
+    uri = (tmp_path / "song.rb").as_uri()
+    pending = client.send(
+        "workspace/executeCommand",
+        {"command": "notegen.generateMelody", "arguments": [{"uri": uri, "length": 4}]},
+    )
+    still_serves(client, tmp_path)  # meanwhile everything else is answered
+    with pytest.raises(rpc.RpcError) as caught:
+        pending.wait(90)
+    assert caught.value.code == -32803
+    assert "did not answer workspace/applyEdit" in caught.value.error["message"]
+
+
+def test_settings_with_100000_unknown_keys_make_a_handful_of_messages(
+    client: Any, tmp_path: Path
+) -> None:
+    """Each bad setting was a ``window/showMessage``: 100,000 popups, and the requests behind
+    them waited. Now five, then one count."""
+    settings = {f"k{k}": k for k in range(100_000)}
+    client.notify("workspace/didChangeConfiguration", {"settings": {"notegen": settings}})
+    still_serves(client, tmp_path)
+    client.wait_notification(
+        "window/showMessage", lambda p: "99,995 more settings problems" in p["message"]
+    )
+    shown = [n for _, method, n in client.notifications if method == "window/showMessage"]
+    assert len(shown) == 6 and "notegen.k0 is not a notegen setting" in shown[0]["message"]
+
+
+def test_a_play_command_in_100000_nested_brackets_is_answered(client: Any, tmp_path: Path) -> None:
+    """Play reads the whole file; the reader counted each bracket group's strings and symbols
+    token by token (depth² steps): no answer within minutes. Now a clear error in seconds."""
+    uri = (tmp_path / "nested.rb").as_uri()
+    client.did_open(uri, "[" * 100_000)
+    args = {"uri": uri, "position": {"line": 0, "character": 50}}
+    with pytest.raises(rpc.RpcError) as caught:
+        command(client, "notegen.playInSonicPi", args, timeout=90)
+    assert caught.value.code == -32602 and "not inside a note array" in str(caught.value)
+    still_serves(client, tmp_path)

@@ -57,6 +57,18 @@ from pygls.protocol.language_server import lsp_method
 log = logging.getLogger(__name__)
 
 MAX_ERROR_DETAIL = 300
+CLIENT_REPLY_TIMEOUT_S = 30.0
+"""How long a request to the client (``workspace/applyEdit``, ``workspace/configuration``) is
+waited for. A client that never answered left the command that asked (Generate melody...)
+unanswered for good."""
+
+
+class ClientDidNotAnswer(JsonRpcException):
+    """The client did not answer one of our requests in time (LSP ``RequestFailed``)."""
+
+    CODE = -32803
+
+
 """Characters of a peer's bad value quoted back in an error message (the rest is cut)."""
 
 
@@ -228,6 +240,25 @@ class NotegenProtocol(LanguageServerProtocol):
             raise JsonRpcInvalidParams(f"{method}: invalid params: {_short(fields)}") from None
         except Exception as exc:  # cattrs raises plain TypeError/ValueError for some shapes
             raise JsonRpcInvalidParams(f"{method}: invalid params: {_short(str(exc))}") from None
+
+    # -- requests to the client -----------------------------------------------------------------
+
+    async def ask_client(
+        self, method: str, params: Any, timeout: float = CLIENT_REPLY_TIMEOUT_S
+    ) -> Any:
+        """A request to the client, given up after ``timeout`` s (its entry removed: pygls
+        would keep it until an answer that may never come)."""
+        msg_id = str(uuid.uuid4())
+        future = self.send_request(method, params, msg_id=msg_id)
+        try:
+            return await asyncio.wait_for(asyncio.wrap_future(future), timeout)
+        except asyncio.TimeoutError:
+            raise ClientDidNotAnswer(
+                f"the editor did not answer {method} within {timeout:g} s"
+            ) from None
+        finally:
+            self._request_futures.pop(msg_id, None)
+            self._result_types.pop(msg_id, None)
 
     # -- answers out ----------------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ import gc
 import logging
 import sys
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import unquote
@@ -52,7 +52,7 @@ from .edits import client_supports_document_changes, lsp_range
 from .engine import Engine
 from .model_choice import NOTIFICATION, Choice, ModelChoice, hover_line
 from .model_choice import diagnostics as model_diagnostics
-from .protocol import NotegenProtocol, Prepared
+from .protocol import ClientDidNotAnswer, NotegenProtocol, Prepared
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +67,9 @@ MAX_READING_CHARS = 4_000_000
 """Above this a document is never read whole: a 5 MB file took ~40 s of CPU (holding the
 GIL most of it, so every completion waited) and ~800 MB per reading. Completion and hover
 only need the cursor's lines; 200,000 notes with durations are ~2.5 M characters."""
+MAX_SETTING_WARNINGS = 5
+"""Settings problems shown one by one; the rest as one count. Settings with 100,000 unknown
+keys showed 100,000 messages, and the requests behind them waited over 10 s."""
 WARM_ROWS = 8
 """Voices warmed together: a batch-8 round of one section each takes ~5 ms of CPU."""
 WARM_SPAN = 8
@@ -198,6 +201,28 @@ class NotegenServer(LanguageServer):
             return False
         return self.coexistence.serves(self.settings, uri, doc.version, doc.source, doc.language_id)
 
+    async def workspace_apply_edit_async(
+        self, params: types.ApplyWorkspaceEditParams
+    ) -> types.ApplyWorkspaceEditResult:
+        """pygls' ``workspace/applyEdit``, failing (-32803) if the client never answers."""
+        try:
+            result: types.ApplyWorkspaceEditResult = await self.protocol.ask_client(
+                types.WORKSPACE_APPLY_EDIT, params
+            )
+        except ClientDidNotAnswer as exc:
+            exc.message += "; it may still apply the edit"
+            raise
+        return result
+
+    async def workspace_configuration_async(
+        self, params: types.ConfigurationParams
+    ) -> Sequence[Any | None]:
+        """pygls' ``workspace/configuration``, failing if the client never answers."""
+        result: Sequence[Any | None] = await self.protocol.ask_client(
+            types.WORKSPACE_CONFIGURATION, params
+        )
+        return result
+
     def client_capabilities_or_none(self) -> types.ClientCapabilities | None:
         try:
             return self.client_capabilities
@@ -209,8 +234,11 @@ class NotegenServer(LanguageServer):
     def apply_settings(self, raw: Any) -> None:
         previous = self.settings
         self.settings, warnings = parse_settings(raw, previous)
-        for warning in warnings:
-            self.warn(warning)
+        for warning in warnings[:MAX_SETTING_WARNINGS]:
+            self.warn(warning if len(warning) <= 500 else warning[:500] + "…")
+        if len(warnings) > MAX_SETTING_WARNINGS:
+            more = len(warnings) - MAX_SETTING_WARNINGS
+            self.warn(f"notegen: {more:,} more settings problems of the same kind not shown")
         if self.settings.modelPath != previous.modelPath:
             self.load_model()
         served = (self.settings.enable, self.settings.include, self.settings.slips)

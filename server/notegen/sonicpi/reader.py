@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
+from itertools import accumulate
 
 from notegen.notes import REST_SYMBOLS, NoteError, note_to_midi
 from notegen.sonicpi.arithmetic import Number, evaluate
@@ -46,6 +48,32 @@ class _Doc:
     closers: dict[int, int]
     names: dict[str, Number] = field(default_factory=dict)
     """Names the piece assigns one number (``Last = 4``): what :func:`evaluate` may use."""
+    _strings: list[int] | None = None
+    _notes: tuple[list[int], list[int]] | None = None
+
+    # Counting tokens one by one for every bracket group took depth² steps in nested arrays
+    # (``[`` x 100,000: minutes of a play command's whole-file reading): prefix counts, made on
+    # first use, answer for any range in constant time.
+
+    def strings_in(self, a: int, b: int) -> int:
+        """How many string tokens ``sig[a:b]`` holds."""
+        if self._strings is None:
+            self._strings = list(accumulate((t.kind == "str" for t in self.sig), initial=0))
+        b = max(a, min(b, len(self.sig)))
+        return self._strings[b] - self._strings[a]
+
+    def symbols_in(self, a: int, b: int) -> tuple[int, int]:
+        """How many symbols ``sig[a:b]`` holds, and how many of them name notes."""
+        if self._notes is None:
+            symbols = [t.kind == "sym" for t in self.sig]
+            notes = (s and _is_note_symbol(t.value) for s, t in zip(symbols, self.sig, strict=True))
+            self._notes = (
+                list(accumulate(symbols, initial=0)),
+                list(accumulate(notes, initial=0)),
+            )
+        b = max(a, min(b, len(self.sig)))
+        syms, notes = self._notes
+        return syms[b] - syms[a], notes[b] - notes[a]
 
     def tok_text(self, a: int, b: int) -> str:
         if a >= b:
@@ -324,7 +352,7 @@ def _is_data(doc: _Doc, opener: int, skip: int = 0) -> bool:
     settings or labels, and its symbols are not a melody.
     """
     group = doc.groups[opener]
-    if any(t.kind == "str" for t in doc.sig[opener + 1 + skip : group.inner_end]):
+    if doc.strings_in(opener + 1 + skip, group.inner_end):
         return True
     for a, _ in elements(doc.sig, doc.groups, opener, skip):
         if doc.is_op(a, "[") and a in doc.groups:
@@ -513,21 +541,23 @@ def _has_note_symbols(doc: _Doc, opener: int, skip: int = 0) -> bool:
     """An array holds notes when most of its symbols are note names (not ``:bd_haus``)."""
     notes = symbols = 0
     for a, b in elements(doc.sig, doc.groups, opener, skip):
-        toks = doc.sig[a:b]
-        if toks and toks[0].kind == "op" and toks[0].value == "[" and a in doc.groups:
-            toks = [t for t in doc.sig[a + 1 : doc.groups[a].inner_end] if t.kind == "sym"]
-        for tok in toks:
-            if tok.kind != "sym":
-                continue
-            symbols += 1
-            if tok.value in REST_SYMBOLS:
-                continue
-            try:
-                note_to_midi(tok.value)
-            except NoteError:
-                continue
-            notes += 1
+        if doc.is_op(a, "[") and a in doc.groups:
+            a, b = a + 1, doc.groups[a].inner_end  # a chord: its notes count
+        s, n = doc.symbols_in(a, b)
+        symbols, notes = symbols + s, notes + n
     return notes > 0 and 2 * notes >= symbols
+
+
+@lru_cache(maxsize=4096)
+def _is_note_symbol(value: str) -> bool:
+    """A symbol that names a note (not a rest, not ``:bd_haus``)."""
+    if value in REST_SYMBOLS:
+        return False
+    try:
+        note_to_midi(value)
+    except NoteError:
+        return False
+    return True
 
 
 def _bare_lines(doc: _Doc) -> list[NoteArray]:
