@@ -66,10 +66,10 @@ class _Doc:
         """How many symbols ``sig[a:b]`` holds, and how many of them name notes."""
         if self._notes is None:
             symbols = [t.kind == "sym" for t in self.sig]
-            notes = (s and _is_note_symbol(t.value) for s, t in zip(symbols, self.sig, strict=True))
+            named = (s and _is_note_symbol(t.value) for s, t in zip(symbols, self.sig, strict=True))
             self._notes = (
                 list(accumulate(symbols, initial=0)),
-                list(accumulate(notes, initial=0)),
+                list(accumulate(named, initial=0)),
             )
         b = max(a, min(b, len(self.sig)))
         syms, notes = self._notes
