@@ -1290,6 +1290,16 @@ class GenerateOptions:
     bpm: float | None = None
     seed_notes: tuple[int | float | None, ...] = ()
 
+    def sampling(self) -> dict[str, Any]:
+        """The keywords every generation function samples with (temperature, top-k, top-p,
+        seed): one place to pass them on."""
+        return {
+            "temperature": self.temperature,
+            "top_k": self.top_k,
+            "top_p": self.top_p,
+            "seed": self.seed,
+        }
+
 
 def _number(args: dict, name: str, default: float, lo: float, hi: float, *, lo_open=False):
     value = args.get(name)
@@ -1543,10 +1553,7 @@ def generate_block(
         model,
         prelude + seed,
         block_row_sizes(options.length, len(seed)),
-        temperature=options.temperature,
-        top_k=options.top_k,
-        top_p=options.top_p,
-        seed=options.seed,
+        **options.sampling(),
         tonic=tonic,
         scale=scale,
         primed=primed,

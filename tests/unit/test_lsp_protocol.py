@@ -196,3 +196,37 @@ def test_a_result_prepared_as_json_is_sent_as_pygls_sends_the_result() -> None:
         protocol._send_response(msg_id, made)
         assert prepared.data == plain.data
         assert prepared.replies()[0]["result"]["items"][1]["command"]["command"] == "notegen.x"
+
+
+def test_an_answer_that_cannot_be_written_is_sent_as_an_internal_error() -> None:
+    """A result pygls cannot serialise would have been logged and dropped, and the client
+    would wait for it for ever: it is answered with InternalError for its id instead."""
+    _, protocol, writer = make_server()
+    protocol._send_response(7, object())
+    (reply,) = writer.replies()
+    assert reply["id"] == 7 and reply["error"]["code"] == -32603
+    assert "could not write its answer" in reply["error"]["message"]
+
+
+def test_enumerations_in_params_come_back_as_enumerations() -> None:
+    """LSP integers are read strictly (``"2"`` and ``1.5`` are not 2 and 1), and only plain
+    integers: a diagnostic's severity sent back in a code action's context stays a
+    DiagnosticSeverity, and the answer that carries it can be written."""
+    _, protocol, _ = make_server()
+    diagnostic = {
+        "range": {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 1}},
+        "message": "m",
+        "severity": 1,
+        "code": "length-mismatch",
+    }
+    made = protocol.converter.structure(diagnostic, types.Diagnostic)
+    assert made.severity is types.DiagnosticSeverity.Error
+    assert protocol.converter.unstructure(made)["severity"] == 1
+    position = protocol.converter.structure({"line": 2.0, "character": 3}, types.Position)
+    assert (position.line, position.character) == (2, 3)
+    for wrong in ("2", 1.5, True):
+        try:
+            protocol.converter.structure({"line": wrong, "character": 3}, types.Position)
+        except Exception:
+            continue
+        raise AssertionError(f"line {wrong!r} was read as a position")

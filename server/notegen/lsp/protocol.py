@@ -40,6 +40,7 @@ from lsprotocol import types
 from notegen.sonicpi.types import line_starts, remember_line_starts
 from pygls.exceptions import (
     JsonRpcException,
+    JsonRpcInternalError,
     JsonRpcInvalidParams,
     JsonRpcInvalidRequest,
     JsonRpcMethodNotFound,
@@ -102,7 +103,7 @@ class NotegenProtocol(LanguageServerProtocol):
         self.converter = converter
         """The cattrs converter pygls serialises messages with (see :meth:`prepare`)."""
         as_bool = converter.get_structure_hook(bool)
-        converter.register_structure_hook(int, _strict_int)
+        converter.register_structure_hook(int, _strict_int)  # (int's subclasses too: below)
         converter.register_structure_hook(bool, as_bool)  # a subclass of int: kept as it was
         self._writes: set[asyncio.Future[Any]] = set()
         self.initialize_seen = False
@@ -268,26 +269,54 @@ class NotegenProtocol(LanguageServerProtocol):
 
     def _send_data(self, data: Any) -> None:
         """pygls' send, with a :class:`Prepared` result's text put in as it is (the same bytes
-        pygls would write for the result it was made from)."""
-        result = getattr(data, "result", None)
-        if not isinstance(result, Prepared) or getattr(data, "error", None) is not None:
-            super()._send_data(data)
+        pygls would write for the result it was made from), and an answer that cannot be
+        written sent as an InternalError for its request (pygls logged it and sent nothing:
+        the client waited for ever)."""
+        if not data:
             return
         if self.writer is None:
             log.error("Unable to send data, no available transport!")
             return
-        fields = (  # the response class's own order, as its unstructuring writes them
-            f'"result": {result.text}' if name == "result" else f'"{name}": {json.dumps(value)}'
-            for name, value in ((f.name, getattr(data, f.name)) for f in attrs.fields(type(data)))
-        )
-        body = "{" + ", ".join(fields) + "}"
+        result = getattr(data, "result", None)
+        if isinstance(result, Prepared) and getattr(data, "error", None) is None:
+            fields = (  # the response class's own order, as its unstructuring writes them
+                f'"result": {result.text}' if name == "result" else f'"{name}": {json.dumps(value)}'
+                for name, value in (
+                    (f.name, getattr(data, f.name)) for f in attrs.fields(type(data))
+                )
+            )
+            body = "{" + ", ".join(fields) + "}"
+        else:
+            try:
+                body = json.dumps(data, default=self._serialize_message)
+            except Exception as exc:
+                log.exception("could not write %s", type(data).__name__)
+                if getattr(data, "method", None) is not None:
+                    return  # a request or notification of ours: nobody waits for an answer
+                answer = {
+                    "jsonrpc": "2.0",
+                    "id": getattr(data, "id", None),
+                    "error": {
+                        "code": JsonRpcInternalError.CODE,
+                        "message": f"notegen-lsp could not write its answer: {_short(str(exc))}",
+                    },
+                }
+                body = json.dumps(answer)
         if self._include_headers:
             header = (
                 f"Content-Length: {len(body)}\r\n"
                 f"Content-Type: {self.CONTENT_TYPE}; charset={self.CHARSET}\r\n\r\n"
             )
             body = header + body
-        written = self.writer.write(body.encode(self.CHARSET))
+        try:
+            written = self.writer.write(body.encode(self.CHARSET))
+        except BrokenPipeError:
+            log.exception("could not send: the pipe is broken")
+            raise
+        except Exception as error:  # (pygls' own handling of a failed write)
+            log.exception("could not send")
+            self._server._report_server_error(error, JsonRpcInternalError)
+            return
         if inspect.isawaitable(written):  # (a WebSocket's send)
             task = asyncio.ensure_future(written)
             self._writes.add(task)
@@ -400,11 +429,14 @@ def _strict_int(value: Any, _type: Any) -> int:
     a request with a wrong-typed position was answered for another position instead of with
     InvalidParams. An integral float (``2.0``, from clients that write every number so) is
     accepted."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    raise ValueError(f"expected an integer, not {_short(repr(value))}")
+    if isinstance(value, bool) or not (
+        isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+    ):
+        raise ValueError(f"expected an integer, not {_short(repr(value))}")
+    # The hook serves int's subclasses too: an IntEnum (DiagnosticSeverity, ...) is read as its
+    # member, as cattrs reads enums. A plain int there could not be written again: a code
+    # action answer carrying the client's diagnostics never went out.
+    return int(value) if _type is int else _type(int(value))
 
 
 def _cancel_with(step: Any, outer: Future[Any]) -> None:
