@@ -230,3 +230,27 @@ def test_enumerations_in_params_come_back_as_enumerations() -> None:
         except Exception:
             continue
         raise AssertionError(f"line {wrong!r} was read as a position")
+
+
+async def test_the_heap_is_collected_once_the_client_has_been_quiet(monkeypatch) -> None:
+    """A full collection holds the GIL throughout: after a reading or a generation it waits
+    until the client has sent nothing for QUIET_S, so no answer in flight waits for it; one
+    is pending at a time."""
+    import time
+
+    from notegen.lsp import server as srv
+
+    ls = srv.NotegenServer()
+    collected: list[str] = []
+    monkeypatch.setattr(srv, "release_memory", lambda: collected.append("now"))
+    ls.protocol.last_message = time.monotonic() + 3600  # the client keeps talking
+    ls.release_memory_when_quiet()
+    pending = ls._collecting
+    ls.release_memory_when_quiet()
+    assert ls._collecting is pending
+    await asyncio.sleep(0)
+    assert collected == [] and pending is not None and not pending.done()
+    ls.protocol.last_message = time.monotonic() - srv.QUIET_S  # quiet from now on
+    await asyncio.wait_for(pending, timeout=30)
+    assert collected == ["now"]
+    ls.reader.shutdown(wait=True)

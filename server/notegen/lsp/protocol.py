@@ -26,6 +26,7 @@ import asyncio
 import inspect
 import json
 import logging
+import time
 import uuid
 from collections.abc import Generator
 from concurrent.futures import Future
@@ -111,11 +112,14 @@ class NotegenProtocol(LanguageServerProtocol):
         """Set by ``exit``: 0 after ``shutdown``, 1 without (the LSP specification's rule)."""
         self.exited: asyncio.Event | None = None
         """Set when ``exit`` arrives; the transport then ends the session."""
+        self.last_message = time.monotonic()
+        """When the client last sent a message (``time.monotonic``): quiet since then."""
 
     # -- bodies in ------------------------------------------------------------------------------
 
     def receive_body(self, body: bytes) -> None:
         """One message body as the transport cut it out: parse, check, dispatch or answer."""
+        self.last_message = time.monotonic()
         bad_utf8 = False
         try:
             text = body.decode("utf-8")

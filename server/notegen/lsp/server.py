@@ -72,6 +72,8 @@ WARM_SPAN = 8
 """Events per warm-up model call: a call is what a completion may wait for. Batch 8 x 8 events
 reads as many events per ms as 8 x 32 (measured: ~27 vs ~21 events/ms) in a quarter of the
 time (~1.2 ms on a quiet core, 2.4 ms loaded, against 12 ms for 8 x 32 loaded)."""
+QUIET_S = 0.3
+"""How long the client must have sent nothing before the heap is collected and trimmed."""
 WARM_BUDGET_S = 0.003
 """Work per trip of the warm-up to the inference thread: what a completion may wait for."""
 SWITCH_INTERVAL_S = 0.0005
@@ -94,6 +96,7 @@ class NotegenServer(LanguageServer):
         self.models = ModelChoice(self.engine)  # other models, per document
         self.model_sent: dict[str, Choice] = {}
         self.reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="notegen-read")
+        self._collecting: asyncio.Future[None] | None = None
         self.read_turn = asyncio.Lock()  # one reading at a time, in a child as on the reader
         self.views: dict[str, DocumentView] = {}
         self.readings: dict[str, Reading] = {}
@@ -300,7 +303,6 @@ class NotegenServer(LanguageServer):
         if len(view.text) > MAX_READING_CHARS:
             self._too_big(uri, view)
             return
-        loop = asyncio.get_running_loop()
         model = self.engine_for(uri).model
         conditioned = model is not None and bool(model.cond_dim)
         try:
@@ -314,7 +316,7 @@ class NotegenServer(LanguageServer):
         self.read_cost[uri] = cost
         self.readings[uri] = reading  # the previous reading and its text go now
         self.warm_up(uri, reading)
-        loop.run_in_executor(self.reader, release_memory)
+        self.release_memory_when_quiet()
         if self.current_version(uri) != view.version:
             return  # stale: a newer reading is scheduled
         diags = diags + play.extra_diagnostics(self, uri)  # Sonic Pi's runtime errors
@@ -349,7 +351,22 @@ class NotegenServer(LanguageServer):
     def after_long_work(self) -> None:
         """Give the heap back after a generation (100,000 notes peak at ~+290 MB, measured;
         without a trim ~100 MB of it stayed resident)."""
-        asyncio.get_running_loop().run_in_executor(self.reader, release_memory)
+        self.release_memory_when_quiet()
+
+    def release_memory_when_quiet(self) -> None:
+        """:func:`release_memory` once the client has sent nothing for :data:`QUIET_S`.
+
+        Its full collection holds the GIL throughout (~20-60 ms for the benchmark piece):
+        run as soon as a reading ended, it held up the completion asked just then (a
+        generation in another document: 50-105 ms over the quiet median, measured).
+        One is pending at a time."""
+        if self._collecting is None or self._collecting.done():
+            self._collecting = asyncio.ensure_future(self._release_when_quiet())
+
+    async def _release_when_quiet(self) -> None:
+        while (wait := self.protocol.last_message + QUIET_S - time.monotonic()) > 0:
+            await asyncio.sleep(min(wait, QUIET_S))
+        await asyncio.get_running_loop().run_in_executor(self.reader, release_memory)
 
     def _too_big(self, uri: str, view: DocumentView) -> None:
         """No whole-file reading above :data:`MAX_READING_CHARS`: say so once per document."""
@@ -413,7 +430,7 @@ class NotegenServer(LanguageServer):
                 if self.readings.get(uri) is not reading:
                     return
         # The warm-up's temporaries (a few MB per round) freed: give the heap back.
-        await asyncio.get_running_loop().run_in_executor(self.reader, release_memory)
+        self.release_memory_when_quiet()
 
     def forget(self, uri: str) -> None:
         task = self.warmers.pop(uri, None)
