@@ -231,10 +231,10 @@ class _PerVoices(Generic[T]):
     def get(
         self, others: tuple[VoiceTimes, ...], compute: Callable[[tuple[VoiceTimes, ...]], T]
     ) -> T:
+        found = self.find(others)
+        if found is not None:
+            return found
         key = id(others)
-        found = self._entries.get(key)
-        if found is not None and found[1] == tuple(map(id, others)):
-            return found[2]
         value = compute(others)
         if len(self._entries) >= self.capacity:
             self._entries.clear()  # a safety net: entries normally go with their voices

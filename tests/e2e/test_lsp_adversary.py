@@ -14,18 +14,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fixtures.rpc import SERVER, rpc
+from fixtures.rpc import rpc, started
 
 SONG = "a1=[]\nb1=[]\na1[0]=[:C4,:E4,:G4]\nb1[0]=[1,1,1]\n"
 
 
 @pytest.fixture
 def client(tiny_model: Path, tmp_path: Path) -> Iterator[Any]:
-    c = rpc.RpcClient(
-        [str(SERVER), "--model", str(tiny_model)], cwd=tmp_path, stderr_path=tmp_path / "log"
-    )
+    c = started(tiny_model, tmp_path, "server")
     try:
-        c.initialize(tmp_path, initialization_options={})
         c.did_open((tmp_path / "song.rb").as_uri(), SONG)
         yield c
     finally:
