@@ -782,7 +782,7 @@ def _batch(
         if t + 1 == steps:
             break
         played = np.array([model.duration_of(int(d)) for d in did])
-        pl, dl, state = model.step(pid, did, state, ahead.rows(played))
+        pl, dl, state = model.step(pid, did, state, ahead.rows(played), joint=True)
         network = pl
         if mixture is not None:
             joint = (pid * vd + did).tolist()

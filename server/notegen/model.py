@@ -206,6 +206,12 @@ class MelodyModel:
             card.get("duration_vocab") or ["<bos>", card.get("default_duration", 1.0)]
         )
         self.default_duration = float(card.get("default_duration", 1.0))
+        self.quantized = "quantization" in card
+        """Int8 LSTM weights (``notegen-train quantize``): the graph quantizes each step's
+        hidden states over all batch rows at once, so a row alone and the same row beside
+        others differ slightly; :meth:`step` reads rows one by one unless told they belong
+        together (``joint``), and every call runs on one thread (two split the rows'
+        quantization differently)."""
         self.pitches = np.asarray(self.pitch_vocab[2:], dtype=np.int64)
         self.lo, self.hi = int(self.pitches[0]), int(self.pitches[-1])
         self.durations = np.asarray(self.duration_vocab[1:], dtype=np.float64)
@@ -297,6 +303,8 @@ class MelodyModel:
                     f"{onnx_path}: sha256 {actual[:12]}… does not match the card's "
                     f"{expected[:12]}… (file corrupt or card from another export)"
                 )
+        if "quantization" in card:
+            threads = 1  # (see MelodyModel.quantized; one thread is as fast for int8 steps)
         session = _make_session(data, onnx_path, threads)
         model = cls(card, session, onnx_path)
         model._check_io(onnx_path)
@@ -592,12 +600,17 @@ class MelodyModel:
         dur_ids: np.ndarray | Sequence[int],
         state: State,
         cond: np.ndarray | None = None,
+        *,
+        joint: bool = False,
     ) -> tuple[np.ndarray, np.ndarray, State]:
         """Feed one event per batch row; return next-event logits ``[B,Vp]``, ``[B,Vd]``, state.
 
         ``pitch_ids``/``dur_ids`` are shape ``[B]`` (or ``[B, T]`` to feed T events at once, in
         which case the logits are those after the last one). ``cond``: conditioning rows
         ``[B, C]`` (or ``[B, T, C]``) for a model that has them (see :meth:`condition`).
+        Each row's result is the one it gets alone, except with ``joint`` on a quantized
+        model (rows sampled or scored together: a generation's rows, a check's alternatives),
+        where the rows share one call (:attr:`quantized`).
         """
         p = np.asarray(pitch_ids, dtype=np.int64)
         d = np.asarray(dur_ids, dtype=np.int64)
@@ -606,7 +619,7 @@ class MelodyModel:
             d = d[:, None]
             if cond is not None and np.ndim(cond) == 2:
                 cond = np.asarray(cond)[:, None, :]
-        pl, dl, new_state = self._forward(p, d, state, cond)
+        pl, dl, new_state = self._forward(p, d, state, cond, joint)
         # Copies, not views: a cached state must not keep the whole [B, T, V] logits alive.
         return pl[:, -1, :].copy(), dl[:, -1, :].copy(), new_state
 
@@ -647,12 +660,37 @@ class MelodyModel:
         return pl[0], dl[0], new_state
 
     def _forward(
-        self, p: np.ndarray, d: np.ndarray, state: State, cond: np.ndarray | None = None
+        self,
+        p: np.ndarray,
+        d: np.ndarray,
+        state: State,
+        cond: np.ndarray | None = None,
+        joint: bool = True,
     ) -> tuple[np.ndarray, np.ndarray, State]:
         """One graph call over ``[B, T]`` ids; returns ``[B,T,V]`` logits with ``<bos>`` masked.
 
         A conditioned graph given no rows reads each batch row as a lone melody whose first
-        step here is its ``<bos>`` (onsets from the durations fed, end unknown)."""
+        step here is its ``<bos>`` (onsets from the durations fed, end unknown). Not
+        ``joint`` on a quantized model: one call per row (:attr:`quantized`)."""
+        if self.stateful and self.quantized and not joint and len(p) > 1:
+            h, c = state
+            parts = [
+                self._forward(
+                    p[r : r + 1],
+                    d[r : r + 1],
+                    (h[:, r : r + 1], c[:, r : r + 1]),
+                    None if cond is None else np.asarray(cond)[r : r + 1],
+                )
+                for r in range(len(p))
+            ]
+            return (
+                np.concatenate([x[0] for x in parts]),
+                np.concatenate([x[1] for x in parts]),
+                (
+                    np.concatenate([x[2][0] for x in parts], axis=1),
+                    np.concatenate([x[2][1] for x in parts], axis=1),
+                ),
+            )
         if self.stateful:
             h, c = state
             feeds = {self._in[0]: p, self._in[1]: d, self._in[2]: h, self._in[3]: c}

@@ -434,7 +434,7 @@ def _model_scores(
     state = model.initial_state(n)
     for j in range(steps + 1):
         pl, dl, new_state = model.step(
-            pid[:, j], did[:, j], state, None if cond is None else cond[:, j]
+            pid[:, j], did[:, j], state, None if cond is None else cond[:, j], joint=True
         )
         pitch_logits[:, j] = pl
         dur_logits[:, j] = dl
@@ -493,7 +493,7 @@ def _feed_alternatives(
         rows = np.concatenate(
             [np.repeat(cond[r, t + 1][None], k, axis=0) for r, t, _, _ in pending]
         )
-    pl, _, after = model.step(feed_p, feed_d, (h, c), rows)
+    pl, _, after = model.step(feed_p, feed_d, (h, c), rows, joint=True)
     lp = log_softmax(pl)
     for n_row, (r, t, _, _) in enumerate(pending):
         target = encoded[r][0][t + 1]
@@ -505,7 +505,7 @@ def _feed_alternatives(
         rows = np.concatenate(
             [np.repeat(cond[r, t + 2][None], k, axis=0) for r, t, _, _ in pending]
         )
-    pl, _, _ = model.step(next_p, next_d, after, rows)
+    pl, _, _ = model.step(next_p, next_d, after, rows, joint=True)
     lp = log_softmax(pl)
     for n_row, (r, t, _, _) in enumerate(pending):
         if t + 2 < len(encoded[r][0]):

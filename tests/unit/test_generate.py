@@ -37,7 +37,7 @@ def test_same_seed_same_melody(model):
 def test_n_notes_cost_n_steps(model, monkeypatch):
     calls = []
     original = model.step
-    monkeypatch.setattr(model, "step", lambda *a: calls.append(1) or original(*a))
+    monkeypatch.setattr(model, "step", lambda *a, **k: calls.append(1) or original(*a, **k))
     generate(model, CONTEXT, 25, seed=1)
     assert len(calls) == 24  # the context is read in one call (run), then one step per note
 
@@ -82,7 +82,9 @@ def test_cursors_never_push_the_section_starts_out(model, monkeypatch):
 
     calls: list[tuple[int, ...]] = []
     original = model.step
-    monkeypatch.setattr(model, "step", lambda *a: calls.append(np.shape(a[0])) or original(*a))
+    monkeypatch.setattr(
+        model, "step", lambda *a, **k: calls.append(np.shape(a[0])) or original(*a, **k)
+    )
     cache.prime_ids(ids[:11], checkpoints=[8])  # a cursor in the first section
     assert calls == [(1, 3)]  # read from its section's start, not from the piece's
     cache.prime_ids(ids[:36], checkpoints=[32, 36])  # a cursor at a section start is one

@@ -34,7 +34,9 @@ def test_batched_priming_matches_priming_one_context_at_a_time(model, monkeypatc
     many = ContextCache(model)
     calls: list[tuple[int, ...]] = []
     original = model.step
-    monkeypatch.setattr(model, "step", lambda *a: calls.append(np.shape(a[0])) or original(*a))
+    monkeypatch.setattr(
+        model, "step", lambda *a, **k: calls.append(np.shape(a[0])) or original(*a, **k)
+    )
     got = many.prime_many([(many.ids(ctx), [5]) for ctx in contexts])
 
     assert [p.length for p in got] == [len(ctx) for ctx in contexts]
@@ -54,7 +56,9 @@ def test_batched_priming_starts_from_the_cached_prefix(model, monkeypatch):
     cache.prime(ctx[:30])
     calls: list[tuple[int, ...]] = []
     original = model.step
-    monkeypatch.setattr(model, "step", lambda *a: calls.append(np.shape(a[0])) or original(*a))
+    monkeypatch.setattr(
+        model, "step", lambda *a, **k: calls.append(np.shape(a[0])) or original(*a, **k)
+    )
     (primed,) = cache.prime_many([(cache.ids(ctx), [])])
     assert calls == [(1, 10)] and primed.length == 40
 
@@ -64,7 +68,9 @@ def test_background_priming_stops_after_every_short_call(model, monkeypatch):
     contexts = [melody(70, 0), melody(45, 4)]
     calls: list[tuple[int, ...]] = []
     original = model.step
-    monkeypatch.setattr(model, "step", lambda *a: calls.append(np.shape(a[0])) or original(*a))
+    monkeypatch.setattr(
+        model, "step", lambda *a, **k: calls.append(np.shape(a[0])) or original(*a, **k)
+    )
     steps = cache.prime_steps([(cache.ids(ctx), []) for ctx in contexts], max_span=16)
     for yielded, _call in enumerate(steps, start=1):
         assert len(calls) == yielded  # one model call per step, never more
@@ -101,7 +107,7 @@ def test_a_completion_in_a_warmed_file_reads_only_its_own_array(engine, monkeypa
     calls: list[tuple[int, ...]] = []
     original = engine.model.step
     monkeypatch.setattr(
-        engine.model, "step", lambda *a: calls.append(np.shape(a[0])) or original(*a)
+        engine.model, "step", lambda *a, **k: calls.append(np.shape(a[0])) or original(*a, **k)
     )
     line = DOC.splitlines().index(next(t for t in DOC.splitlines() if t.startswith("a2[3]=")))
     character = DOC.splitlines()[line].index(",")  # after the first note of the last section
@@ -143,7 +149,9 @@ def test_a_new_reading_keeps_the_states_its_changes_do_not_reach(tmp_path, monke
     cache.prime_ids(ids, [4], heard(changed_at=39))
     calls: list[tuple[int, ...]] = []
     original = model.step
-    monkeypatch.setattr(model, "step", lambda *a: calls.append(np.shape(a[0])) or original(*a))
+    monkeypatch.setattr(
+        model, "step", lambda *a, **k: calls.append(np.shape(a[0])) or original(*a, **k)
+    )
 
     later = heard(changed_at=30)  # the other voice's 31st note starts after 17 beats
     kept = cache.prime_ids(ids, [4], later)

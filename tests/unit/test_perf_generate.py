@@ -78,7 +78,9 @@ def test_the_batched_copy_mixture_equals_the_per_row_one():
 def test_rows_cost_one_model_call_per_step_for_all_rows(mixed_model, monkeypatch):
     calls = []
     original = mixed_model.step
-    monkeypatch.setattr(mixed_model, "step", lambda *a: calls.append(a[0].shape) or original(*a))
+    monkeypatch.setattr(
+        mixed_model, "step", lambda *a, **k: calls.append(a[0].shape) or original(*a, **k)
+    )
     rows = generate_rows(mixed_model, CONTEXT, [40, 40, 38], seed=5, top_p=0.9)
     assert [len(r) for r in rows] == [40, 40, 38]
     assert len(calls) == 39 and all(shape == (3,) for shape in calls)

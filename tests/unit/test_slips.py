@@ -220,8 +220,12 @@ def test_the_evidence_after_a_note_is_the_next_two_notes_with_the_alternative_in
         logits, _, _ = shipped.run(events, setting=Setting(others=others))
         lp = log_softmax(logits)
         after = [shipped.pitch_id(int(pitches[t + k])) for k in (1, 2)]
-        assert features.right[row, column] == pytest.approx(lp[t + 1, after[0]], abs=1e-3)
-        assert features.right2[row, column] == pytest.approx(lp[t + 2, after[1]], abs=1e-3)
+        # The check reads every alternative as a row of one call; the shipped graph's int8
+        # LSTM rounds hidden states over the rows (MelodyModel.quantized): within 0.05 nats
+        # of each alternative read alone (the float graph: within 1e-3).
+        close = 0.05 if shipped.quantized else 1e-3
+        assert features.right[row, column] == pytest.approx(lp[t + 1, after[0]], abs=close)
+        assert features.right2[row, column] == pytest.approx(lp[t + 2, after[1]], abs=close)
 
 
 def test_a_cached_sections_repeats_follow_edits_elsewhere_in_the_piece(shipped):

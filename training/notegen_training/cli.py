@@ -1,4 +1,4 @@
-"""``notegen-train``: extract, fit, export, evaluate.
+"""``notegen-train``: extract, fit, export, quantize, evaluate.
 
 The shipped model, from a fresh clone (``runs/`` is git-ignored; extraction parses ~1,500
 music21 files once, cached in ~/.cache/notegen; the fit took 56 min on 2 shared CPU cores)::
@@ -7,6 +7,7 @@ music21 files once, cached in ~/.cache/notegen; the fit took 56 min on 2 shared 
     notegen-train fit --train runs/melodies/train.jsonl.gz --valid runs/melodies/valid.jsonl.gz \\
         --out runs/main --seed 0
     notegen-train export runs/main --out models/notegen.onnx
+    notegen-train quantize models/notegen.json   # int8 LSTM weights; float graph kept beside
     notegen-train evaluate models/notegen.json runs/melodies/valid.jsonl.gz \\
         --ngram-train runs/melodies/train.jsonl.gz --seed-model models/seed.json --record valid
 
@@ -299,6 +300,24 @@ def cmd_export(args: argparse.Namespace) -> int:
         command="notegen-train " + shlex.join(args.argv),
     )
     print(json.dumps({k: card[k] for k in ("onnx", "sha256", "parity", "size_bytes")}, indent=1))
+    return 0
+
+
+def _quantize_args(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "quantize",
+        help="int8 LSTM weights for the card's graph (the float graph kept as NAME.fp32.onnx)",
+    )
+    p.add_argument("card", help="the model card (.json) of an exported stateful model")
+
+
+def cmd_quantize(args: argparse.Namespace) -> int:
+    from .quantize import quantize_card
+
+    card = quantize_card(Path(args.card))
+    print(
+        json.dumps({k: card[k] for k in ("onnx", "sha256", "size_bytes", "quantization")}, indent=1)
+    )
     return 0
 
 
@@ -759,6 +778,7 @@ def build_parser() -> argparse.ArgumentParser:
     _fit_args(sub)
     add_convert_args(sub)
     _export_args(sub)
+    _quantize_args(sub)
     _evaluate_args(sub)
     _tune_copy_args(sub)
     _tune_rhythm_args(sub)
@@ -775,6 +795,7 @@ COMMANDS = {
     "fit": cmd_fit,
     "convert": cmd_convert,
     "export": cmd_export,
+    "quantize": cmd_quantize,
     "evaluate": cmd_evaluate,
     "tune-copy": cmd_tune_copy,
     "tune-rhythm": cmd_tune_rhythm,

@@ -22,6 +22,13 @@ def onnx_weights(onnx_path: str | Path) -> dict[str, object]:
     graph = onnx.load(str(onnx_path)).graph
     init = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
     lstms = [n for n in graph.node if n.op_type == "LSTM"]
+    if not lstms and any(n.op_type == "DynamicQuantizeLSTM" for n in graph.node):
+        from .quantize import float_source
+
+        raise ValueError(
+            f"{onnx_path}: its LSTM weights are quantized to int8; start from the float graph "
+            f"kept beside it ({float_source(onnx_path).name})"
+        )
     gathers = [n for n in graph.node if n.op_type == "Gather" and n.input[0] in init]
     embeddings = [init[n.input[0]] for n in gathers if init[n.input[0]].ndim == 2]
     heads: dict[str, tuple[np.ndarray, np.ndarray]] = {}

@@ -34,7 +34,9 @@ Reading a stretch of notes (a completion's notes before the cursor, the warm-up'
 takes less than half the time on two (20 events: 2.5 → 1.1 ms, measured); a phrase's
 one-event steps gain little. Completions on the 20,000-note benchmark piece, replayed
 in-process: p99 12.2-12.4 → 10.7-11.5 ms, for ~10 % more CPU. Big jobs in child processes
-(:mod:`notegen.lsp.child`) keep one thread: they run beside completions."""
+(:mod:`notegen.lsp.child`) keep one thread: they run beside completions. A quantized graph
+(the shipped one: :attr:`notegen.model.MelodyModel.quantized`) always runs on one: its int8
+steps are as fast on one, and two would round a batch's hidden states differently."""
 
 
 class Stopped(Exception):
