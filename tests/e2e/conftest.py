@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -19,6 +20,7 @@ import pytest_asyncio
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from fixtures.lsp_editor import Editor, server_command, start_editor
+from fixtures.rpc import SONG, started
 from fixtures.tiny_model import build_tiny_model
 from notegen.sonic_pi_client import V3_SERVER_PORT, SonicPiClient, probe
 
@@ -29,6 +31,18 @@ START_3 = Path(__file__).resolve().parents[2] / ".ci" / "start-sonic-pi.sh"
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     card, _ = build_tiny_model(tmp_path_factory.mktemp("model"), seed=3)
     return card
+
+
+@pytest.fixture
+def song_server(tiny_model: Path, tmp_path: Path) -> Iterator[Any]:
+    """A raw JSON-RPC client of an initialized server (stderr in ``tmp_path/server.log``) with
+    :data:`fixtures.rpc.SONG` open as ``tmp_path/song.rb``."""
+    client = started(tiny_model, tmp_path, "server")
+    try:
+        client.did_open((tmp_path / "song.rb").as_uri(), SONG)
+        yield client
+    finally:
+        client.close()
 
 
 @pytest_asyncio.fixture

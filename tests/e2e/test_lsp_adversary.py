@@ -9,24 +9,16 @@ afterwards still is.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from fixtures.rpc import rpc, started
-
-SONG = "a1=[]\nb1=[]\na1[0]=[:C4,:E4,:G4]\nb1[0]=[1,1,1]\n"
+from fixtures.rpc import SONG, rpc
 
 
 @pytest.fixture
-def client(tiny_model: Path, tmp_path: Path) -> Iterator[Any]:
-    c = started(tiny_model, tmp_path, "server")
-    try:
-        c.did_open((tmp_path / "song.rb").as_uri(), SONG)
-        yield c
-    finally:
-        c.close()
+def client(song_server: Any) -> Any:
+    return song_server
 
 
 def hover(client: Any, uri: str, line: int, character: int, timeout: float = 30) -> Any:

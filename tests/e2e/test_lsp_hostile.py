@@ -10,14 +10,11 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from fixtures.rpc import SERVER, rpc, started
-
-SONG = "a1=[]\nb1=[]\na1[0]=[:C4,:E4,:G4]\nb1[0]=[1,1,1]\n"
+from fixtures.rpc import SERVER, SONG, rpc
 
 
 def start(model: Path, tmp_path: Path) -> Any:
@@ -27,13 +24,8 @@ def start(model: Path, tmp_path: Path) -> Any:
 
 
 @pytest.fixture
-def client(tiny_model: Path, tmp_path: Path) -> Iterator[Any]:
-    c = started(tiny_model, tmp_path, "server")
-    try:
-        c.did_open((tmp_path / "song.rb").as_uri(), SONG)
-        yield c
-    finally:
-        c.close()
+def client(song_server: Any) -> Any:
+    return song_server
 
 
 def error_of(pending: Any, timeout: float = 10.0) -> dict[str, Any]:
