@@ -59,6 +59,7 @@ from pygls.protocol.language_server import lsp_method
 log = logging.getLogger(__name__)
 
 MAX_ERROR_DETAIL = 300
+"""Characters of a peer's bad value quoted back in an error message (the rest is cut)."""
 CLIENT_REPLY_TIMEOUT_S = 30.0
 """How long a request to the client (``workspace/applyEdit``, ``workspace/configuration``) is
 waited for. A client that never answered left the command that asked (Generate melody...)
@@ -69,9 +70,6 @@ class ClientDidNotAnswer(JsonRpcException):
     """The client did not answer one of our requests in time (LSP ``RequestFailed``)."""
 
     CODE = -32803
-
-
-"""Characters of a peer's bad value quoted back in an error message (the rest is cut)."""
 
 
 def _short(text: str) -> str:
