@@ -111,13 +111,16 @@ def harmony_rows(others: Sequence[VoiceTimes], times: np.ndarray) -> np.ndarray:
 class _HarmonyTable:
     """The other voices' harmony on each stretch between two of their onsets/ends, compactly.
 
-    Per stretch: a 12-bit mask of the pitch classes sounding, the bass pitch class (-1: none)
-    and the register (the two ``float32`` values a row holds): 11 bytes where a whole row took
-    228. A 20-voice, 20,000-note piece has ~18,500 stretches per voice: 0.2 MB per voice
-    instead of 4.4 MB (87 MB per whole-file reading, kept for up to 64 voices).
+    Per stretch: a 12-bit mask of the pitch classes sounding and the lowest and highest pitch
+    sounding (the bass and the register are read off them): 4 bytes where a whole row took
+    228, with the pitches in one byte each while they are whole MIDI notes (note names and
+    numbers are), else 8. A 20-voice, 20,000-note piece has ~34,000 stretches per listening
+    voice: 0.14 MB per voice (boundaries 0.27 MB beside it), 4.4 MB for a table of whole rows.
+    (The bass and the register as their own arrays took 11 bytes: 5 MB more per reading of
+    that piece, measured.)
     """
 
-    __slots__ = ("bass", "boundaries", "mask", "register")
+    __slots__ = ("boundaries", "high", "low", "mask")
 
     def __init__(self, others: tuple[VoiceTimes, ...]) -> None:
         self.boundaries = _boundaries(others)
@@ -126,40 +129,49 @@ class _HarmonyTable:
         has = np.isfinite(pitches)
         pcs = np.where(has, np.mod(np.where(has, pitches, 0).round(), 12), 0).astype(np.int64)
         self.mask = np.bitwise_or.reduce(np.where(has, 1 << pcs, 0), axis=1).astype(np.uint16)
-        self.bass = np.full(len(times), -1, np.int8)
-        self.register = np.zeros((len(times), 2), np.float32)
-        any_note = has.any(axis=1)
+        low = np.zeros(len(times))
+        high = np.zeros(len(times))
+        any_note = has.any(axis=1)  # where the mask is not 0
         if any_note.any():
             with np.errstate(all="ignore"):
-                low = np.nanmin(np.where(has, pitches, np.inf), axis=1)
-                high = np.nanmax(np.where(has, pitches, -np.inf), axis=1)
-            idx = np.nonzero(any_note)[0]
-            self.bass[idx] = np.mod(low[idx].round(), 12).astype(np.int8)
-            self.register[idx, 0] = (low[idx] - 60) / 12
-            self.register[idx, 1] = (high[idx] - 60) / 12
+                low[any_note] = np.nanmin(np.where(has, pitches, np.inf), axis=1)[any_note]
+                high[any_note] = np.nanmax(np.where(has, pitches, -np.inf), axis=1)[any_note]
+        self.low, self.high = _small(low), _small(high)
 
     def row(self, time: float) -> np.ndarray:
         """:meth:`rows` of the stretch at one time (``harmony_rows(others, [time])[0]``), in a
         few scalar steps: a generated note asks for one per step."""
         index = int(self.boundaries.searchsorted(time + _EPS, side="right"))
         row = np.zeros(COND_DIM, np.float32)
-        row[OTHERS] = _MASK_BITS[self.mask[index]]
-        bass = int(self.bass[index])
-        if bass >= 0:
-            row[BASS.start + bass] = 1.0
-        row[REGISTER] = self.register[index]
+        mask = int(self.mask[index])
+        row[OTHERS] = _MASK_BITS[mask]
+        if mask:
+            low, high = float(self.low[index]), float(self.high[index])
+            row[BASS.start + int(np.mod(round(low), 12))] = 1.0
+            row[REGISTER] = ((low - 60) / 12, (high - 60) / 12)
         return row
 
     def rows(self, index: np.ndarray) -> np.ndarray:
         """Rows (as :func:`_direct_harmony` gives them) of the stretches at ``index``."""
         index = np.asarray(index)
         rows = np.zeros((*index.shape, COND_DIM), np.float32)
-        rows[..., OTHERS] = _MASK_BITS[self.mask[index]]
-        bass = self.bass[index]
-        has = bass >= 0
-        rows[..., BASS][has, bass[has]] = 1.0
-        rows[..., REGISTER] = self.register[index]
+        mask = self.mask[index]
+        rows[..., OTHERS] = _MASK_BITS[mask]
+        has = mask != 0
+        low = self.low[index][has].astype(np.float64)
+        high = self.high[index][has].astype(np.float64)
+        rows[..., BASS][has, np.mod(low.round(), 12).astype(np.int64)] = 1.0
+        rows[..., REGISTER.start][has] = (low - 60) / 12
+        rows[..., REGISTER.start + 1][has] = (high - 60) / 12
         return rows
+
+
+def _small(pitches: np.ndarray) -> np.ndarray:
+    """``pitches`` in one byte each where they are all whole numbers that fit, else as they
+    are (the same values either way)."""
+    if np.all(np.abs(pitches) <= 127) and np.array_equal(pitches, np.round(pitches)):
+        return pitches.astype(np.int8)
+    return pitches
 
 
 _MASK_BITS = ((np.arange(4096)[:, None] >> np.arange(12)) & 1).astype(np.float32)

@@ -130,6 +130,23 @@ def test_rows_looked_up_per_stretch_are_the_rows_computed_voice_by_voice() -> No
         assert np.array_equal(harmony_rows(tuple(voices), times[:1]), looked_up[:1])
 
 
+def test_a_table_keeps_whole_notes_in_a_byte_and_microtones_as_they_are() -> None:
+    """Note names and MIDI numbers are whole: the table's lowest and highest pitches take a
+    byte each then (a 20-voice piece keeps a table per voice), and the rows are the same."""
+    from notegen.conditioning import _direct_harmony, harmony_rows, harmony_table
+
+    onsets = np.array([0.0, 1.0, 2.0, 3.0])
+    for pitches, small in (([60.0, 127.0, np.nan, 0.0], True), ([60.0, 61.5, 47.0, 72.0], False)):
+        voices = (
+            VoiceTimes(onsets, onsets + 1, np.array(pitches)),
+            VoiceTimes(onsets + 0.5, onsets + 1.5, np.array([48.0, 55.0, 52.0, 55.0])),
+        )
+        table = harmony_table(voices)
+        assert (table.high.itemsize == 1) is small  # type: ignore[attr-defined]
+        times = np.concatenate([np.arange(-1.0, 6.0, 0.25), onsets + 1e-7, onsets + 0.5 - 1e-7])
+        assert np.array_equal(harmony_rows(voices, times), _direct_harmony(voices, times))
+
+
 def test_looking_up_a_readings_voices_does_not_keep_them_alive() -> None:
     """The server reads the piece again after each pause in typing; the voices of the
     readings it dropped (and their tables) must go, however many readings came before."""
