@@ -87,6 +87,12 @@ def default_model_path() -> Path:
     return candidates[-1]
 
 
+def _quantized(card: dict[str, Any]) -> bool:
+    """Whether a card's graph has int8 LSTM weights (it records ``notegen-train quantize``):
+    known before the session is made, which must then run on one thread."""
+    return "quantization" in card
+
+
 def _card_and_onnx_paths(path: Path) -> tuple[Path, Path | None]:
     """Resolve ``path`` (the .onnx or the .json) to the card path and, if known, the graph."""
     if path.suffix == ".json":
@@ -206,7 +212,7 @@ class MelodyModel:
             card.get("duration_vocab") or ["<bos>", card.get("default_duration", 1.0)]
         )
         self.default_duration = float(card.get("default_duration", 1.0))
-        self.quantized = "quantization" in card
+        self.quantized = _quantized(card)
         """Int8 LSTM weights (``notegen-train quantize``): the graph quantizes each step's
         hidden states over all batch rows at once, so a row alone and the same row beside
         others differ slightly; :meth:`step` reads rows one by one unless told they belong
@@ -303,7 +309,7 @@ class MelodyModel:
                     f"{onnx_path}: sha256 {actual[:12]}… does not match the card's "
                     f"{expected[:12]}… (file corrupt or card from another export)"
                 )
-        if "quantization" in card:
+        if _quantized(card):
             threads = 1  # (see MelodyModel.quantized; one thread is as fast for int8 steps)
         session = _make_session(data, onnx_path, threads)
         model = cls(card, session, onnx_path)
