@@ -158,8 +158,8 @@ class _HarmonyTable:
         mask = self.mask[index]
         rows[..., OTHERS] = _MASK_BITS[mask]
         has = mask != 0
-        low = self.low[index][has].astype(np.float64)
-        high = self.high[index][has].astype(np.float64)
+        low = self.low[index[has]].astype(np.float64)
+        high = self.high[index[has]].astype(np.float64)
         rows[..., BASS][has, np.mod(low.round(), 12).astype(np.int64)] = 1.0
         rows[..., REGISTER.start][has] = (low - 60) / 12
         rows[..., REGISTER.start + 1][has] = (high - 60) / 12
