@@ -187,3 +187,28 @@ def test_a_cursor_jumping_around_one_version_is_hidden_where_a_fresh_search_says
         starts = line_starts(text)
         for line in rng.integers(0, len(starts), 2 * len(starts)).tolist():
             assert view.hidden(starts[line]) == hidden_above(text, starts[line])
+
+
+def test_a_cleared_cache_lets_the_voices_it_heard_go(tmp_path):
+    """The server clears the cache when the last document closes: the voices of the piece it
+    last completed in (and what the experts memoised for them) must go with it."""
+    import gc
+    import weakref
+
+    from fixtures.tiny_model import build_tiny_model
+    from notegen.conditioning import COND_DIM, Setting, VoiceTimes
+    from notegen.model import MelodyModel
+
+    card, _ = build_tiny_model(tmp_path, seed=3, conditioning=COND_DIM)
+    cache = ContextCache(MelodyModel.load(card))
+    other = VoiceTimes.of(melody(40, 5))
+    gone = weakref.ref(other)
+    ids = cache.ids(melody(12, 0))
+    cache.prime_ids(ids, [4], Setting(others=(other,)))
+    cache.prime_ids(ids, [4], Setting(others=(other,)))  # a hit: the experts redone
+    del other
+    gc.collect()
+    assert gone() is not None  # still the cache's last setting
+    cache.clear()
+    gc.collect()
+    assert gone() is None
