@@ -7,7 +7,8 @@ Run by hand (figures, not a test)::
 Stages, each printing the server's VmRSS as it goes (and, while child processes of the server
 run a big generation or a check, the whole tree's RSS and PSS beside it):
 
-1. the big benchmark document (2,000 lines, 20,000 notes) opened;
+1. the big benchmark document (2,000 lines, 20,000 notes; ``--voices``/``--sections``/``--notes``
+   for another size) or ``--document FILE`` (any Sonic Pi file: edited in its note arrays) opened;
 2. ``--storms`` storms of ``--edits`` incremental edits each (typing notes into arrays and
    deleting them again, so the text returns to where it started), a completion every 50 edits;
 3. the big document closed;
@@ -26,6 +27,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import re
 import sys
 import tempfile
 import time
@@ -36,6 +38,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from big_document import make_document
 from rpc_client import RpcClient, tree_memory, wait_idle
+
+ARRAY_LINE = re.compile(r"\[\s*(?::[A-Ga-gr]|\d)[^\]]*\]")
+"""A line with a note (or duration) array on it: where a storm types."""
 
 SMALL = "use_bpm 90\na1=[]\nb1=[]\na1[0]=[:C4,:E4,:G4,:E4]\nb1[0]=[1,0.5,0.5,1]\n"
 
@@ -128,6 +133,20 @@ def storm(
     return version
 
 
+def _document(args: argparse.Namespace) -> tuple[str, list[int], str]:
+    """The stormed document's text, the lines of its arrays, and what it is."""
+    if args.document is not None:
+        text = args.document.read_text(encoding="utf-8")
+        lines = text.split("\n")
+        arrays = [k for k, line in enumerate(lines) if ARRAY_LINE.search(line)]
+        if not arrays:
+            raise SystemExit(f"{args.document}: no line with a note array to edit")
+        return text, arrays, f"{args.document.name}: {len(lines)} lines, {len(arrays)} arrays"
+    doc = make_document(args.voices, args.sections, args.notes, seed=args.seed)
+    arrays = sorted({a.line for a in doc.note_arrays})
+    return doc.text, arrays, f"{doc.lines} lines, {doc.notes} notes"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, help="model .onnx/.json passed as --model")
@@ -136,6 +155,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--documents", type=int, default=500)
     parser.add_argument("--mixed", type=int, default=300)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--document", type=Path, help="a Sonic Pi file to storm instead")
+    parser.add_argument("--voices", type=int, default=20, help="generated document's voices")
+    parser.add_argument("--sections", type=int, default=44, help="... sections per voice")
+    parser.add_argument("--notes", type=int, default=20_000, help="... notes in all")
     args = parser.parse_args(argv)
     print("$ " + " ".join([Path(sys.executable).name, *sys.argv]))
     load = os.getloadavg()
@@ -150,14 +173,13 @@ def main(argv: list[str] | None = None) -> int:
         try:
             client.initialize(root, initialization_options={})
             soak.report("initialized")
-            doc = make_document(seed=args.seed)
+            text, arrays, what = _document(args)
             uri = (root / "big.rb").as_uri()
-            lines = doc.text.split("\n")
-            client.did_open(uri, doc.text)
-            arrays = sorted({a.line for a in doc.note_arrays})
+            lines = text.split("\n")
+            client.did_open(uri, text)
             soak.completion(uri, arrays[0], lines[arrays[0]].rindex("]"))
             soak.diagnostics_settled(uri, 1)
-            soak.report(f"big document open ({doc.lines} lines, {doc.notes} notes)")
+            soak.report(f"document open ({what})")
 
             print(f"\n[storms] {args.storms} x {args.edits} incremental edits")
             version = 1
@@ -175,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
                 "textDocument/hover",
                 {"textDocument": {"uri": uri}, "position": {"line": 0, "character": 0}},
             )
-            closed = soak.report("big document closed")
+            closed = soak.report("document closed")
 
             print(f"\n[documents] open, complete, hover, close x {args.documents}")
             for k in range(args.documents):
