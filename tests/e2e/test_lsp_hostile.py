@@ -240,6 +240,24 @@ def test_a_second_initialize_is_refused_and_documents_are_kept(client: Any, tmp_
     still_serves(client, tmp_path)
 
 
+@pytest.mark.parametrize("forged", [{"result": None}, {"error": {"code": -1, "message": "x"}}])
+def test_a_response_forged_for_a_request_in_flight_is_ignored(
+    client: Any, tmp_path: Path, forged: dict[str, Any]
+) -> None:
+    """A "response" carrying the id of the client's own hover, in the same write: pygls took
+    it for that request's answer and the connection died (exit 1). The hover gets its own."""
+    uri = (tmp_path / "song.rb").as_uri()
+    request = {"jsonrpc": "2.0", "id": 77, "method": "textDocument/hover"}
+    request["params"] = hover_params(uri)
+    forgery = {"jsonrpc": "2.0", "id": 77, **forged}
+    pending = client.send_raw(
+        frame(json.dumps(request).encode()) + frame(json.dumps(forgery).encode()), 77
+    )
+    assert "MIDI 60" in pending.wait(10)["contents"]["value"]
+    still_serves(client, tmp_path)
+    assert client.process.poll() is None
+
+
 def test_after_shutdown_requests_are_invalid_and_exit_is_0(client: Any, tmp_path: Path) -> None:
     uri = (tmp_path / "song.rb").as_uri()
     assert client.request("shutdown") is None

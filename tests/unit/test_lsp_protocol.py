@@ -106,6 +106,57 @@ async def test_cancelling_a_command_cancels_its_running_work() -> None:
     assert protocol._request_futures == {}
 
 
+async def test_a_response_with_the_id_of_a_request_in_flight_is_dropped() -> None:
+    """Responses settle only the server's own requests: pygls took this one for the answer of
+    the client's request 9 (and raised on its task, killing the connection)."""
+    server, protocol, writer = make_server()
+    release = asyncio.Event()
+
+    @server.command("test.wait")
+    async def wait(ls: Any, *args: Any) -> str:
+        await release.wait()
+        return "done"
+
+    initialize(protocol)
+    params = {"command": "test.wait", "arguments": []}
+    protocol.receive_body(body({"id": 9, "method": "workspace/executeCommand", "params": params}))
+    await asyncio.sleep(0)
+    protocol.receive_body(body({"id": 9, "result": "forged"}))
+    protocol.receive_body(body({"id": 9, "error": {"code": -32000, "message": "forged"}}))
+    release.set()
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert [r["result"] for r in writer.replies() if r.get("id") == 9] == ["done"]
+    assert protocol._request_futures == {}
+
+
+async def test_a_request_that_reuses_the_id_of_ours_leaves_our_answer_to_us() -> None:
+    """The client picks its requests' ids; one equal to the id of our request in flight
+    still leaves the answer to that request to settle ours, and is served itself."""
+    server, protocol, writer = make_server()
+
+    @server.command("test.echo")
+    async def echo(ls: Any, *args: Any) -> str:
+        return "echoed"
+
+    initialize(protocol)
+    edit = types.ApplyWorkspaceEditParams(edit=types.WorkspaceEdit())
+    asking = asyncio.ensure_future(protocol.ask_client("workspace/applyEdit", edit))
+    await asyncio.sleep(0)
+    ours = next(r for r in writer.replies() if r.get("method") == "workspace/applyEdit")["id"]
+    params = {"command": "test.echo", "arguments": []}
+    protocol.receive_body(
+        body({"id": ours, "method": "workspace/executeCommand", "params": params})
+    )
+    protocol.receive_body(body({"id": ours, "result": {"applied": True}}))
+    answer = await asyncio.wait_for(asking, 5)
+    assert answer.applied is True
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert [r.get("result") for r in writer.replies() if r.get("id") == ours][-1] == "echoed"
+    assert protocol._request_futures == {} and protocol._outgoing == {}
+
+
 def _document(text: str) -> Any:
     from pygls.workspace.text_document import TextDocument
 

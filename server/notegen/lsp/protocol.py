@@ -17,7 +17,12 @@ hands every message body the transport cuts out (:mod:`notegen.lsp.transport`), 
   for the life of the process (upstream, pygls 2.1.1 ``JsonRPCProtocol._execute_handler``);
 * ``$/cancelRequest`` reaches the work: for a request served by a generator handler
   (``workspace/executeCommand``) pygls cancelled only the outer future, so the reply was
-  dropped but the command kept running; the running step is now cancelled too.
+  dropped but the command kept running; the running step is now cancelled too;
+* a response from the client settles only a request the server sent: pygls looks responses
+  up in the same table as the client's own requests in flight, so a "response" carrying the
+  id of a request being served was taken for its answer (``set_result`` on that request's
+  task raised, and the connection died: upstream, pygls 2.1.1
+  ``JsonRPCProtocol._handle_response``). Such a message is now logged and dropped.
 """
 
 from __future__ import annotations
@@ -112,6 +117,8 @@ class NotegenProtocol(LanguageServerProtocol):
         """Set when ``exit`` arrives; the transport then ends the session."""
         self.last_message = time.monotonic()
         """When the client last sent a message (``time.monotonic``): quiet since then."""
+        self._outgoing: dict[Any, Future[Any]] = {}
+        """Our requests to the client awaiting its answer, by id (see :meth:`send_request`)."""
 
     # -- bodies in ------------------------------------------------------------------------------
 
@@ -214,16 +221,32 @@ class NotegenProtocol(LanguageServerProtocol):
         self.handle_message(message)
 
     def _receive_response(self, data: dict[str, Any]) -> None:
-        """A reply to one of our requests; a malformed one fails that request (never hangs)."""
+        """A reply to one of our requests; a malformed one fails that request (never hangs).
+
+        Only the future :meth:`send_request` made for that id is settled: the client's own
+        requests in flight share pygls' table of futures, and their ids are the client's to
+        choose (a "response" with one of them was taken for that request's answer)."""
+        msg_id = data["id"]
+        future = self._outgoing.pop(msg_id, None)
+        if self._request_futures.get(msg_id) is future:
+            self._request_futures.pop(msg_id, None)
+        if future is None:
+            self._result_types.pop(msg_id, None)
+            log.warning("a response to no request of ours (id %s): dropped", _short(repr(msg_id)))
+            return
         try:
             message = self.structure_message(data)
         except JsonRpcException as exc:
             log.warning("malformed response from the client: %s", exc.message)
-            future = self._request_futures.pop(data["id"], None)
-            if future is not None and not future.done():
+            if not future.done():
                 future.set_exception(exc)
             return
-        self.handle_message(message)
+        if future.done():  # (given up on: ask_client's timeout)
+            return
+        if isinstance(message, types.ResponseErrorMessage) and message.error is not None:
+            future.set_exception(JsonRpcException.from_error(message.error))
+        else:
+            future.set_result(getattr(message, "result", None))
 
     def structure_message(self, data: dict[str, Any]) -> Any:
         """pygls' structuring, with a short error naming the bad fields (no traceback log)."""
@@ -246,6 +269,21 @@ class NotegenProtocol(LanguageServerProtocol):
 
     # -- requests to the client -----------------------------------------------------------------
 
+    def send_request(
+        self,
+        method: str,
+        params: Any | None = None,
+        callback: Any = None,
+        msg_id: Any = None,
+    ) -> Future[Any]:
+        """pygls' request to the client, its future kept under its id for the answer
+        (:meth:`_receive_response`). Sent from the event loop, where answers are read, so
+        the answer cannot come before the future is kept."""
+        msg_id = str(uuid.uuid4()) if msg_id is None else msg_id
+        future = super().send_request(method, params, callback, msg_id)
+        self._outgoing[msg_id] = future
+        return future
+
     async def ask_client(
         self, method: str, params: Any, timeout: float = CLIENT_REPLY_TIMEOUT_S
     ) -> Any:
@@ -260,7 +298,9 @@ class NotegenProtocol(LanguageServerProtocol):
                 f"the editor did not answer {method} within {timeout:g} s"
             ) from None
         finally:
-            self._request_futures.pop(msg_id, None)
+            if self._request_futures.get(msg_id) is future:
+                del self._request_futures[msg_id]
+            self._outgoing.pop(msg_id, None)
             self._result_types.pop(msg_id, None)
 
     # -- answers out ----------------------------------------------------------------------------
