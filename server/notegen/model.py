@@ -31,6 +31,7 @@ from notegen.copying import (
 )
 from notegen.imitation import ImitationMixture, mix_pitches
 from notegen.melody import Event
+from notegen.paths import user_path
 from notegen.repeats import RepeatControl
 from notegen.rhythm import (
     RhythmContext,
@@ -78,7 +79,7 @@ def default_model_path() -> Path:
     """
     env = os.environ.get("NOTEGEN_MODEL")
     if env:
-        return Path(env).expanduser()
+        return user_path(env)
     here = Path(__file__).resolve().parent
     candidates = [here / "models" / "notegen.json", here.parent.parent / "models" / "notegen.json"]
     for candidate in candidates:

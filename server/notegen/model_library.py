@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from notegen.model import MAX_CARD_BYTES, ModelError, check_regular_file, default_model_path
+from notegen.paths import user_path
 
 NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.\-]*"
 
@@ -28,7 +29,7 @@ NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.\-]*"
 def default_models_dir() -> Path:
     env = os.environ.get("NOTEGEN_MODELS_DIR")
     if env:
-        return Path(env).expanduser()
+        return user_path(env)
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "notegen" / "models"
 

@@ -159,3 +159,35 @@ def test_a_command_on_a_file_too_big_to_read_whole_says_so_at_once(
         command(client, name, {"uri": uri, **args}, timeout=60)
     assert caught.value.code == -32602 and "characters; notegen reads at most" in str(caught.value)
     still_serves(client, tmp_path)
+
+
+@pytest.mark.parametrize("setting", ["modelsDir", "folderModels", "modelPath"])
+def test_a_home_of_no_user_in_a_path_setting_is_a_path_not_found(
+    client: Any, tmp_path: Path, setting: str
+) -> None:
+    """``~nosuchuser/...`` made ``Path.expanduser`` raise: the documents of a models folder
+    so named got no diagnostics at all, and the error said only "RuntimeError". Now it is a
+    path like any other that does not exist."""
+    where = "~notegen-no-such-user/models"
+    value: Any = {where: "other"} if setting == "folderModels" else where
+    if setting == "modelPath":
+        value = where + "/card.json"
+    client.notify("workspace/didChangeConfiguration", {"settings": {"notegen": {setting: value}}})
+    uri = (tmp_path / "chosen.rb").as_uri()
+    text = "# notegen: model=other\n" + SONG
+    client.did_open(uri, text)
+    published = client.wait_notification(
+        "textDocument/publishDiagnostics", lambda p: p["uri"] == uri, timeout=30
+    )
+    if setting != "modelPath":  # the document asks for a model no folder has
+        assert any(d.get("code") == "unknown-model" for d in published["diagnostics"])
+    still_serves(client, tmp_path)
+    messages = [
+        n["message"] for _, method, n in client.notifications if method.startswith("window/")
+    ]
+    assert not any("RuntimeError" in m for m in messages)
+    if setting == "modelPath":
+        client.wait_notification(
+            "window/showMessage", lambda p: f"{value}: model card not found" in p["message"]
+        )
+    assert "RuntimeError" not in (tmp_path / "server.log").read_text()

@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 from notegen.generate import ContextCache
 from notegen.model import MelodyModel, ModelError, default_model_path
+from notegen.paths import user_path
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -91,7 +92,7 @@ class Engine:
 
     def load(self, path: str | Path | None) -> Future[None]:
         """Start loading ``path`` (``None``: the default model) on the worker; idempotent."""
-        target = Path(path).expanduser() if path else default_model_path()
+        target = user_path(path) if path else default_model_path()
         with self._lock:
             if self.path == target and self._loading is not None:
                 return self._loading

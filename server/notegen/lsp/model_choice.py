@@ -23,6 +23,7 @@ from urllib.parse import unquote, urlparse
 from lsprotocol import types
 from notegen.config import Settings
 from notegen.model_library import NAME_PATTERN, ModelLibrary
+from notegen.paths import user_path
 
 from .engine import Engine
 
@@ -66,7 +67,7 @@ def requested_model(
     path = _path_of(uri)
     best: tuple[int, str] | None = None
     for folder, name in folders:
-        root = Path(folder).expanduser()
+        root = user_path(folder)
         inside = path is not None and (path == root or root in path.parents)
         if inside and (best is None or len(root.parts) > best[0]):
             best = (len(root.parts), name)
@@ -89,7 +90,7 @@ class ModelChoice:
         self._library: ModelLibrary | None = None
 
     def library(self, settings: Settings) -> ModelLibrary:
-        folder = Path(settings.modelsDir).expanduser() if settings.modelsDir else None
+        folder = user_path(settings.modelsDir) if settings.modelsDir else None
         if self._library is None or (folder is not None and self._library.dir != folder):
             self._library = ModelLibrary(folder)
         return self._library
