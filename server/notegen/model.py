@@ -105,6 +105,9 @@ def _card_and_onnx_paths(path: Path) -> tuple[Path, Path | None]:
 
 MAX_CARD_BYTES = 16 * 1024 * 1024
 MAX_GRAPH_BYTES = 2 * 1024 * 1024 * 1024  # protobuf's own limit for one ONNX file
+MAX_TUNES_BYTES = 1024 * 1024 * 1024
+"""The tune index (``.npz``), on disk and unpacked: the shipped one is 11 MB packed, ~25 MB
+unpacked. A few kB of zip can claim gigabytes, and they would be read into memory."""
 
 
 def check_regular_file(path: Path, what: str, limit: int) -> None:
@@ -131,6 +134,21 @@ def check_regular_file(path: Path, what: str, limit: int) -> None:
         raise ModelError(f"{path}: {what} is {kind}, not a regular file")
     if info.st_size > limit:
         raise ModelError(f"{path}: {what} is {info.st_size} bytes, over the {limit}-byte limit")
+
+
+def _check_unpacked_size(path: Path, limit: int) -> None:
+    """Refuse a ``.npz`` (a zip) whose members would unpack to more than ``limit`` bytes."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            size = sum(member.file_size for member in archive.infolist())
+    except (OSError, zipfile.BadZipFile) as exc:
+        raise ModelError(f"{path}: cannot read the card's tune index ({exc})") from None
+    if size > limit:
+        raise ModelError(
+            f"{path}: the card's tune index unpacks to {size} bytes, over the {limit}-byte limit"
+        )
 
 
 def _read_card(card_path: Path) -> dict[str, Any]:
@@ -272,6 +290,9 @@ class MelodyModel:
     def _load_tunes(card: dict[str, Any], path: Path) -> TuneMixture | None:
         spec = card.get("tune_mixture")
         where = path.parent / str(spec.get("file", "")) if isinstance(spec, dict) else path
+        if spec:
+            check_regular_file(where, "the card's tune index", MAX_TUNES_BYTES)
+            _check_unpacked_size(where, MAX_TUNES_BYTES)
         try:
             return TuneMixture.from_card(card, path.parent)
         except FileNotFoundError:

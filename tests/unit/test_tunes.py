@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shutil
+import threading
 from pathlib import Path
 
+import notegen.model as model_module
 import numpy as np
 import pytest
 from notegen.conditioning import Setting, VoiceTimes
@@ -403,3 +407,39 @@ def test_the_melody_s_own_matches_agree_with_a_brute_force_search() -> None:
                 expected = [(k, np.bincount(after, minlength=256).tolist())]
                 break
         assert found == expected, z
+
+
+def test_a_tune_index_that_is_a_fifo_is_refused_before_it_is_opened(tiny, tmp_path) -> None:
+    """Opening a FIFO waits for a writer: the model never finished loading, and every hover
+    and completion waited for it."""
+    card = with_tunes(tiny[0], tmp_path / "m", 0.5, 0.5)
+    fifo = tmp_path / "m" / "tiny.tunes.npz"
+    fifo.unlink()
+    os.mkfifo(fifo)
+    errors: list[str] = []
+
+    def load() -> None:
+        try:
+            MelodyModel.load(card)
+        except ModelError as exc:
+            errors.append(str(exc))
+
+    loading = threading.Thread(target=load, daemon=True)
+    loading.start()
+    loading.join(10)
+    if loading.is_alive():  # blocked in open(): a writer lets it go on (and fail)
+        with contextlib.suppress(OSError):
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        pytest.fail("loading the model waited on the FIFO")
+    assert len(errors) == 1 and "tiny.tunes.npz: the card's tune index is a FIFO" in errors[0]
+
+
+def test_a_tune_index_that_unpacks_too_big_is_refused(tiny, tmp_path, monkeypatch) -> None:
+    """A few kB of zip can claim gigabytes, read whole into memory when unpacked."""
+    card = with_tunes(tiny[0], tmp_path / "m", 0.5, 0.5)
+    bomb = tmp_path / "m" / "tiny.tunes.npz"
+    np.savez_compressed(bomb, **{"pitch.text": np.zeros(1_000_000, np.uint8)})
+    assert bomb.stat().st_size < 10_000
+    monkeypatch.setattr(model_module, "MAX_TUNES_BYTES", 100_000)
+    with pytest.raises(ModelError, match=r"tiny\.tunes\.npz: the card's tune index unpacks to 1"):
+        MelodyModel.load(card)
