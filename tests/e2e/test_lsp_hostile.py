@@ -258,6 +258,21 @@ def test_a_response_forged_for_a_request_in_flight_is_ignored(
     assert client.process.poll() is None
 
 
+def test_a_request_that_also_carries_an_error_is_a_request(client: Any, tmp_path: Path) -> None:
+    """A message with a method and an "error" member was read as an error response, and
+    settled the request in flight with the same id: the connection died (exit 1)."""
+    uri = (tmp_path / "song.rb").as_uri()
+    request = {"jsonrpc": "2.0", "id": 78, "method": "textDocument/hover"}
+    request["params"] = hover_params(uri)
+    odd = {**request, "error": {"code": 1, "message": "m"}}
+    pending = client.send_raw(
+        frame(json.dumps(request).encode()) + frame(json.dumps(odd).encode()), 78
+    )
+    assert "MIDI 60" in pending.wait(10)["contents"]["value"]
+    still_serves(client, tmp_path)
+    assert client.process.poll() is None
+
+
 def test_after_shutdown_requests_are_invalid_and_exit_is_0(client: Any, tmp_path: Path) -> None:
     uri = (tmp_path / "song.rb").as_uri()
     assert client.request("shutdown") is None

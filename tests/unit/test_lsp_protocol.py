@@ -157,6 +157,51 @@ async def test_a_request_that_reuses_the_id_of_ours_leaves_our_answer_to_us() ->
     assert protocol._request_futures == {} and protocol._outgoing == {}
 
 
+async def test_the_client_cannot_cancel_a_request_of_ours() -> None:
+    """``$/cancelRequest`` with the id of our ``workspace/applyEdit`` cancelled its future:
+    the command awaiting it was never answered. Now it is ignored, and the answer counts."""
+    server, protocol, writer = make_server()
+
+    @server.command("test.apply")
+    async def apply(ls: Any, *args: Any) -> bool:
+        edit = types.ApplyWorkspaceEditParams(edit=types.WorkspaceEdit())
+        answer = await protocol.ask_client("workspace/applyEdit", edit)
+        return bool(answer.applied)
+
+    initialize(protocol)
+    params = {"command": "test.apply", "arguments": []}
+    protocol.receive_body(body({"id": 3, "method": "workspace/executeCommand", "params": params}))
+    for _ in range(5):
+        await asyncio.sleep(0)
+    ours = next(r for r in writer.replies() if r.get("method") == "workspace/applyEdit")["id"]
+    protocol.receive_body(body({"method": "$/cancelRequest", "params": {"id": ours}}))
+    protocol.receive_body(body({"id": ours, "result": {"applied": True}}))
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert [r.get("result") for r in writer.replies() if r.get("id") == 3] == [True]
+
+
+async def test_a_step_stopped_under_a_command_is_an_error_reply() -> None:
+    """A step of a command's work cancelled by anything but the command's own cancellation
+    (a CancelledError, not an Exception) left the command unanswered for good."""
+    server, protocol, writer = make_server()
+
+    @server.command("test.stopped")
+    async def stopped(ls: Any, *args: Any) -> None:
+        raise asyncio.CancelledError
+
+    initialize(protocol)
+    params = {"command": "test.stopped", "arguments": []}
+    protocol.receive_body(body({"id": 4, "method": "workspace/executeCommand", "params": params}))
+    for _ in range(10):
+        await asyncio.sleep(0)
+    (reply,) = [r for r in writer.replies() if r.get("id") == 4]
+    assert (
+        reply["error"]["code"] == -32603
+        and "stopped before it finished" in reply["error"]["message"]
+    )
+
+
 def _document(text: str) -> Any:
     from pygls.workspace.text_document import TextDocument
 

@@ -34,7 +34,7 @@ import logging
 import time
 import uuid
 from collections.abc import Generator
-from concurrent.futures import Future
+from concurrent.futures import CancelledError, Future
 from functools import partial
 from typing import Any
 from urllib.parse import unquote
@@ -251,14 +251,13 @@ class NotegenProtocol(LanguageServerProtocol):
     def structure_message(self, data: dict[str, Any]) -> Any:
         """pygls' structuring, with a short error naming the bad fields (no traceback log)."""
         method = data.get("method")
-        if "id" in data and "error" in data:
-            cls: Any = types.ResponseErrorMessage
-        elif "id" in data and method is not None:
-            cls = self.get_message_type(method) or JsonRPCRequestMessage
-        elif "id" in data:
-            cls = self._result_types.pop(data["id"], None) or JsonRPCResponseMessage
+        if method is not None:  # a request or a notification, whatever else it carries
+            default = JsonRPCRequestMessage if "id" in data else JsonRPCNotification
+            cls: Any = self.get_message_type(method) or default
+        elif "error" in data:
+            cls = types.ResponseErrorMessage
         else:
-            cls = self.get_message_type(method or "") or JsonRPCNotification
+            cls = self._result_types.pop(data["id"], None) or JsonRPCResponseMessage
         try:
             return self._converter.structure(data, cls)
         except ClassValidationError as exc:
@@ -436,6 +435,16 @@ class NotegenProtocol(LanguageServerProtocol):
         if future is not None:
             future.add_done_callback(partial(self._forget_future, msg_id))
 
+    def _handle_cancel_notification(self, msg_id: Any) -> None:
+        """``$/cancelRequest`` cancels the client's own requests only. pygls looked the id up
+        among every future, the server's requests to the client too: cancelling our
+        ``workspace/applyEdit`` killed the command waiting for it, which was never answered."""
+        future = self._request_futures.get(msg_id)
+        if future is not None and future is self._outgoing.get(msg_id):
+            log.warning("$/cancelRequest for our own request %s: ignored", _short(repr(msg_id)))
+            return
+        super()._handle_cancel_notification(msg_id)
+
     def _forget_future(self, msg_id: Any, future: Any) -> None:
         if self._request_futures.get(msg_id) is future:
             del self._request_futures[msg_id]
@@ -462,6 +471,10 @@ class NotegenProtocol(LanguageServerProtocol):
             result_future.set_result(result.value)
         except Exception as exc:
             result_future.set_exception(exc)
+        except (asyncio.CancelledError, CancelledError):  # a step stopped, not the request
+            if not result_future.done():
+                why = "notegen: the work was stopped before it finished; nothing was changed"
+                result_future.set_exception(JsonRpcInternalError(why))
 
 
 def _strict_int(value: Any, _type: Any) -> int:
