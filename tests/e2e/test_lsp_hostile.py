@@ -98,6 +98,9 @@ MALFORMED = {
     "params a list": ("textDocument/hover", [1, 2], -32602),
     "inline completion without context": ("textDocument/inlineCompletion", {}, -32602),
     "unknown method": ("notegen/noSuchThing", {}, -32601),
+    # before their params were read (JsonRPCRequestMessage wants some; LSP's types theirs)
+    "unknown method without params": ("notegen/noSuchThing", "absent", -32601),
+    "an LSP method not served, bad params": ("textDocument/definition", [], -32601),
     # an LSP integer is a JSON number without a fraction: these were read as line 2 / 1 / 1
     "line as a string": ("textDocument/hover", {"line": "2"}, -32602),
     "line 1.5": ("textDocument/hover", {"line": 1.5}, -32602),
@@ -118,6 +121,28 @@ def test_a_malformed_request_gets_an_error_reply(client: Any, tmp_path: Path, na
         message["params"] = shape
     pending = client.send_raw(frame(json.dumps(message).encode()), name)
     assert error_of(pending)["code"] == code
+    still_serves(client, tmp_path)
+
+
+def test_an_error_quotes_at_most_a_few_hundred_characters_of_a_name(client: Any) -> None:
+    pending = client.send_raw(
+        frame(json.dumps({"jsonrpc": "2.0", "id": "m", "method": "x" * 10_000}).encode()), "m"
+    )
+    error = error_of(pending)
+    assert error["code"] == -32601 and len(error["message"]) < 400
+
+
+def test_valid_json_python_cannot_read_is_answered_with_its_id(client: Any, tmp_path: Path) -> None:
+    """A 5,000-digit integer (Python converts at most 4,300 digits) and nesting ~1,000 deep
+    were parse errors with a null id: the client's request waited for ever."""
+    uri = (tmp_path / "song.rb").as_uri()
+    long = '{"jsonrpc": "2.0", "id": "long", "method": "textDocument/hover", "params": '
+    position = '{"line": ' + "9" * 5000 + ', "character": 1}'
+    long += '{"textDocument": {"uri": "' + uri + '"}, "position": ' + position + "}}"
+    assert error_of(client.send_raw(frame(long.encode()), "long"))["code"] == -32602
+    deep = '{"jsonrpc": "2.0", "id": "deep", "method": "textDocument/hover", "params": '
+    deep += "[" * 5000 + "]" * 5000 + "}"
+    assert error_of(client.send_raw(frame(deep.encode()), "deep"))["code"] == -32700
     still_serves(client, tmp_path)
 
 

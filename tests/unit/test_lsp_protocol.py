@@ -202,6 +202,29 @@ async def test_a_step_stopped_under_a_command_is_an_error_reply() -> None:
     )
 
 
+async def test_infinite_and_nan_numbers_are_written_as_null() -> None:
+    """``NaN``/``Infinity`` are not JSON: a strict client rejects the whole message. A client's
+    ``1e400`` is read as infinity and some answers give its values back."""
+    server, protocol, writer = make_server()
+
+    @server.command("test.numbers")
+    def numbers(ls: Any, *args: Any) -> dict[str, Any]:
+        return {"big": float("inf"), "nan": float("nan"), "list": [1.5, -float("inf")]}
+
+    initialize(protocol)
+    params = {"command": "test.numbers", "arguments": []}
+    protocol.receive_body(body({"id": 6, "method": "workspace/executeCommand", "params": params}))
+    for _ in range(10):
+        await asyncio.sleep(0)
+    raw = writer.data.split(b"Content-Length: ")[-1].split(b"\r\n\r\n", 1)[1]
+
+    def strict(constant: str) -> None:
+        raise ValueError(f"not JSON: {constant}")
+
+    reply = json.loads(raw, parse_constant=strict)
+    assert reply["result"] == {"big": None, "nan": None, "list": [1.5, None]}
+
+
 def _document(text: str) -> Any:
     from pygls.workspace.text_document import TextDocument
 

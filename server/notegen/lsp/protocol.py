@@ -31,6 +31,8 @@ import asyncio
 import inspect
 import json
 import logging
+import math
+import re
 import time
 import uuid
 from collections.abc import Generator
@@ -79,6 +81,26 @@ class ClientDidNotAnswer(JsonRpcException):
 
 def _short(text: str) -> str:
     return text if len(text) <= MAX_ERROR_DETAIL else text[:MAX_ERROR_DETAIL] + "…"
+
+
+def _parse_int(digits: str) -> int | float:
+    """A JSON integer; one longer than Python converts (4,300 digits, a guard against
+    quadratic time) becomes a float (infinite when too large): the message is still read,
+    and the request answered with its id instead of a parse error without one."""
+    return int(digits) if len(digits) <= 4000 else float(digits)
+
+
+_ID_MEMBER = re.compile(r'"id"\s*:\s*(-?[0-9]{1,15}(?![0-9.eE])|"(?:[^"\\]|\\.){0,200}")')
+
+
+def _id_in(text: str) -> int | str | None:
+    """The id of a message Python's parser cannot read, when exactly one ``"id"`` member is
+    written in it (else ``None``: JSON-RPC's null id)."""
+    found = _ID_MEMBER.findall(text)
+    if len(found) != 1:
+        return None
+    value = json.loads(found[0])
+    return value if _valid_id(value) else None
 
 
 def _valid_id(value: Any) -> bool:
@@ -132,8 +154,12 @@ class NotegenProtocol(LanguageServerProtocol):
             bad_utf8 = True
             text = body.decode("utf-8", "replace")  # still find the id to answer
         try:
-            data = json.loads(text)
-        except (ValueError, RecursionError) as exc:
+            data = json.loads(text, parse_int=_parse_int)
+        except RecursionError:  # JSON, but nested deeper than Python parses: answer its id
+            error = JsonRpcParseError("Parse error: the message is nested too deep to read")
+            self.send_error(_id_in(text), error)
+            return
+        except ValueError as exc:
             self.send_error(None, JsonRpcParseError(f"Parse error: not JSON ({_short(str(exc))})"))
             return
         if bad_utf8:
@@ -184,20 +210,27 @@ class NotegenProtocol(LanguageServerProtocol):
         if self._shutdown:
             self.send_error(
                 msg_id,
-                JsonRpcInvalidRequest(f"{method}: the server is shut down; only exit is accepted"),
+                JsonRpcInvalidRequest(
+                    f"{_short(method)}: the server is shut down; only exit is accepted"
+                ),
             )
             return
         message_type = self.get_message_type(method)
         if message_type is not None and "id" not in attrs.fields_dict(message_type):
-            why = f"{method} is a notification: send it without an id (no such request)"
+            why = f"{_short(method)} is a notification: send it without an id (no such request)"
             self.send_error(msg_id, JsonRpcMethodNotFound(why))
             return
         if method == types.INITIALIZE and self.initialize_seen:
             self.send_error(msg_id, JsonRpcInvalidRequest("initialize may only be sent once"))
             return
         if method != types.INITIALIZE and not self.initialize_seen:
-            error = JsonRpcServerNotInitialized(f"{method}: send initialize first")
+            error = JsonRpcServerNotInitialized(f"{_short(method)}: send initialize first")
             self.send_error(msg_id, error)
+            return
+        try:
+            self._get_handler(method)
+        except JsonRpcMethodNotFound:  # before its params are read: they may not fit any type
+            self.send_error(msg_id, JsonRpcMethodNotFound(f"{_short(method)}: no such method"))
             return
         try:
             message = self.structure_message(data)
@@ -262,9 +295,13 @@ class NotegenProtocol(LanguageServerProtocol):
             return self._converter.structure(data, cls)
         except ClassValidationError as exc:
             fields = "; ".join(transform_error(exc))
-            raise JsonRpcInvalidParams(f"{method}: invalid params: {_short(fields)}") from None
+            raise JsonRpcInvalidParams(
+                f"{_short(str(method))}: invalid params: {_short(fields)}"
+            ) from None
         except Exception as exc:  # cattrs raises plain TypeError/ValueError for some shapes
-            raise JsonRpcInvalidParams(f"{method}: invalid params: {_short(str(exc))}") from None
+            raise JsonRpcInvalidParams(
+                f"{_short(str(method))}: invalid params: {_short(str(exc))}"
+            ) from None
 
     # -- requests to the client -----------------------------------------------------------------
 
@@ -306,7 +343,7 @@ class NotegenProtocol(LanguageServerProtocol):
 
     def prepare(self, result: Any) -> Prepared:
         """``result`` as the JSON text pygls would send for it (any thread)."""
-        return Prepared(json.dumps(self.converter.unstructure(result)))
+        return Prepared(_dumps(self.converter.unstructure(result)))
 
     def _send_data(self, data: Any) -> None:
         """pygls' send, with a :class:`Prepared` result's text put in as it is (the same bytes
@@ -329,7 +366,7 @@ class NotegenProtocol(LanguageServerProtocol):
             body = "{" + ", ".join(fields) + "}"
         else:
             try:
-                body = json.dumps(data, default=self._serialize_message)
+                body = _dumps(data, default=self._serialize_message)
             except Exception as exc:
                 log.exception("could not write %s", type(data).__name__)
                 if getattr(data, "method", None) is not None:
@@ -475,6 +512,30 @@ class NotegenProtocol(LanguageServerProtocol):
             if not result_future.done():
                 why = "notegen: the work was stopped before it finished; nothing was changed"
                 result_future.set_exception(JsonRpcInternalError(why))
+
+
+def _dumps(value: Any, default: Any = None) -> str:
+    """JSON text of ``value`` as ``json.dumps`` writes it, but never ``NaN`` or ``Infinity``
+    (not JSON: a client's strict parser rejects the whole message). A client's own values
+    come back in some answers (a diagnostic's ``data`` in a code action), and ``1e400`` in
+    what it sent is read as infinity: such numbers are written as ``null``."""
+    try:
+        return json.dumps(value, default=default, allow_nan=False)
+    except ValueError as exc:
+        if "Out of range float" not in str(exc):
+            raise
+    plain = json.loads(json.dumps(value, default=default))
+    return json.dumps(_finite(plain), allow_nan=False)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_finite(item) for item in value]
+    return value
 
 
 def _strict_int(value: Any, _type: Any) -> int:
