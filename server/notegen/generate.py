@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import itertools
+import math
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Generator, Sequence
@@ -1332,6 +1333,11 @@ def _integer(args: dict, name: str, default: int | None, lo: int, hi: int) -> in
     return value
 
 
+MAX_SONIC_PI_NOTE = 231
+"""The highest MIDI note Sonic Pi plays (its notes are 0-231); a seed note above it was written
+into the generated voice as ``:Ab40`` or worse."""
+
+
 def parse_seed_notes(value: object) -> tuple[int | float | None, ...]:
     """Seed notes as a list (``[":c4", "e4", 67, ":r"]``) or text (``":c4, :e4 :g4"``)."""
     from notegen.notes import NoteError, note_to_midi
@@ -1349,9 +1355,14 @@ def parse_seed_notes(value: object) -> tuple[int | float | None, ...]:
         if isinstance(item, str):
             item = item.strip().strip("[]")
         try:
-            out.append(note_to_midi(item))  # type: ignore[arg-type]
+            midi = note_to_midi(item)  # type: ignore[arg-type]
         except NoteError as exc:
             raise ArgumentError(f"seed_notes[{i}]", str(exc)) from None
+        if midi is not None and not (math.isfinite(midi) and 0 <= midi <= MAX_SONIC_PI_NOTE):
+            given = f"{item!r} (MIDI {midi:g})" if isinstance(item, str) else f"{midi:g}"
+            why = f"is {given}: Sonic Pi's notes are 0-{MAX_SONIC_PI_NOTE}"
+            raise ArgumentError(f"seed_notes[{i}]", why)
+        out.append(midi)
     return tuple(out)
 
 

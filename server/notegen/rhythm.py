@@ -221,6 +221,9 @@ class MatchIndex:
             ends = np.flatnonzero(text[1:] != self.separator)  # text[j + 1] follows text[j]
             if len(text) < np.iinfo(np.int32).max:
                 ends = ends.astype(np.int32)  # positions: half the memory, the same answers
+            if not len(ends):  # (one token per voice: nothing ever followed)
+                self._groups = {}
+                return None
             tokens = text[ends]
             order = np.argsort(tokens, kind="stable")  # each token's positions in text order
             ends, tokens = ends[order], tokens[order]

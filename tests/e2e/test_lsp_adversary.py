@@ -191,3 +191,33 @@ def test_a_home_of_no_user_in_a_path_setting_is_a_path_not_found(
             "window/showMessage", lambda p: f"{value}: model card not found" in p["message"]
         )
     assert "RuntimeError" not in (tmp_path / "server.log").read_text()
+
+
+def test_ghost_durations_with_an_infinite_version_change_nothing(
+    client: Any, tmp_path: Path
+) -> None:
+    """``1e400`` is JSON; ``int()`` of the infinity it reads as raised OverflowError, where
+    the command answers every malformed call with what it did: nothing."""
+    uri = (tmp_path / "song.rb").as_uri()
+    args = '{"uri": "' + uri + '", "version": 1e400, "position": {"line": 2, "character": 8}, '
+    args += '"text": ":C4", "durations": [1]}'
+    body = '{"jsonrpc": "2.0", "id": "ghost", "method": "workspace/executeCommand", "params": '
+    body += '{"command": "notegen.addGhostDurations", "arguments": [' + args + "]}}"
+    pending = client.send_raw(b"Content-Length: %d\r\n\r\n%s" % (len(body), body.encode()), "ghost")
+    assert pending.wait(30) == {"applied": False, "added": 0, "reason": "malformed arguments"}
+    still_serves(client, tmp_path)
+
+
+@pytest.mark.parametrize("note", [500, -5, 1e308, ":c40"])
+def test_a_seed_note_sonic_pi_cannot_play_is_refused(
+    client: Any, tmp_path: Path, note: Any
+) -> None:
+    """It was written into the generated voice as ``:Ab40`` (or a 300-digit octave)."""
+    uri = (tmp_path / "song.rb").as_uri()
+    with pytest.raises(rpc.RpcError) as caught:
+        command(client, "notegen.generateMelody", {"uri": uri, "length": 4, "seed_notes": [note]})
+    assert caught.value.code == -32602
+    assert (
+        "seed_notes[0]" in caught.value.error["message"]
+        and "0-231" in caught.value.error["message"]
+    )

@@ -30,3 +30,18 @@ async def test_shipped_model_completes_and_generates():
     finally:
         await client.shutdown_session()
         await client.stop()
+
+
+async def test_a_melody_beside_a_voice_of_one_note_is_generated():
+    """The rhythm experts' index of the other voices had no position with a follower:
+    IndexError (-32603, with a traceback) for every generateMelody in the document."""
+    client, editor = await start_editor(server_command(SHIPPED))
+    try:
+        uri = editor.open("a1=[]\nb1=[]\na1[0]=[500]\nb1[0]=[1]\n")
+        for preview in (True, False):
+            args = {"uri": uri, "length": 4, "seed": 1, "preview": preview}
+            result = await editor.command("notegen.generateMelody", args)
+            assert result["notes"] == 4
+    finally:
+        await client.shutdown_session()
+        await client.stop()

@@ -278,6 +278,16 @@ def test_tune_rhythm_scores_each_sonic_pi_file_with_weights_fitted_without_it(
     assert spec["rhythm_mixture"]["fitted_on"] == [str(folder)]
 
 
+def test_a_text_where_nothing_follows_anything_matches_nothing() -> None:
+    """Voices of one note each: no position has a follower (``generateMelody`` beside
+    ``a1[0]=[500]`` raised IndexError here)."""
+    for text in ([5, -1], [5, -1, 7, -1], [-1]):
+        index = MatchIndex(np.array(text, np.int64), -1)
+        assert index.longest(np.array([5], np.int64), 4)[0] == 0
+        expected = longest_match(np.array(text, np.int64), np.array([5], np.int64), 4)
+        assert expected[0] == 0
+
+
 def test_an_indexed_text_finds_the_same_longest_match_and_followers() -> None:
     """:class:`MatchIndex` answers as :func:`longest_match` scanning the text does: random
     voices of a few tokens (so matches run long), separators between them, patterns of every

@@ -89,7 +89,7 @@ def plan(view: DocumentView, args: dict[str, Any]) -> Plan:
         line, character = int(args["position"]["line"]), int(args["position"]["character"])
         text, sep = str(args["text"]), str(args.get("separator", ", "))
         beats = [str(b) for b in args["durations"]]
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, OverflowError):  # (int(1e400) overflows)
         return Plan([], "malformed arguments")
     if view.version is not None and view.version <= version:
         return Plan([], "the ghost text was not accepted (same document version)")
