@@ -298,6 +298,23 @@ def test_a_request_that_also_carries_an_error_is_a_request(client: Any, tmp_path
     assert client.process.poll() is None
 
 
+def test_a_message_of_millions_of_values_is_refused_before_it_is_read(
+    client: Any, tmp_path: Path
+) -> None:
+    """60 MB of ``[],`` in one request became 1.5 GB of lists in the server (held after the
+    reply). A message of more than a million JSON values is now refused unread; a document
+    of millions of brackets and commas is one string, and still served."""
+    flood = '{"jsonrpc": "2.0", "id": "flood", "method": "textDocument/hover", "params": ['
+    flood += ",".join(["[]"] * 1_200_000) + "]}"
+    error = error_of(client.send_raw(frame(flood.encode()), "flood"), timeout=60)
+    assert error["code"] == -32600 and "JSON values is refused" in error["message"]
+    still_serves(client, tmp_path)
+    brackets = (tmp_path / "brackets.rb").as_uri()
+    client.did_open(brackets, SONG + "# " + "[],{}," * 400_000 + "\n")
+    result = client.request("textDocument/hover", hover_params(brackets), timeout=30)
+    assert "MIDI 60" in result["contents"]["value"]
+
+
 def test_after_shutdown_requests_are_invalid_and_exit_is_0(client: Any, tmp_path: Path) -> None:
     uri = (tmp_path / "song.rb").as_uri()
     assert client.request("shutdown") is None

@@ -83,6 +83,23 @@ def _short(text: str) -> str:
     return text if len(text) <= MAX_ERROR_DETAIL else text[:MAX_ERROR_DETAIL] + "…"
 
 
+COUNT_VALUES_FROM = 1024 * 1024
+"""Bodies from this size up have their JSON values counted before they are parsed."""
+MAX_VALUES = 1_000_000
+"""The most JSON values (outside strings) one message may hold. Parsed, each costs up to
+~60 bytes (an empty list): 60 MB of ``[],`` became 1.5 GB in the server, held afterwards. A
+document's text is one string, however long; LSP's biggest structured messages (a code
+action's diagnostics, say) hold thousands."""
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+
+
+def _values(body: bytes) -> int:
+    """About how many JSON values ``body`` holds outside strings (its commas and opening
+    brackets once every string is emptied), in a linear scan."""
+    bare = _STRING.sub(b'""', body)
+    return bare.count(b",") + bare.count(b"[") + bare.count(b"{")
+
+
 def _parse_int(digits: str) -> int | float:
     """A JSON integer; one longer than Python converts (4,300 digits, a guard against
     quadratic time) becomes a float (infinite when too large): the message is still read,
@@ -147,6 +164,11 @@ class NotegenProtocol(LanguageServerProtocol):
     def receive_body(self, body: bytes) -> None:
         """One message body as the transport cut it out: parse, check, dispatch or answer."""
         self.last_message = time.monotonic()
+        if len(body) > COUNT_VALUES_FROM and (values := _values(body)) > MAX_VALUES:
+            why = f"a message of {values:,} JSON values is refused (at most {MAX_VALUES:,})"
+            head = body[:4096].decode("utf-8", "replace")
+            self.send_error(_id_in(head), JsonRpcInvalidRequest(why))
+            return
         bad_utf8 = False
         try:
             text = body.decode("utf-8")
