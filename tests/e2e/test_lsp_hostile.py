@@ -315,6 +315,72 @@ def test_a_message_of_millions_of_values_is_refused_before_it_is_read(
     assert "MIDI 60" in result["contents"]["value"]
 
 
+@pytest.mark.parametrize(
+    "method,params",
+    [
+        (
+            "textDocument/didChange",
+            {
+                "textDocument": {"uri": "file:///never-opened.rb", "version": 2},
+                "contentChanges": [{"text": "a1=[:C4]"}],
+            },
+        ),
+        (
+            "notebookDocument/didChange",
+            {
+                "notebookDocument": {"uri": "nb:none", "version": 2},
+                "change": {"metadata": {}},
+            },
+        ),
+        ("window/workDoneProgress/cancel", {"token": {"an": "object"}}),
+    ],
+)
+def test_a_notification_about_nothing_open_is_ignored_quietly(
+    client: Any, tmp_path: Path, method: str, params: dict[str, Any]
+) -> None:
+    """pygls raised on each (KeyError, TypeError) and the editor showed the raw exception:
+    "Error in server: KeyError: 'file:///never-opened.rb'"."""
+    client.notify(method, params)
+    still_serves(client, tmp_path)
+    shown = [n for _, name, n in client.notifications if name == "window/showMessage"]
+    assert not shown
+
+
+def test_a_bad_answer_to_apply_edit_is_the_editor_s_fault(client: Any, tmp_path: Path) -> None:
+    """An applyEdit answered with null failed the command with -32602 "None: invalid params",
+    blaming the params of whoever asked for the command."""
+    client.handlers["workspace/applyEdit"] = lambda _params: None
+    uri = (tmp_path / "song.rb").as_uri()
+    pending = client.send(
+        "workspace/executeCommand",
+        {"command": "notegen.generateMelody", "arguments": [{"uri": uri, "length": 4}]},
+    )
+    error = error_of(pending, timeout=60)
+    assert error["code"] == -32803
+    assert "the editor's answer to workspace/applyEdit is not valid" in error["message"]
+
+
+def test_a_document_opened_again_at_the_same_version_is_read_anew(
+    client: Any, tmp_path: Path
+) -> None:
+    """Whether a document is Sonic Pi was kept per (uri, version): opened again with other
+    text at the same version, the song was taken for the plain text before it."""
+    uri = (tmp_path / "twice.rb").as_uri()
+    client.did_open(uri, "x = 1\n", version=1)
+    assert client.request("textDocument/hover", hover_params(uri, 0, 1), timeout=10) is None
+    client.did_open(uri, SONG, version=1)
+    result = client.request("textDocument/hover", hover_params(uri), timeout=10)
+    assert "MIDI 60" in result["contents"]["value"]
+
+
+@pytest.mark.parametrize("uri", [None, 5, ["file:///song.rb"], {"a": 1}])
+def test_a_uri_that_is_no_string_is_invalid_params(client: Any, tmp_path: Path, uri: Any) -> None:
+    """cattrs read it as ``str(uri)``: the hover answered null for a document "None"."""
+    params = {"textDocument": {"uri": uri}, "position": {"line": 2, "character": 8}}
+    assert error_of(client.send("textDocument/hover", params))["code"] == -32602
+    still_serves(client, tmp_path)
+
+
 def test_after_shutdown_requests_are_invalid_and_exit_is_0(client: Any, tmp_path: Path) -> None:
     uri = (tmp_path / "song.rb").as_uri()
     assert client.request("shutdown") is None

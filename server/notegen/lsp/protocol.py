@@ -100,6 +100,11 @@ def _values(body: bytes) -> int:
     return bare.count(b",") + bare.count(b"[") + bare.count(b"{")
 
 
+def _what(method: Any) -> str:
+    """What was not valid: a method's params, or (no method) an answer to our request."""
+    return f"{_short(str(method))}: invalid params" if method is not None else "not valid"
+
+
 def _parse_int(digits: str) -> int | float:
     """A JSON integer; one longer than Python converts (4,300 digits, a guard against
     quadratic time) becomes a float (infinite when too large): the message is still read,
@@ -148,6 +153,7 @@ class NotegenProtocol(LanguageServerProtocol):
         as_bool = converter.get_structure_hook(bool)
         converter.register_structure_hook(int, _strict_int)  # (int's subclasses too: below)
         converter.register_structure_hook(bool, as_bool)  # a subclass of int: kept as it was
+        converter.register_structure_hook(str, _strict_str)  # (str's subclasses too)
         self._writes: set[asyncio.Future[Any]] = set()
         self.initialize_seen = False
         self.exit_code: int | None = None
@@ -158,6 +164,8 @@ class NotegenProtocol(LanguageServerProtocol):
         """When the client last sent a message (``time.monotonic``): quiet since then."""
         self._outgoing: dict[Any, Future[Any]] = {}
         """Our requests to the client awaiting its answer, by id (see :meth:`send_request`)."""
+        self._asked: dict[Any, str] = {}
+        """The method of each of those requests."""
 
     # -- bodies in ------------------------------------------------------------------------------
 
@@ -287,14 +295,17 @@ class NotegenProtocol(LanguageServerProtocol):
             self._request_futures.pop(msg_id, None)
         if future is None:
             self._result_types.pop(msg_id, None)
+            self._asked.pop(msg_id, None)
             log.warning("a response to no request of ours (id %s): dropped", _short(repr(msg_id)))
             return
+        asked = self._asked.pop(msg_id, "our request")
         try:
             message = self.structure_message(data)
         except JsonRpcException as exc:
             log.warning("malformed response from the client: %s", exc.message)
-            if not future.done():
-                future.set_exception(exc)
+            if not future.done():  # the editor's fault, not the params of whoever waits
+                why = f"the editor's answer to {asked} is {exc.message}"
+                future.set_exception(ClientDidNotAnswer(why))
             return
         if future.done():  # (given up on: ask_client's timeout)
             return
@@ -317,13 +328,9 @@ class NotegenProtocol(LanguageServerProtocol):
             return self._converter.structure(data, cls)
         except ClassValidationError as exc:
             fields = "; ".join(transform_error(exc))
-            raise JsonRpcInvalidParams(
-                f"{_short(str(method))}: invalid params: {_short(fields)}"
-            ) from None
+            raise JsonRpcInvalidParams(f"{_what(method)}: {_short(fields)}") from None
         except Exception as exc:  # cattrs raises plain TypeError/ValueError for some shapes
-            raise JsonRpcInvalidParams(
-                f"{_short(str(method))}: invalid params: {_short(str(exc))}"
-            ) from None
+            raise JsonRpcInvalidParams(f"{_what(method)}: {_short(str(exc))}") from None
 
     # -- requests to the client -----------------------------------------------------------------
 
@@ -340,6 +347,7 @@ class NotegenProtocol(LanguageServerProtocol):
         msg_id = str(uuid.uuid4()) if msg_id is None else msg_id
         future = super().send_request(method, params, callback, msg_id)
         self._outgoing[msg_id] = future
+        self._asked[msg_id] = method
         return future
 
     async def ask_client(
@@ -359,6 +367,7 @@ class NotegenProtocol(LanguageServerProtocol):
             if self._request_futures.get(msg_id) is future:
                 del self._request_futures[msg_id]
             self._outgoing.pop(msg_id, None)
+            self._asked.pop(msg_id, None)
             self._result_types.pop(msg_id, None)
 
     # -- answers out ----------------------------------------------------------------------------
@@ -469,6 +478,9 @@ class NotegenProtocol(LanguageServerProtocol):
         positions need converting, positions out of range, full replacements) is pygls'.
         """
         uri = params.text_document.uri
+        if unquote(uri) not in self.workspace.text_documents:  # (pygls: KeyError, shown)
+            log.warning("didChange of %s, which is not open: ignored", _short(uri))
+            return
         for change in params.content_changes:
             doc = self.workspace.text_documents.get(unquote(uri))
             if doc is None or not _splice(doc, change):
@@ -478,6 +490,27 @@ class NotegenProtocol(LanguageServerProtocol):
             doc.version = params.text_document.version
         if (user_handler := self.fm.features.get(types.TEXT_DOCUMENT_DID_CHANGE)) is not None:
             yield user_handler, (params,), None
+
+    @lsp_method(types.NOTEBOOK_DOCUMENT_DID_CHANGE)
+    def lsp_notebook_document__did_change(
+        self, params: types.DidChangeNotebookDocumentParams
+    ) -> Generator[Any, Any, None]:
+        """pygls' notebook didChange, ignoring a notebook that is not open (pygls raised
+        KeyError, and the editor showed "Error in server: KeyError")."""
+        uri = params.notebook_document.uri
+        if self.workspace.get_notebook_document(notebook_uri=uri) is None:
+            log.warning("notebook didChange of %s, which is not open: ignored", _short(uri))
+            return
+        yield from super().lsp_notebook_document__did_change(params)
+
+    @lsp_method(types.WINDOW_WORK_DONE_PROGRESS_CANCEL)
+    def lsp_work_done_progress_cancel(self, params: types.WorkDoneProgressCancelParams) -> None:
+        """pygls' progress cancellation, ignoring a token that is no progress token (an object
+        raised TypeError in pygls, shown to the user as "Error in server")."""
+        if isinstance(params.token, bool) or not isinstance(params.token, (int, str)):
+            log.warning("workDoneProgress/cancel with no progress token: ignored")
+            return
+        super().lsp_work_done_progress_cancel(params)
 
     # -- no future outlives its message ---------------------------------------------------------
 
@@ -575,6 +608,16 @@ def _strict_int(value: Any, _type: Any) -> int:
     # member, as cattrs reads enums. A plain int there could not be written again: a code
     # action answer carrying the client's diagnostics never went out.
     return int(value) if _type is int else _type(int(value))
+
+
+def _strict_str(value: Any, _type: Any) -> str:
+    """An LSP ``string`` as JSON gives it: a string. cattrs' default is ``str(value)``, which
+    read a ``uri`` of ``null``, ``5`` or ``[...]`` as the document ``"None"``, ``"5"``...: the
+    request was answered as if for a document that is not open, instead of InvalidParams.
+    String enumerations (``MarkupKind``, ...) are read as their members, as before."""
+    if not isinstance(value, str):
+        raise ValueError(f"expected a string, not {_short(repr(value))}")
+    return value if _type is str else _type(value)
 
 
 def _cancel_with(step: Any, outer: Future[Any]) -> None:

@@ -432,7 +432,9 @@ class NotegenServer(LanguageServer):
         # The warm-up's temporaries (a few MB per round) freed: give the heap back.
         self.release_memory_when_quiet()
 
-    def forget(self, uri: str) -> None:
+    def forget(self, uri: str, closing: bool = True) -> None:
+        """Drop everything kept for ``uri`` (``closing``: and, when it was the last document
+        open, the engines' warm states)."""
         task = self.warmers.pop(uri, None)
         if task is not None:
             task.cancel()
@@ -445,7 +447,7 @@ class NotegenServer(LanguageServer):
         self.read_cost.pop(uri, None)
         self.model_sent.pop(uri, None)
         self.slip_hints.forget(uri)
-        if not self.views:  # the last document closed: its warm states serve nobody now
+        if closing and not self.views:  # the last one closed: its warm states serve nobody
             for engine in (self.engine, *self.models.engines.values()):
                 engine.forget_states()
 
@@ -691,6 +693,9 @@ def create_server(model_path: str | None = None) -> NotegenServer:
 
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     def on_open(ls: NotegenServer, params: types.DidOpenTextDocumentParams) -> None:
+        # Opened again (a client may, even at the same version): what was kept for the old
+        # text goes, or answers keyed by the version (is it Sonic Pi?) stayed the old text's.
+        ls.forget(params.text_document.uri, closing=False)
         ls.view(params.text_document.uri)
         ls.schedule_reading(params.text_document.uri, 0.0)
 
