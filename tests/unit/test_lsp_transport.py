@@ -52,3 +52,15 @@ def test_an_endless_header_is_dropped() -> None:
     out = list(parser.feed(b"Content-Length: 2\r\nX-Pad: " + b"p" * MAX_HEADER_BYTES))
     assert len(out) == 1 and "header longer" in out[0].message  # type: ignore[union-attr]
     assert list(parser.feed(b"\r\n\r\n" + frame(b"{}"))) == [b"{}"]
+
+
+def test_a_content_length_given_twice_alike_is_one_header() -> None:
+    """It was taken for an unterminated header and a second frame: the body was served, but
+    a parse error with no id went out too."""
+    assert cut(b"Content-Length: 2\r\ncontent-length: 2\r\n\r\n{}" + frame(b"[]")) == [b"{}", b"[]"]
+
+
+def test_a_header_cut_short_by_another_frame_is_still_reported() -> None:
+    out = cut(b"Content-Length: 9\r\n" + frame(b"{}"))
+    assert isinstance(out[0], FrameError) and "unterminated header" in out[0].message
+    assert out[1:] == [b"{}"]

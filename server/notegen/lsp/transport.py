@@ -59,6 +59,16 @@ class FrameError:
     message: str
 
 
+def _one_length(header: bytes | bytearray) -> bool:
+    """Whether every ``Content-Length`` line of ``header`` gives the same value."""
+    values = {
+        rest.strip()
+        for name, _, rest in (line.partition(b":") for line in bytes(header).splitlines())
+        if name.strip().lower() == b"content-length"
+    }
+    return len(values) == 1
+
+
 class FrameParser:
     """Cut ``Content-Length`` frames out of a byte stream fed in arbitrary pieces."""
 
@@ -96,6 +106,8 @@ class FrameParser:
             ended = _HEADER_END.search(self.buffer, 0, MAX_HEADER_BYTES)
             limit = ended.start() if ended is not None else MAX_HEADER_BYTES
             later = _CONTENT_LENGTH.search(self.buffer, len(b"content-length:"), limit)
+            if later is not None and ended is not None and _one_length(self.buffer[:limit]):
+                later = None  # the same header line twice (same value): one header
             if later is not None and (ended is None or later.start() < ended.start()):
                 # another frame starts before this header ends: this one is broken, the
                 # next one must not be swallowed with it
