@@ -225,6 +225,16 @@ async def test_infinite_and_nan_numbers_are_written_as_null() -> None:
     assert reply["result"] == {"big": None, "nan": None, "list": [1.5, None]}
 
 
+def test_a_body_that_starts_with_a_byte_order_mark_is_read() -> None:
+    """RFC 8259 lets a parser ignore a UTF-8 BOM; it was a parse error with a null id."""
+    _, protocol, writer = make_server()
+    initialize(protocol)
+    protocol.receive_body(b"\xef\xbb\xbf" + body({"id": 8, "method": "shutdown"}))
+    assert [r for r in writer.replies() if r.get("id") == 8] == [
+        {"jsonrpc": "2.0", "id": 8, "result": None}
+    ]
+
+
 def _document(text: str) -> Any:
     from pygls.workspace.text_document import TextDocument
 

@@ -28,6 +28,7 @@ hands every message body the transport cuts out (:mod:`notegen.lsp.transport`), 
 from __future__ import annotations
 
 import asyncio
+import codecs
 import inspect
 import json
 import logging
@@ -178,6 +179,8 @@ class NotegenProtocol(LanguageServerProtocol):
             self.send_error(_id_in(head), JsonRpcInvalidRequest(why))
             return
         bad_utf8 = False
+        if body.startswith(codecs.BOM_UTF8):  # (JSON parsers may ignore one: RFC 8259, 8.1)
+            body = body[len(codecs.BOM_UTF8) :]
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
