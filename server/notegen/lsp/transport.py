@@ -60,13 +60,15 @@ class FrameError:
 
 
 def _one_length(header: bytes | bytearray) -> bool:
-    """Whether every ``Content-Length`` line of ``header`` gives the same value."""
-    values = {
+    """Whether ``header`` is lines of which those naming ``Content-Length`` (every mention of
+    it: none inside another line) all give the same value."""
+    values = [
         rest.strip()
         for name, _, rest in (line.partition(b":") for line in bytes(header).splitlines())
         if name.strip().lower() == b"content-length"
-    }
-    return len(values) == 1
+    ]
+    mentions = len(_CONTENT_LENGTH.findall(header))
+    return mentions == len(values) and len(set(values)) == 1
 
 
 class FrameParser:
