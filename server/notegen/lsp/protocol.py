@@ -22,7 +22,15 @@ hands every message body the transport cuts out (:mod:`notegen.lsp.transport`), 
   up in the same table as the client's own requests in flight, so a "response" carrying the
   id of a request being served was taken for its answer (``set_result`` on that request's
   task raised, and the connection died: upstream, pygls 2.1.1
-  ``JsonRPCProtocol._handle_response``). Such a message is now logged and dropped.
+  ``JsonRPCProtocol._handle_response``). Such a message is now logged and dropped; a
+  message with a method is a request or notification whatever else it carries, and
+  ``$/cancelRequest`` cancels only the client's own requests (pygls cancelled our
+  ``workspace/applyEdit`` too, and the command awaiting it was never answered);
+* what is read is bounded: a message of more than :data:`MAX_VALUES` JSON values is refused
+  before it is parsed (60 MB of ``[],`` became 1.5 GB of lists); integers too long for
+  Python and nesting too deep for its parser still get an answer with the request's id;
+* what is written is JSON: ``NaN`` and infinities (a client's ``1e400`` comes back in some
+  answers) are written as ``null``.
 """
 
 from __future__ import annotations
