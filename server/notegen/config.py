@@ -9,6 +9,7 @@ other values still apply.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
@@ -150,6 +151,11 @@ _RULES: dict[str, tuple[Any, str]] = {
 }
 
 
+_HOST = re.compile(r"[A-Za-z0-9._:%\[\]-]{1,253}")
+"""A host name, an IPv4 or an IPv6 address (bracketed or not, with a zone): no spaces and no
+control characters (a NUL reached the socket, which raised TypeError in the play command)."""
+
+
 def _sonic_pi(value: Any, warnings: list[str]) -> SonicPiSettings:
     default = SonicPiSettings()
     if value is None:
@@ -158,7 +164,7 @@ def _sonic_pi(value: Any, warnings: list[str]) -> SonicPiSettings:
         warnings.append(f"notegen.sonicPi must be an object, not {value!r}; using defaults")
         return default
     host = value.get("host", default.host)
-    if not isinstance(host, str) or not host.strip():
+    if not isinstance(host, str) or not _HOST.fullmatch(host.strip()):
         warnings.append(
             f"notegen.sonicPi.host must be a host name, not {host!r}; using {default.host}"
         )
@@ -173,7 +179,17 @@ def _sonic_pi(value: Any, warnings: list[str]) -> SonicPiSettings:
     elif port is not None:
         port = _integer(port)
     extra = {k: v for k, v in value.items() if k not in ("host", "port")}
-    return SonicPiSettings(host=host, port=port, extra=extra)
+    for key, low, high in (("token", -(2**31), 2**31 - 1), ("replyPort", 1, 65535)):
+        given = extra.get(key)
+        if given is not None and ((n := _integer(given)) is None or not low <= n <= high):
+            warnings.append(
+                f"notegen.sonicPi.{key} must be an integer {low}-{high}, not {given!r}; "
+                "finding it automatically"
+            )
+            del extra[key]
+        elif given is not None:
+            extra[key] = n
+    return SonicPiSettings(host=host.strip(), port=port, extra=extra)
 
 
 def _slips(value: Any, base: SlipSettings, warnings: list[str]) -> SlipSettings:

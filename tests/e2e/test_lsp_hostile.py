@@ -381,6 +381,30 @@ def test_a_uri_that_is_no_string_is_invalid_params(client: Any, tmp_path: Path, 
     still_serves(client, tmp_path)
 
 
+@pytest.mark.parametrize("token", [[1], {"a": 1}])
+def test_a_cancel_whose_id_is_a_list_or_object_is_ignored(
+    client: Any, tmp_path: Path, token: Any
+) -> None:
+    """Unhashable: pygls' lookup raised TypeError, and the connection died (exit 1)."""
+    client.notify("$/cancelRequest", {"id": token})
+    still_serves(client, tmp_path)
+    assert client.process.poll() is None
+
+
+@pytest.mark.parametrize("method", ["textDocument/completion", "textDocument/inlineCompletion"])
+def test_play_of_an_absurd_number_leaves_completion_answering(
+    client: Any, tmp_path: Path, method: str
+) -> None:
+    """``play 1e308`` made the register shift loop for ever (adding an octave to 1e308 changes
+    nothing): that completion was never answered, nor any completion or hover after it."""
+    uri = (tmp_path / "loop.rb").as_uri()
+    client.did_open(uri, "live_loop :m do\n  play 1e308\n  sleep 1\n  play :c4\n  sleep 1\nend\n")
+    params: dict[str, Any] = hover_params(uri, 3, 10)
+    params["context"] = {"triggerKind": 1}
+    client.request(method, params, timeout=30)  # answered (its items are not the point)
+    still_serves(client, tmp_path)
+
+
 def test_after_shutdown_requests_are_invalid_and_exit_is_0(client: Any, tmp_path: Path) -> None:
     uri = (tmp_path / "song.rb").as_uri()
     assert client.request("shutdown") is None

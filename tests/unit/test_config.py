@@ -49,3 +49,25 @@ def test_updates_keep_earlier_values_and_ignore_client_only_keys():
 def test_not_an_object():
     s, warnings = parse_settings(["nope"])
     assert s == Settings() and "must be an object" in warnings[0]
+
+
+def test_a_sonic_pi_host_with_a_nul_or_spaces_is_refused_with_a_warning() -> None:
+    """A NUL in the host reached the socket: the play command raised TypeError."""
+    for bad in ("local\x00host", "my host", "", "x" * 300):
+        s, warnings = parse_settings({"sonicPi": {"host": bad}})
+        assert s.sonicPi.host == "127.0.0.1"
+        assert len(warnings) == 1 and "notegen.sonicPi.host" in warnings[0]
+    for good in ("localhost", "192.168.1.20", "::1", "[fe80::1%eth0]", "studio-pc.local"):
+        s, warnings = parse_settings({"sonicPi": {"host": good}})
+        assert s.sonicPi.host == good and not warnings
+
+
+def test_sonic_pi_token_and_reply_port_out_of_range_are_dropped_with_a_warning() -> None:
+    s, warnings = parse_settings({"sonicPi": {"token": 10**30, "replyPort": 70000}})
+    assert "token" not in s.sonicPi.extra and "replyPort" not in s.sonicPi.extra
+    assert [w.split(" must")[0] for w in warnings] == [
+        "notegen.sonicPi.token",
+        "notegen.sonicPi.replyPort",
+    ]
+    s, warnings = parse_settings({"sonicPi": {"token": -5, "replyPort": 4560.0}})
+    assert s.sonicPi.extra == {"token": -5, "replyPort": 4560} and not warnings

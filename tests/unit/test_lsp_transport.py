@@ -65,3 +65,28 @@ def test_a_header_cut_short_by_another_frame_is_still_reported() -> None:
         out = cut(cut_short + frame(b"{}"))
         assert isinstance(out[0], FrameError) and "unterminated header" in out[0].message
         assert out[1:] == [b"{}"]
+
+
+async def test_a_message_whose_handling_raises_costs_that_message_only() -> None:
+    """Any exception out of the protocol ended the read loop, and with it the session (the
+    server exited 1): it is logged, and the next message is read."""
+    from notegen.lsp.transport import _pump
+
+    seen: list[bytes] = []
+
+    class Fragile:
+        def receive_body(self, body: bytes) -> None:
+            seen.append(body)
+            if body == b"{}":
+                raise TypeError("unhashable type: 'list'")
+
+        def send_error(self, *args: object) -> None:
+            raise AssertionError("no frame error expected")
+
+    chunks = [frame(b"{}") + frame(b"[]"), b""]
+
+    async def read() -> bytes:
+        return chunks.pop(0)
+
+    await _pump(read, Fragile())  # type: ignore[arg-type]
+    assert seen == [b"{}", b"[]"]

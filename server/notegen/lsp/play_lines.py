@@ -17,7 +17,7 @@ import numpy as np
 from lsprotocol import types
 from notegen import sonicpi
 from notegen.config import Settings
-from notegen.generate import Candidate, generate
+from notegen.generate import MAX_SONIC_PI_NOTE, Candidate, generate
 from notegen.melody import Event
 from notegen.notes import NoteStyle
 from notegen.sampling import softmax
@@ -83,7 +83,11 @@ def register_shift(events: list[Event], lo: int, hi: int) -> int:
     (folk tunes and chorale sopranos, around the middle of ``[lo, hi]``); read there, they are
     the same tune, and the suggestions move back by as many octaves.
     """
-    pitched = sorted(float(e.pitch) for e in events if e.pitch is not None)
+    # Only notes Sonic Pi can play count (0-231): ``play 1e308`` is code, not a register, and
+    # near 1e308 adding an octave changes nothing (the loops below never ended).
+    pitched = sorted(
+        float(e.pitch) for e in events if e.pitch is not None and 0 <= e.pitch <= MAX_SONIC_PI_NOTE
+    )
     if not pitched:
         return 0
     median = pitched[len(pitched) // 2]

@@ -542,6 +542,10 @@ class NotegenProtocol(LanguageServerProtocol):
         """``$/cancelRequest`` cancels the client's own requests only. pygls looked the id up
         among every future, the server's requests to the client too: cancelling our
         ``workspace/applyEdit`` killed the command waiting for it, which was never answered."""
+        if not _valid_id(msg_id):  # a list or object: unhashable (pygls raised, and the
+            # connection died)
+            log.warning("$/cancelRequest without a request id: ignored")
+            return
         future = self._request_futures.get(msg_id)
         if future is not None and future is self._outgoing.get(msg_id):
             log.warning("$/cancelRequest for our own request %s: ignored", _short(repr(msg_id)))

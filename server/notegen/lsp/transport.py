@@ -179,7 +179,10 @@ async def _pump(read: Callable[[], Awaitable[bytes]], protocol: NotegenProtocol)
             if isinstance(item, FrameError):
                 protocol.send_error(None, _parse_error(item.message))
             else:
-                protocol.receive_body(item)
+                try:
+                    protocol.receive_body(item)
+                except Exception:  # a bug must cost one message, not the connection
+                    log.exception("a message could not be handled; the session goes on")
             await asyncio.sleep(0)  # let the handlers just scheduled run between messages
 
 
