@@ -221,3 +221,21 @@ def test_a_seed_note_sonic_pi_cannot_play_is_refused(
         "seed_notes[0]" in caught.value.error["message"]
         and "0-231" in caught.value.error["message"]
     )
+
+
+@pytest.mark.parametrize("line,hidden", [(1, "a string or heredoc"), (4, "a =begin comment block")])
+def test_a_melody_asked_for_in_code_that_never_runs_goes_where_it_plays(
+    client: Any, tmp_path: Path, line: int, hidden: str
+) -> None:
+    """At a position inside a heredoc or a =begin block the block was inserted there, where
+    Ruby never runs it, and the answer said "where it was asked for"."""
+    text = "x = <<~EOS\n  hello\nEOS\n=begin\nold\n=end\n" + SONG + "__END__\nkept\n"
+    uri = (tmp_path / "dead.rb").as_uri()
+    client.did_open(uri, text)
+    since = len(client.applied_edits)
+    args = {"uri": uri, "length": 4, "seed": 1, "position": {"line": line, "character": 0}}
+    result = command(client, "notegen.generateMelody", args)
+    assert f"line {line + 1} is in {hidden}, where code never runs" in result["where"]
+    (_, params), *_ = client.applied_edits[since:]
+    (edit,) = params["edit"]["documentChanges"][0]["edits"]
+    assert edit["range"]["start"]["line"] == text[: text.index("__END__")].count("\n")

@@ -3,7 +3,8 @@ before the code that holds the main thread."""
 
 from __future__ import annotations
 
-from notegen.sonicpi.placement import new_voice_placement
+from notegen.sonicpi.placement import never_runs, new_voice_placement
+from notegen.sonicpi.reader import parse
 
 THREADED = """\
 use_bpm 100
@@ -55,3 +56,37 @@ def test_lone_cr_pieces_are_placed_the_same():
     text = THREADED.replace("\n", "\r")
     where = new_voice_placement(text)
     assert text[where.offset :].startswith("sleep 64")
+
+
+DEAD = (
+    "x = <<~EOS\n  hello\nEOS\n=begin\nold\n=end\n"
+    'a1=[]\nb1=[]\na1[0]=[:C4,:E4]\nb1[0]=[1,1]\ns = "two\nlines"\n__END__\nnotes kept here\n'
+)
+
+
+def _line(text: str, number: int) -> int:
+    """Offset of 0-based line ``number``."""
+    return sum(len(line) + 1 for line in text.split("\n")[:number])
+
+
+def test_code_that_never_runs_is_named() -> None:
+    doc = parse(DEAD)
+    expected = {
+        0: None,
+        1: "a string or heredoc",  # the heredoc's body
+        2: "a string or heredoc",  # its terminator
+        3: None,  # before =begin: code there runs
+        4: "a =begin comment block",
+        5: "a =begin comment block",
+        6: None,
+        11: "a string or heredoc",  # inside "two\nlines"
+        12: None,  # before __END__
+        13: "the data after __END__",
+    }
+    for line, hidden in expected.items():
+        assert never_runs(doc, _line(DEAD, line)) == hidden, line
+
+
+def test_a_new_voice_in_a_piece_without_voices_goes_before_end_data() -> None:
+    text = "use_bpm 90\nplay 60\n__END__\ndata\n"
+    assert new_voice_placement(text).offset == text.index("__END__")

@@ -255,7 +255,8 @@ async def generate_melody(server: Host, *args: Any) -> dict[str, Any]:
         engine, model, options.length, jobs.melody_block, view, position, options, form, preview
     )
     block, where = made.block, made.where
-    offset, new_text = block_insertion(view, position, block.text, where.offset)
+    asked = None if made.moved else position
+    offset, new_text = block_insertion(view, asked, block.text, where.offset)
     about = {
         "form": form,
         "voice": block.voice,

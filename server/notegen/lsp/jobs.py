@@ -18,7 +18,7 @@ from notegen.model import MelodyModel
 from notegen.notes import NoteStyle, infer_style
 from notegen.sonicpi import format_duration, next_free_voice
 from notegen.sonicpi.piece import piece_bpm, piece_of
-from notegen.sonicpi.placement import Placement, new_voice_placement
+from notegen.sonicpi.placement import Placement, never_runs, new_voice_placement
 from notegen.sonicpi.reader import parse
 from notegen.sonicpi.statement_writer import next_loop_name, render_live_loop
 from notegen.sonicpi.types import NoteArray
@@ -34,6 +34,8 @@ class Melody:
     block: Block
     notes: int
     where: Placement
+    moved: bool = False
+    """The position asked for is in code that never runs: the block goes to ``where``."""
 
 
 def melody_block(
@@ -48,11 +50,19 @@ def melody_block(
     tempo, spelling, form and free register, placed at ``position`` or after the piece."""
     doc = parse(view.text)
     piece = piece_of(doc, view.arrays())
+    hidden = None
     if position is not None:
         line = min(position[0], view.line_count - 1)
+        hidden = never_runs(doc, view.starts[line])
+    if position is not None and hidden is None:
         where = Placement(view.starts[line], f"at line {line + 1}, where it was asked for")
         near = view.array_at(view.offset_at(*position))
         register = piece.new_voice_register(near.voice if near is not None else None)
+    elif position is not None:  # code there would never run: where a new voice goes
+        found = new_voice_placement(doc)
+        why = f"line {line + 1} is in {hidden}, where code never runs; {found.why}"
+        where = Placement(found.offset, why)
+        register = piece.new_voice_register()
     else:
         where = new_voice_placement(doc)
         register = piece.new_voice_register()
@@ -82,7 +92,7 @@ def melody_block(
     notes = len(block.events)
     if not keep_events:
         block = replace(block, events=[])
-    return Melody(block, notes, where)
+    return Melody(block, notes, where, moved=hidden is not None)
 
 
 @dataclass(frozen=True)

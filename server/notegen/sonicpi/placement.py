@@ -132,6 +132,37 @@ def _line_of(doc: _Doc, offset: int) -> int:
     return doc.text.count("\n", 0, offset) + 1
 
 
+def never_runs(doc: _Doc, offset: int) -> str | None:
+    """What hides ``offset`` from Ruby, when code put there would never run: a ``=begin``
+    block, a string or heredoc that goes on past it, or the data after ``__END__``."""
+    for tok in doc.tokens:
+        if tok.start == offset and tok.kind == "str" and doc.text[offset] not in "\"'%<?`":
+            return "a string or heredoc"  # a heredoc's body: no quote opens it
+        if tok.start >= offset:
+            return None
+        # (a heredoc's body ends where its terminator line starts: that line is the heredoc's)
+        if (tok.end > offset or (tok.end == offset and tok.kind == "str")) and tok.kind in (
+            "comment",
+            "str",
+        ):
+            if tok.value.startswith("__END__"):
+                return "the data after __END__"
+            if tok.kind == "comment":
+                return "a =begin comment block" if tok.value.startswith("=begin") else None
+            return "a string or heredoc"
+    return None
+
+
+def _before_end_marker(doc: _Doc) -> int:
+    """Where code may still be added at the end: before ``__END__`` when there is one."""
+    for tok in reversed(doc.tokens):
+        if tok.kind == "comment" and tok.value.startswith("__END__"):
+            return tok.start
+        if tok.kind != "nl":
+            break
+    return len(doc.text)
+
+
 def new_voice_placement(text: str | _Doc) -> Placement:
     """Where ``generateMelody`` (without a position) inserts a new voice, and why."""
     doc = parse(text) if isinstance(text, str) else text
@@ -140,7 +171,7 @@ def new_voice_placement(text: str | _Doc) -> Placement:
         (k for k, st in enumerate(statements) if _mentions_voice(doc, st)), default=None
     )
     if last_voice is None:
-        return Placement(len(doc.text), "at the end: the piece has no aN voices yet")
+        return Placement(_before_end_marker(doc), "at the end: the piece has no aN voices yet")
     k = last_voice
     if _blocking(doc, statements[k]):
         # `play_pattern_timed a1, b1` at top level: the new voice must start before it
