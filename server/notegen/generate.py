@@ -1395,7 +1395,7 @@ def parse_generate_options(args: object, defaults: GenerateOptions) -> GenerateO
         raise ArgumentError("seed_notes", f"has {len(seed_notes)} notes, more than length {length}")
     bpm = args.get("bpm")
     if bpm is not None:
-        bpm = _number(args, "bpm", 60.0, 0, 10_000, lo_open=True)
+        bpm = _number(args, "bpm", 60.0, 1, 10_000)  # (1e-300 was written as use_bpm 1e-300)
     return GenerateOptions(
         length=length,
         temperature=_number(args, "temperature", defaults.temperature, 0, 10),

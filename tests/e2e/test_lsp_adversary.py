@@ -239,3 +239,11 @@ def test_a_melody_asked_for_in_code_that_never_runs_goes_where_it_plays(
     (_, params), *_ = client.applied_edits[since:]
     (edit,) = params["edit"]["documentChanges"][0]["edits"]
     assert edit["range"]["start"]["line"] == text[: text.index("__END__")].count("\n")
+
+
+def test_an_empty_play_has_no_hover(client: Any, tmp_path: Path) -> None:
+    """``play `` being typed showed "**** — a rest" (the empty element under the cursor)."""
+    uri = (tmp_path / "typing.rb").as_uri()
+    client.did_open(uri, "live_loop :m do\n  play :c4\n  sleep 1\n  play \n  sleep 1\nend\n")
+    assert hover(client, uri, 3, 7) is None
+    assert "MIDI 60" in hover(client, uri, 1, 8)["contents"]["value"]

@@ -118,6 +118,10 @@ def test_options_name_the_bad_argument():
     with pytest.raises(ArgumentError, match=r"^arguments:"):
         parse_generate_options([1, 2], defaults)
     assert parse_generate_options({"key": "auto"}, defaults).key is None
+    for bpm in (0, 1e-300, 0.5, 10_001):  # 1e-300 was written out as `use_bpm 1e-300`
+        with pytest.raises(ArgumentError, match=r"^bpm: must be at least 1 and at most 10000"):
+            parse_generate_options({"bpm": bpm}, defaults)
+    assert parse_generate_options({"bpm": 1}, defaults).bpm == 1.0
 
 
 def test_block_reads_back_with_the_generated_notes(model):

@@ -25,8 +25,8 @@ def token_under(nc: NoteContext) -> NoteToken | None:
     """The element of the array under the cursor (document offsets)."""
     offset = nc.local.offset - nc.local.base
     for token in nc.array.notes:
-        if token.span.start <= offset <= token.span.end:
-            return token
+        if token.span.start <= offset <= token.span.end and token.text.strip():
+            return token  # (an empty ``play `` being typed has nothing to hover: "**** — a rest")
     return None
 
 
