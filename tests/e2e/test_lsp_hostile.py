@@ -310,7 +310,7 @@ def test_a_message_of_millions_of_values_is_refused_before_it_is_read(
     assert error["code"] == -32600 and "JSON values is refused" in error["message"]
     still_serves(client, tmp_path)
     brackets = (tmp_path / "brackets.rb").as_uri()
-    client.did_open(brackets, SONG + "# " + "[],{}," * 400_000 + "\n")
+    client.did_open(brackets, SONG + "# " + "[],{}," * 600_000 + "\n")  # 2.4 million
     result = client.request("textDocument/hover", hover_params(brackets), timeout=30)
     assert "MIDI 60" in result["contents"]["value"]
 

@@ -235,6 +235,16 @@ def test_a_body_that_starts_with_a_byte_order_mark_is_read() -> None:
     ]
 
 
+def test_values_are_counted_outside_strings_escaped_quotes_and_all() -> None:
+    from notegen.lsp.protocol import MAX_VALUES, _values
+
+    text = 'say \\"hi\\", [1, 2], {a: 3}, back\\\\' * MAX_VALUES
+    # outside the string: {"t": "", "n": [1, [2, 3]]}: 3 commas, 2 brackets, 1 brace
+    assert _values(json.dumps({"t": text, "n": [1, [2, 3]]}).encode()) == 6
+    flood = json.dumps({"n": [[]] * MAX_VALUES}).encode()
+    assert _values(flood) == 2 * MAX_VALUES + 1
+
+
 def _document(text: str) -> Any:
     from pygls.workspace.text_document import TextDocument
 

@@ -92,21 +92,29 @@ def _short(text: str) -> str:
     return text if len(text) <= MAX_ERROR_DETAIL else text[:MAX_ERROR_DETAIL] + "…"
 
 
-COUNT_VALUES_FROM = 1024 * 1024
-"""Bodies from this size up have their JSON values counted before they are parsed."""
-MAX_VALUES = 1_000_000
+MAX_VALUES = 2_000_000
 """The most JSON values (outside strings) one message may hold. Parsed, each costs up to
 ~60 bytes (an empty list): 60 MB of ``[],`` became 1.5 GB in the server, held afterwards. A
-document's text is one string, however long; LSP's biggest structured messages (a code
-action's diagnostics, say) hold thousands."""
-_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+document's text is one string, however long (5 MB of ``:C4,`` has 1.25 million commas in
+it); LSP's biggest structured messages (a code action's diagnostics, say) hold thousands."""
+COUNT_VALUES_FROM = MAX_VALUES
+"""Bodies from this size (bytes) up have their JSON values counted before they are parsed
+(a smaller one cannot hold more values than it has bytes)."""
+_STRING = re.compile(rb'"[^"]*"')
+_STRUCTURE = b",[{"
 
 
 def _values(body: bytes) -> int:
-    """About how many JSON values ``body`` holds outside strings (its commas and opening
-    brackets once every string is emptied), in a linear scan."""
-    bare = _STRING.sub(b'""', body)
-    return bare.count(b",") + bare.count(b"[") + bare.count(b"{")
+    """About how many JSON values ``body`` holds outside strings: its commas and opening
+    brackets, once every string is emptied. Counted at C speed (~6 ms for 5 MB on the
+    development VM); the strings are emptied only when the count with them is over
+    :data:`MAX_VALUES` (~15 ms more; a regex that read escapes as it went took 0.8 s)."""
+    values = len(body) - len(body.translate(None, _STRUCTURE))  # (one pass)
+    if values <= MAX_VALUES:
+        return values
+    plain = body.replace(b"\\\\", b"").replace(b'\\"', b"")  # no escaped quote is left
+    bare = _STRING.sub(b'""', plain)
+    return len(bare) - len(bare.translate(None, _STRUCTURE))
 
 
 def _what(method: Any) -> str:
