@@ -695,9 +695,11 @@ def create_server(model_path: str | None = None) -> NotegenServer:
     def on_open(ls: NotegenServer, params: types.DidOpenTextDocumentParams) -> None:
         # Opened again (a client may, even at the same version): what was kept for the old
         # text goes, or answers keyed by the version (is it Sonic Pi?) stayed the old text's.
-        ls.forget(params.text_document.uri, closing=False)
-        ls.view(params.text_document.uri)
-        ls.schedule_reading(params.text_document.uri, 0.0)
+        uri = params.text_document.uri
+        if uri in ls.views or uri in ls.readings:
+            ls.forget(uri, closing=False)
+        ls.view(uri)
+        ls.schedule_reading(uri, 0.0)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def on_change(ls: NotegenServer, params: types.DidChangeTextDocumentParams) -> None:
