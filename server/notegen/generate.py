@@ -1333,14 +1333,9 @@ def _integer(args: dict, name: str, default: int | None, lo: int, hi: int) -> in
     return value
 
 
-MAX_SONIC_PI_NOTE = 231
-"""The highest MIDI note Sonic Pi plays (its notes are 0-231); a seed note above it was written
-into the generated voice as ``:Ab40`` or worse."""
-
-
 def parse_seed_notes(value: object) -> tuple[int | float | None, ...]:
     """Seed notes as a list (``[":c4", "e4", 67, ":r"]``) or text (``":c4, :e4 :g4"``)."""
-    from notegen.notes import NoteError, note_to_midi
+    from notegen.notes import MAX_SONIC_PI_NOTE, NoteError, note_to_midi
 
     if value is None:
         return ()
@@ -1358,6 +1353,7 @@ def parse_seed_notes(value: object) -> tuple[int | float | None, ...]:
             midi = note_to_midi(item)  # type: ignore[arg-type]
         except NoteError as exc:
             raise ArgumentError(f"seed_notes[{i}]", str(exc)) from None
+        # (one above 231 was written into the generated voice as ``:Ab40`` or worse)
         if midi is not None and not (math.isfinite(midi) and 0 <= midi <= MAX_SONIC_PI_NOTE):
             given = f"{item!r} (MIDI {midi:g})" if isinstance(item, str) else f"{midi:g}"
             why = f"is {given}: Sonic Pi's notes are 0-{MAX_SONIC_PI_NOTE}"

@@ -42,6 +42,8 @@ REST_SYMBOLS = frozenset({"r", "rest"})
 _LETTER_TO_CLASS = {"c": 0, "d": 2, "e": 4, "f": 5, "g": 7, "a": 9, "b": 11}
 _MODIFIER = {"": 0, "s": 1, "b": -1, "f": -1}
 DEFAULT_OCTAVE = 4
+MAX_SONIC_PI_NOTE = 231
+"""The highest MIDI note Sonic Pi plays (its notes are 0-231)."""
 
 
 class NoteError(ValueError):

@@ -17,7 +17,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from notegen.notes import NOTE_RE, REST_SYMBOLS, NoteError, note_to_midi
+from notegen.notes import MAX_SONIC_PI_NOTE, NOTE_RE, REST_SYMBOLS, NoteError, note_to_midi
 from notegen.sonicpi.types import NoteArray, Span
 
 __all__ = [
@@ -243,8 +243,10 @@ def _note_code(note: NoteValue, index: int) -> str:
     if isinstance(note, bool):
         raise ValueError(f"note {index + 1} is {note!r}, not a note")
     if isinstance(note, (int, float)):
-        if not math.isfinite(note) or not 0 <= note <= 231:
-            raise ValueError(f"note {index + 1} is {note!r}; MIDI notes are 0-231 in Sonic Pi")
+        if not math.isfinite(note) or not 0 <= note <= MAX_SONIC_PI_NOTE:
+            raise ValueError(
+                f"note {index + 1} is {note!r}; MIDI notes are 0-{MAX_SONIC_PI_NOTE} in Sonic Pi"
+            )
         return _fmt(note)
     if isinstance(note, str):
         name = note.strip().removeprefix(":")

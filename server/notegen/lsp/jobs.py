@@ -58,13 +58,11 @@ def melody_block(
         where = Placement(view.starts[line], f"at line {line + 1}, where it was asked for")
         near = view.array_at(view.offset_at(*position))
         register = piece.new_voice_register(near.voice if near is not None else None)
-    elif position is not None:  # code there would never run: where a new voice goes
-        found = new_voice_placement(doc)
-        why = f"line {line + 1} is in {hidden}, where code never runs; {found.why}"
-        where = Placement(found.offset, why)
-        register = piece.new_voice_register()
-    else:
+    else:  # no position, or one where code never runs: where a new voice goes
         where = new_voice_placement(doc)
+        if hidden is not None:
+            why = f"line {line + 1} is in {hidden}, where code never runs; {where.why}"
+            where = Placement(where.offset, why)
         register = piece.new_voice_register()
     voices = [ev for v in piece.voices for ev in v.melody()]
     bpm = piece_bpm(doc, piece, where.offset)

@@ -17,9 +17,9 @@ import numpy as np
 from lsprotocol import types
 from notegen import sonicpi
 from notegen.config import Settings
-from notegen.generate import MAX_SONIC_PI_NOTE, Candidate, generate
+from notegen.generate import Candidate, generate
 from notegen.melody import Event
-from notegen.notes import NoteStyle
+from notegen.notes import MAX_SONIC_PI_NOTE, NoteStyle
 from notegen.sampling import softmax
 from notegen.snippets import DEFAULT_BPM, Snippet
 from notegen.sonicpi import format_duration

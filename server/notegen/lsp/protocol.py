@@ -179,10 +179,9 @@ class NotegenProtocol(LanguageServerProtocol):
         """Set when ``exit`` arrives; the transport then ends the session."""
         self.last_message = time.monotonic()
         """When the client last sent a message (``time.monotonic``): quiet since then."""
-        self._outgoing: dict[Any, Future[Any]] = {}
-        """Our requests to the client awaiting its answer, by id (see :meth:`send_request`)."""
-        self._asked: dict[Any, str] = {}
-        """The method of each of those requests."""
+        self._outgoing: dict[Any, tuple[Future[Any], str]] = {}
+        """Our requests to the client awaiting its answer, by id: their futures and methods
+        (see :meth:`send_request`)."""
 
     # -- bodies in ------------------------------------------------------------------------------
 
@@ -309,15 +308,14 @@ class NotegenProtocol(LanguageServerProtocol):
         requests in flight share pygls' table of futures, and their ids are the client's to
         choose (a "response" with one of them was taken for that request's answer)."""
         msg_id = data["id"]
-        future = self._outgoing.pop(msg_id, None)
-        if self._request_futures.get(msg_id) is future:
-            self._request_futures.pop(msg_id, None)
-        if future is None:
+        ours = self._outgoing.pop(msg_id, None)
+        if ours is None:
             self._result_types.pop(msg_id, None)
-            self._asked.pop(msg_id, None)
             log.warning("a response to no request of ours (id %s): dropped", _short(repr(msg_id)))
             return
-        asked = self._asked.pop(msg_id, "our request")
+        future, asked = ours
+        if self._request_futures.get(msg_id) is future:
+            self._request_futures.pop(msg_id, None)
         try:
             message = self.structure_message(data)
         except JsonRpcException as exc:
@@ -365,8 +363,7 @@ class NotegenProtocol(LanguageServerProtocol):
         the answer cannot come before the future is kept."""
         msg_id = str(uuid.uuid4()) if msg_id is None else msg_id
         future = super().send_request(method, params, callback, msg_id)
-        self._outgoing[msg_id] = future
-        self._asked[msg_id] = method
+        self._outgoing[msg_id] = (future, method)
         return future
 
     async def ask_client(
@@ -386,7 +383,6 @@ class NotegenProtocol(LanguageServerProtocol):
             if self._request_futures.get(msg_id) is future:
                 del self._request_futures[msg_id]
             self._outgoing.pop(msg_id, None)
-            self._asked.pop(msg_id, None)
             self._result_types.pop(msg_id, None)
 
     # -- answers out ----------------------------------------------------------------------------
@@ -555,7 +551,7 @@ class NotegenProtocol(LanguageServerProtocol):
             log.warning("$/cancelRequest without a request id: ignored")
             return
         future = self._request_futures.get(msg_id)
-        if future is not None and future is self._outgoing.get(msg_id):
+        if future is not None and future is self._outgoing.get(msg_id, (None,))[0]:
             log.warning("$/cancelRequest for our own request %s: ignored", _short(repr(msg_id)))
             return
         super()._handle_cancel_notification(msg_id)

@@ -136,20 +136,15 @@ def never_runs(doc: _Doc, offset: int) -> str | None:
     """What hides ``offset`` from Ruby, when code put there would never run: a ``=begin``
     block, a string or heredoc that goes on past it, or the data after ``__END__``."""
     for tok in doc.tokens:
-        if tok.start == offset and tok.kind == "str" and doc.text[offset] not in "\"'%<?`":
-            return "a string or heredoc"  # a heredoc's body: no quote opens it
-        if tok.start >= offset:
+        heredoc_body = tok.kind == "str" and doc.text[tok.start] not in "\"'%<?`"  # no quote
+        if tok.start > offset or (tok.start == offset and not heredoc_body):
             return None
-        # (a heredoc's body ends where its terminator line starts: that line is the heredoc's)
-        if (tok.end > offset or (tok.end == offset and tok.kind == "str")) and tok.kind in (
-            "comment",
-            "str",
-        ):
+        if tok.kind == "str" and tok.end >= offset:  # (a heredoc's terminator line is its own)
+            return "a string or heredoc"
+        if tok.kind == "comment" and tok.end > offset:
             if tok.value.startswith("__END__"):
                 return "the data after __END__"
-            if tok.kind == "comment":
-                return "a =begin comment block" if tok.value.startswith("=begin") else None
-            return "a string or heredoc"
+            return "a =begin comment block" if tok.value.startswith("=begin") else None
     return None
 
 
