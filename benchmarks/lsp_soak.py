@@ -249,20 +249,22 @@ def main(argv: list[str] | None = None) -> int:
             end = soak.report("end")
 
             print("\n[verdict]")
-            worst = max(after)
-            print(
-                f"  after the storms, at the reading: {', '.join(f'{a:.1f}' for a in after)} MB; "
-                f"target ≤ 150 MB: {'MET' if worst <= 150 else 'NOT MET'}"
-            )
-            print(
-                f"  after the storms, once idle: {', '.join(f'{a:.1f}' for a in idle)} MB; "
-                f"target ≤ 150 MB: {'MET' if max(idle) <= 150 else 'NOT MET'}"
-            )
-            print(
-                f"  closed {closed:.1f} MB vs first storm {after[0]:.1f} MB: "
-                f"{closed - after[0]:+.1f} MB (target within 5 MB: "
-                f"{'MET' if closed - after[0] <= 5 else 'NOT MET'})"
-            )
+            if after:  # (no storms: --storms 0 measures the other phases alone)
+                worst = max(after)
+                read = ", ".join(f"{a:.1f}" for a in after)
+                print(
+                    f"  after the storms, at the reading: {read} MB; "
+                    f"target ≤ 150 MB: {'MET' if worst <= 150 else 'NOT MET'}"
+                )
+                print(
+                    f"  after the storms, once idle: {', '.join(f'{a:.1f}' for a in idle)} MB; "
+                    f"target ≤ 150 MB: {'MET' if max(idle) <= 150 else 'NOT MET'}"
+                )
+                print(
+                    f"  closed {closed:.1f} MB vs first storm {after[0]:.1f} MB: "
+                    f"{closed - after[0]:+.1f} MB (target within 5 MB: "
+                    f"{'MET' if closed - after[0] <= 5 else 'NOT MET'})"
+                )
             print(f"  end of the soak: {end:.1f} MB")
             most = max(soak.trees, key=lambda m: m["tree_rss"])
             print(

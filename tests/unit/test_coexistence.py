@@ -45,6 +45,18 @@ def test_a_line_only_sonic_pi_writes_makes_it_sonic_pi(line: str):
 
 
 @pytest.mark.parametrize(
+    "line",
+    [
+        "x='ab';a1[0]=[:c4, :e4]",
+        "x = 1; play :c4",
+        "use_bpm 60;live_loop :a do",
+    ],
+)
+def test_a_sonic_pi_statement_after_a_semicolon_counts_too(line: str):
+    assert looks_like_sonic_pi(f"{line}\n")
+
+
+@pytest.mark.parametrize(
     "text",
     [
         RAILS,
@@ -52,6 +64,8 @@ def test_a_line_only_sonic_pi_writes_makes_it_sonic_pi(line: str):
         "sleep 0.5\nputs 'waited'\n",  # Kernel#sleep
         "# live_loop :commented do\n",
         "player.play :video\n",  # a method call, not a statement
+        "x = 1; player.play :video\n",  # ... after a ';' too
+        "# slow; play :c4 later\n",  # a ';' in a comment
         "def play(x)\n  x\nend\n",
         "",
     ],

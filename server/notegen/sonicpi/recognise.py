@@ -3,7 +3,8 @@
 Sonic Pi files are Ruby files, so a Ruby workspace (a Rails app, a gem) is full of ``.rb`` files
 notegen must leave alone: no note suggestions in ``[:c, :d, :e]`` symbol arrays, no "Generate
 melody" on every line. A file counts as Sonic Pi when a line *starts* with something only
-Sonic Pi code writes: a voice array (``a1[0]=[...]``, or plain ``a1=[:r,:G3,...]``),
+Sonic Pi code writes (or a statement after a ``;`` does: ``x='ab';a1[0]=[...]``): a voice
+array (``a1[0]=[...]``, or plain ``a1=[:r,:G3,...]``),
 ``play`` of a note, chord or array,
 ``live_loop``, ``use_synth``/``with_synth``, ``use_bpm``, ``play_pattern(_timed)``,
 ``sample :name``, ``with_fx``, ``in_thread``. ``sleep`` alone does not count: Ruby's
@@ -19,8 +20,7 @@ __all__ = ["SONIC_PI_LANGUAGE_IDS", "looks_like_sonic_pi"]
 
 SONIC_PI_LANGUAGE_IDS = frozenset({"sonic-pi", "sonicpi"})
 
-_SIGNS = re.compile(
-    r"""^[ \t]*(?:
+_SIGN = r"""(?:
         a\d+[ \t]*\[[ \t]*\d+[ \t]*\][ \t]*=[ \t]*\[          # voice array a1[0]=[
       | a\d+[ \t]*=[ \t]*\[[ \t]*(?::[A-Ga-g][sSbBfF]?-?\d|:r\b|:rest\b)  # plain a1=[:r,:G3
       | play[ \t]+(?::[A-Ga-g]|\d|\[|chord\b|scale\b|\(|ring\b|note\b)   # play :c4 / 60 / [...]
@@ -28,13 +28,25 @@ _SIGNS = re.compile(
       | play_chord\b
       | (?:live_loop|in_thread|with_fx|use_synth|with_synth|use_bpm|with_bpm|use_random_seed)\b
       | sample[ \t]+:
-    )""",
-    re.MULTILINE | re.VERBOSE,
-)
+    )"""
+_SIGNS = re.compile(r"^[ \t]*" + _SIGN, re.MULTILINE | re.VERBOSE)
+_AFTER_SEMICOLON = re.compile(r";[ \t]*(?=[aplisuw])" + _SIGN, re.VERBOSE)  # (fails fast)
 
 
 def looks_like_sonic_pi(text: str, language_id: str | None = None) -> bool:
     """``True`` for a Sonic Pi language id, or text with a line only Sonic Pi code writes."""
     if language_id in SONIC_PI_LANGUAGE_IDS:
         return True
-    return _SIGNS.search(text) is not None
+    if _SIGNS.search(text) is not None:
+        return True
+    line_end, comment = -1, -1  # the end of the last match's line, where its comment starts
+    for found in _AFTER_SEMICOLON.finditer(text):
+        at = found.start()
+        if at > line_end:  # a later line than the last match's
+            start = text.rfind("\n", 0, at) + 1
+            line_end = text.find("\n", at)
+            line_end = len(text) if line_end < 0 else line_end
+            comment = text.find("#", start, line_end)
+        if comment < 0 or comment > at:  # (a ';' in a comment does not count)
+            return True
+    return False
