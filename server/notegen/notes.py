@@ -243,22 +243,24 @@ def infer_style(text: str) -> NoteStyle:
     flat_letter: Counter[str] = Counter()
     rest: Counter[str] = Counter()
     names: list[Counter[str]] = [Counter() for _ in range(12)]
-    for match in _SYMBOL_IN_TEXT.finditer(text):
-        body = match.group(1)
+    # Each distinct symbol once, with its count, in the order it first appears (so every vote
+    # breaks ties as one pass over the matches did): a completion on a long line infers the
+    # style of ~6,000 characters around the cursor, ~4 ms one match at a time.
+    for body, seen in Counter(_SYMBOL_IN_TEXT.findall(text)).items():
         if body in REST_SYMBOLS:
-            rest[":" + body] += 1
+            rest[":" + body] += seen
             continue
-        case["upper" if body[0].isupper() else "lower"] += 1
+        case["upper" if body[0].isupper() else "lower"] += seen
         modifier = body[1:2].lower()
         if modifier == "s":
-            accidental["sharp"] += 1
+            accidental["sharp"] += seen
         elif modifier in ("b", "f"):
-            accidental["flat"] += 1
-            flat_letter[modifier] += 1
+            accidental["flat"] += seen
+            flat_letter[modifier] += seen
         if modifier not in ("s", "b", "f"):
             modifier = ""
         pc = (_LETTER_TO_CLASS[body[0].lower()] + _MODIFIER[modifier]) % 12
-        names[pc][body[0].lower() + modifier] += 1
+        names[pc][body[0].lower() + modifier] += seen
 
     def vote(counter: Counter[str], default: str) -> str:
         return counter.most_common(1)[0][0] if counter else default
@@ -272,11 +274,11 @@ def infer_style(text: str) -> NoteStyle:
             else ""
             for counter in names
         )
-    spaced = Counter(len(m.group(1)) > 0 for m in _LIST_COMMA.finditer(text))
+    spaced = Counter(len(spaces) > 0 for spaces in _LIST_COMMA.findall(text))
     whole = Counter(
-        m.group(1).endswith(".0")
-        for m in _NUMBER_IN_LIST.finditer(text)
-        if m.group(1).endswith(".0") or "." not in m.group(1)
+        number.endswith(".0")
+        for number in _NUMBER_IN_LIST.findall(text)
+        if number.endswith(".0") or "." not in number
     )
     return NoteStyle(
         accidental=vote(accidental, DEFAULT_STYLE.accidental),  # type: ignore[arg-type]

@@ -66,6 +66,21 @@ def test_typing_note_by_note_in_a_long_line_extends_one_context(model) -> None:
         previous = ids
 
 
+def test_a_window_that_would_start_inside_a_chord_starts_after_it() -> None:
+    """A long line of notes and chords: wherever the window's first comma falls, even between
+    a chord's notes, the cursor is still in the array (a stray ``]`` closed it: no completion)."""
+    elements = [":C4", "[:c4, :e4]", ":D4", "[:e4, :g4, :b4]", ":r"] * 6_000
+    line = "a1[0]=[" + ", ".join(elements) + "]"
+    view = DocumentView("file:///chords.rb", 1, "a1=[]\n" + line + "\n")
+    assert len(line) > LONG_LINE_CHARS
+    cursors = [k for k in range(len(line) // 2, len(line) // 2 + 120) if line[k - 2 : k] == ", "]
+    assert len(cursors) > 20
+    for column in cursors:
+        nc = note_context(view, 1, column, None, 256)
+        assert nc is not None and nc.local.skipped > 0, column
+        assert nc.local.ctx.slot == "array"
+
+
 @pytest.mark.parametrize(
     "text",
     [

@@ -182,6 +182,12 @@ def is_numeric_array(tokens: list[NoteToken]) -> bool:
     return numbers * 2 > len(written)
 
 
+CONTEXT_MARGIN = 64
+"""Elements a long line's window keeps before the cursor beyond ``maxContext``: chords' inner
+commas, elements Sonic Pi would reject, and the notes habits read (:func:`trim_context` keeps
+at most ``maxContext``)."""
+
+
 def note_context(
     view: DocumentView,
     line: int,
@@ -190,7 +196,8 @@ def note_context(
     max_context: int,
 ) -> NoteContext | None:
     """The cursor's note context, or ``None`` outside note arrays (the cheap check)."""
-    local = view.local_context(line, character, reach=max(WINDOW_CHARS, 8 * max_context))
+    reach = max(WINDOW_CHARS, 8 * max_context)
+    local = view.local_context(line, character, reach, elements=max_context + CONTEXT_MARGIN)
     if local is None:
         return None
     ctx = local.ctx
@@ -230,7 +237,10 @@ def note_context(
     if reading is not None:
         style = reading.style
     else:
-        style = infer_style(view.text[max(0, local.base - 2000) : local.offset + 2000])
+        # (a long line's window: around as much text as the whole reach, however many
+        # elements the window itself kept)
+        start = local.base if not local.skipped else min(local.base, local.offset - reach)
+        style = infer_style(view.text[max(0, start - 2000) : local.offset + 2000])
     names, count = _durations_of(ctx, reading)
     return NoteContext(
         local=local,

@@ -207,9 +207,11 @@ class DocumentView:
         return first, last
 
     def local_context(
-        self, line: int, character: int, reach: int = WINDOW_CHARS
+        self, line: int, character: int, reach: int = WINDOW_CHARS, elements: int = 0
     ) -> LocalContext | None:
-        """Cursor context from the reader run on :meth:`region_around` only.
+        """Cursor context from the reader run on :meth:`region_around` only (on a long
+        line: a window reaching ``reach`` characters, and no more than ``elements`` elements
+        when given, before the cursor).
 
         Spans are moved back to document offsets. Returns ``None`` outside note arrays or on
         any reader failure (logged): a completion is then simply not offered.
@@ -219,7 +221,7 @@ class DocumentView:
         if self.hidden(self.starts[line]):
             return None  # in a =begin block or a heredoc that starts above
         if self._line_length(line) > LONG_LINE_CHARS:
-            return self._window_context(line, character, reach)
+            return self._window_context(line, character, reach, elements)
         first, last = self.region_around(line)
         base = self.starts[first]
         end = self.starts[last + 1] - 1 if last + 1 < self.line_count else len(self.text)
@@ -253,14 +255,18 @@ class DocumentView:
         end = starts[line + 1] - 1 if line + 1 < len(starts) else len(self.text)
         return end - starts[line]
 
-    def _window_context(self, line: int, character: int, reach: int) -> LocalContext | None:
+    def _window_context(
+        self, line: int, character: int, reach: int, elements: int = 0
+    ) -> LocalContext | None:
         """The local reader on a window of a long line: the array's head (``a1[0]=[``) plus
         the elements from about ``reach`` characters before the cursor to a few after.
 
         The head tells the reader which array this is; the cut falls after a comma, so the
         window holds whole elements; ``skipped`` counts the elements left out before it (their
         durations are looked up by index). Work and memory are bounded by the window, not the
-        line.
+        line. With ``elements`` the window starts no earlier than that many commas before the
+        cursor: the reader costs ~13 µs per note, and ``reach`` characters of ``:C4,`` are
+        twice the notes a context keeps.
         """
         text, start = self.text, self.starts[line]
         end = start + self._line_length(line)
@@ -278,6 +284,23 @@ class DocumentView:
         if cursor - reach > head_end:
             comma = text.find(",", cursor - reach, cursor)
             cut = comma + 1 if comma != -1 else head_end
+        if elements > 0 and cut < cursor:
+            at = cursor
+            for _ in range(elements):
+                at = text.rfind(",", cut, at)
+                if at == -1:
+                    break
+            if at != -1:
+                cut = at + 1
+        while cut > head_end:  # a cut inside a chord (``[:c4, |:e4]``): after the chord
+            close = text.find("]", cut, cursor)
+            opening = text.find("[", cut, cursor)
+            if close == -1 or (opening != -1 and opening < close):
+                break
+            comma = text.find(",", close, cursor)
+            if comma == -1:
+                break
+            cut = comma + 1
         stop = text.find(",", min(end, cursor + WINDOW_AFTER_CHARS), end)
         stop = end if stop == -1 else stop
         head = text[start:head_end]
