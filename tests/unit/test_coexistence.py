@@ -74,6 +74,15 @@ def test_ordinary_ruby_is_not_sonic_pi(text: str):
     assert not looks_like_sonic_pi(text)
 
 
+def test_only_the_first_256_kb_are_looked_at():
+    """The decision runs on the event loop at every version: its cost is bounded by size."""
+    from notegen.sonicpi.recognise import RECOGNISE_CHARS
+
+    filler = "x = 1\n" * (RECOGNISE_CHARS // 6 + 1)
+    assert looks_like_sonic_pi("play :c4\n" + filler)
+    assert not looks_like_sonic_pi(filler + "play :c4\n")
+
+
 def test_a_sonic_pi_language_id_is_enough_even_for_an_empty_file():
     assert looks_like_sonic_pi("", "sonic-pi")
     assert looks_like_sonic_pi("", "sonicpi")
