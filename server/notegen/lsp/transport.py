@@ -87,7 +87,7 @@ class FrameParser:
             if self.length is not None:
                 if len(self.buffer) < self.length:
                     return
-                body = bytes(self.buffer[: self.length])
+                body = bytes(memoryview(self.buffer)[: self.length])  # (one copy, not two)
                 del self.buffer[: self.length]
                 self.length = None
                 yield body
