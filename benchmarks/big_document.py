@@ -13,7 +13,7 @@ import argparse
 import random
 from dataclasses import dataclass
 
-__all__ = ["ArraySpan", "BigDocument", "make_document"]
+__all__ = ["ArraySpan", "BigDocument", "document_from_file", "make_document"]
 
 _NAMES = ("C", "Cs", "D", "Ds", "E", "F", "Fs", "G", "Gs", "A", "As", "B")
 _SCALE = (0, 2, 4, 5, 7, 9, 11)
@@ -107,6 +107,37 @@ def make_document(
         )
         lines += _loop(voice)
     return BigDocument("\n".join(lines) + "\n", len(lines), notes, tuple(spans))
+
+
+def document_from_file(path: str) -> BigDocument:
+    """Any Sonic Pi file as the benchmark's document: its note arrays (not ``play`` runs) that
+    open and close on one line, last on that line, with at least 4 notes, read as the
+    server's reader reads them."""
+    from notegen.sonicpi.reader import read
+    from notegen.sonicpi.types import line_starts
+
+    with open(path, encoding="utf-8") as handle:
+        text = handle.read()
+    starts = line_starts(text)
+    lines = text.split("\n")
+    spans: list[ArraySpan] = []
+    notes = 0
+    for array in read(text):
+        if array.kind == "play" or array.open is None or array.close is None:
+            continue
+        line = max(k for k, s in enumerate(starts) if s <= array.open)
+        first = starts[line]
+        if array.close >= first + len(lines[line]) or len(array.notes) < 4:
+            continue
+        if lines[line].rindex("]") != array.close - first:
+            continue  # another array closes after it on its line (the latency run's ']')
+        spans.append(
+            ArraySpan(line, array.open - first, tuple(t.span.end - first for t in array.notes))
+        )
+        notes += len(array.notes)
+    if not spans:
+        raise SystemExit(f"{path}: no one-line note array of 4 notes or more to complete in")
+    return BigDocument(text, len(lines) - (1 if text.endswith("\n") else 0), notes, tuple(spans))
 
 
 def main() -> None:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from big_document import BigDocument, make_document
+from big_document import BigDocument, document_from_file, make_document
 from rpc_client import (
     Pending,
     RpcClient,
@@ -383,6 +383,12 @@ def main(argv: list[str] | None = None) -> int:
         "lines, ~230 notes per array)",
     )
     parser.add_argument(
+        "--document",
+        type=Path,
+        help="any Sonic Pi file instead of the generated document (its one-line note arrays "
+        "are typed in and completed; --cross-length runs on it too)",
+    )
+    parser.add_argument(
         "--settle-timeout",
         type=float,
         default=120.0,
@@ -451,8 +457,11 @@ def _measure(args: argparse.Namespace, root: Path) -> int:
             f"{verdict(max(firsts) <= 1.5)})"
         )
 
-    doc = make_document(total_notes=args.notes, seed=args.seed)
-    path = root / "big.rb"
+    if args.document is not None:
+        doc = document_from_file(args.document)
+    else:
+        doc = make_document(total_notes=args.notes, seed=args.seed)
+    path = root / ("big.rb" if args.document is None else args.document.name)
     path.write_text(doc.text)
     client, init = start_server(args, root, root / "server.log")
     sync = init.get("capabilities", {}).get("textDocumentSync")
