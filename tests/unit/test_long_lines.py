@@ -137,3 +137,94 @@ def test_a_phrase_closing_a_long_unclosed_array_names_the_durations_it_assumes()
     assert (nc.kept, nc.durations_count) == (20_000, 20_000)
     added = [Event(60, 1.0), Event(62, 0.5)]
     assert nc.closing(added) == "]  # durations 1,0.5 (add to b1[0])"
+
+
+def voice_piece(count: int, with_second_voice: bool = True) -> tuple[str, list[str], str]:
+    """A voice ``a1[0]`` of ``count`` notes on one line, its durations in ``b1[0]`` and,
+    optionally, a second voice to hear."""
+    rng = np.random.default_rng(3)
+    notes = [NAMES[k] for k in rng.integers(0, len(NAMES), count)]
+    durations = [("0.5", "1", "0.25", "2")[k] for k in rng.integers(0, 4, count)]
+    line = "a1[0]=[" + ",".join(notes) + "]"
+    text = "a1=[]\nb1=[]\n" + line + "\nb1[0]=[" + ",".join(durations) + "]\n"
+    if with_second_voice:
+        text += "a2=[]\nb2=[]\na2[0]=[:C3,:G3,:E3,:C3]\nb2[0]=[4,4,4,4]\n"
+    return text, notes, line
+
+
+def whole_line_view(text: str, monkeypatch: pytest.MonkeyPatch) -> DocumentView:
+    """The same document read as before windows: every line under 64 kB read whole."""
+    from notegen.lsp import documents
+
+    monkeypatch.setattr(documents, "WINDOW_LINE_CHARS", LONG_LINE_CHARS)
+    return DocumentView("file:///whole.rb", 1, text)
+
+
+@pytest.mark.parametrize("m", [600, 1_000, 1_499, -1])
+def test_a_long_one_array_line_is_read_through_a_window_with_the_whole_lines_context(
+    tmp_path, monkeypatch, m: int
+) -> None:
+    """A 1,500-note voice on one line (~6 kB, as generateMelody writes one) is read through
+    a window, not whole, and gives the same context: notes, checkpoints, and the voice's
+    clock against the other voice (the setting), which the notes the window left out move."""
+    from fixtures.tiny_model import build_tiny_model
+    from notegen.conditioning import COND_DIM
+    from notegen.lsp.whole_reading import read_document
+    from notegen.model import MelodyModel
+
+    card, _ = build_tiny_model(tmp_path, seed=3, conditioning=COND_DIM)
+    cache = ContextCache(MelodyModel.load(card))
+    text, notes, line = voice_piece(1_500)
+    assert LONG_LINE_CHARS > len(line) > 4_096
+    column = cursor_after(notes, m) if m >= 0 else len(line) - 1  # (-1: before the "]")
+    windowed = DocumentView("file:///a.rb", 1, text)
+    reading = read_document(windowed, conditioned=True)[0]
+    nc = note_context(windowed, 2, column, reading, 256)
+    assert nc is not None and nc.local.skipped > 0  # read through a window
+    with monkeypatch.context() as patch:
+        whole = note_context(whole_line_view(text, patch), 2, column, reading, 256)
+    assert whole is not None and whole.local.skipped == 0
+    ids, marks, setting = nc.context(cache)
+    whole_ids, whole_marks, whole_setting = whole.context(cache)
+    assert ids.tolist() == whole_ids.tolist() and marks == whole_marks
+    assert setting is not None and whole_setting is not None
+    assert setting.start == pytest.approx(whole_setting.start) and setting.start > 0
+    assert setting.key() == whole_setting.key()
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "play_pattern_timed [{notes}], [0.5]",  # the durations follow on the line
+        "a1[0]=[{notes}].ring",
+        "a1[0]=[{notes}]; b1[0]=[1]",
+        "a1[0]=[[:c4,:e4],{notes}]",  # a chord: windows count elements by commas
+    ],
+)
+def test_a_long_line_with_more_than_one_array_is_read_whole(line: str) -> None:
+    notes = ",".join([":C4", ":E4", ":G4"] * 500)
+    text = line.format(notes=notes) + "\n"
+    view = DocumentView("file:///a.rb", 1, text)
+    column = text.index(":G4") + 4
+    nc = note_context(view, 0, column, None, 256)
+    assert nc is not None and nc.local.skipped == 0  # the region reader read the line
+
+
+def test_the_beats_before_a_note_are_summed_as_the_model_reads_the_durations(model) -> None:
+    """Block sums (4,096 notes each) plus the rest give the beats of the notes one by one,
+    unknown and missing durations at the model's default."""
+    from notegen.lsp.documents import Beats
+
+    rng = np.random.default_rng(5)
+    values = rng.choice([0.25, 0.5, 1.0, 1.5, np.nan, 3.0], size=10_000)
+    beats = Beats(values, scalar=False)
+
+    def one_by_one(count: int) -> float:
+        padded = np.concatenate([values, np.full(max(0, count - len(values)), np.nan)])
+        return model.beats_of(model.encode_values(np.zeros(count), padded[:count])[1])
+
+    for count in (0, 1, 4_095, 4_096, 4_097, 9_999, 10_000, 12_345):
+        assert beats.beats_before(count, model) == pytest.approx(one_by_one(count)), count
+    scalar = Beats(np.array([0.5]), scalar=True)
+    half = model.beats_of(model.encode_values(np.zeros(1), np.array([0.5]))[1])
+    assert scalar.beats_before(7, model) == pytest.approx(7 * half)

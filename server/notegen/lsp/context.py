@@ -30,6 +30,7 @@ from notegen.sonicpi.writer import format_duration
 from .documents import (
     WINDOW_CHARS,
     ArraySummary,
+    Beats,
     DocumentView,
     LocalContext,
     Reading,
@@ -165,8 +166,27 @@ class NoteContext:
             if self.cursor_time is not None:
                 heard = cache.model.beats_of(ids[: n - len(extra)] % cache.vd)
                 setting = replace(setting, start=self.cursor_time - heard)
-            setting = setting.later(cache.model.beats_of(ids[:start] % cache.vd))
+            dropped = cache.model.beats_of(ids[:start] % cache.vd)
+            setting = setting.later(dropped + self._skipped_beats(cache))
         return ids[start:], marks, setting
+
+    def _skipped_beats(self, cache: ContextCache) -> float:
+        """Beats of the elements of a long line that its window left out (their durations,
+        as the whole line's reading would count them: the voice's clock at the window)."""
+        skipped = self.local.skipped if self.local is not None else 0
+        if not skipped:
+            return 0.0
+        array = self.local.ctx.array
+        beats: Beats | None = None
+        if self.reading is not None:
+            identity = (array.kind, array.voice, array.section, array.name)
+            twin = self.reading.by_identity.get(identity)
+            beats = twin.durations if twin is not None else None
+        if beats is None and self.local.ctx.durations is not None:
+            beats = Beats.of(self.local.ctx.durations)
+        if beats is None:
+            beats = Beats(np.zeros(0), scalar=False)  # every duration unknown: the default
+        return beats.beats_before(skipped, cache.model)
 
     def prime(self, cache: ContextCache, extra: Sequence[Event] = ()) -> Primed:
         ids, marks, setting = self.context(cache, extra)

@@ -19,6 +19,7 @@ import logging
 import re
 import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from notegen import sonicpi
@@ -40,6 +41,9 @@ from notegen.sonicpi.types import (
     line_starts,
 )
 
+if TYPE_CHECKING:
+    from notegen.model import MelodyModel
+
 log = logging.getLogger(__name__)
 
 MAX_READING_CHARS = 4_000_000
@@ -58,6 +62,10 @@ WINDOW_CHARS = 2_048
 """The window's least reach before the cursor on a long line (≥ 256 notes as typically
 written, the default ``maxContext``; callers ask for more with ``reach``). The reader costs
 ~4 µs per character, so this is what bounds a completion on a long line."""
+WINDOW_LINE_CHARS = 4_096
+"""A line longer than this that holds one array (a voice of a few thousand notes, as
+generateMelody writes it) is read through a window too: read whole, 5,000 notes on one
+line cost each completion there ~130 ms (measured)."""
 WINDOW_AFTER_CHARS = 512
 
 
@@ -220,9 +228,14 @@ class DocumentView:
             return None
         if self.hidden(self.starts[line]):
             return None  # in a =begin block or a heredoc that starts above
-        if self._line_length(line) > LONG_LINE_CHARS:
+        length = self._line_length(line)
+        if length > LONG_LINE_CHARS:
             return self._window_context(line, character, reach, elements)
         first, last = self.region_around(line)
+        if length > WINDOW_LINE_CHARS and first == last == line:
+            found = self._window_context(line, character, reach, elements, whole_array=True)
+            if found is not None:
+                return found
         base = self.starts[first]
         end = self.starts[last + 1] - 1 if last + 1 < self.line_count else len(self.text)
         region = self.text[base:end]
@@ -256,7 +269,7 @@ class DocumentView:
         return end - starts[line]
 
     def _window_context(
-        self, line: int, character: int, reach: int, elements: int = 0
+        self, line: int, character: int, reach: int, elements: int = 0, whole_array: bool = False
     ) -> LocalContext | None:
         """The local reader on a window of a long line: the array's head (``a1[0]=[``) plus
         the elements from about ``reach`` characters before the cursor to a few after.
@@ -266,7 +279,10 @@ class DocumentView:
         durations are looked up by index). Work and memory are bounded by the window, not the
         line. With ``elements`` the window starts no earlier than that many commas before the
         cursor: the reader costs ~13 µs per note, and ``reach`` characters of ``:C4,`` are
-        twice the notes a context keeps.
+        twice the notes a context keeps. With ``whole_array`` (a line the region reader could
+        read whole) only the line's one array is read so: it holds no chord, the line nothing
+        after it but a comment, and the cursor is inside it; else ``None`` (the region reader
+        reads the line: another array on it, ``.ring``, ``play_pattern_timed``'s durations).
         """
         text, start = self.text, self.starts[line]
         end = start + self._line_length(line)
@@ -280,6 +296,8 @@ class DocumentView:
         if bracket == -1 or bracket >= cursor:
             return None  # no array opens early on this line: nothing to complete here
         head_end = bracket + 1
+        if whole_array and not _one_array_to_the_end(text, head_end, end, cursor):
+            return None
         cut = head_end
         if cursor - reach > head_end:
             comma = text.find(",", cursor - reach, cursor)
@@ -397,6 +415,17 @@ _RUN_WORDS = ("#", "play", "sleep", "synth", "sample", "use_")
 """Top-level lines that may belong to a top-level run (the region reaches above them)."""
 
 
+def _one_array_to_the_end(text: str, head_end: int, end: int, cursor: int) -> bool:
+    """The array opened just before ``head_end`` holds no brackets (chords: a window counts
+    elements by commas) and closes on this line (which ends at ``end``), at or after
+    ``cursor``, with nothing after it but blanks or a comment."""
+    close = text.find("]", head_end, end)
+    if close < cursor or text.find("[", head_end, end) != -1:
+        return False
+    rest = text[close + 1 : end].lstrip(" \t\r")
+    return not rest or rest.startswith("#")
+
+
 def _depth(text: str) -> int:
     """Open minus closed brackets in a line (comments after ``#`` ignored, roughly)."""
     hash_at = text.find("#")
@@ -434,14 +463,53 @@ class LocalContext:
         return self.ctx.array.content_end + self.base
 
 
+def _beats(model: MelodyModel, durations: np.ndarray) -> float:
+    """Beats of notes with these durations (``NaN``: unknown), as ``model`` encodes them."""
+    if not len(durations):
+        return 0.0
+    return model.beats_of(model.encode_values(np.zeros(len(durations)), durations)[1])
+
+
 class Beats:
     """A duration array's values by note index (``NaN`` where a value is missing or bad)."""
 
-    __slots__ = ("scalar", "values")
+    __slots__ = ("_blocks", "scalar", "values")
+
+    BLOCK = 4096
+    """Notes per stretch whose beats :meth:`beats_before` keeps summed."""
 
     def __init__(self, values: np.ndarray, scalar: bool) -> None:
         self.values = values
         self.scalar = scalar
+        self._blocks: tuple[int, np.ndarray] | None = None
+
+    def beats_before(self, count: int, model: MelodyModel) -> float:
+        """Beats of notes ``0..count`` as ``model`` reads their durations (a missing one is
+        its default): where a long line's window starts on the voice's clock.
+
+        Whole stretches of :data:`BLOCK` notes are summed once per model (a 5 MB line's
+        window asks at every keystroke), the rest on each call."""
+        if count <= 0:
+            return 0.0
+        if self.scalar:
+            value = self.values[:1] if len(self.values) else np.full(1, np.nan)
+            return model.beats_of(model.encode_values(np.zeros(1), value)[1]) * count
+        blocks = self._blocks
+        if blocks is None or blocks[0] != id(model):
+            whole = len(self.values) // self.BLOCK
+            sums = np.zeros(whole + 1)
+            for k in range(whole):
+                part = self.values[k * self.BLOCK : (k + 1) * self.BLOCK]
+                sums[k + 1] = sums[k] + _beats(model, part)
+            blocks = self._blocks = (id(model), sums)
+        sums = blocks[1]
+        k = min(count // self.BLOCK, len(sums) - 1)
+        start = k * self.BLOCK
+        rest = self.values[start:count]
+        missing = count - start - len(rest)  # past the array's end: the default duration
+        if missing > 0:
+            rest = np.concatenate([rest, np.full(missing, np.nan)])
+        return float(sums[k]) + _beats(model, rest)
 
     @classmethod
     def of(cls, durations: DurationArray) -> Beats:
