@@ -132,6 +132,10 @@ class _Lexer:
         while self.pos < n:
             ch = text[self.pos]
             start = self.pos
+            if ch == ",":  # the commonest token of a note array (no longer operator starts so)
+                self.pos += 1
+                self.emit("op", start, self.pos)
+                continue
             if ch == "\n":
                 self.pos += 1
                 self.emit("nl", start, self.pos)
@@ -148,14 +152,16 @@ class _Lexer:
                 self.space = True
                 continue
             if (
-                self.at_line_start(start)
+                ch == "="
+                and self.at_line_start(start)
                 and text.startswith("=begin", start)
                 and (len(text) == start + 6 or text[start + 6] in " \t\r\n")
             ):
                 self.read_block_comment()
                 continue
             if (
-                self.at_line_start(start)
+                ch == "_"
+                and self.at_line_start(start)
                 and text.startswith("__END__", start)
                 and (text[start + 7 : start + 8] in ("", "\n", "\r"))
             ):
