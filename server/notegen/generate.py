@@ -75,6 +75,9 @@ class Primed:
     plain_pitch: np.ndarray | None = None
     """The pitch log-probs before the imitation expert (:mod:`notegen.imitation`), which reads
     the other voices' whole lines: redone on a cache hit too."""
+    raw: bool = False
+    """``pitch_logits``/``dur_logits`` are the network's own: a state kept on the way to a
+    cursor, served (:meth:`ContextCache.served`) only if a context ends exactly there."""
 
 
 def trim_context(n: int, max_context: int) -> int:
@@ -155,6 +158,19 @@ class ContextCache:
         return Primed(
             state, log_p, log_d, len(history), history, time, plain_dur=plain_d, plain_pitch=plain_p
         )
+
+    def _hit(self, base: Primed, ids: np.ndarray, setting: Setting | None) -> Primed:
+        """The context ``ids`` found cached as ``base``: a state kept on the way to another
+        cursor is served now (and kept served), any other has its setting's experts redone."""
+        if not base.raw:
+            return self._again(base, ids, setting)
+        primed = self.served(
+            base.pitch_logits, base.dur_logits, ids, setting, base.state, base.time
+        )
+        (key,) = self._keys(ids, [len(ids)], setting)
+        stored = self._store(key, primed)
+        self._last_again = (stored, setting, ids.tobytes(), primed)
+        return primed
 
     def _again(self, base: Primed, ids: np.ndarray, setting: Setting | None) -> Primed:
         """A cached context for ``ids``: its rhythm and imitation experts redone in
@@ -305,7 +321,7 @@ class ContextCache:
                 self.misses += 1
                 hit = False
         if hit:
-            return self._again(base, ids, setting)
+            return self._hit(base, ids, setting)
         primed = base
         points = [*sorted(c for c in marks if c > base.length), n]
         keys = dict(zip(points, self._keys(ids, points, setting), strict=True))
@@ -319,8 +335,12 @@ class ContextCache:
             )
             history = ids[:point]
             time = self.model.beats_of(history % self.vd)
+            if point < n:  # passed on the way: its experts only if a context ends there
+                primed = Primed(st, pl[0], dl[0], point, history, time, raw=True)
+                self._store(keys[point], primed)
+                continue
             primed = self.served(pl[0], dl[0], history, setting, st, time)
-            stored = self._store(keys[point], primed, tail=point == n and not end_kept)
+            stored = self._store(keys[point], primed, tail=not end_kept)
         # What ``_again`` would redo for this context in this setting is what was just served:
         # priming it again (a completion ranks, then samples its phrase) finds it.
         self._last_again = (stored, setting, ids.tobytes(), primed)
@@ -366,7 +386,7 @@ class ContextCache:
             marks = sorted({c for c in checkpoints if 0 < c < n}, reverse=True)
             base = self._lookup(ids, marks, place)
             if base.length == n:
-                out.append(self._again(base, ids, place))
+                out.append(self._hit(base, ids, place))
                 continue
             points = [*sorted(c for c in marks if c > base.length), n]
             keys = dict(zip(points, self._keys(ids, points, place), strict=True))

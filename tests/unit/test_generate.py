@@ -93,6 +93,37 @@ def test_cursors_never_push_the_section_starts_out(model, monkeypatch):
     assert cache.cached(ids[:36])
 
 
+def test_a_state_passed_on_the_way_is_served_only_where_a_context_ends(model, monkeypatch):
+    """States kept on the way to a cursor cost no experts; the next cursor near them reads
+    only the notes after the nearest one, and a context ending exactly at one is served as a
+    fresh cache serves it."""
+    piece = [Event(55 + (i * 7) % 19, (0.5, 1.0, 0.25, 2.0)[i % 4]) for i in range(150)]
+    cache = ContextCache(model)
+    ids = cache.ids(piece)
+    stops = [32, 64, 96, 128]
+    served: list[int] = []
+    original_served = cache.served
+    monkeypatch.setattr(
+        cache, "served", lambda *a, **k: served.append(len(a[2])) or original_served(*a, **k)
+    )
+    cache.prime_ids(ids, checkpoints=stops)
+    assert served == [150]  # the cursor's context only
+    calls: list[tuple[int, ...]] = []
+    original = model.step
+    monkeypatch.setattr(
+        model, "step", lambda *a, **k: calls.append(np.shape(a[0])) or original(*a, **k)
+    )
+    cache.prime_ids(ids[:140], checkpoints=stops)  # a jump 10 notes back
+    assert calls == [(1, 12)]  # from the state kept at 128
+    at_stop = cache.prime_ids(ids[:96], checkpoints=[32, 64])  # a context that ends at one
+    assert calls == [(1, 12)] and served[-1] == 96  # no model call: served from the kept state
+    fresh = ContextCache(model).prime_ids(ids[:96], checkpoints=[32, 64])
+    np.testing.assert_allclose(at_stop.pitch_logits, fresh.pitch_logits, atol=1e-5)
+    np.testing.assert_allclose(at_stop.dur_logits, fresh.dur_logits, atol=1e-5)
+    again = cache.prime_ids(ids[:96], checkpoints=[32, 64])  # kept served now
+    assert served[-1] == 96 and len(served) == 3 and not again.raw
+
+
 def test_candidates_are_ranked_by_probability(model):
     cache = ContextCache(model)
     candidates = next_note_candidates(model, cache.prime(CONTEXT), 10)

@@ -160,6 +160,11 @@ class NoteContext:
             start = int(later[0]) if len(later) else cut
         ids = np.concatenate([*parts, tail]) if parts else tail
         marks = [int(b) - start for b in bounds if start < b <= prefix]
+        # and every STOP_EVERY notes of this array (counted from its first, however many a
+        # window left out), so a cursor in a long array steps from a kept state nearby
+        first = -skipped % STOP_EVERY
+        stops = (prefix + i - start for i in range(first, len(tail), STOP_EVERY))
+        marks += [m for m in stops if 0 < m < n - start]
         setting = None
         if self.setting is not None and cache.model.cond_dim:
             setting = self.setting
@@ -202,6 +207,10 @@ def is_numeric_array(tokens: list[NoteToken]) -> bool:
     return numbers * 2 > len(written)
 
 
+STOP_EVERY = 32
+"""A cursor's context keeps the model's state every this many notes of its array: the next
+cursor in that array (another jump, a hover) reads at most this many notes itself. On the
+real pieces' long one-line arrays (~200-1,000 notes) a jump read ~100 (~5 ms)."""
 CONTEXT_MARGIN = 64
 """Elements a long line's window keeps before the cursor beyond ``maxContext``: chords' inner
 commas, elements Sonic Pi would reject, and the notes habits read (:func:`trim_context` keeps
