@@ -569,14 +569,21 @@ MALLOC_ARENAS = 2
 """glibc gives each thread that allocates its own heap arena (up to 8 per core); freed memory
 in one arena is not reused by another thread. The server's threads (event loop, inference,
 reading, generation, stdin) share two: measured on the soak benchmark, see its README."""
-MMAP_THRESHOLD = 1024 * 1024
+MMAP_THRESHOLD = 8 * 1024 * 1024
 """Blocks from this size up get their own mapping, returned to the system when freed.
 
 glibc's threshold starts at 128 kB but rises to the largest block freed so far (up to 32 MB):
 after a reading's big arrays were freed, the next ones came from the heap and pinned its pages
-between longer-lived blocks. Fixed at 1 MB, the soak benchmark's server was ~10-17 MB smaller
-once idle after each storm (measured: 178/183/191 against 195/205/198 MB). Not lower: a
-completion makes ~8 blocks of 128-512 kB, and a mapping each cost it ~0.8 ms (measured)."""
+between longer-lived blocks. Fixed, it stops rising: the soak benchmark's server was ~10-17 MB
+smaller once idle after each storm (measured at 1 MB: 178/183/191 against 195/205/198 MB).
+
+Not at 1 MB, as it was: a fresh mapping is paid again page by page at its first touch, so
+each 5 MB copy of a huge document's text (the splice of every keystroke, the JSON of
+``didOpen``) cost ~3 ms instead of ~0.3 ms (``s[:-1]`` of a 5 MB string, measured). At 8 MB a
+5 MB document's keystroke completes in p50 18 ms instead of 26, its first completion in 39
+instead of 63 ms (``huge_documents.py``), and the soak is unchanged (once idle 167/178/183 MB).
+Not lower than 1 MB: a completion makes ~8 blocks of 128-512 kB, and a mapping each cost it
+~0.8 ms (measured)."""
 
 
 def limit_malloc_arenas() -> None:
