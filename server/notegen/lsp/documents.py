@@ -28,6 +28,7 @@ from notegen.ensemble import VoiceLine
 from notegen.generate import ContextCache
 from notegen.melody import Event
 from notegen.notes import NoteStyle
+from notegen.sonicpi.commas import commas_between
 from notegen.sonicpi.play_order import play_voices
 from notegen.sonicpi.reader import lone_cr_as_lf
 from notegen.sonicpi.statements import top_assignments
@@ -331,7 +332,7 @@ class DocumentView:
             return None
         if ctx is None or ctx.slot != "array":
             return None
-        skipped = text.count(",", head_end, cut)
+        skipped = commas_between(text, head_end, cut)  # (kept across keystrokes)
         return LocalContext(ctx=ctx, base=base, offset=cursor, skipped=skipped)
 
     def statement_region(self, line: int) -> tuple[int, int]:

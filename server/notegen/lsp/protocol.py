@@ -54,6 +54,7 @@ import attrs
 from cattrs import transform_error
 from cattrs.errors import ClassValidationError
 from lsprotocol import types
+from notegen.sonicpi.commas import remember_splice
 from notegen.sonicpi.types import line_starts, remember_line_starts
 from pygls.exceptions import (
     JsonRpcException,
@@ -666,6 +667,7 @@ def _splice(doc: Any, change: Any) -> bool:
         offsets.append(starts[line] + character)
     spliced = "".join((source[: offsets[0]], change.text, source[offsets[1] :]))  # one copy less
     doc._source = spliced
+    remember_splice(source, spliced, offsets[0], offsets[1], change.text)
     if start.line == end.line and "\n" not in change.text and "\r" not in change.text:
         shift = len(change.text) - (offsets[1] - offsets[0])  # the lines after move by it
         kept = starts[: start.line + 1]
