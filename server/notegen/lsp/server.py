@@ -104,6 +104,7 @@ class NotegenServer(LanguageServer):
         self.read_cost: dict[str, float] = {}  # CPU seconds of the last whole reading
         self.warmers: dict[str, asyncio.Future[None]] = {}
         self.too_big_told: set[str] = set()
+        self.trim_threshold = TRIM_THRESHOLD
         self.slip_hints = slip_hints.SlipHints()
         self.model_message_sent: str | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -174,7 +175,17 @@ class NotegenServer(LanguageServer):
             return cached
         view = DocumentView(uri, doc.version, source)
         self.views[uri] = view
+        if len(source) >= HUGE_TEXT or (cached is not None and len(cached.text) >= HUGE_TEXT):
+            self.fit_heap()
         return view
+
+    def fit_heap(self) -> None:
+        """The heap's trim threshold for the largest open document (:func:`trim_threshold_for`)."""
+        largest = max((len(v.text) for v in self.views.values()), default=0)
+        threshold = trim_threshold_for(largest)
+        if threshold != self.trim_threshold:
+            set_trim_threshold(threshold)
+            self.trim_threshold = threshold
 
     def current_version(self, uri: str) -> int | None:
         doc = self.workspace.text_documents.get(unquote(uri))
@@ -441,7 +452,9 @@ class NotegenServer(LanguageServer):
         timer = self.timers.pop(uri, None)
         if timer is not None:
             timer.cancel()
-        self.views.pop(uri, None)
+        gone = self.views.pop(uri, None)
+        if gone is not None and len(gone.text) >= HUGE_TEXT:
+            self.fit_heap()
         self.coexistence.forget(uri)
         self.readings.pop(uri, None)
         self.read_cost.pop(uri, None)
@@ -584,6 +597,26 @@ each 5 MB copy of a huge document's text (the splice of every keystroke, the JSO
 instead of 63 ms (``huge_documents.py``), and the soak is unchanged (once idle 167/178/183 MB).
 Not lower than 1 MB: a completion makes ~8 blocks of 128-512 kB, and a mapping each cost it
 ~0.8 ms (measured)."""
+HUGE_TEXT = 1_000_000
+"""A document from this many characters up keeps the heap's top from keystroke to keystroke."""
+TRIM_THRESHOLD = 128 * 1024
+"""glibc's own: free memory at a heap's top past this much goes back to the system at once."""
+MAX_TRIM_THRESHOLD = 32 * 1024 * 1024
+
+
+def trim_threshold_for(largest: int) -> int:
+    """``M_TRIM_THRESHOLD`` while the largest open document has ``largest`` characters.
+
+    Each keystroke in a 5 MB document frees the old text and its two halves (the splice) and
+    makes the new one: at 128 kB the heap's top went back to the system after every keystroke
+    and was faulted in again by the next, ~3 ms of a 5 MB splice that takes ~0.8 ms with the
+    top kept (a 5 MB string spliced 200 times, measured). Kept for every document, though, it
+    stays resident for good in the second arena (``malloc_trim`` does not shrink that one's
+    top): the soak benchmark's server was ~5 MB bigger once idle and ~13 MB after closing its
+    document (one run at 16 MB for all). So only while a huge document is open."""
+    if largest < HUGE_TEXT:
+        return TRIM_THRESHOLD
+    return min(MAX_TRIM_THRESHOLD, 3 * largest)
 
 
 def limit_malloc_arenas() -> None:
@@ -595,6 +628,16 @@ def limit_malloc_arenas() -> None:
         mallopt = ctypes.CDLL("libc.so.6").mallopt
         mallopt(-8, MALLOC_ARENAS)  # M_ARENA_MAX
         mallopt(-3, MMAP_THRESHOLD)  # M_MMAP_THRESHOLD (also stops its dynamic rise)
+    except (OSError, AttributeError):  # not glibc: nothing to do
+        pass
+
+
+def set_trim_threshold(value: int) -> None:
+    """``mallopt(M_TRIM_THRESHOLD, value)`` (glibc; elsewhere nothing)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").mallopt(-1, value)
     except (OSError, AttributeError):  # not glibc: nothing to do
         pass
 

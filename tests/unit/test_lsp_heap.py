@@ -1,0 +1,54 @@
+"""The heap's trim threshold follows the largest open document (glibc's M_TRIM_THRESHOLD)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+from notegen.lsp import server
+from notegen.lsp.server import (
+    HUGE_TEXT,
+    MAX_TRIM_THRESHOLD,
+    TRIM_THRESHOLD,
+    NotegenServer,
+    trim_threshold_for,
+)
+
+
+def test_ordinary_documents_keep_glibcs_threshold():
+    assert trim_threshold_for(0) == TRIM_THRESHOLD
+    assert trim_threshold_for(HUGE_TEXT - 1) == TRIM_THRESHOLD
+
+
+def test_a_huge_document_keeps_three_times_its_size_at_the_top():
+    assert trim_threshold_for(5_000_000) == 15_000_000
+    assert trim_threshold_for(100_000_000) == MAX_TRIM_THRESHOLD
+
+
+@pytest.fixture
+def calls(monkeypatch):
+    seen: list[int] = []
+    monkeypatch.setattr(server, "set_trim_threshold", seen.append)
+    return seen
+
+
+def open_views(*sizes: int) -> SimpleNamespace:
+    views = {f"file:///{i}.rb": SimpleNamespace(text="x" * n) for i, n in enumerate(sizes)}
+    return SimpleNamespace(views=views, trim_threshold=TRIM_THRESHOLD)
+
+
+def test_opening_a_huge_document_raises_it_and_closing_lowers_it(calls):
+    ls = open_views(200, 5_000_000)
+    NotegenServer.fit_heap(ls)  # type: ignore[arg-type]
+    assert calls == [15_000_000] and ls.trim_threshold == 15_000_000
+    NotegenServer.fit_heap(ls)  # type: ignore[arg-type]
+    assert calls == [15_000_000]  # unchanged: glibc is not asked again
+    del ls.views["file:///1.rb"]
+    NotegenServer.fit_heap(ls)  # type: ignore[arg-type]
+    assert calls == [15_000_000, TRIM_THRESHOLD]
+
+
+def test_small_documents_never_touch_it(calls):
+    ls = open_views(200, 168_000)
+    NotegenServer.fit_heap(ls)  # type: ignore[arg-type]
+    assert calls == []
