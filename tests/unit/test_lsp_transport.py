@@ -3,7 +3,9 @@ one is reported and skipped, and nothing is allocated for a length that was only
 
 from __future__ import annotations
 
-from notegen.lsp.transport import MAX_HEADER_BYTES, FrameError, FrameParser, frame
+import random
+
+from notegen.lsp.transport import BIG_BODY, MAX_HEADER_BYTES, FrameError, FrameParser, frame
 
 
 def cut(*pieces: bytes, max_message: int = 1024) -> list[bytes | FrameError]:
@@ -90,3 +92,18 @@ async def test_a_message_whose_handling_raises_costs_that_message_only() -> None
 
     await _pump(read, Fragile())  # type: ignore[arg-type]
     assert seen == [b"{}", b"[]"]
+
+
+def test_a_big_body_in_pieces_of_any_size_comes_out_whole_among_small_ones() -> None:
+    big = b'{"text": "' + b":C4," * (BIG_BODY // 2) + b'"}'  # twice BIG_BODY
+    bodies = [b'{"a": 1}', big, b'{"b": 2}', big[: BIG_BODY + 10], b'{"c": 3}']
+    stream = b"".join(frame(body) for body in bodies)
+    rng = random.Random(1)
+    for _ in range(10):
+        parser, out, at = FrameParser(), [], 0
+        while at < len(stream):
+            size = rng.choice((1, 7, 1 << 16, 300_000, 3 * BIG_BODY))
+            out += list(parser.feed(stream[at : at + size]))
+            at += size
+        assert out == bodies
+        assert parser.parts is None and not parser.buffer  # nothing kept after the last frame

@@ -39,6 +39,10 @@ MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 MAX_HEADER_BYTES = 8192
 """A header block longer than this is not one (the base protocol has two short fields)."""
 READ_CHUNK = 1 << 16
+BIG_BODY = 1 << 20
+"""A body with more than this still to come is kept as the pieces read, joined once whole:
+appended to one buffer, a 5 MB body was copied again at every growth of it (~1.5-7 ms, where
+the pieces and the join take ~0.5)."""
 _CONTENT_LENGTH = re.compile(rb"content-length[ \t]*:", re.IGNORECASE)
 _HEADER_LINES = re.compile(rb"(?:[A-Za-z0-9-]+[ \t]*:[^\r\n]*\r?\n)+")  # fields before ours
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
@@ -79,13 +83,29 @@ class FrameParser:
         self.buffer = bytearray()
         self.length: int | None = None  # of the body being read
         self.in_junk = False  # inside a run of bytes that belong to no frame
+        self.parts: list[bytes] | None = None  # a big body's pieces so far (see BIG_BODY)
+        self.have = 0  # bytes in parts
 
     def feed(self, data: bytes) -> Iterator[bytes | FrameError]:
         """Bodies (and frame errors) completed by ``data``, in stream order."""
-        self.buffer += data
+        if self.parts is not None and self.length is not None:
+            need = self.length - self.have
+            self.parts.append(data[:need])
+            self.have += min(need, len(data))
+            if self.have < self.length:
+                return
+            body = b"".join(self.parts)  # (the one copy of the body)
+            self.parts, self.have, self.length = None, 0, None
+            self.buffer += data[need:]
+            yield body
+        else:
+            self.buffer += data
         while True:
             if self.length is not None:
                 if len(self.buffer) < self.length:
+                    if self.length - len(self.buffer) > BIG_BODY:
+                        self.parts, self.have = [bytes(self.buffer)], len(self.buffer)
+                        self.buffer.clear()
                     return
                 body = bytes(memoryview(self.buffer)[: self.length])  # (one copy, not two)
                 del self.buffer[: self.length]
