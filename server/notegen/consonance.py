@@ -106,6 +106,13 @@ class ConsonanceBias:
         return at
 
 
+def prepare(others: tuple[VoiceTimes, ...]) -> None:
+    """Make the other voices' table now (:class:`_Sounding`), not at the first note generated
+    against them (:meth:`notegen.model.MelodyModel.prepare_setting`)."""
+    if others:
+        _TABLES.get(others, _Sounding)
+
+
 class _Sounding:
     """The pitches the other voices sound on each stretch between their onsets and ends: a
     generated note looks them up with one bisection instead of a search per voice.

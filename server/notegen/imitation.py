@@ -85,6 +85,13 @@ def _text(others: tuple[VoiceTimes, ...]) -> MatchIndex:
 _TEXTS: _PerVoices[MatchIndex] = _PerVoices()
 
 
+def prepare(others: tuple[VoiceTimes, ...]) -> None:
+    """Make the other voices' interval text now, not at the first note served against them
+    (:meth:`notegen.model.MelodyModel.prepare_setting`)."""
+    if others:
+        _TEXTS.get(others, _text)
+
+
 def imitation_marginal(
     own_midi: np.ndarray, setting: Setting | None, pitch_vocab: Sequence[Any], max_order: int
 ) -> tuple[int, np.ndarray | None]:

@@ -22,6 +22,7 @@ import numpy as np
 
 from notegen.conditioning import COND_DIM, Setting
 from notegen.consonance import ConsonanceBias
+from notegen.consonance import prepare as prepare_consonance
 from notegen.copying import (
     CopyMixture,
     copy_marginals,
@@ -30,6 +31,7 @@ from notegen.copying import (
     sequence_marginals,
 )
 from notegen.imitation import ImitationMixture, mix_pitches
+from notegen.imitation import prepare as prepare_imitation
 from notegen.melody import Event
 from notegen.paths import user_path
 from notegen.repeats import RepeatControl
@@ -516,6 +518,22 @@ class MelodyModel:
             nd = len(self.duration_vocab)
             log_p = self.tunes.mix(log_p, history // nd, history % nd, length > 0, heard)
         return log_p, log_d
+
+    def prepare_setting(self, setting: Setting | None) -> None:
+        """Make the tables through which the experts hear ``setting``'s other voices now: the
+        rhythm experts' context, the imitation expert's interval text and the consonance
+        table, each memoised per tuple of voices and built at the first note served or
+        generated against them otherwise. A re-reading makes new tuples: in the 20-voice
+        benchmark piece the first completion in a voice after it took ~5 ms more for them
+        (18 instead of ~8 ms, in process). A background warm-up calls this instead."""
+        if setting is None or not setting.others:
+            return
+        if self.rhythm is not None:
+            rhythm_context(setting, self.durations)
+        if self.imitation is not None:
+            prepare_imitation(setting.others)
+        if self.consonance is not None:
+            prepare_consonance(setting.others)
 
     def mix_imitation(
         self, log_p: np.ndarray, pitch_ids: np.ndarray, setting: Setting | None

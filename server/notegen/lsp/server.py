@@ -105,6 +105,7 @@ class NotegenServer(LanguageServer):
         self.warmers: dict[str, asyncio.Future[None]] = {}
         self.too_big_told: set[str] = set()
         self.trim_threshold = TRIM_THRESHOLD
+        self.voices_completed: dict[str, dict[int, None]] = {}  # (see note_voice)
         self.slip_hints = slip_hints.SlipHints()
         self.model_message_sent: str | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -440,6 +441,12 @@ class NotegenServer(LanguageServer):
                 )
                 if self.readings.get(uri) is not reading:
                     return
+        voices = self.voices_completed.get(uri)
+        if voices and cache is not None and cache.model.cond_dim:
+            tables = prepare_voices(reading, voices, cache.model)
+            await engine.run_trips(
+                functools.partial(_advance, tables), lambda: self.readings.get(uri) is reading
+            )
         # The warm-up's temporaries (a few MB per round) freed: give the heap back.
         self.release_memory_when_quiet()
 
@@ -457,6 +464,7 @@ class NotegenServer(LanguageServer):
             self.fit_heap()
         self.coexistence.forget(uri)
         self.readings.pop(uri, None)
+        self.voices_completed.pop(uri, None)
         self.read_cost.pop(uri, None)
         self.model_sent.pop(uri, None)
         self.slip_hints.forget(uri)
@@ -495,6 +503,7 @@ def complete_at(
     nc = note_context(view, line, character, reading, settings.maxContext)
     if nc is None:
         return None
+    note_voice(ls.voices_completed.setdefault(view.uri, {}), nc)
     edit_range = ls.edit_range(view, nc)
 
     def then(text: str, events: list[Event]) -> types.Command | None:
@@ -552,6 +561,7 @@ def ghost_at(
     nc = note_context(view, line, character, reading, ls.settings.maxContext)
     if nc is None:
         return None
+    note_voice(ls.voices_completed.setdefault(view.uri, {}), nc)
     found = inline.ghost(ls.engine_for(view.uri), nc, ls.settings)
     if found is None:
         return None
@@ -650,6 +660,34 @@ def _malloc_trim() -> Any:
         return ctypes.CDLL("libc.so.6").malloc_trim
     except (OSError, AttributeError):  # not glibc: nothing to do
         return None
+
+
+RECENT_VOICES = 8
+"""Voices per document whose experts' tables a warm-up prepares: the last completed in."""
+
+
+def note_voice(recent: dict[int, None], nc: NoteContext) -> None:
+    """Remember the voice of a cursor (inference thread): the next reading's warm-up prepares
+    what its completions need (:func:`prepare_voices`)."""
+    array = nc.local.ctx.array
+    if array.kind != "voice" or array.voice is None:
+        return
+    recent.pop(array.voice, None)  # (the latest last)
+    recent[array.voice] = None
+    while len(recent) > RECENT_VOICES:
+        del recent[next(iter(recent))]
+
+
+def prepare_voices(
+    reading: Reading, recent: dict[int, None], model: Any
+) -> Generator[None, None, None]:
+    """The experts' tables of the other voices (:meth:`MelodyModel.prepare_setting`) for each
+    voice completed in lately, one voice per step (inference thread, where ``recent`` is
+    written): only those, as each table holds a copy of the other voices' notes."""
+    for voice in list(recent):
+        if voice in reading.voices:
+            model.prepare_setting(reading.setting(voice))
+            yield
 
 
 def warm_sections(

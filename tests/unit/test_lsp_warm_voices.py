@@ -1,0 +1,78 @@
+"""After a re-reading, the warm-up prepares the experts' tables of the voices completed in
+lately (and only those): the first completion in such a voice does not build them itself."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+from notegen import consonance, imitation, rhythm
+from notegen.lsp.documents import DocumentView
+from notegen.lsp.server import RECENT_VOICES, note_voice, prepare_voices
+from notegen.lsp.whole_reading import read_document
+from notegen.model import MelodyModel
+
+SHIPPED = Path(__file__).resolve().parents[2] / "models" / "notegen.json"
+
+PIECE = """\
+a1=[]
+b1=[]
+a1[0]=[:C4,:D4,:E4,:F4,:G4,:E4,:D4,:C4]
+b1[0]=[0.5,0.5,1,1,0.5,0.5,1,2]
+a2=[]
+b2=[]
+a2[0]=[:C3,:G3,:E3,:G3]
+b2[0]=[2,2,2,2]
+a3=[]
+b3=[]
+a3[0]=[:G4,:A4,:B4,:C5,:D5]
+b3[0]=[1,1,1,1,4]
+"""
+
+
+def cursor_in(voice: int | None, kind: str = "voice") -> SimpleNamespace:
+    array = SimpleNamespace(kind=kind, voice=voice)
+    return SimpleNamespace(local=SimpleNamespace(ctx=SimpleNamespace(array=array)))
+
+
+def test_the_voices_completed_in_are_kept_latest_last_and_bounded():
+    recent: dict[int, None] = {}
+    for voice in (1, 2, 1, 3):
+        note_voice(recent, cursor_in(voice))  # type: ignore[arg-type]
+    assert list(recent) == [2, 1, 3]
+    for voice in range(10, 10 + RECENT_VOICES):
+        note_voice(recent, cursor_in(voice))  # type: ignore[arg-type]
+    assert list(recent) == list(range(10, 10 + RECENT_VOICES))
+
+
+def test_a_plain_array_or_a_play_run_is_no_voice():
+    recent: dict[int, None] = {}
+    note_voice(recent, cursor_in(None, kind="bare"))  # type: ignore[arg-type]
+    note_voice(recent, cursor_in(None))  # type: ignore[arg-type]
+    assert recent == {}
+
+
+def read_piece():
+    reading, _diags, _cost = read_document(DocumentView("file:///p.rb", 1, PIECE), True)
+    return reading
+
+
+def test_the_warm_up_prepares_the_voices_completed_in_that_this_reading_has():
+    reading = read_piece()
+    prepared: list = []
+    model = SimpleNamespace(prepare_setting=prepared.append)
+    steps = list(prepare_voices(reading, {2: None, 9: None}, model))  # 9: not in this reading
+    assert len(steps) == 1
+    assert prepared == [reading.setting(2)]
+
+
+def test_a_setting_is_prepared_for_rhythm_imitation_and_consonance_at_once():
+    model = MelodyModel.load(SHIPPED)
+    assert model.rhythm and model.imitation and model.consonance  # (all three in the card)
+    reading = read_piece()
+    others = {voice: reading.setting(voice).others for voice in reading.voices}
+    tables = (rhythm._CONTEXTS, imitation._TEXTS, consonance._TABLES)
+    assert all(t.find(o) is None for t in tables for o in others.values())
+    model.prepare_setting(reading.setting(2))
+    assert all(t.find(others[2]) is not None for t in tables)
+    assert all(t.find(others[v]) is None for t in tables for v in (1, 3))
