@@ -662,8 +662,11 @@ def _malloc_trim() -> Any:
         return None
 
 
-RECENT_VOICES = 8
-"""Voices per document whose experts' tables a warm-up prepares: the last completed in."""
+RECENT_VOICES = 3
+"""Voices per document whose experts' tables a warm-up prepares: the last completed in. Each
+voice's tables copy the other voices' notes (~0.75 MB a voice in the 20-voice benchmark
+piece): with 8 the soak's server was ~6 MB bigger once idle after each storm (173/184/189
+against 167/178/183 MB), tables the next completions would have made anyway."""
 
 
 def note_voice(recent: dict[int, None], nc: NoteContext) -> None:
