@@ -52,3 +52,29 @@ def test_small_documents_never_touch_it(calls):
     ls = open_views(200, 168_000)
     NotegenServer.fit_heap(ls)  # type: ignore[arg-type]
     assert calls == []
+
+
+def test_closing_trims_the_heap_only_once_the_warm_states_are_dropped(monkeypatch):
+    import asyncio
+    import threading
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    order: list[str] = []
+    monkeypatch.setattr(server, "trim_heap", lambda: order.append("trim"))
+    release = threading.Event()
+
+    def drop_states() -> None:
+        release.wait(5)
+        order.append("states dropped")
+
+    async def close() -> None:
+        with ThreadPoolExecutor(1) as inference, ThreadPoolExecutor(1) as reader:
+            cleared: Future[None] = inference.submit(drop_states)
+            trimming = asyncio.ensure_future(server._trim_after([cleared], reader))
+            await asyncio.sleep(0.05)  # the reader is free all along: the trim must wait
+            assert order == []
+            release.set()
+            await trimming
+
+    asyncio.run(close())
+    assert order == ["states dropped", "trim"]

@@ -175,9 +175,10 @@ class Engine:
         finally:
             stopped.set()
 
-    def forget_states(self) -> None:
+    def forget_states(self) -> Future[None] | None:
         """Drop the cached model states and results (no document is open any more: ~9 MB of
-        states at the cache's capacity). Runs on the inference thread, behind any request."""
+        states at the cache's capacity). Runs on the inference thread, behind any request:
+        done when the future is (``None``: shut down)."""
 
         def clear() -> None:
             if self.cache is not None:
@@ -185,7 +186,8 @@ class Engine:
             self.results.clear()
 
         with contextlib.suppress(RuntimeError):  # shut down
-            self.executor.submit(clear)
+            return self.executor.submit(clear)
+        return None
 
     def remember(self, key: Any, compute: Callable[[], T], capacity: int = 256) -> T:
         """A tiny LRU for results that depend only on ``key`` (called on the worker thread)."""
