@@ -76,3 +76,12 @@ def test_a_setting_is_prepared_for_rhythm_imitation_and_consonance_at_once():
     model.prepare_setting(reading.setting(2))
     assert all(t.find(others[2]) is not None for t in tables)
     assert all(t.find(others[v]) is None for t in tables for v in (1, 3))
+
+
+def test_a_completion_answered_after_its_document_closed_keeps_nothing():
+    from notegen.lsp.server import NotegenServer
+
+    ls = SimpleNamespace(views={"file:///open.rb": object()}, voices_completed={})
+    NotegenServer.completed_in(ls, "file:///open.rb", cursor_in(2))  # type: ignore[arg-type]
+    NotegenServer.completed_in(ls, "file:///closed.rb", cursor_in(1))  # type: ignore[arg-type]
+    assert ls.voices_completed == {"file:///open.rb": {2: None}}

@@ -190,6 +190,12 @@ class NotegenServer(LanguageServer):
             set_trim_threshold(threshold)
             self.trim_threshold = threshold
 
+    def completed_in(self, uri: str, nc: NoteContext) -> None:
+        """A completion or ghost text at ``nc`` (inference thread): its voice is kept for the
+        next reading's warm-up (:func:`note_voice`), unless the document closed meanwhile."""
+        if uri in self.views:
+            note_voice(self.voices_completed.setdefault(uri, {}), nc)
+
     def current_version(self, uri: str) -> int | None:
         doc = self.workspace.text_documents.get(unquote(uri))
         return None if doc is None else doc.version
@@ -509,7 +515,7 @@ def complete_at(
     nc = note_context(view, line, character, reading, settings.maxContext)
     if nc is None:
         return None
-    note_voice(ls.voices_completed.setdefault(view.uri, {}), nc)
+    ls.completed_in(view.uri, nc)
     edit_range = ls.edit_range(view, nc)
 
     def then(text: str, events: list[Event]) -> types.Command | None:
@@ -567,7 +573,7 @@ def ghost_at(
     nc = note_context(view, line, character, reading, ls.settings.maxContext)
     if nc is None:
         return None
-    note_voice(ls.voices_completed.setdefault(view.uri, {}), nc)
+    ls.completed_in(view.uri, nc)
     found = inline.ghost(ls.engine_for(view.uri), nc, ls.settings)
     if found is None:
         return None
