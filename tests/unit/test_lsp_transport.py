@@ -5,7 +5,14 @@ from __future__ import annotations
 
 import random
 
-from notegen.lsp.transport import BIG_BODY, MAX_HEADER_BYTES, FrameError, FrameParser, frame
+from notegen.lsp.transport import (
+    BIG_BODY,
+    MAX_HEADER_BYTES,
+    READ_CHUNK,
+    FrameError,
+    FrameParser,
+    frame,
+)
 
 
 def cut(*pieces: bytes, max_message: int = 1024) -> list[bytes | FrameError]:
@@ -107,3 +114,14 @@ def test_a_big_body_in_pieces_of_any_size_comes_out_whole_among_small_ones() -> 
             at += size
         assert out == bodies
         assert parser.parts is None and not parser.buffer  # nothing kept after the last frame
+
+
+def test_a_big_body_dripped_in_tiny_reads_is_kept_in_few_parts() -> None:
+    body = b'{"text": "' + b"x" * (BIG_BODY + 100_000) + b'"}'
+    stream = frame(body) + frame(b"{}")
+    parser, out, most = FrameParser(), [], 0
+    for at in range(0, len(stream), 16):
+        out += list(parser.feed(stream[at : at + 16]))
+        most = max(most, len(parser.parts or ()))
+    assert out == [body, b"{}"]
+    assert most <= len(body) // READ_CHUNK + 2  # ~40 bytes of overhead per part, not per read

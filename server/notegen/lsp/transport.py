@@ -84,16 +84,26 @@ class FrameParser:
         self.length: int | None = None  # of the body being read
         self.in_junk = False  # inside a run of bytes that belong to no frame
         self.parts: list[bytes] | None = None  # a big body's pieces so far (see BIG_BODY)
-        self.have = 0  # bytes in parts
+        self.have = 0  # bytes in parts (more may wait in the buffer: see feed)
 
     def feed(self, data: bytes) -> Iterator[bytes | FrameError]:
         """Bodies (and frame errors) completed by ``data``, in stream order."""
         if self.parts is not None and self.length is not None:
-            need = self.length - self.have
-            self.parts.append(data[:need])
-            self.have += min(need, len(data))
-            if self.have < self.length:
+            # (the buffer gathers small reads into one part: a part per read of a few bytes
+            # would cost ~40 bytes each, a body dripped byte by byte 40 times its size)
+            need = self.length - self.have - len(self.buffer)
+            piece = data[:need]
+            if len(piece) >= READ_CHUNK:
+                self._flush()
+                self.parts.append(piece)
+                self.have += len(piece)
+            else:
+                self.buffer += piece
+                if len(self.buffer) >= READ_CHUNK:
+                    self._flush()
+            if self.have + len(self.buffer) < self.length:
                 return
+            self._flush()
             body = b"".join(self.parts)  # (the one copy of the body)
             self.parts, self.have, self.length = None, 0, None
             self.buffer += data[need:]
@@ -149,6 +159,13 @@ class FrameParser:
             error = self._start_body(header)
             if error is not None:
                 yield error
+
+    def _flush(self) -> None:
+        """The small reads gathered in the buffer become one part of the big body."""
+        if self.buffer and self.parts is not None:
+            self.parts.append(bytes(self.buffer))
+            self.have += len(self.buffer)
+            self.buffer.clear()
 
     def _start_body(self, header: bytes) -> FrameError | None:
         value = b""
