@@ -25,15 +25,14 @@ from pathlib import Path
 
 from big_document import make_document
 from huge_documents import NOTE_NAMES, Probe
-from paired_typing import SERVE
-from rpc_client import RpcClient, wait_idle
+from lsp_latency import describe
+from paired_typing import server_from
+from rpc_client import wait_idle
 
 
 def start(checkout: Path, model: Path, root: Path, name: str, text: str) -> Probe:
-    env = dict(os.environ, PYTHONPATH=str(checkout.resolve() / "server"))
-    command = [sys.executable, "-c", SERVE, "--model", str(model.resolve())]
-    client = RpcClient(command, env=env, cwd=root, stderr_path=root / f"{name}.log")
-    client.initialize(root)
+    """A server from ``checkout`` with the piece open, read and warmed up."""
+    client = server_from(checkout, model, root, name)
     uri = (root / f"piece-{name}.rb").as_uri()
     client.did_open(uri, text)
     client.wait_notification(
@@ -41,13 +40,6 @@ def start(checkout: Path, model: Path, root: Path, name: str, text: str) -> Prob
     )
     wait_idle(client.process.pid, timeout=300)
     return Probe(client, uri, text.split("\n"))
-
-
-def describe(values: list[float]) -> str:
-    v = sorted(values)
-    n = len(v)
-    mean = sum(v) / n
-    return f"n={n} p50 {v[n // 2]:.2f} p90 {v[int(n * 0.9)]:.2f} max {v[-1]:.2f} mean {mean:.2f}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -68,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         root = Path(tmp)
         checkouts = {"A": args.a, "B": args.b}
         probes = {n: start(c, args.model, root, n, document.text) for n, c in checkouts.items()}
-        paused: dict[str, list[float]] = {n: [] for n in probes}
+        paused: dict[str, list[float]] = {n: [] for n in probes}  # seconds
         steady: dict[str, list[float]] = {n: [] for n in probes}
         for step in range(args.pauses):
             line = rng.choice(document.note_arrays).line
@@ -80,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
                     probe.type_note(line, at, "," + note)
                     at += len(note) + 1
                     seconds, _ = probe.request("textDocument/completion", line, at)
-                    steady[name].append(seconds * 1000)
+                    steady[name].append(seconds)
                 probe.type_note(line, at, "," + notes[0])  # then a pause
                 probe.client.wait_notification(
                     "textDocument/publishDiagnostics",
@@ -93,11 +85,11 @@ def main(argv: list[str] | None = None) -> int:
                 at += 1 + len(notes[0])
                 probe.type_note(line, at, ",")  # and on, in the same array
                 seconds, _ = probe.request("textDocument/completion", line, at + 1)
-                paused[name].append(seconds * 1000)
+                paused[name].append(seconds)
         for name, checkout in (("A", args.a), ("B", args.b)):
             print(f"{name} {checkout}")
-            print(f"  first completion after a pause, ms: {describe(paused[name])}")
-            print(f"  typing on without a pause, ms:      {describe(steady[name])}")
+            print(f"  first completion after a pause: {describe(paused[name])}")
+            print(f"  typing on without a pause:      {describe(steady[name])}")
         for probe in probes.values():
             probe.client.close()
     return 0

@@ -37,12 +37,18 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def start(checkout: Path, model: Path, root: Path, name: str, text: str) -> Probe:
-    """A server from ``checkout`` with the document open and one completion answered."""
+def server_from(checkout: Path, model: Path, root: Path, name: str) -> RpcClient:
+    """``notegen-lsp`` run from ``checkout``'s ``server/``, initialized (its log: ``name.log``)."""
     env = dict(os.environ, PYTHONPATH=str(checkout.resolve() / "server"))
     command = [sys.executable, "-c", SERVE, "--model", str(model.resolve())]
     client = RpcClient(command, env=env, cwd=root, stderr_path=root / f"{name}.log")
     client.initialize(root)
+    return client
+
+
+def start(checkout: Path, model: Path, root: Path, name: str, text: str) -> Probe:
+    """A server from ``checkout`` with the document open and one completion answered."""
+    client = server_from(checkout, model, root, name)
     small = (root / f"small-{name}.rb").as_uri()
     client.did_open(small, SMALL)
     client.send("textDocument/completion", completion_params(small, 1, 18, None)).wait(120)

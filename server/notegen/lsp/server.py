@@ -603,9 +603,9 @@ def release_memory() -> None:
 
 def trim_heap() -> None:
     """Give the heap's free pages back to the system (glibc ``malloc_trim``)."""
-    trim = _malloc_trim()
-    if trim is not None:
-        trim(0)
+    libc = _libc()
+    if libc is not None:
+        libc.malloc_trim(0)
 
 
 MALLOC_ARENAS = 2
@@ -652,34 +652,31 @@ def trim_threshold_for(largest: int) -> int:
 def limit_malloc_arenas() -> None:
     """``mallopt(M_ARENA_MAX, MALLOC_ARENAS)`` and a fixed ``M_MMAP_THRESHOLD`` before the
     server starts its threads (glibc)."""
-    try:
-        import ctypes
-
-        mallopt = ctypes.CDLL("libc.so.6").mallopt
-        mallopt(-8, MALLOC_ARENAS)  # M_ARENA_MAX
-        mallopt(-3, MMAP_THRESHOLD)  # M_MMAP_THRESHOLD (also stops its dynamic rise)
-    except (OSError, AttributeError):  # not glibc: nothing to do
-        pass
+    libc = _libc()
+    if libc is not None:
+        libc.mallopt(-8, MALLOC_ARENAS)  # M_ARENA_MAX
+        libc.mallopt(-3, MMAP_THRESHOLD)  # M_MMAP_THRESHOLD (also stops its dynamic rise)
 
 
 def set_trim_threshold(value: int) -> None:
     """``mallopt(M_TRIM_THRESHOLD, value)`` (glibc; elsewhere nothing)."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").mallopt(-1, value)
-    except (OSError, AttributeError):  # not glibc: nothing to do
-        pass
+    libc = _libc()
+    if libc is not None:
+        libc.mallopt(-1, value)
 
 
 @functools.cache
-def _malloc_trim() -> Any:
+def _libc() -> Any:
+    """glibc's ``mallopt`` and ``malloc_trim`` (``None`` elsewhere: nothing to tune)."""
     try:
         import ctypes
 
-        return ctypes.CDLL("libc.so.6").malloc_trim
-    except (OSError, AttributeError):  # not glibc: nothing to do
-        return None
+        libc = ctypes.CDLL("libc.so.6")
+        if hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim"):
+            return libc
+    except OSError:  # not glibc: nothing to do
+        pass
+    return None
 
 
 RECENT_VOICES = 3
