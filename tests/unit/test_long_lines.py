@@ -9,6 +9,7 @@ from notegen.generate import ContextCache, trim_context
 from notegen.lsp.context import note_context
 from notegen.lsp.documents import (
     LONG_LINE_CHARS,
+    WINDOW_LINE_CHARS,
     DocumentView,
     utf16_len,
     utf16_to_index,
@@ -162,13 +163,17 @@ def whole_line_view(text: str, monkeypatch: pytest.MonkeyPatch) -> DocumentView:
     return DocumentView("file:///whole.rb", 1, text)
 
 
-@pytest.mark.parametrize("m", [600, 1_000, 1_499, -1])
+@pytest.mark.parametrize(
+    ("count", "m"),
+    [(1_500, 600), (1_500, 1_000), (1_500, 1_499), (1_500, -1), (300, 10), (300, 290), (300, -1)],
+)
 def test_a_long_one_array_line_is_read_through_a_window_with_the_whole_lines_context(
-    tmp_path, monkeypatch, m: int
+    tmp_path, monkeypatch, count: int, m: int
 ) -> None:
-    """A 1,500-note voice on one line (~6 kB, as generateMelody writes one) is read through
-    a window, not whole, and gives the same context: notes, checkpoints, and the voice's
-    clock against the other voice (the setting), which the notes the window left out move."""
+    """A 1,500-note voice on one line (~6 kB, as generateMelody writes one), or a 300-note
+    one (~1.2 kB, as real pieces write their voices), is read through a window, not whole,
+    and gives the same context: notes, checkpoints, and the voice's clock against the other
+    voice (the setting), which the notes the window left out move."""
     from fixtures.tiny_model import build_tiny_model
     from notegen.conditioning import COND_DIM
     from notegen.lsp.whole_reading import read_document
@@ -176,13 +181,24 @@ def test_a_long_one_array_line_is_read_through_a_window_with_the_whole_lines_con
 
     card, _ = build_tiny_model(tmp_path, seed=3, conditioning=COND_DIM)
     cache = ContextCache(MelodyModel.load(card))
-    text, notes, line = voice_piece(1_500)
-    assert LONG_LINE_CHARS > len(line) > 4_096
+    text, notes, line = voice_piece(count)
+    assert LONG_LINE_CHARS > len(line) > WINDOW_LINE_CHARS
     column = cursor_after(notes, m) if m >= 0 else len(line) - 1  # (-1: before the "]")
     windowed = DocumentView("file:///a.rb", 1, text)
     reading = read_document(windowed, conditioned=True)[0]
-    nc = note_context(windowed, 2, column, reading, 256)
-    assert nc is not None and nc.local.skipped > 0  # read through a window
+    windows: list[int] = []
+    read_window = DocumentView._window_context
+
+    def spy(self, line: int, *args, **kwargs):  # type: ignore[no-untyped-def]
+        windows.append(line)
+        return read_window(self, line, *args, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(DocumentView, "_window_context", spy)
+        nc = note_context(windowed, 2, column, reading, 256)
+    assert nc is not None and windows == [2]  # read through a window
+    # which leaves out the notes beyond its reach (none of a 1.2 kB line's)
+    assert (nc.local.skipped > 0) == (count == 1_500)
     with monkeypatch.context() as patch:
         whole = note_context(whole_line_view(text, patch), 2, column, reading, 256)
     assert whole is not None and whole.local.skipped == 0
@@ -190,7 +206,8 @@ def test_a_long_one_array_line_is_read_through_a_window_with_the_whole_lines_con
     whole_ids, whole_marks, whole_setting = whole.context(cache)
     assert ids.tolist() == whole_ids.tolist() and marks == whole_marks
     assert setting is not None and whole_setting is not None
-    assert setting.start == pytest.approx(whole_setting.start) and setting.start > 0
+    assert setting.start == pytest.approx(whole_setting.start)
+    assert (setting.start > 0) == (m < 0 or m > 256)  # (notes before the context's start)
     assert setting.key() == whole_setting.key()
 
 

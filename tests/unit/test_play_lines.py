@@ -173,6 +173,35 @@ def test_no_items_where_a_note_cannot_go(engine, text, line, character):
     assert items_at(engine, text, line, character) is None
 
 
+def test_a_note_on_the_line_after_its_play_and_a_backslash_takes_a_note(engine):
+    text = "live_loop :a do\n  play :c4\n  sleep 1\n  play \\\n    :e\nend\n"
+    items = items_at(engine, text, 4, 6)
+    assert items and all(item.label.lower().startswith(":e") for item in items)
+
+
+def test_a_duration_array_beside_play_runs_is_no_statement_and_is_not_read_as_one(
+    engine, monkeypatch
+):
+    """A cursor in ``b1[0]=[...]`` takes no note; the play/sleep reader, which reads up to
+    120 lines each way around the cursor, is not run for it (on real pieces' long lines it
+    cost ~25-50 ms a request to find nothing)."""
+    durations = ",".join(["1.0", "0.5", "0.5"] * 100)
+    text = "a1=[]\nb1=[]\na1[0]=[:C4,:E4,:G4]\nb1[0]=[" + durations + "]\n" + DOC
+    line = text.split("\n").index("b1[0]=[" + durations + "]")
+    read: list[int] = []
+    statements = DocumentView._statement_context
+
+    def spy(self, at: int, col: int):  # type: ignore[no-untyped-def]
+        read.append(at)
+        return statements(self, at, col)
+
+    monkeypatch.setattr(DocumentView, "_statement_context", spy)
+    for character in (7, 11, 400, 7 + len(durations)):
+        assert context(text, line, character) is None
+    assert read == []
+    assert context(text, line + 7, 7) is not None and read == [line + 7]  # `  play |` is
+
+
 def test_ghost_text_writes_the_next_lines_in_the_runs_style(engine, tmp_path):
     nc = context(DOC, 8, 0)  # the blank line after `sleep `
     assert nc is not None and nc.local.ctx.slot == "line"

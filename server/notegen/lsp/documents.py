@@ -63,10 +63,13 @@ WINDOW_CHARS = 2_048
 """The window's least reach before the cursor on a long line (≥ 256 notes as typically
 written, the default ``maxContext``; callers ask for more with ``reach``). The reader costs
 ~4 µs per character, so this is what bounds a completion on a long line."""
-WINDOW_LINE_CHARS = 4_096
+WINDOW_LINE_CHARS = 1_024
 """A line longer than this that holds one array (a voice of a few thousand notes, as
 generateMelody writes it) is read through a window too: read whole, 5,000 notes on one
-line cost each completion there ~130 ms (measured)."""
+line cost each completion there ~130 ms (measured). Real pieces write voices of 200-1,000
+notes on one line (1-5 kB): on a 2.6 kB line (625 notes) the cursor's reading took 8.5 ms
+whole and 5.4 ms through the window near its end, 7.0 and 2.4 ms near its start (it was
+4 kB; the same items at 1,720 cursors of the real pieces' 300-8,192-character lines)."""
 WINDOW_AFTER_CHARS = 512
 
 
@@ -247,8 +250,25 @@ class DocumentView:
             log.exception("context_at failed in %s at %s:%s", self.uri, line, character)
             return None
         if ctx is None or ctx.slot != "array":
+            if not self._may_be_statement(min(first, line - HEAD_LINES), last, line):
+                return None
             return self._statement_context(line, col)
         return LocalContext(ctx=ctx, base=base, offset=self.starts[line] + col)
+
+    def _may_be_statement(self, first: int, last: int, line: int) -> bool:
+        """Whether a ``play``/``sleep`` context could hold the cursor: its line is blank
+        (the next statements go there) or one of the lines ``first..last`` names a statement
+        that takes a note or beats. Else the statement reader, which reads up to
+        :data:`STATEMENT_LINES` lines each way, would only find nothing: in a duration array
+        (``b1[4]=[1.0,...]``) of a real piece's long lines that cost each request ~25-50 ms."""
+        if not self.line_text(line).strip():
+            return True
+        start = self.starts[max(first, 0)]
+        end = self.starts[last + 1] if last + 1 < self.line_count else len(self.text)
+        text = self.text
+        if not any(text.find(word, start, end) != -1 for word in _STATEMENT_HEADS):
+            return False  # (C-speed substring searches first; the regex only where one is)
+        return _STATEMENT_HEAD.search(text, start, end) is not None
 
     def hidden(self, offset: int) -> bool:
         """:func:`hidden_above` for this text, remembering how far it is plain code: a cursor
@@ -412,6 +432,13 @@ def hidden_above(text: str, offset: int) -> bool:
     return False
 
 
+_STATEMENT_HEADS = ("play", "sleep", "synth", "control")
+"""Words that start a statement with a note or beats slot (``play_chord`` contains ``play``;
+:func:`notegen.sonicpi.statements._line`)."""
+_STATEMENT_HEAD = re.compile(r"\b(?:play|play_chord|synth|control|sleep)\b")
+HEAD_LINES = 8
+"""Lines above the cursor's that may hold the head of its statement (``play \\`` with the
+note on the next line: the cursor's region does not reach a line that opens no bracket)."""
 _RUN_WORDS = ("#", "play", "sleep", "synth", "sample", "use_")
 """Top-level lines that may belong to a top-level run (the region reaches above them)."""
 
