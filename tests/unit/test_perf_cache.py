@@ -212,3 +212,36 @@ def test_a_cleared_cache_lets_the_voices_it_heard_go(tmp_path):
     cache.clear()
     gc.collect()
     assert gone() is None
+
+
+def test_completion_and_ghost_text_at_one_cursor_of_one_version_read_its_array_once(
+    monkeypatch,
+) -> None:
+    """An editor asks at each keystroke for completion and for ghost text at the same
+    cursor: the second gets the first's context. Another cursor, another version of the
+    text or another reading of the file is read afresh."""
+    text = "a1=[]\nb1=[]\na1[0]=[:C4,:E4,:G4,:E4,:D4]\nb1[0]=[1,0.5,0.5,1,1]\n"
+    reads: list[int] = []
+    local_context = DocumentView.local_context
+
+    def spy(self, line, character, *args, **kwargs):  # type: ignore[no-untyped-def]
+        reads.append(line)
+        return local_context(self, line, character, *args, **kwargs)
+
+    monkeypatch.setattr(DocumentView, "local_context", spy)
+    view = DocumentView("file:///a.rb", 1, text)
+    reading = Reading(1, view.arrays(), infer_style(text))
+    first = note_context(view, 2, 15, reading, 256)
+    assert first is not None and note_context(view, 2, 15, reading, 256) is first
+    assert reads == [2]
+    assert note_context(view, 2, 11, reading, 256) is not first  # another cursor
+    again = note_context(view, 2, 15, reading, 256)
+    assert again is not first and again.before == first.before
+    newer = Reading(2, view.arrays(), infer_style(text))
+    fresh = note_context(view, 2, 15, newer, 256)
+    assert fresh is not again and fresh.reading is newer
+    edited = DocumentView("file:///a.rb", 2, text.replace(":C4,:E4", ":C4,:F4"))
+    assert note_context(edited, 2, 15, newer, 256).before != fresh.before  # type: ignore[union-attr]
+    assert reads == [2, 2, 2, 2, 2]
+    view.forget_cursor()
+    assert note_context(view, 2, 15, newer, 256) is not fresh and len(reads) == 6

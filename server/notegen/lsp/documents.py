@@ -19,7 +19,7 @@ import logging
 import re
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from notegen import sonicpi
@@ -106,6 +106,13 @@ class DocumentView:
         self._lock = threading.Lock()
         self._plain_below = 0
         """No ``<<`` and no ``=begin`` starts before this offset (see :meth:`hidden`)."""
+        self.last_cursor: tuple[Any, ...] | None = None
+        """The last cursor context asked of this version, with what it was asked with
+        (:func:`notegen.lsp.context.note_context`)."""
+
+    def forget_cursor(self) -> None:
+        """Drop :attr:`last_cursor` (it holds the reading it was made with)."""
+        self.last_cursor = None
 
     # -- positions ---------------------------------------------------------------------------
 

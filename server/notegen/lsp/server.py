@@ -335,6 +335,8 @@ class NotegenServer(LanguageServer):
             return  # closed meanwhile
         self.read_cost[uri] = cost
         self.readings[uri] = reading  # the previous reading and its text go now
+        for shown in (view, self.views[uri]):  # (their last cursor contexts hold it too)
+            shown.forget_cursor()
         self.warm_up(uri, reading)
         self.release_memory_when_quiet()
         if self.current_version(uri) != view.version:
