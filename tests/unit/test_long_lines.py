@@ -164,16 +164,28 @@ def whole_line_view(text: str, monkeypatch: pytest.MonkeyPatch) -> DocumentView:
 
 
 @pytest.mark.parametrize(
-    ("count", "m"),
-    [(1_500, 600), (1_500, 1_000), (1_500, 1_499), (1_500, -1), (300, 10), (300, 290), (300, -1)],
+    ("count", "m", "into"),
+    [
+        (1_500, 600, 0),
+        (1_500, 1_000, 0),
+        (1_500, 1_499, 0),
+        (1_500, -1, 0),
+        (1_500, 700, 2),
+        (300, 10, 0),
+        (300, 290, 0),
+        (300, -1, 0),
+        (300, 150, 1),
+        (300, 150, 3),
+    ],
 )
 def test_a_long_one_array_line_is_read_through_a_window_with_the_whole_lines_context(
-    tmp_path, monkeypatch, count: int, m: int
+    tmp_path, monkeypatch, count: int, m: int, into: int
 ) -> None:
     """A 1,500-note voice on one line (~6 kB, as generateMelody writes one), or a 300-note
     one (~1.2 kB, as real pieces write their voices), is read through a window, not whole,
     and gives the same context: notes, checkpoints, and the voice's clock against the other
-    voice (the setting), which the notes the window left out move."""
+    voice (the setting), which the notes the window left out move; ``into`` a note, the same
+    partial note and the same span for a suggestion to replace."""
     from fixtures.tiny_model import build_tiny_model
     from notegen.conditioning import COND_DIM
     from notegen.lsp.whole_reading import read_document
@@ -183,7 +195,7 @@ def test_a_long_one_array_line_is_read_through_a_window_with_the_whole_lines_con
     cache = ContextCache(MelodyModel.load(card))
     text, notes, line = voice_piece(count)
     assert LONG_LINE_CHARS > len(line) > WINDOW_LINE_CHARS
-    column = cursor_after(notes, m) if m >= 0 else len(line) - 1  # (-1: before the "]")
+    column = cursor_after(notes, m) + into if m >= 0 else len(line) - 1  # (-1: before "]")
     windowed = DocumentView("file:///a.rb", 1, text)
     reading = read_document(windowed, conditioned=True)[0]
     windows: list[int] = []
@@ -209,6 +221,14 @@ def test_a_long_one_array_line_is_read_through_a_window_with_the_whole_lines_con
     assert setting.start == pytest.approx(whole_setting.start)
     assert (setting.start > 0) == (m < 0 or m > 256)  # (notes before the context's start)
     assert setting.key() == whole_setting.key()
+    assert (nc.partial, nc.lead, nc.closes, nc.kept) == (
+        whole.partial,
+        whole.lead,
+        whole.closes,
+        whole.kept,
+    )
+    span, whole_span = nc.local.ctx.partial_span, whole.local.ctx.partial_span
+    assert nc.local.doc_span(span) == whole.local.doc_span(whole_span)
 
 
 @pytest.mark.parametrize(

@@ -186,7 +186,8 @@ def test_a_duration_array_beside_play_runs_is_no_statement_and_is_not_read_as_on
     120 lines each way around the cursor, is not run for it (on real pieces' long lines it
     cost ~25-50 ms a request to find nothing)."""
     durations = ",".join(["1.0", "0.5", "0.5"] * 100)
-    text = "a1=[]\nb1=[]\na1[0]=[:C4,:E4,:G4]\nb1[0]=[" + durations + "]\n" + DOC
+    text = "sleep 0.2 # the others start\n\na1=[]\nb1=[]\na1[0]=[:C4,:E4,:G4]\n"
+    text += "b1[0]=[" + durations + "]\n" + DOC
     line = text.split("\n").index("b1[0]=[" + durations + "]")
     read: list[int] = []
     statements = DocumentView._statement_context

@@ -71,6 +71,10 @@ notes on one line (1-5 kB): on a 2.6 kB line (625 notes) the cursor's reading to
 whole and 5.4 ms through the window near its end, 7.0 and 2.4 ms near its start (it was
 4 kB; the same items at 1,720 cursors of the real pieces' 300-8,192-character lines)."""
 WINDOW_AFTER_CHARS = 512
+"""How far past the cursor a window reaches (to the next comma): past a chord the cursor is in."""
+WINDOW_AFTER_PLAIN_CHARS = 32
+"""... in a line holding one array with no chords: past the element at the cursor. Reading
+512 characters there read ~100 notes that nothing asks about, ~1 ms per request."""
 
 
 def utf16_len(text: str) -> int:
@@ -257,20 +261,25 @@ class DocumentView:
             log.exception("context_at failed in %s at %s:%s", self.uri, line, character)
             return None
         if ctx is None or ctx.slot != "array":
-            if not self._may_be_statement(min(first, line - HEAD_LINES), last, line):
+            if not self._may_be_statement(first, last, line):
                 return None
             return self._statement_context(line, col)
         return LocalContext(ctx=ctx, base=base, offset=self.starts[line] + col)
 
     def _may_be_statement(self, first: int, last: int, line: int) -> bool:
         """Whether a ``play``/``sleep`` context could hold the cursor: its line is blank
-        (the next statements go there) or one of the lines ``first..last`` names a statement
-        that takes a note or beats. Else the statement reader, which reads up to
-        :data:`STATEMENT_LINES` lines each way, would only find nothing: in a duration array
-        (``b1[4]=[1.0,...]``) of a real piece's long lines that cost each request ~25-50 ms."""
+        (the next statements go there) or one of the lines ``first..last`` of its region, or
+        those it continues with a backslash, names a statement that takes a note or beats.
+        Else the statement reader, which reads up to :data:`STATEMENT_LINES` lines each way,
+        would only find nothing: in a duration array (``b1[4]=[1.0,...]``) of a real piece's
+        long lines that cost each request ~25-50 ms."""
         if not self.line_text(line).strip():
             return True
-        start = self.starts[max(first, 0)]
+        while first > 0 and line - first < HEAD_LINES:
+            if not self.line_text(first - 1).rstrip().endswith("\\"):
+                break
+            first -= 1
+        start = self.starts[first]
         end = self.starts[last + 1] if last + 1 < self.line_count else len(self.text)
         text = self.text
         if not any(text.find(word, start, end) != -1 for word in _STATEMENT_HEADS):
@@ -347,7 +356,8 @@ class DocumentView:
             if comma == -1:
                 break
             cut = comma + 1
-        stop = text.find(",", min(end, cursor + WINDOW_AFTER_CHARS), end)
+        after = WINDOW_AFTER_CHARS if not whole_array else WINDOW_AFTER_PLAIN_CHARS
+        stop = text.find(",", min(end, cursor + after), end)
         stop = end if stop == -1 else stop
         head = text[start:head_end]
         window = head + text[cut:stop]
@@ -444,8 +454,9 @@ _STATEMENT_HEADS = ("play", "sleep", "synth", "control")
 :func:`notegen.sonicpi.statements._line`)."""
 _STATEMENT_HEAD = re.compile(r"\b(?:play|play_chord|synth|control|sleep)\b")
 HEAD_LINES = 8
-"""Lines above the cursor's that may hold the head of its statement (``play \\`` with the
-note on the next line: the cursor's region does not reach a line that opens no bracket)."""
+"""Lines above the cursor's, each ending with a backslash, that may hold the head of its
+statement (``play \\`` with the note on the next line: the cursor's region does not reach
+them). Only such a continuation puts a note on another line than its ``play``."""
 _RUN_WORDS = ("#", "play", "sleep", "synth", "sample", "use_")
 """Top-level lines that may belong to a top-level run (the region reaches above them)."""
 
