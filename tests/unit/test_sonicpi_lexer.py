@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import random
+
+import pytest
+from notegen.sonicpi import lexer
 from notegen.sonicpi.lexer import tokenize
 
 
@@ -62,3 +66,81 @@ def test_unclosed_string_runs_to_the_end_and_never_raises() -> None:
 
 def test_a_lone_colon_being_typed_is_an_empty_symbol() -> None:
     assert [(t.kind, t.value) for t in tokenize("[:c4, :")][-1] == ("sym", "")
+
+
+FRAGMENTS = [
+    ":C4",
+    ":Ds4",
+    ":r",
+    ":rest",
+    "60",
+    "0.5",
+    "1e3",
+    "0x1F",
+    "1_000",
+    "1.",
+    ":a=>1",
+    ":b==",
+    ":c?",
+    ":d!",
+    ":é",
+    ":C4é",
+    "amp:1",
+    " ",
+    ",",
+    ", ",
+    "[",
+    "]",
+    ":",
+    "::",
+    ':"x"',
+    "'s'",
+    "# c\n",
+    "\n",
+    "a1[0]=[",
+    "play ",
+    "2r",
+    "3i",
+    ".ring",
+    "?a",
+    "1.5.",
+    ":_x",
+    "7:",
+    ":8",
+    "%w[a b]",
+    "<<EOS\nbody\nEOS\n",
+    "/re/",
+    "x / 2",
+    "=begin\nq\n=end\n",
+    ";",
+    "sustain: ",
+    "&.",
+    "..",
+    "0.25e-2",
+    ":C4,:D4",
+    "60,62,64",
+    ",:E4",
+    ",0.5,",
+    "b1[0]=[1,0.5]",
+]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_runs_of_plain_elements_read_at_once_give_the_tokens_read_one_by_one(
+    seed: int, monkeypatch
+) -> None:
+    """A voice's line is read a run of elements at a time (``:C4,:D4,60,0.5``): the same
+    tokens as the main loop's, whatever surrounds or interrupts the run."""
+    rng = random.Random(seed)
+    texts = ["a1[0]=[:C4,:Ds4,:r,60,0.5,:Bf3]\n", "x=[1,2,:a=>3,:c?,:é,1e3,0x1F,4]"]
+    texts += ["".join(rng.choice(FRAGMENTS) for _ in range(rng.randint(1, 16))) for _ in range(800)]
+    for text in texts:
+        monkeypatch.setattr(lexer, "FAST_RUNS", False)
+        one_by_one = tokenize(text)
+        monkeypatch.setattr(lexer, "FAST_RUNS", True)
+        assert tokenize(text) == one_by_one, text
+
+
+def test_tokens_are_values() -> None:
+    a, b = tokenize("[:C4,60]"), tokenize("[:C4,60]")
+    assert a == b and a is not b and {*a} == {*b} and len({*a}) == len(a)

@@ -18,7 +18,7 @@ from notegen.sonicpi.lexer import Token
 Number = int | float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)  # a value, not frozen only for speed (see types)
 class Result:
     """``value`` (``None`` = rest in note mode) or ``error`` saying why there is no value."""
 

@@ -3,6 +3,12 @@
 Everything is a plain dataclass so the LSP layer, the training corpus and the tests can build,
 compare and print them without knowing how the reader found them. Offsets are Python ``str``
 indices (code points); the LSP layer converts to UTF-16 where a client needs it.
+
+Spans and tokens are values: nothing changes one once made, and they hash by their fields. They
+are not ``frozen`` dataclasses only because a frozen dataclass is slow to make (its ``__init__``
+sets each field through ``object.__setattr__``: 955 against 220 ns for a 5-field one, measured),
+and the reader makes ~4 of them per note it reads (tokens of the lexer among them): on a real
+piece's 600-note line that was ~20 % of reading the cursor's array.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ ArrayKind = Literal[
 """
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Span:
     """Half-open range ``[start, end)`` of absolute ``str`` offsets."""
 
@@ -134,7 +140,7 @@ class LineIndex:
         return line, offset - self.starts[line]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class NoteToken:
     """One element of a note array, as Sonic Pi would play it.
 
@@ -157,7 +163,7 @@ class NoteToken:
         return self.midi is None and self.error is None and not self.dynamic
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class NumberToken:
     """A duration (beats) or bpm element: its source text and the value Ruby computes."""
 
