@@ -127,8 +127,9 @@ class NoteContext:
         that only moves every half window, so the state at each section start can be cached
         and reused by every cursor in the following sections.
         """
-        if not extra and self._own is not None and self._own[0] is cache:
-            return self._own[1]
+        own = self._own  # (read once: a kept context may serve two engines' threads at once)
+        if not extra and own is not None and own[0] is cache:
+            return own[1]
         found = self._context(cache, extra)
         if not extra:
             found[0].setflags(write=False)
