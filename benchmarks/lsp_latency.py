@@ -94,6 +94,14 @@ def completion_params(uri: str, line: int, character: int, trigger: str | None) 
     }
 
 
+def ghost_params(uri: str, line: int, character: int) -> dict[str, Any]:
+    """``textDocument/inlineCompletion`` at a cursor, triggered automatically (as the editor
+    asks while one types)."""
+    params = completion_params(uri, line, character, None)
+    params["context"] = {"triggerKind": 2}
+    return params
+
+
 def start_server(args: argparse.Namespace, root: Path, stderr: Path) -> tuple[RpcClient, dict]:
     client = RpcClient(server_command(args), cwd=root, stderr_path=stderr)
     result = client.initialize(root, initialization_options=args.init_options)
@@ -206,10 +214,8 @@ class Editor:
         for item in items[:3]:
             self.labels_seen.add(item.get("label", ""))
         if self.ghost:
-            where = {"textDocument": {"uri": self.uri}}
-            where["position"] = {"line": line, "character": character}
-            context = {"triggerKind": 2}  # automatic: as the editor asks while one types
-            ghost = self.client.send("textDocument/inlineCompletion", {**where, "context": context})
+            params = ghost_params(self.uri, line, character)
+            ghost = self.client.send("textDocument/inlineCompletion", params)
             ghost.wait(30)
             self.latencies_ghost.append(ghost.latency_s)
         return items

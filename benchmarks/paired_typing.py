@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 
 from huge_documents import NOTE_NAMES, SMALL, Probe, documents, places
-from lsp_latency import completion_params
+from lsp_latency import completion_params, ghost_params
 from rpc_client import RpcClient
 
 SERVE = "import sys; from notegen.cli import lsp_main; sys.exit(lsp_main())"
@@ -80,8 +80,7 @@ def ask(probe: Probe, line: int, character: int, ghost: bool) -> float:
     """A completion (and, with ``ghost``, ghost text) at a cursor; seconds until answered."""
     seconds, _ = probe.request("textDocument/completion", line, character)
     if ghost:
-        params = completion_params(probe.uri, line, character, None)
-        params["context"] = {"triggerKind": 2}
+        params = ghost_params(probe.uri, line, character)
         pending = probe.client.send("textDocument/inlineCompletion", params)
         pending.wait(120)
         seconds += pending.latency_s

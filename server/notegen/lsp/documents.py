@@ -31,7 +31,7 @@ from notegen.notes import NoteStyle
 from notegen.sonicpi.commas import commas_between
 from notegen.sonicpi.play_order import play_voices
 from notegen.sonicpi.reader import lone_cr_as_lf
-from notegen.sonicpi.statements import top_assignments
+from notegen.sonicpi.statements import SLOT_HEADS, top_assignments
 from notegen.sonicpi.types import (
     CursorContext,
     DurationArray,
@@ -282,7 +282,7 @@ class DocumentView:
         start = self.starts[first]
         end = self.starts[last + 1] if last + 1 < self.line_count else len(self.text)
         text = self.text
-        if not any(text.find(word, start, end) != -1 for word in _STATEMENT_HEADS):
+        if not any(text.find(word, start, end) != -1 for word in SLOT_HEADS):
             return False  # (C-speed substring searches first; the regex only where one is)
         return _STATEMENT_HEAD.search(text, start, end) is not None
 
@@ -449,10 +449,8 @@ def hidden_above(text: str, offset: int) -> bool:
     return False
 
 
-_STATEMENT_HEADS = ("play", "sleep", "synth", "control")
-"""Words that start a statement with a note or beats slot (``play_chord`` contains ``play``;
-:func:`notegen.sonicpi.statements._line`)."""
-_STATEMENT_HEAD = re.compile(r"\b(?:play|play_chord|synth|control|sleep)\b")
+_STATEMENT_HEAD = re.compile(r"\b(?:" + "|".join(SLOT_HEADS) + r")\b")
+"""A word that starts a statement with a note or beats slot."""
 HEAD_LINES = 8
 """Lines above the cursor's, each ending with a backslash, that may hold the head of its
 statement (``play \\`` with the note on the next line: the cursor's region does not reach

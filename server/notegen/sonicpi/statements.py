@@ -60,6 +60,8 @@ _CONTINUE_AFTER = frozenset(
     [",", "+", "-", "*", "/", "%", "=", "(", "[", "{", "|", "&&", "||", "=>", "\\", ".", "&."]
 )
 _MODIFIERS = frozenset(["if", "unless", "while", "until"])
+SLOT_HEADS = ("play", "play_chord", "synth", "control", "sleep")
+"""The statements that take a note or beats (a slot): the only ones :func:`_line` reads."""
 _INDENT_RE = re.compile(r"[ \t]*")
 _LOOP_KINDS = frozenset(["live_loop", "loop", "times", "each", "while", "until"])
 
@@ -352,13 +354,7 @@ def _line(doc: _Doc, a: int, b: int, names: _Names) -> PlayLine | None:
     if b - a >= 3 and doc.sig[a].kind == "ident" and doc.is_op(a + 1, "="):
         a += 2  # s = play 60 / s = synth :x, note: 60
     head = doc.sig[a]
-    if head.kind != "ident" or head.value not in (
-        "play",
-        "play_chord",
-        "synth",
-        "control",
-        "sleep",
-    ):
+    if head.kind != "ident" or head.value not in SLOT_HEADS:
         return None
     full = b
     b = _cut_modifier(doc, a, b)
