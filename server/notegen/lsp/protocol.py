@@ -55,7 +55,7 @@ from cattrs import transform_error
 from cattrs.errors import ClassValidationError
 from lsprotocol import types
 from notegen.sonicpi.commas import remember_splice
-from notegen.sonicpi.types import line_starts, remember_line_starts
+from notegen.sonicpi.types import line_end, line_starts, remember_line_starts
 from pygls.exceptions import (
     JsonRpcException,
     JsonRpcInternalError,
@@ -72,6 +72,8 @@ from pygls.protocol.json_rpc import (
     JsonRPCResponseMessage,
 )
 from pygls.protocol.language_server import lsp_method
+
+from .documents import utf16_to_index
 
 log = logging.getLogger(__name__)
 
@@ -458,6 +460,23 @@ class NotegenProtocol(LanguageServerProtocol):
 
     # -- lifecycle ------------------------------------------------------------------------------
 
+    @lsp_method(types.INITIALIZE)
+    def lsp_initialize(self, params: types.InitializeParams) -> Generator[Any, Any, Any]:
+        """pygls' initialize, with positions in UTF-16 whatever encodings the client offers.
+
+        Every position the server reads or writes counts UTF-16 code units (LSP's default,
+        which every client must support). pygls agreed to the client's first choice
+        (``utf-8``, ``utf-32``) and then applied edits in it while the features still counted
+        UTF-16: past a non-ASCII character a hover described the wrong note and completions
+        replaced the wrong columns."""
+        general = params.capabilities.general
+        if general is not None and general.position_encodings:
+            offered = ", ".join(str(e) for e in general.position_encodings)
+            if types.PositionEncodingKind.Utf16 not in general.position_encodings:
+                log.info("the client offers position encodings %s; answering in utf-16", offered)
+            params.capabilities.general = attrs.evolve(general, position_encodings=None)
+        return (yield from super().lsp_initialize(params))
+
     @lsp_method(types.SHUTDOWN)
     def lsp_shutdown(self, *args: Any) -> Generator[Any, Any, None]:
         """pygls' shutdown, cancelling a copy of the in-flight futures (a cancelled future's
@@ -485,13 +504,13 @@ class NotegenProtocol(LanguageServerProtocol):
     def lsp_text_document__did_change(
         self, params: types.DidChangeTextDocumentParams
     ) -> Generator[Any, Any, None]:
-        """pygls' didChange, with incremental changes to plain ASCII text spliced in directly.
+        """pygls' didChange, with incremental changes spliced in directly (:func:`_splice`).
 
         pygls applies each change by splitting the whole text into lines and writing them all
         back (~0.24 ms per keystroke in the 2,000-line benchmark piece, and 2,000 short-lived
-        strings whose churn fragments the heap); a splice of the new text between the two
-        offsets gives the same text. Anything else (``\r``, non-ASCII text whose UTF-16
-        positions need converting, positions out of range, full replacements) is pygls'.
+        strings whose churn fragments the heap), and its lines are not LSP's; a splice of the
+        new text between the two offsets gives the editor's text. Full replacements are
+        pygls'.
         """
         uri = params.text_document.uri
         if unquote(uri) not in self.workspace.text_documents:  # (pygls: KeyError, shown)
@@ -646,29 +665,43 @@ def _cancel_with(step: Any, outer: Future[Any]) -> None:
 
 
 def _splice(doc: Any, change: Any) -> bool:
-    """Apply an incremental ``change`` to ``doc`` (a pygls TextDocument) by slicing, when its
-    text is ASCII without ``\r`` and the range lies inside it; ``False``: not applied."""
+    """Apply an incremental ``change`` to ``doc`` (a pygls TextDocument) by slicing; ``False``:
+    not an incremental change (the caller hands it to pygls).
+
+    Lines end at ``\n``, ``\r\n`` or a lone ``\r`` (LSP's rule, :func:`line_starts`) and
+    columns count UTF-16 code units, for every text. pygls splits lines with
+    ``str.splitlines``, which also breaks at U+2028, U+0085, form feeds and others: past such
+    a character its lines were not the editor's, every later edit landed elsewhere than the
+    editor put it, and a command then wrote its notes into the wrong place. A position past
+    the end of its line is its line's end, and a line past the last is the document's end
+    (LSP's rule for the first; pygls' for the second)."""
     change_range = getattr(change, "range", None)
-    source = doc.source
-    if change_range is None or "\r" in source or not source.isascii():
+    if change_range is None:
         return False
+    source = doc.source
     start, end = change_range.start, change_range.end
     if (start.line, start.character) > (end.line, end.character):
         return False
     starts = line_starts(source)
+    plain = source.isascii()
     offsets = []
     for position in (start, end):
         line, character = position.line, position.character
-        if not 0 <= line < len(starts) or character < 0:
+        if line < 0 or character < 0:
             return False
-        length = (starts[line + 1] - 1 if line + 1 < len(starts) else len(source)) - starts[line]
-        if character > length:
-            return False
-        offsets.append(starts[line] + character)
+        if line >= len(starts):
+            offsets.append(len(source))
+            continue
+        first, last = starts[line], line_end(source, starts, line)
+        if plain:
+            offsets.append(first + min(character, last - first))
+        else:
+            offsets.append(first + utf16_to_index(source[first:last], character))
     spliced = "".join((source[: offsets[0]], change.text, source[offsets[1] :]))  # one copy less
     doc._source = spliced
     remember_splice(source, spliced, offsets[0], offsets[1], change.text)
-    if start.line == end.line and "\n" not in change.text and "\r" not in change.text:
+    same_line = start.line == end.line < len(starts)
+    if same_line and "\n" not in change.text and "\r" not in change.text:
         shift = len(change.text) - (offsets[1] - offsets[0])  # the lines after move by it
         kept = starts[: start.line + 1]
         remember_line_starts(spliced, kept + [s + shift for s in starts[start.line + 1 :]])
