@@ -562,6 +562,23 @@ class NotegenProtocol(LanguageServerProtocol):
         if future is not None:
             future.add_done_callback(partial(self._forget_future, msg_id))
 
+    def _send_handler_result(self, future: Future[Any], *, msg_id: Any) -> None:
+        """pygls' reply to a request, but a deliberate error reply (a ``JsonRpcException``: bad
+        arguments, a document that changed meanwhile, no model) is logged in one line. pygls
+        logged each with a full traceback at ERROR, as if the server had failed, and a
+        client's log of 123 such replies held 126 tracebacks."""
+        if not future.cancelled() and isinstance(exc := future.exception(), JsonRpcException):
+            self._request_futures.pop(msg_id, None)
+            log.info(
+                "request %s answered with error %s: %s",
+                _short(repr(msg_id)),
+                exc.code,
+                _short(str(exc.message)),
+            )
+            self._send_response(msg_id, error=exc.to_response_error())
+            return
+        super()._send_handler_result(future, msg_id=msg_id)
+
     def _handle_cancel_notification(self, msg_id: Any) -> None:
         """``$/cancelRequest`` cancels the client's own requests only. pygls looked the id up
         among every future, the server's requests to the client too: cancelling our
