@@ -151,7 +151,7 @@ async def apply(
     server: Host, view: DocumentView, edits: list[types.TextEdit], label: str
 ) -> types.ApplyWorkspaceEditResult:
     """Send the edit pinned to ``view.version``, unless the document has moved on."""
-    if server.current_version(view.uri) != view.version:
+    if not server.is_current(view):
         raise JsonRpcContentModified(
             message=f"{view.uri} changed while {label.lower()} was computed; nothing was changed"
         )

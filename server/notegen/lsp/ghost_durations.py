@@ -155,7 +155,7 @@ async def add_ghost_durations(server: Host, *args: Any) -> dict[str, Any]:
     found = await asyncio.to_thread(_plan_and_forget, view, raw)  # whole file: off the loop
     if not found.edits:
         return {"applied": False, "added": 0, "reason": found.reason}
-    if server.current_version(view.uri) != view.version:
+    if not server.is_current(view):
         return {"applied": False, "added": 0, "reason": "the document changed meanwhile"}
     changes = client_supports_document_changes(server.client_capabilities_or_none())
     result = await server.workspace_apply_edit_async(

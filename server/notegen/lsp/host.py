@@ -33,6 +33,10 @@ class Host(Protocol):
     def current_version(self, uri: str) -> int | None:
         """The open document's version, without building a view."""
 
+    def is_current(self, view: DocumentView) -> bool:
+        """Whether ``view`` is still the open document (its version and its text: versions
+        start again when a document is opened again)."""
+
     def latest_reading(self, uri: str) -> Reading | None:
         """The latest whole-file reading of ``uri`` (maybe a few edits old)."""
 

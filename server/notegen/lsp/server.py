@@ -200,6 +200,19 @@ class NotegenServer(LanguageServer):
         doc = self.workspace.text_documents.get(unquote(uri))
         return None if doc is None else doc.version
 
+    def is_current(self, view: DocumentView) -> bool:
+        """Whether ``view`` is still the open document: its version *and* its text.
+
+        Editors number a document's versions afresh each time it is opened: a file closed and
+        opened again is at version 1 again, maybe with other text, and an edit computed for
+        the old one (a generation that finished meanwhile) would have landed in the new one.
+        """
+        doc = self.workspace.text_documents.get(unquote(view.uri))
+        if doc is None or doc.version != view.version:
+            return False
+        source = doc.source
+        return source is view.text or source == view.text
+
     def latest_reading(self, uri: str) -> Reading | None:
         """The latest whole-file reading of ``uri`` (maybe a few edits old)."""
         return self.readings.get(uri)
@@ -339,7 +352,7 @@ class NotegenServer(LanguageServer):
             shown.forget_cursor()
         self.warm_up(uri, reading)
         self.release_memory_when_quiet()
-        if self.current_version(uri) != view.version:
+        if not self.is_current(view):
             return  # stale: a newer reading is scheduled
         diags = diags + play.extra_diagnostics(self, uri)  # Sonic Pi's runtime errors
         choice = self.model_choice(uri)
@@ -853,7 +866,7 @@ def create_server(model_path: str | None = None) -> NotegenServer:
         )
         if found is None:
             return None
-        if ls.current_version(uri) != view.version:
+        if not ls.is_current(view):
             return types.CompletionList(is_incomplete=True, items=[])
         return found
 
@@ -873,7 +886,7 @@ def create_server(model_path: str | None = None) -> NotegenServer:
         found = await engine.run(
             ghost_at, ls, view, position.line, position.character, ls.latest_reading(uri)
         )
-        if found is None or ls.current_version(uri) != view.version:
+        if found is None or not ls.is_current(view):
             return None
         return inline.items(*found)
 
@@ -899,7 +912,7 @@ def create_server(model_path: str | None = None) -> NotegenServer:
         if ls.settings.pianoRoll:  # the melody's picture, under the note's facts
             roll = await ls.engine.run(picture.roll_for, view, nc, token)
             text = "\n\n".join(t for t in (text, picture.markdown_image(roll)) if t)
-        if ls.current_version(uri) != view.version:
+        if not ls.is_current(view):
             return None
         span = nc.local.doc_span(token.span) if token is not None else None
         return types.Hover(

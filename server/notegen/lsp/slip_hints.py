@@ -101,7 +101,7 @@ class SlipHints:
         except Exception:
             log.exception("slip check of %s failed", uri)
             return
-        if found is None or host.current_version(uri) != view.version:
+        if found is None or not host.is_current(view):
             return
         slips, style = found
         hints = [_diagnostic(view, slip, style) for slip in slips]
@@ -140,7 +140,7 @@ class SlipHints:
                 done, result = await engine.run_background(_advance, steps)
                 if done:
                     break
-                if host.current_version(uri) != view.version:
+                if not host.is_current(view):
                     return None  # edited meanwhile: the next reading starts a new check
         assert result is not None
         self.evidence[uri] = (which, result.evidence)
