@@ -30,6 +30,7 @@ __all__ = [
     "midi_to_hz",
     "note_to_midi",
     "parse_note",
+    "playable_hz",
     "spell",
 ]
 
@@ -122,8 +123,24 @@ def _explain_invalid(note: str) -> str:
 
 
 def midi_to_hz(midi: float) -> float:
-    """Frequency in Hz with A4 (MIDI 69) at 440 Hz, as Sonic Pi's ``midi_to_hz``."""
-    return 440.0 * 2.0 ** ((midi - 69.0) / 12.0)
+    """Frequency in Hz with A4 (MIDI 69) at 440 Hz, as Sonic Pi's ``midi_to_hz``.
+
+    Total, as Ruby's floats are: a note array may hold ``1e308`` or ``10**400``, whose power of
+    two overflows Python's float (OverflowError) where Ruby's saturates to ``Infinity``/``0.0``.
+    """
+    try:
+        return 440.0 * 2.0 ** ((midi - 69.0) / 12.0)
+    except OverflowError:
+        return math.inf if midi > 0 else 0.0
+
+
+def playable_hz(midi: float) -> float | None:
+    """The frequency of a note Sonic Pi plays (MIDI 0-231), else ``None``.
+
+    For what is shown to a user: beyond Sonic Pi's notes a frequency is meaningless (``9999``
+    is a 3,000-digit figure in Hz) and NaN has none.
+    """
+    return midi_to_hz(midi) if 0 <= midi <= MAX_SONIC_PI_NOTE else None
 
 
 @dataclass(frozen=True)

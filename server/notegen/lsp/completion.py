@@ -26,7 +26,7 @@ from notegen.generate import (
 )
 from notegen.melody import Event
 from notegen.model import MelodyModel
-from notegen.notes import midi_to_hz
+from notegen.notes import playable_hz
 from notegen.sonicpi import format_duration
 
 from .context import NoteContext
@@ -219,9 +219,10 @@ def _detail(candidate: Candidate) -> str:
 def _documentation(candidate: Candidate) -> str:
     if candidate.pitch is None:
         return f"A rest; the model gives it {candidate.probability:.1%} here."
-    hz = midi_to_hz(candidate.pitch)
+    hz = playable_hz(candidate.pitch)  # (None beyond Sonic Pi's notes: no 3,000-digit figure)
+    heard = "" if hz is None else f" ({hz:.2f} Hz)"
     return (
-        f"MIDI {candidate.pitch} ({hz:.2f} Hz). The model gives it {candidate.probability:.1%} "
+        f"MIDI {candidate.pitch}{heard}. The model gives it {candidate.probability:.1%} "
         f"here and suggests {beats(candidate.duration)} for it."
     )
 

@@ -3,6 +3,8 @@
 The probability is the model's for that note at that place: given the voice's earlier sections
 and the notes before it in the array, the same context a completion there would use. Without
 a model the hover still shows the MIDI number and frequency, and says why there is no model.
+A number outside Sonic Pi's notes (MIDI 0-231: ``9999``, ``1e308``, ``10**400``) is named as
+such, without a frequency or a probability: neither means anything there.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import re
 
 import numpy as np
-from notegen.notes import midi_to_hz
+from notegen.notes import MAX_SONIC_PI_NOTE, playable_hz
 from notegen.sampling import softmax
 from notegen.sonicpi.types import NoteToken
 
@@ -19,6 +21,23 @@ from .engine import Engine
 
 _PICK_RE = re.compile(r"\.(?:tick|look)\b")
 """A note picked from a ring (``play notes.tick``): its pitch is the first time through's."""
+
+OUTSIDE = f"outside 0–{MAX_SONIC_PI_NOTE}"
+
+
+def midi_number(midi: int | float) -> str:
+    """``60``, ``61.5``, ``1e+308``: a MIDI number as short text. An integer no float holds
+    (``10**400``: ``:g`` raises OverflowError, ``str`` may refuse its digits) by its bound."""
+    try:
+        return f"{float(midi):g}"
+    except OverflowError:
+        return "over 1e+308" if midi > 0 else "under -1e+308"
+
+
+def heard(midi: int | float) -> str:
+    """One pitch of a chord: ``60 (261.63 Hz)``, or ``9999 (outside 0–231)``."""
+    hz = playable_hz(midi)
+    return f"{midi_number(midi)} ({OUTSIDE if hz is None else f'{hz:.2f} Hz'})"
 
 
 def token_under(nc: NoteContext) -> NoteToken | None:
@@ -35,6 +54,8 @@ def likelihood(engine: Engine, nc: NoteContext, token: NoteToken) -> tuple[float
     model, cache = engine.model, engine.cache
     if model is None or cache is None or token.error is not None:
         return None
+    if token.midi is not None and playable_hz(token.midi) is None:
+        return None  # (a note Sonic Pi does not play; ``10**400`` is not even a float)
     primed = nc.prime(cache)
     probs = softmax(primed.pitch_logits)
     probs[0] = 0.0
@@ -52,12 +73,17 @@ def describe(engine: Engine, nc: NoteContext, token: NoteToken) -> str:
         return f"**{text}** — {token.error}"
     if token.chord is not None:
         pitches = [p for p in token.chord if p is not None]
-        heard = ", ".join(f"{p:g} ({midi_to_hz(p):.2f} Hz)" for p in pitches)
-        lines.append(f"**chord** — MIDI {heard}; the model hears the top note")
+        named = ", ".join(heard(p) for p in pitches)
+        lines.append(f"**chord** — MIDI {named}; the model hears the top note")
     elif token.midi is None:
         lines.append(f"**{text}** — a rest")
+    elif (hz := playable_hz(token.midi)) is None:
+        lines.append(
+            f"**{text}** — MIDI {midi_number(token.midi)}, outside Sonic Pi's notes "
+            f"(MIDI 0–{MAX_SONIC_PI_NOTE}), so no frequency"
+        )
     else:
-        lines.append(f"**{text}** — MIDI {token.midi:g} · {midi_to_hz(token.midi):.2f} Hz")
+        lines.append(f"**{text}** — MIDI {token.midi:g} · {hz:.2f} Hz")
     if _PICK_RE.search(text):
         lines.append("The first time through; each `tick` moves on to the ring's next note.")
     scored = likelihood(engine, nc, token)
