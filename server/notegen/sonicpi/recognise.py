@@ -10,11 +10,15 @@ array (``a1[0]=[...]``, or plain ``a1=[:r,:G3,...]``),
 ``sample :name``, ``with_fx``, ``in_thread``. ``sleep`` alone does not count: Ruby's
 ``Kernel#sleep`` is everywhere in ordinary code. Comments never count (a line starting with
 ``#`` matches nothing). Only the first :data:`RECOGNISE_CHARS` characters are looked at.
+Lines end where LSP ends them, at ``\\n``, ``\\r\\n`` or a lone ``\\r`` (and at nothing else:
+not at U+2028), as everywhere else in the server.
 """
 
 from __future__ import annotations
 
 import re
+
+from notegen.sonicpi.reader import lone_cr_as_lf
 
 __all__ = ["SONIC_PI_LANGUAGE_IDS", "looks_like_sonic_pi"]
 
@@ -44,7 +48,9 @@ def looks_like_sonic_pi(text: str, language_id: str | None = None) -> bool:
     """``True`` for a Sonic Pi language id, or text with a line only Sonic Pi code writes."""
     if language_id in SONIC_PI_LANGUAGE_IDS:
         return True
-    text = text[:RECOGNISE_CHARS]
+    # ``^`` (MULTILINE) and the line bounds below know only ``\n``: an old Mac editor's lone
+    # ``\r`` ends a line too (same length, so every offset stays put).
+    text = lone_cr_as_lf(text[:RECOGNISE_CHARS])
     if _SIGNS.search(text) is not None:
         return True
     line_end, comment = -1, -1  # the end of the last match's line, where its comment starts
