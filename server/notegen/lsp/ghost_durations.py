@@ -13,19 +13,24 @@ The command changes nothing unless the document is exactly what acceptance made 
 later version than the one the ghost text was computed for, the inserted text still at its
 place, and exactly the inserted notes lacking durations. Running it twice, after an undo or
 after more typing, therefore adds nothing, and its edit is pinned to the version it checked.
+Nor unless its arguments are what :func:`command_for` makes: the text goes into the user's
+array, so only positive numbers of beats and a comma are ever written (any client may send
+the command; ``"1]; system(...)"`` is not a duration), and nothing to add adds nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 from lsprotocol import types
 from notegen.melody import Event
 from notegen.sonicpi import format_duration
-from notegen.sonicpi.types import NoteArray
+from notegen.sonicpi.types import LINE_BREAK, NoteArray
 
 from .context import NoteContext
 from .documents import MAX_READING_CHARS, DocumentView
@@ -36,6 +41,13 @@ COMMAND = "notegen.addGhostDurations"
 TITLE = "Add the durations of the accepted notes"
 COMMENT = "  # durations "
 """How :meth:`NoteContext.closing` starts the comment naming the durations it assumes."""
+MALFORMED = "malformed arguments"
+
+_BEATS_RE = re.compile(r"(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?")
+"""A duration as :func:`format_duration` writes it (``1``, ``0.5``, ``1.0``, ``1.5e-7``): a
+Ruby number literal Ruby and Python read alike (no ``010``, octal in Ruby; no ``1/2``, 0)."""
+_SEPARATOR_RE = re.compile(r",[ \t]{0,8}")
+"""A list separator as :meth:`NoteStyle.joiner` gives it: a comma and a little spacing."""
 
 
 def command_for(
@@ -83,14 +95,16 @@ class Plan:
 
 
 def plan(view: DocumentView, args: dict[str, Any]) -> Plan:
-    """What the command would change in ``view`` (no edits: stale, or nothing is missing)."""
-    try:
-        version = int(args["version"])
-        line, character = int(args["position"]["line"]), int(args["position"]["character"])
-        text, sep = str(args["text"]), str(args.get("separator", ", "))
-        beats = [str(b) for b in args["durations"]]
-    except (KeyError, TypeError, ValueError, OverflowError):  # (int(1e400) overflows)
-        return Plan([], "malformed arguments")
+    """What the command would change in ``view`` (no edits: stale, nothing is missing, or the
+    arguments are not the shapes the server gives them)."""
+    parsed = _arguments(args)
+    if parsed is None:
+        return Plan([], MALFORMED)
+    version, line, character, text, beats, sep = parsed
+    if not beats:  # (an empty list inserted a bare separator: ``b1[0]=[, 1,1,1]``)
+        return Plan([], "no durations to add")
+    if not text:  # (found at every place, it proves nothing was accepted)
+        return Plan([], "no accepted text")
     if view.version is not None and view.version <= version:
         return Plan([], "the ghost text was not accepted (same document version)")
     at = view.offset_at(line, character)
@@ -110,9 +124,53 @@ def plan(view: DocumentView, args: dict[str, Any]) -> Plan:
         return Plan([], "the voice lacked durations before the accepted notes")
     edits = [_insert_durations(view, array, index, beats, sep)]
     comment = text.find(COMMENT)
-    if comment >= 0 and "\n" not in text[comment:]:
+    if comment >= 0 and LINE_BREAK.search(text, comment) is None:  # (a lone \r ends it too)
         edits.append(text_edit(view, at + comment, at + len(text), ""))
     return Plan(edits)
+
+
+def _arguments(args: dict[str, Any]) -> tuple[int, int, int, str, list[str], str] | None:
+    """(version, line, character, text, durations, separator) if they have the shapes
+    :func:`command_for` gives them (durations as text to write), else ``None``."""
+    version, position = args.get("version"), args.get("position")
+    text, durations = args.get("text"), args.get("durations")
+    sep = args.get("separator", ", ")
+    if not isinstance(position, dict):
+        return None
+    line, character = position.get("line"), position.get("character")
+    if not (_integer(version) and _integer(line) and _integer(character)):
+        return None
+    if line < 0 or character < 0:
+        return None
+    if not isinstance(text, str) or not isinstance(durations, list):
+        return None
+    if not isinstance(sep, str) or _SEPARATOR_RE.fullmatch(sep) is None:
+        return None
+    beats = [_beats(d) for d in durations]
+    if any(b is None for b in beats):
+        return None
+    return version, line, character, text, [b for b in beats if b is not None], sep
+
+
+def _integer(value: object) -> TypeGuard[int]:
+    """A JSON integer: not ``true``, ``1.0``, ``1e400`` or ``"1"``, which ``int()`` took."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _beats(value: Any) -> str | None:
+    """A duration's text to write, if ``value`` is a positive, finite number of beats."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        try:
+            number = float(value)
+        except OverflowError:  # (an integer no float holds: 10**400)
+            return None
+        return format_duration(number) if math.isfinite(number) and number > 0 else None
+    if isinstance(value, str) and _BEATS_RE.fullmatch(value) is not None:
+        number = float(value)
+        return value if math.isfinite(number) and number > 0 else None
+    return None
 
 
 def _plan_and_forget(view: DocumentView, args: dict[str, Any]) -> Plan:
