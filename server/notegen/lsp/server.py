@@ -94,7 +94,7 @@ class NotegenServer(LanguageServer):
         self.settings = Settings()
         self.cli_model_path = model_path
         self.engine = Engine()
-        self.models = ModelChoice(self.engine)  # other models, per document
+        self.models = ModelChoice(self.engine, background=True)  # other models, per document
         self.model_sent: dict[str, Choice] = {}
         self.reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="notegen-read")
         self._collecting: asyncio.Future[None] | None = None
@@ -336,6 +336,7 @@ class NotegenServer(LanguageServer):
         if len(view.text) > MAX_READING_CHARS:
             self._too_big(uri, view)
             return
+        await self.models.settle(self.settings, uri, view.text)  # the models folder's listing
         model = self.engine_for(uri).model
         conditioned = model is not None and bool(model.cond_dim)
         try:
