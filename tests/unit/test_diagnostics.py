@@ -46,3 +46,11 @@ def test_names_of_the_piece_and_code_are_never_flagged():
 def test_data_arrays_with_names_in_strings_are_not_notes():
     text = 'voices=[["Grand Piano","Grand Piano","piano-p-",0,:c1,:c8]]\n'
     assert codes(text) == []
+
+
+def test_a_pasted_huge_number_is_flagged_and_quoted_in_a_line() -> None:
+    huge = "9" * 5000
+    text = f"a1=[]\nb1=[]\na1[0]=[:C4,{huge},:E4]\nb1[0]=[1,{huge},1]\n"
+    found = diagnose(DocumentView("file:///s.rb", 1, text))
+    assert sorted(d.code for d in found) == ["invalid-duration", "invalid-note"]
+    assert all(len(d.message) < 250 for d in found)

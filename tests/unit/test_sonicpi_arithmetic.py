@@ -100,3 +100,19 @@ def test_names_of_the_piece_have_their_values_and_other_names_are_code() -> None
     unknown = evaluate(tokenize("1+bar"), names={"Last": 4})
     assert (unknown.value, unknown.error, unknown.dynamic) == (None, None, True)
     assert evaluate(tokenize("Last(2)"), names={"Last": 4}).dynamic
+
+
+@pytest.mark.parametrize(
+    "src", ["10**400", "-10**400", "9" * 5000, "9" * 400, "2**1024", "1" + "0" * 309]
+)
+def test_a_number_no_float_holds_is_an_element_with_an_error_not_a_crash(src: str) -> None:
+    """Ruby keeps such an integer (a Bignum); Sonic Pi cannot play or sleep it, and every
+    pitch and time downstream is a float. Python refuses literals past 4,300 digits."""
+    for notes in (True, False):
+        res = evaluate(tokenize(src), notes=notes)
+        assert res.value is None and res.error is not None and len(res.error) < 120
+
+
+@pytest.mark.parametrize("src", ["10**300", "1e308", "-1e308", "9" * 299])
+def test_a_number_a_float_holds_keeps_its_value(src: str) -> None:
+    assert value(src) == eval(src)  # (Python reads these literals as Ruby does)

@@ -37,6 +37,16 @@ def diagnose(view: DocumentView) -> list[types.Diagnostic]:
     return out
 
 
+QUOTED_CHARS = 60
+"""A message quotes at most this much of an element (a pasted 5,000-digit number is one)."""
+
+
+def _shown(text: str) -> str:
+    """``text`` as a message quotes it: stripped, and cut short with an ellipsis."""
+    text = text.strip()
+    return text if len(text) <= QUOTED_CHARS else text[:QUOTED_CHARS] + "…"
+
+
 def _array_diagnostics(view: DocumentView, array: NoteArray) -> list[types.Diagnostic]:
     out: list[types.Diagnostic] = []
     error, warning = types.DiagnosticSeverity.Error, types.DiagnosticSeverity.Warning
@@ -63,7 +73,7 @@ def _array_diagnostics(view: DocumentView, array: NoteArray) -> list[types.Diagn
             out.append(
                 types.Diagnostic(
                     range=where,
-                    message=f"Duration {value.text.strip()} is not a number{why}: "
+                    message=f"Duration {_shown(value.text)} is not a number{why}: "
                     "Sonic Pi's sleep needs a number of beats",
                     severity=error,
                     source=SOURCE,
@@ -74,7 +84,7 @@ def _array_diagnostics(view: DocumentView, array: NoteArray) -> list[types.Diagn
             out.append(
                 types.Diagnostic(
                     range=where,
-                    message=f"Duration {value.text.strip()} is negative: "
+                    message=f"Duration {_shown(value.text)} is negative: "
                     "Sonic Pi cannot sleep for negative time",
                     severity=error,
                     source=SOURCE,

@@ -9,6 +9,7 @@ Sonic Pi adds ``Symbol#+``/``Symbol#-`` (note arithmetic; a rest stays a rest).
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -37,6 +38,12 @@ class _Dynamic(Exception):
 
 
 _REST = object()
+_FAST_DIGITS = 300
+"""Literals shorter than this take the fast path: every float-sized number (longer ones go
+through the parser, which says why they have no value: Python reads at most 4,300 digits)."""
+_MAX_INT = int(sys.float_info.max)
+"""Past this an integer (``10**400``, a 400-digit literal) is no float: not a note Sonic Pi
+plays or beats it sleeps, and every pitch and time is a float downstream."""
 
 
 def evaluate(
@@ -53,7 +60,11 @@ def evaluate(
         return Result(None, "empty element")
     if len(toks) == 1:
         tok = toks[0]
-        if tok.kind == "num" and tok.value.replace(".", "", 1).isdigit():
+        if (
+            tok.kind == "num"
+            and len(tok.value) < _FAST_DIGITS
+            and tok.value.replace(".", "", 1).isdigit()
+        ):
             # fast path for the common `0.5` (isdigit on ASCII-only lexer output)
             digits = tok.value
             return Result(float(digits) if "." in digits else int(digits))
@@ -80,6 +91,8 @@ def evaluate(
     assert isinstance(value, (int, float))
     if isinstance(value, float) and not math.isfinite(value):
         return Result(None, f"not a finite number: {_text(toks)}")
+    if isinstance(value, int) and not -_MAX_INT <= value <= _MAX_INT:
+        return Result(None, f"too big a number for a note or beats: {_text(toks)}")
     return Result(value)
 
 
