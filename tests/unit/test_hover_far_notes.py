@@ -17,7 +17,7 @@ from notegen.lsp.hover import describe
 from notegen.notes import midi_to_hz, playable_hz
 from notegen.sonicpi.types import NoteToken, Span
 
-HUGE_INT = 10**400  # what the reader makes of ``10**400`` in a note array
+HUGE_INT = 10**400  # a pitch no float holds (the reader flags ``10**400``; hover stays total)
 
 
 def hover_text(text: str, midi: Any, chord: tuple[Any, ...] | None = None) -> str:
