@@ -501,7 +501,9 @@ def _keep_share(
         share = min(max(float(given), 0.0), 1.0)
     if 0 < temperature != 1 and 0 < share < 1:
         a, b = share ** (1 / temperature), (1 - share) ** (1 / temperature)
-        share = a / (a + b)
+        # both terms underflow near T ~1e-4 and below: the limit there is greedy's choice
+        limit = 1.0 if share > 0.5 else 0.0 if share < 0.5 else 0.5
+        share = a / (a + b) if a + b > 0 else limit
     rest = z.copy()
     rest[keep] = -np.inf
     if not _any(np.isfinite(rest)):

@@ -174,3 +174,18 @@ def test_temperature_sharpens_repeat_or_move_apart_from_which_move(temperature: 
     # the repeat's own share can be given (generation: the network's, without the copy model)
     given = Sampler(temperature=1.0).distribution(logits, keep=1, share=0.1)
     assert given[1] == pytest.approx(0.1)
+
+
+@pytest.mark.parametrize("temperature", [5e-4, 1e-4, 1e-7])
+@pytest.mark.parametrize(("repeat_logit", "greedy"), [(2.0, 1), (-2.0, 0)])
+def test_a_tiny_temperature_draws_as_greedy_does(
+    temperature: float, repeat_logit: float, greedy: int
+) -> None:
+    """Both ``share ** (1/T)`` terms underflow below T ~ 1e-3 (0 / 0 was a ZeroDivisionError
+    in every completion once the setting was made): the limit is greedy's choice."""
+    logits = np.array([0.0, repeat_logit, -1.0, -3.0])
+    tiny = Sampler(temperature=temperature, seed=1).distribution(logits, keep=1)
+    zero = Sampler(temperature=0.0, seed=1).distribution(logits, keep=1)
+    assert np.all(np.isfinite(tiny)) and tiny.sum() == pytest.approx(1.0)
+    assert int(np.argmax(tiny)) == int(np.argmax(zero))
+    assert (int(np.argmax(tiny)) == 1) == bool(greedy)
