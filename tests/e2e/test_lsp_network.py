@@ -170,3 +170,42 @@ def test_a_second_client_is_refused_and_the_first_keeps_its_session(
     assert process.wait(30) == 0
     assert "refused" in (tmp_path / "server.log").read_text()
     first.close()
+
+
+def test_a_reset_connection_ends_the_session_like_a_closed_one(
+    tiny_model: Path, tmp_path: Path
+) -> None:
+    """An editor killed or a network drop resets the connection (TCP RST): the session ends as
+    on end of stream, with a log line and no traceback (an ERROR and a traceback read as the
+    server having failed)."""
+    import struct
+
+    process = subprocess.Popen(
+        [str(SERVER), "--tcp", "--port", "0", "--model", str(tiny_model)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        cwd=tmp_path,
+    )
+    assert process.stderr is not None
+    try:
+        first = process.stderr.readline()
+        found = re.search(rb"listening on [\d.]+:(\d+)", first)
+        assert found, first
+        sock = socket.create_connection(("127.0.0.1", int(found.group(1))), timeout=30)
+        for message in (
+            {"id": 1, "method": "initialize", "params": {"processId": None, "capabilities": {}}},
+            {"method": "initialized", "params": {}},
+        ):
+            body = json.dumps({"jsonrpc": "2.0", **message}).encode()
+            sock.sendall(b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+        assert read_frame(sock.makefile("rb"))["id"] == 1  # (the file closed with the reply)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.close()  # with linger 0: a reset, not a FIN
+        process.wait(30)
+        log = process.stderr.read().decode(errors="replace")
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(10)
+    assert "Traceback" not in log and "ERROR" not in log, log

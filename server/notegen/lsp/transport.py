@@ -239,8 +239,11 @@ async def run_session(protocol: NotegenProtocol, pump: Awaitable[None]) -> None:
     finally:
         for task in (reading, exiting):
             task.cancel()
-    if reading.done() and not reading.cancelled() and reading.exception() is not None:
-        log.error("the connection failed", exc_info=reading.exception())
+    if reading.done() and not reading.cancelled() and (error := reading.exception()) is not None:
+        if isinstance(error, ConnectionError):  # reset, aborted, broken: the client went
+            log.info("the client's connection ended: %s", error)
+        else:
+            log.error("the connection failed", exc_info=error)
 
 
 def _stdin_chunks(stdin: BinaryIO, loop: asyncio.AbstractEventLoop) -> asyncio.Queue[bytes]:
