@@ -172,7 +172,11 @@ def _diagnostic(
         severity=types.DiagnosticSeverity.Hint,
         source=SOURCE,
         code=CODE,
-        data={"fixes": fixes, "index": slip.index},
+        data={
+            "fixes": fixes,
+            "index": slip.index,
+            "was": view.text[slip.span.start : slip.span.end],
+        },
     )
 
 
@@ -185,9 +189,10 @@ def actions(
     for diag in diagnostics:
         if diag.code != CODE or diag.source != SOURCE or not isinstance(diag.data, dict):
             continue
-        start = view.offset_at(diag.range.start.line, diag.range.start.character)
-        end = view.offset_at(diag.range.end.line, diag.range.end.character)
-        written = view.text[start:end]
+        found = _still_there(view, diag)
+        if found is None:
+            continue  # a hint of an older text: its fix would rewrite whatever is there now
+        start, end, written = found
         for i, fix in enumerate(diag.data.get("fixes") or []):
             text = fix.get("text") if isinstance(fix, dict) else None
             if not isinstance(text, str) or not text:
@@ -214,6 +219,27 @@ def actions(
                 )
             )
     return out
+
+
+def _still_there(view: DocumentView, diag: types.Diagnostic) -> tuple[int, int, str] | None:
+    """``(start, end, text)`` of the hint's range if it still holds the element it was made
+    for, else ``None``.
+
+    Editors show a hint, and send it back with a request for code actions, until the server
+    publishes the next version's: typed-in text before the note shifts it out of the range.
+    A range that ends before it starts, or lies past its line or the document, was not ours.
+    """
+    r = diag.range
+    first, last = (r.start.line, r.start.character), (r.end.line, r.end.character)
+    if first >= last or not isinstance(diag.data, dict):
+        return None
+    start, end = view.offset_at(*first), view.offset_at(*last)
+    if view.position_at(start) != first or view.position_at(end) != last:
+        return None  # clamped: not a place in this text
+    written = view.text[start:end]
+    if written != diag.data.get("was"):
+        return None
+    return start, end, written
 
 
 def _ignore_edit(view: DocumentView, line: int, index: int) -> tuple[int, str]:
