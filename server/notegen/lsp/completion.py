@@ -235,8 +235,9 @@ def build_items(
     then: AfterPhrase | None = None,
 ) -> list[types.CompletionItem]:
     """Completion items: notes (sortText by rank) then phrases, each a text edit; ``then``
-    gives a phrase the command its acceptance runs (its durations into ``bN[k]``)."""
-    lead = nc.lead
+    gives a phrase the command its acceptance runs (its durations into ``bN[k]``). Each
+    text ends with ``nc.trail``, so an element after the cursor stays apart from it."""
+    lead, trail = nc.lead, nc.trail
     items: list[types.CompletionItem] = []
     for s in notes:
         items.append(
@@ -247,7 +248,7 @@ def build_items(
                 documentation=_documentation(s.candidate),
                 sort_text=f"{s.rank:04d}",
                 filter_text=s.text,
-                text_edit=types.TextEdit(range=edit_range, new_text=lead + s.text),
+                text_edit=types.TextEdit(range=edit_range, new_text=lead + s.text + trail),
                 preselect=s.rank == 0,
             )
         )
@@ -257,7 +258,7 @@ def build_items(
         spelled = [spell_note(ev.pitch, nc.style, nc.numeric) for ev in events]
         text = nc.style.joiner(", ").join(spelled)
         beats = ", ".join(format_duration(ev.duration) for ev in events)
-        new_text = lead + text + nc.closing(events)
+        new_text = lead + text + trail + nc.closing(events)
         items.append(
             types.CompletionItem(
                 label=text,
@@ -275,6 +276,16 @@ def build_items(
     return items
 
 
+def over_written(nc: NoteContext, edit_range: types.Range) -> types.Range:
+    """``edit_range`` reaching over the value written after it in a ``play``/``sleep`` slot
+    (``nc.written``, on the same line): an item replaces it rather than glue to it."""
+    if not nc.written:
+        return edit_range
+    units = sum(2 if ord(ch) > 0xFFFF else 1 for ch in nc.written)  # (UTF-16, as LSP counts)
+    end = types.Position(edit_range.end.line, edit_range.end.character + units)
+    return types.Range(edit_range.start, end)
+
+
 def complete(
     engine: Engine,
     nc: NoteContext,
@@ -283,6 +294,9 @@ def complete(
     then: AfterPhrase | None = None,
 ) -> list:
     """All items for a cursor (runs on the inference thread)."""
+    if nc.occupied:
+        return []  # something is written after the cursor that no item can replace cleanly
+    edit_range = over_written(nc, edit_range)
     if nc.local.ctx.slot != "array":
         from . import play_lines  # play/sleep statements
 

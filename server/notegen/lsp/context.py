@@ -24,7 +24,7 @@ from notegen.sonicpi.play_order import (
     voice_at,
 )
 from notegen.sonicpi.statements import PlayRun
-from notegen.sonicpi.types import CursorContext, NoteArray, NoteToken
+from notegen.sonicpi.types import LINE_BREAK, CursorContext, NoteArray, NoteToken
 from notegen.sonicpi.writer import format_duration
 
 from .documents import (
@@ -55,6 +55,16 @@ class NoteContext:
     """What the suggestions must match and replace; ``""`` when suggesting the next note."""
     lead: str = ""
     """Text a new note needs before it at the cursor (``", "`` right after an element)."""
+    trail: str = ""
+    """Text an insertion needs after it (the separator when an element follows the cursor,
+    on this line or a later one): without it the new note runs into that element."""
+    written: str = ""
+    """In a ``play``/``sleep`` slot, the value already written right after what an insertion
+    replaces (``play |:c4``): a completion replaces it whole, since one inserted before it
+    would be glued to it (``play :d4:c4``, ``sleep 10.5``)."""
+    occupied: bool = False
+    """Something is written there that is not one whole value on the line (no completion
+    can replace it cleanly): nothing is offered."""
     max_context: int = 256
     setting: Setting | None = None
     """What this voice hears of the piece's other voices (``notegen.ensemble``), from its start."""
@@ -63,6 +73,8 @@ class NoteContext:
     closes: bool = False
     """The array is not closed and nothing of it follows the cursor: an insertion that
     continues it should close it."""
+    closer: str = "]"
+    """The bracket that closes the array: ``)`` for ``(ring …`` and ``ring(…``."""
     kept: int = 0
     """Notes of the array that stay before an insertion at the cursor."""
     durations_name: str | None = None
@@ -84,12 +96,13 @@ class NoteContext:
     priming finds the cache's memo of the ranked context)."""
 
     def closing(self, events: Sequence[Event]) -> str:
-        """What must follow inserted ``events`` for the code to stay valid: ``]`` for an
-        unclosed array, and, where its duration array is now short, the durations the
-        insertion assumes, as a comment (``continueMelody`` writes them itself)."""
+        """What must follow inserted ``events`` for the code to stay valid: the bracket that
+        closes an unclosed array (``]``; ``)`` for a ring), and, where its duration array is
+        now short, the durations the insertion assumes, as a comment (``continueMelody`` writes
+        them itself)."""
         if not self.closes:
             return ""
-        out = "]"
+        out = self.closer
         if self.durations_name is not None and self.durations_count is not None and events:
             missing = min(self.kept + len(events) - self.durations_count, len(events))
             if missing > 0:
@@ -293,6 +306,9 @@ def _note_context(
         start = local.base if not local.skipped else min(local.base, local.offset - reach)
         style = infer_style(view.text[max(0, start - 2000) : local.offset + 2000])
     names, count = _durations_of(ctx, reading)
+    end = max(local.partial_span.end, local.offset) if partial else local.offset
+    lead = style.joiner(", ") if (ctx.needs_comma and not partial) else ""
+    written = _value_after(view, local, end) if ctx.slot in ("note", "sleep") else ""
     return NoteContext(
         local=local,
         earlier=earlier,
@@ -302,11 +318,15 @@ def _note_context(
         numeric=is_numeric_array(ctx.array.notes)
         or (ctx.slot != "sleep" and ctx.partial[:1].isdigit()),
         partial=partial,
-        lead=style.joiner(", ") if (ctx.needs_comma and not partial) else "",
+        lead=lead,
+        trail=_trail(view, local, end, style.joiner(", ")) if ctx.slot == "array" else "",
+        written=written or "",
+        occupied=written is None,
         max_context=max_context,
         setting=setting,
         document=view.text,
         closes=_ends_at_cursor(view, local),
+        closer=_closer(view, local),
         kept=local.skipped + len(ctx.before) + (1 if ctx.partial and not partial else 0),
         durations_name=names,
         durations_count=count,
@@ -322,6 +342,66 @@ def _ends_at_cursor(view: DocumentView, local: LocalContext) -> bool:
         return False
     after = view.text[max(local.offset, local.partial_span.end) : local.content_end()]
     return not re.sub(r"#[^\n]*", "", after).strip()
+
+
+_GAP_RE = re.compile(r"(?:\s|#[^\r\n]*)*")
+"""Blanks, line breaks and comments: what may lie between two elements besides the comma."""
+_SLOT_END_RE = re.compile(r"[ \t]*(?:[,#;)\r\n]|\Z)")
+"""What may follow a ``play``/``sleep`` value: options, a comment, the statement's end."""
+_BLANKS_RE = re.compile(r"[ \t]*")
+
+
+def _trail(view: DocumentView, local: LocalContext, end: int, separator: str) -> str:
+    """The separator an insertion ending at ``end`` needs before an element that follows it
+    in its array (``""`` before a comma, the closing bracket or nothing).
+
+    Spacing already at ``end`` is kept as the next element's (``[:C4,X, :D4]``); a line break
+    there gets no blank before it, a comment a space."""
+    text = view.text
+    stop = local.content_end()
+    gap = _GAP_RE.match(text, end, stop)
+    after = gap.end() if gap is not None else end
+    if after >= stop or text[after] in ",])":
+        return ""
+    bare = separator.rstrip(" \t")
+    following = text[end : end + 1]
+    if following.isspace():
+        return bare
+    if following == "#":
+        return bare + (separator[len(bare) :] or " ")
+    return separator
+
+
+def _value_after(view: DocumentView, local: LocalContext, end: int) -> str | None:
+    """The ``play``/``sleep`` value written right after ``end`` (``:c4`` of ``play |:c4``,
+    as the statement reader delimits it: ``chord(:e4, :minor)`` whole), with the blanks
+    before it; ``""`` when none follows; ``None`` when what follows is not one such value
+    on this line (a completion could not replace it cleanly)."""
+    text = view.text
+    if _SLOT_END_RE.match(text, end) is not None:
+        return ""
+    ctx = local.ctx
+    durations = ctx.array.durations
+    if ctx.slot == "note":
+        spans = [local.doc_span(n.span) for n in ctx.array.notes]
+    else:
+        spans = [local.doc_span(v.span) for v in durations.values] if durations else []
+    start = _BLANKS_RE.match(text, end)
+    at = start.end() if start is not None else end
+    value = next((text[end : s.end] for s in spans if s.start == at), None)
+    return None if value is None or LINE_BREAK.search(value) else value
+
+
+def _closer(view: DocumentView, local: LocalContext) -> str:
+    """``)`` for a collection opened by a parenthesis (``(ring …``, ``ring(…``), else ``]``.
+
+    (A long line's window reads the array from a ``[`` of the line's head, at other offsets.)
+    """
+    array = local.ctx.array
+    if array.open is None or local.skipped:
+        return "]"
+    at = local.base + array.open
+    return ")" if view.text[at : at + 1] == "(" else "]"
 
 
 def _durations_of(ctx: CursorContext, reading: Reading | None) -> tuple[str | None, int | None]:

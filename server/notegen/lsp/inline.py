@@ -1,8 +1,9 @@
 """``textDocument/inlineCompletion``: ghost text that continues the array at the cursor.
 
-The text is always valid code: in an array not closed yet it closes it (and names the
-durations it assumes when the voice's duration array is now short); inside a chord it
-offers nothing.
+The text is always valid code: in an array not closed yet it closes it with the bracket
+that opened it (and names the durations it assumes when the voice's duration array is now
+short); before an element that follows the cursor it ends with a separator; inside a chord
+it offers nothing.
 
 The continuation is ``phraseLength`` sampled notes (seeded, so the ghost text does not flicker
 between keystrokes that leave the context unchanged). With a partial token typed, the ghost
@@ -41,8 +42,8 @@ def ghost_text(engine: Engine, nc: NoteContext, settings: Settings) -> str | Non
 def ghost(engine: Engine, nc: NoteContext, settings: Settings) -> Ghost | None:
     """:func:`ghost_text` with the note events it inserts (none for play/sleep lines)."""
     model, cache = engine.model, engine.cache
-    if model is None or cache is None:
-        return None
+    if model is None or cache is None or nc.occupied or nc.written:
+        return None  # (a value is written after the cursor: ghost text would be glued to it)
     if nc.local.ctx.slot != "array":
         from . import play_lines  # play/sleep statements
 
@@ -64,7 +65,8 @@ def ghost(engine: Engine, nc: NoteContext, settings: Settings) -> Ghost | None:
     if not parts:
         return None
     added = (*extra, *events)
-    return Ghost(nc.lead + nc.style.joiner(", ").join(parts) + nc.closing(added), added)
+    text = nc.style.joiner(", ").join(parts)
+    return Ghost(nc.lead + text + nc.trail + nc.closing(added), added)
 
 
 def items(
