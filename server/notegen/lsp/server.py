@@ -541,10 +541,23 @@ def complete_at(
     return completion.complete(ls.engine_for(view.uri), nc, settings, edit_range, then)
 
 
+def gone_stale(ls: NotegenServer, view: DocumentView) -> bool:
+    """Whether ``view`` stopped being the open document (closed, reopened or edited) before
+    the inference thread reached a request asked in it: the answer would be thrown away.
+
+    Computed anyway, a client that opened, completed in and closed a document back to back
+    queued work faster than it was done (5.7 ms a completion, the last close having dropped
+    the warm states; skipped, 16 µs): the requests waited in memory, ~19 MB of RSS more per
+    2,000 cycles, without bound (measured)."""
+    return ls.views.get(view.uri) is not view or not ls.is_current(view)
+
+
 def complete_prepared(
     ls: NotegenServer, view: DocumentView, line: int, character: int, reading: Reading | None
 ) -> Prepared | None:
     """:func:`complete_at`'s incomplete completion list, as the JSON text it is sent as."""
+    if gone_stale(ls, view):  # (the answer a stale view gets in on_completion)
+        return ls.protocol.prepare(types.CompletionList(is_incomplete=True, items=[]))
     items = complete_at(ls, view, line, character, reading)
     if items is None:
         return None
@@ -586,6 +599,8 @@ def ghost_at(
 ) -> tuple[str, types.Range, types.Command | None] | None:
     """Ghost text, the range it replaces and the command that completes the voice once it is
     accepted (inference thread); ``None``: nothing to show."""
+    if gone_stale(ls, view):
+        return None
     nc = note_context(view, line, character, reading, ls.settings.maxContext)
     if nc is None:
         return None
