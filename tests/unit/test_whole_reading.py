@@ -102,15 +102,7 @@ def test_a_voice_the_reading_did_not_have_still_hears_the_others_after_prepare()
         assert np.array_equal(x.pitches, y.pitches)
 
 
-def _block(array: np.ndarray) -> object:
-    """The memory at the end of an array's chain of bases."""
-    base: object = array
-    while isinstance(base, np.ndarray) and base.base is not None:
-        base = base.base
-    return base.obj if isinstance(base, memoryview) else base
-
-
-def test_a_reading_from_a_child_process_is_the_same_and_its_arrays_share_one_block() -> None:
+def test_a_reading_from_a_child_process_is_the_same_and_its_arrays_own_their_memory() -> None:
     import asyncio
 
     from notegen.lsp.whole_reading import read_in_child
@@ -120,15 +112,11 @@ def test_a_reading_from_a_child_process_is_the_same_and_its_arrays_share_one_blo
     here = read()[0]
     assert reading.text is view.text and diags == []
     assert reading.sections == here.sections
-    blocks = set()
     for a, b in zip(reading.summaries, here.summaries, strict=True):
         assert np.array_equal(a.pitches, b.pitches, equal_nan=True)
-        blocks |= {id(_block(a.pitches)), id(_block(a.event_beats))}
+        # no bytearray behind each array (pickle protocol 5 would leave one, and two more
+        # small objects, per array in the server)
+        assert a.pitches.base is None and a.event_beats.base is None
     for voice, setting in reading._settings.items():
         for x, y in zip(setting.others, here._settings[voice].others, strict=True):
-            assert np.array_equal(x.onsets, y.onsets)
-            blocks.add(id(_block(x.onsets)))
-    # one allocation for every array of the reading, freed in one piece when it goes
-    # (each array a block of its own left holes in the heap at every reading replaced)
-    assert len(blocks) == 1
-    assert isinstance(_block(reading.summaries[0].pitches), bytearray)
+            assert np.array_equal(x.onsets, y.onsets) and x.onsets.base is None
