@@ -47,18 +47,11 @@ server. ``$NOTEGEN_CHILD_MIN_NOTES`` changes it (tests use 0 and a huge value to
 both paths)."""
 CHILD_NICE = 5
 """The child's niceness above the server's: completions first on a busy machine."""
-RESULT_PROTOCOL = 5
-"""Pickle protocol of the child's result: 5, with the numpy arrays' data out of band.
-
-The arrays' bytes follow the pickle, and the server unpickles every array as a view of one
-block (:func:`_result`), so a whole-file reading's ~3,500 arrays are one allocation, freed
-in one piece when the reading goes. Unpickled in band (protocol 4) each array was a block of
-the heap of its own, and each reading replaced left its holes between longer-lived blocks.
-(In band, protocol 5 makes each array the view of a ``bytearray`` of its own: three more
-small objects per array, 17.0 MB in 39,597 blocks for the benchmark piece's reading against
-15.5 MB in 23,688 with protocol 4.)"""
-BUFFER_ALIGN = 64
-"""Each array's data starts at a multiple of this many bytes in the block."""
+RESULT_PROTOCOL = 4
+"""Pickle protocol of the child's result. Protocol 5 unpickles each numpy array as a view of
+its own ``bytearray`` (three more small objects per array, alive as long as the array): a
+whole-file reading of the benchmark piece (3,506 arrays) took 17.0 MB in 39,597 blocks in the
+server that way, 15.5 MB in 23,688 blocks with protocol 4 (and 64 instead of 88 ms to load)."""
 STDERR_TAIL = 2000
 """Characters of a failed child's stderr quoted in the error."""
 
@@ -129,47 +122,10 @@ async def run_in_child(
     return await loop.run_in_executor(None, _result, process.returncode, out, err)  # type: ignore[no-any-return]
 
 
-def encode_answer(answer: Any) -> bytes:
-    """``answer`` as the child writes it: the length of a header, the header (the pickle's
-    length and each out-of-band buffer's), the pickle, then the buffers, each aligned to
-    :data:`BUFFER_ALIGN` bytes from the buffers' start."""
-    buffers: list[pickle.PickleBuffer] = []
-    body = pickle.dumps(answer, protocol=RESULT_PROTOCOL, buffer_callback=buffers.append)
-    raws = [buffer.raw() for buffer in buffers]
-    header = pickle.dumps((len(body), [raw.nbytes for raw in raws]), protocol=4)
-    parts: list[bytes | memoryview] = [len(header).to_bytes(8, "little"), header, body]
-    at = 0
-    for raw in raws:
-        pad = -at % BUFFER_ALIGN
-        parts += [bytes(pad), raw]
-        at += pad + raw.nbytes
-    return b"".join(parts)
-
-
-def decode_answer(out: bytes) -> Any:
-    """What :func:`encode_answer` wrote, with every out-of-band buffer a view of one writable
-    block (one allocation: freed when the last array of it goes)."""
-    view = memoryview(out)
-    size = int.from_bytes(view[:8], "little")
-    body_size, sizes = pickle.loads(view[8 : 8 + size])
-    start = 8 + size + body_size
-    if not isinstance(body_size, int) or start > len(out):
-        raise ValueError("a truncated answer")
-    block = memoryview(bytearray(view[start:]))
-    buffers, at = [], 0
-    for n in sizes:
-        at += -at % BUFFER_ALIGN
-        if at + n > len(block):
-            raise ValueError("a truncated answer")
-        buffers.append(block[at : at + n])
-        at += n
-    return pickle.loads(view[8 + size : start], buffers=buffers)
-
-
 def _result(code: int | None, out: bytes, err: bytes) -> Any:
     tail = err.decode("utf-8", "replace")[-STDERR_TAIL:].strip()
     try:
-        answer = decode_answer(out) if out else None
+        answer = pickle.loads(out) if out else None
     except Exception:
         answer = None
     if isinstance(answer, tuple) and answer and answer[0] == "ok" and code == 0:
@@ -250,7 +206,7 @@ def main(argv: list[str]) -> int:
         except Exception as exc:
             log.exception("child work failed")
             answer = ("error", "work", f"{type(exc).__name__}: {exc}")
-    out.write(encode_answer(answer))
+    pickle.dump(answer, out, protocol=RESULT_PROTOCOL)
     out.close()
     return 0
 
