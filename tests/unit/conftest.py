@@ -26,6 +26,17 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, TinyWeights]:
     return build_tiny_model(tmp_path_factory.mktemp("tiny"), seed=1)
 
 
+@pytest.fixture(scope="module")
+def engine(tiny):
+    """An engine serving the tiny model, one per test module (its caches are the module's)."""
+    from notegen.lsp.engine import Engine
+
+    e = Engine()
+    e.load(tiny[0]).result()
+    assert e.model is not None, e.error
+    return e
+
+
 @pytest.fixture(scope="session")
 def model(tiny):
     from notegen.model import MelodyModel

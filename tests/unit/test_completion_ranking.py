@@ -10,7 +10,6 @@ from notegen.lsp import completion
 from notegen.lsp.completion import HABIT_WEIGHT
 from notegen.lsp.context import note_context
 from notegen.lsp.documents import DocumentView, Reading
-from notegen.lsp.engine import Engine
 from notegen.lsp.spelling import spell_matching
 from notegen.notes import NoteStyle, infer_style
 from notegen.sampling import softmax
@@ -24,14 +23,6 @@ a1[1]=[:G4,:F4,:Ef4]
 b1[1]=[1,1,1]
 play 60
 """
-
-
-@pytest.fixture(scope="module")
-def engine(tiny):
-    e = Engine()
-    e.load(tiny[0]).result()
-    assert e.model is not None, e.error
-    return e
 
 
 def items_at(engine, text, line, character, settings=None, reading=True):

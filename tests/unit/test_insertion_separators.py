@@ -19,18 +19,9 @@ from notegen.lsp import completion, ghost_durations, inline
 from notegen.lsp.context import NoteContext, note_context
 from notegen.lsp.documents import DocumentView, Reading
 from notegen.lsp.edits import lsp_range
-from notegen.lsp.engine import Engine
 from notegen.notes import infer_style
 from notegen.sonicpi import read
 from notegen.sonicpi.types import NoteArray
-
-
-@pytest.fixture(scope="module")
-def engine(tiny):
-    e = Engine()
-    e.load(tiny[0]).result()
-    assert e.model is not None, e.error
-    return e
 
 
 def at(text: str, line: int, character: int) -> tuple[DocumentView, NoteContext | None]:

@@ -17,7 +17,6 @@ from notegen.config import Settings
 from notegen.lsp import completion, play_lines
 from notegen.lsp.context import note_context
 from notegen.lsp.documents import DocumentView, Reading
-from notegen.lsp.engine import Engine
 from notegen.melody import Event
 from notegen.notes import NoteStyle, infer_style
 from notegen.sonicpi import read
@@ -264,14 +263,6 @@ def test_ring_assignments_above_a_block_come_with_it_when_the_block_is_read_alon
 
 
 # -- completion and inserted lines -----------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def engine(tiny):
-    e = Engine()
-    e.load(tiny[0]).result()
-    assert e.model is not None, e.error
-    return e
 
 
 def labels(engine, text: str, line: int, character: int) -> list[str] | None:

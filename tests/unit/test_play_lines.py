@@ -12,7 +12,6 @@ from notegen.config import Settings
 from notegen.lsp import completion, inline
 from notegen.lsp.context import note_context
 from notegen.lsp.documents import DocumentView, Reading
-from notegen.lsp.engine import Engine
 from notegen.notes import infer_style
 from notegen.sampling import softmax
 from notegen.sonicpi import read
@@ -32,14 +31,6 @@ DOC = "\n".join(
         "",
     ]
 )
-
-
-@pytest.fixture(scope="module")
-def engine(tiny):
-    e = Engine()
-    e.load(tiny[0]).result()
-    assert e.model is not None, e.error
-    return e
 
 
 def context(text: str, line: int, character: int):
