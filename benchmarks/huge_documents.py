@@ -139,11 +139,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--places", type=int, default=40)
     parser.add_argument("--typing", type=int, default=40)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--server", type=Path, help="the notegen-lsp to run (default: beside this Python)"
+    )
     args = parser.parse_args(argv)
     print("$ " + " ".join([Path(sys.executable).name, *sys.argv]))
     load = os.getloadavg()
     print(f"machine: {os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
-    command = [str(Path(sys.executable).parent / "notegen-lsp")]
+    command = [str(args.server or Path(sys.executable).parent / "notegen-lsp")]
     if args.model:
         command += ["--model", str(args.model.resolve())]
     docs = documents(args.seed)
