@@ -571,7 +571,59 @@ def generate(
     setting: Setting | None = None,
     ending: bool = False,
 ) -> list[Event]:
-    """Continue ``context`` with ``count`` sampled events (pitch and duration).
+    """Continue ``context`` with ``count`` sampled events (pitch and duration): all of
+    :func:`generate_steps` at once."""
+    return finish_steps(
+        generate_steps(
+            model,
+            context,
+            count,
+            temperature=temperature,
+            top_k=top_k,
+            top_p=top_p,
+            seed=seed,
+            tonic=tonic,
+            scale=scale,
+            max_context=max_context,
+            cache=cache,
+            primed=primed,
+            setting=setting,
+            ending=ending,
+        )
+    )
+
+
+def finish_steps(steps: Generator[None, None, list[Event]]) -> list[Event]:
+    """Run a stepwise generation (:func:`generate_steps`) to its end; its events."""
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+
+
+def generate_steps(
+    model: MelodyModel,
+    context: Sequence[Event],
+    count: int,
+    *,
+    temperature: float = 1.0,
+    top_k: int = 0,
+    top_p: float = 1.0,
+    seed: int | None = None,
+    tonic: int | None = None,
+    scale: str | None = None,
+    max_context: int = 256,
+    cache: ContextCache | None = None,
+    primed: Primed | None = None,
+    setting: Setting | None = None,
+    ending: bool = False,
+) -> Generator[None, None, list[Event]]:
+    """:func:`generate` one model step at a time: it yields after each step and returns the
+    events, so a phrase nobody waits for yet can be computed between requests
+    (:meth:`notegen.lsp.engine.Engine.later`) and finished by the first that needs it.
+
+    Continue ``context`` with ``count`` sampled events (pitch and duration).
 
     The first event is drawn from the served next-event distribution (what completion
     ranks); later ones from the model's ``sampling_mixture``, whose copy weights are damped so
@@ -635,6 +687,7 @@ def generate(
             d_in[0, 0] = did
             cond = ahead.rows(np.array([model.duration_of(did)]))
             pls, dls, state = model.step(p_in, d_in, state, cond)
+            yield
             network = pls[0]
             history[known] = pid * vd + did
             known += 1

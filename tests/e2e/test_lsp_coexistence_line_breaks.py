@@ -16,14 +16,15 @@ AFTER_LAST_COMMA = (3, len("a1[0]=[:C4,:H4,:E4,"))
 
 
 async def served(editor, newline: str) -> tuple[list[tuple], str, list[str]]:
-    """Diagnostics (code, message, range), hover on ``:C4``, completion labels after the comma."""
+    """Diagnostics (code, message, range), hover on ``:C4``, completion labels after the comma
+    (the notes and phrases)."""
     uri = editor.open(newline.join(LINES), f"song{len(newline)}{ord(newline[0])}.rb", "ruby")
     diagnostics = await editor.diagnostics(uri)
     hover = await editor.client.text_document_hover_async(
         types.HoverParams(types.TextDocumentIdentifier(uri), types.Position(*ON_C4))
     )
     assert hover is not None, f"no hover with {newline!r} line endings"
-    items = await editor.complete(uri, *AFTER_LAST_COMMA, ",")
+    items = await editor.complete_with_phrases(uri, *AFTER_LAST_COMMA, ",")
     found = [(d.code, d.message, d.range.start, d.range.end) for d in diagnostics]
     return found, hover.contents.value, [i.label for i in items]
 

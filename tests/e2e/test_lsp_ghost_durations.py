@@ -221,7 +221,7 @@ async def test_ghost_text_in_a_voice_without_a_duration_array_carries_no_command
 async def test_an_accepted_phrase_item_gets_its_durations_the_same_way(editor):
     uri = editor.open(SONG)
     await editor.diagnostics(uri)
-    items = await editor.complete(uri, *END_OF_NOTES, ",")
+    items = await editor.complete_with_phrases(uri, *END_OF_NOTES, ",")
     phrase = max((i for i in items if i.kind == types.CompletionItemKind.Snippet), key=len_label)
     notes_only = [i for i in items if i.kind != types.CompletionItemKind.Snippet]
     assert notes_only and all(i.command is None for i in notes_only)  # one note: typed on

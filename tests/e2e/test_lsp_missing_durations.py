@@ -23,7 +23,7 @@ END_OF_NOTES = (3, len("a1[0]=[:C4, :D4, :E4, :F4"))
 async def test_a_phrase_then_the_quick_fix_leaves_equal_counts(editor):
     uri = editor.open(SONG)
     await editor.diagnostics(uri)
-    items = await editor.complete(uri, *END_OF_NOTES, ",")
+    items = await editor.complete_with_phrases(uri, *END_OF_NOTES, ",")
     phrase = next(i for i in items if "," in i.label)
     editor.client.diagnostics.pop(uri)
     editor.change(uri, apply_text_edits(editor.texts[uri], [phrase.text_edit]))

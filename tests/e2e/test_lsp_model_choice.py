@@ -42,7 +42,7 @@ async def editor(tiny_model: Path, models_dir: Path):
 
 
 async def ranking(editor: Editor, uri: str) -> list[tuple[str, str | None]]:
-    items = await editor.complete(uri, *CURSOR, trigger=" ")
+    items = await editor.complete_with_phrases(uri, *CURSOR, trigger=" ")
     return [(i.label, i.detail) for i in items]
 
 
@@ -63,7 +63,7 @@ async def test_a_magic_comment_chooses_the_model(editor: Editor) -> None:
     in_folder = editor.open(TUNE, "baroque-pieces/fugue.rb")
     await editor.diagnostics(chosen)
     shifted = (CURSOR[0] + 1, CURSOR[1])
-    items = await editor.complete(chosen, *shifted, trigger=" ")
+    items = await editor.complete_with_phrases(chosen, *shifted, trigger=" ")
     by_comment = [(i.label, i.detail) for i in items]
     by_default = await ranking(editor, plain)
     by_folder = await ranking(editor, in_folder)
@@ -93,7 +93,7 @@ async def test_an_unknown_model_is_a_diagnostic_and_the_default_serves(editor: E
     assert warning.severity == types.DiagnosticSeverity.Warning
     assert "no model named 'rococo'" in warning.message
     assert "baroque" in warning.message and "tiny" in warning.message  # what there is
-    items = await editor.complete(missing, CURSOR[0] + 1, CURSOR[1], trigger=" ")
+    items = await editor.complete_with_phrases(missing, CURSOR[0] + 1, CURSOR[1], trigger=" ")
     assert [(i.label, i.detail) for i in items] == await ranking(editor, plain)
 
 

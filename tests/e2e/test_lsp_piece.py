@@ -203,7 +203,7 @@ async def test_phrase_items_in_an_unclosed_array_close_it_too(editor, tmp_path):
     col = len("a1[0]=[:C4,:E4,:G4,")
     phrases = [
         i
-        for i in await editor.complete(uri, 2, col, ",")
+        for i in await editor.complete_with_phrases(uri, 2, col, ",")
         if i.kind == types.CompletionItemKind.Snippet
     ]
     assert phrases

@@ -538,7 +538,9 @@ def complete_at(
         """Accepting a phrase adds its durations to ``bN[k]`` (notegen.lsp.ghost_durations)."""
         return ghost_durations.command_for(view, nc, text, events, edit_range)
 
-    return completion.complete(ls.engine_for(view.uri), nc, settings, edit_range, then)
+    return completion.complete(
+        ls.engine_for(view.uri), nc, settings, edit_range, then, phrase_later=True
+    )
 
 
 def gone_stale(ls: NotegenServer, view: DocumentView) -> bool:

@@ -105,18 +105,26 @@ local function run()
     vim.api.nvim_win_set_cursor(0, { cfg.end_of_notes[1] + 1, cfg.end_of_notes[2] })
     -- feedkeys "x!" stays in Insert mode until something ends it: the menu is read, the phrase
     -- picked and Insert mode left from a timer, as a user's keys would do it.
+    -- The server's first menu at a new cursor holds its notes only (it computes the phrase
+    -- after answering): without a phrase the menu is asked for again (vim.lsp.completion.get,
+    -- as a user's <C-x><C-o> would), every 200 ms.
     local phrase
     local give_up = (vim.uv or vim.loop).now() + 20000
+    local polls = 0
     local function pick()
       for i, item in ipairs(vim.fn.complete_info({ "items" }).items) do
         if item.word:find(",") and (phrase == nil or #item.word > #phrase.word) then
           phrase = { index = i - 1, word = item.word }
         end
       end
+      polls = polls + 1
       if phrase ~= nil then
         vim.api.nvim_select_popupmenu_item(phrase.index, true, true, {})
         vim.cmd("stopinsert")
       elseif (vim.uv or vim.loop).now() < give_up then
+        if polls % 4 == 0 then
+          pcall(vim.lsp.completion.get)
+        end
         vim.defer_fn(pick, 50)
       else
         vim.cmd("stopinsert")

@@ -684,6 +684,9 @@ async function main(): Promise<void> {
     await goTo(page, config.ghostCursor[0], notesLine.lastIndexOf("]"));
     await page.keyboard.type(",");
     // The list shows its first rows only; the phrases sort last: ArrowUp wraps to the longest.
+    // The server's first list at a new cursor holds its notes only (it computes the phrase
+    // after answering, or for the ghost text asked at the same keystroke): without a phrase
+    // at the end, the list is asked for again, as a user would with Ctrl+Space.
     const focused = page.locator(".editor-widget.suggest-widget.visible .monaco-list-row.focused .label-name").first();
     const longest = await until("a phrase at the end of the completion list", 30000, async () => {
       if ((await suggestLabels(page)) === undefined) {
@@ -694,7 +697,10 @@ async function main(): Promise<void> {
       await page.keyboard.press("ArrowUp");
       await sleep(300);
       const label = ((await focused.textContent().catch(() => "")) ?? "").trim();
-      return label.includes(",") ? label : undefined;
+      if (label.includes(",")) return label;
+      await page.keyboard.press("Escape");
+      await sleep(200);
+      return undefined;
     });
     result.phraseLabel = longest;
     await page.keyboard.press("Enter");
