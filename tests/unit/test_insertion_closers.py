@@ -6,6 +6,10 @@ Ghost text and phrase items are applied the LSP way and read back with the proje
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+from pathlib import Path
+
 import pytest
 from fixtures.lsp_editor import apply_text_edits
 from lsprotocol import types
@@ -90,3 +94,30 @@ def test_a_closed_ring_is_not_closed_again(engine):
     where = lsp_range(view, nc.local.offset, nc.local.offset)
     ring = collection(apply_text_edits(text, [types.TextEdit(where, found.text)]), "ring")
     assert ring.closed and len(ring.notes) == 2 + len(found.events)
+
+
+NESTED = {
+    "a ring in an array": ("a1=[(ring :C4, :E4, ", ")]"),
+    "a ring after a chord": ("a1=[[:C4, :E4], (ring :C4, :E4, ", ")]"),
+    "a closed chord in a ring": ("mel = (ring [:c4, :e4], :d4, ", ")"),
+}
+
+
+def ruby_ok(tmp_path: Path, text: str) -> tuple[bool, str]:
+    """Ruby's own parser on ``text`` (ruby is in .ci/apt-packages.txt)."""
+    ruby = shutil.which("ruby")
+    assert ruby is not None, "ruby is not installed (listed in .ci/apt-packages.txt)"
+    song = tmp_path / "song.rb"
+    song.write_text(text)
+    check = subprocess.run([ruby, "-c", str(song)], capture_output=True, text=True, timeout=30)
+    return check.returncode == 0, check.stderr
+
+
+@pytest.mark.parametrize("name", NESTED)
+def test_ghost_text_closes_a_ring_left_open_inside_an_unclosed_array_too(engine, name, tmp_path):
+    text, closer = NESTED[name]
+    nc, where = at_end(text)
+    found = inline.ghost(engine, nc, Settings())
+    assert found is not None and found.text.endswith(closer), found.text
+    ok, why = ruby_ok(tmp_path, apply_text_edits(text, [types.TextEdit(where, found.text)]))
+    assert ok, (found.text, why)

@@ -393,7 +393,10 @@ def _value_after(view: DocumentView, local: LocalContext, end: int) -> str | Non
 
 
 def _closer(view: DocumentView, local: LocalContext) -> str:
-    """``)`` for a collection opened by a parenthesis (``(ring …``, ``ring(…``), else ``]``.
+    """What closes the collection at the cursor: ``)`` for one opened by a parenthesis
+    (``(ring …``, ``ring(…``), else ``]``; and before it, the closer of every collection
+    opened inside it and still open at the cursor (``a1=[(ring :C4, :E4, `` → ``)]``: a
+    ring in an array, the ghost text goes on in the ring).
 
     (A long line's window reads the array from a ``[`` of the line's head, at other offsets.)
     """
@@ -401,7 +404,18 @@ def _closer(view: DocumentView, local: LocalContext) -> str:
     if array.open is None or local.skipped:
         return "]"
     at = local.base + array.open
-    return ")" if view.text[at : at + 1] == "(" else "]"
+    still_open: list[str] = []
+    for found in _BRACKET_RE.finditer(view.text, at, max(at, local.offset)):
+        mark = found.group()
+        if mark in "[(":
+            still_open.append("]" if mark == "[" else ")")
+        elif mark in "])" and still_open:
+            still_open.pop()
+    return "".join(reversed(still_open)) or (")" if view.text[at : at + 1] == "(" else "]")
+
+
+_BRACKET_RE = re.compile(r"#[^\r\n]*|[\[\]()]")
+"""Brackets and parentheses, and comments (passed over whole)."""
 
 
 def _durations_of(ctx: CursorContext, reading: Reading | None) -> tuple[str | None, int | None]:
