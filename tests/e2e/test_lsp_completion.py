@@ -50,20 +50,15 @@ def snippets(items: list[types.CompletionItem]) -> list[types.CompletionItem]:
 
 async def test_the_first_list_at_a_cursor_is_its_notes_and_the_phrases_follow(editor):
     """A phrase is ~7 model steps: the first answer at a new cursor has the notes only, and
-    the server computes the phrase after it, so the editor's next request there (the list is
-    incomplete: it asks again at the next keystroke) offers it, within a phrase's steps."""
+    the server computes the phrase once the client pauses, so the editor's next request
+    there (the list is incomplete: it asks again at the next keystroke) offers it."""
     uri = editor.open(SONG)
     await editor.diagnostics(uri)  # (the file read: every answer hears the same piece)
     col = SONG.splitlines()[3].rindex("]")
     first = await editor.complete(uri, 3, col, ",")
     assert [i for i in first if i.kind == types.CompletionItemKind.Value]
     assert snippets(first) == []
-    asks = 1
-    later = first
-    while not snippets(later):
-        assert asks < 9, "8 notes are 8 steps of background work, one at least per request"
-        later = await editor.complete(uri, 3, col, ",")
-        asks += 1
+    later = await editor.complete_with_phrases(uri, 3, col, ",")
     assert [i.label_details.description for i in snippets(later)] == [
         "phrase · 4 notes",
         "phrase · 8 notes",

@@ -3,10 +3,12 @@ thread, finished by the first request that needs it, dropped when the cursor mov
 
 from __future__ import annotations
 
+import time
 from collections.abc import Generator
 from typing import Any
 
 import pytest
+from notegen.lsp import engine as engine_module
 from notegen.lsp.engine import Engine
 
 
@@ -95,3 +97,41 @@ def test_work_that_fails_is_dropped_and_logged(engine, caplog):
         on_worker(engine, engine.known, "phrase")
     assert on_worker(engine, engine.known, "phrase") is None
     assert "background work failed" in caplog.text
+
+
+def test_later_work_waits_while_the_client_is_speaking(monkeypatch):
+    """Typing faster than the pause spends nothing on phrases passed by; once the client is
+    quiet for ``LATER_QUIET_S`` the work runs (and stops again when it speaks)."""
+    monkeypatch.setattr(engine_module, "LATER_QUIET_S", 0.01)
+    speaking = [True]
+    quiet_engine = Engine(quiet_for=lambda: 0.0 if speaking[0] else 1.0)
+    try:
+        done: list[int] = []
+        on_worker(quiet_engine, quiet_engine.later, "phrase", lambda: counting(3, done))
+        for _ in range(10):  # requests while the client speaks: the work waits
+            assert on_worker(quiet_engine, quiet_engine.known, "phrase") is None
+        assert done == []
+        speaking[0] = False
+        deadline = time.monotonic() + 10
+        while on_worker(quiet_engine, quiet_engine.known, "phrase") is None:
+            assert time.monotonic() < deadline, f"not done once quiet (steps {done})"
+            time.sleep(0.01)
+        assert done == [0, 1, 2]
+    finally:
+        quiet_engine.shutdown()
+
+
+def test_the_alarm_runs_only_the_latest_function_given_and_nothing_once_closed():
+    alarm = engine_module._Alarm()
+    ran: list[int] = []
+    for n in (1, 2, 3):
+        alarm.set(0.01, lambda n=n: ran.append(n))
+    deadline = time.monotonic() + 10
+    while not ran:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    alarm.set(30.0, lambda: ran.append(4))
+    alarm.close()
+    with pytest.raises(RuntimeError):
+        alarm.set(0.0, lambda: ran.append(5))
+    assert ran == [3]

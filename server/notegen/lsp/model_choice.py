@@ -201,7 +201,7 @@ class ModelChoice:
             return self.default
         engine = self.engines.get(card)
         if engine is None:
-            engine = self.engines[card] = Engine()
+            engine = self.engines[card] = Engine(self.default.quiet_for)
             engine.load(card)
         return engine
 

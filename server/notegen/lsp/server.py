@@ -93,7 +93,7 @@ class NotegenServer(LanguageServer):
         limit_malloc_arenas()
         self.settings = Settings()
         self.cli_model_path = model_path
-        self.engine = Engine()
+        self.engine = Engine(quiet_for=self.quiet_for)
         self.models = ModelChoice(self.engine, background=True)  # other models, per document
         self.model_sent: dict[str, Choice] = {}
         self.reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="notegen-read")
@@ -221,6 +221,10 @@ class NotegenServer(LanguageServer):
         """Which model serves ``uri`` (its magic comment, a folder setting, or the default)."""
         view = self.view(uri)
         return self.models.choose(self.settings, uri, view.text if view is not None else "")
+
+    def quiet_for(self) -> float:
+        """Seconds since the client last sent anything."""
+        return time.monotonic() - self.protocol.last_message
 
     def engine_for(self, uri: str) -> Engine:
         """The engine of the model that serves ``uri``."""
