@@ -185,3 +185,27 @@ def test_a_cancelled_big_generation_leaves_no_process_behind(
         assert edit_texts(client) == []
     finally:
         client.close()
+
+
+def test_work_whose_document_closed_while_it_waited_is_not_begun(
+    servers: tuple[Any, Any], tmp_path: Path
+) -> None:
+    """A client that opens a document, asks for a generation and closes it, again and again:
+    each generation finds its document closed when its turn comes (a child process each, or
+    the long-work thread) and answers ContentModified without doing the work."""
+    for client in servers:
+        pending = []
+        for k in range(5):
+            uri = (tmp_path / f"gone{k}.rb").as_uri()
+            client.did_open(uri, PIECE)
+            pending.append(command(client, "generateMelody", {"uri": uri, "length": 300}))
+            client.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
+        errors = []
+        for reply in pending:
+            with pytest.raises(rpc.RpcError) as raised:
+                reply.wait(120)
+            errors.append(raised.value)
+        assert {e.code for e in errors} == {-32801}  # ContentModified
+        skipped = [e for e in errors if "was closed before the work began" in str(e)]
+        assert len(skipped) >= 4, [str(e) for e in errors]  # (the first may have begun)
+        assert edit_texts(client) == []

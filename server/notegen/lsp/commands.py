@@ -164,6 +164,7 @@ async def apply(
 
 
 async def long_work(
+    server: Host,
     engine: Engine,
     model: MelodyModel,
     notes: int,
@@ -177,9 +178,20 @@ async def long_work(
 
     Either way a cancelled request stops the work; a child that fails is an error reply and
     nothing changes. When no process can be started at all, the server does the work itself.
+    Work whose document was closed while it waited for its turn is not begun (ContentModified):
+    a client that opened, asked a generation and closed, again and again, queued work the
+    server did one after the other long after every document had gone.
     """
+
+    def still_open() -> None:
+        if server.current_version(view.uri) is None:
+            raise JsonRpcContentModified(
+                message=f"{view.uri} was closed before the work began; nothing was done"
+            )
+
     if child.wanted(notes) and engine.path is not None:
         async with engine.child_turn():  # one big job at a time, as on the long-work thread
+            still_open()
             try:
                 return await child.run_in_child(engine.path, fn, view, *args)
             except child.ChildUnavailable as exc:
@@ -189,7 +201,12 @@ async def long_work(
             except child.ChildFailed as exc:
                 raise JsonRpcInternalError(message=f"notegen: {exc}; nothing was changed") from None
     job = Job(model)  # stops at its next model step when the request is cancelled
-    return await engine.run_long(job, lambda: fn(job.model, view, *args))
+
+    def work() -> T:
+        still_open()  # (on the long-work thread, once the jobs queued before it are done)
+        return fn(job.model, view, *args)
+
+    return await engine.run_long(job, work)
 
 
 # -- generateMelody ----------------------------------------------------------------------------
@@ -252,7 +269,16 @@ async def generate_melody(server: Host, *args: Any) -> dict[str, Any]:
     model = await model_or_error(server, view.uri)
     latest = server.latest_reading(view.uri)
     made = await long_work(
-        engine, model, options.length, jobs.melody_block, view, position, options, form, preview
+        server,
+        engine,
+        model,
+        options.length,
+        jobs.melody_block,
+        view,
+        position,
+        options,
+        form,
+        preview,
     )
     block, where = made.block, made.where
     asked = None if made.moved else position
@@ -308,6 +334,7 @@ async def continue_melody(server: Host, *args: Any) -> dict[str, Any]:
     # A child process reads the context itself (a fresh cache); the server's own is warm.
     cache = None if child.wanted(count) else engine.cache
     result = await long_work(
+        server,
         engine,
         model,
         count,
