@@ -209,3 +209,30 @@ def test_work_whose_document_closed_while_it_waited_is_not_begun(
         skipped = [e for e in errors if "was closed before the work began" in str(e)]
         assert len(skipped) >= 4, [str(e) for e in errors]  # (the first may have begun)
         assert edit_texts(client) == []
+
+
+def test_a_big_generation_under_way_stops_when_its_document_closes(
+    tiny_model: Path, tmp_path: Path
+) -> None:
+    client = start(tiny_model, tmp_path, None, "server")
+    try:
+        uri = (tmp_path / "long.rb").as_uri()
+        client.did_open(uri, "")
+        running = command(client, "generateMelody", {"uri": uri, "length": 100_000, "seed": 1})
+        child_pid = wait_for_child(client.process.pid)
+        client.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
+        with pytest.raises(rpc.RpcError) as caught:
+            running.wait(60)
+        assert caught.value.code == -32801  # ContentModified
+        assert "was closed while the work ran" in str(caught.value)
+        assert not Path(f"/proc/{child_pid}").exists()  # killed and reaped before the answer
+        assert edit_texts(client) == []
+        # the server goes on: the next big generation gets its turn
+        client.did_open(uri, "")
+        nxt = command(client, "generateMelody", {"uri": uri, "length": 100_000, "seed": 2})
+        wait_for_child(client.process.pid, other_than=child_pid)
+        client.cancel(nxt)
+        with pytest.raises(rpc.RpcError):
+            nxt.wait(60)
+    finally:
+        client.close()

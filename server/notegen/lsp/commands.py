@@ -180,8 +180,24 @@ async def long_work(
     nothing changes. When no process can be started at all, the server does the work itself.
     Work whose document was closed while it waited for its turn is not begun (ContentModified):
     a client that opened, asked a generation and closed, again and again, queued work the
-    server did one after the other long after every document had gone.
+    server did one after the other long after every document had gone; work under way when
+    its document closes is stopped (:meth:`Host.while_open`).
     """
+    return await server.while_open(
+        view.uri, _long_work(server, engine, model, notes, fn, view, *args)
+    )
+
+
+async def _long_work(
+    server: Host,
+    engine: Engine,
+    model: MelodyModel,
+    notes: int,
+    fn: Callable[..., T],
+    view: DocumentView,
+    *args: Any,
+) -> T:
+    """:func:`long_work` itself, held by :meth:`Host.while_open`."""
 
     def still_open() -> None:
         if server.current_version(view.uri) is None:

@@ -8,14 +8,16 @@ protocol. A test can hand a feature any object with the same attributes.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
-from typing import Protocol
+from collections.abc import Awaitable, Coroutine
+from typing import Any, Protocol, TypeVar
 
 from lsprotocol import types
 from notegen.config import Settings
 
 from .documents import DocumentView, Reading
 from .engine import Engine
+
+T = TypeVar("T")
 
 
 class Host(Protocol):
@@ -36,6 +38,9 @@ class Host(Protocol):
     def is_current(self, view: DocumentView) -> bool:
         """Whether ``view`` is still the open document (its version and its text: versions
         start again when a document is opened again)."""
+
+    def while_open(self, uri: str, work: Coroutine[Any, Any, T]) -> Awaitable[T]:
+        """``work``, stopped when ``uri`` is closed before it ends (``ContentModified``)."""
 
     def latest_reading(self, uri: str) -> Reading | None:
         """The latest whole-file reading of ``uri`` (maybe a few edits old)."""

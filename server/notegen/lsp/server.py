@@ -19,9 +19,9 @@ import gc
 import logging
 import sys
 import time
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Coroutine, Generator, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import unquote
 
 import numpy as np
@@ -29,7 +29,7 @@ from lsprotocol import types
 from notegen import __version__
 from notegen.config import SECTION, Settings, parse_settings
 from notegen.melody import Event
-from pygls.exceptions import JsonRpcException
+from pygls.exceptions import JsonRpcContentModified, JsonRpcException
 from pygls.lsp.server import LanguageServer
 
 from . import (
@@ -56,6 +56,7 @@ from .model_choice import diagnostics as model_diagnostics
 from .protocol import ClientDidNotAnswer, NotegenProtocol, Prepared
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 DIAGNOSTICS_DELAY_S = 0.4
 """Quiet time after an edit before the whole file is re-read for diagnostics."""
@@ -94,6 +95,10 @@ class NotegenServer(LanguageServer):
         self.settings = Settings()
         self.cli_model_path = model_path
         self.engine = Engine(quiet_for=self.quiet_for)
+        self.running: dict[str, set[asyncio.Future[Any]]] = {}
+        """Generations under way, by document (:meth:`while_open`)."""
+        self.closed_work: set[asyncio.Future[Any]] = set()
+        """Those stopped because their document was closed."""
         self.models = ModelChoice(self.engine, background=True)  # other models, per document
         self.model_sent: dict[str, Choice] = {}
         self.reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="notegen-read")
@@ -221,6 +226,28 @@ class NotegenServer(LanguageServer):
         """Which model serves ``uri`` (its magic comment, a folder setting, or the default)."""
         view = self.view(uri)
         return self.models.choose(self.settings, uri, view.text if view is not None else "")
+
+    async def while_open(self, uri: str, work: Coroutine[Any, Any, T]) -> T:
+        """``work`` (a generation), stopped when ``uri`` is closed before it ends: its child
+        process killed or its model steps stopped, and answered ``ContentModified``. Run to
+        its end it would only have been refused (its document is gone)."""
+        task = asyncio.ensure_future(work)
+        self.running.setdefault(uri, set()).add(task)
+        try:
+            return await task
+        except asyncio.CancelledError:
+            if task in self.closed_work:  # (not the request's own cancellation)
+                raise JsonRpcContentModified(
+                    message=f"{uri} was closed while the work ran; it was stopped, nothing changed"
+                ) from None
+            raise
+        finally:
+            held = self.running.get(uri)
+            if held is not None:
+                held.discard(task)
+                if not held:
+                    del self.running[uri]
+            self.closed_work.discard(task)
 
     def quiet_for(self) -> float:
         """Seconds since the client last sent anything."""
@@ -484,6 +511,10 @@ class NotegenServer(LanguageServer):
         task = self.warmers.pop(uri, None)
         if task is not None:
             task.cancel()
+        if closing:
+            for work in self.running.pop(uri, ()):  # generations for it (while_open)
+                self.closed_work.add(work)
+                work.cancel()
         timer = self.timers.pop(uri, None)
         if timer is not None:
             timer.cancel()
