@@ -8,11 +8,8 @@ and the editor applies it. A command that arrives stale changes nothing.
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-from pathlib import Path
-
 from fixtures.lsp_editor import Editor, apply_text_edits
+from fixtures.ruby import ruby_ok
 from lsprotocol import types
 from notegen.sonicpi import read
 
@@ -75,15 +72,6 @@ async def run_command(editor: Editor, item: types.InlineCompletionItem) -> dict:
 
 def voice(text: str, name: str = "a1[0]"):
     return next(a for a in read(text) if a.name == name)
-
-
-def ruby_ok(tmp_path: Path, text: str) -> tuple[bool, str]:
-    ruby = shutil.which("ruby")
-    assert ruby is not None, "ruby is not installed (listed in .ci/apt-packages.txt)"
-    song = tmp_path / "song.rb"
-    song.write_text(text)
-    check = subprocess.run([ruby, "-c", str(song)], capture_output=True, text=True, timeout=30)
-    return check.returncode == 0, check.stderr
 
 
 async def test_accepted_ghost_text_adds_its_notes_durations_to_the_paired_array(editor, tmp_path):

@@ -5,11 +5,9 @@ blocks written in the piece's form, key, tempo and place."""
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
-from pathlib import Path
 
 import pytest
+from fixtures.ruby import ruby_ok
 from lsprotocol import types
 from notegen.sonicpi import read
 
@@ -30,16 +28,6 @@ end
 sleep 12
 puts "done"
 """
-
-
-def ruby_ok(tmp_path: Path, text: str) -> tuple[bool, str]:
-    """Ruby's own parser on ``text`` (ruby is in .ci/apt-packages.txt)."""
-    ruby = shutil.which("ruby")
-    assert ruby is not None, "ruby is not installed (listed in .ci/apt-packages.txt)"
-    song = tmp_path / "song.rb"
-    song.write_text(text)
-    check = subprocess.run([ruby, "-c", str(song)], capture_output=True, text=True, timeout=30)
-    return check.returncode == 0, check.stderr
 
 
 def counts(text: str) -> dict[str, tuple[int, int | None]]:

@@ -6,12 +6,9 @@ Ghost text and phrase items are applied the LSP way and read back with the proje
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-from pathlib import Path
-
 import pytest
 from fixtures.lsp_editor import apply_text_edits
+from fixtures.ruby import ruby_ok
 from lsprotocol import types
 from notegen.config import Settings
 from notegen.lsp import completion, inline
@@ -101,16 +98,6 @@ NESTED = {
     "a ring after a chord": ("a1=[[:C4, :E4], (ring :C4, :E4, ", ")]"),
     "a closed chord in a ring": ("mel = (ring [:c4, :e4], :d4, ", ")"),
 }
-
-
-def ruby_ok(tmp_path: Path, text: str) -> tuple[bool, str]:
-    """Ruby's own parser on ``text`` (ruby is in .ci/apt-packages.txt)."""
-    ruby = shutil.which("ruby")
-    assert ruby is not None, "ruby is not installed (listed in .ci/apt-packages.txt)"
-    song = tmp_path / "song.rb"
-    song.write_text(text)
-    check = subprocess.run([ruby, "-c", str(song)], capture_output=True, text=True, timeout=30)
-    return check.returncode == 0, check.stderr
 
 
 @pytest.mark.parametrize("name", NESTED)
