@@ -15,7 +15,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -33,6 +33,8 @@ from notegen.sampling import (
     pitch_class_mask,
     softmax,
 )
+
+R = TypeVar("R")
 
 _TINY = 1e-30  # as notegen.copying: the floor of a mixed probability
 
@@ -593,8 +595,8 @@ def generate(
     )
 
 
-def finish_steps(steps: Generator[None, None, list[Event]]) -> list[Event]:
-    """Run a stepwise generation (:func:`generate_steps`) to its end; its events."""
+def finish_steps(steps: Generator[None, None, R]) -> R:
+    """Run stepwise work (:func:`generate_steps`) to its end; its result."""
     while True:
         try:
             next(steps)

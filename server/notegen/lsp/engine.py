@@ -24,7 +24,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from notegen.generate import ContextCache
+from notegen.generate import ContextCache, finish_steps
 from notegen.model import MelodyModel, ModelError, default_model_path
 from notegen.paths import user_path
 
@@ -290,12 +290,7 @@ class Engine:
             steps: Generator[None, None, T] = pending[1]
         else:
             steps = start()
-        while True:
-            try:
-                next(steps)
-            except StopIteration as done:
-                value: T = done.value
-                break
+        value = finish_steps(steps)
         self._keep(key, value)
         return value
 
