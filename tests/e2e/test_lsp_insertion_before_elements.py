@@ -8,7 +8,7 @@ is applied as an editor applies it and the result is read back with the project'
 
 from __future__ import annotations
 
-from fixtures.lsp_editor import Editor, apply_text_edits
+from fixtures.lsp_editor import apply_text_edits
 from lsprotocol import types
 from notegen.sonicpi import read
 from notegen.sonicpi.types import NoteArray
@@ -26,22 +26,6 @@ end
 AFTER_FIRST_COMMA = (3, len("a1[0]=[:C4,"))
 
 LOOP = "live_loop :a do\n  play :c4\n  sleep 0.5\n  play :d4\n  sleep 0.5\nend\n"
-
-
-async def ghost(
-    editor: Editor, uri: str, line: int, character: int
-) -> types.InlineCompletionItem | None:
-    result = await editor.client.text_document_inline_completion_async(
-        types.InlineCompletionParams(
-            text_document=types.TextDocumentIdentifier(uri),
-            position=types.Position(line, character),
-            context=types.InlineCompletionContext(
-                trigger_kind=types.InlineCompletionTriggerKind.Automatic
-            ),
-        )
-    )
-    items = result.items if isinstance(result, types.InlineCompletionList) else result
-    return items[0] if items else None
 
 
 def accepted(text: str, item: types.InlineCompletionItem) -> str:
@@ -72,7 +56,7 @@ async def test_completion_after_a_comma_before_a_note_keeps_the_notes_apart(edit
 
 async def test_ghost_text_before_the_first_note_keeps_the_notes_apart(editor):
     uri = editor.open(SONG)
-    item = await ghost(editor, uri, 3, len("a1[0]=["))
+    item = await editor.ghost_item(uri, 3, len("a1[0]=["))
     assert item is not None
 
     notes = written(voice(accepted(SONG, item)))
@@ -84,7 +68,7 @@ async def test_ghost_text_before_the_first_note_keeps_the_notes_apart(editor):
 async def test_an_accepted_mid_array_ghost_and_its_command_keep_the_voice_whole(editor):
     uri = editor.open(SONG)
     await editor.diagnostics(uri)
-    item = await ghost(editor, uri, *AFTER_FIRST_COMMA)
+    item = await editor.ghost_item(uri, *AFTER_FIRST_COMMA)
     assert item is not None and item.command is not None
     editor.change(uri, accepted(SONG, item))
     added = len(voice(editor.texts[uri]).notes) - 3
@@ -110,13 +94,13 @@ async def test_before_a_play_or_sleep_value_an_item_replaces_it_and_no_ghost_is_
         for item in items:
             assert isinstance(item.text_edit, types.TextEdit)
             assert apply_text_edits(LOOP, [item.text_edit]).splitlines()[line] == head + item.label
-        assert await ghost(editor, uri, line, len(head)) is None
+        assert await editor.ghost_item(uri, line, len(head)) is None
 
 
 async def test_ghost_text_closes_an_unclosed_ring_with_a_parenthesis(editor):
     text = "use_bpm 70\nmel = (ring :c4, :d4, "
     uri = editor.open(text)
-    item = await ghost(editor, uri, 1, len("mel = (ring :c4, :d4, "))
+    item = await editor.ghost_item(uri, 1, len("mel = (ring :c4, :d4, "))
     assert item is not None
     assert isinstance(item.insert_text, str) and item.insert_text.endswith(")")
 

@@ -42,20 +42,6 @@ def ruby_ok(text: str, tmp_path: Path) -> None:
     assert check.returncode == 0, check.stderr
 
 
-async def ghost(editor, uri: str, line: int, character: int) -> str | None:
-    result = await editor.client.text_document_inline_completion_async(
-        types.InlineCompletionParams(
-            text_document=types.TextDocumentIdentifier(uri),
-            position=types.Position(line, character),
-            context=types.InlineCompletionContext(
-                trigger_kind=types.InlineCompletionTriggerKind.Automatic
-            ),
-        )
-    )
-    items = result.items if isinstance(result, types.InlineCompletionList) else result
-    return items[0].insert_text if items else None
-
-
 async def test_completion_after_play_offers_notes_spelled_like_the_file(editor):
     uri = editor.open(LOOP)
     editor.insert(uri, 9, 0, "  play \n")
@@ -84,7 +70,7 @@ async def test_no_completion_where_a_note_cannot_go(editor):
 async def test_ghost_text_on_a_blank_line_continues_the_run(editor, tmp_path):
     uri = editor.open(LOOP)
     editor.insert(uri, 9, 0, "\n")
-    text = await ghost(editor, uri, 9, 0)
+    text = await editor.ghost(uri, 9, 0)
     assert text is not None
     lines = text.split("\n")
     assert lines[0].startswith("  play :") and lines[0].endswith(", release: 0.3")
