@@ -14,7 +14,7 @@ import json
 import math
 import os
 import stat
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +92,21 @@ def default_model_path() -> Path:
 
 STRETCH_STEPS = 16
 """Events from which one row's call runs on :attr:`MelodyModel.stretch_session`."""
+
+
+EACH_VALUE_FROM = 4096
+"""From this many values an encoding reads each distinct value once (:func:`_each_value`)."""
+
+
+def _each_value(encode: Callable[[np.ndarray], np.ndarray], values: np.ndarray) -> np.ndarray:
+    """``encode(values)`` for an elementwise ``encode``, computed once per distinct value in
+    long arrays: a voice of 200,000 notes has a few dozen (its durations' nearest-vocabulary
+    search was 44 ms of 200,000 x 24 distances; with :func:`numpy.unique` ~15 ms)."""
+    values = np.asarray(values, np.float64)
+    if len(values) < EACH_VALUE_FROM:
+        return encode(values)
+    distinct, inverse = np.unique(values, return_inverse=True)  # (NaNs: one value)
+    return encode(distinct)[inverse.reshape(-1)]
 
 
 def _quantized(card: dict[str, Any]) -> bool:
@@ -462,6 +477,9 @@ class MelodyModel:
         self, pitches: np.ndarray, durations: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
         """As :meth:`encode` for float arrays (NaN = rest / unknown duration)."""
+        return _each_value(self._pitch_ids, pitches), _each_value(self._duration_ids, durations)
+
+    def _pitch_ids(self, pitches: np.ndarray) -> np.ndarray:
         with np.errstate(invalid="ignore", over="ignore"):
             rest = ~np.isfinite(pitches)
             midi = np.floor(np.where(rest, self.lo, pitches) + 0.5)
@@ -472,10 +490,14 @@ class MelodyModel:
             midi = np.clip(midi, self.lo, self.hi).astype(np.int64)
             pids = self._pitch_table[midi - self.lo]
             pids[rest] = REST
+        return pids.astype(np.int64)
+
+    def _duration_ids(self, durations: np.ndarray) -> np.ndarray:
+        with np.errstate(invalid="ignore", over="ignore"):
             bad = ~np.isfinite(durations) | (durations <= 0)
             logs = np.log(np.where(bad, self.default_duration, durations))
             dids = np.abs(logs[:, None] - self._log_durations[None, :]).argmin(axis=1) + 1
-        return pids.astype(np.int64), dids.astype(np.int64)
+        return dids.astype(np.int64)
 
     def joint_ids(self, pitch_ids: np.ndarray, dur_ids: np.ndarray) -> np.ndarray:
         """One id per event (``pitch_id * |durations| + duration_id``): the copy model's and

@@ -34,6 +34,7 @@ from .documents import (
     DocumentView,
     LocalContext,
     Reading,
+    VoiceTrack,
     before_events,
 )
 
@@ -152,12 +153,17 @@ class NoteContext:
     def _context(
         self, cache: ContextCache, extra: Sequence[Event]
     ) -> tuple[np.ndarray, list[int], Setting | None]:
-        parts = [
-            self.reading.ids(a, cache) if self.reading is not None else cache.ids(a.events())
-            for a in self.earlier
-        ]
+        track = self._track(cache)
         tail = cache.ids([*self.before, *extra])
-        bounds = np.cumsum([0, *(len(p) for p in parts)])
+        if track is not None:  # the voice's earlier sections: only the window's are joined
+            bounds = track.bounds[: len(self.earlier) + 1]
+            parts: list[np.ndarray] = []
+        else:
+            parts = [
+                self.reading.ids(a, cache) if self.reading is not None else cache.ids(a.events())
+                for a in self.earlier
+            ]
+            bounds = np.cumsum([0, *(len(p) for p in parts)])
         prefix = int(bounds[-1])
         n = prefix + len(tail)
         skipped = self.local.skipped if self.local is not None else 0  # (a warm-up's: none)
@@ -172,7 +178,11 @@ class NoteContext:
             cut = trim_context(n, self.max_context)
             later = bounds[bounds >= cut]
             start = int(later[0]) if len(later) else cut
-        ids = np.concatenate([*parts, tail]) if parts else tail
+        if track is not None:
+            head = track.ids[min(start, prefix) : prefix]
+            ids = np.concatenate([head, tail[max(0, start - prefix) :]])
+        else:
+            ids = (np.concatenate([*parts, tail]) if parts else tail)[start:]
         marks = [int(b) - start for b in bounds if start < b <= prefix]
         # and every STOP_EVERY notes of this array (counted from its first, however many a
         # window left out), so a cursor in a long array steps from a kept state nearby
@@ -183,11 +193,46 @@ class NoteContext:
         if self.setting is not None and cache.model.cond_dim:
             setting = self.setting
             if self.cursor_time is not None:
-                heard = cache.model.beats_of(ids[: n - len(extra)] % cache.vd)
+                heard = self._beats_before(cache, track, parts, tail, prefix, n - len(extra))
                 setting = replace(setting, start=self.cursor_time - heard)
-            dropped = cache.model.beats_of(ids[:start] % cache.vd)
+            dropped = self._beats_before(cache, track, parts, tail, prefix, start)
             setting = setting.later(dropped + self._skipped_beats(cache))
-        return ids[start:], marks, setting
+        return ids, marks, setting
+
+    def _track(self, cache: ContextCache) -> VoiceTrack | None:
+        """The reading's track of the voice whose first sections are :attr:`earlier`."""
+        if self.reading is None or not self.earlier:
+            return None
+        last = self.earlier[-1]
+        if last.kind != "voice" or last.voice is None or last.voice not in self.reading.voices:
+            return None
+        track = self.reading.track(last.voice, cache)
+        k = len(self.earlier)
+        if k > len(track.sections) or track.sections[k - 1] is not last:
+            return None  # (not the voice's first sections: read them one by one)
+        return track
+
+    @staticmethod
+    def _beats_before(
+        cache: ContextCache,
+        track: VoiceTrack | None,
+        parts: list[np.ndarray],
+        tail: np.ndarray,
+        prefix: int,
+        count: int,
+    ) -> float:
+        """Beats of the first ``count`` events of the untrimmed context (the ``prefix``
+        events of the earlier sections, then ``tail``), exactly as ``model.beats_of`` sums
+        them: the cached states' keys hold the time line's start."""
+        model = cache.model
+        if track is None:
+            ids = np.concatenate([*parts, tail]) if parts else tail
+            return model.beats_of(ids[:count] % cache.vd)
+        if count <= prefix:
+            return track.beats_before(count)
+        dids = tail[: count - prefix] % cache.vd
+        beats = np.concatenate([track.beats[:prefix], model.durations[dids[dids > 0] - 1]])
+        return float(np.add.reduce(beats))
 
     def _skipped_beats(self, cache: ContextCache) -> float:
         """Beats of the elements of a long line that its window left out (their durations,
