@@ -90,10 +90,6 @@ def default_model_path() -> Path:
     return candidates[-1]
 
 
-STRETCH_STEPS = 16
-"""Events from which one row's call runs on :attr:`MelodyModel.stretch_session`."""
-
-
 EACH_VALUE_FROM = 4096
 """From this many values an encoding reads each distinct value once (:func:`_each_value`)."""
 
@@ -111,7 +107,7 @@ def _each_value(encode: Callable[[np.ndarray], np.ndarray], values: np.ndarray) 
 
 def _quantized(card: dict[str, Any]) -> bool:
     """Whether a card's graph has int8 LSTM weights (it records ``notegen-train quantize``):
-    known before the session is made, whose batches must then run on one thread."""
+    known before the session is made, which must then run on one thread."""
     return "quantization" in card
 
 
@@ -252,18 +248,12 @@ class MelodyModel:
             card.get("duration_vocab") or ["<bos>", card.get("default_duration", 1.0)]
         )
         self.default_duration = float(card.get("default_duration", 1.0))
-        self.stretch_session: Any = None
-        """A quantized graph's second session, on several threads, for a lone row's stretch of
-        :data:`STRETCH_STEPS` events or more (priming a context): bit-identical to the one-thread
-        session for batches of up to 4 rows (400 random calls of 1-399 events compared), and
-        ~1.7x faster for 100 events (6.0 → 3.5 ms on the 2-CPU VM); single steps are not (0.22
-        vs 0.21 ms), and batch-8 calls round differently on two threads. It costs ~4-5 MB."""
         self.quantized = _quantized(card)
         """Int8 LSTM weights (``notegen-train quantize``): the graph quantizes each step's
         hidden states over all batch rows at once, so a row alone and the same row beside
         others differ slightly; :meth:`step` reads rows one by one unless told they belong
-        together (``joint``), and every batch runs on one thread (two split the rows'
-        quantization differently; a lone row's stretch may not: :attr:`stretch_session`)."""
+        together (``joint``), and every call runs on one thread (two split the rows'
+        quantization differently)."""
         self.pitches = np.asarray(self.pitch_vocab[2:], dtype=np.int64)
         self.lo, self.hi = int(self.pitches[0]), int(self.pitches[-1])
         self.durations = np.asarray(self.duration_vocab[1:], dtype=np.float64)
@@ -358,14 +348,10 @@ class MelodyModel:
                     f"{onnx_path}: sha256 {actual[:12]}… does not match the card's "
                     f"{expected[:12]}… (file corrupt or card from another export)"
                 )
-        stretches = None
-        if _quantized(card) and threads > 1:
-            # (see MelodyModel.quantized and stretch_session)
-            stretches = _make_session(data, onnx_path, threads)
-            threads = 1
+        if _quantized(card):
+            threads = 1  # (see MelodyModel.quantized; one thread is as fast for int8 steps)
         session = _make_session(data, onnx_path, threads)
         model = cls(card, session, onnx_path)
-        model.stretch_session = stretches
         model._check_io(onnx_path)
         return model
 
@@ -781,10 +767,7 @@ class MelodyModel:
                     rows = [self.condition(row[1:], 0, len(row), None) for row in d]
                     cond = np.stack([r for r in rows if r is not None])
                 feeds[self._cond_name] = np.asarray(cond, np.float32)
-            session = self.session
-            if self.stretch_session is not None and len(p) == 1 and p.shape[1] >= STRETCH_STEPS:
-                session = self.stretch_session
-            out = session.run(self._out, feeds)
+            out = self.session.run(self._out, feeds)
             pl, dl, h2, c2 = out[0], out[1], out[2], out[3]
             pl[..., BOS] = _NEG
             dl[..., BOS] = _NEG

@@ -39,10 +39,10 @@ takes less than half the time on two (20 events: 2.5 → 1.1 ms, measured); a ph
 one-event steps gain little. Completions on the 20,000-note benchmark piece, replayed
 in-process: p99 12.2-12.4 → 10.7-11.5 ms, for ~10 % more CPU. Big jobs in child processes
 (:mod:`notegen.lsp.child`) keep one thread: they run beside completions. A quantized graph
-(the shipped one: :attr:`notegen.model.MelodyModel.quantized`) runs its single steps and its
-batches on one (its int8 steps are as fast on one, and two round a batch's hidden states
-differently) and a lone row's stretch of notes on two (the same results, ~1.7x faster:
-:attr:`notegen.model.MelodyModel.stretch_session`)."""
+(the shipped one: :attr:`notegen.model.MelodyModel.quantized`) always runs on one: two round
+a batch's hidden states differently. (A lone row's stretch of 16-200 events is bit-identical
+and 1.3-1.6x faster on two; a second session for those cost 5.5 MB of RSS with no clear gain
+on the 20,000-note piece: tried and reverted, Dec 4.)"""
 
 
 RESULTS = 256
