@@ -236,3 +236,66 @@ def test_a_big_generation_under_way_stops_when_its_document_closes(
             nxt.wait(60)
     finally:
         client.close()
+
+
+def cpu_seconds(pid: int) -> float:
+    """The process's CPU time so far (user + system, all its threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def busy_for(pid: int, seconds: float, timeout: float = 60.0) -> None:
+    """Until the process has spent ``seconds`` more of CPU (its work is under way)."""
+    start = cpu_seconds(pid)
+    deadline = time.monotonic() + timeout
+    while cpu_seconds(pid) - start < seconds:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the server did not spend {seconds} s of CPU")
+        time.sleep(0.01)
+
+
+def settles(pid: int, timeout: float = 30.0) -> None:
+    """Until the process spends under a fifth of a core over 0.2 s (no work left running)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        before = cpu_seconds(pid)
+        time.sleep(0.2)
+        if cpu_seconds(pid) - before < 0.04:
+            return
+    raise TimeoutError("the server kept working")
+
+
+def test_a_generation_under_way_in_the_server_stops_when_its_document_closes(
+    tiny_model: Path, tmp_path: Path
+) -> None:
+    """The same without child processes: the work on the server's long-work thread stops at
+    its next model step. Measured in the server's own CPU: the stopped generation costs a
+    fraction of one run to its end (here, first)."""
+    client = start(tiny_model, tmp_path, NOTHING, "inside")
+    try:
+        pid = client.process.pid
+        whole = (tmp_path / "whole.rb").as_uri()
+        client.did_open(whole, "")
+        settles(pid)
+        before = cpu_seconds(pid)
+        command(client, "generateMelody", {"uri": whole, "length": 100_000, "seed": 1}).wait(120)
+        settles(pid)
+        to_the_end = cpu_seconds(pid) - before
+        assert len(edit_texts(client)) == 1
+
+        uri = (tmp_path / "long.rb").as_uri()
+        client.did_open(uri, "")
+        settles(pid)
+        before = cpu_seconds(pid)
+        running = command(client, "generateMelody", {"uri": uri, "length": 100_000, "seed": 1})
+        busy_for(pid, 0.5)  # (nothing else runs: the generation has begun)
+        client.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
+        with pytest.raises(rpc.RpcError) as caught:
+            running.wait(60)
+        assert caught.value.code == -32801  # ContentModified
+        assert "was closed while the work ran" in str(caught.value)
+        settles(pid)
+        assert cpu_seconds(pid) - before < to_the_end / 2, to_the_end
+        assert len(edit_texts(client)) == 1  # (the first generation's only)
+    finally:
+        client.close()
