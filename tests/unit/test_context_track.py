@@ -102,3 +102,17 @@ def test_a_long_array_is_encoded_as_its_values_one_by_one(cache):
         p, d = model.encode_values(pitches[at : at + 1000], durations[at : at + 1000])
         assert np.array_equal(p, pids[at : at + 1000])
         assert np.array_equal(d, dids[at : at + 1000])
+
+
+def test_tracks_made_ahead_are_the_ones_cursors_use(cache):
+    """(The server makes them on its reader thread before the reading is used.)"""
+    text = piece(random.Random(11), 20)
+    view = DocumentView("file:///ahead.rb", 1, text)
+    reading, _diags, _cost = read_document(view, True)
+    reading.prepare_tracks(cache)
+    made = {voice: reading.track(voice, cache) for voice in reading.voices}
+    assert set(made) == {1, 2}
+    row = text.split("\n").index(next(ln for ln in text.split("\n") if ln.startswith("a1[19]")))
+    nc = note_context(view, row, 8, reading, 64)
+    assert nc is not None and nc._track(cache) is made[1]
+    assert all(reading.track(voice, cache) is made[voice] for voice in made)

@@ -376,6 +376,11 @@ class NotegenServer(LanguageServer):
             log.exception("reading %s failed", uri)
             return
         reading, diags, cost = found
+        cache = self.engine_for(uri).cache
+        if cache is not None and uri in self.views:
+            await asyncio.get_running_loop().run_in_executor(
+                self.reader, reading.prepare_tracks, cache
+            )
         if uri not in self.views:
             return  # closed meanwhile
         self.read_cost[uri] = cost
