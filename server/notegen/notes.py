@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 from collections import Counter
 from dataclasses import dataclass, replace
 from typing import Literal
@@ -255,6 +256,53 @@ def infer_style(text: str) -> NoteStyle:
     evidence (for instance no accidentals at all keeps sharps). Each pitch class keeps the
     name the document writes most for it (``:Bf4`` → ``Bf``), in the document's case.
     """
+    symbols, spaced = _votes(text)
+    return _style(symbols, spaced, text)
+
+
+def infer_style_by_line(text: str) -> NoteStyle:
+    """:func:`infer_style` of ``text``, each line's votes remembered (:data:`LINE_VOTES`).
+
+    For the text around a cursor in a file with no whole reading (a huge one, or before its
+    first reading): its spelling is inferred at every keystroke from ~4,000 characters that
+    differ by the keystroke's line only (~1.5 ms a keystroke on the 200,000-note document).
+    The same votes: a symbol or a list comma never spans a line, and each line's distinct
+    symbols are merged in the order they first appear, as one pass over the text meets them.
+    """
+    symbols: Counter[str] = Counter()
+    spaced: Counter[bool] = Counter()
+    for line in text.split("\n"):
+        with _LINE_LOCK:
+            known = _LINE_VOTES.get(line)
+        if known is None:
+            known = _votes(line)
+            with _LINE_LOCK:
+                if len(_LINE_VOTES) >= LINE_VOTES:
+                    del _LINE_VOTES[next(iter(_LINE_VOTES))]  # the oldest
+                _LINE_VOTES[line] = known
+        symbols.update(known[0])
+        spaced.update(known[1])
+    return _style(symbols, spaced, text)
+
+
+LINE_VOTES = 1024
+"""Lines whose votes :func:`infer_style_by_line` keeps (a window is ~20-200 lines)."""
+_LINE_VOTES: dict[str, tuple[Counter[str], Counter[bool]]] = {}
+_LINE_LOCK = threading.Lock()
+
+
+def _votes(text: str) -> tuple[Counter[str], Counter[bool]]:
+    """Each distinct symbol once with its count, in the order it first appears, and the list
+    commas with and without a space after them."""
+    return (
+        Counter(_SYMBOL_IN_TEXT.findall(text)),
+        Counter(len(spaces) > 0 for spaces in _LIST_COMMA.findall(text)),
+    )
+
+
+def _style(symbols: Counter[str], spaced: Counter[bool], text: str) -> NoteStyle:
+    """The style the votes give (whole numbers read from ``text``: a list's number may
+    follow its ``[`` or ``,`` on another line)."""
     case: Counter[str] = Counter()
     accidental: Counter[str] = Counter()
     flat_letter: Counter[str] = Counter()
@@ -263,7 +311,7 @@ def infer_style(text: str) -> NoteStyle:
     # Each distinct symbol once, with its count, in the order it first appears (so every vote
     # breaks ties as one pass over the matches did): a completion on a long line infers the
     # style of ~6,000 characters around the cursor, ~4 ms one match at a time.
-    for body, seen in Counter(_SYMBOL_IN_TEXT.findall(text)).items():
+    for body, seen in symbols.items():
         if body in REST_SYMBOLS:
             rest[":" + body] += seen
             continue
@@ -291,7 +339,6 @@ def infer_style(text: str) -> NoteStyle:
             else ""
             for counter in names
         )
-    spaced = Counter(len(spaces) > 0 for spaces in _LIST_COMMA.findall(text))
     whole = Counter(
         number.endswith(".0")
         for number in _NUMBER_IN_LIST.findall(text)

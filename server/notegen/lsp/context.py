@@ -15,7 +15,7 @@ import numpy as np
 from notegen.conditioning import Setting
 from notegen.generate import ContextCache, Primed, trim_context
 from notegen.melody import Event
-from notegen.notes import NoteStyle, infer_style
+from notegen.notes import NoteStyle, infer_style_by_line
 from notegen.sonicpi.play_order import (
     heard_after,
     heard_before,
@@ -349,7 +349,7 @@ def _note_context(
         # (a long line's window: around as much text as the whole reach, however many
         # elements the window itself kept)
         start = local.base if not local.skipped else min(local.base, local.offset - reach)
-        style = infer_style(view.text[max(0, start - 2000) : local.offset + 2000])
+        style = infer_style_by_line(view.text[max(0, start - 2000) : local.offset + 2000])
     names, count = _durations_of(ctx, reading)
     end = max(local.partial_span.end, local.offset) if partial else local.offset
     lead = style.joiner(", ") if (ctx.needs_comma and not partial) else ""
