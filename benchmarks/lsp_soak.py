@@ -150,6 +150,9 @@ def _document(args: argparse.Namespace) -> tuple[str, list[int], str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, help="model .onnx/.json passed as --model")
+    parser.add_argument(
+        "--server", type=Path, help="the notegen-lsp to run (default: beside this Python)"
+    )
     parser.add_argument("--storms", type=int, default=3)
     parser.add_argument("--edits", type=int, default=10_000)
     parser.add_argument("--documents", type=int, default=500)
@@ -163,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     print("$ " + " ".join([Path(sys.executable).name, *sys.argv]))
     load = os.getloadavg()
     print(f"machine: {os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
-    server = Path(sys.executable).parent / "notegen-lsp"
+    server = args.server or Path(sys.executable).parent / "notegen-lsp"
     command = [str(server)] + (["--model", str(args.model.resolve())] if args.model else [])
     rng = random.Random(args.seed)
     with tempfile.TemporaryDirectory(prefix="notegen-soak-") as tmp:
