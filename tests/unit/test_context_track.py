@@ -116,3 +116,32 @@ def test_tracks_made_ahead_are_the_ones_cursors_use(cache):
     nc = note_context(view, row, 8, reading, 64)
     assert nc is not None and nc._track(cache) is made[1]
     assert all(reading.track(voice, cache) is made[voice] for voice in made)
+
+
+def test_a_cursor_in_a_long_lines_window_gets_the_same_context(cache):
+    """(Sections of 3,000 notes: a cursor there reads a window of its line, ``skipped``
+    elements left out, and a later section's window holds a long section whole.)"""
+    rng = random.Random(4)
+    lines = ["a1=[]", "b1=[]"]
+    for k in range(6):
+        n = 3000 if k in (2, 5) else rng.randint(5, 40)
+        lines.append(f"a1[{k}]=[" + ",".join(rng.choice(NOTES) for _ in range(n)) + "]")
+        lines.append(f"b1[{k}]=[" + ",".join(rng.choice(BEATS) for _ in range(n)) + "]")
+    text = "\n".join(lines) + "\n"
+    view = DocumentView("file:///wide.rb", 1, text)
+    reading, _diags, _cost = read_document(view, True)
+    in_windows = 0
+    for row in (6, 8, 12):  # a long section, a short one after it, the last long one
+        commas = [i + 1 for i, ch in enumerate(lines[row]) if ch == ","]
+        for col in rng.sample(commas, min(15, len(commas))):
+            nc = note_context(view, row, col, reading, 256)
+            assert nc is not None
+            in_windows += nc.local.skipped > 0
+            ids, marks, setting = nc._context(cache, ())
+            old_ids, old_marks, old_setting = joined_one_by_one(nc, cache)
+            assert np.array_equal(ids, old_ids)
+            assert marks == old_marks
+            assert setting is not None and old_setting is not None
+            assert setting.start == old_setting.start
+            view.forget_cursor()
+    assert in_windows >= 20
