@@ -97,7 +97,7 @@ EACH_VALUE_FROM = 4096
 def _each_value(encode: Callable[[np.ndarray], np.ndarray], values: np.ndarray) -> np.ndarray:
     """``encode(values)`` for an elementwise ``encode``, computed once per distinct value in
     long arrays: a voice of 200,000 notes has a few dozen (its durations' nearest-vocabulary
-    search was 44 ms of 200,000 x 24 distances; with :func:`numpy.unique` ~15 ms)."""
+    search was 44 ms of 200,000 x 24 distances; the whole encoding is ~20 ms this way)."""
     values = np.asarray(values, np.float64)
     if len(values) < EACH_VALUE_FROM:
         return encode(values)
