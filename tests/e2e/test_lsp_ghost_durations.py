@@ -43,19 +43,9 @@ UNCLOSED_END = (2, len("a1[0]=[:C4,:E4,:G4,"))
 
 
 async def ghost(editor: Editor, uri: str, line: int, character: int) -> types.InlineCompletionItem:
-    result = await editor.client.text_document_inline_completion_async(
-        types.InlineCompletionParams(
-            text_document=types.TextDocumentIdentifier(uri),
-            position=types.Position(line, character),
-            context=types.InlineCompletionContext(
-                trigger_kind=types.InlineCompletionTriggerKind.Automatic
-            ),
-        )
-    )
-    assert result is not None, "no ghost text"
-    items = result.items if isinstance(result, types.InlineCompletionList) else result
-    assert items, "no ghost text"
-    return items[0]
+    item = await editor.ghost_item(uri, line, character)
+    assert item is not None, "no ghost text"
+    return item
 
 
 def accept(editor: Editor, uri: str, item: types.InlineCompletionItem) -> None:

@@ -38,22 +38,6 @@ def counts(text: str) -> dict[str, tuple[int, int | None]]:
     }
 
 
-async def ghost(editor, uri: str, line: int, character: int) -> types.InlineCompletionItem | None:
-    result = await editor.client.text_document_inline_completion_async(
-        types.InlineCompletionParams(
-            text_document=types.TextDocumentIdentifier(uri),
-            position=types.Position(line, character),
-            context=types.InlineCompletionContext(
-                trigger_kind=types.InlineCompletionTriggerKind.Automatic
-            ),
-        )
-    )
-    if result is None:
-        return None
-    items = result.items if isinstance(result, types.InlineCompletionList) else result
-    return items[0] if items else None
-
-
 def notes(items: list[types.CompletionItem]) -> list[types.CompletionItem]:
     return [i for i in items if i.kind == types.CompletionItemKind.Value]
 
@@ -122,7 +106,7 @@ async def test_nothing_is_offered_in_comments_strings_and_heredocs(editor):
     for line in (1, 3, 5, 7):
         col = lines[line].rindex(",") + 1
         assert await editor.complete(uri, line, col, ",") == [], lines[line]
-        assert await ghost(editor, uri, line, col) is None, lines[line]
+        assert await editor.ghost_item(uri, line, col) is None, lines[line]
     assert notes(await editor.complete(uri, 9, lines[9].rindex("]"), ","))
 
 
@@ -171,7 +155,7 @@ end
 async def test_ghost_text_in_an_unclosed_array_closes_it_and_names_its_durations(editor, tmp_path):
     uri = editor.open(UNCLOSED)
     col = len("a1[0]=[:C4,:E4,:G4,")
-    item = await ghost(editor, uri, 2, col)
+    item = await editor.ghost_item(uri, 2, col)
     assert item is not None
     text = item.insert_text
     assert isinstance(text, str)
@@ -206,7 +190,7 @@ async def test_inside_a_chord_only_chord_tones_and_no_ghost_melody(editor):
     text = "a1[0]=[:C4,[:E4,]]\nb1[0]=[1,1]\n"
     uri = editor.open(text)
     col = len("a1[0]=[:C4,[:E4,")
-    assert await ghost(editor, uri, 0, col) is None
+    assert await editor.ghost_item(uri, 0, col) is None
     items = notes(await editor.complete(uri, 0, col, ","))
     midis = [int(i.detail.split("MIDI ")[1].split(" ")[0]) for i in items]
     # triads holding E: C major, C-sharp minor, E major/minor, A major/minor
