@@ -155,15 +155,16 @@ class NoteContext:
     ) -> tuple[np.ndarray, list[int], Setting | None]:
         track = self._track(cache)
         tail = cache.ids([*self.before, *extra])
+        whole: np.ndarray | None = None  # (every id, joined: without a track)
         if track is not None:  # the voice's earlier sections: only the window's are joined
             bounds = track.bounds[: len(self.earlier) + 1]
-            parts: list[np.ndarray] = []
         else:
             parts = [
                 self.reading.ids(a, cache) if self.reading is not None else cache.ids(a.events())
                 for a in self.earlier
             ]
             bounds = np.cumsum([0, *(len(p) for p in parts)])
+            whole = np.concatenate([*parts, tail]) if parts else tail
         prefix = int(bounds[-1])
         n = prefix + len(tail)
         skipped = self.local.skipped if self.local is not None else 0  # (a warm-up's: none)
@@ -178,11 +179,12 @@ class NoteContext:
             cut = trim_context(n, self.max_context)
             later = bounds[bounds >= cut]
             start = int(later[0]) if len(later) else cut
-        if track is not None:
+        if whole is not None:
+            ids = whole[start:]
+        else:
+            assert track is not None
             head = track.ids[min(start, prefix) : prefix]
             ids = np.concatenate([head, tail[max(0, start - prefix) :]])
-        else:
-            ids = (np.concatenate([*parts, tail]) if parts else tail)[start:]
         marks = [int(b) - start for b in bounds if start < b <= prefix]
         # and every STOP_EVERY notes of this array (counted from its first, however many a
         # window left out), so a cursor in a long array steps from a kept state nearby
@@ -193,9 +195,9 @@ class NoteContext:
         if self.setting is not None and cache.model.cond_dim:
             setting = self.setting
             if self.cursor_time is not None:
-                heard = self._beats_before(cache, track, parts, tail, prefix, n - len(extra))
+                heard = self._beats_before(cache, track, whole, tail, prefix, n - len(extra))
                 setting = replace(setting, start=self.cursor_time - heard)
-            dropped = self._beats_before(cache, track, parts, tail, prefix, start)
+            dropped = self._beats_before(cache, track, whole, tail, prefix, start)
             setting = setting.later(dropped + self._skipped_beats(cache))
         return ids, marks, setting
 
@@ -216,18 +218,19 @@ class NoteContext:
     def _beats_before(
         cache: ContextCache,
         track: VoiceTrack | None,
-        parts: list[np.ndarray],
+        whole: np.ndarray | None,
         tail: np.ndarray,
         prefix: int,
         count: int,
     ) -> float:
         """Beats of the first ``count`` events of the untrimmed context (the ``prefix``
-        events of the earlier sections, then ``tail``), exactly as ``model.beats_of`` sums
-        them: the cached states' keys hold the time line's start."""
+        events of the earlier sections, then ``tail``; ``whole``: all of them joined, where
+        there is no track), exactly as ``model.beats_of`` sums them: the cached states' keys
+        hold the time line's start."""
         model = cache.model
-        if track is None:
-            ids = np.concatenate([*parts, tail]) if parts else tail
-            return model.beats_of(ids[:count] % cache.vd)
+        if whole is not None:
+            return model.beats_of(whole[:count] % cache.vd)
+        assert track is not None
         if count <= prefix:
             return track.beats_before(count)
         dids = tail[: count - prefix] % cache.vd
