@@ -123,7 +123,7 @@ def _card_and_onnx_paths(path: Path) -> tuple[Path, Path | None]:
 MAX_CARD_BYTES = 16 * 1024 * 1024
 MAX_GRAPH_BYTES = 2 * 1024 * 1024 * 1024  # protobuf's own limit for one ONNX file
 MAX_TUNES_BYTES = 1024 * 1024 * 1024
-"""The tune index (``.npz``), on disk and unpacked: the shipped one is 11 MB packed, ~25 MB
+"""The tune index (``.npz``), on disk and unpacked: the shipped one is 11 MB packed, ~17 MB
 unpacked. A few kB of zip can claim gigabytes, and they would be read into memory."""
 
 

@@ -60,11 +60,9 @@ MELODY_WINDOW = 512
 _BITS = 8
 """Bits of one token (ids 1..255; 0 separates melodies and stands for an event a view has no
 token for, so no match crosses it)."""
-_PACKED = 4
-"""The first four steps of a query need no reading of the text: a table of where each pair
-of first tokens starts, then binary searches on the next two tokens packed in a uint16."""
 _FEW = 48
-"""A range of at most this many suffixes is searched for all longer lengths at once."""
+"""A range of at most this many suffixes is searched for all longer lengths at once (a larger
+one is narrowed a token at a time, by bisection)."""
 _MEMO_SPAN = 4096
 """Follower counts of a span of more suffixes than this are kept (:meth:`TuneIndex.levels`):
 short matches have large spans, few of them, met again and again (on the latency
@@ -120,24 +118,18 @@ class TuneIndex:
         # padded so that reading ``MAX_ORDER`` tokens past any suffix stays inside
         self._text = np.concatenate([text, np.zeros(MAX_ORDER + 1, np.uint8)])
         self._suffixes = np.asarray(suffixes, np.int32)
-        # in place, one scratch index: transient copies would stay in the server's RSS
-        at = self._suffixes.copy()
-        pair = self._text[at].astype(np.uint16)
-        at += 1
+        # element reads for the bisections (a Python int each, no numpy scalar)
+        self._text_items = self._text.data
+        self._suffix_items = self._suffixes.data
+        # suffixes starting with the token pair c: _starts[c] .. _starts[c + 1], made in
+        # place in one scratch array (transient copies would stay in the server's RSS)
+        pair = self._text[self._suffixes].astype(np.uint16)
         pair <<= _BITS
-        pair |= self._text[at]
-        # suffixes starting with the token pair c: _starts[c] .. _starts[c + 1]
+        pair |= self._text[self._suffixes + 1]
         self._starts = np.empty(1 + (1 << 2 * _BITS), np.int32)
         self._starts[:-1] = np.searchsorted(pair, np.arange(1 << 2 * _BITS, dtype=np.uint16))
         self._starts[-1] = self.size
-        # the next two tokens, sorted within each pair's range (the suffixes are sorted)
-        key = pair  # reused: 2 bytes a suffix
-        at += 1
-        key[:] = self._text[at]
-        at += 1
-        key <<= _BITS
-        key |= self._text[at]
-        self._key = key
+        del pair
         self._memo: dict[tuple[int, int], np.ndarray] = {}
 
     @classmethod
@@ -163,26 +155,26 @@ class TuneIndex:
         with np.load(Path(path), allow_pickle=False) as data:
             return cls(data["text"], data["suffixes"])
 
-    def _range(self, query: np.ndarray, length: int) -> tuple[int, int]:
-        """Suffixes whose first ``length ≤ _PACKED`` tokens are ``query[:length]``."""
+    def _pair_range(self, query: np.ndarray, length: int) -> tuple[int, int]:
+        """Suffixes whose first ``length`` (1 or 2) tokens are ``query[:length]``."""
         first = int(query[0]) << _BITS
         if length == 1:
             return int(self._starts[first]), int(self._starts[first + (1 << _BITS)])
         pair = first | int(query[1])
-        lo, hi = int(self._starts[pair]), int(self._starts[pair + 1])
-        if length == 2 or hi <= lo:
-            return lo, hi
-        code = int(query[2]) << _BITS
-        if length == 3:
-            low, high = code, code + (1 << _BITS)
-        else:
-            low, high = code | int(query[3]), (code | int(query[3])) + 1
-        # the needles in the key's own dtype: a Python int would convert the slice
-        key = self._key[lo:hi]
-        a = int(np.searchsorted(key, np.uint16(low), side="left"))
-        if high >= 1 << 2 * _BITS:
-            return lo + a, hi
-        return lo + a, lo + int(np.searchsorted(key, np.uint16(high), side="left"))
+        return int(self._starts[pair]), int(self._starts[pair + 1])
+
+    def _narrow(self, lo: int, hi: int, at: int, token: int) -> tuple[int, int]:
+        """The run of suffixes ``lo..hi`` (which agree on their first ``at`` tokens) whose
+        token ``at`` is ``token``: two bisections reading one token per step, where a
+        sorted key of the next tokens would hold 2 bytes a suffix (6.7 MB for the shipped
+        index) and a column of the range would read every suffix of it."""
+        text, suffixes = self._text_items, self._suffix_items
+
+        def token_at(i: int) -> int:
+            return text[suffixes[i] + at]  # type: ignore[no-any-return]
+
+        first = bisect.bisect_left(range(hi), token, lo, hi, key=token_at)
+        return first, bisect.bisect_right(range(hi), token, first, hi, key=token_at)
 
     def levels(
         self, tokens: np.ndarray, count: int = LEVELS, max_order: int = MAX_ORDER
@@ -200,17 +192,13 @@ class TuneIndex:
         spans: list[tuple[int, int]] = []
         lo, hi = 0, self.size
         for k in range(1, len(query) + 1):
-            if k <= _PACKED:
-                lo, hi = self._range(query, k)
+            if k <= 2:
+                lo, hi = self._pair_range(query, k)
             elif hi - lo <= _FEW:
                 spans += self._rest(query, k, lo, hi)
                 break
             else:
-                column = self._text[self._suffixes[lo:hi] + (k - 1)]
-                token = np.uint8(query[k - 1])
-                a = int(np.searchsorted(column, token, side="left"))
-                b = int(np.searchsorted(column, token, side="right"))
-                lo, hi = lo + a, lo + b
+                lo, hi = self._narrow(lo, hi, k - 1, int(query[k - 1]))
             if hi <= lo:
                 break
             spans.append((lo, hi))

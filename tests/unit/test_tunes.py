@@ -89,8 +89,8 @@ def test_queries_agree_with_a_brute_force_search() -> None:
 
 
 def test_queries_agree_with_a_brute_force_search_at_the_edges_of_the_token_range() -> None:
-    # the first four steps read a table of token pairs and 6-bit codes packed in 16 bits:
-    # the lowest and highest ids (1, 63) and long shared stretches exercise every boundary
+    # the first two steps read a table of token pairs: the lowest and highest ids (1, 63)
+    # and long shared stretches exercise its boundaries and the bisections after it
     rng = np.random.default_rng(2)
     alphabet = np.array([1, 2, 31, 32, 62, 63])
     melodies = [alphabet[rng.integers(0, 6, int(rng.integers(1, 60)))] for _ in range(40)]
@@ -268,6 +268,18 @@ def brute_levels(melodies: list[np.ndarray], context: np.ndarray, count: int = 4
         if len(found) == count:
             break
     return found
+
+
+def test_long_runs_of_suffixes_narrowed_token_by_token_agree_with_a_brute_force_search() -> None:
+    # three tokens in 8,000: the runs sharing a query's first 3-6 tokens hold hundreds of
+    # suffixes, each narrowed by bisection (a run of at most 48 is searched all at once)
+    rng = np.random.default_rng(4)
+    melodies = [rng.integers(1, 4, int(rng.integers(40, 120))) for _ in range(100)]
+    index = TuneIndex.build(melodies)
+    for _ in range(150):
+        context = rng.integers(1, 4, int(rng.integers(3, 12)))
+        found = [(k, c.tolist()) for k, c in index.levels(context)]
+        assert found == brute_levels(melodies, context)
 
 
 def test_the_four_longest_matched_lengths_agree_with_a_brute_force_search() -> None:
