@@ -56,6 +56,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--which", choices=("notes", "piece"), default="notes")
     parser.add_argument("--cursors", type=int, default=300)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--no-reading",
+        action="store_true",
+        help="as before the server's whole-file reading is in (a huge file, or just opened): "
+        "each cursor's context is read from the text around it",
+    )
     args = parser.parse_args(argv)
     print("$ " + " ".join([Path(sys.executable).name, *sys.argv]))
     import notegen
@@ -68,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         text = make_document(total_notes=20_000, seed=1).text
     view = DocumentView("file:///cursors.rb", 1, text)
     reading, _diagnostics, _cost = read_document(view, conditioned=True)
+    view = DocumentView("file:///cursors.rb", 1, text)  # (the reading forgot its arrays)
     if args.which == "piece":
         engine = warmed(args.model, reading, settings)
     else:
@@ -86,7 +93,9 @@ def main(argv: list[str] | None = None) -> int:
         commas = [i + 1 for i, ch in enumerate(lines[row]) if ch == ","]
         col = rng.choice(commas) if commas else lines[row].index("[") + 1
         t0 = time.thread_time()
-        nc = note_context(view, row, col, reading, settings.maxContext)
+        nc = note_context(
+            view, row, col, None if args.no_reading else reading, settings.maxContext
+        )
         t1 = time.thread_time()
         if nc is None:
             continue
@@ -99,7 +108,8 @@ def main(argv: list[str] | None = None) -> int:
         parts["context"].append((t1 - t0) * 1e3)
         parts["ranked notes"].append((t2 - t1) * 1e3)
         parts["total"].append((t2 - t0) * 1e3)
-    print(f"[{args.which}] {len(text):,} chars; {args.cursors} cursors, CPU per cursor:")
+    when = "no reading" if args.no_reading else "read"
+    print(f"[{args.which}, {when}] {len(text):,} chars; {args.cursors} cursors, CPU per cursor:")
     if first is not None:
         print(f"  first cursor: context {first[0]:.2f} ms, ranked notes {first[1]:.2f} ms")
     for name, values in parts.items():
