@@ -93,9 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         commas = [i + 1 for i, ch in enumerate(lines[row]) if ch == ","]
         col = rng.choice(commas) if commas else lines[row].index("[") + 1
         t0 = time.thread_time()
-        nc = note_context(
-            view, row, col, None if args.no_reading else reading, settings.maxContext
-        )
+        nc = note_context(view, row, col, None if args.no_reading else reading, settings.maxContext)
         t1 = time.thread_time()
         if nc is None:
             continue
