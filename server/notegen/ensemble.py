@@ -102,6 +102,55 @@ def voice_lines(
     return lines
 
 
+@dataclass(frozen=True, eq=False)
+class Timeline:
+    """A listening voice's beats as a function of the piece's seconds: its tempo map's
+    breakpoints, then its last tempo past them."""
+
+    seconds: np.ndarray
+    beats_at: np.ndarray
+    last_rate: float
+
+    def beats(self, seconds: np.ndarray) -> np.ndarray:
+        inside = np.interp(seconds, self.seconds, self.beats_at)
+        beyond = seconds > self.seconds[-1]
+        inside[beyond] = self.beats_at[-1] + (seconds[beyond] - self.seconds[-1]) * self.last_rate
+        return inside
+
+
+class MovedVoice(VoiceTimes):
+    """Another voice on a listening voice's beats, its onsets and ends computed from its times
+    in seconds whenever they are read, and not kept.
+
+    Each listening voice hears every other voice on its own beats: a piece of n voices held
+    n(n-1) copies of their onsets and ends (the 20-voice, 20,000-note benchmark piece: 380
+    pairs, 6.1 MB, in each reading and in its pickle from the child that reads it). They are
+    read to make the tables the experts keep for a tuple of voices (its harmony, what sounds
+    where, its rhythm, its digest), once per table; the values are those the same
+    :meth:`Timeline.beats` gives every time, so those tables are the same to the bit.
+    """
+
+    seconds: tuple[np.ndarray, np.ndarray]
+    """Its onsets and ends in seconds from the piece's start (shared by every listener)."""
+    timeline: Timeline
+
+    def __init__(
+        self, seconds: tuple[np.ndarray, np.ndarray], pitches: np.ndarray, timeline: Timeline
+    ) -> None:
+        # (the frozen dataclass's fields are set as it sets them)
+        object.__setattr__(self, "seconds", seconds)
+        object.__setattr__(self, "pitches", pitches)
+        object.__setattr__(self, "timeline", timeline)
+
+    @property  # type: ignore[override]
+    def onsets(self) -> np.ndarray:
+        return self.timeline.beats(self.seconds[0])
+
+    @property  # type: ignore[override]
+    def ends(self) -> np.ndarray:
+        return self.timeline.beats(self.seconds[1])
+
+
 def setting_for(
     lines: Sequence[VoiceLine],
     number: int | None,
@@ -112,10 +161,10 @@ def setting_for(
     Pi code has none). A voice not in ``lines`` (a new one) is placed at the tempo of the
     first voice.
 
-    ``shared``: the voices' times already made for other voices of the same ``lines``: their
-    pitches are reused, and their onsets and ends where the tempo map is the same (a piece's
-    settings each hold every other voice: the 20,000-note benchmark piece's 21 settings held
-    400 copies of its 20 voices' pitches, 3.2 MB)."""
+    ``shared``: the voices already moved for other voices of the same ``lines``: their
+    pitches and times in seconds are reused, and the moved voice itself where the tempo map
+    is the same (a piece's settings each hold every other voice: the 20,000-note benchmark
+    piece's 21 settings held 400 copies of its 20 voices' pitches, 3.2 MB)."""
     own = next((line for line in lines if line.number == number), None)
     others = [line for line in lines if line.number != number]
     if not others:
@@ -123,13 +172,7 @@ def setting_for(
     reference = own or others[0]
     sec_points, beat_points = reference.tempo_map(default)
     last_rate = reference.bpms[-1] / 60.0 if reference.bpms else 1.0
-
-    def to_beats(seconds: np.ndarray) -> np.ndarray:
-        inside = np.interp(seconds, sec_points, beat_points)
-        beyond = seconds > sec_points[-1]
-        inside[beyond] = beat_points[-1] + (seconds[beyond] - sec_points[-1]) * last_rate
-        return inside
-
+    timeline = Timeline(sec_points, beat_points, last_rate)
     tempo = (default, last_rate, sec_points.tobytes(), beat_points.tobytes())
     known: dict[tuple[Any, ...], VoiceTimes] = {} if shared is None else shared
     times = []
@@ -137,17 +180,17 @@ def setting_for(
         key = (line.number, tempo)
         found = known.get(key)
         if found is None:
-            seen = known.get((line.number,))  # its pitches: the same on every time line
-            if seen is not None:
-                pitches = seen.pitches
+            seen = known.get((line.number, default))  # its pitches and seconds: the same here
+            if isinstance(seen, MovedVoice):
+                pitches, seconds = seen.pitches, seen.seconds
             else:
                 pitches = np.array(
                     [np.nan if e.pitch is None else float(e.pitch) for e in line.events]
                 )
-            onsets, ends = line.seconds(default)
-            found = VoiceTimes(to_beats(onsets), to_beats(ends), pitches)
+                seconds = line.seconds(default)
+            found = MovedVoice(seconds, pitches, timeline)
             known[key] = found
-            known.setdefault((line.number,), found)
+            known.setdefault((line.number, default), found)
         times.append(found)
     return Setting(others=tuple(times))
 
