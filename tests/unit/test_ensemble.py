@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 from notegen.conditioning import OTHERS, condition_rows
 from notegen.ensemble import document_lines, document_setting, setting_for
@@ -94,3 +96,27 @@ def test_a_pieces_settings_share_each_voices_times_and_equal_those_made_alone() 
     assert in_one.pitches is in_two.pitches and in_one.onsets is not in_two.onsets
     # a new voice is placed on voice 1's beats: it hears voices 2 and 3 as voice 1 does
     assert together[None].others[1:] == together[1].others
+
+
+def test_a_voice_heard_by_many_keeps_its_times_once_and_is_moved_onto_each_listener_when_read() -> (
+    None
+):
+    # six voices at six tempos: each hears the five others on its own beats
+    text = "".join(
+        f"c{n}=[{60 + 10 * n}]\na{n}[0]=[{', '.join([':c4', ':e4', ':r', ':g4'] * 50)}]\n"
+        f"b{n}[0]=[{', '.join(['0.5', '1', '0.25', '1.5'] * 50)}]\n"
+        for n in range(1, 7)
+    )
+    lines = document_lines(text)
+    shared: dict = {}
+    settings = [setting_for(lines, n, shared=shared) for n in range(1, 7)]
+    heard_by_one, heard_by_two = settings[0].others[2], settings[1].others[2]  # voice 4
+    assert heard_by_one.seconds is heard_by_two.seconds
+    assert heard_by_one.pitches is heard_by_two.pitches
+    assert not np.array_equal(heard_by_one.onsets, heard_by_two.onsets)  # other beats
+    # read twice, the same values (each read moves the seconds again: nothing is kept)
+    assert heard_by_one.onsets is not heard_by_one.onsets
+    assert np.array_equal(heard_by_one.ends, heard_by_one.ends)
+    # so a piece's settings, pickled as a reading is, hold each voice's times once, not once
+    # per listener (five times here)
+    assert len(pickle.dumps(settings)) < 2 * len(pickle.dumps(settings[0]))
