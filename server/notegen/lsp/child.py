@@ -130,11 +130,11 @@ class YieldingStream(io.BytesIO):
     ``pickle.loads`` is one C call: it holds the GIL for the whole answer (a reading of the
     20,000-note benchmark piece, 11.6 MB pickled: 22-28 ms, in which a completion asked
     meanwhile waited 18-22 ms, measured; 5.9 MB and ~10 ms since the voices each voice hears
-    are moved onto its beats when read, :class:`notegen.ensemble.MovedVoice`). From a stream the unpickler reads one frame (up to
-    64 kB) or one large bytes object at a time, through :meth:`read` or :meth:`readinto`;
-    each first gives the GIL away (``time.sleep(0)``), so a waiting thread gets it between
-    frames (the same piece: ~485 reads, the longest wait 2.5-3.6 ms, the unpickling itself
-    ~2x slower, off the requests' path)."""
+    are moved onto its beats when read, :class:`notegen.ensemble.MovedVoice`). From a stream
+    the unpickler reads one frame (up to 64 kB) or one large bytes object at a time, through
+    :meth:`read` or :meth:`readinto`; each first gives the GIL away (``time.sleep(0)``), so a
+    waiting thread gets it between frames (the same piece: ~485 reads, the longest wait
+    2.5-3.6 ms, the unpickling itself ~2x slower, off the requests' path)."""
 
     def read(self, size: int | None = -1) -> bytes:
         time.sleep(0)
