@@ -374,20 +374,11 @@ class ContextCache:
         requests: Sequence[tuple[Any, ...]],
         max_span: int = 0,
         setting: Setting | None = None,
-        *,
-        serve: bool = True,
     ) -> Generator[None, None, list[Primed]]:
         """:meth:`prime_many` one model call at a time: yields after each call (of at most
         ``max_span`` events when given) and returns the primed contexts, so a background
         caller can let other work run between calls. A request may carry its own setting as
-        a third item (else ``setting``).
-
-        ``serve=False`` (the server's warm-up, which keeps states for cursors to come) stores
-        and returns every context raw, as :meth:`prime_ids` stores the checkpoints it passes:
-        the network's logits without the experts, served when a cursor asks for that very
-        context (:meth:`_hit`) and never otherwise, since a cursor after it steps on from its
-        state. The warm-up of the 20,000-note benchmark piece served ~2,000 section starts no
-        cursor had asked for."""
+        a third item (else ``setting``)."""
         rows: list[_Row] = []
         out: list[Primed | None] = []
         for ids, checkpoints, *own in requests:
@@ -425,11 +416,7 @@ class ContextCache:
                 if row.done == row.points[0]:
                     history = row.ids[: row.done]
                     time = self.model.beats_of(history % self.vd)
-                    if serve:
-                        primed = self.served(pl[r], dl[r], history, row.setting, row.state, time)
-                    else:  # (copies: a row of the batch's logits would keep all of them)
-                        logits = (pl[r].copy(), dl[r].copy())
-                        primed = Primed(row.state, *logits, row.done, history, time, raw=True)
+                    primed = self.served(pl[r], dl[r], history, row.setting, row.state, time)
                     tail = len(row.points) == 1 and not row.end_kept
                     self._store(row.keys[row.done], primed, tail=tail)
                     row.points.pop(0)

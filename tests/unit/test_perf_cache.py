@@ -78,32 +78,6 @@ def test_background_priming_stops_after_every_short_call(model, monkeypatch):
     assert [cache.cached(cache.ids(ctx)) for ctx in contexts] == [True, True]
 
 
-def test_states_kept_raw_are_served_only_when_their_own_context_is_asked_for(model, monkeypatch):
-    contexts = [melody(30, 0), melody(12, 5)]
-    requests = lambda cache: [(cache.ids(c), [5, len(c)]) for c in contexts]  # noqa: E731
-    served_then = ContextCache(model)  # as contexts asked for are primed
-    expected = served_then.prime_many(requests(served_then))
-
-    kept = ContextCache(model)  # as the server's warm-up keeps states for cursors to come
-    served: list[int] = []
-    serve = kept.served
-    monkeypatch.setattr(kept, "served", lambda *a, **k: served.append(1) or serve(*a, **k))
-    for _call in kept.prime_steps(requests(kept), serve=False):
-        pass
-    assert served == []  # no experts for contexts no cursor asked for
-
-    calls: list[int] = []
-    step = model.step
-    monkeypatch.setattr(model, "step", lambda *a, **k: calls.append(1) or step(*a, **k))
-    for context, want in zip(contexts, expected, strict=True):
-        have = kept.prime(context)  # a cursor right at a kept state: served now, the same bits
-        assert np.array_equal(have.pitch_logits, want.pitch_logits)
-        assert np.array_equal(have.dur_logits, want.dur_logits)
-        assert not have.raw and have.length == len(context)
-    assert calls == [] and len(served) == 2
-    assert not kept.prime(contexts[0]).raw and len(served) == 2  # and kept served
-
-
 DOC = "\n".join(
     [f"a{v}=[]" for v in (1, 2, 3)]
     + [

@@ -792,10 +792,7 @@ def warm_sections(
     The context of a cursor starts at a section boundary that moves with the cursor every
     half window (:func:`notegen.generate.trim_context`), so a cursor late in a long array
     may need the array's start read from a later boundary than a cursor at its start: both
-    are primed, and no cursor in the array reads more than the array's own notes. The states
-    are kept raw (``serve=False``): a cursor after an array's start steps on from its state,
-    and one right at it is served then (on the benchmark piece, in process: the warm-up's CPU
-    7.6 / 6.9 → 4.8 / 4.5 s, the states kept 12.5 → 10.7 MB, traced).
+    are primed, and no cursor in the array reads more than the array's own notes.
     """
     from .context import NoteContext
 
@@ -825,7 +822,7 @@ def warm_sections(
             requests.append((ids, marks, setting))
             cache.prime_ids(ids[:0], (), setting)  # the setting's start state (one model call)
             yield  # a completion may run between two of these
-    yield from cache.prime_steps(requests, WARM_SPAN, serve=False)
+    yield from cache.prime_steps(requests, WARM_SPAN)
 
 
 def guarded(default: Any = None):
