@@ -121,11 +121,14 @@ class TuneIndex:
         # element reads for the bisections (a Python int each, no numpy scalar)
         self._text_items = self._text.data
         self._suffix_items = self._suffixes.data
-        # suffixes starting with the token pair c: _starts[c] .. _starts[c + 1], made in
-        # place in one scratch array (transient copies would stay in the server's RSS)
-        pair = self._text[self._suffixes].astype(np.uint16)
+        # suffixes starting with the token pair c: _starts[c] .. _starts[c + 1], made with
+        # one scratch index updated in place (transient copies would stay in the server's RSS)
+        at = self._suffixes.copy()
+        pair = self._text[at].astype(np.uint16)
+        at += 1
         pair <<= _BITS
-        pair |= self._text[self._suffixes + 1]
+        pair |= self._text[at]
+        del at
         self._starts = np.empty(1 + (1 << 2 * _BITS), np.int32)
         self._starts[:-1] = np.searchsorted(pair, np.arange(1 << 2 * _BITS, dtype=np.uint16))
         self._starts[-1] = self.size
