@@ -135,3 +135,37 @@ async def test_a_check_in_a_child_process_gives_the_servers_hints_after_an_edit_
     apart, inside = found
     assert apart == inside
     assert [fact[0] for fact in apart[0]] == [":Ef5", ":Gs4"]
+
+
+async def test_the_kept_evidence_lives_in_a_temporary_folder_gone_on_close_and_exit(tmp_path):
+    """Each section's evidence is a file in the document's folder under one temporary folder of
+    the server's (in ``$TMPDIR``): closing the document deletes its folder, and the server's
+    exit the whole one."""
+    for threshold in ("0", str(10**9)):  # checked in a child process, and in the server
+        tmp = tmp_path / threshold
+        tmp.mkdir()
+        env = ["env", f"TMPDIR={tmp}", f"NOTEGEN_CHILD_MIN_NOTES={threshold}"]
+        client, editor = await start_editor([*env, *server_command(SHIPPED)])
+        try:
+            uri = editor.open(piece())
+            await hints_when(editor, uri, lambda h: len(h) >= 2)
+            (root,) = ours(tmp)
+            (folder,) = root.iterdir()
+            kept = sorted(p.name for p in folder.iterdir())
+            assert len(kept) == 1  # the chorale's section (the soprano alone is not checked)
+            assert all(len(name) == 32 for name in kept)  # hex digests, nothing half written
+
+            editor.client.text_document_did_close(
+                types.DidCloseTextDocumentParams(types.TextDocumentIdentifier(uri))
+            )
+            await editor.diagnostics(uri)  # the close's empty diagnostics: handled
+            assert list(root.iterdir()) == []
+        finally:
+            await client.shutdown_session()
+            await client.stop()
+        assert ours(tmp) == []
+
+
+def ours(tmp: Path) -> list[Path]:
+    """The server's folders in ``tmp`` (onnxruntime leaves a ``.ses`` file of its own)."""
+    return [p for p in tmp.iterdir() if p.name.startswith("notegen-")]

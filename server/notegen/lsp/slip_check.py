@@ -1,4 +1,4 @@
-"""The slip check of one document version, with its sections' evidence kept as bytes.
+"""The slip check of one document version, with its sections' evidence kept on disk.
 
 The same steps run in the server (small pieces, on the engine's background thread) and in a
 child process (:mod:`notegen.lsp.child`, big ones): on the 20,000-note benchmark piece the
@@ -7,20 +7,26 @@ check is ~15 s of CPU whose Python parts competed with completions for the GIL, 
 worth keeping. In a child that exits, the work and its garbage go with the process.
 
 What is kept between checks is each section's evidence (:class:`notegen.slips.Features`),
-pickled and compressed (one bytes object per section: no small objects to fragment the
-server's heap, cheap to hand to a child; zlib at :data:`EVIDENCE_LEVEL` keeps 29 %: 15.0 →
-4.3 MB for the benchmark piece, ~5 ms a section to compress, in the child), keyed by a digest of
-:func:`notegen.slips.section_key`, and only for the sections of the document's latest check:
-an edit re-scores only the sections it touched, and closing the document frees its evidence.
+pickled and compressed (zlib at :data:`EVIDENCE_LEVEL` keeps 29 %: 15.0 → 4.3 MB for the
+benchmark piece, ~5 ms a section to compress, in the child), one file per section in the
+document's :class:`EvidenceFolder` named by a digest of :func:`notegen.slips.section_key`, and
+only for the sections of the document's latest check: an edit re-scores only the sections it
+touched, and closing the document deletes its folder. In files, not in the server's memory: a
+check reads each kept section once, where those 4.3 MB stayed resident in the server between
+checks (and travelled to every child). A file that cannot be read or written is evidence not
+kept: that section is scored again, never a failed check.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
 import pickle
 import zlib
 from collections.abc import Generator, Iterator, MutableMapping
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from notegen.duration_slips import DurationSlip
@@ -38,12 +44,56 @@ checks a big piece; decompression 36 vs 49 ms). Level 9 or lzma save little more
 
 
 @dataclass(frozen=True)
+class EvidenceFolder:
+    """Where a document's evidence is kept: a folder of one file per section (named by the
+    hex digest of its key), and the sections of its latest check (the files to read)."""
+
+    path: Path
+    digests: frozenset[bytes] = frozenset()
+
+    def file(self, digest: bytes) -> Path:
+        return self.path / digest.hex()
+
+    def read(self, digest: bytes) -> bytes | None:
+        """The blob kept for ``digest``, or ``None`` (never kept, or gone)."""
+        try:
+            return self.file(digest).read_bytes()
+        except OSError:
+            return None
+
+    def write(self, digest: bytes, blob: bytes) -> bool:
+        """Keep ``blob`` (whole or not at all: written beside, then renamed); whether it was."""
+        target = self.file(digest)
+        part = target.with_name(f"{target.name}.{os.getpid()}.part")
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            part.write_bytes(blob)
+            part.replace(target)
+        except OSError:
+            with contextlib.suppress(OSError):
+                part.unlink()
+            return False
+        return True
+
+    def keeping(self, digests: frozenset[bytes]) -> EvidenceFolder:
+        """This folder with only ``digests`` kept: the other files are deleted."""
+        names = {d.hex() for d in digests}
+        with contextlib.suppress(OSError):
+            for entry in os.scandir(self.path):
+                if entry.name not in names:
+                    with contextlib.suppress(OSError):
+                        os.unlink(entry.path)
+        return EvidenceFolder(self.path, digests)
+
+
+@dataclass(frozen=True)
 class Checked:
-    """A finished check: the slips, the piece's spelling, and the evidence of its sections."""
+    """A finished check: the slips, the piece's spelling, and the sections whose evidence it
+    kept (in the folder it was given)."""
 
     slips: list[Slip | DurationSlip]
     style: NoteStyle
-    evidence: dict[bytes, bytes]
+    evidence: frozenset[bytes]
 
 
 @dataclass(frozen=True)
@@ -56,13 +106,13 @@ class _Voice:
 
 
 class EvidenceCache(MutableMapping[tuple, Features]):
-    """The mapping :func:`notegen.slips.document_steps` reads and fills, over pickled evidence:
-    ``known`` as the server kept it, ``used`` what this check read or made (the next check's
-    ``known``)."""
+    """The mapping :func:`notegen.slips.document_steps` reads and fills, over the compressed
+    evidence in ``folder`` (``None``: none kept); ``used`` the sections this check read or made
+    and kept (the next check's)."""
 
-    def __init__(self, known: dict[bytes, bytes]) -> None:
-        self.known = known
-        self.used: dict[bytes, bytes] = {}
+    def __init__(self, folder: EvidenceFolder | None) -> None:
+        self.folder = folder
+        self.used: set[bytes] = set()
 
     @staticmethod
     def digest(key: tuple) -> bytes:
@@ -70,21 +120,29 @@ class EvidenceCache(MutableMapping[tuple, Features]):
 
     def __getitem__(self, key: tuple) -> Features:
         d = self.digest(key)
-        blob = self.used.get(d) or self.known.get(d)
+        kept = self.folder is not None and (d in self.used or d in self.folder.digests)
+        blob = self.folder.read(d) if kept and self.folder is not None else None
         if blob is None:
             raise KeyError(key)
-        self.used[d] = blob
-        features: Features = pickle.loads(zlib.decompress(blob))
+        try:
+            features: Features = pickle.loads(zlib.decompress(blob))
+        except Exception:  # a damaged file: the section is scored again
+            raise KeyError(key) from None
+        self.used.add(d)
         return features
 
     def __setitem__(self, key: tuple, features: Features) -> None:
         stubs = [_Voice(p.voice) for p in features.parts]
         light = replace(features, parts=stubs)  # type: ignore[arg-type]
+        if self.folder is None:
+            return
         blob = pickle.dumps(light, protocol=pickle.HIGHEST_PROTOCOL)
-        self.used[self.digest(key)] = zlib.compress(blob, EVIDENCE_LEVEL)
+        d = self.digest(key)
+        if self.folder.write(d, zlib.compress(blob, EVIDENCE_LEVEL)):
+            self.used.add(d)
 
     def __delitem__(self, key: tuple) -> None:
-        self.used.pop(self.digest(key), None)
+        self.used.discard(self.digest(key))
 
     def __iter__(self) -> Iterator[tuple]:
         return iter(())  # digests only: the keys themselves are not kept
@@ -98,7 +156,7 @@ def check_steps(
     view: DocumentView,
     threshold: float,
     every_piece: bool,
-    known: dict[bytes, bytes],
+    known: EvidenceFolder | None,
 ) -> Generator[None, None, Checked]:
     """The check of ``view`` as a generator (a step: a few model calls), ending in its result."""
     arrays = read(view.text)
@@ -113,7 +171,7 @@ def check_steps(
         cache=cache,
         style=style,
     )
-    return Checked(slips, style, cache.used)
+    return Checked(slips, style, frozenset(cache.used))
 
 
 def check(
@@ -121,7 +179,7 @@ def check(
     view: DocumentView,
     threshold: float,
     every_piece: bool,
-    known: dict[bytes, bytes],
+    known: EvidenceFolder | None,
 ) -> Checked:
     """:func:`check_steps` run to the end (in a child process)."""
     return run_to_end(check_steps(model, view, threshold, every_piece, known))

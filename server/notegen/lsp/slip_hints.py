@@ -7,8 +7,9 @@ piece (:data:`notegen.lsp.child.CHILD_MIN_NOTES` notes weighed) in a child proce
 afterwards (the check of the 20,000-note benchmark piece is ~15 s of CPU and left +45–58 MB
 in the server), for a small one on the engine's background thread a few model steps at a
 time (never on the inference thread, so completions do not queue behind it). An edit stops
-it. Each section's evidence is kept (as bytes, for that document's sections only, freed when
-it closes), so an edit re-scores only the sections it touched. When the check is done (and
+it. Each section's evidence is kept (compressed, in a file per section in a temporary folder
+of the server's, for that document's sections only, deleted when it closes or the server
+exits), so an edit re-scores only the sections it touched. When the check is done (and
 the document has not changed meanwhile) the diagnostics are published again with the hints
 added.
 
@@ -20,9 +21,14 @@ fix per alternative, spelled as the piece spells its notes, and "Ignore here", w
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
+import shutil
+import tempfile
+import weakref
 from collections.abc import Sequence
 from concurrent.futures import Executor
+from pathlib import Path
 from typing import Any
 
 from lsprotocol import types
@@ -36,7 +42,7 @@ from . import child
 from .documents import DocumentView
 from .edits import text_edit, workspace_edit
 from .host import Host
-from .slip_check import Checked, check, check_steps, checked_notes
+from .slip_check import Checked, EvidenceFolder, check, check_steps, checked_notes
 
 log = logging.getLogger(__name__)
 
@@ -47,12 +53,43 @@ KIND = types.CodeActionKind.QuickFix
 
 class SlipHints:
     """The server's slip checker: one background task per document, and per document the
-    evidence of its sections from its latest check (with the model that made it)."""
+    evidence of its sections from its latest check (with the model that made it).
+
+    The evidence lives in files under one temporary folder (made at the first check, deleted
+    with everything in it when this object goes or the interpreter exits): the benchmark
+    piece's 4.3 MB of it stayed resident in the server between checks, and travelled
+    pickled to every child process that checked the piece again."""
 
     def __init__(self) -> None:
         self.tasks: dict[str, asyncio.Future[None]] = {}
-        self.evidence: dict[str, tuple[object, dict[bytes, bytes]]] = {}
+        self.evidence: dict[str, tuple[object, EvidenceFolder]] = {}
         self.hints: dict[str, tuple[int | None, list[types.Diagnostic]]] = {}
+        self.root: Path | None = None
+        self._no_root = False
+        self._removal: weakref.finalize[Any, Any] | None = None
+
+    def folder(self, uri: str) -> EvidenceFolder | None:
+        """``uri``'s evidence folder (nothing kept in it yet), ``None`` if there is no
+        temporary folder to be had (each check then scores every section)."""
+        if self.root is None and not self._no_root:
+            try:
+                self.root = Path(tempfile.mkdtemp(prefix="notegen-evidence-"))
+            except OSError as exc:
+                log.warning("slip evidence is not kept between checks: %s", exc)
+                self._no_root = True
+                return None
+            self._removal = weakref.finalize(self, shutil.rmtree, self.root, ignore_errors=True)
+        if self.root is None:
+            return None
+        name = hashlib.blake2b(uri.encode("utf-8", "surrogatepass"), digest_size=12).hexdigest()
+        return EvidenceFolder(self.root / name)
+
+    def close(self) -> None:
+        """Stop every check and delete the evidence folder (the server stops)."""
+        for uri in list(self.tasks):
+            self.cancel(uri)
+        if self._removal is not None:
+            self._removal()
 
     def schedule(
         self,
@@ -81,10 +118,20 @@ class SlipHints:
             task.cancel()
 
     def forget(self, uri: str) -> None:
-        """The document closed: its check stops and its evidence goes."""
-        self.cancel(uri)
+        """The document closed: its check stops and its evidence goes (its folder deleted now,
+        and again once a check in a child process has stopped: it may have written since)."""
+        task = self.tasks.pop(uri, None)
         self.hints.pop(uri, None)
         self.evidence.pop(uri, None)
+        folder = self.folder(uri) if self.root is not None else None
+        if folder is None:
+            if task is not None:
+                task.cancel()
+            return
+        shutil.rmtree(folder.path, ignore_errors=True)
+        if task is not None:
+            task.cancel()
+            task.add_done_callback(lambda _t: shutil.rmtree(folder.path, ignore_errors=True))
 
     async def _check(
         self,
@@ -124,12 +171,16 @@ class SlipHints:
         settings = host.settings.slips
         reading = host.latest_reading(uri)
         weighed = None if reading is None else checked_notes(reading.summaries, settings.allPieces)
+        loop = asyncio.get_running_loop()
         if weighed == 0 and reading is not None:  # nothing to check: no process, no steps
-            self.evidence.pop(uri, None)
+            if self.evidence.pop(uri, None) is not None:
+                await loop.run_in_executor(reader, self._empty, uri)
             return [], reading.style
         which = (engine.path, id(model))
         kept = self.evidence.get(uri)
-        known = kept[1] if kept is not None and kept[0] == which else {}
+        known = kept[1] if kept is not None and kept[0] == which else None
+        if known is None:  # nothing kept, or by another model: its files go
+            known = await loop.run_in_executor(reader, self._empty, uri)
         args = (threshold_for(settings.sensitivity), settings.allPieces, known)
         result: Checked | None
         if engine.path is not None and child.wanted(weighed if weighed is not None else 0):
@@ -143,8 +194,15 @@ class SlipHints:
                 if not host.is_current(view):
                     return None  # edited meanwhile: the next reading starts a new check
         assert result is not None
-        self.evidence[uri] = (which, result.evidence)
+        if known is not None:  # the sections of this check kept, the others' files deleted
+            folder = await loop.run_in_executor(reader, known.keeping, result.evidence)
+            self.evidence[uri] = (which, folder)
         return result.slips, result.style
+
+    def _empty(self, uri: str) -> EvidenceFolder | None:
+        """``uri``'s folder with nothing kept in it (its files deleted)."""
+        folder = self.folder(uri)
+        return None if folder is None else folder.keeping(frozenset())
 
 
 def _advance(steps: Any) -> tuple[bool, Checked | None]:
