@@ -282,6 +282,46 @@ def test_long_runs_of_suffixes_narrowed_token_by_token_agree_with_a_brute_force_
         assert found == brute_levels(melodies, context)
 
 
+def test_an_index_past_65536_tokens_reads_every_suffix_position_back_exactly(tmp_path) -> None:
+    # positions are kept as their low 16 bits and the rest: past 65,536 tokens both count
+    rng = np.random.default_rng(6)
+    melodies = [rng.integers(1, 5, int(rng.integers(200, 400))) for _ in range(300)]
+    index = TuneIndex.build(melodies)
+    assert index.size > 1 << 16
+    text = index.arrays()["text"]
+    order = index.arrays()["suffixes"]
+    assert sorted(order.tolist()) == list(range(index.size))
+    assert order.dtype == np.int32 and order.max() >= 1 << 16
+    tails = [tuple(text[i : i + 24]) for i in order[::97]]
+    assert tails == sorted(tails)  # in suffix order, as far as 24 tokens tell
+    for _ in range(40):
+        context = rng.integers(1, 5, int(rng.integers(3, 14)))
+        found = [(k, c.tolist()) for k, c in index.levels(context)]
+        assert found == brute_levels_fast(melodies, context)
+    index.save(tmp_path / "tunes.npz")
+    assert np.array_equal(TuneIndex.load(tmp_path / "tunes.npz").arrays()["suffixes"], order)
+
+
+def brute_levels_fast(melodies: list[np.ndarray], context: np.ndarray, count: int = 4):
+    """:func:`brute_levels` with each melody's windows compared at once (many tokens)."""
+    found = []
+    for k in range(min(16, len(context)), 0, -1):
+        tail = np.asarray(context[len(context) - k :])
+        after = [
+            w[agree, k]
+            for m in melodies
+            if len(m) > k
+            for w in [np.lib.stride_tricks.sliding_window_view(m, k + 1)]
+            for agree in [(w[:, :k] == tail).all(axis=1)]
+        ]
+        followers = np.concatenate(after) if after else np.zeros(0, np.int64)
+        if len(followers):
+            found.append((k, np.bincount(followers, minlength=256).tolist()))
+        if len(found) == count:
+            break
+    return found
+
+
 def test_the_four_longest_matched_lengths_agree_with_a_brute_force_search() -> None:
     rng = np.random.default_rng(3)
     melodies = [rng.integers(1, 5, int(rng.integers(1, 40))) for _ in range(30)]
