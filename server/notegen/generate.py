@@ -118,10 +118,15 @@ class ContextCache:
     """
 
     LOOKBACK = 16
+    CAPACITY = 2048
+    """States kept at checkpoints by default (a server makes room for its documents' section
+    starts beyond it)."""
     EVENT_IDS = 4096
     """Notes whose ids :meth:`ids` keeps (distinct pitch and duration pairs: a few hundred)."""
 
-    def __init__(self, model: MelodyModel, capacity: int = 2048, tail_capacity: int = 64) -> None:
+    def __init__(
+        self, model: MelodyModel, capacity: int = CAPACITY, tail_capacity: int = 64
+    ) -> None:
         self.model = model
         self.capacity = capacity
         self.tail_capacity = tail_capacity

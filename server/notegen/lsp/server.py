@@ -28,6 +28,7 @@ import numpy as np
 from lsprotocol import types
 from notegen import __version__
 from notegen.config import SECTION, Settings, parse_settings
+from notegen.generate import ContextCache
 from notegen.melody import Event
 from pygls.exceptions import JsonRpcContentModified, JsonRpcException
 from pygls.lsp.server import LanguageServer
@@ -74,6 +75,9 @@ WARM_SPAN = 8
 """Events per warm-up model call: a call is what a completion may wait for. Batch 8 x 8 events
 reads as many events per ms as 8 x 32 (measured: ~27 vs ~21 events/ms) in a quarter of the
 time (~1.2 ms on a quiet core, 2.4 ms loaded, against 12 ms for 8 x 32 loaded)."""
+SECTION_STATES = 2
+"""States a warm-up keeps per section (:func:`warm_sections`: its start read from the two
+window starts a cursor in it may have)."""
 QUIET_S = 0.3
 """How long the client must have sent nothing before the heap is collected and trimmed."""
 WARM_BUDGET_S = 0.003
@@ -466,9 +470,26 @@ class NotegenServer(LanguageServer):
         task = self.warmers.pop(uri, None)
         if task is not None:
             task.cancel()
-        if self.engine_for(uri).cache is None:
+        cache = self.engine_for(uri).cache
+        if cache is None:
             return
+        self.fit_cache(cache)
         self.warmers[uri] = asyncio.ensure_future(self._warm(uri, reading))
+
+    def fit_cache(self, cache: ContextCache) -> None:
+        """Room in ``cache`` for every section start of the documents open with its model
+        (and the default's room beside them): the 200,000-note benchmark document has 2,000
+        sections, ~4,000 states, and at the default's 2,048 the warm-up's last ones pushed out
+        its first, and a cursor there read its whole window again (once the warm-up was done:
+        places p50 9.1 / p99 19.8 ms, with room 6.1 / 10.9 ms; ~7 kB a state)."""
+        sections = sum(
+            len(numbers)
+            for uri, reading in self.readings.items()
+            if self.engine_for(uri).cache is cache
+            for numbers in reading.sections.values()
+        )
+        room = ContextCache.CAPACITY
+        cache.capacity = max(room, SECTION_STATES * sections + room // 8)
 
     async def _warm(self, uri: str, reading: Reading) -> None:
         """Rounds of up to :data:`WARM_ROWS` voices, each round one section per voice.
@@ -532,6 +553,9 @@ class NotegenServer(LanguageServer):
         self.read_cost.pop(uri, None)
         self.model_sent.pop(uri, None)
         self.slip_hints.forget(uri)
+        for engine in (self.engine, *self.models.engines.values()):
+            if engine.cache is not None:
+                self.fit_cache(engine.cache)  # (the closed document's room given back)
         cleared: list[Future[None]] = []
         if closing and not self.views:  # the last one closed: its warm states serve nobody
             for engine in (self.engine, *self.models.engines.values()):

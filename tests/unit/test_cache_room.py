@@ -1,0 +1,59 @@
+"""The context cache makes room for every section start of the documents open with its model:
+a warm-up keeps two states a section, and a document of thousands of sections would otherwise
+push its own first ones out. Small documents leave the default room; closing gives it back."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from notegen.generate import ContextCache
+from notegen.lsp import server as srv
+from notegen.lsp.documents import DocumentView, Reading
+from notegen.notes import infer_style
+from pygls.workspace import Workspace
+
+
+@pytest.fixture
+def ls(tiny) -> Iterator[srv.NotegenServer]:
+    server = srv.NotegenServer(str(tiny[0]))
+    server.protocol._workspace = Workspace(None)
+    server.engine.load(str(tiny[0])).result()
+    yield server
+    server.engine.shutdown()
+    server.reader.shutdown(wait=False)
+
+
+def read(uri: str, sections: int, voices: int = 1) -> Reading:
+    lines = [
+        f"a{v}[{k}]=[:C4,:D4]\nb{v}[{k}]=[1,1]"
+        for k in range(sections)
+        for v in range(1, voices + 1)
+    ]
+    text = "\n".join(lines) + "\n"
+    view = DocumentView(uri, 1, text)
+    return Reading(1, view.arrays(), infer_style(text), text)
+
+
+def test_a_document_of_many_sections_gets_two_states_a_section_and_some_to_spare(ls):
+    cache = ls.engine.cache
+    assert cache is not None and cache.capacity == ContextCache.CAPACITY
+    ls.readings["file:///big.rb"] = read("file:///big.rb", 1500)
+    ls.fit_cache(cache)
+    assert cache.capacity == 2 * 1500 + ContextCache.CAPACITY // 8
+
+
+def test_the_room_is_summed_over_the_open_documents_and_given_back_on_close(ls):
+    cache = ls.engine.cache
+    ls.readings["file:///a.rb"] = read("file:///a.rb", 600, voices=2)  # 1,200 sections
+    ls.readings["file:///b.rb"] = read("file:///b.rb", 500)
+    ls.fit_cache(cache)
+    assert cache.capacity == 2 * 1700 + ContextCache.CAPACITY // 8
+    ls.forget("file:///a.rb")
+    assert cache.capacity == ContextCache.CAPACITY  # 1,000 states fit in the default's room
+
+
+def test_a_small_piece_leaves_the_default_room(ls):
+    ls.readings["file:///small.rb"] = read("file:///small.rb", 40, voices=4)
+    ls.fit_cache(ls.engine.cache)
+    assert ls.engine.cache.capacity == ContextCache.CAPACITY
