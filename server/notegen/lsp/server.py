@@ -107,6 +107,7 @@ class NotegenServer(LanguageServer):
         self.model_sent: dict[str, Choice] = {}
         self.reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="notegen-read")
         self._collecting: asyncio.Future[None] | None = None
+        self._trimming: asyncio.Future[None] | None = None
         self.read_turn = asyncio.Lock()  # one reading at a time, in a child as on the reader
         self.views: dict[str, DocumentView] = {}
         self.readings: dict[str, Reading] = {}
@@ -443,6 +444,21 @@ class NotegenServer(LanguageServer):
         while (wait := self.protocol.last_message + QUIET_S - time.monotonic()) > 0:
             await asyncio.sleep(min(wait, QUIET_S))
         await asyncio.get_running_loop().run_in_executor(self.reader, release_memory)
+
+    def trim_when_quiet(self) -> None:
+        """:func:`trim_heap` once the client has sent nothing for :data:`QUIET_S` (after an
+        edit). A burst of keystrokes leaves their texts', requests' and answers' freed memory
+        resident until the next reading's warm-up ends (the soak's 10,000 edits: ~155 MB
+        through the 4 s from the last edit to the reading, ~147 MB once idle). A trim only,
+        which releases the GIL: no full collection between two bursts of typing. One is
+        pending at a time."""
+        if self._trimming is None or self._trimming.done():
+            self._trimming = asyncio.ensure_future(self._trim_when_quiet())
+
+    async def _trim_when_quiet(self) -> None:
+        while (wait := self.protocol.last_message + QUIET_S - time.monotonic()) > 0:
+            await asyncio.sleep(min(wait, QUIET_S))
+        await asyncio.get_running_loop().run_in_executor(self.reader, trim_heap)
 
     def _too_big(self, uri: str, view: DocumentView) -> None:
         """No whole-file reading above :data:`MAX_READING_CHARS`: say so once per document."""
@@ -911,6 +927,7 @@ def create_server(model_path: str | None = None) -> NotegenServer:
         uri = params.text_document.uri
         ls.slip_hints.cancel(uri)  # a check of an older version (maybe a child process) stops
         ls.schedule_reading(uri, ls.reading_delay(uri))
+        ls.trim_when_quiet()
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def on_close(ls: NotegenServer, params: types.DidCloseTextDocumentParams) -> None:
