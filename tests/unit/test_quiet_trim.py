@@ -51,3 +51,10 @@ async def test_no_trim_while_the_client_is_still_sending(ls, trims):
     ls.protocol.last_message = time.monotonic() - srv.QUIET_S  # the client paused
     await asyncio.wait_for(ls._trimming, 10)
     assert len(trims) == 1
+
+
+async def test_no_trim_while_a_huge_document_keeps_its_heap_top(ls, trims):
+    ls.trim_threshold = srv.trim_threshold_for(5 * srv.HUGE_TEXT)  # (what fit_heap sets)
+    ls.protocol.last_message = time.monotonic() - 1.0
+    ls.trim_when_quiet()
+    assert ls._trimming is None and trims == []

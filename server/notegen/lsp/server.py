@@ -451,7 +451,10 @@ class NotegenServer(LanguageServer):
         resident until the next reading's warm-up ends (the soak's 10,000 edits: ~155 MB
         through the 4 s from the last edit to the reading, ~147 MB once idle). A trim only,
         which releases the GIL: no full collection between two bursts of typing. One is
-        pending at a time."""
+        pending at a time. Not while a huge document is open: its heap's top is kept from
+        keystroke to keystroke (:func:`trim_threshold_for`), which a trim would undo."""
+        if self.trim_threshold != TRIM_THRESHOLD:
+            return
         if self._trimming is None or self._trimming.done():
             self._trimming = asyncio.ensure_future(self._trim_when_quiet())
 
