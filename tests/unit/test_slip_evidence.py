@@ -8,6 +8,7 @@ kept and the slips are the same; keeping a check's sections deletes every other 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import notegen.slips as slips_module
@@ -123,3 +124,41 @@ def test_keeping_a_checks_sections_deletes_every_other_file(shipped, tmp_path):
     assert [p.name for p in folder.path.iterdir()] == [one[0].hex()]
     assert kept.digests == frozenset(one)
     assert EvidenceFolder(tmp_path / "never made").keeping(frozenset()).digests == frozenset()
+
+
+def test_a_new_server_sweeps_the_folders_of_servers_that_were_killed(tmp_path, monkeypatch):
+    """A killed server leaves its evidence folder in the temporary directory; the next one to
+    make its own deletes those whose process is gone, and nothing else."""
+    import subprocess
+    import sys
+    import tempfile
+
+    from notegen.lsp.slip_hints import EVIDENCE_PREFIX, SlipHints
+
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    dead = tmp_path / f"{EVIDENCE_PREFIX}{int(gone.stdout)}-abc"
+    (dead / "doc").mkdir(parents=True)
+    (dead / "doc" / "00ff").write_bytes(b"evidence")
+    living = tmp_path / f"{EVIDENCE_PREFIX}1-def"  # pid 1 is always there
+    living.mkdir()
+    unnamed = tmp_path / f"{EVIDENCE_PREFIX}xyz"
+    unnamed.mkdir()
+    a_file = tmp_path / f"{EVIDENCE_PREFIX}{int(gone.stdout)}-file"
+    a_file.write_text("not a folder")
+    other = tmp_path / "notes.rb"
+    other.write_text("play 60")
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+
+    hints = SlipHints()
+    folder = hints.folder("file:///song.rb")
+    assert folder is not None and hints.root is not None
+    assert hints.root.name.startswith(f"{EVIDENCE_PREFIX}{os.getpid()}-")
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert left == sorted([living.name, unnamed.name, a_file.name, other.name, hints.root.name])
+    hints.close()
+    assert not hints.root.exists()

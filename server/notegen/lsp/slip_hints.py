@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import os
 import shutil
 import tempfile
 import weakref
@@ -73,12 +74,13 @@ class SlipHints:
         temporary folder to be had (each check then scores every section)."""
         if self.root is None and not self._no_root:
             try:
-                self.root = Path(tempfile.mkdtemp(prefix="notegen-evidence-"))
+                self.root = Path(tempfile.mkdtemp(prefix=f"{EVIDENCE_PREFIX}{os.getpid()}-"))
             except OSError as exc:
                 log.warning("slip evidence is not kept between checks: %s", exc)
                 self._no_root = True
                 return None
             self._removal = weakref.finalize(self, shutil.rmtree, self.root, ignore_errors=True)
+            sweep_stale_folders(self.root.parent)
         if self.root is None:
             return None
         name = hashlib.blake2b(uri.encode("utf-8", "surrogatepass"), digest_size=12).hexdigest()
@@ -203,6 +205,52 @@ class SlipHints:
         """``uri``'s folder with nothing kept in it (its files deleted)."""
         folder = self.folder(uri)
         return None if folder is None else folder.keeping(frozenset())
+
+
+EVIDENCE_PREFIX = "notegen-evidence-"
+"""A server's evidence folder in the temporary directory: this, its process id, ``-`` and
+:func:`tempfile.mkdtemp`'s random part."""
+
+
+def sweep_stale_folders(where: Path) -> None:
+    """Delete the evidence folders in ``where`` whose server is gone (POSIX).
+
+    A server deletes its own at exit; one that was killed (``SIGKILL``, a crash, an editor
+    that gave up waiting) left it behind. Only folders named as :data:`EVIDENCE_PREFIX` names
+    them, owned by this user, not links, whose process id no process has any more."""
+    if os.name != "posix":  # (Windows' os.kill(pid, 0) would end the process)
+        return
+    try:
+        entries = list(os.scandir(where))
+    except OSError:
+        return
+    for entry in entries:
+        if not entry.name.startswith(EVIDENCE_PREFIX):
+            continue
+        pid = entry.name[len(EVIDENCE_PREFIX) :].split("-", 1)[0]
+        try:
+            if (
+                not pid.isdigit()
+                or int(pid) == os.getpid()
+                or not entry.is_dir(follow_symlinks=False)
+                or entry.stat(follow_symlinks=False).st_uid != os.getuid()
+                or _alive(int(pid))
+            ):
+                continue
+        except (OSError, ValueError, OverflowError):
+            continue
+        shutil.rmtree(entry.path, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process ``pid`` exists (POSIX: signal 0 checks without sending anything)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's
+    return True
 
 
 def _advance(steps: Any) -> tuple[bool, Checked | None]:
