@@ -19,7 +19,7 @@ import gc
 import logging
 import sys
 import time
-from collections.abc import Coroutine, Generator, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Generator, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 from urllib.parse import unquote
@@ -438,12 +438,13 @@ class NotegenServer(LanguageServer):
         generation in another document: 50-105 ms over the quiet median, measured).
         One is pending at a time."""
         if self._collecting is None or self._collecting.done():
-            self._collecting = asyncio.ensure_future(self._release_when_quiet())
+            self._collecting = asyncio.ensure_future(self._when_quiet(release_memory))
 
-    async def _release_when_quiet(self) -> None:
+    async def _when_quiet(self, work: Callable[[], None]) -> None:
+        """``work`` on the reader thread once the client has sent nothing for :data:`QUIET_S`."""
         while (wait := self.protocol.last_message + QUIET_S - time.monotonic()) > 0:
             await asyncio.sleep(min(wait, QUIET_S))
-        await asyncio.get_running_loop().run_in_executor(self.reader, release_memory)
+        await asyncio.get_running_loop().run_in_executor(self.reader, work)
 
     def trim_when_quiet(self) -> None:
         """:func:`trim_heap` once the client has sent nothing for :data:`QUIET_S` (after an
@@ -456,12 +457,7 @@ class NotegenServer(LanguageServer):
         if self.trim_threshold != TRIM_THRESHOLD:
             return
         if self._trimming is None or self._trimming.done():
-            self._trimming = asyncio.ensure_future(self._trim_when_quiet())
-
-    async def _trim_when_quiet(self) -> None:
-        while (wait := self.protocol.last_message + QUIET_S - time.monotonic()) > 0:
-            await asyncio.sleep(min(wait, QUIET_S))
-        await asyncio.get_running_loop().run_in_executor(self.reader, trim_heap)
+            self._trimming = asyncio.ensure_future(self._when_quiet(trim_heap))
 
     def _too_big(self, uri: str, view: DocumentView) -> None:
         """No whole-file reading above :data:`MAX_READING_CHARS`: say so once per document."""

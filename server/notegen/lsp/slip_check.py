@@ -119,9 +119,9 @@ class EvidenceCache(MutableMapping[tuple, Features]):
         return hashlib.blake2b(pickle.dumps(key, protocol=4), digest_size=16).digest()
 
     def __getitem__(self, key: tuple) -> Features:
-        d = self.digest(key)
-        kept = self.folder is not None and (d in self.used or d in self.folder.digests)
-        blob = self.folder.read(d) if kept and self.folder is not None else None
+        d, folder = self.digest(key), self.folder
+        kept = folder is not None and (d in self.used or d in folder.digests)
+        blob = folder.read(d) if kept and folder is not None else None
         if blob is None:
             raise KeyError(key)
         try:
@@ -132,10 +132,10 @@ class EvidenceCache(MutableMapping[tuple, Features]):
         return features
 
     def __setitem__(self, key: tuple, features: Features) -> None:
-        stubs = [_Voice(p.voice) for p in features.parts]
-        light = replace(features, parts=stubs)  # type: ignore[arg-type]
         if self.folder is None:
             return
+        stubs = [_Voice(p.voice) for p in features.parts]
+        light = replace(features, parts=stubs)  # type: ignore[arg-type]
         blob = pickle.dumps(light, protocol=pickle.HIGHEST_PROTOCOL)
         d = self.digest(key)
         if self.folder.write(d, zlib.compress(blob, EVIDENCE_LEVEL)):

@@ -123,17 +123,15 @@ class SlipHints:
         """The document closed: its check stops and its evidence goes (its folder deleted now,
         and again once a check in a child process has stopped: it may have written since)."""
         task = self.tasks.pop(uri, None)
-        self.hints.pop(uri, None)
-        self.evidence.pop(uri, None)
-        folder = self.folder(uri) if self.root is not None else None
-        if folder is None:
-            if task is not None:
-                task.cancel()
-            return
-        shutil.rmtree(folder.path, ignore_errors=True)
         if task is not None:
             task.cancel()
-            task.add_done_callback(lambda _t: shutil.rmtree(folder.path, ignore_errors=True))
+        self.hints.pop(uri, None)
+        self.evidence.pop(uri, None)
+        folder = self.folder(uri) if self.root is not None else None  # (none made for it)
+        if folder is not None:
+            shutil.rmtree(folder.path, ignore_errors=True)
+            if task is not None:
+                task.add_done_callback(lambda _t: shutil.rmtree(folder.path, ignore_errors=True))
 
     async def _check(
         self,
