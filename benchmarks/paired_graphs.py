@@ -30,22 +30,24 @@ from notegen.lsp import completion
 from notegen.lsp.context import note_context
 from notegen.lsp.documents import DocumentView
 from notegen.lsp.engine import Engine
-from notegen.lsp.server import WARM_ROWS, warm_sections
+from notegen.lsp.server import WARM_ROWS, warm_sections, warm_stride
 from notegen.lsp.whole_reading import read_document
 
 
 def warmed(path: Path, reading, settings: Settings) -> Engine:  # type: ignore[no-untyped-def]
-    """An engine with ``path`` loaded and every section start primed (the server's warm-up)."""
+    """An engine with ``path`` loaded and every section start (and the stops inside arrays)
+    primed, as the server's warm-up primes them."""
     engine = Engine()
     engine.load(path).result()
     if engine.cache is None:
         sys.exit(f"{path}: {engine.error}")
     start = time.thread_time()
     queues = [[reading.voices[v][n] for n in nums] for v, nums in reading.sections.items()]
+    stride, _ = warm_stride(reading, settings.maxContext)
     while any(queues):
         for first in range(0, len(queues), WARM_ROWS):
             group = [q.pop(0) for q in queues[first : first + WARM_ROWS] if q]
-            for _ in warm_sections(reading, group, engine.cache, settings.maxContext):
+            for _ in warm_sections(reading, group, engine.cache, settings.maxContext, stride):
                 pass
     print(f"{path}: warm-up {time.thread_time() - start:.2f} s of CPU")
     return engine

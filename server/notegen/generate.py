@@ -426,13 +426,16 @@ class ContextCache:
                 if row.done == row.points[0]:
                     history = row.ids[: row.done]
                     time = self.model.beats_of(history % self.vd)
-                    primed = self.served(pl[r], dl[r], history, row.setting, row.state, time)
-                    tail = len(row.points) == 1 and not row.end_kept
-                    self._store(row.keys[row.done], primed, tail=tail)
-                    row.points.pop(0)
-                    if not row.points:
-                        out[row.slot] = primed
+                    if len(row.points) > 1:  # passed on the way: as in prime_ids
+                        passed = Primed(row.state, pl[r], dl[r], row.done, history, time, raw=True)
+                        self._store(row.keys[row.done], passed)
+                        row.points.pop(0)
+                        still.append(row)
                         continue
+                    primed = self.served(pl[r], dl[r], history, row.setting, row.state, time)
+                    self._store(row.keys[row.done], primed, tail=not row.end_kept)
+                    out[row.slot] = primed
+                    continue
                 still.append(row)
             rows = still
             yield
@@ -443,8 +446,8 @@ class ContextCache:
     ) -> Primed:
         """The longest cached prefix of ``ids`` among ``marks`` and the last few lengths."""
         n = len(ids)
-        lengths = [n, *marks, *range(n - 1, max(0, n - self.LOOKBACK) - 1, -1)]
-        lengths = [length for length in lengths if length > 0]
+        lookback = range(n - 1, max(0, n - self.LOOKBACK) - 1, -1)
+        lengths = sorted({n, *marks, *lookback} - {0}, reverse=True)  # the longest kept first
         plain = not _salt(setting)
         keys = self._keys(ids, lengths if plain else [*lengths, 0], setting)
         with self._lock:

@@ -14,10 +14,11 @@ from lsprotocol import types
 from notegen.config import Settings
 from notegen.generate import ContextCache
 from notegen.lsp import completion
-from notegen.lsp.context import note_context
+from notegen.lsp import server as server_module
+from notegen.lsp.context import STOP_EVERY, note_context
 from notegen.lsp.documents import DocumentView, Reading
 from notegen.lsp.engine import Engine
-from notegen.lsp.server import warm_sections
+from notegen.lsp.server import warm_sections, warm_stride
 from notegen.melody import Event
 from notegen.notes import infer_style
 
@@ -124,6 +125,84 @@ def test_a_completion_in_a_warmed_file_reads_only_its_own_array(engine, monkeypa
     calls.clear()
     again = completion.complete(engine, nc, settings, where)
     assert calls == [] and [i.label for i in again] == [i.label for i in items]
+
+
+NOTES = [":C4", ":E4", ":G4", ":A4", ":F4", ":D4", ":B3", ":r"]
+LONG = "\n".join(
+    ["a1=[]"]
+    + [f"a1[{k}]=[" + ",".join(NOTES[(i * 3 + k) % 8] for i in range(100)) + "]" for k in range(3)]
+)
+
+
+def test_a_new_cursor_late_in_a_long_array_of_a_warmed_file_reads_from_the_stop_before_it(
+    engine, tiny, monkeypatch
+):
+    """Lines of 100 notes: the warm-up keeps the state every 32 notes of each array too, so
+    a cursor after note 70 of a line nobody completed in yet reads 6 notes, not 70, and is
+    offered what a server that never warmed up offers there."""
+    view = DocumentView("file:///long.rb", 1, LONG)
+    reading = Reading(1, view.arrays(), infer_style(LONG))
+    assert warm_stride(reading, 256) == (STOP_EVERY, 3 * 3)
+    for k in range(3):
+        for _call in warm_sections(reading, [reading.voices[1][k]], engine.cache, 256, 32):
+            pass
+    calls: list[tuple[int, ...]] = []
+    original = engine.model.step
+    monkeypatch.setattr(
+        engine.model, "step", lambda *a, **k: calls.append(np.shape(a[0])) or original(*a, **k)
+    )
+    line = 2  # a1[1]
+    text = LONG.splitlines()[line]
+    character = [i for i, ch in enumerate(text) if ch == ","][69] + 1  # after its 70th note
+    settings = Settings(phraseLength=1)
+    where = types.Range(types.Position(line, character), types.Position(line, character))
+    nc = note_context(view, line, character, reading, settings.maxContext)
+    assert len(nc.before) == 70
+    items = completion.complete(engine, nc, settings, where)
+    assert calls[0] == (1, 70 - 64)
+
+    cold = Engine()
+    cold.load(tiny[0]).result()
+    fresh = note_context(view, line, character, reading, settings.maxContext)
+    assert [i.label for i in completion.complete(cold, fresh, settings, where)] == [
+        i.label for i in items
+    ]
+
+
+def test_the_warm_up_keeps_stops_every_32_notes_or_a_multiple_within_its_budget(monkeypatch):
+    view = DocumentView("file:///long.rb", 1, LONG)
+    reading = Reading(1, view.arrays(), infer_style(LONG))
+    monkeypatch.setattr(server_module, "WARM_STOPS", 3)
+    assert warm_stride(reading, 256) == (64, 3)  # one stop per 100-note array
+    monkeypatch.setattr(server_module, "WARM_STOPS", 2)
+    assert warm_stride(reading, 256) == (0, 0)  # none past half the window (128)
+    short = DocumentView("file:///short.rb", 1, DOC)
+    assert warm_stride(Reading(1, short.arrays(), infer_style(DOC)), 256) == (0, 0)
+
+
+def test_priming_starts_from_the_longest_state_kept_and_serves_one_kept_on_the_way(
+    model, monkeypatch
+):
+    """Kept: the state after 5 notes (a section start) and after 18 (a cursor). Priming 20
+    notes reads the last 2, not 15; a state passed on the way by a batched priming is
+    served, when a cursor stops there, as a fresh cache serves it."""
+    ctx = melody(20, 4)
+    cache = ContextCache(model)
+    cache.prime_many([(cache.ids(ctx[:18]), [5])])
+    calls: list[tuple[int, ...]] = []
+    original = model.step
+    monkeypatch.setattr(
+        model, "step", lambda *a, **k: calls.append(np.shape(a[0])) or original(*a, **k)
+    )
+    cache.prime_ids(cache.ids(ctx), [5])
+    assert calls == [(1, 2)]
+
+    calls.clear()
+    at_five = cache.prime(ctx[:5])
+    assert calls == []
+    want = ContextCache(model).prime(ctx[:5])
+    np.testing.assert_allclose(at_five.pitch_logits, want.pitch_logits, atol=1e-6)
+    np.testing.assert_allclose(at_five.dur_logits, want.dur_logits, atol=1e-6)
 
 
 def test_a_new_reading_keeps_the_states_its_changes_do_not_reach(tmp_path, monkeypatch):

@@ -48,7 +48,7 @@ from . import (
     whole_reading,
 )
 from .coexistence import Coexistence
-from .context import NoteContext, note_context
+from .context import STOP_EVERY, NoteContext, note_context
 from .documents import MAX_READING_CHARS, ArraySummary, DocumentView, Reading
 from .edits import client_supports_document_changes, lsp_range
 from .engine import Engine
@@ -78,6 +78,8 @@ time (~1.2 ms on a quiet core, 2.4 ms loaded, against 12 ms for 8 x 32 loaded)."
 SECTION_STATES = 2
 """States a warm-up keeps per section (:func:`warm_sections`: its start read from the two
 window starts a cursor in it may have)."""
+WARM_STOPS = 4096
+"""Most states a warm-up keeps inside arrays (:func:`warm_stride`), ~7 kB each."""
 QUIET_S = 0.3
 """How long the client must have sent nothing before the heap is collected and trimmed."""
 WARM_BUDGET_S = 0.003
@@ -503,8 +505,13 @@ class NotegenServer(LanguageServer):
             if self.engine_for(uri).cache is cache
             for numbers in reading.sections.values()
         )
+        stops = sum(
+            warm_stride(reading, self.settings.maxContext)[1]
+            for uri, reading in self.readings.items()
+            if self.engine_for(uri).cache is cache
+        )
         room = ContextCache.CAPACITY
-        cache.capacity = max(room, SECTION_STATES * sections + room // 8)
+        cache.capacity = max(room, SECTION_STATES * sections + stops + room // 8)
 
     async def _warm(self, uri: str, reading: Reading) -> None:
         """Rounds of up to :data:`WARM_ROWS` voices, each round one section per voice.
@@ -519,6 +526,7 @@ class NotegenServer(LanguageServer):
         if cache is not None and cache.model.cond_dim and not reading.prepared:
             # The model loaded after the reading began: settings on the reader thread first.
             await asyncio.get_running_loop().run_in_executor(self.reader, reading.prepare_settings)
+        stride, _ = warm_stride(reading, max_context)
         queues = [
             [reading.voices[voice][number] for number in numbers]
             for voice, numbers in reading.sections.items()
@@ -530,7 +538,7 @@ class NotegenServer(LanguageServer):
                     continue
                 if self.readings.get(uri) is not reading or engine.cache is not cache:
                     return
-                steps = warm_sections(reading, group, cache, max_context)
+                steps = warm_sections(reading, group, cache, max_context, stride)
                 await engine.run_trips(
                     functools.partial(_advance, steps),
                     lambda: self.readings.get(uri) is reading,
@@ -822,8 +830,34 @@ def prepare_voices(
             yield
 
 
+def warm_stride(reading: Reading, max_context: int) -> tuple[int, int]:
+    """Every how many notes the warm-up keeps a state inside each array, and how many states
+    that is (``(0, 0)``: none).
+
+    A cursor steps the model from the last state kept before it in its array (its start, or
+    a stop every :data:`~notegen.lsp.context.STOP_EVERY` notes once a cursor passed there):
+    in a file of 100-note lines, a new cursor read up to 99 notes (~4 ms of the shipped
+    model). The warm-up keeps the stops too, every ``STOP_EVERY`` notes or a multiple of it,
+    so that they number at most :data:`WARM_STOPS`, and at most every half window (the
+    window's start moves every half window: a stop farther on is read from another start).
+    """
+    voices = reading.sections.items()
+    lengths = np.array(
+        [len(reading.voices[v][k].pitches) for v, ks in voices for k in ks], np.int64
+    )
+    for stride in range(STOP_EVERY, max_context // 2 + 1, STOP_EVERY):
+        count = int(np.sum(np.maximum(lengths - 1, 0) // stride)) if len(lengths) else 0
+        if count <= WARM_STOPS:
+            return (stride, count) if count else (0, 0)
+    return 0, 0
+
+
 def warm_sections(
-    reading: Reading, arrays: list[ArraySummary], cache: Any, max_context: int
+    reading: Reading,
+    arrays: list[ArraySummary],
+    cache: Any,
+    max_context: int,
+    stride: int = 0,
 ) -> Generator[None, None, None]:
     """Prime the context at the start of each array (one per voice), caching every start;
     a generator that yields after each model call (:meth:`ContextCache.prime_steps`).
@@ -832,28 +866,35 @@ def warm_sections(
     half window (:func:`notegen.generate.trim_context`), so a cursor late in a long array
     may need the array's start read from a later boundary than a cursor at its start: both
     are primed, and no cursor in the array reads more than the array's own notes.
+    ``stride``: then the states every ``stride`` notes inside each array too (a cursor's
+    stops, :func:`warm_stride`), each read as a cursor there reads its context.
     """
     from .context import NoteContext
+
+    def context(array: ArraySummary, before: list[Event]) -> tuple[np.ndarray, list[int], Any]:
+        return NoteContext(
+            local=None,  # type: ignore[arg-type]
+            earlier=reading.earlier_sections(array),
+            before=before,
+            reading=reading,
+            style=reading.style,
+            numeric=False,
+            max_context=max_context,
+            setting=reading.setting(array.voice) if array.kind == "voice" else None,
+        ).context(cache)
 
     requests: list[tuple[np.ndarray, list[int], Any]] = []
     for array in arrays:
         own = array.events()
+        stops = _stop_requests(array, own, context, stride) if stride else []
         for before in ([], own):
-            nc = NoteContext(
-                local=None,  # type: ignore[arg-type]
-                earlier=reading.earlier_sections(array),
-                before=before,
-                reading=reading,
-                style=reading.style,
-                numeric=False,
-                max_context=max_context,
-                setting=reading.setting(array.voice) if array.kind == "voice" else None,
-            )
-            ids, marks, setting = nc.context(cache)
+            ids, marks, setting = context(array, before)
             if len(before) >= len(ids):
                 continue  # the window starts inside the array: nothing before it to prime
             ids = ids[: len(ids) - len(before)]  # up to the array's start
             marks = [m for m in marks if m < len(ids)] + [len(ids)]  # the start is one too
+            if any(len(r[0]) >= len(ids) and np.array_equal(r[0][: len(ids)], ids) for r in stops):
+                continue  # read on the way to its stops
             if cache.cached(ids, setting) or any(
                 np.array_equal(ids, r[0]) and r[2] is setting for r in requests
             ):
@@ -861,7 +902,31 @@ def warm_sections(
             requests.append((ids, marks, setting))
             cache.prime_ids(ids[:0], (), setting)  # the setting's start state (one model call)
             yield  # a completion may run between two of these
+        for ids, marks, setting in stops:
+            if not cache.cached(ids, setting):
+                requests.append((ids, marks, setting))
+                cache.prime_ids(ids[:0], (), setting)
+                yield
     yield from cache.prime_steps(requests, WARM_SPAN)
+
+
+def _stop_requests(
+    array: ArraySummary,
+    own: list[Event],
+    context: Callable[[ArraySummary, list[Event]], tuple[np.ndarray, list[int], Any]],
+    stride: int,
+) -> list[tuple[np.ndarray, list[int], Any]]:
+    """Requests that keep the states every ``stride`` notes of ``array`` and at its end (the
+    next array's start): the contexts of cursors there, one request per window start among
+    them (the stops read from one start follow one another: one row reads them all, and
+    passes the array's start on the way, kept too)."""
+    last: dict[int, tuple[np.ndarray, list[int], Any]] = {}  # window start → its last stop's
+    for stop in [*range(stride, len(own), stride), len(own)]:
+        ids, marks, setting = context(array, own[:stop])
+        head = len(ids) - stop  # where the array starts in ids (every mark up to it kept)
+        keep = [m for m in marks if m <= head or (m - head) % stride == 0]
+        last[-head] = (ids, [*keep, len(ids)], setting)
+    return list(last.values())
 
 
 def guarded(default: Any = None):
