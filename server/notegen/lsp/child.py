@@ -30,10 +30,11 @@ import os
 import pickle
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 from .documents import DocumentView
 
@@ -96,6 +97,10 @@ async def run_in_child(
         ),
         protocol=pickle.HIGHEST_PROTOCOL,
     )
+    # The answer is unpickled as it comes out of the pipe, on a thread of its own: gathered
+    # first (communicate), a whole-file reading's 6 MB of pickle lay beside the objects made
+    # from it, at the moment the new reading lands beside the old one (the soak's peak).
+    answer_end, child_end = os.pipe()
     try:
         process = await asyncio.create_subprocess_exec(
             sys.executable,
@@ -103,28 +108,54 @@ async def run_in_child(
             __name__,
             str(os.getpid()),
             stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
+            stdout=child_end,
             stderr=asyncio.subprocess.PIPE,
             env=_child_env(),
         )
     except OSError as exc:  # no process to be had (out of memory, process limit...)
+        os.close(answer_end)
         raise ChildUnavailable(f"cannot start a process for the work ({exc})") from None
+    finally:
+        os.close(child_end)  # (the child's copy is its own: the pipe ends when it does)
+    answer = _read_answer(answer_end)
     _running.add(process)
     try:
-        out, err = await process.communicate(payload)
+        _, err = await process.communicate(payload)
+        loaded = await answer
     except BaseException:  # cancelled (or the server stops): the work stops with it
         _kill(process)
         await process.wait()  # reaped before the reply: no work outlives its request
         raise
     finally:
         _running.discard(process)
-    # Unpickled beside the event loop: a whole-file reading's result (~65 ms for the
-    # benchmark piece) held up every answer in flight when it was read here.
+    return _result(process.returncode, loaded, err)  # type: ignore[no-any-return]
+
+
+def _read_answer(fd: int) -> asyncio.Future[Any]:
+    """The answer unpickled from the pipe ``fd`` (closed after), on a thread started now: a
+    pool's thread could be busy while the child blocks on a full pipe. ``None`` when the
+    child wrote no whole pickle (it failed or was killed: its exit code says how)."""
     loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(None, _result, process.returncode, out, err)  # type: ignore[no-any-return]
+    done: asyncio.Future[Any] = loop.create_future()
+
+    def settle(value: Any) -> None:
+        if not done.cancelled():
+            done.set_result(value)
+
+    def read() -> None:
+        try:
+            with open(fd, "rb") as pipe:
+                value = pickle.load(YieldingStream(pipe))
+        except Exception:
+            value = None
+        with contextlib.suppress(RuntimeError):  # (the loop closed: nobody waits any more)
+            loop.call_soon_threadsafe(settle, value)
+
+    threading.Thread(target=read, name="notegen-answer", daemon=True).start()
+    return done
 
 
-class YieldingStream(io.BytesIO):
+class YieldingStream:
     """A child's pickled answer, read so that other threads run while it is unpickled.
 
     ``pickle.loads`` is one C call: it holds the GIL for the whole answer (a reading of the
@@ -134,23 +165,27 @@ class YieldingStream(io.BytesIO):
     the unpickler reads one frame (up to 64 kB) or one large bytes object at a time, through
     :meth:`read` or :meth:`readinto`; each first gives the GIL away (``time.sleep(0)``), so a
     waiting thread gets it between frames (the same piece: ~485 reads, the longest wait
-    2.5-3.6 ms, the unpickling itself ~2x slower, off the requests' path)."""
+    2.5-3.6 ms, the unpickling itself ~2x slower, off the requests' path). ``source``: the
+    pipe (or bytes, for tests)."""
+
+    def __init__(self, source: IO[bytes] | bytes) -> None:
+        self._source = io.BytesIO(source) if isinstance(source, bytes) else source
 
     def read(self, size: int | None = -1) -> bytes:
         time.sleep(0)
-        return super().read(size)
+        return self._source.read(-1 if size is None else size)
 
     def readinto(self, buffer: Any) -> int:
         time.sleep(0)
-        return super().readinto(buffer)
+        return self._source.readinto(buffer)  # type: ignore[attr-defined,no-any-return]
+
+    def readline(self) -> bytes:
+        time.sleep(0)
+        return self._source.readline()
 
 
-def _result(code: int | None, out: bytes, err: bytes) -> Any:
+def _result(code: int | None, answer: Any, err: bytes) -> Any:
     tail = err.decode("utf-8", "replace")[-STDERR_TAIL:].strip()
-    try:
-        answer = pickle.load(YieldingStream(out)) if out else None
-    except Exception:
-        answer = None
     if isinstance(answer, tuple) and answer and answer[0] == "ok" and code == 0:
         return answer[1]
     if isinstance(answer, tuple) and len(answer) == 3 and answer[0] == "error":
