@@ -58,3 +58,38 @@ async def test_no_trim_while_a_huge_document_keeps_its_heap_top(ls, trims):
     ls.protocol.last_message = time.monotonic() - 1.0
     ls.trim_when_quiet()
     assert ls._trimming is None and trims == []
+
+
+async def test_a_reading_that_lands_trims_the_heap_before_its_diagnostics_go_out(
+    ls, trims, monkeypatch
+):
+    """The new reading replaces the old one: when the client is quiet (waiting for them),
+    its freed memory is given back before the diagnostics are published (the soak: ~158 MB
+    at the landing, ~144 MB once trimmed), not only once the warm-up is done."""
+    from lsprotocol import types
+
+    uri = "file:///piece.rb"
+    text = "a1=[]\na1[0]=[:C4,:E4,:G4]\nb1=[]\nb1[0]=[1,1,2]\nc1=[70]\n"
+    ls.workspace.put_text_document(
+        types.TextDocumentItem(uri=uri, language_id="ruby", version=1, text=text)
+    )
+    published: list[tuple[int | None, int]] = []
+    monkeypatch.setattr(
+        ls,
+        "text_document_publish_diagnostics",
+        lambda params: published.append((params.version, len(trims))),
+    )
+    monkeypatch.setattr(ls.slip_hints, "schedule", lambda *args: None)
+    monkeypatch.setattr(ls, "release_memory_when_quiet", lambda: None)  # (its own tests)
+    ls.protocol.last_message = time.monotonic() - 1.0  # the client waits for them
+    await ls._read_and_publish(uri)
+    assert uri in ls.readings and published == [(1, 1)]
+
+    ls.protocol.last_message = time.monotonic() + 60.0  # the client is still sending
+    await ls._read_and_publish(uri)
+    assert published[-1] == (1, 1)  # no trim amid its requests: each would pay it back
+
+    ls.protocol.last_message = time.monotonic() - 1.0
+    ls.trim_threshold = srv.trim_threshold_for(5 * srv.HUGE_TEXT)  # a huge document open
+    await ls._read_and_publish(uri)
+    assert published[-1] == (1, 1)  # its heap's top is kept: no trim
