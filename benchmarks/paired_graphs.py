@@ -30,7 +30,7 @@ from notegen.lsp import completion
 from notegen.lsp.context import note_context
 from notegen.lsp.documents import DocumentView
 from notegen.lsp.engine import Engine
-from notegen.lsp.server import WARM_ROWS, warm_sections, warm_stride
+from notegen.lsp.warm_up import WARM_ROWS, warm_sections, warm_stride
 from notegen.lsp.whole_reading import read_document
 
 

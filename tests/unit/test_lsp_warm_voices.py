@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 from notegen import consonance, imitation, rhythm
 from notegen.lsp.documents import DocumentView
-from notegen.lsp.server import RECENT_VOICES, note_voice, prepare_voices
+from notegen.lsp.warm_up import RECENT_VOICES, note_voice, prepare_voices
 from notegen.lsp.whole_reading import read_document
 from notegen.model import MelodyModel
 

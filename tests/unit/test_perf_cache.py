@@ -13,12 +13,11 @@ import pytest
 from lsprotocol import types
 from notegen.config import Settings
 from notegen.generate import ContextCache
-from notegen.lsp import completion
-from notegen.lsp import server as server_module
+from notegen.lsp import completion, warm_up
 from notegen.lsp.context import STOP_EVERY, note_context
 from notegen.lsp.documents import DocumentView, Reading
 from notegen.lsp.engine import Engine
-from notegen.lsp.server import warm_sections, warm_stride
+from notegen.lsp.warm_up import warm_sections, warm_stride
 from notegen.melody import Event
 from notegen.notes import infer_style
 
@@ -172,9 +171,9 @@ def test_a_new_cursor_late_in_a_long_array_of_a_warmed_file_reads_from_the_stop_
 def test_the_warm_up_keeps_stops_every_32_notes_or_a_multiple_within_its_budget(monkeypatch):
     view = DocumentView("file:///long.rb", 1, LONG)
     reading = Reading(1, view.arrays(), infer_style(LONG))
-    monkeypatch.setattr(server_module, "WARM_STOPS", 3)
+    monkeypatch.setattr(warm_up, "WARM_STOPS", 3)
     assert warm_stride(reading, 256) == (64, 3)  # one stop per 100-note array
-    monkeypatch.setattr(server_module, "WARM_STOPS", 2)
+    monkeypatch.setattr(warm_up, "WARM_STOPS", 2)
     assert warm_stride(reading, 256) == (0, 0)  # none past half the window (128)
     short = DocumentView("file:///short.rb", 1, DOC)
     assert warm_stride(Reading(1, short.arrays(), infer_style(DOC)), 256) == (0, 0)

@@ -1,0 +1,175 @@
+"""The warm-up after a whole-file reading: the model's state at every section start (and
+every few notes inside long arrays), and the experts' tables of the voices completed in lately,
+read in the background one short step at a time, so that a completion anywhere in the file
+reads only the notes before its cursor in its own array."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Generator, Iterator
+from typing import Any
+
+import numpy as np
+from notegen.melody import Event
+
+from .context import STOP_EVERY, NoteContext
+from .documents import ArraySummary, Reading
+
+WARM_ROWS = 8
+"""Voices warmed together: a batch-8 round of one section each takes ~5 ms of CPU."""
+WARM_SPAN = 8
+"""Events per warm-up model call: a call is what a completion may wait for. Batch 8 x 8 events
+reads as many events per ms as 8 x 32 (measured: ~27 vs ~21 events/ms) in a quarter of the
+time (~1.2 ms on a quiet core, 2.4 ms loaded, against 12 ms for 8 x 32 loaded)."""
+SECTION_STATES = 2
+"""States a warm-up keeps per section (:func:`warm_sections`: its start read from the two
+window starts a cursor in it may have)."""
+WARM_STOPS = 4096
+"""Most states a warm-up keeps inside arrays (:func:`warm_stride`), ~7 kB each."""
+WARM_BUDGET_S = 0.003
+"""Work per trip of the warm-up to the inference thread: what a completion may wait for."""
+
+
+def advance(steps: Iterator[None], budget_s: float = WARM_BUDGET_S) -> bool:
+    """Run a background generator for about ``budget_s`` (whole steps: at least one);
+    ``False`` once it is finished.
+
+    One step per trip to the inference thread made a warm-up of the 20,000-note benchmark
+    piece (~1,400 steps, most of them well under 1 ms) take one completion's turn per step
+    while completions kept coming: ~12 s instead of ~2 s, with every completion in a section
+    not warmed yet paying the whole context itself.
+    """
+    end = time.perf_counter() + budget_s
+    while next(steps, StopIteration) is not StopIteration:
+        if time.perf_counter() >= end:
+            return True
+    return False
+
+
+RECENT_VOICES = 3
+"""Voices per document whose experts' tables a warm-up prepares: the last completed in. Each
+voice's tables copy the other voices' notes (~0.75 MB a voice in the 20-voice benchmark
+piece): with 8 the soak's server was ~6 MB bigger once idle after each storm (173/184/189
+against 167/178/183 MB), tables the next completions would have made anyway."""
+
+
+def note_voice(recent: dict[int, None], nc: NoteContext) -> None:
+    """Remember the voice of a cursor (inference thread): the next reading's warm-up prepares
+    what its completions need (:func:`prepare_voices`)."""
+    array = nc.local.ctx.array
+    if array.kind != "voice" or array.voice is None:
+        return
+    recent.pop(array.voice, None)  # (the latest last)
+    recent[array.voice] = None
+    while len(recent) > RECENT_VOICES:
+        del recent[next(iter(recent))]
+
+
+def prepare_voices(
+    reading: Reading, recent: dict[int, None], model: Any
+) -> Generator[None, None, None]:
+    """The experts' tables of the other voices (:meth:`MelodyModel.prepare_setting`) for each
+    voice completed in lately, one voice per step (inference thread, where ``recent`` is
+    written): only those, as each table holds a copy of the other voices' notes."""
+    for voice in list(recent):
+        if voice in reading.voices:
+            model.prepare_setting(reading.setting(voice))
+            yield
+
+
+def warm_stride(reading: Reading, max_context: int) -> tuple[int, int]:
+    """Every how many notes the warm-up keeps a state inside each array, and how many states
+    that is (``(0, 0)``: none).
+
+    A cursor steps the model from the last state kept before it in its array (its start, or
+    a stop every :data:`~notegen.lsp.context.STOP_EVERY` notes once a cursor passed there):
+    in a file of 100-note lines, a new cursor read up to 99 notes (~4 ms of the shipped
+    model). The warm-up keeps the stops too, every ``STOP_EVERY`` notes or a multiple of it,
+    so that they number at most :data:`WARM_STOPS`, and at most every half window (the
+    window's start moves every half window: a stop farther on is read from another start).
+    """
+    voices = reading.sections.items()
+    lengths = np.array(
+        [len(reading.voices[v][k].pitches) for v, ks in voices for k in ks], np.int64
+    )
+    for stride in range(STOP_EVERY, max_context // 2 + 1, STOP_EVERY):
+        count = int(np.sum(np.maximum(lengths - 1, 0) // stride)) if len(lengths) else 0
+        if count <= WARM_STOPS:
+            return (stride, count) if count else (0, 0)
+    return 0, 0
+
+
+def warm_sections(
+    reading: Reading,
+    arrays: list[ArraySummary],
+    cache: Any,
+    max_context: int,
+    stride: int = 0,
+) -> Generator[None, None, None]:
+    """Prime the context at the start of each array (one per voice), caching every start;
+    a generator that yields after each model call (:meth:`ContextCache.prime_steps`).
+
+    The context of a cursor starts at a section boundary that moves with the cursor every
+    half window (:func:`notegen.generate.trim_context`), so a cursor late in a long array
+    may need the array's start read from a later boundary than a cursor at its start: both
+    are primed, and no cursor in the array reads more than the array's own notes.
+    ``stride``: then the states every ``stride`` notes inside each array too (a cursor's
+    stops, :func:`warm_stride`), each read as a cursor there reads its context.
+    """
+
+    def context(array: ArraySummary, before: list[Event]) -> tuple[np.ndarray, list[int], Any]:
+        return NoteContext(
+            local=None,  # type: ignore[arg-type]
+            earlier=reading.earlier_sections(array),
+            before=before,
+            reading=reading,
+            style=reading.style,
+            numeric=False,
+            max_context=max_context,
+            setting=reading.setting(array.voice) if array.kind == "voice" else None,
+        ).context(cache)
+
+    requests: list[tuple[np.ndarray, list[int], Any]] = []
+    for array in arrays:
+        own = array.events()
+        stops = _stop_requests(array, own, context, stride) if stride else []
+        for before in ([], own):
+            ids, marks, setting = context(array, before)
+            if len(before) >= len(ids):
+                continue  # the window starts inside the array: nothing before it to prime
+            ids = ids[: len(ids) - len(before)]  # up to the array's start
+            marks = [m for m in marks if m < len(ids)] + [len(ids)]  # the start is one too
+            if any(len(r[0]) >= len(ids) and np.array_equal(r[0][: len(ids)], ids) for r in stops):
+                continue  # read on the way to its stops
+            if cache.cached(ids, setting) or any(
+                np.array_equal(ids, r[0]) and r[2] is setting for r in requests
+            ):
+                continue
+            requests.append((ids, marks, setting))
+            cache.prime_ids(ids[:0], (), setting)  # the setting's start state (one model call)
+            yield  # a completion may run between two of these
+        for ids, marks, setting in stops:
+            if not cache.cached(ids, setting):
+                requests.append((ids, marks, setting))
+                cache.prime_ids(ids[:0], (), setting)
+                yield
+    yield from cache.prime_steps(requests, WARM_SPAN)
+
+
+def _stop_requests(
+    array: ArraySummary,
+    own: list[Event],
+    context: Callable[[ArraySummary, list[Event]], tuple[np.ndarray, list[int], Any]],
+    stride: int,
+) -> list[tuple[np.ndarray, list[int], Any]]:
+    """Requests that keep the states every ``stride`` notes of ``array`` and at its end (the
+    next array's start): the contexts of cursors there, one request per window start among
+    them (the stops read from one start follow one another: one row reads them all, and
+    passes the array's start on the way, kept too)."""
+    last: dict[int, tuple[np.ndarray, list[int], Any]] = {}  # window start → its last stop's
+    for stop in [*range(stride, len(own), stride), len(own)]:
+        ids, marks, setting = context(array, own[:stop])
+        head = len(ids) - stop  # where the array starts in ids (every mark up to it kept)
+        keep = [m for m in marks if m <= head or (m - head) % stride == 0]
+        last[-head] = (ids, [*keep, len(ids)], setting)
+    return list(last.values())
