@@ -168,6 +168,25 @@ def test_a_new_cursor_late_in_a_long_array_of_a_warmed_file_reads_from_the_stop_
     ]
 
 
+def test_the_warm_up_keeps_no_stops_in_an_array_longer_than_half_the_window(engine, monkeypatch):
+    view = DocumentView("file:///long.rb", 1, LONG)
+    reading = Reading(1, view.arrays(), infer_style(LONG))
+    engine.cache.clear()
+    for k in range(3):
+        for _call in warm_sections(reading, [reading.voices[1][k]], engine.cache, 198, 32):
+            pass
+    calls: list[tuple[int, ...]] = []
+    original = engine.model.step
+    monkeypatch.setattr(
+        engine.model, "step", lambda *a, **k: calls.append(np.shape(a[0])) or original(*a, **k)
+    )
+    text = LONG.splitlines()[2]
+    character = [i for i, ch in enumerate(text) if ch == ","][69] + 1  # after its 70th note
+    nc = note_context(view, 2, character, reading, 198)
+    nc.prime(engine.cache)
+    assert calls[0] == (1, 32)  # from the array's start to its first stop: none was kept
+
+
 def test_the_warm_up_keeps_stops_every_32_notes_or_a_multiple_within_its_budget(monkeypatch):
     view = DocumentView("file:///long.rb", 1, LONG)
     reading = Reading(1, view.arrays(), infer_style(LONG))
@@ -177,6 +196,9 @@ def test_the_warm_up_keeps_stops_every_32_notes_or_a_multiple_within_its_budget(
     assert warm_stride(reading, 256) == (0, 0)  # none past half the window (128)
     short = DocumentView("file:///short.rb", 1, DOC)
     assert warm_stride(Reading(1, short.arrays(), infer_style(DOC)), 256) == (0, 0)
+    # arrays longer than half the window: the cursors' windows start inside them, no stops
+    monkeypatch.setattr(warm_up, "WARM_STOPS", 4096)
+    assert warm_stride(reading, 198) == (0, 0) and warm_stride(reading, 200) == (32, 9)
 
 
 def test_priming_starts_from_the_longest_state_kept_and_serves_one_kept_on_the_way(
