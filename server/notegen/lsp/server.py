@@ -395,8 +395,8 @@ class NotegenServer(LanguageServer):
             # The old reading's memory back now, off the GIL (a few ms before the diagnostics):
             # beside the new one it held the soak's server at ~158 MB until the quiet
             # collection, ~144 MB once trimmed. Only while the client is quiet: amid requests
-            # each of them paid the trim back in page faults (the latency benchmark: 4.3-5.0
-            # against 3.8-3.9 ms of CPU per completion). (Not for a huge document: fit_heap.)
+            # each would pay the trim back in page faults, as the quiet trim after edits
+            # avoids too. (Not for a huge document: fit_heap.)
             await asyncio.get_running_loop().run_in_executor(self.reader, trim_heap)
         if not self.is_current(view):
             return  # stale: a newer reading is scheduled

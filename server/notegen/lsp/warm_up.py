@@ -142,7 +142,7 @@ def warm_sections(
     requests: list[tuple[np.ndarray, list[int], Any]] = []
     for array in arrays:
         own = array.events()
-        kept = stride and keeps_stops(len(own), max_context)
+        kept = stride > 0 and keeps_stops(len(own), max_context)
         stops = _stop_requests(array, own, context, stride) if kept else []
         for before in ([], own):
             ids, marks, setting = context(array, before)
