@@ -8,6 +8,8 @@ and the phrase items are only sampled once per context. Counted in model calls, 
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 from lsprotocol import types
@@ -26,17 +28,23 @@ def melody(n: int, shift: int) -> list[Event]:
     return [Event(55 + (i * 5 + shift) % 17, (0.5, 1.0, 0.25)[i % 3]) for i in range(n)]
 
 
+def step_shapes(monkeypatch: pytest.MonkeyPatch, model: Any) -> list[tuple[int, ...]]:
+    """The ``[rows, events]`` shape of every model call from now on."""
+    calls: list[tuple[int, ...]] = []
+    original = model.step
+    monkeypatch.setattr(
+        model, "step", lambda *a, **k: calls.append(np.shape(a[0])) or original(*a, **k)
+    )
+    return calls
+
+
 def test_batched_priming_matches_priming_one_context_at_a_time(model, monkeypatch):
     contexts = [melody(30, 0), melody(7, 3), melody(41, 9), melody(30, 1)]
     one = ContextCache(model)
     expected = [one.prime(ctx, checkpoints=[5]) for ctx in contexts]
 
     many = ContextCache(model)
-    calls: list[tuple[int, ...]] = []
-    original = model.step
-    monkeypatch.setattr(
-        model, "step", lambda *a, **k: calls.append(np.shape(a[0])) or original(*a, **k)
-    )
+    calls = step_shapes(monkeypatch, model)
     got = many.prime_many([(many.ids(ctx), [5]) for ctx in contexts])
 
     assert [p.length for p in got] == [len(ctx) for ctx in contexts]
@@ -54,11 +62,7 @@ def test_batched_priming_starts_from_the_cached_prefix(model, monkeypatch):
     cache = ContextCache(model)
     ctx = melody(40, 2)
     cache.prime(ctx[:30])
-    calls: list[tuple[int, ...]] = []
-    original = model.step
-    monkeypatch.setattr(
-        model, "step", lambda *a, **k: calls.append(np.shape(a[0])) or original(*a, **k)
-    )
+    calls = step_shapes(monkeypatch, model)
     (primed,) = cache.prime_many([(cache.ids(ctx), [])])
     assert calls == [(1, 10)] and primed.length == 40
 
@@ -66,11 +70,7 @@ def test_batched_priming_starts_from_the_cached_prefix(model, monkeypatch):
 def test_background_priming_stops_after_every_short_call(model, monkeypatch):
     cache = ContextCache(model)
     contexts = [melody(70, 0), melody(45, 4)]
-    calls: list[tuple[int, ...]] = []
-    original = model.step
-    monkeypatch.setattr(
-        model, "step", lambda *a, **k: calls.append(np.shape(a[0])) or original(*a, **k)
-    )
+    calls = step_shapes(monkeypatch, model)
     steps = cache.prime_steps([(cache.ids(ctx), []) for ctx in contexts], max_span=16)
     for yielded, _call in enumerate(steps, start=1):
         assert len(calls) == yielded  # one model call per step, never more
@@ -104,11 +104,7 @@ def test_a_completion_in_a_warmed_file_reads_only_its_own_array(engine, monkeypa
         for _call in warm_sections(reading, sections[k::4], engine.cache, 256):
             pass  # the server lets other requests run here, between model calls
 
-    calls: list[tuple[int, ...]] = []
-    original = engine.model.step
-    monkeypatch.setattr(
-        engine.model, "step", lambda *a, **k: calls.append(np.shape(a[0])) or original(*a, **k)
-    )
+    calls = step_shapes(monkeypatch, engine.model)
     line = DOC.splitlines().index(next(t for t in DOC.splitlines() if t.startswith("a2[3]=")))
     character = DOC.splitlines()[line].index(",")  # after the first note of the last section
     settings = Settings(phraseLength=8)
@@ -133,23 +129,27 @@ LONG = "\n".join(
 )
 
 
+def warmed_long(engine: Engine, max_context: int, stride: int) -> tuple[DocumentView, Reading]:
+    """:data:`LONG` read, and warmed up as the server does (one section per round)."""
+    view = DocumentView("file:///long.rb", 1, LONG)
+    reading = Reading(1, view.arrays(), infer_style(LONG))
+    for k in range(3):
+        for _call in warm_sections(
+            reading, [reading.voices[1][k]], engine.cache, max_context, stride
+        ):
+            pass
+    return view, reading
+
+
 def test_a_new_cursor_late_in_a_long_array_of_a_warmed_file_reads_from_the_stop_before_it(
     engine, tiny, monkeypatch
 ):
     """Lines of 100 notes: the warm-up keeps the state every 32 notes of each array too, so
     a cursor after note 70 of a line nobody completed in yet reads 6 notes, not 70, and is
     offered what a server that never warmed up offers there."""
-    view = DocumentView("file:///long.rb", 1, LONG)
-    reading = Reading(1, view.arrays(), infer_style(LONG))
+    view, reading = warmed_long(engine, 256, 32)
     assert warm_stride(reading, 256) == (STOP_EVERY, 3 * 3)
-    for k in range(3):
-        for _call in warm_sections(reading, [reading.voices[1][k]], engine.cache, 256, 32):
-            pass
-    calls: list[tuple[int, ...]] = []
-    original = engine.model.step
-    monkeypatch.setattr(
-        engine.model, "step", lambda *a, **k: calls.append(np.shape(a[0])) or original(*a, **k)
-    )
+    calls = step_shapes(monkeypatch, engine.model)
     line = 2  # a1[1]
     text = LONG.splitlines()[line]
     character = [i for i, ch in enumerate(text) if ch == ","][69] + 1  # after its 70th note
@@ -169,17 +169,9 @@ def test_a_new_cursor_late_in_a_long_array_of_a_warmed_file_reads_from_the_stop_
 
 
 def test_the_warm_up_keeps_no_stops_in_an_array_longer_than_half_the_window(engine, monkeypatch):
-    view = DocumentView("file:///long.rb", 1, LONG)
-    reading = Reading(1, view.arrays(), infer_style(LONG))
     engine.cache.clear()
-    for k in range(3):
-        for _call in warm_sections(reading, [reading.voices[1][k]], engine.cache, 198, 32):
-            pass
-    calls: list[tuple[int, ...]] = []
-    original = engine.model.step
-    monkeypatch.setattr(
-        engine.model, "step", lambda *a, **k: calls.append(np.shape(a[0])) or original(*a, **k)
-    )
+    view, reading = warmed_long(engine, 198, 32)
+    calls = step_shapes(monkeypatch, engine.model)
     text = LONG.splitlines()[2]
     character = [i for i, ch in enumerate(text) if ch == ","][69] + 1  # after its 70th note
     nc = note_context(view, 2, character, reading, 198)
@@ -210,11 +202,7 @@ def test_priming_starts_from_the_longest_state_kept_and_serves_one_kept_on_the_w
     ctx = melody(20, 4)
     cache = ContextCache(model)
     cache.prime_many([(cache.ids(ctx[:18]), [5])])
-    calls: list[tuple[int, ...]] = []
-    original = model.step
-    monkeypatch.setattr(
-        model, "step", lambda *a, **k: calls.append(np.shape(a[0])) or original(*a, **k)
-    )
+    calls = step_shapes(monkeypatch, model)
     cache.prime_ids(cache.ids(ctx), [5])
     assert calls == [(1, 2)]
 
@@ -247,11 +235,7 @@ def test_a_new_reading_keeps_the_states_its_changes_do_not_reach(tmp_path, monke
     cache = ContextCache(model)
     ids = cache.ids(own)
     cache.prime_ids(ids, [4], heard(changed_at=39))
-    calls: list[tuple[int, ...]] = []
-    original = model.step
-    monkeypatch.setattr(
-        model, "step", lambda *a, **k: calls.append(np.shape(a[0])) or original(*a, **k)
-    )
+    calls = step_shapes(monkeypatch, model)
 
     later = heard(changed_at=30)  # the other voice's 31st note starts after 17 beats
     kept = cache.prime_ids(ids, [4], later)
