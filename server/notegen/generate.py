@@ -479,9 +479,21 @@ class ContextCache:
         with self._lock:
             entries[key] = primed
             entries.move_to_end(key)
-            while len(entries) > capacity:
+            for _ in range(min(len(entries) - capacity, self.EVICT_PER_STORE)):
                 entries.popitem(last=False)
         return primed
+
+    EVICT_PER_STORE = 4
+    """Oldest states a store drops at most (one in a full cache). When the capacity shrank (a
+    big document closed: ~7,000 states over it) the rest go in :meth:`shrink`'s rounds: all
+    at once, the next completion's store took ~17 ms freeing them (measured)."""
+
+    def shrink(self, count: int) -> bool:
+        """Drop up to ``count`` of the oldest states beyond the capacity; whether more remain."""
+        with self._lock:
+            for _ in range(min(len(self._entries) - self.capacity, count)):
+                self._entries.popitem(last=False)
+            return len(self._entries) > self.capacity
 
     def clear(self) -> None:
         """Drop every state, and the last setting's memos: they hold that setting's voices,

@@ -4,6 +4,7 @@ push its own first ones out. Small documents leave the default room; closing giv
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 import pytest
@@ -57,3 +58,41 @@ def test_a_small_piece_leaves_the_default_room(ls):
     ls.readings["file:///small.rb"] = read("file:///small.rb", 40, voices=4)
     ls.fit_cache(ls.engine.cache)
     assert ls.engine.cache.capacity == ContextCache.CAPACITY
+
+
+def fill(cache: ContextCache, count: int, first: int = 0) -> None:
+    """``count`` states stored under keys of their own, as many contexts would leave."""
+    primed = cache.prime_ids([], ())
+    for k in range(first, first + count):
+        cache._store(k.to_bytes(4, "little"), primed)
+
+
+def test_a_store_in_a_shrunk_cache_drops_a_few_states_not_all_beyond_the_room(ls):
+    cache = ls.engine.cache
+    cache.clear()
+    fill(cache, 1000)
+    cache.capacity = 100  # (a big document closed: its room given back)
+    fill(cache, 1, first=1000)
+    assert len(cache._entries) == 1001 - ContextCache.EVICT_PER_STORE
+    assert cache.shrink(500) is True and len(cache._entries) == 501 - ContextCache.EVICT_PER_STORE
+    assert cache.shrink(1000) is False and len(cache._entries) == 100
+    assert cache.shrink(1000) is False and len(cache._entries) == 100
+
+
+async def test_closing_a_document_drops_its_states_in_rounds_on_the_inference_thread(
+    ls, monkeypatch
+):
+    cache = ls.engine.cache
+    cache.clear()
+    monkeypatch.setattr(srv, "SHRINK_ROUND", 300)
+    ls.readings["file:///big.rb"] = read("file:///big.rb", 1500)
+    ls.fit_cache(cache)
+    fill(cache, 3000)
+    rounds: list[int] = []
+    shrink = cache.shrink
+    monkeypatch.setattr(cache, "shrink", lambda count: rounds.append(count) or shrink(count))
+    ls.forget("file:///big.rb", closing=False)
+    assert len(cache._entries) == 3000  # nothing dropped on the event loop
+    await asyncio.wait_for(ls.shrinking, 10)
+    assert len(cache._entries) == ContextCache.CAPACITY
+    assert rounds.count(300) == 4  # (3,000 - 2,048 states: four rounds)

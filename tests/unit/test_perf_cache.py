@@ -329,3 +329,59 @@ def test_completion_and_ghost_text_at_one_cursor_of_one_version_read_its_array_o
     assert reads == [2, 2, 2, 2, 2]
     view.forget_cursor()
     assert note_context(view, 2, 15, newer, 256) is not fresh and len(reads) == 6
+
+
+def typed(notes: int, at: int, more: int) -> tuple[DocumentView, int, int]:
+    """:data:`LONG` with ``more`` notes typed after note ``at`` of its last line, and the
+    cursor after them."""
+    lines = LONG.splitlines()
+    commas = [i for i, ch in enumerate(lines[3]) if ch == ","]
+    cut = commas[at - 1] + 1
+    lines[3] = lines[3][:cut] + ":C5," * more + lines[3][cut:]
+    return DocumentView("file:///long.rb", 2, "\n".join(lines)), 3, cut + 4 * more
+
+
+def test_the_move_of_the_window_s_start_a_few_notes_ahead_is_found(engine):
+    """Sections of 100 notes, a window of 256: its start moves from 0 to the last section's
+    start once that section holds 57 notes."""
+    view, reading = warmed_long(engine, 256, 32)
+    for at, expected in ((50, 200), (41, 200), (40, None), (30, None)):
+        view, line, character = typed(100, at, 0)
+        nc = note_context(view, line, character, reading, 256)
+        found = nc.ahead(engine.cache, 16)
+        if expected is None:
+            assert found is None, at
+            continue
+        assert found is not None and found[0] == expected
+        ids, marks, _ = found[1]
+        assert len(ids) == at and marks == [32]  # this array's notes, its stop every 32
+
+
+def test_a_keystroke_that_moves_the_window_s_start_reads_a_few_notes_once_read_ahead(
+    engine, tiny, monkeypatch
+):
+    engine.cache.clear()
+    view, reading = warmed_long(engine, 256, 32)
+    view, line, character = typed(100, 50, 0)
+    nc = note_context(view, line, character, reading, 256)
+    found = nc.ahead(engine.cache, 16)
+    assert found is not None
+    for _call in engine.cache.prime_steps([found[1]], warm_up.WARM_SPAN):
+        pass  # (the server's trips between requests)
+
+    after, line, character = typed(100, 50, 8)  # eight keystrokes later
+    settings = Settings(phraseLength=1)
+    where = types.Range(types.Position(line, character), types.Position(line, character))
+    calls = step_shapes(monkeypatch, engine.model)
+    nc = note_context(after, line, character, reading, 256)
+    assert nc.context(engine.cache)[0].size == 58  # the window starts at this array now
+    items = completion.complete(engine, nc, settings, where)
+    assert calls[0] == (1, 8)  # from the cursor's state read ahead, not 58 notes
+
+    cold = Engine()
+    cold.load(tiny[0]).result()
+    cold_calls = step_shapes(monkeypatch, cold.model)
+    fresh = note_context(after, line, character, reading, 256)
+    labels = [i.label for i in completion.complete(cold, fresh, settings, where)]
+    assert labels == [i.label for i in items]
+    assert cold_calls[:2] == [(1, 32), (1, 26)]  # (without it: the whole array)

@@ -334,6 +334,10 @@ class NotegenProtocol(LanguageServerProtocol):
         else:
             future.set_result(getattr(message, "result", None))
 
+    def answering(self) -> bool:
+        """Whether a request of the client is being handled (its answer not sent yet)."""
+        return bool(self._request_futures)
+
     def structure_message(self, data: dict[str, Any]) -> Any:
         """pygls' structuring, with a short error naming the bad fields (no traceback log)."""
         method = data.get("method")

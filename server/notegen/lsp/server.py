@@ -57,6 +57,7 @@ from .protocol import ClientDidNotAnswer, NotegenProtocol, Prepared
 from .warm_up import (
     SECTION_STATES,
     WARM_ROWS,
+    WARM_SPAN,
     advance,
     note_voice,
     prepare_voices,
@@ -77,6 +78,16 @@ MAX_READ_DELAY_S = 2.0
 MAX_SETTING_WARNINGS = 5
 """Settings problems shown one by one; the rest as one count. Settings with 100,000 unknown
 keys showed 100,000 messages, and the requests behind them waited over 10 s."""
+LOOK_AHEAD = 16
+"""Notes typed ahead of the cursor within which a move of the window's start is read ahead."""
+AHEAD_BUDGET_S = 0.001
+"""Work per trip of a read-ahead to the inference thread (a keystroke may wait for one)."""
+SHRINK_ROUND = 256
+"""States dropped per trip when a cache shrinks (~0.6 ms, measured at ~2.4 µs a state)."""
+READ_AFTER_S = 0.02
+"""A whole-file reading starts once the client has sent nothing for this long and no request
+is being answered (:meth:`NotegenServer.requests_settled`), at most :data:`MAX_READ_DELAY_S`
+after it was due."""
 QUIET_S = 0.3
 """How long the client must have sent nothing before the heap is collected and trimmed."""
 SWITCH_INTERVAL_S = 0.0005
@@ -103,6 +114,11 @@ class NotegenServer(LanguageServer):
         self.models = ModelChoice(self.engine, background=True)  # other models, per document
         self.model_sent: dict[str, Choice] = {}
         self.reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="notegen-read")
+        self.shrinking: asyncio.Future[None] | None = None
+        self.read_ahead_of: dict[str, tuple[Any, ...]] = {}
+        """Per document, the array and window start last read ahead (:meth:`read_ahead`)."""
+        self.reading_ahead: asyncio.Future[None] | None = None
+        """The latest rounds of :meth:`shrink_cache`."""
         self._collecting: asyncio.Future[None] | None = None
         self._trimming: asyncio.Future[None] | None = None
         self.read_turn = asyncio.Lock()  # one reading at a time, in a child as on the reader
@@ -358,6 +374,9 @@ class NotegenServer(LanguageServer):
 
     async def _read_and_publish(self, uri: str) -> None:
         self.timers.pop(uri, None)
+        await self.requests_settled()
+        if uri in self.timers:
+            return  # edited meanwhile: the newer timer reads it
         view = self.view(uri)
         if view is None:
             return
@@ -429,6 +448,21 @@ class NotegenServer(LanguageServer):
             self.reader, whole_reading.read_document, view, conditioned
         )
 
+    async def requests_settled(self) -> None:
+        """Return once the client has sent nothing for :data:`READ_AFTER_S` and no request of
+        it is being answered, or :data:`MAX_READ_DELAY_S` from now.
+
+        A reading of a big file starts a child process and hands it the text: begun on the
+        event loop right after an opening, it held up the completion sent with the opening
+        (~6 ms before the request was even read, the 200,000-note document), and its child's
+        start-up shared the two cores with that completion."""
+        give_up = time.monotonic() + MAX_READ_DELAY_S
+        while (now := time.monotonic()) < give_up:
+            wait = self.protocol.last_message + READ_AFTER_S - now
+            if wait <= 0 and not self.protocol.answering():
+                return
+            await asyncio.sleep(min(max(wait, READ_AFTER_S / 4), give_up - now))
+
     def after_long_work(self) -> None:
         """Give the heap back after a generation (100,000 notes peak at ~+290 MB, measured;
         without a trim ~100 MB of it stayed resident)."""
@@ -497,6 +531,7 @@ class NotegenServer(LanguageServer):
         if cache is None:
             return
         self.fit_cache(cache)
+        self.shrink_cache(self.engine_for(uri))
         self.warmers[uri] = asyncio.ensure_future(self._warm(uri, reading))
 
     def fit_cache(self, cache: ContextCache) -> None:
@@ -518,6 +553,44 @@ class NotegenServer(LanguageServer):
         )
         room = ContextCache.CAPACITY
         cache.capacity = max(room, SECTION_STATES * sections + stops + room // 8)
+
+    def read_ahead(self, uri: str, nc: NoteContext) -> None:
+        """Where the window's start moves within :data:`LOOK_AHEAD` more notes typed at ``nc``
+        (inference thread): the context of the notes before the cursor read from there, in
+        the background, in trips of :data:`AHEAD_BUDGET_S` (:meth:`NoteContext.ahead`). Once
+        per start and array."""
+        engine = self.engine_for(uri)
+        cache, loop = engine.cache, self.loop
+        if cache is None or loop is None:
+            return
+        found = nc.ahead(cache, LOOK_AHEAD)
+        if found is None:
+            return
+        start, (ids, marks, setting) = found
+        array = nc.local.ctx.array
+        key = (array.kind, array.voice, array.section, array.name, start)
+        if self.read_ahead_of.get(uri) == key or cache.cached(ids, setting):
+            return
+        self.read_ahead_of[uri] = key
+        steps = cache.prime_steps([(ids, marks, setting)], WARM_SPAN)
+        trip = functools.partial(advance, steps, AHEAD_BUDGET_S)
+
+        def start_trips() -> None:
+            self.reading_ahead = asyncio.ensure_future(
+                engine.run_trips(trip, lambda: uri in self.views)
+            )
+
+        loop.call_soon_threadsafe(start_trips)
+
+    def shrink_cache(self, engine: Engine) -> None:
+        """Drop the states beyond its cache's capacity, :data:`SHRINK_ROUND` per trip to the
+        inference thread (:meth:`ContextCache.shrink`), so that no request waits for more."""
+        cache = engine.cache
+        if cache is None or not cache.shrink(0):
+            return
+        self.shrinking = asyncio.ensure_future(
+            engine.run_trips(functools.partial(cache.shrink, SHRINK_ROUND), lambda: True)
+        )
 
     async def _warm(self, uri: str, reading: Reading) -> None:
         """Rounds of up to :data:`WARM_ROWS` voices, each round one section per voice.
@@ -579,12 +652,14 @@ class NotegenServer(LanguageServer):
         self.coexistence.forget(uri)
         self.readings.pop(uri, None)
         self.voices_completed.pop(uri, None)
+        self.read_ahead_of.pop(uri, None)
         self.read_cost.pop(uri, None)
         self.model_sent.pop(uri, None)
         self.slip_hints.forget(uri)
         for engine in (self.engine, *self.models.engines.values()):
             if engine.cache is not None:
                 self.fit_cache(engine.cache)  # (the closed document's room given back)
+                self.shrink_cache(engine)
         cleared: list[Future[None]] = []
         if closing and not self.views:  # the last one closed: its warm states serve nobody
             for engine in (self.engine, *self.models.engines.values()):
@@ -631,9 +706,11 @@ def complete_at(
         """Accepting a phrase adds its durations to ``bN[k]`` (notegen.lsp.ghost_durations)."""
         return ghost_durations.command_for(view, nc, text, events, edit_range)
 
-    return completion.complete(
+    items = completion.complete(
         ls.engine_for(view.uri), nc, settings, edit_range, then, phrase_later=True
     )
+    ls.read_ahead(view.uri, nc)
+    return items
 
 
 def gone_stale(ls: NotegenServer, view: DocumentView) -> bool:
@@ -645,6 +722,81 @@ def gone_stale(ls: NotegenServer, view: DocumentView) -> bool:
     the warm states; skipped, 16 µs): the requests waited in memory, ~19 MB of RSS more per
     2,000 cycles, without bound (measured)."""
     return ls.views.get(view.uri) is not view or not ls.is_current(view)
+
+
+REHEARSAL = (
+    "a1=[]\nb1=[]\n"
+    "a1[0]=[:C4,:E4,:G4,:E4,:D4,:F4,:A4,:G4,:E4,:C4,:D4,:r,:B3,:C4,]\n"
+    "b1[0]=[0.5,0.5,1,0.5,0.5,0.5,1,1,0.5,0.5,1,0.5,0.5]\n"
+)
+"""A small piece :func:`rehearse` completes in: a voice with its durations one short, so the
+items carry every part a real answer may (phrases, their durations' command)."""
+
+
+def rehearse(ls: NotegenServer) -> None:
+    """One completion in :data:`REHEARSAL`, made and encoded as an answer is, on the inference
+    thread once the model is loaded (before the client's first request is served there).
+
+    What a process makes on its first answer is then made here: cattrs' converters of the
+    items' types (generated at their first encoding, ~5-8 ms), the reader's, the experts' and
+    the sampler's first calls. Without it the user's first completion paid them: a 200,000-note
+    file's first completion right after it opened took ~22-34 ms. Nothing of it is kept but a
+    few of the model's states (its context is nobody's) and those converters."""
+    engine = ls.engine
+    if engine.model is None:
+        return
+    view = DocumentView("notegen:rehearsal", 0, REHEARSAL)
+    line = 2
+    character = view.line_text(line).rindex("]")
+    try:
+        nc = note_context(view, line, character, None, ls.settings.maxContext)
+        if nc is None:
+            return
+        edit_range = ls.edit_range(view, nc)
+
+        def then(text: str, events: list[Event]) -> types.Command | None:
+            return ghost_durations.command_for(view, nc, text, events, edit_range)
+
+        items = completion.complete(engine, nc, ls.settings, edit_range, then)
+        ls.protocol.prepare(types.CompletionList(is_incomplete=True, items=items))
+        items = completion.complete(engine, nc, ls.settings, edit_range, then, phrase_later=True)
+        ls.protocol.prepare(types.CompletionList(is_incomplete=True, items=items))
+        for message in _rehearsal_messages(view.uri, line, character):
+            ls.protocol.structure_message(message)
+    except Exception:  # a rehearsal's failure must not stop the server
+        log.exception("the rehearsal completion failed")
+
+
+def _rehearsal_messages(uri: str, line: int, character: int) -> list[dict[str, Any]]:
+    """The messages of a keystroke and the requests at it, as a client sends them: cattrs
+    makes its structuring of each type at its first message (~4-5 ms for an opening and a
+    completion, measured), which :func:`rehearse` makes instead."""
+    document = {"uri": uri}
+    at = {"line": line, "character": character}
+    where = {"textDocument": document, "position": at}
+    change = {"range": {"start": at, "end": at}, "rangeLength": 0, "text": ":C4,"}
+    return [
+        {"jsonrpc": "2.0", "method": method, "params": params, **({"id": 1} if asks else {})}
+        for method, params, asks in (
+            (
+                types.TEXT_DOCUMENT_DID_OPEN,
+                {"textDocument": {**document, "languageId": "ruby", "version": 1, "text": ""}},
+                False,
+            ),
+            (
+                types.TEXT_DOCUMENT_DID_CHANGE,
+                {"textDocument": {**document, "version": 2}, "contentChanges": [change]},
+                False,
+            ),
+            (types.TEXT_DOCUMENT_COMPLETION, {**where, "context": {"triggerKind": 1}}, True),
+            (types.TEXT_DOCUMENT_HOVER, where, True),
+            (
+                types.TEXT_DOCUMENT_INLINE_COMPLETION,
+                {**where, "context": {"triggerKind": 2}},
+                True,
+            ),
+        )
+    ]
 
 
 def complete_prepared(
@@ -820,7 +972,8 @@ def create_server(model_path: str | None = None) -> NotegenServer:
     @server.feature(types.INITIALIZED)
     async def on_initialized(ls: NotegenServer, params: types.InitializedParams) -> None:
         ls.client_ready = True
-        await ls.engine.ready()
+        if await ls.engine.ready() is not None:
+            await ls.engine.run(rehearse, ls)
         tune_gc()  # the model and every module are loaded by now
         ls._report_model()  # a load that failed before the client could be told
 

@@ -18,6 +18,7 @@ The process ends when its client's session ends, as before.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -30,6 +31,11 @@ from typing import Any, BinaryIO
 
 from pygls.io_ import StdoutWriter
 
+try:
+    import fcntl
+except ImportError:  # not POSIX
+    fcntl = None  # type: ignore[assignment]
+
 from .protocol import NotegenProtocol
 
 log = logging.getLogger(__name__)
@@ -39,6 +45,9 @@ MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 MAX_HEADER_BYTES = 8192
 """A header block longer than this is not one (the base protocol has two short fields)."""
 READ_CHUNK = 1 << 16
+STDIN_READ = 1 << 20
+"""Bytes asked of stdin per read, its pipe widened to as much where the system allows
+(:func:`_widen_pipe`)."""
 BIG_BODY = 1 << 20
 """A body with more than this still to come is kept as the pieces read, joined once whole:
 appended to one buffer, a 5 MB body was copied again at every growth of it (~1.5-7 ms, where
@@ -254,10 +263,13 @@ def _stdin_chunks(stdin: BinaryIO, loop: asyncio.AbstractEventLoop) -> asyncio.Q
     except (AttributeError, OSError, ValueError):
         fd = None
 
+    if fd is not None:
+        _widen_pipe(fd)
+
     def read() -> None:
         while True:
             try:
-                data = os.read(fd, READ_CHUNK) if fd is not None else stdin.read1(READ_CHUNK)  # type: ignore[attr-defined]
+                data = os.read(fd, STDIN_READ) if fd is not None else stdin.read1(READ_CHUNK)  # type: ignore[attr-defined]
             except (OSError, ValueError):
                 data = b""
             try:
@@ -269,6 +281,20 @@ def _stdin_chunks(stdin: BinaryIO, loop: asyncio.AbstractEventLoop) -> asyncio.Q
 
     threading.Thread(target=read, name="notegen-stdin", daemon=True).start()
     return queue
+
+
+def _widen_pipe(fd: int) -> None:
+    """Let the pipe on ``fd`` hold :data:`STDIN_READ` bytes (Linux; elsewhere, or where the
+    system's limit is lower, it stays as it is).
+
+    At the default 64 kB a client's ``didOpen`` of an 800 kB document came in 13 pieces, each
+    handed from the reading thread to the event loop in turn (~0.3 ms each, measured): the
+    first completion after it waited ~4 ms for the opening to arrive whole."""
+    set_size = getattr(fcntl, "F_SETPIPE_SZ", None) if fcntl is not None else None
+    if set_size is None:
+        return
+    with contextlib.suppress(OSError):  # not a pipe, or over /proc/sys/fs/pipe-max-size
+        fcntl.fcntl(fd, set_size, STDIN_READ)
 
 
 async def serve_stdio(

@@ -1,0 +1,174 @@
+"""A fresh server answers its first requests as fast as its later ones: once the model is
+loaded it rehearses a completion, so what a process makes on its first answer (cattrs'
+converters of the messages' and the items' types) is not paid by the user's first completion;
+a whole-file reading waits until the requests sent with an opening are answered."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Iterator
+from types import SimpleNamespace
+from typing import Any
+
+import cattrs.gen
+import pytest
+from lsprotocol import types
+from notegen.lsp import completion, transport
+from notegen.lsp import server as srv
+from notegen.lsp.context import note_context
+from notegen.lsp.documents import DocumentView
+from pygls.workspace import Workspace
+
+PIECE = "a1=[]\nb1=[]\na1[0]=[:E4,:G4,:A4,:G4,:E4,:D4,]\nb1[0]=[1,0.5,0.5,1,1]\nc1=[80]\n"
+
+
+@pytest.fixture
+def ls(tiny) -> Iterator[srv.NotegenServer]:
+    server = srv.NotegenServer(str(tiny[0]))
+    server.protocol._workspace = Workspace(None)
+    server.engine.load(str(tiny[0])).result()
+    yield server
+    server.engine.shutdown()
+    server.reader.shutdown(wait=False)
+
+
+@pytest.fixture
+def made(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """The classes cattrs makes a converter for from now on (either way)."""
+    classes: list[Any] = []
+    for name in ("make_dict_unstructure_fn", "make_dict_structure_fn"):
+        make = getattr(cattrs.gen, name)
+
+        def counted(cl: Any, *args: Any, _make: Any = make, **kwargs: Any) -> Any:
+            classes.append(cl)
+            return _make(cl, *args, **kwargs)
+
+        monkeypatch.setattr(cattrs.gen, name, counted)
+    return classes
+
+
+def first_answer(ls: srv.NotegenServer) -> None:
+    """A client's first completion in :data:`PIECE`: its request read, its items encoded."""
+    view = DocumentView("file:///piece.rb", 1, PIECE)
+    line, character = 2, PIECE.split("\n")[2].rindex("]")
+    for message in srv._rehearsal_messages(view.uri, line, character):
+        ls.protocol.structure_message(message)
+    nc = note_context(view, line, character, None, ls.settings.maxContext)
+    assert nc is not None
+    edit_range = ls.edit_range(view, nc)
+    items = completion.complete(ls.engine, nc, ls.settings, edit_range, phrase_later=True)
+    assert items
+    ls.protocol.prepare(types.CompletionList(is_incomplete=True, items=items))
+
+
+def test_after_the_rehearsal_a_first_completion_makes_no_converter(ls, made):
+    srv.rehearse(ls)
+    assert made  # the rehearsal made them
+    made.clear()
+    first_answer(ls)
+    assert made == []
+
+
+def test_without_it_the_first_completion_made_them(ls, made):
+    first_answer(ls)
+    assert types.CompletionList in made and types.CompletionParams in made
+
+
+def test_a_server_without_a_model_rehearses_nothing(tmp_path, made):
+    server = srv.NotegenServer(str(tmp_path / "missing.json"))
+    server.engine.load(str(tmp_path / "missing.json")).result()
+    srv.rehearse(server)
+    assert made == []
+    server.engine.shutdown()
+    server.reader.shutdown(wait=False)
+
+
+class Clock:
+    """``time.monotonic`` and ``asyncio.sleep`` of the server module, on a clock of its own."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.slept: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    """The server module's ``time`` and ``asyncio`` seen through a :class:`Clock` (only its:
+    the event loop's own sleeps stay real)."""
+    fake = Clock()
+    monkeypatch.setattr(srv, "time", SimpleNamespace(**{**vars(time), "monotonic": fake.monotonic}))
+    monkeypatch.setattr(srv, "asyncio", SimpleNamespace(**{**vars(asyncio), "sleep": fake.sleep}))
+    return fake
+
+
+async def test_a_reading_waits_for_the_request_sent_with_the_opening(ls, clock, monkeypatch):
+    answering = iter([True, True, True, False])
+    monkeypatch.setattr(ls.protocol, "answering", lambda: next(answering))
+    ls.protocol.last_message = clock.now - 1.0  # the client sent its completion and waits
+    await ls.requests_settled()
+    assert len(clock.slept) == 3  # three turns while the completion was being answered
+
+
+async def test_a_reading_waits_for_the_client_to_pause(ls, clock, monkeypatch):
+    monkeypatch.setattr(ls.protocol, "answering", lambda: False)
+    ls.protocol.last_message = clock.now  # a message just now
+    await ls.requests_settled()
+    assert clock.now - ls.protocol.last_message == pytest.approx(srv.READ_AFTER_S)
+
+
+async def test_a_client_that_never_pauses_gets_its_reading_at_the_latest_after_the_longest_delay(
+    ls, clock, monkeypatch
+):
+    monkeypatch.setattr(ls.protocol, "answering", lambda: True)
+    ls.protocol.last_message = clock.now + 60.0  # (as if a message came every moment)
+    started = clock.now
+    await ls.requests_settled()
+    assert clock.now - started == pytest.approx(srv.MAX_READ_DELAY_S)
+
+
+@pytest.mark.skipif(not hasattr(transport.fcntl, "F_GETPIPE_SZ"), reason="Linux pipes only")
+def test_stdin_s_pipe_is_widened_so_an_opening_comes_in_one_piece():
+    read_end, write_end = os.pipe()
+    try:
+        transport._widen_pipe(read_end)
+        size = transport.fcntl.fcntl(read_end, transport.fcntl.F_GETPIPE_SZ)
+        with open("/proc/sys/fs/pipe-max-size") as handle:
+            limit = int(handle.read())
+        assert size == min(transport.STDIN_READ, limit) or size >= transport.STDIN_READ
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+
+
+def test_widening_something_that_is_no_pipe_changes_nothing(tmp_path):
+    with open(tmp_path / "file", "wb") as handle:
+        transport._widen_pipe(handle.fileno())  # (no error: a file is read as it is)
+
+
+async def test_the_reading_of_an_opening_goes_once_requests_are_answered(ls, monkeypatch):
+    """Through :meth:`_read_and_publish`: no child process, no reading, until then."""
+    answering = [True]
+    monkeypatch.setattr(ls.protocol, "answering", lambda: answering[0])
+    ls.protocol.last_message = 0.0
+    uri = "file:///piece.rb"
+    ls.workspace.put_text_document(
+        types.TextDocumentItem(uri=uri, language_id="ruby", version=1, text=PIECE)
+    )
+    monkeypatch.setattr(ls, "text_document_publish_diagnostics", lambda params: None)
+    monkeypatch.setattr(ls.slip_hints, "schedule", lambda *args: None)
+    reading = asyncio.ensure_future(ls._read_and_publish(uri))
+    for _ in range(5):
+        await asyncio.sleep(srv.READ_AFTER_S)
+    assert uri not in ls.readings and not reading.done()
+    answering[0] = False  # the completion answered
+    await asyncio.wait_for(reading, 30)
+    assert uri in ls.readings

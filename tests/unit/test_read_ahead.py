@@ -1,0 +1,76 @@
+"""Typing at one cursor, the window's start moves every half window, and the keystroke that
+moves it read the whole window anew. A completion a few notes before that reads the context
+from the next start in the background, once per start, so that keystroke steps from a state
+nearby (the model's side: test_perf_cache)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import pytest
+from notegen.lsp import server as srv
+from notegen.lsp.context import note_context
+from notegen.lsp.documents import DocumentView, Reading
+from notegen.notes import infer_style
+from pygls.workspace import Workspace
+
+NOTES = [":C4", ":E4", ":G4", ":A4", ":F4", ":D4", ":B3", ":r"]
+LONG = "\n".join(
+    ["a1=[]"]
+    + [f"a1[{k}]=[" + ",".join(NOTES[(i * 3 + k) % 8] for i in range(100)) + "]" for k in range(3)]
+)
+URI = "file:///long.rb"
+
+
+@pytest.fixture
+async def ls(tiny) -> Iterator[srv.NotegenServer]:
+    server = srv.NotegenServer(str(tiny[0]))
+    server.protocol._workspace = Workspace(None)
+    server.engine.load(str(tiny[0])).result()
+    server.loop = asyncio.get_running_loop()
+    view = DocumentView(URI, 1, LONG)
+    server.views[URI] = view
+    server.readings[URI] = Reading(1, view.arrays(), infer_style(LONG))
+    yield server
+    server.engine.shutdown()
+    server.reader.shutdown(wait=False)
+
+
+def cursor(ls: srv.NotegenServer, after: int):  # type: ignore[no-untyped-def]
+    """The context after note ``after`` of the last section (on the inference thread's side)."""
+    text = LONG.splitlines()[3]
+    character = [i for i, ch in enumerate(text) if ch == ","][after - 1] + 1
+    return note_context(ls.views[URI], 3, character, ls.readings[URI], 256)
+
+
+async def read_ahead(ls: srv.NotegenServer, after: int) -> None:
+    """What :func:`complete_at` does after its answer, on the inference thread."""
+    nc = cursor(ls, after)
+    await asyncio.get_running_loop().run_in_executor(ls.engine.executor, ls.read_ahead, URI, nc)
+    await asyncio.sleep(0)  # (the trips start from the event loop)
+
+
+async def test_a_cursor_a_few_notes_before_the_move_reads_the_next_window_once(ls):
+    cache = ls.engine.cache
+    await read_ahead(ls, 50)
+    first = ls.reading_ahead
+    assert first is not None
+    await asyncio.wait_for(first, 30)
+    ids, _, setting = cursor(ls, 50).ahead(cache, srv.LOOK_AHEAD)[1]
+    assert cache.cached(ids, setting) and cache.cached(ids[:32], setting)
+
+    await read_ahead(ls, 51)  # the next keystroke: the same start, read already
+    assert ls.reading_ahead is first
+
+
+async def test_far_from_the_move_nothing_is_read_ahead(ls):
+    await read_ahead(ls, 20)
+    assert ls.reading_ahead is None and ls.read_ahead_of == {}
+
+
+async def test_closing_the_document_forgets_what_was_read_ahead_for_it(ls):
+    await read_ahead(ls, 50)
+    await asyncio.wait_for(ls.reading_ahead, 30)
+    ls.forget(URI)
+    assert URI not in ls.read_ahead_of
