@@ -63,17 +63,29 @@ def first_answer(ls: srv.NotegenServer) -> None:
     ls.protocol.prepare(types.CompletionList(is_incomplete=True, items=items))
 
 
+def first_diagnostics(ls: srv.NotegenServer) -> None:
+    """A document's first diagnostics, encoded as pygls sends them."""
+    where = types.Range(types.Position(2, 6), types.Position(2, 9))
+    severity = types.DiagnosticSeverity.Error
+    problem = types.Diagnostic(range=where, message="x", severity=severity, source="notegen")
+    params = types.PublishDiagnosticsParams(uri="file:///piece.rb", diagnostics=[problem])
+    ls.protocol._serialize_message(types.PublishDiagnosticsNotification(params=params))
+
+
 def test_after_the_rehearsal_a_first_completion_makes_no_converter(ls, made):
     srv.rehearse(ls)
     assert made  # the rehearsal made them
     made.clear()
     first_answer(ls)
+    first_diagnostics(ls)
     assert made == []
 
 
 def test_without_it_the_first_completion_made_them(ls, made):
     first_answer(ls)
+    first_diagnostics(ls)
     assert types.CompletionList in made and types.CompletionParams in made
+    assert types.PublishDiagnosticsParams in made
 
 
 def test_a_server_without_a_model_rehearses_nothing(tmp_path, made):
@@ -125,14 +137,14 @@ async def test_a_reading_waits_for_the_client_to_pause(ls, clock, monkeypatch):
     assert clock.now - ls.protocol.last_message == pytest.approx(srv.READ_AFTER_S)
 
 
-async def test_a_client_that_never_pauses_gets_its_reading_at_the_latest_after_the_longest_delay(
+async def test_a_client_that_never_pauses_gets_its_reading_at_the_latest_after_the_longest_wait(
     ls, clock, monkeypatch
 ):
     monkeypatch.setattr(ls.protocol, "answering", lambda: True)
     ls.protocol.last_message = clock.now + 60.0  # (as if a message came every moment)
     started = clock.now
     await ls.requests_settled()
-    assert clock.now - started == pytest.approx(srv.MAX_READ_DELAY_S)
+    assert clock.now - started == pytest.approx(srv.READ_WAIT_S)
 
 
 @pytest.mark.skipif(not hasattr(transport.fcntl, "F_GETPIPE_SZ"), reason="Linux pipes only")
@@ -165,6 +177,7 @@ async def test_the_reading_of_an_opening_goes_once_requests_are_answered(ls, mon
     )
     monkeypatch.setattr(ls, "text_document_publish_diagnostics", lambda params: None)
     monkeypatch.setattr(ls.slip_hints, "schedule", lambda *args: None)
+    monkeypatch.setattr(srv, "READ_WAIT_S", 60.0)  # (the longest wait: its own test)
     reading = asyncio.ensure_future(ls._read_and_publish(uri))
     for _ in range(5):
         await asyncio.sleep(srv.READ_AFTER_S)
@@ -172,3 +185,11 @@ async def test_the_reading_of_an_opening_goes_once_requests_are_answered(ls, mon
     answering[0] = False  # the completion answered
     await asyncio.wait_for(reading, 30)
     assert uri in ls.readings
+
+
+def test_after_the_rehearsal_first_diagnostics_then_a_completion_make_none_either(ls, made):
+    srv.rehearse(ls)
+    made.clear()
+    first_diagnostics(ls)
+    first_answer(ls)
+    assert made == []
