@@ -42,3 +42,18 @@ def model(tiny):
     from notegen.model import MelodyModel
 
     return MelodyModel.load(tiny[0])
+
+
+@pytest.fixture
+def loaded_server(tiny):  # type: ignore[no-untyped-def]
+    """A :class:`NotegenServer` with the tiny model loaded and a workspace, not serving: its
+    methods are called as its handlers call them."""
+    from notegen.lsp.server import NotegenServer
+    from pygls.workspace import Workspace
+
+    server = NotegenServer(str(tiny[0]))
+    server.protocol._workspace = Workspace(None)
+    server.engine.load(str(tiny[0])).result()
+    yield server
+    server.engine.shutdown()
+    server.reader.shutdown(wait=False)

@@ -5,24 +5,17 @@ push its own first ones out. Small documents leave the default room; closing giv
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 
 import pytest
 from notegen.generate import ContextCache
 from notegen.lsp import server as srv
 from notegen.lsp.documents import DocumentView, Reading
 from notegen.notes import infer_style
-from pygls.workspace import Workspace
 
 
 @pytest.fixture
-def ls(tiny) -> Iterator[srv.NotegenServer]:
-    server = srv.NotegenServer(str(tiny[0]))
-    server.protocol._workspace = Workspace(None)
-    server.engine.load(str(tiny[0])).result()
-    yield server
-    server.engine.shutdown()
-    server.reader.shutdown(wait=False)
+def ls(loaded_server: srv.NotegenServer) -> srv.NotegenServer:
+    return loaded_server
 
 
 def read(uri: str, sections: int, voices: int = 1) -> Reading:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
@@ -19,19 +18,13 @@ from notegen.lsp import completion, transport
 from notegen.lsp import server as srv
 from notegen.lsp.context import note_context
 from notegen.lsp.documents import DocumentView
-from pygls.workspace import Workspace
 
 PIECE = "a1=[]\nb1=[]\na1[0]=[:E4,:G4,:A4,:G4,:E4,:D4,]\nb1[0]=[1,0.5,0.5,1,1]\nc1=[80]\n"
 
 
 @pytest.fixture
-def ls(tiny) -> Iterator[srv.NotegenServer]:
-    server = srv.NotegenServer(str(tiny[0]))
-    server.protocol._workspace = Workspace(None)
-    server.engine.load(str(tiny[0])).result()
-    yield server
-    server.engine.shutdown()
-    server.reader.shutdown(wait=False)
+def ls(loaded_server: srv.NotegenServer) -> srv.NotegenServer:
+    return loaded_server
 
 
 @pytest.fixture

@@ -6,14 +6,12 @@ nearby (the model's side: test_perf_cache)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 
 import pytest
 from notegen.lsp import server as srv
 from notegen.lsp.context import note_context
 from notegen.lsp.documents import DocumentView, Reading
 from notegen.notes import infer_style
-from pygls.workspace import Workspace
 
 NOTES = [":C4", ":E4", ":G4", ":A4", ":F4", ":D4", ":B3", ":r"]
 LONG = "\n".join(
@@ -24,17 +22,13 @@ URI = "file:///long.rb"
 
 
 @pytest.fixture
-async def ls(tiny) -> Iterator[srv.NotegenServer]:
-    server = srv.NotegenServer(str(tiny[0]))
-    server.protocol._workspace = Workspace(None)
-    server.engine.load(str(tiny[0])).result()
-    server.loop = asyncio.get_running_loop()
+async def ls(loaded_server: srv.NotegenServer) -> srv.NotegenServer:
+    """A server with :data:`LONG` open and read, serving on the test's event loop."""
+    loaded_server.loop = asyncio.get_running_loop()
     view = DocumentView(URI, 1, LONG)
-    server.views[URI] = view
-    server.readings[URI] = Reading(1, view.arrays(), infer_style(LONG))
-    yield server
-    server.engine.shutdown()
-    server.reader.shutdown(wait=False)
+    loaded_server.views[URI] = view
+    loaded_server.readings[URI] = Reading(1, view.arrays(), infer_style(LONG))
+    return loaded_server
 
 
 def cursor(ls: srv.NotegenServer, after: int):  # type: ignore[no-untyped-def]
