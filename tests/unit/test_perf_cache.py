@@ -249,6 +249,38 @@ def test_a_new_reading_keeps_the_states_its_changes_do_not_reach(tmp_path, monke
     assert calls  # read again (from the state at the checkpoint, unchanged before it)
 
 
+def test_a_step_reads_the_rows_its_keys_were_made_of(tmp_path, monkeypatch):
+    """The conditioning rows made for a context's keys serve the model's steps over it (no
+    second making), and are the rows a step makes for itself: row ``s`` reads the durations
+    before event ``s`` only."""
+    from fixtures.tiny_model import build_tiny_model
+    from notegen.conditioning import COND_DIM, Setting, VoiceTimes
+    from notegen.model import MelodyModel
+
+    card, _ = build_tiny_model(tmp_path, seed=3, conditioning=COND_DIM)
+    model = MelodyModel.load(card)
+    setting = Setting(others=(VoiceTimes.of(melody(40, 5)),)).later(1.5)
+    cache = ContextCache(model)
+    ids = cache.ids(melody(50, 0))
+    rows = cache._rows(ids, 50, setting)
+    condition = model.condition
+    made: list[int] = []
+    monkeypatch.setattr(model, "condition", lambda *a: made.append(1) or condition(*a))
+    for done, span in ((0, 50), (17, 33), (31, 1), (49, 1)):
+        kept = cache._cond(ids, done, span, setting)[0]
+        assert made == []
+        np.testing.assert_array_equal(kept, rows[done + 1 : done + span + 1])
+        own = condition(ids[: done + span] % cache.vd, done + 1, span, setting)
+        np.testing.assert_array_equal(kept, own)  # what the step made itself before
+
+    primed = ContextCache(model).prime_ids(ids, [20], setting)
+    unkept = ContextCache(model)  # its keys' rows never kept: every step makes its own
+    monkeypatch.setattr(unkept, "_rows", lambda ids, top, setting: rows[: top + 1])
+    np.testing.assert_array_equal(
+        primed.pitch_logits, unkept.prime_ids(ids, [20], setting).pitch_logits
+    )
+
+
 def test_a_cursor_jumping_around_one_version_is_hidden_where_a_fresh_search_says() -> None:
     """A version remembers how far its text is plain code: cursors in any order (lines of
     ``=begin`` blocks, heredocs, shifts, plain arrays, needles split across earlier cursors)
