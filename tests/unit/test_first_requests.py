@@ -186,3 +186,21 @@ def test_after_the_rehearsal_first_diagnostics_then_a_completion_make_none_eithe
     first_diagnostics(ls)
     first_answer(ls)
     assert made == []
+
+
+def test_what_waits_on_stdin_is_handed_on_in_one_piece_and_a_short_read_alone(monkeypatch):
+    read_end, write_end = os.pipe()
+    try:
+        os.write(write_end, b"Content-Length: 2\r\n\r\n{}")
+        assert transport.read_available(read_end) == b"Content-Length: 2\r\n\r\n{}"
+        opening = bytes(range(256)) * 200  # 51,200 bytes: fits any pipe, no writer blocks
+        monkeypatch.setattr(transport, "READ_CHUNK", 4096)  # twelve full pieces, a short one
+        os.write(write_end, opening)
+        assert transport.read_available(read_end) == opening
+        os.close(write_end)
+        write_end = -1
+        assert transport.read_available(read_end) == b""
+    finally:
+        os.close(read_end)
+        if write_end != -1:
+            os.close(write_end)
