@@ -47,6 +47,8 @@ async def read_ahead(ls: srv.NotegenServer, after: int) -> None:
 
 async def test_a_cursor_a_few_notes_before_the_move_reads_the_next_window_once(ls):
     cache = ls.engine.cache
+    await read_ahead(ls, 49)  # typing: a note, its completion, the next note
+    assert ls.reading_ahead is None  # (the first completion there: no typing seen yet)
     await read_ahead(ls, 50)
     first = ls.reading_ahead
     assert first is not None
@@ -59,12 +61,20 @@ async def test_a_cursor_a_few_notes_before_the_move_reads_the_next_window_once(l
 
 
 async def test_far_from_the_move_nothing_is_read_ahead(ls):
+    await read_ahead(ls, 19)
     await read_ahead(ls, 20)
     assert ls.reading_ahead is None and ls.read_ahead_of == {}
 
 
+async def test_a_jump_near_the_move_reads_nothing_ahead(ls):
+    await read_ahead(ls, 10)
+    await read_ahead(ls, 50)  # not typed on from the last cursor: a jump
+    assert ls.reading_ahead is None and ls.read_ahead_of == {}
+
+
 async def test_closing_the_document_forgets_what_was_read_ahead_for_it(ls):
+    await read_ahead(ls, 49)
     await read_ahead(ls, 50)
     await asyncio.wait_for(ls.reading_ahead, 30)
     ls.forget(URI)
-    assert URI not in ls.read_ahead_of
+    assert URI not in ls.read_ahead_of and URI not in ls.typed_at
