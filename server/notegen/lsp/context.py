@@ -135,9 +135,7 @@ class NoteContext:
         ids, marks, _ = self.context(cache, extra)
         return ids, marks
 
-    def context(
-        self, cache: ContextCache, extra: Sequence[Event] = ()
-    ) -> tuple[np.ndarray, list[int], Setting | None]:
+    def context(self, cache: ContextCache, extra: Sequence[Event] = ()) -> _Found:
         """Token ids of the trimmed context (+ ``extra`` events) and the section checkpoints.
 
         The context keeps at most ``max_context`` events and starts at a section boundary
@@ -154,9 +152,7 @@ class NoteContext:
             self._own = (cache, found, start, n)
         return found
 
-    def ahead(
-        self, cache: ContextCache, within: int
-    ) -> tuple[int, tuple[np.ndarray, list[int], Setting | None]] | None:
+    def ahead(self, cache: ContextCache, within: int) -> tuple[int, _Found] | None:
         """Where the window's start moves once up to ``within`` more notes are typed at the
         cursor, with the context of the notes before it read from there (its stops kept, as
         :meth:`context` would ask them then); ``None`` if it stays where it is meanwhile.
@@ -176,9 +172,7 @@ class NoteContext:
                 return None if later == start else (later, (ids, marks, setting))
         return None
 
-    def _context(
-        self, cache: ContextCache, extra: Sequence[Event]
-    ) -> tuple[np.ndarray, list[int], Setting | None]:
+    def _context(self, cache: ContextCache, extra: Sequence[Event]) -> _Found:
         _, _, ids, marks, setting = self._window(cache, extra, 0)
         return ids, marks, setting
 

@@ -123,12 +123,13 @@ class NotegenServer(LanguageServer):
         self.model_sent: dict[str, Choice] = {}
         self.reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="notegen-read")
         self.shrinking: asyncio.Future[None] | None = None
+        """The latest rounds of :meth:`shrink_cache`."""
         self.read_ahead_of: dict[str, tuple[Any, ...]] = {}
         """Per document, the array and window start last read ahead (:meth:`read_ahead`)."""
         self.reading_ahead: asyncio.Future[None] | None = None
+        """The latest read-ahead's trips."""
         self.typed_at: dict[str, tuple[tuple[Any, ...], int]] = {}
         """Per document, the array and note count of the last completion (:meth:`read_ahead`)."""
-        """The latest rounds of :meth:`shrink_cache`."""
         self._collecting: asyncio.Future[None] | None = None
         self._trimming: asyncio.Future[None] | None = None
         self.read_turn = asyncio.Lock()  # one reading at a time, in a child as on the reader
@@ -751,8 +752,10 @@ REHEARSAL = (
 """A small piece :func:`rehearse` completes in: a voice with its durations one short, so the
 items carry every part a real answer may (phrases, their durations' command)."""
 
-
 REHEARSAL_ROUNDS = 3
+"""Rounds of encoding in :func:`rehearse`: a converter cattrs makes for one type can drop those
+it made for others before (made again at their next use: seen at a first real completion and
+at first diagnostics), and a round that makes none drops none."""
 
 
 def rehearse(ls: NotegenServer) -> None:
@@ -785,9 +788,6 @@ def rehearse(ls: NotegenServer) -> None:
             *_rehearsal_answers(view.uri, edit_range),
             *(types.CompletionList(is_incomplete=True, items=items) for items in (full, notes)),
         ]
-        # Three rounds: a converter cattrs makes for one type can drop those it made for
-        # others before (made again at their next use: seen at a first real completion and
-        # a first diagnostics), and a round that makes none drops none.
         for _ in range(REHEARSAL_ROUNDS):
             for message in _rehearsal_messages(view.uri, line, character):
                 ls.protocol.structure_message(message)
