@@ -13,6 +13,7 @@ from notegen.melody import Event
 from notegen.sonicpi.reader import _Doc, parse, read_doc
 from notegen.sonicpi.statement_context import statement_context
 from notegen.sonicpi.types import CursorContext, LineIndex, NoteArray, NoteToken, Span
+from notegen.sonicpi.voice_line import read_voice_line
 
 _PARTIAL_RE = re.compile(r"(?::?[A-Za-z_][A-Za-z0-9_]*(?:-[0-9]*)?|:|[0-9][0-9_.]*)\Z")
 _WORD_AFTER_RE = re.compile(r"[A-Za-z0-9_]*")
@@ -29,6 +30,9 @@ def context_at(text: str, line: int, character: int) -> CursorContext | None:
 
 def context_at_offset(text: str, offset: int) -> CursorContext | None:
     """As :func:`context_at`, for an absolute offset (code points)."""
+    line = read_voice_line(text)  # (the common case, without the general reader)
+    if line is not None and line.content_start <= offset <= line.content_end:
+        return _build(text, [line], line, offset)
     doc = parse(text)
     if _in_comment_or_string(doc, offset):
         return None
