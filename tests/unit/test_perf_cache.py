@@ -305,6 +305,32 @@ def test_a_cursor_jumping_around_one_version_is_hidden_where_a_fresh_search_says
             assert view.hidden(starts[line]) == hidden_above(text, starts[line])
 
 
+def test_versions_made_by_edits_are_hidden_where_a_fresh_search_says() -> None:
+    """Each version starts from how far the one it was spliced from is plain code, up to the
+    edit: edits that open or close ``=begin`` blocks and heredocs above, at or below the
+    cursors asked before leave every cursor hidden exactly where a fresh search says."""
+    from types import SimpleNamespace
+
+    from lsprotocol import types
+    from notegen.lsp.documents import hidden_above, line_starts
+    from notegen.lsp.protocol import _splice
+
+    inserts = ["=begin\n", "=end\n", "s = <<~EOS\n", "EOS\n", "a1=[:c4,:e4]\n", "x", "<"]
+    rng = np.random.default_rng(5)
+    for _case in range(40):
+        text = "a1=[:c4,:e4]\nb1=[1,0.5]\n" * int(rng.integers(1, 8))
+        for _edit in range(12):
+            view = DocumentView("file:///x.rb", 1, text)
+            starts = line_starts(text)
+            for line in rng.integers(0, len(starts), 3).tolist():
+                assert view.hidden(starts[line]) == hidden_above(text, starts[line])
+            at = types.Position(line=int(rng.integers(0, len(starts))), character=0)
+            insert = inserts[int(rng.integers(0, len(inserts)))]
+            doc = SimpleNamespace(source=text, _source=text)
+            assert _splice(doc, types.TextDocumentContentChangePartial(types.Range(at, at), insert))
+            text = doc._source
+
+
 def test_a_cleared_cache_lets_the_voices_it_heard_go(tmp_path):
     """The server clears the cache when the last document closes: the voices of the piece it
     last completed in (and what the experts memoised for them) must go with it."""

@@ -73,7 +73,7 @@ from pygls.protocol.json_rpc import (
 )
 from pygls.protocol.language_server import lsp_method
 
-from .documents import utf16_to_index
+from .documents import remember_plain_splice, utf16_to_index
 
 log = logging.getLogger(__name__)
 
@@ -721,6 +721,7 @@ def _splice(doc: Any, change: Any) -> bool:
     spliced = "".join((source[: offsets[0]], change.text, source[offsets[1] :]))  # one copy less
     doc._source = spliced
     remember_splice(source, spliced, offsets[0], offsets[1], change.text)
+    remember_plain_splice(source, spliced, offsets[0])
     same_line = start.line == end.line < len(starts)
     if same_line and "\n" not in change.text and "\r" not in change.text:
         shift = len(change.text) - (offsets[1] - offsets[0])  # the lines after move by it
