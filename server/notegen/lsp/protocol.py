@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import contextvars
 import inspect
 import json
 import logging
@@ -164,7 +165,12 @@ class Prepared:
 
 
 class NotegenProtocol(LanguageServerProtocol):
-    """pygls' LSP protocol, answering every request and keeping nothing per message."""
+    """pygls' LSP protocol, answering every request and keeping nothing per message.
+
+    Messages are checked here (envelope, kind, ``initialize`` and ``shutdown`` state) and go
+    straight to pygls' handlers, each in its own context as pygls' ``handle_message`` runs
+    them: that one tells their kind again by ``isinstance`` against typing Protocols, ~13 µs
+    a check (two for every ``didChange``, measured)."""
 
     def __init__(self, server: Any, converter: Any) -> None:
         super().__init__(server, converter)
@@ -290,7 +296,7 @@ class NotegenProtocol(LanguageServerProtocol):
             return
         if method == types.INITIALIZE:
             self.initialize_seen = True
-        self.handle_message(message)
+        contextvars.copy_context().run(self._handle_request, message.id, method, message.params)
 
     def _receive_notification(self, method: str, data: dict[str, Any]) -> None:
         if method != types.EXIT and (self._shutdown or not self.initialize_seen):
@@ -302,7 +308,7 @@ class NotegenProtocol(LanguageServerProtocol):
         except JsonRpcException as exc:
             log.warning("dropped notification %r: %s", method, exc.message)
             return
-        self.handle_message(message)
+        contextvars.copy_context().run(self._handle_notification, method, message.params)
 
     def _receive_response(self, data: dict[str, Any]) -> None:
         """A reply to one of our requests; a malformed one fails that request (never hangs).
