@@ -18,6 +18,8 @@ from notegen.lsp import completion, transport
 from notegen.lsp import server as srv
 from notegen.lsp.context import note_context
 from notegen.lsp.documents import DocumentView
+from notegen.lsp.edits import cursor_range
+from notegen.lsp.rehearsal import rehearsal_messages, rehearse
 
 PIECE = "a1=[]\nb1=[]\na1[0]=[:E4,:G4,:A4,:G4,:E4,:D4,]\nb1[0]=[1,0.5,0.5,1,1]\nc1=[80]\n"
 
@@ -46,11 +48,11 @@ def first_answer(ls: srv.NotegenServer) -> None:
     """A client's first completion in :data:`PIECE`: its request read, its items encoded."""
     view = DocumentView("file:///piece.rb", 1, PIECE)
     line, character = 2, PIECE.split("\n")[2].rindex("]")
-    for message in srv._rehearsal_messages(view.uri, line, character):
+    for message in rehearsal_messages(view.uri, line, character):
         ls.protocol.structure_message(message)
     nc = note_context(view, line, character, None, ls.settings.maxContext)
     assert nc is not None
-    edit_range = ls.edit_range(view, nc)
+    edit_range = cursor_range(view, nc)
     items = completion.complete(ls.engine, nc, ls.settings, edit_range, phrase_later=True)
     assert items
     ls.protocol.prepare(types.CompletionList(is_incomplete=True, items=items))
@@ -66,7 +68,7 @@ def first_diagnostics(ls: srv.NotegenServer) -> None:
 
 
 def test_after_the_rehearsal_a_first_completion_makes_no_converter(ls, made):
-    srv.rehearse(ls)
+    rehearse(ls.engine, ls.settings, ls.protocol)
     assert made  # the rehearsal made them
     made.clear()
     first_answer(ls)
@@ -84,7 +86,7 @@ def test_without_it_the_first_completion_made_them(ls, made):
 def test_a_server_without_a_model_rehearses_nothing(tmp_path, made):
     server = srv.NotegenServer(str(tmp_path / "missing.json"))
     server.engine.load(str(tmp_path / "missing.json")).result()
-    srv.rehearse(server)
+    rehearse(server.engine, server.settings, server.protocol)
     assert made == []
     server.engine.shutdown()
     server.reader.shutdown(wait=False)
@@ -181,7 +183,7 @@ async def test_the_reading_of_an_opening_goes_once_requests_are_answered(ls, mon
 
 
 def test_after_the_rehearsal_first_diagnostics_then_a_completion_make_none_either(ls, made):
-    srv.rehearse(ls)
+    rehearse(ls.engine, ls.settings, ls.protocol)
     made.clear()
     first_diagnostics(ls)
     first_answer(ls)

@@ -18,7 +18,7 @@ from notegen.config import Settings
 from notegen.lsp import completion, ghost_durations, inline
 from notegen.lsp.context import NoteContext, note_context
 from notegen.lsp.documents import DocumentView, Reading
-from notegen.lsp.edits import lsp_range
+from notegen.lsp.edits import cursor_range
 from notegen.notes import infer_style
 from notegen.sonicpi import read
 from notegen.sonicpi.types import NoteArray
@@ -28,14 +28,6 @@ def at(text: str, line: int, character: int) -> tuple[DocumentView, NoteContext 
     view = DocumentView("file:///t.rb", 1, text)
     reading = Reading(1, view.arrays(), infer_style(text))
     return view, note_context(view, line, character, reading, Settings().maxContext)
-
-
-def edit_range(view: DocumentView, nc: NoteContext) -> types.Range:
-    """The range the server gives items and ghost text (``NotegenServer.edit_range``)."""
-    if not nc.partial:
-        return lsp_range(view, nc.local.offset, nc.local.offset)
-    span = nc.local.partial_span
-    return lsp_range(view, span.start, max(span.end, nc.local.offset))
 
 
 def array(text: str, name: str) -> NoteArray:
@@ -104,7 +96,7 @@ def test_every_completion_item_keeps_the_following_elements_apart(engine, name):
     case = CASES[name]
     view, nc = at(case.text, case.line, case.character)
     assert nc is not None
-    items = completion.complete(engine, nc, Settings(), edit_range(view, nc))
+    items = completion.complete(engine, nc, Settings(), cursor_range(view, nc))
     assert items
     for item in items:
         assert isinstance(item.text_edit, types.TextEdit)
@@ -120,7 +112,7 @@ def test_ghost_text_keeps_the_following_elements_apart(engine, name):
     assert nc is not None
     found = inline.ghost(engine, nc, Settings())
     assert found is not None
-    edit = types.TextEdit(range=edit_range(view, nc), new_text=found.text)
+    edit = types.TextEdit(range=cursor_range(view, nc), new_text=found.text)
     check(case, apply_text_edits(case.text, [edit]), inserted=len(found.events))
 
 
@@ -128,7 +120,7 @@ def first_note(engine, text: str, line: int, character: int) -> str:
     """The cursor's line once the first item is applied, its note written ``X``."""
     view, nc = at(text, line, character)
     assert nc is not None
-    items = completion.complete(engine, nc, Settings(), edit_range(view, nc))
+    items = completion.complete(engine, nc, Settings(), cursor_range(view, nc))
     note = items[0]
     assert isinstance(note.text_edit, types.TextEdit)
     applied = apply_text_edits(text, [note.text_edit]).splitlines()[line]
@@ -151,7 +143,7 @@ def test_a_chord_tone_before_a_tone_the_chord_holds_keeps_them_apart(engine):
     text = "a1[0]=[:C4, [:E4, :G4], :D4]\n"
     view, nc = at(text, 0, 13)  # right after the chord's `[`
     assert nc is not None and nc.local.ctx.in_chord
-    items = completion.complete(engine, nc, Settings(), edit_range(view, nc))
+    items = completion.complete(engine, nc, Settings(), cursor_range(view, nc))
     assert items
     for item in items:
         assert isinstance(item.text_edit, types.TextEdit)
@@ -167,7 +159,7 @@ def test_accepted_mid_array_ghost_then_its_command_keeps_the_voice_whole(engine)
     assert nc is not None
     found = inline.ghost(engine, nc, Settings())
     assert found is not None
-    where = edit_range(view, nc)
+    where = cursor_range(view, nc)
     command = ghost_durations.command_for(view, nc, found.text, found.events, where)
     assert command is not None and command.arguments is not None
     accepted = apply_text_edits(text, [types.TextEdit(range=where, new_text=found.text)])
@@ -204,7 +196,7 @@ def test_an_item_replaces_the_play_or_sleep_value_written_after_the_cursor(
 ):
     view, nc = at(LOOP, line, character)
     assert nc is not None
-    items = completion.complete(engine, nc, Settings(), edit_range(view, nc))
+    items = completion.complete(engine, nc, Settings(), cursor_range(view, nc))
     assert items
     for item in items:
         assert isinstance(item.text_edit, types.TextEdit)
@@ -215,7 +207,7 @@ def test_the_whole_written_value_is_replaced_with_what_follows_it_kept(engine):
     text = "live_loop :a do\n  play chord(:e4, :minor), release: 2\n  sleep 0.5\nend\n"
     view, nc = at(text, 1, 7)
     assert nc is not None
-    items = completion.complete(engine, nc, Settings(), edit_range(view, nc))
+    items = completion.complete(engine, nc, Settings(), cursor_range(view, nc))
     assert items
     for item in items:
         assert isinstance(item.text_edit, types.TextEdit)

@@ -7,9 +7,14 @@ rejects it instead of inserting text at the wrong place.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from lsprotocol import types
 
 from .documents import DocumentView
+
+if TYPE_CHECKING:
+    from .context import NoteContext
 
 
 def text_edit(view: DocumentView, start: int, end: int, new_text: str) -> types.TextEdit:
@@ -53,3 +58,12 @@ def lsp_range(view: DocumentView, start: int, end: int) -> types.Range:
     sl, sc = view.position_at(start)
     el, ec = view.position_at(end)
     return types.Range(types.Position(sl, sc), types.Position(el, ec))
+
+
+def cursor_range(view: DocumentView, nc: NoteContext) -> types.Range:
+    """What completion items and ghost text replace: the note being typed at the cursor (up
+    to the cursor, if it reaches past the note), else nothing at the cursor."""
+    span = nc.local.partial_span
+    if not nc.partial:
+        return lsp_range(view, nc.local.offset, nc.local.offset)
+    return lsp_range(view, span.start, max(span.end, nc.local.offset))

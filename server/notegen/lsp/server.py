@@ -31,7 +31,6 @@ from notegen.generate import ContextCache
 from notegen.melody import Event
 from pygls.exceptions import JsonRpcContentModified, JsonRpcException
 from pygls.lsp.server import LanguageServer
-from pygls.protocol import JsonRPCNotification
 
 from . import (
     child,
@@ -50,11 +49,12 @@ from . import (
 from .coexistence import Coexistence
 from .context import NoteContext, note_context
 from .documents import MAX_READING_CHARS, DocumentView, Reading
-from .edits import client_supports_document_changes, lsp_range
+from .edits import client_supports_document_changes, cursor_range, lsp_range
 from .engine import Engine
 from .model_choice import NOTIFICATION, Choice, ModelChoice, hover_line
 from .model_choice import diagnostics as model_diagnostics
 from .protocol import ClientDidNotAnswer, NotegenProtocol, Prepared
+from .rehearsal import rehearse
 from .warm_up import (
     SECTION_STATES,
     WARM_ROWS,
@@ -704,12 +704,6 @@ class NotegenServer(LanguageServer):
         )
         return (view, nc) if nc is not None else None
 
-    def edit_range(self, view: DocumentView, nc: NoteContext) -> types.Range:
-        span = nc.local.partial_span
-        if not nc.partial:
-            return lsp_range(view, nc.local.offset, nc.local.offset)
-        return lsp_range(view, span.start, max(span.end, nc.local.offset))
-
 
 def complete_at(
     ls: NotegenServer, view: DocumentView, line: int, character: int, reading: Reading | None
@@ -720,7 +714,7 @@ def complete_at(
     if nc is None:
         return None
     ls.completed_in(view.uri, nc)
-    edit_range = ls.edit_range(view, nc)
+    edit_range = cursor_range(view, nc)
 
     def then(text: str, events: list[Event]) -> types.Command | None:
         """Accepting a phrase adds its durations to ``bN[k]`` (notegen.lsp.ghost_durations)."""
@@ -742,122 +736,6 @@ def gone_stale(ls: NotegenServer, view: DocumentView) -> bool:
     the warm states; skipped, 16 µs): the requests waited in memory, ~19 MB of RSS more per
     2,000 cycles, without bound (measured)."""
     return ls.views.get(view.uri) is not view or not ls.is_current(view)
-
-
-REHEARSAL = (
-    "a1=[]\nb1=[]\n"
-    "a1[0]=[:C4,:E4,:G4,:E4,:D4,:F4,:A4,:G4,:E4,:C4,:D4,:r,:B3,:C4,]\n"
-    "b1[0]=[0.5,0.5,1,0.5,0.5,0.5,1,1,0.5,0.5,1,0.5,0.5]\n"
-)
-"""A small piece :func:`rehearse` completes in: a voice with its durations one short, so the
-items carry every part a real answer may (phrases, their durations' command)."""
-
-REHEARSAL_ROUNDS = 3
-"""Rounds of encoding in :func:`rehearse`: a converter cattrs makes for one type can drop those
-it made for others before (made again at their next use: seen at a first real completion and
-at first diagnostics), and a round that makes none drops none."""
-
-
-def rehearse(ls: NotegenServer) -> None:
-    """One completion in :data:`REHEARSAL`, made and encoded as an answer is, on the inference
-    thread once the model is loaded (before the client's first request is served there).
-
-    What a process makes on its first answer is then made here: cattrs' converters of the
-    items' types (generated at their first encoding, ~5-8 ms), the reader's, the experts' and
-    the sampler's first calls. Without it the user's first completion paid them: a 200,000-note
-    file's first completion right after it opened took ~22-34 ms. Nothing of it is kept but a
-    few of the model's states (its context is nobody's) and those converters."""
-    engine = ls.engine
-    if engine.model is None:
-        return
-    view = DocumentView("notegen:rehearsal", 0, REHEARSAL)
-    line = 2
-    character = view.line_text(line).rindex("]")
-    try:
-        nc = note_context(view, line, character, None, ls.settings.maxContext)
-        if nc is None:
-            return
-        edit_range = ls.edit_range(view, nc)
-
-        def then(text: str, events: list[Event]) -> types.Command | None:
-            return ghost_durations.command_for(view, nc, text, events, edit_range)
-
-        full = completion.complete(engine, nc, ls.settings, edit_range, then)
-        notes = completion.complete(engine, nc, ls.settings, edit_range, then, phrase_later=True)
-        sent = [
-            *_rehearsal_answers(view.uri, edit_range),
-            *(types.CompletionList(is_incomplete=True, items=items) for items in (full, notes)),
-        ]
-        for _ in range(REHEARSAL_ROUNDS):
-            for message in _rehearsal_messages(view.uri, line, character):
-                ls.protocol.structure_message(message)
-            for answer in sent:
-                ls.protocol.prepare(answer)
-    except Exception:  # a rehearsal's failure must not stop the server
-        log.exception("the rehearsal completion failed")
-
-
-def _rehearsal_answers(uri: str, where: types.Range) -> list[Any]:
-    """What else the server sends, with every part it may send: its first diagnostics cost
-    the event loop ~5 ms of converters, made while a completion ran beside them."""
-    here = types.Location(uri=uri, range=where)
-    diagnostic = types.Diagnostic(
-        range=where,
-        message="rehearsal",
-        severity=types.DiagnosticSeverity.Warning,
-        code="notegen",
-        source="notegen",
-        code_description=types.CodeDescription(href="https://example.org"),
-        related_information=[types.DiagnosticRelatedInformation(location=here, message="x")],
-        tags=[types.DiagnosticTag.Unnecessary],
-        data={"notes": [60]},
-    )
-    command = types.Command(title="rehearsal", command="notegen.rehearsal", arguments=[uri])
-    return [
-        types.PublishDiagnosticsNotification(
-            params=types.PublishDiagnosticsParams(uri=uri, diagnostics=[diagnostic], version=1)
-        ),
-        JsonRPCNotification(method=NOTIFICATION, jsonrpc="2.0", params={"uri": uri}),
-        types.Hover(
-            contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value="x"), range=where
-        ),
-        types.InlineCompletionList(
-            items=[types.InlineCompletionItem(insert_text="x", range=where, command=command)]
-        ),
-        [types.CodeAction(title="x", kind=types.CodeActionKind.QuickFix, command=command)],
-    ]
-
-
-def _rehearsal_messages(uri: str, line: int, character: int) -> list[dict[str, Any]]:
-    """The messages of a keystroke and the requests at it, as a client sends them: cattrs
-    makes its structuring of each type at its first message (~4-5 ms for an opening and a
-    completion, measured), which :func:`rehearse` makes instead."""
-    document = {"uri": uri}
-    at = {"line": line, "character": character}
-    where = {"textDocument": document, "position": at}
-    change = {"range": {"start": at, "end": at}, "rangeLength": 0, "text": ":C4,"}
-    return [
-        {"jsonrpc": "2.0", "method": method, "params": params, **({"id": 1} if asks else {})}
-        for method, params, asks in (
-            (
-                types.TEXT_DOCUMENT_DID_OPEN,
-                {"textDocument": {**document, "languageId": "ruby", "version": 1, "text": ""}},
-                False,
-            ),
-            (
-                types.TEXT_DOCUMENT_DID_CHANGE,
-                {"textDocument": {**document, "version": 2}, "contentChanges": [change]},
-                False,
-            ),
-            (types.TEXT_DOCUMENT_COMPLETION, {**where, "context": {"triggerKind": 1}}, True),
-            (types.TEXT_DOCUMENT_HOVER, where, True),
-            (
-                types.TEXT_DOCUMENT_INLINE_COMPLETION,
-                {**where, "context": {"triggerKind": 2}},
-                True,
-            ),
-        )
-    ]
 
 
 def complete_prepared(
@@ -900,7 +778,7 @@ def ghost_at(
     found = inline.ghost(ls.engine_for(view.uri), nc, ls.settings)
     if found is None:
         return None
-    edit_range = ls.edit_range(view, nc)
+    edit_range = cursor_range(view, nc)
     command = ghost_durations.command_for(view, nc, found.text, found.events, edit_range)
     return found.text, edit_range, command
 
@@ -1034,7 +912,7 @@ def create_server(model_path: str | None = None) -> NotegenServer:
     async def on_initialized(ls: NotegenServer, params: types.InitializedParams) -> None:
         ls.client_ready = True
         if await ls.engine.ready() is not None:
-            await ls.engine.run(rehearse, ls)
+            await ls.engine.run(rehearse, ls.engine, ls.settings, ls.protocol)
         tune_gc()  # the model and every module are loaded by now
         ls._report_model()  # a load that failed before the client could be told
 
