@@ -26,8 +26,13 @@ SECTION_STATES = 2
 window starts a cursor in it may have)."""
 WARM_STOPS = 4096
 """Most states a warm-up keeps inside arrays (:func:`warm_stride`), ~7 kB each."""
-WARM_BUDGET_S = 0.003
-"""Work per trip of the warm-up to the inference thread: what a completion may wait for."""
+WARM_BUDGET_S = 0.001
+"""Work per trip of the warm-up to the inference thread: what a completion may wait for. A
+trip makes whole model calls, at least one (:data:`WARM_SPAN` events a row, ~1.2 ms): this is
+one call a trip. With 3 ms (two or three calls) the 20,000-note benchmark piece's completions
+right after a whole-document replacement, whose warm-up runs beside them, had p99 8.2-17.1 ms
+over five runs of the latency benchmark, against 7.5-9.9 ms; the warm-up took as long (the
+server idle 28-33 s after opening either way)."""
 
 
 def advance(steps: Iterator[None], budget_s: float = WARM_BUDGET_S) -> bool:
