@@ -37,6 +37,7 @@ def test_an_unclosed_line_ends_at_the_text_end_and_a_note_sonic_pi_rejects_says_
         'a1[0]=[:C4,"D4"]',  # a string
         "a1[0]=[:C4,:D4].ring",
         "a1[0]=[:C4,\n:D4]",  # a line break
+        "a1[0]=[:C4,\r:D4]",
         "a1[0]=[:C4 :D4]",  # a missing comma
         "a1[0]=[:C4,-2]",
         "a1[0]=[:C4,:D4]; b1[0]=[1]",
@@ -56,7 +57,7 @@ ELEMENTS = [":C4", ":Cs4", ":Eb3", ":r", ":rest", ":b", ":M", ":bd_haus", ":_x",
 ELEMENTS += ["0", "007", "127", "300", ":C", ":Fs10", ":e2", ""]
 BLANKS = ["", "", "", " ", "\t", "  "]
 HEADS = ["a1[0]=[", "a12[3] = [", "a1=[", "  a2[00]=\t[", "a1 =["]
-ENDS = ["", "", "]", "] ", ",", ", "]
+ENDS = ["", "", "]", "] ", ",", ", ", "\r", "]\r", ",\r", " \r"]
 
 
 def _line(rng: random.Random) -> str:

@@ -5,8 +5,9 @@ in real pieces and in generated voices that is a line of a few hundred plain not
 general reader (lexer, bracket groups, elements, evaluation, the statements' scans) costs
 ~7 µs a note there, ~1.9 ms for 230. Such a line is read here by two regular expressions and
 a memo of each distinct element's note. Anything else on the line (a chord, a comment, a
-string, ``.ring``, a second statement, a line break) is left to the general reader, which
-gives the same array for the lines read here (``FAST_VOICE_LINES``, tested both ways).
+string, ``.ring``, a second statement, a line break but a CRLF line's last ``\r``) is left to
+the general reader, which gives the same array for the lines read here (``FAST_VOICE_LINES``,
+tested both ways).
 """
 
 from __future__ import annotations
@@ -41,13 +42,22 @@ def read_voice_line(text: str) -> NoteArray | None:
     head = _HEAD.match(text)
     if head is None:
         return None
-    body = _BODY.fullmatch(text, head.end())
+    end = len(text) - 1 if text.endswith("\r") else len(text)  # (a CRLF file's line)
+    body = _BODY.fullmatch(text, head.end(), end)
     if body is None:
         return None
     opening = head.end() - 1
     close = body.start(1) if body.group(1) is not None else None
-    content_end = close if close is not None else len(text)
-    cores = [(m.group(), m.start(), m.end()) for m in _CORE.finditer(text, head.end(), content_end)]
+    if close is not None:
+        content_end = close
+    elif end == len(text) or text[head.end() - 1 : end].rstrip(" \t")[-1] in ",[":
+        content_end = len(text)  # (an open list after a comma goes on past a line break)
+    else:
+        content_end = end  # (else the line break ends it)
+    cores = [
+        (m.group(), m.start(), m.end())
+        for m in _CORE.finditer(text, head.end(), min(content_end, end))
+    ]
     known = _NOTES
     if len(known) > _MEMO_LIMIT:
         known.clear()  # (never between the two loops: every core is known in the second)
@@ -63,7 +73,7 @@ def read_voice_line(text: str) -> NoteArray | None:
         name=name,
         voice=voice,
         section=int(section) if section is not None else None,
-        span=Span(opening, close + 1 if close is not None else len(text)),
+        span=Span(opening, close + 1 if close is not None else content_end),
         open=opening,
         close=close,
         content_start=head.end(),
