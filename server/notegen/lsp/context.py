@@ -172,10 +172,6 @@ class NoteContext:
                 return None if later == start else (later, (ids, marks, setting))
         return None
 
-    def _context(self, cache: ContextCache, extra: Sequence[Event]) -> _Found:
-        _, _, ids, marks, setting = self._window(cache, extra, 0)
-        return ids, marks, setting
-
     def _window(
         self, cache: ContextCache, extra: Sequence[Event], ahead: int
     ) -> tuple[int, int, np.ndarray, list[int], Setting | None]:

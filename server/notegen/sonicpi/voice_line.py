@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 
+from notegen.sonicpi.reader import read
 from notegen.sonicpi.types import NoteArray, NoteToken, Span
 
 FAST_VOICE_LINES = True
@@ -85,8 +86,6 @@ def read_voice_line(text: str) -> NoteArray | None:
 
 def _note_of(core: str) -> None:
     """What the general reader makes of ``core`` as a voice's one element (memoised)."""
-    from notegen.sonicpi.reader import read  # (the reader never imports this module)
-
     arrays = read(f"a1=[{core}]")
     token = arrays[0].notes[0]
     _NOTES[core] = token.midi, token.error, None, token.dynamic
