@@ -3,6 +3,8 @@ through gives the context a whole line would, and positions cost no copy of the 
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from notegen.generate import ContextCache, trim_context
@@ -267,3 +269,17 @@ def test_the_beats_before_a_note_are_summed_as_the_model_reads_the_durations(mod
     scalar = Beats(np.array([0.5]), scalar=True)
     half = model.beats_of(model.encode_values(np.zeros(1), np.array([0.5]))[1])
     assert scalar.beats_before(7, model) == pytest.approx(7 * half)
+
+
+def test_the_line_starts_of_a_long_document_are_found_chunk_by_chunk(monkeypatch) -> None:
+    """Past its first lines a document's newlines are found by numpy a chunk at a time: every
+    line start, wherever the chunks cut (a newline at a chunk's first or last character)."""
+    import notegen.sonicpi.types as types
+
+    lines = [f"a1[{k}]=[" + ",".join([":C4"] * (k % 5)) + "]" for k in range(300)]
+    text = "\n".join(lines) + "\n\n" + "x" * 3
+    expected = [0, *(m.end() for m in re.finditer("\n", text))]
+    for chunk in (1, 2, 13, 1 << 16):
+        monkeypatch.setattr(types, "_FIND_CHUNK", chunk)
+        types._last[:] = [None, None]
+        assert types.line_starts(text) == expected
