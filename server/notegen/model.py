@@ -15,6 +15,7 @@ import math
 import os
 import stat
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +43,7 @@ from notegen.rhythm import (
     rhythm_context,
     rhythm_sequence,
 )
-from notegen.tunes import TuneMixture
+from notegen.tunes import TuneMixture, mix_opinions
 
 __all__ = [
     "BOS",
@@ -67,6 +68,19 @@ history that graph re-reads on every step.
 
 _NEG = np.float32(-1e9)
 _ALONE = Setting()
+
+
+@dataclass(frozen=True)
+class VoiceExperts:
+    """:meth:`MelodyModel.voice_experts`: the copy model's and the training tunes' next-event
+    distributions after a voice's events, to be mixed into the network's."""
+
+    copied: int
+    """The copy model's match length (0: it has nothing to say)."""
+    copy_q: tuple[np.ndarray, np.ndarray] | None
+    """Its pitch and duration distributions."""
+    tunes: list[tuple[float, np.ndarray]]
+    """The training tunes' :meth:`~notegen.tunes.TuneMixture.opinions`."""
 
 
 class ModelError(Exception):
@@ -522,24 +536,39 @@ class MelodyModel:
         dur_logits: np.ndarray,
         history: np.ndarray,
         heard: bool = False,
+        experts: VoiceExperts | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`next_log_probs` before the rhythm experts: the network, the copy model and
         the training tunes (:mod:`notegen.tunes`; their weight depends on whether the voice is
         ``heard`` with other voices), which read only this voice (a context cache may keep
-        them; the experts it redoes)."""
+        them; the experts it redoes). ``experts``: :meth:`voice_experts` of the same
+        ``history`` and ``heard``, made beforehand (else made here)."""
         log_p, log_d = log_softmax(pitch_logits), log_softmax(dur_logits)
+        if experts is None:
+            experts = self.voice_experts(history, heard)
+        if experts.copy_q is not None:
+            assert self.mixture is not None
+            log_p, log_d = self.mixture.apply(log_p, log_d, experts.copied, *experts.copy_q)
+        return mix_opinions(log_p, experts.tunes), log_d
+
+    def voice_experts(self, history: np.ndarray, heard: bool = False) -> VoiceExperts:
+        """What the copy model and the training tunes say after ``history`` (joint ids),
+        before anything is mixed: they read the events only, not the network's output."""
         history = np.asarray(history, np.int64)
-        length = 0
+        length, copy_q = 0, None
         if self.mixture is not None:
             length, qp, qd = copy_marginals(
-                history, log_p.shape[-1], log_d.shape[-1], self.mixture.max_order
+                history, len(self.pitch_vocab), len(self.duration_vocab), self.mixture.max_order
             )
             if qp is not None and qd is not None:
-                log_p, log_d = self.mixture.apply(log_p, log_d, length, qp, qd)
+                copy_q = (qp, qd)
+        tunes: list[tuple[float, np.ndarray]] = []
         if self.tunes is not None:
             nd = len(self.duration_vocab)
-            log_p = self.tunes.mix(log_p, history // nd, history % nd, length > 0, heard)
-        return log_p, log_d
+            tunes = self.tunes.opinions(
+                history // nd, history % nd, length > 0, heard, len(self.pitch_vocab)
+            )
+        return VoiceExperts(length, copy_q, tunes)
 
     def prepare_setting(self, setting: Setting | None) -> None:
         """Make the tables through which the experts hear ``setting``'s other voices now: the

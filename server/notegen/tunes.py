@@ -69,6 +69,11 @@ short matches have large spans, few of them, met again and again (on the latency
 benchmark's replay 259 such spans answered 5,500 lookups; counting one costs up to ~0.3 ms)."""
 _MEMO_SIZE = 256
 """At most this many kept counts per index (2 kB each)."""
+_COUNT_CHUNK = 32768
+"""Suffixes whose followers are counted at a time. A span of 150,000 counted at once made
+~1.3 MB of temporaries, faulted in page by page where the heap was just trimmed (the server
+trims it when idle): ~450 faults in a fresh cursor's experts, at ~4 µs each on the test VM.
+In chunks the same few blocks are freed and taken again (~150 faults), as fast when warm."""
 _TINY = 1e-30
 _REST = 1
 """The rest's pitch id (:data:`notegen.model.REST`); note ids from 2 up are semitones apart."""
@@ -238,7 +243,11 @@ class TuneIndex:
             return kept
         # the token after each match, in the melody's own order, is the one before the
         # suffix (0: the melody ended; the padding's 0 before the first suffix)
-        counts = np.bincount(self._text[self._positions(lo, hi) - 1], minlength=1 << _BITS)
+        counts = np.zeros(1 << _BITS, np.int64)
+        for start in range(lo, hi, _COUNT_CHUNK):
+            at = self._positions(start, min(hi, start + _COUNT_CHUNK))
+            at -= 1
+            counts += np.bincount(self._text[at], minlength=1 << _BITS)
         counts[0] = 0
         if big and len(self._memo) < _MEMO_SIZE:  # a plain dict: safe from any thread
             counts.setflags(write=False)
@@ -536,9 +545,25 @@ class TuneMixture:
     ) -> np.ndarray:
         """Served pitch log-probs after the events ``pitch_ids``/``dur_ids`` with each
         expert's next pitch mixed in."""
+        return mix_opinions(
+            log_p, self.opinions(pitch_ids, dur_ids, copied, heard, log_p.shape[-1])
+        )
+
+    def opinions(
+        self,
+        pitch_ids: np.ndarray,
+        dur_ids: np.ndarray,
+        copied: bool,
+        heard: bool,
+        n_pitch: int,
+    ) -> list[tuple[float, np.ndarray]]:
+        """Each expert's weight and next-pitch distribution after these events, in the order
+        :func:`mix_opinions` folds them in (those that say nothing left out).
+
+        Apart from the mixing, which needs the network's distribution: they read the events
+        only, so a server makes them while the network reads the same events."""
         if not self.experts:
-            return log_p
-        n_pitch = log_p.shape[-1]
+            return []
         pitch_ids = np.asarray(pitch_ids, np.int64)
         last = last_note(pitch_ids, len(pitch_ids))
         # only the last MAX_ORDER events are read (as TuneTokens.tail, once for all views)
@@ -546,7 +571,7 @@ class TuneMixture:
         before = last_note(pitch_ids, start)
         pids, dids = pitch_ids[start:], np.asarray(dur_ids)[start:]
         bases: dict[bool, np.ndarray] = {}
-        p: np.ndarray | None = None
+        said: list[tuple[float, np.ndarray]] = []
         for expert in self.experts:
             view = expert.tokens
             if view.kind == MELODY:
@@ -561,11 +586,8 @@ class TuneMixture:
             w = expert.weight(length, copied, heard)
             if w <= 0:
                 continue
-            p = np.exp(log_p) if p is None else p
-            p = (1.0 - w) * p + w * q
-        if p is None:
-            return log_p
-        return np.log(np.maximum(p, _TINY))
+            said.append((w, q))
+        return said
 
     def to_card(self) -> dict[str, Any]:
         def rows(w: Weights) -> list[list[float]]:
@@ -584,6 +606,16 @@ class TuneMixture:
                 for e in self.experts
             ],
         }
+
+
+def mix_opinions(log_p: np.ndarray, said: list[tuple[float, np.ndarray]]) -> np.ndarray:
+    """``log_p`` with the experts' :meth:`TuneMixture.opinions` mixed in, one after another."""
+    if not said:
+        return log_p
+    p = np.exp(log_p)
+    for w, q in said:
+        p = (1.0 - w) * p + w * q
+    return np.log(np.maximum(p, _TINY))
 
 
 def _weights(spec: Any) -> Weights:

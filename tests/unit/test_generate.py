@@ -378,3 +378,67 @@ def test_notes_met_before_are_encoded_as_the_model_encodes_them(model):
     odd = [Event("x", 1.0), Event(60, 1.0)]  # the model's per-note fallback, not kept
     pids, dids = model.encode(odd)
     assert cache.ids(odd).tolist() == (pids * len(model.duration_vocab) + dids).tolist()
+
+
+@pytest.fixture(scope="module")
+def shipped_model():
+    """The shipped model: its copy model and training tunes are the experts a read hides."""
+    from pathlib import Path
+
+    from notegen.model import MelodyModel
+
+    return MelodyModel.load(Path(__file__).resolve().parents[2] / "models" / "notegen.json")
+
+
+def test_experts_made_beforehand_serve_what_experts_made_after_the_network_serve(shipped_model):
+    piece = [Event(60 + (i * 5) % 12, (0.5, 1.0, 0.5, 2.0)[i % 4]) for i in range(40)]
+    history = shipped_model.joint_ids(*shipped_model.encode(piece))
+    pitch_logits, dur_logits, _ = shipped_model.run(piece)
+    for heard in (False, True):
+        experts = shipped_model.voice_experts(history, heard)
+        assert experts.copied > 0 and experts.tunes  # the phrase repeats: both have a say
+        made_after = shipped_model.copy_log_probs(pitch_logits[-1], dur_logits[-1], history, heard)
+        beforehand = shipped_model.copy_log_probs(
+            pitch_logits[-1], dur_logits[-1], history, heard, experts
+        )
+        np.testing.assert_array_equal(beforehand[0], made_after[0])
+        np.testing.assert_array_equal(beforehand[1], made_after[1])
+
+
+def test_a_long_read_runs_on_the_helper_while_the_experts_are_made(shipped_model, monkeypatch):
+    """A fresh cursor after many notes: the network reads them on the cache's helper thread
+    (the experts are made meanwhile on the caller's), states are kept on the way, and what is
+    served is what one thread serves."""
+    import threading
+
+    piece = [Event(55 + (i * 7) % 19, (0.5, 1.0, 0.25, 2.0)[i % 4]) for i in range(80)]
+    one_thread = ContextCache(shipped_model)
+    monkeypatch.setattr(one_thread, "OVERLAP_EVENTS", 10**9)
+    alone = one_thread.prime_ids(one_thread.ids(piece), checkpoints=[32, 64])
+
+    cache = ContextCache(shipped_model)
+    threads: list[tuple[str, int]] = []
+    original = shipped_model.step
+    monkeypatch.setattr(
+        shipped_model,
+        "step",
+        lambda *a, **k: (
+            threads.append((threading.current_thread().name, np.shape(a[0])[1]))
+            or original(*a, **k)
+        ),
+    )
+    ids = cache.ids(piece)
+    primed = cache.prime_ids(ids, checkpoints=[32, 64])
+    assert [(name.startswith("notegen-read"), span) for name, span in threads] == [
+        (True, 32),
+        (True, 32),
+        (True, 16),
+    ]
+    assert cache.cached(ids[:32]) and cache.cached(ids[:64]) and cache.cached(ids)
+    np.testing.assert_array_equal(primed.pitch_logits, alone.pitch_logits)
+    np.testing.assert_array_equal(primed.dur_logits, alone.dur_logits)
+    np.testing.assert_array_equal(primed.plain_pitch, alone.plain_pitch)
+
+    threads.clear()
+    cache.prime_ids(ids[:70], checkpoints=[32, 64])  # six notes on: read here, at once
+    assert threads == [(threading.current_thread().name, 6)]

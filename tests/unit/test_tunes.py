@@ -495,3 +495,25 @@ def test_a_tune_index_that_unpacks_too_big_is_refused(tiny, tmp_path, monkeypatc
     monkeypatch.setattr(model_module, "MAX_TUNES_BYTES", 100_000)
     with pytest.raises(ModelError, match=r"tiny\.tunes\.npz: the card's tune index unpacks to 1"):
         MelodyModel.load(card)
+
+
+def test_a_span_counted_in_chunks_counts_what_followed_each_suffix(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Big spans are counted a chunk of suffixes at a time (few temporaries): the same
+    counts as the followers of every suffix of the span, whatever the chunks' size."""
+    import notegen.tunes as tunes
+
+    rng = np.random.default_rng(5)
+    melodies = [rng.integers(1, 6, int(rng.integers(1, 60))) for _ in range(300)]
+    index = TuneIndex.build(melodies)
+    contexts = [rng.integers(1, 6, int(rng.integers(1, 6))) for _ in range(60)]
+    counted = [[(k, c.tolist()) for k, c in index.levels(c)] for c in contexts]
+    for chunk in (1, 7, 64):
+        monkeypatch.setattr(tunes, "_COUNT_CHUNK", chunk)
+        index._memo.clear()
+        assert [[(k, c.tolist()) for k, c in index.levels(c)] for c in contexts] == counted
+    for lo, hi in [(0, index.size), (5, index.size - 3), (100, 101)]:
+        at_once = np.bincount(index._text[index._positions(lo, hi) - 1], minlength=256)
+        at_once[0] = 0  # (the melody ended there)
+        assert index._followers(lo, hi).tolist() == at_once.tolist()
