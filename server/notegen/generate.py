@@ -143,6 +143,8 @@ class ContextCache:
         self._last_again: tuple[Primed, Setting | None, bytes, Primed] | None = None
         self._event_ids: dict[tuple[Any, Any], int] = {}
         self._reader: ThreadPoolExecutor | None = None
+        self._helping = threading.Lock()
+        """Held while a read is on the helper (a second caller reads on its own thread)."""
         self._root = self.root(None)
 
     def root(self, setting: Setting | None) -> Primed:
@@ -358,10 +360,15 @@ class ContextCache:
         points = [*sorted(c for c in marks if c > base.length), n]
         keys = dict(zip(points, self._keys(ids, points, setting), strict=True))
         experts = None
-        if n - base.length >= self.OVERLAP_EVENTS:
-            reading = self._helper().submit(self._read, ids, base, points, keys, setting)
-            experts = self.model.voice_experts(ids, _heard(setting))
-            pl, dl, st = reading.result()
+        if n - base.length >= self.OVERLAP_EVENTS and self._helping.acquire(blocking=False):
+            try:  # (the helper is free: another caller's read would not queue this one)
+                reading = self._helper().submit(self._read, ids, base, points, keys, setting)
+                try:
+                    experts = self.model.voice_experts(ids, _heard(setting))
+                finally:
+                    pl, dl, st = reading.result()
+            finally:
+                self._helping.release()
         else:
             pl, dl, st = self._read(ids, base, points, keys, setting)
         time = self.model.beats_of(ids % self.vd)

@@ -442,3 +442,28 @@ def test_a_long_read_runs_on_the_helper_while_the_experts_are_made(shipped_model
     threads.clear()
     cache.prime_ids(ids[:70], checkpoints=[32, 64])  # six notes on: read here, at once
     assert threads == [(threading.current_thread().name, 6)]
+
+
+def test_a_read_while_the_helper_is_busy_runs_on_the_callers_thread(shipped_model, monkeypatch):
+    """Two threads priming long contexts at once (a completion beside a generation's seed):
+    the second does not queue behind the first's read on the one helper."""
+    import threading
+
+    cache = ContextCache(shipped_model)
+    piece = [Event(55 + (i * 7) % 19, (0.5, 1.0, 0.25, 2.0)[i % 4]) for i in range(40)]
+    ids = cache.ids(piece)
+    threads: list[str] = []
+    original = shipped_model.step
+    monkeypatch.setattr(
+        shipped_model,
+        "step",
+        lambda *a, **k: threads.append(threading.current_thread().name) or original(*a, **k),
+    )
+    assert cache._helping.acquire(blocking=False)  # another caller's read under way
+    try:
+        primed = cache.prime_ids(ids)
+    finally:
+        cache._helping.release()
+    assert threads == [threading.current_thread().name]
+    fresh = ContextCache(shipped_model).prime_ids(ids)
+    np.testing.assert_array_equal(primed.pitch_logits, fresh.pitch_logits)
