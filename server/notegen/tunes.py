@@ -68,7 +68,7 @@ _MEMO_SPAN = 4096
 short matches have large spans, few of them, met again and again (on the latency
 benchmark's replay 259 such spans answered 5,500 lookups; counting one costs up to ~0.3 ms)."""
 _MEMO_SIZE = 256
-"""At most this many kept counts per index (2 kB each)."""
+"""At most this many kept counts per index (1 kB each)."""
 _COUNT_CHUNK = 32768
 """Suffixes whose followers are counted at a time. A span of 150,000 counted at once made
 ~1.3 MB of temporaries, faulted in page by page where the heap was just trimmed (the server
@@ -145,6 +145,7 @@ class TuneIndex:
         self._starts[-1] = self.size
         del pair
         self._memo: dict[tuple[int, int], np.ndarray] = {}
+        self._count_short_spans()
 
     @classmethod
     def build(cls, melodies: Sequence[np.ndarray]) -> TuneIndex:
@@ -250,9 +251,30 @@ class TuneIndex:
             counts += np.bincount(self._text[at], minlength=1 << _BITS)
         counts[0] = 0
         if big and len(self._memo) < _MEMO_SIZE:  # a plain dict: safe from any thread
+            counts = counts.astype(np.int32)  # (at most one per suffix: 1 kB, not 2)
             counts.setflags(write=False)
             self._memo[(lo, hi)] = counts
         return counts
+
+    def _count_short_spans(self) -> None:
+        """Keep the follower counts of every big span of one token or a pair now.
+
+        Every short match reads one (a melody of few repeats matches only 1-4 tokens), and
+        counting them is most of what a fresh cursor's experts cost: a gather at ~100,000
+        scattered positions each, ~1 ms warm and ~4 ms with cold caches (the server's first
+        completion after a pause). The shipped indexes have 65-79 such spans each (~0.3 MB
+        kept for the four); counting them adds ~30 ms to the model's load."""
+        starts = self._starts
+        # (token 0 ends a melody: a query stops before it, so no match reads its spans)
+        ranges = [
+            (int(starts[t << _BITS]), int(starts[(t + 1) << _BITS])) for t in range(1, 1 << _BITS)
+        ]
+        pairs = np.flatnonzero(np.diff(starts) > _MEMO_SPAN)
+        pairs = pairs[(pairs >> _BITS != 0) & (pairs & ((1 << _BITS) - 1) != 0)]
+        ranges += [(int(starts[p]), int(starts[p + 1])) for p in pairs]
+        for lo, hi in ranges:
+            if hi - lo > _MEMO_SPAN:
+                self._followers(lo, hi)
 
     def _rest(self, query: np.ndarray, k: int, lo: int, hi: int) -> list[tuple[int, int]]:
         """The spans of lengths ``k..`` inside a few suffixes at once: how far each goes on

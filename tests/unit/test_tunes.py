@@ -517,3 +517,39 @@ def test_a_span_counted_in_chunks_counts_what_followed_each_suffix(
         at_once = np.bincount(index._text[index._positions(lo, hi) - 1], minlength=256)
         at_once[0] = 0  # (the melody ended there)
         assert index._followers(lo, hi).tolist() == at_once.tolist()
+
+
+def test_the_big_spans_of_one_token_or_a_pair_are_counted_when_the_index_is_made(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every short match reads them: a fresh cursor finds their counts kept, the same counts
+    as counting them again."""
+    import notegen.tunes as tunes
+
+    rng = np.random.default_rng(6)
+    melodies = [rng.integers(1, 5, int(rng.integers(1, 50))) for _ in range(80)]
+    counted = TuneIndex.build(melodies)  # (no span of this index is over _MEMO_SPAN)
+    assert not counted._memo
+    monkeypatch.setattr(tunes, "_MEMO_SPAN", 20)
+    index = TuneIndex.build(melodies)
+    starts = index._starts
+    big = {(int(starts[t << 8]), int(starts[(t + 1) << 8])) for t in range(1, 5)} | {
+        (int(starts[a << 8 | b]), int(starts[(a << 8 | b) + 1]))
+        for a in range(1, 5)
+        for b in range(1, 5)
+    }
+    big = {(lo, hi) for lo, hi in big if hi - lo > 20}
+    assert big and set(index._memo) == big
+    reads: list[tuple[int, int]] = []
+    original = TuneIndex._positions
+    monkeypatch.setattr(
+        TuneIndex,
+        "_positions",
+        lambda self, lo, hi: (self is index and reads.append((lo, hi))) or original(self, lo, hi),
+    )
+    for context in ([1], [2, 3], [4, 4]):
+        found = index.levels(np.array(context))
+        assert [(k, c.tolist()) for k, c in found] == [
+            (k, c.tolist()) for k, c in counted.levels(np.array(context))
+        ]
+    assert not [r for r in reads if r in big]  # kept, not counted again
