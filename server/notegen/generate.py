@@ -339,10 +339,16 @@ class ContextCache:
         return rows
 
     def prime_ids(
-        self, ids: np.ndarray, checkpoints: Sequence[int] = (), setting: Setting | None = None
+        self,
+        ids: np.ndarray,
+        checkpoints: Sequence[int] = (),
+        setting: Setting | None = None,
+        meanwhile: Callable[[], object] | None = None,
     ) -> Primed:
         """As :meth:`prime` for combined ids; states at ``checkpoints`` (lengths) are kept
-        (the end's among the cursors' unless ``n`` is a checkpoint too)."""
+        (the end's among the cursors' unless ``n`` is a checkpoint too). ``meanwhile``: the
+        caller's own work, done here while the helper reads a long context (else not
+        called: the caller does it when it needs it)."""
         ids = np.asarray(ids, dtype=np.int64)
         n = len(ids)
         marks = sorted({c for c in checkpoints if 0 < c < n}, reverse=True)
@@ -365,6 +371,8 @@ class ContextCache:
                 reading = self._helper().submit(self._read, ids, base, points, keys, setting)
                 try:
                     experts = self.model.voice_experts(ids, _heard(setting))
+                    if meanwhile is not None:
+                        meanwhile()
                 finally:
                     pl, dl, st = reading.result()
             finally:

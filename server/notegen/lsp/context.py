@@ -52,16 +52,17 @@ class NoteContext:
     before: list[Event]
     """The notes before the cursor in this array (and a finished partial note)."""
     reading: Reading | None
-    style: NoteStyle
+    spelling: NoteStyle | StyleLater
+    """The document's spelling style (:attr:`style`), or the text it is inferred from when
+    first asked: a fresh cursor's ~1.5 ms of inference then runs while the network reads."""
     numeric: bool
     """The array writes notes as MIDI numbers (``[60, 62]``), so suggestions should too."""
     partial: str = ""
     """What the suggestions must match and replace; ``""`` when suggesting the next note."""
-    lead: str = ""
-    """Text a new note needs before it at the cursor (``", "`` right after an element)."""
-    trail: str = ""
-    """Text an insertion needs after it (the separator when an element follows the cursor,
-    on this line or a later one): without it the new note runs into that element."""
+    needs_lead: bool = False
+    """A new note at the cursor needs the separator before it (right after an element)."""
+    trail_at: int | None = None
+    """Where an insertion at the cursor ends, in an array (:attr:`trail`)."""
     written: str = ""
     """In a ``play``/``sleep`` slot, the value already written right after what an insertion
     replaces (``play |:c4``): a completion replaces it whole, since one inserted before it
@@ -98,6 +99,26 @@ class NoteContext:
     """:meth:`context` without extra events, kept: a completion asks for it to rank the notes
     and again for its phrase (the same ids, checkpoints and setting object, so the phrase's
     priming finds the cache's memo of the ranked context)."""
+
+    @property
+    def style(self) -> NoteStyle:
+        """The spelling and layout habits to write notes in."""
+        if isinstance(self.spelling, StyleLater):
+            return self.spelling.style()
+        return self.spelling
+
+    @property
+    def lead(self) -> str:
+        """Text a new note needs before it at the cursor (``", "`` right after an element)."""
+        return self.style.joiner(", ") if self.needs_lead else ""
+
+    @property
+    def trail(self) -> str:
+        """Text an insertion needs after it (the separator when an element follows the cursor,
+        on this line or a later one): without it the new note runs into that element."""
+        if self.trail_at is None:
+            return ""
+        return _trail(self.document, self.local, self.trail_at, self.style.joiner(", "))
 
     def closing(self, events: Sequence[Event]) -> str:
         """What must follow inserted ``events`` for the code to stay valid: the bracket that
@@ -284,7 +305,10 @@ class NoteContext:
 
     def prime(self, cache: ContextCache, extra: Sequence[Event] = ()) -> Primed:
         ids, marks, setting = self.context(cache, extra)
-        return cache.prime_ids(ids, marks, setting)
+        later = self.spelling if isinstance(self.spelling, StyleLater) else None
+        return cache.prime_ids(
+            ids, marks, setting, meanwhile=None if later is None else later.style
+        )
 
 
 def is_numeric_array(tokens: list[NoteToken]) -> bool:
@@ -373,28 +397,28 @@ def _note_context(
                 cursor_time = onset_in_pass(voice, ctx.array, start, ctx.index)
                 if ctx.slot == "note":
                     after = heard_after(voice, ctx.array, start, ctx.index)
+    spelling: NoteStyle | StyleLater
     if reading is not None:
-        style = reading.style
+        spelling = reading.style
     else:
         # (a long line's window: around as much text as the whole reach, however many
         # elements the window itself kept)
         start = local.base if not local.skipped else min(local.base, local.offset - reach)
-        style = infer_style_by_line(view.text[max(0, start - 2000) : local.offset + 2000])
+        spelling = StyleLater(view.text[max(0, start - 2000) : local.offset + 2000])
     names, count = _durations_of(ctx, reading)
     end = max(local.partial_span.end, local.offset) if partial else local.offset
-    lead = style.joiner(", ") if (ctx.needs_comma and not partial) else ""
     written = _value_after(view, local, end) if ctx.slot in ("note", "sleep") else ""
     return NoteContext(
         local=local,
         earlier=earlier,
         before=before,
         reading=reading,
-        style=style,
+        spelling=spelling,
         numeric=is_numeric_array(ctx.array.notes)
         or (ctx.slot != "sleep" and ctx.partial[:1].isdigit()),
         partial=partial,
-        lead=lead,
-        trail=_trail(view, local, end, style.joiner(", ")) if ctx.slot == "array" else "",
+        needs_lead=ctx.needs_comma and not partial,
+        trail_at=end if ctx.slot == "array" else None,
         written=written or "",
         occupied=written is None,
         max_context=max_context,
@@ -426,13 +450,26 @@ _SLOT_END_RE = re.compile(r"[ \t]*(?:[,#;)\r\n]|\Z)")
 _BLANKS_RE = re.compile(r"[ \t]*")
 
 
-def _trail(view: DocumentView, local: LocalContext, end: int, separator: str) -> str:
+class StyleLater:
+    """A document's spelling style inferred from ``text`` when first asked (and kept)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._style: NoteStyle | None = None
+
+    def style(self) -> NoteStyle:
+        if self._style is None:
+            self._style = infer_style_by_line(self.text)
+            self.text = ""  # (a few kB of the document, not kept past the inference)
+        return self._style
+
+
+def _trail(text: str, local: LocalContext, end: int, separator: str) -> str:
     """The separator an insertion ending at ``end`` needs before an element that follows it
     in its array (``""`` before a comma, the closing bracket or nothing).
 
     Spacing already at ``end`` is kept as the next element's (``[:C4,X, :D4]``); a line break
     there gets no blank before it, a comment a space."""
-    text = view.text
     stop = local.content_end()
     gap = _GAP_RE.match(text, end, stop)
     after = gap.end() if gap is not None else end

@@ -138,7 +138,7 @@ def warm_sections(
             earlier=reading.earlier_sections(array),
             before=before,
             reading=reading,
-            style=reading.style,
+            spelling=reading.style,
             numeric=False,
             max_context=max_context,
             setting=reading.setting(array.voice) if array.kind == "voice" else None,
