@@ -423,10 +423,11 @@ class ContextCache:
         raise ValueError("no point to read to")
 
     def _helper(self) -> ThreadPoolExecutor:
-        """The thread :meth:`prime_ids` reads long contexts on (made at the first)."""
+        """The thread :meth:`prime_ids` reads long contexts on (made at the first; named apart
+        from the server's whole-file reader, notegen-read)."""
         with self._lock:
             if self._reader is None:
-                self._reader = ThreadPoolExecutor(1, thread_name_prefix="notegen-read")
+                self._reader = ThreadPoolExecutor(1, thread_name_prefix="notegen-network")
             return self._reader
 
     def prime_many(

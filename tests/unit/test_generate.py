@@ -429,7 +429,7 @@ def test_a_long_read_runs_on_the_helper_while_the_experts_are_made(shipped_model
     )
     ids = cache.ids(piece)
     primed = cache.prime_ids(ids, checkpoints=[32, 64])
-    assert [(name.startswith("notegen-read"), span) for name, span in threads] == [
+    assert [(name.startswith("notegen-network"), span) for name, span in threads] == [
         (True, 32),
         (True, 32),
         (True, 16),
