@@ -142,7 +142,7 @@ class ContextCache:
         self._last_keys: tuple[tuple[bytes, bytes], dict[int, bytes]] | None = None
         self._last_again: tuple[Primed, Setting | None, bytes, Primed] | None = None
         self._event_ids: dict[tuple[Any, Any], int] = {}
-        self._reader: ThreadPoolExecutor | None = None
+        self._network: ThreadPoolExecutor | None = None
         self._helping = threading.Lock()
         """Held while a read is on the helper (a second caller reads on its own thread)."""
         self._root = self.root(None)
@@ -426,9 +426,9 @@ class ContextCache:
         """The thread :meth:`prime_ids` reads long contexts on (made at the first; named apart
         from the server's whole-file reader, notegen-read)."""
         with self._lock:
-            if self._reader is None:
-                self._reader = ThreadPoolExecutor(1, thread_name_prefix="notegen-network")
-            return self._reader
+            if self._network is None:
+                self._network = ThreadPoolExecutor(1, thread_name_prefix="notegen-network")
+            return self._network
 
     def prime_many(
         self,

@@ -451,17 +451,20 @@ _BLANKS_RE = re.compile(r"[ \t]*")
 
 
 class StyleLater:
-    """A document's spelling style inferred from ``text`` when first asked (and kept)."""
+    """A document's spelling style inferred from ``text`` when first asked (and kept).
+
+    Two threads may ask at once (a kept context serves two engines' threads): each infers it
+    from the same text, and either result is the same style."""
 
     def __init__(self, text: str) -> None:
         self.text = text
         self._style: NoteStyle | None = None
 
     def style(self) -> NoteStyle:
-        if self._style is None:
-            self._style = infer_style_by_line(self.text)
-            self.text = ""  # (a few kB of the document, not kept past the inference)
-        return self._style
+        found = self._style
+        if found is None:
+            found = self._style = infer_style_by_line(self.text)
+        return found
 
 
 def _trail(text: str, local: LocalContext, end: int, separator: str) -> str:
