@@ -419,6 +419,12 @@ def alone(rows: np.ndarray) -> np.ndarray:
     return out
 
 
+def heard_with_others(setting: Setting | None) -> bool:
+    """Whether a voice in ``setting`` is heard with other voices (the training tunes weigh
+    such a voice apart: rows alone cannot tell it from a voice whose others are silent)."""
+    return setting is not None and bool(setting.others)
+
+
 @dataclass(frozen=True, eq=False)
 class Setting:
     """Where a melody sits: its other voices, metre, start time and (if known) its end.

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from notegen.conditioning import Setting
+from notegen.conditioning import Setting, heard_with_others
 from notegen.copying import CopyIndex, CopyMixture, log_softmax, mix_indexed, mix_step
 from notegen.melody import Event
 from notegen.model import BOS, MelodyModel, State, VoiceExperts
@@ -170,7 +170,7 @@ class ContextCache:
         """The context's :class:`Primed`: the served distribution after the network's logits
         (``experts``: the model's :meth:`~MelodyModel.voice_experts` of ``history``, when made
         beforehand)."""
-        heard = _heard(setting)
+        heard = heard_with_others(setting)
         plain_p, plain_d = self.model.copy_log_probs(
             pitch_logits, dur_logits, history, heard, experts
         )
@@ -370,7 +370,7 @@ class ContextCache:
             try:  # (the helper is free: another caller's read would not queue this one)
                 reading = self._helper().submit(self._read, ids, base, points, keys, setting)
                 try:
-                    experts = self.model.voice_experts(ids, _heard(setting))
+                    experts = self.model.voice_experts(ids, heard_with_others(setting))
                     if meanwhile is not None:
                         meanwhile()
                 finally:
@@ -586,11 +586,6 @@ def _digest(ids: np.ndarray, salt: bytes = b"") -> bytes:
     """A context's cache key: 16 bytes of BLAKE2b over its ids (a 256-event context's raw
     bytes would be 2 KB per entry) and its setting's salt."""
     return hashlib.blake2b(ids.tobytes() + salt, digest_size=16).digest()
-
-
-def _heard(setting: Setting | None) -> bool:
-    """Whether a voice in ``setting`` is heard with other voices (the tunes weigh it so)."""
-    return setting is not None and bool(setting.others)
 
 
 def _salt(setting: Setting | None) -> bytes:

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from notegen.conditioning import COND_DIM, Setting
+from notegen.conditioning import COND_DIM, Setting, heard_with_others
 from notegen.consonance import ConsonanceBias
 from notegen.consonance import prepare as prepare_consonance
 from notegen.copying import (
@@ -522,7 +522,7 @@ class MelodyModel:
         its durations with the rhythm experts (:mod:`notegen.rhythm`: the other voices of
         ``setting``, whose time line starts where ``history`` does).
         """
-        heard = setting is not None and bool(setting.others)
+        heard = heard_with_others(setting)
         log_p, log_d = self.copy_log_probs(pitch_logits, dur_logits, history, heard)
         history = np.asarray(history, np.int64)
         log_p = self.mix_imitation(log_p, history // len(self.duration_vocab), setting)

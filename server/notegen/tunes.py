@@ -262,8 +262,8 @@ class TuneIndex:
         Every short match reads one (a melody of few repeats matches only 1-4 tokens), and
         counting them is most of what a fresh cursor's experts cost: a gather at ~100,000
         scattered positions each, ~1 ms warm and ~4 ms with cold caches (the server's first
-        completion after a pause). The shipped indexes have 65-79 such spans each (~0.3 MB
-        kept for the four); counting them adds ~30 ms to the model's load."""
+        completion after a pause). The shipped indexes have 59-81 such spans each (~0.3 MB
+        kept for the four); counting them adds ~25 ms to the model's load."""
         starts = self._starts
         # (token 0 ends a melody: a query stops before it, so no match reads its spans)
         ranges = [
