@@ -95,41 +95,63 @@ async def test_a_reading_that_lands_trims_the_heap_before_its_diagnostics_go_out
     assert published[-1] == (1, 1)  # its heap's top is kept: no trim
 
 
-async def test_a_reading_replaced_by_the_next_is_freed_then_without_a_collection(
-    ls, trims, monkeypatch
-):
-    """Full collections run only in pauses, so nothing of a reading (its warm-up's trips,
-    the voices prepared after it) may hold it in a reference cycle: the previous reading
-    must go when the next one lands, or both stay resident until the next pause (the soak
-    read ~158 MB at a storm's reading, 1 run in 4, when a cycle outlived a collection)."""
-    import weakref
+PIECE = "a1=[]\na1[0]=[:C4,:E4,:G4,:E4]\nb1=[]\nb1[0]=[1,1,1,1]\nc1=[70]\n"
 
+
+async def read_and_warm(ls: srv.NotegenServer, uri: str, text: str) -> None:
+    """A version of ``uri`` read and warmed up: the warm-up's trips, and the voice 1 it
+    prepares after the sections (as after a completion there), all done."""
     from lsprotocol import types
 
-    uri = "file:///piece.rb"
-    text = "a1=[]\na1[0]=[:C4,:E4,:G4,:E4]\nb1=[]\nb1[0]=[1,1,1,1]\nc1=[70]\n"
-    ls.workspace.put_text_document(
-        types.TextDocumentItem(uri=uri, language_id="ruby", version=1, text=text)
-    )
+    document = ls.workspace.text_documents.get(uri)
+    if document is None:
+        ls.workspace.put_text_document(
+            types.TextDocumentItem(uri=uri, language_id="ruby", version=1, text=text)
+        )
+    else:
+        document.apply_change(types.TextDocumentContentChangeWholeDocument(text=text))
+    ls.voices_completed[uri] = {1: None}
+    ls.protocol.last_message = time.monotonic() - 1.0
+    await ls._read_and_publish(uri)
+    await asyncio.wait_for(ls.warmers[uri], 30)
+    ls.engine.executor.submit(lambda: None).result(timeout=10)  # its last trip returned
+
+
+@pytest.fixture
+def no_collection(ls, trims, monkeypatch) -> Iterator[None]:
+    """The server with its model, publishing nowhere, and no collection but by reference
+    counts: full collections run only in pauses, so nothing of a reading may hold it in a
+    reference cycle, or it stays resident beside the next one until then."""
     monkeypatch.setattr(ls, "text_document_publish_diagnostics", lambda params: None)
     monkeypatch.setattr(ls.slip_hints, "schedule", lambda *args: None)
     monkeypatch.setattr(ls, "release_memory_when_quiet", lambda: None)  # (it collects)
     ls.engine.load(ls.cli_model_path).result(timeout=30)
-    assert ls.engine.cache is not None  # a warm-up runs
-    ls.voices_completed[uri] = {1: None}  # (and prepares voice 1 after the sections)
+    assert ls.engine.cache is not None  # (a warm-up runs)
     gc.collect()
     gc.disable()
-    try:
-        ls.protocol.last_message = time.monotonic() - 1.0
-        await ls._read_and_publish(uri)
-        first = weakref.ref(ls.readings[uri])
-        await asyncio.wait_for(ls.warmers[uri], 30)  # its warm-up, every trip of it, done
-        ls.engine.executor.submit(lambda: None).result(timeout=10)
-        ls.workspace.get_text_document(uri).apply_change(
-            types.TextDocumentContentChangeWholeDocument(text=text.replace(":G4", ":A4"))
-        )
-        await ls._read_and_publish(uri)
-        assert ls.readings[uri] is not first()
-        assert first() is None
-    finally:
-        gc.enable()
+    yield
+    gc.enable()
+
+
+async def test_a_reading_replaced_by_the_next_is_freed_then(ls, no_collection):
+    """(The soak read ~158 MB at a storm's reading, 1 run in 4, when the warm-up's trips
+    kept the previous reading in a cycle that outlived a collection.)"""
+    import weakref
+
+    uri = "file:///piece.rb"
+    await read_and_warm(ls, uri, PIECE)
+    first = weakref.ref(ls.readings[uri])
+    await read_and_warm(ls, uri, PIECE.replace(":G4", ":A4"))
+    assert ls.readings[uri] is not first()
+    assert first() is None
+
+
+async def test_a_closed_documents_reading_is_freed_at_the_close(ls, no_collection):
+    import weakref
+
+    uri = "file:///piece.rb"
+    await read_and_warm(ls, uri, PIECE)
+    reading = weakref.ref(ls.readings[uri])
+    for work in ls.forget(uri):  # (the close: the warm states go on the inference thread)
+        work.result(timeout=10)
+    assert reading() is None
