@@ -444,6 +444,52 @@ def test_a_long_read_runs_on_the_helper_while_the_experts_are_made(shipped_model
     assert threads == [(threading.current_thread().name, 6)]
 
 
+def test_the_helper_only_runs_the_network(shipped_model, monkeypatch):
+    """A long read on the helper thread makes no conditioning rows and stores no state there
+    (work that would wait for Python's lock behind the caller's experts): the caller makes
+    the rows first and keeps the states passed on the way after it. Against other voices,
+    with the notes left counted, every state kept on the way is the one a read stopping
+    there gets."""
+    import threading
+
+    from notegen.conditioning import Setting, VoiceTimes
+
+    onsets = np.arange(0.0, 60.0, 1.5)
+    others = (VoiceTimes(onsets, onsets + 1.5, 48.0 + (np.arange(len(onsets)) * 5) % 12),)
+    setting = Setting(others=others, total_notes=90)
+    piece = [Event(55 + (i * 7) % 19, (0.5, 1.0, 0.25, 2.0)[i % 4]) for i in range(80)]
+    cache = ContextCache(shipped_model)
+    ids = cache.ids(piece)
+    seen: list[tuple[str, str]] = []
+    for name, owner in (("condition", shipped_model), ("_store", cache)):
+        original = getattr(owner, name)
+
+        def spy(*a, _name=name, _original=original, **k):  # type: ignore[no-untyped-def]
+            seen.append((_name, threading.current_thread().name))
+            return _original(*a, **k)
+
+        monkeypatch.setattr(owner, name, spy)
+    primed = cache.prime_ids(ids, checkpoints=[32, 64], setting=setting)
+    assert seen and not [call for call in seen if call[1].startswith("notegen-network")]
+    seen.clear()
+    ContextCache(shipped_model).prime_ids(ids, checkpoints=[32, 64])  # a voice alone
+    assert seen and not [call for call in seen if call[1].startswith("notegen-network")]
+
+    one_thread = ContextCache(shipped_model)
+    monkeypatch.setattr(one_thread, "OVERLAP_EVENTS", 10**9)
+    for stop in (32, 64):  # read from <bos> to each stop alone, then one stretch on from it
+        alone = one_thread.prime_ids(ids[:stop], setting=setting)
+        kept = cache.prime_ids(ids[:stop], checkpoints=[32, 64], setting=setting)
+        np.testing.assert_array_equal(kept.state[0], alone.state[0])
+        np.testing.assert_array_equal(kept.state[1], alone.state[1])
+        np.testing.assert_array_equal(kept.pitch_logits, alone.pitch_logits)
+    whole = ContextCache(shipped_model)
+    monkeypatch.setattr(whole, "OVERLAP_EVENTS", 10**9)
+    served = whole.prime_ids(ids, checkpoints=[32, 64], setting=setting)
+    np.testing.assert_array_equal(primed.pitch_logits, served.pitch_logits)
+    np.testing.assert_array_equal(primed.dur_logits, served.dur_logits)
+
+
 def test_a_read_while_the_helper_is_busy_runs_on_the_callers_thread(shipped_model, monkeypatch):
     """Two threads priming long contexts at once (a completion beside a generation's seed):
     the second does not queue behind the first's read on the one helper."""
