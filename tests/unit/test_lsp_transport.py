@@ -125,3 +125,22 @@ def test_a_big_body_dripped_in_tiny_reads_is_kept_in_few_parts() -> None:
         most = max(most, len(parser.parts or ()))
     assert out == [body, b"{}"]
     assert most <= len(body) // READ_CHUNK + 2  # ~40 bytes of overhead per part, not per read
+
+
+def test_a_big_body_read_whole_is_handed_on_without_a_copy() -> None:
+    """An editor's ``didOpen`` of a big document usually arrives in one read: the buffer it
+    was read into is the body (a copy of 800 kB cost the first completion after it ~0.6 ms);
+    the parser reads on into a fresh buffer. A body with bytes of the next frame after it in
+    the buffer is still copied out, and small bodies are copied out as before."""
+    body = b'{"text": "' + b":C4," * READ_CHUNK + b'"}'
+    parser = FrameParser()
+    read_into = parser.buffer
+    out = list(parser.feed(frame(body)))
+    assert out == [body] and out[0] is read_into
+    assert parser.buffer is not read_into and not parser.buffer
+    assert list(parser.feed(frame(b"{}"))) == [b"{}"]
+
+    parser = FrameParser()
+    read_into = parser.buffer
+    out = list(parser.feed(frame(body) + frame(b"[]")))
+    assert out == [body, b"[]"] and out[0] is not read_into
