@@ -1,0 +1,95 @@
+"""What taking in a big ``didOpen`` costs the server before it can answer the next request.
+
+Run by hand (figures, not a test)::
+
+    python benchmarks/opening_intake.py [--repeat 9]
+
+The 200,000-note document of ``huge_documents.py`` is framed as an editor sends it, then
+taken in as the server's event loop does, in a heap trimmed first (the server trims it
+whenever the client is quiet, so a new document's memory is faulted in page by page): cut
+out of the stream (:class:`notegen.lsp.transport.FrameParser`, fed the 1 MB pieces the
+stdin thread hands on), decoded, parsed. Each step's time and page faults, median of
+``--repeat``. Another checkout's transport: ``PYTHONPATH=<checkout>/server``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import functools
+import json
+import resource
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from huge_documents import documents
+from notegen.lsp.server import MALLOC_ARENAS, MMAP_THRESHOLD
+from notegen.lsp.transport import STDIN_READ, FrameParser, frame
+
+
+def faults() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
+def timed(step: Callable[[], Any]) -> tuple[Any, float, int]:
+    before, started = faults(), time.perf_counter()
+    result = step()
+    return result, (time.perf_counter() - started) * 1000, faults() - before
+
+
+def cut_out(framer: FrameParser, pieces: list[bytes]) -> list[Any]:
+    return [body for piece in pieces for body in framer.feed(piece)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=9)
+    args = parser.parse_args(argv)
+    print("$ " + " ".join([Path(sys.executable).name, *sys.argv]))
+    libc = ctypes.CDLL("libc.so.6")  # the server's heap settings (glibc)
+    libc.mallopt(-8, MALLOC_ARENAS)
+    libc.mallopt(-3, MMAP_THRESHOLD)
+    text = documents(1)["notes"][0]
+    opening = {
+        "jsonrpc": "2.0",
+        "method": "textDocument/didOpen",
+        "params": {
+            "textDocument": {
+                "uri": "file:///notes.rb",
+                "languageId": "ruby",
+                "version": 1,
+                "text": text,
+            }
+        },
+    }
+    stream = frame(json.dumps(opening).encode("utf-8"))
+    pieces = [stream[at : at + STDIN_READ] for at in range(0, len(stream), STDIN_READ)]
+    print(f"didOpen of {len(text):,} characters: {len(stream):,} bytes in {len(pieces)} piece(s)")
+    rows: dict[str, list[tuple[float, int]]] = {"cut out": [], "decoded": [], "parsed": []}
+    for _ in range(args.repeat):
+        libc.malloc_trim(0)
+        (body,), ms, count = timed(functools.partial(cut_out, FrameParser(), pieces))
+        rows["cut out"].append((ms, count))
+        decoded, ms, count = timed(functools.partial(body.decode, "utf-8"))
+        rows["decoded"].append((ms, count))
+        parsed, ms, count = timed(functools.partial(json.loads, decoded))
+        rows["parsed"].append((ms, count))
+        assert parsed["params"]["textDocument"]["text"] == text
+        body = decoded = parsed = None  # (freed before the next trim)
+    total = 0.0
+    for name, values in rows.items():
+        ms = statistics.median(v[0] for v in values)
+        total += ms
+        print(f"  {name:8} {ms:6.2f} ms  {statistics.median(v[1] for v in values):6.0f} faults")
+    print(f"  in all   {total:6.2f} ms (medians of {args.repeat})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
