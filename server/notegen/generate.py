@@ -96,6 +96,10 @@ def trim_context(n: int, max_context: int) -> int:
     return ((n - max_context) // half + 1) * half
 
 
+_Passed = tuple[int, State, np.ndarray, np.ndarray]
+"""A checkpoint a read passed on the way: its length, the state and the logits there."""
+
+
 class ContextCache:
     """LRU of model states keyed by the token ids of a context (thread-safe).
 
@@ -380,7 +384,7 @@ class ContextCache:
                 self._helping.release()
         else:
             pl, dl, st, passed = self._read(ids, base, points, rows)
-        for point, (state, point_pl, point_dl) in passed:  # (stored here, not between reads)
+        for point, state, point_pl, point_dl in passed:  # (stored here, not between reads)
             history = ids[:point]
             at = self.model.beats_of(history % self.vd)
             self._store(
@@ -406,24 +410,22 @@ class ContextCache:
         ``done+1..``), made once before the read: :meth:`_cond` for each stretch between
         checkpoints gives their slices (row ``s`` reads the durations before event ``s``
         only). Made on the helper between its calls, they waited for Python's lock behind
-        the caller's experts (a fresh 21-line document's first completion: 0.3 ms of work,
-        up to 1.8 ms on a 2-CPU VM)."""
+        the caller's experts (seen in a timing trace of a fresh document's first completion
+        on a 2-CPU VM)."""
         if not self.model.cond_dim or done >= len(ids):
             return None
         return self._cond(ids, done, len(ids) - done, setting)
 
     def _read(
         self, ids: np.ndarray, base: Primed, points: Sequence[int], rows: np.ndarray | None
-    ) -> tuple[
-        np.ndarray, np.ndarray, State, list[tuple[int, tuple[State, np.ndarray, np.ndarray]]]
-    ]:
+    ) -> tuple[np.ndarray, np.ndarray, State, list[_Passed]]:
         """The network from ``base`` through ``ids``: the logits and state after the last
         of ``points``, and the state and logits at each of the others (the caller keeps them:
         storing them here would take Python's lock between the network's calls). ``rows``:
         :meth:`_read_rows`. Only slices and the network's calls, so that a read on the helper
         thread holds Python's lock as little as it can."""
         done, state = base.length, base.state
-        passed: list[tuple[int, tuple[State, np.ndarray, np.ndarray]]] = []
+        passed: list[_Passed] = []
         for point in points:
             seg = ids[done:point]
             cond = None if rows is None else rows[:, done - base.length : point - base.length]
@@ -432,7 +434,7 @@ class ContextCache:
             )
             if point == points[-1]:
                 return pl[0], dl[0], state, passed
-            passed.append((point, (state, pl[0], dl[0])))
+            passed.append((point, state, pl[0], dl[0]))
             done = point
         raise ValueError("no point to read to")
 
