@@ -157,6 +157,21 @@ def test_the_key_decides_sharps_or_flats_the_document_never_spelled() -> None:
     assert spell(70, style_for_key(NoteStyle(), 7, "mixolydian")) == ":As4"  # C major's set
 
 
+def test_only_whole_symbols_list_commas_and_list_numbers_vote() -> None:
+    # (what each search's look-behind allows, checked where it decides)
+    from notegen.notes import _LIST_COMMA, _NUMBER_IN_LIST, _SYMBOL_IN_TEXT
+
+    assert _SYMBOL_IN_TEXT.findall(":C4 x:D4 ::E4 (:Fs4) 3:G4 [:r,:rest] :Hb4") == [
+        "C4", "Fs4", "r", "rest",
+    ]  # fmt: skip
+    assert _LIST_COMMA.findall(",:C4 [:C4,:D4, :E4,  [1]] x,-1 ],2 a , :F4") == [
+        "", " ", "  ", "", "",
+    ]  # fmt: skip
+    assert _NUMBER_IN_LIST.findall("[1,2.5 , 3] [ 4 ] x1,5] [6a] [,7.0]") == [
+        "1", "2.5", "3", "4", "5", "7.0",
+    ]  # fmt: skip
+
+
 def test_infer_style_defaults_without_evidence() -> None:
     assert infer_style("sleep 1\nsample :bd_haus\n") == DEFAULT_STYLE
 
