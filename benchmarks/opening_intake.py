@@ -8,8 +8,9 @@ The 200,000-note document of ``huge_documents.py`` is framed as an editor sends 
 taken in as the server's event loop does, in a heap trimmed first (the server trims it
 whenever the client is quiet, so a new document's memory is faulted in page by page): cut
 out of the stream (:class:`notegen.lsp.transport.FrameParser`, fed the 1 MB pieces the
-stdin thread hands on), decoded, parsed. Each step's time and page faults, median of
-``--repeat``. Another checkout's transport: ``PYTHONPATH=<checkout>/server``.
+stdin thread hands on), decoded, parsed; then its line starts found, which the first
+request in it asks for. Each step's time and page faults, median of ``--repeat``. Another
+checkout's: ``PYTHONPATH=<checkout>/server``.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from huge_documents import documents
 from notegen.lsp.server import MALLOC_ARENAS, MMAP_THRESHOLD
 from notegen.lsp.transport import STDIN_READ, FrameParser, frame
+from notegen.sonicpi.types import line_starts
 
 
 def faults() -> int:
@@ -71,7 +73,12 @@ def main(argv: list[str] | None = None) -> int:
     stream = frame(json.dumps(opening).encode("utf-8"))
     pieces = [stream[at : at + STDIN_READ] for at in range(0, len(stream), STDIN_READ)]
     print(f"didOpen of {len(text):,} characters: {len(stream):,} bytes in {len(pieces)} piece(s)")
-    rows: dict[str, list[tuple[float, int]]] = {"cut out": [], "decoded": [], "parsed": []}
+    rows: dict[str, list[tuple[float, int]]] = {
+        "cut out": [],
+        "decoded": [],
+        "parsed": [],
+        "line starts": [],
+    }
     for _ in range(args.repeat):
         libc.malloc_trim(0)
         (body,), ms, count = timed(functools.partial(cut_out, FrameParser(), pieces))
@@ -80,14 +87,18 @@ def main(argv: list[str] | None = None) -> int:
         rows["decoded"].append((ms, count))
         parsed, ms, count = timed(functools.partial(json.loads, decoded))
         rows["parsed"].append((ms, count))
-        assert parsed["params"]["textDocument"]["text"] == text
-        body = decoded = parsed = None  # (freed before the next trim)
+        opened = parsed["params"]["textDocument"]["text"]
+        assert opened == text
+        starts, ms, count = timed(functools.partial(line_starts, opened))
+        rows["line starts"].append((ms, count))
+        assert len(starts) == text.count("\n") + 1
+        body = decoded = parsed = opened = starts = None  # (freed before the next trim)
     total = 0.0
     for name, values in rows.items():
         ms = statistics.median(v[0] for v in values)
         total += ms
-        print(f"  {name:8} {ms:6.2f} ms  {statistics.median(v[1] for v in values):6.0f} faults")
-    print(f"  in all   {total:6.2f} ms (medians of {args.repeat})")
+        print(f"  {name:11} {ms:6.2f} ms  {statistics.median(v[1] for v in values):6.0f} faults")
+    print(f"  in all      {total:6.2f} ms (medians of {args.repeat})")
     return 0
 
 

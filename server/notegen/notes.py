@@ -302,9 +302,13 @@ _LINE_LOCK = threading.Lock()
 def _votes(text: str) -> tuple[Counter[str], Counter[bool]]:
     """Each distinct symbol once with its count, in the order it first appears, and the list
     commas with and without a space after them."""
+    commas = _LIST_COMMA.findall(text)
+    bare = commas.count("")  # (counted at C speed: a line of notes has a comma per note)
+    counts = {True: len(commas) - bare, False: bare}
+    order = (True, False) if commas and commas[0] else (False, True)
     return (
         Counter(_SYMBOL_IN_TEXT.findall(text)),
-        Counter(len(spaces) > 0 for spaces in _LIST_COMMA.findall(text)),
+        Counter({spaced: counts[spaced] for spaced in order if counts[spaced]}),
     )
 
 
