@@ -145,6 +145,7 @@ class ContextCache:
         self._last_rows: tuple[Setting, np.ndarray, np.ndarray] | None = None
         self._last_keys: tuple[tuple[bytes, bytes], dict[int, bytes]] | None = None
         self._last_again: tuple[Primed, Setting | None, bytes, Primed] | None = None
+        self._last_after: tuple[Primed, Setting | None, bytes, Primed] | None = None
         self._event_ids: dict[tuple[Any, Any], int] = {}
         self._network: ThreadPoolExecutor | None = None
         self._helping = threading.Lock()
@@ -271,7 +272,7 @@ class ContextCache:
             return key in self._entries or key in self._tails
 
     def _keys(
-        self, ids: np.ndarray, lengths: Sequence[int], setting: Setting | None
+        self, ids: np.ndarray, lengths: Sequence[int], setting: Setting | None, space: bytes = b""
     ) -> list[bytes]:
         """Cache keys of the prefixes ``ids[:length]``: the ids and what else the model read.
 
@@ -283,11 +284,11 @@ class ContextCache:
         anywhere made every cached state of the other voices unreachable.)
         """
         if not self.model.cond_dim or setting is None or setting.plain:
-            salt = _salt(setting)
+            salt = _salt(setting) + space
             return [_digest(ids[:n], salt) for n in lengths]
         # A completion asks three times for the same context (its lookup, the priming, the
         # phrase's lookup): the keys of the last context asked are remembered.
-        ident = (ids.tobytes(), setting.key())
+        ident = (ids.tobytes(), setting.key() + space)
         memo = self._last_keys
         known: dict[int, bytes] = memo[1] if memo is not None and memo[0] == ident else {}
         if all(n in known for n in lengths):
@@ -302,7 +303,8 @@ class ContextCache:
             done = n
             # heard with other voices or not: the training tunes' weight differs (rows alone
             # cannot tell a voice whose others are silent so far from a voice alone)
-            found[n] = (b"h" if setting.others else b"r") + by_ids.digest() + by_rows.digest()
+            heard = b"h" if setting.others else b"r"
+            found[n] = heard + space + by_ids.digest() + by_rows.digest()
         self._last_keys = (ident, {**known, **found})
         return [found[n] for n in lengths]
 
@@ -348,16 +350,34 @@ class ContextCache:
         checkpoints: Sequence[int] = (),
         setting: Setting | None = None,
         meanwhile: Callable[[], object] | None = None,
+        before: np.ndarray | None = None,
     ) -> Primed:
         """As :meth:`prime` for combined ids; states at ``checkpoints`` (lengths) are kept
         (the end's among the cursors' unless ``n`` is a checkpoint too). ``meanwhile``: the
         caller's own work, done here while the helper reads a long context (else not
-        called: the caller does it when it needs it)."""
+        called: the caller does it when it needs it).
+
+        ``before``: events of the voice before ``ids`` that the experts read and the network
+        does not: it reads ``ids`` from ``<bos>``, and the distribution served is the one
+        after it mixed with the experts of ``before`` + ``ids`` (its ``history``; its
+        ``time``: the beats of ``ids``, the network's time line). Its states are kept
+        apart from the others, network only (:data:`_AFTER`). A lone melody's only (a
+        setting's states are keyed by rows from the voice's start): with a setting the
+        network reads ``before`` too."""
         ids = np.asarray(ids, dtype=np.int64)
+        space, history = b"", ids
+        if before is not None and len(before):
+            before = np.asarray(before, dtype=np.int64)
+            if _salt(setting):
+                ids = np.concatenate([before, ids])
+                checkpoints = [c + len(before) for c in checkpoints]
+                history = ids
+            else:
+                space, history = _AFTER, np.concatenate([before, ids])
         n = len(ids)
         marks = sorted({c for c in checkpoints if 0 < c < n}, reverse=True)
         end_kept = n in checkpoints
-        base = self._lookup(ids, marks, setting)
+        base = self._lookup(ids, marks, setting, space)
         with self._lock:
             if base.length == n:
                 self.hits += 1
@@ -366,16 +386,18 @@ class ContextCache:
                 self.misses += 1
                 hit = False
         if hit:
+            if space:
+                return self._served_after(base, history, setting)
             return self._hit(base, ids, setting)
         points = [*sorted(c for c in marks if c > base.length), n]
-        keys = dict(zip(points, self._keys(ids, points, setting), strict=True))
+        keys = dict(zip(points, self._keys(ids, points, setting, space), strict=True))
         experts = None
         rows = self._read_rows(ids, base.length, setting)
         if n - base.length >= self.OVERLAP_EVENTS and self._helping.acquire(blocking=False):
             try:  # (the helper is free: another caller's read would not queue this one)
                 reading = self._helper().submit(self._read, ids, base, points, rows)
                 try:
-                    experts = self.model.voice_experts(ids, heard_with_others(setting))
+                    experts = self.model.voice_experts(history, heard_with_others(setting))
                     if meanwhile is not None:
                         meanwhile()
                 finally:
@@ -385,17 +407,39 @@ class ContextCache:
         else:
             pl, dl, st, passed = self._read(ids, base, points, rows)
         for point, state, point_pl, point_dl in passed:  # (stored here, not between reads)
-            history = ids[:point]
-            at = self.model.beats_of(history % self.vd)
-            self._store(
-                keys[point], Primed(state, point_pl, point_dl, point, history, at, raw=True)
-            )
+            read = ids[:point]
+            at = self.model.beats_of(read % self.vd)
+            self._store(keys[point], Primed(state, point_pl, point_dl, point, read, at, raw=True))
         time = self.model.beats_of(ids % self.vd)
+        if space:  # (kept as the network left it: each caller's experts read their own)
+            raw = Primed(st, pl, dl, n, ids, time, raw=True)
+            stored = self._store(keys[n], raw, tail=not end_kept)
+            return self._served_after(stored, history, setting, experts)
         primed = self.served(pl, dl, ids, setting, st, time, experts)
         stored = self._store(keys[n], primed, tail=not end_kept)
         # What ``_again`` would redo for this context in this setting is what was just served:
         # priming it again (a completion ranks, then samples its phrase) finds it.
         self._last_again = (stored, setting, ids.tobytes(), primed)
+        return primed
+
+    def _served_after(
+        self,
+        base: Primed,
+        history: np.ndarray,
+        setting: Setting | None,
+        experts: VoiceExperts | None = None,
+    ) -> Primed:
+        """A state of :meth:`prime_ids`' ``before`` served after ``history`` (remembered for
+        the last one asked: a completion primes the same context more than once)."""
+        assert base.raw
+        memo = self._last_after
+        asked = history.tobytes()
+        if memo is not None and memo[0] is base and memo[1] is setting and memo[2] == asked:
+            return memo[3]
+        primed = self.served(
+            base.pitch_logits, base.dur_logits, history, setting, base.state, base.time, experts
+        )
+        self._last_after = (base, setting, asked, primed)
         return primed
 
     OVERLAP_EVENTS = 16
@@ -530,14 +574,19 @@ class ContextCache:
         return [p for p in out if p is not None]
 
     def _lookup(
-        self, ids: np.ndarray, marks: Sequence[int], setting: Setting | None = None
+        self,
+        ids: np.ndarray,
+        marks: Sequence[int],
+        setting: Setting | None = None,
+        space: bytes = b"",
     ) -> Primed:
-        """The longest cached prefix of ``ids`` among ``marks`` and the last few lengths."""
+        """The longest cached prefix of ``ids`` among ``marks`` and the last few lengths
+        (``space``: among the entries kept under it, :meth:`prime_ids`' ``before``)."""
         n = len(ids)
         lookback = range(n - 1, max(0, n - self.LOOKBACK) - 1, -1)
         lengths = sorted({n, *marks, *lookback} - {0}, reverse=True)  # the longest kept first
         plain = not _salt(setting)
-        keys = self._keys(ids, lengths if plain else [*lengths, 0], setting)
+        keys = self._keys(ids, lengths if plain else [*lengths, 0], setting, space)
         with self._lock:
             for key in keys[: len(lengths)]:
                 for entries in (self._entries, self._tails):
@@ -593,7 +642,13 @@ class ContextCache:
             self._last_rows = None
             self._last_keys = None
             self._last_again = None
+            self._last_after = None
 
+
+_AFTER = b"\x00after"
+"""What keys the network's states of :meth:`ContextCache.prime_ids`' ``before`` apart: the
+same ids read from ``<bos>`` are the same state, but the distribution kept with it is the
+network's own, not one mixed with a history's experts."""
 
 _EMPTY = np.zeros(0, np.int64)
 

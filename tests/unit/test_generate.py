@@ -513,3 +513,55 @@ def test_a_read_while_the_helper_is_busy_runs_on_the_callers_thread(shipped_mode
     assert threads == [threading.current_thread().name]
     fresh = ContextCache(shipped_model).prime_ids(ids)
     np.testing.assert_array_equal(primed.pitch_logits, fresh.pitch_logits)
+
+
+def test_events_before_are_read_by_the_experts_only(shipped_model, monkeypatch):
+    """``before``: the network reads the ids alone, from ``<bos>``; the distribution served
+    is that network's mixed with the experts of everything (before + ids). Asked again it
+    reads nothing, and a state kept for the same ids without ``before`` is not served in its
+    place (its distribution was mixed with fewer notes' experts)."""
+    piece = [Event(55 + (i * 7) % 19, (0.5, 1.0, 0.25, 2.0)[i % 4]) for i in range(90)]
+    cache = ContextCache(shipped_model)
+    ids = cache.ids(piece)
+    before, own = ids[:50], ids[50:]
+    network = ContextCache(shipped_model).prime_ids(own)  # the same ids, nothing before
+    alone = ContextCache(shipped_model).prime_ids(ids)  # everything read by the network
+    cache.prime_ids(own)  # kept here too, as a context of its own
+    steps: list[int] = []
+    original = shipped_model.step
+    monkeypatch.setattr(
+        shipped_model, "step", lambda *a, **k: steps.append(np.shape(a[0])[-1]) or original(*a, **k)
+    )
+
+    primed = cache.prime_ids(own, checkpoints=[32], before=before)
+
+    assert sum(steps) == len(own)  # the network: the 40 ids, from <bos> (not the 50 before)
+    np.testing.assert_array_equal(primed.state[0], network.state[0])
+    np.testing.assert_array_equal(primed.history, ids)
+    assert primed.time == shipped_model.beats_of(own % cache.vd)  # the network's time line
+    expected = ContextCache(shipped_model).served(
+        *raw_logits(shipped_model, own), ids, None, network.state, primed.time
+    )
+    np.testing.assert_allclose(primed.pitch_logits, expected.pitch_logits, atol=1e-6)
+    np.testing.assert_allclose(primed.dur_logits, expected.dur_logits, atol=1e-6)
+    assert not np.allclose(primed.pitch_logits, network.pitch_logits, atol=1e-3)
+    assert not np.allclose(primed.pitch_logits, alone.pitch_logits, atol=1e-3)
+
+    steps.clear()
+    again = cache.prime_ids(own, checkpoints=[32], before=before)
+    assert steps == [] and again is primed  # (a completion primes its context more than once)
+    other = cache.prime_ids(own, checkpoints=[32], before=before[::-1])
+    assert steps == []  # the network's state kept: only the experts are made again
+    assert not np.allclose(other.pitch_logits, primed.pitch_logits, atol=1e-3)
+
+
+def raw_logits(model, ids):  # type: ignore[no-untyped-def]
+    """The network's own next-event logits after ``ids`` (a lone melody, from ``<bos>``)."""
+    from notegen.model import BOS
+
+    vd = len(model.duration_vocab)
+    pids = np.concatenate([[BOS], ids // vd])
+    dids = np.concatenate([[BOS], ids % vd])
+    cond = model.condition(dids[1:], 0, len(dids), None)
+    pl, dl, _ = model.step(pids[None], dids[None], model.initial_state(1), cond[None])
+    return pl[0], dl[0]

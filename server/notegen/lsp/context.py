@@ -303,11 +303,26 @@ class NoteContext:
             beats = Beats(np.zeros(0), scalar=False)  # every duration unknown: the default
         return beats.beats_before(skipped, cache.model)
 
-    def prime(self, cache: ContextCache, extra: Sequence[Event] = ()) -> Primed:
+    def network_context(
+        self, cache: ContextCache, extra: Sequence[Event] = ()
+    ) -> tuple[np.ndarray, list[int], Setting | None, np.ndarray | None]:
+        """:meth:`context` as :meth:`ContextCache.prime_ids` reads it: the ids the network
+        reads, their checkpoints, the setting, and the ids before them that only the experts
+        read (``None``: the network reads them all).
+
+        Before the document's whole reading (:data:`PROVISIONAL_NETWORK`) the network reads
+        the context's last notes only, the experts all of it."""
         ids, marks, setting = self.context(cache, extra)
+        if self.reading is not None or len(ids) <= PROVISIONAL_NETWORK:
+            return ids, marks, setting, None
+        cut = trim_context(len(ids), PROVISIONAL_NETWORK)
+        return ids[cut:], [m - cut for m in marks if m > cut], setting, ids[:cut]
+
+    def prime(self, cache: ContextCache, extra: Sequence[Event] = ()) -> Primed:
+        ids, marks, setting, before = self.network_context(cache, extra)
         later = self.spelling if isinstance(self.spelling, StyleLater) else None
         return cache.prime_ids(
-            ids, marks, setting, meanwhile=None if later is None else later.style
+            ids, marks, setting, meanwhile=None if later is None else later.style, before=before
         )
 
 
@@ -319,6 +334,18 @@ def is_numeric_array(tokens: list[NoteToken]) -> bool:
     numbers = sum(1 for t in written if t[:1].isdigit())
     return numbers * 2 > len(written)
 
+
+PROVISIONAL_NETWORK = 64
+"""Notes of a cursor's context the network reads (the last, from a start that moves every
+half of them) until the document's whole reading arrives; the experts (the copy model, the
+training tunes) read all of it. A huge document's reading takes seconds, and each cursor's
+context then starts from nothing: its completion read up to ``maxContext`` notes (~45 µs a
+note, cold, on the test VM). The network's own longer context adds little once the experts
+read the whole window: 2,235 cursors of the real pieces, asked with no reading
+(``benchmarks/provisional_window.py --split``): top-1 64.3 / 64.4 %, top-3 83.1 / 82.7 %,
+1.861 / 1.855 bits a pitch, the network reading 46.6 / 127.2 notes (64 / 256). The window
+itself cut to 64 cost them ten points of top-1 (54.5 %). Once read, the document's cursors
+read their whole window as before."""
 
 STOP_EVERY = 32
 """A cursor's context keeps the model's state every this many notes of its array: the next

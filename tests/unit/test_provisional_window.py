@@ -1,0 +1,91 @@
+"""Until a document's whole reading arrives, a cursor's context is read by the network from
+its last notes only (``PROVISIONAL_NETWORK``), while the experts read all of it; once read,
+the network reads the whole window again."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from notegen.generate import ContextCache
+from notegen.lsp import completion
+from notegen.lsp.context import PROVISIONAL_NETWORK, note_context
+from notegen.lsp.documents import DocumentView
+from notegen.lsp.engine import Engine
+
+NOTES = [":C4", ":E4", ":G4", ":r", ":A4", ":F4", ":D4", ":B3", ":C5", ":G4"]
+ARRAY = "a1[0]=[" + ",".join(NOTES[(i * 3) % 7 + (i % 4 == 0)] for i in range(150)) + "]"
+DOC = f"a1=[]\n{ARRAY}\n"
+
+
+@pytest.fixture(scope="module")
+def engine() -> Engine:
+    engine = Engine()
+    engine.load(Path(__file__).resolve().parents[2] / "models" / "notegen.json").result()
+    return engine
+
+
+def cursor_after(notes: int) -> tuple[int, int]:
+    """Line and character right after the comma that follows note ``notes`` of ``a1[0]``."""
+    line = DOC.split("\n")[1]
+    commas = [k for k, c in enumerate(line) if c == ","]
+    return 1, commas[notes - 1] + 1
+
+
+def test_before_the_reading_the_network_reads_the_last_notes_and_the_experts_all(
+    engine, monkeypatch
+):
+    model = engine.model
+    engine.cache = cache = ContextCache(model)
+    nc = note_context(DocumentView("file:///a.rb", 1, DOC), *cursor_after(120), None, 256)
+    assert nc is not None and len(nc.before) == 120 and nc.reading is None
+    steps: list[int] = []
+    original = model.step
+    monkeypatch.setattr(
+        model, "step", lambda *a, **k: steps.append(np.shape(a[0])[-1]) or original(*a, **k)
+    )
+
+    items = completion.rank_notes(engine, nc, 12)
+
+    ids, _, _ = nc.context(cache)
+    assert len(ids) == 120  # the window: the whole array before the cursor
+    assert sum(steps) == 120 - 64 <= PROVISIONAL_NETWORK  # its start moves every 32 notes
+    primed = nc.prime(cache)
+    assert sum(steps) == 120 - 64  # (asked again: nothing more read)
+    np.testing.assert_array_equal(primed.history, ids)  # what the experts read
+    whole = ContextCache(model).prime_ids(ids)  # the network reading the whole window
+    assert not np.allclose(primed.pitch_logits, whole.pitch_logits, atol=1e-3)
+    assert items and items[0].candidate.probability > 0
+
+
+def test_a_short_context_is_read_whole_before_the_reading_too(engine, monkeypatch):
+    model = engine.model
+    engine.cache = cache = ContextCache(model)
+    nc = note_context(DocumentView("file:///a.rb", 1, DOC), *cursor_after(40), None, 256)
+    assert nc is not None
+    ids, marks, setting, before = nc.network_context(cache)
+    assert before is None and len(ids) == 40
+    primed = nc.prime(cache)
+    alone = ContextCache(model).prime_ids(ids, marks, setting)
+    np.testing.assert_array_equal(primed.pitch_logits, alone.pitch_logits)
+
+
+def test_the_phrase_reads_the_context_the_ranking_read(engine, monkeypatch):
+    """The phrase items and the ghost text start from the state the ranked notes came from:
+    its priming finds it kept and reads nothing more."""
+    model = engine.model
+    engine.cache = ContextCache(model)
+    nc = note_context(DocumentView("file:///a.rb", 1, DOC), *cursor_after(120), None, 256)
+    assert nc is not None
+    completion.rank_notes(engine, nc, 12)
+    reads: list[int] = []
+    original = model.step
+    monkeypatch.setattr(
+        model, "step", lambda *a, **k: reads.append(np.shape(a[0])[-1]) or original(*a, **k)
+    )
+    job = completion._phrase_job(engine, nc, completion.Settings(), 4)
+    assert job is not None
+    notes = engine.finish(*job)
+    assert len(notes) == 4
+    assert reads == [1, 1, 1]  # the phrase's own steps: nothing of the context again
