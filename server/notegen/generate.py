@@ -362,13 +362,13 @@ class ContextCache:
         after it mixed with the experts of ``before`` + ``ids`` (its ``history``; its
         ``time``: the beats of ``ids``, the network's time line). Its states are kept
         apart from the others, network only (:data:`_AFTER`). A lone melody's only (a
-        setting's states are keyed by rows from the voice's start): with a setting the
-        network reads ``before`` too."""
+        setting's states are keyed by rows from the voice's start): with a setting, or no
+        ``ids``, the network reads ``before`` too."""
         ids = np.asarray(ids, dtype=np.int64)
         space, history = b"", ids
         if before is not None and len(before):
             before = np.asarray(before, dtype=np.int64)
-            if _salt(setting):
+            if _salt(setting) or not len(ids):
                 ids = np.concatenate([before, ids])
                 checkpoints = [c + len(before) for c in checkpoints]
                 history = ids

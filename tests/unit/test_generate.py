@@ -553,6 +553,8 @@ def test_events_before_are_read_by_the_experts_only(shipped_model, monkeypatch):
     other = cache.prime_ids(own, checkpoints=[32], before=before[::-1])
     assert steps == []  # the network's state kept: only the experts are made again
     assert not np.allclose(other.pitch_logits, primed.pitch_logits, atol=1e-3)
+    nothing_after = cache.prime_ids(own[:0], before=ids)  # (no ids: the network reads all)
+    np.testing.assert_array_equal(nothing_after.pitch_logits, alone.pitch_logits)
 
 
 def raw_logits(model, ids):  # type: ignore[no-untyped-def]
