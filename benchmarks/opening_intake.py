@@ -8,9 +8,10 @@ The 200,000-note document of ``huge_documents.py`` is framed as an editor sends 
 taken in as the server's event loop does, in a heap trimmed first (the server trims it
 whenever the client is quiet, so a new document's memory is faulted in page by page): cut
 out of the stream (:class:`notegen.lsp.transport.FrameParser`, fed the 1 MB pieces the
-stdin thread hands on), decoded, parsed; then its line starts found, which the first
-request in it asks for. Each step's time and page faults, median of ``--repeat``. Another
-checkout's: ``PYTHONPATH=<checkout>/server``.
+stdin thread hands on), decoded, parsed; then what the first request in it asks for: its
+line starts, and whether a ``<<`` or an ``=begin`` lies above its last line (``hidden``).
+Each step's time and page faults, median of ``--repeat``. Another checkout's:
+``PYTHONPATH=<checkout>/server``.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from huge_documents import documents
+from notegen.lsp.documents import DocumentView
 from notegen.lsp.server import MALLOC_ARENAS, MMAP_THRESHOLD
 from notegen.lsp.transport import STDIN_READ, FrameParser, frame
 from notegen.sonicpi.types import line_starts
@@ -78,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         "decoded": [],
         "parsed": [],
         "line starts": [],
+        "hidden": [],
     }
     for _ in range(args.repeat):
         libc.malloc_trim(0)
@@ -92,7 +95,11 @@ def main(argv: list[str] | None = None) -> int:
         starts, ms, count = timed(functools.partial(line_starts, opened))
         rows["line starts"].append((ms, count))
         assert len(starts) == text.count("\n") + 1
-        body = decoded = parsed = opened = starts = None  # (freed before the next trim)
+        view = DocumentView("file:///notes.rb", 1, opened)
+        hidden, ms, count = timed(functools.partial(view.hidden, starts[-1]))
+        rows["hidden"].append((ms, count))
+        assert not hidden
+        body = decoded = parsed = opened = starts = view = None  # (freed before the trim)
     total = 0.0
     for name, values in rows.items():
         ms = statistics.median(v[0] for v in values)

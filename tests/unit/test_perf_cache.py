@@ -305,6 +305,19 @@ def test_a_cursor_jumping_around_one_version_is_hidden_where_a_fresh_search_says
             assert view.hidden(starts[line]) == hidden_above(text, starts[line])
 
 
+def test_only_a_whole_needle_inside_the_range_may_hide_the_lines_after_it() -> None:
+    """``may_hide``: a ``<<`` or an ``=begin`` wholly inside ``text[start:end]``."""
+    from notegen.lsp.documents import may_hide
+
+    text = "a = 1 << 2\n=begin\nx\n=end\nb < c\n"
+    heredoc, block = text.index("<<"), text.index("=begin")
+    assert may_hide(text, 0, len(text))
+    assert may_hide(text, heredoc, heredoc + 2) and not may_hide(text, heredoc, heredoc + 1)
+    assert not may_hide(text, heredoc + 1, block + 5)  # (half of each)
+    assert may_hide(text, block, block + 6) and not may_hide(text, block + 1, len(text))
+    assert not may_hide("b < c\n== begin\n<\n<", 0, 20)
+
+
 def test_versions_made_by_edits_are_hidden_where_a_fresh_search_says() -> None:
     """Each version starts from how far the one it was spliced from is plain code, up to the
     edit: edits that open or close ``=begin`` blocks and heredocs above, at or below the
