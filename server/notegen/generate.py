@@ -350,30 +350,24 @@ class ContextCache:
         checkpoints: Sequence[int] = (),
         setting: Setting | None = None,
         meanwhile: Callable[[], object] | None = None,
-        before: np.ndarray | None = None,
+        network_from: int = 0,
     ) -> Primed:
         """As :meth:`prime` for combined ids; states at ``checkpoints`` (lengths) are kept
         (the end's among the cursors' unless ``n`` is a checkpoint too). ``meanwhile``: the
         caller's own work, done here while the helper reads a long context (else not
         called: the caller does it when it needs it).
 
-        ``before``: events of the voice before ``ids`` that the experts read and the network
-        does not: it reads ``ids`` from ``<bos>``, and the distribution served is the one
-        after it mixed with the experts of ``before`` + ``ids`` (its ``history``; its
-        ``time``: the beats of ``ids``, the network's time line). Its states are kept
-        apart from the others, network only (:data:`_AFTER`). A lone melody's only (a
-        setting's states are keyed by rows from the voice's start): with a setting, or no
-        ``ids``, the network reads ``before`` too."""
-        ids = np.asarray(ids, dtype=np.int64)
-        space, history = b"", ids
-        if before is not None and len(before):
-            before = np.asarray(before, dtype=np.int64)
-            if _salt(setting) or not len(ids):
-                ids = np.concatenate([before, ids])
-                checkpoints = [c + len(before) for c in checkpoints]
-                history = ids
-            else:
-                space, history = _AFTER, np.concatenate([before, ids])
+        ``network_from``: where in ``ids`` the network starts reading, from ``<bos>``; the
+        experts read all of ``ids`` (the served ``history``), and the served ``time`` is the
+        beats of what the network read (its time line). Those network states are kept apart
+        from the others, as the network left them (:data:`_AFTER`). A lone melody's only (a
+        setting's states are keyed by rows from the voice's start): with a setting, or
+        nothing left to read, the network reads all of ``ids``."""
+        history = ids = np.asarray(ids, dtype=np.int64)
+        space = b""
+        if 0 < network_from < len(ids) and not _salt(setting):
+            space, ids = _AFTER, ids[network_from:]
+            checkpoints = [c - network_from for c in checkpoints]
         n = len(ids)
         marks = sorted({c for c in checkpoints if 0 < c < n}, reverse=True)
         end_kept = n in checkpoints
@@ -429,7 +423,7 @@ class ContextCache:
         setting: Setting | None,
         experts: VoiceExperts | None = None,
     ) -> Primed:
-        """A state of :meth:`prime_ids`' ``before`` served after ``history`` (remembered for
+        """A state of :meth:`prime_ids`' ``network_from`` served after ``history`` (kept for
         the last one asked: a completion primes the same context more than once)."""
         assert base.raw
         memo = self._last_after
@@ -581,7 +575,7 @@ class ContextCache:
         space: bytes = b"",
     ) -> Primed:
         """The longest cached prefix of ``ids`` among ``marks`` and the last few lengths
-        (``space``: among the entries kept under it, :meth:`prime_ids`' ``before``)."""
+        (``space``: among the entries kept under it, :meth:`prime_ids`' ``network_from``)."""
         n = len(ids)
         lookback = range(n - 1, max(0, n - self.LOOKBACK) - 1, -1)
         lengths = sorted({n, *marks, *lookback} - {0}, reverse=True)  # the longest kept first
@@ -646,7 +640,7 @@ class ContextCache:
 
 
 _AFTER = b"\x00after"
-"""What keys the network's states of :meth:`ContextCache.prime_ids`' ``before`` apart: the
+"""What keys the network's states of :meth:`ContextCache.prime_ids`' ``network_from`` apart: the
 same ids read from ``<bos>`` are the same state, but the distribution kept with it is the
 network's own, not one mixed with a history's experts."""
 

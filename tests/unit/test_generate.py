@@ -516,9 +516,9 @@ def test_a_read_while_the_helper_is_busy_runs_on_the_callers_thread(shipped_mode
 
 
 def test_events_before_are_read_by_the_experts_only(shipped_model, monkeypatch):
-    """``before``: the network reads the ids alone, from ``<bos>``; the distribution served
-    is that network's mixed with the experts of everything (before + ids). Asked again it
-    reads nothing, and a state kept for the same ids without ``before`` is not served in its
+    """``network_from``: the network reads the ids from there, from ``<bos>``; the
+    distribution served is that network's mixed with the experts of all the ids. Asked again it
+    reads nothing, and a state kept for the network's ids alone is not served in its
     place (its distribution was mixed with fewer notes' experts)."""
     piece = [Event(55 + (i * 7) % 19, (0.5, 1.0, 0.25, 2.0)[i % 4]) for i in range(90)]
     cache = ContextCache(shipped_model)
@@ -533,7 +533,7 @@ def test_events_before_are_read_by_the_experts_only(shipped_model, monkeypatch):
         shipped_model, "step", lambda *a, **k: steps.append(np.shape(a[0])[-1]) or original(*a, **k)
     )
 
-    primed = cache.prime_ids(own, checkpoints=[32], before=before)
+    primed = cache.prime_ids(ids, checkpoints=[82], network_from=50)
 
     assert sum(steps) == len(own)  # the network: the 40 ids, from <bos> (not the 50 before)
     np.testing.assert_array_equal(primed.state[0], network.state[0])
@@ -548,12 +548,12 @@ def test_events_before_are_read_by_the_experts_only(shipped_model, monkeypatch):
     assert not np.allclose(primed.pitch_logits, alone.pitch_logits, atol=1e-3)
 
     steps.clear()
-    again = cache.prime_ids(own, checkpoints=[32], before=before)
+    again = cache.prime_ids(ids, checkpoints=[82], network_from=50)
     assert steps == [] and again is primed  # (a completion primes its context more than once)
-    other = cache.prime_ids(own, checkpoints=[32], before=before[::-1])
+    other = cache.prime_ids(np.concatenate([before[::-1], own]), [82], network_from=50)
     assert steps == []  # the network's state kept: only the experts are made again
     assert not np.allclose(other.pitch_logits, primed.pitch_logits, atol=1e-3)
-    nothing_after = cache.prime_ids(own[:0], before=ids)  # (no ids: the network reads all)
+    nothing_after = cache.prime_ids(ids, network_from=90)  # (nothing left: it reads all)
     np.testing.assert_array_equal(nothing_after.pitch_logits, alone.pitch_logits)
 
 

@@ -64,8 +64,8 @@ def test_a_short_context_is_read_whole_before_the_reading_too(engine, monkeypatc
     engine.cache = cache = ContextCache(model)
     nc = note_context(DocumentView("file:///a.rb", 1, DOC), *cursor_after(40), None, 256)
     assert nc is not None
-    ids, marks, setting, before = nc.network_context(cache)
-    assert before is None and len(ids) == 40
+    ids, marks, setting = nc.context(cache)
+    assert nc.network_from(ids) == 0 and len(ids) == 40
     primed = nc.prime(cache)
     alone = ContextCache(model).prime_ids(ids, marks, setting)
     np.testing.assert_array_equal(primed.pitch_logits, alone.pitch_logits)

@@ -211,12 +211,13 @@ def _phrase_job(
     model, cache = engine.model, engine.cache
     if model is None or cache is None or length <= 0:
         return None
-    ids, marks, setting, before = nc.network_context(cache, extra)
+    ids, marks, setting = nc.context(cache, extra)
+    start = nc.network_from(ids)
     salt = setting.key() if setting is not None else b""
-    heard = b"" if before is None else before.tobytes() + b"|"  # (what the experts read)
     key = (
         "phrase",
-        heard + ids.tobytes() + salt,
+        ids.tobytes() + salt,
+        start,
         length,
         settings.temperature,
         settings.topK,
@@ -224,7 +225,7 @@ def _phrase_job(
     )
 
     def steps() -> Generator[None, None, list[Event]]:
-        primed = cache.prime_ids(ids, marks, setting, before=before)  # (when it runs)
+        primed = cache.prime_ids(ids, marks, setting, network_from=start)  # (when it runs)
         return (
             yield from generate_steps(
                 model,

@@ -303,26 +303,23 @@ class NoteContext:
             beats = Beats(np.zeros(0), scalar=False)  # every duration unknown: the default
         return beats.beats_before(skipped, cache.model)
 
-    def network_context(
-        self, cache: ContextCache, extra: Sequence[Event] = ()
-    ) -> tuple[np.ndarray, list[int], Setting | None, np.ndarray | None]:
-        """:meth:`context` as :meth:`ContextCache.prime_ids` reads it: the ids the network
-        reads, their checkpoints, the setting, and the ids before them that only the experts
-        read (``None``: the network reads them all).
-
-        Before the document's whole reading (:data:`PROVISIONAL_NETWORK`) the network reads
-        the context's last notes only, the experts all of it."""
-        ids, marks, setting = self.context(cache, extra)
+    def network_from(self, ids: np.ndarray) -> int:
+        """Where the network starts reading the context ``ids`` (:meth:`context`'s): its
+        start, except before the document's whole reading (:data:`PROVISIONAL_NETWORK`),
+        when it reads the last notes only and the experts all of them."""
         if self.reading is not None or len(ids) <= PROVISIONAL_NETWORK:
-            return ids, marks, setting, None
-        cut = trim_context(len(ids), PROVISIONAL_NETWORK)
-        return ids[cut:], [m - cut for m in marks if m > cut], setting, ids[:cut]
+            return 0
+        return trim_context(len(ids), PROVISIONAL_NETWORK)
 
     def prime(self, cache: ContextCache, extra: Sequence[Event] = ()) -> Primed:
-        ids, marks, setting, before = self.network_context(cache, extra)
+        ids, marks, setting = self.context(cache, extra)
         later = self.spelling if isinstance(self.spelling, StyleLater) else None
         return cache.prime_ids(
-            ids, marks, setting, meanwhile=None if later is None else later.style, before=before
+            ids,
+            marks,
+            setting,
+            meanwhile=None if later is None else later.style,
+            network_from=self.network_from(ids),
         )
 
 

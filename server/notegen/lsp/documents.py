@@ -437,8 +437,8 @@ def may_hide(text: str, start: int, end: int) -> bool:
     """Whether ``text[start:end]`` holds a ``<<`` or an ``=begin``, either of which may
     open text the local reader must not read as code; at C speed. ``"<"`` first (a
     one-character search is memchr: a few µs for 800 kB), then the regular expressions'
-    literal searches, which find these needles about twice as fast as ``str.find`` (0.25
-    against 0.46 ms for ``=begin`` through the 200,000-note document: the "hidden" line of
+    literal searches, which find these needles about twice as fast as ``str.find`` (0.26
+    against 0.43-0.47 ms through the 200,000-note document: the "hidden" line of
     ``benchmarks/opening_intake.py``)."""
     if text.find("<", start, end) != -1 and _OPENS_HEREDOC.search(text, start, end):
         return True
