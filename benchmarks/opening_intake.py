@@ -6,9 +6,10 @@ Run by hand (figures, not a test)::
 
 The 200,000-note document of ``huge_documents.py`` is framed as an editor sends it, then
 taken in as the server's event loop does, in a heap trimmed first (the server trims it
-whenever the client is quiet, so a new document's memory is faulted in page by page): cut
-out of the stream (:class:`notegen.lsp.transport.FrameParser`, fed the 1 MB pieces the
-stdin thread hands on), decoded, parsed; then what the first request in it asks for: its
+whenever the client is quiet, so a new document's memory is faulted in page by page): read
+(the stdin thread's 64 kB reads joined into pieces of up to 1 MB, as ``read_available`` hands
+them on), cut out of the stream (:class:`notegen.lsp.transport.FrameParser`), decoded,
+parsed; then what the first request in it asks for: its
 line starts, and whether a ``<<`` or an ``=begin`` lies above its last line (``hidden``).
 Each step's time and page faults, median of ``--repeat``. Another checkout's:
 ``PYTHONPATH=<checkout>/server``.
@@ -33,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from huge_documents import documents
 from notegen.lsp.documents import DocumentView
 from notegen.lsp.server import MALLOC_ARENAS, MMAP_THRESHOLD
-from notegen.lsp.transport import STDIN_READ, FrameParser, frame
+from notegen.lsp.transport import READ_CHUNK, STDIN_READ, FrameParser, frame
 from notegen.sonicpi.types import line_starts
 
 
@@ -45,6 +46,11 @@ def timed(step: Callable[[], Any]) -> tuple[Any, float, int]:
     before, started = faults(), time.perf_counter()
     result = step()
     return result, (time.perf_counter() - started) * 1000, faults() - before
+
+
+def gathered(reads: list[list[bytes]]) -> list[bytes]:
+    """The pieces the stdin thread hands on: its reads of 64 kB joined (``read_available``)."""
+    return [b"".join(piece) for piece in reads]
 
 
 def cut_out(framer: FrameParser, pieces: list[bytes]) -> list[Any]:
@@ -73,9 +79,16 @@ def main(argv: list[str] | None = None) -> int:
         },
     }
     stream = frame(json.dumps(opening).encode("utf-8"))
-    pieces = [stream[at : at + STDIN_READ] for at in range(0, len(stream), STDIN_READ)]
-    print(f"didOpen of {len(text):,} characters: {len(stream):,} bytes in {len(pieces)} piece(s)")
+    reads = [
+        [
+            stream[at : at + READ_CHUNK]
+            for at in range(start, min(start + STDIN_READ, len(stream)), READ_CHUNK)
+        ]
+        for start in range(0, len(stream), STDIN_READ)
+    ]
+    print(f"didOpen of {len(text):,} characters: {len(stream):,} bytes in {len(reads)} piece(s)")
     rows: dict[str, list[tuple[float, int]]] = {
+        "read": [],
         "cut out": [],
         "decoded": [],
         "parsed": [],
@@ -84,9 +97,11 @@ def main(argv: list[str] | None = None) -> int:
     }
     for _ in range(args.repeat):
         libc.malloc_trim(0)
+        pieces, ms, count = timed(functools.partial(gathered, reads))
+        rows["read"].append((ms, count))
         (body,), ms, count = timed(functools.partial(cut_out, FrameParser(), pieces))
         rows["cut out"].append((ms, count))
-        decoded, ms, count = timed(functools.partial(body.decode, "utf-8"))
+        decoded, ms, count = timed(functools.partial(str, body, "utf-8"))
         rows["decoded"].append((ms, count))
         parsed, ms, count = timed(functools.partial(json.loads, decoded))
         rows["parsed"].append((ms, count))
@@ -99,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         hidden, ms, count = timed(functools.partial(view.hidden, starts[-1]))
         rows["hidden"].append((ms, count))
         assert not hidden
-        body = decoded = parsed = opened = starts = view = None  # (freed before the trim)
+        pieces = body = decoded = parsed = opened = starts = view = None  # (freed before the trim)
     total = 0.0
     for name, values in rows.items():
         ms = statistics.median(v[0] for v in values)
