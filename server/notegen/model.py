@@ -603,15 +603,20 @@ class MelodyModel:
         setting: Setting | None,
         mixture: RhythmMixture | None = None,
         context: RhythmContext | None = None,
+        beats: float | None = None,
     ) -> np.ndarray:
         """Served duration log-probs of the event after ``dur_ids`` (this voice's durations
         from the start of ``setting``'s time line): the card's rhythm experts mixed in.
         ``context``: ``setting``'s :func:`~notegen.rhythm.rhythm_context` if the caller has
-        it (a generated phrase looks it up once, not per note)."""
+        it (a generated phrase looks it up once, not per note). ``beats``: where on that
+        time line the event starts, when ``dur_ids`` are the last durations only (else their
+        sum)."""
         mixture = mixture or self.rhythm
         if mixture is None:
             return log_d
-        onset = (setting.start if setting is not None else 0.0) + self.beats_of(dur_ids)
+        if beats is None:
+            beats = self.beats_of(dur_ids)
+        onset = (setting.start if setting is not None else 0.0) + beats
         if context is None:
             context = rhythm_context(setting, self.durations)
         return mix_durations(mixture, log_d, np.asarray(dur_ids, np.int64), onset, context)

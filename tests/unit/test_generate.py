@@ -567,3 +567,29 @@ def raw_logits(model, ids):  # type: ignore[no-untyped-def]
     cond = model.condition(dids[1:], 0, len(dids), None)
     pl, dl, _ = model.step(pids[None], dids[None], model.initial_state(1), cond[None])
     return pl[0], dl[0]
+
+
+def test_a_long_generation_s_rhythm_experts_read_its_last_durations_at_its_onset(
+    shipped_model, monkeypatch
+):
+    """Past ``RHYTHM_WINDOW`` events, the rhythm experts read the last ones only (read
+    whole, a 100,000-note continuation slowed down note by note), and are told where the
+    next event starts in the whole history."""
+    import notegen.generate as generation
+
+    monkeypatch.setattr(generation, "RHYTHM_WINDOW", 16)
+    seen: list[tuple[int, float]] = []
+    original = shipped_model.mix_rhythm
+
+    def recorded(log_d, dur_ids, setting, *args, beats=None, **kwargs):
+        read = shipped_model.beats_of(dur_ids) if beats is None else beats
+        seen.append((len(dur_ids), read))
+        return original(log_d, dur_ids, setting, *args, beats=beats, **kwargs)
+
+    monkeypatch.setattr(shipped_model, "mix_rhythm", recorded)
+    made = generate(shipped_model, CONTEXT, 40, seed=3)
+    steps = seen[-39:]  # (one per note after the first; the context's reading comes first)
+    assert [n for n, _ in steps] == [min(len(CONTEXT) + i, 16) for i in range(1, 40)]
+    before = sum(ev.duration for ev in CONTEXT)
+    for i, (_, beats) in enumerate(steps):
+        assert beats == pytest.approx(before + sum(ev.duration for ev in made[: i + 1]))
