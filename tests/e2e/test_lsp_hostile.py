@@ -405,6 +405,28 @@ def test_play_of_an_absurd_number_leaves_completion_answering(
     still_serves(client, tmp_path)
 
 
+@pytest.mark.parametrize(
+    "diagnostics",
+    ["x" * 1_000_000, [1] * 1_000_000],
+    ids=["a megabyte string", "a million numbers"],
+)
+def test_a_huge_array_param_of_the_wrong_kind_is_refused_at_once(
+    client: Any, tmp_path: Path, diagnostics: Any
+) -> None:
+    """cattrs read a string where LSP wants an array character by character, an error per
+    element (~30 µs each): the event loop was held ~30 s, every other request waiting."""
+    uri = (tmp_path / "song.rb").as_uri()
+    where = hover_params(uri)["position"]
+    params = {
+        "textDocument": {"uri": uri},
+        "range": {"start": where, "end": where},
+        "context": {"diagnostics": diagnostics},
+    }
+    error = error_of(client.send("textDocument/codeAction", params))
+    assert error["code"] == -32602 and "$.params.context.diagnostics" in error["message"]
+    still_serves(client, tmp_path)
+
+
 def test_after_shutdown_requests_are_invalid_and_exit_is_0(client: Any, tmp_path: Path) -> None:
     uri = (tmp_path / "song.rb").as_uri()
     assert client.request("shutdown") is None

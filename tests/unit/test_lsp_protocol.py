@@ -390,3 +390,49 @@ async def test_the_heap_is_collected_once_the_client_has_been_quiet(monkeypatch)
     await asyncio.wait_for(pending, timeout=30)
     assert collected == ["now"]
     ls.reader.shutdown(wait=True)
+
+
+def test_an_array_in_params_is_a_json_array_and_only_its_first_bad_elements_are_reported() -> None:
+    """cattrs read whatever stood where LSP wants an array as one (a string character by
+    character) and noted an error per bad element, ~30 µs each: a code action whose
+    ``diagnostics`` was a 1 MB string, or a million numbers, held the event loop ~30 s."""
+    from cattrs.errors import ClassValidationError, IterableValidationError
+    from notegen.lsp.protocol import MAX_ITEM_ERRORS
+
+    _, protocol, _ = make_server()
+    point = {"line": 0, "character": 0}
+    diagnostic = {"range": {"start": point, "end": point}, "message": "m"}
+
+    def context(diagnostics: Any) -> Any:
+        return {
+            "textDocument": {"uri": "file:///song.rb"},
+            "range": {"start": point, "end": point},
+            "context": {"diagnostics": diagnostics},
+        }
+
+    made = protocol.converter.structure(context([diagnostic] * 3), types.CodeActionParams)
+    zero = types.Position(0, 0)
+    assert made.context.diagnostics == (types.Diagnostic(types.Range(zero, zero), "m"),) * 3
+
+    def errors(diagnostics: Any) -> list[Exception]:
+        try:
+            protocol.converter.structure(context(diagnostics), types.CodeActionParams)
+        except ClassValidationError as exc:
+            (inner,) = exc.exceptions
+            (found,) = inner.exceptions  # (the params' context, then its diagnostics)
+            return list(found.exceptions) if isinstance(found, IterableValidationError) else [found]
+        raise AssertionError("structured")
+
+    (only,) = errors("x" * 1000)
+    assert "expected an array" in str(only)
+    assert len(errors([1] * 1000)) == MAX_ITEM_ERRORS
+    assert len(errors([diagnostic, 1, diagnostic, 2])) == 2
+
+    server, protocol, writer = make_server()
+    server.feature(types.TEXT_DOCUMENT_CODE_ACTION)(lambda ls, params: None)
+    initialize(protocol)
+    params = context("x" * 1_000_000)
+    protocol.receive_body(body({"id": 5, "method": "textDocument/codeAction", "params": params}))
+    (reply,) = [r for r in writer.replies() if r.get("id") == 5]
+    assert reply["error"]["code"] == -32602
+    assert "$.params.context.diagnostics" in reply["error"]["message"]
