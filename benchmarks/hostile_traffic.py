@@ -5,7 +5,8 @@ Run by hand (figures, not a test)::
     python benchmarks/hostile_traffic.py --model models/notegen.json [--requests 2000] [--seed 1]
 
 The server is started on stdio with three documents open (arrays with durations and bpm, a
-``live_loop`` of ``play``/``sleep`` lines, a ring). Each round takes a well-formed message of
+``live_loop`` of ``play``/``sleep`` lines, a ring; with ``--big`` the 20,000-note benchmark
+piece too). Each round takes a well-formed message of
 a kind the server serves (completion, inline completion, hover, code actions, each of its
 commands, the document notifications) and breaks it the way a buggy or hostile client would:
 a value replaced by one of the wrong type or an absurd size (``-1``, ``2**53``, ``2**64``, a
@@ -38,6 +39,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from big_document import make_document
 from rpc_client import Pending, RpcClient
 
 PIECE = """use_bpm 90
@@ -94,10 +96,13 @@ def deep(levels: int) -> Any:
     return value
 
 
-def templates(uris: list[str]) -> list[tuple[str, dict[str, Any], bool]]:
-    """Well-formed messages the server serves: (method, params, is a request)."""
+def templates(
+    uris: list[str], places: list[tuple[int, int]]
+) -> list[tuple[str, dict[str, Any], bool]]:
+    """Well-formed messages the server serves: (method, params, is a request), at each
+    document's place."""
     out: list[tuple[str, dict[str, Any], bool]] = []
-    for uri, line, character in ((uris[0], 4, 20), (uris[1], 2, 9), (uris[2], 0, 20)):
+    for uri, (line, character) in zip(uris, places, strict=True):
         doc = {"uri": uri}
         pos = {"line": line, "character": character}
         out += [
@@ -275,6 +280,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--in-flight", type=int, default=8)
     parser.add_argument("--server", help="the notegen-lsp to run (default: beside this Python)")
     parser.add_argument("--rounds", help="only these rounds, FIRST:LAST (the same messages)")
+    parser.add_argument(
+        "--big", action="store_true", help="a fourth document: the 20,000-note benchmark piece"
+    )
     args = parser.parse_args(argv)
     print("$ " + " ".join(["python", *sys.argv]))
 
@@ -286,10 +294,16 @@ def main(argv: list[str] | None = None) -> int:
     client = RpcClient(command, cwd=root, stderr_path=log)
     client.initialize(root)
     texts = {"piece.rb": PIECE, "loop.rb": LOOP, "ring.rb": RING}
+    places = [(4, 20), (2, 9), (0, 20)]
+    if args.big:
+        big = make_document()
+        texts["big.rb"] = big.text
+        middle = big.note_arrays[len(big.note_arrays) // 2]
+        places.append((middle.line, middle.ends[len(middle.ends) // 2]))
     uris = [(root / name).as_uri() for name in texts]
     for uri, text in zip(uris, texts.values(), strict=True):
         client.did_open(uri, text)
-    shapes = templates(uris)
+    shapes = templates(uris, places)
 
     answered: collections.Counter[str] = collections.Counter()
     codes: collections.Counter[Any] = collections.Counter()
