@@ -7,6 +7,7 @@ the server having failed, and buries real failures).
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,33 @@ def test_error_replies_are_logged_without_tracebacks(tiny_model: Path, tmp_path:
     log = (tmp_path / "server.log").read_text(errors="replace")
     assert "Traceback" not in log
     assert log.count("answered with error -32602") == len(BAD_COMMANDS)
+
+
+@pytest.mark.parametrize("answer", [{"notegen": {}}, "notegen", 7])
+def test_a_configuration_answer_that_is_no_list_is_logged_in_a_line(
+    tiny_model: Path, tmp_path: Path, answer: Any
+) -> None:
+    """``workspace/configuration`` is answered with a list, one value per item asked; another
+    answer leaves the settings as they were, with a warning, not a traceback."""
+    client = started(tiny_model, tmp_path, "server", verbose=True)
+    asked = threading.Event()
+    client.handlers["workspace/configuration"] = lambda _params: asked.set() or answer
+    uri = (tmp_path / "song.rb").as_uri()
+    client.did_open(uri, SONG)
+    try:
+        client.notify("workspace/didChangeConfiguration", {"settings": None})
+        assert asked.wait(10)
+        hover = client.request(
+            "textDocument/hover",
+            {"textDocument": {"uri": uri}, "position": {"line": 2, "character": 8}},
+            timeout=10,
+        )
+        assert "MIDI 60" in hover["contents"]["value"]
+    finally:
+        client.close()
+    log = (tmp_path / "server.log").read_text(errors="replace")
+    assert "Traceback" not in log
+    assert "workspace/configuration: " in log and "settings stay as they were" in log
 
 
 def ask_badly(client: Any, uri: str) -> None:

@@ -1110,6 +1110,9 @@ async def _pull_configuration(ls: NotegenServer) -> None:
         result = await ls.workspace_configuration_async(
             types.ConfigurationParams(items=[types.ConfigurationItem(section=SECTION)])
         )
+    except JsonRpcException as exc:  # the editor's answer (an error, none, or not a list)
+        log.warning("workspace/configuration: %s; the settings stay as they were", exc)
+        return
     except Exception:
         log.exception("workspace/configuration failed")
         return
