@@ -870,14 +870,15 @@ def generate_steps(
                 network_log = log_softmax(network)
                 logs = (network_log, log_softmax(dls[0]))
                 pl, dl = mix_step(mixture, *logs, history[:known], normalized=True)
-            if rhythm is not None and known <= RHYTHM_WINDOW:
-                dl = model.mix_rhythm(dl, history[:known] % vd, heard, rhythm, voices)
-            elif rhythm is not None:
-                if beats is None:
-                    beats = model.beats_of(history[: known - 1] % vd)
-                beats += float(model.durations[did - 1])
-                own = history[known - RHYTHM_WINDOW : known] % vd
-                dl = model.mix_rhythm(dl, own, heard, rhythm, voices, beats=beats)
+            if rhythm is not None:
+                if known <= RHYTHM_WINDOW:
+                    dl = model.mix_rhythm(dl, history[:known] % vd, heard, rhythm, voices)
+                else:
+                    if beats is None:
+                        beats = model.beats_of(history[: known - 1] % vd)
+                    beats += float(model.durations[did - 1])
+                    own = history[known - RHYTHM_WINDOW : known] % vd
+                    dl = model.mix_rhythm(dl, own, heard, rhythm, voices, beats=beats)
     if tail:
         here = Primed(state, pl, dl, known, history[:known], float(ahead.times[0]), network)
         assert tonic is not None

@@ -53,7 +53,7 @@ from urllib.parse import unquote
 
 import attrs
 from cattrs import transform_error
-from cattrs._compat import is_mutable_sequence, is_sequence
+from cattrs.cols import is_mutable_sequence, is_sequence
 from cattrs.errors import ClassValidationError, IterableValidationError, IterableValidationNote
 from lsprotocol import types
 from notegen.sonicpi.commas import remember_splice
@@ -707,22 +707,18 @@ def _arrays_only(type_: Any, converter: Any) -> Any:
     args = getattr(type_, "__args__", None)
     element = args[0] if args else Any
     make = list if is_mutable_sequence(type_) else tuple
-    if element is Any:
-
-        def plain(value: Any, _type: Any = type_) -> Any:
-            if not isinstance(value, (list, tuple)):
-                raise ValueError(f"expected an array, not {_short(repr(value))}")
-            return make(value)
-
-        return plain
-    try:
-        handler = converter.get_structure_hook(element)
-    except RecursionError:  # (a type that contains itself: looked up when used)
-        handler = converter.structure
+    handler = None
+    if element is not Any:
+        try:
+            handler = converter.get_structure_hook(element)
+        except RecursionError:  # (a type that contains itself: looked up when used)
+            handler = converter.structure
 
     def structure(value: Any, _type: Any = type_) -> Any:
         if not isinstance(value, (list, tuple)):
             raise ValueError(f"expected an array, not {_short(repr(value))}")
+        if handler is None:
+            return make(value)
         out, errors = [], []
         for index, item in enumerate(value):
             try:
