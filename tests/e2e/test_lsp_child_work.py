@@ -139,6 +139,42 @@ def test_a_child_that_cannot_load_the_model_is_an_error_and_changes_nothing(
         client.close()
 
 
+@pytest.mark.parametrize(
+    "position",
+    [{"line": 0, "character": 5}, {"line": 400, "character": 0}],
+    ids=["code that is no array", "past the document's end"],
+)
+def test_a_big_continuation_with_nothing_to_continue_is_refused_before_any_child(
+    tiny_model: Path, tmp_path: Path, position: dict[str, int]
+) -> None:
+    """The child is the only one that could load the model here (its graphs are broken
+    after the server loaded them): the refusal names the position, not the model."""
+    model_dir = tmp_path / "model"
+    shutil.copytree(tiny_model.parent, model_dir)
+    card = model_dir / tiny_model.name
+    client = start(card, tmp_path, "100", "server")
+    try:
+        uri = (tmp_path / "piece.rb").as_uri()
+        client.did_open(uri, PIECE)
+        assert completion(client, uri, 3, 12).wait(60)["items"]  # the server's model is loaded
+        for graph in model_dir.glob("*.onnx"):
+            graph.write_bytes(b"not an onnx graph")
+        asked = {"uri": uri, "count": 200, "position": position}
+        with pytest.raises(rpc.RpcError) as caught:
+            command(client, "continueMelody", asked).wait(60)
+        assert caught.value.code == -32602
+        where = f"line {position['line']}, character {position['character']}"
+        assert f"{where} is not inside a note array" in str(caught.value)
+        assert edit_texts(client) == []
+        # inside an array the same continuation goes to a child, which fails to load the model
+        placed = {**asked, "position": {"line": 3, "character": 12}}
+        with pytest.raises(rpc.RpcError) as caught:
+            command(client, "continueMelody", placed).wait(60)
+        assert caught.value.code == -32001
+    finally:
+        client.close()
+
+
 def test_a_child_that_dies_is_an_error_and_changes_nothing(
     tiny_model: Path, tmp_path: Path
 ) -> None:

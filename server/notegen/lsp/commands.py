@@ -325,6 +325,14 @@ async def generate_melody(server: Host, *args: Any) -> dict[str, Any]:
 # -- continueMelody ----------------------------------------------------------------------------
 
 
+def not_placed(position: tuple[int, int]) -> JsonRpcInvalidParams:
+    line, character = position
+    return invalid(
+        "position",
+        f"line {line}, character {character} is not inside a note array or play/sleep lines",
+    )
+
+
 async def continue_melody(server: Host, *args: Any) -> dict[str, Any]:
     raw = single_object(args)
     view = document_arg(server, raw)
@@ -348,7 +356,10 @@ async def continue_melody(server: Host, *args: Any) -> dict[str, Any]:
     engine = server.engine_for(view.uri)
     model = await model_or_error(server, view.uri)
     # A child process reads the context itself (a fresh cache); the server's own is warm.
-    cache = None if child.wanted(count) else engine.cache
+    apart = child.wanted(count)
+    if apart and await asyncio.to_thread(jobs.continued, view, position) is None:
+        raise not_placed(position)  # known before a child is started (~2 s), not after
+    cache = None if apart else engine.cache
     result = await long_work(
         server,
         engine,
@@ -364,11 +375,7 @@ async def continue_melody(server: Host, *args: Any) -> dict[str, Any]:
         preview,
     )
     if result is None:
-        line, character = position
-        raise invalid(
-            "position",
-            f"line {line}, character {character} is not inside a note array or play/sleep lines",
-        )
+        raise not_placed(position)
     if preview:
         events = [*result.own, *result.events]
         beats = sum(ev.duration or 1.0 for ev in events)

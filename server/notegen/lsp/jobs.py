@@ -21,6 +21,7 @@ from notegen.sonicpi.piece import piece_bpm, piece_of
 from notegen.sonicpi.placement import Placement, never_runs, new_voice_placement
 from notegen.sonicpi.reader import parse
 from notegen.sonicpi.statement_writer import next_loop_name, render_live_loop
+from notegen.sonicpi.statements import PlayRun
 from notegen.sonicpi.types import NoteArray
 
 from .context import is_numeric_array
@@ -129,6 +130,16 @@ def continuation_edits(
     return out
 
 
+def continued(view: DocumentView, position: tuple[int, int]) -> NoteArray | None:
+    """What continueMelody at ``position`` continues: the run of ``play``/``sleep`` lines
+    there (a :class:`PlayRun`), else the note array holding it;
+    ``None`` in neither. Whole-file reading: off the event loop."""
+    from . import play_lines
+
+    run = play_lines.run_at(view, *position)
+    return run if run is not None else view.array_at(view.offset_at(*position))
+
+
 def continuation(
     model: MelodyModel,
     view: DocumentView,
@@ -143,11 +154,13 @@ def continuation(
     ``position``; ``None`` when the position is in neither."""
     from . import play_lines
 
+    array = continued(view, position)
+    if array is None:
+        return None
     if cache is None:  # in a child process: read the context as a cold server would
         cache = ContextCache(model)
-    offset = view.offset_at(*position)
-    run = play_lines.run_at(view, *position)
-    if run is not None:  # play/sleep lines: new lines after the run
+    if isinstance(array, PlayRun):  # play/sleep lines: new lines after the run
+        run = array
         made = play_lines.shifted_generate(
             model,
             play_lines.continue_history(view.arrays(), run),
@@ -162,9 +175,6 @@ def continuation(
         )
         found = Continuation([(at, at, new_text)], made, run.events(), run.name or "play", 0)
     else:
-        array = view.array_at(offset)
-        if array is None:
-            return None
         arrays = view.arrays()
         own = array.events()
         history = voice_history(arrays, array, own)
