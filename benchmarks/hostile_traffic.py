@@ -18,7 +18,8 @@ no frame. The rounds are sent a few at a time, and what came back is checked:
 - every request gets one answer (a result or an error) within ``--deadline`` seconds;
 - the server stays alive, and ends with exit code 0 after ``shutdown`` and ``exit``;
 - its log holds no traceback;
-- well-formed completions asked every so often still come back with items.
+- well-formed completions asked every so often (in a document opened afresh with its own
+  text: a broken change may be a whole-text replacement) still come back with items.
 
 Prints the counts, the error codes, the slowest answers, and exits 1 when a check failed.
 ``--server`` runs another ``notegen-lsp`` (a wrapper that starts another checkout's).
@@ -362,6 +363,10 @@ def main(argv: list[str] | None = None) -> int:
         settle(args.in_flight)
         if round_ % 200 == 199:
             settle(0)
+            # Its own text again: a broken didChange may be a well-formed one by chance (seed
+            # 7 dropped a change's range: the whole text replaced by "", nothing to complete).
+            client.notify("textDocument/didClose", {"textDocument": {"uri": uris[0]}})
+            client.did_open(uris[0], texts["piece.rb"])
             probe = client.send(
                 "textDocument/completion",
                 {"textDocument": {"uri": uris[0]}, "position": {"line": 4, "character": 20}},

@@ -7,9 +7,12 @@ Run by hand (a check with counts, not a test: the files are not the project's)::
 For each file: ``didOpen``, then at once (before any whole reading: a huge document's first
 seconds) a completion, a hover and an inline completion at a cursor after a note of its
 longest note array (its 101st, or its last), or after the first ``play`` value of a file
-with no array; then the whole text replaced (its diagnostics awaited) and ``didClose``.
-Counts the answers, error replies, requests never answered, diagnostics and tracebacks in
-the server's log; exits 1 if any request failed or went unanswered or the log has one.
+with no array; then the whole text replaced (its diagnostics awaited: read whole), a
+``continueMelody`` preview of 4 notes at the same cursor, and ``didClose``. Counts the
+answers, error replies, requests never answered, diagnostics and tracebacks in the server's
+log, and times the continuations (a file with neither an array nor a ``play`` has nothing to
+continue: its refusal is counted apart); exits 1 if any request failed or went unanswered
+or the log has one.
 """
 
 from __future__ import annotations
@@ -57,7 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     log = root / "server.log"
     client = RpcClient(server_command(args), cwd=root, stderr_path=log)
     client.initialize(root)
-    answered = errors = unanswered = diagnosed = 0
+    answered = errors = unanswered = diagnosed = nothing_there = 0
+    continuations: list[tuple[float, str]] = []
     started = time.perf_counter()
     for k, path in enumerate(files):
         text = path.read_text("utf-8", errors="replace")
@@ -88,6 +92,24 @@ def main(argv: list[str] | None = None) -> int:
             diagnosed += 1
         except TimeoutError:
             print(f"  {path}: no diagnostics after the edit")
+        arguments = {"uri": uri, "position": position, "count": 4, "seed": 1, "preview": True}
+        asked = client.send(
+            "workspace/executeCommand",
+            {"command": "notegen.continueMelody", "arguments": [arguments]},
+        )
+        try:
+            asked.wait(60)
+            answered += 1
+            continuations.append((asked.latency_s * 1000, path.name))
+        except RpcError as exc:
+            if (line, character) == (0, 0) and "is not inside a note array" in str(exc):
+                nothing_there += 1
+            else:
+                errors += 1
+                print(f"  {path}: {exc}")
+        except TimeoutError:
+            unanswered += 1
+            print(f"  {path}: continueMelody never answered")
         client.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
     code = client.close()
     tracebacks = log.read_text(errors="replace").count("Traceback")
@@ -97,6 +119,15 @@ def main(argv: list[str] | None = None) -> int:
         f"{tracebacks} tracebacks in the server's log ({log}), exit code {code}, "
         f"{time.perf_counter() - started:.0f} s"
     )
+    if continuations:
+        times = sorted(ms for ms, _name in continuations)
+        slowest = max(continuations)
+        print(
+            f"continueMelody (4 notes, preview) in {len(times)} files: median "
+            f"{times[len(times) // 2]:.0f} ms, p90 {times[int(len(times) * 0.9)]:.0f} ms, "
+            f"slowest {slowest[0]:.0f} ms ({slowest[1]}); {nothing_there} with nothing to "
+            "continue refused"
+        )
     return 0 if errors == unanswered == tracebacks == 0 and code == 0 else 1
 
 

@@ -1,0 +1,55 @@
+"""What continueMelody continues at a cursor (``jobs.continued``): the array whose elements
+hold it, the run of ``play``/``sleep`` lines it is on (or on the blank line right after), and
+nothing in other code. A big continuation asks this before it starts a child process."""
+
+from __future__ import annotations
+
+import pytest
+from notegen.lsp.documents import DocumentView
+from notegen.lsp.jobs import continued
+from notegen.sonicpi.statements import PlayRun
+
+DOC = """\
+use_bpm 90
+a1=[]
+b1=[]
+a1[0]=[:C4,:E4,:G4]
+b1[0]=[1,0.5,0.5]
+live_loop :tune do
+  play :e4
+  sleep 0.5
+  play [:c4, :e4]
+  sleep 1
+
+end
+x = 3 # [:C4]
+"""
+
+
+def at(line: int, character: int) -> str | None:
+    found = continued(DocumentView("file:///t.rb", 1, DOC), (line, character))
+    if found is None:
+        return None
+    if isinstance(found, PlayRun):
+        return f"run of {len(found.notes)} notes"
+    return found.name or found.kind
+
+
+@pytest.mark.parametrize(
+    ("line", "character", "expected"),
+    [
+        (3, 7, "a1[0]"),  # the first element
+        (3, 18, "a1[0]"),  # after the last
+        (6, 4, "run of 2 notes"),  # on a play line
+        (7, 2, "run of 2 notes"),  # on a sleep line
+        (8, 10, "array"),  # inside a chord: the chord's own elements
+        (10, 0, "run of 2 notes"),  # the blank line right after the run
+        (0, 3, None),  # use_bpm
+        (4, 8, None),  # durations
+        (12, 2, None),  # other code
+        (12, 9, None),  # a comment that looks like notes
+        (400, 0, None),  # past the document's end
+    ],
+)
+def test_what_a_continuation_continues(line: int, character: int, expected: str | None) -> None:
+    assert at(line, character) == expected
