@@ -10,9 +10,9 @@ longest note array (its 101st, or its last), or after the first ``play`` value o
 with no array; then the whole text replaced (its diagnostics awaited: read whole), a
 ``continueMelody`` preview of 4 notes at the same cursor, and ``didClose``. Counts the
 answers, error replies, requests never answered, diagnostics and tracebacks in the server's
-log, and times the continuations (a file with neither an array nor a ``play`` has nothing to
-continue: its refusal is counted apart); exits 1 if any request failed or went unanswered
-or the log has one.
+log, and times the continuations (a refusal where there is nothing to continue, a file with
+no note array whose ``play`` values are no notes, ``play chord(:e3, :minor).choose``, is
+counted apart); exits 1 if any request failed or went unanswered or the log has one.
 """
 
 from __future__ import annotations
@@ -34,15 +34,16 @@ REPO = Path(__file__).resolve().parent.parent
 PLAY_VALUE = re.compile(r"\bplay\s+:?\w+")
 
 
-def cursor(text: str) -> tuple[int, int]:
-    """After a note of the longest note array, else after the first ``play`` value."""
+def cursor(text: str) -> tuple[tuple[int, int], bool]:
+    """After a note of the longest note array (and ``True``), else after the first ``play``
+    value, which may be no note (``play chord(:e3, :minor).choose``)."""
     view = DocumentView("file:///cursor.rb", 1, text)
     arrays = [a for a in view.arrays() if a.notes]
     if arrays:
         longest = max(arrays, key=lambda a: len(a.notes))
-        return view.position_at(longest.notes[min(len(longest.notes) - 1, 100)].span.end)
+        return view.position_at(longest.notes[min(len(longest.notes) - 1, 100)].span.end), True
     found = PLAY_VALUE.search(text)
-    return view.position_at(found.end()) if found else (0, 0)
+    return (view.position_at(found.end()) if found else (0, 0)), False
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -65,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     for k, path in enumerate(files):
         text = path.read_text("utf-8", errors="replace")
-        line, character = cursor(text)
+        (line, character), in_array = cursor(text)
         uri = (root / f"piece{k}.rb").as_uri()
         position = {"line": line, "character": character}
         client.did_open(uri, text)
@@ -102,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
             answered += 1
             continuations.append((asked.latency_s * 1000, path.name))
         except RpcError as exc:
-            if (line, character) == (0, 0) and "is not inside a note array" in str(exc):
+            if not in_array and "is not inside a note array" in str(exc):
                 nothing_there += 1
             else:
                 errors += 1
@@ -125,8 +126,8 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"continueMelody (4 notes, preview) in {len(times)} files: median "
             f"{times[len(times) // 2]:.0f} ms, p90 {times[int(len(times) * 0.9)]:.0f} ms, "
-            f"slowest {slowest[0]:.0f} ms ({slowest[1]}); {nothing_there} with nothing to "
-            "continue refused"
+            f"slowest {slowest[0]:.0f} ms ({slowest[1]}); refused with nothing to continue "
+            f"there: {nothing_there}"
         )
     return 0 if errors == unanswered == tracebacks == 0 and code == 0 else 1
 
