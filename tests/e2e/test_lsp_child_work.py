@@ -35,6 +35,7 @@ live_loop :tune do
 end
 """
 EVERYTHING = "0"
+SHIPPED = Path(__file__).resolve().parents[2] / "models" / "notegen.json"
 NOTHING = str(10**9)
 
 
@@ -110,6 +111,37 @@ def test_a_child_process_gives_the_notes_the_server_gives(
         assert edit_texts(servers[0]) == []
     else:
         assert apart["applied"] is True and len(edit_texts(servers[0])) == 1
+
+
+@pytest.mark.parametrize(
+    "position", [{"line": 3, "character": 12}, {"line": 11, "character": 4}], ids=["array", "play"]
+)
+def test_a_continuation_after_the_whole_reading_gives_the_notes_a_child_gives(
+    tmp_path: Path, position: dict[str, int]
+) -> None:
+    """In the server a continuation takes the voice's setting and the spelling from the
+    document's whole reading once it is in; a child reads the piece itself. The shipped
+    model: its experts hear the other voices (the tiny one's do not)."""
+    servers = [
+        start(SHIPPED, tmp_path, EVERYTHING, "apart"),
+        start(SHIPPED, tmp_path, NOTHING, "in"),
+    ]
+    try:
+        uri = (tmp_path / "piece.rb").as_uri()
+        results = []
+        for client in servers:
+            client.did_open(uri, PIECE)
+            client.wait_notification(
+                "textDocument/publishDiagnostics", lambda p: p["uri"] == uri, timeout=60
+            )  # (published once the whole reading is in)
+            asked = {"uri": uri, "count": 12, "seed": 6, "position": position}
+            results.append(command(client, "continueMelody", asked).wait(120))
+        assert results[0] == results[1]
+        assert results[0]["applied"] is True and results[0]["notes"] == 12
+        assert edit_texts(servers[0]) == edit_texts(servers[1])
+    finally:
+        for client in servers:
+            client.close()
 
 
 def test_a_child_that_cannot_load_the_model_is_an_error_and_changes_nothing(

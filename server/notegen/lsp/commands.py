@@ -325,6 +325,14 @@ async def generate_melody(server: Host, *args: Any) -> dict[str, Any]:
 # -- continueMelody ----------------------------------------------------------------------------
 
 
+def own_reading(server: Host, view: DocumentView) -> Reading | None:
+    """The server's whole reading of ``view``'s very text, if it has one (else ``None``)."""
+    reading = server.latest_reading(view.uri)
+    if reading is None or reading.version != view.version or reading.text is None:
+        return None
+    return reading if reading.text is view.text or reading.text == view.text else None
+
+
 def not_placed(position: tuple[int, int]) -> JsonRpcInvalidParams:
     line, character = position
     return invalid(
@@ -359,7 +367,8 @@ async def continue_melody(server: Host, *args: Any) -> dict[str, Any]:
     apart = child.wanted(count)
     if apart and await asyncio.to_thread(jobs.continued, view, position) is None:
         raise not_placed(position)  # known before a child is started (~2 s), not after
-    cache = None if apart else engine.cache
+    # (a child reads the piece itself: the reading's settings are no small pickle)
+    cache, reading = (None, None) if apart else (engine.cache, own_reading(server, view))
     result = await long_work(
         server,
         engine,
@@ -373,6 +382,7 @@ async def continue_melody(server: Host, *args: Any) -> dict[str, Any]:
         s.maxContext,
         cache,
         preview,
+        reading,
     )
     if result is None:
         raise not_placed(position)

@@ -25,7 +25,7 @@ from notegen.sonicpi.statements import PlayRun
 from notegen.sonicpi.types import NoteArray
 
 from .context import is_numeric_array
-from .documents import DocumentView, voice_history
+from .documents import DocumentView, Reading, voice_history
 
 
 @dataclass(frozen=True)
@@ -159,9 +159,14 @@ def continuation(
     max_context: int,
     cache: ContextCache | None,
     keep_events: bool,
+    reading: Reading | None = None,
 ) -> Continuation | None:
     """continueMelody's edits: ``count`` notes after the array (or play/sleep lines) at
-    ``position``; ``None`` when the position is in neither."""
+    ``position``; ``None`` when the position is in neither.
+
+    ``reading``: the server's whole reading of this very text, if it has one: the voice's
+    setting and the spelling style are taken from it (the same as read here, where the piece
+    is read once more: ~0.15 s of a 4-note continuation in a 78 kB real piece)."""
     from . import play_lines
 
     array = continued(view, position)
@@ -169,6 +174,7 @@ def continuation(
         return None
     if cache is None:  # in a child process: read the context as a cold server would
         cache = ContextCache(model)
+    style = reading.style if reading is not None else infer_style(view.text)
     if isinstance(array, PlayRun):  # play/sleep lines: new lines after the run
         run = array
         made = play_lines.shifted_generate(
@@ -180,9 +186,7 @@ def continuation(
             cache=cache,
         )
         numeric = is_numeric_array(run.notes)
-        at, new_text = play_lines.continuation_lines(
-            view.text, run, made, infer_style(view.text), numeric
-        )
+        at, new_text = play_lines.continuation_lines(view.text, run, made, style, numeric)
         found = Continuation([(at, at, new_text)], made, run.events(), run.name or "play", 0)
     else:
         arrays = view.arrays()
@@ -190,7 +194,10 @@ def continuation(
         history = voice_history(arrays, array, own)
         setting = None
         if array.kind == "voice" and array.voice is not None:
-            setting = setting_for(piece_lines(piece_of(view.text, arrays)), array.voice)
+            if reading is not None:
+                setting = reading.setting(array.voice)
+            else:
+                setting = setting_for(piece_lines(piece_of(view.text, arrays)), array.voice)
         made = generate(
             model,
             history,
@@ -201,7 +208,6 @@ def continuation(
             setting=setting,
         )
         numeric = sum(t.text.strip()[:1].isdigit() for t in array.notes) * 2 > len(array.notes)
-        style = infer_style(view.text)
         name = array.name or (f"a{array.voice}[{array.section}]" if array.voice else "notes")
         edits = continuation_edits(view, array, made, style, numeric)
         found = Continuation(edits, made, own, name, 0)
