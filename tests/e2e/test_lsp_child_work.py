@@ -144,21 +144,31 @@ def test_a_continuation_after_the_whole_reading_gives_the_notes_a_child_gives(
             client.close()
 
 
-def test_a_child_that_cannot_load_the_model_is_an_error_and_changes_nothing(
-    tiny_model: Path, tmp_path: Path
-) -> None:
+def child_cannot_load(tiny_model: Path, tmp_path: Path, uri: str) -> tuple[Any, list[Path]]:
+    """A server (children from 100 notes) with ``PIECE`` open at ``uri`` whose model's graphs
+    are broken once it has loaded them (the files change under it): only it has a model."""
     model_dir = tmp_path / "model"
     shutil.copytree(tiny_model.parent, model_dir)
-    card = model_dir / tiny_model.name
-    client = start(card, tmp_path, "100", "server")
+    client = start(model_dir / tiny_model.name, tmp_path, "100", "server")
     try:
-        uri = (tmp_path / "piece.rb").as_uri()
         client.did_open(uri, PIECE)
         assert completion(client, uri, 3, 12).wait(60)["items"]  # the server's model is loaded
         graphs = list(model_dir.glob("*.onnx"))
         assert graphs
-        for graph in graphs:  # the files change under the running server
+        for graph in graphs:
             graph.write_bytes(b"not an onnx graph")
+    except BaseException:
+        client.close()
+        raise
+    return client, graphs
+
+
+def test_a_child_that_cannot_load_the_model_is_an_error_and_changes_nothing(
+    tiny_model: Path, tmp_path: Path
+) -> None:
+    uri = (tmp_path / "piece.rb").as_uri()
+    client, graphs = child_cannot_load(tiny_model, tmp_path, uri)
+    try:
         with pytest.raises(rpc.RpcError) as caught:
             command(client, "generateMelody", {"uri": uri, "length": 200, "seed": 1}).wait(60)
         assert caught.value.code == -32001
@@ -179,18 +189,11 @@ def test_a_child_that_cannot_load_the_model_is_an_error_and_changes_nothing(
 def test_a_big_continuation_with_nothing_to_continue_is_refused_before_any_child(
     tiny_model: Path, tmp_path: Path, position: dict[str, int]
 ) -> None:
-    """The child is the only one that could load the model here (its graphs are broken
-    after the server loaded them): the refusal names the position, not the model."""
-    model_dir = tmp_path / "model"
-    shutil.copytree(tiny_model.parent, model_dir)
-    card = model_dir / tiny_model.name
-    client = start(card, tmp_path, "100", "server")
+    """A child could not load the model here: the refusal names the position, not the
+    model."""
+    uri = (tmp_path / "piece.rb").as_uri()
+    client, _graphs = child_cannot_load(tiny_model, tmp_path, uri)
     try:
-        uri = (tmp_path / "piece.rb").as_uri()
-        client.did_open(uri, PIECE)
-        assert completion(client, uri, 3, 12).wait(60)["items"]  # the server's model is loaded
-        for graph in model_dir.glob("*.onnx"):
-            graph.write_bytes(b"not an onnx graph")
         asked = {"uri": uri, "count": 200, "position": position}
         with pytest.raises(rpc.RpcError) as caught:
             command(client, "continueMelody", asked).wait(60)
