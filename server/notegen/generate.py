@@ -387,6 +387,7 @@ class ContextCache:
         keys = dict(zip(points, self._keys(ids, points, setting, space), strict=True))
         experts = None
         rows = self._read_rows(ids, base.length, setting)
+        helped: tuple[np.ndarray, np.ndarray, State, list[_Passed]] | None = None
         if n - base.length >= self.OVERLAP_EVENTS and self._helping.acquire(blocking=False):
             try:  # (the helper is free: another caller's read would not queue this one)
                 reading = self._helper().submit(self._read, ids, base, points, rows)
@@ -395,11 +396,13 @@ class ContextCache:
                     if meanwhile is not None:
                         meanwhile()
                 finally:
-                    pl, dl, st, passed = reading.result()
+                    # Not started yet (its thread not woken yet, or kept from the CPU or
+                    # Python's lock by background work): taken back and read here.
+                    if not reading.cancel():
+                        helped = reading.result()
             finally:
                 self._helping.release()
-        else:
-            pl, dl, st, passed = self._read(ids, base, points, rows)
+        pl, dl, st, passed = self._read(ids, base, points, rows) if helped is None else helped
         for point, state, point_pl, point_dl in passed:  # (stored here, not between reads)
             read = ids[:point]
             at = self.model.beats_of(read % self.vd)
@@ -441,7 +444,10 @@ class ContextCache:
     thread while it makes the voice's experts here (the network's call lets go of Python's
     lock): a jump to a fresh cursor after ~80 notes read them in ~3.5 ms and then made the
     experts in ~1-2 ms (cold tables), which now hide under the reading. Fewer events are read
-    too quickly to be worth the handover."""
+    too quickly to be worth the handover. A read the helper has not started by the time the
+    experts are made is taken back and read by the caller: in a 200,000-note document still
+    being read and warmed up, a completion's read started on the helper 5 ms after its experts
+    were made, the caller idle meanwhile (traced)."""
 
     def _read_rows(self, ids: np.ndarray, done: int, setting: Setting | None) -> np.ndarray | None:
         """Conditioning rows ``[1, len(ids) - done, C]`` for reading ``ids[done:]`` (steps

@@ -419,14 +419,22 @@ def test_a_long_read_runs_on_the_helper_while_the_experts_are_made(shipped_model
     cache = ContextCache(shipped_model)
     threads: list[tuple[str, int]] = []
     original = shipped_model.step
-    monkeypatch.setattr(
-        shipped_model,
-        "step",
-        lambda *a, **k: (
-            threads.append((threading.current_thread().name, np.shape(a[0])[1]))
-            or original(*a, **k)
-        ),
-    )
+    reading = threading.Event()
+
+    def step(*a, **k):  # type: ignore[no-untyped-def]
+        threads.append((threading.current_thread().name, np.shape(a[0])[1]))
+        reading.set()
+        return original(*a, **k)
+
+    monkeypatch.setattr(shipped_model, "step", step)
+    experts = shipped_model.voice_experts
+
+    def experts_once_read(*a, **k):  # type: ignore[no-untyped-def]
+        # (a helper not started when the experts are made is taken back: let it start)
+        assert reading.wait(30), "the helper never started its read"
+        return experts(*a, **k)
+
+    monkeypatch.setattr(shipped_model, "voice_experts", experts_once_read)
     ids = cache.ids(piece)
     primed = cache.prime_ids(ids, checkpoints=[32, 64])
     assert [(name.startswith("notegen-network"), span) for name, span in threads] == [
@@ -442,6 +450,39 @@ def test_a_long_read_runs_on_the_helper_while_the_experts_are_made(shipped_model
     threads.clear()
     cache.prime_ids(ids[:70], checkpoints=[32, 64])  # six notes on: read here, at once
     assert threads == [(threading.current_thread().name, 6)]
+
+
+def test_a_read_the_helper_has_not_started_is_taken_back_by_the_caller(shipped_model, monkeypatch):
+    """The helper still busy (or not woken) once the experts are made: the caller does not wait
+    for it but reads the notes itself, and serves what one thread serves."""
+    import threading
+
+    piece = [Event(55 + (i * 7) % 19, (0.5, 1.0, 0.25, 2.0)[i % 4]) for i in range(80)]
+    one_thread = ContextCache(shipped_model)
+    monkeypatch.setattr(one_thread, "OVERLAP_EVENTS", 10**9)
+    alone = one_thread.prime_ids(one_thread.ids(piece), checkpoints=[32, 64])
+
+    cache = ContextCache(shipped_model)
+    release = threading.Event()
+    holding = cache._helper().submit(release.wait, 30)  # the helper's only thread, held
+    threads: list[str] = []
+    original = shipped_model.step
+    monkeypatch.setattr(
+        shipped_model,
+        "step",
+        lambda *a, **k: threads.append(threading.current_thread().name) or original(*a, **k),
+    )
+    ids = cache.ids(piece)
+    try:
+        primed = cache.prime_ids(ids, checkpoints=[32, 64])
+        assert not holding.done()  # answered while the helper was still held
+    finally:
+        release.set()
+    assert threads == [threading.current_thread().name] * 3
+    assert cache.cached(ids[:32]) and cache.cached(ids[:64]) and cache.cached(ids)
+    np.testing.assert_array_equal(primed.pitch_logits, alone.pitch_logits)
+    np.testing.assert_array_equal(primed.dur_logits, alone.dur_logits)
+    np.testing.assert_array_equal(primed.plain_pitch, alone.plain_pitch)
 
 
 def test_the_helper_only_runs_the_network(shipped_model, monkeypatch):
