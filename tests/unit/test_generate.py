@@ -21,6 +21,7 @@ from notegen.generate import (
     trim_context,
 )
 from notegen.melody import Event
+from notegen.model import MelodyModel
 from notegen.sampling import parse_key, scale_pitch_classes
 from notegen.sonicpi import read
 
@@ -405,6 +406,20 @@ def test_experts_made_beforehand_serve_what_experts_made_after_the_network_serve
         np.testing.assert_array_equal(beforehand[1], made_after[1])
 
 
+def steps_by_thread(model: MelodyModel, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The name of the thread each of ``model``'s steps runs on, from now on."""
+    import threading
+
+    threads: list[str] = []
+    original = model.step
+    monkeypatch.setattr(
+        model,
+        "step",
+        lambda *a, **k: threads.append(threading.current_thread().name) or original(*a, **k),
+    )
+    return threads
+
+
 def test_a_long_read_runs_on_the_helper_while_the_experts_are_made(shipped_model, monkeypatch):
     """A fresh cursor after many notes: the network reads them on the cache's helper thread
     (the experts are made meanwhile on the caller's), states are kept on the way, and what is
@@ -465,13 +480,7 @@ def test_a_read_the_helper_has_not_started_is_taken_back_by_the_caller(shipped_m
     cache = ContextCache(shipped_model)
     release = threading.Event()
     holding = cache._helper().submit(release.wait, 30)  # the helper's only thread, held
-    threads: list[str] = []
-    original = shipped_model.step
-    monkeypatch.setattr(
-        shipped_model,
-        "step",
-        lambda *a, **k: threads.append(threading.current_thread().name) or original(*a, **k),
-    )
+    threads = steps_by_thread(shipped_model, monkeypatch)
     ids = cache.ids(piece)
     try:
         primed = cache.prime_ids(ids, checkpoints=[32, 64])
@@ -539,13 +548,7 @@ def test_a_read_while_the_helper_is_busy_runs_on_the_callers_thread(shipped_mode
     cache = ContextCache(shipped_model)
     piece = [Event(55 + (i * 7) % 19, (0.5, 1.0, 0.25, 2.0)[i % 4]) for i in range(40)]
     ids = cache.ids(piece)
-    threads: list[str] = []
-    original = shipped_model.step
-    monkeypatch.setattr(
-        shipped_model,
-        "step",
-        lambda *a, **k: threads.append(threading.current_thread().name) or original(*a, **k),
-    )
+    threads = steps_by_thread(shipped_model, monkeypatch)
     assert cache._helping.acquire(blocking=False)  # another caller's read under way
     try:
         primed = cache.prime_ids(ids)
