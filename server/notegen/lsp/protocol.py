@@ -45,7 +45,7 @@ import math
 import re
 import time
 import uuid
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from concurrent.futures import CancelledError, Future
 from functools import partial
 from typing import Any
@@ -192,6 +192,9 @@ class NotegenProtocol(LanguageServerProtocol):
         """Set when ``exit`` arrives; the transport then ends the session."""
         self.last_message = time.monotonic()
         """When the client last sent a message (``time.monotonic``): quiet since then."""
+        self.on_message: Callable[[], None] | None = None
+        """Called (on the event loop) as each message arrives, before it is read: the
+        server's work for when the client falls quiet again (its heap trimmed)."""
         self._outgoing: dict[Any, tuple[Future[Any], str]] = {}
         """Our requests to the client awaiting its answer, by id: their futures and methods
         (see :meth:`send_request`)."""
@@ -202,6 +205,8 @@ class NotegenProtocol(LanguageServerProtocol):
         """One message body as the transport cut it out (a view of what was read, for a big
         one read whole): parse, check, dispatch or answer."""
         self.last_message = time.monotonic()
+        if self.on_message is not None:
+            self.on_message()
         if len(body) > COUNT_VALUES_FROM and (values := _values(body)) > MAX_VALUES:
             why = f"a message of {values:,} JSON values is refused (at most {MAX_VALUES:,})"
             head = str(body[:4096], "utf-8", "replace")
