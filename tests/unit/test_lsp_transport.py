@@ -40,6 +40,21 @@ def test_a_bad_length_is_reported_and_the_next_frame_is_read() -> None:
         assert out[1:] == [b'{"ok":1}']
 
 
+def test_a_length_python_would_read_as_a_number_is_still_refused_and_shown_as_sent() -> None:
+    """``int()`` reads ``+12``, ``1_2`` and Arabic-Indic digits; a header takes ASCII digits only.
+    The error shows what was sent (Arabic-Indic digits as themselves, control characters
+    escaped, bytes that are no UTF-8 as U+FFFD)."""
+    for bad, shown in (
+        (b"+12", "'+12'"),
+        (b"1_2", "'1_2'"),
+        ("١٢".encode(), "'١٢'"),
+        (b"\xff2\x1b", "'\ufffd2\\x1b'"),
+    ):
+        out = cut(b"Content-Length: " + bad + b"\r\n\r\n" + b"x" * 12, frame(b'{"ok":1}'))
+        assert isinstance(out[0], FrameError) and shown in out[0].message, out[0]
+        assert out[1:] == [b'{"ok":1}']
+
+
 def test_a_claimed_terabyte_is_refused_without_reading_it() -> None:
     parser = FrameParser(1024)
     out = list(parser.feed(b"Content-Length: 1000000000000\r\n\r\n{}" + frame(b"[]")))

@@ -222,7 +222,7 @@ class FrameParser:
             name, _, rest = line.partition(b":")
             if name.strip().lower() == b"content-length":
                 value = rest.strip()
-        shown = value[:40].decode("ascii", "replace")
+        shown = value[:40].decode("utf-8", "replace")  # (repr escapes what cannot be shown)
         if not value.isdigit():
             self.in_junk = True  # the body that follows belongs to no frame
             return FrameError(f"invalid Content-Length {shown!r}: frame dropped")
