@@ -76,6 +76,7 @@ from pygls.protocol.json_rpc import (
 from pygls.protocol.language_server import lsp_method
 
 from .documents import remember_plain_splice, utf16_to_index
+from .text_changes import MANY_CHANGES, apply_changes, incremental
 
 log = logging.getLogger(__name__)
 
@@ -530,16 +531,23 @@ class NotegenProtocol(LanguageServerProtocol):
         back (~0.24 ms per keystroke in the 2,000-line benchmark piece, and 2,000 short-lived
         strings whose churn fragments the heap), and its lines are not LSP's; a splice of the
         new text between the two offsets gives the editor's text. Full replacements are
-        pygls'.
+        pygls'. From :data:`~notegen.lsp.text_changes.MANY_CHANGES` changes in one message
+        on, they go in together (:func:`~notegen.lsp.text_changes.apply_changes`).
         """
         uri = params.text_document.uri
         if unquote(uri) not in self.workspace.text_documents:  # (pygls: KeyError, shown)
             log.warning("didChange of %s, which is not open: ignored", _short(uri))
             return
-        for change in params.content_changes:
+        changes, k = params.content_changes, 0
+        while k < len(changes):
             doc = self.workspace.text_documents.get(unquote(uri))
-            if doc is None or not _splice(doc, change):
-                self.workspace.update_text_document(params.text_document, change)
+            if doc is not None and len(changes) - k >= MANY_CHANGES and incremental(changes[k]):
+                doc._source, done = apply_changes(doc.source, changes[k:])  # (many at once)
+                k += done
+                continue
+            if doc is None or not _splice(doc, changes[k]):
+                self.workspace.update_text_document(params.text_document, changes[k])
+            k += 1
         doc = self.workspace.text_documents.get(unquote(uri))
         if doc is not None:
             doc.version = params.text_document.version
