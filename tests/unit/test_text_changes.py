@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from lsprotocol import types
 from notegen.lsp.protocol import NotegenProtocol, _splice
 from notegen.lsp.text_changes import MANY_CHANGES, apply_changes, split_lines
+from notegen.sonicpi.types import LINE_BREAK, line_starts
 from pygls.lsp.server import LanguageServer
 from pygls.workspace import TextDocument
 
@@ -47,6 +48,8 @@ def one_by_one(text: str, changes: list[Any]) -> str:
 @given(TEXTS, st.lists(CHANGES, min_size=1, max_size=30))
 def test_changes_applied_together_give_what_splicing_each_gives(text, changes):
     together, done = apply_changes(text, changes)
+    remembered = line_starts(together)
+    assert remembered == [0, *(m.end() for m in LINE_BREAK.finditer(together))]
     assert together == one_by_one(text, changes[:done])
     if done < len(changes):  # it stops at the first change that is pygls' to apply
         doc = TextDocument("file:///t.rb", together)

@@ -11,10 +11,11 @@ clamping of positions and the UTF-16 columns are :func:`~notegen.lsp.protocol._s
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from typing import Any
 
-from notegen.sonicpi.types import LINE_BREAK
+from notegen.sonicpi.types import LINE_BREAK, remember_line_starts
 
 from .documents import utf16_to_index
 
@@ -59,7 +60,8 @@ def incremental(change: Any) -> bool:
 
 def apply_changes(text: str, changes: Sequence[Any]) -> tuple[str, int]:
     """``text`` with the leading :func:`incremental` ``changes`` applied in turn, and how
-    many those were (the rest are the caller's)."""
+    many those were (the rest are the caller's). The new text's line starts are remembered
+    from its lines (:func:`~notegen.sonicpi.types.line_starts` gives them without a scan)."""
     lines = split_lines(text)
     done = 0
     for change in changes:
@@ -75,4 +77,6 @@ def apply_changes(text: str, changes: Sequence[Any]) -> tuple[str, int]:
             pieces.pop()
         lines[low : l1 + 1] = pieces
         done += 1
-    return "".join(lines), done
+    joined = "".join(lines)
+    remember_line_starts(joined, [0, *itertools.accumulate(len(line) for line in lines[:-1])])
+    return joined, done
