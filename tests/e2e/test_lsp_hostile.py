@@ -71,6 +71,26 @@ def test_a_bad_frame_is_answered_and_the_next_request_is_served(
     assert client.process.poll() is None
 
 
+@pytest.mark.parametrize(
+    "header",
+    [b"Content-Length: abc", b"Content-Length: +%d", b"Content-Length: 999999999999"],
+    ids=["not a number", "a plus sign", "over the limit"],
+)
+def test_a_request_behind_a_refused_header_is_answered_with_its_id(
+    client: Any, tmp_path: Path, header: bytes
+) -> None:
+    """The frame is dropped unread, but the start of its body names its id: the error
+    answers that request (with ``"id": null`` its sender waited for ever)."""
+    uri = (tmp_path / "song.rb").as_uri()
+    request = {"jsonrpc": "2.0", "id": 4242, "method": "textDocument/hover"}
+    body = json.dumps({**request, "params": hover_params(uri)}).encode()
+    head = header % len(body) if b"%d" in header else header
+    pending = client.send_raw(head + b"\r\n\r\n" + body, 4242)
+    error = error_of(pending)
+    assert error["code"] == -32700 and "dropped" in error["message"]
+    still_serves(client, tmp_path)
+
+
 def test_a_frame_split_across_writes_is_one_message(client: Any, tmp_path: Path) -> None:
     uri = (tmp_path / "song.rb").as_uri()
     body = json.dumps(

@@ -436,3 +436,18 @@ def test_an_array_in_params_is_a_json_array_and_only_its_first_bad_elements_are_
     (reply,) = [r for r in writer.replies() if r.get("id") == 5]
     assert reply["error"]["code"] == -32602
     assert "$.params.context.diagnostics" in reply["error"]["message"]
+
+
+def test_the_id_of_a_message_not_read_is_taken_only_from_its_first_members() -> None:
+    from notegen.lsp.protocol import leading_id
+
+    assert leading_id(b'{"jsonrpc": "2.0", "id": 1195, "method": "x", "params": {') == 1195
+    assert leading_id(b'{"jsonrpc":"2.0","method":"x","id":"a\\"b","params"') == 'a"b'
+    assert leading_id(b'\r\n {"id": -3, "method"') == -3
+    # not a top-level id, not an id at all, not the start of an object: no id
+    assert leading_id(b'{"jsonrpc":"2.0","method":"$/cancelRequest","params":{"id":5}}') is None
+    assert leading_id(b'{"params": {"x": 1}, "id": 5}') is None
+    assert leading_id(b'{"id": 1.5}') is None
+    assert leading_id(b'{"id": true}') is None
+    assert leading_id(b'Content-Length: 40\r\n\r\n{"id":7}') is None
+    assert leading_id(b"") is None

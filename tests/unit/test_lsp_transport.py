@@ -7,6 +7,7 @@ import random
 
 from notegen.lsp.transport import (
     BIG_BODY,
+    HEAD_BYTES,
     MAX_HEADER_BYTES,
     READ_CHUNK,
     FrameError,
@@ -53,6 +54,15 @@ def test_a_length_python_would_read_as_a_number_is_still_refused_and_shown_as_se
         out = cut(b"Content-Length: " + bad + b"\r\n\r\n" + b"x" * 12, frame(b'{"ok":1}'))
         assert isinstance(out[0], FrameError) and shown in out[0].message, out[0]
         assert out[1:] == [b'{"ok":1}']
+
+
+def test_a_refused_frame_carries_the_first_bytes_after_its_header() -> None:
+    """What the error needs to answer the request with its id (the body's start)."""
+    body = b'{"jsonrpc": "2.0", "id": 7, "method": "x", "params": "' + b"p" * 5000 + b'"}'
+    out = cut(frame(body), frame(b'{"ok":1}'), max_message=1024)
+    assert isinstance(out[0], FrameError) and "over the limit" in out[0].message
+    assert out[0].head == body[:HEAD_BYTES]
+    assert out[1:] == [b'{"ok":1}']
 
 
 def test_a_claimed_terabyte_is_refused_without_reading_it() -> None:

@@ -150,6 +150,29 @@ def _id_in(text: str) -> int | str | None:
     return value if _valid_id(value) else None
 
 
+_LEADING_ID = re.compile(
+    rb'[ \t\r\n]*\{(?:[ \t\r\n]*"[A-Za-z]{1,20}"[ \t\r\n]*:[ \t\r\n]*'
+    rb'(?:"[^"\\]{0,200}"|-?[0-9]{1,15})[ \t\r\n]*,){0,4}'
+    rb'[ \t\r\n]*"id"[ \t\r\n]*:[ \t\r\n]*(-?[0-9]{1,15}(?![0-9.eE])|"(?:[^"\\]|\\.){0,200}")'
+)
+
+
+def leading_id(head: bytes) -> int | str | None:
+    """The id of a message that was not read, from its first bytes: only an ``"id"`` among the
+    first members of its top-level object, after members with short plain values
+    (``"jsonrpc"``, ``"method"``), as editors write them; else ``None`` (JSON-RPC's null id).
+    A frame over the size limit, or with a broken header, is dropped unread, and its request
+    was never answered with its own id."""
+    found = _LEADING_ID.match(head)
+    if found is None:
+        return None
+    try:
+        value = json.loads(found[1])
+    except ValueError:
+        return None
+    return value if _valid_id(value) else None
+
+
 def _valid_id(value: Any) -> bool:
     return isinstance(value, (int, str)) and not isinstance(value, bool)
 

@@ -4,8 +4,10 @@ pygls 2.1's reader loop (``pygls.io_.run_async``) went deaf for good after one f
 non-numeric, negative or missing ``Content-Length`` (its state machine never resynchronised)
 and allocated whatever length a frame claimed (``Content-Length: 10^12`` → ``MemoryError``,
 exit 1). :class:`FrameParser` is a small sans-I/O replacement: it accepts a frame of at most
-:data:`MAX_MESSAGE_BYTES`, answers a bad header with a ``ParseError`` (``"id": null``) and a
-log line, and skips to the next ``Content-Length`` header, so the next good message is served.
+:data:`MAX_MESSAGE_BYTES`, answers a bad header with a ``ParseError`` (with the request's id
+when the first bytes after the header name it: :func:`~notegen.lsp.protocol.leading_id`; else
+``"id": null``) and a log line, and skips to the next ``Content-Length`` header, so the next
+good message is served.
 
 Network transports serve ONE client per process: while a client is connected, another
 connection gets a ``window/showMessage`` saying so, is closed, and the refusal is logged.
@@ -37,7 +39,7 @@ try:
 except ImportError:  # not POSIX
     fcntl = None  # type: ignore[assignment]
 
-from .protocol import NotegenProtocol
+from .protocol import NotegenProtocol, leading_id
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +78,13 @@ class FrameError:
     """A frame that could not be cut out of the stream (it was dropped; the reason)."""
 
     message: str
+    head: bytes = b""
+    """For a frame whose header was refused, the first bytes after it (:data:`HEAD_BYTES`, as
+    far as they had come): the start of its body, whose id the error may answer
+    (:func:`~notegen.lsp.protocol.leading_id`)."""
+
+
+HEAD_BYTES = 4096
 
 
 def _one_length(header: bytes | bytearray) -> bool:
@@ -188,7 +197,7 @@ class FrameParser:
             self.in_junk = False
             error = self._start_body(header)
             if error is not None:
-                yield error
+                yield FrameError(error.message, bytes(self.buffer[:HEAD_BYTES]))
 
     def _alone(self, data: bytes) -> memoryview | None:
         """The body of ``data`` when it is exactly one frame of at least :data:`READ_CHUNK`
@@ -263,7 +272,7 @@ async def _pump(read: Callable[[], Awaitable[bytes]], protocol: NotegenProtocol)
             return
         for item in parser.feed(data):
             if isinstance(item, FrameError):
-                protocol.send_error(None, _parse_error(item.message))
+                protocol.send_error(leading_id(item.head), _parse_error(item.message))
             else:
                 try:
                     protocol.receive_body(item)
