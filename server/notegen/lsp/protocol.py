@@ -137,7 +137,9 @@ def _parse_int(digits: str) -> int | float:
     return int(digits) if len(digits) <= 4000 else float(digits)
 
 
-_ID_MEMBER = re.compile(r'"id"\s*:\s*(-?[0-9]{1,15}(?![0-9.eE])|"(?:[^"\\]|\\.){0,200}")')
+_ID_VALUE = r'(-?[0-9]{1,15}(?![0-9.eE])|"(?:[^"\\]|\\.){0,200}")'
+"""A JSON-RPC id as written: an integer, or a string of at most 200 characters."""
+_ID_MEMBER = re.compile(r'"id"\s*:\s*' + _ID_VALUE)
 
 
 def _id_in(text: str) -> int | str | None:
@@ -151,9 +153,9 @@ def _id_in(text: str) -> int | str | None:
 
 
 _LEADING_ID = re.compile(
-    rb'[ \t\r\n]*\{(?:[ \t\r\n]*"[A-Za-z]{1,20}"[ \t\r\n]*:[ \t\r\n]*'
-    rb'(?:"[^"\\]{0,200}"|-?[0-9]{1,15})[ \t\r\n]*,){0,4}'
-    rb'[ \t\r\n]*"id"[ \t\r\n]*:[ \t\r\n]*(-?[0-9]{1,15}(?![0-9.eE])|"(?:[^"\\]|\\.){0,200}")'
+    r'[ \t\r\n]*\{(?:[ \t\r\n]*"[A-Za-z]{1,20}"[ \t\r\n]*:[ \t\r\n]*'
+    r'(?:"[^"\\]{0,200}"|-?[0-9]{1,15})[ \t\r\n]*,){0,4}'
+    r'[ \t\r\n]*"id"[ \t\r\n]*:[ \t\r\n]*' + _ID_VALUE
 )
 
 
@@ -163,7 +165,7 @@ def leading_id(head: bytes) -> int | str | None:
     (``"jsonrpc"``, ``"method"``), as editors write them; else ``None`` (JSON-RPC's null id).
     A frame over the size limit, or with a broken header, is dropped unread, and its request
     was never answered with its own id."""
-    found = _LEADING_ID.match(head)
+    found = _LEADING_ID.match(head.decode("utf-8", "replace"))
     if found is None:
         return None
     try:

@@ -195,9 +195,9 @@ class FrameParser:
             header = bytes(self.buffer[: ended.start()])
             del self.buffer[: ended.end()]
             self.in_junk = False
-            error = self._start_body(header)
-            if error is not None:
-                yield FrameError(error.message, bytes(self.buffer[:HEAD_BYTES]))
+            refused = self._start_body(header)
+            if refused is not None:
+                yield FrameError(refused, bytes(self.buffer[:HEAD_BYTES]))
 
     def _alone(self, data: bytes) -> memoryview | None:
         """The body of ``data`` when it is exactly one frame of at least :data:`READ_CHUNK`
@@ -225,7 +225,8 @@ class FrameParser:
             self.have += len(self.buffer)
             self.buffer.clear()
 
-    def _start_body(self, header: bytes) -> FrameError | None:
+    def _start_body(self, header: bytes) -> str | None:
+        """Begin the body ``header`` announces; why the frame is dropped, when it is."""
         value = b""
         for line in header.splitlines():
             name, _, rest = line.partition(b":")
@@ -234,11 +235,11 @@ class FrameParser:
         shown = value[:40].decode("utf-8", "replace")  # (repr escapes what cannot be shown)
         if not value.isdigit():
             self.in_junk = True  # the body that follows belongs to no frame
-            return FrameError(f"invalid Content-Length {shown!r}: frame dropped")
+            return f"invalid Content-Length {shown!r}: frame dropped"
         length = int(value)
         if length > self.max_message:
             self.in_junk = True
-            return FrameError(
+            return (
                 f"Content-Length {length} is over the limit of {self.max_message} bytes: "
                 "frame dropped"
             )
