@@ -53,3 +53,29 @@ def at(line: int, character: int) -> str | None:
 )
 def test_what_a_continuation_continues(line: int, character: int, expected: str | None) -> None:
     assert at(line, character) == expected
+
+
+ARRAYS_ONLY = """\
+a1=[]
+b1=[]
+a1[0]=[:C4,:E4,:G4]
+b1[0]=[1,0.5,0.5]
+x = 3
+"""
+
+
+@pytest.mark.parametrize(("line", "character", "expected"), [(2, 19, "a1[0]"), (4, 3, None)])
+def test_a_document_without_play_lines_is_not_read_again_for_a_run(
+    monkeypatch: pytest.MonkeyPatch, line: int, character: int, expected: str | None
+) -> None:
+    """Its arrays, read once per version, hold every run there is: none. (The statement
+    reading it would take again, ~250 ms of a continuation after an array of the 20,000-note
+    benchmark piece, is made to fail here.)"""
+    from notegen import sonicpi
+
+    def read_again(*_args: object) -> None:
+        raise AssertionError("the whole text was read again")
+
+    monkeypatch.setattr(sonicpi, "context_at", read_again)
+    found = continued(DocumentView("file:///t.rb", 1, ARRAYS_ONLY), (line, character))
+    assert (found.name if found is not None else None) == expected
