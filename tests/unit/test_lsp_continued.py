@@ -26,8 +26,8 @@ x = 3 # [:C4]
 """
 
 
-def at(line: int, character: int) -> str | None:
-    found = continued(DocumentView("file:///t.rb", 1, DOC), (line, character))
+def at(line: int, character: int, view: DocumentView | None = None) -> str | None:
+    found = continued(view or DocumentView("file:///t.rb", 1, DOC), (line, character))
     if found is None:
         return None
     if isinstance(found, PlayRun):
@@ -35,24 +35,46 @@ def at(line: int, character: int) -> str | None:
     return found.name or found.kind
 
 
-@pytest.mark.parametrize(
-    ("line", "character", "expected"),
-    [
-        (3, 7, "a1[0]"),  # the first element
-        (3, 18, "a1[0]"),  # after the last
-        (6, 4, "run of 2 notes"),  # on a play line
-        (7, 2, "run of 2 notes"),  # on a sleep line
-        (8, 10, "array"),  # inside a chord: the chord's own elements
-        (10, 0, "run of 2 notes"),  # the blank line right after the run
-        (0, 3, None),  # use_bpm
-        (4, 8, None),  # durations
-        (12, 2, None),  # other code
-        (12, 9, None),  # a comment that looks like notes
-        (400, 0, None),  # past the document's end
-    ],
-)
+PLACES = [
+    (3, 7, "a1[0]"),  # the first element
+    (3, 18, "a1[0]"),  # after the last
+    (6, 4, "run of 2 notes"),  # on a play line
+    (7, 2, "run of 2 notes"),  # on a sleep line
+    (8, 10, "array"),  # inside a chord: the chord's own elements
+    (10, 0, "run of 2 notes"),  # the blank line right after the run
+    (0, 3, None),  # use_bpm
+    (4, 8, None),  # durations
+    (12, 2, None),  # other code
+    (12, 9, None),  # a comment that looks like notes
+    (400, 0, None),  # past the document's end
+]
+
+
+@pytest.mark.parametrize(("line", "character", "expected"), PLACES)
 def test_what_a_continuation_continues(line: int, character: int, expected: str | None) -> None:
     assert at(line, character) == expected
+
+
+def never_parse(monkeypatch: pytest.MonkeyPatch) -> None:
+    from notegen.sonicpi import context, reader
+
+    def parse(*_args: object) -> None:
+        raise AssertionError("the whole text was read again")
+
+    monkeypatch.setattr(reader, "parse", parse)
+    monkeypatch.setattr(context, "parse", parse)
+
+
+@pytest.mark.parametrize(("line", "character", "expected"), PLACES)
+def test_a_view_read_once_answers_every_cursor_without_reading_again(
+    monkeypatch: pytest.MonkeyPatch, line: int, character: int, expected: str | None
+) -> None:
+    """The view's reading of its version (its arrays, where its comments and strings lie)
+    is all a cursor's run needs: ~250 ms a call in a 20,000-note file when read again."""
+    view = DocumentView("file:///t.rb", 1, DOC)
+    view.arrays()
+    never_parse(monkeypatch)
+    assert at(line, character, view) == expected
 
 
 ARRAYS_ONLY = """\
@@ -68,14 +90,9 @@ x = 3
 def test_a_document_without_play_lines_is_not_read_again_for_a_run(
     monkeypatch: pytest.MonkeyPatch, line: int, character: int, expected: str | None
 ) -> None:
-    """Its arrays, read once per version, hold every run there is: none. (The statement
-    reading it would take again, ~250 ms of a continuation after an array of the 20,000-note
-    benchmark piece, is made to fail here.)"""
-    from notegen import sonicpi
-
-    def read_again(*_args: object) -> None:
-        raise AssertionError("the whole text was read again")
-
-    monkeypatch.setattr(sonicpi, "context_at", read_again)
-    found = continued(DocumentView("file:///t.rb", 1, ARRAYS_ONLY), (line, character))
-    assert (found.name if found is not None else None) == expected
+    """Its arrays hold every run there is: none, so no cursor is looked up in its
+    statements."""
+    view = DocumentView("file:///t.rb", 1, ARRAYS_ONLY)
+    view.arrays()
+    never_parse(monkeypatch)
+    assert at(line, character, view) == expected

@@ -107,6 +107,8 @@ class DocumentView:
         self.text = text
         self._starts: list[int] | None = None
         self._arrays: list[NoteArray] | None = None
+        self._quoted: sonicpi.Quoted | None = None
+        """Where the comments and strings lie, from the parse :meth:`arrays` made."""
         self._lock = threading.Lock()
         mark = _plain_mark
         self._plain_below = mark[1] if mark is not None and mark[0] is text else 0
@@ -168,19 +170,27 @@ class DocumentView:
 
     def arrays(self) -> list[NoteArray]:
         """Every note array of this version (computed once; slow on big files: not on the loop)."""
+        return self._read()[0]
+
+    def quoted(self) -> sonicpi.Quoted:
+        """Where this version's comments and strings lie (read with :meth:`arrays`)."""
+        return self._read()[1]
+
+    def _read(self) -> tuple[list[NoteArray], sonicpi.Quoted]:
         with self._lock:
-            if self._arrays is None:
+            if self._arrays is None or self._quoted is None:
                 try:
-                    self._arrays = sonicpi.read(self.text)
+                    self._arrays, self._quoted = sonicpi.read_with_quoted(self.text)
                 except Exception:  # the reader should never raise; never let it kill a feature
                     log.exception("reader failed on %s (version %s)", self.uri, self.version)
-                    self._arrays = []
-            return self._arrays
+                    self._arrays, self._quoted = [], sonicpi.Quoted((), self.text)
+            return self._arrays, self._quoted
 
     def forget_arrays(self) -> None:
         """Drop the whole-file reading's token objects (the next :meth:`arrays` re-reads)."""
         with self._lock:
             self._arrays = None
+            self._quoted = None
 
     def array_at(self, offset: int) -> NoteArray | None:
         """The note array whose span holds ``offset`` (whole-file reading)."""

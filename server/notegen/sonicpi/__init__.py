@@ -5,8 +5,9 @@ assignments, the seed's bare lines); ``context_at`` says what the cursor sits in
 completion; ``render_block`` writes a playable voice in Robin Newman's ``aN``/``bN``/``cN`` form.
 """
 
-from notegen.sonicpi.context import context_at
-from notegen.sonicpi.reader import read
+from notegen.sonicpi.context import context_at, context_in
+from notegen.sonicpi.quoted import Quoted
+from notegen.sonicpi.reader import read, read_with_quoted
 from notegen.sonicpi.types import (
     ArrayKind,
     CursorContext,
@@ -27,10 +28,13 @@ __all__ = [
     "NoteArray",
     "NoteToken",
     "NumberToken",
+    "Quoted",
     "Span",
     "context_at",
+    "context_in",
     "format_duration",
     "next_free_voice",
     "read",
+    "read_with_quoted",
     "render_block",
 ]

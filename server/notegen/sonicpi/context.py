@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 
 from notegen.melody import Event
-from notegen.sonicpi.reader import _Doc, parse, read_doc
+from notegen.sonicpi.quoted import Quoted
+from notegen.sonicpi.reader import parse, read_doc
 from notegen.sonicpi.statement_context import statement_context
 from notegen.sonicpi.types import CursorContext, LineIndex, NoteArray, NoteToken, Span
 from notegen.sonicpi.voice_line import read_voice_line
@@ -34,27 +35,23 @@ def context_at_offset(text: str, offset: int) -> CursorContext | None:
     if line is not None and line.content_start <= offset <= line.content_end:
         return _build(text, [line], line, offset)
     doc = parse(text)
-    if _in_comment_or_string(doc, offset):
+    quoted = Quoted(doc.tokens, doc.text)
+    if quoted.holds(offset):
         return None
-    arrays = read_doc(doc)
+    return context_in(text, read_doc(doc), quoted, offset)
+
+
+def context_in(
+    text: str, arrays: list[NoteArray], quoted: Quoted, offset: int
+) -> CursorContext | None:
+    """As :func:`context_at_offset`, from a reading of ``text`` already made: its arrays and
+    where its comments and strings lie (:func:`notegen.sonicpi.read_with_quoted`)."""
+    if quoted.holds(offset):
+        return None
     array = _array_at([a for a in arrays if a.kind != "play"], offset)
     if array is None:
-        return statement_context(doc, arrays, offset)  # play/sleep runs
+        return statement_context(text, arrays, offset)  # play/sleep runs
     return _build(text, arrays, array, offset)
-
-
-def _in_comment_or_string(doc: _Doc, offset: int) -> bool:
-    for tok in doc.tokens:
-        if tok.start >= offset:
-            break
-        if tok.kind == "comment" and offset <= tok.end:
-            return True
-        if tok.kind == "str" and offset < tok.end:
-            return True
-        quoted_sym = tok.kind == "sym" and doc.text[tok.start + 1 : tok.start + 2] in ("'", '"')
-        if quoted_sym and offset < tok.end:
-            return True
-    return False
 
 
 def _array_at(arrays: list[NoteArray], offset: int) -> NoteArray | None:

@@ -28,6 +28,7 @@ from notegen.sonicpi.arithmetic import Number, evaluate
 from notegen.sonicpi.brackets import Group, elements, match_groups
 from notegen.sonicpi.lexer import Token, tokenize
 from notegen.sonicpi.names import is_music_name
+from notegen.sonicpi.quoted import Quoted
 from notegen.sonicpi.statements import read_runs
 from notegen.sonicpi.types import ArrayKind, DurationArray, NoteArray, NoteToken, NumberToken, Span
 
@@ -165,6 +166,16 @@ def read(text: str) -> list[NoteArray]:
 
 def read_doc(doc: _Doc) -> list[NoteArray]:
     return _read(doc)
+
+
+def read_with_quoted(text: str) -> tuple[list[NoteArray], Quoted]:
+    """As :func:`read`, and where the text's comments and strings lie, from the same parse
+    (a cursor's context later needs both: :func:`notegen.sonicpi.context.context_in`)."""
+    try:
+        doc = parse(text)
+        return _read(doc), Quoted(doc.tokens, doc.text)
+    except RecursionError:  # pragma: no cover - pathological nesting
+        return [], Quoted((), text)
 
 
 @dataclass(slots=True)

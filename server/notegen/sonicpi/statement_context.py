@@ -9,28 +9,25 @@ string) there is no context, so nothing is offered.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
 
 from notegen.melody import Event
 from notegen.sonicpi.statements import PlayLine, PlayRun
 from notegen.sonicpi.types import CursorContext, NoteArray, NoteToken, Span
-
-if TYPE_CHECKING:
-    from notegen.sonicpi.reader import _Doc
 
 _NOTE_PARTIAL_RE = re.compile(r":?[A-Za-z_][A-Za-z0-9_]*|:|[0-9][0-9_.]*")
 _BEATS_PARTIAL_RE = re.compile(r"[0-9][0-9_.]*")
 _WORD_AFTER_RE = re.compile(r"[A-Za-z0-9_.]*")
 
 
-def statement_context(doc: _Doc, arrays: list[NoteArray], offset: int) -> CursorContext | None:
-    """The statement context at ``offset``, or ``None`` where no note or duration can go."""
+def statement_context(text: str, arrays: list[NoteArray], offset: int) -> CursorContext | None:
+    """The statement context at ``offset`` in ``text`` (``arrays``: its reading), or ``None``
+    where no note or duration can go."""
     runs = [a for a in arrays if isinstance(a, PlayRun)]
     for run in runs:
         for line in run.lines:
             if line.slot.start <= offset <= line.slot.end and line.start <= offset:
-                return _slot_context(doc.text, run, line, offset)
-    return _line_context(doc.text, runs, offset)
+                return _slot_context(text, run, line, offset)
+    return _line_context(text, runs, offset)
 
 
 def _slot_context(text: str, run: PlayRun, line: PlayLine, offset: int) -> CursorContext | None:
