@@ -171,6 +171,27 @@ def test_continue_melody_follows_the_loop_in_play_order():
     ]
 
 
+def test_continue_melody_follows_the_same_order_from_the_servers_reading():
+    """The server's reading of the same text has the voices already: the history made from
+    them is the one made from the arrays."""
+    import pickle
+
+    from notegen.lsp.documents import Reading
+    from notegen.lsp.play_lines import continue_history
+    from notegen.notes import infer_style
+    from notegen.sonicpi import read
+
+    text = PHRASE.replace("  play|\n  sleep 1\n", "") + (
+        "live_loop :bass do\n  play :c2\n  sleep 2\n  play :g2\n  sleep 2\nend\n"
+    )
+    arrays = read(text)
+    reading = pickle.loads(pickle.dumps(Reading(1, read(text), infer_style(text), text)))
+    for run in (a for a in arrays if a.kind == "play"):
+        made = continue_history(arrays, run)
+        assert continue_history(arrays, run, reading.play_voices) == made
+        assert made
+
+
 def test_at_most_eight_other_parts_are_heard_the_nearest_loops_first():
     from notegen.sonicpi.play_order import MAX_OTHERS
 

@@ -179,7 +179,9 @@ def continuation(
         run = array
         made = play_lines.shifted_generate(
             model,
-            play_lines.continue_history(view.arrays(), run),
+            play_lines.continue_history(
+                view.arrays(), run, reading.play_voices if reading is not None else None
+            ),
             count,
             **options.sampling(),
             max_context=max_context,

@@ -23,7 +23,7 @@ from notegen.notes import MAX_SONIC_PI_NOTE, NoteStyle
 from notegen.sampling import softmax
 from notegen.snippets import DEFAULT_BPM, Snippet
 from notegen.sonicpi import format_duration
-from notegen.sonicpi.play_order import heard_before, play_voices, voice_at
+from notegen.sonicpi.play_order import PlayVoice, heard_before, play_voices, voice_at
 from notegen.sonicpi.statement_writer import indent_lines, melody_lines
 from notegen.sonicpi.statements import PlayRun
 from notegen.sonicpi.types import NoteArray, Span
@@ -342,10 +342,14 @@ def run_at(view: DocumentView, line: int, character: int) -> PlayRun | None:
     return array if isinstance(array, PlayRun) else None
 
 
-def continue_history(arrays: list[NoteArray], run: PlayRun) -> list[Event]:
+def continue_history(
+    arrays: list[NoteArray], run: PlayRun, voices: list[PlayVoice] | None = None
+) -> list[Event]:
     """What a continuation follows: the other blocks' earlier runs, then the run's voice in
-    play order up to the run's end (as completion reads it, ``notegen.sonicpi.play_order``)."""
-    voice = voice_at(play_voices(arrays), run.span.start)
+    play order up to the run's end (as completion reads it, ``notegen.sonicpi.play_order``).
+    ``voices``: the :func:`play_voices` of ``arrays`` when a reading has them already (in a
+    file of 400 live_loops, ~60 ms a continuation to make again)."""
+    voice = voice_at(play_voices(arrays) if voices is None else voices, run.span.start)
     own = {r.start for r in voice.runs} if voice is not None else set()
     events: list[Event] = []
     for other in arrays:
