@@ -284,6 +284,8 @@ async def generate_melody(server: Host, *args: Any) -> dict[str, Any]:
     engine = server.engine_for(view.uri)
     model = await model_or_error(server, view.uri)
     latest = server.latest_reading(view.uri)
+    # (a child reads the piece itself: the reading's settings are no small pickle)
+    reading = None if child.wanted(options.length) else own_reading(server, view)
     made = await long_work(
         server,
         engine,
@@ -295,6 +297,7 @@ async def generate_melody(server: Host, *args: Any) -> dict[str, Any]:
         options,
         form,
         preview,
+        reading,
     )
     block, where = made.block, made.where
     asked = None if made.moved else position
