@@ -16,6 +16,7 @@ from notegen.lsp.jobs import melody_block
 from notegen.melody import Event
 from notegen.model import MelodyModel
 from notegen.notes import infer_style
+from notegen.sonicpi.lexer import Token
 from notegen.sonicpi.piece import piece_of
 
 SHIPPED = Path(__file__).resolve().parents[2] / "models" / "notegen.json"
@@ -67,3 +68,24 @@ def test_the_readings_setting_for_a_new_voice_is_the_one_made_from_the_piece(
     assert np.array_equal(from_reading[0], pitches)
     assert np.array_equal(from_reading[1], durations)
     assert not np.array_equal(shipped.log_probs(melody)[0], pitches)  # the others are heard
+
+
+def test_a_block_for_a_view_not_read_yet_parses_its_text_once(
+    shipped: MelodyModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The block needs the text's tokens (where a new voice goes, what never runs) and its
+    arrays: one parse gives both (the server forgets a view's arrays after each reading)."""
+    from notegen.sonicpi import reader
+
+    parses = []
+    tokenize = reader.tokenize
+
+    def counted(text: str) -> list[Token]:
+        parses.append(len(text))
+        return tokenize(text)
+
+    monkeypatch.setattr(reader, "tokenize", counted)
+    view = DocumentView("file:///piece.rb", 3, PIECE)
+    melody_block(shipped, view, None, GenerateOptions(length=8, seed=1), "voice", False)
+    assert parses == [len(PIECE)]
+    assert view.arrays_ready

@@ -30,7 +30,7 @@ from notegen.melody import Event
 from notegen.notes import NoteStyle
 from notegen.sonicpi.commas import commas_between
 from notegen.sonicpi.play_order import play_voices
-from notegen.sonicpi.reader import lone_cr_as_lf
+from notegen.sonicpi.reader import _Doc, lone_cr_as_lf, parse, read_doc
 from notegen.sonicpi.statements import SLOT_HEADS, top_assignments
 from notegen.sonicpi.types import (
     CursorContext,
@@ -185,6 +185,16 @@ class DocumentView:
                     log.exception("reader failed on %s (version %s)", self.uri, self.version)
                     self._arrays, self._quoted = [], sonicpi.Quoted((), self.text)
             return self._arrays, self._quoted
+
+    def parsed(self) -> _Doc:
+        """A parse of this version for a command that needs its tokens (not kept: ~15 MB for
+        a 20,000-note file); the view's arrays are read from it when it has none yet, so
+        such a command parses the text once, not twice."""
+        doc = parse(self.text)
+        with self._lock:
+            if self._arrays is None or self._quoted is None:
+                self._arrays, self._quoted = read_doc(doc), sonicpi.Quoted(doc.tokens, doc.text)
+        return doc
 
     def forget_arrays(self) -> None:
         """Drop the whole-file reading's token objects (the next :meth:`arrays` re-reads)."""

@@ -19,7 +19,6 @@ from notegen.notes import NoteStyle, infer_style
 from notegen.sonicpi import format_duration, next_free_voice
 from notegen.sonicpi.piece import piece_bpm, piece_of
 from notegen.sonicpi.placement import Placement, never_runs, new_voice_placement
-from notegen.sonicpi.reader import parse
 from notegen.sonicpi.statement_writer import next_loop_name, render_live_loop
 from notegen.sonicpi.statements import PlayRun
 from notegen.sonicpi.types import NoteArray
@@ -54,7 +53,7 @@ def melody_block(
     ``reading``: the server's whole reading of this very text, if it has one: what a new
     voice hears of the others is taken from it (made again here, with the other voices'
     harmony: ~90 ms of a 16-note block in the 20,000-note benchmark piece)."""
-    doc = parse(view.text)
+    doc = view.parsed()
     piece = piece_of(doc, view.arrays())
     hidden = None
     if position is not None:
