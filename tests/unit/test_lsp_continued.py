@@ -5,6 +5,8 @@ nothing in other code. A big continuation asks this before it starts a child pro
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from notegen.lsp.documents import DocumentView
 from notegen.lsp.jobs import continued
 from notegen.sonicpi.statements import PlayRun
@@ -96,3 +98,51 @@ def test_a_document_without_play_lines_is_not_read_again_for_a_run(
     view.arrays()
     never_parse(monkeypatch)
     assert at(line, character, view) == expected
+
+
+LINES = [
+    "live_loop :a do",
+    "  play :e4",
+    "  sleep 0.5",
+    "  play 60 # :c4",
+    "  sleep 1",
+    "",
+    "end",
+    "4.times do",
+    '  play "c4"',
+    "  x = 'q'",
+    "a1=[:C4,:E4]",
+    "=begin",
+    "=end",
+    "y = <<~EOS",
+    "  play :d4",
+    "EOS",
+    "  play [:c4, :e4]",
+    '  s = "open',
+]
+
+
+def run_at_by_parsing(view: DocumentView, line: int, character: int) -> PlayRun | None:
+    """The run at a cursor as found before the view kept its reading: the whole text parsed
+    again for the cursor's statement (the specification the kept reading must meet)."""
+    from notegen import sonicpi
+
+    ctx = sonicpi.context_at(view.text, line, character)
+    if ctx is not None and isinstance(ctx.array, PlayRun):
+        return ctx.array
+    array = view.array_at(view.offset_at(line, character))
+    return array if isinstance(array, PlayRun) else None
+
+
+@given(st.lists(st.sampled_from(LINES), min_size=1, max_size=10))
+def test_the_run_at_every_cursor_is_the_one_a_second_parse_finds(lines: list[str]) -> None:
+    from notegen.lsp.play_lines import run_at
+
+    text = "\n".join(lines) + "\n"
+    view = DocumentView("file:///t.rb", 1, text)
+    for line, content in enumerate(text.split("\n")):
+        for character in range(len(content) + 1):
+            kept = run_at(view, line, character)
+            parsed = run_at_by_parsing(view, line, character)
+            spans = [None if r is None else (r.span.start, r.span.end) for r in (kept, parsed)]
+            assert spans[0] == spans[1], (line, character)
