@@ -21,6 +21,7 @@ in ``aN[k]``/``bN[k]`` arrays. ``--document loops``: 400 ``live_loop`` blocks of
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import statistics
 import sys
@@ -109,11 +110,10 @@ def main(argv: list[str] | None = None) -> int:
     command = [str(args.server or Path(sys.executable).parent / "notegen-lsp")]
     if args.model:
         command += ["--model", str(args.model.resolve())]
-    text = (
-        make_document(total_notes=20000, seed=1).text
-        if args.document == "arrays"
-        else (loops_document())
-    )
+    load = os.getloadavg()
+    print(f"machine: {os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    arrays = args.document == "arrays"
+    text = make_document(total_notes=20000, seed=1).text if arrays else loops_document()
     lines = text.split("\n")
     times: dict[str, list[float]] = {}
     errors: dict[str, int] = {}
