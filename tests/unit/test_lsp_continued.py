@@ -57,6 +57,17 @@ def test_what_a_continuation_continues(line: int, character: int, expected: str 
     assert at(line, character) == expected
 
 
+@pytest.mark.parametrize("newline", ["\r\n", "\r"])
+@pytest.mark.parametrize(("line", "character", "expected"), PLACES)
+def test_every_line_ending_continues_the_same(
+    newline: str, line: int, character: int, expected: str | None
+) -> None:
+    """Windows line ends, and old Mac ones (a lone carriage return: editors and LSP end a
+    line there too, the blank line after a run included)."""
+    view = DocumentView("file:///t.rb", 1, DOC.replace("\n", newline))
+    assert at(line, character, view) == expected
+
+
 def never_parse(monkeypatch: pytest.MonkeyPatch) -> None:
     from notegen.sonicpi import context, reader
 
@@ -134,13 +145,16 @@ def run_at_by_parsing(view: DocumentView, line: int, character: int) -> PlayRun 
     return array if isinstance(array, PlayRun) else None
 
 
-@given(st.lists(st.sampled_from(LINES), min_size=1, max_size=10))
-def test_the_run_at_every_cursor_is_the_one_a_second_parse_finds(lines: list[str]) -> None:
+@given(st.lists(st.sampled_from(LINES), min_size=1, max_size=10), st.sampled_from(["\n", "\r"]))
+def test_the_run_at_every_cursor_is_the_one_a_second_parse_finds(
+    lines: list[str], newline: str
+) -> None:
     from notegen.lsp.play_lines import run_at
 
     text = "\n".join(lines) + "\n"
+    text = text.replace("\n", newline)
     view = DocumentView("file:///t.rb", 1, text)
-    for line, content in enumerate(text.split("\n")):
+    for line, content in enumerate(text.replace(newline, "\n").split("\n")):
         for character in range(len(content) + 1):
             kept = run_at(view, line, character)
             parsed = run_at_by_parsing(view, line, character)

@@ -136,6 +136,15 @@ def test_after_sleep_the_cursor_waits_for_beats():
     assert [t.text for t in ctx.before] == [":e4", ":g4"]
 
 
+@pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"])
+def test_the_blank_line_after_a_run_takes_the_next_statements_at_any_line_end(newline: str):
+    """A lone carriage return ends a line for editors and LSP as ``\\n`` does."""
+    text = "live_loop :a do\n  play :e4\n  sleep 0.5\n\nend\n".replace("\n", newline)
+    ctx = context_at(text, 3, 0)
+    assert ctx is not None and ctx.slot == "line"
+    assert [t.text for t in ctx.before] == [":e4"]
+
+
 @pytest.mark.parametrize(
     ("line", "character"),
     [(1, 10), (1, 17), (8, 13), (9, 10), (2, 14), (2, 6)],

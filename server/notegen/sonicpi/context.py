@@ -11,7 +11,7 @@ import re
 
 from notegen.melody import Event
 from notegen.sonicpi.quoted import Quoted
-from notegen.sonicpi.reader import parse, read_doc
+from notegen.sonicpi.reader import lone_cr_as_lf, parse, read_doc
 from notegen.sonicpi.statement_context import statement_context
 from notegen.sonicpi.types import CursorContext, LineIndex, NoteArray, NoteToken, Span
 from notegen.sonicpi.voice_line import read_voice_line
@@ -49,8 +49,8 @@ def context_in(
     if quoted.holds(offset):
         return None
     array = _array_at([a for a in arrays if a.kind != "play"], offset)
-    if array is None:
-        return statement_context(text, arrays, offset)  # play/sleep runs
+    if array is None:  # play/sleep runs: lines as the reader saw them (a lone \r ends one)
+        return statement_context(lone_cr_as_lf(text), arrays, offset)
     return _build(text, arrays, array, offset)
 
 
