@@ -419,7 +419,7 @@ class DocumentView:
         end = self.starts[last + 1] - 1 if last + 1 < self.line_count else len(self.text)
         # the assignments above the region come first (``key = :e3`` … ``play key``); spans
         # of the region keep mapping to the document: ``base`` moves back by their length
-        prelude = top_assignments(self.text, start, self.text[start:end])
+        prelude = lone_cr_as_lf(top_assignments(self.text, start, self.text[start:end]))
         base = start - len(prelude)
         try:
             ctx = sonicpi.context_at(
@@ -465,8 +465,8 @@ def may_hide(text: str, start: int, end: int) -> bool:
     return _OPENS_BLOCK.search(text, start, end) is not None
 
 
-_BEGIN = re.compile(r"^=begin(?=[ \t\n]|$)", re.MULTILINE)
-_END = re.compile(r"^=end(?=[ \t\n]|$)", re.MULTILINE)
+_BEGIN = re.compile(r"^=begin(?=[ \t\r\n]|$)", re.MULTILINE)  # (\r: a Windows line's end)
+_END = re.compile(r"^=end(?=[ \t\r\n]|$)", re.MULTILINE)
 _HEREDOC = re.compile(r"<<([~-]?)(['\"`]?)([A-Za-z_][A-Za-z0-9_]*)\2")
 
 
@@ -493,7 +493,7 @@ def hidden_above(text: str, offset: int) -> bool:
         if body == -1 or body + 1 > offset:
             continue
         terminator = re.compile(
-            rf"^[ \t]*{re.escape(ident)}[ \t]*$" if dash else rf"^{re.escape(ident)}$",
+            rf"^[ \t]*{re.escape(ident)}[ \t]*\r?$" if dash else rf"^{re.escape(ident)}\r?$",
             re.MULTILINE,
         )
         if terminator.search(text, body + 1, offset) is None:

@@ -548,16 +548,19 @@ def _names(doc: _Doc, statements: list[tuple[int, int]]) -> _Names:
     return _Names(dict(constants), dict(rings), base=(constants, rings))
 
 
+# A line starts after \n, \r\n or a lone \r, and ends before either (``^`` and ``$`` know \n only).
 _TOP_ASSIGNMENT_RE = re.compile(
-    r"^[a-z_][A-Za-z0-9_]*[ \t]*=[ \t]*:?[A-Za-z0-9_.]+(?:[ \t]*[-+*][ \t]*:?[A-Za-z0-9_.]+)*"
-    r"[ \t]*(?:#[^\n]*)?$",
+    r"(?:^|(?<=\r))[a-z_][A-Za-z0-9_]*[ \t]*=[ \t]*:?[A-Za-z0-9_.]+"
+    r"(?:[ \t]*[-+*][ \t]*:?[A-Za-z0-9_.]+)*[ \t]*(?:#[^\r\n]*)?(?=[\r\n]|\Z)",
     re.MULTILINE,
 )
 
 
 _TOP_RING_RE = re.compile(
-    r"^([a-z_][A-Za-z0-9_]*)[ \t]*=[ \t]*(?:[\[(]|(?:ring|scale|chord|knit)\b)", re.MULTILINE
+    r"(?:^|(?<=\r))([a-z_][A-Za-z0-9_]*)[ \t]*=[ \t]*(?:[\[(]|(?:ring|scale|chord|knit)\b)",
+    re.MULTILINE,
 )
+_LINE_END_RE = re.compile(r"[\r\n]")
 _WORD_RE = re.compile(r"[a-z_][A-Za-z0-9_]*")
 _RING_CHARS = 4000
 """The longest ring assignment copied above a region (a tune's notes over a few lines)."""
@@ -599,15 +602,15 @@ def _statement_end(text: str, start: int, limit: int) -> int | None:
         elif ch in ")]}":
             depth -= 1
         elif ch == "#":
-            newline = text.find("\n", i)
-            i = limit if newline == -1 else newline
+            newline = _LINE_END_RE.search(text, i)
+            i = limit if newline is None else newline.start()
             continue
         elif ch in "\"'":
             close = text.find(ch, i + 1)
             if close == -1:
                 return None
             i = close
-        elif ch == "\n" and depth <= 0:
+        elif ch in "\r\n" and depth <= 0:
             return i
         i += 1
     return i if depth <= 0 and i >= len(text) else None

@@ -1,0 +1,91 @@
+"""A file's line ends change nothing a cursor gets: ``\\n``, Windows' ``\\r\\n`` and an old Mac
+editor's lone ``\\r`` (LSP ends a line at each) give every cursor the same context.
+
+Each of these read a Windows file wrongly before: the names assigned above a loop
+(``effect = 0`` … ``play :d5+effect``) were not copied for the lines around the cursor, and
+an ``=begin`` block or a heredoc closed above hid every line below it."""
+
+from __future__ import annotations
+
+import pytest
+from notegen.lsp.context import note_context
+from notegen.lsp.documents import DocumentView, Reading, hidden_above
+from notegen.notes import infer_style
+from notegen.sonicpi.statements import top_assignments
+
+PIECE = """\
+effect = 0 # transposes the tune
+base_amp = 0.5
+notes = ring(:bb1, :c2, :g1)
+progression = [
+  :e1,
+  :cs1,
+]
+=begin
+play :c4
+=end
+words = <<~EOS
+  play :d4
+EOS
+a1=[:C4,:E4,:G4]
+b1=[1,0.5,0.5]
+
+live_loop :tune do
+  play :d5+effect, release: 0.25
+  sleep 0.75
+  play :a4+effect
+  sleep 1.25
+
+  play notes.tick, amp: base_amp
+  sleep 0.5
+  p = progression.tick
+  play p
+  sleep 0.25
+end
+"""
+
+ENDS = ["\r\n", "\r"]
+
+
+def contexts(text: str) -> list[object]:
+    """What every cursor of ``text`` gets (its slot, what was typed, the notes before)."""
+    view = DocumentView("file:///piece.rb", 1, text)
+    reading = Reading(1, view.arrays(), infer_style(text), text)
+    out: list[object] = []
+    for line, content in enumerate(PIECE.split("\n")):
+        for character in range(len(content) + 1):
+            nc = note_context(view, line, character, reading, 256)
+            ctx = None if nc is None else nc.local.ctx
+            out.append(
+                None
+                if ctx is None or nc is None
+                else (ctx.slot, ctx.partial, ctx.index, [t.text for t in ctx.before], nc.before)
+            )
+    return out
+
+
+@pytest.mark.parametrize("end", ENDS, ids=["crlf", "cr"])
+def test_every_cursor_gets_what_it_gets_in_the_same_file_with_newlines(end: str) -> None:
+    expected = contexts(PIECE)
+    assert sum(c is not None for c in expected) > 40  # (the loop's slots and the arrays)
+    assert contexts(PIECE.replace("\n", end)) == expected
+
+
+@pytest.mark.parametrize("end", ENDS, ids=["crlf", "cr"])
+def test_the_assignments_above_a_loop_are_copied_at_any_line_end(end: str) -> None:
+    text = PIECE.replace("\n", end)
+    above = text.index("live_loop")
+    copied = top_assignments(text, above, text[above:])
+    assert copied.replace("\r\n", "\n").replace("\r", "\n") == top_assignments(
+        PIECE, PIECE.index("live_loop"), PIECE[PIECE.index("live_loop") :]
+    )
+    assert "effect = 0" in copied and "progression = [" in copied
+
+
+@pytest.mark.parametrize("end", ["\n", *ENDS], ids=["lf", "crlf", "cr"])
+def test_a_closed_begin_block_or_heredoc_hides_nothing_below_it(end: str) -> None:
+    text = PIECE.replace("\n", end)
+    assert not hidden_above(text, text.index("a1=["))
+    assert not hidden_above(text, text.index("live_loop"))
+    assert hidden_above(text, text.index("play :c4"))  # inside =begin ... =end
+    assert hidden_above(text, text.index("  play :d4"))  # inside the heredoc
