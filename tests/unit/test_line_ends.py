@@ -7,11 +7,19 @@ an ``=begin`` block or a heredoc closed above hid every line below it."""
 
 from __future__ import annotations
 
+import bisect
+
 import pytest
+from notegen.config import Settings
+from notegen.lsp import inline
 from notegen.lsp.context import note_context
 from notegen.lsp.documents import DocumentView, Reading, hidden_above
-from notegen.notes import infer_style
-from notegen.sonicpi.statements import top_assignments
+from notegen.lsp.play_lines import continuation_lines, run_snippet
+from notegen.melody import Event
+from notegen.notes import NoteStyle, infer_style
+from notegen.sonicpi import read
+from notegen.sonicpi.statements import PlayRun, top_assignments
+from notegen.sonicpi.types import line_starts
 
 PIECE = """\
 effect = 0 # transposes the tune
@@ -89,3 +97,73 @@ def test_a_closed_begin_block_or_heredoc_hides_nothing_below_it(end: str) -> Non
     assert not hidden_above(text, text.index("live_loop"))
     assert hidden_above(text, text.index("play :c4"))  # inside =begin ... =end
     assert hidden_above(text, text.index("  play :d4"))  # inside the heredoc
+
+
+LOOP = (
+    "key = :e4\n"
+    "live_loop :tune do\n"
+    "  sync :tick\n"
+    "  play key\n"
+    "  sleep 0.5\n"
+    "  play :g4\n"
+    "  sleep 1\n"
+    "    \n"  # (a blank line indented deeper than the run)
+    "end\n"
+)
+
+
+def run_of(text: str) -> PlayRun:
+    (run,) = [a for a in read(text) if isinstance(a, PlayRun)]
+    return run
+
+
+@pytest.mark.parametrize("end", ENDS, ids=["crlf", "cr"])
+def test_a_continuation_lands_after_the_run_in_the_files_line_ends(end: str) -> None:
+    """Where continueMelody's lines go and how they end: in a lone-``\\r`` file the end of
+    the run's last line was looked for as a ``\\n`` (found none: the lines went to the end of
+    the file); in a ``\\r\\n`` file they came with ``\\n`` ends."""
+    made = [Event(64, 0.5), Event(67, 1.0)]
+
+    def continued(text: str) -> str:
+        at, new = continuation_lines(text, run_of(text), made, NoteStyle(case="lower"), False)
+        return text[:at] + new + text[at:]
+
+    assert continued(LOOP.replace("\n", end)) == continued(LOOP).replace("\n", end)
+
+
+@pytest.mark.parametrize("end", ENDS, ids=["crlf", "cr"])
+def test_play_in_sonic_pi_sends_the_same_code_mapped_to_the_same_lines(end: str) -> None:
+    def played(text: str) -> tuple[str, list[int | None]]:
+        snippet = run_snippet(text, run_of(text), read(text))
+        starts = line_starts(text)
+        lines = [
+            None if span is None else bisect.bisect_right(starts, span.start) - 1
+            for span in snippet.origins
+        ]
+        return snippet.code, lines
+
+    code, lines = played(LOOP)
+    assert "key = :e4" in code and "  play :g4" in code
+    assert played(LOOP.replace("\n", end)) == (code, lines)
+
+
+@pytest.mark.parametrize("end", ENDS, ids=["crlf", "cr"])
+def test_ghost_text_on_a_blank_line_fills_its_indentation_at_any_line_end(
+    engine: object, end: str
+) -> None:
+    """On the loop's blank line, indented deeper than the run, the ghost text writes the next
+    statements at the run's indentation (in a lone-``\\r`` file the line's start was looked
+    for as a ``\\n``: the indentation typed was misread)."""
+
+    def ghost(text: str, character: int) -> str | None:
+        view = DocumentView("file:///t.rb", 1, text)
+        nc = note_context(view, 7, character, Reading(1, view.arrays(), infer_style(text)), 256)
+        assert nc is not None and nc.local.ctx.slot == "line"
+        return inline.ghost_text(engine, nc, Settings(phraseLength=2))  # type: ignore[arg-type]
+
+    for character in (0, 1, 2):
+        expected = ghost(LOOP, character)
+        assert expected is not None and expected.lstrip(" ").startswith("play ")
+        got = ghost(LOOP.replace("\n", end), character)
+        assert got is not None
+        assert got.replace(end, "\n") == expected

@@ -25,7 +25,7 @@ from notegen.model import MelodyModel
 from notegen.notes import infer_style
 from notegen.pianoroll import Roll
 from notegen.sampling import tonic_name
-from notegen.sonicpi.types import LINE_BREAK, NoteArray
+from notegen.sonicpi.types import LINE_BREAK, NoteArray, newline_of
 from pygls.exceptions import (
     JsonRpcContentModified,
     JsonRpcException,
@@ -226,15 +226,6 @@ async def _long_work(
 
 
 # -- generateMelody ----------------------------------------------------------------------------
-
-
-def newline_of(text: str) -> str:
-    """The document's line ending (``\\r\\n``, a lone ``\\r`` or ``\\n``), for text we add."""
-    if "\r\n" in text:
-        return "\r\n"
-    if "\r" in text and "\n" not in text:
-        return "\r"
-    return "\n"
 
 
 def block_insertion(

@@ -26,7 +26,15 @@ from notegen.sonicpi import format_duration
 from notegen.sonicpi.play_order import PlayVoice, heard_before, play_voices, voice_at
 from notegen.sonicpi.statement_writer import indent_lines, melody_lines
 from notegen.sonicpi.statements import PlayRun
-from notegen.sonicpi.types import NoteArray, Span
+from notegen.sonicpi.types import (
+    LINE_BREAK,
+    NoteArray,
+    Span,
+    line_end_at,
+    line_start_before,
+    newline_of,
+    next_line_start,
+)
 
 from .completion import (
     HABIT_WINDOW,
@@ -231,7 +239,7 @@ def ghost_text(engine: Engine, nc: NoteContext, settings: Settings) -> str | Non
         return None
     style = run_style(run, nc.numeric)
     text = nc.document
-    rest_of_line = text[nc.local.offset : _line_end(text, nc.local.offset)].strip()
+    rest_of_line = text[nc.local.offset : line_end_at(text, nc.local.offset)].strip()
     count = max(1, min(GHOST_LINES_NOTES, settings.phraseLength))
     if ctx.slot == "note":
         best = notes_only(engine, nc, 1)
@@ -299,27 +307,22 @@ def _continue(events: list[Event], nc: NoteContext, style: RunStyle) -> str:
     return "\n" + body if body else ""
 
 
-def _line_end(text: str, offset: int) -> int:
-    end = text.find("\n", offset)
-    return len(text) if end == -1 else end
-
-
 def _next_line_starts(text: str, offset: int, word: str) -> bool:
     """The line after the cursor's line is already a ``word`` statement."""
-    end = _line_end(text, offset)
-    following = text[end + 1 : _line_end(text, end + 1)].strip()
+    start = next_line_start(text, line_end_at(text, offset))
+    following = text[start : line_end_at(text, start)].strip()
     return following == word or following.startswith(word + " ")
 
 
 def _has_options(text: str, nc: NoteContext) -> bool:
     """The line being typed already has options (``play |, release: 2``)."""
-    line_start = text.rfind("\n", 0, nc.local.offset) + 1
+    line_start = line_start_before(text, nc.local.offset)
     return "," in text[line_start : nc.local.offset].split("note:")[-1]
 
 
 def _missing_indent(text: str, offset: int, indent: str) -> str:
     """What the cursor's blank line lacks of the run's indentation."""
-    typed = text[text.rfind("\n", 0, offset) + 1 : offset]
+    typed = text[line_start_before(text, offset) : offset]
     return indent[len(typed) :] if indent.startswith(typed) else ""
 
 
@@ -371,9 +374,9 @@ def continuation_lines(
         known = [v.value for v in (run.durations.values if run.durations else []) if v.value]
         beats = max(set(known), key=known.count) if known else 1.0
         lines.insert(0, f"sleep {format_duration(beats)}")
-    end = text.find("\n", run.lines[-1].stop)  # after a `play … do |s|` line's block
-    end = len(text) if end == -1 else end
-    return end, "\n" + indent_lines(lines, rs.indent)
+    end = line_end_at(text, run.lines[-1].stop)  # after a `play … do |s|` line's block
+    nl = newline_of(text)  # (the document's line ends: \r\n in a Windows file)
+    return end, nl + indent_lines(lines, rs.indent).replace("\n", nl)
 
 
 def shifted_generate(model, history: list[Event], count: int, **kwargs) -> list[Event]:
@@ -417,20 +420,19 @@ def run_snippet(text: str, run: PlayRun, arrays: Sequence[NoteArray] = ()) -> Sn
     block = run.block
     if block.kind == "top" or block.end is None:
         last = max(run.span.end, run.lines[-1].stop if run.lines else 0)  # a play's block too
-        start, end = _line_start(text, run.span.start), _line_end(text, last)
+        start, end = line_start_before(text, run.span.start), line_end_at(text, last)
     elif block.kind in PLAYED_WHOLE:
-        start, end = block.start, _line_end(text, block.end)
+        start, end = block.start, line_end_at(text, block.end)
     else:
-        start = _line_end(text, block.start) + 1
-        end = max(start, _line_start(text, block.end) - 1)
+        start = next_line_start(text, line_end_at(text, block.start))
+        before_end = line_start_before(text, block.end)  # (its line break's start: before it)
+        end = max(start, before_end - (2 if text.startswith("\r\n", before_end - 2) else 1))
     bpm = run.bpm or DEFAULT_BPM
     code_lines = [f"use_bpm {format_duration(bpm)}"]
     origins: list[Span | None] = [None]
-    offset = 0
     pending: list[tuple[str, Span]] = []  # an assignment over several lines (a ring)
-    for line in text[: _line_start(text, start)].split("\n"):
-        here = Span(offset, offset + len(line))
-        offset += len(line) + 1
+    for line, at in _lines_in(text, 0, line_start_before(text, start)):
+        here = Span(at, at + len(line))
         if pending:
             pending.append((line, here))
             if _balanced("".join(part for part, _ in pending)):
@@ -446,11 +448,9 @@ def run_snippet(text: str, run: PlayRun, arrays: Sequence[NoteArray] = ()) -> Sn
                 origins.append(here)
             else:
                 pending = [(line, here)]
-    offset = start
-    for line in text[start:end].split("\n"):
+    for line, at in _lines_in(text, start, end):
         code_lines.append("" if line.strip().split(" ")[0] == "sync" else line)
-        origins.append(Span(offset, offset + len(line)))
-        offset += len(line) + 1
+        origins.append(Span(at, at + len(line)))
     inside = [a for a in arrays if isinstance(a, PlayRun) and start <= a.span.start < end]
     beats = sum(_beats_of(r) for r in inside or [run])
     return Snippet("\n".join(code_lines) + "\n", tuple(origins), beats * 60.0 / bpm, bpm)
@@ -461,8 +461,16 @@ def _beats_of(run: PlayRun) -> float:
     return beats * (run.block.repeat or 1 if run.block.kind == "times" else 1)
 
 
-def _line_start(text: str, offset: int) -> int:
-    return text.rfind("\n", 0, offset) + 1
+def _lines_in(text: str, start: int, end: int) -> list[tuple[str, int]]:
+    """The lines of ``text[start:end]`` (ended by ``\\n``, ``\\r\\n`` or a lone ``\\r``, as
+    ``str.split("\\n")`` gives a ``\\n`` file's) and where each starts in ``text``."""
+    out: list[tuple[str, int]] = []
+    at = start
+    for brk in LINE_BREAK.finditer(text, start, end):
+        out.append((text[at : brk.start()], at))
+        at = brk.end()
+    out.append((text[at:end], at))
+    return out
 
 
 def _balanced(line: str) -> bool:

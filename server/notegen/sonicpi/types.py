@@ -104,6 +104,36 @@ def line_starts(text: str) -> list[int]:
     return starts
 
 
+def newline_of(text: str) -> str:
+    """The document's line ending (``\\r\\n``, a lone ``\\r`` or ``\\n``), for text we add."""
+    if "\r\n" in text:
+        return "\r\n"
+    if "\r" in text and "\n" not in text:
+        return "\r"
+    return "\n"
+
+
+def line_start_before(text: str, offset: int) -> int:
+    """Where the line holding ``offset`` starts (after ``\\n``, ``\\r\\n`` or a lone ``\\r``)."""
+    start = text.rfind("\n", 0, offset) + 1
+    cr = text.rfind("\r", start, offset)  # (only back to the \n)
+    return start if cr == -1 else cr + 1
+
+
+def line_end_at(text: str, offset: int) -> int:
+    """Where the line holding ``offset`` ends: its line break (the ``\\r`` of ``\\r\\n``),
+    or the text's end."""
+    end = text.find("\n", offset)
+    end = len(text) if end == -1 else end
+    cr = text.find("\r", offset, end)  # (only up to the \n: no search to a big text's end)
+    return end if cr == -1 else cr
+
+
+def next_line_start(text: str, end: int) -> int:
+    """Where the line after the one ending at ``end`` (:func:`line_end_at`) starts."""
+    return end + 2 if text.startswith("\r\n", end) else end + 1
+
+
 def remember_line_starts(text: str, starts: list[int]) -> None:
     """``text``'s line starts, known to its maker (:func:`line_starts` will give them)."""
     _last[int(len(text) >= _BIG)] = (text, starts)
