@@ -230,7 +230,14 @@ def complete(
 
 
 def ghost_text(engine: Engine, nc: NoteContext, settings: Settings) -> str | None:
-    """The rest of the statement at the cursor and the next few ``play``/``sleep`` lines."""
+    """The rest of the statement at the cursor and the next few ``play``/``sleep`` lines,
+    in the document's line ends (``\\r\\n`` in a Windows file)."""
+    ghost = _ghost_text(engine, nc, settings)
+    nl = newline_of(nc.document)
+    return ghost if ghost is None or nl == "\n" else ghost.replace("\n", nl)
+
+
+def _ghost_text(engine: Engine, nc: NoteContext, settings: Settings) -> str | None:
     if engine.model is None or engine.cache is None:
         return None
     ctx = nc.local.ctx
