@@ -203,3 +203,28 @@ def test_in_a_loop_the_notes_after_the_cursor_were_heard_before_it():
     once = context_at("in_thread do\n" + body + "end\n", 5, 7)
     assert [e.pitch for e in looped.history] == [65, 60, 62]  # the previous pass ends on f4
     assert [e.pitch for e in once.history] == [60, 62]
+
+
+class _Reads(list):  # type: ignore[type-arg]
+    """A token list that counts how often a token is looked at."""
+
+    reads = 0
+
+    def __getitem__(self, index):  # type: ignore[no-untyped-def]
+        type(self).reads += 1
+        return super().__getitem__(index)
+
+
+@pytest.mark.parametrize("blank", ["\n", "# a comment\n", "=begin\n=end\n"])
+def test_a_run_of_blank_or_comment_lines_is_read_once(blank: str):
+    """Each newline of a run looked ahead to the run's end: 40,000 blank or comment lines
+    took 50 s to read. A token is now looked at a bounded number of times."""
+    from notegen.sonicpi.reader import parse
+    from notegen.sonicpi.statements import _statements
+
+    text = "play 60\n" + blank * 5000 + "sleep 1\n"
+    doc = parse(text)
+    doc.sig = _Reads(doc.sig)
+    _Reads.reads = 0
+    assert len(_statements(doc)) == 2
+    assert _Reads.reads < 10 * len(doc.sig)
