@@ -29,8 +29,9 @@ class Quoted:
 
     def __init__(self, tokens: Iterable[Token], text: str) -> None:
         """``tokens``: the lexer's, in text order (a heredoc's body after its line)."""
-        self._starts = array("q")
-        self._reach = array("q")
+        wide = "i" if len(text) < 1 << 31 else "q"  # (4 bytes an offset: a view keeps these)
+        self._starts = array(wide)
+        self._reach = array(wide)
         """The furthest offset held by this token or any before it (a running maximum: the
         answer stays right should a token ever lie inside another)."""
         reach = -1
