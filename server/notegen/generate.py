@@ -44,6 +44,7 @@ __all__ = [
     "ContextCache",
     "Primed",
     "generate",
+    "generate_long",
     "generate_rows",
     "next_note_candidates",
     "parallel_rows",
@@ -815,15 +816,7 @@ def generate_steps(
     if count <= 0:
         return []
     if primed is None:
-        cut = trim_context(len(context), max_context)
-        if setting is not None and cut:
-            setting = setting.later(model.beats_of(model.encode(list(context)[:cut])[1]))
-        context = list(context)[cut:]
-        primed = (
-            cache.prime(context, setting=setting)
-            if cache is not None
-            else _prime(model, context, setting=setting)
-        )
+        primed, setting = _prime_context(model, context, max_context, cache, setting)
     sampler = Sampler(temperature=temperature, top_k=top_k, top_p=top_p, seed=seed)
     pmask = _pitch_mask(model, tonic, scale)
     chooser = _PitchChooser(model, pmask, primed.history, setting)
@@ -890,6 +883,75 @@ def generate_steps(
         assert tonic is not None
         out += _cadence(model, here, tail, tonic, pmask, sampler, sampler.rng, setting)
     return out
+
+
+def _prime_context(
+    model: MelodyModel,
+    context: Sequence[Event],
+    max_context: int,
+    cache: ContextCache | None,
+    setting: Setting | None,
+) -> tuple[Primed, Setting | None]:
+    """The model after the last ``max_context`` events of ``context`` (from ``cache`` when
+    given), and ``setting`` moved to where those events start."""
+    cut = trim_context(len(context), max_context)
+    if setting is not None and cut:
+        setting = setting.later(model.beats_of(model.encode(list(context)[:cut])[1]))
+    context = list(context)[cut:]
+    if cache is not None:
+        return cache.prime(context, setting=setting), setting
+    return _prime(model, context, setting=setting), setting
+
+
+def generate_long(
+    model: MelodyModel,
+    context: Sequence[Event],
+    count: int,
+    *,
+    temperature: float = 1.0,
+    top_k: int = 0,
+    top_p: float = 1.0,
+    seed: int | None = None,
+    max_context: int = 256,
+    cache: ContextCache | None = None,
+    setting: Setting | None = None,
+) -> list[Event]:
+    """:func:`generate` for a continuation of any length: from ``2 * PARALLEL_MIN_NOTES``
+    notes on it is sampled as the parallel rows a long block is (:func:`generate_rows`), one
+    after the other in the melody, each continuing ``context``.
+
+    Why: one row is one model step per note (~0.66 ms with sampling, on a 2-CPU VM), so
+    continueMelody's 100,000 notes took 69 s in one row, longer than a client waits; in 16
+    rows a step serves 16 notes. The price is the block's: a fresh start from ``context``
+    every ``count / rows`` notes, and the rows do not hear the rhythm experts."""
+    rows = parallel_rows(count)
+    if rows == 1:
+        return generate(
+            model,
+            context,
+            count,
+            temperature=temperature,
+            top_k=top_k,
+            top_p=top_p,
+            seed=seed,
+            max_context=max_context,
+            cache=cache,
+            setting=setting,
+        )
+    primed, setting = _prime_context(model, context, max_context, cache, setting)
+    sizes = [count * (r + 1) // rows - count * r // rows for r in range(rows)]
+    made = generate_rows(
+        model,
+        (),
+        sizes,
+        temperature=temperature,
+        top_k=top_k,
+        top_p=top_p,
+        seed=seed,
+        primed=primed,
+        setting=setting,
+    )
+    return [event for row in made for event in row]
 
 
 PARALLEL_MIN_NOTES = 320
@@ -965,12 +1027,35 @@ def generate_rows(
     left[-1] = sizes[-1] if ending else 0
     tail = cadence_notes(sizes[-1], ending, tonic)
     made, here = _batch(
-        model, primed, sizes, check, rng, pmask, setting, left, sizes[-1] - tail if tail else -1
+        model,
+        primed,
+        sizes,
+        check,
+        rng,
+        pmask,
+        setting,
+        left,
+        sizes[-1] - tail if tail else -1,
+        starts=_row_starts(model, primed, sizes),
     )
     if tail and here is not None and tonic is not None:
         body = made[-1][: sizes[-1] - tail]
         made[-1] = body + _cadence(model, here, tail, tonic, pmask, check, rng, setting)
     return made
+
+
+def _row_starts(model: MelodyModel, primed: Primed, sizes: Sequence[int]) -> np.ndarray:
+    """Where each of consecutive rows of ``sizes`` events is expected to start, in beats
+    after ``primed``: the events before it at the context's mean length (the model's default
+    length without a context). A row hears the other voices from there, not from where the
+    first row does (a 5,000-note block's last row heard the piece's opening)."""
+    vd = len(model.duration_vocab)
+    played = primed.history % vd
+    mean = model.beats_of(played) / len(played) if len(played) else 0.0
+    if mean <= 0:
+        mean = float(model.default_duration)
+    before = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    return before * mean
 
 
 def _batch(
@@ -985,6 +1070,7 @@ def _batch(
     snap_at: int = -1,
     close: _Close | None = None,
     scores: np.ndarray | None = None,
+    starts: np.ndarray | None = None,
 ) -> tuple[list[list[Event]], Primed | None]:
     """Rows of ``sizes`` events sampled together from ``primed`` (:func:`generate_rows`);
     ``left``: the notes-left count each row starts from (0: unknown). With ``snap_at`` ≥ 0
@@ -993,10 +1079,11 @@ def _batch(
     its rows hear the rhythm experts as :func:`generate` does (the parallel rows of a long
     block do not: per row and step they would cost several model steps). ``scores``: each
     row's log-probability of its events before the last under the model (temperature 1, as
-    generation samples it) is added there."""
+    generation samples it) is added there. ``starts``: each row's start in beats after
+    ``primed`` on the other voices' time line (all 0: alternatives of one place)."""
     rows, steps = len(sizes), max(sizes)
     choosers = [_PitchChooser(model, pmask, primed.history, setting) for _ in range(rows)]
-    ahead = _Ahead(model, primed, 0, setting, rows=rows, left=left)
+    ahead = _Ahead(model, primed, 0, setting, rows=rows, left=left, starts=starts)
     dmask = np.ones(len(model.duration_vocab), dtype=bool)
     dmask[BOS] = False
     h, c = primed.state
@@ -1490,10 +1577,13 @@ class _Ahead:
         setting: Setting | None,
         rows: int = 1,
         left: Sequence[int] | None = None,
+        starts: np.ndarray | None = None,
     ) -> None:
         self.on = bool(model.cond_dim)
         self.setting = setting or Setting()
         self.times = np.full(rows, primed.time)
+        if starts is not None:
+            self.times = self.times + starts
         self.left = np.zeros(rows, np.int64)
         self.left[-1] = count  # what primed predicts: the first generated event
         if left is not None:

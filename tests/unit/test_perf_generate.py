@@ -4,7 +4,9 @@ A 5,000-note block is generated as up to 16 batch rows, one model call per step 
 them; a short block stays one continuous row. These tests pin what that must not change:
 every row is drawn from the distribution a single-row generation draws from (mask,
 temperature, top-k, top-p and the within-melody copy mixture), the result is reproducible,
-and the rows land on section boundaries of the written block.
+and the rows land on section boundaries of the written block. A long continuation
+(continueMelody) is sampled the same way, and each row hears the other voices from where it
+is expected to start.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from notegen.generate import (
     block_row_sizes,
     generate,
     generate_block,
+    generate_long,
     generate_rows,
     parallel_rows,
     row_distributions,
@@ -120,3 +123,48 @@ def test_a_phrase_is_the_start_of_the_long_generation_with_the_same_seed(mixed_m
     melody = CONTEXT * 3
     long = generate(mixed_model, melody, 80, seed=11, top_p=0.9)
     assert generate(mixed_model, melody, 20, seed=11, top_p=0.9) == long[:20]
+
+
+def test_a_continuation_shorter_than_two_rows_is_one_continuous_row(mixed_model):
+    count = 2 * 320 - 1
+    assert generate_long(mixed_model, CONTEXT, count, seed=4, top_p=0.9) == generate(
+        mixed_model, CONTEXT, count, seed=4, top_p=0.9
+    )
+
+
+def test_a_long_continuation_is_its_rows_one_after_another(mixed_model, monkeypatch):
+    calls = []
+    original = mixed_model.step
+    monkeypatch.setattr(
+        mixed_model, "step", lambda *a, **k: calls.append(a[0].shape) or original(*a, **k)
+    )
+    made = generate_long(mixed_model, CONTEXT, 1001, seed=4, top_p=0.9)
+    assert len(made) == 1001
+    assert len(calls) == 333 and set(calls) == {(3,)}  # 333 + 334 + 334 notes in 3 rows
+    rows = generate_rows(mixed_model, CONTEXT, [333, 334, 334], seed=4, top_p=0.9)
+    assert made == [event for row in rows for event in row]
+    assert made != generate_long(mixed_model, CONTEXT, 1001, seed=5, top_p=0.9)
+
+
+def test_each_row_hears_the_other_voices_from_where_the_rows_before_it_end(tmp_path, monkeypatch):
+    """Rows are consecutive: row r starts after the rows before it, at the context's mean
+    length per event (here 1 beat), not where the first row does."""
+    from fixtures.tiny_model import build_tiny_model
+    from notegen import conditioning
+    from notegen.conditioning import COND_DIM, Setting, VoiceTimes
+    from notegen.model import MelodyModel
+
+    model = MelodyModel.load(build_tiny_model(tmp_path, seed=3, conditioning=COND_DIM)[0])
+    context = [Event(60, 0.5), Event(62, 1.5), Event(64, 1.0)]  # 3 beats, 1 a note
+    setting = Setting(others=(VoiceTimes.of([Event(48, 4.0)] * 400),), start=8.0)
+    heard = []
+    original = conditioning.condition_rows
+    monkeypatch.setattr(
+        conditioning,
+        "condition_rows",
+        lambda times, *a, **k: heard.append(np.array(times)) or original(times, *a, **k),
+    )
+    rows = generate_rows(model, context, [320, 320, 320], seed=2, setting=setting)
+    played = np.array([row[0].duration for row in rows])
+    first_step = next(times for times in heard if len(times) == 3)  # (after the context's 4)
+    np.testing.assert_allclose(first_step, 8.0 + 3.0 + np.array([0.0, 320.0, 640.0]) + played)

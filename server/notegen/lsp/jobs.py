@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from notegen.ensemble import piece_lines, setting_for
-from notegen.generate import Block, ContextCache, GenerateOptions, generate, generate_block
+from notegen.generate import Block, ContextCache, GenerateOptions, generate_block, generate_long
 from notegen.melody import Event
 from notegen.model import MelodyModel
 from notegen.notes import NoteStyle, infer_style
@@ -206,7 +206,7 @@ def continuation(
                 setting = reading.setting(array.voice)
             else:
                 setting = setting_for(piece_lines(piece_of(view.text, arrays)), array.voice)
-        made = generate(
+        made = generate_long(
             model,
             history,
             count,

@@ -17,7 +17,7 @@ import numpy as np
 from lsprotocol import types
 from notegen import sonicpi
 from notegen.config import Settings
-from notegen.generate import Candidate, generate
+from notegen.generate import Candidate, generate_long
 from notegen.melody import Event
 from notegen.notes import MAX_SONIC_PI_NOTE, NoteStyle
 from notegen.sampling import softmax
@@ -387,11 +387,12 @@ def continuation_lines(
 
 
 def shifted_generate(model, history: list[Event], count: int, **kwargs) -> list[Event]:
-    """:func:`notegen.generate.generate` in the model's register, moved back (bass lines)."""
+    """:func:`notegen.generate.generate_long` in the model's register, moved back (bass
+    lines)."""
     lo, hi = int(model.pitches.min()), int(model.pitches.max())
     shift = register_shift(history, lo, hi)
     moved = [Event(None if e.pitch is None else e.pitch + shift, e.duration) for e in history]
-    made = generate(model, moved, count, **kwargs)
+    made = generate_long(model, moved, count, **kwargs)
     return [Event(None if e.pitch is None else e.pitch - shift, e.duration) for e in made]
 
 
