@@ -47,19 +47,25 @@ plays or beats it sleeps, and every pitch and time is a float downstream."""
 
 
 def evaluate(
-    tokens: Sequence[Token], notes: bool = False, names: Mapping[str, Number] | None = None
+    tokens: Sequence[Token],
+    notes: bool = False,
+    names: Mapping[str, Number] | None = None,
+    *,
+    start: int = 0,
+    stop: int | None = None,
 ) -> Result:
-    """Evaluate one array element. ``notes``: symbols and ``nil`` are notes/rests (note mode).
+    """Evaluate one array element, ``tokens[start:stop]`` (read in place: an element may
+    reach to the end of the file). ``notes``: symbols and ``nil`` are notes/rests (note mode).
 
     ``names`` are the piece's own constants (``Last = 4``, ``q = 0.5``): a name found there
     has its value, any other name is code only Sonic Pi can evaluate (``dynamic``, never an
     error). Never raises; malformed literal arithmetic gives a ``Result`` with an error.
     """
-    toks = [t for t in tokens if t.kind not in ("nl", "comment")]
-    if not toks:
+    toks = _Significant(tokens, start, len(tokens) if stop is None else min(stop, len(tokens)))
+    if toks.at(0) is None:
         return Result(None, "empty element")
-    if len(toks) == 1:
-        tok = toks[0]
+    if toks.at(1) is None:
+        tok = toks.kept[0]
         if (
             tok.kind == "num"
             and len(tok.value) < _FAST_DIGITS
@@ -75,8 +81,8 @@ def evaluate(
     parser = _Parser(toks, notes, names or {})
     try:
         value = parser.expr()
-        if parser.pos != len(toks):
-            extra = toks[parser.pos]
+        extra = toks.at(parser.pos)
+        if extra is not None:
             if extra.kind in ("sym", "num", "str"):
                 raise _Fail(f"missing comma before {extra.value!r}")
             raise _Dynamic
@@ -123,8 +129,38 @@ def _symbol_note(tok: Token) -> Result | None:
     return result
 
 
-def _text(toks: Sequence[Token]) -> str:
-    return " ".join(t.value for t in toks)[:60]
+class _Significant:
+    """An element's tokens without line breaks and comments, filtered as far as they are
+    read: the parser stops at the first token that makes an element code, and an element
+    of an unclosed bracket reaches to the end of the file (thousands of unclosed ``ring(``
+    one inside another were read in time that grew with the square of their number)."""
+
+    def __init__(self, tokens: Sequence[Token], start: int, stop: int) -> None:
+        self.tokens = tokens
+        self.read = start  # the next of tokens to look at
+        self.stop = stop
+        self.kept: list[Token] = []
+
+    def at(self, k: int) -> Token | None:
+        """The ``k``-th significant token, ``None`` past the last."""
+        kept, tokens = self.kept, self.tokens
+        while len(kept) <= k and self.read < self.stop:
+            tok = tokens[self.read]
+            self.read += 1
+            if tok.kind not in ("nl", "comment"):
+                kept.append(tok)
+        return kept[k] if k < len(kept) else None
+
+
+def _text(toks: _Significant) -> str:
+    """The start of an element's text, for a message (at most 60 characters)."""
+    out: list[str] = []
+    size, k = 0, 0
+    while size <= 60 and (tok := toks.at(k)) is not None:  # (joined: size - 1)
+        out.append(tok.value)
+        size += len(tok.value) + 1
+        k += 1
+    return " ".join(out)[:60]
 
 
 def parse_number(literal: str) -> Number:
@@ -151,7 +187,7 @@ def parse_number(literal: str) -> Number:
 class _Parser:
     """Recursive descent over Ruby's precedence: unary minus, ``**``, ``* / %``, ``+ -``."""
 
-    def __init__(self, toks: list[Token], notes: bool, names: Mapping[str, Number]) -> None:
+    def __init__(self, toks: _Significant, notes: bool, names: Mapping[str, Number]) -> None:
         self.toks = toks
         self.pos = 0
         self.notes = notes
@@ -159,7 +195,7 @@ class _Parser:
         self.depth = 0
 
     def peek(self) -> Token | None:
-        return self.toks[self.pos] if self.pos < len(self.toks) else None
+        return self.toks.at(self.pos)
 
     def take_op(self, *ops: str) -> str | None:
         tok = self.peek()

@@ -532,7 +532,7 @@ def _note_token(doc: _Doc, a: int, b: int, depth: int = 0, *, names_ok: bool = F
             return NoteToken(text, span, top, error, chord, dynamic=dynamic)
     if b - a == 1 and first.kind == "str":
         return _string_note(text, span, first.value)
-    res = evaluate(doc.sig[a:b], notes=True, names=doc.names)
+    res = evaluate(doc.sig, notes=True, names=doc.names, start=a, stop=b)
     if res.error and names_ok and b - a == 1 and first.kind == "sym" and is_music_name(text):
         return NoteToken(text, span, None, dynamic=True)
     return NoteToken(text, span, res.value, res.error, dynamic=res.dynamic)
