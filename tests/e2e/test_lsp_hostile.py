@@ -418,6 +418,30 @@ def test_thousands_of_changes_in_one_did_change_land_where_the_editor_made_them(
     assert client.request("textDocument/hover", hover_params(uri, 49, end + 1), timeout=10) is None
 
 
+def test_a_thousand_changes_inside_a_five_megabyte_line_land_and_the_server_answers(
+    client: Any, tmp_path: Path
+) -> None:
+    """A multi-cursor edit of every 1,000th note of a 5 MB one-line array: each change copied
+    the whole line (13 s in process, no message read meanwhile); the line is now held in
+    pieces while the changes go in."""
+    uri = (tmp_path / "long.rb").as_uri()
+    head = "a1[0]=["
+    client.did_open(uri, head + ":C4," * 1_250_000 + "]\n")
+    changes = []
+    for k in reversed(range(1000)):  # from the end, so that each column is still the one meant
+        at = len(head) + 4 * 1000 * k
+        span = {"start": {"line": 0, "character": at}, "end": {"line": 0, "character": at + 3}}
+        changes.append({"range": span, "text": ":E4"})
+    client.did_change(uri, 2, changes)
+    changed = len(head) + 4 * 1000 * 999 + 1  # on the last change's :E4
+    result = client.request("textDocument/hover", hover_params(uri, 0, changed), timeout=60)
+    assert "MIDI 64" in result["contents"]["value"]
+    unchanged = changed + 4
+    result = client.request("textDocument/hover", hover_params(uri, 0, unchanged), timeout=10)
+    assert "MIDI 60" in result["contents"]["value"]
+    still_serves(client, tmp_path)
+
+
 @pytest.mark.parametrize("uri", [None, 5, ["file:///song.rb"], {"a": 1}])
 def test_a_uri_that_is_no_string_is_invalid_params(client: Any, tmp_path: Path, uri: Any) -> None:
     """cattrs read it as ``str(uri)``: the hover answered null for a document "None"."""
