@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from notegen.sonicpi.types import LINE_BREAK, remember_line_starts
 
@@ -149,7 +149,7 @@ def apply_changes(text: str, changes: Sequence[Any], piece: int = PIECE) -> tupl
             done += 1
             continue
         _as_text(lines, min(start.line, len(lines) - 1) - 1, end.line)
-        plain: list[str] = lines  # type: ignore[assignment]  # (lines low..l1 are strings now)
+        plain = cast(list[str], lines)  # (lines low..l1 are strings now)
         l0, c0 = _place(plain, start.line, start.character)
         l1, c1 = _place(plain, end.line, end.character)
         low = l0 - 1 if l0 else 0  # (a lone \r ending the line before may meet a \n)
