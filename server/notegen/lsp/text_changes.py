@@ -70,9 +70,6 @@ class _Pieces:
         self.pieces = [content[i : i + size] for i in range(0, len(content), size)] or [""]
         self.units = [_utf16_units(piece) for piece in self.pieces]
 
-    def __len__(self) -> int:
-        return sum(map(len, self.pieces)) + len(self.line_break)
-
     def text(self) -> str:
         return "".join((*self.pieces, self.line_break))
 
