@@ -78,3 +78,57 @@ def test_closing_trims_the_heap_only_once_the_warm_states_are_dropped(monkeypatc
 
     asyncio.run(close())
     assert order == ["states dropped", "trim"]
+
+
+async def test_closing_the_last_document_drops_its_states_and_trims_at_once(tiny, monkeypatch):
+    """The soak read the server's memory right after closing its document: 132.4, 148.0 or
+    142.6 MB, as the inference thread had been free or not to drop the warm states before
+    the heap was trimmed. Now the states go and the heap is trimmed while the close is
+    handled, with the inference thread busy; once it is free, the rest goes and it trims
+    again."""
+    import asyncio
+    import json
+    import threading
+
+    from notegen.melody import Event
+
+    trims: list[str] = []
+    monkeypatch.setattr(server, "trim_heap", lambda: trims.append("trim"))
+    ls = server.create_server(str(tiny[0]))
+    ls.protocol.set_writer(Discard())
+
+    def receive(message: dict) -> None:
+        ls.protocol.receive_body(json.dumps({"jsonrpc": "2.0", **message}).encode())
+
+    try:
+        params = {"processId": None, "rootUri": None, "capabilities": {}}
+        receive({"id": 0, "method": "initialize", "params": params})
+        receive({"method": "initialized", "params": {}})
+        await asyncio.wrap_future(ls.engine.load(str(tiny[0])))
+        uri = "file:///song.rb"
+        doc = {"uri": uri, "languageId": "ruby", "version": 1, "text": "a1=[:C4, :E4]\n"}
+        receive({"method": "textDocument/didOpen", "params": {"textDocument": doc}})
+        cache = ls.engine.cache
+        assert cache is not None
+        melody = [Event(60, 1.0), Event(64, 1.0), Event(67, 2.0)]
+        cache.prime(melody, checkpoints=[1, 2])
+        assert cache.cached(cache.ids(melody))
+        busy = threading.Event()
+        held = ls.engine.executor.submit(busy.wait, 10)  # the inference thread, occupied
+        receive({"method": "textDocument/didClose", "params": {"textDocument": {"uri": uri}}})
+        assert not cache.cached(cache.ids(melody)) and trims == ["trim"]
+        busy.set()
+        held.result(10)
+        await asyncio.wait_for(ls.trimming, 10)
+        assert trims == ["trim", "trim"]
+    finally:
+        ls.engine.shutdown()
+        ls.reader.shutdown(wait=False)
+
+
+class Discard:
+    def write(self, data: bytes) -> None:
+        pass
+
+    def close(self) -> None:
+        pass

@@ -288,8 +288,11 @@ class Engine:
 
     def forget_states(self) -> Future[None] | None:
         """Drop the cached model states and results (no document is open any more: ~9 MB of
-        states at the cache's capacity). Runs on the inference thread, behind any request:
-        done when the future is (``None``: shut down)."""
+        states at the cache's capacity). The states go at once (the cache takes its lock),
+        and again on the inference thread, behind any request, with the results only that
+        thread touches: done when the future is (``None``: shut down)."""
+        if self.cache is not None:
+            self.cache.clear()
 
         def clear() -> None:
             if self.cache is not None:
