@@ -150,6 +150,9 @@ class MovedVoice(VoiceTimes):
     def ends(self) -> np.ndarray:
         return self.timeline.beats(self.seconds[1])
 
+    def end_times(self) -> tuple[np.ndarray, Timeline]:
+        return self.seconds[1], self.timeline
+
 
 def setting_for(
     lines: Sequence[VoiceLine],

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from notegen.conditioning import Setting, VoiceTimes, _PerVoices
+from notegen.conditioning import Setting, VoiceTimes, _PerVoices, sorted_onsets
 from notegen.copying import narrow_matches
 
 __all__ = [
@@ -146,7 +146,7 @@ def _build_context(others: tuple[VoiceTimes, ...], durations: np.ndarray) -> Rhy
     # 200,000-note piece. The experts count and compare them: the same answers in any width.
     small = _index_dtype(len(durations))
     return RhythmContext(
-        all_onsets[order],
+        sorted_onsets(others).onsets,  # all_onsets[order]: the consonance expert's array too
         np.concatenate(same)[order].astype(small),
         np.concatenate(text).astype(small),
     )

@@ -284,3 +284,60 @@ def test_what_many_voices_sound_is_counted_from_checkpoints_as_searched_voice_by
     for point in probes.tolist():
         expected = sounding(others, np.array([point]))[0]
         assert np.array_equal(table.sounding(point), expected, equal_nan=True)
+
+
+def _moved_piece(seed: int, microtones: bool = False) -> tuple[VoiceTimes, ...]:
+    """What the first of eight voices hears of the others: voices of a few tempi that change
+    from section to section, moved onto its beats (as a document's reading moves them)."""
+    from notegen.ensemble import VoiceLine, setting_for
+
+    rng = np.random.default_rng(seed)
+    lines = []
+    for number in range(1, 9):
+        line = VoiceLine(number)
+        for _section in range(int(rng.integers(1, 5))):
+            line.section_starts.append(len(line.events))
+            line.bpms.append(float(rng.choice([60, 70, 90, 120, 135])))
+            for _ in range(int(rng.integers(1, 60))):
+                pitch = None if rng.random() < 0.2 else float(rng.integers(36, 90))
+                if pitch is not None and microtones and rng.random() < 0.1:
+                    pitch += 0.5
+                line.events.append(Event(pitch, float(rng.choice([0.25, 0.5, 1.0, 1 / 3, 1.5]))))
+        lines.append(line)
+    return setting_for(lines, 1).others
+
+
+def test_what_moved_voices_sound_is_what_a_search_in_each_voice_finds() -> None:
+    """Voices moved onto the listener's beats: the table keeps none of their ends itself (it
+    moves the few it reads from the voices' own ends in seconds) and, with whole MIDI notes,
+    their pitches in one byte each; what it reads at every onset and end of theirs, just
+    around them and between them is what a search in every voice finds."""
+    from notegen.conditioning import _EPS, sounding
+    from notegen.consonance import _Concatenated
+
+    for seed in range(6):
+        for microtones in (False, True):
+            others = _moved_piece(seed, microtones)
+            table = _Concatenated.of(others)
+            assert table is not None
+            assert table.ends is None and table.time_map is not None
+            assert table.pitches.dtype == (np.float64 if microtones else np.int8)
+            edges = np.unique(np.concatenate([v.onsets for v in others] + [v.ends for v in others]))
+            probes = np.concatenate([edges, edges - _EPS, edges + _EPS, edges + 0.01, [-3.0, 1e6]])
+            for point in probes.tolist():
+                expected = sounding(others, np.array([point]))[0]
+                assert np.array_equal(table.sounding(point), expected, equal_nan=True)
+
+
+def test_the_consonance_and_rhythm_experts_search_one_copy_of_the_sorted_onsets() -> None:
+    from notegen.conditioning import Setting as Place
+    from notegen.consonance import _Concatenated
+    from notegen.rhythm import rhythm_context
+
+    others = _moved_piece(3)
+    table = _Concatenated.of(others)
+    context = rhythm_context(Place(others=others), np.array([0.25, 0.5, 1.0, 2.0]))
+    assert table is not None and context is not None
+    assert context.onsets is table.sorted_onsets
+    every = np.concatenate([v.onsets for v in others])
+    assert context.onsets.tolist() == np.sort(every, kind="stable").tolist()
