@@ -175,9 +175,18 @@ def setting_for(
     reference = own or others[0]
     sec_points, beat_points = reference.tempo_map(default)
     last_rate = reference.bpms[-1] / 60.0 if reference.bpms else 1.0
-    timeline = Timeline(sec_points, beat_points, last_rate)
     tempo = (default, last_rate, sec_points.tobytes(), beat_points.tobytes())
     known: dict[tuple[Any, ...], VoiceTimes] = {} if shared is None else shared
+    # One time line object per tempo map: a table of the voices (the consonance expert's)
+    # moves the few ends it reads when they are all moved by the same one.
+    timeline = next(
+        (
+            found.timeline
+            for line in others
+            if isinstance(found := known.get((line.number, tempo)), MovedVoice)
+        ),
+        None,
+    ) or Timeline(sec_points, beat_points, last_rate)
     times = []
     for line in others:
         key = (line.number, tempo)

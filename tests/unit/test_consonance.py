@@ -341,3 +341,23 @@ def test_the_consonance_and_rhythm_experts_search_one_copy_of_the_sorted_onsets(
     assert context.onsets is table.sorted_onsets
     every = np.concatenate([v.onsets for v in others])
     assert context.onsets.tolist() == np.sort(every, kind="stable").tolist()
+
+
+def test_listeners_of_one_tempo_hear_voices_moved_by_one_time_line() -> None:
+    """Voices of one length at one tempo (every listener's tempo map the same): each
+    listener's others are moved by one time line object, though some of them were moved for
+    an earlier listener, so every listener's table moves the ends it reads instead of
+    keeping them all."""
+    from notegen.consonance import _Concatenated
+    from notegen.ensemble import VoiceLine, setting_for
+
+    lines = []
+    for number in range(1, 5):
+        line = VoiceLine(number, [Event(60 + number, 0.5)] * 20, [0], [90.0])
+        lines.append(line)
+    shared: dict = {}
+    for number in range(1, 5):
+        others = setting_for(lines, number, shared=shared).others
+        assert len({id(v.timeline) for v in others}) == 1  # type: ignore[attr-defined]
+        table = _Concatenated.of(others)
+        assert table is not None and table.ends is None
