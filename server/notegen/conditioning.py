@@ -288,7 +288,7 @@ class SortedOnsets:
     (what starts with a note) search. One copy per listening voice, shared by both: each
     expert kept its own, 152 kB a listening voice in the 20-voice benchmark piece."""
 
-    __slots__ = ("onsets", "owners", "voices")
+    __slots__ = ("in_order", "onsets", "owners", "voices")
 
     def __init__(self, others: tuple[VoiceTimes, ...]) -> None:
         # (Not the voices themselves: the memo holds them weakly, and so must what it keeps.)
@@ -296,6 +296,8 @@ class SortedOnsets:
         self.voices = tuple(k for k, o in enumerate(every) if o.size)
         """Where in the tuple the voices that have onsets are (:attr:`owners` counts them)."""
         onsets = [every[k] for k in self.voices]
+        self.in_order = all(np.isfinite(o).all() and (np.diff(o) >= 0).all() for o in onsets)
+        """Every voice's onsets are finite and never decrease."""
         self.onsets: np.ndarray = np.zeros(0)
         """The onsets, sorted."""
         self.owners: np.ndarray = np.zeros(0, np.int16)

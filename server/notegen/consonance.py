@@ -222,10 +222,7 @@ class _Concatenated:
     def of(cls, others: tuple[VoiceTimes, ...]) -> _Concatenated | None:
         order = sorted_onsets(others)  # (the rhythm experts' too)
         voices = [others[k] for k in order.voices]
-        if not voices:
-            return None
-        onsets = [np.asarray(v.onsets, np.float64) for v in voices]
-        if not all(np.isfinite(o).all() and (np.diff(o) >= 0).all() for o in onsets):
+        if not voices or not order.in_order:
             return None
         pitches = np.concatenate([np.asarray(v.pitches, np.float64) for v in voices])
         return cls(order, voices, _compact(pitches))

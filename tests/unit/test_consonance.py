@@ -361,3 +361,22 @@ def test_listeners_of_one_tempo_hear_voices_moved_by_one_time_line() -> None:
         assert len({id(v.timeline) for v in others}) == 1  # type: ignore[attr-defined]
         table = _Concatenated.of(others)
         assert table is not None and table.ends is None
+
+
+def test_voices_whose_onsets_go_back_are_searched_voice_by_voice() -> None:
+    """An onset that goes back (or is not finite): no concatenated table, and what sounds is
+    still what a search in every voice finds."""
+    from notegen.conditioning import sounding
+    from notegen.consonance import _Concatenated, _Sounding
+
+    steady = VoiceTimes(
+        np.array([0.0, 1.0, 2.0]), np.array([1.0, 2.0, 3.0]), np.array([60.0, 62, 64])
+    )
+    for onsets in ([0.0, 2.0, 1.0], [0.0, np.nan, 2.0]):
+        odd = VoiceTimes(np.array(onsets), np.array(onsets) + 1.0, np.array([48.0, 50, 52]))
+        others = (steady, odd)
+        assert _Concatenated.of(others) is None
+        table = _Sounding(others)
+        for point in (0.0, 0.5, 1.0, 1.5, 2.0, 2.5):
+            heard = sounding(others, np.array([point]))[0]
+            assert table.at(others, point) == tuple(sorted(heard[np.isfinite(heard)].tolist()))
