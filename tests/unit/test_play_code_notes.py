@@ -19,7 +19,7 @@ from notegen.lsp.context import note_context
 from notegen.lsp.documents import DocumentView, Reading
 from notegen.melody import Event
 from notegen.notes import NoteStyle, infer_style
-from notegen.sonicpi import read
+from notegen.sonicpi import read, statements
 from notegen.sonicpi.play_order import play_voices
 from notegen.sonicpi.statements import PlayRun, top_assignments
 
@@ -260,6 +260,37 @@ def test_ring_assignments_above_a_block_come_with_it_when_the_block_is_read_alon
         "sc = (scale key, :minor_pentatonic).shuffle\n", ""
     )
     assert top_assignments("notes = [\n  :e4,\n", 16) == ""  # unclosed: not copied
+
+
+def test_far_down_a_long_document_the_assignments_come_from_its_head_and_above_the_block():
+    # a piece's settings at its top, then ~400 kB of play lines: the block at the end still
+    # knows them, and what was set just above it, but the search does not read everything
+    # between (each completion makes it again)
+    filler = "  play :e4\n  sleep 0.25\n" * 16_000
+    text = (
+        "key = :e3\n"
+        "notes = (ring :e4, :g4)\n"
+        "live_loop :long do\n" + filler + "end\n"
+        "lost = 7\n" + filler + "shift = 12\n"
+        "tune = [:c4, :d4]\n"
+        "live_loop :a do\n"
+        "  play notes.tick + shift\n"
+        "  play tune.tick\n"
+        "  play lost\n"
+        "end\n"
+    )
+    above = text.index("live_loop :a")
+    assert top_assignments(text, above, text[above:]) == (
+        "key = :e3\nnotes = (ring :e4, :g4)\nshift = 12\ntune = [:c4, :d4]\n"
+    )
+
+
+def test_the_head_of_a_long_document_is_cut_at_a_line_end():
+    # the head's last line is not read in part (`key = :e3` cut to `key = :e`)
+    cut = statements._HEAD_CHARS
+    text = "x = 1\n" + " " * (cut - 15) + "\nkey = :e3\n" + "  sleep 1\n" * 20_000
+    assert text[cut - 2 : cut] == ":e"
+    assert top_assignments(text, len(text)) == "x = 1\n"
 
 
 # -- completion and inserted lines -----------------------------------------------------------------
