@@ -14,7 +14,7 @@ from types import SimpleNamespace
 import pytest
 from lsprotocol import types
 from notegen.lsp.protocol import _splice
-from notegen.sonicpi.types import line_starts
+from notegen.sonicpi.types import MovedStarts, line_starts
 
 LSP_LINE = re.compile(r"\r\n|\r|\n")
 
@@ -109,3 +109,34 @@ def test_random_changes_give_the_spec_s_text() -> None:
         ):
             continue  # a position inside a surrogate pair: no editor sends one
         assert splice(text, c) == expected, (text, c)
+
+
+def test_typing_in_a_document_of_many_lines_moves_its_line_table_without_copying_it() -> None:
+    # 6,000 play/sleep lines: keystrokes inside one line, then another, and a deletion; the
+    # table a splice hands over is the new text's at every index, read through the old one
+    text = "live_loop :a do\n" + "  play :e4\n  sleep 0.25\n" * 3000 + "end\n"
+    rng = random.Random(5)
+    line = 4001
+    for k in range(120):
+        if k % 40 == 39:
+            line = rng.randrange(1, 6000)
+        width = len(text.split("\n")[line])
+        column = rng.randint(0, width)
+        if rng.random() < 0.3 and column < width:
+            text = splice(text, change(line, column, line, column + 1, ""))
+        else:
+            text = splice(text, change(line, column, line, column, rng.choice([":c4,", "7", " "])))
+        starts, fresh = line_starts(text), [0, *(m.end() for m in LSP_LINE.finditer(text))]
+        assert list(starts) == fresh
+        assert (starts[-1], starts[-2], starts[line : line + 3]) == (
+            fresh[-1],
+            fresh[-2],
+            fresh[line : line + 3],
+        )
+    # typing on in one line: one table under the moves, never copied
+    held = line_starts(text)
+    for _ in range(3):
+        text = splice(text, change(line, 0, line, 0, "#"))
+    moved = line_starts(text)
+    assert isinstance(held, MovedStarts) and isinstance(moved, MovedStarts)
+    assert moved._base is held._base

@@ -18,6 +18,7 @@ import bisect
 import logging
 import re
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -105,7 +106,7 @@ class DocumentView:
         self.uri = uri
         self.version = version
         self.text = text
-        self._starts: list[int] | None = None
+        self._starts: Sequence[int] | None = None
         self._arrays: list[NoteArray] | None = None
         self._quoted: sonicpi.Quoted | None = None
         """Where the comments and strings lie, from the parse :meth:`arrays` made."""
@@ -124,7 +125,7 @@ class DocumentView:
     # -- positions ---------------------------------------------------------------------------
 
     @property
-    def starts(self) -> list[int]:
+    def starts(self) -> Sequence[int]:
         """Offset of the first character of every line (``\\n``, ``\\r\\n`` or lone ``\\r``)."""
         if self._starts is None:
             self._starts = line_starts(self.text)

@@ -57,7 +57,7 @@ from cattrs.cols import is_mutable_sequence, is_sequence
 from cattrs.errors import ClassValidationError, IterableValidationError, IterableValidationNote
 from lsprotocol import types
 from notegen.sonicpi.commas import remember_splice
-from notegen.sonicpi.types import line_end, line_starts, remember_line_starts
+from notegen.sonicpi.types import line_end, line_starts, moved_starts, remember_line_starts
 from pygls.exceptions import (
     JsonRpcException,
     JsonRpcInternalError,
@@ -821,6 +821,5 @@ def _splice(doc: Any, change: Any) -> bool:
     same_line = start.line == end.line < len(starts)
     if same_line and "\n" not in change.text and "\r" not in change.text:
         shift = len(change.text) - (offsets[1] - offsets[0])  # the lines after move by it
-        kept = starts[: start.line + 1]
-        remember_line_starts(spliced, kept + [s + shift for s in starts[start.line + 1 :]])
+        remember_line_starts(spliced, moved_starts(starts, start.line, shift))
     return True

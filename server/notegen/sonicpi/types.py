@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import bisect
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, overload
 
 from notegen.melody import Event
 
@@ -53,7 +54,7 @@ LINE_BREAK = re.compile(r"\r\n|\n|\r")
 
 _BIG = 65_536
 """Texts at least this long keep their line starts in a slot of their own."""
-_last: list[tuple[str, list[int]] | None] = [None, None]
+_last: list[tuple[str, Sequence[int]] | None] = [None, None]
 """The latest text asked about (the very object) and its line starts: ``[0]`` of a short
 text, ``[1]`` of a long one. Apart, the small regions the reader reads around a cursor (a
 window of a long line, a block of statements) do not push out a whole document's starts,
@@ -69,7 +70,7 @@ server trims it when idle; ~4 µs a fault on the test VM), where chunks reuse th
 blocks."""
 
 
-def line_starts(text: str) -> list[int]:
+def line_starts(text: str) -> Sequence[int]:
     """Offset of the first character of every line of ``text`` (callers never change the
     list: the latest one is shared).
 
@@ -84,6 +85,7 @@ def line_starts(text: str) -> list[int]:
     last = _last[slot]
     if last is not None and last[0] is text:
         return last[1]
+    starts: list[int]
     if "\r" not in text:
         starts = [0]
         pos = text.find("\n")
@@ -134,12 +136,70 @@ def next_line_start(text: str, end: int) -> int:
     return end + 2 if text.startswith("\r\n", end) else end + 1
 
 
-def remember_line_starts(text: str, starts: list[int]) -> None:
+def remember_line_starts(text: str, starts: Sequence[int]) -> None:
     """``text``'s line starts, known to its maker (:func:`line_starts` will give them)."""
     _last[int(len(text) >= _BIG)] = (text, starts)
 
 
-def line_end(text: str, starts: list[int], line: int) -> int:
+MOVE_FROM_LINES = 4096
+"""Line starts from this many up are moved by an edit (:func:`moved_starts`) without a copy."""
+
+
+def moved_starts(starts: Sequence[int], line: int, shift: int) -> Sequence[int]:
+    """The line starts of a text edited inside ``line`` (no line break written or removed):
+    ``starts`` with those of the lines after it moved by ``shift``. Many lines are read
+    through a :class:`MovedStarts`: a copy, moved, cost every keystroke ~12 ms in a 4.8 MB
+    document of 400,000 ``play``/``sleep`` lines (measured)."""
+    if shift == 0:
+        return starts
+    if isinstance(starts, MovedStarts):
+        return starts.moved(line, shift)
+    if len(starts) < MOVE_FROM_LINES:
+        return [*starts[: line + 1], *(s + shift for s in starts[line + 1 :])]
+    return MovedStarts(starts, line, shift)
+
+
+class MovedStarts(Sequence[int]):
+    """Line starts read through those of an earlier text, the lines after ``line`` moved by
+    ``shift``: what typing inside one line makes. The next edit in the same line moves them
+    further; one in another line copies them once (:meth:`moved`). Immutable, as a text's
+    line starts are (the event loop hands them to the inference thread)."""
+
+    __slots__ = ("_base", "_line", "_shift")
+
+    def __init__(self, base: Sequence[int], line: int, shift: int) -> None:
+        self._base, self._line, self._shift = base, line, shift
+
+    def moved(self, line: int, shift: int) -> Sequence[int]:
+        """These starts after an edit inside ``line`` that moved the lines after it by ``shift``."""
+        if line == self._line:
+            return MovedStarts(self._base, line, self._shift + shift)
+        return MovedStarts(self.copy(), line, shift)
+
+    def copy(self) -> list[int]:
+        """The starts as a plain list."""
+        cut, shift = self._line + 1, self._shift
+        return [*self._base[:cut], *(s + shift for s in self._base[cut:])]
+
+    def __len__(self) -> int:
+        return len(self._base)
+
+    @overload
+    def __getitem__(self, index: int) -> int: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[int]: ...
+
+    def __getitem__(self, index: int | slice) -> int | list[int]:
+        if isinstance(index, slice):
+            return self.copy()[index]
+        value = self._base[index]
+        if index < 0:
+            index += len(self._base)
+        return value + self._shift if index > self._line else value
+
+
+def line_end(text: str, starts: Sequence[int], line: int) -> int:
     """Offset just past the last character of ``line`` (before its line break)."""
     if line + 1 >= len(starts):
         return len(text)
@@ -159,7 +219,7 @@ class LineIndex:
 
     def __init__(self, text: str) -> None:
         self.text = text
-        self.starts = line_starts(text)
+        self.starts: Sequence[int] = line_starts(text)
 
     def offset(self, line: int, character: int) -> int:
         if line < 0:
