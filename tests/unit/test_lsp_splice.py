@@ -14,7 +14,7 @@ from types import SimpleNamespace
 import pytest
 from lsprotocol import types
 from notegen.lsp.protocol import _splice
-from notegen.sonicpi.types import MovedStarts, line_starts
+from notegen.sonicpi.types import ArrayStarts, MovedStarts, line_starts
 
 LSP_LINE = re.compile(r"\r\n|\r|\n")
 
@@ -140,3 +140,19 @@ def test_typing_in_a_document_of_many_lines_moves_its_line_table_without_copying
     moved = line_starts(text)
     assert isinstance(held, MovedStarts) and isinstance(moved, MovedStarts)
     assert moved._base is held._base
+
+
+def test_the_line_table_of_many_short_lines_is_an_array_read_as_ints() -> None:
+    text = "a1=[]\n" + "".join(f"a1[{k}]=[:C4]\n" for k in range(5000)) + "end"
+    starts = line_starts(text)
+    assert isinstance(starts, ArrayStarts)
+    fresh = [0, *(m.end() for m in LSP_LINE.finditer(text))]
+    assert (len(starts), list(starts), starts[-1], starts[4000:4003]) == (
+        len(fresh),
+        fresh,
+        fresh[-1],
+        fresh[4000:4003],
+    )
+    assert type(starts[17]) is int
+    # a few lines are a plain list, as before
+    assert type(line_starts("a1=[]\n" * 100)) is list

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, overload
+from typing import Any, Literal, overload
 
 from notegen.melody import Event
 
@@ -85,21 +85,18 @@ def line_starts(text: str) -> Sequence[int]:
     last = _last[slot]
     if last is not None and last[0] is text:
         return last[1]
-    starts: list[int]
+    starts: Sequence[int]
     if "\r" not in text:
-        starts = [0]
+        found = [0]
         pos = text.find("\n")
         while pos != -1:
-            starts.append(pos + 1)
-            if len(starts) == _FIND_LINES and pos < _FIND_LINES * 1024 and text.isascii():
-                # short lines: the rest at numpy's speed
-                import numpy as np
-
-                for at in range(pos + 1, len(text), _FIND_CHUNK):
-                    piece = np.frombuffer(text[at : at + _FIND_CHUNK].encode("ascii"), np.uint8)
-                    starts += (np.flatnonzero(piece == 10) + (at + 1)).tolist()
+            found.append(pos + 1)
+            if len(found) == _FIND_LINES and pos < _FIND_LINES * 1024 and text.isascii():
+                starts = _short_lines(text, found)  # the rest at numpy's speed
                 break
             pos = text.find("\n", pos + 1)
+        else:
+            starts = found
     else:
         starts = [0, *(m.end() for m in LINE_BREAK.finditer(text))]
     _last[slot] = (text, starts)
@@ -134,6 +131,25 @@ def line_end_at(text: str, offset: int) -> int:
 def next_line_start(text: str, end: int) -> int:
     """Where the line after the one ending at ``end`` (:func:`line_end_at`) starts."""
     return end + 2 if text.startswith("\r\n", end) else end + 1
+
+
+def _short_lines(text: str, found: list[int]) -> Sequence[int]:
+    """``found``, the first lines' starts, and those of the rest of ``text`` (ASCII, its lines
+    short), found by numpy a chunk at a time. Past :data:`MOVE_FROM_LINES` lines they stay in
+    an array (:class:`ArrayStarts`): as a list, the 400,000 of a 4.8 MB document of ``play``
+    lines took ~8 ms more to make and ~11 MB more to hold (measured)."""
+    import numpy as np
+
+    chunks = [
+        np.flatnonzero(np.frombuffer(text[at : at + _FIND_CHUNK].encode("ascii"), np.uint8) == 10)
+        + (at + 1)
+        for at in range(found[-1], len(text), _FIND_CHUNK)
+    ]
+    if len(found) + sum(map(len, chunks)) < MOVE_FROM_LINES:
+        for chunk in chunks:
+            found += chunk.tolist()
+        return found
+    return ArrayStarts(np.concatenate([np.asarray(found, np.int64), *chunks]))
 
 
 def remember_line_starts(text: str, starts: Sequence[int]) -> None:
@@ -176,10 +192,15 @@ class MovedStarts(Sequence[int]):
             return MovedStarts(self._base, line, self._shift + shift)
         return MovedStarts(self.copy(), line, shift)
 
-    def copy(self) -> list[int]:
-        """The starts as a plain list."""
+    def copy(self) -> Sequence[int]:
+        """The starts held on their own (a list, or an array under an :class:`ArrayStarts`)."""
+        if isinstance(self._base, ArrayStarts):
+            return self._base.moved(self._line, self._shift)
         cut, shift = self._line + 1, self._shift
         return [*self._base[:cut], *(s + shift for s in self._base[cut:])]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.copy())
 
     def __len__(self) -> int:
         return len(self._base)
@@ -192,11 +213,44 @@ class MovedStarts(Sequence[int]):
 
     def __getitem__(self, index: int | slice) -> int | list[int]:
         if isinstance(index, slice):
-            return self.copy()[index]
+            return list(self.copy()[index])
         value = self._base[index]
         if index < 0:
             index += len(self._base)
         return value + self._shift if index > self._line else value
+
+
+class ArrayStarts(Sequence[int]):
+    """Line starts held in a numpy array (int64), read as ints: many lines
+    (:func:`_short_lines`)."""
+
+    __slots__ = ("array",)
+
+    def __init__(self, array: Any) -> None:
+        self.array = array
+
+    def moved(self, line: int, shift: int) -> ArrayStarts:
+        """A copy, the starts of the lines after ``line`` moved by ``shift``."""
+        array = self.array.copy()
+        array[line + 1 :] += shift
+        return ArrayStarts(array)
+
+    def __len__(self) -> int:
+        return len(self.array)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.array.tolist())
+
+    @overload
+    def __getitem__(self, index: int) -> int: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[int]: ...
+
+    def __getitem__(self, index: int | slice) -> int | list[int]:
+        if isinstance(index, slice):
+            return self.array[index].tolist()  # type: ignore[no-any-return]
+        return int(self.array[index])
 
 
 def line_end(text: str, starts: Sequence[int], line: int) -> int:
