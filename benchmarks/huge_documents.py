@@ -10,7 +10,11 @@ One server (its model loaded first, on a small document), then for each document
 - ``plain``: a 5 MB line that is no code at all (``xxxx…``);
 - ``notes``: 200,000 notes, 2,000 lines of 100 notes each, every line its own melody;
 - ``line``: 200,000 notes in one plain array on one line (``a1=[:E4,:C5,…]``, 780 kB), the
-  form of a voice written without sections.
+  form of a voice written without sections;
+- ``play``: 200,000 notes as ``play``/``sleep`` lines in one ``live_loop`` (400,000 lines,
+  4.8 MB), the form most Sonic Pi code takes; its cursors sit after a ``play ``, and each
+  keystroke there is a new ``play`` line (a line break, ``play ``, the completion, then the
+  note and its ``sleep``).
 
 it sends ``didOpen`` and right after it the first completion (timed from that request: the
 server must take in the document first, as an editor's first request after opening does;
@@ -61,7 +65,16 @@ def documents(seed: int) -> dict[str, tuple[str, float]]:
         "plain": ("x" * 5_000_000 + "\n", 50.0),
         "notes": ("\n".join(lines) + "\n", 10.0),
         "line": ("a1=[" + ",".join(rng.choices(NOTE_NAMES, k=200_000)) + "]\n", 10.0),
+        "play": ("live_loop :huge do\n" + "".join(map(play_lines, PLAYED)) + "end\n", 10.0),
     }
+
+
+PLAYED = [f"{n}\n  sleep 0.25" for n in NOTE_NAMES if n != ":r"] * (200_000 // 10)
+"""The ``play`` document's notes, each with its ``sleep``."""
+
+
+def play_lines(played: str) -> str:
+    return f"  play {played}\n"
 
 
 class Probe:
@@ -77,7 +90,8 @@ class Probe:
         return pending.latency_s, result
 
     def type_note(self, line: int, character: int, text: str) -> None:
-        self.lines[line] = self.lines[line][:character] + text + self.lines[line][character:]
+        if "\n" not in text:
+            self.lines[line] = self.lines[line][:character] + text + self.lines[line][character:]
         self.version += 1
         position = {"line": line, "character": character}
         self.client.did_change(
@@ -93,6 +107,10 @@ def places(name: str, lines: list[str], count: int, rng: random.Random) -> list[
     for _ in range(count):
         fixed = {"array": 1, "plain": 0, "line": 0}
         line = fixed[name] if name in fixed else rng.randrange(1, len(lines) - 1)
+        if name == "play":  # after a play (the next line's, on a sleep line)
+            line += lines[line].startswith("  sleep")
+            out.append((line, len("  play ")))
+            continue
         text = lines[line]
         low = text.index("[") + 1 if "[" in text else 0
         at = rng.randrange(low, len(text))
@@ -165,12 +183,22 @@ def run_document(
     typing = []
     if name != "plain":
         line, character = places(name, lines, 1, rng)[0]
+        if name == "play":  # at the end of the sleep after that play
+            line, character = line + 1, len(lines[line + 1])
         for _ in range(args.typing):
-            note = rng.choice(NOTE_NAMES) + ","
-            probe.type_note(line, character, note)
-            character += len(note)
+            if name == "play":
+                probe.type_note(line, character, "\n  play ")
+                line, character = line + 1, len("  play ")
+            else:
+                note = rng.choice(NOTE_NAMES) + ","
+                probe.type_note(line, character, note)
+                character += len(note)
             latency, _ = probe.request("textDocument/completion", line, character)
             typing.append(latency)
+            if name == "play":
+                played = rng.choice(PLAYED)
+                probe.type_note(line, character, played)
+                line, character = line + 1, len("  sleep 0.25")
         print(f"  typing (a note, then completion), {args.typing} keystrokes: {describe(typing)}")
     worst = max([first, *new_places, *typing]) * 1000
     p99 = percentile([x * 1000 for x in [*new_places, *typing]], 99)
@@ -211,7 +239,7 @@ def fresh_openings(client: RpcClient, root: Path, count: int, seed: int) -> bool
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, help="model .onnx/.json passed as --model")
-    parser.add_argument("--which", nargs="*", default=["array", "plain", "notes", "line"])
+    parser.add_argument("--which", nargs="*", default=["array", "plain", "notes", "line", "play"])
     parser.add_argument("--places", type=int, default=40)
     parser.add_argument("--typing", type=int, default=40)
     parser.add_argument("--seed", type=int, default=1)

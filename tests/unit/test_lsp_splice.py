@@ -108,7 +108,40 @@ def test_random_changes_give_the_spec_s_text() -> None:
             "\ud800" <= ch <= "\udfff" for ch in expected
         ):
             continue  # a position inside a surrogate pair: no editor sends one
-        assert splice(text, c) == expected, (text, c)
+        after = splice(text, c)
+        assert after == expected, (text, c)
+        assert list(line_starts(after)) == [0, *(m.end() for m in LSP_LINE.finditer(after))]
+
+
+@pytest.mark.parametrize(("lines", "ends"), [(40, "\n\r"), (5000, "\n\r"), (5000, "\n")])
+def test_the_line_table_handed_on_through_a_chain_of_edits_is_each_text_s_own(
+    lines: int, ends: str
+) -> None:
+    # each splice reads the table the one before handed over (moved, edited or found afresh):
+    # line breaks typed and deleted, \r\n made and parted, in a short and a long document
+    # (only \n in it: its table an array)
+    rng = random.Random(lines)
+    pieces = [
+        p for p in ["  play :e4\n", "  sleep 1\n", "x\r\n", "y\r"] if "\r" in ends or "\r" not in p
+    ]
+    typed = [
+        t
+        for t in ["", "\n", "\n  play ", ":c4", "\r", "\r\n", "z\nw", "\n\n"]
+        if "\r" in ends or "\r" not in t
+    ]
+    text = "".join(rng.choice(pieces) for _ in range(lines))
+    assert isinstance(line_starts(text), ArrayStarts) == (ends == "\n" and lines > 4096)
+    for _ in range(300):
+        count = len(LSP_LINE.findall(text)) + 1
+        line = rng.randrange(count)
+        a = (line, rng.randint(0, 12))
+        b = (min(count, line + rng.choice([0, 0, 1, 2])), rng.randint(0, 12))
+        a, b = min(a, b), max(a, b)
+        c = change(a[0], a[1], b[0], b[1], rng.choice(typed))
+        expected = reference(text, c)
+        text = splice(text, c)
+        assert text == expected
+        assert list(line_starts(text)) == [0, *(m.end() for m in LSP_LINE.finditer(text))]
 
 
 def test_typing_in_a_document_of_many_lines_moves_its_line_table_without_copying_it() -> None:

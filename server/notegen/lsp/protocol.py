@@ -57,7 +57,13 @@ from cattrs.cols import is_mutable_sequence, is_sequence
 from cattrs.errors import ClassValidationError, IterableValidationError, IterableValidationNote
 from lsprotocol import types
 from notegen.sonicpi.commas import remember_splice
-from notegen.sonicpi.types import line_end, line_starts, moved_starts, remember_line_starts
+from notegen.sonicpi.types import (
+    edited_starts,
+    line_end,
+    line_starts,
+    moved_starts,
+    remember_line_starts,
+)
 from pygls.exceptions import (
     JsonRpcException,
     JsonRpcInternalError,
@@ -818,8 +824,13 @@ def _splice(doc: Any, change: Any) -> bool:
     doc._source = spliced
     remember_splice(source, spliced, offsets[0], offsets[1], change.text)
     remember_plain_splice(source, spliced, offsets[0])
-    same_line = start.line == end.line < len(starts)
-    if same_line and "\n" not in change.text and "\r" not in change.text:
-        shift = len(change.text) - (offsets[1] - offsets[0])  # the lines after move by it
+    shift = len(change.text) - (offsets[1] - offsets[0])  # the lines after move by it
+    if "\r" in change.text:
+        pass  # (the new text's lines are found afresh when asked)
+    elif start.line == end.line < len(starts) and "\n" not in change.text:
         remember_line_starts(spliced, moved_starts(starts, start.line, shift))
+    elif not offsets[0] or source[offsets[0] - 1] != "\r":  # (else a \r\n may be made)
+        end_line = min(end.line, len(starts) - 1)
+        found = edited_starts(starts, start.line, end_line, offsets[0], change.text, shift)
+        remember_line_starts(spliced, found)
     return True

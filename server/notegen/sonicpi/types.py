@@ -175,6 +175,34 @@ def moved_starts(starts: Sequence[int], line: int, shift: int) -> Sequence[int]:
     return MovedStarts(starts, line, shift)
 
 
+def edited_starts(
+    starts: Sequence[int], line: int, end_line: int, at: int, text: str, shift: int
+) -> Sequence[int]:
+    """The line starts of a text where ``text`` replaced the stretch from offset ``at`` (in
+    ``line``) to a place in ``end_line``, ``shift`` characters longer, when no ``\\r`` is in
+    ``text`` or just before ``at`` (so no line break was joined or split): those up to
+    ``line``, those of ``text``'s line breaks, then those after ``end_line``, moved. Pressing
+    Enter in a 4.8 MB document of 400,000 lines found them all again, ~3 ms twice (the
+    splice, then the new version's view)."""
+    added = []
+    found = text.find("\n")
+    while found != -1:
+        added.append(at + found + 1)
+        found = text.find("\n", found + 1)
+    if isinstance(starts, MovedStarts):
+        starts = starts.copy()
+    if isinstance(starts, ArrayStarts):
+        import numpy as np
+
+        array = starts.array
+        return ArrayStarts(
+            np.concatenate(
+                [array[: line + 1], np.asarray(added, np.int64), array[end_line + 1 :] + shift]
+            )
+        )
+    return [*starts[: line + 1], *added, *(s + shift for s in starts[end_line + 1 :])]
+
+
 class MovedStarts(Sequence[int]):
     """Line starts read through those of an earlier text, the lines after ``line`` moved by
     ``shift``: what typing inside one line makes. The next edit in the same line moves them
