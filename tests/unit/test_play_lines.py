@@ -260,6 +260,30 @@ def test_the_local_reader_reads_the_block_around_the_cursor_only():
     assert DocumentView("file:///t.rb", 1, top).statement_region(2) == (0, 4)
 
 
+def test_typing_down_a_long_block_reads_it_from_the_same_line_for_a_while():
+    # 1,000 play/sleep lines: the lines read above the cursor start at a multiple of 60, at
+    # least 120 lines up, so the notes before the cursor keep their first note (and the
+    # contexts cached for them) while new lines are typed
+    text = "live_loop :a do\n" + "  play 60\n  sleep 1\n" * 500 + "end\n"
+    view = DocumentView("file:///t.rb", 1, text)
+    firsts = {line: view.statement_region(line)[0] for line in range(1, 1001)}
+    assert all(firsts[line] == 0 for line in range(1, 121))  # the block's own first line
+    assert all(60 <= line - firsts[line] - 60 < 120 for line in range(121, 1001))
+    assert all(firsts[line] % 60 == 0 for line in range(1, 1001))
+    assert [firsts[line] for line in (500, 539, 540, 599, 600)] == [360, 360, 420, 420, 480]
+
+
+def test_below_the_cursor_the_rest_of_a_block_is_read_only_when_its_first_line_is_too():
+    # the later steps of a live_loop are its previous pass, heard before the cursor's: read
+    # to the block's end when the reader sees the loop; from the middle of a long block,
+    # only the next few lines
+    text = "live_loop :a do\n" + "  play 60\n  sleep 1\n" * 500 + "end\n"
+    view = DocumentView("file:///t.rb", 1, text)
+    assert view.statement_region(100) == (0, 220)
+    assert view.statement_region(400) == (240, 404)
+    assert view.statement_region(999) == (840, 1001)  # (the block's end)
+
+
 PIECE = """\
 key = :e3
 use_bpm 120

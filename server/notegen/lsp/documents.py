@@ -57,6 +57,14 @@ REGION_LINES = 40
 """How many lines above/below the cursor a multi-line array may reach for the local reader."""
 STATEMENT_LINES = 120
 """How far above/below the cursor the local reader looks for a run of play/sleep lines."""
+STATEMENT_NEXT = 4
+"""Lines read below the cursor in a block whose first line is out of reach above."""
+STATEMENT_STEP = 60
+"""Where the lines read above the cursor start in a longer block: at a multiple of this, so
+typing down the block reads from the same line (its notes start where the cached contexts
+start) for this many lines. From the line ``STATEMENT_LINES`` above the cursor, each new
+``play`` line moved the context's first note: a 400,000-line block, never read whole, read
+the network over its ~60 notes at every keystroke (~2 ms)."""
 LONG_LINE_CHARS = 65_536
 """A cursor line longer than this is read through a window, never whole (a 5 MB one-line
 array took the local reader ~40 s per completion)."""
@@ -398,14 +406,21 @@ class DocumentView:
 
     def statement_region(self, line: int) -> tuple[int, int]:
         """Lines ``[first, last]`` around a ``play``/``sleep`` line: from the top-level line
-        that opens its block to the one that closes it (at most :data:`STATEMENT_LINES` away)."""
-        first = max(0, line - STATEMENT_LINES)
+        that opens its block to the one that closes it (at most :data:`STATEMENT_LINES` away
+        below, and up to :data:`STATEMENT_STEP` lines more above: see there)."""
+        first = line - STATEMENT_LINES
+        first = max(0, first - first % STATEMENT_STEP)
+        opened = first == 0
         for k in range(line, first - 1, -1):
             text = self.line_text(k)
             if k < line and text[:1].strip() and not text.startswith(_RUN_WORDS):
-                first = k  # the top-level line that opens the block (or ends the one above)
+                first, opened = k, True  # the line that opens the block (or ends the one above)
                 break
-        last = min(self.line_count - 1, line + STATEMENT_LINES)
+        # Below the cursor the block's later steps are its previous pass (a live_loop's), heard
+        # before the steps above; read from the middle of a longer block (no live_loop line),
+        # they are not, and only the next lines matter (a play's sleep).
+        reach = STATEMENT_LINES if opened else STATEMENT_NEXT
+        last = min(self.line_count - 1, line + reach)
         for k in range(line + 1, last + 1):
             text = self.line_text(k)
             if text[:1].strip() and not text.startswith(_RUN_WORDS):
