@@ -300,6 +300,31 @@ end
 """
 
 
+def test_a_cursor_in_a_piece_of_many_loops_reads_the_loops_its_context_can_reach():
+    # 60 loops of 25 notes: the piece so far is the loops above, but a context holds at most
+    # maxContext (256) notes, so only the last loops that reach that far back are read
+    loops = [
+        f"live_loop :l{k} do\n"
+        + "".join(f"  play {60 + (k + i) % 12}\n  sleep 0.5\n" for i in range(25))
+        + "end\n"
+        for k in range(60)
+    ]
+    text = "use_bpm 100\n" + "".join(loops)
+    view = DocumentView("file:///t.rb", 1, text)
+    reading = Reading(1, view.arrays(), infer_style(text), text)
+    line = text[: text.index("live_loop :l59")].count("\n") + 5  # `play` of its 3rd note
+    nc = note_context(view, line, len("  play "), reading, 256)
+    assert nc is not None
+    above = [s for s in reading.summaries if s.kind == "play" and s.start < text.index(":l59")]
+    assert len(nc.before) == 2 + 22  # (and the previous pass: the notes after the 3rd)
+    assert len(above) == 59 and nc.earlier == above[-10:]  # 24 + 10 x 25 notes: past 256
+    # another cursor in the loop hears the same other loops: the very tuple, whose experts'
+    # tables (memoised per tuple of voices) are found again, not made at every keystroke
+    other = note_context(view, line + 4, len("  play "), reading, 256)
+    assert other is not None and other.setting is not None and nc.setting is not None
+    assert other.setting.others is nc.setting.others and len(nc.setting.others) > 0
+
+
 def test_play_in_sonic_pi_plays_the_block_under_the_cursor_once():
     from notegen.lsp.play_lines import run_snippet
 
