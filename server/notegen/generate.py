@@ -491,6 +491,40 @@ class ContextCache:
                 self._network = ThreadPoolExecutor(1, thread_name_prefix="notegen-network")
             return self._network
 
+    def pitches_after_each(
+        self,
+        ids: np.ndarray,
+        extras: Sequence[int] | np.ndarray,
+        setting: Setting | None = None,
+        network_from: int = 0,
+    ) -> np.ndarray:
+        """Served next-pitch log-probabilities ``[len(extras), Vp]`` after ``ids`` followed by
+        each of the joint ids ``extras``: alternatives scored together, as a check's are (one
+        joint model step from ``ids``' state, :meth:`MelodyModel.step`'s ``joint``), each with
+        the pitch experts its own context has (the copy model, the training tunes, the
+        imitation expert). Nothing is kept. What re-ranking a cursor's notes by the note
+        written after them needs: as :meth:`prime_many` contexts they cost a model call and a
+        kept state each, and their durations served too (~6 ms of ~17 for ten notes)."""
+        ids = np.asarray(ids, np.int64)
+        extra = np.asarray(extras, np.int64)
+        base = self.prime_ids(ids, (), setting, network_from=network_from)
+        h, c = base.state
+        state = (np.repeat(h, len(extra), axis=1), np.repeat(c, len(extra), axis=1))
+        cond = None
+        if self.model.cond_dim:
+            rows = {}  # (row s reads the durations before event s: one per duration)
+            for d in np.unique(extra % self.vd).tolist():
+                rows[d] = self._cond(np.append(ids, d), len(ids), 1, setting)[0, 0]
+            cond = np.stack([rows[d] for d in (extra % self.vd).tolist()])
+        pl, dl, _ = self.model.step(extra // self.vd, extra % self.vd, state, cond, joint=True)
+        heard = heard_with_others(setting)
+        out = []
+        for row, joint_id in enumerate(extra.tolist()):
+            history = np.append(ids, joint_id)
+            log_p, _ = self.model.copy_log_probs(pl[row], dl[row], history, heard)
+            out.append(self.model.mix_imitation(log_p, history // self.vd, setting))
+        return np.stack(out)
+
     def prime_many(
         self,
         requests: Sequence[tuple[Any, ...]],

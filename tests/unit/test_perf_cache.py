@@ -58,6 +58,47 @@ def test_batched_priming_matches_priming_one_context_at_a_time(model, monkeypatc
     assert calls == [(4, 5), (4, 2), (3, 23), (1, 11)]
 
 
+def test_notes_scored_after_a_context_together_get_each_context_s_own_next_pitches(
+    model, monkeypatch
+):
+    # ten candidate notes after one context: one model call for all of them, and each row's
+    # served next-pitch distribution is the one that context primed alone is served
+    cache = ContextCache(model)
+    ctx = melody(30, 4)
+    candidates = [Event(p, 0.5) for p in (60, 62, 64, 65, 67, 69, 71, 72, 55, None)]
+    ids = cache.ids(ctx)
+    cache.prime_ids(ids)
+    calls = step_shapes(monkeypatch, model)
+    got = cache.pitches_after_each(ids, cache.ids(candidates))
+    assert calls == [(10,)]  # (the context's state was cached: no read)
+    alone = ContextCache(model)
+    for row, candidate in zip(got, candidates, strict=True):
+        want = alone.prime([*ctx, candidate]).pitch_logits
+        np.testing.assert_allclose(row, want, atol=1e-5)
+    assert not np.allclose(got[0], got[1])  # (the candidates lead on differently)
+
+
+def test_notes_scored_together_hear_the_other_voices_as_each_alone_does(tmp_path):
+    # a model that hears other voices: each candidate (of its own duration) is read with the
+    # conditioning row its step has, and served as its context primed alone is
+    from fixtures.tiny_model import build_tiny_model
+    from notegen.conditioning import COND_DIM, Setting, VoiceTimes
+    from notegen.model import MelodyModel
+
+    card, _ = build_tiny_model(tmp_path, seed=3, conditioning=COND_DIM)
+    heard = MelodyModel.load(card)
+    bass = VoiceTimes.of([Event(p, 1.0) for p in [48, 43, 45, 41] * 8])
+    setting = Setting(others=(bass,))
+    cache = ContextCache(heard)
+    ctx = melody(20, 6)
+    candidates = [Event(60, 0.5), Event(64, 1.0), Event(67, 0.5), Event(None, 2.0)]
+    got = cache.pitches_after_each(cache.ids(ctx), cache.ids(candidates), setting)
+    alone = ContextCache(heard)
+    for row, candidate in zip(got, candidates, strict=True):
+        want = alone.prime_ids(alone.ids([*ctx, candidate]), (), setting).pitch_logits
+        np.testing.assert_allclose(row, want, atol=1e-5)
+
+
 def test_batched_priming_starts_from_the_cached_prefix(model, monkeypatch):
     cache = ContextCache(model)
     ctx = melody(40, 2)

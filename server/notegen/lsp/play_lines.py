@@ -163,15 +163,16 @@ def leading_into(
         return ranked
     duration = shifted.local.ctx.durations
     beats = duration.duration_for(shifted.local.ctx.index) if duration is not None else None
-    requests = [
-        shifted.context(cache, [Event(None if c.pitch is None else c.pitch + shift, beats)])
-        for c in top
-    ]
-    primed = cache.prime_many(requests)
+    events = [Event(c.pitch + shift, beats) for c in top if c.pitch is not None]
+    if len(events) < len(top):
+        return ranked
+    ids, _, setting = shifted.context(cache, events[:1])  # (each note's: the same but its own)
+    after_each = cache.pitches_after_each(
+        ids[:-1], cache.ids(events), setting, network_from=shifted.network_from(ids[:-1])
+    )
     nxt = model.pitch_id(after.pitch + shift)
     joint = [
-        c.probability * float(softmax(p.pitch_logits)[nxt])
-        for c, p in zip(top, primed, strict=True)
+        c.probability * float(softmax(log_p)[nxt]) for c, log_p in zip(top, after_each, strict=True)
     ]
     total, mass = sum(joint), sum(c.probability for c in top)
     if total <= 0:
