@@ -14,7 +14,11 @@ One server (its model loaded first, on a small document), then for each document
 - ``play``: 200,000 notes as ``play``/``sleep`` lines in one ``live_loop`` (400,000 lines,
   4.8 MB), the form most Sonic Pi code takes; its cursors sit after a ``play ``, and each
   keystroke there is a new ``play`` line (a line break, ``play ``, the completion, then the
-  note and its ``sleep``).
+  note and its ``sleep``);
+- ``loops``: not huge, but the same code at the latency benchmark's size: 20,000 notes in 400
+  ``live_loop`` blocks of 25 ``play``/``sleep`` pairs (``request_kinds.py``'s document), its
+  cursors and keystrokes as ``play``'s. Under 4 MB, it is read whole: with ``--settled`` the
+  places and keystrokes come after that reading, as they do in a file opened a while ago.
 
 it sends ``didOpen`` and right after it the first completion (timed from that request: the
 server must take in the document first, as an editor's first request after opening does;
@@ -48,6 +52,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from lsp_latency import completion_items, completion_params, describe, percentile, verdict
+from request_kinds import loops_document
 from rpc_client import RpcClient, vm_status, wait_idle
 
 NOTE_NAMES = [":C4", ":D4", ":E4", ":F4", ":G4", ":A4", ":B4", ":C5", ":r", ":E5", ":G3"]
@@ -66,7 +71,12 @@ def documents(seed: int) -> dict[str, tuple[str, float]]:
         "notes": ("\n".join(lines) + "\n", 10.0),
         "line": ("a1=[" + ",".join(rng.choices(NOTE_NAMES, k=200_000)) + "]\n", 10.0),
         "play": ("live_loop :huge do\n" + "".join(map(play_lines, PLAYED)) + "end\n", 10.0),
+        "loops": (loops_document(), 10.0),
     }
+
+
+PLAY_FORMS = ("play", "loops")
+"""Documents of play/sleep lines: cursors after a ``play``, keystrokes new play lines."""
 
 
 PLAYED = [f"{n}\n  sleep 0.25" for n in NOTE_NAMES if n != ":r"] * (200_000 // 10)
@@ -107,7 +117,9 @@ def places(name: str, lines: list[str], count: int, rng: random.Random) -> list[
     for _ in range(count):
         fixed = {"array": 1, "plain": 0, "line": 0}
         line = fixed[name] if name in fixed else rng.randrange(1, len(lines) - 1)
-        if name == "play":  # after a play (the next line's, on a sleep line)
+        if name in PLAY_FORMS:  # after a play (the next line's, on a sleep line)
+            while not lines[line].startswith(("  play", "  sleep")):
+                line = rng.randrange(1, len(lines) - 1)
             line += lines[line].startswith("  sleep")
             out.append((line, len("  play ")))
             continue
@@ -183,10 +195,10 @@ def run_document(
     typing = []
     if name != "plain":
         line, character = places(name, lines, 1, rng)[0]
-        if name == "play":  # at the end of the sleep after that play
+        if name in PLAY_FORMS:  # at the end of the sleep after that play
             line, character = line + 1, len(lines[line + 1])
         for _ in range(args.typing):
-            if name == "play":
+            if name in PLAY_FORMS:
                 probe.type_note(line, character, "\n  play ")
                 line, character = line + 1, len("  play ")
             else:
@@ -195,7 +207,7 @@ def run_document(
                 character += len(note)
             latency, _ = probe.request("textDocument/completion", line, character)
             typing.append(latency)
-            if name == "play":
+            if name in PLAY_FORMS:
                 played = rng.choice(PLAYED)
                 probe.type_note(line, character, played)
                 line, character = line + 1, len("  sleep 0.25")
