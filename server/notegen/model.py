@@ -551,9 +551,12 @@ class MelodyModel:
             log_p, log_d = self.mixture.apply(log_p, log_d, experts.copied, *experts.copy_q)
         return mix_opinions(log_p, experts.tunes), log_d
 
-    def voice_experts(self, history: np.ndarray, heard: bool = False) -> VoiceExperts:
+    def voice_experts(
+        self, history: np.ndarray, heard: bool = False, tunes: bool = True
+    ) -> VoiceExperts:
         """What the copy model and the training tunes say after ``history`` (joint ids),
-        before anything is mixed: they read the events only, not the network's output."""
+        before anything is mixed: they read the events only, not the network's output.
+        Not ``tunes``: the copy model's only."""
         history = np.asarray(history, np.int64)
         length, copy_q = 0, None
         if self.mixture is not None:
@@ -562,13 +565,13 @@ class MelodyModel:
             )
             if qp is not None and qd is not None:
                 copy_q = (qp, qd)
-        tunes: list[tuple[float, np.ndarray]] = []
-        if self.tunes is not None:
+        opinions: list[tuple[float, np.ndarray]] = []
+        if self.tunes is not None and tunes:
             nd = len(self.duration_vocab)
-            tunes = self.tunes.opinions(
+            opinions = self.tunes.opinions(
                 history // nd, history % nd, length > 0, heard, len(self.pitch_vocab)
             )
-        return VoiceExperts(length, copy_q, tunes)
+        return VoiceExperts(length, copy_q, opinions)
 
     def prepare_setting(self, setting: Setting | None) -> None:
         """Make the tables through which the experts hear ``setting``'s other voices now: the

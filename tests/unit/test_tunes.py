@@ -176,6 +176,25 @@ def test_a_training_tune_s_phrase_is_completed_as_the_tune_went_on(model, tiny, 
     assert scores["model"].summary()["pitch_bits"] == round(float(bits), 4)
 
 
+def test_notes_scored_together_past_the_first_rows_are_heard_without_the_tunes(
+    model, tiny, tmp_path
+) -> None:
+    """The first ``tunes_rows`` notes scored after a context are served with the training
+    tunes, as each context primed alone is; the rest without them, as the plain model
+    serves them (the copy model and the imitation expert still)."""
+    knowing = MelodyModel.load(with_tunes(tiny[0], tmp_path / "tunes", 0.7, 0.0))
+    phrase = events([40, 26, 33])
+    notes = events([31, 30, 26, 33])
+    cache = ContextCache(knowing)
+    got = cache.pitches_after_each(cache.ids(phrase), cache.ids(notes), tunes_rows=2)
+    for row, note in enumerate(notes):
+        served = knowing if row < 2 else model
+        want = ContextCache(served).prime([*phrase, note]).pitch_logits
+        np.testing.assert_allclose(got[row], want, atol=1e-6)
+    with_all = cache.pitches_after_each(cache.ids(phrase), cache.ids(notes))
+    assert not np.allclose(with_all[2:], got[2:], atol=1e-3)  # (the tunes have a say there)
+
+
 def test_a_card_whose_index_is_missing_fails_to_load_naming_the_file(tiny, tmp_path) -> None:
     card = with_tunes(tiny[0], tmp_path / "gone", 0.5, 0.5)
     (card.parent / "tiny.tunes.npz").unlink()
