@@ -302,7 +302,8 @@ end
 
 def test_a_cursor_in_a_piece_of_many_loops_reads_the_loops_its_context_can_reach():
     # 60 loops of 25 notes: the piece so far is the loops above, but a context holds at most
-    # maxContext (256) notes, so only the last loops that reach that far back are read
+    # maxContext (256) notes, so only the last loops that reach that far back are read (the
+    # same ones wherever the cursor is in its own loop: its context starts where it did)
     loops = [
         f"live_loop :l{k} do\n"
         + "".join(f"  play {60 + (k + i) % 12}\n  sleep 0.5\n" for i in range(25))
@@ -317,7 +318,17 @@ def test_a_cursor_in_a_piece_of_many_loops_reads_the_loops_its_context_can_reach
     assert nc is not None
     above = [s for s in reading.summaries if s.kind == "play" and s.start < text.index(":l59")]
     assert len(nc.before) == 2 + 22  # (and the previous pass: the notes after the 3rd)
-    assert len(above) == 59 and nc.earlier == above[-10:]  # 24 + 10 x 25 notes: past 256
+    assert len(above) == 59 and nc.earlier == above[-11:]  # 11 x 25 notes: past 256
+    # eight notes typed into the loop: the same loops are read (the window starts where it
+    # did: the cached states still serve)
+    more = text.replace(
+        "live_loop :l59 do\n", "live_loop :l59 do\n" + "  play 70\n  sleep 0.5\n" * 8
+    )
+    view2 = DocumentView("file:///t.rb", 2, more)
+    reading2 = Reading(2, view2.arrays(), infer_style(more), more)
+    typed = note_context(view2, line + 16, len("  play "), reading2, 256)
+    assert typed is not None and len(typed.before) == len(nc.before) + 8
+    assert [s.start for s in typed.earlier] == [s.start for s in nc.earlier]
     # another cursor in the loop hears the same other loops: the very tuple, whose experts'
     # tables (memoised per tuple of voices) are found again, not made at every keystroke
     other = note_context(view, line + 4, len("  play "), reading, 256)

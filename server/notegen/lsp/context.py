@@ -322,13 +322,15 @@ class NoteContext:
         )
 
 
-def reaching(runs: list[ArraySummary], before: int, max_context: int) -> list[ArraySummary]:
-    """The last of ``runs`` that, with the ``before`` notes after them, hold ``max_context``
-    notes: a context's window never starts further back. The rest would only be counted:
-    in a piece of 400 loops every completion read all the loops above the cursor, a
-    candidate's context each time (~35 ms in the 20,000-note one). Where the window starts
-    among them (every half window, at a run's start) is counted from the first one kept."""
-    total = before
+def reaching(runs: list[ArraySummary], max_context: int) -> list[ArraySummary]:
+    """The last of ``runs`` that hold ``max_context`` notes: a context's window never starts
+    further back (a cursor's own notes come after them). The rest would only be counted: in
+    a piece of 400 loops every completion read all the loops above the cursor, a candidate's
+    context each time (~35 ms in the 20,000-note one). Where the window starts among them
+    (every half window, at a run's start) is counted from the first one kept, which typing
+    in the cursor's own run does not change (counted with its notes, a run left the window
+    every 25 keystrokes in that piece, and the whole context was read again: ~20 ms)."""
+    total = 0
     for k in range(len(runs) - 1, -1, -1):
         if total >= max_context:
             return runs[k + 1 :]
@@ -434,7 +436,7 @@ def _note_context(
                 cursor_time = onset_in_pass(voice, ctx.array, start, ctx.index)
                 if ctx.slot == "note":
                     after = heard_after(voice, ctx.array, start, ctx.index)
-            earlier = reaching(earlier, len(before), max_context)
+            earlier = reaching(earlier, max_context)
     spelling: NoteStyle | StyleLater
     if reading is not None:
         spelling = reading.style
