@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import bisect
 import re
+from abc import abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, overload
@@ -203,7 +204,30 @@ def edited_starts(
     return [*starts[: line + 1], *added, *(s + shift for s in starts[end_line + 1 :])]
 
 
-class MovedStarts(Sequence[int]):
+class _Starts(Sequence[int]):
+    """A line table that is not a list: an index reads an int, a slice a list."""
+
+    __slots__ = ()
+
+    @overload
+    def __getitem__(self, index: int) -> int: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[int]: ...
+
+    def __getitem__(self, index: int | slice) -> int | list[int]:
+        if isinstance(index, slice):
+            return self._slice(index)
+        return self._item(index)
+
+    @abstractmethod
+    def _item(self, index: int) -> int: ...
+
+    @abstractmethod
+    def _slice(self, index: slice) -> list[int]: ...
+
+
+class MovedStarts(_Starts):
     """Line starts read through those of an earlier text, the lines after ``line`` moved by
     ``shift``: what typing inside one line makes. The next edit in the same line moves them
     further; one in another line copies them once (:meth:`moved`). Immutable, as a text's
@@ -233,22 +257,17 @@ class MovedStarts(Sequence[int]):
     def __len__(self) -> int:
         return len(self._base)
 
-    @overload
-    def __getitem__(self, index: int) -> int: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> list[int]: ...
-
-    def __getitem__(self, index: int | slice) -> int | list[int]:
-        if isinstance(index, slice):
-            return list(self.copy()[index])
+    def _item(self, index: int) -> int:
         value = self._base[index]
         if index < 0:
             index += len(self._base)
         return value + self._shift if index > self._line else value
 
+    def _slice(self, index: slice) -> list[int]:
+        return list(self.copy()[index])
 
-class ArrayStarts(Sequence[int]):
+
+class ArrayStarts(_Starts):
     """Line starts held in a numpy array (int64), read as ints: many lines
     (:func:`_short_lines`)."""
 
@@ -269,16 +288,11 @@ class ArrayStarts(Sequence[int]):
     def __iter__(self) -> Iterator[int]:
         return iter(self.array.tolist())
 
-    @overload
-    def __getitem__(self, index: int) -> int: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> list[int]: ...
-
-    def __getitem__(self, index: int | slice) -> int | list[int]:
-        if isinstance(index, slice):
-            return self.array[index].tolist()  # type: ignore[no-any-return]
+    def _item(self, index: int) -> int:
         return int(self.array[index])
+
+    def _slice(self, index: slice) -> list[int]:
+        return self.array[index].tolist()  # type: ignore[no-any-return]
 
 
 def line_end(text: str, starts: Sequence[int], line: int) -> int:
