@@ -283,3 +283,70 @@ def test_the_line_starts_of_a_long_document_are_found_chunk_by_chunk(monkeypatch
         monkeypatch.setattr(types, "_FIND_CHUNK", chunk)
         types._last[:] = [None, None]
         assert types.line_starts(text) == expected
+
+
+def bars_array(lines: int, seed: int = 2) -> tuple[str, list[str]]:
+    """``a1=[`` and a melody written a bar a line: 4 notes to a line, each line ending with a
+    comma, ``lines`` lines, then ``]``."""
+    rng = np.random.default_rng(seed)
+    notes = [NAMES[k] for k in rng.integers(0, len(NAMES), 4 * lines)]
+    bars = ["  " + ", ".join(notes[i : i + 4]) + "," for i in range(0, len(notes), 4)]
+    return "a1=[]\na1[0]=[\n" + "\n".join(bars) + "\n]\n", notes
+
+
+@pytest.mark.parametrize("lines", [30, 60, 2_000])
+def test_a_cursor_deep_in_a_melody_written_a_bar_a_line_has_the_whole_array_s_context(
+    model, lines: int
+) -> None:
+    # past REGION_LINES (40) lines the region reader saw the cursor's line alone: its few
+    # notes were the context; now the array is read through a window headed by its first line
+    text, notes = bars_array(lines)
+    view = DocumentView("file:///bars.rb", 1, text)
+    cache = ContextCache(model)
+    for bar in {1, lines // 2, lines - 1}:
+        line, m = 2 + bar, 4 * bar + 2  # after the bar's second note
+        nc = note_context(view, line, len("  ") + len(", ".join(notes[4 * bar : m])) + 2, None, 256)
+        assert nc is not None and nc.local.ctx.array.voice == 1, (lines, bar)
+        ids, _, _ = nc.context(cache)
+        assert ids.tolist() == whole_line_context(cache, notes, m).tolist(), (lines, bar)
+        assert nc.local.skipped + len(nc.before) == m
+
+
+def test_notes_past_a_duration_array_s_end_are_counted_at_the_default_duration(model) -> None:
+    # a long voice line with no durations: every note lasts the default; counted, the beats
+    # before the 100,000th note are those of 100,000 such notes read one by one
+    from notegen.lsp.documents import Beats, _beats
+
+    unknown = Beats(np.zeros(0), scalar=False)
+    one = _beats(model, np.full(1, np.nan))
+    assert unknown.beats_before(100_000, model) == pytest.approx(100_000 * one, rel=1e-12)
+    assert unknown.beats_before(100_000, model) == pytest.approx(
+        _beats(model, np.full(100_000, np.nan)), rel=1e-9
+    )
+    some = Beats(np.array([0.5, 1.0, np.nan, 2.0]), scalar=False)
+    assert some.beats_before(10, model) == pytest.approx(
+        _beats(model, np.array([0.5, 1.0, np.nan, 2.0, *[np.nan] * 6])), rel=1e-12
+    )
+
+
+def test_a_voice_written_without_sections_has_its_setting_made_with_the_reading(
+    monkeypatch,
+) -> None:
+    # `a1=[...]` is a voice with no section: its setting (the other voices it hears, made by
+    # walking the whole text) is made by prepare_settings on the reader thread, not by the
+    # first completion after the reading
+    import notegen.ensemble as ensemble
+    from notegen.lsp.documents import Reading
+    from notegen.notes import infer_style
+
+    text = "use_bpm 90\na1=[:C4,:E4,:G4,:E4]\na2=[:C3,:G3]\n"
+    view = DocumentView("file:///v.rb", 1, text)
+    reading = Reading(1, view.arrays(), infer_style(text), text)
+    reading.prepare_settings()
+    made = []
+    original = ensemble.voice_lines
+    monkeypatch.setattr(
+        ensemble, "voice_lines", lambda *a, **k: made.append(1) or original(*a, **k)
+    )
+    assert reading.setting(1).others and reading.setting(2).others
+    assert made == []  # (both were made before)

@@ -30,6 +30,7 @@ from notegen.generate import ContextCache
 from notegen.melody import Event
 from notegen.notes import NoteStyle
 from notegen.sonicpi.commas import commas_between
+from notegen.sonicpi.context import context_at_offset
 from notegen.sonicpi.play_order import PlayVoice, others_of, play_voices
 from notegen.sonicpi.reader import _Doc, lone_cr_as_lf, parse, read_doc
 from notegen.sonicpi.statements import SLOT_HEADS, top_assignments
@@ -55,6 +56,9 @@ only need the cursor's lines; 200,000 notes with durations are ~2.5 M characters
 that read the whole file (generate, continue, play, add durations) refuse such a file."""
 REGION_LINES = 40
 """How many lines above/below the cursor a multi-line array may reach for the local reader."""
+FAR_ARRAY_CHARS = 1 << 20
+"""How far above a cursor whose :data:`REGION_LINES` lines all continue an array its opening
+bracket is looked for (:meth:`DocumentView._far_window_context`)."""
 STATEMENT_LINES = 120
 """How far above/below the cursor the local reader looks for a run of play/sleep lines."""
 STATEMENT_NEXT = 4
@@ -240,6 +244,12 @@ class DocumentView:
         before stay open — at most :data:`REGION_LINES` each way. Single-line arrays, the common
         case, give just the cursor line.
         """
+        first, last, _ = self._region(line)
+        return first, last
+
+    def _region(self, line: int) -> tuple[int, int, bool]:
+        """:meth:`region_around`, and whether its walk up stopped at :data:`REGION_LINES`
+        with every line above still continuing an array (one may be open further up)."""
         n = self.line_count
         line = min(max(line, 0), n - 1)
         first = line
@@ -250,6 +260,7 @@ class DocumentView:
                 break
             first -= 1
             depth += _depth(above)
+        cut_short = depth <= 0 and first > 0 and line - first >= REGION_LINES
         if depth <= 0 and first != line:
             first = line  # nothing open above: the cursor line stands alone
             depth = _depth(self.line_text(line))
@@ -257,7 +268,7 @@ class DocumentView:
         while depth > 0 and last + 1 < n and last - line < REGION_LINES:
             last += 1
             depth += _depth(self.line_text(last))
-        return first, last
+        return first, last, cut_short
 
     def local_context(
         self, line: int, character: int, reach: int = WINDOW_CHARS, elements: int = 0
@@ -276,7 +287,11 @@ class DocumentView:
         length = self._line_length(line)
         if length > LONG_LINE_CHARS:
             return self._window_context(line, character, reach, elements)
-        first, last = self.region_around(line)
+        first, last, cut_short = self._region(line)
+        if cut_short:  # in an array opened more than REGION_LINES lines above?
+            found = self._far_window_context(line, character, reach, elements)
+            if found is not None:
+                return found
         if length > WINDOW_LINE_CHARS and first == last == line:
             found = self._window_context(line, character, reach, elements, whole_array=True)
             if found is not None:
@@ -367,6 +382,44 @@ class DocumentView:
         head_end = bracket + 1
         if whole_array and not _one_array_to_the_end(text, head_end, end, cursor):
             return None
+        after = WINDOW_AFTER_CHARS if not whole_array else WINDOW_AFTER_PLAIN_CHARS
+        return self._window(line, start, head_end, cursor, end, reach, elements, after)
+
+    def _far_window_context(
+        self, line: int, character: int, reach: int, elements: int
+    ) -> LocalContext | None:
+        """A cursor in an array opened more than :data:`REGION_LINES` lines above (a long
+        melody written a bar a line): read as a long line's window is (:meth:`_window`), the
+        head being the line that opens the array, up to its bracket. Else the region reader
+        read the cursor's line alone, and the context was that line's notes. ``None`` when no
+        array is open within :data:`FAR_ARRAY_CHARS` above, or the window is no array."""
+        text, start = self.text, self.starts[line]
+        end = start + self._line_length(line)
+        cursor = start + utf16_to_index(text[start:end], character)
+        bracket = _unclosed_bracket(text, max(0, cursor - FAR_ARRAY_CHARS), start)
+        if bracket is None:
+            return None
+        head_start = self.starts[bisect.bisect_right(self.starts, bracket) - 1]
+        return self._window(
+            line, head_start, bracket + 1, cursor, end, reach, elements, WINDOW_AFTER_CHARS
+        )
+
+    def _window(
+        self,
+        line: int,
+        start: int,
+        head_end: int,
+        cursor: int,
+        end: int,
+        reach: int,
+        elements: int,
+        after: int,
+    ) -> LocalContext | None:
+        """The reader on ``text[start:head_end]`` (an array's head, up to its bracket) and the
+        elements from about ``reach`` characters (and at most ``elements`` commas) before
+        ``cursor`` to the first comma ``after`` characters past it (or ``end``, the end of
+        the cursor's line ``line``)."""
+        text = self.text
         cut = head_end
         if cursor - reach > head_end:
             comma = text.find(",", cursor - reach, cursor)
@@ -388,16 +441,15 @@ class DocumentView:
             if comma == -1:
                 break
             cut = comma + 1
-        after = WINDOW_AFTER_CHARS if not whole_array else WINDOW_AFTER_PLAIN_CHARS
         stop = text.find(",", min(end, cursor + after), end)
         stop = end if stop == -1 else stop
         head = text[start:head_end]
         window = head + text[cut:stop]
         base = cut - len(head)  # window offsets past the head map to base + offset
-        try:
-            ctx = sonicpi.context_at(window, 0, cursor - base)
+        try:  # (an offset: a far array's window holds line breaks)
+            ctx = context_at_offset(window, cursor - base)
         except Exception:
-            log.exception("context_at failed in %s at %s:%s", self.uri, line, character)
+            log.exception("context_at failed in %s at line %s", self.uri, line)
             return None
         if ctx is None or ctx.slot != "array":
             return None
@@ -564,6 +616,23 @@ def _one_array_to_the_end(text: str, head_end: int, end: int, cursor: int) -> bo
     return not rest or rest.startswith("#")
 
 
+_BRACKET = re.compile(r"[\[\]]")
+
+
+def _unclosed_bracket(text: str, lo: int, hi: int) -> int | None:
+    """Where the last ``[`` in ``text[lo:hi]`` still open at ``hi`` is (brackets in strings
+    and comments are not told apart: the reader checks what is read there)."""
+    depth = 0
+    for at in reversed([m.start() for m in _BRACKET.finditer(text, lo, hi)]):
+        if text[at] == "]":
+            depth += 1
+        elif depth:
+            depth -= 1
+        else:
+            return at
+    return None
+
+
 def _depth(text: str) -> int:
     """Open minus closed brackets in a line (comments after ``#`` ignored, roughly)."""
     hash_at = text.find("#")
@@ -645,9 +714,11 @@ class Beats:
         start = k * self.BLOCK
         rest = self.values[start:count]
         missing = count - start - len(rest)  # past the array's end: the default duration
-        if missing > 0:
-            rest = np.concatenate([rest, np.full(missing, np.nan)])
-        return float(sums[k]) + _beats(model, rest)
+        beats = float(sums[k]) + _beats(model, rest)
+        if missing > 0:  # (counted, not encoded one by one: a line of 200,000 notes with
+            # no durations made and encoded 100,000 NaNs at every keystroke, ~5 ms)
+            beats += missing * _beats(model, np.full(1, np.nan))
+        return beats
 
     @classmethod
     def of(cls, durations: DurationArray) -> Beats:
@@ -922,7 +993,10 @@ class Reading:
         """
         from notegen.conditioning import harmony_rows
 
-        for voice in [*self.voices, None]:
+        # (every voice: one written without sections, ``a1=[...]``, is not in ``voices``; its
+        # first completion made its setting, walking the whole text: ~0.6 s for 200,000 notes)
+        numbered = {s.voice for s in self.summaries if s.kind == "voice" and s.voice is not None}
+        for voice in [*sorted(numbered), None]:
             others = self.setting(voice).others
             if others:
                 harmony_rows(others, _NO_TIME)
