@@ -350,3 +350,23 @@ def test_a_voice_written_without_sections_has_its_setting_made_with_the_reading(
     )
     assert reading.setting(1).others and reading.setting(2).others
     assert made == []  # (both were made before)
+
+
+def test_among_single_line_arrays_no_array_is_looked_for_further_up(monkeypatch) -> None:
+    # 60 `a1[k]=[...]` lines: the region walk passes 40 of them (each holds a bracket), but
+    # none ends with a comma, so no open array is searched for above (the whole text above)
+    import notegen.lsp.documents as documents
+
+    text = "a1=[]\n" + "".join(f"a1[{k}]=[:C4,:E4,:G4]\n" for k in range(60))
+    view = DocumentView("file:///a.rb", 1, text)
+    searched = []
+    original = documents._unclosed_bracket
+    monkeypatch.setattr(
+        documents, "_unclosed_bracket", lambda *a: searched.append(a) or original(*a)
+    )
+    nc = note_context(view, 55, len("a1[54]=[:C4,"), None, 256)
+    assert nc is not None and [e.pitch for e in nc.before] == [60]
+    assert searched == []
+    bars, _ = bars_array(60)
+    note_context(DocumentView("file:///b.rb", 1, bars), 55, len("  "), None, 256)
+    assert len(searched) == 1  # (a melody a bar a line: looked for)

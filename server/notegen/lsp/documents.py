@@ -249,18 +249,22 @@ class DocumentView:
 
     def _region(self, line: int) -> tuple[int, int, bool]:
         """:meth:`region_around`, and whether its walk up stopped at :data:`REGION_LINES`
-        with every line above still continuing an array (one may be open further up)."""
+        with every line above ending with a comma (an array may be open further up)."""
         n = self.line_count
         line = min(max(line, 0), n - 1)
         first = line
         depth = _depth(self.line_text(line))
+        commas = True  # every line walked ends with a comma (an array's elements go on)
         while depth <= 0 and first > 0 and line - first < REGION_LINES:
             above = self.line_text(first - 1)
-            if "[" not in above and "(" not in above and not above.rstrip().endswith(","):
+            ends = above.rstrip().endswith(",")
+            if "[" not in above and "(" not in above and not ends:
                 break
+            commas = commas and ends
             first -= 1
             depth += _depth(above)
-        cut_short = depth <= 0 and first > 0 and line - first >= REGION_LINES
+        # (single-line arrays, ``a1[3]=[...]`` one a line, walk 40 lines too: not that)
+        cut_short = commas and depth <= 0 and first > 0 and line - first >= REGION_LINES
         if depth <= 0 and first != line:
             first = line  # nothing open above: the cursor line stands alone
             depth = _depth(self.line_text(line))
