@@ -399,7 +399,7 @@ class DocumentView:
         array is open within :data:`FAR_ARRAY_CHARS` above, or the window is no array."""
         text, start = self.text, self.starts[line]
         end = start + self._line_length(line)
-        cursor = start + utf16_to_index(text[start:end], character)
+        cursor = self.offset_at(line, character)
         bracket = _unclosed_bracket(text, max(0, cursor - FAR_ARRAY_CHARS), start)
         if bracket is None:
             return None
@@ -535,11 +535,6 @@ def may_hide(text: str, start: int, end: int) -> bool:
     if text.find("<", start, end) != -1 and _OPENS_HEREDOC.search(text, start, end):
         return True
     return _OPENS_BLOCK.search(text, start, end) is not None
-
-
-_BEGIN = re.compile(r"^=begin(?=[ \t\r\n]|$)", re.MULTILINE)  # (\r: a Windows line's end)
-_END = re.compile(r"^=end(?=[ \t\r\n]|$)", re.MULTILINE)
-"""What :func:`_word_line` finds (kept for the tests that compare them)."""
 
 
 def _word_line(text: str, word: str, lo: int, hi: int, last: bool = False) -> int:
