@@ -21,6 +21,7 @@ TensorFlow.
 from __future__ import annotations
 
 import bisect
+import threading
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -317,6 +318,93 @@ _SORTED: _PerVoices[SortedOnsets] = _PerVoices()
 def sorted_onsets(others: tuple[VoiceTimes, ...]) -> SortedOnsets:
     """The memoised :class:`SortedOnsets` of ``others``."""
     return _SORTED.get(others, SortedOnsets)
+
+
+class Ensembles:
+    """Every voice of a piece, registered so that each listening voice's tables can be views
+    of the whole ensemble's.
+
+    Each listening voice hears the piece's other voices, all but itself
+    (:func:`notegen.ensemble.setting_for`), and each made its own copy of what the experts
+    search: the others' interval text, and (on its own beats) their sorted onsets, their
+    rhythm and their concatenated pitches: ~0.5 MB a listening voice in the 20-voice,
+    20,000-note benchmark piece, ~10 MB in all, made again after each reading as completions
+    visit the voices (the soak's server then stood ~10 MB above its level once idle;
+    measured). The experts count what they find, so the whole ensemble's table with the
+    listening voice's own entries skipped gives the same answers (:meth:`split`). Where the
+    voices share one tempo map the listeners hear the very same voice objects; where they do
+    not, they still hear the same pitches (:meth:`split` with ``pitches``: the interval text).
+
+    A registration lasts as long as its owner (a reading): it holds the voices.
+    """
+
+    def __init__(self) -> None:
+        self._by_voice: dict[int, list[tuple[VoiceTimes, ...]]] = {}
+        self._by_pitches: dict[int, list[tuple[VoiceTimes, ...]]] = {}
+        self._lock = threading.RLock()  # (a reading's finalizer may run inside, on a collection)
+
+    def register(self, voices: tuple[VoiceTimes, ...], owner: object) -> None:
+        """Offer ``voices`` (all of a piece's, one tuple) while ``owner`` lives."""
+        if len(voices) < 2 or len({id(v.pitches) for v in voices}) != len(voices):
+            return  # (a listener could not be told apart from another)
+        with self._lock:
+            if any(voices is known for known in self._by_voice.get(id(voices[0]), ())):
+                return
+            for voice in voices:
+                self._by_voice.setdefault(id(voice), []).append(voices)
+                self._by_pitches.setdefault(id(voice.pitches), []).append(voices)
+        weakref.finalize(owner, self._drop, voices)
+
+    def _drop(self, voices: tuple[VoiceTimes, ...]) -> None:
+        with self._lock:
+            for index, key in ((self._by_voice, id), (self._by_pitches, _pitches_id)):
+                for voice in voices:
+                    known = index.get(key(voice))
+                    if known is None:
+                        continue
+                    known[:] = [k for k in known if k is not voices]
+                    if not known:
+                        del index[key(voice)]
+
+    def split(
+        self, others: tuple[VoiceTimes, ...], pitches: bool = False
+    ) -> tuple[tuple[VoiceTimes, ...], int] | None:
+        """A registered ensemble that is ``others`` with one voice more, and where in it that
+        voice is (``None``: none is). ``pitches``: one whose voices have the same pitch arrays
+        (on other beats, perhaps)."""
+        if not others:
+            return None
+        same = _same_pitches if pitches else _same_voice
+        with self._lock:
+            index = self._by_pitches if pitches else self._by_voice
+            candidates = list(index.get(_pitches_id(others[0]) if pitches else id(others[0]), ()))
+        for whole in candidates:
+            if len(whole) != len(others) + 1:
+                continue
+            missing = next((k for k, v in enumerate(others) if not same(whole[k], v)), len(others))
+            if all(same(whole[k + 1], v) for k, v in enumerate(others[missing:], start=missing)):
+                return whole, missing
+        return None
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len({id(v) for known in self._by_voice.values() for v in known})
+
+
+def _pitches_id(voice: VoiceTimes) -> int:
+    return id(voice.pitches)
+
+
+def _same_voice(a: VoiceTimes, b: VoiceTimes) -> bool:
+    return a is b
+
+
+def _same_pitches(a: VoiceTimes, b: VoiceTimes) -> bool:
+    return a.pitches is b.pitches
+
+
+ENSEMBLES = Ensembles()
+"""The ensembles the listening voices' tables are views of (a reading registers its own)."""
 
 
 def _direct_harmony(others: Sequence[VoiceTimes], times: np.ndarray) -> np.ndarray:

@@ -29,6 +29,7 @@ import numpy as np
 
 from notegen.conditioning import (
     _EPS,
+    ENSEMBLES,
     SortedOnsets,
     TimeMap,
     VoiceTimes,
@@ -143,7 +144,7 @@ class _Sounding:
         # for): the same sort of the same values.
         self.boundaries = stretch_boundaries(others)
         self.heard: dict[int, tuple[float, ...]] = {}
-        self.voices = _Concatenated.of(others)
+        self.voices = _concatenated(others)
 
     def at(self, others: tuple[VoiceTimes, ...], onset: float) -> tuple[float, ...]:
         index = int(self.boundaries.searchsorted(onset + _EPS, side="right"))
@@ -248,6 +249,39 @@ class _Concatenated:
         if pitches.dtype == np.int8:
             ok &= pitches != _NO_PITCH
         return np.where(ok, pitches, np.nan)
+
+
+class _Without:
+    """A whole ensemble's :class:`_Concatenated` as one of its voices hears the others: the
+    same pitches at a point, that voice's left out (:class:`notegen.conditioning.Ensembles`:
+    one table for the piece, not one per listening voice)."""
+
+    __slots__ = ("column", "whole")
+
+    def __init__(self, whole: _Concatenated, column: int) -> None:
+        self.whole = whole
+        self.column = column
+
+    def sounding(self, point: float) -> np.ndarray:
+        """The pitch each other voice sounds at ``point`` (NaN: none), in voice order."""
+        row = self.whole.sounding(point)
+        return np.concatenate([row[: self.column], row[self.column + 1 :]])
+
+
+def _concatenated(others: tuple[VoiceTimes, ...]) -> _Concatenated | _Without | None:
+    """The voices' :class:`_Concatenated`: a view of their whole ensemble's where a reading
+    registered one (:data:`notegen.conditioning.ENSEMBLES`) and its voices' onsets are in
+    order, else their own."""
+    split = ENSEMBLES.split(others)
+    if split is not None:
+        whole, missing = split
+        table = _TABLES.get(whole, _Sounding).voices
+        if isinstance(table, _Concatenated):
+            voices = sorted_onsets(whole).voices
+            if missing not in voices:  # (a voice of no notes: every column is another's)
+                return table
+            return _Without(table, voices.index(missing))
+    return _Concatenated.of(others)
 
 
 _NO_PITCH = -128

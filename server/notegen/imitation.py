@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from notegen.conditioning import Setting, VoiceTimes, _PerVoices
-from notegen.rhythm import LENGTH_EDGES, MatchIndex, bucket
+from notegen.conditioning import ENSEMBLES, Setting, VoiceTimes, _PerVoices
+from notegen.rhythm import LENGTH_EDGES, ExcludedMatches, MatchIndex, bucket
 
 __all__ = ["ImitationMixture", "imitation_marginal", "intervals", "mix_pitches"]
 
@@ -72,7 +72,14 @@ def intervals(midi: np.ndarray) -> np.ndarray:
     return out
 
 
-def _text(others: tuple[VoiceTimes, ...]) -> MatchIndex:
+def _text(others: tuple[VoiceTimes, ...]) -> MatchIndex | ExcludedMatches:
+    split = ENSEMBLES.split(others, pitches=True)
+    if split is not None:  # a view of the whole ensemble's text (made of pitches alone)
+        whole, missing = split
+        index = _TEXTS.get(whole, _text)
+        assert isinstance(index, MatchIndex)
+        start = sum(len(v.pitches) + 1 for v in whole[:missing])
+        return index.without(start, start + len(whole[missing].pitches) + 1)
     parts: list[np.ndarray] = []
     for voice in others:
         parts += [intervals(voice.pitches), np.array([_SEPARATOR], np.int64)]
@@ -82,7 +89,7 @@ def _text(others: tuple[VoiceTimes, ...]) -> MatchIndex:
     return MatchIndex(text.astype(np.int32), _SEPARATOR)
 
 
-_TEXTS: _PerVoices[MatchIndex] = _PerVoices()
+_TEXTS: _PerVoices[MatchIndex | ExcludedMatches] = _PerVoices()
 
 
 def prepare(others: tuple[VoiceTimes, ...]) -> None:

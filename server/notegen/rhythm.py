@@ -30,10 +30,11 @@ from typing import Any
 
 import numpy as np
 
-from notegen.conditioning import Setting, VoiceTimes, _PerVoices, sorted_onsets
+from notegen.conditioning import ENSEMBLES, Setting, VoiceTimes, _PerVoices, sorted_onsets
 from notegen.copying import narrow_matches
 
 __all__ = [
+    "ExcludedMatches",
     "MatchIndex",
     "RhythmContext",
     "RhythmMixture",
@@ -111,10 +112,30 @@ class RhythmContext:
     where it is no vocabulary duration (within ``SAME_TOLERANCE``)."""
     text: np.ndarray
     """The other voices' duration indices one after another, -1 between voices."""
-    matches: MatchIndex = field(init=False, compare=False, repr=False)
+    matches: MatchIndex | ExcludedMatches = field(init=False, compare=False, repr=False)
+    owners: np.ndarray | None = field(default=None, compare=False, repr=False)
+    """Whose each onset is (a view of a whole ensemble's context: :meth:`without`)."""
+    skipped: int = -1
+    """The voice in :attr:`owners` whose onsets are not this context's (-1: none)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "matches", MatchIndex(self.text))
+
+    def same_at(self, lo: int, hi: int) -> np.ndarray:
+        """The duration indices of the onsets ``lo:hi`` that are this context's."""
+        ids = self.same_ids[lo:hi]
+        if self.skipped >= 0 and self.owners is not None:
+            ids = ids[self.owners[lo:hi] != self.skipped]
+        return ids
+
+    def without(self, owners: np.ndarray, voice: int, start: int, stop: int) -> RhythmContext:
+        """This whole ensemble's context as a listening voice hears it: its onsets (voice
+        ``voice`` in ``owners``, -1 if it has none) and its text ``start:stop`` left out."""
+        whole = self.matches
+        assert isinstance(whole, MatchIndex)  # (a view is never viewed again)
+        view = RhythmContext(self.onsets, self.same_ids, self.text, owners, voice)
+        object.__setattr__(view, "matches", whole.without(start, stop) if stop > start else whole)
+        return view
 
 
 def _duration_index(durations: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -127,6 +148,17 @@ def _duration_index(durations: np.ndarray, values: np.ndarray) -> tuple[np.ndarr
 
 
 def _build_context(others: tuple[VoiceTimes, ...], durations: np.ndarray) -> RhythmContext:
+    split = ENSEMBLES.split(others)
+    if split is not None:  # a view of the whole ensemble's context
+        whole, missing = split
+        context = _CONTEXTS.get(whole, lambda o: _build_context(o, durations))
+        whole_order = sorted_onsets(whole)
+        sizes = [len(v.onsets) for v in whole]
+        start = sum(n + 1 for n in sizes[:missing] if n)  # (a voice of no events: no text)
+        if not sizes[missing]:
+            return context.without(whole_order.owners, -1, start, start)
+        column = whole_order.voices.index(missing)
+        return context.without(whole_order.owners, column, start, start + sizes[missing] + 1)
     onsets, same, text = [], [], []
     for voice in others:
         lengths = np.asarray(voice.ends, np.float64) - np.asarray(voice.onsets, np.float64)
@@ -238,24 +270,62 @@ class MatchIndex:
     def longest(self, pattern: np.ndarray, max_order: int) -> tuple[int, np.ndarray]:
         """``longest_match(self.text, pattern, max_order, separator=self.separator)`` for an
         integer ``pattern``."""
+        return self._longest(pattern, max_order, self._memo, None)
+
+    def without(self, start: int, stop: int) -> ExcludedMatches:
+        """This index with ``text[start:stop]`` left out (one voice and the separator after
+        it): the same answers as an index of the text without them, from this one's groups."""
+        return ExcludedMatches(self, start, stop)
+
+    def _longest(
+        self,
+        pattern: np.ndarray,
+        max_order: int,
+        memo: dict[tuple[int, bytes], tuple[int, np.ndarray]],
+        skipped: tuple[int, int] | None,
+    ) -> tuple[int, np.ndarray]:
         text, n = self.text, len(pattern)
         if n == 0 or len(text) - 1 <= 0:
             return 0, text[:0]
         key = (max_order, np.asarray(pattern[-max_order:], np.int64).tobytes())
-        found = self._memo.get(key)
+        found = memo.get(key)
         if found is not None:
             return found
         ends = self._positions(int(pattern[-1]))
+        if ends is not None and skipped is not None:
+            # A match ends on no token of the skipped stretch and never runs into it: the
+            # separators on each side of it stop a match (no pattern holds one), as the
+            # separator before and the one after it do in the text without it.
+            ends = ends[(ends < skipped[0]) | (ends >= skipped[1])]
+            if not len(ends):
+                ends = None
         length, alive = (
             (0, None) if ends is None else narrow_matches(text, pattern, ends, max_order)
         )
         result = (0, text[:0]) if length == 0 or alive is None else (length, text[alive + 1])
         if len(result[1]) <= self.MEMO_NEXTS:
-            if len(self._memo) >= self.MEMO:
-                self._memo.clear()
+            if len(memo) >= self.MEMO:
+                memo.clear()
             result[1].setflags(write=False)
-            self._memo[key] = result
+            memo[key] = result
         return result
+
+
+class ExcludedMatches:
+    """:meth:`MatchIndex.longest` in a whole ensemble's text without one voice's stretch: a
+    listening voice's view of the other voices (:class:`notegen.conditioning.Ensembles`),
+    with answers of its own kept."""
+
+    __slots__ = ("_memo", "index", "skipped")
+
+    def __init__(self, index: MatchIndex, start: int, stop: int) -> None:
+        self.index = index
+        self.skipped = (start, stop)
+        self._memo: dict[tuple[int, bytes], tuple[int, np.ndarray]] = {}
+
+    def longest(self, pattern: np.ndarray, max_order: int) -> tuple[int, np.ndarray]:
+        """What :meth:`MatchIndex.longest` answers in the text without the skipped stretch."""
+        return self.index._longest(pattern, max_order, self._memo, self.skipped)
 
 
 def expert_marginals(
@@ -272,7 +342,7 @@ def expert_marginals(
     if context is not None:
         lo = context.onsets.searchsorted(onset - _ONSET_EPS)
         hi = context.onsets.searchsorted(onset + _ONSET_EPS)
-        ids = context.same_ids[lo:hi]
+        ids = context.same_at(int(lo), int(hi))
         ids = ids[ids >= 0]
         if len(ids):
             q_same = np.bincount(ids, minlength=size) / len(ids)

@@ -893,6 +893,17 @@ class Reading:
         self._settings_lock = threading.Lock()
         for others, table in tables:  # type: ignore[attr-defined]
             keep_harmony_table(others, table)
+        self._register_ensemble()
+
+    def _register_ensemble(self) -> None:
+        """Offer every voice (what a new voice hears) as the ensemble whose tables the
+        listening voices' are views of, while this reading lives
+        (:class:`notegen.conditioning.Ensembles`)."""
+        from notegen.conditioning import ENSEMBLES
+
+        whole = self._settings.get(None)
+        if self.prepared and whole is not None and whole.others:
+            ENSEMBLES.register(whole.others, self)
 
     def earlier_sections(self, array: NoteArray | ArraySummary) -> list[ArraySummary]:
         """The same voice's sections before ``array``'s, in section order."""
@@ -1002,6 +1013,7 @@ class Reading:
         with self._settings_lock:
             self._lines = None
         self.prepared = True
+        self._register_ensemble()
 
     def document_bpm(self) -> float | None:
         """The first positive tempo any voice gives."""
