@@ -210,3 +210,12 @@ def test_a_table_per_voices_is_reused_while_they_live_and_dropped_with_them() ->
     del first, again
     gc.collect()
     assert len(memo) == 1 and memo.get(other, make) == 3
+
+
+def test_a_voice_played_over_and_over_is_the_voice_of_its_events_repeated() -> None:
+    events = [Event(60, 0.5), Event(None, 0.25), Event(64, None), Event(67, 0.3), Event(62, 0)]
+    once = VoiceTimes.of(events * 41, start=-12.3, default=0.0)
+    repeated = VoiceTimes.of(events, start=-12.3, default=0.0, repeat=41)
+    for a, b in ((once.onsets, repeated.onsets), (once.ends, repeated.ends)):
+        assert a.tobytes() == b.tobytes()
+    assert np.array_equal(once.pitches, repeated.pitches, equal_nan=True)

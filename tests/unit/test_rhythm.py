@@ -376,3 +376,16 @@ def test_the_longest_match_is_the_one_read_token_by_token() -> None:
             expected = brute_force_match(own.tolist(), own.tolist(), max_order, -1)
             length, nexts = longest_match(own, own, max_order, before=len(own))
             assert (length, nexts.tolist()) == expected
+
+
+def test_each_length_is_read_as_the_nearest_duration_once_per_distinct_length() -> None:
+    from notegen.rhythm import SAME_TOLERANCE, _duration_index
+
+    durations = np.array([0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 4.0])
+    rng = np.random.default_rng(5)
+    values = np.concatenate([rng.choice([0.25, 0.3, 1.0, 1.02, 3.0, 0.0], 500), rng.random(50)])
+    safe = np.maximum(values, 1e-9)
+    whole = np.abs(np.log(durations)[None, :] - np.log(safe)[:, None]).argmin(axis=1)
+    idx, close = _duration_index(durations, values)
+    assert idx.tolist() == whole.tolist()
+    assert close.tolist() == (np.abs(durations[whole] - safe) <= SAME_TOLERANCE * safe).tolist()

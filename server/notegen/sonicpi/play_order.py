@@ -307,8 +307,7 @@ def others_of(voices: Sequence[PlayVoice], voice: PlayVoice | None) -> tuple[Voi
         for layer in other.layers():  # a chord's every tone is heard
             if not any(e.pitch is not None for e in layer) or len(out) >= MAX_OTHERS:
                 continue
-            tiled = layer * (2 * back + 1)
-            out.append(VoiceTimes.of(tiled, start=-length * back, default=0.0))
+            out.append(VoiceTimes.of(layer, start=-length * back, default=0.0, repeat=2 * back + 1))
     if len(_OTHERS) > 32:
         _OTHERS.clear()
     found = tuple(out)
