@@ -195,7 +195,7 @@ class _Concatenated:
         self.pitches = pitches
         sizes = np.array([len(v.pitches) for v in voices], np.intp)
         self.firsts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.intp)
-        self.sorted_onsets = order.onsets
+        self.sorted_onsets = order
         self.owners = order.owners
         """The voice of each sorted onset."""
         sources = [v.end_times() for v in voices]
@@ -230,7 +230,7 @@ class _Concatenated:
 
     def sounding(self, point: float) -> np.ndarray:
         """The pitch each voice sounds at ``point`` (NaN: none), in voice order."""
-        below = int(self.sorted_onsets.searchsorted(point + _EPS, side="right"))
+        below = self.sorted_onsets.count_to(point + _EPS)
         block = below // self.STRIDE
         counts = self.checkpoints[block] + np.bincount(
             self.owners[block * self.STRIDE : below], minlength=len(self.firsts)

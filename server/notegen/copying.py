@@ -132,7 +132,7 @@ def narrow_matches(
         if i and ends[0] >= i:  # (ascending: every end has i tokens before it)
             ends = ends[text[ends - i] == pattern[n - 1 - i]]
         elif i:
-            idx = ends - i
+            idx = ends.astype(np.intp) - i  # (unsigned positions would wrap below 0)
             ok = idx >= 0
             ends = ends[ok]
             ends = ends[text[idx[ok]] == pattern[n - 1 - i]]

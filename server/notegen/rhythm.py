@@ -30,7 +30,14 @@ from typing import Any
 
 import numpy as np
 
-from notegen.conditioning import ENSEMBLES, Setting, VoiceTimes, _PerVoices, sorted_onsets
+from notegen.conditioning import (
+    ENSEMBLES,
+    Setting,
+    SortedOnsets,
+    VoiceTimes,
+    _PerVoices,
+    sorted_onsets,
+)
 from notegen.copying import narrow_matches
 
 __all__ = [
@@ -105,7 +112,7 @@ def bucket(length: int) -> int:
 class RhythmContext:
     """The other voices as the rhythm experts read them (built once per tuple of voices)."""
 
-    onsets: np.ndarray
+    onsets: SortedOnsets
     """Onsets of every other voice's events, sorted (beats on the voice's time line)."""
     same_ids: np.ndarray
     """Duration index (0-based in the vocabulary's durations) of the event at each onset, -1
@@ -174,23 +181,28 @@ def _build_context(others: tuple[VoiceTimes, ...], durations: np.ndarray) -> Rhy
         text.extend([idx, np.array([-1], np.int64)])
     if not onsets:
         empty = np.zeros(0, np.int64)
-        return RhythmContext(np.zeros(0), empty, empty)
+        return RhythmContext(SortedOnsets(()), empty, empty)
     all_onsets = np.concatenate(onsets)
     order = np.argsort(all_onsets, kind="stable")
-    # Duration indices in 16 bits (a vocabulary of a few dozen durations; -1 between voices):
+    # Duration indices in 8 bits (a vocabulary of a few dozen durations; -1 between voices):
     # every listening voice keeps its own copy of the others', 200 MB at 64 bits in a
-    # 200,000-note piece. The experts count and compare them: the same answers in any width.
+    # 200,000-note piece (37 kB a listener each at 16 bits in the 20-voice benchmark piece).
+    # The experts count and compare them: the same answers in any width.
     small = _index_dtype(len(durations))
     return RhythmContext(
-        sorted_onsets(others).onsets,  # all_onsets[order]: the consonance expert's array too
+        sorted_onsets(others),  # all_onsets[order]: the consonance expert's too
         np.concatenate(same)[order].astype(small),
         np.concatenate(text).astype(small),
     )
 
 
 def _index_dtype(size: int) -> type[np.signedinteger]:
-    """The narrowest signed integer that holds ``-1 .. size``."""
-    return np.int16 if size < np.iinfo(np.int16).max else np.int64
+    """The narrowest signed integer that holds ``-1 .. size`` (and the difference of any two
+    of them: a text's tokens are told apart by their differences, :meth:`MatchIndex.longest`)."""
+    for kind in (np.int8, np.int16):
+        if size < np.iinfo(kind).max:
+            return kind
+    return np.int64
 
 
 _CONTEXTS: _PerVoices[RhythmContext] = _PerVoices()
@@ -255,8 +267,13 @@ class MatchIndex:
         if self._groups is None:
             text = self.text
             ends = np.flatnonzero(text[1:] != self.separator)  # text[j + 1] follows text[j]
-            if len(text) < np.iinfo(np.int32).max:
-                ends = ends.astype(np.int32)  # positions: half the memory, the same answers
+            # positions in two bytes where they fit (76 kB a listening voice's rhythm text in
+            # 32 bits in the benchmark piece), else four: the same answers
+            # (:func:`notegen.copying.narrow_matches` reads before a position in signed ints)
+            for kind in (np.uint16, np.int32):
+                if len(text) < np.iinfo(kind).max:
+                    ends = ends.astype(kind)
+                    break
             if not len(ends):  # (one token per voice: nothing ever followed)
                 self._groups = {}
                 return None
@@ -344,9 +361,9 @@ def expert_marginals(
     length, nexts = longest_match(own, own, max_order, before=len(own))
     q_own = np.bincount(nexts, minlength=size) / len(nexts) if length else None
     if context is not None:
-        lo = context.onsets.searchsorted(onset - _ONSET_EPS)
-        hi = context.onsets.searchsorted(onset + _ONSET_EPS)
-        ids = context.same_at(int(lo), int(hi))
+        lo = context.onsets.count_below(onset - _ONSET_EPS)
+        hi = context.onsets.count_below(onset + _ONSET_EPS)
+        ids = context.same_at(lo, hi)
         ids = ids[ids >= 0]
         if len(ids):
             q_same = np.bincount(ids, minlength=size) / len(ids)

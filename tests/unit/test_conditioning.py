@@ -219,3 +219,54 @@ def test_a_voice_played_over_and_over_is_the_voice_of_its_events_repeated() -> N
     for a, b in ((once.onsets, repeated.onsets), (once.ends, repeated.ends)):
         assert a.tobytes() == b.tobytes()
     assert np.array_equal(once.pitches, repeated.pitches, equal_nan=True)
+
+
+def test_the_sorted_onsets_name_their_voices_in_the_narrowest_integers() -> None:
+    from notegen.conditioning import SortedOnsets
+
+    rng = np.random.default_rng(3)
+    widths = set()
+    for count in (5, 127, 128, 160, 300):
+        voices = []
+        for _ in range(count):
+            lengths = rng.choice([0.25, 0.5, 1.0], int(rng.integers(0, 6)))
+            ends = np.cumsum(lengths)
+            voices.append(VoiceTimes(ends - lengths, ends, np.full(len(lengths), 60.0)))
+        order = SortedOnsets(tuple(voices))
+        heard = [k for k, v in enumerate(voices) if len(v.onsets)]
+        assert order.owners.itemsize == (1 if len(heard) <= 127 else 2)
+        widths.add(order.owners.itemsize)
+        whole = np.concatenate([voices[k].onsets for k in heard])
+        owners = np.repeat(np.arange(len(heard)), [len(voices[k].onsets) for k in heard])
+        ranked = np.argsort(whole, kind="stable")
+        assert order.owners.tolist() == owners[ranked].tolist()
+        assert order.onsets.tolist() == whole[ranked].tolist()
+    assert widths == {1, 2}
+
+
+def test_onsets_kept_as_places_among_the_harmony_boundaries_are_counted_alike() -> None:
+    """Where the voices' harmony table is made, the sorted onsets are kept as places among
+    its boundaries: every count below or up to a point is the sorted values' own."""
+    from notegen.conditioning import SortedOnsets, harmony_table
+
+    rng = np.random.default_rng(9)
+    for case in range(12):
+        voices = []
+        for k in range(1 + case % 5):
+            lengths = rng.choice([0.25, 0.5, 1.0 / 3, 1.5], int(rng.integers(0, 40)))
+            ends = 0.5 * k + np.cumsum(lengths)
+            voices.append(VoiceTimes(ends - lengths, ends, np.full(len(lengths), 60.0 + k)))
+        others = tuple(voices)
+        plain = SortedOnsets(others)
+        harmony_table(others)  # (memoised for these voices)
+        placed = SortedOnsets(others)
+        assert placed._values is None or not len(placed)  # (kept as places)
+        assert placed.onsets.tobytes() == plain.onsets.tobytes()
+        assert placed.owners.tolist() == plain.owners.tolist()
+        values = plain.onsets
+        points = np.concatenate(
+            [values, values - 1e-9, values + 1e-9, np.nextafter(values, -np.inf), [-1.0, 1e9]]
+        )
+        for point in points.tolist():
+            assert placed.count_below(point) == int(values.searchsorted(point))
+            assert placed.count_to(point) == int(values.searchsorted(point, side="right"))

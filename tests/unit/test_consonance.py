@@ -340,7 +340,7 @@ def test_the_consonance_and_rhythm_experts_search_one_copy_of_the_sorted_onsets(
     assert table is not None and context is not None
     assert context.onsets is table.sorted_onsets
     every = np.concatenate([v.onsets for v in others])
-    assert context.onsets.tolist() == np.sort(every, kind="stable").tolist()
+    assert context.onsets.onsets.tolist() == np.sort(every, kind="stable").tolist()
 
 
 def test_listeners_of_one_tempo_hear_voices_moved_by_one_time_line() -> None:

@@ -310,11 +310,13 @@ def test_an_indexed_text_finds_the_same_longest_match_and_followers() -> None:
 
 def test_a_narrow_text_finds_what_the_wide_one_finds() -> None:
     """Every listening voice keeps its own copy of the other voices' tokens, so they are kept
-    narrow (durations in 16 bits, intervals in 32; positions in 32): the answers are the
-    64-bit scan's, token for token."""
+    narrow (durations in 8 bits, or 16 for a vocabulary of over 126; intervals in 32;
+    positions in 16 bits below 65,535 tokens): the answers are the 64-bit scan's, token for
+    token."""
     rng = np.random.default_rng(11)
-    for case in range(40):
-        separator, narrow = (-1, np.int16) if case % 2 else (-99_999, np.int32)
+    widths = [(-1, np.int8), (-1, np.int16), (-99_999, np.int32)]
+    for case in range(60):
+        separator, narrow = widths[case % 3]
         voices = [rng.integers(0, 1 + case % 5, size=int(rng.integers(0, 60))) for _ in range(4)]
         wide = np.concatenate([np.append(v, separator) for v in voices]).astype(np.int64)
         index = MatchIndex(wide.astype(narrow), separator)
@@ -327,7 +329,12 @@ def test_a_narrow_text_finds_what_the_wide_one_finds() -> None:
     others = (VoiceTimes(np.arange(4.0), np.arange(1.0, 5.0), np.full(4, 60.0)),) * 2
     context = rhythm_context(Setting(others=others), np.asarray(DEFAULT_DURATIONS))
     assert context is not None
-    assert (context.same_ids.itemsize, context.text.itemsize) == (2, 2)
+    assert (context.same_ids.itemsize, context.text.itemsize) == (1, 1)
+    many = np.geomspace(0.01, 64, 200)  # (a vocabulary of 200 durations: 16 bits)
+    other = (VoiceTimes(np.arange(4.0), np.arange(1.0, 5.0), np.full(4, 62.0)),) * 2
+    wide = rhythm_context(Setting(others=other), many)
+    assert wide is not None
+    assert (wide.same_ids.itemsize, wide.text.itemsize) == (2, 2)
 
 
 def test_a_match_length_falls_in_the_bucket_of_its_edges() -> None:
