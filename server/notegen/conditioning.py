@@ -441,8 +441,9 @@ class Ensembles:
         return None
 
     def __len__(self) -> int:
+        """How many ensembles are registered."""
         with self._lock:
-            return len({id(v) for known in self._by_voice.values() for v in known})
+            return len({id(whole) for known in self._by_voice.values() for whole in known})
 
 
 def _pitches_id(voice: VoiceTimes) -> int:

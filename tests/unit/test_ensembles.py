@@ -150,10 +150,14 @@ def test_voices_on_other_beats_share_the_interval_text_alone(piece) -> None:
 def test_a_registration_ends_with_its_reading() -> None:
     rng = np.random.default_rng(4)
     whole, owner = (voice(rng, 20, [0, 2]), voice(rng, 30, [0, 4])), Reading()
+    before = len(ENSEMBLES)
     ENSEMBLES.register(whole, owner)
+    ENSEMBLES.register(whole, owner)  # (once is enough)
+    assert len(ENSEMBLES) == before + 1
     assert ENSEMBLES.split(whole[1:]) == (whole, 0)
     del owner
     gc.collect()
+    assert len(ENSEMBLES) == before
     assert ENSEMBLES.split(whole[1:]) is None
     assert ENSEMBLES.split(whole[1:], pitches=True) is None
 
