@@ -216,7 +216,9 @@ class _Concatenated:
             seen = self.owners[: blocks * self.STRIDE].reshape(blocks, self.STRIDE)
             for voice in range(len(voices)):
                 counts[1:, voice] = np.cumsum((seen == voice).sum(axis=1))
-        self.checkpoints = counts
+        # (counts up to the number of onsets: two bytes each below 65,535 of them, 23 kB a
+        # listening voice at eight in the benchmark piece; added to intp counts when read)
+        self.checkpoints = counts.astype(np.uint16) if len(self.sorted_onsets) < 2**16 else counts
         """Row ``r``: how many of the first ``r * STRIDE`` sorted onsets each voice has."""
 
     @classmethod

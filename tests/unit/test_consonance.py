@@ -322,6 +322,7 @@ def test_what_moved_voices_sound_is_what_a_search_in_each_voice_finds() -> None:
             assert table is not None
             assert table.ends is None and table.time_map is not None
             assert table.pitches.dtype == (np.float64 if microtones else np.int8)
+            assert table.checkpoints.dtype == np.uint16 and len(table.checkpoints) > 1
             edges = np.unique(np.concatenate([v.onsets for v in others] + [v.ends for v in others]))
             probes = np.concatenate([edges, edges - _EPS, edges + _EPS, edges + 0.01, [-3.0, 1e6]])
             for point in probes.tolist():
