@@ -20,6 +20,7 @@ from notegen.sonicpi.play_order import (
     heard_after,
     heard_before,
     onset_in_pass,
+    others_of,
     voice_at,
 )
 from notegen.sonicpi.statements import PlayRun
@@ -432,7 +433,7 @@ def _note_context(
                 if voice is not None:
                     own = {run.start for run in voice.runs}
                     earlier = [s for s in earlier if s.start not in own]
-                setting = Setting(others=reading.play_others(voice))
+                setting = Setting(others=others_of(reading.play_voices, voice))
                 cursor_time = onset_in_pass(voice, ctx.array, start, ctx.index)
                 if ctx.slot == "note":
                     after = heard_after(voice, ctx.array, start, ctx.index)

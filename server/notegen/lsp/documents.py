@@ -31,7 +31,7 @@ from notegen.melody import Event
 from notegen.notes import NoteStyle
 from notegen.sonicpi.commas import commas_between
 from notegen.sonicpi.context import context_at_offset
-from notegen.sonicpi.play_order import PlayVoice, others_of, play_voices
+from notegen.sonicpi.play_order import play_voices
 from notegen.sonicpi.reader import _Doc, lone_cr_as_lf, parse, read_doc
 from notegen.sonicpi.statements import SLOT_HEADS, top_assignments
 from notegen.sonicpi.types import (
@@ -864,7 +864,6 @@ class Reading:
         self._lines: list[VoiceLine] | None = None
         self._settings: dict[int | None, Setting] = {}
         self._times: dict[tuple, VoiceTimes] = {}  # each voice's times, shared by the settings
-        self._play_others: dict[int, tuple[VoiceTimes, ...]] = {}
         self._settings_lock = threading.Lock()
         self.prepared = False
         """:meth:`prepare_settings` has run."""
@@ -920,17 +919,6 @@ class Reading:
         """The ``play``/``sleep`` runs before offset ``start``, in document order: the
         piece so far (live coders repeat and vary their phrases from loop to loop)."""
         return [s for s in self.summaries if s.kind == "play" and s.start < start]
-
-    def play_others(self, voice: PlayVoice | None) -> tuple[VoiceTimes, ...]:
-        """:func:`~notegen.sonicpi.play_order.others_of` the play voice (memoised): the same
-        tuple for every cursor in it, so the experts' tables made for it (memoised per tuple
-        of voices) are found again. Made afresh, the 20,000-note piece of 400 loops laid out
-        the other loops and made their tables again at every completion (~10 ms)."""
-        key = id(voice)  # (the reading holds its voices: an id stays theirs)
-        found = self._play_others.get(key)
-        if found is None:
-            found = self._play_others[key] = others_of(self.play_voices, voice)
-        return found
 
     def track(self, voice: int, cache: ContextCache) -> VoiceTrack:
         """``voice``'s sections as one run of events for ``cache``'s model (memoised)."""
