@@ -53,7 +53,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from lsp_latency import completion_items, completion_params, describe, percentile, verdict
 from request_kinds import loops_document
-from rpc_client import RpcClient, vm_status, wait_idle
+from rpc_client import RpcClient, runtime_line, vm_status, wait_idle
 
 NOTE_NAMES = [":C4", ":D4", ":E4", ":F4", ":G4", ":A4", ":B4", ":C5", ":r", ":E5", ":G3"]
 SMALL = "a1=[]\na1[0]=[:C4,:E4,:G4,]\n"
@@ -284,6 +284,7 @@ def main(argv: list[str] | None = None) -> int:
         warm = client.send("textDocument/completion", completion_params(small, 1, 18, None))
         warm.wait(120)
         print(f"server ready (model loaded): first small completion {warm.latency_s * 1000:.0f} ms")
+        print(f"server: {runtime_line(client.process.pid)}")
         met = [run_document(client, root, n, *docs[n], args) for n in args.which]
         if args.fresh:
             wait_idle(client.process.pid, timeout=600.0)

@@ -32,6 +32,7 @@ from rpc_client import (
     ServerDied,
     cpu_seconds,
     memory_line,
+    runtime_line,
     tree_memory,
     vm_status,
     wait_idle,
@@ -486,6 +487,7 @@ def _measure(args: argparse.Namespace, root: Path) -> int:
     path = root / ("big.rb" if args.document is None else args.document.name)
     path.write_text(doc.text)
     client, init = start_server(args, root, root / "server.log")
+    print(f"server: {runtime_line(client.process.pid)}")
     sync = init.get("capabilities", {}).get("textDocumentSync")
     change_kind = sync.get("change") if isinstance(sync, dict) else sync
     editor = Editor(client, path.as_uri(), doc.text.split("\n"), incremental=change_kind == 2)

@@ -40,7 +40,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from big_document import make_document
-from rpc_client import RpcClient, tree_memory, wait_idle
+from rpc_client import RpcClient, runtime_line, tree_memory, wait_idle
 
 ARRAY_LINE = re.compile(r"\[\s*(?::[A-Ga-gr]|\d)[^\]]*\]")
 """A line with a note (or duration) array on it: where a storm types."""
@@ -180,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         soak = Soak(client)
         try:
             client.initialize(root, initialization_options={})
+            print(f"server: {runtime_line(client.process.pid)}")
             soak.report("initialized")
             text, arrays, what = _document(args)
             uri = (root / "big.rb").as_uri()

@@ -33,7 +33,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from big_document import make_document
-from rpc_client import RpcClient, RpcError, wait_idle
+from rpc_client import RpcClient, RpcError, runtime_line, wait_idle
 
 
 def loops_document(loops: int = 400, pairs: int = 25, seed: int = 2) -> str:
@@ -121,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         root = Path(tmp)
         client = RpcClient(command, cwd=root, stderr_path=root / "server.log")
         client.initialize(root)
+        print(f"server: {runtime_line(client.process.pid)}")
         uri = (root / "big.rb").as_uri()
         client.did_open(uri, text)
         settled = wait_idle(client.process.pid, timeout=300.0)

@@ -31,6 +31,7 @@ __all__ = [
     "RpcError",
     "ServerDied",
     "cpu_seconds",
+    "runtime_line",
     "vm_status",
 ]
 
@@ -391,6 +392,36 @@ def vm_status(pid: int) -> dict[str, int]:
             name, _, rest = line.partition(":")
             values[name] = int(rest.split()[0])
     return values
+
+
+RUNTIME_LIBRARIES = ("onnxruntime", "numpy")
+"""The packages whose versions move the server's memory (onnxruntime 1.32 keeps ~7.5 MB more
+of its code resident than 1.24: ``benchmarks/README.md``, session 34)."""
+
+
+def runtime_line(pid: int) -> str:
+    """``onnxruntime 1.24.4, numpy 2.4.6, Python 3.11`` as the running server ``pid`` has
+    them: read from the libraries it has mapped (``/proc/<pid>/maps``) and the installed
+    distributions beside them, so a ``--server`` wrapper's own environment is what is named.
+    A package not mapped yet (the model not loaded) is left out."""
+    found: dict[str, str] = {}
+    python = ""
+    for line in Path(f"/proc/{pid}/maps").read_text().splitlines():
+        path = Path(line.split(maxsplit=5)[-1]) if line.count(" ") >= 5 else None
+        if path is None or not path.is_absolute():
+            continue
+        if not python and path.name.startswith("libpython") and ".so" in path.name:
+            python = path.name.removeprefix("libpython").partition(".so")[0]
+        for name in RUNTIME_LIBRARIES:
+            if name in found or f"/{name}/" not in str(path):
+                continue
+            site = Path(str(path).split(f"/{name}/")[0])  # (site-packages, or a --target)
+            for info in site.glob(f"{name}-*.dist-info"):
+                found[name] = info.name.removeprefix(f"{name}-").removesuffix(".dist-info")
+    parts = [f"{name} {found[name]}" for name in RUNTIME_LIBRARIES if name in found]
+    if not python:  # (a statically linked interpreter: its executable's name)
+        python = Path(f"/proc/{pid}/exe").resolve().name.removeprefix("python")
+    return ", ".join([*parts, f"Python {python}"])
 
 
 def descendants(pid: int) -> list[int]:

@@ -5,6 +5,7 @@ replies' order shows; the figures (≤ 50 ms, ≤ 10 ms) are benchmarks/' job.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -87,3 +88,18 @@ def test_a_document_opened_again_after_every_one_closed_gets_the_same_completion
     again = completion(client, uri, 2, 10).wait(30)["items"]
     assert first and [i["label"] for i in again] == [i["label"] for i in first]
     assert [i.get("textEdit") for i in again] == [i.get("textEdit") for i in first]
+
+
+def test_the_benchmarks_name_the_runtime_the_server_runs_on(client: Any, tmp_path: Path) -> None:
+    """The memory figures move with onnxruntime's release (README: held below 1.25), so the
+    benchmarks print the versions the server process itself has loaded (once its model is:
+    onnxruntime is imported with it)."""
+    from importlib.metadata import version
+
+    uri = (tmp_path / "song.rb").as_uri()
+    client.did_open(uri, SONG)
+    assert completion(client, uri, 2, 10).wait(60)["items"]  # the model is loaded
+    line = rpc.runtime_line(client.process.pid)
+    assert f"onnxruntime {version('onnxruntime')}" in line
+    assert f"numpy {version('numpy')}" in line
+    assert line.endswith(f"Python {sys.version_info.major}.{sys.version_info.minor}")
