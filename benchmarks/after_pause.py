@@ -17,7 +17,6 @@ The two servers take turns, B first every other step.
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import sys
 import tempfile
@@ -27,7 +26,7 @@ from big_document import make_document
 from huge_documents import NOTE_NAMES, Probe
 from lsp_latency import describe
 from paired_typing import server_from
-from rpc_client import wait_idle
+from rpc_client import machine_line, wait_idle
 
 
 def start(checkout: Path, model: Path, root: Path, name: str, text: str) -> Probe:
@@ -52,8 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
     print("$ " + " ".join([Path(sys.executable).name, *sys.argv]))
-    load = os.getloadavg()
-    print(f"machine: {os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    print(machine_line())
     document = make_document(total_notes=20_000, seed=args.seed)
     rng = random.Random(args.seed)
     with tempfile.TemporaryDirectory(prefix="notegen-pause-") as tmp:

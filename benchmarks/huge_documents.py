@@ -41,7 +41,6 @@ while the server still reads and warms the file.
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import sys
 import tempfile
@@ -53,7 +52,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from lsp_latency import completion_items, completion_params, describe, percentile, verdict
 from request_kinds import loops_document
-from rpc_client import RpcClient, runtime_line, vm_status, wait_idle
+from rpc_client import RpcClient, machine_line, runtime_line, vm_status, wait_idle
 
 NOTE_NAMES = [":C4", ":D4", ":E4", ":F4", ":G4", ":A4", ":B4", ":C5", ":r", ":E5", ":G3"]
 SMALL = "a1=[]\na1[0]=[:C4,:E4,:G4,]\n"
@@ -269,8 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     print("$ " + " ".join([Path(sys.executable).name, *sys.argv]))
-    load = os.getloadavg()
-    print(f"machine: {os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    print(machine_line())
     command = [str(args.server or Path(sys.executable).parent / "notegen-lsp")]
     if args.model:
         command += ["--model", str(args.model.resolve())]

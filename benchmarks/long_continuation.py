@@ -15,7 +15,6 @@ another checkout's), to compare two versions in turns.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time
@@ -23,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from rpc_client import RpcClient
+from rpc_client import RpcClient, machine_line
 
 ARRAYS = "a1=[]\nb1=[]\na1[0]=[:C4,:E4,:G4,:E4,:D4,:C4]\nb1[0]=[1,0.5,0.5,1,1,2]\n"
 LINES = (
@@ -41,8 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--server", help="the notegen-lsp to run (default: beside this Python)")
     args = parser.parse_args(argv)
     print("$ " + " ".join([Path(sys.executable).name, *sys.argv]))
-    load = os.getloadavg()
-    print(f"machine: {os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    print(machine_line())
     root = Path(tempfile.mkdtemp(prefix="notegen-continuation-"))
     server = args.server or str(Path(sys.executable).with_name("notegen-lsp"))
     command = [server] + (["--model", str(args.model.resolve())] if args.model else [])

@@ -31,6 +31,7 @@ from rpc_client import (
     RpcClient,
     ServerDied,
     cpu_seconds,
+    machine_line,
     memory_line,
     runtime_line,
     tree_memory,
@@ -445,8 +446,7 @@ def main(argv: list[str] | None = None) -> int:
     args.init_options = {}
     print("$ " + " ".join([Path(sys.executable).name, *sys.argv]))
     print(f"server: {' '.join(server_command(args))}")
-    load = os.getloadavg()
-    print(f"machine: {os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    print(machine_line())
 
     with tempfile.TemporaryDirectory(prefix="notegen-bench-") as tmp:
         root = Path(args.workdir or tmp).resolve()

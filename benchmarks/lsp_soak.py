@@ -28,7 +28,6 @@ inference thread to drop the warm states) and once the server is idle.
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import re
 import sys
@@ -40,7 +39,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from big_document import make_document
-from rpc_client import RpcClient, runtime_line, tree_memory, wait_idle
+from rpc_client import RpcClient, machine_line, runtime_line, tree_memory, wait_idle
 
 ARRAY_LINE = re.compile(r"\[\s*(?::[A-Ga-gr]|\d)[^\]]*\]")
 """A line with a note (or duration) array on it: where a storm types."""
@@ -169,8 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--notes", type=int, default=20_000, help="... notes in all")
     args = parser.parse_args(argv)
     print("$ " + " ".join([Path(sys.executable).name, *sys.argv]))
-    load = os.getloadavg()
-    print(f"machine: {os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    print(machine_line())
     server = args.server or Path(sys.executable).parent / "notegen-lsp"
     command = [str(server)] + (["--model", str(args.model.resolve())] if args.model else [])
     rng = random.Random(args.seed)

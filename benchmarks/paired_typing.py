@@ -32,7 +32,7 @@ from pathlib import Path
 
 from huge_documents import NOTE_NAMES, SMALL, Probe, documents, places
 from lsp_latency import completion_params, ghost_params
-from rpc_client import RpcClient
+from rpc_client import RpcClient, machine_line
 
 SERVE = "import sys; from notegen.cli import lsp_main; sys.exit(lsp_main())"
 
@@ -101,8 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ghost", action="store_true", help="ghost text after each completion")
     args = parser.parse_args(argv)
     print("$ " + " ".join([Path(sys.executable).name, *sys.argv]))
-    load = os.getloadavg()
-    print(f"machine: {os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    print(machine_line())
     if args.document is not None:
         text = args.document.read_text(encoding="utf-8", errors="replace")
     else:

@@ -21,7 +21,6 @@ in ``aN[k]``/``bN[k]`` arrays. ``--document loops``: 400 ``live_loop`` blocks of
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import statistics
 import sys
@@ -33,7 +32,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from big_document import make_document
-from rpc_client import RpcClient, RpcError, runtime_line, wait_idle
+from rpc_client import RpcClient, RpcError, machine_line, runtime_line, wait_idle
 
 
 def loops_document(loops: int = 400, pairs: int = 25, seed: int = 2) -> str:
@@ -110,8 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     command = [str(args.server or Path(sys.executable).parent / "notegen-lsp")]
     if args.model:
         command += ["--model", str(args.model.resolve())]
-    load = os.getloadavg()
-    print(f"machine: {os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    print(machine_line())
     arrays = args.document == "arrays"
     text = make_document(total_notes=20000, seed=1).text if arrays else loops_document()
     lines = text.split("\n")

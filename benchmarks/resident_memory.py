@@ -20,7 +20,6 @@ run, alternating, and say how each was installed.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 from collections import Counter
@@ -30,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from big_document import make_document
 from lsp_latency import completion_params
-from rpc_client import RpcClient, runtime_line, vm_status, wait_idle
+from rpc_client import RpcClient, machine_line, runtime_line, vm_status, wait_idle
 
 SMALL = "a1=[]\na1[0]=[:C4,:E4,:G4,]\n"
 
@@ -93,8 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--top", type=int, default=8, help="largest mappings listed")
     args = parser.parse_args(argv)
     print("$ " + " ".join([Path(sys.executable).name, *sys.argv]))
-    load = os.getloadavg()
-    print(f"machine: {os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    print(machine_line())
     servers = args.server or [str(Path(sys.executable).parent / "notegen-lsp")]
     text = make_document().text
     figures: dict[str, list[tuple[float, float]]] = {s: [] for s in servers}

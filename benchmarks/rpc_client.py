@@ -31,6 +31,7 @@ __all__ = [
     "RpcError",
     "ServerDied",
     "cpu_seconds",
+    "machine_line",
     "runtime_line",
     "vm_status",
 ]
@@ -392,6 +393,13 @@ def vm_status(pid: int) -> dict[str, int]:
             name, _, rest = line.partition(":")
             values[name] = int(rest.split()[0])
     return values
+
+
+def machine_line() -> str:
+    """``machine: 2 CPUs, load average 0.30 0.59 0.72``: the first line of a benchmark's report
+    (a shared VM's figures mean little without its load)."""
+    load = os.getloadavg()
+    return f"machine: {os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
 
 
 RUNTIME_LIBRARIES = ("onnxruntime", "numpy")
