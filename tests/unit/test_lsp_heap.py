@@ -20,8 +20,9 @@ def test_ordinary_documents_keep_glibcs_threshold():
     assert trim_threshold_for(HUGE_TEXT - 1) == TRIM_THRESHOLD
 
 
-def test_a_huge_document_keeps_three_times_its_size_at_the_top():
-    assert trim_threshold_for(5_000_000) == 15_000_000
+def test_a_huge_document_keeps_six_times_its_size_at_the_top():
+    assert trim_threshold_for(4_800_000) == 28_800_000
+    assert trim_threshold_for(5_000_000) == 30_000_000
     assert trim_threshold_for(100_000_000) == MAX_TRIM_THRESHOLD
 
 
@@ -40,12 +41,12 @@ def open_views(*sizes: int) -> SimpleNamespace:
 def test_opening_a_huge_document_raises_it_and_closing_lowers_it(calls):
     ls = open_views(200, 5_000_000)
     NotegenServer.fit_heap(ls)  # type: ignore[arg-type]
-    assert calls == [15_000_000] and ls.trim_threshold == 15_000_000
+    assert calls == [30_000_000] and ls.trim_threshold == 30_000_000
     NotegenServer.fit_heap(ls)  # type: ignore[arg-type]
-    assert calls == [15_000_000]  # unchanged: glibc is not asked again
+    assert calls == [30_000_000]  # unchanged: glibc is not asked again
     del ls.views["file:///1.rb"]
     NotegenServer.fit_heap(ls)  # type: ignore[arg-type]
-    assert calls == [15_000_000, TRIM_THRESHOLD]
+    assert calls == [30_000_000, TRIM_THRESHOLD]
 
 
 def test_small_documents_never_touch_it(calls):

@@ -835,6 +835,15 @@ Not lower than 1 MB: a completion makes ~8 blocks of 128-512 kB, and a mapping e
 ~0.8 ms (measured)."""
 HUGE_TEXT = 1_000_000
 """A document from this many characters up keeps the heap's top from keystroke to keystroke."""
+HUGE_TEXT_COPIES = 6
+"""How many of a huge document's sizes the heap's top keeps (:func:`trim_threshold_for`).
+
+Not 3, as it was: an Enter in the 4.8 MB document of 400,000 ``play``/``sleep`` lines frees
+the old text, its two halves and the line table's copies (3.2 MB each) at once, which could
+pass three texts' worth, so the top went back and was faulted in again. Typing there
+(``huge_documents.py``'s keystroke: an Enter, ``play ``, a completion, the note and its
+``sleep``) made ~1,790 page faults a keystroke at 3 and ~62 at 6; p50 16.6 / 16.7 against
+13.2 / 12.3 ms (in turns, 100 keystrokes each)."""
 TRIM_THRESHOLD = 128 * 1024
 """glibc's own: free memory at a heap's top past this much goes back to the system at once."""
 MAX_TRIM_THRESHOLD = 32 * 1024 * 1024
@@ -849,10 +858,11 @@ def trim_threshold_for(largest: int) -> int:
     top kept (a 5 MB string spliced 200 times, measured). Kept for every document, though, it
     stays resident for good in the second arena (``malloc_trim`` does not shrink that one's
     top): the soak benchmark's server was ~5 MB bigger once idle and ~13 MB after closing its
-    document (one run at 16 MB for all). So only while a huge document is open."""
+    document (one run at 16 MB for all). So only while a huge document is open, and
+    :data:`HUGE_TEXT_COPIES` times its size."""
     if largest < HUGE_TEXT:
         return TRIM_THRESHOLD
-    return min(MAX_TRIM_THRESHOLD, 3 * largest)
+    return min(MAX_TRIM_THRESHOLD, HUGE_TEXT_COPIES * largest)
 
 
 def limit_malloc_arenas() -> None:
