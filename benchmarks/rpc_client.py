@@ -415,8 +415,8 @@ def runtime_line(pid: int) -> str:
     found: dict[str, str] = {}
     python = ""
     for line in Path(f"/proc/{pid}/maps").read_text().splitlines():
-        path = Path(line.split(maxsplit=5)[-1]) if line.count(" ") >= 5 else None
-        if path is None or not path.is_absolute():
+        path = Path(line.split(maxsplit=5)[-1])  # (an unnamed mapping: its inode, "0")
+        if not path.is_absolute():
             continue
         if not python and path.name.startswith("libpython") and ".so" in path.name:
             python = path.name.removeprefix("libpython").partition(".so")[0]
