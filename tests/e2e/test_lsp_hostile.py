@@ -393,6 +393,52 @@ def test_a_document_opened_again_at_the_same_version_is_read_anew(
     assert "MIDI 60" in result["contents"]["value"]
 
 
+def test_big_openings_and_a_request_written_at_once_are_all_served(
+    client: Any, tmp_path: Path
+) -> None:
+    """Two openings of ~100 kB and a completion in one write, as an editor's pipe may hand
+    them over: the server takes each big body as a view of the read (no copy), so every
+    frame must still be cut where it ends."""
+
+    def song(first: str) -> str:
+        rows = "".join(f"a1[{k}]=[{first},:E4,:G4,:C5,:G4,:E4,:D4,:F4]\n" for k in range(2_000))
+        return "a1=[]\n" + rows
+
+    texts = {"one": song(":C4"), "two": song(":D4")}
+    uris = {name: (tmp_path / f"{name}.rb").as_uri() for name in texts}
+    opening = [
+        frame(
+            json.dumps(
+                {
+                    "jsonrpc": "2.0",
+                    "method": "textDocument/didOpen",
+                    "params": {
+                        "textDocument": {
+                            "uri": uris[name],
+                            "languageId": "ruby",
+                            "version": 1,
+                            "text": text,
+                        }
+                    },
+                }
+            ).encode()
+        )
+        for name, text in texts.items()
+    ]
+    assert all(len(body) > 65_536 for body in opening)
+    line = texts["two"].count("\n") - 1  # the last row: its first note
+    asked = {
+        "jsonrpc": "2.0",
+        "id": "after-openings",
+        "method": "textDocument/hover",
+        "params": hover_params(uris["two"], line, len(f"a1[{line - 1}]=[") + 1),
+    }
+    pending = client.send_raw(b"".join([*opening, frame(json.dumps(asked).encode())]), asked["id"])
+    assert "MIDI 62" in pending.wait(30)["contents"]["value"]  # :D4, in the second opening
+    result = client.request("textDocument/hover", hover_params(uris["one"], 1, 7), timeout=10)
+    assert "MIDI 60" in result["contents"]["value"]  # :C4, the first opening's first row
+
+
 def test_thousands_of_changes_in_one_did_change_land_where_the_editor_made_them(
     client: Any, tmp_path: Path
 ) -> None:
