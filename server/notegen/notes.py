@@ -276,10 +276,14 @@ def infer_style_by_line(text: str) -> NoteStyle:
     differ by the keystroke's line only (~1.5 ms a keystroke on the 200,000-note document).
     The same votes: a symbol or a list comma never spans a line, and each line's distinct
     symbols are merged in the order they first appear, as one pass over the text meets them.
-    """
+
+    A line written again is merged once, its votes times its count (counted at C speed), in
+    the place of its first appearance, which keeps that order: ``play``/``sleep`` code
+    repeats a few lines (``  sleep 0.25``), and the ~500 lines around a cursor in the 4.8 MB
+    ``play`` document took 1.34 ms a keystroke merged one by one, 0.12 ms so."""
     symbols: Counter[str] = Counter()
     spaced: Counter[bool] = Counter()
-    for line in text.split("\n"):
+    for line, times in Counter(text.split("\n")).items():
         with _LINE_LOCK:
             known = _LINE_VOTES.get(line)
         if known is None:
@@ -288,8 +292,12 @@ def infer_style_by_line(text: str) -> NoteStyle:
                 if len(_LINE_VOTES) >= LINE_VOTES:
                     del _LINE_VOTES[next(iter(_LINE_VOTES))]  # the oldest
                 _LINE_VOTES[line] = known
-        symbols.update(known[0])
-        spaced.update(known[1])
+        if times == 1:
+            symbols.update(known[0])
+            spaced.update(known[1])
+        else:
+            symbols.update({symbol: n * times for symbol, n in known[0].items()})
+            spaced.update({kind: n * times for kind, n in known[1].items()})
     return _style(symbols, spaced, text)
 
 

@@ -44,3 +44,22 @@ def test_the_remembered_lines_are_bounded() -> None:
     assert len(notes._LINE_VOTES) <= notes.LINE_VOTES
     text = random_text(rng)
     assert infer_style_by_line(text) == infer_style(text)
+
+
+LINES = [
+    "  play :As4", "  play :Bb4", "  sleep 0.25", "  sleep 1.0", "  play :c4, amp: 0.5",
+    "a1[0]=[:C4, :Eb4,:r]", "b1[0]=[1.0,0.5]", "", "  play 61", "# :Bf3, 2.0",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_lines_written_many_times_vote_as_often_as_they_are_written(seed: int) -> None:
+    """``play``/``sleep`` code repeats its lines: each counts every time it is written, and
+    ties still go to what was written first."""
+    rng = random.Random(seed)
+    for _ in range(100):
+        text = "\n".join(rng.choice(LINES[: rng.randint(1, len(LINES))]) for _ in range(300))
+        assert infer_style_by_line(text) == infer_style(text)
+    tie = "  play :As4\n  play :Bb4\n  play :Bb4\n  play :As4\n  sleep 1\n  sleep 1\n"
+    assert infer_style_by_line(tie).accidental == "sharp"
+    assert infer_style_by_line("  play :Bb4\n" + tie).accidental == "flat"
