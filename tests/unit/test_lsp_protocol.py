@@ -245,6 +245,23 @@ def test_values_are_counted_outside_strings_escaped_quotes_and_all() -> None:
     assert _values(flood) == 2 * MAX_VALUES + 1
 
 
+def test_structure_is_counted_alike_in_every_kind_of_body_and_across_chunks() -> None:
+    """The count before a big message is parsed reads bytes, a bytearray or a view of a read
+    (the transport hands big bodies on as views), a chunk at a time."""
+    import random
+
+    from notegen.lsp.protocol import _COUNT_CHUNK, _structure_count
+
+    rng = random.Random(3)
+    for size in (0, 1, _COUNT_CHUNK - 1, _COUNT_CHUNK, 2 * _COUNT_CHUNK + 17):
+        data = bytes(rng.choice(b',[{]}"ab\\ ') for _ in range(size))
+        expected = sum(data.count(c) for c in (b",", b"[", b"{"))
+        assert _structure_count(data) == expected
+        assert _structure_count(bytearray(data)) == expected
+        view = memoryview(b"[[" + data + b",,")[2:-2]
+        assert _structure_count(view) == expected
+
+
 def _document(text: str) -> Any:
     from pygls.workspace.text_document import TextDocument
 
