@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 
+import pytest
 from notegen.lsp.transport import (
     BIG_BODY,
     HEAD_BYTES,
@@ -240,3 +241,47 @@ def test_a_frame_read_whole_is_cut_as_if_it_came_in_pieces() -> None:
 
 def plain(items: list[bytes | bytearray | memoryview | FrameError]) -> list[bytes | FrameError]:
     return [x if isinstance(x, FrameError) else bytes(x) for x in items]
+
+
+def random_stream(rng: random.Random) -> bytes:
+    """Frames big and small, good and lying, and junk, as a hostile peer may send them."""
+    segments = []
+    for k in range(rng.randint(1, 8)):
+        kind = rng.choice(("small", "big", "big", "bad length", "junk", "one short"))
+        body = b'{"k": %d, "t": "%s"}' % (k, b"x" * rng.choice((3, READ_CHUNK, 150_000)))
+        if kind == "small":
+            segments.append(frame(b'{"k": %d}' % k))
+        elif kind == "big":
+            segments.append(frame(body))
+        elif kind == "bad length":
+            segments.append(b"Content-Length: abc\r\n\r\n" + body)
+        elif kind == "junk":
+            segments.append(b"hello " * rng.randint(1, 20))
+        else:
+            segments.append(b"Content-Length: %d\r\n\r\n%s" % (len(body) - 1, body))
+    return b"".join(segments)
+
+
+def bodies_of(stream: bytes, sizes: list[int]) -> list[bytes]:
+    parser, out, at = FrameParser(max_message=1 << 20), [], 0
+    rng = random.Random(len(stream))
+    while at < len(stream):
+        size = rng.choice(sizes)
+        out += [
+            bytes(x) for x in parser.feed(stream[at : at + size]) if not isinstance(x, FrameError)
+        ]
+        at += size
+    return out
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_the_same_frames_come_out_however_the_reads_cut_the_stream(seed: int) -> None:
+    """Reads of 4 kB never hand a body on as a view (the plain path); reads of any size,
+    the whole stream at once among them, cut out the very same bodies."""
+    rng = random.Random(seed)
+    for _ in range(6):
+        stream = random_stream(rng)
+        expected = bodies_of(stream, [4096])
+        assert bodies_of(stream, [len(stream)]) == expected
+        assert bodies_of(stream, [1, 100, READ_CHUNK, 100_000, 300_000]) == expected
+        assert bodies_of(stream, [READ_CHUNK + 1, 2 * READ_CHUNK, 250_000]) == expected
