@@ -125,9 +125,9 @@ def main(argv: list[str] | None = None) -> int:
         body = bodies[0]
         assert len(bodies) == 1 + args.with_request
         if len(body) > protocol.COUNT_VALUES_FROM:
-            values, ms, count = timed(functools.partial(protocol._values, body))
+            found, ms, count = timed(functools.partial(protocol._values, body))
             rows["counted"].append((ms, count))
-            assert values <= protocol.MAX_VALUES
+            assert found <= protocol.MAX_VALUES
         decoded, ms, count = timed(functools.partial(str, body, "utf-8"))
         rows["decoded"].append((ms, count))
         parsed, ms, count = timed(functools.partial(json.loads, decoded))

@@ -28,10 +28,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from big_document import make_document
+from huge_documents import SMALL
 from lsp_latency import completion_params
 from rpc_client import RpcClient, machine_line, runtime_line, vm_status, wait_idle
-
-SMALL = "a1=[]\na1[0]=[:C4,:E4,:G4,]\n"
 
 
 def mappings(pid: int) -> Counter[str]:

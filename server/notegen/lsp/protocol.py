@@ -129,7 +129,7 @@ def _values(body: bytes | bytearray | memoryview) -> int:
         body = body.tobytes()
     plain = body.replace(b"\\\\", b"").replace(b'\\"', b"")  # no escaped quote is left
     bare = _STRING.sub(b'""', plain)
-    return len(bare) - len(bare.translate(None, _STRUCTURE))
+    return _structure_count(bare)
 
 
 _COUNT_CHUNK = 1 << 18

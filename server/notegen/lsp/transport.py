@@ -61,7 +61,7 @@ _HEADER_END = re.compile(rb"\r?\n\r?\n")
 """The blank line that ends a header block: ``\r\n\r\n`` as the base protocol says, or bare
 ``\n`` line ends (some hand-written clients): waiting for a ``\r\n\r\n`` there swallowed the
 next frame's header, so the request after an ``\n``-only frame was never answered."""
-_ALONE_HEADER = re.compile(
+_LEADING_HEADER = re.compile(
     rb"content-length[ \t]*:[ \t]*([0-9]{1,12})[ \t]*(?:\r?\n[A-Za-z0-9-]+[ \t]*:[^\r\n]*)*",
     re.IGNORECASE,
 )
@@ -217,7 +217,7 @@ class FrameParser:
         ended = _HEADER_END.search(data, 0, MAX_HEADER_BYTES)
         if ended is None:
             return None
-        header = _ALONE_HEADER.fullmatch(data, 0, ended.start())
+        header = _LEADING_HEADER.fullmatch(data, 0, ended.start())
         if header is None or _CONTENT_LENGTH.search(data, header.end(1), ended.start()):
             return None
         length = int(header[1])
