@@ -38,7 +38,8 @@ sys.path.insert(0, str(REPO / "server"))
 from notegen.generate import GenerateOptions, ends_on_tonic, generate_block  # noqa: E402
 from notegen.melody import Event  # noqa: E402
 from notegen.model import MelodyModel  # noqa: E402
-from notegen.sampling import SCALES, parse_key  # noqa: E402
+from notegen.sampling import parse_key  # noqa: E402
+from notegen.scales import SCALES  # noqa: E402
 
 TONICS = ("c", "g", "d", "a", "e", "f", "bb", "eb")
 SWEEP_SCALES = ("major", "minor", "blues_major", "whole_tone", "minor_pentatonic")

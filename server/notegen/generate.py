@@ -27,13 +27,13 @@ from notegen.model import BOS, MelodyModel, State, VoiceExperts
 from notegen.repeats import RepeatCounter
 from notegen.rhythm import rhythm_context
 from notegen.sampling import (
-    SCALES,
     Sampler,
     fold_masked,
     parse_scale,
     pitch_class_mask,
     softmax,
 )
+from notegen.scales import SCALES
 
 R = TypeVar("R")
 

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 from notegen.melody import Event
 from notegen.sampling import (
-    SCALES,
     Sampler,
     ScaleError,
     detect_key,
@@ -15,6 +14,7 @@ from notegen.sampling import (
     pitch_class_mask,
     scale_pitch_classes,
 )
+from notegen.scales import SCALES
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ notes. Only the names that can be written as bare Ruby symbols are listed.
 
 from __future__ import annotations
 
-from notegen.sampling import SCALES
+from notegen.scales import SCALES
 
 CHORD_NAMES = frozenset(
     [

@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from notegen.sampling import SCALES
+from notegen.scales import SCALES
 from notegen.sonicpi.arithmetic import Number, evaluate
 from notegen.sonicpi.brackets import elements
 from notegen.sonicpi.chords import chord_notes
