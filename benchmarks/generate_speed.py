@@ -52,8 +52,8 @@ def timed(run: Callable[[], int]) -> tuple[int, float, float]:
 
 
 def pure_generation(model: Any, count: int, seed: int) -> int:
-    """``notegen.generate.generate``, one continuous row: C major mask, T=1, top-p 0.95."""
-    from notegen.generate import generate
+    """``notegen.model.generate.generate``, one continuous row: C major mask, T=1, top-p 0.95."""
+    from notegen.model.generate import generate
 
     return len(
         generate(model, [], count, temperature=1.0, top_p=0.95, seed=seed, tonic=60, scale="major")
@@ -61,9 +61,9 @@ def pure_generation(model: Any, count: int, seed: int) -> int:
 
 
 def block_generation(model: Any, count: int, seed: int) -> int:
-    """``notegen.generate.generate_block``: what ``notegen.generateMelody`` runs (long blocks
+    """``notegen.model.generate.generate_block``: what ``notegen.generateMelody`` runs (long blocks
     are sampled as parallel rows, one model call per step for all of them), C major."""
-    from notegen.generate import GenerateOptions, generate_block
+    from notegen.model.generate import GenerateOptions, generate_block
 
     options = GenerateOptions(length=count, seed=seed, key="c", scale="major")
     return len(generate_block(model, options).events)
@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     load = os.getloadavg()
     print(f"machine: {os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
 
-    from notegen.model import MelodyModel, default_model_path
+    from notegen.model.network import MelodyModel, default_model_path
 
     path = args.model or default_model_path()
     model = MelodyModel.load(path)
@@ -101,15 +101,15 @@ def main(argv: list[str] | None = None) -> int:
     pure_generation(model, 20, seed=1)
     made, gen_s, gen_cpu = timed(lambda: pure_generation(model, args.length, seed=7))
     print(
-        f"[notegen.generate.generate, T=1.0 top_p=0.95 C major] {made} events in {gen_s:.3f} s "
-        f"wall, {gen_cpu:.3f} s CPU ({gen_cpu / max(made, 1) * 1e6:.0f} µs CPU/note; one "
-        f"continuous row, as continueMelody and blocks under 640 notes run)"
+        f"[notegen.model.generate.generate, T=1.0 top_p=0.95 C major] {made} events in "
+        f"{gen_s:.3f} s wall, {gen_cpu:.3f} s CPU ({gen_cpu / max(made, 1) * 1e6:.0f} µs CPU/note; "
+        f"one continuous row, as continueMelody and blocks under 640 notes run)"
     )
 
     block_generation(model, 40, seed=1)
     made_b, block_s, block_cpu = timed(lambda: block_generation(model, args.length, seed=7))
     print(
-        f"[notegen.generate.generate_block, the command's path] {made_b} events in "
+        f"[notegen.model.generate.generate_block, the command's path] {made_b} events in "
         f"{block_s:.3f} s wall, {block_cpu:.3f} s CPU; target ≤ 0.5 s: "
         f"{'MET' if block_s <= 0.5 else 'NOT MET'}"
     )
@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{per_note_cpu * args.length / greedy_cpu:.0f}x"
     )
     print(
-        f"[ratio, CPU time] seed way (extrapolated) / notegen.generate.generate (sampling, "
+        f"[ratio, CPU time] seed way (extrapolated) / notegen.model.generate.generate (sampling, "
         f"key mask): {per_note_cpu * args.length / gen_cpu:.0f}x"
     )
     print(

@@ -1,6 +1,6 @@
 """What generated blocks sound like, measured: repeats, runs, endings, at every temperature.
 
-Every block is made by ``notegen.generate.generate_block`` — what ``notegen-melody generate``
+Every block is made by ``notegen.model.generate.generate_block`` — what ``notegen-melody generate``
 and the ``notegen.generateMelody`` command print — with the command's defaults (top-p 0.95) unless a
 figure says otherwise:
 
@@ -35,10 +35,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "server"))
 
-from notegen.generate import GenerateOptions, ends_on_tonic, generate_block  # noqa: E402
 from notegen.melody import Event  # noqa: E402
-from notegen.model import MelodyModel  # noqa: E402
-from notegen.sampling import parse_key  # noqa: E402
+from notegen.model.generate import GenerateOptions, ends_on_tonic, generate_block  # noqa: E402
+from notegen.model.network import MelodyModel  # noqa: E402
+from notegen.model.sampling import parse_key  # noqa: E402
 from notegen.scales import SCALES  # noqa: E402
 
 TONICS = ("c", "g", "d", "a", "e", "f", "bb", "eb")

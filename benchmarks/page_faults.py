@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from notegen.lsp import server
     from notegen.melody import Event
-    from notegen.model import MelodyModel
+    from notegen.model.network import MelodyModel
     from notegen.sonicpi.types import line_starts
 
     server.limit_malloc_arenas()  # the server's own settings

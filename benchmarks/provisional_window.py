@@ -38,13 +38,13 @@ from pathlib import Path
 
 import numpy as np
 from notegen.config import Settings
-from notegen.generate import ContextCache, trim_context
 from notegen.lsp import completion
 from notegen.lsp.completion import recent_pitches
 from notegen.lsp.context import note_context
 from notegen.lsp.documents import DocumentView
 from notegen.lsp.engine import Engine
-from notegen.model import BOS
+from notegen.model.generate import ContextCache, trim_context
+from notegen.model.network import BOS
 from notegen.notes import note_to_midi
 
 REPO = Path(__file__).resolve().parent.parent

@@ -23,13 +23,12 @@ import time
 from pathlib import Path
 
 import numpy as np
-from notegen.duration_slips import DurationSlip
-from notegen.harmony import parts_by_section
-from notegen.model import MelodyModel, default_model_path
-from notegen.motifs import MotifTable
-from notegen.notes import infer_style, spell
-from notegen.sampling import detect_key
-from notegen.slips import (
+from notegen.model.duration_slips import DurationSlip
+from notegen.model.harmony import parts_by_section
+from notegen.model.motifs import MotifTable
+from notegen.model.network import MelodyModel, default_model_path
+from notegen.model.sampling import detect_key
+from notegen.model.slips import (
     DELTAS,
     EVIDENCE,
     WEIGHTS,
@@ -38,6 +37,7 @@ from notegen.slips import (
     checked_sections,
     section_features,
 )
+from notegen.notes import infer_style, spell
 from notegen.sonicpi.reader import read
 
 PITCH_KINDS = ("semitone", "octave", "scale-step")

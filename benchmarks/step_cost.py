@@ -4,7 +4,7 @@ most 30 % more per step than the one it replaces).
 For each model: CPU time of a batch-1 ``MelodyModel.step`` (with the conditioning rows the
 server computes for a voice against three others, for a model that has the input), of a
 completion context read (``ContextCache.prime_ids`` of 64 new events in a four-voice piece),
-and of ``notegen.generate.generate`` per note (C major mask, temperature 1, top-p 0.95), alone
+and of ``notegen.model.generate.generate`` per note (C major mask, temperature 1, top-p 0.95), alone
 and against the piece's three voices. CPU
 time, not wall time: other processes on a shared machine inflate wall time, not CPU time. The
 best of ``--repeats`` runs is reported.
@@ -25,10 +25,10 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "server"))
 
-from notegen.conditioning import Setting, VoiceTimes  # noqa: E402
-from notegen.generate import ContextCache, generate  # noqa: E402
 from notegen.melody import Event  # noqa: E402
-from notegen.model import MelodyModel  # noqa: E402
+from notegen.model.conditioning import Setting, VoiceTimes  # noqa: E402
+from notegen.model.generate import ContextCache, generate  # noqa: E402
+from notegen.model.network import MelodyModel  # noqa: E402
 
 
 def piece_setting(rng: np.random.Generator) -> Setting:

@@ -1,7 +1,8 @@
 """Does a generated voice sound with the piece? Consonance of new voices against real pieces.
 
 For every voice of every given Sonic Pi file (read as the server reads it,
-``notegen.ensemble``): the share of that voice's note onsets that are consonant with every note
+``notegen.model.ensemble``): the share of that voice's note onsets that are consonant with every
+note
 the other voices sound there — unison/octave, thirds, fifths, sixths, and fourths when the lower
 note of the pair is not the lowest sounding note (not over the bass). Then the voice is taken
 out and a new one of as many notes (at most ``--max-notes``; the piece's voice is scored over
@@ -11,7 +12,7 @@ voice) and once alone — and scored the same way. Onsets where nothing else sou
 
 Also reported: the share of a voice's onsets (while the others play) that start together with a
 note of another voice — whether its rhythm moves with the piece (the rhythm experts of
-``notegen.rhythm``).
+``notegen.model.rhythm``).
 
 Issue 10's target: generated voices within 5 points of the piece's own voices.
 
@@ -32,11 +33,11 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO / "server"), str(REPO / "training")]
 
-from notegen.conditioning import VoiceTimes  # noqa: E402
-from notegen.ensemble import document_lines  # noqa: E402
-from notegen.generate import generate_block  # noqa: E402
 from notegen.melody import Event  # noqa: E402
-from notegen.model import MelodyModel  # noqa: E402
+from notegen.model.conditioning import VoiceTimes  # noqa: E402
+from notegen.model.ensemble import document_lines  # noqa: E402
+from notegen.model.generate import generate_block  # noqa: E402
+from notegen.model.network import MelodyModel  # noqa: E402
 from notegen_training.consonance_match import consonance, replace_voice  # noqa: E402
 
 

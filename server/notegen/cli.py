@@ -107,14 +107,14 @@ def _add_generate(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from notegen.ensemble import piece_lines, setting_for
-    from notegen.generate import (
+    from notegen.model.ensemble import piece_lines, setting_for
+    from notegen.model.generate import (
         ArgumentError,
         GenerateOptions,
         generate_block,
         parse_generate_options,
     )
-    from notegen.model import MelodyModel, ModelError, default_model_path
+    from notegen.model.network import MelodyModel, ModelError, default_model_path
     from notegen.sonicpi import next_free_voice
     from notegen.sonicpi.piece import piece_bpm, piece_of
     from notegen.sonicpi.placement import new_voice_placement
@@ -176,7 +176,7 @@ def main_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_generate(subparsers)
-    from notegen import model_library
+    from notegen.model import library as model_library
 
     model_library.add_subcommand(subparsers)
     if importlib.util.find_spec("notegen.play_cli") is not None:

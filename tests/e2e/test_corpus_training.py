@@ -96,7 +96,7 @@ def test_a_conditioned_model_trains_from_the_shards_and_exports(
     converted: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """``--conditioning``: each voice hears its piece's other voices and metre (the rows of
-    ``notegen.conditioning`` written into the shards), and the export declares that input."""
+    ``notegen.model.conditioning`` written into the shards), and the export declares that input."""
     run_dir = tmp_path / "run"
     args = ["fit", "--shards", str(converted), "--out", str(run_dir), *TINY, "--max-steps", "4"]
     assert main([*args, "--epochs", "1", "--conditioning"]) == 0

@@ -89,7 +89,7 @@ REQUESTS = [
     ("continueMelody", {"count": 12, "seed": 8, "position": {"line": 11, "character": 4}}),
     ("continueMelody", {"count": 10, "seed": 1, "position": {"line": 3, "character": 12},
                         "preview": True}),
-    # long continuations: parallel rows (notegen.generate.generate_long), in arrays and lines
+    # long continuations: parallel rows (notegen.model.generate.generate_long), in arrays and lines
     ("continueMelody", {"count": 700, "seed": 3, "position": {"line": 3, "character": 12}}),
     ("continueMelody", {"count": 660, "seed": 2, "position": {"line": 11, "character": 4}}),
 ]  # fmt: skip

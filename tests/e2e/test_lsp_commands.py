@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from notegen.model.sampling import scale_pitch_classes
 from notegen.notes import note_to_midi
-from notegen.sampling import scale_pitch_classes
 from notegen.sonicpi import read
 from pygls.exceptions import JsonRpcException
 

@@ -31,7 +31,7 @@ LAUNCHER = """
 import sys
 from pathlib import Path
 
-import notegen.model_library as library
+import notegen.model.library as library
 from notegen.cli import lsp_main
 
 entered, release = sys.argv[1:3]

@@ -39,7 +39,7 @@ def engine(tiny):
 
 @pytest.fixture(scope="session")
 def model(tiny):
-    from notegen.model import MelodyModel
+    from notegen.model.network import MelodyModel
 
     return MelodyModel.load(tiny[0])
 

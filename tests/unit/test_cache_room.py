@@ -7,9 +7,9 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from notegen.generate import ContextCache
 from notegen.lsp import server as srv
 from notegen.lsp.documents import DocumentView, Reading
+from notegen.model.generate import ContextCache
 from notegen.notes import infer_style
 
 

@@ -11,8 +11,8 @@ from notegen.lsp.completion import HABIT_WEIGHT
 from notegen.lsp.context import note_context
 from notegen.lsp.documents import DocumentView, Reading
 from notegen.lsp.spelling import spell_matching
+from notegen.model.sampling import softmax
 from notegen.notes import NoteStyle, infer_style
-from notegen.sampling import softmax
 
 DOC = """\
 a1=[]
@@ -126,7 +126,7 @@ def test_spell_matching(midi, partial, expected):
 
 
 def test_a_voice_that_rests_for_bars_is_offered_its_rest():
-    from notegen.generate import Candidate
+    from notegen.model.generate import Candidate
 
     model_only = [Candidate(60, 0.35, 1.0), Candidate(62, 0.35, 1.0), Candidate(None, 0.3, 4.0)]
     ranked = completion.with_habits(model_only, [None] * 6 + [60, 62])
@@ -139,7 +139,7 @@ def test_candidates_ranked_one_at_a_time_are_the_habit_ranking(engine):
     candidates, probabilities and order as mixing the model's whole ranking with the voice's
     habits (``with_habits``), for random distributions, ties, rests, repeated and microtonal
     recent pitches, and no history at all."""
-    from notegen.generate import Primed, next_note_candidates
+    from notegen.model.generate import Primed, next_note_candidates
 
     model = engine.model
     rng = np.random.default_rng(6)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from notegen.conditioning import (
+from notegen.melody import Event
+from notegen.model.conditioning import (
     ALONE,
     BAR,
     BASS,
@@ -28,7 +29,6 @@ from notegen.conditioning import (
     transpose_rows,
     unknown_end,
 )
-from notegen.melody import Event
 
 C, E, G = 60, 64, 67
 
@@ -112,7 +112,7 @@ def test_rows_looked_up_per_stretch_are_the_rows_computed_voice_by_voice() -> No
     piece, kept while the piece is open): it must tell the network exactly what reading every
     voice at that time would, at onsets, ends, between them, before and after the piece,
     with rests, overlapping notes and microtones."""
-    from notegen.conditioning import _direct_harmony, harmony_rows
+    from notegen.model.conditioning import _direct_harmony, harmony_rows
 
     rng = np.random.default_rng(12)
     for _ in range(50):
@@ -133,7 +133,7 @@ def test_rows_looked_up_per_stretch_are_the_rows_computed_voice_by_voice() -> No
 def test_a_table_keeps_whole_notes_in_a_byte_and_microtones_as_they_are() -> None:
     """Note names and MIDI numbers are whole: the table's lowest and highest pitches take a
     byte each then (a 20-voice piece keeps a table per voice), and the rows are the same."""
-    from notegen.conditioning import _direct_harmony, harmony_rows, harmony_table
+    from notegen.model.conditioning import _direct_harmony, harmony_rows, harmony_table
 
     onsets = np.array([0.0, 1.0, 2.0, 3.0])
     for pitches, small in (([60.0, 127.0, np.nan, 0.0], True), ([60.0, 61.5, 47.0, 72.0], False)):
@@ -191,7 +191,7 @@ def test_a_table_per_voices_is_reused_while_they_live_and_dropped_with_them() ->
     tuple (even of the same voices) with its own, and forgets an entry once a voice dies."""
     import gc
 
-    from notegen.conditioning import _PerVoices
+    from notegen.model.conditioning import _PerVoices
 
     memo: _PerVoices[int] = _PerVoices()
     made: list[tuple[VoiceTimes, ...]] = []
@@ -222,7 +222,7 @@ def test_a_voice_played_over_and_over_is_the_voice_of_its_events_repeated() -> N
 
 
 def test_the_sorted_onsets_name_their_voices_in_the_narrowest_integers() -> None:
-    from notegen.conditioning import SortedOnsets
+    from notegen.model.conditioning import SortedOnsets
 
     rng = np.random.default_rng(3)
     widths = set()
@@ -247,7 +247,7 @@ def test_the_sorted_onsets_name_their_voices_in_the_narrowest_integers() -> None
 def test_onsets_kept_as_places_among_the_harmony_boundaries_are_counted_alike() -> None:
     """Where the voices' harmony table is made, the sorted onsets are kept as places among
     its boundaries: every count below or up to a point is the sorted values' own."""
-    from notegen.conditioning import SortedOnsets, harmony_table
+    from notegen.model.conditioning import SortedOnsets, harmony_table
 
     rng = np.random.default_rng(9)
     for case in range(12):

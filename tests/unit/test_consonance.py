@@ -10,11 +10,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from notegen.conditioning import COND_DIM, Setting, VoiceTimes
-from notegen.consonance import ConsonanceBias, consonant_notes, fit_weight
-from notegen.generate import GenerateOptions, generate_block
 from notegen.melody import Event
-from notegen.model import MelodyModel
+from notegen.model.conditioning import COND_DIM, Setting, VoiceTimes
+from notegen.model.consonance import ConsonanceBias, consonant_notes, fit_weight
+from notegen.model.generate import GenerateOptions, generate_block
+from notegen.model.network import MelodyModel
 
 C3, G2, G3, C4, D4, E4, F4, G4, C5 = 48, 43, 55, 60, 62, 64, 65, 67, 72
 
@@ -47,7 +47,7 @@ def with_consonance(card: Path, directory: Path, weight: float) -> Path:
 
 
 def consonant_share(events: list[Event], others: tuple[VoiceTimes, ...]) -> float:
-    from notegen.conditioning import sounding
+    from notegen.model.conditioning import sounding
 
     voice = VoiceTimes.of(events)
     heard = sounding(others, voice.onsets)
@@ -187,8 +187,8 @@ def test_what_sounds_is_read_per_stretch_as_the_whole_table_reads_it() -> None:
     gives (random voices with rests, overlaps and shared onsets; at, between and around
     every boundary). Notes of a voice may overlap their successors, a voice may be empty,
     and a voice whose onsets are out of order is read voice by voice."""
-    from notegen.conditioning import _EPS, sounding
-    from notegen.consonance import _Sounding
+    from notegen.model.conditioning import _EPS, sounding
+    from notegen.model.consonance import _Sounding
 
     rng = np.random.default_rng(5)
     for case in range(60):
@@ -226,8 +226,8 @@ def test_what_sounds_is_looked_up_in_the_harmony_table_s_own_stretches() -> None
     """Voices whose harmony table is kept (a piece's settings keep one per voice) lend it
     their stretch boundaries: one sorted array per listening voice, not two; voices with
     none get the same array made anew."""
-    from notegen.conditioning import harmony_table
-    from notegen.consonance import _Sounding
+    from notegen.model.conditioning import harmony_table
+    from notegen.model.consonance import _Sounding
 
     rng = np.random.default_rng(3)
     voices = []
@@ -246,7 +246,7 @@ def test_the_sampling_weight_is_the_rule_read_one_heard_pitch_at_a_time() -> Non
     """The weight generation adds (kept per heard pitch and bass) is ``consonant_notes``
     times the card's weight: random pitches heard (doubled, microtonal, over and under the
     notes), a vocabulary with rests (NaN) and a microtone."""
-    from notegen.consonance import _bias
+    from notegen.model.consonance import _bias
 
     rng = np.random.default_rng(11)
     midi = np.array([np.nan, np.nan, *range(36, 97), 61.5])
@@ -265,8 +265,8 @@ def test_what_many_voices_sound_is_counted_from_checkpoints_as_searched_voice_by
     """Twenty voices of a few hundred notes (many checkpoints of the sorted onsets): what the
     table reads at each onset, end, just around them and between them is what a search in
     every voice finds."""
-    from notegen.conditioning import _EPS, sounding
-    from notegen.consonance import _Concatenated
+    from notegen.model.conditioning import _EPS, sounding
+    from notegen.model.consonance import _Concatenated
 
     rng = np.random.default_rng(8)
     voices = []
@@ -289,7 +289,7 @@ def test_what_many_voices_sound_is_counted_from_checkpoints_as_searched_voice_by
 def _moved_piece(seed: int, microtones: bool = False) -> tuple[VoiceTimes, ...]:
     """What the first of eight voices hears of the others: voices of a few tempi that change
     from section to section, moved onto its beats (as a document's reading moves them)."""
-    from notegen.ensemble import VoiceLine, setting_for
+    from notegen.model.ensemble import VoiceLine, setting_for
 
     rng = np.random.default_rng(seed)
     lines = []
@@ -312,8 +312,8 @@ def test_what_moved_voices_sound_is_what_a_search_in_each_voice_finds() -> None:
     moves the few it reads from the voices' own ends in seconds) and, with whole MIDI notes,
     their pitches in one byte each; what it reads at every onset and end of theirs, just
     around them and between them is what a search in every voice finds."""
-    from notegen.conditioning import _EPS, sounding
-    from notegen.consonance import _Concatenated
+    from notegen.model.conditioning import _EPS, sounding
+    from notegen.model.consonance import _Concatenated
 
     for seed in range(6):
         for microtones in (False, True):
@@ -331,9 +331,9 @@ def test_what_moved_voices_sound_is_what_a_search_in_each_voice_finds() -> None:
 
 
 def test_the_consonance_and_rhythm_experts_search_one_copy_of_the_sorted_onsets() -> None:
-    from notegen.conditioning import Setting as Place
-    from notegen.consonance import _Concatenated
-    from notegen.rhythm import rhythm_context
+    from notegen.model.conditioning import Setting as Place
+    from notegen.model.consonance import _Concatenated
+    from notegen.model.rhythm import rhythm_context
 
     others = _moved_piece(3)
     table = _Concatenated.of(others)
@@ -349,8 +349,8 @@ def test_listeners_of_one_tempo_hear_voices_moved_by_one_time_line() -> None:
     listener's others are moved by one time line object, though some of them were moved for
     an earlier listener, so every listener's table moves the ends it reads instead of
     keeping them all."""
-    from notegen.consonance import _Concatenated
-    from notegen.ensemble import VoiceLine, setting_for
+    from notegen.model.consonance import _Concatenated
+    from notegen.model.ensemble import VoiceLine, setting_for
 
     lines = []
     for number in range(1, 5):
@@ -367,8 +367,8 @@ def test_listeners_of_one_tempo_hear_voices_moved_by_one_time_line() -> None:
 def test_voices_whose_onsets_go_back_are_searched_voice_by_voice() -> None:
     """An onset that goes back (or is not finite): no concatenated table, and what sounds is
     still what a search in every voice finds."""
-    from notegen.conditioning import sounding
-    from notegen.consonance import _Concatenated, _Sounding
+    from notegen.model.conditioning import sounding
+    from notegen.model.consonance import _Concatenated, _Sounding
 
     steady = VoiceTimes(
         np.array([0.0, 1.0, 2.0]), np.array([1.0, 2.0, 3.0]), np.array([60.0, 62, 64])

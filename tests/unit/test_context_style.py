@@ -6,10 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from notegen.generate import ContextCache
 from notegen.lsp.context import StyleLater, note_context
 from notegen.lsp.documents import DocumentView
-from notegen.model import MelodyModel
+from notegen.model.generate import ContextCache
+from notegen.model.network import MelodyModel
 from notegen.notes import infer_style_by_line
 
 SHIPPED = Path(__file__).resolve().parents[2] / "models" / "notegen.json"

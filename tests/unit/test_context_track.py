@@ -10,12 +10,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from notegen.generate import ContextCache
 from notegen.lsp.context import NoteContext, note_context
 from notegen.lsp.documents import DocumentView
 from notegen.lsp.whole_reading import read_document
 from notegen.melody import Event
-from notegen.model import MelodyModel
+from notegen.model.generate import ContextCache
+from notegen.model.network import MelodyModel
 
 SHIPPED = Path(__file__).resolve().parents[2] / "models" / "notegen.json"
 NOTES = [":C4", ":D4", ":Eb4", ":G4", ":r", ":Bb3", ":F5"]

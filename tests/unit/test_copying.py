@@ -1,4 +1,4 @@
-"""notegen.copying: the within-melody copy model and its mixture with the network."""
+"""notegen.model.copying: the within-melody copy model and its mixture with the network."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from notegen.copying import (
+from notegen.melody import Event
+from notegen.model.copying import (
     CopyIndex,
     CopyMixture,
     fit_lambdas,
@@ -17,8 +18,7 @@ from notegen.copying import (
     mix_sequence,
     mix_step,
 )
-from notegen.generate import ContextCache, generate
-from notegen.melody import Event
+from notegen.model.generate import ContextCache, generate
 
 
 def test_the_longest_repeated_suffix_predicts_what_followed_it():
@@ -81,7 +81,7 @@ def test_scoring_a_melody_equals_the_step_by_step_served_distribution(model):
 @pytest.fixture
 def mixed_model(tiny, tmp_path):
     """The tiny model with a copy mixture in its card."""
-    from notegen.model import MelodyModel
+    from notegen.model.network import MelodyModel
 
     card_path, _ = tiny
     card = json.loads(card_path.read_text())
@@ -126,7 +126,7 @@ def test_generated_melodies_with_the_shipped_model_do_not_collapse_into_one_note
     import itertools
     from pathlib import Path
 
-    from notegen.model import MelodyModel
+    from notegen.model.network import MelodyModel
 
     shipped = Path(__file__).resolve().parents[2] / "models" / "notegen.json"
     model = MelodyModel.load(shipped)

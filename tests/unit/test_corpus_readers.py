@@ -54,7 +54,7 @@ def test_a_voice_example_carries_the_other_voices_and_the_bar_position(tmp_path:
 
 
 def test_a_voice_example_carries_the_models_conditioning_rows(tmp_path: Path) -> None:
-    from notegen import conditioning as cond
+    from notegen.model import conditioning as cond
 
     (piece,), _ = read_file(write_midi(tmp_path / "song.mid"), "midi", "song.mid")
     melody = piece.examples()[0]

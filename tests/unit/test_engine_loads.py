@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from fixtures.tiny_model import build_tiny_model
 from notegen.lsp.engine import Engine
-from notegen.model import MelodyModel
+from notegen.model.network import MelodyModel
 
 
 @pytest.fixture

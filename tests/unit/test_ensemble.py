@@ -5,8 +5,8 @@ from __future__ import annotations
 import pickle
 
 import numpy as np
-from notegen.conditioning import OTHERS, condition_rows
-from notegen.ensemble import document_lines, document_setting, setting_for
+from notegen.model.conditioning import OTHERS, condition_rows
+from notegen.model.ensemble import document_lines, document_setting, setting_for
 
 PIECE = """\
 c1=[120, 120]

@@ -8,10 +8,10 @@ import gc
 
 import numpy as np
 import pytest
-from notegen.conditioning import ENSEMBLES, Setting, VoiceTimes
-from notegen.consonance import _Sounding, _Without
-from notegen.imitation import _TEXTS, _text, imitation_marginal
-from notegen.rhythm import ExcludedMatches, expert_marginals, rhythm_context
+from notegen.model.conditioning import ENSEMBLES, Setting, VoiceTimes
+from notegen.model.consonance import _Sounding, _Without
+from notegen.model.imitation import _TEXTS, _text, imitation_marginal
+from notegen.model.rhythm import ExcludedMatches, expert_marginals, rhythm_context
 
 PITCHES = list(range(36, 97))
 VOCAB = ["<bos>", "rest", *PITCHES]

@@ -1,4 +1,4 @@
-"""notegen.generate: N notes = N steps, reproducible, keyed, cached contexts, options."""
+"""notegen.model.generate: N notes = N steps, reproducible, keyed, cached contexts, options."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import re
 
 import numpy as np
 import pytest
-from notegen.generate import (
+from notegen.melody import Event
+from notegen.model.generate import (
     CADENCE_NOTES,
     ArgumentError,
     ContextCache,
@@ -20,9 +21,8 @@ from notegen.generate import (
     parse_generate_options,
     trim_context,
 )
-from notegen.melody import Event
-from notegen.model import MelodyModel
-from notegen.sampling import parse_key, scale_pitch_classes
+from notegen.model.network import MelodyModel
+from notegen.model.sampling import parse_key, scale_pitch_classes
 from notegen.sonicpi import read
 
 CONTEXT = [Event(60, 0.5), Event(62, 0.5), Event(64, 1.0), Event(None, 1.0), Event(67, 2.0)]
@@ -180,7 +180,7 @@ def test_a_melody_in_a_key_without_seed_notes_does_not_pile_up_repeated_notes():
     shipped model in C major from nothing did 24.7 %, with a key prelude 16.7 %."""
     from pathlib import Path
 
-    from notegen.model import MelodyModel
+    from notegen.model.network import MelodyModel
 
     shipped = MelodyModel.load(Path(__file__).resolve().parents[2] / "models" / "notegen.json")
     repeated = []
@@ -258,7 +258,7 @@ def test_generate_with_context_takes_the_pieces_tempo_key_and_form(tiny, tmp_pat
 
 
 def test_sections_end_at_phrase_ends_near_every_sixteen_notes() -> None:
-    from notegen.generate import phrase_sections
+    from notegen.model.generate import phrase_sections
 
     # eighths with a held note at index 13 and 30: the cuts go after them, not at 16 and 32
     events = [Event(60 + i % 5, 2.0 if i in (13, 30) else 0.5) for i in range(40)]
@@ -293,11 +293,11 @@ def test_a_block_ends_on_a_long_tonic_of_its_key(model, length):
 
 
 def test_the_cadence_chooses_only_the_last_notes(model, monkeypatch):
-    import notegen.generate
+    import notegen.model.generate
 
     options = GenerateOptions(length=40, seed=7, key="g", scale="mixolydian")
     cadenced = generate_block(model, options).events
-    monkeypatch.setattr(notegen.generate, "CADENCE_NOTES", 0)
+    monkeypatch.setattr(notegen.model.generate, "CADENCE_NOTES", 0)
     plain = generate_block(model, options).events
     assert cadenced[:-CADENCE_NOTES] == plain[:-CADENCE_NOTES]
     assert ends_on_tonic(cadenced, 7)
@@ -318,7 +318,7 @@ def test_endings_follow_the_seed_and_are_sampled_not_fixed(model):
 
 
 def test_a_long_block_in_parallel_rows_ends_on_a_long_tonic(model):
-    from notegen.generate import block_row_sizes
+    from notegen.model.generate import block_row_sizes
 
     assert len(block_row_sizes(700, 0)) == 2
     events = generate_block(model, GenerateOptions(length=700, seed=2, key="f")).events
@@ -332,7 +332,7 @@ def test_at_low_temperature_the_shipped_models_blocks_still_end_on_the_tonic(tem
     temperature 1, the likeliest that closes on a long tonic kept. Same seed, same block."""
     from pathlib import Path
 
-    from notegen.model import MelodyModel
+    from notegen.model.network import MelodyModel
 
     shipped = MelodyModel.load(Path(__file__).resolve().parents[2] / "models" / "notegen.json")
     for length in (32, 128):
@@ -349,7 +349,7 @@ def test_the_shipped_models_blocks_end_on_the_tonic():
     """Sampled plainly, 25 % of its 32-note blocks did (benchmarks/generation_stats.py)."""
     from pathlib import Path
 
-    from notegen.model import MelodyModel
+    from notegen.model.network import MelodyModel
 
     shipped = MelodyModel.load(Path(__file__).resolve().parents[2] / "models" / "notegen.json")
     for i, (key, scale) in enumerate(ENDING_KEYS):
@@ -386,7 +386,7 @@ def shipped_model():
     """The shipped model: its copy model and training tunes are the experts a read hides."""
     from pathlib import Path
 
-    from notegen.model import MelodyModel
+    from notegen.model.network import MelodyModel
 
     return MelodyModel.load(Path(__file__).resolve().parents[2] / "models" / "notegen.json")
 
@@ -502,7 +502,7 @@ def test_the_helper_only_runs_the_network(shipped_model, monkeypatch):
     there gets."""
     import threading
 
-    from notegen.conditioning import Setting, VoiceTimes
+    from notegen.model.conditioning import Setting, VoiceTimes
 
     onsets = np.arange(0.0, 60.0, 1.5)
     others = (VoiceTimes(onsets, onsets + 1.5, 48.0 + (np.arange(len(onsets)) * 5) % 12),)
@@ -603,7 +603,7 @@ def test_events_before_are_read_by_the_experts_only(shipped_model, monkeypatch):
 
 def raw_logits(model, ids):  # type: ignore[no-untyped-def]
     """The network's own next-event logits after ``ids`` (a lone melody, from ``<bos>``)."""
-    from notegen.model import BOS
+    from notegen.model.network import BOS
 
     vd = len(model.duration_vocab)
     pids = np.concatenate([[BOS], ids // vd])
@@ -619,7 +619,7 @@ def test_a_long_generation_s_rhythm_experts_read_its_last_durations_at_its_onset
     """Past ``RHYTHM_WINDOW`` events, the rhythm experts read the last ones only (read
     whole, a 100,000-note continuation slowed down note by note), and are told where the
     next event starts in the whole history."""
-    import notegen.generate as generation
+    import notegen.model.generate as generation
 
     monkeypatch.setattr(generation, "RHYTHM_WINDOW", 16)
     seen: list[tuple[int, float]] = []

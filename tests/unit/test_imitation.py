@@ -8,13 +8,13 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-from notegen.conditioning import Setting, VoiceTimes
-from notegen.ensemble import document_lines, document_setting
-from notegen.generate import ContextCache
-from notegen.imitation import FIRST, REST, ImitationMixture, imitation_marginal, intervals
 from notegen.melody import Event
-from notegen.model import MelodyModel
-from notegen.rhythm import LENGTH_EDGES
+from notegen.model.conditioning import Setting, VoiceTimes
+from notegen.model.ensemble import document_lines, document_setting
+from notegen.model.generate import ContextCache
+from notegen.model.imitation import FIRST, REST, ImitationMixture, imitation_marginal, intervals
+from notegen.model.network import MelodyModel
+from notegen.model.rhythm import LENGTH_EDGES
 
 # voice 1 plays the subject on C; voice 2 answers it a fifth higher, on G, four beats later
 CANON = """\
@@ -87,7 +87,7 @@ def test_a_cached_context_hears_the_subject_after_an_edit(tmp_path) -> None:
     key is what it hears): voice 2's cached context is offered the new answer, a sixth above
     its G instead of a fifth."""
     from fixtures.tiny_model import build_tiny_model
-    from notegen.conditioning import COND_DIM
+    from notegen.model.conditioning import COND_DIM
 
     card, _ = build_tiny_model(tmp_path, seed=3, conditioning=COND_DIM)
     imitating = MelodyModel.load(with_imitation(card, tmp_path / "imitation", 0.9))

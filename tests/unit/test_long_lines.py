@@ -7,7 +7,6 @@ import re
 
 import numpy as np
 import pytest
-from notegen.generate import ContextCache, trim_context
 from notegen.lsp.context import note_context
 from notegen.lsp.documents import (
     LONG_LINE_CHARS,
@@ -17,6 +16,7 @@ from notegen.lsp.documents import (
     utf16_to_index,
 )
 from notegen.melody import Event
+from notegen.model.generate import ContextCache, trim_context
 from notegen.notes import note_to_midi
 
 NAMES = [":C4", ":D4", ":E4", ":G4", ":A4", ":r", ":C5", ":B3"]
@@ -189,9 +189,9 @@ def test_a_long_one_array_line_is_read_through_a_window_with_the_whole_lines_con
     voice (the setting), which the notes the window left out move; ``into`` a note, the same
     partial note and the same span for a suggestion to replace."""
     from fixtures.tiny_model import build_tiny_model
-    from notegen.conditioning import COND_DIM
     from notegen.lsp.whole_reading import read_document
-    from notegen.model import MelodyModel
+    from notegen.model.conditioning import COND_DIM
+    from notegen.model.network import MelodyModel
 
     card, _ = build_tiny_model(tmp_path, seed=3, conditioning=COND_DIM)
     cache = ContextCache(MelodyModel.load(card))
@@ -335,7 +335,7 @@ def test_a_voice_written_without_sections_has_its_setting_made_with_the_reading(
     # `a1=[...]` is a voice with no section: its setting (the other voices it hears, made by
     # walking the whole text) is made by prepare_settings on the reader thread, not by the
     # first completion after the reading
-    import notegen.ensemble as ensemble
+    import notegen.model.ensemble as ensemble
     from notegen.lsp.documents import Reading
     from notegen.notes import infer_style
 

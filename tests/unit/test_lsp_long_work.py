@@ -7,8 +7,8 @@ import asyncio
 import threading
 
 import pytest
-from notegen.generate import GenerateOptions, generate_block
 from notegen.lsp.engine import Engine, Job, Stopped
+from notegen.model.generate import GenerateOptions, generate_block
 
 
 async def test_cancelling_the_request_stops_the_generation_at_its_next_step(model) -> None:

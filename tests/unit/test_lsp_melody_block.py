@@ -9,12 +9,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from notegen.ensemble import piece_lines, setting_for
-from notegen.generate import GenerateOptions
 from notegen.lsp.documents import DocumentView, Reading
 from notegen.lsp.jobs import melody_block
 from notegen.melody import Event
-from notegen.model import MelodyModel
+from notegen.model.ensemble import piece_lines, setting_for
+from notegen.model.generate import GenerateOptions
+from notegen.model.network import MelodyModel
 from notegen.notes import infer_style
 from notegen.sonicpi.lexer import Token
 from notegen.sonicpi.piece import piece_of

@@ -6,11 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 from types import SimpleNamespace
 
-from notegen import consonance, imitation, rhythm
 from notegen.lsp.documents import DocumentView
 from notegen.lsp.warm_up import RECENT_VOICES, note_voice, prepare_voices
 from notegen.lsp.whole_reading import read_document
-from notegen.model import MelodyModel
+from notegen.model import consonance, imitation, rhythm
+from notegen.model.network import MelodyModel
 
 SHIPPED = Path(__file__).resolve().parents[2] / "models" / "notegen.json"
 

@@ -1,4 +1,4 @@
-"""notegen.model: the ONNX graph is really stepped, state carries, bad files are named."""
+"""notegen.model.network: the ONNX graph is really stepped, state carries, bad files are named."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from fixtures.tiny_model import build_tiny_seed_model, numpy_reference
 from notegen.melody import Event
-from notegen.model import BOS, REST, MelodyModel, ModelError
+from notegen.model.network import BOS, REST, MelodyModel, ModelError
 
 MELODY = [Event(60, 1.0), Event(None, 0.5), Event(67, 2.0), Event(64, 0.25)]
 
@@ -101,8 +101,8 @@ def test_a_card_with_conditioning_feeds_the_setting_to_the_graph(tmp_path) -> No
     """The same notes read alone and against another voice give other predictions; a card
     without the input (the fixture above) keeps working without one."""
     from fixtures.tiny_model import build_tiny_model
-    from notegen.conditioning import COND_DIM, Setting, VoiceTimes
-    from notegen.generate import ContextCache
+    from notegen.model.conditioning import COND_DIM, Setting, VoiceTimes
+    from notegen.model.generate import ContextCache
 
     card, _ = build_tiny_model(tmp_path, seed=3, conditioning=COND_DIM)
     model = MelodyModel.load(card)

@@ -12,7 +12,7 @@ from notegen.cli import main
 from notegen.config import parse_settings
 from notegen.lsp.engine import Engine
 from notegen.lsp.model_choice import ModelChoice, hover_line, requested_model
-from notegen.model_library import ModelLibrary
+from notegen.model.library import ModelLibrary
 
 
 @pytest.fixture

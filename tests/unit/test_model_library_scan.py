@@ -1,7 +1,7 @@
 """Listing the models folder: bounded, incremental, and (in the server) off the event loop.
 
 A scan reads a card only when it is new or changed, and only up to
-:data:`~notegen.model_library.LISTED_CARD_BYTES`; every ``NAME.json`` it cannot list keeps a
+:data:`~notegen.model.library.LISTED_CARD_BYTES`; every ``NAME.json`` it cannot list keeps a
 reason naming the file. In the server's mode (``ModelChoice(background=True)``) a document is
 answered from the last finished listing while the next one is read on a worker thread.
 """
@@ -18,12 +18,12 @@ from typing import Any
 
 import pytest
 from fixtures.tiny_model import build_tiny_model
-from notegen import model_library
 from notegen.cli import main
 from notegen.config import parse_settings
 from notegen.lsp.engine import Engine
 from notegen.lsp.model_choice import ModelChoice, hover_line
-from notegen.model_library import LISTED_CARD_BYTES, ModelLibrary
+from notegen.model import library as model_library
+from notegen.model.library import LISTED_CARD_BYTES, ModelLibrary
 
 
 @pytest.fixture

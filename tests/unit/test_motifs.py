@@ -9,8 +9,8 @@ restores the shape finds voice 1's.
 from __future__ import annotations
 
 import numpy as np
-from notegen.harmony import Part, parts_by_section
-from notegen.motifs import PASSAGE_SPAN, MotifTable
+from notegen.model.harmony import Part, parts_by_section
+from notegen.model.motifs import PASSAGE_SPAN, MotifTable
 from notegen.sonicpi import read
 
 SUBJECT = ":G4,:C5,:B4,:C5,:D5,:E5,:D5,:C5,:B4,:A4,:G4,:A4,:B4"

@@ -14,13 +14,13 @@ import numpy as np
 import pytest
 from lsprotocol import types
 from notegen.config import Settings
-from notegen.generate import ContextCache
 from notegen.lsp import completion, warm_up
 from notegen.lsp.context import STOP_EVERY, note_context
 from notegen.lsp.documents import DocumentView, Reading
 from notegen.lsp.engine import Engine
 from notegen.lsp.warm_up import warm_sections, warm_stride
 from notegen.melody import Event
+from notegen.model.generate import ContextCache
 from notegen.notes import infer_style
 
 
@@ -82,8 +82,8 @@ def test_notes_scored_together_hear_the_other_voices_as_each_alone_does(tmp_path
     # a model that hears other voices: each candidate (of its own duration) is read with the
     # conditioning row its step has, and served as its context primed alone is
     from fixtures.tiny_model import build_tiny_model
-    from notegen.conditioning import COND_DIM, Setting, VoiceTimes
-    from notegen.model import MelodyModel
+    from notegen.model.conditioning import COND_DIM, Setting, VoiceTimes
+    from notegen.model.network import MelodyModel
 
     card, _ = build_tiny_model(tmp_path, seed=3, conditioning=COND_DIM)
     heard = MelodyModel.load(card)
@@ -261,8 +261,8 @@ def test_a_new_reading_keeps_the_states_its_changes_do_not_reach(tmp_path, monke
     still cached (no model call) and is the one a fresh read gives; a change while the
     context still sounds makes the model read it again."""
     from fixtures.tiny_model import build_tiny_model
-    from notegen.conditioning import COND_DIM, Setting, VoiceTimes
-    from notegen.model import MelodyModel
+    from notegen.model.conditioning import COND_DIM, Setting, VoiceTimes
+    from notegen.model.network import MelodyModel
 
     card, _ = build_tiny_model(tmp_path, seed=3, conditioning=COND_DIM)
     model = MelodyModel.load(card)
@@ -295,8 +295,8 @@ def test_a_step_reads_the_rows_its_keys_were_made_of(tmp_path, monkeypatch):
     second making), and are the rows a step makes for itself: row ``s`` reads the durations
     before event ``s`` only."""
     from fixtures.tiny_model import build_tiny_model
-    from notegen.conditioning import COND_DIM, Setting, VoiceTimes
-    from notegen.model import MelodyModel
+    from notegen.model.conditioning import COND_DIM, Setting, VoiceTimes
+    from notegen.model.network import MelodyModel
 
     card, _ = build_tiny_model(tmp_path, seed=3, conditioning=COND_DIM)
     model = MelodyModel.load(card)
@@ -418,8 +418,8 @@ def test_a_cleared_cache_lets_the_voices_it_heard_go(tmp_path):
     import weakref
 
     from fixtures.tiny_model import build_tiny_model
-    from notegen.conditioning import COND_DIM, Setting, VoiceTimes
-    from notegen.model import MelodyModel
+    from notegen.model.conditioning import COND_DIM, Setting, VoiceTimes
+    from notegen.model.network import MelodyModel
 
     card, _ = build_tiny_model(tmp_path, seed=3, conditioning=COND_DIM)
     cache = ContextCache(MelodyModel.load(card))

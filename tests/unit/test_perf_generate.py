@@ -15,8 +15,9 @@ import json
 
 import numpy as np
 import pytest
-from notegen.copying import CopyIndex, CopyMixture, mix_indexed
-from notegen.generate import (
+from notegen.melody import Event
+from notegen.model.copying import CopyIndex, CopyMixture, mix_indexed
+from notegen.model.generate import (
     SECTION_NOTES,
     GenerateOptions,
     _mix_rows,
@@ -28,8 +29,7 @@ from notegen.generate import (
     parallel_rows,
     row_distributions,
 )
-from notegen.melody import Event
-from notegen.sampling import Sampler, scale_pitch_classes
+from notegen.model.sampling import Sampler, scale_pitch_classes
 from notegen.sonicpi import read
 
 CONTEXT = [Event(60, 0.5), Event(62, 0.5), Event(64, 1.0), Event(None, 1.0), Event(67, 2.0)]
@@ -38,7 +38,7 @@ MIXTURE = CopyMixture(max_order=6, pitch=(0.0, 0.2, 0.4, 0.6), duration=(0.0, 0.
 
 @pytest.fixture
 def mixed_model(tiny, tmp_path):
-    from notegen.model import MelodyModel
+    from notegen.model.network import MelodyModel
 
     card_path, _ = tiny
     card = json.loads(card_path.read_text())
@@ -150,9 +150,9 @@ def test_each_row_hears_the_other_voices_from_where_the_rows_before_it_end(tmp_p
     """Rows are consecutive: row r starts after the rows before it, at the context's mean
     length per event (here 1 beat), not where the first row does."""
     from fixtures.tiny_model import build_tiny_model
-    from notegen import conditioning
-    from notegen.conditioning import COND_DIM, Setting, VoiceTimes
-    from notegen.model import MelodyModel
+    from notegen.model import conditioning
+    from notegen.model.conditioning import COND_DIM, Setting, VoiceTimes
+    from notegen.model.network import MelodyModel
 
     model = MelodyModel.load(build_tiny_model(tmp_path, seed=3, conditioning=COND_DIM)[0])
     context = [Event(60, 0.5), Event(62, 1.5), Event(64, 1.0)]  # 3 beats, 1 a note

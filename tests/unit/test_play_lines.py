@@ -12,8 +12,8 @@ from notegen.config import Settings
 from notegen.lsp import completion, inline
 from notegen.lsp.context import note_context
 from notegen.lsp.documents import DocumentView, Reading
+from notegen.model.sampling import softmax
 from notegen.notes import infer_style
-from notegen.sampling import softmax
 from notegen.sonicpi import read
 
 DOC = "\n".join(

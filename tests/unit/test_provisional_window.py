@@ -8,11 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from notegen.generate import ContextCache
 from notegen.lsp import completion
 from notegen.lsp.context import PROVISIONAL_NETWORK, note_context
 from notegen.lsp.documents import DocumentView
 from notegen.lsp.engine import Engine
+from notegen.model.generate import ContextCache
 
 NOTES = [":C4", ":E4", ":G4", ":r", ":A4", ":F4", ":D4", ":B3", ":C5", ":G4"]
 ARRAY = "a1[0]=[" + ",".join(NOTES[(i * 3) % 7 + (i % 4 == 0)] for i in range(150)) + "]"

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from fixtures.tiny_model import build_tiny_model
-from notegen.conditioning import COND_DIM
 from notegen.melody import Event
-from notegen.model import MelodyModel
+from notegen.model.conditioning import COND_DIM
+from notegen.model.network import MelodyModel
 from notegen_training.cli import main as train_main
 from notegen_training.export import op_counts, sha256_of
 from notegen_training.quantize import QUANTIZED_OP, QuantizeError, float_source, quantize_card

@@ -9,10 +9,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-from notegen.generate import GenerateOptions, generate_block
 from notegen.melody import Event
-from notegen.model import MelodyModel, ModelError
-from notegen.repeats import RepeatControl, RepeatCounter, training_rate
+from notegen.model.generate import GenerateOptions, generate_block
+from notegen.model.network import MelodyModel, ModelError
+from notegen.model.repeats import RepeatControl, RepeatCounter, training_rate
 
 
 def counted(pids: list[int], before: list[int] | None = None) -> RepeatCounter:

@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from fixtures.tiny_model import DEFAULT_DURATIONS, build_tiny_model
-from notegen.conditioning import COND_DIM, Setting, VoiceTimes
-from notegen.ensemble import document_lines, document_setting
-from notegen.generate import ContextCache, generate
 from notegen.melody import Event
-from notegen.model import MelodyModel
-from notegen.rhythm import (
+from notegen.model.conditioning import COND_DIM, Setting, VoiceTimes
+from notegen.model.ensemble import document_lines, document_setting
+from notegen.model.generate import ContextCache, generate
+from notegen.model.network import MelodyModel
+from notegen.model.rhythm import (
     EXPERTS,
     LENGTH_EDGES,
     MatchIndex,
@@ -386,7 +386,7 @@ def test_the_longest_match_is_the_one_read_token_by_token() -> None:
 
 
 def test_each_length_is_read_as_the_nearest_duration_once_per_distinct_length() -> None:
-    from notegen.rhythm import SAME_TOLERANCE, _duration_index
+    from notegen.model.rhythm import SAME_TOLERANCE, _duration_index
 
     durations = np.array([0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 4.0])
     rng = np.random.default_rng(5)

@@ -1,11 +1,11 @@
-"""notegen.sampling: Sonic Pi scales, key masks and detection, seeded top-k/top-p sampling."""
+"""notegen.model.sampling: Sonic Pi scales, key masks and detection, seeded top-k/top-p sampling."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 from notegen.melody import Event
-from notegen.sampling import (
+from notegen.model.sampling import (
     Sampler,
     ScaleError,
     detect_key,
@@ -142,7 +142,7 @@ def test_bad_sampler_settings_are_refused(kwargs):
 
 
 def test_masked_notes_fold_onto_the_nearest_scale_note_on_the_same_side() -> None:
-    from notegen.sampling import fold_masked
+    from notegen.model.sampling import fold_masked
 
     # vocabulary: <bos>, rest, C4..E4 (60..64); C major allows C, D, E
     midi = np.array([np.nan, np.nan, 60, 61, 62, 63, 64], np.float64)

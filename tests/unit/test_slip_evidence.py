@@ -11,11 +11,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import notegen.slips as slips_module
+import notegen.model.slips as slips_module
 import pytest
 from notegen.lsp.documents import DocumentView
 from notegen.lsp.slip_check import Checked, EvidenceFolder, check
-from notegen.model import MelodyModel
+from notegen.model.network import MelodyModel
 
 SHIPPED = Path(__file__).resolve().parents[2] / "models" / "notegen.json"
 SOPRANO = "E5 F5 D5 C5 C5 D5 B4 C5 E5 F5 D5 E5 F5 D5 E5 C5"

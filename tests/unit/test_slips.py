@@ -12,17 +12,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from notegen.conditioning import BASS as BASS_CLASS
-from notegen.conditioning import OTHERS, Setting, VoiceTimes
 from notegen.config import SlipSettings, parse_settings
-from notegen.copying import log_softmax
-from notegen.duration_slips import duration_slips, in_step
-from notegen.harmony import parts_by_section, sounding
 from notegen.melody import Event
-from notegen.model import MelodyModel
-from notegen.motifs import MotifTable
-from notegen.notes import infer_style
-from notegen.slips import (
+from notegen.model.conditioning import BASS as BASS_CLASS
+from notegen.model.conditioning import OTHERS, Setting, VoiceTimes
+from notegen.model.copying import log_softmax
+from notegen.model.duration_slips import duration_slips, in_step
+from notegen.model.harmony import parts_by_section, sounding
+from notegen.model.motifs import MotifTable
+from notegen.model.network import MelodyModel
+from notegen.model.slips import (
     CONTEXT_EVENTS,
     DELTAS,
     WEIGHTS,
@@ -35,6 +34,7 @@ from notegen.slips import (
     spelled_fix,
     threshold_for,
 )
+from notegen.notes import infer_style
 from notegen.sonicpi import read
 
 SHIPPED = Path(__file__).resolve().parents[2] / "models" / "notegen.json"

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from notegen.conditioning import ALONE, OTHERS
 from notegen.melody import Event
+from notegen.model.conditioning import ALONE, OTHERS
 from notegen_training.conditioned import melody_example, piece_examples
 from notegen_training.corpus import Melody, split_of
 from notegen_training.tokens import Vocab

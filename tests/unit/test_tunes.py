@@ -9,14 +9,14 @@ import shutil
 import threading
 from pathlib import Path
 
-import notegen.model as model_module
+import notegen.model.network as model_module
 import numpy as np
 import pytest
-from notegen.conditioning import Setting, VoiceTimes
-from notegen.generate import ContextCache
 from notegen.melody import Event
-from notegen.model import MelodyModel, ModelError
-from notegen.tunes import (
+from notegen.model.conditioning import Setting, VoiceTimes
+from notegen.model.generate import ContextCache
+from notegen.model.network import MelodyModel, ModelError
+from notegen.model.tunes import (
     LENGTH_EDGES,
     TuneExpert,
     TuneIndex,
@@ -355,7 +355,7 @@ def test_the_four_longest_matched_lengths_agree_with_a_brute_force_search() -> N
 
 
 def test_kept_follower_counts_answer_as_counting_again(monkeypatch: pytest.MonkeyPatch) -> None:
-    import notegen.tunes as tunes
+    import notegen.model.tunes as tunes
 
     rng = np.random.default_rng(4)
     melodies = [rng.integers(1, 4, int(rng.integers(1, 40))) for _ in range(40)]
@@ -521,7 +521,7 @@ def test_a_span_counted_in_chunks_counts_what_followed_each_suffix(
 ) -> None:
     """Big spans are counted a chunk of suffixes at a time (few temporaries): the same
     counts as the followers of every suffix of the span, whatever the chunks' size."""
-    import notegen.tunes as tunes
+    import notegen.model.tunes as tunes
 
     rng = np.random.default_rng(5)
     melodies = [rng.integers(1, 6, int(rng.integers(1, 60))) for _ in range(300)]
@@ -543,7 +543,7 @@ def test_the_big_spans_of_one_token_or_a_pair_are_counted_when_the_index_is_made
 ) -> None:
     """Every short match reads them: a fresh cursor finds their counts kept, the same counts
     as counting them again."""
-    import notegen.tunes as tunes
+    import notegen.model.tunes as tunes
 
     rng = np.random.default_rng(6)
     melodies = [rng.integers(1, 5, int(rng.integers(1, 50))) for _ in range(80)]

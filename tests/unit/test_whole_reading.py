@@ -7,10 +7,10 @@ from __future__ import annotations
 import pickle
 
 import numpy as np
-from notegen import conditioning
-from notegen.conditioning import harmony_rows
 from notegen.lsp.documents import DocumentView
 from notegen.lsp.whole_reading import read_document, wanted
+from notegen.model import conditioning
+from notegen.model.conditioning import harmony_rows
 
 PIECE = """\
 use_bpm 90

@@ -26,7 +26,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from notegen.tunes import KINDS
+from notegen.model.tunes import KINDS
 
 from .corpora.commands import (
     add_convert_args,
@@ -141,7 +141,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
 
 def _fit_config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from notegen.conditioning import COND_DIM
+    from notegen.model.conditioning import COND_DIM
 
     from .fit import FitConfig
 
@@ -452,7 +452,8 @@ def cmd_tune_copy(args: argparse.Namespace) -> int:
 def _tune_rhythm_args(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser(
         "tune-rhythm",
-        help="fit the rhythm experts' weights (notegen.rhythm) on VALIDATION data into the card",
+        help="fit the rhythm experts' weights (notegen.model.rhythm) on VALIDATION data into "
+        "the card",
     )
     p.add_argument("model", help="an exported stateful model (.onnx or .json)")
     p.add_argument("--melodies", nargs="*", default=[], help="validation melodies (.jsonl(.gz))")
@@ -479,7 +480,7 @@ def _tune_rhythm_args(sub: argparse._SubParsersAction) -> None:  # type: ignore[
 
 
 def cmd_tune_rhythm(args: argparse.Namespace) -> int:
-    from notegen.conditioning import Setting
+    from notegen.model.conditioning import Setting
 
     from .evaluate import piece_voices, sonicpi_voices
     from .package import update_card
@@ -527,7 +528,7 @@ def cmd_tune_rhythm(args: argparse.Namespace) -> int:
 def _tune_imitation_args(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser(
         "tune-imitation",
-        help="fit the imitation expert's weights (notegen.imitation) on VALIDATION voices",
+        help="fit the imitation expert's weights (notegen.model.imitation) on VALIDATION voices",
     )
     p.add_argument("model", help="an exported stateful model (.onnx or .json)")
     p.add_argument("voices", nargs="+", help="validation pieces (extract-voices .jsonl.gz)")
@@ -567,7 +568,7 @@ halves cross-validated: each adds top-3 on top of the ones before)."""
 def _tune_tunes_args(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser(
         "tune-tunes",
-        help="index the TRAINING melodies (notegen.tunes) beside the model and fit the "
+        help="index the TRAINING melodies (notegen.model.tunes) beside the model and fit the "
         "index's weights on VALIDATION melodies",
     )
     p.add_argument(
@@ -599,7 +600,7 @@ def _tune_tunes_args(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
 
 
 def cmd_tune_tunes(args: argparse.Namespace) -> int:
-    from notegen.model import MelodyModel
+    from notegen.model.network import MelodyModel
 
     from .evaluate import piece_voices
     from .sources import load_melodies
@@ -656,7 +657,7 @@ def _tune_consonance_args(sub: argparse._SubParsersAction) -> None:  # type: ign
     p = sub.add_parser(
         "tune-consonance",
         help="fit the weight generation gives notes consonant with the other voices "
-        "(notegen.consonance) on voices heard with their pieces: VALIDATION chorales "
+        "(notegen.model.consonance) on voices heard with their pieces: VALIDATION chorales "
         "(extract-voices .jsonl.gz) or Sonic Pi files read as the server reads them",
     )
     p.add_argument("model", help="an exported stateful model (.onnx or .json)")
@@ -736,7 +737,7 @@ def _tune_repeats_args(sub: argparse._SubParsersAction) -> None:  # type: ignore
     p = sub.add_parser(
         "tune-repeats",
         help="measure how often the TRAINING melodies repeat a note and set the rate generation "
-        "keeps to (notegen.repeats)",
+        "keeps to (notegen.model.repeats)",
     )
     p.add_argument("model", help="an exported stateful model (.onnx or .json)")
     p.add_argument("train", nargs="+", help="training melodies (.jsonl.gz, folders, .rb files)")
@@ -746,7 +747,7 @@ def _tune_repeats_args(sub: argparse._SubParsersAction) -> None:  # type: ignore
 
 
 def cmd_tune_repeats(args: argparse.Namespace) -> int:
-    from notegen.repeats import RepeatControl, training_rate
+    from notegen.model.repeats import RepeatControl, training_rate
 
     from .sources import load_melodies
 

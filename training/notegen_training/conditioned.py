@@ -1,7 +1,7 @@
 """Training examples with conditioning rows: single melodies and the voices of pieces.
 
-Each example is ``(pitch ids, duration ids, rows)`` with one :mod:`notegen.conditioning` row per
-target event: the row of event i describes its onset (other voices sounding, beat, bar), the
+Each example is ``(pitch ids, duration ids, rows)`` with one :mod:`notegen.model.conditioning` row
+per target event: the row of event i describes its onset (other voices sounding, beat, bar), the
 events and beats left to the melody's end. Rows are built by the same function the server uses.
 
 Single melodies get the "alone" input and an unknown bar position: the shared extract keeps the
@@ -20,7 +20,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from notegen.conditioning import (
+from notegen.melody import Event
+from notegen.model.conditioning import (
     Metre,
     VoiceTimes,
     alone,
@@ -30,7 +31,6 @@ from notegen.conditioning import (
     unknown_end,
     unknown_metre,
 )
-from notegen.melody import Event
 
 from .corpus import Melody
 from .tokens import Vocab

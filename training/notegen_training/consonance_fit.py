@@ -1,9 +1,10 @@
-"""Fit the consonance weight generation samples with (``notegen.consonance``) on validation voices.
+"""Fit the consonance weight generation samples with (``notegen.model.consonance``) on validation
+voices.
 
 Every pitched event of a voice heard with its other voices, at an onset where another voice
 sounds, is read with the distribution generation samples from (the network and the damped copy
-model, :meth:`notegen.copying.CopyMixture.for_sampling`): its mass on the notes consonant there
-(among notes: a rest is not a clash) against whether the voice's real note was consonant. The
+model, :meth:`notegen.model.copying.CopyMixture.for_sampling`): its mass on the notes consonant
+there (among notes: a rest is not a clash) against whether the voice's real note was consonant. The
 maximum-likelihood tilt makes the first as large as the second on average.
 """
 
@@ -14,10 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from notegen.conditioning import Setting, sounding
-from notegen.consonance import ConsonanceBias, consonant_notes, fit_weight
-from notegen.copying import log_softmax, mix_sequence
-from notegen.model import MelodyModel
+from notegen.model.conditioning import Setting, sounding
+from notegen.model.consonance import ConsonanceBias, consonant_notes, fit_weight
+from notegen.model.copying import log_softmax, mix_sequence
+from notegen.model.network import MelodyModel
 
 from .corpus import Melody
 

@@ -19,18 +19,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from notegen.conditioning import Setting, VoiceTimes, sounding
-from notegen.consonance import ConsonanceBias, consonant_notes
-from notegen.ensemble import VoiceLine, document_lines, setting_for
-from notegen.generate import GenerateOptions, generate_block
 from notegen.melody import Event
-from notegen.model import MelodyModel
-from notegen.sampling import detect_key, tonic_name
+from notegen.model.conditioning import Setting, VoiceTimes, sounding
+from notegen.model.consonance import ConsonanceBias, consonant_notes
+from notegen.model.ensemble import VoiceLine, document_lines, setting_for
+from notegen.model.generate import GenerateOptions, generate_block
+from notegen.model.network import MelodyModel
+from notegen.model.sampling import detect_key, tonic_name
 
 
 def consonance(events: Sequence[Event], others: Sequence[VoiceTimes]) -> tuple[int, int]:
     """(consonant onsets, onsets with something else sounding) of a voice from beat 0, by
-    :func:`notegen.consonance.consonant_notes` (the rule generation weights notes by)."""
+    :func:`notegen.model.consonance.consonant_notes` (the rule generation weights notes by)."""
     voice = VoiceTimes.of(events)
     notes = np.isfinite(voice.pitches)
     heard = sounding(tuple(others), voice.onsets[notes])

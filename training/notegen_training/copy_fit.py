@@ -1,4 +1,5 @@
-"""Fit the weights of the within-melody copy model (``notegen.copying``) on validation melodies.
+"""Fit the weights of the within-melody copy model (``notegen.model.copying``) on validation
+melodies.
 
 The network is exported first; then, on the validation split only, every event is scored by
 the network alone and by the copy model, and EM finds, for each matched-suffix length, how
@@ -12,8 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from notegen.copying import CopyMixture, fit_lambdas, log_softmax, sequence_marginals
-from notegen.model import MelodyModel
+from notegen.model.copying import CopyMixture, fit_lambdas, log_softmax, sequence_marginals
+from notegen.model.network import MelodyModel
 
 from .corpus import Melody
 

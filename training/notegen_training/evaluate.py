@@ -1,7 +1,7 @@
 """Score models on melodies in bits/note: the shipped ONNX model, the seed network, the n-gram.
 
-The stateful model is scored through :class:`notegen.model.MelodyModel` — the same ONNX Runtime
-path that serves completions — one melody at a time from ``<bos>`` with zero state, so every
+The stateful model is scored through :class:`notegen.model.network.MelodyModel` — the same ONNX
+Runtime path that serves completions — one melody at a time from ``<bos>`` with zero state, so every
 event is predicted from its full left context within its melody and nothing else. No end token
 exists, so none is counted; ``<bos>`` is masked out of every distribution.
 """
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from notegen.conditioning import Metre, Setting, VoiceTimes
+from notegen.model.conditioning import Metre, Setting, VoiceTimes
 
 from .corpus import Melody
 from .metrics import Scores, log_softmax_without_bos, renormalize_without_bos
@@ -42,10 +42,10 @@ def score_stateful(
     the network mixed with the card's within-melody copy model and rhythm experts, when the
     card has them); ``"network"`` scores the ONNX network alone, reported when the two differ.
     Both come from one run of the network (``log_probs`` is that run followed by
-    :meth:`~notegen.model.MelodyModel.served_sequence`).
+    :meth:`~notegen.model.network.MelodyModel.served_sequence`).
     """
-    from notegen.copying import log_softmax
-    from notegen.model import MelodyModel
+    from notegen.model.copying import log_softmax
+    from notegen.model.network import MelodyModel
 
     model = MelodyModel.load(model_path)
     plain = model.mixture is None and model.rhythm is None and model.tunes is None
@@ -193,8 +193,8 @@ def piece_voices(pieces: Sequence[object], default: float = 1.0) -> VoiceSet:
 
 def sonicpi_voices(paths: Sequence[str | Path], default: float = 1.0) -> VoiceSet:
     """Every ``aN`` voice of Sonic Pi files, with the file's other voices as the server
-    computes them (:func:`notegen.ensemble.setting_for`), and alone."""
-    from notegen.ensemble import document_lines, setting_for
+    computes them (:func:`notegen.model.ensemble.setting_for`), and alone."""
+    from notegen.model.ensemble import document_lines, setting_for
 
     from .sonicpi_corpus import rb_files
 

@@ -52,7 +52,7 @@ class FitConfig:
     pitch_embedding: int = 64
     duration_embedding: int = 16
     conditioning: int = 0
-    """Conditioning width (``notegen.conditioning.COND_DIM``); 0 = the unconditioned model."""
+    """Conditioning width (``notegen.model.conditioning.COND_DIM``); 0 = the unconditioned model."""
     voices_repeat: int = 2
     """How many times each voice of a multi-voice piece is seen per epoch."""
     init_from: str | None = None

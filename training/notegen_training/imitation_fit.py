@@ -1,4 +1,5 @@
-"""Fit the imitation expert's weights (``notegen.imitation``) on validation voices, into the card.
+"""Fit the imitation expert's weights (``notegen.model.imitation``) on validation voices, into the
+card.
 
 Every event of voices heard with their other voices is scored by the served pitch distribution
 *before* the expert (network + copy model) and by the expert; EM finds the expert's weight for
@@ -11,9 +12,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from notegen.conditioning import Setting
-from notegen.imitation import ImitationMixture, fit_imitation, imitation_marginal
-from notegen.model import MelodyModel
+from notegen.model.conditioning import Setting
+from notegen.model.imitation import ImitationMixture, fit_imitation, imitation_marginal
+from notegen.model.network import MelodyModel
 
 from .corpus import Melody
 from .served_rows import served_rows

@@ -26,7 +26,7 @@ class ModelConfig:
     layers: int = 2
     dropout: float = 0.3
     conditioning: int = 0
-    """Width of the per-event conditioning input (``notegen.conditioning``); 0 = none."""
+    """Width of the per-event conditioning input (``notegen.model.conditioning``); 0 = none."""
 
     def to_dict(self) -> dict[str, int | float]:
         return asdict(self)

@@ -86,8 +86,8 @@ def export_run(
             card["conditioning"] = {
                 "input": "conditioning",
                 "dim": config.conditioning,
-                "rows": "notegen.conditioning (one row per step: the other voices sounding at "
-                "the predicted event's onset, its beat and bar position, events and beats left "
+                "rows": "notegen.model.conditioning (one row per step: the other voices sounding "
+                "at the predicted event's onset, its beat and bar position, events and beats left "
                 "to the end, each with an unknown value)",
             }
             inputs_text += f" ++ conditioning[{config.conditioning}]"

@@ -1,4 +1,4 @@
-"""Fit the rhythm experts' weights (``notegen.rhythm``) on validation data, into the card.
+"""Fit the rhythm experts' weights (``notegen.model.rhythm``) on validation data, into the card.
 
 Every event of the given voices is scored by the served duration distribution *before* the
 rhythm experts (network + copy model) and by each expert (``same``, ``own``, ``cross``); EM finds
@@ -18,9 +18,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from notegen.conditioning import Setting
-from notegen.model import MelodyModel
-from notegen.rhythm import (
+from notegen.model.conditioning import Setting
+from notegen.model.network import MelodyModel
+from notegen.model.rhythm import (
     RhythmMixture,
     bucket,
     expert_marginals,

@@ -12,10 +12,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from notegen.conditioning import Setting
-from notegen.copying import log_softmax, mix_sequence
 from notegen.melody import Event
-from notegen.model import MelodyModel
+from notegen.model.conditioning import Setting
+from notegen.model.copying import log_softmax, mix_sequence
+from notegen.model.network import MelodyModel
 
 
 @dataclass(frozen=True)

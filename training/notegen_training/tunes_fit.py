@@ -1,4 +1,5 @@
-"""Build the training tunes' indexes (``notegen.tunes``) and fit their weights on validation data.
+"""Build the training tunes' indexes (``notegen.model.tunes``) and fit their weights on validation
+data.
 
 The indexes hold the TRAINING melodies, one per view (pitches, pitches with durations,
 intervals, intervals with durations). Their weights are fitted by EM, one expert after the
@@ -18,10 +19,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
-from notegen.conditioning import Setting
-from notegen.copying import sequence_marginals
-from notegen.model import MelodyModel
-from notegen.tunes import (
+from notegen.model.conditioning import Setting
+from notegen.model.copying import sequence_marginals
+from notegen.model.network import MelodyModel
+from notegen.model.tunes import (
     LENGTH_EDGES,
     MAX_ORDER,
     MELODY,

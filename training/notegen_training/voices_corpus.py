@@ -8,7 +8,7 @@ falls in the split of that id, so no voice of a test chorale is trained on.
 
 Each piece keeps its metre: ``bar_beats`` (bar length in beats) and ``bar_phase`` (where in the
 bar beat 0 falls: a pickup bar of one beat in 4/4 gives 3.0), so the conditioning inputs
-(:mod:`notegen.conditioning`) know the metric position of every onset.
+(:mod:`notegen.model.conditioning`) know the metric position of every onset.
 """
 
 from __future__ import annotations

@@ -161,7 +161,7 @@ class YieldingStream:
     ``pickle.loads`` is one C call: it holds the GIL for the whole answer (a reading of the
     20,000-note benchmark piece, 11.6 MB pickled: 22-28 ms, in which a completion asked
     meanwhile waited 18-22 ms, measured; 5.9 MB and ~10 ms since the voices each voice hears
-    are moved onto its beats when read, :class:`notegen.ensemble.MovedVoice`). From a stream
+    are moved onto its beats when read, :class:`notegen.model.ensemble.MovedVoice`). From a stream
     the unpickler reads one frame (up to 64 kB) or one large bytes object at a time, through
     :meth:`read` or :meth:`readinto`; each first gives the GIL away (``time.sleep(0)``), so a
     waiting thread gets it between frames (the same piece: ~485 reads, the longest wait
@@ -252,7 +252,7 @@ def main(argv: list[str]) -> int:
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # anything else printed goes to stderr, never into the result
     model_path, fn, (uri, version, text), args = pickle.load(sys.stdin.buffer)
-    from notegen.model import MelodyModel, ModelError
+    from notegen.model.network import MelodyModel, ModelError
 
     try:
         model = None if model_path is None else MelodyModel.load(model_path)

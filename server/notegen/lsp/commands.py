@@ -15,16 +15,16 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from lsprotocol import types
-from notegen.generate import (
+from notegen.model.generate import (
     MAX_LENGTH,
     ArgumentError,
     GenerateOptions,
     parse_generate_options,
 )
-from notegen.model import MelodyModel
+from notegen.model.network import MelodyModel
+from notegen.model.sampling import tonic_name
 from notegen.notes import infer_style
 from notegen.pianoroll import Roll
-from notegen.sampling import tonic_name
 from notegen.sonicpi.types import LINE_BREAK, NoteArray, newline_of
 from pygls.exceptions import (
     JsonRpcContentModified,

@@ -19,15 +19,15 @@ from dataclasses import dataclass
 import numpy as np
 from lsprotocol import types
 from notegen.config import Settings
-from notegen.generate import (
+from notegen.melody import Event
+from notegen.model.generate import (
     Candidate,
     Primed,
     generate_steps,
     next_note_candidates,
     next_note_ranking,
 )
-from notegen.melody import Event
-from notegen.model import MelodyModel
+from notegen.model.network import MelodyModel
 from notegen.notes import playable_hz
 from notegen.sonicpi import format_duration
 

@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
-from notegen.conditioning import Setting
-from notegen.generate import ContextCache, Primed, trim_context
 from notegen.melody import Event
+from notegen.model.conditioning import Setting
+from notegen.model.generate import ContextCache, Primed, trim_context
 from notegen.notes import NoteStyle, infer_style_by_line
 from notegen.sonicpi.play_order import (
     heard_after,
@@ -72,7 +72,8 @@ class NoteContext:
     can replace it cleanly): nothing is offered."""
     max_context: int = 256
     setting: Setting | None = None
-    """What this voice hears of the piece's other voices (``notegen.ensemble``), from its start."""
+    """What this voice hears of the piece's other voices (``notegen.model.ensemble``), from its
+    start."""
     document: str = ""
     """The document's text (for statement ghost text, which looks at the cursor's line)."""
     closes: bool = False

@@ -24,10 +24,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from notegen import sonicpi
-from notegen.conditioning import Setting, VoiceTimes
-from notegen.ensemble import VoiceLine
-from notegen.generate import ContextCache
 from notegen.melody import Event
+from notegen.model.conditioning import Setting, VoiceTimes
+from notegen.model.ensemble import VoiceLine
+from notegen.model.generate import ContextCache
 from notegen.notes import NoteStyle
 from notegen.sonicpi.commas import commas_between
 from notegen.sonicpi.context import context_at_offset
@@ -45,7 +45,7 @@ from notegen.sonicpi.types import (
 )
 
 if TYPE_CHECKING:
-    from notegen.model import MelodyModel
+    from notegen.model.network import MelodyModel
 
 log = logging.getLogger(__name__)
 
@@ -792,7 +792,7 @@ class ArraySummary:
 
 class VoiceTrack:
     """One voice's sections in order as one run of token ids for a model, with where each
-    section starts and every event's beats as :meth:`notegen.model.MelodyModel.beats_of`
+    section starts and every event's beats as :meth:`notegen.model.network.MelodyModel.beats_of`
     counts them.
 
     A cursor's context needs only the sections inside its window, and the beats of all that
@@ -871,7 +871,7 @@ class Reading:
     def __getstate__(self) -> dict[str, object]:
         """Pickled (a reading made in a child process): without its lock and its ``ids`` memo
         (keyed by object identity), with the harmony tables its settings were prepared with."""
-        from notegen.conditioning import harmony_table
+        from notegen.model.conditioning import harmony_table
 
         state = dict(self.__dict__)
         del state["_settings_lock"]
@@ -885,7 +885,7 @@ class Reading:
         return state
 
     def __setstate__(self, state: dict[str, object]) -> None:
-        from notegen.conditioning import keep_harmony_table
+        from notegen.model.conditioning import keep_harmony_table
 
         tables = state.pop("_tables", [])
         self.__dict__.update(state)
@@ -897,8 +897,8 @@ class Reading:
     def _register_ensemble(self) -> None:
         """Offer every voice (what a new voice hears) as the ensemble whose tables the
         listening voices' are views of, while this reading lives
-        (:class:`notegen.conditioning.Ensembles`)."""
-        from notegen.conditioning import ENSEMBLES
+        (:class:`notegen.model.conditioning.Ensembles`)."""
+        from notegen.model.conditioning import ENSEMBLES
 
         whole = self._settings.get(None)
         if self.prepared and whole is not None and whole.others:
@@ -959,7 +959,7 @@ class Reading:
 
     def setting(self, voice: int | None) -> Setting:
         """What voice ``voice`` hears of the others (``None``: a new voice), memoised."""
-        from notegen.ensemble import setting_for, voice_lines
+        from notegen.model.ensemble import setting_for, voice_lines
 
         with self._settings_lock:
             if voice not in self._settings:
@@ -989,7 +989,7 @@ class Reading:
         afterwards: only a voice the reading did not have would need them again (rebuilt then,
         the same lines).
         """
-        from notegen.conditioning import harmony_rows
+        from notegen.model.conditioning import harmony_rows
 
         # (every voice: one written without sections, ``a1=[...]``, is not in ``voices``; its
         # first completion made its setting, walking the whole text: ~0.6 s for 200,000 notes)

@@ -24,8 +24,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from notegen.generate import ContextCache, finish_steps
-from notegen.model import MelodyModel, ModelError, default_model_path
+from notegen.model.generate import ContextCache, finish_steps
+from notegen.model.network import MelodyModel, ModelError, default_model_path
 from notegen.paths import user_path
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ takes less than half the time on two (20 events: 2.5 → 1.1 ms, measured); a ph
 one-event steps gain little. Completions on the 20,000-note benchmark piece, replayed
 in-process: p99 12.2-12.4 → 10.7-11.5 ms, for ~10 % more CPU. Big jobs in child processes
 (:mod:`notegen.lsp.child`) keep one thread: they run beside completions. A quantized graph
-(the shipped one: :attr:`notegen.model.MelodyModel.quantized`) always runs on one: two round
+(the shipped one: :attr:`notegen.model.network.MelodyModel.quantized`) always runs on one: two round
 a batch's hidden states differently. (A lone row's stretch of 16-200 events is bit-identical
 and 1.3-1.6x faster on two; a second session for those cost 5.5 MB of RSS with no clear gain
 on the 20,000-note piece: tried and reverted, Dec 4.)"""

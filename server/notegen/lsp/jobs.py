@@ -11,10 +11,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from notegen.ensemble import piece_lines, setting_for
-from notegen.generate import Block, ContextCache, GenerateOptions, generate_block, generate_long
 from notegen.melody import Event
-from notegen.model import MelodyModel
+from notegen.model.ensemble import piece_lines, setting_for
+from notegen.model.generate import (
+    Block,
+    ContextCache,
+    GenerateOptions,
+    generate_block,
+    generate_long,
+)
+from notegen.model.network import MelodyModel
 from notegen.notes import NoteStyle, infer_style
 from notegen.sonicpi import format_duration, next_free_voice
 from notegen.sonicpi.piece import piece_bpm, piece_of

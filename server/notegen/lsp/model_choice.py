@@ -1,6 +1,6 @@
 """Which model serves a document: a magic comment, a folder setting, or the default.
 
-A document picks a model of the library (:mod:`notegen.model_library`) by name with a comment
+A document picks a model of the library (:mod:`notegen.model.library`) by name with a comment
 in its first lines, like an editor modeline::
 
     # notegen: model=baroque
@@ -31,7 +31,7 @@ from urllib.parse import unquote, urlparse
 
 from lsprotocol import types
 from notegen.config import Settings
-from notegen.model_library import NAME_PATTERN, Listing, ModelLibrary
+from notegen.model.library import NAME_PATTERN, Listing, ModelLibrary
 from notegen.paths import user_path
 
 from .engine import Engine

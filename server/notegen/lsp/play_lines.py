@@ -17,10 +17,10 @@ import numpy as np
 from lsprotocol import types
 from notegen import sonicpi
 from notegen.config import Settings
-from notegen.generate import Candidate, generate_long
 from notegen.melody import Event
+from notegen.model.generate import Candidate, generate_long
+from notegen.model.sampling import softmax
 from notegen.notes import MAX_SONIC_PI_NOTE, NoteStyle
-from notegen.sampling import softmax
 from notegen.snippets import DEFAULT_BPM, Snippet
 from notegen.sonicpi import format_duration
 from notegen.sonicpi.play_order import PlayVoice, heard_before, play_voices, voice_at
@@ -396,7 +396,7 @@ def continuation_lines(
 
 
 def shifted_generate(model, history: list[Event], count: int, **kwargs) -> list[Event]:
-    """:func:`notegen.generate.generate_long` in the model's register, moved back (bass
+    """:func:`notegen.model.generate.generate_long` in the model's register, moved back (bass
     lines)."""
     lo, hi = int(model.pitches.min()), int(model.pitches.max())
     shift = register_shift(history, lo, hi)

@@ -27,8 +27,8 @@ from urllib.parse import unquote
 from lsprotocol import types
 from notegen import __version__
 from notegen.config import SECTION, Settings, parse_settings
-from notegen.generate import ContextCache
 from notegen.melody import Event
+from notegen.model.generate import ContextCache
 from pygls.exceptions import JsonRpcContentModified, JsonRpcException
 from pygls.lsp.server import LanguageServer
 

@@ -6,10 +6,10 @@ check is ~15 s of CPU whose Python parts competed with completions for the GIL, 
 +45–58 MB of the server's heap resident (measured) of which only ~10 MB was the evidence
 worth keeping. In a child that exits, the work and its garbage go with the process.
 
-What is kept between checks is each section's evidence (:class:`notegen.slips.Features`),
+What is kept between checks is each section's evidence (:class:`notegen.model.slips.Features`),
 pickled and compressed (zlib at :data:`EVIDENCE_LEVEL` keeps 29 %: 15.0 → 4.3 MB for the
 benchmark piece, ~5 ms a section to compress, in the child), one file per section in the
-document's :class:`EvidenceFolder` named by a digest of :func:`notegen.slips.section_key`, and
+document's :class:`EvidenceFolder` named by a digest of :func:`notegen.model.slips.section_key`, and
 only for the sections of the document's latest check: an edit re-scores only the sections it
 touched, and closing the document deletes its folder. In files, not in the server's memory: a
 check reads each kept section once, where those 4.3 MB stayed resident in the server between
@@ -29,10 +29,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from notegen.duration_slips import DurationSlip
-from notegen.model import MelodyModel
+from notegen.model.duration_slips import DurationSlip
+from notegen.model.network import MelodyModel
+from notegen.model.slips import Features, Slip, document_steps, run_to_end
 from notegen.notes import NoteStyle, infer_style
-from notegen.slips import Features, Slip, document_steps, run_to_end
 from notegen.sonicpi import read
 
 from .documents import DocumentView
@@ -98,15 +98,15 @@ class Checked:
 
 @dataclass(frozen=True)
 class _Voice:
-    """Stands for a cached section's part: :func:`notegen.slips.with_parts` only needs its voice
-    to attach the part read from the current text (a stored part would carry its whole array
+    """Stands for a cached section's part: :func:`notegen.model.slips.with_parts` only needs its
+    voice to attach the part read from the current text (a stored part would carry its whole array
     of tokens)."""
 
     voice: int
 
 
 class EvidenceCache(MutableMapping[tuple, Features]):
-    """The mapping :func:`notegen.slips.document_steps` reads and fills, over the compressed
+    """The mapping :func:`notegen.model.slips.document_steps` reads and fills, over the compressed
     evidence in ``folder`` (``None``: none kept); ``used`` the sections this check read or made
     and kept (the next check's)."""
 

@@ -2,7 +2,7 @@
 put a voice out of step, with quick fixes.
 
 After each whole-file reading has published its diagnostics, the slip check
-(:mod:`notegen.slips`, run by :mod:`notegen.lsp.slip_check`) runs in the background: for a big
+(:mod:`notegen.model.slips`, run by :mod:`notegen.lsp.slip_check`) runs in the background: for a big
 piece (:data:`notegen.lsp.child.CHILD_MIN_NOTES` notes weighed) in a child process that exits
 afterwards (the check of the 20,000-note benchmark piece is ~15 s of CPU and left +45–58 MB
 in the server), for a small one on the engine's background thread a few model steps at a
@@ -33,9 +33,9 @@ from pathlib import Path
 from typing import Any
 
 from lsprotocol import types
-from notegen.duration_slips import DurationSlip
+from notegen.model.duration_slips import DurationSlip
+from notegen.model.slips import Slip, spelled_fix, threshold_for
 from notegen.notes import NoteStyle
-from notegen.slips import Slip, spelled_fix, threshold_for
 from notegen.sonicpi import format_duration
 from notegen.sonicpi.lexer import tokenize
 

@@ -39,8 +39,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from notegen.melody import Event
+from notegen.model.sampling import DetectedKey, detect_key
 from notegen.notes import NoteStyle, infer_style
-from notegen.sampling import DetectedKey, detect_key
 from notegen.sonicpi.reader import _Doc, parse, read_doc
 from notegen.sonicpi.tempo import voice_tempi
 from notegen.sonicpi.types import NoteArray

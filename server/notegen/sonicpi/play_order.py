@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from notegen.conditioning import VoiceTimes
 from notegen.melody import Event
+from notegen.model.conditioning import VoiceTimes
 from notegen.sonicpi.statements import DefineCall, PlayRun
 from notegen.sonicpi.types import NoteArray
 

@@ -74,8 +74,8 @@ class Piece:
     def examples(self) -> list[dict[str, object]]:
         """One training example per voice: its events, its bar positions, the pitches the
         other voices sound at each of its onsets (flattened with per-event counts), and the
-        model's conditioning rows (:mod:`notegen.conditioning`, flattened) built from them."""
-        from notegen.conditioning import Metre, VoiceTimes, condition_rows
+        model's conditioning rows (:mod:`notegen.model.conditioning`, flattened) built from them."""
+        from notegen.model.conditioning import Metre, VoiceTimes, condition_rows
 
         times = {
             id(v): VoiceTimes(

@@ -99,7 +99,7 @@ def convert_one(job: tuple[str, str | None, str]) -> FileResult:
 def to_example(example: dict[str, Any]) -> bytes:
     """A voice as a serialized ``tf.train.Example``: pitch (MIDI, -1 = rest), beats, onset
     (beats from the piece's start), bar_position, context_pitch + context_count (the other
-    voices at each onset), conditioning (``notegen.conditioning`` rows, flattened), bpm,
+    voices at each onset), conditioning (``notegen.model.conditioning`` rows, flattened), bpm,
     time_signature, id."""
     import tensorflow as tf
 

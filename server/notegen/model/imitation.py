@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from notegen.conditioning import ENSEMBLES, Setting, VoiceTimes, _PerVoices
-from notegen.rhythm import LENGTH_EDGES, ExcludedMatches, MatchIndex, bucket
+from notegen.model.conditioning import ENSEMBLES, Setting, VoiceTimes, _PerVoices
+from notegen.model.rhythm import LENGTH_EDGES, ExcludedMatches, MatchIndex, bucket
 
 __all__ = ["ImitationMixture", "imitation_marginal", "intervals", "mix_pitches"]
 
@@ -94,7 +94,7 @@ _TEXTS: _PerVoices[MatchIndex | ExcludedMatches] = _PerVoices()
 
 def prepare(others: tuple[VoiceTimes, ...]) -> None:
     """Make the other voices' interval text now, not at the first note served against them
-    (:meth:`notegen.model.MelodyModel.prepare_setting`)."""
+    (:meth:`notegen.model.network.MelodyModel.prepare_setting`)."""
     if others:
         _TEXTS.get(others, _text)
 
@@ -165,7 +165,7 @@ def fit_imitation(
     model_probs: Sequence[float], expert_probs: Sequence[float], lengths: Sequence[int]
 ) -> tuple[float, ...]:
     """EM for the weight of each matched-length bucket (bucket 0, no match, stays 0)."""
-    from notegen.copying import fit_lambdas
+    from notegen.model.copying import fit_lambdas
 
     buckets = np.array([bucket(n) for n in lengths], np.int64)
     lam = fit_lambdas(

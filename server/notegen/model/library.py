@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from notegen.model import ModelError, check_regular_file, default_model_path
+from notegen.model.network import ModelError, check_regular_file, default_model_path
 from notegen.paths import user_path
 
 NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.\-]*"
@@ -52,7 +52,7 @@ LISTED_CARD_BYTES = 1024 * 1024
 Parsing JSON holds the interpreter for the whole document, on whichever thread: a 15 MB card
 took ~1.2 s, during which the server answered nobody. A bigger card is refused unread, with
 the reason; ``modelPath`` and ``--model`` still load cards up to
-:data:`~notegen.model.MAX_CARD_BYTES`."""
+:data:`~notegen.model.network.MAX_CARD_BYTES`."""
 
 
 def _read_bounded(path: Path, limit: int) -> bytes:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from notegen.harmony import IntervalStats, Part, sounding
+from notegen.model.harmony import IntervalStats, Part, sounding
 from notegen.sonicpi.types import Span
 
 __all__ = ["DurationSlip", "duration_slips", "in_step", "odd_voice"]

@@ -1,4 +1,5 @@
-"""Step-wise melody generation and next-note ranking on top of :class:`~notegen.model.MelodyModel`.
+"""Step-wise melody generation and next-note ranking on top of
+:class:`~notegen.model.network.MelodyModel`.
 
 The model is stateful, so a context is read once and every generated note costs one batch-1
 step: N notes = N steps. :class:`ContextCache` keeps the state after recently seen contexts, so
@@ -20,13 +21,13 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from notegen.conditioning import Setting, heard_with_others
-from notegen.copying import CopyIndex, CopyMixture, log_softmax, mix_indexed, mix_step
 from notegen.melody import Event
-from notegen.model import BOS, MelodyModel, State, VoiceExperts
-from notegen.repeats import RepeatCounter
-from notegen.rhythm import rhythm_context
-from notegen.sampling import (
+from notegen.model.conditioning import Setting, heard_with_others
+from notegen.model.copying import CopyIndex, CopyMixture, log_softmax, mix_indexed, mix_step
+from notegen.model.network import BOS, MelodyModel, State, VoiceExperts
+from notegen.model.repeats import RepeatCounter
+from notegen.model.rhythm import rhythm_context
+from notegen.model.sampling import (
     Sampler,
     fold_masked,
     parse_scale,
@@ -37,7 +38,7 @@ from notegen.scales import SCALES
 
 R = TypeVar("R")
 
-_TINY = 1e-30  # as notegen.copying: the floor of a mixed probability
+_TINY = 1e-30  # as notegen.model.copying: the floor of a mixed probability
 
 __all__ = [
     "Candidate",
@@ -73,11 +74,11 @@ class Primed:
     """Mid-generation: the network's own next-pitch logits (without the copy model), whose
     repeat share the sampler keeps (:meth:`_PitchChooser.share`)."""
     plain_dur: np.ndarray | None = None
-    """The duration log-probs before the rhythm experts (:mod:`notegen.rhythm`). Those read
+    """The duration log-probs before the rhythm experts (:mod:`notegen.model.rhythm`). Those read
     the other voices' rhythm, which a cache key does not cover: a cached context redoes them
     (:meth:`ContextCache.served`)."""
     plain_pitch: np.ndarray | None = None
-    """The pitch log-probs before the imitation expert (:mod:`notegen.imitation`), which reads
+    """The pitch log-probs before the imitation expert (:mod:`notegen.model.imitation`), which reads
     the other voices' whole lines: redone on a cache hit too."""
     raw: bool = False
     """``pitch_logits``/``dur_logits`` are the network's own: a state kept on the way to a
@@ -260,7 +261,7 @@ class ContextCache:
     ) -> Primed:
         """The model after ``<bos>`` + ``events``, reusing the longest cached prefix.
 
-        ``setting`` (other voices, metre: :mod:`notegen.conditioning`) is part of the key: the
+        ``setting`` (other voices, metre: :mod:`notegen.model.conditioning`) is part of the key: the
         same notes against other voices are another context."""
         return self.prime_ids(self.ids(events), checkpoints, setting)
 
@@ -847,7 +848,8 @@ def generate_steps(
     arguments give the same events. ``primed``
     (the model already past the context) skips reading ``context``. With ``tonic``
     and ``scale`` every pitch is drawn from that Sonic Pi scale (the mass of notes outside it
-    moves to the nearest scale note in the same direction: :func:`notegen.sampling.fold_masked`);
+    moves to the nearest scale note in the same direction:
+    :func:`notegen.model.sampling.fold_masked`);
     rests stay possible. A conditioned model hears ``setting`` (other voices, metre); with
     ``ending`` it is told how many notes are left, so the last of them ends the melody, and
     with a ``tonic`` too its last notes are a cadence chosen by :func:`_cadence` among
@@ -1417,8 +1419,8 @@ def _keep_rows(
     temperature: float,
     shares: Sequence[float | None] | None = None,
 ) -> np.ndarray:
-    """:func:`notegen.sampling._keep_share` row by row (rows with ``keep < 0``: plain)."""
-    from notegen.sampling import _keep_share
+    """:func:`notegen.model.sampling._keep_share` row by row (rows with ``keep < 0``: plain)."""
+    from notegen.model.sampling import _keep_share
 
     out = np.empty_like(x)
     for r, k in enumerate(keep.tolist()):
@@ -1455,7 +1457,7 @@ def _finish_rows(p: np.ndarray, sampler: Sampler) -> np.ndarray:
 def _mix_rows(
     mixture: CopyMixture, log_p: np.ndarray, log_d: np.ndarray, copies: list[CopyIndex]
 ) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`notegen.copying.mix_indexed` for every row at once (one log/exp per table)."""
+    """:func:`notegen.model.copying.mix_indexed` for every row at once (one log/exp per table)."""
     vd = log_d.shape[1]
     rows: list[int] = []
     lam_p: list[float] = []
@@ -1504,10 +1506,10 @@ def _prime(
 
 class _PitchChooser:
     """Draws the next pitch of one melody: scale mask by folding, the repeat's share kept,
-    the notes consonant with the other voices weighted (:mod:`notegen.consonance`).
+    the notes consonant with the other voices weighted (:mod:`notegen.model.consonance`).
 
     Remembers the last note played (from the context, then its own choices), which both the
-    fold (:func:`notegen.sampling.fold_masked`) and the sampler's ``keep`` need."""
+    fold (:func:`notegen.model.sampling.fold_masked`) and the sampler's ``keep`` need."""
 
     def __init__(
         self,
@@ -1565,7 +1567,7 @@ class _PitchChooser:
     ) -> float | None:
         """The repeat's probability by the network alone (after the fold and the consonance
         weight), moved towards the training melodies' rate of repeats
-        (:class:`notegen.repeats.RepeatControl`), or ``None`` (the sampler's own share).
+        (:class:`notegen.model.repeats.RepeatControl`), or ``None`` (the sampler's own share).
         ``network_log``: ``log_softmax(network_logits)`` if the caller has it.
 
         The copy model, matching the melody's own output, would otherwise feed a repeated note
@@ -1640,7 +1642,7 @@ class _Ahead:
         self.left = np.maximum(self.left - 1, 0)  # (never below 0)
         if not self.on:
             return None
-        from notegen.conditioning import condition_row, condition_rows
+        from notegen.model.conditioning import condition_row, condition_rows
 
         s = self.setting
         if self.rows_n == 1:  # (condition_rows' own path for one time, without the arrays)
@@ -1750,7 +1752,7 @@ def parse_seed_notes(value: object) -> tuple[int | float | None, ...]:
 
 def parse_generate_options(args: object, defaults: GenerateOptions) -> GenerateOptions:
     """Validate a generateMelody argument object; :class:`ArgumentError` names the bad one."""
-    from notegen.sampling import ScaleError, parse_key, parse_scale
+    from notegen.model.sampling import ScaleError, parse_key, parse_scale
 
     if not isinstance(args, dict):
         raise ArgumentError("arguments", f"must be one JSON object, not {args!r}")
@@ -1809,7 +1811,7 @@ class Block:
         """``:g, :mixolydian (detected from the piece)``; ``None`` without a key."""
         if self.tonic is None or self.scale is None:
             return None
-        from notegen.sampling import tonic_name
+        from notegen.model.sampling import tonic_name
 
         why = "detected from the piece" if self.key_detected else "as asked"
         return f"{tonic_name(self.tonic)}, :{self.scale} ({why})"
@@ -1819,7 +1821,7 @@ def resolve_key(
     options: GenerateOptions, document_events: Sequence[Event]
 ) -> tuple[int | None, str | None]:
     """Tonic pitch class and scale: as given, else detected from the document and seed."""
-    from notegen.sampling import detect_key, parse_key
+    from notegen.model.sampling import detect_key, parse_key
 
     tonic = parse_key(options.key) if options.key is not None else None
     scale = options.scale
@@ -1930,7 +1932,7 @@ def generate_block(
     written in the piece's ``form`` and ``style`` (spelled by the key where the piece spells
     nothing), moved by octaves to ``register`` (a median MIDI pitch) when given, and opens
     with a comment naming its key and tempo. ``setting``: the other voices of the piece the
-    block joins (:func:`notegen.ensemble.setting_for`), which a conditioned model hears.
+    block joins (:func:`notegen.model.ensemble.setting_for`), which a conditioned model hears.
     """
     from notegen.notes import DEFAULT_STYLE, style_for_key
     from notegen.sonicpi import render_block

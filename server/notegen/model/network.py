@@ -21,29 +21,29 @@ from typing import Any
 
 import numpy as np
 
-from notegen.conditioning import COND_DIM, Setting, heard_with_others
-from notegen.consonance import ConsonanceBias
-from notegen.consonance import prepare as prepare_consonance
-from notegen.copying import (
+from notegen.melody import Event
+from notegen.model.conditioning import COND_DIM, Setting, heard_with_others
+from notegen.model.consonance import ConsonanceBias
+from notegen.model.consonance import prepare as prepare_consonance
+from notegen.model.copying import (
     CopyMixture,
     copy_marginals,
     log_softmax,
     mix_sequence,
     sequence_marginals,
 )
-from notegen.imitation import ImitationMixture, mix_pitches
-from notegen.imitation import prepare as prepare_imitation
-from notegen.melody import Event
-from notegen.paths import user_path
-from notegen.repeats import RepeatControl
-from notegen.rhythm import (
+from notegen.model.imitation import ImitationMixture, mix_pitches
+from notegen.model.imitation import prepare as prepare_imitation
+from notegen.model.repeats import RepeatControl
+from notegen.model.rhythm import (
     RhythmContext,
     RhythmMixture,
     mix_durations,
     rhythm_context,
     rhythm_sequence,
 )
-from notegen.tunes import TuneMixture, mix_opinions
+from notegen.model.tunes import TuneMixture, mix_opinions
+from notegen.paths import user_path
 
 __all__ = [
     "BOS",
@@ -80,7 +80,7 @@ class VoiceExperts:
     copy_q: tuple[np.ndarray, np.ndarray] | None
     """Its pitch and duration distributions."""
     tunes: list[tuple[float, np.ndarray]]
-    """The training tunes' :meth:`~notegen.tunes.TuneMixture.opinions`."""
+    """The training tunes' :meth:`~notegen.model.tunes.TuneMixture.opinions`."""
 
 
 class ModelError(Exception):
@@ -96,8 +96,11 @@ def default_model_path() -> Path:
     env = os.environ.get("NOTEGEN_MODEL")
     if env:
         return user_path(env)
-    here = Path(__file__).resolve().parent
-    candidates = [here / "models" / "notegen.json", here.parent.parent / "models" / "notegen.json"]
+    package = Path(__file__).resolve().parents[1]  # (notegen/, where a wheel puts models/)
+    candidates = [
+        package / "models" / "notegen.json",
+        package.parent.parent / "models" / "notegen.json",
+    ]
     for candidate in candidates:
         if candidate.exists():
             return candidate
@@ -293,17 +296,20 @@ class MelodyModel:
         self.mixture = CopyMixture.from_card(card) if self.stateful else None
         # ... and what generation samples from after its first note (CopyMixture.for_sampling).
         self.sampling_mixture = self.mixture.for_sampling() if self.mixture else None
-        # What the training tunes played after this melody (notegen.tunes), after the copy
+        # What the training tunes played after this melody (notegen.model.tunes), after the copy
         # model, where the served distribution is read (not while sampling after a first note).
         self.tunes = self._load_tunes(card, path) if self.stateful else None
-        # Durations that hear the piece (notegen.rhythm), after the copy model, everywhere.
+        # Durations that hear the piece (notegen.model.rhythm), after the copy model, everywhere.
         self.rhythm = RhythmMixture.from_card(card) if self.stateful else None
-        # ... and pitches that hear other voices imitate (notegen.imitation; not while sampling)
+        # ... and pitches that hear other voices imitate (notegen.model.imitation; not while
+        # sampling)
         self.imitation = ImitationMixture.from_card(card) if self.stateful else None
         # ... and, while sampling, the notes consonant with the other voices weighted
-        # (notegen.consonance: the network hedges on harmony; weight matched on generated voices)
+        # (notegen.model.consonance: the network hedges on harmony; weight matched on generated
+        # voices)
         self.consonance = ConsonanceBias.from_card(card) if self.stateful else None
-        # ... and the repeat of the last note held near the training tunes' rate (notegen.repeats)
+        # ... and the repeat of the last note held near the training tunes' rate
+        # (notegen.model.repeats)
         try:
             self.repeats = RepeatControl.from_card(card) if self.stateful else None
         except (ValueError, KeyError, TypeError) as exc:
@@ -518,8 +524,8 @@ class MelodyModel:
         """The served next-event distribution (log-probabilities, ``<bos>`` at ~-1e9).
 
         The network's logits after the joint-id ``history`` (see :meth:`joint_ids`), mixed
-        with the card's within-melody copy model (:mod:`notegen.copying`) when it has one, and
-        its durations with the rhythm experts (:mod:`notegen.rhythm`: the other voices of
+        with the card's within-melody copy model (:mod:`notegen.model.copying`) when it has one, and
+        its durations with the rhythm experts (:mod:`notegen.model.rhythm`: the other voices of
         ``setting``, whose time line starts where ``history`` does).
         """
         heard = heard_with_others(setting)
@@ -539,7 +545,7 @@ class MelodyModel:
         experts: VoiceExperts | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`next_log_probs` before the rhythm experts: the network, the copy model and
-        the training tunes (:mod:`notegen.tunes`; their weight depends on whether the voice is
+        the training tunes (:mod:`notegen.model.tunes`; their weight depends on whether the voice is
         ``heard`` with other voices), which read only this voice (a context cache may keep
         them; the experts it redoes). ``experts``: :meth:`voice_experts` of the same
         ``history`` and ``heard``, made beforehand (else made here)."""
@@ -610,7 +616,7 @@ class MelodyModel:
     ) -> np.ndarray:
         """Served duration log-probs of the event after ``dur_ids`` (this voice's durations
         from the start of ``setting``'s time line): the card's rhythm experts mixed in.
-        ``context``: ``setting``'s :func:`~notegen.rhythm.rhythm_context` if the caller has
+        ``context``: ``setting``'s :func:`~notegen.model.rhythm.rhythm_context` if the caller has
         it (a generated phrase looks it up once, not per note). ``beats``: where on that
         time line the event starts, when ``dur_ids`` are the last durations only (else their
         sum)."""

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from notegen.conditioning import (
+from notegen.model.conditioning import (
     _EPS,
     ENSEMBLES,
     SortedOnsets,
@@ -118,7 +118,7 @@ class ConsonanceBias:
 
 def prepare(others: tuple[VoiceTimes, ...]) -> None:
     """Make the other voices' table now (:class:`_Sounding`), not at the first note generated
-    against them (:meth:`notegen.model.MelodyModel.prepare_setting`)."""
+    against them (:meth:`notegen.model.network.MelodyModel.prepare_setting`)."""
     if others:
         _TABLES.get(others, _Sounding)
 
@@ -255,7 +255,7 @@ class _Concatenated:
 
 class _Without:
     """A whole ensemble's :class:`_Concatenated` as one of its voices hears the others: the
-    same pitches at a point, that voice's left out (:class:`notegen.conditioning.Ensembles`:
+    same pitches at a point, that voice's left out (:class:`notegen.model.conditioning.Ensembles`:
     one table for the piece, not one per listening voice)."""
 
     __slots__ = ("column", "whole")
@@ -272,7 +272,7 @@ class _Without:
 
 def _concatenated(others: tuple[VoiceTimes, ...]) -> _Concatenated | _Without | None:
     """The voices' :class:`_Concatenated`: a view of their whole ensemble's where a reading
-    registered one (:data:`notegen.conditioning.ENSEMBLES`) and its voices' onsets are in
+    registered one (:data:`notegen.model.conditioning.ENSEMBLES`) and its voices' onsets are in
     order, else their own."""
     split = ENSEMBLES.split(others)
     if split is not None:

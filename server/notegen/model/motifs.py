@@ -14,7 +14,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from notegen.harmony import Part
+from notegen.model.harmony import Part
 
 __all__ = ["MotifTable"]
 

@@ -5,7 +5,7 @@ lives mostly in the piece itself: in a chorale or a dance the voices move togeth
 that starts with this one in another voice very often lasts as long), a fugue's subject comes
 back in another voice with its rhythm, and a voice repeats its own rhythms with other pitches.
 Measured on the Sonic Pi pieces in the voice form, the served distribution (network + the
-within-melody copy model of :mod:`notegen.copying`, which matches whole events) paid 1.23 bits
+within-melody copy model of :mod:`notegen.model.copying`, which matches whole events) paid 1.23 bits
 per duration and was no better with the other voices than alone. So next to it we keep:
 
 * ``same``: the durations of the other voices' notes that start at this onset;
@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from notegen.conditioning import (
+from notegen.model.conditioning import (
     ENSEMBLES,
     Setting,
     SortedOnsets,
@@ -38,7 +38,7 @@ from notegen.conditioning import (
     _PerVoices,
     sorted_onsets,
 )
-from notegen.copying import narrow_matches
+from notegen.model.copying import narrow_matches
 
 __all__ = [
     "ExcludedMatches",
@@ -91,7 +91,8 @@ class RhythmMixture:
         """The mixture generation samples from: the ``own`` expert's weight times ``scale``
         (the rest back to the model). It matches the melody's own output, and at full weight
         a sampled rhythm feeds on itself as the copy model's notes do
-        (:meth:`notegen.copying.CopyMixture.for_sampling`); the other voices' experts do not."""
+        (:meth:`notegen.model.copying.CopyMixture.for_sampling`); the other voices' experts do
+        not."""
         weights = self.weights.copy()
         own = EXPERTS.index("own")
         weights[..., 0] += (1.0 - scale) * weights[..., own]
@@ -269,7 +270,7 @@ class MatchIndex:
             ends = np.flatnonzero(text[1:] != self.separator)  # text[j + 1] follows text[j]
             # positions in two bytes where they fit (76 kB a listening voice's rhythm text in
             # 32 bits in the benchmark piece), else four: the same answers
-            # (:func:`notegen.copying.narrow_matches` reads before a position in signed ints)
+            # (:func:`notegen.model.copying.narrow_matches` reads before a position in signed ints)
             for kind in (np.uint16, np.int32):
                 if len(text) < np.iinfo(kind).max:
                     ends = ends.astype(kind)
@@ -334,7 +335,7 @@ class MatchIndex:
 
 class ExcludedMatches:
     """:meth:`MatchIndex.longest` in a whole ensemble's text without one voice's stretch: a
-    listening voice's view of the other voices (:class:`notegen.conditioning.Ensembles`),
+    listening voice's view of the other voices (:class:`notegen.model.conditioning.Ensembles`),
     with answers of its own kept."""
 
     __slots__ = ("_memo", "index", "skipped")

@@ -77,13 +77,13 @@ class VoiceTimes:
         """What :attr:`ends` is made from, and the time line that makes it: ``ends ==
         line.beats(values)`` (``None``: the values are the ends). A voice moved onto another
         voice's beats keeps its ends in seconds, shared by every listener
-        (:class:`notegen.ensemble.MovedVoice`): a table that reads a few ends at a time can
+        (:class:`notegen.model.ensemble.MovedVoice`): a table that reads a few ends at a time can
         move just those, instead of keeping its own copy of them all."""
         return self.ends, None
 
 
 class TimeMap(Protocol):
-    """Beats of times in seconds (:class:`notegen.ensemble.Timeline`)."""
+    """Beats of times in seconds (:class:`notegen.model.ensemble.Timeline`)."""
 
     def beats(self, seconds: np.ndarray) -> np.ndarray: ...
 
@@ -140,7 +140,7 @@ class _HarmonyTable:
     voice: 74 kB per voice beside 148 kB of boundaries, where whole rows took 4.2 MB. (The
     bass and the register in arrays of their own took 7 bytes more a stretch: the benchmark
     piece's pickled reading was 14.4 MB, then 11.6 MB, measured; 5.9 MB since the heard voices'
-    times are not kept per listener, :class:`notegen.ensemble.MovedVoice`.)
+    times are not kept per listener, :class:`notegen.model.ensemble.MovedVoice`.)
     """
 
     __slots__ = ("boundaries", "high", "low", "mask")
@@ -379,7 +379,7 @@ class Ensembles:
     of the whole ensemble's.
 
     Each listening voice hears the piece's other voices, all but itself
-    (:func:`notegen.ensemble.setting_for`), and each made its own copy of what the experts
+    (:func:`notegen.model.ensemble.setting_for`), and each made its own copy of what the experts
     search: the others' interval text, and (on its own beats) their sorted onsets, their
     rhythm and their concatenated pitches: ~0.5 MB a listening voice in the 20-voice,
     20,000-note benchmark piece, ~10 MB in all, made again after each reading as completions

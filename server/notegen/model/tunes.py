@@ -3,7 +3,7 @@ training melody also played, and what followed them there (an unbounded-order n-
 
 Folk tunes come in variants: the same tune turns up in several collections, a few notes apart,
 in another key or another rhythm, and its phrases are shared formulae. The network of the size
-two CPU cores can train remembers them only loosely; the copy model (:mod:`notegen.copying`)
+two CPU cores can train remembers them only loosely; the copy model (:mod:`notegen.model.copying`)
 sees only the melody being written. An index keeps the training melodies' tokens themselves: a
 suffix array over the corpus with each melody *reversed* (so a left context read backwards is
 a prefix of a suffix, and one sorted array answers every context length), searched by binary
@@ -76,7 +76,8 @@ trims it when idle): ~450 faults in a fresh cursor's experts, at ~4 µs each on 
 In chunks the same few blocks are freed and taken again (~150 faults), as fast when warm."""
 _TINY = 1e-30
 _REST = 1
-"""The rest's pitch id (:data:`notegen.model.REST`); note ids from 2 up are semitones apart."""
+"""The rest's pitch id (:data:`notegen.model.network.REST`); note ids from 2 up are semitones
+apart."""
 _FIRST = 2
 """Interval token of a melody's first note (no note before it)."""
 _SPAN = 24
@@ -86,7 +87,7 @@ _OFFSET = 28
 
 def length_bucket(length: int) -> int:
     """``np.searchsorted(LENGTH_EDGES, length, side="right")`` without making an array of
-    the edges on every served distribution (as :func:`notegen.rhythm.bucket` does)."""
+    the edges on every served distribution (as :func:`notegen.model.rhythm.bucket` does)."""
     return bisect.bisect_right(LENGTH_EDGES, length)
 
 

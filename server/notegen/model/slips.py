@@ -11,7 +11,7 @@ pieces of evidence, mostly log-probabilities:
   alternative (a slip usually makes the following intervals implausible too);
 * how many alternatives the model prefers to the written note (an ambiguous place);
 * the harmony: the interval classes it forms with what the other voices sound at its onset,
-  weighed by how often the section uses each (:class:`notegen.harmony.IntervalStats`);
+  weighed by how often the section uses each (:class:`notegen.model.harmony.IntervalStats`);
 * the key: how often the section uses its pitch class;
 * repetition: how often the melodic shape around the note, with each pitch in place, recurs
   elsewhere in the piece, in any voice and at any transposition (:class:`MotifTable`: short
@@ -33,10 +33,10 @@ from typing import TypeVar
 
 import numpy as np
 
-from notegen.conditioning import Setting, VoiceTimes
-from notegen.copying import log_softmax, mix_sequence
-from notegen.duration_slips import DurationSlip, duration_slips, in_step
-from notegen.harmony import (
+from notegen.model.conditioning import Setting, VoiceTimes
+from notegen.model.copying import log_softmax, mix_sequence
+from notegen.model.duration_slips import DurationSlip, duration_slips, in_step
+from notegen.model.harmony import (
     IntervalStats,
     Part,
     Sounding,
@@ -46,8 +46,8 @@ from notegen.harmony import (
     pitch_class_name,
     sounding,
 )
-from notegen.model import BOS, MelodyModel
-from notegen.motifs import MotifTable
+from notegen.model.motifs import MotifTable
+from notegen.model.network import BOS, MelodyModel
 from notegen.notes import DEFAULT_STYLE, NoteStyle, infer_style, spell
 from notegen.sonicpi.lexer import tokenize
 from notegen.sonicpi.reader import read
@@ -679,7 +679,8 @@ class CheckedSection:
     part of each voice (model context), and the section's duration slips.
 
     Voices out of step (their section's length is not the one most voices share) are left out
-    of the pitch check, as checked notes and as harmony (:func:`notegen.duration_slips.in_step`);
+    of the pitch check, as checked notes and as harmony
+    (:func:`notegen.model.duration_slips.in_step`);
     a single such voice has its slipped duration looked for instead.
     """
 

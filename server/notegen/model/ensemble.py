@@ -5,7 +5,7 @@ sections ``aN[0]``, ``aN[1]``... one after another, each at its tempo (as
 :mod:`notegen.sonicpi.piece` reads it: ``cN[k]``, else the ``use_bpm`` where the voice plays,
 else 60), durations from ``bN[k]`` (a missing duration lasts the model's default).
 :func:`piece_lines` lays them out in seconds; :func:`setting_for` gives the
-:class:`~notegen.conditioning.Setting` of one voice — the other voices moved onto that voice's
+:class:`~notegen.model.conditioning.Setting` of one voice — the other voices moved onto that voice's
 own beats — which the server, ``notegen-melody generate --context`` and ``notegen-train evaluate``
 all use, so what is measured on a file is what the editor serves in it.
 """
@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from notegen.conditioning import Setting, VoiceTimes
 from notegen.melody import Event
+from notegen.model.conditioning import Setting, VoiceTimes
 
 if TYPE_CHECKING:
     from notegen.sonicpi.piece import Piece
