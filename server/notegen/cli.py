@@ -7,7 +7,7 @@ protocol. Heavy imports (pygls, numpy, onnxruntime) happen after argument parsin
 
 ``notegen-melody generate`` prints a playable block to stdout, with the options of the
 ``notegen.generateMelody`` command. Other subcommands (``play``, ``render``) plug in through
-``notegen.play_cli.add_subcommands(subparsers)`` when that module is installed.
+``notegen.playback.play_cli.add_subcommands(subparsers)`` when that module is installed.
 """
 
 from __future__ import annotations
@@ -179,8 +179,8 @@ def main_parser() -> argparse.ArgumentParser:
     from notegen.model import library as model_library
 
     model_library.add_subcommand(subparsers)
-    if importlib.util.find_spec("notegen.play_cli") is not None:
-        from notegen import play_cli
+    if importlib.util.find_spec("notegen.playback.play_cli") is not None:
+        from notegen.playback import play_cli
 
         play_cli.add_subcommands(subparsers)
     return parser

@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from fixtures.lsp_editor import Editor, server_command, start_editor
 from fixtures.rpc import SONG, started
 from fixtures.tiny_model import build_tiny_model
-from notegen.sonic_pi_client import V3_SERVER_PORT, SonicPiClient, probe
+from notegen.playback.sonic_pi_client import V3_SERVER_PORT, SonicPiClient, probe
 
 START_3 = Path(__file__).resolve().parents[2] / ".ci" / "start-sonic-pi.sh"
 

@@ -21,9 +21,9 @@ from pathlib import Path
 import pytest
 from fixtures.lsp_editor import server_command, start_editor
 from notegen.melody import Event
-from notegen.render import analyse_wav
-from notegen.snippets import voice_snippet
-from notegen.sonic_pi_client import MAX_MESSAGE_BYTES
+from notegen.playback.render import analyse_wav
+from notegen.playback.snippets import voice_snippet
+from notegen.playback.sonic_pi_client import MAX_MESSAGE_BYTES
 from notegen.sonicpi import read, render_block
 
 pytestmark = pytest.mark.slow
@@ -68,7 +68,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 def notegen(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "notegen.play_cli", *args],
+        [sys.executable, "-m", "notegen.playback.play_cli", *args],
         capture_output=True,
         text=True,
         timeout=120,

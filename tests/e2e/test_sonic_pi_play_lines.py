@@ -11,7 +11,7 @@ import pytest
 from notegen.lsp.play_lines import run_snippet
 from notegen.melody import Event
 from notegen.notes import NoteStyle
-from notegen.sonic_pi_client import SonicPiClient
+from notegen.playback.sonic_pi_client import SonicPiClient
 from notegen.sonicpi import read
 from notegen.sonicpi.statement_writer import render_live_loop
 from notegen.sonicpi.statements import PlayRun

@@ -16,10 +16,10 @@ from pathlib import Path
 import mido
 import pytest
 from notegen.melody import Event
-from notegen.midi_file import read_midi
-from notegen.render import render_wav
-from notegen.snippets import array_snippet, block_snippet, phrase_snippet, voice_snippet
-from notegen.sonic_pi_client import MAX_MESSAGE_BYTES, SonicPiClient
+from notegen.playback.midi_file import read_midi
+from notegen.playback.render import render_wav
+from notegen.playback.snippets import array_snippet, block_snippet, phrase_snippet, voice_snippet
+from notegen.playback.sonic_pi_client import MAX_MESSAGE_BYTES, SonicPiClient
 from notegen.sonicpi import LineIndex, Span, read, render_block
 
 pytestmark = pytest.mark.slow
@@ -124,7 +124,7 @@ def test_render_command_writes_wav_and_midi_of_a_file(
         [
             sys.executable,
             "-m",
-            "notegen.play_cli",
+            "notegen.playback.play_cli",
             "render",
             str(source),
             "--wav",
@@ -173,7 +173,7 @@ def test_play_command_finds_the_running_server_and_names_the_notes_line(
     sonic_pi.release()  # the reply port is the command's now
 
     done = subprocess.run(
-        [sys.executable, "-m", "notegen.play_cli", "play", str(source), "--voice", "1"],
+        [sys.executable, "-m", "notegen.playback.play_cli", "play", str(source), "--voice", "1"],
         capture_output=True,
         text=True,
         timeout=60,

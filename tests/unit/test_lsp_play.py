@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from types import SimpleNamespace
 
-import notegen.sonic_pi_client as spc
+import notegen.playback.sonic_pi_client as spc
 import pytest
 from fixtures.fake_sonic_pi import FakeSpider, free_udp_port
 from lsprotocol import types
@@ -15,7 +15,7 @@ from notegen.config import SonicPiSettings
 from notegen.lsp import play
 from notegen.lsp.documents import DocumentView
 from notegen.melody import Event
-from notegen.sonic_pi_discovery import ProcessTable
+from notegen.playback.sonic_pi_discovery import ProcessTable
 from notegen.sonicpi import render_block
 from pygls.exceptions import JsonRpcInvalidParams
 

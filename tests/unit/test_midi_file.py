@@ -7,8 +7,8 @@ from pathlib import Path
 import mido
 import pytest
 from notegen.melody import Event
-from notegen.midi_file import Step, build_midi, read_midi, steps_from_arrays, write_midi
-from notegen.play_cli import main, melody_voices
+from notegen.playback.midi_file import Step, build_midi, read_midi, steps_from_arrays, write_midi
+from notegen.playback.play_cli import main, melody_voices
 from notegen.sonicpi import render_block
 
 

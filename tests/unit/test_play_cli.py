@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import notegen.sonic_pi_client as spc
+import notegen.playback.sonic_pi_client as spc
 import pytest
 from fixtures.fake_sonic_pi import FakeSpider, free_udp_port
 from notegen.melody import Event
-from notegen.output_files import install, temp_beside
-from notegen.play_cli import main
+from notegen.playback.output_files import install, temp_beside
+from notegen.playback.play_cli import main
 from notegen.sonicpi import render_block
 
 TUNE = render_block(1, [[Event(60, 0.5), Event(64, 0.5), Event(67, 1.0)]], 120)

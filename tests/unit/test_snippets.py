@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from notegen.melody import Event
-from notegen.snippets import (
+from notegen.playback.snippets import (
     array_snippet,
     block_snippet,
     phrase_snippet,

@@ -15,10 +15,10 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import notegen.sonic_pi_client as spc
+import notegen.playback.sonic_pi_client as spc
 import pytest
 from fixtures.fake_sonic_pi import FakeSpider, free_udp_port, spider_command_line
-from notegen.sonic_pi_client import (
+from notegen.playback.sonic_pi_client import (
     MAX_MESSAGE_BYTES,
     Endpoint,
     SonicPiClient,
@@ -28,7 +28,7 @@ from notegen.sonic_pi_client import (
     decode_report,
     discover,
 )
-from notegen.sonic_pi_discovery import (
+from notegen.playback.sonic_pi_discovery import (
     ProcessTable,
     candidates_from_processes,
     parse_daemon_log,

@@ -25,14 +25,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lsprotocol import types
-from notegen.snippets import (
+from notegen.playback.snippets import (
     Snippet,
     array_snippet,
     block_snippet,
     phrase_snippet,
     voice_snippet,
 )
-from notegen.sonic_pi_client import Report, SentCode, SonicPiClient, SonicPiError
+from notegen.playback.sonic_pi_client import Report, SentCode, SonicPiClient, SonicPiError
 from notegen.sonicpi.types import Span
 
 from . import play_lines
@@ -58,7 +58,8 @@ class PlayState:
     following: threading.Lock = field(default_factory=threading.Lock)
     diagnostics: dict[str, list[types.Diagnostic]] = field(default_factory=dict)
     discovery: dict[str, Any] = field(default_factory=dict)
-    """Extra :func:`~notegen.sonic_pi_client.discover` arguments (``log_dir``, ``processes``)."""
+    """Extra :func:`~notegen.playback.sonic_pi_client.discover` arguments (``log_dir``,
+    ``processes``)."""
 
     def connect(
         self, host: str, port: int | None, token: int | None, reply_port: int | None = None

@@ -21,7 +21,7 @@ from notegen.melody import Event
 from notegen.model.generate import Candidate, generate_long
 from notegen.model.sampling import softmax
 from notegen.notes import MAX_SONIC_PI_NOTE, NoteStyle
-from notegen.snippets import DEFAULT_BPM, Snippet
+from notegen.playback.snippets import DEFAULT_BPM, Snippet
 from notegen.sonicpi import format_duration
 from notegen.sonicpi.play_order import PlayVoice, heard_before, play_voices, voice_at
 from notegen.sonicpi.statement_writer import indent_lines, melody_lines

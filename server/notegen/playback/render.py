@@ -9,8 +9,8 @@ sample above -60 dBFS. Its length is then the length of the music, which is what
 (and the end-to-end test) checks against notes × durations × bpm.
 
 Sonic Pi saves the recording to a temporary name beside the target; only a complete, trimmed
-file takes the target's name (:func:`notegen.output_files.install`), and an existing file is
-never replaced unless asked (``force``).
+file takes the target's name (:func:`notegen.playback.output_files.install`), and an existing file
+is never replaced unless asked (``force``).
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from notegen.output_files import check_target, install, temp_beside
-from notegen.sonic_pi_client import Report, SonicPiClient, SonicPiError
+from notegen.playback.output_files import check_target, install, temp_beside
+from notegen.playback.sonic_pi_client import Report, SonicPiClient, SonicPiError
 
 __all__ = [
     "RenderResult",

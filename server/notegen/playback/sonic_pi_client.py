@@ -8,8 +8,8 @@ of v4.0.0-v4.5.1 and the v5.0.0-beta-1 development branch):
   message is a client id (any string).
 * **4.x and 5** pick free ports at each start and a random 32-bit token, the first argument of
   every message; a wrong token is silently ignored. Where to find them is
-  :mod:`notegen.sonic_pi_discovery`'s job; every candidate is confirmed here with ``/ping`` →
-  ``/ack`` (``/ping`` is answered only with the right token) before it is used.
+  :mod:`notegen.playback.sonic_pi_discovery`'s job; every candidate is confirmed here with
+  ``/ping`` → ``/ack`` (``/ping`` is answered only with the right token) before it is used.
 * The spider server sends replies (``/log/info``, ``/error``, ``/syntax_error``, ``/ack``...)
   over a *connected* UDP socket to the reply port. A datagram to a port nobody holds comes back
   as ICMP port-unreachable, and the socket's next send then fails ("Connection refused" in
@@ -47,7 +47,7 @@ from typing import Any
 from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.osc_packet import OscPacket, ParseError
 
-from notegen.sonic_pi_discovery import (
+from notegen.playback.sonic_pi_discovery import (
     V3_REPLY_PORT,
     V3_SERVER_PORT,
     Candidate,

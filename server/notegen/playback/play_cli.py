@@ -6,7 +6,7 @@ invalid note at the note's own line); Ctrl-C stops the music. ``render`` writes 
 file of the file's note arrays (no Sonic Pi needed) and/or a WAV recorded by Sonic Pi itself;
 neither ever replaces an existing file without ``--force``, and each is written under a
 temporary name and renamed only when complete. The ``notegen-melody`` command adds these
-through :func:`add_subcommands`; ``python -m notegen.play_cli`` runs them on their own.
+through :func:`add_subcommands`; ``python -m notegen.playback.play_cli`` runs them on their own.
 
 Exit codes: 0 done, 1 Sonic Pi reported errors or the file has none to render, 2 Sonic Pi is
 not reachable (the message says exactly why) or an output file exists.
@@ -19,10 +19,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from notegen.midi_file import Step, write_midi
-from notegen.output_files import check_target, install, temp_beside
-from notegen.snippets import DEFAULT_BPM, Snippet, block_snippet, voice_snippet
-from notegen.sonic_pi_client import Report, RunOutcome, SonicPiClient, SonicPiError
+from notegen.playback.midi_file import Step, write_midi
+from notegen.playback.output_files import check_target, install, temp_beside
+from notegen.playback.snippets import DEFAULT_BPM, Snippet, block_snippet, voice_snippet
+from notegen.playback.sonic_pi_client import Report, RunOutcome, SonicPiClient, SonicPiError
 from notegen.sonicpi import LineIndex, NoteArray, Span, read
 
 __all__ = ["add_subcommands", "main", "melody_voices"]
@@ -239,7 +239,7 @@ def _render(args: argparse.Namespace) -> int:
         print(f"wrote {args.midi}")
     if args.wav is None:
         return 0
-    from notegen.render import render_wav  # numpy only when recording
+    from notegen.playback.render import render_wav  # numpy only when recording
 
     snippet = block_snippet(code, Span(0, len(code)), read(code))
     try:

@@ -1,7 +1,7 @@
 """Where a Sonic Pi might be listening: candidates from its processes and its logs.
 
-Every value here is only a *candidate*; :func:`notegen.sonic_pi_client.discover` confirms each
-one with ``/ping`` → ``/ack`` before using it, because logs outlive the instance that wrote
+Every value here is only a *candidate*; :func:`notegen.playback.sonic_pi_client.discover` confirms
+each one with ``/ping`` → ``/ack`` before using it, because logs outlive the instance that wrote
 them. Facts this relies on (read in sonic-pi-net/sonic-pi at v3.2.2, v4.0.0-v4.5.1 and the
 v5.0.0-beta-1 development branch):
 
