@@ -31,8 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from big_document import make_document
 from huge_documents import documents
-from notegen.config import Settings
 from notegen.lsp import completion
+from notegen.lsp.config import Settings
 from notegen.lsp.context import note_context
 from notegen.lsp.documents import DocumentView
 from notegen.lsp.engine import Engine

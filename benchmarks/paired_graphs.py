@@ -25,8 +25,8 @@ from pathlib import Path
 
 from big_document import make_document
 from lsprotocol import types
-from notegen.config import Settings
 from notegen.lsp import completion
+from notegen.lsp.config import Settings
 from notegen.lsp.context import note_context
 from notegen.lsp.documents import DocumentView
 from notegen.lsp.engine import Engine

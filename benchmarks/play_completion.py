@@ -30,8 +30,8 @@ from collections import Counter
 from pathlib import Path
 
 from lsprotocol import types
-from notegen.config import Settings
 from notegen.lsp import completion, play_lines
+from notegen.lsp.config import Settings
 from notegen.lsp.context import NoteContext, note_context
 from notegen.lsp.documents import DocumentView, Reading
 from notegen.lsp.engine import Engine

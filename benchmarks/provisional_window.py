@@ -37,9 +37,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-from notegen.config import Settings
 from notegen.lsp import completion
 from notegen.lsp.completion import recent_pitches
+from notegen.lsp.config import Settings
 from notegen.lsp.context import note_context
 from notegen.lsp.documents import DocumentView
 from notegen.lsp.engine import Engine

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest_asyncio
 from fixtures.lsp_editor import Editor, server_command, start_editor
 from lsprotocol import types
-from notegen.pianoroll import ADDED, CURSOR, FOCUS, OTHER
+from notegen.lsp.pianoroll import ADDED, CURSOR, FOCUS, OTHER
 from notegen.sonicpi import read
 
 SONG = """\

@@ -39,8 +39,8 @@ from typing import Any
 import notegen
 import pytest
 from fixtures.editor_song import NOTE_LINE, SONG, assert_song_with_generated_voice
-from notegen import pianoroll
-from notegen.config import parse_settings
+from notegen.lsp import pianoroll
+from notegen.lsp.config import parse_settings
 from notegen.notes import infer_style, note_to_midi, spell
 from notegen.sonicpi import read
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from notegen.config import Settings, parse_settings
 from notegen.lsp.coexistence import Coexistence, glob_matches
+from notegen.lsp.config import Settings, parse_settings
 from notegen.sonicpi.recognise import looks_like_sonic_pi
 
 RAILS = """\

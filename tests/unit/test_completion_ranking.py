@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from lsprotocol import types
-from notegen.config import Settings
 from notegen.lsp import completion
 from notegen.lsp.completion import HABIT_WEIGHT
+from notegen.lsp.config import Settings
 from notegen.lsp.context import note_context
 from notegen.lsp.documents import DocumentView, Reading
 from notegen.lsp.spelling import spell_matching

@@ -1,8 +1,8 @@
-"""notegen.config: defaults, validation, bad values reported and replaced."""
+"""notegen.lsp.config: defaults, validation, bad values reported and replaced."""
 
 from __future__ import annotations
 
-from notegen.config import Settings, parse_settings
+from notegen.lsp.config import Settings, parse_settings
 
 
 def test_defaults():

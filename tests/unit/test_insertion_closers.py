@@ -10,8 +10,8 @@ import pytest
 from fixtures.lsp_editor import apply_text_edits
 from fixtures.ruby import ruby_ok
 from lsprotocol import types
-from notegen.config import Settings
 from notegen.lsp import completion, inline
+from notegen.lsp.config import Settings
 from notegen.lsp.context import NoteContext, note_context
 from notegen.lsp.documents import DocumentView, Reading
 from notegen.lsp.edits import lsp_range

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import pytest
 from fixtures.lsp_editor import apply_text_edits
 from lsprotocol import types
-from notegen.config import Settings
 from notegen.lsp import completion, ghost_durations, inline
+from notegen.lsp.config import Settings
 from notegen.lsp.context import NoteContext, note_context
 from notegen.lsp.documents import DocumentView, Reading
 from notegen.lsp.edits import cursor_range

@@ -10,8 +10,8 @@ from __future__ import annotations
 import bisect
 
 import pytest
-from notegen.config import Settings
 from notegen.lsp import inline
+from notegen.lsp.config import Settings
 from notegen.lsp.context import note_context
 from notegen.lsp.documents import DocumentView, Reading, hidden_above
 from notegen.lsp.play_lines import continuation_lines, run_snippet

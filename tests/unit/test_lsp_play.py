@@ -11,8 +11,8 @@ import notegen.playback.sonic_pi_client as spc
 import pytest
 from fixtures.fake_sonic_pi import FakeSpider, free_udp_port
 from lsprotocol import types
-from notegen.config import SonicPiSettings
 from notegen.lsp import play
+from notegen.lsp.config import SonicPiSettings
 from notegen.lsp.documents import DocumentView
 from notegen.melody import Event
 from notegen.playback.sonic_pi_discovery import ProcessTable

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from fixtures.tiny_model import build_tiny_model
 from notegen.cli import main
-from notegen.config import parse_settings
+from notegen.lsp.config import parse_settings
 from notegen.lsp.engine import Engine
 from notegen.lsp.model_choice import ModelChoice, hover_line, requested_model
 from notegen.model.library import ModelLibrary

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from fixtures.tiny_model import build_tiny_model
 from notegen.cli import main
-from notegen.config import parse_settings
+from notegen.lsp.config import parse_settings
 from notegen.lsp.engine import Engine
 from notegen.lsp.model_choice import ModelChoice, hover_line
 from notegen.model import library as model_library

@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 import pytest
 from lsprotocol import types
-from notegen.config import Settings
 from notegen.lsp import completion, warm_up
+from notegen.lsp.config import Settings
 from notegen.lsp.context import STOP_EVERY, note_context
 from notegen.lsp.documents import DocumentView, Reading
 from notegen.lsp.engine import Engine

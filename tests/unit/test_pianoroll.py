@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from notegen.melody import Event
-from notegen.pianoroll import (
+from notegen.lsp.pianoroll import (
     ADDED,
     BOTTOM,
     CURSOR,
@@ -19,6 +18,7 @@ from notegen.pianoroll import (
     Roll,
     render_svg,
 )
+from notegen.melody import Event
 
 NS = "{http://www.w3.org/2000/svg}"
 

@@ -13,8 +13,8 @@ import subprocess
 
 import pytest
 from lsprotocol import types
-from notegen.config import Settings
 from notegen.lsp import completion, play_lines
+from notegen.lsp.config import Settings
 from notegen.lsp.context import note_context
 from notegen.lsp.documents import DocumentView, Reading
 from notegen.melody import Event

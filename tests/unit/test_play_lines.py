@@ -8,8 +8,8 @@ import subprocess
 import numpy as np
 import pytest
 from lsprotocol import types
-from notegen.config import Settings
 from notegen.lsp import completion, inline
+from notegen.lsp.config import Settings
 from notegen.lsp.context import note_context
 from notegen.lsp.documents import DocumentView, Reading
 from notegen.model.sampling import softmax

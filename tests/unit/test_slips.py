@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from notegen.config import SlipSettings, parse_settings
+from notegen.lsp.config import SlipSettings, parse_settings
 from notegen.melody import Event
 from notegen.model.conditioning import BASS as BASS_CLASS
 from notegen.model.conditioning import OTHERS, Setting, VoiceTimes

@@ -11,7 +11,8 @@ Each action carries its command with the same single argument object a user woul
 from __future__ import annotations
 
 from lsprotocol import types
-from notegen.config import Settings
+
+from notegen.lsp.config import Settings
 from notegen.model.generate import GenerateOptions
 
 from .commands import CONTINUE, GENERATE

@@ -15,7 +15,7 @@ from __future__ import annotations
 from functools import lru_cache
 from urllib.parse import unquote, urlparse
 
-from notegen.config import Settings
+from notegen.lsp.config import Settings
 from notegen.sonicpi.recognise import looks_like_sonic_pi
 
 __all__ = ["Coexistence", "glob_matches"]

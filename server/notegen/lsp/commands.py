@@ -15,6 +15,14 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from lsprotocol import types
+from pygls.exceptions import (
+    JsonRpcContentModified,
+    JsonRpcException,
+    JsonRpcInternalError,
+    JsonRpcInvalidParams,
+)
+
+from notegen.lsp.pianoroll import Roll
 from notegen.model.generate import (
     MAX_LENGTH,
     ArgumentError,
@@ -24,14 +32,7 @@ from notegen.model.generate import (
 from notegen.model.network import MelodyModel
 from notegen.model.sampling import tonic_name
 from notegen.notes import infer_style
-from notegen.pianoroll import Roll
 from notegen.sonicpi.types import LINE_BREAK, NoteArray, newline_of
-from pygls.exceptions import (
-    JsonRpcContentModified,
-    JsonRpcException,
-    JsonRpcInternalError,
-    JsonRpcInvalidParams,
-)
 
 from . import child, jobs
 from .documents import MAX_READING_CHARS, DocumentView, Reading

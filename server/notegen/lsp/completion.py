@@ -18,7 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from lsprotocol import types
-from notegen.config import Settings
+
+from notegen.lsp.config import Settings
 from notegen.melody import Event
 from notegen.model.generate import (
     Candidate,

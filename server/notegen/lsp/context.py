@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
+
 from notegen.melody import Event
 from notegen.model.conditioning import Setting
 from notegen.model.generate import ContextCache, Primed, trim_context

@@ -11,6 +11,7 @@ Needs only the reader, never the model, so it works when no model could be loade
 from __future__ import annotations
 
 from lsprotocol import types
+
 from notegen.sonicpi.types import NoteArray
 
 from .documents import DocumentView

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
 from notegen import sonicpi
 from notegen.melody import Event
 from notegen.model.conditioning import Setting, VoiceTimes

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any, TypeGuard
 
 from lsprotocol import types
+
 from notegen.melody import Event
 from notegen.sonicpi import format_duration
 from notegen.sonicpi.types import LINE_BREAK, NoteArray

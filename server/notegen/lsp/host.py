@@ -12,7 +12,8 @@ from collections.abc import Awaitable, Coroutine
 from typing import Any, Protocol, TypeVar
 
 from lsprotocol import types
-from notegen.config import Settings
+
+from notegen.lsp.config import Settings
 
 from .documents import DocumentView, Reading
 from .engine import Engine

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 
 import numpy as np
+
 from notegen.model.sampling import softmax
 from notegen.notes import MAX_SONIC_PI_NOTE, playable_hz
 from notegen.sonicpi.types import NoteToken

@@ -15,7 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lsprotocol import types
-from notegen.config import Settings
+
+from notegen.lsp.config import Settings
 from notegen.melody import Event
 
 from .completion import phrase, rank_notes

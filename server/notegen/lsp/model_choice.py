@@ -30,7 +30,8 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from lsprotocol import types
-from notegen.config import Settings
+
+from notegen.lsp.config import Settings
 from notegen.model.library import NAME_PATTERN, Listing, ModelLibrary
 from notegen.paths import user_path
 

@@ -1,6 +1,6 @@
 """The piano-roll picture in the editor: hover on a note array, previews of generated notes.
 
-Gathers what :mod:`notegen.pianoroll` draws from what the server knows: the cursor's array
+Gathers what :mod:`notegen.lsp.pianoroll` draws from what the server knows: the cursor's array
 (fresh, from the local reading), the same voice's other sections and the other voices (from
 the latest whole-file reading). Shown only when the client asks for it (setting
 ``pianoRoll``; the VS Code extension turns it on): a text-only hover, as in Neovim, would show
@@ -9,8 +9,8 @@ the image's ``data:`` URI as a wall of base64.
 
 from __future__ import annotations
 
+from notegen.lsp.pianoroll import Roll, data_uri, render_svg
 from notegen.melody import Event
-from notegen.pianoroll import Roll, data_uri, render_svg
 from notegen.sonicpi.types import DurationArray, NoteToken
 
 from .context import NoteContext

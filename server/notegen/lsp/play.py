@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lsprotocol import types
+
 from notegen.playback.snippets import (
     Snippet,
     array_snippet,

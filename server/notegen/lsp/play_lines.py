@@ -15,8 +15,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 from lsprotocol import types
+
 from notegen import sonicpi
-from notegen.config import Settings
+from notegen.lsp.config import Settings
 from notegen.melody import Event
 from notegen.model.generate import Candidate, generate_long
 from notegen.model.sampling import softmax

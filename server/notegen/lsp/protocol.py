@@ -56,14 +56,6 @@ from cattrs import transform_error
 from cattrs.cols import is_mutable_sequence, is_sequence
 from cattrs.errors import ClassValidationError, IterableValidationError, IterableValidationNote
 from lsprotocol import types
-from notegen.sonicpi.commas import remember_splice
-from notegen.sonicpi.types import (
-    edited_starts,
-    line_end,
-    line_starts,
-    moved_starts,
-    remember_line_starts,
-)
 from pygls.exceptions import (
     JsonRpcException,
     JsonRpcInternalError,
@@ -80,6 +72,15 @@ from pygls.protocol.json_rpc import (
     JsonRPCResponseMessage,
 )
 from pygls.protocol.language_server import lsp_method
+
+from notegen.sonicpi.commas import remember_splice
+from notegen.sonicpi.types import (
+    edited_starts,
+    line_end,
+    line_starts,
+    moved_starts,
+    remember_line_starts,
+)
 
 from .documents import remember_plain_splice, utf16_to_index
 from .text_changes import MANY_CHANGES, apply_changes, incremental

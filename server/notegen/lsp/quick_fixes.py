@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import Counter
 
 from lsprotocol import types
+
 from notegen.sonicpi import format_duration
 from notegen.sonicpi.types import NoteArray
 

@@ -12,9 +12,10 @@ import logging
 from typing import Any
 
 from lsprotocol import types
-from notegen.config import Settings
-from notegen.melody import Event
 from pygls.protocol import JsonRPCNotification
+
+from notegen.lsp.config import Settings
+from notegen.melody import Event
 
 from . import completion, ghost_durations
 from .context import note_context

@@ -25,12 +25,13 @@ from typing import Any, TypeVar
 from urllib.parse import unquote
 
 from lsprotocol import types
-from notegen import __version__
-from notegen.config import SECTION, Settings, parse_settings
-from notegen.melody import Event
-from notegen.model.generate import ContextCache
 from pygls.exceptions import JsonRpcContentModified, JsonRpcException
 from pygls.lsp.server import LanguageServer
+
+from notegen import __version__
+from notegen.lsp.config import SECTION, Settings, parse_settings
+from notegen.melody import Event
+from notegen.model.generate import ContextCache
 
 from . import (
     child,

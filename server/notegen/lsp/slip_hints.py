@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from lsprotocol import types
+
 from notegen.model.duration_slips import DurationSlip
 from notegen.model.slips import Slip, spelled_fix, threshold_for
 from notegen.notes import NoteStyle

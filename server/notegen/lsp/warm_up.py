@@ -10,6 +10,7 @@ from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
 import numpy as np
+
 from notegen.melody import Event
 
 from .context import STOP_EVERY, NoteContext

@@ -19,6 +19,7 @@ import time
 from typing import Any
 
 from lsprotocol import types
+
 from notegen.notes import infer_style
 
 from . import child, diagnostics
