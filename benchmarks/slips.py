@@ -23,11 +23,11 @@ import time
 from pathlib import Path
 
 import numpy as np
+from notegen.keys import detect_key
 from notegen.model.duration_slips import DurationSlip
 from notegen.model.harmony import parts_by_section
 from notegen.model.motifs import MotifTable
 from notegen.model.network import MelodyModel, default_model_path
-from notegen.model.sampling import detect_key
 from notegen.model.slips import (
     DELTAS,
     EVIDENCE,

@@ -201,3 +201,4 @@ SCALES: dict[str, tuple[float, ...]] = {
     "yegah": (*_RAST_B, *_BUSELIK_D),
     "yegah_2": (*_RAST_B, *_USSAK_D, *_RAST_B),
 }
+"""Sonic Pi's scale table: name → successive intervals in semitones (one octave)."""

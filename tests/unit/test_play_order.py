@@ -193,7 +193,7 @@ def test_continue_melody_follows_the_same_order_from_the_servers_reading():
 
 
 def test_at_most_eight_other_parts_are_heard_the_nearest_loops_first():
-    from notegen.sonicpi.play_order import MAX_OTHERS
+    from notegen.model.ensemble import MAX_OTHERS
 
     loops = [f"live_loop :l{i} do\n  play {40 + i}\n  sleep 2\nend\n" for i in range(12)]
     tune = "live_loop :tune do\n  play 72\n  sleep 1\n  play \n  sleep 1\nend\n"

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from notegen.keys import detect_key
 from notegen.melody import Event
 from notegen.model.sampling import (
     Sampler,
     ScaleError,
-    detect_key,
     parse_key,
     parse_scale,
     pitch_class_mask,

@@ -19,13 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from notegen.keys import detect_key, tonic_name
 from notegen.melody import Event
 from notegen.model.conditioning import Setting, VoiceTimes, sounding
 from notegen.model.consonance import ConsonanceBias, consonant_notes
 from notegen.model.ensemble import VoiceLine, document_lines, setting_for
 from notegen.model.generate import GenerateOptions, generate_block
 from notegen.model.network import MelodyModel
-from notegen.model.sampling import detect_key, tonic_name
 
 
 def consonance(events: Sequence[Event], others: Sequence[VoiceTimes]) -> tuple[int, int]:

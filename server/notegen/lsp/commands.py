@@ -22,6 +22,7 @@ from pygls.exceptions import (
     JsonRpcInvalidParams,
 )
 
+from notegen.keys import tonic_name
 from notegen.lsp.pianoroll import Roll
 from notegen.model.generate import (
     MAX_LENGTH,
@@ -30,7 +31,6 @@ from notegen.model.generate import (
     parse_generate_options,
 )
 from notegen.model.network import MelodyModel
-from notegen.model.sampling import tonic_name
 from notegen.notes import infer_style
 from notegen.sonicpi.types import LINE_BREAK, NoteArray, newline_of
 

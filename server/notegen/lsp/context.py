@@ -15,13 +15,13 @@ import numpy as np
 
 from notegen.melody import Event
 from notegen.model.conditioning import Setting
+from notegen.model.ensemble import others_of
 from notegen.model.generate import ContextCache, Primed, trim_context
 from notegen.notes import NoteStyle, infer_style_by_line
 from notegen.sonicpi.play_order import (
     heard_after,
     heard_before,
     onset_in_pass,
-    others_of,
     voice_at,
 )
 from notegen.sonicpi.statements import PlayRun

@@ -8,6 +8,9 @@ else 60), durations from ``bN[k]`` (a missing duration lasts the model's default
 :class:`~notegen.model.conditioning.Setting` of one voice — the other voices moved onto that voice's
 own beats — which the server, ``notegen-melody generate --context`` and ``notegen-train evaluate``
 all use, so what is measured on a file is what the editor serves in it.
+
+In ``play``/``sleep`` code, :func:`others_of` gives the loops a ``live_loop`` hears, laid out
+pass after pass on its own time line.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import numpy as np
 
 from notegen.melody import Event
 from notegen.model.conditioning import Setting, VoiceTimes
+from notegen.sonicpi.play_order import PlayVoice, total_beats
 
 if TYPE_CHECKING:
     from notegen.sonicpi.piece import Piece
@@ -237,3 +241,52 @@ def document_lines(text: str) -> list[VoiceLine]:
 def document_setting(text: str, number: int | None, default: float = 1.0) -> Setting:
     """:func:`setting_for` straight from a document's text."""
     return setting_for(document_lines(text), number, default)
+
+
+MAX_OTHERS = 8
+"""Other parts heard at most (chord tones count one each), from the loops written nearest:
+the model learned from four-part chorales, and a file of 200 loops must not cost 200 parts
+on every keystroke."""
+TILE_BEATS = 512.0
+"""How far back other looping voices are laid out (beyond the longest context read)."""
+
+
+def others_of(voices: Sequence[PlayVoice], voice: PlayVoice | None) -> tuple[VoiceTimes, ...]:
+    """The other voices heard with ``voice``, on its time line (0 = the start of its pass).
+
+    Loops that start together and last as long as this one stay in step with it (``sync``
+    aside) and are laid out pass after pass; loops of another length drift against it, and
+    voices that play once (top level, ``in_thread``, ``define``) have no place on a loop's
+    time line: they are left out, as are unpitched voices. At most ``MAX_OTHERS`` parts.
+    """
+    if voice is None or not voice.looped:
+        return ()
+    memo = _OTHERS.get(id(voice))
+    if memo is not None and memo[0] is voice and memo[1] is voices:
+        return memo[2]
+    own = total_beats(voice.one_pass())
+    out: list[VoiceTimes] = []
+    nearest = sorted(voices, key=lambda v: abs(v.start - voice.start))
+    for other in nearest:
+        if other is voice or not other.looped:
+            continue
+        if len(out) >= MAX_OTHERS:
+            break
+        length = total_beats(other.one_pass())
+        if length <= 0 or abs(length - own) > 1e-6:
+            continue  # out of step with this voice: which notes sound together is unknown
+        back = int(TILE_BEATS // length) + 1
+        for layer in other.layers():  # a chord's every tone is heard
+            if not any(e.pitch is not None for e in layer) or len(out) >= MAX_OTHERS:
+                continue
+            out.append(VoiceTimes.of(layer, start=-length * back, default=0.0, repeat=2 * back + 1))
+    if len(_OTHERS) > 32:
+        _OTHERS.clear()
+    found = tuple(out)
+    _OTHERS[id(voice)] = (voice, voices, found)
+    return found
+
+
+_OTHERS: dict[int, tuple[PlayVoice, Sequence[PlayVoice], tuple[VoiceTimes, ...]]] = {}
+"""Other voices per voice of a reading (the same tuple for every keystroke: the conditioning
+and the context cache key their memos on it)."""

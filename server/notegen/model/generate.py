@@ -1811,7 +1811,7 @@ class Block:
         """``:g, :mixolydian (detected from the piece)``; ``None`` without a key."""
         if self.tonic is None or self.scale is None:
             return None
-        from notegen.model.sampling import tonic_name
+        from notegen.keys import tonic_name
 
         why = "detected from the piece" if self.key_detected else "as asked"
         return f"{tonic_name(self.tonic)}, :{self.scale} ({why})"
@@ -1821,7 +1821,8 @@ def resolve_key(
     options: GenerateOptions, document_events: Sequence[Event]
 ) -> tuple[int | None, str | None]:
     """Tonic pitch class and scale: as given, else detected from the document and seed."""
-    from notegen.model.sampling import detect_key, parse_key
+    from notegen.keys import detect_key
+    from notegen.model.sampling import parse_key
 
     tonic = parse_key(options.key) if options.key is not None else None
     scale = options.scale

@@ -17,7 +17,7 @@ built once here::
             ev.chord, ev.section           # all pitches of a chord, the section index
         voice.sounding_at(12.5)            # the event sounding 12.5 s into the piece, or None
         voice.register                     # (lowest, median, highest) MIDI, or None
-    piece.key                              # sampling.DetectedKey (tonic, scale) or None
+    piece.key                              # keys.DetectedKey (tonic, scale) or None
     piece.style                            # notes.NoteStyle: spelling, separator, 1 vs 1.0
     piece.form                             # the form most voices use: "indexed" | "plain"
     piece.bpm                              # the tempo of the voices (else top-level use_bpm)
@@ -38,8 +38,8 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Literal
 
+from notegen.keys import DetectedKey, detect_key
 from notegen.melody import Event
-from notegen.model.sampling import DetectedKey, detect_key
 from notegen.notes import NoteStyle, infer_style
 from notegen.sonicpi.reader import _Doc, parse, read_doc
 from notegen.sonicpi.tempo import voice_tempi

@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from notegen.melody import Event
-from notegen.model.conditioning import VoiceTimes
 from notegen.sonicpi.statements import DefineCall, PlayRun
 from notegen.sonicpi.types import NoteArray
 
@@ -250,7 +249,8 @@ def heard_after(voice: PlayVoice | None, run: PlayRun, offset: int, step: int) -
     return again[0] if again and looped else None
 
 
-def _length(events: Sequence[Event]) -> float:
+def total_beats(events: Sequence[Event]) -> float:
+    """Beats ``events`` last, one after another (a duration unknown: none)."""
     return float(sum(e.duration or 0.0 for e in events))
 
 
@@ -268,53 +268,4 @@ def onset_in_pass(voice: PlayVoice | None, run: PlayRun, offset: int, step: int)
     if voice is None:
         return own
     prior = [(r.lead, r.timed * r.repeat) for r in voice.runs if r.end <= offset]
-    return sum(lead + _length(events) for lead, events in prior) + own
-
-
-MAX_OTHERS = 8
-"""Other parts heard at most (chord tones count one each), from the loops written nearest:
-the model learned from four-part chorales, and a file of 200 loops must not cost 200 parts
-on every keystroke."""
-TILE_BEATS = 512.0
-"""How far back other looping voices are laid out (beyond the longest context read)."""
-
-
-def others_of(voices: Sequence[PlayVoice], voice: PlayVoice | None) -> tuple[VoiceTimes, ...]:
-    """The other voices heard with ``voice``, on its time line (0 = the start of its pass).
-
-    Loops that start together and last as long as this one stay in step with it (``sync``
-    aside) and are laid out pass after pass; loops of another length drift against it, and
-    voices that play once (top level, ``in_thread``, ``define``) have no place on a loop's
-    time line: they are left out, as are unpitched voices. At most ``MAX_OTHERS`` parts.
-    """
-    if voice is None or not voice.looped:
-        return ()
-    memo = _OTHERS.get(id(voice))
-    if memo is not None and memo[0] is voice and memo[1] is voices:
-        return memo[2]
-    own = _length(voice.one_pass())
-    out: list[VoiceTimes] = []
-    nearest = sorted(voices, key=lambda v: abs(v.start - voice.start))
-    for other in nearest:
-        if other is voice or not other.looped:
-            continue
-        if len(out) >= MAX_OTHERS:
-            break
-        length = _length(other.one_pass())
-        if length <= 0 or abs(length - own) > 1e-6:
-            continue  # out of step with this voice: which notes sound together is unknown
-        back = int(TILE_BEATS // length) + 1
-        for layer in other.layers():  # a chord's every tone is heard
-            if not any(e.pitch is not None for e in layer) or len(out) >= MAX_OTHERS:
-                continue
-            out.append(VoiceTimes.of(layer, start=-length * back, default=0.0, repeat=2 * back + 1))
-    if len(_OTHERS) > 32:
-        _OTHERS.clear()
-    found = tuple(out)
-    _OTHERS[id(voice)] = (voice, voices, found)
-    return found
-
-
-_OTHERS: dict[int, tuple[PlayVoice, Sequence[PlayVoice], tuple[VoiceTimes, ...]]] = {}
-"""Other voices per voice of a reading (the same tuple for every keystroke: the conditioning
-and the context cache key their memos on it)."""
+    return sum(lead + total_beats(events) for lead, events in prior) + own
