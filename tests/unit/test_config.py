@@ -71,3 +71,11 @@ def test_sonic_pi_token_and_reply_port_out_of_range_are_dropped_with_a_warning()
     ]
     s, warnings = parse_settings({"sonicPi": {"token": -5, "replyPort": 4560.0}})
     assert s.sonicPi.extra == {"token": -5, "replyPort": 4560} and not warnings
+
+
+def test_the_slip_settings_are_named_as_the_editor_names_them() -> None:
+    """Warnings name the settings a user writes (``notegen.slips.*``), not a module."""
+    _, warnings = parse_settings({"slips": "loud"})
+    assert warnings[0].startswith("notegen.slips must be an object")
+    _, warnings = parse_settings({"slips": {"volume": 3}})
+    assert warnings == ["notegen.slips.volume is not a notegen setting; ignored"]

@@ -1,4 +1,5 @@
-"""notegen.model.sampling: Sonic Pi scales, key masks and detection, seeded top-k/top-p sampling."""
+"""notegen.model.sampling: key masks and seeded top-k/top-p sampling; beside them Sonic Pi's
+scales (notegen.scales) and key detection (notegen.keys)."""
 
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ from notegen.model.generate import GenerateOptions
 from .commands import CONTINUE, GENERATE
 
 GENERATE_LENGTH = GenerateOptions().length  # one default everywhere: palette, CLI, README
-KIND_GENERATE = types.CodeActionKind.Refactor + ".notegen.model.generate"
+KIND_GENERATE = types.CodeActionKind.Refactor + ".notegen.generate"
 KIND_CONTINUE = types.CodeActionKind.Refactor + ".notegen.continue"
 KINDS = [types.CodeActionKind.Refactor, KIND_GENERATE, KIND_CONTINUE]
 

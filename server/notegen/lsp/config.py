@@ -194,7 +194,7 @@ def _sonic_pi(value: Any, warnings: list[str]) -> SonicPiSettings:
 
 def _slips(value: Any, base: SlipSettings, warnings: list[str]) -> SlipSettings:
     if not isinstance(value, dict):
-        warnings.append(f"notegen.model.slips must be an object, not {value!r}; using defaults")
+        warnings.append(f"notegen.slips must be an object, not {value!r}; using defaults")
         return SlipSettings()
     out = base
     for key, item in value.items():
@@ -217,7 +217,7 @@ def _slips(value: Any, base: SlipSettings, warnings: list[str]) -> SlipSettings:
                 )
                 out = replace(out, allPieces=False)
         else:
-            warnings.append(f"notegen.model.slips.{key} is not a notegen setting; ignored")
+            warnings.append(f"notegen.slips.{key} is not a notegen setting; ignored")
     return out
 
 
