@@ -8,6 +8,7 @@ and the phrase items are only sampled once per context. Counted in model calls, 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -108,15 +109,66 @@ def test_batched_priming_starts_from_the_cached_prefix(model, monkeypatch):
     assert calls == [(1, 10)] and primed.length == 40
 
 
+def counted(monkeypatch: pytest.MonkeyPatch, owner: Any, name: str) -> list[int]:
+    """A one-item list counting the calls of ``owner.name`` from now on."""
+    count = [0]
+    original = getattr(owner, name)
+
+    def counting(*a: Any, **k: Any) -> Any:
+        count[0] += 1
+        return original(*a, **k)
+
+    monkeypatch.setattr(owner, name, counting)
+    return count
+
+
 def test_background_priming_stops_after_every_short_call(model, monkeypatch):
     cache = ContextCache(model)
     contexts = [melody(70, 0), melody(45, 4)]
     calls = step_shapes(monkeypatch, model)
+    served = counted(monkeypatch, cache, "served")
     steps = cache.prime_steps([(cache.ids(ctx), []) for ctx in contexts], max_span=16)
-    for yielded, _call in enumerate(steps, start=1):
-        assert len(calls) == yielded  # one model call per step, never more
+    before = (0, 0)
+    for _ in steps:  # one model call or one context's experts per step, never more
+        assert len(calls) + served[0] - sum(before) == 1
+        before = (len(calls), served[0])
     assert all(shape[1] <= 16 for shape in calls)
+    assert served[0] == 2
     assert [cache.cached(cache.ids(ctx)) for ctx in contexts] == [True, True]
+
+
+def test_contexts_that_end_together_are_served_one_per_step(model, monkeypatch):
+    # a warm-up round's rows often end at the same call: each row's experts (~1 ms) is a
+    # step of its own, so a completion waits for one of them at most
+    cache = ContextCache(model)
+    contexts = [melody(24, shift) for shift in range(6)]
+    served = counted(monkeypatch, cache, "served")
+    seen = []
+    for _ in cache.prime_steps([(cache.ids(ctx), []) for ctx in contexts], max_span=8):
+        seen.append(served[0])
+    assert served[0] == 6
+    assert all(b - a <= 1 for a, b in zip([0, *seen], seen, strict=False))
+
+
+def test_the_int8_graph_is_read_a_few_rows_between_two_yields(monkeypatch):
+    # the shipped graph reads each row in a call of its own anyway: a round of 10 contexts is
+    # read ROWS_PER_YIELD rows at a time, and each comes out as it does read alone
+    from notegen.model import generate
+    from notegen.model.network import MelodyModel
+
+    shipped = MelodyModel.load(Path(__file__).resolve().parents[2] / "models" / "notegen.json")
+    assert shipped.quantized
+    contexts = [melody(20, shift) for shift in range(10)]
+    cache = ContextCache(shipped)
+    calls = step_shapes(monkeypatch, shipped)
+    primed = cache.prime_many([(cache.ids(ctx), []) for ctx in contexts])
+    assert max(rows for rows, _events in calls) == generate.ROWS_PER_YIELD == 4
+    assert sum(rows for rows, _events in calls) == 10
+    monkeypatch.undo()
+    for ctx, got in zip(contexts, primed, strict=True):
+        alone = ContextCache(shipped).prime(ctx)
+        assert np.array_equal(got.pitch_logits, alone.pitch_logits)
+        assert np.array_equal(got.dur_logits, alone.dur_logits)
 
 
 DOC = "\n".join(

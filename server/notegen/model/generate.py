@@ -39,6 +39,11 @@ from notegen.scales import SCALES
 R = TypeVar("R")
 
 _TINY = 1e-30  # as notegen.model.copying: the floor of a mixed probability
+ROWS_PER_YIELD = 4
+"""Contexts a background read (:meth:`ContextCache.prime_steps`) takes through the quantized
+network between two yields. A warm-up round's 16 rows were one step: each row a call of its
+own (~0.3-0.5 ms for 8 events with its conditioning rows), ~7 ms in all and up to ~10 ms on
+a busy machine, which a completion asked meanwhile waited for (measured)."""
 
 __all__ = [
     "Candidate",
@@ -559,10 +564,11 @@ class ContextCache:
         max_span: int = 0,
         setting: Setting | None = None,
     ) -> Generator[None, None, list[Primed]]:
-        """:meth:`prime_many` one model call at a time: yields after each call (of at most
-        ``max_span`` events when given) and returns the primed contexts, so a background
-        caller can let other work run between calls. A request may carry its own setting as
-        a third item (else ``setting``)."""
+        """:meth:`prime_many` a few rows at a time: yields after each model call (of at most
+        ``max_span`` events when given, and of :meth:`_rows_per_call` rows) and after each
+        context served, and returns the primed contexts, so a background caller can let
+        other work run between calls. A request may carry its own setting as a third item
+        (else ``setting``)."""
         rows: list[_Row] = []
         out: list[Primed | None] = []
         for ids, checkpoints, *own in requests:
@@ -583,37 +589,66 @@ class ContextCache:
             span = min(row.points[0] - row.done for row in rows)
             if max_span > 0:
                 span = min(span, max_span)
-            pids = np.stack([row.ids[row.done : row.done + span] // self.vd for row in rows])
-            dids = np.stack([row.ids[row.done : row.done + span] % self.vd for row in rows])
-            h = np.concatenate([row.state[0] for row in rows], axis=1)
-            c = np.concatenate([row.state[1] for row in rows], axis=1)
-            cond = None
-            if self.model.cond_dim:
-                cond = np.concatenate(
-                    [self._cond(row.ids, row.done, span, row.setting) for row in rows]
-                )
-            pl, dl, (h2, c2) = self.model.step(pids, dids, (h, c), cond)
             still: list[_Row] = []
-            for r, row in enumerate(rows):
-                row.done += span
-                row.state = (h2[:, r : r + 1, :].copy(), c2[:, r : r + 1, :].copy())
-                if row.done == row.points[0]:
+            size = self._rows_per_call(len(rows))
+            for first in range(0, len(rows), size):
+                part = rows[first : first + size]
+                pl, dl = self._read_rows_on(part, span)
+                ended: list[tuple[int, _Row]] = []
+                for r, row in enumerate(part):
+                    if row.done == row.points[0]:
+                        if len(row.points) > 1:  # passed on the way: as in prime_ids
+                            history = row.ids[: row.done]
+                            time = self.model.beats_of(history % self.vd)
+                            passed = Primed(
+                                row.state, pl[r], dl[r], row.done, history, time, raw=True
+                            )
+                            self._store(row.keys[row.done], passed)
+                            row.points.pop(0)
+                            still.append(row)
+                            continue
+                        ended.append((r, row))
+                        continue
+                    still.append(row)
+                for r, row in ended:
+                    # Each ended row's experts (~0.8 ms, up to ~8 on a busy machine) after a
+                    # yield of its own: a warm-up's 16 rows that end together were one
+                    # 15-35 ms step, and a completion asked meanwhile waited for all of it.
+                    yield
                     history = row.ids[: row.done]
                     time = self.model.beats_of(history % self.vd)
-                    if len(row.points) > 1:  # passed on the way: as in prime_ids
-                        passed = Primed(row.state, pl[r], dl[r], row.done, history, time, raw=True)
-                        self._store(row.keys[row.done], passed)
-                        row.points.pop(0)
-                        still.append(row)
-                        continue
                     primed = self.served(pl[r], dl[r], history, row.setting, row.state, time)
                     self._store(row.keys[row.done], primed, tail=not row.end_kept)
                     out[row.slot] = primed
-                    continue
-                still.append(row)
+                yield
             rows = still
-            yield
         return [p for p in out if p is not None]
+
+    def _rows_per_call(self, rows: int) -> int:
+        """How many of ``rows`` contexts :meth:`prime_steps` reads between two yields: all of
+        them where the graph reads a batch in one call, :data:`ROWS_PER_YIELD` where a
+        quantized graph reads each row in a call of its own anyway (no batch to lose)."""
+        if self.model.stateful and self.model.quantized:
+            return ROWS_PER_YIELD
+        return max(rows, 1)
+
+    def _read_rows_on(self, rows: Sequence[_Row], span: int) -> tuple[np.ndarray, np.ndarray]:
+        """``span`` more events of each of ``rows`` through the network, their states and
+        ``done`` moved on; the logits after them (a row each)."""
+        pids = np.stack([row.ids[row.done : row.done + span] // self.vd for row in rows])
+        dids = np.stack([row.ids[row.done : row.done + span] % self.vd for row in rows])
+        h = np.concatenate([row.state[0] for row in rows], axis=1)
+        c = np.concatenate([row.state[1] for row in rows], axis=1)
+        cond = None
+        if self.model.cond_dim:
+            cond = np.concatenate(
+                [self._cond(row.ids, row.done, span, row.setting) for row in rows]
+            )
+        pl, dl, (h2, c2) = self.model.step(pids, dids, (h, c), cond)
+        for r, row in enumerate(rows):
+            row.done += span
+            row.state = (h2[:, r : r + 1, :].copy(), c2[:, r : r + 1, :].copy())
+        return pl, dl
 
     def _lookup(
         self,
