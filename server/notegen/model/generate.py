@@ -546,10 +546,12 @@ class ContextCache:
 
         Each context starts from its longest cached prefix; the uncached stretches of all of
         them go through the model together, one call per stretch of common length, which
-        costs a fraction of reading them one after another (a batch-8 step of the shipped
-        model ~2x a batch-1 step). States at every checkpoint are stored as ``prime_ids``
-        stores them. Contexts that share an uncached prefix should be primed in turn, not
-        together: each would read that prefix itself.
+        costs a fraction of reading them one after another on a float graph (a batch-8 step
+        ~2x a batch-1 step); the int8 graph reads each row in a call of its own
+        (:attr:`~notegen.model.network.MelodyModel.quantized`), :data:`ROWS_PER_YIELD` rows
+        a turn. States at every checkpoint are stored as ``prime_ids`` stores them. Contexts
+        that share an uncached prefix should be primed in turn, not together: each would
+        read that prefix itself.
         """
         steps = self.prime_steps(requests, setting=setting)
         while True:
