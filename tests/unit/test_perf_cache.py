@@ -261,56 +261,15 @@ def test_a_new_cursor_late_in_a_long_array_of_a_warmed_file_reads_from_the_stop_
     ]
 
 
-LONGER = "a1=[]\na1[0]=[" + ",".join(NOTES[(i * 3) % 8] for i in range(300)) + "]"
-"""One section of 300 notes: more than four windows of 64 notes, not more than four of 75."""
-
-
-def test_the_warm_up_keeps_stops_in_an_array_a_few_windows_long_from_each_window_start(
-    engine, tiny, monkeypatch
-):
-    """Lines of 100 notes and a window of 64: a cursor's window starts inside its line, at a
-    new place every 32 notes; the warm-up keeps the stops read from each of those starts, so
-    a cursor after note 70 of a line nobody completed in reads a few notes, not its window,
-    and is offered what a server that never warmed up offers there."""
+def test_the_warm_up_keeps_no_stops_in_an_array_longer_than_half_the_window(engine, monkeypatch):
     engine.cache.clear()
-    view, reading = warmed_long(engine, 64, 32)
-    assert warm_stride(reading, 64) == (STOP_EVERY, 3 * 3)
+    view, reading = warmed_long(engine, 198, 32)
     calls = step_shapes(monkeypatch, engine.model)
-    line = 2  # a1[1]
-    text = LONG.splitlines()[line]
+    text = LONG.splitlines()[2]
     character = [i for i, ch in enumerate(text) if ch == ","][69] + 1  # after its 70th note
-    settings = Settings(phraseLength=1, maxContext=64)
-    where = types.Range(types.Position(line, character), types.Position(line, character))
-    nc = note_context(view, line, character, reading, settings.maxContext)
-    ids, _, _ = nc.context(engine.cache)
-    assert len(nc.before) == 70 and len(ids) > 32  # (the window starts inside the line)
-    items = completion.complete(engine, nc, settings, where)
-    assert calls[0][1] < STOP_EVERY < len(ids)  # from a stop the warm-up kept, not the window
-
-    cold = Engine()
-    cold.load(tiny[0]).result()
-    fresh = note_context(view, line, character, reading, settings.maxContext)
-    assert [i.label for i in completion.complete(cold, fresh, settings, where)] == [
-        i.label for i in items
-    ]
-
-
-def test_the_warm_up_keeps_no_stops_in_an_array_longer_than_four_windows(engine, monkeypatch):
-    """A voice written whole on one line (200,000 notes: ~1,560 window starts) would have
-    the warm-up read it about twice over for its stops."""
-    engine.cache.clear()
-    view = DocumentView("file:///longer.rb", 1, LONGER)
-    reading = Reading(1, view.arrays(), infer_style(LONGER))
-    assert warm_stride(reading, 64) == (0, 0)
-    for _call in warm_sections(reading, [reading.voices[1][0]], engine.cache, 64, 32):
-        pass
-    calls = step_shapes(monkeypatch, engine.model)
-    text = LONGER.splitlines()[1]
-    character = [i for i, ch in enumerate(text) if ch == ","][199] + 1  # after its 200th note
-    nc = note_context(view, 1, character, reading, 64)
-    ids, _, _ = nc.context(engine.cache)
+    nc = note_context(view, 2, character, reading, 198)
     nc.prime(engine.cache)
-    assert sum(c[1] for c in calls) == len(ids)  # the whole window: no stop was kept
+    assert calls[0] == (1, 32)  # from the array's start to its first stop: none was kept
 
 
 def test_the_warm_up_keeps_stops_every_32_notes_or_a_multiple_within_its_budget(monkeypatch):
@@ -322,10 +281,9 @@ def test_the_warm_up_keeps_stops_every_32_notes_or_a_multiple_within_its_budget(
     assert warm_stride(reading, 256) == (0, 0)  # none past half the window (128)
     short = DocumentView("file:///short.rb", 1, DOC)
     assert warm_stride(Reading(1, short.arrays(), infer_style(DOC)), 256) == (0, 0)
-    # arrays longer than four windows keep none (STOPS_WINDOWS)
+    # arrays longer than half the window: the cursors' windows start inside them, no stops
     monkeypatch.setattr(warm_up, "WARM_STOPS", 4096)
-    longer = Reading(1, DocumentView("file:///l.rb", 1, LONGER).arrays(), infer_style(LONGER))
-    assert warm_stride(longer, 74) == (0, 0) and warm_stride(longer, 75) == (32, 9)
+    assert warm_stride(reading, 198) == (0, 0) and warm_stride(reading, 200) == (32, 9)
 
 
 def test_priming_starts_from_the_longest_state_kept_and_serves_one_kept_on_the_way(
