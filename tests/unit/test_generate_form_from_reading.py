@@ -1,0 +1,69 @@
+"""generateMelody with no form writes in the document's own, read off the server's whole
+reading of that very text when it has one: the whole parse a view keeps once asked
+(``DocumentView.arrays``) held ~11 MB in the 20,000-note benchmark piece until the next
+edit, for nothing but the form."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+from lsprotocol import types
+from notegen.lsp import child, commands
+from notegen.lsp import server as srv
+from notegen.lsp.documents import DocumentView
+from pygls.workspace import Workspace
+
+LOOP = "live_loop :tune do\n  play :e4\n  sleep 0.5\n  play :g4\n  sleep 0.5\nend\n"
+
+
+@pytest.fixture
+def ls(tiny, monkeypatch) -> Iterator[srv.NotegenServer]:
+    server = srv.NotegenServer(str(tiny[0]))
+    server.protocol._workspace = Workspace(None)
+    monkeypatch.setattr(server, "text_document_publish_diagnostics", lambda params: None)
+    monkeypatch.setattr(server.slip_hints, "schedule", lambda *args: None)
+    server.engine.load(server.cli_model_path).result(timeout=30)
+    yield server
+    server.engine.shutdown()
+    server.reader.shutdown(wait=False)
+
+
+async def opened(ls: srv.NotegenServer, text: str) -> DocumentView:
+    uri = "file:///loop.rb"
+    ls.workspace.put_text_document(
+        types.TextDocumentItem(uri=uri, language_id="ruby", version=1, text=text)
+    )
+    ls.protocol.last_message = time.monotonic() - 1.0
+    await ls._read_and_publish(uri)
+    view = ls.view(uri)
+    assert view is not None
+    return view
+
+
+async def test_the_form_comes_from_the_reading_and_the_view_keeps_no_parse(ls, monkeypatch):
+    view = await opened(ls, LOOP)
+    assert commands.own_reading(ls, view) is not None
+    monkeypatch.setattr(child, "CHILD_MIN_NOTES", 0)  # a big job's path: its child reads
+    parsed: list[DocumentView] = []
+    arrays = DocumentView.arrays
+    monkeypatch.setattr(DocumentView, "arrays", lambda self: parsed.append(self) or arrays(self))
+
+    result = await commands.generate_melody(
+        ls, {"uri": view.uri, "length": 8, "seed": 3, "preview": True}
+    )
+
+    assert result["form"] == "live_loop" and result["notes"] == 8
+    assert parsed == []  # (in the server: its child parsed its own copy)
+
+
+async def test_with_no_reading_of_that_text_the_form_is_read_off_the_text(ls):
+    view = await opened(ls, LOOP)
+    ls.readings.pop(view.uri)
+
+    result = await commands.generate_melody(
+        ls, {"uri": view.uri, "length": 8, "seed": 3, "preview": True}
+    )
+
+    assert result["form"] == "live_loop"
