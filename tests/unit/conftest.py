@@ -57,3 +57,12 @@ def loaded_server(tiny):  # type: ignore[no-untyped-def]
     yield server
     server.engine.shutdown()
     server.reader.shutdown(wait=False)
+
+
+@pytest.fixture
+def quiet_server(loaded_server, monkeypatch):  # type: ignore[no-untyped-def]
+    """:func:`loaded_server` publishing its diagnostics nowhere and running no slip check:
+    for tests of what a reading sets going (a warm-up, a command after it)."""
+    monkeypatch.setattr(loaded_server, "text_document_publish_diagnostics", lambda params: None)
+    monkeypatch.setattr(loaded_server.slip_hints, "schedule", lambda *args: None)
+    return loaded_server

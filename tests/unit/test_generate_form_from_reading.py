@@ -6,28 +6,19 @@ edit, for nothing but the form."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
 from lsprotocol import types
 from notegen.lsp import child, commands
 from notegen.lsp import server as srv
 from notegen.lsp.documents import DocumentView
-from pygls.workspace import Workspace
 
 LOOP = "live_loop :tune do\n  play :e4\n  sleep 0.5\n  play :g4\n  sleep 0.5\nend\n"
 
 
 @pytest.fixture
-def ls(tiny, monkeypatch) -> Iterator[srv.NotegenServer]:
-    server = srv.NotegenServer(str(tiny[0]))
-    server.protocol._workspace = Workspace(None)
-    monkeypatch.setattr(server, "text_document_publish_diagnostics", lambda params: None)
-    monkeypatch.setattr(server.slip_hints, "schedule", lambda *args: None)
-    server.engine.load(server.cli_model_path).result(timeout=30)
-    yield server
-    server.engine.shutdown()
-    server.reader.shutdown(wait=False)
+def ls(quiet_server) -> srv.NotegenServer:
+    return quiet_server
 
 
 async def opened(ls: srv.NotegenServer, text: str) -> DocumentView:

@@ -6,26 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 
 import pytest
 from lsprotocol import types
 from notegen.lsp import server as srv
-from pygls.workspace import Workspace
 
 PIECE = "a1=[]\na1[0]=[:C4,:E4,:G4,:E4]\nb1=[]\nb1[0]=[1,1,1,1]\nc1=[70]\n"
 
 
 @pytest.fixture
-def ls(tiny, monkeypatch) -> Iterator[srv.NotegenServer]:
-    server = srv.NotegenServer(str(tiny[0]))
-    server.protocol._workspace = Workspace(None)
-    monkeypatch.setattr(server, "text_document_publish_diagnostics", lambda params: None)
-    monkeypatch.setattr(server.slip_hints, "schedule", lambda *args: None)
-    server.engine.load(server.cli_model_path).result(timeout=30)
-    yield server
-    server.engine.shutdown()
-    server.reader.shutdown(wait=False)
+def ls(quiet_server) -> srv.NotegenServer:
+    return quiet_server
 
 
 async def test_the_warm_up_makes_no_round_while_a_child_job_runs(ls, monkeypatch):
