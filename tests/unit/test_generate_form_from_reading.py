@@ -58,3 +58,33 @@ async def test_with_no_reading_of_that_text_the_form_is_read_off_the_text(ls):
     )
 
     assert result["form"] == "live_loop"
+
+
+async def test_a_childs_job_asked_before_the_reading_of_an_edit_leaves_no_parse_on_the_view(
+    ls, monkeypatch
+):
+    """The edit's reading has not landed (``lsp_latency.py`` asks right after its typing):
+    the form is read off the text, and the view does not keep what was read for it."""
+    view = await opened(ls, LOOP)
+    ls.workspace.put_text_document(  # (version 2: the server's reading is of version 1)
+        types.TextDocumentItem(uri=view.uri, language_id="ruby", version=2, text=LOOP + "\n")
+    )
+    edited = ls.view(view.uri)
+    assert edited is not None and commands.own_reading(ls, edited) is None
+    monkeypatch.setattr(child, "CHILD_MIN_NOTES", 0)  # a big job's path: its child reads
+
+    result = await commands.generate_melody(
+        ls, {"uri": edited.uri, "length": 8, "seed": 3, "preview": True}
+    )
+
+    assert result["form"] == "live_loop" and result["notes"] == 8
+    assert not edited.arrays_ready
+
+
+async def test_a_job_done_in_the_server_keeps_the_arrays_it_reads_again(ls):
+    view = await opened(ls, LOOP)
+    ls.readings.pop(view.uri)
+
+    await commands.generate_melody(ls, {"uri": view.uri, "length": 8, "seed": 3, "preview": True})
+
+    assert view.arrays_ready

@@ -274,7 +274,8 @@ async def generate_melody(server: Host, *args: Any) -> dict[str, Any]:
     elif read is not None:  # (the whole parse a view keeps held ~11 MB in the benchmark piece)
         form = default_form(a.kind for a in read.summaries)
     else:  # the document's arrays: a whole reading, off the event loop
-        form = await asyncio.to_thread(lambda: default_form(a.kind for a in view.arrays()))
+        keep = not child.wanted(options.length)  # (a child reads the text itself)
+        form = await asyncio.to_thread(lambda: default_form(a.kind for a in view.arrays(keep=keep)))
     if form not in FORMS:
         raise invalid("form", f"must be one of {', '.join(FORMS)}, not {form!r}")
     engine = server.engine_for(view.uri)
