@@ -181,8 +181,8 @@ def _fast_json(body: bytes | bytearray | memoryview) -> Any:
     ``json`` reads it, or answers why not).
 
     The 800 kB ``didOpen`` of the 200,000-note document: 1.5 ms after an idle trim, where
-    decoding it and ``json.loads`` took 2.6 ms (0.5 against 2.3 with the heap warm;
-    measured), ahead of that document's first completion. orjson refuses what ``json``
+    decoding it and ``json.loads`` took 2.6-2.9 ms (0.5-1.0 against 2.3-2.4 with the heap
+    warm; measured), ahead of that document's first completion. orjson refuses what ``json``
     reads otherwise (``NaN``, ``1e400``, lone surrogates, deep nesting) and reads integers
     beyond 64 bits as floats: a float of that size sends the body to ``json`` as well."""
     try:
