@@ -171,6 +171,11 @@ def _parse_int(digits: str) -> int | float:
 FAST_JSON_FROM = 32 * 1024
 """Bodies from this size up (a document's text: ``didOpen``, a whole-document ``didChange``)
 are read by orjson first (:func:`_fast_json`)."""
+FAST_JSON_VALUES = 10_000
+"""Values :func:`_fast_json` looks through for a float of an integer's size before it leaves
+the body to ``json`` instead: a document's messages hold a few dozen; a 1.2 MB body of
+600,000 numbers took 127-198 ms to read and look through, where ``json.loads`` read it in
+69-85 ms (now 9-16 ms more than that; measured)."""
 _UNREAD = object()
 _INT64_MAGNITUDE = float(2**63)
 
@@ -189,8 +194,11 @@ def _fast_json(body: bytes | bytearray | memoryview) -> Any:
         value = orjson.loads(body)
     except (orjson.JSONDecodeError, RecursionError):
         return _UNREAD
-    stack = [value]
+    stack, budget = [value], FAST_JSON_VALUES
     while stack:
+        budget -= 1
+        if budget < 0:
+            return _UNREAD  # (values by the thousand: json reads them as quickly)
         item = stack.pop()
         if isinstance(item, dict):
             stack.extend(item.values())
