@@ -269,20 +269,21 @@ async def generate_melody(server: Host, *args: Any) -> dict[str, Any]:
     except ArgumentError as exc:
         raise invalid(exc.name, exc.why) from None
     read = own_reading(server, view)
+    in_child = child.wanted(options.length)  # (a child reads the piece itself)
     if "form" in raw:
         form = raw["form"]
     elif read is not None:  # (the whole parse a view keeps held ~11 MB in the benchmark piece)
         form = default_form(a.kind for a in read.summaries)
     else:  # the document's arrays: a whole reading, off the event loop
-        keep = not child.wanted(options.length)  # (a child reads the text itself)
-        form = await asyncio.to_thread(lambda: default_form(a.kind for a in view.arrays(keep=keep)))
+        form = await asyncio.to_thread(
+            lambda: default_form(a.kind for a in view.arrays(keep=not in_child))
+        )
     if form not in FORMS:
         raise invalid("form", f"must be one of {', '.join(FORMS)}, not {form!r}")
     engine = server.engine_for(view.uri)
     model = await model_or_error(server, view.uri)
     latest = server.latest_reading(view.uri)
-    # (a child reads the piece itself: the reading's settings are no small pickle)
-    reading = None if child.wanted(options.length) else read
+    reading = None if in_child else read  # (the reading's settings are no small pickle)
     made = await long_work(
         server,
         engine,
