@@ -24,6 +24,12 @@ document), and the time that took in process.
 ``--split``: also each window read by the network only, its distribution served with the
 experts (the copy model, the training tunes, the voice's habits) reading the default window
 (:data:`FULL_WINDOW` notes): what the network's own long context adds.
+
+``--read``: instead, completion as the server asks it once the document is read (each
+piece's whole reading: the voices' settings, what the network hears of the other voices),
+at the cursors deep in long arrays (``NoteContext.reads_short``: past ``LONG_ARRAY`` of
+``maxContext`` notes of their own array), where the network reads the last
+``LONG_NETWORK`` notes only: scored against the whole window read by the network.
 """
 
 from __future__ import annotations
@@ -40,9 +46,10 @@ import numpy as np
 from notegen.lsp import completion
 from notegen.lsp.completion import recent_pitches
 from notegen.lsp.config import Settings
-from notegen.lsp.context import note_context
-from notegen.lsp.documents import DocumentView
+from notegen.lsp.context import LONG_NETWORK, NoteContext, note_context
+from notegen.lsp.documents import DocumentView, Reading
 from notegen.lsp.engine import Engine
+from notegen.lsp.whole_reading import read_document
 from notegen.model.generate import ContextCache, trim_context
 from notegen.model.network import BOS
 from notegen.notes import note_to_midi
@@ -107,12 +114,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=400, help="melodies read (the first)")
     parser.add_argument("--every", type=int, default=9)
     parser.add_argument("--split", action="store_true", help="also the network's window alone")
+    parser.add_argument("--read", action="store_true", help="after the reading, long arrays")
     args = parser.parse_args(argv)
     print("$ " + " ".join([Path(sys.executable).name, *sys.argv]))
     engine = Engine()
     engine.load(args.model).result()
     assert engine.model is not None
     settings = Settings()
+    if args.read:
+        return read_main(engine, args)
     sets = {
         "pieces": piece_cursors(args.pieces, args.every) if args.pieces.is_dir() else [],
         "melodies": melody_cursors(args.melodies / "valid.jsonl.gz", args.limit, args.every),
@@ -191,6 +201,56 @@ def split_score(engine: Engine, cursors: list[Cursor], window: int) -> str:
         f"top-1 {top1 / n:.1%}  top-3 {top3 / n:.1%}  pitch bits {bits / n:.3f}  "
         f"network read {read / n:.1f}"
     )
+
+
+def read_main(engine: Engine, args: argparse.Namespace) -> int:
+    """``--read``: the pieces' and the melodies' cursors where the network reads short once
+    the document is read, each scored with the network reading the whole window, then its
+    last notes only (as the server asks it)."""
+    model = engine.model
+    assert model is not None
+    sets = {
+        "pieces": piece_cursors(args.pieces, args.every) if args.pieces.is_dir() else [],
+        "melodies": melody_cursors(args.melodies / "valid.jsonl.gz", args.limit, args.every),
+    }
+    for name, cursors in sets.items():
+        readings: dict[str, Reading] = {}
+        found: list[tuple[NoteContext, int | float | None]] = []
+        for text, line, character, truth in cursors:
+            if text not in readings:
+                readings[text] = read_document(DocumentView("file:///r.rb", 1, text), True)[0]
+            view = DocumentView("file:///r.rb", 1, text)
+            nc = note_context(view, line, character, readings[text], FULL_WINDOW)
+            if nc is not None and not nc.partial and nc.reads_short():
+                found.append((nc, truth))
+        print(f"{name}: {len(found)} of {len(cursors)} cursors deep in long arrays (read)")
+        for short in (False, True):
+            scored = [0, 0, 0.0, 0, 0.0]  # top-1, top-3, bits, network read, seconds
+            for nc, truth in found:
+                cache = ContextCache(model)  # from nothing: a new place
+                ids, marks, setting = nc.context(cache)
+                start = nc.network_from(ids) if short else 0
+                started = time.perf_counter()
+                primed = cache.prime_ids(ids, marks, setting, network_from=start)
+                scored[4] += time.perf_counter() - started
+                scored[3] += len(ids) - start
+                ranked = []
+                for candidate in completion.ranked_with_habits(model, primed, recent_pitches(nc)):
+                    ranked.append(candidate.pitch)
+                    if len(ranked) == 3:
+                        break
+                scored[0] += ranked[:1] == [truth]
+                scored[1] += truth in ranked
+                p = float(np.exp(primed.pitch_logits[model.pitch_id(truth)]))
+                scored[2] -= math.log2(max(p, 1e-12))
+            n = max(1, len(found))
+            how = f"the network the last {LONG_NETWORK}" if short else "the whole window"
+            print(
+                f"  {how:26}: top-1 {scored[0] / n:.1%}  top-3 {scored[1] / n:.1%}  "
+                f"pitch bits {scored[2] / n:.3f}  network read {scored[3] / n:.1f}  "
+                f"{scored[4] / n * 1000:.2f} ms a cursor"
+            )
+    return 0
 
 
 if __name__ == "__main__":

@@ -494,6 +494,14 @@ def test_a_read_the_helper_has_not_started_is_taken_back_by_the_caller(shipped_m
     np.testing.assert_array_equal(primed.plain_pitch, alone.plain_pitch)
 
 
+def accompanied(beats: float):  # type: ignore[no-untyped-def]
+    """One other voice: a note every 1.5 beats for ``beats`` beats, up and down by fourths."""
+    from notegen.model.conditioning import VoiceTimes
+
+    onsets = np.arange(0.0, beats, 1.5)
+    return (VoiceTimes(onsets, onsets + 1.5, 48.0 + (np.arange(len(onsets)) * 5) % 12),)
+
+
 def test_the_helper_only_runs_the_network(shipped_model, monkeypatch):
     """A long read on the helper thread makes no conditioning rows and stores no state there
     (work that would wait for Python's lock behind the caller's experts): the caller makes
@@ -502,11 +510,9 @@ def test_the_helper_only_runs_the_network(shipped_model, monkeypatch):
     there gets."""
     import threading
 
-    from notegen.model.conditioning import Setting, VoiceTimes
+    from notegen.model.conditioning import Setting
 
-    onsets = np.arange(0.0, 60.0, 1.5)
-    others = (VoiceTimes(onsets, onsets + 1.5, 48.0 + (np.arange(len(onsets)) * 5) % 12),)
-    setting = Setting(others=others, total_notes=90)
+    setting = Setting(others=accompanied(60.0), total_notes=90)
     piece = [Event(55 + (i * 7) % 19, (0.5, 1.0, 0.25, 2.0)[i % 4]) for i in range(80)]
     cache = ContextCache(shipped_model)
     ids = cache.ids(piece)
@@ -601,14 +607,53 @@ def test_events_before_are_read_by_the_experts_only(shipped_model, monkeypatch):
     np.testing.assert_array_equal(nothing_after.pitch_logits, alone.pitch_logits)
 
 
-def raw_logits(model, ids):  # type: ignore[no-untyped-def]
-    """The network's own next-event logits after ``ids`` (a lone melody, from ``<bos>``)."""
+def test_in_a_setting_the_network_reads_from_its_start_as_a_voice_that_starts_there(
+    shipped_model, monkeypatch
+):
+    """``network_from`` against other voices: the network reads its ids from ``<bos>`` in the
+    setting of a melody that starts that many beats later (the same onsets, so the same rows
+    as a whole read gives those steps); the experts read all the ids in the voice's own
+    setting, and the served time is the whole history's, as a whole read serves it: what a
+    phrase generated after it hears starts where the cursor is."""
+    from notegen.model.conditioning import Setting
+
+    setting = Setting(others=accompanied(90.0), start=4.0)
+    piece = [Event(55 + (i * 7) % 19, (0.5, 1.0, 0.25, 2.0)[i % 4]) for i in range(90)]
+    cache = ContextCache(shipped_model)
+    ids = cache.ids(piece)
+    before, own = ids[:50], ids[50:]
+    shift = shipped_model.beats_of(before % cache.vd)
+    later = setting.later(shift)
+    network = ContextCache(shipped_model).prime_ids(own, setting=later)
+    alone = ContextCache(shipped_model).prime_ids(ids, setting=setting)
+    steps = steps_by_thread(shipped_model, monkeypatch)
+
+    primed = cache.prime_ids(ids, checkpoints=[82], setting=setting, network_from=50)
+
+    assert steps and primed.length == len(ids)
+    np.testing.assert_array_equal(primed.state[0], network.state[0])
+    np.testing.assert_array_equal(primed.state[1], network.state[1])
+    np.testing.assert_array_equal(primed.history, ids)
+    assert primed.time == pytest.approx(shipped_model.beats_of(ids % cache.vd))
+    expected = ContextCache(shipped_model).served(
+        *raw_logits(shipped_model, own, later), ids, setting, network.state, primed.time
+    )
+    np.testing.assert_allclose(primed.pitch_logits, expected.pitch_logits, atol=1e-6)
+    np.testing.assert_allclose(primed.dur_logits, expected.dur_logits, atol=1e-6)
+    assert not np.allclose(primed.pitch_logits, alone.pitch_logits, atol=1e-3)
+    steps.clear()
+    assert cache.prime_ids(ids, [82], setting, network_from=50) is primed and steps == []
+
+
+def raw_logits(model, ids, setting=None):  # type: ignore[no-untyped-def]
+    """The network's own next-event logits after ``ids`` read from ``<bos>`` (a lone melody,
+    or in ``setting``)."""
     from notegen.model.network import BOS
 
     vd = len(model.duration_vocab)
     pids = np.concatenate([[BOS], ids // vd])
     dids = np.concatenate([[BOS], ids % vd])
-    cond = model.condition(dids[1:], 0, len(dids), None)
+    cond = model.condition(dids[1:], 0, len(dids), setting)
     pl, dl, _ = model.step(pids[None], dids[None], model.initial_state(1), cond[None])
     return pl[0], dl[0]
 

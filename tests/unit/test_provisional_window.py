@@ -1,6 +1,7 @@
 """Until a document's whole reading arrives, a cursor's context is read by the network from
 its last notes only (``PROVISIONAL_NETWORK``), while the experts read all of it; once read,
-the network reads the whole window again."""
+the network reads the whole window again, except deep in a long array (``LONG_ARRAY``), where
+no state the warm-up keeps reaches a new cursor: its last ``LONG_NETWORK`` notes."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from notegen.lsp import completion
-from notegen.lsp.context import PROVISIONAL_NETWORK, note_context
+from notegen.lsp.context import LONG_NETWORK, PROVISIONAL_NETWORK, note_context
 from notegen.lsp.documents import DocumentView
 from notegen.lsp.engine import Engine
+from notegen.lsp.whole_reading import read_document
 from notegen.model.generate import ContextCache
 
 NOTES = [":C4", ":E4", ":G4", ":r", ":A4", ":F4", ":D4", ":B3", ":C5", ":G4"]
@@ -89,3 +91,48 @@ def test_the_phrase_reads_the_context_the_ranking_read(engine, monkeypatch):
     notes = engine.finish(*job)
     assert len(notes) == 4
     assert reads == [1, 1, 1]  # the phrase's own steps: nothing of the context again
+
+
+DUET = DOC + "a2=[]\na2[0]=[" + ",".join([":C3", ":G3", ":E3", ":G3"] * 40) + "]\n"
+""":data:`DOC` with a second voice under it: ``a1`` hears it (a setting of its own)."""
+
+
+def read_context(notes: int):  # type: ignore[no-untyped-def]
+    """The cursor after note ``notes`` of ``a1[0]`` in :data:`DUET` once it is read, as the
+    server reads it (the voices' settings prepared)."""
+    reading = read_document(DocumentView("file:///a.rb", 1, DUET), conditioned=True)[0]
+    view = DocumentView("file:///a.rb", 1, DUET)
+    return note_context(view, *cursor_after(notes), reading, 256)
+
+
+def test_once_read_deep_in_a_long_array_the_network_reads_the_last_notes(engine):
+    model = engine.model
+    engine.cache = cache = ContextCache(model)
+    nc = read_context(140)
+    assert nc is not None and nc.reading is not None and nc.reads_short()
+    ids, _, setting = nc.context(cache)
+    assert len(ids) == 140 and setting is not None and not setting.plain
+    start = nc.network_from(ids)
+    assert start == 64 and len(ids) - start <= LONG_NETWORK  # (moving every 64 notes)
+
+    primed = nc.prime(cache)
+
+    np.testing.assert_array_equal(primed.history, ids)  # what the experts read
+    shift = model.beats_of(ids[:start] % cache.vd)
+    network = ContextCache(model).prime_ids(ids[start:], (), setting.later(shift))
+    np.testing.assert_array_equal(primed.state[0], network.state[0])
+    assert primed.time == pytest.approx(model.beats_of(ids % cache.vd))
+    items = completion.rank_notes(engine, nc, 12)
+    assert items and items[0].candidate.probability > 0
+
+
+def test_once_read_early_in_a_long_array_the_network_reads_the_whole_window(engine):
+    model = engine.model
+    engine.cache = cache = ContextCache(model)
+    nc = read_context(120)  # (up to half a window of its array's notes)
+    assert nc is not None and nc.reading is not None and not nc.reads_short()
+    ids, marks, setting = nc.context(cache)
+    assert nc.network_from(ids) == 0 and len(ids) == 120
+    primed = nc.prime(cache)
+    whole = ContextCache(model).prime_ids(ids, marks, setting)
+    np.testing.assert_array_equal(primed.pitch_logits, whole.pitch_logits)

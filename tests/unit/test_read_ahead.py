@@ -78,3 +78,20 @@ async def test_closing_the_document_forgets_what_was_read_ahead_for_it(ls):
     await asyncio.wait_for(ls.reading_ahead, 30)
     ls.forget(URI)
     assert URI not in ls.read_ahead_of and URI not in ls.typed_at
+
+
+async def test_deep_in_a_long_array_nothing_is_read_ahead(ls):
+    """Past half a window of its own array's notes, a cursor's network reads its last notes
+    only (``NoteContext.reads_short``): the window's move costs it nothing to read ahead."""
+    line = "a2=[" + ",".join(NOTES[(i * 5) % 8] for i in range(300)) + "]"
+    view = DocumentView("file:///line.rb", 1, line)
+    ls.views["file:///line.rb"] = view
+    ls.readings["file:///line.rb"] = Reading(1, view.arrays(), infer_style(line))
+    commas = [i for i, ch in enumerate(line) if ch == ","]
+    loop = asyncio.get_running_loop()
+    for after in (249, 250):  # typing, the window's start moving at note 257
+        nc = note_context(view, 0, commas[after - 1] + 1, ls.readings["file:///line.rb"], 256)
+        assert nc is not None and nc.reads_short() and nc.ahead(ls.engine.cache, 16) is not None
+        await loop.run_in_executor(ls.engine.executor, ls.read_ahead, "file:///line.rb", nc)
+    await asyncio.sleep(0)
+    assert ls.reading_ahead is None and ls.read_ahead_of == {}

@@ -307,11 +307,20 @@ class NoteContext:
 
     def network_from(self, ids: np.ndarray) -> int:
         """Where the network starts reading the context ``ids`` (:meth:`context`'s): its
-        start, except before the document's whole reading (:data:`PROVISIONAL_NETWORK`),
-        when it reads the last notes only and the experts all of them."""
-        if self.reading is not None or len(ids) <= PROVISIONAL_NETWORK:
+        start, except where no kept state reaches the cursor (:meth:`reads_short`), where it
+        reads the last notes only (:data:`PROVISIONAL_NETWORK` before the document's whole
+        reading, :data:`LONG_NETWORK` after it) and the experts all of them."""
+        if not self.reads_short():
             return 0
-        return trim_context(len(ids), PROVISIONAL_NETWORK)
+        return trim_context(len(ids), PROVISIONAL_NETWORK if self.reading is None else LONG_NETWORK)
+
+    def reads_short(self) -> bool:
+        """Whether the network reads the last notes of the context only: before the
+        document's whole reading, and after it deep in a long array (:data:`LONG_ARRAY`)."""
+        if self.reading is None:
+            return True
+        own = len(self.before) + (self.local.skipped if self.local is not None else 0)
+        return own > self.max_context * LONG_ARRAY
 
     def prime(self, cache: ContextCache, extra: Sequence[Event] = ()) -> Primed:
         ids, marks, setting = self.context(cache, extra)
@@ -361,6 +370,20 @@ read the whole window: 2,235 cursors of the real pieces, asked with no reading
 1.861 / 1.855 bits a pitch, the network reading 46.6 / 127.2 notes (64 / 256). The window
 itself cut to 64 cost them ten points of top-1 (54.5 %). Once read, the document's cursors
 read their whole window as before."""
+
+LONG_ARRAY = 0.5
+"""Past this share of ``maxContext`` notes of its own array before it, a cursor's network
+reads the last :data:`LONG_NETWORK` notes of its context once the document is read. The
+warm-up keeps no state inside such arrays (``warm_up.keeps_stops``): each new place there
+read its whole window (128-256 notes) from nothing, 10-15 ms in a 200,000-note line."""
+LONG_NETWORK = 128
+"""Notes the network reads (the last, from a start that moves every half of them) at a cursor
+deep in a long array once the document is read, from ``<bos>`` in the setting of a voice that
+starts there; the experts read the whole window. 3,321 cursors deep in the real pieces' long
+arrays, read (``benchmarks/provisional_window.py --read --every 3``): the whole window top-1
+73.4 %, top-3 87.7 %, 1.360 bits a pitch, the network reading 180.9 notes (6.5 ms a cursor in
+process); the last 128: 73.3 %, 87.3 %, 1.364 bits, 93.2 notes (4.4 ms); the last 64: 72.9 %,
+87.2 %, 1.379 bits, 46.9 notes (3.4 ms)."""
 
 STOP_EVERY = 32
 """A cursor's context keeps the model's state every this many notes of its array: the next

@@ -577,8 +577,8 @@ class NotegenServer(LanguageServer):
         the document was in this array, at most :data:`TYPED_NOTES` notes before): after
         jumps too, a tenth of the 200,000-note benchmark's places read a window that nobody
         typed into, and the places after them waited for it."""
-        if nc.reading is None:
-            return  # (before the whole reading the network reads a short window: nothing ahead)
+        if nc.reads_short():
+            return  # (the network reads a short window there: nothing ahead)
         array = nc.local.ctx.array
         here = (array.kind, array.voice, array.section, array.name)
         last = self.typed_at.get(uri)

@@ -365,16 +365,23 @@ class ContextCache:
         called: the caller does it when it needs it).
 
         ``network_from``: where in ``ids`` the network starts reading, from ``<bos>``; the
-        experts read all of ``ids`` (the served ``history``), and the served ``time`` is the
-        beats of what the network read (its time line). Those network states are kept apart
-        from the others, as the network left them (:data:`_AFTER`). A lone melody's only (a
-        setting's states are keyed by rows from the voice's start): with a setting, or
-        nothing left to read, the network reads all of ``ids``."""
+        experts read all of ``ids`` (the served ``history``). Those network states are kept
+        apart from the others, as the network left them (:data:`_AFTER`). A lone melody's
+        served ``time`` is the beats of what the network read (its time line). In a setting
+        the network reads the setting of a melody that starts where it starts (its rows, and
+        so its keys, those of the same onsets), and the served ``time`` is the history's, as
+        a whole read would serve it: what follows is heard at the same onsets either way."""
         history = ids = np.asarray(ids, dtype=np.int64)
         space = b""
-        if 0 < network_from < len(ids) and not _salt(setting):
+        shift = 0.0  # (beats of the history before the network's start, in a setting)
+        served_in = setting  # (the experts' setting: the history's time line)
+        if 0 < network_from < len(ids):
             space, ids = _AFTER, ids[network_from:]
             checkpoints = [c - network_from for c in checkpoints]
+            if _salt(setting):
+                assert setting is not None
+                shift = self.model.beats_of(history[:network_from] % self.vd)
+                setting = setting.later(shift)
         n = len(ids)
         marks = sorted({c for c in checkpoints if 0 < c < n}, reverse=True)
         end_kept = n in checkpoints
@@ -388,7 +395,7 @@ class ContextCache:
                 hit = False
         if hit:
             if space:
-                return self._served_after(base, history, setting)
+                return self._served_after(base, history, served_in, shift=shift)
             return self._hit(base, ids, setting)
         points = [*sorted(c for c in marks if c > base.length), n]
         keys = dict(zip(points, self._keys(ids, points, setting, space), strict=True))
@@ -399,7 +406,7 @@ class ContextCache:
             try:  # (the helper is free: another caller's read would not queue this one)
                 reading = self._helper().submit(self._read, ids, base, points, rows)
                 try:
-                    experts = self.model.voice_experts(history, heard_with_others(setting))
+                    experts = self.model.voice_experts(history, heard_with_others(served_in))
                     if meanwhile is not None:
                         meanwhile()
                 finally:
@@ -418,7 +425,7 @@ class ContextCache:
         if space:  # (kept as the network left it: each caller's experts read their own)
             raw = Primed(st, pl, dl, n, ids, time, raw=True)
             stored = self._store(keys[n], raw, tail=not end_kept)
-            return self._served_after(stored, history, setting, experts)
+            return self._served_after(stored, history, served_in, experts, shift)
         primed = self.served(pl, dl, ids, setting, st, time, experts)
         stored = self._store(keys[n], primed, tail=not end_kept)
         # What ``_again`` would redo for this context in this setting is what was just served:
@@ -432,16 +439,19 @@ class ContextCache:
         history: np.ndarray,
         setting: Setting | None,
         experts: VoiceExperts | None = None,
+        shift: float = 0.0,
     ) -> Primed:
         """A state of :meth:`prime_ids`' ``network_from`` served after ``history`` (kept for
-        the last one asked: a completion primes the same context more than once)."""
+        the last one asked: a completion primes the same context more than once); ``shift``:
+        the beats before the network's start added to its time line."""
         assert base.raw
         memo = self._last_after
         asked = history.tobytes()
         if memo is not None and memo[0] is base and memo[1] is setting and memo[2] == asked:
             return memo[3]
+        time = base.time + shift
         primed = self.served(
-            base.pitch_logits, base.dur_logits, history, setting, base.state, base.time, experts
+            base.pitch_logits, base.dur_logits, history, setting, base.state, time, experts
         )
         self._last_after = (base, setting, asked, primed)
         return primed
