@@ -645,6 +645,38 @@ def test_in_a_setting_the_network_reads_from_its_start_as_a_voice_that_starts_th
     assert cache.prime_ids(ids, [82], setting, network_from=50) is primed and steps == []
 
 
+def test_asked_again_in_another_setting_object_only_the_other_voices_experts_are_redone(
+    shipped_model, monkeypatch
+):
+    """A ``play`` completion primes its context for its ranking, then again in a setting of
+    its own to re-rank by the note written after the cursor: the network's state and the
+    experts of the history alone (the copy model, the training tunes) are not made again,
+    and what is served is what serving it whole in that setting gives."""
+    from notegen.model.conditioning import Setting
+
+    setting = Setting(others=accompanied(90.0), start=4.0)
+    twin = Setting(others=setting.others, start=4.0)  # (equal, another object)
+    piece = [Event(55 + (i * 7) % 19, (0.5, 1.0, 0.25, 2.0)[i % 4]) for i in range(90)]
+    cache = ContextCache(shipped_model)
+    ids = cache.ids(piece)
+    first = cache.prime_ids(ids, [], setting, network_from=50)
+    made: list[int] = []
+    original = shipped_model.copy_log_probs
+    monkeypatch.setattr(
+        shipped_model, "copy_log_probs", lambda *a, **k: made.append(1) or original(*a, **k)
+    )
+    steps = steps_by_thread(shipped_model, monkeypatch)
+
+    again = cache.prime_ids(ids, [], twin, network_from=50)
+
+    assert made == [] and steps == []
+    whole = ContextCache(shipped_model).prime_ids(ids, [], twin, network_from=50)
+    np.testing.assert_allclose(again.pitch_logits, whole.pitch_logits, atol=1e-6)
+    np.testing.assert_allclose(again.dur_logits, whole.dur_logits, atol=1e-6)
+    np.testing.assert_array_equal(again.state[0], first.state[0])
+    assert again.time == first.time
+
+
 def raw_logits(model, ids, setting=None):  # type: ignore[no-untyped-def]
     """The network's own next-event logits after ``ids`` read from ``<bos>`` (a lone melody,
     or in ``setting``)."""
