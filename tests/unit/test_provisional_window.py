@@ -76,10 +76,18 @@ def test_a_short_context_is_read_whole_before_the_reading_too(engine, monkeypatc
 def test_the_phrase_reads_the_context_the_ranking_read(engine, monkeypatch):
     """The phrase items and the ghost text start from the state the ranked notes came from:
     its priming finds it kept and reads nothing more."""
-    model = engine.model
-    engine.cache = ContextCache(model)
+    engine.cache = ContextCache(engine.model)
     nc = note_context(DocumentView("file:///a.rb", 1, DOC), *cursor_after(120), None, 256)
     assert nc is not None
+    notes, reads = phrase_after_ranking(engine, nc, monkeypatch)
+    assert len(notes) == 4
+    assert reads == [1, 1, 1]  # the phrase's own steps: nothing of the context again
+
+
+def phrase_after_ranking(engine, nc, monkeypatch):  # type: ignore[no-untyped-def]
+    """The notes ranked at ``nc``, then its 4-note phrase: the phrase's notes, and the events
+    each of the network's calls read for it."""
+    model = engine.model
     completion.rank_notes(engine, nc, 12)
     reads: list[int] = []
     original = model.step
@@ -88,9 +96,7 @@ def test_the_phrase_reads_the_context_the_ranking_read(engine, monkeypatch):
     )
     job = completion._phrase_job(engine, nc, completion.Settings(), 4)
     assert job is not None
-    notes = engine.finish(*job)
-    assert len(notes) == 4
-    assert reads == [1, 1, 1]  # the phrase's own steps: nothing of the context again
+    return engine.finish(*job), reads
 
 
 DUET = DOC + "a2=[]\na2[0]=[" + ",".join([":C3", ":G3", ":E3", ":G3"] * 40) + "]\n"
@@ -136,3 +142,16 @@ def test_once_read_early_in_a_long_array_the_network_reads_the_whole_window(engi
     primed = nc.prime(cache)
     whole = ContextCache(model).prime_ids(ids, marks, setting)
     np.testing.assert_array_equal(primed.pitch_logits, whole.pitch_logits)
+
+
+def test_once_read_the_phrase_deep_in_a_long_array_steps_on_from_the_ranked_state(
+    engine, monkeypatch
+):
+    """Its phrase (the ghost text's notes) starts from the state the ranked notes came from,
+    the network's last notes read in the later setting: nothing of the context again."""
+    engine.cache = ContextCache(engine.model)
+    nc = read_context(140)
+    assert nc is not None and nc.reads_short()
+    notes, reads = phrase_after_ranking(engine, nc, monkeypatch)
+    assert len(notes) == 4
+    assert reads == [1, 1, 1]
