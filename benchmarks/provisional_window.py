@@ -50,8 +50,8 @@ from notegen.lsp.context import LONG_NETWORK, NoteContext, note_context
 from notegen.lsp.documents import DocumentView, Reading
 from notegen.lsp.engine import Engine
 from notegen.lsp.whole_reading import read_document
-from notegen.model.generate import ContextCache, trim_context
-from notegen.model.network import BOS
+from notegen.model.generate import ContextCache, Primed, trim_context
+from notegen.model.network import BOS, MelodyModel
 from notegen.notes import note_to_midi
 
 REPO = Path(__file__).resolve().parent.parent
@@ -187,15 +187,8 @@ def split_score(engine: Engine, cursors: list[Cursor], window: int) -> str:
         )
         primed = cache.served(pl[0], dl[0], ids, None, state, model.beats_of(ids % cache.vd))
         read += len(own)
-        ranked = []
-        for candidate in completion.ranked_with_habits(model, primed, recent_pitches(nc)):
-            ranked.append(candidate.pitch)
-            if len(ranked) == 3:
-                break
-        top1 += ranked[:1] == [truth]
-        top3 += truth in ranked
-        p = float(np.exp(primed.pitch_logits[model.pitch_id(truth)]))
-        bits -= math.log2(max(p, 1e-12))
+        first, within, surprise = scored(model, primed, nc, truth)
+        top1, top3, bits = top1 + first, top3 + within, bits + surprise
     n = len(cursors)
     return (
         f"top-1 {top1 / n:.1%}  top-3 {top3 / n:.1%}  pitch bits {bits / n:.3f}  "
@@ -225,32 +218,47 @@ def read_main(engine: Engine, args: argparse.Namespace) -> int:
                 found.append((nc, truth))
         print(f"{name}: {len(found)} of {len(cursors)} cursors deep in long arrays (read)")
         for short in (False, True):
-            scored = [0, 0, 0.0, 0, 0.0]  # top-1, top-3, bits, network read, seconds
-            for nc, truth in found:
-                cache = ContextCache(model)  # from nothing: a new place
-                ids, marks, setting = nc.context(cache)
-                start = nc.network_from(ids) if short else 0
-                started = time.perf_counter()
-                primed = cache.prime_ids(ids, marks, setting, network_from=start)
-                scored[4] += time.perf_counter() - started
-                scored[3] += len(ids) - start
-                ranked = []
-                for candidate in completion.ranked_with_habits(model, primed, recent_pitches(nc)):
-                    ranked.append(candidate.pitch)
-                    if len(ranked) == 3:
-                        break
-                scored[0] += ranked[:1] == [truth]
-                scored[1] += truth in ranked
-                p = float(np.exp(primed.pitch_logits[model.pitch_id(truth)]))
-                scored[2] -= math.log2(max(p, 1e-12))
-            n = max(1, len(found))
             how = f"the network the last {LONG_NETWORK}" if short else "the whole window"
-            print(
-                f"  {how:26}: top-1 {scored[0] / n:.1%}  top-3 {scored[1] / n:.1%}  "
-                f"pitch bits {scored[2] / n:.3f}  network read {scored[3] / n:.1f}  "
-                f"{scored[4] / n * 1000:.2f} ms a cursor"
-            )
+            print(f"  {how:26}: " + read_score(model, found, short))
     return 0
+
+
+def read_score(
+    model: MelodyModel, found: list[tuple[NoteContext, int | float | None]], short: bool
+) -> str:
+    """:func:`read_main`'s scores of ``found``, each read from nothing (a new place), the
+    network reading the whole window or (``short``) as the server has it read."""
+    top1 = top3 = read = 0
+    bits = seconds = 0.0
+    for nc, truth in found:
+        cache = ContextCache(model)
+        ids, marks, setting = nc.context(cache)
+        start = nc.network_from(ids) if short else 0
+        started = time.perf_counter()
+        primed = cache.prime_ids(ids, marks, setting, network_from=start)
+        seconds += time.perf_counter() - started
+        read += len(ids) - start
+        first, within, surprise = scored(model, primed, nc, truth)
+        top1, top3, bits = top1 + first, top3 + within, bits + surprise
+    n = max(1, len(found))
+    return (
+        f"top-1 {top1 / n:.1%}  top-3 {top3 / n:.1%}  pitch bits {bits / n:.3f}  "
+        f"network read {read / n:.1f}  {seconds / n * 1000:.2f} ms a cursor"
+    )
+
+
+def scored(
+    model: MelodyModel, primed: Primed, nc: NoteContext, truth: int | float | None
+) -> tuple[bool, bool, float]:
+    """Whether ``truth`` is the first of the ranked notes (the voice's habits counted, as
+    completion ranks them), whether it is among the first three, and its bits."""
+    ranked = []
+    for candidate in completion.ranked_with_habits(model, primed, recent_pitches(nc)):
+        ranked.append(candidate.pitch)
+        if len(ranked) == 3:
+            break
+    p = float(np.exp(primed.pitch_logits[model.pitch_id(truth)]))
+    return ranked[:1] == [truth], truth in ranked, -math.log2(max(p, 1e-12))
 
 
 if __name__ == "__main__":

@@ -110,6 +110,12 @@ class NoteContext:
         return self.spelling
 
     @property
+    def skipped(self) -> int:
+        """Elements of the cursor's array that a long line's window left out before the notes
+        read (none elsewhere, nor in a warm-up's contexts, which have no cursor)."""
+        return self.local.skipped if self.local is not None else 0
+
+    @property
     def lead(self) -> str:
         """Text a new note needs before it at the cursor (``", "`` right after an element)."""
         return self.style.joiner(", ") if self.needs_lead else ""
@@ -187,7 +193,7 @@ class NoteContext:
         own = self._own
         assert own is not None
         _, _, start, n = own
-        n += self.local.skipped if self.local is not None else 0
+        n += self.skipped
         now = trim_context(n, self.max_context)
         for more in range(1, within + 1):
             if trim_context(n + more, self.max_context) != now:
@@ -215,7 +221,7 @@ class NoteContext:
             whole = np.concatenate([*parts, tail]) if parts else tail
         prefix = int(bounds[-1])
         n = prefix + len(tail)
-        skipped = self.local.skipped if self.local is not None else 0  # (a warm-up's: none)
+        skipped = self.skipped
         if skipped:
             # A window of a long line: ``skipped`` elements of this array come before the
             # notes read. Trimmed as if they had been read, the context starts where a whole
@@ -290,7 +296,7 @@ class NoteContext:
     def _skipped_beats(self, cache: ContextCache) -> float:
         """Beats of the elements of a long line that its window left out (their durations,
         as the whole line's reading would count them: the voice's clock at the window)."""
-        skipped = self.local.skipped if self.local is not None else 0
+        skipped = self.skipped
         if not skipped:
             return 0.0
         array = self.local.ctx.array
@@ -322,8 +328,7 @@ class NoteContext:
         that many; the 400-loop benchmark document's ~300 do."""
         if self.reading is None:
             return True
-        own = len(self.before) + (self.local.skipped if self.local is not None else 0)
-        return own > self.max_context * LONG_ARRAY
+        return len(self.before) + self.skipped > self.max_context * LONG_ARRAY
 
     def prime(self, cache: ContextCache, extra: Sequence[Event] = ()) -> Primed:
         ids, marks, setting = self.context(cache, extra)
