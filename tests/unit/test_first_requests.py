@@ -190,7 +190,11 @@ def test_after_the_rehearsal_first_diagnostics_then_a_completion_make_none_eithe
     assert made == []
 
 
-def test_what_waits_on_stdin_is_handed_on_in_one_piece_and_a_short_read_alone(monkeypatch):
+@pytest.mark.parametrize("counted", [True, False], ids=["FIONREAD", "reads of a chunk"])
+def test_what_waits_on_stdin_is_handed_on_in_one_piece_and_a_short_read_alone(monkeypatch, counted):
+    os_read = os.read
+    if not counted:  # (a system that cannot say how many bytes wait)
+        monkeypatch.setattr(transport, "_FIONREAD", None)
     read_end, write_end = os.pipe()
     try:
         os.write(write_end, b"Content-Length: 2\r\n\r\n{}")
@@ -198,7 +202,11 @@ def test_what_waits_on_stdin_is_handed_on_in_one_piece_and_a_short_read_alone(mo
         opening = bytes(range(256)) * 200  # 51,200 bytes: fits any pipe, no writer blocks
         monkeypatch.setattr(transport, "READ_CHUNK", 4096)  # twelve full pieces, a short one
         os.write(write_end, opening)
+        reads = []
+        monkeypatch.setattr(transport.os, "read", lambda *a: reads.append(a) or os_read(*a))
         assert transport.read_available(read_end) == opening
+        assert len(reads) == (1 if counted else 13)  # counted: one read, nothing joined
+        monkeypatch.undo()
         os.close(write_end)
         write_end = -1
         assert transport.read_available(read_end) == b""
@@ -206,3 +214,16 @@ def test_what_waits_on_stdin_is_handed_on_in_one_piece_and_a_short_read_alone(mo
         os.close(read_end)
         if write_end != -1:
             os.close(write_end)
+
+
+def test_no_more_than_a_read_hands_on_is_read_at_once_the_rest_comes_next(monkeypatch):
+    monkeypatch.setattr(transport, "STDIN_READ", 30)
+    read_end, write_end = os.pipe()
+    try:
+        frames = b"Content-Length: 2\r\n\r\n{}" * 2  # 46 bytes waiting
+        os.write(write_end, frames)
+        assert transport.read_available(read_end) == frames[:30]
+        assert transport.read_available(read_end) == frames[30:]
+    finally:
+        os.close(read_end)
+        os.close(write_end)
