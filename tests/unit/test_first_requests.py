@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import time
 from types import SimpleNamespace
 from typing import Any
@@ -227,3 +228,19 @@ def test_no_more_than_a_read_hands_on_is_read_at_once_the_rest_comes_next(monkey
     finally:
         os.close(read_end)
         os.close(write_end)
+
+
+def test_a_socket_as_stdin_is_read_as_a_pipe_is():
+    ours, theirs = socket.socketpair()
+    try:
+        opening = bytes(range(256)) * 200
+        theirs.sendall(opening)
+        got = b""
+        while len(got) < len(opening):  # (a socket may hand on what it holds in parts)
+            got += transport.read_available(ours.fileno())
+        assert got == opening
+        theirs.close()
+        assert transport.read_available(ours.fileno()) == b""
+    finally:
+        ours.close()
+        theirs.close()
