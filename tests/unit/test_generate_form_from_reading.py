@@ -9,7 +9,7 @@ import time
 
 import pytest
 from lsprotocol import types
-from notegen.lsp import child, commands
+from notegen.lsp import child, commands, documents
 from notegen.lsp import server as srv
 from notegen.lsp.documents import DocumentView
 
@@ -88,3 +88,26 @@ async def test_a_job_done_in_the_server_keeps_the_arrays_it_reads_again(ls):
     await commands.generate_melody(ls, {"uri": view.uri, "length": 8, "seed": 3, "preview": True})
 
     assert view.arrays_ready
+
+
+async def test_a_childs_preview_in_a_document_never_read_parses_it_once_in_the_server(
+    ls, monkeypatch
+):
+    """Its form and its roll both need the arrays: read once, kept for the roll."""
+    view = await opened(ls, LOOP)
+    ls.readings.pop(view.uri)  # (asked before the document's first reading landed)
+    monkeypatch.setattr(child, "CHILD_MIN_NOTES", 0)  # a big job's path: its child reads
+    read_in_server: list[str] = []
+    read_arrays = documents._read_arrays
+    monkeypatch.setattr(
+        documents,
+        "_read_arrays",
+        lambda text, *a: read_in_server.append(text) or read_arrays(text, *a),
+    )
+
+    result = await commands.generate_melody(
+        ls, {"uri": view.uri, "length": 8, "seed": 3, "preview": True}
+    )
+
+    assert result["form"] == "live_loop" and result["notes"] == 8 and result["preview"]
+    assert read_in_server == [LOOP]

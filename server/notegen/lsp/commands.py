@@ -269,20 +269,21 @@ async def generate_melody(server: Host, *args: Any) -> dict[str, Any]:
     except ArgumentError as exc:
         raise invalid(exc.name, exc.why) from None
     read = own_reading(server, view)
+    latest = server.latest_reading(view.uri)
     in_child = child.wanted(options.length)  # (a child reads the piece itself)
+    # A preview with no reading of any version reads the arrays again for its roll: kept
+    # for it, not read twice in the server.
+    keep = not in_child or (preview and latest is None)
     if "form" in raw:
         form = raw["form"]
     elif read is not None:  # (the whole parse a view keeps held ~11 MB in the benchmark piece)
         form = default_form(a.kind for a in read.summaries)
     else:  # the document's arrays: a whole reading, off the event loop
-        form = await asyncio.to_thread(
-            lambda: default_form(a.kind for a in view.arrays(keep=not in_child))
-        )
+        form = await asyncio.to_thread(lambda: default_form(a.kind for a in view.arrays(keep=keep)))
     if form not in FORMS:
         raise invalid("form", f"must be one of {', '.join(FORMS)}, not {form!r}")
     engine = server.engine_for(view.uri)
     model = await model_or_error(server, view.uri)
-    latest = server.latest_reading(view.uri)
     reading = None if in_child else read  # (the reading's settings are no small pickle)
     made = await long_work(
         server,
@@ -312,7 +313,7 @@ async def generate_melody(server: Host, *args: Any) -> dict[str, Any]:
         **lines_of(view, offset, new_text),
     }
     if preview:
-        reading = latest or await server.engine_for(view.uri).run(
+        reading = server.latest_reading(view.uri) or await server.engine_for(view.uri).run(
             lambda: Reading(view.version, view.arrays(), infer_style(view.text))
         )
         roll = block_roll(block.events, reading, block.voice)
