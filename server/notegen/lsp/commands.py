@@ -269,11 +269,10 @@ async def generate_melody(server: Host, *args: Any) -> dict[str, Any]:
     except ArgumentError as exc:
         raise invalid(exc.name, exc.why) from None
     read = own_reading(server, view)
-    latest = server.latest_reading(view.uri)
     in_child = child.wanted(options.length)  # (a child reads the piece itself)
     # A preview with no reading of any version reads the arrays again for its roll: kept
     # for it, not read twice in the server.
-    keep = not in_child or (preview and latest is None)
+    keep = not in_child or (preview and server.latest_reading(view.uri) is None)
     if "form" in raw:
         form = raw["form"]
     elif read is not None:  # (the whole parse a view keeps held ~11 MB in the benchmark piece)
