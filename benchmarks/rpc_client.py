@@ -81,7 +81,10 @@ class Pending:
 
     @property
     def latency_s(self) -> float:
-        """Seconds from the request's last byte written to its response parsed."""
+        """Seconds from just before the request's first byte is written to its response
+        parsed. (Stamped once the write had returned, it left out however long the client's
+        thread then waited for a CPU: with the server's two threads busy on a 2-CPU machine,
+        that wait outlasted the answer, and latencies came out negative.)"""
         return self.received_at - self.sent_at
 
 
@@ -165,9 +168,10 @@ class RpcClient:
         data = b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
         assert self.process.stdin is not None
         with self._write_lock:
+            sent_at = time.perf_counter()
             self.process.stdin.write(data)
             self.process.stdin.flush()
-            return time.perf_counter()
+            return sent_at
 
     def send(self, method: str, params: Any = None) -> Pending:
         """Send a request without waiting; the answer lands in the returned :class:`Pending`."""
@@ -204,10 +208,10 @@ class RpcClient:
                 self._pending[request_id] = pending
         assert self.process.stdin is not None
         with self._write_lock:
-            self.process.stdin.write(data)
-            self.process.stdin.flush()
             if pending is not None:
                 pending.sent_at = time.perf_counter()
+            self.process.stdin.write(data)
+            self.process.stdin.flush()
         return pending
 
     def wait_orphan(self, since: int = 0, timeout: float = 10.0) -> dict[str, Any]:
