@@ -222,6 +222,23 @@ def run_document(
     return worst <= target
 
 
+def fresh_document(seed: int, k: int) -> tuple[str, tuple[int, int]]:
+    """The ``k``-th fresh 200,000-note document (other notes than any before it) and a cursor
+    in it."""
+    text = documents(seed + 100 + k)["notes"][0]
+    return text, places("notes", text.split("\n"), 1, random.Random(seed + k))[0]
+
+
+def first_completion(client: RpcClient, uri: str, text: str, cursor: tuple[int, int]) -> float:
+    """Open ``text`` as ``uri``, ask a completion at ``cursor`` right after the ``didOpen``,
+    close it once answered and wait until the server is idle: seconds until the answer."""
+    client.did_open(uri, text)
+    latency, _ = Probe(client, uri, text.split("\n")).request("textDocument/completion", *cursor)
+    client.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
+    wait_idle(client.process.pid, timeout=600.0)
+    return latency
+
+
 def fresh_openings(client: RpcClient, root: Path, count: int, seed: int) -> bool:
     """The first completion sent right after ``didOpen`` on ``count`` fresh 200,000-note
     documents (other notes each: nothing read before is reused), one after another, each
@@ -229,15 +246,8 @@ def fresh_openings(client: RpcClient, root: Path, count: int, seed: int) -> bool
     one first completion samples once."""
     latencies = []
     for k in range(count):
-        text = documents(seed + 100 + k)["notes"][0]
-        lines = text.split("\n")
-        line, character = places("notes", lines, 1, random.Random(seed + k))[0]
-        uri = (root / f"fresh{k}.rb").as_uri()
-        client.did_open(uri, text)
-        latency, _ = Probe(client, uri, lines).request("textDocument/completion", line, character)
-        latencies.append(latency)
-        client.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
-        wait_idle(client.process.pid, timeout=600.0)
+        text, cursor = fresh_document(seed, k)
+        latencies.append(first_completion(client, (root / f"fresh{k}.rb").as_uri(), text, cursor))
     over = sum(1 for x in latencies if x * 1000 > 10.0)
     print(
         f"\n[fresh] the first completion after didOpen on {count} fresh 200,000-note documents: "

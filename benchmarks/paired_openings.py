@@ -19,13 +19,12 @@ how many documents each was faster on, and each server's own p50 / p90.
 from __future__ import annotations
 
 import argparse
-import random
 import statistics
 import sys
 import tempfile
 from pathlib import Path
 
-from huge_documents import SMALL, Probe, documents, places
+from huge_documents import SMALL, first_completion, fresh_document
 from lsp_latency import completion_params
 from paired_typing import server_from
 from rpc_client import RpcClient, machine_line, wait_idle
@@ -49,19 +48,6 @@ def server(
     client.send("textDocument/completion", completion_params(small, 1, 18, None)).wait(120)
     wait_idle(client.process.pid, timeout=600.0)
     return client
-
-
-def first_completion(
-    client: RpcClient, root: Path, name: str, k: int, text: str, cursor: tuple[int, int]
-) -> float:
-    """Open ``text`` fresh, ask a completion at once, close it; ms until answered."""
-    uri = (root / f"fresh{k}-{name}.rb").as_uri()
-    lines = text.split("\n")
-    client.did_open(uri, text)
-    latency, _ = Probe(client, uri, lines).request("textDocument/completion", *cursor)
-    client.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
-    wait_idle(client.process.pid, timeout=600.0)
-    return latency * 1000
 
 
 def describe(values: list[float]) -> str:
@@ -96,10 +82,10 @@ def main(argv: list[str] | None = None) -> int:
         }
         latency: dict[str, list[float]] = {"A": [], "B": []}
         for k in range(args.openings):
-            text = documents(args.seed + 100 + k)["notes"][0]
-            cursor = places("notes", text.split("\n"), 1, random.Random(args.seed + k))[0]
+            text, cursor = fresh_document(args.seed, k)
             for name in ("A", "B") if k % 2 == 0 else ("B", "A"):
-                latency[name].append(first_completion(clients[name], root, name, k, text, cursor))
+                uri = (root / f"fresh{k}-{name}.rb").as_uri()
+                latency[name].append(first_completion(clients[name], uri, text, cursor) * 1000)
         for client in clients.values():
             client.close()
     differences = [b - a for a, b in zip(latency["A"], latency["B"], strict=True)]
