@@ -116,6 +116,27 @@ def test_a_child_process_gives_the_notes_the_server_gives(
         assert apart["applied"] is True and len(edit_texts(servers[0])) == 1
 
 
+LOOP = "use_bpm 96\n" + PIECE[PIECE.index("live_loop") :]  # (its play/sleep lines alone)
+
+
+def test_a_child_writes_a_play_lines_document_its_own_form_as_the_server_does(
+    servers: tuple[Any, Any], tmp_path: Path
+) -> None:
+    """Asked with no form before any reading of the text is in, a child reads the form off
+    its own parse of the text (the server reads nothing for it), the server off its job's."""
+    uri = (tmp_path / "loop.rb").as_uri()
+    results = []
+    for client in servers:
+        client.did_open(uri, LOOP)
+        asked = {"uri": uri, "length": 16, "seed": 4}
+        results.append(command(client, "generateMelody", asked).wait(120))
+    apart, inside = results
+    assert apart["form"] == inside["form"] == "live_loop"
+    assert edit_texts(servers[0]) == edit_texts(servers[1])
+    (texts,) = edit_texts(servers[0])
+    assert "live_loop :notegen do" in "".join(texts)
+
+
 @pytest.mark.parametrize(
     "position", [{"line": 3, "character": 12}, {"line": 11, "character": 4}], ids=["array", "play"]
 )

@@ -54,6 +54,26 @@ def test_the_block_made_with_the_reading_is_the_block_made_without_it(
     assert len(alone.block.events) == 16
 
 
+@pytest.mark.parametrize(
+    ("text", "form"),
+    [
+        (PIECE, "voice"),
+        ("live_loop :tune do\n  play :e4\n  sleep 0.5\n  play :g4\n  sleep 1\nend\n", "live_loop"),
+        ("", "voice"),
+    ],
+    ids=["voices", "play-lines", "empty"],
+)
+def test_with_no_form_asked_the_block_takes_the_documents_own(
+    shipped: MelodyModel, text: str, form: str
+) -> None:
+    view = DocumentView("file:///piece.rb", 1, text)
+    made = melody_block(shipped, view, None, GenerateOptions(length=8, seed=2), None, False)
+    assert made.form == form
+    assert ("live_loop :notegen do" in made.block.text) == (form == "live_loop")
+    asked = melody_block(shipped, view, None, GenerateOptions(length=8, seed=2), form, False)
+    assert asked == made
+
+
 def test_the_readings_setting_for_a_new_voice_is_the_one_made_from_the_piece(
     shipped: MelodyModel,
 ) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from lsprotocol import types
@@ -39,7 +39,7 @@ from .documents import MAX_READING_CHARS, DocumentView, Reading
 from .edits import client_supports_document_changes, text_edit, workspace_edit
 from .engine import Engine, Job
 from .host import Host
-from .jobs import continuation_edits
+from .jobs import FORMS, continuation_edits, default_form
 from .picture import block_roll, render_roll
 
 __all__ = ["continuation_edits"]  # re-exported: where it lived before notegen.lsp.jobs
@@ -48,18 +48,7 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 GENERATE = "notegen.generateMelody"
-FORMS = ("voice", "live_loop")
-"""generateMelody's ``form``: ``aN``/``bN`` arrays and their loop, or play/sleep lines."""
 CONTINUE = "notegen.continueMelody"
-
-
-def default_form(kinds: Iterable[str]) -> str:
-    """The form a new melody takes when none is asked for: the document's own, from the
-    ``kind`` of each of its arrays. A file whose melodies are play/sleep lines (and no ``aN``
-    voice) gets a ``live_loop``, so every editor's Generate command writes in a live coder's
-    style without asking."""
-    found = set(kinds)
-    return "live_loop" if "play" in found and "voice" not in found else "voice"
 
 
 class ModelUnavailable(JsonRpcException):
@@ -190,6 +179,13 @@ async def long_work(
     )
 
 
+def not_begun(uri: str) -> JsonRpcContentModified:
+    """The answer to long work whose document closed before it began."""
+    return JsonRpcContentModified(
+        message=f"{uri} was closed before the work began; nothing was done"
+    )
+
+
 async def _long_work(
     server: Host,
     engine: Engine,
@@ -199,32 +195,42 @@ async def _long_work(
     view: DocumentView,
     *args: Any,
 ) -> T:
-    """:func:`long_work` itself, held by :meth:`Host.while_open`."""
+    """:func:`long_work` itself, held by :meth:`Host.while_open`.
+
+    Stopped by its document's closing before its turn came (its child process not started,
+    the long-work thread not yet at it), it says so: not begun, nothing done."""
+    begun = False
 
     def still_open() -> None:
+        nonlocal begun
         if server.current_version(view.uri) is None:
-            raise JsonRpcContentModified(
-                message=f"{view.uri} was closed before the work began; nothing was done"
-            )
+            raise not_begun(view.uri)
+        begun = True
 
-    if child.wanted(notes) and engine.path is not None:
-        async with engine.child_turn():  # one big job at a time, as on the long-work thread
-            still_open()
-            try:
-                return await child.run_in_child(engine.path, fn, view, *args)
-            except child.ChildUnavailable as exc:
-                log.warning("%s: generating in the server instead", exc)
-            except child.ChildModelError as exc:
-                raise ModelUnavailable(message=f"no model: {exc}") from None
-            except child.ChildFailed as exc:
-                raise JsonRpcInternalError(message=f"notegen: {exc}; nothing was changed") from None
-    job = Job(model)  # stops at its next model step when the request is cancelled
+    try:
+        if child.wanted(notes) and engine.path is not None:
+            async with engine.child_turn():  # one big job at a time, as on the long-work thread
+                still_open()
+                try:
+                    return await child.run_in_child(engine.path, fn, view, *args)
+                except child.ChildUnavailable as exc:
+                    log.warning("%s: generating in the server instead", exc)
+                except child.ChildModelError as exc:
+                    raise ModelUnavailable(message=f"no model: {exc}") from None
+                except child.ChildFailed as exc:
+                    message = f"notegen: {exc}; nothing was changed"
+                    raise JsonRpcInternalError(message=message) from None
+        job = Job(model)  # stops at its next model step when the request is cancelled
 
-    def work() -> T:
-        still_open()  # (on the long-work thread, once the jobs queued before it are done)
-        return fn(job.model, view, *args)
+        def work() -> T:
+            still_open()  # (on the long-work thread, once the jobs queued before it are done)
+            return fn(job.model, view, *args)
 
-    return await engine.run_long(job, work)
+        return await engine.run_long(job, work)
+    except asyncio.CancelledError:
+        if not begun and server.current_version(view.uri) is None:
+            raise not_begun(view.uri) from None
+        raise
 
 
 # -- generateMelody ----------------------------------------------------------------------------
@@ -269,18 +275,14 @@ async def generate_melody(server: Host, *args: Any) -> dict[str, Any]:
     except ArgumentError as exc:
         raise invalid(exc.name, exc.why) from None
     read = own_reading(server, view)
-    in_child = child.wanted(options.length)  # (a child reads the piece itself)
-    # A preview with no reading of any version reads the arrays again for its roll: kept
-    # for it, not read twice in the server.
-    keep = not in_child or (preview and server.latest_reading(view.uri) is None)
+    form: str | None = None  # (none asked, no reading of this text: the job reads it off its own)
     if "form" in raw:
         form = raw["form"]
-    elif read is not None:  # (the whole parse a view keeps held ~11 MB in the benchmark piece)
+        if form not in FORMS:
+            raise invalid("form", f"must be one of {', '.join(FORMS)}, not {form!r}")
+    elif read is not None:
         form = default_form(a.kind for a in read.summaries)
-    else:  # the document's arrays: a whole reading, off the event loop
-        form = await asyncio.to_thread(lambda: default_form(a.kind for a in view.arrays(keep=keep)))
-    if form not in FORMS:
-        raise invalid("form", f"must be one of {', '.join(FORMS)}, not {form!r}")
+    in_child = child.wanted(options.length)  # (a child reads the piece itself)
     engine = server.engine_for(view.uri)
     model = await model_or_error(server, view.uri)
     reading = None if in_child else read  # (the reading's settings are no small pickle)
@@ -297,7 +299,7 @@ async def generate_melody(server: Host, *args: Any) -> dict[str, Any]:
         preview,
         reading,
     )
-    block, where = made.block, made.where
+    block, where, form = made.block, made.where, made.form
     asked = None if made.moved else position
     offset, new_text = block_insertion(view, asked, block.text, where.offset)
     about = {

@@ -9,6 +9,7 @@ small objects that the server would otherwise unpickle for nothing.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from notegen.melody import Event
@@ -32,16 +33,29 @@ from notegen.sonicpi.types import NoteArray
 from .context import is_numeric_array
 from .documents import DocumentView, Reading, voice_history
 
+FORMS = ("voice", "live_loop")
+"""generateMelody's ``form``: ``aN``/``bN`` arrays and their loop, or play/sleep lines."""
+
+
+def default_form(kinds: Iterable[str]) -> str:
+    """The form a new melody takes when none is asked for: the document's own, from the
+    ``kind`` of each of its arrays. A file whose melodies are play/sleep lines (and no ``aN``
+    voice) gets a ``live_loop``, so every editor's Generate command writes in a live coder's
+    style without asking."""
+    found = set(kinds)
+    return "live_loop" if "play" in found and "voice" not in found else "voice"
+
 
 @dataclass(frozen=True)
 class Melody:
-    """A generated block, how many notes it has, and where it goes."""
+    """A generated block, how many notes it has, where it goes, and its form."""
 
     block: Block
     notes: int
     where: Placement
     moved: bool = False
     """The position asked for is in code that never runs: the block goes to ``where``."""
+    form: str = "voice"
 
 
 def melody_block(
@@ -49,7 +63,7 @@ def melody_block(
     view: DocumentView,
     position: tuple[int, int] | None,
     options: GenerateOptions,
-    form: str,
+    form: str | None,
     keep_events: bool,
     reading: Reading | None = None,
 ) -> Melody:
@@ -58,9 +72,17 @@ def melody_block(
 
     ``reading``: the server's whole reading of this very text, if it has one: what a new
     voice hears of the others is taken from it (made again here, with the other voices'
-    harmony: ~90 ms of a 16-note block in the 20,000-note benchmark piece)."""
+    harmony: ~90 ms of a 16-note block in the 20,000-note benchmark piece).
+
+    ``form`` ``None``: the document's own (:func:`default_form`), read off the parse made
+    here. A big job's child reads it so: the server, asked before its reading of the text
+    had landed, parsed the whole text for the form alone, which took its memory up by
+    ~25 MB for ~0.2 s (the 20,000-note piece; ``lsp_latency.py``'s peak, 164.5 MB)."""
     doc = view.parsed()
-    piece = piece_of(doc, view.arrays())
+    arrays = view.arrays()
+    piece = piece_of(doc, arrays)
+    if form is None:
+        form = default_form(a.kind for a in arrays)
     hidden = None
     if position is not None:
         line = min(position[0], view.line_count - 1)
@@ -103,7 +125,7 @@ def melody_block(
     notes = len(block.events)
     if not keep_events:
         block = replace(block, events=[])
-    return Melody(block, notes, where, moved=hidden is not None)
+    return Melody(block, notes, where, moved=hidden is not None, form=form)
 
 
 @dataclass(frozen=True)

@@ -261,13 +261,26 @@ class NotegenServer(LanguageServer):
     async def while_open(self, uri: str, work: Coroutine[Any, Any, T]) -> T:
         """``work`` (a generation), stopped when ``uri`` is closed before it ends: its child
         process killed or its model steps stopped, and answered ``ContentModified``. Run to
-        its end it would only have been refused (its document is gone)."""
-        task = asyncio.ensure_future(work)
+        its end it would only have been refused (its document is gone), or, closed before
+        ``work`` had begun, not begun (``work`` itself says so once under way, while it waits
+        for its turn)."""
+        started = False
+
+        async def run() -> T:
+            nonlocal started
+            started = True
+            return await work
+
+        task = asyncio.ensure_future(run())
         self.running.setdefault(uri, set()).add(task)
         try:
             return await task
         except asyncio.CancelledError:
+            if not started:
+                work.close()  # (cancelled before its first step: never awaited)
             if task in self.closed_work:  # (not the request's own cancellation)
+                if not started:
+                    raise commands.not_begun(uri) from None
                 raise JsonRpcContentModified(
                     message=f"{uri} was closed while the work ran; it was stopped, nothing changed"
                 ) from None
