@@ -53,9 +53,10 @@ class Melody:
     block: Block
     notes: int
     where: Placement
+    form: str
+    """The block's form, one of :data:`FORMS` (the document's own when none was asked)."""
     moved: bool = False
     """The position asked for is in code that never runs: the block goes to ``where``."""
-    form: str = "voice"
 
 
 def melody_block(
@@ -125,7 +126,7 @@ def melody_block(
     notes = len(block.events)
     if not keep_events:
         block = replace(block, events=[])
-    return Melody(block, notes, where, moved=hidden is not None, form=form)
+    return Melody(block, notes, where, form, moved=hidden is not None)
 
 
 @dataclass(frozen=True)
