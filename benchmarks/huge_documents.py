@@ -15,6 +15,8 @@ One server (its model loaded first, on a small document), then for each document
   4.8 MB), the form most Sonic Pi code takes; its cursors sit after a ``play ``, and each
   keystroke there is a new ``play`` line (a line break, ``play ``, the completion, then the
   note and its ``sleep``);
+- ``ring``: a ``live_loop`` playing a 1,000,000-note ring written on one line
+  (``play (ring :E4, :C5, …).tick``, 5.4 MB);
 - ``loops``: not huge, but the same code at the latency benchmark's size: 20,000 notes in 400
   ``live_loop`` blocks of 25 ``play``/``sleep`` pairs (``request_kinds.py``'s document), its
   cursors and keystrokes as ``play``'s. Under 4 MB, it is read whole: with ``--settled`` the
@@ -70,8 +72,15 @@ def documents(seed: int) -> dict[str, tuple[str, float]]:
         "notes": ("\n".join(lines) + "\n", 10.0),
         "line": ("a1=[" + ",".join(rng.choices(NOTE_NAMES, k=200_000)) + "]\n", 10.0),
         "play": ("live_loop :huge do\n" + "".join(map(play_lines, PLAYED)) + "end\n", 10.0),
+        "ring": (ring_document(rng), 50.0),
         "loops": (loops_document(), 10.0),
     }
+
+
+def ring_document(rng: random.Random) -> str:
+    """A ``live_loop`` playing a 1,000,000-note ring written on one line (~5.4 MB)."""
+    notes = ", ".join(rng.choices(NOTE_NAMES, k=1_000_000))
+    return f"live_loop :huge do\n  play (ring {notes}).tick\n  sleep 0.25\nend\n"
 
 
 PLAY_FORMS = ("play", "loops")
@@ -114,7 +123,7 @@ def places(name: str, lines: list[str], count: int, rng: random.Random) -> list[
     """Cursors right after an element (``,`` before them), spread over the document."""
     out = []
     for _ in range(count):
-        fixed = {"array": 1, "plain": 0, "line": 0}
+        fixed = {"array": 1, "plain": 0, "line": 0, "ring": 1}
         line = fixed[name] if name in fixed else rng.randrange(1, len(lines) - 1)
         if name in PLAY_FORMS:  # after a play (the next line's, on a sleep line)
             while not lines[line].startswith(("  play", "  sleep")):
@@ -260,7 +269,9 @@ def fresh_openings(client: RpcClient, root: Path, count: int, seed: int) -> bool
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, help="model .onnx/.json passed as --model")
-    parser.add_argument("--which", nargs="*", default=["array", "plain", "notes", "line", "play"])
+    parser.add_argument(
+        "--which", nargs="*", default=["array", "plain", "notes", "line", "play", "ring"]
+    )
     parser.add_argument("--places", type=int, default=40)
     parser.add_argument("--typing", type=int, default=40)
     parser.add_argument("--seed", type=int, default=1)

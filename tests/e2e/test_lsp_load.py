@@ -75,6 +75,19 @@ def test_a_5_mb_one_line_array_is_answered_from_a_window(client: Any, tmp_path: 
     assert "MIDI 60" in client.request("textDocument/hover", hover, timeout=60)["contents"]["value"]
 
 
+def test_a_5_mb_one_line_ring_is_answered_from_a_window(client: Any, tmp_path: Path) -> None:
+    """``play (ring :C4, ...).tick`` in a ``live_loop``, 5 MB on one line: read through a
+    window as an array's line is (it had no completion)."""
+    uri = (tmp_path / "ring.rb").as_uri()
+    line = "  play (ring " + ":C4, " * 1_000_000 + ":D4).tick"
+    client.did_open(uri, "live_loop :melody do\n" + line + "\n  sleep 0.25\nend\n")
+    middle = line.index(":", len(line) // 2)  # (at a note's start: after ", ")
+    items = completion(client, uri, 1, middle).wait(60)["items"]
+    assert items and all(item["label"].startswith(":") for item in items)
+    hover = {"textDocument": {"uri": uri}, "position": {"line": 1, "character": middle + 1}}
+    assert "MIDI 60" in client.request("textDocument/hover", hover, timeout=60)["contents"]["value"]
+
+
 def test_a_document_opened_again_after_every_one_closed_gets_the_same_completions(
     client: Any, tmp_path: Path
 ) -> None:

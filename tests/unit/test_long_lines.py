@@ -251,6 +251,54 @@ def test_a_long_line_with_more_than_one_array_is_read_whole(line: str) -> None:
     assert nc is not None and nc.local.skipped == 0  # the region reader read the line
 
 
+@pytest.mark.parametrize(
+    ("head", "tail"),
+    [
+        ("live_loop :melody do\n  play (ring ", ").tick\n  sleep 0.25\nend\n"),
+        ("melody = ring(", ")\n"),
+    ],
+)
+def test_a_ring_too_long_to_read_whole_is_read_through_a_window_with_the_whole_lines_context(
+    model, monkeypatch, head: str, tail: str
+) -> None:
+    """A ring of 14,000 notes on one line (~70 kB, past :data:`LONG_LINE_CHARS`): a cursor in
+    it gets the context, partial note and span a whole read of the line gives (it had no
+    completion: the window knew arrays' brackets only)."""
+    from notegen.lsp import documents
+
+    rng = np.random.default_rng(7)
+    notes = [NAMES[k] for k in rng.integers(0, len(NAMES), 14_000)]
+    text = head + ", ".join(notes) + tail
+    line, first = head.count("\n"), len(head.split("\n")[-1])
+    assert len(text.split("\n")[line]) > LONG_LINE_CHARS
+    windowed = DocumentView("file:///ring.rb", 1, text)
+    cache = ContextCache(model)
+    for m, into in ((200, 0), (7_000, 2), (13_990, 0)):
+        column = first + sum(len(n) + 2 for n in notes[:m]) + into
+        nc = note_context(windowed, line, column, None, 256)
+        assert nc is not None and nc.local.ctx.array.kind == "ring"
+        assert (nc.local.skipped > 0) == (m > 200)  # the notes beyond the window's reach
+        with monkeypatch.context() as patch:
+            patch.setattr(documents, "LONG_LINE_CHARS", 1 << 30)
+            whole = note_context(DocumentView("file:///whole.rb", 1, text), line, column, None, 256)
+        assert whole is not None and whole.local.skipped == 0
+        assert nc.context(cache)[0].tolist() == whole.context(cache)[0].tolist(), m
+        assert (nc.partial, nc.closes) == (whole.partial, whole.closes)
+        span, whole_span = nc.local.ctx.partial_span, whole.local.ctx.partial_span
+        assert nc.local.doc_span(span) == whole.local.doc_span(whole_span)
+
+
+def test_a_long_ring_whose_first_element_is_a_chord_is_read_as_the_ring() -> None:
+    """The chord's bracket comes after the ring's head: the window starts at the head, and
+    the cursor is in the ring, not in an array that bracket would open."""
+    text = "play (ring [:E4, :G4], " + ", ".join([":C4", ":D4", ":E4"] * 5_000) + ").tick\n"
+    view = DocumentView("file:///ring.rb", 1, text)
+    column = text.index(":D4", len(text) // 2) + 2
+    nc = note_context(view, 0, column, None, 256)
+    assert nc is not None and nc.local.ctx.array.kind == "ring" and nc.local.skipped > 0
+    assert nc.partial == ":D" and [e.pitch for e in nc.before[-2:]] == [64, 60]
+
+
 def test_the_beats_before_a_note_are_summed_as_the_model_reads_the_durations(model) -> None:
     """Block sums (4,096 notes each) plus the rest give the beats of the notes one by one,
     unknown and missing durations at the model's default."""

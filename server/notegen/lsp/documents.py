@@ -374,8 +374,9 @@ class DocumentView:
     def _window_context(
         self, line: int, character: int, reach: int, elements: int = 0, whole_array: bool = False
     ) -> LocalContext | None:
-        """The local reader on a window of a long line: the array's head (``a1[0]=[``) plus
-        the elements from about ``reach`` characters before the cursor to a few after.
+        """The local reader on a window of a long line: the array's head (``a1[0]=[``, or a
+        ring's, ``play (ring ``, whichever opens first) plus the elements from about
+        ``reach`` characters before the cursor to a few after.
 
         The head tells the reader which array this is; the cut falls after a comma, so the
         window holds whole elements; ``skipped`` counts the elements left out before it (their
@@ -395,10 +396,17 @@ class DocumentView:
             cursor = start + utf16_to_index(text[start:end], character)
         limit = min(end, start + 256)
         equals = text.find("=", start, limit)
-        bracket = text.find("[", equals + 1 if equals != -1 else start, limit)
-        if bracket == -1 or bracket >= cursor:
+        after_equals = equals + 1 if equals != -1 else start
+        bracket = text.find("[", after_equals, limit)
+        ring = None if whole_array else _RING_HEAD.search(text, after_equals, limit)
+        if ring is not None and (bracket == -1 or ring.start() < bracket):
+            head_end = ring.end()  # ``play (ring :e4, ...).tick``: (its chords' brackets later)
+        elif bracket != -1:
+            head_end = bracket + 1
+        else:
             return None  # no array opens early on this line: nothing to complete here
-        head_end = bracket + 1
+        if head_end > cursor:
+            return None
         if whole_array and not _one_array_to_the_end(text, head_end, end, cursor):
             return None
         after = WINDOW_AFTER_CHARS if not whole_array else WINDOW_AFTER_PLAIN_CHARS
@@ -630,6 +638,8 @@ def _one_array_to_the_end(text: str, head_end: int, end: int, cursor: int) -> bo
     return not rest or rest.startswith("#")
 
 
+_RING_HEAD = re.compile(r"\(\s*ring[ \t]+|\bring[ \t]*\(")
+"""A ring's head where a long line's window may start its notes: ``(ring `` or ``ring(``."""
 _BRACKET = re.compile(r"[\[\]]")
 
 
