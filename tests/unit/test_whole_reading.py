@@ -120,3 +120,16 @@ def test_a_reading_from_a_child_process_is_the_same_and_its_arrays_own_their_mem
     for voice, setting in reading._settings.items():
         for x, y in zip(setting.others, here._settings[voice].others, strict=True):
             assert np.array_equal(x.onsets, y.onsets) and x.onsets.base is None
+
+
+def test_a_play_documents_reading_holds_one_event_object_per_kind_of_note() -> None:
+    """2,000 ``play``/``sleep`` pairs of three notes: the reading's events are three objects
+    (and their rests), not one per note, so it travels from its child process and is
+    unpickled in one piece each (it was 320,000 objects for a 160,000-note document)."""
+    body = "".join(f"  play {n}\n  sleep 0.25\n" for n in (":c4", ":e4", ":g4") * 667)
+    reading, _diags, _cost = read(f"live_loop :melody do\n{body}end\n")
+    back = pickle.loads(pickle.dumps(reading))
+    for held in (reading, back):
+        events = [e for voice in held.play_voices for run in voice.runs for e in run.timed]
+        assert [e.pitch for e in events[:4]] == [60, 64, 67, 60] and len(events) == 2_001
+        assert len({id(e) for e in events}) <= 3

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from notegen import sonicpi
-from notegen.melody import Event
+from notegen.melody import Event, shared
 from notegen.model.conditioning import Setting, VoiceTimes
 from notegen.model.ensemble import VoiceLine
 from notegen.model.generate import ContextCache
@@ -811,7 +811,7 @@ class ArraySummary:
         beats = self.event_beats
         for pitch, beat in zip(self.pitches.tolist(), beats.tolist(), strict=True):
             p = None if pitch != pitch else (int(pitch) if pitch.is_integer() else pitch)
-            out.append(Event(p, None if beat != beat else beat))
+            out.append(shared(p, None if beat != beat else beat))
         return out
 
 
@@ -1053,7 +1053,7 @@ def before_events(reading: Reading | None, ctx: CursorContext, skipped: int = 0)
         if twin is not None:
             durations = twin.durations
     return [
-        Event(tok.midi, durations.duration_for(i) if durations is not None else None)
+        shared(tok.midi, durations.duration_for(i) if durations is not None else None)
         for i, tok in enumerate(ctx.before, start=skipped)
         if tok.error is None
     ]

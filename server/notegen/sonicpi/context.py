@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from notegen.melody import Event
+from notegen.melody import Event, shared
 from notegen.sonicpi.quoted import Quoted
 from notegen.sonicpi.reader import lone_cr_as_lf, parse, read_doc
 from notegen.sonicpi.statement_context import statement_context
@@ -171,5 +171,5 @@ def _history(arrays: list[NoteArray], array: NoteArray, before: list[NoteToken])
         if tok.error is not None or tok.dynamic:
             continue
         dur = array.durations.duration_for(i) if array.durations else None
-        events.append(Event(tok.midi, dur))
+        events.append(shared(tok.midi, dur))
     return events

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from notegen.melody import Event
+from notegen.melody import Event, shared
 from notegen.sonicpi.statements import DefineCall, PlayRun
 from notegen.sonicpi.types import NoteArray
 
@@ -56,7 +56,7 @@ class PlayVoice:
         tones = [t for r in self.runs for t in r.tones * r.repeat]
         depth = max((len(t) for t in tones), default=0)
         return [
-            [Event(t[k] if k < len(t) else None, d) for t, d in zip(tones, durations, strict=True)]
+            [shared(t[k] if k < len(t) else None, d) for t, d in zip(tones, durations, strict=True)]
             for k in range(depth)
         ]
 
@@ -74,9 +74,9 @@ def run_events(
         tok = run.notes[i]
         duration = run.durations.duration_for(i) if run.durations else None
         if tok.error is None and not tok.dynamic:
-            out.append(Event(tok.midi, duration))
+            out.append(shared(tok.midi, duration))
         elif timed:
-            out.append(Event(None, duration))
+            out.append(shared(None, duration))
     return out
 
 
@@ -181,7 +181,7 @@ def _chain(parts: Sequence[tuple[float, Sequence[Event]]]) -> list[Event]:
     out: list[Event] = []
     for lead, events in parts:
         if lead > 0 and out:
-            out[-1] = Event(out[-1].pitch, (out[-1].duration or 0.0) + lead)
+            out[-1] = shared(out[-1].pitch, (out[-1].duration or 0.0) + lead)
         out.extend(events)
     return out
 

@@ -20,7 +20,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, overload
 
-from notegen.melody import Event
+from notegen.melody import Event, shared
 
 ArrayKind = Literal[
     "voice", "play_pattern_timed", "play_pattern", "ring", "assign", "array", "bare", "play"
@@ -428,7 +428,7 @@ class NoteArray:
         (``dynamic``) are left out: they carry no pitch.
         """
         return [
-            Event(tok.midi, self.durations.duration_for(i) if self.durations else None)
+            shared(tok.midi, self.durations.duration_for(i) if self.durations else None)
             for i, tok in enumerate(self.notes)
             if tok.error is None and not tok.dynamic
         ]
