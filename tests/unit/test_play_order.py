@@ -96,6 +96,22 @@ def test_other_loops_of_the_same_length_are_heard_as_other_voices():
     assert len(nc.earlier) == 3  # the other blocks' notes: the piece so far, each on its own
 
 
+def test_a_loop_alone_hears_no_other_voice_and_its_pass_is_not_summed(monkeypatch):
+    """Only another loop's length is set against the voice's own: with no other loop there
+    is nothing to set it against (its sum over every note cost a 160,000-note loop's first
+    completion after each reading ~8 ms)."""
+    from notegen.model import ensemble
+
+    sums: list[int] = []
+    whole = ensemble.total_beats
+    monkeypatch.setattr(ensemble, "total_beats", lambda evs: sums.append(len(evs)) or whole(evs))
+    drift = "live_loop :arp do\n  play :e5\n  sleep 3\nend\n"
+    nc = context(PHRASE, *CURSOR)
+    assert nc is not None and nc.setting is not None and nc.setting.others == () and sums == []
+    nc = context(drift + PHRASE, CURSOR[0] + 4, CURSOR[1])  # another loop: both lengths
+    assert nc is not None and nc.setting is not None and nc.setting.others == () and len(sums) == 2
+
+
 def test_top_level_runs_are_one_voice_read_once():
     text = (
         "play :c4\nsleep 1\nplay :d4\nsleep 1\nin_thread do\n  play :c2\n  sleep 4\nend\n"

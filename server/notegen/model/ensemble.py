@@ -264,12 +264,14 @@ def others_of(voices: Sequence[PlayVoice], voice: PlayVoice | None) -> tuple[Voi
     memo = _OTHERS.get(id(voice))
     if memo is not None and memo[0] is voice and memo[1] is voices:
         return memo[2]
-    own = total_beats(voice.one_pass())
+    nearest = sorted(
+        (v for v in voices if v is not voice and v.looped), key=lambda v: abs(v.start - voice.start)
+    )
+    # (no other loop: not this voice's length either, a sum over its every note; a
+    # 160,000-note live_loop's first completion after each reading spent ~8 ms on it)
+    own = total_beats(voice.one_pass()) if nearest else 0.0
     out: list[VoiceTimes] = []
-    nearest = sorted(voices, key=lambda v: abs(v.start - voice.start))
     for other in nearest:
-        if other is voice or not other.looped:
-            continue
         if len(out) >= MAX_OTHERS:
             break
         length = total_beats(other.one_pass())
