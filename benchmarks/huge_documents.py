@@ -15,6 +15,8 @@ One server (its model loaded first, on a small document), then for each document
   4.8 MB), the form most Sonic Pi code takes; its cursors sit after a ``play ``, and each
   keystroke there is a new ``play`` line (a line break, ``play ``, the completion, then the
   note and its ``sleep``);
+- ``played`` (only when asked): 160,000 notes as the ``play`` document's lines (3.84 MB),
+  read whole (under 4 MB): with ``--settled`` its RSS line is the server's with that reading;
 - ``ring``: a ``live_loop`` playing a 1,000,000-note ring written on one line
   (``play (ring :E4, :C5, …).tick``, 5.4 MB);
 - ``loops``: not huge, but the same code at the latency benchmark's size: 20,000 notes in 400
@@ -73,6 +75,7 @@ def documents(seed: int) -> dict[str, tuple[str, float]]:
         "line": ("a1=[" + ",".join(rng.choices(NOTE_NAMES, k=200_000)) + "]\n", 10.0),
         "play": ("live_loop :huge do\n" + "".join(map(play_lines, PLAYED)) + "end\n", 10.0),
         "ring": (ring_document(rng), 50.0),
+        "played": ("live_loop :huge do\n" + "".join(map(play_lines, READ_PLAYED)) + "end\n", 10.0),
         "loops": (loops_document(), 10.0),
     }
 
@@ -83,12 +86,14 @@ def ring_document(rng: random.Random) -> str:
     return f"live_loop :huge do\n  play (ring {notes}).tick\n  sleep 0.25\nend\n"
 
 
-PLAY_FORMS = ("play", "loops")
+PLAY_FORMS = ("play", "loops", "played")
 """Documents of play/sleep lines: cursors after a ``play``, keystrokes new play lines."""
 
 
 PLAYED = [f"{n}\n  sleep 0.25" for n in NOTE_NAMES if n != ":r"] * (200_000 // 10)
 """The ``play`` document's notes, each with its ``sleep``."""
+READ_PLAYED = PLAYED[:160_000]
+"""The ``played`` document's: 3.84 MB, under the 4 MB a document is read whole up to."""
 
 
 def play_lines(played: str) -> str:
