@@ -36,7 +36,7 @@ def shared(pitch: int | float | None, duration: float | None = None) -> Event:
     same types: ``60`` and ``60.0`` are written apart). Events are immutable, so a reading
     may hold one object per kind instead of one per note: a 160,000-note ``play`` document's
     held 320,000 with 10 distinct values (46 MB as sent from the child process that reads
-    it, 870 ms to unpickle, 60 ms a full collection; measured)."""
+    it, ~1 s to unpickle; measured, benchmarks/README.md)."""
     key = (pitch, type(pitch), duration, type(duration))
     found = _shared.get(key)
     if found is None:

@@ -99,7 +99,7 @@ def test_other_loops_of_the_same_length_are_heard_as_other_voices():
 def test_a_loop_alone_hears_no_other_voice_and_its_pass_is_not_summed(monkeypatch):
     """Only another loop's length is set against the voice's own: with no other loop there
     is nothing to set it against (its sum over every note cost a 160,000-note loop's first
-    completion after each reading ~8 ms)."""
+    completion after each reading ~5 ms)."""
     from notegen.model import ensemble
 
     sums: list[int] = []

@@ -268,7 +268,7 @@ def others_of(voices: Sequence[PlayVoice], voice: PlayVoice | None) -> tuple[Voi
         (v for v in voices if v is not voice and v.looped), key=lambda v: abs(v.start - voice.start)
     )
     # (no other loop: not this voice's length either, a sum over its every note; a
-    # 160,000-note live_loop's first completion after each reading spent ~8 ms on it)
+    # 160,000-note live_loop's first completion after each reading spent ~5 ms on it)
     own = total_beats(voice.one_pass()) if nearest else 0.0
     out: list[VoiceTimes] = []
     for other in nearest:
