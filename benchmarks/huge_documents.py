@@ -18,7 +18,7 @@ One server (its model loaded first, on a small document), then for each document
 - ``played`` (only when asked): 160,000 notes as the ``play`` document's lines (3.84 MB),
   read whole (under 4 MB): with ``--settled`` its RSS line is the server's with that reading;
 - ``ring``: a ``live_loop`` playing a 1,000,000-note ring written on one line
-  (``play (ring :E4, :C5, …).tick``, 5.4 MB);
+  (``play (ring :E4, :C5, …).tick``, 4.9 MB);
 - ``loops``: not huge, but the same code at the latency benchmark's size: 20,000 notes in 400
   ``live_loop`` blocks of 25 ``play``/``sleep`` pairs (``request_kinds.py``'s document), its
   cursors and keystrokes as ``play``'s. Under 4 MB, it is read whole: with ``--settled`` the
@@ -81,7 +81,7 @@ def documents(seed: int) -> dict[str, tuple[str, float]]:
 
 
 def ring_document(rng: random.Random) -> str:
-    """A ``live_loop`` playing a 1,000,000-note ring written on one line (~5.4 MB)."""
+    """A ``live_loop`` playing a 1,000,000-note ring written on one line (~4.9 MB)."""
     notes = ", ".join(rng.choices(NOTE_NAMES, k=1_000_000))
     return f"live_loop :huge do\n  play (ring {notes}).tick\n  sleep 0.25\nend\n"
 
