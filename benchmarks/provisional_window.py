@@ -233,7 +233,7 @@ def read_score(
     for nc, truth in found:
         cache = ContextCache(model)
         ids, marks, setting = nc.context(cache)
-        start = nc.network_from(ids) if short else 0
+        start = nc.network_from(cache, ids, marks, setting) if short else 0
         started = time.perf_counter()
         primed = cache.prime_ids(ids, marks, setting, network_from=start)
         seconds += time.perf_counter() - started

@@ -1,7 +1,8 @@
 """Until a document's whole reading arrives, a cursor's context is read by the network from
 its last notes only (``PROVISIONAL_NETWORK``), while the experts read all of it; once read,
 the network reads the whole window again, except deep in a long array (``LONG_ARRAY``), where
-no state the warm-up keeps reaches a new cursor: its last ``LONG_NETWORK`` notes."""
+no state the warm-up keeps reaches a new cursor, and at a place the warm-up has not reached yet
+(no state kept within the last ``LONG_NETWORK`` notes): its last ``LONG_NETWORK`` notes."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from notegen.lsp import completion
 from notegen.lsp.context import LONG_NETWORK, PROVISIONAL_NETWORK, note_context
 from notegen.lsp.documents import DocumentView
 from notegen.lsp.engine import Engine
+from notegen.lsp.warm_up import warm_sections
 from notegen.lsp.whole_reading import read_document
 from notegen.model.generate import ContextCache
 
@@ -67,7 +69,7 @@ def test_a_short_context_is_read_whole_before_the_reading_too(engine, monkeypatc
     nc = note_context(DocumentView("file:///a.rb", 1, DOC), *cursor_after(40), None, 256)
     assert nc is not None
     ids, marks, setting = nc.context(cache)
-    assert nc.network_from(ids) == 0 and len(ids) == 40
+    assert nc.network_from(cache, ids, marks, setting) == 0 and len(ids) == 40
     primed = nc.prime(cache)
     alone = ContextCache(model).prime_ids(ids, marks, setting)
     np.testing.assert_array_equal(primed.pitch_logits, alone.pitch_logits)
@@ -116,9 +118,9 @@ def test_once_read_deep_in_a_long_array_the_network_reads_the_last_notes(engine)
     engine.cache = cache = ContextCache(model)
     nc = read_context(140)
     assert nc is not None and nc.reading is not None and nc.reads_short()
-    ids, _, setting = nc.context(cache)
+    ids, marks, setting = nc.context(cache)
     assert len(ids) == 140 and setting is not None and not setting.plain
-    start = nc.network_from(ids)
+    start = nc.network_from(cache, ids, marks, setting)
     assert start == 64 and len(ids) - start <= LONG_NETWORK  # (moving every 64 notes)
 
     primed = nc.prime(cache)
@@ -138,7 +140,7 @@ def test_once_read_early_in_a_long_array_the_network_reads_the_whole_window(engi
     nc = read_context(120)  # (up to half a window of its array's notes)
     assert nc is not None and nc.reading is not None and not nc.reads_short()
     ids, marks, setting = nc.context(cache)
-    assert nc.network_from(ids) == 0 and len(ids) == 120
+    assert nc.network_from(cache, ids, marks, setting) == 0 and len(ids) == 120
     primed = nc.prime(cache)
     whole = ContextCache(model).prime_ids(ids, marks, setting)
     np.testing.assert_array_equal(primed.pitch_logits, whole.pitch_logits)
@@ -152,6 +154,103 @@ def test_once_read_the_phrase_deep_in_a_long_array_steps_on_from_the_ranked_stat
     engine.cache = ContextCache(engine.model)
     nc = read_context(140)
     assert nc is not None and nc.reads_short()
+    notes, reads = phrase_after_ranking(engine, nc, monkeypatch)
+    assert len(notes) == 4
+    assert reads == [1, 1, 1]
+
+
+SECTIONS = (
+    "a1=[]\n"
+    + "a1[0]=["
+    + ",".join(NOTES[(i * 5) % 9] for i in range(150))
+    + "]\n"
+    + "a1[1]=["
+    + ",".join(NOTES[(i * 2) % 7] for i in range(20))
+    + "]\n"
+    + "a2=[]\na2[0]=["
+    + ",".join([":C3", ":G3", ":E3", ":G3"] * 45)
+    + "]\n"
+)
+""":data:`DUET`'s voices in sections: a cursor early in ``a1[1]`` has a window of ~160 notes,
+most of them ``a1[0]``'s, whose end the warm-up keeps."""
+
+
+def second_section_cursor(notes: int):  # type: ignore[no-untyped-def]
+    """The cursor after note ``notes`` of ``a1[1]`` in :data:`SECTIONS` once it is read, and
+    the reading."""
+    view = DocumentView("file:///s.rb", 1, SECTIONS)
+    reading = read_document(view, conditioned=True)[0]
+    line = SECTIONS.split("\n")[2]
+    commas = [k for k, c in enumerate(line) if c == ","]
+    return note_context(view, 2, commas[notes - 1] + 1, reading, 256), reading
+
+
+def test_once_read_a_place_the_warm_up_has_not_reached_reads_the_last_notes(
+    engine, monkeypatch
+):
+    """A reading's warm-up takes seconds in a big piece, and a cursor it has not reached yet
+    has no kept state in its window: rather than the whole window (~12 ms at 256 notes), the
+    network reads its last notes, as deep in a long array, and the experts all of them."""
+    model = engine.model
+    engine.cache = cache = ContextCache(model)
+    nc, _ = second_section_cursor(10)
+    assert nc is not None and nc.reading is not None and not nc.reads_short()
+    steps: list[int] = []
+    original = model.step
+    monkeypatch.setattr(
+        model, "step", lambda *a, **k: steps.append(np.shape(a[0])[-1]) or original(*a, **k)
+    )
+
+    items = completion.rank_notes(engine, nc, 12)
+
+    assert sum(steps) == 1 + (160 - 64)  # <bos> in its setting, then not the whole window
+    assert items and items[0].candidate.probability > 0
+    ids, marks, setting = nc.context(cache)
+    assert len(ids) == 160 and 150 in marks and setting is not None
+    start = nc.network_from(cache, ids, marks, setting)
+    assert start == 64 and len(ids) - start <= LONG_NETWORK
+    primed = nc.prime(cache)
+    np.testing.assert_array_equal(primed.history, ids)  # what the experts read
+    shift = model.beats_of(ids[:start] % cache.vd)
+    network = ContextCache(model).prime_ids(ids[start:], (), setting.later(shift))
+    np.testing.assert_array_equal(primed.state[0], network.state[0])
+
+
+def test_once_the_warm_up_reached_it_the_same_place_reads_the_whole_window(engine):
+    model = engine.model
+    engine.cache = cache = ContextCache(model)
+    nc, reading = second_section_cursor(10)
+    assert nc is not None
+    arrays = [reading.voices[v][k] for v, ks in reading.sections.items() for k in ks]
+    for _call in warm_sections(reading, arrays, cache, 256):
+        pass  # (the server lets requests run here)
+    ids, marks, setting = nc.context(cache)
+
+    assert cache.reach(ids, marks, setting) == 150  # a1[1]'s start, kept by the warm-up
+    assert nc.network_from(cache, ids, marks, setting) == 0
+    primed = nc.prime(cache)
+    whole = ContextCache(model).prime_ids(ids, marks, setting)
+    np.testing.assert_allclose(primed.pitch_logits, whole.pitch_logits, atol=1e-5)
+
+
+def test_a_state_kept_within_the_last_notes_is_read_on_from(engine):
+    """A cursor whose own earlier completion kept a state nearby (typing on) steps on from
+    it, the whole window's reading, however cold the window's start."""
+    model = engine.model
+    engine.cache = cache = ContextCache(model)
+    nc, _ = second_section_cursor(10)
+    assert nc is not None
+    ids, marks, setting = nc.context(cache)
+    cache.prime_ids(ids[:-2], marks, setting)  # the whole window, read two notes back
+
+    assert cache.reach(ids, marks, setting) == len(ids) - 2
+    assert nc.network_from(cache, ids, marks, setting) == 0
+
+
+def test_the_phrase_at_a_cold_place_steps_on_from_the_ranked_state(engine, monkeypatch):
+    engine.cache = ContextCache(engine.model)
+    nc, _ = second_section_cursor(10)
+    assert nc is not None
     notes, reads = phrase_after_ranking(engine, nc, monkeypatch)
     assert len(notes) == 4
     assert reads == [1, 1, 1]

@@ -213,7 +213,7 @@ def _phrase_job(
     if model is None or cache is None or length <= 0:
         return None
     ids, marks, setting = nc.context(cache, extra)
-    start = nc.network_from(ids)
+    start = nc.network_from(cache, ids, marks, setting)
     salt = setting.key() if setting is not None else b""
     key = (
         "phrase",

@@ -171,12 +171,12 @@ def leading_into(
     events = [Event(c.pitch + shift, beats) for c in top if c.pitch is not None]
     if len(events) < len(top):
         return ranked
-    ids, _, setting = shifted.context(cache, events[:1])  # (each note's: the same but its own)
+    ids, marks, setting = shifted.context(cache, events[:1])  # (each note's: the same but its own)
     after_each = cache.pitches_after_each(
         ids[:-1],
         cache.ids(events),
         setting,
-        network_from=shifted.network_from(ids[:-1]),
+        network_from=shifted.network_from(cache, ids[:-1], marks, setting),
         tunes_rows=TUNES_CANDIDATES,
     )
     nxt = model.pitch_id(after.pitch + shift)

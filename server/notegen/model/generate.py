@@ -278,6 +278,30 @@ class ContextCache:
         with self._lock:
             return key in self._entries or key in self._tails
 
+    def reach(
+        self, ids: np.ndarray, marks: Sequence[int] = (), setting: Setting | None = None
+    ) -> int:
+        """How much of ``ids`` a kept state covers: the longest prefix among ``marks`` and
+        the last few lengths that :meth:`prime_ids` would start from (0: none, it reads all
+        of ``ids``). A look only: nothing is kept or moved."""
+        ids = np.asarray(ids, dtype=np.int64)
+        lengths = self._lengths(len(ids), [m for m in marks if 0 < m < len(ids)])
+        if not lengths:
+            return 0
+        # (the same keys as the priming's lookup asks next: it finds them remembered)
+        keys = self._keys(ids, lengths if not _salt(setting) else [*lengths, 0], setting)
+        with self._lock:
+            for length, key in zip(lengths, keys, strict=False):
+                if key in self._entries or key in self._tails:
+                    return length
+        return 0
+
+    def _lengths(self, n: int, marks: Sequence[int]) -> list[int]:
+        """The prefixes of an ``n``-long context :meth:`_lookup` looks for, the longest first:
+        ``marks`` and the last :data:`LOOKBACK` lengths."""
+        lookback = range(n - 1, max(0, n - self.LOOKBACK) - 1, -1)
+        return sorted({n, *marks, *lookback} - {0}, reverse=True)
+
     def _keys(
         self, ids: np.ndarray, lengths: Sequence[int], setting: Setting | None, space: bytes = b""
     ) -> list[bytes]:
@@ -681,9 +705,7 @@ class ContextCache:
     ) -> Primed:
         """The longest cached prefix of ``ids`` among ``marks`` and the last few lengths
         (``space``: among the entries kept under it, :meth:`prime_ids`' ``network_from``)."""
-        n = len(ids)
-        lookback = range(n - 1, max(0, n - self.LOOKBACK) - 1, -1)
-        lengths = sorted({n, *marks, *lookback} - {0}, reverse=True)  # the longest kept first
+        lengths = self._lengths(len(ids), marks)  # the longest kept first
         plain = not _salt(setting)
         keys = self._keys(ids, lengths if plain else [*lengths, 0], setting, space)
         with self._lock:
