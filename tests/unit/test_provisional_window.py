@@ -185,9 +185,7 @@ def second_section_cursor(notes: int):  # type: ignore[no-untyped-def]
     return note_context(view, 2, commas[notes - 1] + 1, reading, 256), reading
 
 
-def test_once_read_a_place_the_warm_up_has_not_reached_reads_the_last_notes(
-    engine, monkeypatch
-):
+def test_once_read_a_place_the_warm_up_has_not_reached_reads_the_last_notes(engine, monkeypatch):
     """A reading's warm-up takes seconds in a big piece, and a cursor it has not reached yet
     has no kept state in its window: rather than the whole window (~12 ms at 256 notes), the
     network reads its last notes, as deep in a long array, and the experts all of them."""
