@@ -213,7 +213,7 @@ def _phrase_job(
     if model is None or cache is None or length <= 0:
         return None
     ids, marks, setting = nc.context(cache, extra)
-    start = nc.network_from(cache, ids, marks, setting)
+    start, kept = nc.read_plan(cache, ids, marks, setting)
     salt = setting.key() if setting is not None else b""
     key = (
         "phrase",
@@ -226,7 +226,7 @@ def _phrase_job(
     )
 
     def steps() -> Generator[None, None, list[Event]]:
-        primed = cache.prime_ids(ids, marks, setting, network_from=start)  # (when it runs)
+        primed = cache.prime_ids(ids, kept, setting, network_from=start)  # (when it runs)
         return (
             yield from generate_steps(
                 model,

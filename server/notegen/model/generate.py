@@ -409,7 +409,8 @@ class ContextCache:
         n = len(ids)
         marks = sorted({c for c in checkpoints if 0 < c < n}, reverse=True)
         end_kept = n in checkpoints
-        base = self._lookup(ids, marks, setting, space)
+        # (a short read asked to keep no checkpoint keeps its end only, not its start)
+        base = self._lookup(ids, marks, setting, space, keep_start=bool(checkpoints) or not space)
         with self._lock:
             if base.length == n:
                 self.hits += 1
@@ -702,9 +703,12 @@ class ContextCache:
         marks: Sequence[int],
         setting: Setting | None = None,
         space: bytes = b"",
+        keep_start: bool = True,
     ) -> Primed:
         """The longest cached prefix of ``ids`` among ``marks`` and the last few lengths
-        (``space``: among the entries kept under it, :meth:`prime_ids`' ``network_from``)."""
+        (``space``: among the entries kept under it, :meth:`prime_ids`' ``network_from``);
+        ``keep_start``: keep the setting's start state when it is made here (one model call
+        for each place a cold cursor reads short, ~7 kB kept each)."""
         lengths = self._lengths(len(ids), marks)  # the longest kept first
         plain = not _salt(setting)
         keys = self._keys(ids, lengths if plain else [*lengths, 0], setting, space)
@@ -722,7 +726,8 @@ class ContextCache:
             hit = self._entries.get(key)
         if hit is None:
             hit = self.root(setting)
-            self._store(key, hit)
+            if keep_start:
+                self._store(key, hit)
         return hit
 
     def _store(self, key: bytes, primed: Primed, tail: bool = False) -> Primed:
