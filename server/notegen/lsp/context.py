@@ -318,21 +318,8 @@ class NoteContext:
         marks: Sequence[int],
         setting: Setting | None,
     ) -> int:
-        """Where the network starts reading the context ``ids`` (:meth:`context`'s, with its
-        ``marks`` and ``setting``): its start, except where no kept state reaches the cursor,
-        where it reads the last notes only and the experts all of them. That is before the
-        document's whole reading (:data:`PROVISIONAL_NETWORK`), deep in a long array
-        (:meth:`reads_short`, :data:`LONG_NETWORK`), and where ``cache`` keeps no state
-        within the last :data:`LONG_NETWORK` notes before the cursor (a place the warm-up
-        after a reading has not reached yet: :data:`LONG_NETWORK` too)."""
-        if self.reads_short():
-            return trim_context(
-                len(ids), PROVISIONAL_NETWORK if self.reading is None else LONG_NETWORK
-            )
-        start = trim_context(len(ids), LONG_NETWORK)
-        if start == 0 or cache.reach(ids, marks, setting) >= start:
-            return 0
-        return start
+        """Where the network starts reading the context ``ids`` (:meth:`read_plan`)."""
+        return self.read_plan(cache, ids, marks, setting)[0]
 
     def read_plan(
         self,
@@ -341,14 +328,25 @@ class NoteContext:
         marks: Sequence[int],
         setting: Setting | None,
     ) -> tuple[int, Sequence[int]]:
-        """:meth:`network_from`, and the checkpoints whose states the read keeps: at a cold
-        place none but its end (the one typing on steps from). The warm-up keeps the
-        place's states soon, read in the whole window; the short read's kept beside them
-        (~7 kB each) left the soak's server 6-12 MB bigger."""
-        start = self.network_from(cache, ids, marks, setting)
-        if start and not self.reads_short():
-            return start, ()
-        return start, marks
+        """Where the network starts reading the context ``ids`` (:meth:`context`'s, with its
+        ``marks`` and ``setting``), and the checkpoints whose states the read keeps.
+
+        The network reads from the context's start, except where no kept state reaches the
+        cursor: there it reads the last notes only and the experts all of them. That is
+        before the document's whole reading (:data:`PROVISIONAL_NETWORK`), deep in a long
+        array (:meth:`reads_short`, :data:`LONG_NETWORK`), and where ``cache`` keeps no
+        state within the last :data:`LONG_NETWORK` notes before the cursor (a place the
+        warm-up after a reading has not reached yet: :data:`LONG_NETWORK` too). Such a cold
+        place keeps no checkpoint, only its end (the one typing on steps from): the warm-up
+        keeps its states soon, read in the whole window, and the short read's kept beside
+        them (~7 kB each) left the soak's server 6-12 MB bigger."""
+        if self.reads_short():
+            short = PROVISIONAL_NETWORK if self.reading is None else LONG_NETWORK
+            return trim_context(len(ids), short), marks
+        start = trim_context(len(ids), LONG_NETWORK)
+        if start == 0 or cache.reach(ids, marks, setting) >= start:
+            return 0, marks
+        return start, ()
 
     def reads_short(self) -> bool:
         """Whether the network reads the last notes of the context only: before the

@@ -291,7 +291,7 @@ class ContextCache:
         # (the same keys as the priming's lookup asks next: it finds them remembered)
         keys = self._keys(ids, lengths if not _salt(setting) else [*lengths, 0], setting)
         with self._lock:
-            for length, key in zip(lengths, keys, strict=False):
+            for length, key in zip(lengths, keys[: len(lengths)], strict=True):
                 if key in self._entries or key in self._tails:
                     return length
         return 0
