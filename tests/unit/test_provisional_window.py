@@ -269,3 +269,21 @@ def test_the_phrase_at_a_cold_place_steps_on_from_the_ranked_state(engine, monke
     notes, reads = phrase_after_ranking(engine, nc, monkeypatch)
     assert len(notes) == 4
     assert reads == [1, 1, 1]
+
+
+def test_a_short_read_serves_its_end_only_not_its_start(engine, monkeypatch):
+    """The network reads on from the start of its later setting, and no context ends there:
+    serving that start (the experts, ~1 ms) was work no one asked for."""
+    model = engine.model
+    engine.cache = cache = ContextCache(model)
+    nc = read_context(140)
+    assert nc is not None and nc.reads_short()
+    served: list[int] = []
+    original = cache.served
+    monkeypatch.setattr(
+        cache, "served", lambda *a, **k: served.append(len(a[2])) or original(*a, **k)
+    )
+
+    nc.prime(cache)
+
+    assert served == [140]  # the cursor's, after its whole history; not the start's (0)

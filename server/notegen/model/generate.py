@@ -159,14 +159,18 @@ class ContextCache:
         """Held while a read is on the helper (a second caller reads on its own thread)."""
         self._root = self.root(None)
 
-    def root(self, setting: Setting | None) -> Primed:
-        """The model after ``<bos>`` alone (in ``setting``: what sounds at the first onset)."""
+    def root(self, setting: Setting | None, raw: bool = False) -> Primed:
+        """The model after ``<bos>`` alone (in ``setting``: what sounds at the first onset);
+        ``raw``: as the network left it, not served (a read goes on from it: serving it made
+        every short read's start ~1 ms dearer, for a distribution no one asked for)."""
         start = self.model.initial_state(1)
         empty = np.zeros(0, np.int64)
         cond = self.model.condition(empty, 0, 1, setting)
         pl, dl, st = self.model.step(
             np.array([BOS]), np.array([BOS]), start, None if cond is None else cond[None]
         )
+        if raw:
+            return Primed(st, pl[0], dl[0], 0, empty, 0.0, raw=True)
         return self.served(pl[0], dl[0], empty, setting, st, 0.0)
 
     def served(
@@ -396,16 +400,10 @@ class ContextCache:
         so its keys, those of the same onsets), and the served ``time`` is the history's, as
         a whole read would serve it: what follows is heard at the same onsets either way."""
         history = ids = np.asarray(ids, dtype=np.int64)
-        space = b""
-        shift = 0.0  # (beats of the history before the network's start, in a setting)
         served_in = setting  # (the experts' setting: the history's time line)
-        if 0 < network_from < len(ids):
-            space, ids = _AFTER, ids[network_from:]
-            checkpoints = [c - network_from for c in checkpoints]
-            if _salt(setting):
-                assert setting is not None
-                shift = self.model.beats_of(history[:network_from] % self.vd)
-                setting = setting.later(shift)
+        ids, checkpoints, setting, space, shift = self._network_part(
+            ids, checkpoints, setting, network_from
+        )
         n = len(ids)
         marks = sorted({c for c in checkpoints if 0 < c < n}, reverse=True)
         end_kept = n in checkpoints
@@ -490,6 +488,26 @@ class ContextCache:
         )
         self._last_after = (base, setting, asked, primed)
         return primed
+
+    def _network_part(
+        self,
+        ids: np.ndarray,
+        checkpoints: Sequence[int],
+        setting: Setting | None,
+        network_from: int,
+    ) -> tuple[np.ndarray, Sequence[int], Setting | None, bytes, float]:
+        """What the network reads of ``ids`` from ``network_from`` (:meth:`prime_ids`): those
+        ids, the checkpoints counted from there, the setting of a melody that starts there,
+        the key space (:data:`_AFTER`, or none for a whole read) and the beats left out."""
+        if not 0 < network_from < len(ids):
+            return ids, checkpoints, setting, b"", 0.0
+        shift = 0.0
+        if _salt(setting):
+            assert setting is not None
+            shift = self.model.beats_of(ids[:network_from] % self.vd)
+            setting = setting.later(shift)
+        marks = [c - network_from for c in checkpoints]
+        return ids[network_from:], marks, setting, _AFTER, shift
 
     OVERLAP_EVENTS = 16
     """Events to read from which :meth:`prime_ids` has the network read them on a helper
@@ -615,22 +633,28 @@ class ContextCache:
         ``max_span`` events when given, and of :meth:`_rows_per_call` rows) and after each
         context served, and returns the primed contexts, so a background caller can let
         other work run between calls. A request may carry its own setting as a third item
-        (else ``setting``)."""
+        (else ``setting``), and as a fourth where the network starts reading, as
+        :meth:`prime_ids`' ``network_from``: such a row keeps its states as the network left
+        them, and not the start state of its later setting."""
         rows: list[_Row] = []
         out: list[Primed | None] = []
         for ids, checkpoints, *own in requests:
-            ids = np.asarray(ids, dtype=np.int64)
-            n = len(ids)
             place: Setting | None = own[0] if own else setting
+            ids, checkpoints, place, space, _ = self._network_part(
+                np.asarray(ids, dtype=np.int64), checkpoints, place, own[1] if len(own) > 1 else 0
+            )
+            n = len(ids)
             marks = sorted({c for c in checkpoints if 0 < c < n}, reverse=True)
-            base = self._lookup(ids, marks, place)
+            base = self._lookup(ids, marks, place, space, keep_start=not space)
             if base.length == n:
-                out.append(self._hit(base, ids, place))
+                out.append(base if space else self._hit(base, ids, place))
                 continue
             points = [*sorted(c for c in marks if c > base.length), n]
-            keys = dict(zip(points, self._keys(ids, points, place), strict=True))
+            keys = dict(zip(points, self._keys(ids, points, place, space), strict=True))
             kept = n in checkpoints
-            rows.append(_Row(len(out), ids, points, base.state, base.length, place, keys, kept))
+            rows.append(
+                _Row(len(out), ids, points, base.state, base.length, place, keys, kept, space)
+            )
             out.append(None)
         while rows:
             span = min(row.points[0] - row.done for row in rows)
@@ -664,7 +688,10 @@ class ContextCache:
                     yield
                     history = row.ids[: row.done]
                     time = self.model.beats_of(history % self.vd)
-                    primed = self.served(pl[r], dl[r], history, row.setting, row.state, time)
+                    if row.space:  # (as the network left it: each cursor serves its own)
+                        primed = Primed(row.state, pl[r], dl[r], row.done, history, time, raw=True)
+                    else:
+                        primed = self.served(pl[r], dl[r], history, row.setting, row.state, time)
                     self._store(row.keys[row.done], primed, tail=not row.end_kept)
                     out[row.slot] = primed
                 yield
@@ -725,7 +752,8 @@ class ContextCache:
         with self._lock:
             hit = self._entries.get(key)
         if hit is None:
-            hit = self.root(setting)
+            # (a short read's start: the network reads on from it, and no context ends there)
+            hit = self.root(setting, raw=bool(space) and len(ids) > 0)
             if keep_start:
                 self._store(key, hit)
         return hit
@@ -804,6 +832,7 @@ class _Row:
     setting: Setting | None = None
     keys: dict[int, bytes] = field(default_factory=dict)  # cache key at each point
     end_kept: bool = False  # the end is a checkpoint too (else its state is a cursor's)
+    space: bytes = b""  # the keys' space: a network's read from a later start (_AFTER)
 
 
 @dataclass(frozen=True)
