@@ -95,6 +95,9 @@ class NoteContext:
     """In play/sleep code, the note heard right after the cursor's where it is already
     written (``notegen.sonicpi.play_order.heard_after``): completion ranks notes by how well
     they lead into it too."""
+    gap: tuple[int, ArraySummary] | None = None
+    """A warm-up's context (no cursor) deep in a long array: the elements of ``array`` before
+    :attr:`before` that a cursor's window there leaves out (:attr:`skipped`), and the array."""
     _own: tuple[ContextCache, _Found, int, int] | None = field(
         default=None, init=False, repr=False, compare=False
     )
@@ -112,8 +115,10 @@ class NoteContext:
     @property
     def skipped(self) -> int:
         """Elements of the cursor's array that a long line's window left out before the notes
-        read (none elsewhere, nor in a warm-up's contexts, which have no cursor)."""
-        return self.local.skipped if self.local is not None else 0
+        read (none elsewhere; in a warm-up's context, which has no cursor, its :attr:`gap`)."""
+        if self.local is not None:
+            return self.local.skipped
+        return self.gap[0] if self.gap is not None else 0
 
     @property
     def lead(self) -> str:
@@ -299,14 +304,18 @@ class NoteContext:
         skipped = self.skipped
         if not skipped:
             return 0.0
-        array = self.local.ctx.array
         beats: Beats | None = None
-        if self.reading is not None:
-            identity = (array.kind, array.voice, array.section, array.name)
-            twin = self.reading.by_identity.get(identity)
-            beats = twin.durations if twin is not None else None
-        if beats is None and self.local.ctx.durations is not None:
-            beats = Beats.of(self.local.ctx.durations)
+        if self.local is None:
+            assert self.gap is not None
+            beats = self.gap[1].durations  # (the reading's own array)
+        else:
+            array = self.local.ctx.array
+            if self.reading is not None:
+                identity = (array.kind, array.voice, array.section, array.name)
+                twin = self.reading.by_identity.get(identity)
+                beats = twin.durations if twin is not None else None
+            if beats is None and self.local.ctx.durations is not None:
+                beats = Beats.of(self.local.ctx.durations)
         if beats is None:
             beats = Beats(np.zeros(0), scalar=False)  # every duration unknown: the default
         return beats.beats_before(skipped, cache.model)

@@ -805,11 +805,12 @@ class ArraySummary:
             for pitch in self.pitches.tolist()
         ]
 
-    def events(self) -> list[Event]:
-        """The array's events, as :meth:`NoteArray.events` gives them."""
+    def events(self, start: int = 0, stop: int | None = None) -> list[Event]:
+        """The array's events (``start:stop`` of them), as :meth:`NoteArray.events` gives
+        them."""
         out: list[Event] = []
-        beats = self.event_beats
-        for pitch, beat in zip(self.pitches.tolist(), beats.tolist(), strict=True):
+        pitches, beats = self.pitches[start:stop], self.event_beats[start:stop]
+        for pitch, beat in zip(pitches.tolist(), beats.tolist(), strict=True):
             p = None if pitch != pitch else (int(pitch) if pitch.is_integer() else pitch)
             out.append(shared(p, None if beat != beat else beat))
         return out

@@ -63,7 +63,9 @@ from .warm_up import (
     advance,
     note_voice,
     prepare_voices,
+    short_states,
     warm_sections,
+    warm_short_reads,
     warm_stride,
 )
 
@@ -574,8 +576,9 @@ class NotegenServer(LanguageServer):
             if self.engine_for(uri).cache is cache
             for numbers in reading.sections.values()
         )
+        max_context = self.settings.maxContext
         stops = sum(
-            warm_stride(reading, self.settings.maxContext)[1]
+            warm_stride(reading, max_context)[1] + short_states(reading, max_context)
             for uri, reading in self.readings.items()
             if self.engine_for(uri).cache is cache
         )
@@ -663,6 +666,17 @@ class NotegenServer(LanguageServer):
                 )
                 if self.readings.get(uri) is not reading:
                     return
+        # then the short reads' states deep in long arrays (after every section's start: those
+        # serve every cursor of a section, these a cursor's last notes)
+        await _after_children(engine)
+        if self.readings.get(uri) is not reading or cache is None or engine.cache is not cache:
+            return
+        await engine.run_trips(
+            functools.partial(advance, warm_short_reads(reading, cache, max_context)),
+            lambda: self.readings.get(uri) is reading,
+        )
+        if self.readings.get(uri) is not reading:
+            return
         voices = self.voices_completed.get(uri)
         if voices and cache is not None and cache.model.cond_dim:
             tables = prepare_voices(reading, voices, cache.model)

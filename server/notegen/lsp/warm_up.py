@@ -13,7 +13,7 @@ import numpy as np
 
 from notegen.melody import Event
 
-from .context import STOP_EVERY, NoteContext
+from .context import LONG_ARRAY, LONG_NETWORK, STOP_EVERY, NoteContext
 from .documents import ArraySummary, Reading
 
 WARM_ROWS = 8
@@ -27,6 +27,12 @@ SECTION_STATES = 2
 window starts a cursor in it may have)."""
 WARM_STOPS = 4096
 """Most states a warm-up keeps inside arrays (:func:`warm_stride`), ~7 kB each."""
+SHORT_STATES = 4096
+"""Most states a warm-up keeps for the network's short reads deep in long arrays
+(:func:`warm_short_reads`), ~7 kB each: the 200,000-note one-line array has ~3,100."""
+SHORT_ROWS = 1
+"""Short reads primed together: each looks up its start (a model call) before the first
+yield."""
 WARM_BUDGET_S = 0.001
 """Work per trip of the warm-up to the inference thread: what a completion may wait for. A
 trip makes whole model calls, at least one (:data:`WARM_SPAN` events a row, ~1.2 ms): this is
@@ -134,16 +140,7 @@ def warm_sections(
     """
 
     def context(array: ArraySummary, before: list[Event]) -> tuple[np.ndarray, list[int], Any]:
-        return NoteContext(
-            local=None,  # type: ignore[arg-type]
-            earlier=reading.earlier_sections(array),
-            before=before,
-            reading=reading,
-            spelling=reading.style,
-            numeric=False,
-            max_context=max_context,
-            setting=reading.setting(array.voice) if array.kind == "voice" else None,
-        ).context(cache)
+        return _context(reading, array, before, max_context).context(cache)
 
     requests: list[tuple[np.ndarray, list[int], Any]] = []
     for array in arrays:
@@ -190,3 +187,133 @@ def _stop_requests(
         keep = [m for m in marks if m <= head or (m - head) % stride == 0]
         last[-head] = (ids, [*keep, len(ids)], setting)
     return list(last.values())
+
+
+def _context(
+    reading: Reading,
+    array: ArraySummary,
+    before: list[Event],
+    max_context: int,
+    gap: int = 0,
+) -> NoteContext:
+    """The context of a cursor after ``before`` in ``array`` (after ``gap`` elements of it
+    left out before them, as a long line's window leaves them), with no cursor."""
+    return NoteContext(
+        local=None,  # type: ignore[arg-type]
+        earlier=reading.earlier_sections(array),
+        before=before,
+        reading=reading,
+        spelling=reading.style,
+        numeric=False,
+        max_context=max_context,
+        setting=(
+            reading.setting(array.voice)
+            if array.kind == "voice" and array.voice is not None
+            else None
+        ),
+        gap=(gap, array) if gap else None,
+    )
+
+
+def reads_short(notes: int, max_context: int) -> bool:
+    """Whether cursors late in an array of ``notes`` notes have the network read their
+    last notes only (:meth:`NoteContext.reads_short`)."""
+    return notes > max_context * LONG_ARRAY
+
+
+def long_arrays(reading: Reading, max_context: int) -> list[ArraySummary]:
+    """The arrays of ``reading`` deep in which cursors have the network read short (note
+    arrays only: a ``play`` run's cursor reads its loop's notes in play order)."""
+    return [
+        array
+        for array in reading.summaries
+        if array.kind != "play" and reads_short(len(array.pitches), max_context)
+    ]
+
+
+def short_states(reading: Reading, max_context: int) -> int:
+    """At most how many states :func:`warm_short_reads` keeps for ``reading``: one per
+    short start (every half of :data:`LONG_NETWORK` notes) of each long array."""
+    half = LONG_NETWORK // 2
+    count = sum(len(a.pitches) // half for a in long_arrays(reading, max_context))
+    return min(count, SHORT_STATES)
+
+
+def warm_short_reads(
+    reading: Reading,
+    cache: Any,
+    max_context: int,
+    budget: int = SHORT_STATES,
+) -> Generator[None, None, None]:
+    """Keep, for each place deep in a long array where the network starts a short read
+    (from ``<bos>``, every half of :data:`LONG_NETWORK` notes), the state that read reaches
+    at its last stop within half of :data:`LONG_NETWORK` notes. A cursor there reads on from
+    it: at most ~64 notes instead of 64-127, so a new place in the 200,000-note one-line
+    array has the network read ~32 notes instead of ~96 (no state was kept inside such
+    arrays: :func:`keeps_stops`). A generator that yields after each cursor's context and
+    each model call; at most ``budget`` states.
+
+    Each start's context is that of a cursor as the server reads it (its window's notes,
+    the elements before them left out), so that the states' keys are that cursor's: where
+    the voice's durations do not add up exactly in floating point, a cursor whose window
+    splits the sum elsewhere may not find them."""
+    left = budget
+    for array in long_arrays(reading, max_context):
+        notes = len(array.pitches)
+        # where in the array a short read starts → (the stop kept, the request keeping it)
+        best: dict[int, tuple[int, tuple[np.ndarray, list[int], Any, int]]] = {}
+        for cursor in [*_last_cursors(reading, array, max_context), notes + LONG_NETWORK]:
+            if cursor <= notes:
+                gap = max(0, cursor - max_context)
+                nc = _context(reading, array, array.events(gap, cursor), max_context, gap)
+                ids, marks, setting = nc.context(cache)
+                start, _ = nc.read_plan(cache, ids, marks, setting)
+                stops = [m - start for m in marks if start < m < start + LONG_NETWORK]
+                if start > 0 and stops:
+                    begins = cursor - (len(ids) - start)
+                    end = start + min(stops, key=_most_read)
+                    known = best.get(begins)
+                    if known is None or _most_read(end - start) < _most_read(known[0]):
+                        best[begins] = (end - start, (ids[:end], [end], setting, start))
+                yield
+            # the starts no later cursor reads from, primed a few at a time
+            done = [b for b in best if b < cursor - LONG_NETWORK]
+            while len(done) >= SHORT_ROWS or (done and cursor > notes):
+                part = [best.pop(b)[1] for b in done[:SHORT_ROWS]][:left]
+                del done[:SHORT_ROWS]
+                left -= len(part)
+                yield from cache.prime_steps(part, WARM_SPAN)
+                if left <= 0:
+                    return
+
+
+def _last_cursors(reading: Reading, array: ArraySummary, max_context: int) -> list[int]:
+    """Cursors of ``array`` (notes before them) that see every short start a cursor deep in
+    it has: the last of each run of cursors whose network starts at one place.
+
+    A cursor's window starts every half window of its voice's notes, or at the next section
+    start after that (:meth:`NoteContext.context`); from the window's start its network
+    starts every half of :data:`LONG_NETWORK` notes, and the last cursor of each start is
+    that many notes less one past a multiple of it from the window's start. Every cursor
+    of the kind would see them all, at ~0.1 ms a context."""
+    half = LONG_NETWORK // 2
+    earlier = [len(a.pitches) for a in reading.earlier_sections(array)]
+    bounds = np.cumsum([0, *earlier])
+    prefix = int(bounds[-1])
+    notes = len(array.pitches)
+    first = int(max_context * LONG_ARRAY) + 1
+    anchors = {0, *(int(b) for b in bounds if b > prefix + first - max_context)}
+    found = {notes} if notes >= first else set()
+    for anchor in anchors:
+        offset = (half - 1 - (prefix - anchor)) % half  # (prefix + c - anchor) % half == half - 1
+        found.update(range(first + (offset - first) % half, notes + 1, half))
+    return sorted(found)
+
+
+def _most_read(stop: int) -> int:
+    """The most notes a cursor's network reads where a short read's state ``stop`` notes
+    after its start is kept: cursors read 64-127 notes from that start (:data:`LONG_NETWORK`)
+    and step on from the state, or read from the start those before it. A voice's stops
+    fall every 32 notes of its array, not always at 64 (its earlier sections' lengths)."""
+    half = LONG_NETWORK // 2
+    return max(stop - 1 if stop > half else 0, LONG_NETWORK - 1 - stop)
