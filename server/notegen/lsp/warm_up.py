@@ -31,8 +31,9 @@ SHORT_STATES = 4096
 """Most states a warm-up keeps for the network's short reads deep in long arrays
 (:func:`warm_short_reads`), ~7 kB each: the 200,000-note one-line array has ~3,100."""
 SHORT_ROWS = 1
-"""Short reads primed together: each looks up its start (a model call) before the first
-yield."""
+"""Short reads primed together. Each looks up its start (a model call, its keys' rows) before
+the first yield: four together made that step 6-8 ms (one row a call either way on the
+quantized network)."""
 WARM_BUDGET_S = 0.001
 """Work per trip of the warm-up to the inference thread: what a completion may wait for. A
 trip makes whole model calls, at least one (:data:`WARM_SPAN` events a row, ~1.2 ms): this is
@@ -247,11 +248,11 @@ def warm_short_reads(
 ) -> Generator[None, None, None]:
     """Keep, for each place deep in a long array where the network starts a short read
     (from ``<bos>``, every half of :data:`LONG_NETWORK` notes), the state that read reaches
-    at its last stop within half of :data:`LONG_NETWORK` notes. A cursor there reads on from
-    it: at most ~64 notes instead of 64-127, so a new place in the 200,000-note one-line
-    array has the network read ~32 notes instead of ~96 (no state was kept inside such
-    arrays: :func:`keeps_stops`). A generator that yields after each cursor's context and
-    each model call; at most ``budget`` states.
+    at one of its stops (:func:`_most_read`): 64 notes on where the array's stops fall so. A
+    cursor there reads on from it, at most ~64 notes instead of 64-127: a new place in the
+    200,000-note one-line array has the network read ~32 notes instead of ~96 (no state was
+    kept inside such arrays: :func:`keeps_stops`). A generator that yields after each
+    cursor's context and each model call; at most ``budget`` states.
 
     Each start's context is that of a cursor as the server reads it (its window's notes,
     the elements before them left out), so that the states' keys are that cursor's: where
