@@ -80,18 +80,48 @@ async def test_closing_the_document_forgets_what_was_read_ahead_for_it(ls):
     assert URI not in ls.read_ahead_of and URI not in ls.typed_at
 
 
-async def test_deep_in_a_long_array_nothing_is_read_ahead(ls):
-    """Past half a window of its own array's notes, a cursor's network reads its last notes
-    only (``NoteContext.reads_short``): the window's move costs it nothing to read ahead."""
-    line = "a2=[" + ",".join(NOTES[(i * 5) % 8] for i in range(300)) + "]"
+def open_line(ls: srv.NotegenServer, notes: int) -> tuple[DocumentView, list[int]]:
+    """A one-line array of ``notes`` notes open and read: its view and its commas."""
+    line = "a2=[" + ",".join(NOTES[(i * 5) % 8] for i in range(notes)) + "]"
     view = DocumentView("file:///line.rb", 1, line)
     ls.views["file:///line.rb"] = view
     ls.readings["file:///line.rb"] = Reading(1, view.arrays(), infer_style(line))
-    commas = [i for i, ch in enumerate(line) if ch == ","]
+    return view, [i for i, ch in enumerate(line) if ch == ","]
+
+
+async def test_deep_in_a_long_array_typing_reads_the_next_window_ahead(ls):
+    """Past half a window of its own array's notes, a cursor's network reads its last notes
+    only (``NoteContext.reads_short``), from a start that moves every 64 notes; where the
+    window's start moves onto that start (note 384 of the line) the cursor reads its new
+    window whole, 128 notes, as other keys. Read ahead: from there to the cursor, its stops
+    kept."""
+    view, commas = open_line(ls, 420)
     loop = asyncio.get_running_loop()
-    for after in (249, 250):  # typing, the window's start moving at note 257
+    cache = ls.engine.cache
+    for after in (378, 379):  # typing: the window moves from note 128 to note 256 at 384
         nc = note_context(view, 0, commas[after - 1] + 1, ls.readings["file:///line.rb"], 256)
-        assert nc is not None and nc.reads_short() and nc.ahead(ls.engine.cache, 16) is not None
+        assert nc is not None and nc.reads_short()
         await loop.run_in_executor(ls.engine.executor, ls.read_ahead, "file:///line.rb", nc)
     await asyncio.sleep(0)
-    assert ls.reading_ahead is None and ls.read_ahead_of == {}
+    assert ls.reading_ahead is not None
+    await asyncio.wait_for(ls.reading_ahead, 30)
+    start, (ids, _, setting) = nc.short_ahead(cache, srv.LOOK_AHEAD)
+    assert start == 0 and len(ids) == 379 - 256  # the new window, up to the cursor
+    assert cache.cached(ids, setting) and cache.cached(ids[:32], setting)
+
+
+async def test_deep_in_a_long_array_typing_reads_the_next_short_start_ahead(ls):
+    """At note 256 of the line the network's read moves from note 128 to note 192: read
+    ahead from there to the cursor, once (the keystroke at 256 steps on from it)."""
+    view, commas = open_line(ls, 300)
+    loop = asyncio.get_running_loop()
+    for after in (249, 250, 251):
+        nc = note_context(view, 0, commas[after - 1] + 1, ls.readings["file:///line.rb"], 256)
+        assert nc is not None and nc.reads_short()
+        await loop.run_in_executor(ls.engine.executor, ls.read_ahead, "file:///line.rb", nc)
+        await asyncio.sleep(0)
+        if after == 250:
+            first = ls.reading_ahead
+    assert first is not None and ls.reading_ahead is first  # (251: read already)
+    await asyncio.wait_for(first, 30)
+    assert ls.read_ahead_of["file:///line.rb"][-2:] == ("short", 192)

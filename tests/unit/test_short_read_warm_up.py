@@ -5,12 +5,11 @@ new place there reads at most ~64 notes instead of up to 127: what it is offered
 
 from __future__ import annotations
 
-import asyncio
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from fixtures.server_reading import read_and_warm
 from lsprotocol import types
 from notegen.lsp import completion, warm_up
 from notegen.lsp import server as srv
@@ -198,12 +197,7 @@ async def test_the_server_warms_the_short_reads_after_a_reading(ls, monkeypatch)
     """... and makes room for their states in its cache (beside its default room: here 8)."""
     monkeypatch.setattr(ContextCache, "CAPACITY", 8)
     uri = "file:///line.rb"
-    ls.workspace.put_text_document(
-        types.TextDocumentItem(uri=uri, language_id="ruby", version=1, text=LINE)
-    )
-    ls.protocol.last_message = time.monotonic() - 1.0
-    await ls._read_and_publish(uri)
-    await asyncio.wait_for(ls.warmers[uri], 60)
+    await read_and_warm(ls, uri, LINE)
     cache = ls.engine.cache
     assert cache is not None and cache.capacity == 10 + 8 // 8  # (the default room: 8)
     view = ls.view(uri)
@@ -218,3 +212,53 @@ async def test_the_server_warms_the_short_reads_after_a_reading(ls, monkeypatch)
     assert sum(steps) == 116 - 64
     where = types.Range(types.Position(line, character), types.Position(line, character))
     assert completion.complete(ls.engine, nc, Settings(phraseLength=1), where)
+
+
+def typed(text: str, notes: int, count: int) -> str:
+    """``text`` with ``count`` notes typed after note ``notes`` of its one line."""
+    line, character = cursor(text, 0, notes)
+    offset = sum(len(x) + 1 for x in text.split("\n")[:line]) + character
+    return text[:offset] + ":D4," * count + text[offset:]
+
+
+def test_typing_toward_a_move_of_the_short_start_reads_the_new_start_ahead(engine, monkeypatch):
+    """440 notes into the line the network reads from note 320 (the window starts at 256);
+    at 448 its read starts at 384: the keystroke there read 64 notes from <bos>. Read ahead
+    at 440, from 384 to the cursor, the keystrokes after it step on from there."""
+    view, reading = read(LINE)
+    engine.cache = cache = ContextCache(engine.model)
+    nc = note_context(view, *cursor(LINE, 0, 440), reading, 256)
+    assert nc is not None and nc.reads_short()
+    ids, marks, setting = nc.context(cache)
+    assert nc.read_plan(cache, ids, marks, setting)[0] == 64  # from note 256 + 64
+
+    found = nc.short_ahead(cache, 16)
+
+    assert found is not None
+    start, (later, _, later_setting) = found
+    assert len(later) - start == 440 - 384  # the notes the next start reads up to the cursor
+    for _call in cache.prime_steps([(later, [len(later)], later_setting, start)], 8):
+        pass
+    text = typed(LINE, 440, 10)
+    steps = count_steps(monkeypatch, engine.model)
+    after = note_context(
+        DocumentView("file:///long.rb", 2, text), *cursor(text, 0, 450), reading, 256
+    )
+    assert after is not None
+    primed = after.prime(cache)
+    assert sum(steps) == 10  # the notes typed, not <bos> and 66
+    cold = ContextCache(engine.model)
+    again = note_context(
+        DocumentView("file:///long.rb", 2, text), *cursor(text, 0, 450), reading, 256
+    )
+    assert again is not None
+    np.testing.assert_allclose(
+        primed.pitch_logits, again.prime(cold).pitch_logits, rtol=1e-5, atol=1e-5
+    )
+
+
+def test_no_read_ahead_where_the_short_start_stays(engine):
+    view, reading = read(LINE)
+    nc = note_context(view, *cursor(LINE, 0, 400), reading, 256)
+    assert nc is not None and nc.reads_short()
+    assert nc.short_ahead(ContextCache(engine.model), 16) is None  # (it moves at 448)

@@ -8,6 +8,7 @@ import asyncio
 import time
 
 import pytest
+from fixtures.server_reading import read_and_warm
 from lsprotocol import types
 from notegen.lsp import server as srv
 
@@ -58,11 +59,5 @@ async def test_with_no_child_job_the_warm_up_runs_to_its_end(ls, monkeypatch):
     monkeypatch.setattr(
         srv, "warm_sections", lambda *a, **k: rounds.append(1) or warm_sections(*a, **k)
     )
-    uri = "file:///piece.rb"
-    ls.workspace.put_text_document(
-        types.TextDocumentItem(uri=uri, language_id="ruby", version=1, text=PIECE)
-    )
-    ls.protocol.last_message = time.monotonic() - 1.0
-    await ls._read_and_publish(uri)
-    await asyncio.wait_for(ls.warmers[uri], 30)
+    await read_and_warm(ls, "file:///piece.rb", PIECE, 30)
     assert rounds

@@ -206,6 +206,37 @@ class NoteContext:
                 return None if later == start else (later, (ids, marks, setting))
         return None
 
+    def short_ahead(self, cache: ContextCache, within: int) -> tuple[int, _Found] | None:
+        """As :meth:`ahead` where the network reads short (:meth:`reads_short`): where in the
+        context its read starts once up to ``within`` more notes are typed at the cursor, if
+        that start moves meanwhile, with the context of the notes before the cursor then
+        (the network reads from the start to the cursor: the notes typed come after). 0
+        where the window's start moves too and the cursor then reads its window whole.
+
+        The start moves every half of its notes typed (:data:`LONG_NETWORK`): the keystroke
+        that moves it read ~64 notes from ``<bos>`` (~2 ms), once every 64 keystrokes deep
+        in a long array (128 notes, once every 128, where the window moves too). Read ahead,
+        that keystroke steps on from the cursor's place."""
+        ids, _, _ = self.context(cache)
+        own = self._own
+        assert own is not None
+        n = own[3] + self.skipped
+        window, short = trim_context(n, self.max_context), self._short_notes()
+        now = trim_context(len(ids), short)
+        for more in range(1, within + 1):
+            if trim_context(n + more, self.max_context) == window and (
+                trim_context(len(ids) + more, short) == now
+            ):
+                continue
+            _, _, later, marks, setting = self._window(cache, (), more)
+            start = trim_context(len(later) + more, short)
+            # (the same notes read the same way: from <bos> short, or whole from the window's)
+            same = len(later) - start == len(ids) - now and (start == 0) == (now == 0)
+            if start < len(later) and not same:
+                return start, (later, marks, setting)
+            return None
+        return None
+
     def _window(
         self, cache: ContextCache, extra: Sequence[Event], ahead: int
     ) -> tuple[int, int, np.ndarray, list[int], Setting | None]:
@@ -350,12 +381,15 @@ class NoteContext:
         keeps its states soon, read in the whole window, and the short read's kept beside
         them (~7 kB each) left the soak's server 6-12 MB bigger."""
         if self.reads_short():
-            short = PROVISIONAL_NETWORK if self.reading is None else LONG_NETWORK
-            return trim_context(len(ids), short), marks
+            return trim_context(len(ids), self._short_notes()), marks
         start = trim_context(len(ids), LONG_NETWORK)
         if start == 0 or cache.reach(ids, marks, setting) >= start:
             return 0, marks
         return start, ()
+
+    def _short_notes(self) -> int:
+        """Notes a short read of the network reads at most (:meth:`reads_short`)."""
+        return PROVISIONAL_NETWORK if self.reading is None else LONG_NETWORK
 
     def reads_short(self) -> bool:
         """Whether the network reads the last notes of the context only: before the

@@ -588,32 +588,46 @@ class NotegenServer(LanguageServer):
     def read_ahead(self, uri: str, nc: NoteContext) -> None:
         """Where the window's start moves within :data:`LOOK_AHEAD` more notes typed at ``nc``
         (inference thread): the context of the notes before the cursor read from there, in
-        the background, in trips of :data:`AHEAD_BUDGET_S` (:meth:`NoteContext.ahead`). Once
-        per start and array, and only while typing goes on there (the last completion in
-        the document was in this array, at most :data:`TYPED_NOTES` notes before): after
-        jumps too, a tenth of the 200,000-note benchmark's places read a window that nobody
-        typed into, and the places after them waited for it."""
-        if nc.reads_short():
-            return  # (the network reads a short window there: nothing ahead)
+        the background, in trips of :data:`AHEAD_BUDGET_S` (:meth:`NoteContext.ahead`); where
+        the network reads short, where its read's start moves (:meth:`NoteContext.short_ahead`),
+        read from there to the cursor. Once per start and array, and only while typing goes
+        on there (the last completion in the document was in this array, at most
+        :data:`TYPED_NOTES` notes before): after jumps too, a tenth of the 200,000-note
+        benchmark's places read a window that nobody typed into, and the places after them
+        waited for it."""
         array = nc.local.ctx.array
         here = (array.kind, array.voice, array.section, array.name)
+        notes = len(nc.before) + nc.skipped  # (a long line's window keeps the last ones only)
         last = self.typed_at.get(uri)
-        self.typed_at[uri] = (here, len(nc.before))
-        if last is None or last[0] != here or not 0 < len(nc.before) - last[1] <= TYPED_NOTES:
+        self.typed_at[uri] = (here, notes)
+        if last is None or last[0] != here or not 0 < notes - last[1] <= TYPED_NOTES:
             return  # not typing on here: a jump (a tenth of them lands this near a move)
         engine = self.engine_for(uri)
         cache, loop = engine.cache, self.loop
         if cache is None or loop is None:
             return
-        found = nc.ahead(cache, LOOK_AHEAD)
-        if found is None:
-            return
-        start, (ids, marks, setting) = found
-        key = (*here, start)
-        if self.read_ahead_of.get(uri) == key or cache.cached(ids, setting):
+        request: tuple[Any, ...]
+        if nc.reads_short():
+            short = nc.short_ahead(cache, LOOK_AHEAD)
+            if short is None:
+                return
+            start, (ids, marks, setting) = short
+            key: tuple[Any, ...] = (*here, "short", notes - (len(ids) - start))
+            # (its end kept: typing steps on; a whole window read keeps its stops too)
+            request = (ids, [*(marks if start == 0 else ()), len(ids)], setting, start)
+        else:
+            found = nc.ahead(cache, LOOK_AHEAD)
+            if found is None:
+                return
+            start, (ids, marks, setting) = found
+            key = (*here, start)
+            if cache.cached(ids, setting):
+                return
+            request = (ids, marks, setting)
+        if self.read_ahead_of.get(uri) == key:
             return
         self.read_ahead_of[uri] = key
-        steps = cache.prime_steps([(ids, marks, setting)], WARM_SPAN)
+        steps = cache.prime_steps([request], WARM_SPAN)
         trip = functools.partial(advance, steps, AHEAD_BUDGET_S)
 
         def start_trips() -> None:
