@@ -262,3 +262,12 @@ def test_no_read_ahead_where_the_short_start_stays(engine):
     nc = note_context(view, *cursor(LINE, 0, 400), reading, 256)
     assert nc is not None and nc.reads_short()
     assert nc.short_ahead(ContextCache(engine.model), 16) is None  # (it moves at 448)
+
+
+def test_the_stop_kept_bounds_every_cursor_s_read():
+    """Cursors read 64-127 notes from a start; of the two stops 32 apart within reach, the one
+    kept leaves at most 79 to read (stops at 48 and 80), 63 where a stop falls at 64."""
+    most = warm_up._most_read
+    assert most(64) == 63
+    assert max(min(most(p), most(p + 32)) for p in range(33, 65)) == most(48) == 79
+    assert most(74) == 73 and most(42) == 85  # (the sectioned voice's: 74 kept)

@@ -315,6 +315,7 @@ def _most_read(stop: int) -> int:
     """The most notes a cursor's network reads where a short read's state ``stop`` notes
     after its start is kept: cursors read 64-127 notes from that start (:data:`LONG_NETWORK`)
     and step on from the state, or read from the start those before it. A voice's stops
-    fall every 32 notes of its array, not always at 64 (its earlier sections' lengths)."""
+    fall every 32 notes of its array, not always at 64 (its earlier sections' lengths): of
+    the two within reach, the better leaves at most 79 (stops at 48 and 80)."""
     half = LONG_NETWORK // 2
     return max(stop - 1 if stop > half else 0, LONG_NETWORK - 1 - stop)
