@@ -1,7 +1,9 @@
 """The warm-up after a whole-file reading: the model's state at every section start (and
-every few notes inside long arrays), and the experts' tables of the voices completed in lately,
-read in the background one short step at a time, so that a completion anywhere in the file
-reads only the notes before its cursor in its own array."""
+every few notes inside arrays of up to half a window), then deep in longer arrays a state of
+each of the network's short reads (:func:`warm_short_reads`), and the experts' tables of the
+voices completed in lately, read in the background one short step at a time, so that a
+completion anywhere in the file reads only the notes before its cursor in its own array, and
+deep in a long array at most 79 of them (:func:`_most_read`)."""
 
 from __future__ import annotations
 
