@@ -399,7 +399,7 @@ class NoteContext:
         that many; the 400-loop benchmark document's ~300 do."""
         if self.reading is None:
             return True
-        return len(self.before) + self.skipped > self.max_context * LONG_ARRAY
+        return deep_in_long_array(len(self.before) + self.skipped, self.max_context)
 
     def prime(self, cache: ContextCache, extra: Sequence[Event] = ()) -> Primed:
         ids, marks, setting = self.context(cache, extra)
@@ -456,6 +456,14 @@ LONG_ARRAY = 0.5
 reads the last :data:`LONG_NETWORK` notes of its context once the document is read. The
 warm-up keeps no state inside such arrays (``warm_up.keeps_stops``): each new place there
 read its whole window (128-256 notes) from nothing, 10-15 ms in a 200,000-note line."""
+
+
+def deep_in_long_array(notes: int, max_context: int) -> bool:
+    """Whether a cursor after ``notes`` notes of its own array is past :data:`LONG_ARRAY` of
+    ``max_context`` (where, once the document is read, its network reads short)."""
+    return notes > max_context * LONG_ARRAY
+
+
 LONG_NETWORK = 128
 """Notes the network reads (the last, from a start that moves every half of them) at a cursor
 deep in a long array once the document is read, from ``<bos>`` in the setting of a voice that

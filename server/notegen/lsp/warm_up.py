@@ -15,7 +15,7 @@ import numpy as np
 
 from notegen.melody import Event
 
-from .context import LONG_ARRAY, LONG_NETWORK, STOP_EVERY, NoteContext
+from .context import LONG_ARRAY, LONG_NETWORK, STOP_EVERY, NoteContext, deep_in_long_array
 from .documents import ArraySummary, Reading
 
 WARM_ROWS = 8
@@ -218,19 +218,13 @@ def _context(
     )
 
 
-def reads_short(notes: int, max_context: int) -> bool:
-    """Whether cursors late in an array of ``notes`` notes have the network read their
-    last notes only (:meth:`NoteContext.reads_short`)."""
-    return notes > max_context * LONG_ARRAY
-
-
 def long_arrays(reading: Reading, max_context: int) -> list[ArraySummary]:
     """The arrays of ``reading`` deep in which cursors have the network read short (note
     arrays only: a ``play`` run's cursor reads its loop's notes in play order)."""
     return [
         array
         for array in reading.summaries
-        if array.kind != "play" and reads_short(len(array.pitches), max_context)
+        if array.kind != "play" and deep_in_long_array(len(array.pitches), max_context)
     ]
 
 

@@ -669,12 +669,7 @@ class ContextCache:
                 for r, row in enumerate(part):
                     if row.done == row.points[0]:
                         if len(row.points) > 1:  # passed on the way: as in prime_ids
-                            history = row.ids[: row.done]
-                            time = self.model.beats_of(history % self.vd)
-                            passed = Primed(
-                                row.state, pl[r], dl[r], row.done, history, time, raw=True
-                            )
-                            self._store(row.keys[row.done], passed)
+                            self._store(row.keys[row.done], self._raw(row, pl[r], dl[r]))
                             row.points.pop(0)
                             still.append(row)
                             continue
@@ -686,17 +681,23 @@ class ContextCache:
                     # yield of its own: a warm-up's 16 rows that end together were one
                     # 15-35 ms step, and a completion asked meanwhile waited for all of it.
                     yield
-                    history = row.ids[: row.done]
-                    time = self.model.beats_of(history % self.vd)
                     if row.space:  # (as the network left it: each cursor serves its own)
-                        primed = Primed(row.state, pl[r], dl[r], row.done, history, time, raw=True)
+                        primed = self._raw(row, pl[r], dl[r])
                     else:
+                        history = row.ids[: row.done]
+                        time = self.model.beats_of(history % self.vd)
                         primed = self.served(pl[r], dl[r], history, row.setting, row.state, time)
                     self._store(row.keys[row.done], primed, tail=not row.end_kept)
                     out[row.slot] = primed
                 yield
             rows = still
         return [p for p in out if p is not None]
+
+    def _raw(self, row: _Row, pitch_logits: np.ndarray, dur_logits: np.ndarray) -> Primed:
+        """``row``'s state where it is now, as the network left it (not served)."""
+        history = row.ids[: row.done]
+        time = self.model.beats_of(history % self.vd)
+        return Primed(row.state, pitch_logits, dur_logits, row.done, history, time, raw=True)
 
     def _rows_per_call(self, rows: int) -> int:
         """How many of ``rows`` contexts :meth:`prime_steps` reads between two yields: all of
