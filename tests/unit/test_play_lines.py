@@ -376,3 +376,47 @@ def test_ghost_after_a_typed_sleep_keeps_it_and_writes_the_next_lines(engine):
     first, *rest = ghost.split("\n")
     assert first == "1"  # not replaced by a longer duration that starts with 1
     assert rest[0].startswith("  play :")
+
+
+def _region_line_by_line(view: DocumentView, line: int) -> tuple[int, int]:
+    """:meth:`DocumentView.statement_region` as it read the lines one by one."""
+    from notegen.lsp.documents import _RUN_WORDS, STATEMENT_LINES, STATEMENT_NEXT, STATEMENT_STEP
+
+    first = line - STATEMENT_LINES
+    first = max(0, first - first % STATEMENT_STEP)
+    opened = first == 0
+    for k in range(line - 1, first - 1, -1):
+        text = view.line_text(k)
+        if text[:1].strip() and not text.startswith(_RUN_WORDS):
+            first, opened = k, True
+            break
+    last = min(view.line_count - 1, line + (STATEMENT_LINES if opened else STATEMENT_NEXT))
+    for k in range(line + 1, last + 1):
+        text = view.line_text(k)
+        if text[:1].strip() and not text.startswith(_RUN_WORDS):
+            last = k
+            break
+    return first, last
+
+
+def test_the_block_around_a_cursor_is_found_as_reading_line_by_line_finds_it():
+    # one search of the lines' text finds the lines that open and close the block; line
+    # ends \n, \r\n and a lone \r, indents of tabs and other spaces, top-level runs, comments
+    import random
+
+    pieces = [
+        "  play 60", "  sleep 1", "play 62", "sleep 0.5", "live_loop :a do", "end", "",
+        "\tplay 64", "\u00a0play 65", "\x0cend", "# note", "use_bpm 90", "sample :bd",
+        "synth :beep, note: 60", "4.times do", "  end", "x = 1", "define :d do",
+    ]  # fmt: skip
+    rng = random.Random(11)
+    checked = 0
+    for _ in range(150):
+        ends = rng.choice(["\n", "\r\n", "\n", "\r"])
+        count = rng.randrange(1, 400)
+        text = ends.join(rng.choice(pieces) for _ in range(count)) + rng.choice(["", ends])
+        view = DocumentView("file:///t.rb", 1, text)
+        for line in rng.sample(range(view.line_count), min(12, view.line_count)):
+            assert view.statement_region(line) == _region_line_by_line(view, line), (ends, line)
+            checked += 1
+    assert checked > 1000

@@ -228,3 +228,61 @@ def test_a_run_of_blank_or_comment_lines_is_read_once(blank: str):
     _Reads.reads = 0
     assert len(_statements(doc)) == 2
     assert _Reads.reads < 10 * len(doc.sig)
+
+
+STATEMENT_PIECES = [
+    "play :e4",
+    "play 60",
+    "play 60.5",
+    "play :r",
+    "play :zz9",
+    "play :E4",
+    "sleep 0.25",
+    "sleep 1",
+    "sleep :e4",
+    "sleep 1e3",
+    "play :c4; sleep 1",
+    "play 60 # a comment",
+    "play :e4 if one_in(2)",
+    "play :e4,\n  release: 2",
+    "sleep \\\n  0.5",
+    "play notes.tick",
+    "notes = (ring :e4, :g4)",
+    "key = :e3",
+    "play key",
+    "s = play 60",
+    "use_bpm 120",
+    "sample :bd_haus",
+    "live_loop :a do",
+    "4.times do",
+    "in_thread do",
+    "end",
+    "define :play do",
+    "define :sleep do",
+    "play",
+    "sleep",
+    "tick",
+    "",
+    "# play :c4",
+]
+
+
+def test_plain_play_and_sleep_lines_read_as_the_general_reader_reads_them(monkeypatch):
+    # `play :e4` / `sleep 0.25`, two tokens, take a shorter way through the reader (a long
+    # block of them is read on every keystroke); every document of mixed statements, blocks,
+    # names, ticks and a `define :play` reads the same with it and without it
+    import random
+
+    from notegen.sonicpi import statements
+
+    rng = random.Random(7)
+    documents = [
+        "\n".join(rng.choice(STATEMENT_PIECES) for _ in range(rng.randrange(1, 40)))
+        for _ in range(400)
+    ]
+    documents.append(LOOP)
+    fast = [runs(text) for text in documents]
+    monkeypatch.setattr(statements, "_plain_line", lambda *args: None)
+    general = [runs(text) for text in documents]
+    assert fast == general
+    assert sum(len(r) for r in fast) > 200  # (the documents hold runs to compare)

@@ -574,17 +574,20 @@ def _is_note_symbol(value: str) -> bool:
 def _bare_lines(doc: _Doc) -> list[NoteArray]:
     """Top-level lines made only of note symbols and commas, with at least one comma."""
     out: list[NoteArray] = []
-    depth_zero = _top_level_mask(doc)
-    line: list[int] = []
-    for i, tok in enumerate([*doc.sig, Token("nl", len(doc.text), len(doc.text), "")]):
-        if tok.kind != "nl":
-            line.append(i)
+    depth_zero: list[bool] | None = None  # (made once a line starts with a symbol)
+    sig = doc.sig
+    n = len(sig)
+    start = 0
+    for i in range(n + 1):
+        if i < n and sig[i].kind != "nl":
             continue
-        if line:
-            arr = _bare_line(doc, line, depth_zero)
+        if i > start and sig[start].kind == "sym":  # (a line of anything else is no bare line)
+            if depth_zero is None:
+                depth_zero = _top_level_mask(doc)
+            arr = _bare_line(doc, list(range(start, i)), depth_zero)
             if arr is not None:
                 out.append(arr)
-        line = []
+        start = i + 1
     return out
 
 

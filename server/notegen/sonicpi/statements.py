@@ -60,6 +60,7 @@ _CONTINUE_AFTER = frozenset(
     [",", "+", "-", "*", "/", "%", "=", "(", "[", "{", "|", "&&", "||", "=>", "\\", ".", "&."]
 )
 _MODIFIERS = frozenset(["if", "unless", "while", "until"])
+_PLAIN_ARGS = frozenset(["sym", "num"])
 SLOT_HEADS = ("play", "play_chord", "synth", "control", "sleep")
 """The statements that take a note or beats (a slot): the only ones :func:`_line` reads."""
 _INDENT_RE = re.compile(r"[ \t]*")
@@ -405,6 +406,23 @@ def _line(doc: _Doc, a: int, b: int, names: _Names) -> PlayLine | None:
     )
 
 
+def _plain_line(doc: _Doc, a: int, names: _Names, defines: dict[str, PlayBlock]) -> PlayLine | None:
+    """``play :e4``, ``play 60`` or ``sleep 0.25`` (the statement's two tokens at ``a``): the
+    line :func:`_line` reads there, without the checks a longer statement needs."""
+    head, arg = doc.sig[a], doc.sig[a + 1]
+    if head.kind != "ident" or arg.kind not in _PLAIN_ARGS or head.value in defines:
+        return None
+    text = doc.text
+    slot_at = head.end + 1 if head.end < len(text) and text[head.end] == " " else head.end
+    if head.value == "sleep":
+        beats = _beats(doc, a + 1, a + 2, slot_at, names)
+        return PlayLine("sleep", head.start, arg.end, beats.span, "sleep", beats=beats)
+    if head.value != "play":
+        return None
+    note = _note(doc, a + 1, a + 2, slot_at, names)
+    return PlayLine("play", head.start, arg.end, note.span, "play", note=note)
+
+
 def _count(names: _Names, doc: _Doc, a: int, b: int) -> None:
     if names.ticks is not None:
         names.ticks.count(doc, a, b)
@@ -695,6 +713,11 @@ def read_runs(doc: _Doc) -> list[PlayRun]:
         frame.lines = []
 
     for a0, b0 in statements:
+        if b0 - a0 == 2 and (plain := _plain_line(doc, a0, names, defines)) is not None:
+            frame = stack[-1]  # (a lone note or number ticks no ring: names.ticks unused)
+            frame.lines.append(plain)
+            frame.block.plays = True
+            continue
         for a, b in _split_do(doc, a0, b0):
             frame = stack[-1]
             names.ticks = frame.ticks
