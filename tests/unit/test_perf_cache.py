@@ -129,9 +129,12 @@ def test_background_priming_stops_after_every_short_call(model, monkeypatch):
     served = counted(monkeypatch, cache, "served")
     steps = cache.prime_steps([(cache.ids(ctx), []) for ctx in contexts], max_span=16)
     before = (0, 0)
-    for _ in steps:  # one model call or one context's experts per step, never more
-        assert len(calls) + served[0] - sum(before) == 1
+    work = []
+    for _ in steps:  # one context's lookup, one model call or one context's experts a step
+        work.append(len(calls) + served[0] - sum(before))
         before = (len(calls), served[0])
+    assert work[:2] == [0, 0]  # the two lookups (no model call: nothing cached, no setting)
+    assert all(done == 1 for done in work[2:])  # then never two calls in one step
     assert all(shape[1] <= 16 for shape in calls)
     assert served[0] == 2
     assert [cache.cached(cache.ids(ctx)) for ctx in contexts] == [True, True]
@@ -575,3 +578,36 @@ def test_a_keystroke_that_moves_the_window_s_start_reads_a_few_notes_once_read_a
     labels = [i.label for i in completion.complete(cold, fresh, settings, where)]
     assert labels == [i.label for i in items]
     assert cold_calls[:2] == [(1, 32), (1, 26)]  # (without it: the whole array)
+
+
+def test_a_setting_s_start_is_kept_as_the_network_left_it_and_served_when_asked(
+    tmp_path, monkeypatch
+):
+    # the warm-up keeps each section's start (<bos> in the section's setting) for its reads
+    # to go on from: one model call, no experts (served, each was ~4.5 ms of one warm-up
+    # step); a context that empty, asked later, is served then as a cold cache serves it
+    from fixtures.tiny_model import build_tiny_model
+    from notegen.model.conditioning import COND_DIM, Setting, VoiceTimes
+    from notegen.model.network import MelodyModel
+
+    card, _ = build_tiny_model(tmp_path, seed=3, conditioning=COND_DIM)
+    heard = MelodyModel.load(card)
+    bass = VoiceTimes.of([Event(p, 1.0) for p in [48, 43, 45, 41] * 8])
+    setting = Setting(others=(bass,)).later(2.0)
+    cache = ContextCache(heard)
+    calls = step_shapes(monkeypatch, heard)
+    served = counted(monkeypatch, cache, "served")
+    cache.keep_start(setting)
+    cache.keep_start(setting)  # kept: nothing made again
+    assert (len(calls), served[0]) == (1, 0)
+    ctx = melody(12, 1)
+    got = cache.prime_ids(cache.ids(ctx), (), setting)  # reads on from the kept start
+    assert len(calls) == 2 and served[0] == 1
+    empty = cache.prime_ids(cache.ids([]), (), setting)
+    cold = ContextCache(heard)
+    for mine, theirs in (
+        (got, cold.prime_ids(cold.ids(ctx), (), setting)),
+        (empty, cold.prime_ids(cold.ids([]), (), setting)),
+    ):
+        np.testing.assert_allclose(mine.pitch_logits, theirs.pitch_logits, atol=1e-5)
+        np.testing.assert_allclose(mine.dur_logits, theirs.dur_logits, atol=1e-5)

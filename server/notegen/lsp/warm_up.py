@@ -163,12 +163,12 @@ def warm_sections(
             ):
                 continue
             requests.append((ids, marks, setting))
-            cache.prime_ids(ids[:0], (), setting)  # the setting's start state (one model call)
+            cache.keep_start(setting)  # the setting's start state (one model call)
             yield  # a completion may run between two of these
         for ids, marks, setting in stops:
             if not cache.cached(ids, setting):
                 requests.append((ids, marks, setting))
-                cache.prime_ids(ids[:0], (), setting)
+                cache.keep_start(setting)
                 yield
     yield from cache.prime_steps(requests, WARM_SPAN)
 
