@@ -218,36 +218,6 @@ def test_a_completion_in_a_warmed_file_reads_only_its_own_array(engine, monkeypa
     assert calls == [] and [i.label for i in again] == [i.label for i in items]
 
 
-def test_the_warm_up_keeps_states_unserved_and_a_cursor_at_a_start_is_served_as_cold(
-    engine, monkeypatch
-):
-    # the warm-up keeps every section's start as the network left it (the experts made
-    # there were ~1.7 s of a 5.5 s warm-up of the 20,000-note piece, for the few cursors
-    # right at a start); a cursor there, or inside, ranks as with a cold cache
-    view = DocumentView("file:///w.rb", 1, DOC)
-    reading = Reading(1, view.arrays(), infer_style(DOC))
-    sections = [reading.voices[v][k] for v in (1, 2, 3) for k in range(4)]
-    served = counted(monkeypatch, engine.cache, "served")
-    for k in range(4):
-        for _call in warm_sections(reading, sections[k::4], engine.cache, 256):
-            pass
-    assert served[0] == 0
-    monkeypatch.undo()
-    lines = DOC.splitlines()
-    line = lines.index(next(t for t in lines if t.startswith("a2[3]=")))
-    settings = Settings()
-    for character in (lines[line].index("[", 4) + 1, lines[line].index(",") + 1):
-        warm = note_context(view, line, character, reading, settings.maxContext)
-        assert warm is not None
-        cold_engine = Engine()
-        cold_engine.load(engine.path).result()
-        cold = note_context(view, line, character, reading, settings.maxContext)
-        assert cold is not None
-        mine, theirs = warm.prime(engine.cache), cold.prime(cold_engine.cache)
-        np.testing.assert_allclose(mine.pitch_logits, theirs.pitch_logits, atol=1e-6)
-        np.testing.assert_allclose(mine.dur_logits, theirs.dur_logits, atol=1e-6)
-
-
 NOTES = [":C4", ":E4", ":G4", ":A4", ":F4", ":D4", ":B3", ":r"]
 LONG = "\n".join(
     ["a1=[]"]

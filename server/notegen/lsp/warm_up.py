@@ -140,11 +140,6 @@ def warm_sections(
     are primed, and no cursor in the array reads more than the array's own notes.
     ``stride``: then the states every ``stride`` notes inside each array too (a cursor's
     stops, :func:`warm_stride`), each read as a cursor there reads its context.
-
-    The states are kept as the network leaves them, not served: a cursor reads on from one
-    and serves its own context; one right at a start serves it then (served here, the
-    experts were ~1.7 s of a ~5.5 s warm-up of the 20,000-note benchmark piece, its longest
-    steps, for the few cursors right at a start).
     """
 
     def context(array: ArraySummary, before: list[Event]) -> tuple[np.ndarray, list[int], Any]:
@@ -175,7 +170,7 @@ def warm_sections(
                 requests.append((ids, marks, setting))
                 cache.keep_start(setting)
                 yield
-    yield from cache.prime_steps(requests, WARM_SPAN, serve=False)
+    yield from cache.prime_steps(requests, WARM_SPAN)
 
 
 def _stop_requests(

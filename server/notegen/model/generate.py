@@ -643,7 +643,6 @@ class ContextCache:
         requests: Sequence[tuple[Any, ...]],
         max_span: int = 0,
         setting: Setting | None = None,
-        serve: bool = True,
     ) -> Generator[None, None, list[Primed]]:
         """:meth:`prime_many` a few rows at a time: yields after each context looked up, each
         model call (of at most ``max_span`` events when given, and of :meth:`_rows_per_call`
@@ -651,8 +650,7 @@ class ContextCache:
         caller can let other work run between calls. A request may carry its own setting as a
         third item (else ``setting``), and as a fourth where the network starts reading, as
         :meth:`prime_ids`' ``network_from``: such a row keeps its states as the network left
-        them, and not the start state of its later setting. ``serve`` ``False``: every row's
-        end is kept so too, served when a context that ends there asks for it (:meth:`_hit`)."""
+        them, and not the start state of its later setting."""
         rows: list[_Row] = []
         out: list[Primed | None] = []
         for ids, checkpoints, *own in requests:
@@ -702,7 +700,7 @@ class ContextCache:
                     # yield of its own: a warm-up's 16 rows that end together were one
                     # 15-35 ms step, and a completion asked meanwhile waited for all of it.
                     yield
-                    if row.space or not serve:  # (as the network left it: served when asked)
+                    if row.space:  # (as the network left it: each cursor serves its own)
                         primed = self._raw(row, pl[r], dl[r])
                     else:
                         history = row.ids[: row.done]
