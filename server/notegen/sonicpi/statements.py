@@ -368,7 +368,7 @@ def _line(doc: _Doc, a: int, b: int, names: _Names) -> PlayLine | None:
         parts = top_level_commas(doc, arg + 1, group.inner_end)
     else:
         parts = top_level_commas(doc, arg, b)
-    slot_at = head.end + 1 if head.end < len(doc.text) and doc.text[head.end] == " " else head.end
+    slot_at = _slot_start(doc, head)
     if head.value in ("synth", "control"):
         found = next(((x, y) for x, y in parts if label(doc, x, y) == "note"), None)
         if found is None:
@@ -406,14 +406,19 @@ def _line(doc: _Doc, a: int, b: int, names: _Names) -> PlayLine | None:
     )
 
 
+def _slot_start(doc: _Doc, head: Token) -> int:
+    """Where a statement's argument goes: after its word and the one space after it."""
+    text = doc.text
+    return head.end + 1 if head.end < len(text) and text[head.end] == " " else head.end
+
+
 def _plain_line(doc: _Doc, a: int, names: _Names, defines: dict[str, PlayBlock]) -> PlayLine | None:
     """``play :e4``, ``play 60`` or ``sleep 0.25`` (the statement's two tokens at ``a``): the
     line :func:`_line` reads there, without the checks a longer statement needs."""
     head, arg = doc.sig[a], doc.sig[a + 1]
     if head.kind != "ident" or arg.kind not in _PLAIN_ARGS or head.value in defines:
         return None
-    text = doc.text
-    slot_at = head.end + 1 if head.end < len(text) and text[head.end] == " " else head.end
+    slot_at = _slot_start(doc, head)
     if head.value == "sleep":
         beats = _beats(doc, a + 1, a + 2, slot_at, names)
         return PlayLine("sleep", head.start, arg.end, beats.span, "sleep", beats=beats)
