@@ -50,7 +50,7 @@ from notegen.lsp.context import LONG_NETWORK, NoteContext, note_context
 from notegen.lsp.documents import DocumentView, Reading
 from notegen.lsp.engine import Engine
 from notegen.lsp.whole_reading import read_document
-from notegen.model.generate import ContextCache, Primed, trim_context
+from notegen.model.context_cache import ContextCache, Primed, trim_context
 from notegen.model.network import BOS, MelodyModel
 from notegen.notes import note_to_midi
 

@@ -27,7 +27,8 @@ sys.path.insert(0, str(REPO / "server"))
 
 from notegen.melody import Event  # noqa: E402
 from notegen.model.conditioning import Setting, VoiceTimes  # noqa: E402
-from notegen.model.generate import ContextCache, generate  # noqa: E402
+from notegen.model.context_cache import ContextCache  # noqa: E402
+from notegen.model.generate import generate  # noqa: E402
 from notegen.model.network import MelodyModel  # noqa: E402
 
 

@@ -9,7 +9,7 @@ import asyncio
 import pytest
 from notegen.lsp import server as srv
 from notegen.lsp.documents import DocumentView, Reading
-from notegen.model.generate import ContextCache
+from notegen.model.context_cache import ContextCache
 from notegen.notes import infer_style
 
 

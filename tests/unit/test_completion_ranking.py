@@ -139,7 +139,8 @@ def test_candidates_ranked_one_at_a_time_are_the_habit_ranking(engine):
     candidates, probabilities and order as mixing the model's whole ranking with the voice's
     habits (``with_habits``), for random distributions, ties, rests, repeated and microtonal
     recent pitches, and no history at all."""
-    from notegen.model.generate import Primed, next_note_candidates
+    from notegen.model.context_cache import Primed
+    from notegen.model.generate import next_note_candidates
 
     model = engine.model
     rng = np.random.default_rng(6)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from notegen.lsp.context import StyleLater, note_context
 from notegen.lsp.documents import DocumentView
-from notegen.model.generate import ContextCache
+from notegen.model.context_cache import ContextCache
 from notegen.model.network import MelodyModel
 from notegen.notes import infer_style_by_line
 

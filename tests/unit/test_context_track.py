@@ -14,7 +14,7 @@ from notegen.lsp.context import NoteContext, note_context
 from notegen.lsp.documents import DocumentView
 from notegen.lsp.whole_reading import read_document
 from notegen.melody import Event
-from notegen.model.generate import ContextCache
+from notegen.model.context_cache import ContextCache
 from notegen.model.network import MelodyModel
 
 SHIPPED = Path(__file__).resolve().parents[2] / "models" / "notegen.json"

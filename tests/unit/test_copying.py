@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from notegen.melody import Event
+from notegen.model.context_cache import ContextCache
 from notegen.model.copying import (
     CopyIndex,
     CopyMixture,
@@ -18,7 +19,7 @@ from notegen.model.copying import (
     mix_sequence,
     mix_step,
 )
-from notegen.model.generate import ContextCache, generate
+from notegen.model.generate import generate
 
 
 def test_the_longest_repeated_suffix_predicts_what_followed_it():

@@ -8,10 +8,10 @@ import re
 import numpy as np
 import pytest
 from notegen.melody import Event
+from notegen.model.context_cache import ContextCache, trim_context
 from notegen.model.generate import (
     CADENCE_NOTES,
     ArgumentError,
-    ContextCache,
     GenerateOptions,
     ends_on_tonic,
     generate,
@@ -19,7 +19,6 @@ from notegen.model.generate import (
     key_prelude,
     next_note_candidates,
     parse_generate_options,
-    trim_context,
 )
 from notegen.model.network import MelodyModel
 from notegen.model.sampling import parse_key, scale_pitch_classes

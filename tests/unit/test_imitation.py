@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 from notegen.melody import Event
 from notegen.model.conditioning import Setting, VoiceTimes
+from notegen.model.context_cache import ContextCache
 from notegen.model.ensemble import document_lines, document_setting
-from notegen.model.generate import ContextCache
 from notegen.model.imitation import FIRST, REST, ImitationMixture, imitation_marginal, intervals
 from notegen.model.network import MelodyModel
 from notegen.model.rhythm import LENGTH_EDGES

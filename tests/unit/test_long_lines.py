@@ -16,7 +16,7 @@ from notegen.lsp.documents import (
     utf16_to_index,
 )
 from notegen.melody import Event
-from notegen.model.generate import ContextCache, trim_context
+from notegen.model.context_cache import ContextCache, trim_context
 from notegen.notes import note_to_midi
 
 NAMES = [":C4", ":D4", ":E4", ":G4", ":A4", ":r", ":C5", ":B3"]

@@ -102,7 +102,7 @@ def test_a_card_with_conditioning_feeds_the_setting_to_the_graph(tmp_path) -> No
     without the input (the fixture above) keeps working without one."""
     from fixtures.tiny_model import build_tiny_model
     from notegen.model.conditioning import COND_DIM, Setting, VoiceTimes
-    from notegen.model.generate import ContextCache
+    from notegen.model.context_cache import ContextCache
 
     card, _ = build_tiny_model(tmp_path, seed=3, conditioning=COND_DIM)
     model = MelodyModel.load(card)

@@ -21,7 +21,7 @@ from notegen.lsp.documents import DocumentView, Reading
 from notegen.lsp.engine import Engine
 from notegen.lsp.warm_up import warm_sections, warm_stride
 from notegen.melody import Event
-from notegen.model.generate import ContextCache
+from notegen.model.context_cache import ContextCache
 from notegen.notes import infer_style
 
 
@@ -156,7 +156,7 @@ def test_contexts_that_end_together_are_served_one_per_step(model, monkeypatch):
 def test_the_int8_graph_is_read_a_few_rows_between_two_yields(monkeypatch):
     # the shipped graph reads each row in a call of its own anyway: a round of 10 contexts is
     # read ROWS_PER_YIELD rows at a time, and each comes out as it does read alone
-    from notegen.model import generate
+    from notegen.model import context_cache
     from notegen.model.network import MelodyModel
 
     shipped = MelodyModel.load(Path(__file__).resolve().parents[2] / "models" / "notegen.json")
@@ -165,7 +165,7 @@ def test_the_int8_graph_is_read_a_few_rows_between_two_yields(monkeypatch):
     cache = ContextCache(shipped)
     calls = step_shapes(monkeypatch, shipped)
     primed = cache.prime_many([(cache.ids(ctx), []) for ctx in contexts])
-    assert max(rows for rows, _events in calls) == generate.ROWS_PER_YIELD == 4
+    assert max(rows for rows, _events in calls) == context_cache.ROWS_PER_YIELD == 4
     assert sum(rows for rows, _events in calls) == 10
     monkeypatch.undo()
     for ctx, got in zip(contexts, primed, strict=True):

@@ -16,7 +16,7 @@ from notegen.lsp.documents import DocumentView
 from notegen.lsp.engine import Engine
 from notegen.lsp.warm_up import warm_sections
 from notegen.lsp.whole_reading import read_document
-from notegen.model.generate import ContextCache
+from notegen.model.context_cache import ContextCache
 
 NOTES = [":C4", ":E4", ":G4", ":r", ":A4", ":F4", ":D4", ":B3", ":C5", ":G4"]
 ARRAY = "a1[0]=[" + ",".join(NOTES[(i * 3) % 7 + (i % 4 == 0)] for i in range(150)) + "]"

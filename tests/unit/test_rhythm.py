@@ -11,8 +11,9 @@ import pytest
 from fixtures.tiny_model import DEFAULT_DURATIONS, build_tiny_model
 from notegen.melody import Event
 from notegen.model.conditioning import COND_DIM, Setting, VoiceTimes
+from notegen.model.context_cache import ContextCache
 from notegen.model.ensemble import document_lines, document_setting
-from notegen.model.generate import ContextCache, generate
+from notegen.model.generate import generate
 from notegen.model.network import MelodyModel
 from notegen.model.rhythm import (
     EXPERTS,

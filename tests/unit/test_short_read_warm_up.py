@@ -19,7 +19,7 @@ from notegen.lsp.documents import DocumentView
 from notegen.lsp.engine import Engine
 from notegen.lsp.warm_up import long_arrays, short_states, warm_sections, warm_short_reads
 from notegen.lsp.whole_reading import read_document
-from notegen.model.generate import ContextCache
+from notegen.model.context_cache import ContextCache
 
 NOTES = [":C4", ":E4", ":G4", ":r", ":A4", ":F4", ":D4", ":B3", ":C5", ":G4"]
 

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from notegen.melody import Event
 from notegen.model.conditioning import Setting, VoiceTimes
-from notegen.model.generate import ContextCache
+from notegen.model.context_cache import ContextCache
 from notegen.model.network import MelodyModel, ModelError
 from notegen.model.tunes import (
     LENGTH_EDGES,

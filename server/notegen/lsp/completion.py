@@ -21,9 +21,9 @@ from lsprotocol import types
 
 from notegen.lsp.config import Settings
 from notegen.melody import Event
+from notegen.model.context_cache import Primed
 from notegen.model.generate import (
     Candidate,
-    Primed,
     generate_steps,
     next_note_candidates,
     next_note_ranking,

@@ -15,8 +15,8 @@ import numpy as np
 
 from notegen.melody import Event
 from notegen.model.conditioning import Setting
+from notegen.model.context_cache import ContextCache, Primed, trim_context
 from notegen.model.ensemble import others_of
-from notegen.model.generate import ContextCache, Primed, trim_context
 from notegen.notes import NoteStyle, infer_style_by_line
 from notegen.sonicpi.play_order import (
     heard_after,

@@ -27,8 +27,8 @@ import numpy as np
 from notegen import sonicpi
 from notegen.melody import Event, shared
 from notegen.model.conditioning import Setting, VoiceTimes
+from notegen.model.context_cache import ContextCache
 from notegen.model.ensemble import VoiceLine
-from notegen.model.generate import ContextCache
 from notegen.notes import NoteStyle
 from notegen.sonicpi.commas import commas_between
 from notegen.sonicpi.context import context_at_offset

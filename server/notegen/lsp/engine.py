@@ -24,7 +24,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from notegen.model.generate import ContextCache, finish_steps
+from notegen.model.context_cache import ContextCache
+from notegen.model.generate import finish_steps
 from notegen.model.network import MelodyModel, ModelError, default_model_path
 from notegen.paths import user_path
 

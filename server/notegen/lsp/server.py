@@ -31,7 +31,7 @@ from pygls.lsp.server import LanguageServer
 from notegen import __version__
 from notegen.lsp.config import SECTION, Settings, parse_settings
 from notegen.melody import Event
-from notegen.model.generate import ContextCache
+from notegen.model.context_cache import ContextCache
 
 from . import (
     child,

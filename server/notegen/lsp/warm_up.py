@@ -135,7 +135,7 @@ def warm_sections(
     a generator that yields after each model call (:meth:`ContextCache.prime_steps`).
 
     The context of a cursor starts at a section boundary that moves with the cursor every
-    half window (:func:`notegen.model.generate.trim_context`), so a cursor late in a long array
+    half window (:func:`notegen.model.context_cache.trim_context`), so a cursor late in a long array
     may need the array's start read from a later boundary than a cursor at its start: both
     are primed, and no cursor in the array reads more than the array's own notes.
     ``stride``: then the states every ``stride`` notes inside each array too (a cursor's
