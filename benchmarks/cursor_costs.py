@@ -36,7 +36,7 @@ from notegen.lsp.config import Settings
 from notegen.lsp.context import note_context
 from notegen.lsp.documents import DocumentView
 from notegen.lsp.engine import Engine
-from notegen.lsp.server import GC_THRESHOLDS
+from notegen.lsp.heap import GC_THRESHOLDS
 from notegen.lsp.whole_reading import read_document
 from paired_graphs import warmed
 

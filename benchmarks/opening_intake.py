@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from huge_documents import documents
 from notegen.lsp import protocol
 from notegen.lsp.documents import DocumentView
-from notegen.lsp.server import MALLOC_ARENAS, MMAP_THRESHOLD
+from notegen.lsp.heap import MALLOC_ARENAS, MMAP_THRESHOLD
 from notegen.lsp.transport import READ_CHUNK, STDIN_READ, FrameParser, frame
 from notegen.sonicpi.types import line_starts
 

@@ -50,12 +50,12 @@ def main(argv: list[str] | None = None) -> int:
         print("no glibc here: nothing to measure")
         return 1
 
-    from notegen.lsp import server
+    from notegen.lsp import heap
     from notegen.melody import Event
     from notegen.model.network import MelodyModel
     from notegen.sonicpi.types import line_starts
 
-    server.limit_malloc_arenas()  # the server's own settings
+    heap.limit_malloc_arenas()  # the server's own settings
     model = MelodyModel.load(args.model)
     texts = [documents(seed)["notes"][0] for seed in range(args.runs)]
 

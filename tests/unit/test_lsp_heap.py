@@ -6,13 +6,8 @@ from types import SimpleNamespace
 
 import pytest
 from notegen.lsp import server
-from notegen.lsp.server import (
-    HUGE_TEXT,
-    MAX_TRIM_THRESHOLD,
-    TRIM_THRESHOLD,
-    NotegenServer,
-    trim_threshold_for,
-)
+from notegen.lsp.heap import HUGE_TEXT, MAX_TRIM_THRESHOLD, TRIM_THRESHOLD, trim_threshold_for
+from notegen.lsp.server import NotegenServer
 
 
 def test_ordinary_documents_keep_glibcs_threshold():

@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from notegen.lsp import heap
 from notegen.lsp import server as srv
 from pygls.workspace import Workspace
 
@@ -83,7 +84,7 @@ async def test_no_trim_while_the_client_is_still_sending(ls, trims):
 
 
 async def test_no_trim_while_a_huge_document_keeps_its_heap_top(ls, trims):
-    ls.trim_threshold = srv.trim_threshold_for(5 * srv.HUGE_TEXT)  # (what fit_heap sets)
+    ls.trim_threshold = heap.trim_threshold_for(5 * heap.HUGE_TEXT)  # (what fit_heap sets)
     ls.protocol.last_message = time.monotonic() - 1.0
     ls.trim_when_quiet()
     assert ls._trimming is None and trims == []
@@ -119,7 +120,7 @@ async def test_a_reading_that_lands_trims_the_heap_before_its_diagnostics_go_out
     assert published[-1] == (1, 1)  # no trim amid its requests: each would pay it back
 
     ls.protocol.last_message = time.monotonic() - 1.0
-    ls.trim_threshold = srv.trim_threshold_for(5 * srv.HUGE_TEXT)  # a huge document open
+    ls.trim_threshold = heap.trim_threshold_for(5 * heap.HUGE_TEXT)  # a huge document open
     await ls._read_and_publish(uri)
     assert published[-1] == (1, 1)  # its heap's top is kept: no trim
 
