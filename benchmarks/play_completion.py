@@ -33,8 +33,9 @@ from lsprotocol import types
 from notegen.lsp import completion, play_lines
 from notegen.lsp.config import Settings
 from notegen.lsp.context import NoteContext, note_context
-from notegen.lsp.documents import DocumentView, Reading
+from notegen.lsp.documents import DocumentView
 from notegen.lsp.engine import Engine
+from notegen.lsp.reading import Reading
 from notegen.notes import infer_style, note_to_midi
 from notegen.sonicpi import read
 from notegen.sonicpi.statements import PlayRun

@@ -47,8 +47,9 @@ from notegen.lsp import completion
 from notegen.lsp.completion import recent_pitches
 from notegen.lsp.config import Settings
 from notegen.lsp.context import LONG_NETWORK, NoteContext, note_context
-from notegen.lsp.documents import DocumentView, Reading
+from notegen.lsp.documents import DocumentView
 from notegen.lsp.engine import Engine
+from notegen.lsp.reading import Reading
 from notegen.lsp.whole_reading import read_document
 from notegen.model.context_cache import ContextCache, Primed, trim_context
 from notegen.model.network import BOS, MelodyModel

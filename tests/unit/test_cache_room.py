@@ -8,7 +8,8 @@ import asyncio
 
 import pytest
 from notegen.lsp import server as srv
-from notegen.lsp.documents import DocumentView, Reading
+from notegen.lsp.documents import DocumentView
+from notegen.lsp.reading import Reading
 from notegen.model.context_cache import ContextCache
 from notegen.notes import infer_style
 

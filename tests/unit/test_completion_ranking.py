@@ -9,7 +9,8 @@ from notegen.lsp import completion
 from notegen.lsp.completion import HABIT_WEIGHT
 from notegen.lsp.config import Settings
 from notegen.lsp.context import note_context
-from notegen.lsp.documents import DocumentView, Reading
+from notegen.lsp.documents import DocumentView
+from notegen.lsp.reading import Reading
 from notegen.lsp.spelling import spell_matching
 from notegen.model.sampling import softmax
 from notegen.notes import NoteStyle, infer_style

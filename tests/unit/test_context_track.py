@@ -1,5 +1,5 @@
 """A cursor's context in a long voice joins only the sections in its window (the voice read
-once as a :class:`~notegen.lsp.documents.VoiceTrack`), and is exactly the context that
+once as a :class:`~notegen.lsp.reading.VoiceTrack`), and is exactly the context that
 joining every earlier section gives: the same ids, checkpoints and time line, to the bit
 (the cached states' keys hold them)."""
 

@@ -62,7 +62,8 @@ end
 
 
 def test_the_servers_reading_times_voices_as_the_piece_reader_does() -> None:
-    from notegen.lsp.documents import DocumentView, Reading
+    from notegen.lsp.documents import DocumentView
+    from notegen.lsp.reading import Reading
     from notegen.notes import infer_style
 
     view = DocumentView("file:///t.rb", 1, THREADED)

@@ -13,8 +13,9 @@ from lsprotocol import types
 from notegen.lsp import completion, inline
 from notegen.lsp.config import Settings
 from notegen.lsp.context import NoteContext, note_context
-from notegen.lsp.documents import DocumentView, Reading
+from notegen.lsp.documents import DocumentView
 from notegen.lsp.edits import lsp_range
+from notegen.lsp.reading import Reading
 from notegen.notes import infer_style
 from notegen.sonicpi import read
 from notegen.sonicpi.types import NoteArray

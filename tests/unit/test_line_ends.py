@@ -13,8 +13,9 @@ import pytest
 from notegen.lsp import inline
 from notegen.lsp.config import Settings
 from notegen.lsp.context import note_context
-from notegen.lsp.documents import DocumentView, Reading, hidden_above
+from notegen.lsp.documents import DocumentView, hidden_above
 from notegen.lsp.play_lines import continuation_lines, run_snippet
+from notegen.lsp.reading import Reading
 from notegen.melody import Event
 from notegen.notes import NoteStyle, infer_style
 from notegen.sonicpi import read

@@ -129,7 +129,7 @@ def test_reading_a_small_region_keeps_the_document_line_starts_at_hand() -> None
 def test_a_phrase_closing_a_long_unclosed_array_names_the_durations_it_assumes() -> None:
     """``b1[0]`` has a duration for each of the 20,000 notes; the two notes a phrase adds at
     the end of the unclosed ``a1[0]`` have none yet, so the closing comment names two."""
-    from notegen.lsp.documents import Reading
+    from notegen.lsp.reading import Reading
     from notegen.notes import infer_style
 
     _, notes = long_array(20_000)
@@ -302,7 +302,7 @@ def test_a_long_ring_whose_first_element_is_a_chord_is_read_as_the_ring() -> Non
 def test_the_beats_before_a_note_are_summed_as_the_model_reads_the_durations(model) -> None:
     """Block sums (4,096 notes each) plus the rest give the beats of the notes one by one,
     unknown and missing durations at the model's default."""
-    from notegen.lsp.documents import Beats
+    from notegen.lsp.reading import Beats
 
     rng = np.random.default_rng(5)
     values = rng.choice([0.25, 0.5, 1.0, 1.5, np.nan, 3.0], size=10_000)
@@ -363,7 +363,7 @@ def test_a_cursor_deep_in_a_melody_written_a_bar_a_line_has_the_whole_array_s_co
 def test_notes_past_a_duration_array_s_end_are_counted_at_the_default_duration(model) -> None:
     # a long voice line with no durations: every note lasts the default; counted, the beats
     # before the 100,000th note are those of 100,000 such notes read one by one
-    from notegen.lsp.documents import Beats, _beats
+    from notegen.lsp.reading import Beats, _beats
 
     unknown = Beats(np.zeros(0), scalar=False)
     one = _beats(model, np.full(1, np.nan))
@@ -384,7 +384,7 @@ def test_a_voice_written_without_sections_has_its_setting_made_with_the_reading(
     # walking the whole text) is made by prepare_settings on the reader thread, not by the
     # first completion after the reading
     import notegen.model.ensemble as ensemble
-    from notegen.lsp.documents import Reading
+    from notegen.lsp.reading import Reading
     from notegen.notes import infer_style
 
     text = "use_bpm 90\na1=[:C4,:E4,:G4,:E4]\na2=[:C3,:G3]\n"

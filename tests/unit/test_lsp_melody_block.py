@@ -9,8 +9,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from notegen.lsp.documents import DocumentView, Reading
+from notegen.lsp.documents import DocumentView
 from notegen.lsp.jobs import melody_block
+from notegen.lsp.reading import Reading
 from notegen.melody import Event
 from notegen.model.ensemble import piece_lines, setting_for
 from notegen.model.generate import GenerateOptions

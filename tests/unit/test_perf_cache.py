@@ -17,8 +17,9 @@ from lsprotocol import types
 from notegen.lsp import completion, warm_up
 from notegen.lsp.config import Settings
 from notegen.lsp.context import STOP_EVERY, note_context
-from notegen.lsp.documents import DocumentView, Reading
+from notegen.lsp.documents import DocumentView
 from notegen.lsp.engine import Engine
+from notegen.lsp.reading import Reading
 from notegen.lsp.warm_up import warm_sections, warm_stride
 from notegen.melody import Event
 from notegen.model.context_cache import ContextCache

@@ -16,7 +16,8 @@ from lsprotocol import types
 from notegen.lsp import completion, play_lines
 from notegen.lsp.config import Settings
 from notegen.lsp.context import note_context
-from notegen.lsp.documents import DocumentView, Reading
+from notegen.lsp.documents import DocumentView
+from notegen.lsp.reading import Reading
 from notegen.melody import Event
 from notegen.notes import NoteStyle, infer_style
 from notegen.sonicpi import read, statements

@@ -11,7 +11,8 @@ from lsprotocol import types
 from notegen.lsp import completion, inline
 from notegen.lsp.config import Settings
 from notegen.lsp.context import note_context
-from notegen.lsp.documents import DocumentView, Reading
+from notegen.lsp.documents import DocumentView
+from notegen.lsp.reading import Reading
 from notegen.model.sampling import softmax
 from notegen.notes import infer_style
 from notegen.sonicpi import read

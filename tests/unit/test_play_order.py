@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from notegen.lsp.config import Settings
 from notegen.lsp.context import note_context
-from notegen.lsp.documents import DocumentView, Reading
+from notegen.lsp.documents import DocumentView
+from notegen.lsp.reading import Reading
 from notegen.notes import infer_style
 
 PHRASE = """use_bpm 100
@@ -192,8 +193,8 @@ def test_continue_melody_follows_the_same_order_from_the_servers_reading():
     them is the one made from the arrays."""
     import pickle
 
-    from notegen.lsp.documents import Reading
     from notegen.lsp.play_lines import continue_history
+    from notegen.lsp.reading import Reading
     from notegen.notes import infer_style
     from notegen.sonicpi import read
 

@@ -10,7 +10,8 @@ import asyncio
 import pytest
 from notegen.lsp import server as srv
 from notegen.lsp.context import note_context
-from notegen.lsp.documents import DocumentView, Reading
+from notegen.lsp.documents import DocumentView
+from notegen.lsp.reading import Reading
 from notegen.notes import infer_style
 
 NOTES = [":C4", ":E4", ":G4", ":A4", ":F4", ":D4", ":B3", ":r"]

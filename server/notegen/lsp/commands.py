@@ -35,12 +35,13 @@ from notegen.notes import infer_style
 from notegen.sonicpi.types import LINE_BREAK, newline_of
 
 from . import child, jobs
-from .documents import MAX_READING_CHARS, DocumentView, Reading
+from .documents import MAX_READING_CHARS, DocumentView
 from .edits import client_supports_document_changes, text_edit, workspace_edit
 from .engine import Engine, Job
 from .host import Host
 from .jobs import FORMS, continuation_edits, default_form
 from .picture import block_roll, render_roll
+from .reading import Reading
 
 __all__ = ["continuation_edits"]  # re-exported: where it lived before notegen.lsp.jobs
 

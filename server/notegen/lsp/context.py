@@ -28,16 +28,8 @@ from notegen.sonicpi.statements import PlayRun
 from notegen.sonicpi.types import LINE_BREAK, CursorContext, NoteArray, NoteToken
 from notegen.sonicpi.writer import format_duration
 
-from .documents import (
-    WINDOW_CHARS,
-    ArraySummary,
-    Beats,
-    DocumentView,
-    LocalContext,
-    Reading,
-    VoiceTrack,
-    before_events,
-)
+from .documents import WINDOW_CHARS, DocumentView, LocalContext
+from .reading import ArraySummary, Beats, Reading, VoiceTrack, before_events
 
 _Found = tuple[np.ndarray, list[int], "Setting | None"]
 """A context's ids, checkpoints and setting (:meth:`NoteContext.context`)."""

@@ -15,8 +15,9 @@ from lsprotocol import types
 
 from notegen.lsp.config import Settings
 
-from .documents import DocumentView, Reading
+from .documents import DocumentView
 from .engine import Engine
+from .reading import Reading
 
 T = TypeVar("T")
 

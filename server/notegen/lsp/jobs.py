@@ -26,7 +26,8 @@ from notegen.sonicpi.statements import PlayRun
 from notegen.sonicpi.types import NoteArray
 
 from .context import is_numeric_array
-from .documents import DocumentView, Reading, voice_history
+from .documents import DocumentView
+from .reading import Reading, voice_history
 
 FORMS = ("voice", "live_loop")
 """generateMelody's ``form``: ``aN``/``bN`` arrays and their loop, or play/sleep lines."""

@@ -14,7 +14,8 @@ from notegen.melody import Event
 from notegen.sonicpi.types import DurationArray, NoteToken
 
 from .context import NoteContext
-from .documents import Beats, DocumentView, Reading
+from .documents import DocumentView
+from .reading import Beats, Reading
 
 
 def _voice_events(reading: Reading, voice: int, skip: int | None = None) -> list[Event]:

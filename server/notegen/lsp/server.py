@@ -48,7 +48,7 @@ from . import (
 )
 from .coexistence import Coexistence
 from .context import NoteContext, note_context
-from .documents import MAX_READING_CHARS, DocumentView, Reading
+from .documents import MAX_READING_CHARS, DocumentView
 from .edits import client_supports_document_changes, cursor_range, lsp_range
 from .engine import Engine
 from .heap import (
@@ -64,6 +64,7 @@ from .heap import (
 from .model_choice import NOTIFICATION, Choice, ModelChoice, hover_line
 from .model_choice import diagnostics as model_diagnostics
 from .protocol import ClientDidNotAnswer, NotegenProtocol, Prepared
+from .reading import Reading
 from .rehearsal import rehearse
 from .warm_up import (
     SECTION_STATES,

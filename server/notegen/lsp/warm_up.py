@@ -16,7 +16,7 @@ import numpy as np
 from notegen.melody import Event
 
 from .context import LONG_ARRAY, LONG_NETWORK, STOP_EVERY, NoteContext, deep_in_long_array
-from .documents import ArraySummary, Reading
+from .reading import ArraySummary, Reading
 
 WARM_ROWS = 8
 """Voices warmed together: a batch-8 round of one section each takes ~5 ms of CPU."""

@@ -6,7 +6,7 @@ note as an object, the settings' temporaries) and leaves the server's heap fragm
 around the few objects that outlived it (measured: 25 → 46 arenas for +3 MB of live blocks).
 From :data:`CHILD_MIN_CHARS` characters the reading (its settings and harmony tables
 included) runs in a child process (:mod:`notegen.lsp.child`, no model loaded) that sends the
-:class:`~notegen.lsp.documents.Reading` and the diagnostics back pickled and exits: the
+:class:`~notegen.lsp.reading.Reading` and the diagnostics back pickled and exits: the
 server only unpickles what it keeps, allocated together. Both paths run
 :func:`read_document`, so they give the same reading.
 """
@@ -23,7 +23,8 @@ from lsprotocol import types
 from notegen.notes import infer_style
 
 from . import child, diagnostics
-from .documents import DocumentView, Reading
+from .documents import DocumentView
+from .reading import Reading
 
 log = logging.getLogger(__name__)
 
