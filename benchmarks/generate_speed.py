@@ -63,7 +63,8 @@ def pure_generation(model: Any, count: int, seed: int) -> int:
 def block_generation(model: Any, count: int, seed: int) -> int:
     """``notegen.model.generate.generate_block``: what ``notegen.generateMelody`` runs (long blocks
     are sampled as parallel rows, one model call per step for all of them), C major."""
-    from notegen.model.generate import GenerateOptions, generate_block
+    from notegen.model.generate import generate_block
+    from notegen.model.generate_options import GenerateOptions
 
     options = GenerateOptions(length=count, seed=seed, key="c", scale="major")
     return len(generate_block(model, options).events)

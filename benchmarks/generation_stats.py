@@ -36,7 +36,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "server"))
 
 from notegen.melody import Event  # noqa: E402
-from notegen.model.generate import GenerateOptions, ends_on_tonic, generate_block  # noqa: E402
+from notegen.model.generate import ends_on_tonic, generate_block  # noqa: E402
+from notegen.model.generate_options import GenerateOptions  # noqa: E402
 from notegen.model.network import MelodyModel  # noqa: E402
 from notegen.model.sampling import parse_key  # noqa: E402
 from notegen.scales import SCALES  # noqa: E402

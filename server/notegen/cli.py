@@ -108,10 +108,10 @@ def _add_generate(subparsers: argparse._SubParsersAction) -> None:
 
 def _generate(args: argparse.Namespace) -> int:
     from notegen.model.ensemble import piece_lines, setting_for
-    from notegen.model.generate import (
+    from notegen.model.generate import generate_block
+    from notegen.model.generate_options import (
         ArgumentError,
         GenerateOptions,
-        generate_block,
         parse_generate_options,
     )
     from notegen.model.network import MelodyModel, ModelError, default_model_path

@@ -13,7 +13,8 @@ import pytest
 from notegen.melody import Event
 from notegen.model.conditioning import COND_DIM, Setting, VoiceTimes
 from notegen.model.consonance import ConsonanceBias, consonant_notes, fit_weight
-from notegen.model.generate import GenerateOptions, generate_block
+from notegen.model.generate import generate_block
+from notegen.model.generate_options import GenerateOptions
 from notegen.model.network import MelodyModel
 
 C3, G2, G3, C4, D4, E4, F4, G4, C5 = 48, 43, 55, 60, 62, 64, 65, 67, 72

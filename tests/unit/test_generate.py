@@ -11,15 +11,13 @@ from notegen.melody import Event
 from notegen.model.context_cache import ContextCache, trim_context
 from notegen.model.generate import (
     CADENCE_NOTES,
-    ArgumentError,
-    GenerateOptions,
     ends_on_tonic,
     generate,
     generate_block,
     key_prelude,
     next_note_candidates,
-    parse_generate_options,
 )
+from notegen.model.generate_options import ArgumentError, GenerateOptions, parse_generate_options
 from notegen.model.network import MelodyModel
 from notegen.model.sampling import parse_key, scale_pitch_classes
 from notegen.sonicpi import read

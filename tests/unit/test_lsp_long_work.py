@@ -8,7 +8,8 @@ import threading
 
 import pytest
 from notegen.lsp.engine import Engine, Job, Stopped
-from notegen.model.generate import GenerateOptions, generate_block
+from notegen.model.generate import generate_block
+from notegen.model.generate_options import GenerateOptions
 
 
 async def test_cancelling_the_request_stops_the_generation_at_its_next_step(model) -> None:

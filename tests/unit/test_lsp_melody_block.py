@@ -14,7 +14,7 @@ from notegen.lsp.jobs import melody_block
 from notegen.lsp.reading import Reading
 from notegen.melody import Event
 from notegen.model.ensemble import piece_lines, setting_for
-from notegen.model.generate import GenerateOptions
+from notegen.model.generate_options import GenerateOptions
 from notegen.model.network import MelodyModel
 from notegen.notes import infer_style
 from notegen.sonicpi.lexer import Token

@@ -19,7 +19,6 @@ from notegen.melody import Event
 from notegen.model.copying import CopyIndex, CopyMixture, mix_indexed
 from notegen.model.generate import (
     SECTION_NOTES,
-    GenerateOptions,
     _mix_rows,
     block_row_sizes,
     generate,
@@ -29,6 +28,7 @@ from notegen.model.generate import (
     parallel_rows,
     row_distributions,
 )
+from notegen.model.generate_options import GenerateOptions
 from notegen.model.sampling import Sampler, scale_pitch_classes
 from notegen.sonicpi import read
 

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 from notegen.melody import Event
-from notegen.model.generate import GenerateOptions, generate_block
+from notegen.model.generate import generate_block
+from notegen.model.generate_options import GenerateOptions
 from notegen.model.network import MelodyModel, ModelError
 from notegen.model.repeats import RepeatControl, RepeatCounter, training_rate
 

@@ -24,7 +24,8 @@ from notegen.melody import Event
 from notegen.model.conditioning import Setting, VoiceTimes, sounding
 from notegen.model.consonance import ConsonanceBias, consonant_notes
 from notegen.model.ensemble import VoiceLine, document_lines, setting_for
-from notegen.model.generate import GenerateOptions, generate_block
+from notegen.model.generate import generate_block
+from notegen.model.generate_options import GenerateOptions
 from notegen.model.network import MelodyModel
 
 

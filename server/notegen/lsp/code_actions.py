@@ -13,7 +13,7 @@ from __future__ import annotations
 from lsprotocol import types
 
 from notegen.lsp.config import Settings
-from notegen.model.generate import GenerateOptions
+from notegen.model.generate_options import GenerateOptions
 
 from .commands import CONTINUE, GENERATE
 

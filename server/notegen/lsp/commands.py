@@ -24,7 +24,7 @@ from pygls.exceptions import (
 
 from notegen.keys import tonic_name
 from notegen.lsp.pianoroll import Roll
-from notegen.model.generate import (
+from notegen.model.generate_options import (
     MAX_LENGTH,
     ArgumentError,
     GenerateOptions,

@@ -15,7 +15,8 @@ from dataclasses import dataclass, replace
 from notegen.melody import Event
 from notegen.model.context_cache import ContextCache
 from notegen.model.ensemble import piece_lines, setting_for
-from notegen.model.generate import Block, GenerateOptions, generate_block, generate_long
+from notegen.model.generate import Block, generate_block, generate_long
+from notegen.model.generate_options import GenerateOptions
 from notegen.model.network import MelodyModel
 from notegen.notes import NoteStyle, infer_style
 from notegen.sonicpi import format_duration, next_free_voice
