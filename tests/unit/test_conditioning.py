@@ -130,6 +130,57 @@ def test_rows_looked_up_per_stretch_are_the_rows_computed_voice_by_voice() -> No
         assert np.array_equal(harmony_rows(tuple(voices), times[:1]), looked_up[:1])
 
 
+def test_the_stretches_boundaries_are_every_onset_and_end_once_in_order() -> None:
+    """The table's boundaries are ``np.unique`` of the voices' onsets and ends, found by a
+    stable sort: voices laid out pass after pass, unsorted and empty arrays, a NaN reached
+    through a NaN duration (kept once, last, as ``np.unique`` keeps it)."""
+    from notegen.model.conditioning import sorted_unique
+
+    rng = np.random.default_rng(7)
+    loop = [Event(int(p), 0.25) for p in rng.integers(55, 80, 25)]
+    tiled = [VoiceTimes.of(loop, start=-6.25 * 9, default=0.0, repeat=19) for _ in range(3)]
+    cases = [[v.onsets for v in tiled] + [v.ends for v in tiled]]
+    for _ in range(500):
+        arrays = []
+        for _array in range(int(rng.integers(1, 6))):
+            n = int(rng.integers(0, 30))
+            values = np.cumsum(rng.choice([0.0, 0.1, 0.25, 1 / 3, 0.5], n)) - rng.choice(
+                [0, 0.1, 3]
+            )
+            if n and rng.random() < 0.2:
+                values[int(rng.integers(0, n)) :] = np.nan
+            arrays.append(rng.permutation(values) if rng.random() < 0.2 else values)
+        cases.append(arrays)
+    for arrays in cases:
+        assert np.array_equal(
+            sorted_unique(arrays), np.unique(np.concatenate(arrays)), equal_nan=True
+        )
+
+
+def test_loops_laid_out_pass_after_pass_are_looked_up_as_read_voice_by_voice() -> None:
+    """A live_loop hears the other loops laid out pass after pass (thousands of events made of
+    a few): their table tells what reading every voice would, across the passes' joins."""
+    from notegen.model.conditioning import _direct_harmony, harmony_rows
+
+    rng = np.random.default_rng(3)
+    beats = rng.choice([0.25, 0.5, 0.75], 8)  # (one pass: 8 events, every loop as long)
+    length = float(beats.sum())
+    loops = tuple(
+        VoiceTimes.of(
+            [
+                Event(None if p < 50 else int(p), float(d))
+                for p, d in zip(pitches, beats, strict=True)
+            ],
+            start=-length * 5,
+            default=0.0,
+            repeat=11,
+        )
+        for pitches in rng.integers(45, 80, (4, 8))
+    )
+    times = np.concatenate([rng.uniform(-length * 6, length * 7, 500), loops[0].onsets])
+    assert np.array_equal(harmony_rows(loops, times), _direct_harmony(loops, times))
+
+
 def test_a_table_keeps_whole_notes_in_a_byte_and_microtones_as_they_are() -> None:
     """Note names and MIDI numbers are whole: the table's lowest and highest pitches take a
     byte each then (a 20-voice piece keeps a table per voice), and the rows are the same."""
