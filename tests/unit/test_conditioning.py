@@ -132,8 +132,9 @@ def test_rows_looked_up_per_stretch_are_the_rows_computed_voice_by_voice() -> No
 
 def test_the_stretches_boundaries_are_every_onset_and_end_once_in_order() -> None:
     """The table's boundaries are ``np.unique`` of the voices' onsets and ends, found by a
-    stable sort: voices laid out pass after pass, unsorted and empty arrays, a NaN reached
-    through a NaN duration (kept once, last, as ``np.unique`` keeps it)."""
+    stable sort: voices laid out pass after pass, unsorted and empty arrays, arrays ending in
+    NaNs (what a NaN duration leaves in every later onset: kept once, last, as ``np.unique``
+    keeps it)."""
     from notegen.model.conditioning import sorted_unique
 
     rng = np.random.default_rng(7)
