@@ -231,8 +231,8 @@ def sorted_unique(arrays: Sequence[np.ndarray]) -> np.ndarray:
     sort merges such runs in about linear time where ``np.unique``'s sort does not see them.
     A harmony table of 8 loops laid out pass after pass (66,000 edges) found its boundaries in
     0.65 ms instead of 3.65 ms (the 400-loop document's new places, measured)."""
-    values = np.concatenate(arrays).astype(np.float64, copy=False)
-    values = np.sort(values, kind="stable")
+    values = np.concatenate(arrays).astype(np.float64, copy=False)  # (a new array: sorted in place)
+    values.sort(kind="stable")
     if len(values) and np.isnan(values[-1]):  # (NaN != NaN: one kept, as np.unique does)
         values = values[: int(np.searchsorted(values, values[-1], side="left")) + 1]
     keep = np.empty(len(values), bool)
