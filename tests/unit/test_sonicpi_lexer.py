@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 
 import pytest
 from notegen.sonicpi import lexer
@@ -144,3 +145,31 @@ def test_runs_of_plain_elements_read_at_once_give_the_tokens_read_one_by_one(
 def test_tokens_are_values() -> None:
     a, b = tokenize("[:C4,60]"), tokenize("[:C4,60]")
     assert a == b and a is not b and {*a} == {*b} and len({*a}) == len(a)
+
+
+def name_characters() -> list[str]:
+    """Every ASCII character and, past ASCII, the boundaries and one character in 97."""
+    far = {0x80, 0xFF, 0x100, 0xD7FF, 0xD800, 0xDFFF, 0xE000, 0xFFFF, 0x10000, 0x10FFFF}
+    return [chr(c) for c in sorted({*range(0x80), *range(0x80, 0x110000, 97), *far})]
+
+
+def test_a_name_starts_with_a_letter_an_underscore_or_any_character_past_ascii() -> None:
+    """The classes are written as the ASCII characters they leave out (quick to compile);
+    they are Ruby's ``[A-Za-z_\\u0080-\\U0010ffff]`` and ``[A-Za-z0-9_\\u0080-\\U0010ffff]``."""
+    start, later = re.compile(lexer.NAME_START), re.compile(lexer.NAME_CHAR)
+    for ch in name_characters():
+        wide = ord(ch) >= 0x80
+        assert bool(start.fullmatch(ch)) == (wide or ch == "_" or (ch.isascii() and ch.isalpha()))
+        assert bool(later.fullmatch(ch)) == (wide or ch == "_" or (ch.isascii() and ch.isalnum()))
+
+
+def test_names_reach_past_ascii_and_end_at_ascii_punctuation() -> None:
+    assert kinds("play :ä4, x_é1 = 2") == [
+        ("ident", "play"),
+        ("sym", "ä4"),
+        ("op", ","),
+        ("ident", "x_é1"),
+        ("op", "="),
+        ("num", "2"),
+    ]
+    assert kinds("a1=[:c4,:é]") == kinds("a1 = [ :c4 , :é ]")
