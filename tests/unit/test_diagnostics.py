@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from lsprotocol.types import DiagnosticSeverity
 from notegen.lsp.diagnostics import diagnose
 from notegen.lsp.documents import DocumentView
 
@@ -54,3 +55,31 @@ def test_a_pasted_huge_number_is_flagged_and_quoted_in_a_line() -> None:
     found = diagnose(DocumentView("file:///s.rb", 1, text))
     assert sorted(d.code for d in found) == ["invalid-duration", "invalid-note"]
     assert all(len(d.message) < 250 for d in found)
+
+
+def test_fewer_durations_is_an_error_pointing_at_the_notes_more_is_a_warning() -> None:
+    text = "a1[0]=[:C4,:D4,:E4]\nb1[0]=[1,1]\na2[0]=[:C4]\nb2[0]=[1,0]\n"
+    fewer, zero, more = diagnose(DocumentView("file:///m.rb", 1, text))
+    assert (fewer.code, fewer.severity) == ("length-mismatch", DiagnosticSeverity.Error)
+    assert (fewer.range.start.line, fewer.range.start.character) == (1, 6)  # b1[0]'s [...]
+    assert (fewer.range.end.line, fewer.range.end.character) == (1, 11)
+    assert fewer.source == "notegen" and "fail at sleep nil after the 3rd note" in fewer.message
+    (related,) = fewer.related_information or []
+    assert related.location.uri == "file:///m.rb" and related.message == "a1[0]: 3 notes"
+    assert (related.location.range.start.line, related.location.range.end.character) == (0, 5)
+    assert (zero.code, zero.severity) == ("zero-duration", DiagnosticSeverity.Warning)
+    assert (zero.range.start.line, zero.range.start.character, zero.range.end.character) == (
+        3,
+        9,
+        10,
+    )
+    assert (more.code, more.severity) == ("length-mismatch", DiagnosticSeverity.Warning)
+    assert "the last 1 duration(s) are never played" in more.message
+
+
+def test_a_findings_columns_count_utf16_code_units() -> None:
+    text = '# é\nx = "🎹"; a1=[:c4, :h4]\n'  # (🎹: two UTF-16 code units)
+    (found,) = diagnose(DocumentView("file:///u.rb", 1, text))
+    assert found.code == "invalid-note"
+    assert (found.range.start.line, found.range.start.character) == (1, 19)
+    assert found.range.end.character == 22

@@ -37,6 +37,7 @@ from . import (
     code_actions,
     commands,
     completion,
+    diagnostics,
     ghost_durations,
     hover,
     inline,
@@ -434,7 +435,7 @@ class NotegenServer(LanguageServer):
         except Exception:
             log.exception("reading %s failed", uri)
             return
-        reading, diags, cost = found
+        reading, findings, cost = found
         cache = self.engine_for(uri).cache
         if cache is not None and uri in self.views:
             await asyncio.get_running_loop().run_in_executor(
@@ -457,6 +458,10 @@ class NotegenServer(LanguageServer):
             await asyncio.get_running_loop().run_in_executor(self.reader, trim_heap)
         if not self.is_current(view):
             return  # stale: a newer reading is scheduled
+        # (off the loop: a file of 100,000 invalid notes has as many findings)
+        diags = await asyncio.get_running_loop().run_in_executor(
+            self.reader, diagnostics.as_diagnostics, findings
+        )
         diags = diags + play.extra_diagnostics(self, uri)  # Sonic Pi's runtime errors
         choice = self.model_choice(uri)
         engine = self.engine_for(uri)

@@ -6,9 +6,10 @@ note as an object, the settings' temporaries) and leaves the server's heap fragm
 around the few objects that outlived it (measured: 25 → 46 arenas for +3 MB of live blocks).
 From :data:`CHILD_MIN_CHARS` characters the reading (its settings and harmony tables
 included) runs in a child process (:mod:`notegen.lsp.child`, no model loaded) that sends the
-:class:`~notegen.lsp.reading.Reading` and the diagnostics back pickled and exits: the
+:class:`~notegen.lsp.reading.Reading` and its findings back pickled and exits: the
 server only unpickles what it keeps, allocated together. Both paths run
-:func:`read_document`, so they give the same reading.
+:func:`read_document`, so they give the same reading. Nothing here loads lsprotocol, which
+the child would import too (the findings become diagnostics in the server).
 """
 
 from __future__ import annotations
@@ -18,40 +19,39 @@ import os
 import time
 from typing import Any
 
-from lsprotocol import types
-
 from notegen.notes import infer_style
 
-from . import child, diagnostics
+from . import child
+from .array_checks import Finding, check_arrays
 from .documents import DocumentView
 from .reading import Reading
 
 log = logging.getLogger(__name__)
 
-Found = tuple[Reading, list[types.Diagnostic], float]
-"""A reading, its diagnostics, and the CPU seconds they took."""
+Found = tuple[Reading, list[Finding], float]
+"""A reading, its findings (:mod:`notegen.lsp.array_checks`), and the CPU seconds they took."""
 
 CHILD_MIN_CHARS = int(os.environ.get("NOTEGEN_CHILD_READ_MIN_CHARS", "50000"))
 """Documents from this many characters are read in a child process.
 
-Below it the child's start (~0.5 s of CPU: the interpreter, numpy, lsprotocol) would cost
+Below it the child's start (the interpreter, numpy, the reader's modules) would cost
 more than the reading (~0.35 s for 50,000 characters) and its garbage is small.
 ``$NOTEGEN_CHILD_READ_MIN_CHARS`` changes it (tests use 0 and a huge value to compare both
 paths)."""
 
 
 def read_document(view: DocumentView, conditioned: bool = False) -> Found:
-    """The whole-file reading, its diagnostics, and the thread CPU time they took.
+    """The whole-file reading, its findings, and the thread CPU time they took.
 
     For a model that hears the other voices (``conditioned``) the voices' settings are
     prepared here too, so the inference thread never builds them."""
     start = time.thread_time()
     reading = Reading(view.version, view.arrays(), infer_style(view.text), view.text)
-    diags = diagnostics.diagnose(view)
+    findings = check_arrays(view)
     view.forget_arrays()  # ~10 MB for a 20,000-note file; commands that need them re-read
     if conditioned:
         reading.prepare_settings()
-    return reading, diags, time.thread_time() - start
+    return reading, findings, time.thread_time() - start
 
 
 def wanted(view: DocumentView) -> bool:
@@ -61,15 +61,15 @@ def wanted(view: DocumentView) -> bool:
 
 def _child_job(_model: Any, view: DocumentView, conditioned: bool) -> Found:
     """The child's side: the reading without its text (the server has it already)."""
-    reading, diags, cost = read_document(view, conditioned)
+    reading, findings, cost = read_document(view, conditioned)
     reading.text = None
-    return reading, diags, cost
+    return reading, findings, cost
 
 
 async def read_in_child(view: DocumentView, conditioned: bool) -> Found:
     """:func:`read_document` in a child process; raises :class:`child.ChildFailed` if it
     could not be done there (the caller reads in the server instead)."""
-    reading, diags, cost = await child.run_in_child(None, _child_job, view, conditioned)
+    reading, findings, cost = await child.run_in_child(None, _child_job, view, conditioned)
     reading.text = view.text
     log.info("read %s (version %s) in a child process", view.uri, view.version)
-    return reading, diags, cost
+    return reading, findings, cost
