@@ -22,7 +22,6 @@ and writes ``("ok", result)`` or ``("error", kind, message)`` pickled on stdout.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import io
 import logging
@@ -34,9 +33,12 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 from .documents import DocumentView
+
+if TYPE_CHECKING:  # (the server's side only: the child never loads asyncio, ~40 ms of its start)
+    import asyncio
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -88,6 +90,8 @@ async def run_in_child(
     ``fn`` must be a module-level function and its arguments and result picklable; the view
     travels as its uri, version and text.
     """
+    import asyncio
+
     payload = pickle.dumps(
         (
             None if model_path is None else str(model_path),
@@ -135,6 +139,8 @@ def _read_answer(fd: int) -> asyncio.Future[Any]:
     """The answer unpickled from the pipe ``fd`` (closed after), on a thread started now: a
     pool's thread could be busy while the child blocks on a full pipe. ``None`` when the
     child wrote no whole pickle (it failed or was killed: its exit code says how)."""
+    import asyncio
+
     loop = asyncio.get_running_loop()
     done: asyncio.Future[Any] = loop.create_future()
 
