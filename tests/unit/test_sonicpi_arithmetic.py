@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from notegen.sonicpi.arithmetic import evaluate
+from notegen.sonicpi.arithmetic import evaluate, literal
 from notegen.sonicpi.lexer import tokenize
 
 
@@ -165,3 +165,22 @@ def test_nested_unclosed_rings_are_read_in_a_time_that_grows_with_their_number()
     assert len(doc.sig) == 9000
     assert _Looked.looked < 40 * len(doc.sig)  # (each element's slice: ~13.5 million)
     assert all(t.dynamic for a in arrays for t in a.notes)
+
+
+@pytest.mark.parametrize(
+    "src",
+    [
+        *("0.5", "60", "007", "1_000", "0x1f", "3r", "2.5e-1", "1e400", "9" * 400, "61.5", "0"),
+        *(":C4", ":c4", ":r", ":rest", ":Eb3", ":fs5", ":h4", ":C", ":bd_haus", ":cx4", ":M"),
+        *('"C4"', "nil", "x", "Last"),
+    ],
+)
+@pytest.mark.parametrize("notes", [False, True])
+def test_a_lone_literal_reads_as_the_parser_reads_it_or_is_left_to_it(src: str, notes: bool):
+    """The reader asks :func:`literal` first for one-token elements (most of a piece's), and
+    so does :func:`evaluate`: where it answers, its answer is the parser's, asked here of the
+    element in parentheses (no lone token then), to the value's type."""
+    (tok,) = [t for t in tokenize(src) if t.kind != "nl"]
+    found = literal(tok, notes)
+    parsed = evaluate(tokenize(f"({src})"), notes=notes, names={"Last": 4})
+    assert found is None or (found == parsed and type(found.value) is type(parsed.value))

@@ -24,7 +24,7 @@ from functools import lru_cache
 from itertools import accumulate
 
 from notegen.notes import REST_SYMBOLS, NoteError, note_to_midi
-from notegen.sonicpi.arithmetic import Number, evaluate
+from notegen.sonicpi.arithmetic import Number, evaluate, literal
 from notegen.sonicpi.brackets import Group, elements, match_groups
 from notegen.sonicpi.lexer import Token, tokenize
 from notegen.sonicpi.names import is_music_name
@@ -444,8 +444,11 @@ def _cut_offset(doc: _Doc, group: Group) -> int:
 def _duration_array(doc: _Doc, opener: int, name: str | None, claimed: set[int]) -> DurationArray:
     group = doc.groups[opener]
     values: list[NumberToken] = []
-    for a, b in elements(doc.sig, doc.groups, opener):
-        res = evaluate(doc.sig[a:b], names=doc.names)
+    sig = doc.sig
+    for a, b in elements(sig, doc.groups, opener):
+        res = literal(sig[a]) if b == a + 1 else None  # (most elements: one token)
+        if res is None:
+            res = evaluate(sig, names=doc.names, start=a, stop=b)
         value = None if res.value is None else float(res.value)
         error = res.error
         if error is None and value is None and not res.dynamic:
@@ -532,7 +535,9 @@ def _note_token(doc: _Doc, a: int, b: int, depth: int = 0, *, names_ok: bool = F
             return NoteToken(text, span, top, error, chord, dynamic=dynamic)
     if b - a == 1 and first.kind == "str":
         return _string_note(text, span, first.value)
-    res = evaluate(doc.sig, notes=True, names=doc.names, start=a, stop=b)
+    res = literal(first, notes=True) if b - a == 1 else None
+    if res is None:
+        res = evaluate(doc.sig, notes=True, names=doc.names, start=a, stop=b)
     if res.error and names_ok and b - a == 1 and first.kind == "sym" and is_music_name(text):
         return NoteToken(text, span, None, dynamic=True)
     return NoteToken(text, span, res.value, res.error, dynamic=res.dynamic)
