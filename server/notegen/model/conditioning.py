@@ -105,15 +105,25 @@ def onsets_of(events: Sequence[Event], start: float = 0.0, default: float = 1.0)
 def sounding(others: Sequence[VoiceTimes], times: np.ndarray) -> np.ndarray:
     """``[len(times), len(others)]`` MIDI pitch each other voice sounds at each time (NaN)."""
     out = np.full((len(times), len(others)), np.nan)
+    later = times + _EPS
     for j, voice in enumerate(others):
         if voice.onsets.size == 0:
             continue
-        idx = np.searchsorted(voice.onsets, times + _EPS, side="right") - 1
-        ok = idx >= 0
-        safe = np.where(ok, idx, 0)
-        ok &= times < voice.ends[safe] - _EPS
-        out[ok, j] = voice.pitches[safe[ok]]
+        ok, note = _notes_at(voice, times, later)
+        out[ok, j] = voice.pitches[note[ok]]
     return out
+
+
+def _notes_at(
+    voice: VoiceTimes, times: np.ndarray, later: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Where one of ``voice``'s notes sounds among ``times`` (``later``: ``times + _EPS``),
+    and which note (0 where none does): the note begun by then and not yet ended."""
+    idx = np.searchsorted(voice.onsets, later, side="right") - 1
+    ok = idx >= 0
+    note = np.where(ok, idx, 0)
+    ok &= times < voice.ends[note] - _EPS
+    return ok, note
 
 
 def harmony_rows(others: Sequence[VoiceTimes], times: np.ndarray) -> np.ndarray:
@@ -166,13 +176,10 @@ class _HarmonyTable:
             bits = np.where(
                 heard, 1 << np.mod(np.where(heard, pitches, 0).round(), 12).astype(np.int64), 0
             )
-            idx = np.searchsorted(voice.onsets, later, side="right") - 1
-            ok = idx >= 0
-            safe = np.where(ok, idx, 0)
-            ok &= times < voice.ends[safe] - _EPS
-            ok &= heard[safe]
-            mask |= np.where(ok, bits[safe], 0)
-            here = pitches[safe]
+            ok, note = _notes_at(voice, times, later)
+            ok &= heard[note]
+            mask |= np.where(ok, bits[note], 0)
+            here = pitches[note]
             np.minimum(low, np.where(ok, here, np.inf), out=low)
             np.maximum(high, np.where(ok, here, -np.inf), out=high)
         self.mask = mask.astype(np.uint16)
