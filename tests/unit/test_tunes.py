@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import threading
+import zipfile
 from pathlib import Path
 
 import notegen.model.network as model_module
@@ -114,6 +115,32 @@ def test_an_index_survives_saving_and_loading(tmp_path) -> None:
         assert (
             again.query(np.array(context))[1].tolist() == index.query(np.array(context))[1].tolist()
         )
+
+
+def test_indexes_are_written_stored_and_deflated_ones_still_load(tmp_path) -> None:
+    """Every process that loads the model reads its indexes whole: stored, not deflated."""
+    index = TuneIndex.build(TRAIN)
+    index.save(tmp_path / "tunes.npz")
+    mixture = TuneMixture(
+        (TuneExpert(TuneTokens("pitch"), ((0.0, 0.5),) * 2, ((0.0, 0.5),) * 2, index),), "m.npz"
+    )
+    mixture.save(tmp_path / "m.npz")
+    for written in ("tunes.npz", "m.npz"):
+        members = zipfile.ZipFile(tmp_path / written).infolist()
+        assert members and {m.compress_type for m in members} == {zipfile.ZIP_STORED}
+    np.savez_compressed(tmp_path / "old.npz", **index.arrays())  # an index written before
+    assert zipfile.ZipFile(tmp_path / "old.npz").infolist()[0].compress_type == zipfile.ZIP_DEFLATED
+    again = TuneIndex.load(tmp_path / "old.npz")
+    assert (
+        again.query(np.array([26, 33, 31]))[1].tolist()
+        == index.query(np.array([26, 33, 31]))[1].tolist()
+    )
+
+
+def test_the_shipped_indexes_are_stored() -> None:
+    shipped = Path(__file__).resolve().parents[2] / "models" / "notegen.tunes.npz"
+    members = zipfile.ZipFile(shipped).infolist()
+    assert len(members) == 10 and {m.compress_type for m in members} == {zipfile.ZIP_STORED}
 
 
 def test_em_trusts_the_index_where_it_is_right_and_not_where_it_is_wrong() -> None:

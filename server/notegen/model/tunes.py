@@ -112,6 +112,17 @@ def suffix_array(text: np.ndarray, depth: int = 2 * MAX_ORDER) -> np.ndarray:
     return order.astype(np.int32)
 
 
+def save_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Write an index file: its arrays stored in the ``.npz``, not deflated.
+
+    Every process that loads the model (the server at its start, each child that generates or
+    continues a long melody) reads it whole: the shipped file's 16.8 MB, deflated to 11.1 MB,
+    loaded in 85-96 ms, stored in 9-21 ms (``np.load`` of every array, this VM). A wheel or a
+    git object deflates it anyway. Files written deflated (``np.savez_compressed``) load as
+    before."""
+    np.savez(path, **arrays)  # type: ignore[arg-type]
+
+
 class TuneIndex:
     """Training melodies as tokens (``1..255``; 0 separates melodies, so no match crosses
     from one into another), each reversed, with their suffix array."""
@@ -175,7 +186,7 @@ class TuneIndex:
         return at
 
     def save(self, path: str | os.PathLike[str]) -> None:
-        np.savez_compressed(Path(path), **self.arrays())  # type: ignore[arg-type]
+        save_arrays(Path(path), self.arrays())
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> TuneIndex:
@@ -556,7 +567,7 @@ class TuneMixture:
             arrays.update(expert.index.arrays(expert.tokens.kind + "."))
             if expert.tokens.pairs is not None:
                 arrays[expert.tokens.kind + ".pairs"] = np.asarray(expert.tokens.pairs, np.int64)
-        np.savez_compressed(Path(path), **arrays)  # type: ignore[arg-type]
+        save_arrays(Path(path), arrays)
 
     def mix(
         self,
