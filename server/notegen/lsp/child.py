@@ -4,7 +4,7 @@ Why not a thread of the server: measured on the 20,000-note benchmark, ``generat
 of 100,000 notes in the server's own process delayed completions of *other* documents by up
 to 90–120 ms (the generation's pure-Python parts and its big joins hold the GIL), and left
 ~300 MB of the server's heap resident for good (pymalloc arenas pinned by a few survivors:
-VmRSS 214 → 511 MB, not given back). A child process loads the same model file (~0.25 s),
+VmRSS 214 → 511 MB, not given back). A child process loads the same model file (~0.15 s),
 computes, sends its result back pickled and exits, so its memory goes back to the system and
 the server's interpreter is never shared with it. It runs at a lower priority
 (:data:`CHILD_NICE`), so on a busy machine the server's completions get the CPU first.
