@@ -11,6 +11,7 @@ import bisect
 
 import pytest
 from notegen.lsp import inline
+from notegen.lsp.commands import block_insertion, lines_of
 from notegen.lsp.config import Settings
 from notegen.lsp.context import note_context
 from notegen.lsp.documents import DocumentView, hidden_above
@@ -20,7 +21,7 @@ from notegen.melody import Event
 from notegen.notes import NoteStyle, infer_style
 from notegen.sonicpi import read
 from notegen.sonicpi.statements import PlayRun, top_assignments
-from notegen.sonicpi.types import line_starts
+from notegen.sonicpi.types import count_line_breaks, line_starts
 
 PIECE = """\
 effect = 0 # transposes the tune
@@ -167,3 +168,27 @@ def test_ghost_text_on_a_blank_line_fills_its_indentation_at_any_line_end(
         assert expected is not None and expected.lstrip(" ").startswith("play ")
         got = ghost(LOOP.replace("\n", end), character)
         assert got == expected.replace("\n", end)  # (in the file's line ends)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "a", "\n", "\r", "\r\n", "\r\r\n", "\n\r", "\n\n\r\r\n\r", "a\r\nb\rc\nd", "x\r"],
+)
+def test_line_breaks_are_counted_as_lsp_ends_lines(text: str) -> None:
+    """``\\r\\n`` is one break, a lone ``\\r`` and a ``\\n`` one each: as the line starts."""
+    assert count_line_breaks(text) == len(line_starts(text)) - 1
+    assert count_line_breaks(text * 1000) == len(line_starts(text * 1000)) - 1
+    # a stretch of a text: its own breaks only
+    assert count_line_breaks(text * 3, len(text), 2 * len(text)) == len(line_starts(text)) - 1
+
+
+@pytest.mark.parametrize("end", ["\n", "\r\n", "\r"])
+def test_a_generated_block_s_lines_are_the_lines_it_will_occupy(end: str) -> None:
+    """What generateMelody tells the client to reveal: the block's first and last line."""
+    above = end.join(["use_bpm 90", "play :c4", "sleep 1"]) + end
+    view = DocumentView("file:///a.rb", 1, above)
+    offset, new_text = block_insertion(view, None, "a1=[]\na1[0]=[:C4,:E4]\nb1=[]\n")
+    lines = line_starts(above + new_text)
+    where = lines_of(view, offset, new_text)
+    assert where == {"startLine": 4, "endLine": 6}  # (a blank line between, then 3 lines)
+    assert len(lines) - 1 == where["endLine"] + 1

@@ -32,7 +32,7 @@ from notegen.model.generate_options import (
 )
 from notegen.model.network import MelodyModel
 from notegen.notes import infer_style
-from notegen.sonicpi.types import LINE_BREAK, newline_of
+from notegen.sonicpi.types import count_line_breaks, newline_of
 
 from . import child, jobs
 from .documents import MAX_READING_CHARS, DocumentView
@@ -73,11 +73,14 @@ def preview_arg(args: dict[str, Any]) -> bool:
 def lines_of(view: DocumentView, offset: int, new_text: str) -> dict[str, int]:
     """The lines an insertion will occupy once applied (for the client to reveal)."""
     line, _ = view.position_at(offset)
-    body = new_text.lstrip("\r\n")
-    skipped = len(LINE_BREAK.findall(new_text[: len(new_text) - len(body)]))
+    first, last = 0, len(new_text)  # (the block's own lines: breaks around it left out)
+    while first < last and new_text[first] in "\r\n":
+        first += 1
+    while last > first and new_text[last - 1] in "\r\n":
+        last -= 1
     return {
-        "startLine": line + skipped,
-        "endLine": line + len(LINE_BREAK.findall(new_text.rstrip("\r\n"))),
+        "startLine": line + count_line_breaks(new_text, 0, first),
+        "endLine": line + count_line_breaks(new_text, 0, last),
     }
 
 
