@@ -317,16 +317,21 @@ def cross_run(client: RpcClient, editor: Editor, doc: BigDocument, root: Path, l
     span = doc.note_arrays[len(doc.note_arrays) // 2]
     line, at = span.line, editor.lines[span.line].rindex("]")
 
+    sent: list[float] = []  # (when each completion was sent)
+
     def one() -> float:
         pending = client.send(
             "textDocument/completion", completion_params(editor.uri, line, at, None)
         )
         pending.wait(60)
+        sent.append(pending.sent_at)
         return pending.latency_s
 
     quiet = [one() for _ in range(50)]
     args = {"uri": other.as_uri(), "length": length, "seed": 1}
     started = time.perf_counter()
+    edits_before = len(client.applied_edits)
+    del sent[:]
     gen = client.send(
         "workspace/executeCommand", {"command": "notegen.generateMelody", "arguments": [args]}
     )
@@ -353,6 +358,14 @@ def cross_run(client: RpcClient, editor: Editor, doc: BigDocument, root: Path, l
         f"  worst delay over the quiet median: {delay:.1f} ms "
         f"(target ≤ 50 ms: {verdict(delay <= 50)})"
     )
+    if during:  # when: the child's start, its generation, or its answer's edit coming in
+        worst = max(range(len(during)), key=during.__getitem__)
+        edits = [at - started for at, _ in client.applied_edits[edits_before:]]
+        read = f"; the applyEdit read at {edits[0]:.2f} s" if edits else ""
+        print(
+            f"  the worst sent at {sent[worst] - started:.2f} s of {took:.2f} s{read} "
+            f"(time.perf_counter() {sent[worst]:.3f}, for a server's own log)"
+        )
     client.notify("textDocument/didClose", {"textDocument": {"uri": other.as_uri()}})
 
 
