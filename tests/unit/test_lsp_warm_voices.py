@@ -85,3 +85,40 @@ def test_a_completion_answered_after_its_document_closed_keeps_nothing():
     NotegenServer.completed_in(ls, "file:///open.rb", cursor_in(2))  # type: ignore[arg-type]
     NotegenServer.completed_in(ls, "file:///closed.rb", cursor_in(1))  # type: ignore[arg-type]
     assert ls.voices_completed == {"file:///open.rb": {2: None}}
+
+
+async def test_a_new_reading_comes_with_the_tables_of_the_voices_completed_in_lately(
+    monkeypatch,
+) -> None:
+    """Made on the reader thread before the reading is put in place: the first completion in
+    such a voice after it, often asked while it lands, finds them."""
+    import time
+
+    from lsprotocol import types
+    from notegen.lsp import server as srv
+    from pygls.workspace import Workspace
+
+    ls = srv.NotegenServer(str(SHIPPED))
+    ls.protocol._workspace = Workspace(None)
+    try:
+        ls.engine.load(ls.cli_model_path).result(timeout=30)
+        uri = "file:///p.rb"
+        item = types.TextDocumentItem(uri=uri, language_id="ruby", version=1, text=PIECE)
+        ls.workspace.put_text_document(item)
+        ls.voices_completed[uri] = {2: None}
+        tables = (rhythm._CONTEXTS, imitation._TEXTS, consonance._TABLES)
+        found: list[dict[int, bool]] = []
+
+        def put_in_place(_uri: str, reading) -> None:  # (the warm-up starts once it is)
+            others = {v: reading.setting(v).others for v in (1, 2, 3)}
+            found.append({v: all(t.find(o) is not None for t in tables) for v, o in others.items()})
+
+        monkeypatch.setattr(ls, "warm_up", put_in_place)
+        monkeypatch.setattr(ls, "text_document_publish_diagnostics", lambda params: None)
+        monkeypatch.setattr(ls.slip_hints, "schedule", lambda *args: None)
+        ls.protocol.last_message = time.monotonic() - 1.0
+        await ls._read_and_publish(uri)
+        assert found == [{1: False, 2: True, 3: False}]
+    finally:
+        ls.engine.shutdown()
+        ls.reader.shutdown(wait=False)

@@ -74,6 +74,7 @@ from .warm_up import (
     advance,
     note_voice,
     prepare_voices,
+    prepare_voices_now,
     short_states,
     warm_sections,
     warm_short_reads,
@@ -441,6 +442,11 @@ class NotegenServer(LanguageServer):
             await asyncio.get_running_loop().run_in_executor(
                 self.reader, reading.prepare_tracks, cache
             )
+            recent = dict.fromkeys(self.voices_completed.get(uri) or ())
+            if recent and reading.prepared and cache.model.cond_dim:
+                await asyncio.get_running_loop().run_in_executor(
+                    self.reader, prepare_voices_now, reading, recent, cache.model
+                )
         if uri not in self.views:
             return  # closed meanwhile
         self.read_cost[uri] = cost
