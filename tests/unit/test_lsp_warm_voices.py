@@ -87,11 +87,12 @@ def test_a_completion_answered_after_its_document_closed_keeps_nothing():
     assert ls.voices_completed == {"file:///open.rb": {2: None}}
 
 
-async def test_a_new_reading_comes_with_the_tables_of_the_voices_completed_in_lately(
+async def test_a_new_reading_comes_with_the_tables_of_the_voice_completed_in_last(
     monkeypatch,
 ) -> None:
     """Made on the reader thread before the reading is put in place: the first completion in
-    such a voice after it, often asked while it lands, finds them."""
+    that voice after it, often asked while it lands, finds them (the other voices completed
+    in lately get theirs from the warm-up)."""
     import time
 
     from lsprotocol import types
@@ -105,7 +106,7 @@ async def test_a_new_reading_comes_with_the_tables_of_the_voices_completed_in_la
         uri = "file:///p.rb"
         item = types.TextDocumentItem(uri=uri, language_id="ruby", version=1, text=PIECE)
         ls.workspace.put_text_document(item)
-        ls.voices_completed[uri] = {2: None}
+        ls.voices_completed[uri] = {3: None, 2: None}  # (2 the last)
         tables = (rhythm._CONTEXTS, imitation._TEXTS, consonance._TABLES)
         found: list[dict[int, bool]] = []
 

@@ -442,10 +442,10 @@ class NotegenServer(LanguageServer):
             await asyncio.get_running_loop().run_in_executor(
                 self.reader, reading.prepare_tracks, cache
             )
-            recent = dict.fromkeys(self.voices_completed.get(uri) or ())
-            if recent and reading.prepared and cache.model.cond_dim:
+            last = dict.fromkeys(list(self.voices_completed.get(uri) or ())[-1:])
+            if last and reading.prepared and cache.model.cond_dim:
                 await asyncio.get_running_loop().run_in_executor(
-                    self.reader, prepare_voices_now, reading, recent, cache.model
+                    self.reader, prepare_voices_now, reading, last, cache.model
                 )
         if uri not in self.views:
             return  # closed meanwhile
