@@ -442,7 +442,7 @@ class NotegenServer(LanguageServer):
             await asyncio.get_running_loop().run_in_executor(
                 self.reader, reading.prepare_tracks, cache
             )
-            last = dict.fromkeys(list(self.voices_completed.get(uri) or ())[-1:])
+            last = list(self.voices_completed.get(uri) or ())[-1:]  # (the latest last)
             if last and reading.prepared and cache.model.cond_dim:
                 await asyncio.get_running_loop().run_in_executor(
                     self.reader, prepare_voices_now, reading, last, cache.model

@@ -8,7 +8,7 @@ deep in a long array at most 79 of them (:func:`_most_read`)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -81,7 +81,7 @@ def note_voice(recent: dict[int, None], nc: NoteContext) -> None:
 
 
 def prepare_voices(
-    reading: Reading, recent: dict[int, None], model: Any
+    reading: Reading, recent: Iterable[int], model: Any
 ) -> Generator[None, None, None]:
     """The experts' tables of the other voices (:meth:`MelodyModel.prepare_setting`) for each
     voice completed in lately, one voice per step (inference thread, where ``recent`` is
@@ -92,7 +92,7 @@ def prepare_voices(
             yield
 
 
-def prepare_voices_now(reading: Reading, recent: dict[int, None], model: Any) -> None:
+def prepare_voices_now(reading: Reading, recent: Iterable[int], model: Any) -> None:
     """:func:`prepare_voices` at once, on the reader thread, before ``reading`` is put in
     place (for the voice completed in last: the previous reading's tables live until then,
     and for three voices both sets took the latency benchmark's ``VmHWM`` to 150.3 MB once
