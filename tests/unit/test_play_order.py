@@ -278,3 +278,27 @@ def test_the_note_heard_after_the_cursor_where_it_is_written(text, line, after):
     nc = context(text, line, col)
     assert nc is not None and nc.local.ctx.slot == "note"
     assert (nc.after.pitch if nc.after is not None else None) == after
+
+
+def test_each_loops_pass_is_counted_once_per_reading_whichever_cursor_asks(monkeypatch):
+    """A file of loops of three lengths: each cursor's loop hears the loops of its own length
+    (found by comparing pass lengths), and each loop's length is summed once for the
+    reading, not again at every new cursor."""
+    from notegen.model import ensemble
+
+    loops = [f"live_loop :l{i} do\n  play {40 + i}\n  sleep {1 + i % 3}\nend\n" for i in range(9)]
+    text = "".join(loops)
+    view = DocumentView("file:///t.rb", 1, text)
+    reading = Reading(1, view.arrays(), infer_style(text))
+    summed: list[float] = []
+    total_beats = ensemble.total_beats
+    monkeypatch.setattr(
+        ensemble, "total_beats", lambda events: summed.append(1) or total_beats(events)
+    )
+    heard = []
+    for i in range(9):
+        nc = note_context(view, 4 * i + 1, 7, reading, Settings().maxContext)
+        assert nc is not None
+        heard.append(sorted(int(v.pitches[0]) for v in nc.setting.others))
+    assert heard == [[40 + j for j in range(9) if j % 3 == i % 3 and j != i] for i in range(9)]
+    assert 0 < len(summed) <= 9  # (one sum a loop: before, each cursor summed its own and more)
