@@ -9,6 +9,10 @@ when the first bytes after the header name it: :func:`~notegen.lsp.protocol.lead
 ``"id": null``) and a log line, and skips to the next ``Content-Length`` header, so the next
 good message is served.
 
+Stdin is read by the event loop itself when it is a pipe or a socket (what editors give a
+language server: :class:`_LoopReader`), else by a daemon thread; either way at most
+:data:`STDIN_QUEUE` chunks wait unhandled before reading pauses.
+
 Network transports serve ONE client per process: while a client is connected, another
 connection gets a ``window/showMessage`` saying so, is closed, and the refusal is logged.
 The server's state (open documents, settings, the model and its inference thread, the Sonic Pi

@@ -297,9 +297,10 @@ def pass_beats(voices: Sequence[PlayVoice], voice: PlayVoice) -> float:
     cursor's, each new cursor summed ~200 loops' notes again (~0.8 ms of its ~19, in
     process)."""
     global _PASS_BEATS
-    if _PASS_BEATS[0] is not voices:  # (a new reading: the last one's lengths let go)
-        _PASS_BEATS = (voices, {})
-    known = _PASS_BEATS[1]
+    memo = _PASS_BEATS  # (read once: another thread may put another reading's in place)
+    if memo[0] is not voices:  # (a new reading: the last one's lengths let go)
+        memo = _PASS_BEATS = (voices, {})
+    known = memo[1]
     beats = known.get(id(voice))
     if beats is None:
         beats = known[id(voice)] = total_beats(voice.one_pass())
