@@ -388,6 +388,9 @@ class _LoopReader:
 
     def _readable(self) -> None:
         size = _pending_now(self.fd)
+        if not size and not _waiting(self.fd):
+            # (woken, but the bytes are gone: a read now would block the loop until more came)
+            return
         try:  # (0 waiting once readable: the end)
             data = os.read(self.fd, min(max(size or 0, 1), STDIN_READ))
         except BlockingIOError:  # (another reader took the bytes: wait for more)

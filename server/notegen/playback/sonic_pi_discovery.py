@@ -172,7 +172,13 @@ def _proc_processes(root: Path) -> ProcessTable:
 def _run_lister(argv: list[str], what: str, timeout: float) -> tuple[str | None, str | None]:
     try:
         done = subprocess.run(
-            argv, capture_output=True, text=True, timeout=timeout, check=False, errors="replace"
+            argv,
+            stdin=subprocess.DEVNULL,  # (the server's stdin is its client's messages: not shared)
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            errors="replace",
         )
     except (OSError, subprocess.SubprocessError) as exc:
         return None, f"cannot run {what}: {exc}"
