@@ -8,8 +8,9 @@ The 200,000-note document of ``huge_documents.py`` (``--which``: ``notes``, 800 
 ``play``, the 4.8 MB of ``play``/``sleep`` lines) is framed as an editor sends it, then
 taken in as the server's event loop does, in a heap trimmed first (the server trims it
 whenever the client is quiet, so a new document's memory is faulted in page by page): read
-(the stdin thread's 64 kB reads joined into pieces of up to 1 MB, as ``read_available`` hands
-them on), cut out of the stream (:class:`notegen.lsp.transport.FrameParser`), its JSON values
+(64 kB reads joined into pieces of up to 1 MB, as ``read_available`` hands them on where the
+bytes waiting cannot be counted; a pipe is read in one piece of up to 1 MB, by the event
+loop), cut out of the stream (:class:`notegen.lsp.transport.FrameParser`), its JSON values
 counted (a body over 2 MB only: the server refuses a flood of them unparsed), decoded,
 parsed; then what the first request in it asks for: its
 line starts, and whether a ``<<`` or an ``=begin`` lies above its last line (``hidden``).
@@ -54,7 +55,7 @@ def timed(step: Callable[[], Any]) -> tuple[Any, float, int]:
 
 
 def gathered(reads: list[list[bytes]]) -> list[bytes]:
-    """The pieces the stdin thread hands on: its reads of 64 kB joined (``read_available``)."""
+    """The pieces handed on: reads of 64 kB joined (``read_available``'s fallback)."""
     return [b"".join(piece) for piece in reads]
 
 
